@@ -1,0 +1,178 @@
+"""The `tracr-agent` command line (typer + rich).
+
+Every command imports its heavy machinery inside the function body so that
+`tracr-agent --help` stays instant. User errors (`tools.errors.UserError`)
+print one line and exit 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="Investigate Tracr-compiled transformers with an LLM agent and interpretability tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`).", show_default=False)
+ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
+ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see README: model directory format).")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Compile afresh instead of using the subject cache.")
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def user_errors(fn):
+    """Turns UserError (and its kin) into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from tools.errors import UserError
+
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+
+    return wrapper
+
+
+def subject_from(task: Optional[str], program: Optional[str], model_dir: Optional[str], no_cache: bool = False):
+    from tools.load import load_subject
+
+    with err_console.status("loading subject…"):
+        return load_subject(task=task, program=program, model_dir=model_dir, use_cache=not no_cache)
+
+
+@app.command()
+def tasks(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """List the task zoo."""
+    from tools.zoo import all_tasks
+
+    rows = [
+        {"id": t.id, "name": t.name, "category": t.category, "vocab_size": len(t.vocab),
+         "max_seq_len": t.max_seq_len, "output": t.output, "origin": t.origin, "aliases": list(t.aliases)}
+        for t in all_tasks()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"tracr-agent task zoo ({len(rows)} tasks)")
+    for col in ("id", "name", "category", "vocab", "max len", "output", "origin"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["category"], str(r["vocab_size"]), str(r["max_seq_len"]),
+                      r["output"], r["origin"])
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def show(task: Optional[str] = TaskArg, program: Optional[str] = ProgramOpt,
+         model_dir: Optional[str] = ModelDirOpt):
+    """Print a subject's architecture: layers, heads, sizes, vocab and the non-empty components."""
+    from tools.suite.info import model_info_text
+
+    subject = subject_from(task, program, model_dir)
+    console.print(model_info_text(subject, show_output=True), highlight=False, markup=False)
+
+
+@app.command("compile")
+@user_errors
+def compile_cmd(
+    task: Optional[str] = TaskArg,
+    all_tasks_: bool = typer.Option(False, "--all", help="Every zoo task."),
+    verify: bool = typer.Option(False, "--verify", help="Check the subject against tracr and the reference on the input domain."),
+    program: Optional[str] = ProgramOpt,
+    out: Optional[str] = typer.Option(None, "--out", help="Also write the subject as a model directory here."),
+    no_cache: bool = NoCacheOpt,
+):
+    """Compile tasks with tracr, convert them to TransformerLens, cache them, and optionally verify."""
+    import time
+
+    from rich.table import Table
+
+    from tools.zoo import all_tasks, get_task
+
+    if all_tasks_ and (task or program):
+        fail("give a TASK, --program, or --all, not several")
+    if not (all_tasks_ or task or program):
+        fail("give a TASK, --program FILE.py:FUNC, or --all")
+    if program and verify:
+        fail("--verify needs a zoo task (a reference function); a --program is checked against tracr by `compile --program … --verify-tracr`")
+    if all_tasks_:
+        selected = [t.id for t in all_tasks()]
+    elif task:
+        try:
+            selected = [get_task(task).id]
+        except KeyError as e:
+            fail(e.args[0])
+    else:
+        selected = [None]
+
+    table = Table(title="compile" + (" + verify" if verify else ""))
+    for col in ("task", "layers", "heads", "d_model", "seconds", *(("inputs", "agree tracr", "agree ref", "max |Δresid|") if verify else ())):
+        table.add_column(col, justify="right" if col != "task" else "left")
+    failures = 0
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as progress:
+        bar = progress.add_task("compiling", total=len(selected))
+        for tid in selected:
+            progress.update(bar, description=f"compiling {tid or program}")
+            t0 = time.perf_counter()
+            subject = subject_from(tid, program, None, no_cache=no_cache or verify)
+            secs = time.perf_counter() - t0
+            row = [tid or program, str(subject.n_layers), str(subject.n_heads), str(subject.d_model), f"{secs:.1f}"]
+            if verify:
+                from tools.verify import verify_task
+
+                r = verify_task(get_task(tid), subject, subject.tracr_model)
+                failures += not r.ok
+                row += [str(r.n_inputs), f"{100 * r.agree_tracr / r.n_inputs:.1f}%",
+                        f"{100 * r.agree_reference / r.n_inputs:.1f}%", f"{r.max_resid_diff:.1e}"]
+                if not r.ok:
+                    err_console.print(f"[red]{tid}: {r.first_mismatch}[/]")
+            if out:
+                from pathlib import Path
+
+                from tools.modeldir import write_model_dir
+
+                dest = Path(out) / tid if all_tasks_ else Path(out)
+                write_model_dir(dest, subject.card, subject.weights)
+            table.add_row(*row)
+            progress.advance(bar)
+    console.print(table)
+    if verify:
+        ok = len(selected) - failures
+        console.print(f"{ok}/{len(selected)} tasks agree 100% with tracr and their reference")
+    if failures:
+        raise typer.Exit(1)
+
+
+def main():
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

