@@ -167,6 +167,110 @@ def compile_cmd(
         raise typer.Exit(1)
 
 
+DEFAULT_OUT = "transcripts"
+
+
+@app.command()
+@user_errors
+def tool(
+    parts: List[str] = typer.Argument(..., metavar="[TASK] TOOL [ARGS]",
+                                      help="Zoo task id (omit with --program/--model-dir), the tool name, and its arguments as a JSON object."),
+    condition: str = typer.Option("full", "--condition", "-c", help="Tool policy: blackbox, whitebox, full."),
+    program: Optional[str] = ProgramOpt,
+    model_dir: Optional[str] = ModelDirOpt,
+    cap: int = typer.Option(1500, "--cap", help="Output cap in tokens."),
+):
+    """Call one tool by hand and print its output exactly as the agent would see it."""
+    from tools.suite import ToolContext, call_tool, check_condition
+    from tools.suite.base import ToolError
+
+    try:
+        check_condition(condition)
+    except ToolError as e:
+        fail(str(e))
+    task = None if (program or model_dir) else parts.pop(0)
+    if not parts or len(parts) > 2:
+        fail("usage: tracr-agent tool TASK TOOL '{json args}' (TASK omitted with --program or --model-dir)")
+    name, args = parts[0], (parts[1] if len(parts) > 1 else "{}")
+    subject = subject_from(task, program, model_dir)
+    res = call_tool(subject, name, args, ToolContext(condition=condition, cap_tokens=cap))
+    typer.echo(res.text)
+    if res.is_error:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def run(
+    task: Optional[str] = TaskArg,
+    llm: Optional[str] = typer.Option(None, "--llm", help="baseline | openai:MODEL | openai-compatible:MODEL@URL | replay:FILE (env TRACR_AGENT_LLM)."),
+    condition: str = typer.Option("full", "--condition", "-c", help="static | static+io | blackbox | whitebox | full."),
+    max_tool_calls: int = typer.Option(40, help="Tool-call limit."),
+    max_llm_turns: int = typer.Option(40, help="LLM-turn limit."),
+    max_tokens: int = typer.Option(400_000, help="Token limit."),
+    max_seconds: float = typer.Option(900.0, help="Wall-time limit in seconds."),
+    max_cost: float = typer.Option(5.0, help="Cost limit in USD."),
+    closed_set: bool = typer.Option(False, "--closed-set", help="Tell the agent the zoo's task labels."),
+    out: str = typer.Option(DEFAULT_OUT, "--out", help="Directory for the transcript."),
+    transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path (overrides --out)."),
+    compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
+    cap: int = typer.Option(1500, "--cap", help="Tool output cap in tokens."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; print only the result."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
+    program: Optional[str] = ProgramOpt,
+    model_dir: Optional[str] = ModelDirOpt,
+):
+    """Run one investigation episode, live, and score its prediction."""
+    from pathlib import Path
+
+    from agent.episode import default_transcript_path, run_episode
+    from agent.graph import Limits
+    from agent.live import LiveView, score_line
+    from agent.llm import make_backend
+    from tools.suite import check_condition
+    from tools.suite.base import ToolError
+
+    try:
+        check_condition(condition)
+    except ToolError as e:
+        fail(str(e))
+    backend = make_backend(llm, compat)
+    if backend.announce:
+        err_console.print(f"[yellow]{backend.announce}[/]")
+    subject = subject_from(task, program, model_dir)
+    limits = Limits(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
+                    max_seconds=max_seconds, max_cost=max_cost)
+    path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
+    listeners = [] if quiet else [LiveView(console, verbose=verbose)]
+    result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
+                         closed_set=closed_set, listeners=listeners, cap_tokens=cap)
+    if quiet:
+        pred = result.prediction
+        console.print(f"prediction: {pred['label'] if pred else '(none)'}  [{result.status}]")
+        if result.score:
+            console.print(score_line(result.score))
+    if result.error:
+        err_console.print(f"[red]episode error:[/] {result.error}")
+    console.print(f"transcript: {path}")
+    if result.status in ("error", "interrupted"):
+        raise typer.Exit(1)
+
+
+def _register_more() -> None:
+    # Command groups kept in their own modules (each registers on `app`; imports stay lazy).
+    import importlib
+
+    for mod in ("agent.cli_transcripts", "agent.cli_eval", "agent.cli_interactive"):
+        try:
+            importlib.import_module(mod).register(app)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+
+
+_register_more()
+
+
 def main():
     try:
         app()

@@ -54,21 +54,22 @@ def cache_key(source: str, vocab, max_seq_len: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-def load_cached(key: str) -> Optional[Subject]:
+def load_cached(key: str, kind: str = "task") -> Optional[Subject]:
     d = cache_root() / "subjects" / key
     if not (d / "model.json").is_file():
         return None
     card = read_card(d)
     truth = SubjectTruth(**json.loads((d / "truth.json").read_text()))
+    truth.kind = kind
     truth.labels = tuple(truth.labels)
-    return Subject(card, read_weights(d, card), truth=truth, source=str(d))
+    return Subject(card, read_weights(d, card), truth=truth, source=str(d), kind=kind)
 
 
 def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: SubjectTruth,
                     use_cache: bool = True) -> Subject:
     """Compile with tracr, convert, store in the cache, and load it back."""
     if use_cache:
-        hit = load_cached(key)
+        hit = load_cached(key, truth.kind)
         if hit is not None:
             return hit
     from tools.compile import compile_program
@@ -81,7 +82,7 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
 
     weights_t = {k: torch.tensor(v) for k, v in weights.items()}
     if not use_cache:
-        subject = Subject(card, weights_t, truth=truth, source="compiled")
+        subject = Subject(card, weights_t, truth=truth, source="compiled", kind=truth.kind)
         subject.tracr_model = model
         return subject
     final = cache_root() / "subjects" / key
@@ -94,7 +95,7 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
         os.replace(tmp, final)
     except OSError:  # another process won the race: theirs is as good as ours
         shutil.rmtree(tmp, ignore_errors=True)
-    subject = load_cached(key)
+    subject = load_cached(key, truth.kind)
     subject.tracr_model = model
     return subject
 
@@ -154,7 +155,7 @@ def load_program(spec: str, use_cache: bool = True) -> Subject:
         raise SubjectError(f"{path}:{func}() returned a vocab that is not a collection: {vocab!r}") from None
     key = cache_key(source + func, vocab, max_seq_len if isinstance(max_seq_len, int) else -1)
     return compile_subject(program, vocab, max_seq_len, key=key,
-                           truth=SubjectTruth(task_id=None, labels=()), use_cache=use_cache)
+                           truth=SubjectTruth(task_id=None, labels=(), kind="program"), use_cache=use_cache)
 
 
 def load_model_dir(directory: str) -> Subject:
@@ -168,7 +169,8 @@ def load_model_dir(directory: str) -> Subject:
         raise SubjectError(f"{d}/model.json: input_encoding.vocab lists {len(card.input_encoding.vocab)} tokens but d_vocab is {card.config.d_vocab}")
     if card.residual_labels is not None and len(card.residual_labels) != card.config.d_model:
         raise SubjectError(f"{d}/model.json: residual_labels has {len(card.residual_labels)} names but d_model is {card.config.d_model}")
-    return Subject(card, read_weights(d, card), source=str(d))
+    return Subject(card, read_weights(d, card), source=str(d), kind="model_dir",
+                   truth=SubjectTruth(kind="model_dir"))
 
 
 def load_subject(task: Optional[str] = None, program: Optional[str] = None,

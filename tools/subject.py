@@ -35,6 +35,7 @@ class SubjectTruth:
     task_id: Optional[str] = None
     labels: tuple[str, ...] = ()
     provenance: dict = field(default_factory=dict)
+    kind: str = "task"
 
 
 def standard_hooks(n_layers: int) -> list[str]:
@@ -53,8 +54,10 @@ def standard_hooks(n_layers: int) -> list[str]:
 
 class Subject:
     def __init__(self, card: ModelCard, weights: dict, *, truth: SubjectTruth | None = None,
-                 source: str = ""):
+                 source: str = "", kind: str = "task"):
         self.card = card
+        self.kind = kind
+        """'task' (zoo), 'program' (a user's RASP file) or 'model_dir' (an imported model)."""
         self.weights = weights
         self.truth = truth or SubjectTruth()
         self.source = source

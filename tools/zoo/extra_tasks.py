@@ -402,18 +402,18 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_identity_map,
         reference=ref_identity_map,
-        aliases=("identity function", "copy tokens", "copy input"),
+        aliases=("identity function", "identity mapping", "no-op map"),
     ),
     Task(
         id="increment_map",
-        name="Increment",
+        name="Increment tokens",
         description="Elementwise: each position outputs its integer token plus one (token+1).",
         category="elementwise",
         vocab=_N4,
         max_seq_len=5,
         build=build_increment_map,
         reference=ref_increment_map,
-        aliases=("add one", "plus one", "increment tokens"),
+        aliases=("add one to each token", "token plus one", "increment by one"),
     ),
     Task(
         id="parity_map",
@@ -424,7 +424,7 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=4,
         build=build_parity_map,
         reference=ref_parity_map,
-        aliases=("token parity", "mod 2", "odd or even", "modulo two"),
+        aliases=("parity of tokens", "odd or even", "modulo two map"),
     ),
     Task(
         id="equals_first",
@@ -453,7 +453,7 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_max_broadcast,
         reference=ref_max_broadcast,
-        aliases=("maximum token", "sequence maximum", "broadcast maximum", "global max"),
+        aliases=("sequence maximum", "broadcast maximum", "global max", "maximum of the sequence"),
     ),
     Task(
         id="min_broadcast",
@@ -468,7 +468,7 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_min_broadcast,
         reference=ref_min_broadcast,
-        aliases=("minimum token", "sequence minimum", "broadcast minimum", "global min"),
+        aliases=("sequence minimum", "broadcast minimum", "global min", "minimum of the sequence"),
     ),
     Task(
         id="first_token",
@@ -479,7 +479,7 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_first_token,
         reference=ref_first_token,
-        aliases=("broadcast first token", "copy first token", "first element"),
+        aliases=("broadcast first token", "copy first token"),
     ),
     Task(
         id="last_token",
@@ -493,7 +493,7 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_last_token,
         reference=ref_last_token,
-        aliases=("broadcast last token", "copy last token", "final token", "last element"),
+        aliases=("broadcast last token", "copy last token"),
     ),
     Task(
         id="running_max",
@@ -512,7 +512,7 @@ EXTRA_TASKS: list[Task] = [
     ),
     Task(
         id="prev_token",
-        name="Previous token",
+        name="Copy previous token",
         description=(
             "Position i outputs the token at position i-1; position 0 is undefined (None)."
         ),
@@ -521,11 +521,11 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_prev_token,
         reference=ref_prev_token,
-        aliases=("previous token", "shift right by one", "preceding token"),
+        aliases=("shift right by one", "prev token"),
     ),
     Task(
         id="next_token",
-        name="Next token",
+        name="Copy next token",
         description=(
             "Position i outputs the token at position i+1; the last position is undefined (None)."
         ),
@@ -534,7 +534,7 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_next_token,
         reference=ref_next_token,
-        aliases=("following token", "shift left by one", "look ahead one"),
+        aliases=("shift left by one", "next token copy"),
     ),
     Task(
         id="swap_pairs",
@@ -581,7 +581,7 @@ EXTRA_TASKS: list[Task] = [
     ),
     Task(
         id="rank_smaller",
-        name="Rank",
+        name="Rank among tokens",
         description=(
             "Position i outputs the number of tokens in the whole input that are strictly "
             "smaller than token i (its rank among the tokens, with ties sharing a rank)."
@@ -633,7 +633,7 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_contains_token,
         reference=ref_contains_token,
-        aliases=("token membership", "contains a", "membership test"),
+        aliases=("token membership", "contains token a", "membership test"),
     ),
     Task(
         id="first_occurrence",
@@ -647,7 +647,7 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=6,
         build=build_first_occurrence,
         reference=ref_first_occurrence,
-        aliases=("first occurrence", "new token flag", "first appearance"),
+        aliases=("first appearance flag", "novel token flag", "first occurrence"),
     ),
     Task(
         id="repeat_flag",
@@ -680,7 +680,7 @@ EXTRA_TASKS: list[Task] = [
     ),
     Task(
         id="all_equal",
-        name="All equal",
+        name="All tokens equal",
         description=(
             "Every position outputs True iff all tokens in the input are identical, else "
             "False (each position counts the tokens differing from its own)."
@@ -690,11 +690,11 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=6,
         build=build_all_equal,
         reference=ref_all_equal,
-        aliases=("all tokens equal", "constant sequence check", "uniform sequence"),
+        aliases=("all same token", "constant sequence check", "uniform sequence"),
     ),
     Task(
         id="is_sorted",
-        name="Is sorted",
+        name="Sortedness check",
         description=(
             "Every position outputs True iff the input is in non-decreasing order, else "
             "False. Each position counts earlier tokens greater than itself (inversions), "
@@ -705,7 +705,7 @@ EXTRA_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_is_sorted,
         reference=ref_is_sorted,
-        aliases=("sortedness check", "is ascending", "non-decreasing check"),
+        aliases=("is sorted", "is ascending", "non-decreasing check"),
     ),
     Task(
         id="mean_tokens",
@@ -750,6 +750,6 @@ EXTRA_TASKS: list[Task] = [
         build=build_frac_token,
         reference=ref_frac_token,
         output="numerical",
-        aliases=("fraction of a", "token proportion", "share of a"),
+        aliases=("fraction of token a", "proportion of a tokens", "token proportion"),
     ),
 ]

@@ -26,9 +26,6 @@ def ref_reverse(tokens):
     return list(reversed(tokens))
 
 
-SORT_MAX_SEQ_LEN = 5
-
-
 def build_sort():
     from tracr.compiler import lib
     from tracr.rasp import rasp
@@ -250,7 +247,7 @@ LIB_TASKS: list[Task] = [
         max_seq_len=5,
         build=build_reverse,
         reference=ref_reverse,
-        aliases=("sequence reversal", "reverse the sequence", "reversed order"),
+        aliases=("sequence reversal", "reverse the sequence", "make_reverse"),
         origin="seed",
     ),
     Task(
@@ -264,10 +261,10 @@ LIB_TASKS: list[Task] = [
         ),
         category="permutation",
         vocab=(1, 2, 3, 4),
-        max_seq_len=SORT_MAX_SEQ_LEN,
+        max_seq_len=5,
         build=build_sort,
         reference=ref_sort,
-        aliases=("sorting", "sort ascending", "ascending sort"),
+        aliases=("sorting", "sort ascending", "ascending sort", "make_sort"),
         origin="seed",
     ),
     Task(
@@ -282,12 +279,12 @@ LIB_TASKS: list[Task] = [
         max_seq_len=6,
         build=build_length,
         reference=ref_length,
-        aliases=("sequence length", "length of the sequence", "make_length"),
+        aliases=("length of the sequence", "input length broadcast", "make_length"),
         origin="seed",
     ),
     Task(
         id="hist",
-        name="Histogram",
+        name="Token histogram",
         description=(
             "Each position outputs how many times its own token occurs in the whole "
             "input (the selector width of a token-equality selector)."
@@ -297,7 +294,7 @@ LIB_TASKS: list[Task] = [
         max_seq_len=6,
         build=build_hist,
         reference=ref_hist,
-        aliases=("histogram", "token histogram", "token frequency", "make_hist"),
+        aliases=("histogram count", "token occurrence count", "make_hist"),
         origin="tracr-lib",
     ),
     Task(
@@ -429,7 +426,7 @@ LIB_TASKS: list[Task] = [
         max_seq_len=6,
         build=build_detect_pattern,
         reference=ref_detect_pattern,
-        aliases=("pattern detection", "detect abc", "substring detector"),
+        aliases=("pattern detection", "detect abc", "abc detector"),
         origin="tracr-lib",
     ),
     Task(
@@ -450,7 +447,7 @@ LIB_TASKS: list[Task] = [
     ),
     Task(
         id="count",
-        name="Count token",
+        name="Count of token a",
         description=(
             "Every position outputs the number of occurrences of the token 'a' in the "
             "whole input (selector width of a selector matching keys equal to 'a')."

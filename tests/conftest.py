@@ -1,0 +1,34 @@
+"""Shared fixtures: real subjects compiled by tracr (cached in the user's cache dir across runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def load():
+    from tools.load import load_task
+
+    cache: dict = {}
+
+    def get(task_id: str):
+        if task_id not in cache:
+            cache[task_id] = load_task(task_id)
+        return cache[task_id]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def reverse_subject(load):
+    return load("reverse")
+
+
+@pytest.fixture(scope="session")
+def sort_subject(load):
+    return load("sort")
+
+
+@pytest.fixture(scope="session")
+def length_subject(load):
+    return load("length")
