@@ -47,9 +47,7 @@ def load_events(path: Path, strict: bool = False):
         raise TranscriptError(f"{path} is a directory, not a transcript file (`tracr-agent inspect DIR` lists one)")
     events, problem = read_transcript(path, strict=False)
     if not events:
-        why = f" ({problem.split(': ', 1)[1]})" if problem and ": " in problem else ""
-        if not problem:
-            why = " (the file is empty)"
+        why = " (its first line is not a valid header event)" if problem else " (the file is empty)"
         raise TranscriptError(f"{path} is not a tracr-agent transcript{why}")
     if problem and strict:
         raise TranscriptError(problem)

@@ -39,24 +39,24 @@ def tool_results(events):
 
 def test_normal_submit_scores_correct(reverse_subject, tmp_path):
     result, events, _ = run(reverse_subject, tmp_path, [
-        AIMessage(content="look", tool_calls=[call("run_model", {"inputs": [[1, 2, 3]]})]),
+        AIMessage(content="look", tool_calls=[call("run_model", {"inputs": [["a", "b", "c"]]})]),
         AIMessage(content="", tool_calls=[submit()]),
     ])
     assert result.status == "prediction"
     assert result.prediction["label"] == "reverse"
     assert result.score["label"]["correct"] and result.score["functional"]["correct"]
-    assert tool_results(events)[0].text == "[1, 2, 3] -> [3, 2, 1]"
+    assert tool_results(events)[0].text == '["a", "b", "c"] -> ["c", "b", "a"]'
     assert isinstance(events[0], tr.Header) and isinstance(events[-1], tr.EndEvent)
     assert result.tool_calls == 2 and result.llm_turns == 2
 
 
 def test_tool_error_goes_back_to_model(reverse_subject, tmp_path):
     result, events, model = run(reverse_subject, tmp_path, [
-        AIMessage(content="", tool_calls=[call("run_model", {"inputs": [[1, 9]]})]),
+        AIMessage(content="", tool_calls=[call("run_model", {"inputs": [["a", "z"]]})]),
         AIMessage(content="", tool_calls=[submit()]),
     ])
     res = tool_results(events)[0]
-    assert res.is_error and "not in the vocab [1, 2, 3]" in res.text
+    assert res.is_error and 'token "z" is not in the vocab ["a", "b", "c", "d"]' in res.text
     # the second LLM call saw the error as a tool message
     last_seen = model.seen[1][-1]
     assert isinstance(last_seen, ToolMessage) and "not in the vocab" in last_seen.content
@@ -65,7 +65,7 @@ def test_tool_error_goes_back_to_model(reverse_subject, tmp_path):
 
 def test_unknown_tool_is_reported(reverse_subject, tmp_path):
     _, events, model = run(reverse_subject, tmp_path, [
-        AIMessage(content="", tool_calls=[call("run_modle", {"inputs": [[1]]})]),
+        AIMessage(content="", tool_calls=[call("run_modle", {"inputs": [["a"]]})]),
         AIMessage(content="", tool_calls=[submit()]),
     ])
     res = tool_results(events)[0]
@@ -74,8 +74,8 @@ def test_unknown_tool_is_reported(reverse_subject, tmp_path):
 
 def test_malformed_arguments(reverse_subject, tmp_path):
     bad_json = AIMessage(content="", invalid_tool_calls=[
-        {"id": "b1", "name": "run_model", "args": "{inputs: [[1,2]", "error": "bad json", "type": "invalid_tool_call"}])
-    wrong_type = AIMessage(content="", tool_calls=[call("attention_pattern", {"layer": "zero", "head": 0, "input": [1]}, "c2")])
+        {"id": "b1", "name": "run_model", "args": "{inputs: [[a,b]", "error": "bad json", "type": "invalid_tool_call"}])
+    wrong_type = AIMessage(content="", tool_calls=[call("attention_pattern", {"layer": "zero", "head": 0, "input": ["a"]}, "c2")])
     result, events, _ = run(reverse_subject, tmp_path, [bad_json, wrong_type, AIMessage(content="", tool_calls=[submit()])])
     results = tool_results(events)
     assert results[0].is_error and "not valid JSON" in results[0].text
@@ -84,7 +84,7 @@ def test_malformed_arguments(reverse_subject, tmp_path):
 
 
 def test_limit_reached_forces_commit(reverse_subject, tmp_path):
-    probe = lambda i: AIMessage(content="", tool_calls=[call("run_model", {"inputs": [[1]]}, f"c{i}")])  # noqa: E731
+    probe = lambda i: AIMessage(content="", tool_calls=[call("run_model", {"inputs": [["a"]]}, f"c{i}")])  # noqa: E731
     result, events, model = run(reverse_subject, tmp_path, [probe(1), probe(2), AIMessage(content="", tool_calls=[submit()])],
                                 max_tool_calls=2)
     limits = [e for e in events if isinstance(e, tr.LimitEvent)]
@@ -96,7 +96,7 @@ def test_limit_reached_forces_commit(reverse_subject, tmp_path):
 
 
 def test_forced_commit_refused_ends_without_prediction(reverse_subject, tmp_path):
-    probe = lambda i: AIMessage(content="", tool_calls=[call("run_model", {"inputs": [[1]]}, f"c{i}")])  # noqa: E731
+    probe = lambda i: AIMessage(content="", tool_calls=[call("run_model", {"inputs": [["a"]]}, f"c{i}")])  # noqa: E731
     result, events, _ = run(reverse_subject, tmp_path, [probe(1), probe(2), probe(3)], max_tool_calls=2)
     assert result.status == "no_prediction" and result.prediction is None
     # the call made in the forced turn was refused, not executed
@@ -126,7 +126,7 @@ def test_llm_error_is_recorded(reverse_subject, tmp_path):
 
 def test_blackbox_hides_internal_tools(reverse_subject, tmp_path):
     _, events, _ = run(reverse_subject, tmp_path, [
-        AIMessage(content="", tool_calls=[call("attention_pattern", {"layer": 0, "head": 0, "input": [1]})]),
+        AIMessage(content="", tool_calls=[call("attention_pattern", {"layer": 0, "head": 0, "input": ["a"]})]),
         AIMessage(content="", tool_calls=[submit()]),
     ], condition="blackbox")
     res = tool_results(events)[0]

@@ -78,9 +78,9 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
     model = compile_program(program, vocab, max_seq_len)
     card, weights, provenance = convert(model, program.label, max_seq_len)
     truth.provenance = provenance
-    import torch
+    import numpy as np
 
-    weights_t = {k: torch.tensor(v) for k, v in weights.items()}
+    weights_t = {k: np.array(v, dtype=np.float32) for k, v in weights.items()}
     if not use_cache:
         subject = Subject(card, weights_t, truth=truth, source="compiled", kind=truth.kind)
         subject.tracr_model = model

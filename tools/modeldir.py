@@ -116,9 +116,9 @@ def read_card(directory: Path) -> ModelCard:
 
 
 def read_weights(directory: Path, card: ModelCard) -> dict:
-    """Loads and checks the state dict: every key present with the right shape (biases default to 0)."""
+    """Loads and checks the state dict as float32 numpy arrays: every key present with the right
+    shape (biases default to 0). torch is imported only for a `.pt` file."""
     import numpy as np
-    import torch
 
     directory = Path(directory)
     found = [directory / f for f in WEIGHT_FILES if (directory / f).is_file()]
@@ -127,14 +127,16 @@ def read_weights(directory: Path, card: ModelCard) -> dict:
     path = found[0]
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+            from safetensors.numpy import load_file
 
             raw = load_file(str(path))
         elif path.suffix == ".pt":
-            raw = torch.load(path, map_location="cpu", weights_only=True)
+            import torch
+
+            raw = {k: v.detach().cpu().float().numpy() for k, v in torch.load(path, map_location="cpu", weights_only=True).items()}
         else:
             with np.load(path) as z:
-                raw = {k: torch.from_numpy(z[k]) for k in z.files}
+                raw = {k: z[k] for k in z.files}
     except Exception as e:  # a corrupt file is the user's to fix: say which
         raise SubjectError(f"cannot read {path}: {type(e).__name__}: {e}") from None
     shapes = expected_shapes(card.config)
@@ -142,10 +144,10 @@ def read_weights(directory: Path, card: ModelCard) -> dict:
     for key, shape in shapes.items():
         if key not in raw:
             if _is_bias(key):
-                weights[key] = torch.zeros(shape)
+                weights[key] = np.zeros(shape, np.float32)
                 continue
             raise SubjectError(f"{path}: missing weight '{key}' (expected shape {list(shape)})")
-        t = torch.as_tensor(raw[key]).float()
+        t = np.asarray(raw[key], dtype=np.float32)
         if tuple(t.shape) != shape:
             raise SubjectError(f"{path}: weight '{key}' has shape {list(t.shape)}, expected {list(shape)}")
         weights[key] = t
@@ -153,13 +155,13 @@ def read_weights(directory: Path, card: ModelCard) -> dict:
 
 
 def write_model_dir(directory: Path, card: ModelCard, weights: dict) -> None:
-    from safetensors.torch import save_file
-    import torch
+    import numpy as np
+    from safetensors.numpy import save_file
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: torch.as_tensor(v).float().contiguous() for k, v in weights.items()}
-    save_file(tensors, str(directory / "weights.safetensors"))
+    save_file({k: np.ascontiguousarray(np.asarray(v, dtype=np.float32)) for k, v in weights.items()},
+              str(directory / "weights.safetensors"))
     (directory / "model.json").write_text(card.model_dump_json(indent=1, exclude_none=True))
 
 
@@ -179,6 +181,9 @@ def build_bridge(card: ModelCard, weights: dict):
     )
     logging.getLogger("transformer_lens").setLevel(logging.ERROR)
     bridge = TransformerBridge.boot_native(cfg)
-    bridge.load_state_dict(convert_tl_checkpoint(weights, cfg), strict=True)
+    import torch
+
+    tensors = {k: torch.from_numpy(v.copy()) for k, v in weights.items()}
+    bridge.load_state_dict(convert_tl_checkpoint(tensors, cfg), strict=True)
     bridge.eval()
     return bridge

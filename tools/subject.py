@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -52,6 +53,18 @@ def standard_hooks(n_layers: int) -> list[str]:
     return names
 
 
+def limit_torch_threads() -> None:
+    """One intra-op thread (TRACR_AGENT_TORCH_THREADS overrides): these models are tiny, and on a busy
+    machine torch's thread pool makes a forward pass ~50x slower (measured: 570 ms vs 10 ms)."""
+    import os
+
+    import torch
+
+    n = int(os.environ.get("TRACR_AGENT_TORCH_THREADS", "1") or 1)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 class Subject:
     def __init__(self, card: ModelCard, weights: dict, *, truth: SubjectTruth | None = None,
                  source: str = "", kind: str = "task"):
@@ -62,6 +75,9 @@ class Subject:
         self.truth = truth or SubjectTruth()
         self.source = source
         self._cache: OrderedDict[tuple, dict] = OrderedDict()
+        # TransformerLens adds and removes hooks on the shared modules during a run:
+        # concurrent episodes (batch evaluation threads) must take turns.
+        self.lock = threading.RLock()
         self.cache_size = 512
         c = card.config
         self.n_layers, self.n_heads, self.d_model = c.n_layers, c.n_heads, c.d_model
@@ -89,13 +105,14 @@ class Subject:
         h = hashlib.sha256(self.card.model_dump_json(exclude_none=True).encode())
         for k in sorted(self.weights):
             h.update(k.encode())
-            h.update(np.ascontiguousarray(self.weights[k].numpy()).tobytes())
+            h.update(np.ascontiguousarray(self.weights[k]).tobytes())
         return h.hexdigest()[:16]
 
     @cached_property
     def bridge(self):
         from tools.modeldir import build_bridge
 
+        limit_torch_threads()
         return build_bridge(self.card, self.weights)
 
     @cached_property
@@ -105,15 +122,15 @@ class Subject:
             wo = self.weights[f"blocks.{layer}.attn.W_O"]
             wv = self.weights[f"blocks.{layer}.attn.W_V"]
             for head in range(self.n_heads):
-                if wo[head].abs().sum() > 0 and wv[head].abs().sum() > 0:
+                if abs(wo[head]).sum() > 0 and abs(wv[head]).sum() > 0:
                     out.append((layer, head))
         return out
 
     @cached_property
     def nonempty_mlps(self) -> list[int]:
         return [l for l in range(self.n_layers)
-                if self.weights[f"blocks.{l}.mlp.W_out"].abs().sum() > 0
-                and self.weights[f"blocks.{l}.mlp.W_in"].abs().sum() > 0]
+                if abs(self.weights[f"blocks.{l}.mlp.W_out"]).sum() > 0
+                and abs(self.weights[f"blocks.{l}.mlp.W_in"]).sum() > 0]
 
     # -- inputs ---------------------------------------------------------------------------
     def vocab_text(self) -> str:
@@ -162,7 +179,7 @@ class Subject:
         by_len: dict[int, list[int]] = {}
         for i, x in enumerate(inputs):
             by_len.setdefault(len(x), []).append(i)
-        with torch.no_grad():
+        with torch.no_grad(), self.lock:
             for _, idxs in sorted(by_len.items()):
                 ids = torch.tensor([self.token_ids(inputs[i]) for i in idxs])
                 logits = self.bridge(ids)
@@ -179,7 +196,7 @@ class Subject:
             self._cache.move_to_end(key)
             return self._cache[key]
         names = set(standard_hooks(self.n_layers))
-        with torch.no_grad():
+        with torch.no_grad(), self.lock:
             logits, cache = self.bridge.run_with_cache(
                 torch.tensor([self.token_ids(tokens)]), names_filter=lambda n: n in names
             )
@@ -194,7 +211,7 @@ class Subject:
         """Logits [T, d_vocab_out] for one input with TransformerLens forward hooks applied."""
         import torch
 
-        with torch.no_grad():
+        with torch.no_grad(), self.lock:
             logits = self.bridge.run_with_hooks(torch.tensor([self.token_ids(tokens)]), fwd_hooks=fwd_hooks)
         return logits[0]
 

@@ -54,7 +54,7 @@ def _tracr_outputs(subject, model, inputs: list[list]):
     by_len: dict[int, list[int]] = {}
     for i, x in enumerate(inputs):
         by_len.setdefault(len(x), []).append(i)
-    W_U = subject.weights["unembed.W_U"].numpy()
+    W_U = subject.weights["unembed.W_U"]
     for n, idxs in sorted(by_len.items()):
         ids = jnp.array([subject.token_ids(inputs[i]) for i in idxs])
         final = np.asarray(fwd(model.params, ids).transformer_output.output)

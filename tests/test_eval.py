@@ -1,0 +1,120 @@
+"""Headless batch evaluation through the real CLI: run, report, kill + resume, rescore, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.evaluate import read_results
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_batch_report_and_rescore(tmp_path):
+    out = tmp_path / "ev"
+    r = cli("eval", "--tasks", "reverse,sort,length", "--conditions", "full,blackbox", "--llm", "baseline",
+            "--trials", "3", "--concurrency", "2", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    records = read_results(out)
+    assert len(records) == 18
+    assert len({rec.key for rec in records}) == 18
+    assert all(rec.status == "prediction" for rec in records)
+    assert all(rec.functional_correct and rec.label_correct for rec in records)
+    assert len(list((out / "transcripts").glob("*.jsonl"))) == 18
+    # report: table + files
+    r = cli("report", str(out))
+    assert r.exit_code == 0
+    assert "reverse" in r.output and "3/3" in r.output
+    md = (out / "report.md").read_text()
+    assert "| reverse | blackbox | baseline | 3 |" in md and "accuracy.png" in md
+    page = (out / "report.html").read_text()
+    parser = HTMLParser()
+    parser.feed(page)
+    assert page.count("<tr>") == 7 and "data:image/png;base64," in page
+    # rescore reproduces the scores written during the run
+    before = {rec.key: (rec.label_correct, rec.functional_correct, rec.agreement) for rec in records}
+    r = cli("rescore", str(out))
+    assert r.exit_code == 0 and "0 score(s) changed" in r.output
+    after = {rec.key: (rec.label_correct, rec.functional_correct, rec.agreement) for rec in read_results(out)}
+    assert after == before
+
+
+def test_rescore_notices_a_changed_prediction(tmp_path):
+    out = tmp_path / "ev"
+    assert cli("eval", "--tasks", "reverse", "--llm", "baseline", "--out", str(out)).exit_code == 0
+    rec = read_results(out)[0]
+    path = out / rec.transcript
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        ev = json.loads(line)
+        if ev["type"] == "prediction":
+            ev["implementation"] = "def f(tokens):\n    return list(tokens)\n"
+            lines[i] = json.dumps(ev)
+    path.write_text("\n".join(lines) + "\n")
+    r = cli("rescore", str(out))
+    assert "1 score(s) changed" in r.output
+    assert read_results(out)[0].functional_correct is False
+
+
+def test_kill_and_resume_loses_nothing(tmp_path):
+    out = tmp_path / "ev"
+    args = [sys.executable, "-m", "agent.cli", "eval", "--tasks", "reverse,sort,length,hist", "--conditions", "full",
+            "--llm", "baseline", "--trials", "3", "--concurrency", "1", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if len(read_results(out)) >= 2:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(read_results(out))
+    assert 2 <= partial < 12, partial
+    r = cli("eval", "--tasks", "reverse,sort,length,hist", "--conditions", "full", "--llm", "baseline",
+            "--trials", "3", "--out", str(out), "--resume")
+    assert r.exit_code == 0, r.output
+    keys = [rec.key for rec in read_results(out)]
+    assert len(keys) == 12 and len(set(keys)) == 12
+    assert len(list((out / "transcripts").glob("*.jsonl"))) == 12
+
+
+def test_preset_seed_runs_end_to_end(tmp_path):
+    out = tmp_path / "seed"
+    r = cli("eval", "--preset", "seed", "--llm", "baseline", "--trials", "1", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    records = read_results(out)
+    assert {(rec.task, rec.condition) for rec in records} == {
+        (t, c) for t in ("reverse", "sort", "length") for c in ("static", "static+io", "whitebox", "full")}
+    by = {(rec.task, rec.condition): rec for rec in records}
+    assert all(by[(t, "full")].functional_correct for t in ("reverse", "sort", "length"))
+    assert all(by[(t, "static+io")].label_correct for t in ("reverse", "sort", "length"))
+
+
+def test_bad_input_fails_before_any_episode(tmp_path):
+    out = tmp_path / "ev"
+    for args, needle in [
+        (("--tasks", "nope"), "unknown task 'nope'"),
+        (("--tasks", "reverse", "--conditions", "sideways"), "unknown condition"),
+        (("--tasks", "reverse", "--llm", "openai-compatible:m@http://127.0.0.1:9/v1"), "unreachable"),
+        (("--tasks", "reverse", "--llm", "bogus"), "unknown --llm"),
+    ]:
+        r = cli("eval", *args, "--out", str(out))
+        assert r.exit_code == 2, (args, r.output)
+        assert needle in r.output and "Traceback" not in r.output
+        assert not (out / "results.jsonl").exists()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").write_text(json.dumps({"format": "tracr-agent-eval/0"}))
+    r = cli("eval", "--tasks", "reverse", "--llm", "baseline", "--out", str(out))
+    assert r.exit_code == 2 and "incompatible" in r.output
