@@ -182,6 +182,9 @@ class BaselineInvestigator(BaseChatModel):
 
     def _decide(self, messages) -> AIMessage:
         turn = sum(isinstance(m, AIMessage) for m in messages) + 1
+        answer = self._answer_question(messages)
+        if answer is not None:
+            return answer
         if not self.available:
             return self._static_answer(messages)
         results = self._results(messages)
@@ -201,6 +204,29 @@ class BaselineInvestigator(BaseChatModel):
                     obs.update(parse_run_model(t))
             return self._blackbox_step(info, obs, forced, call, turn)
         return self._whitebox_step(info, results, forced, call, turn)
+
+    # -- a person's question after the prediction (interactive sessions) ------------------------
+    @staticmethod
+    def _answer_question(messages) -> Optional[AIMessage]:
+        """A fixed answer once a prediction is recorded and a person asks something: the prediction
+        restated with the evidence the baseline gave when it committed. It uses no tools."""
+        if not messages or not isinstance(messages[-1], HumanMessage):
+            return None
+        calls = {c["id"]: (m, c) for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
+        found = None
+        for m in messages:
+            if (isinstance(m, ToolMessage) and m.tool_call_id in calls and calls[m.tool_call_id][1]["name"] == "submit_prediction"
+                    and str(m.content).startswith("prediction recorded")):
+                found = calls[m.tool_call_id]
+        if found is None:
+            return None
+        ai, call = found
+        args = call["args"]
+        n_results = sum(isinstance(m, ToolMessage) and not str(m.content).startswith("error") for m in messages)
+        return AIMessage(content=f"My prediction stands: {args.get('label')} (confidence {args.get('confidence')}). "
+                                 f"{args.get('description', '')} Evidence: {str(ai.content).strip()} "
+                                 f"({n_results} successful tool results in this session; the baseline answers "
+                                 "every question with this summary.)")
 
     # -- with decoded outputs -----------------------------------------------------------------
     def _probe_inputs(self, info: dict) -> list[list]:

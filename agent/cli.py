@@ -52,10 +52,13 @@ def user_errors(fn):
     return wrapper
 
 
-def subject_from(task: Optional[str], program: Optional[str], model_dir: Optional[str], no_cache: bool = False):
-    from tools.load import load_subject
+def subject_from(task: Optional[str], program: Optional[str], model_dir: Optional[str], no_cache: bool = False,
+                 refresh: bool = False):
+    from tools.load import load_subject, load_task
 
     with err_console.status("loading subject…"):
+        if refresh and task:
+            return load_task(task, use_cache=not no_cache, refresh=True)
         return load_subject(task=task, program=program, model_dir=model_dir, use_cache=not no_cache)
 
 
@@ -138,7 +141,8 @@ def compile_cmd(
         for tid in selected:
             progress.update(bar, description=f"compiling {tid or program}")
             t0 = time.perf_counter()
-            subject = subject_from(tid, program, None, no_cache=no_cache or verify)
+            # --verify needs tracr's own model: compile afresh (and refresh the cache entry)
+            subject = subject_from(tid, program, None, no_cache=no_cache, refresh=verify)
             secs = time.perf_counter() - t0
             row = [tid or program, str(subject.n_layers), str(subject.n_heads), str(subject.d_model), f"{secs:.1f}"]
             if verify:
@@ -219,6 +223,8 @@ def run(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
     program: Optional[str] = ProgramOpt,
     model_dir: Optional[str] = ModelDirOpt,
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Approve, edit or deny each tool call, give "
+                                     "hints, ask questions after the prediction; resumable (`tracr-agent resume`)."),
 ):
     """Run one investigation episode, live, and score its prediction."""
     from pathlib import Path
@@ -234,6 +240,10 @@ def run(
         check_condition(condition)
     except ToolError as e:
         fail(str(e))
+    if interactive:
+        from agent.interactive import check_options
+
+        check_options(condition, quiet)
     backend = make_backend(llm, compat)
     if backend.announce:
         err_console.print(f"[yellow]{backend.announce}[/]")
@@ -241,12 +251,18 @@ def run(
     limits = Limits(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
                     max_seconds=max_seconds, max_cost=max_cost)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
+    if interactive:
+        from agent.interactive import start_session
+
+        raise typer.Exit(start_session(subject, backend, task=task, program=program, model_dir=model_dir,
+                                       condition=condition, limits=limits, transcript_path=path, closed_set=closed_set,
+                                       cap_tokens=cap, compat=compat, verbose=verbose, console=console))
     listeners = [] if quiet else [LiveView(console, verbose=verbose)]
     result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
                          closed_set=closed_set, listeners=listeners, cap_tokens=cap)
     if quiet:
         pred = result.prediction
-        console.print(f"prediction: {pred['label'] if pred else '(none)'}  [{result.status}]")
+        console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False)
         if result.score:
             console.print(score_line(result.score))
     if result.error:

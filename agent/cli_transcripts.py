@@ -126,7 +126,7 @@ def _render(events, problem: Optional[str], *, step: bool, speed: float, only: O
 
 
 def replay_cmd(
-    file: str = typer.Argument(..., help="A transcript (.jsonl) written by `tracr-agent run`."),
+    file: str = typer.Argument(..., metavar="FILE", help="A transcript (.jsonl) written by `tracr-agent run`."),
     step: bool = typer.Option(False, "--step", help="Wait for Enter (on stdin) between turns."),
     speed: float = typer.Option(0.0, "--speed", help="Play back in time, X times faster (0: no waiting)."),
     only: Optional[str] = typer.Option(None, "--only", help="Show only tools, llm or human events."),
@@ -491,7 +491,7 @@ def to_html(blocks) -> str:
 
 
 def export_cmd(
-    file: str = typer.Argument(..., help="A transcript (.jsonl)."),
+    file: str = typer.Argument(..., metavar="FILE", help="A transcript (.jsonl)."),
     fmt: str = typer.Option("md", "--format", "-f", help="md or html."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output path (default: FILE with .md/.html)."),
 ):

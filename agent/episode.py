@@ -62,6 +62,8 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
                 checkpointer=None, session_id: str = "") -> EpisodeResult:
     check_condition(condition)
     limits = limits or Limits()
+    if Path(transcript_path).exists():
+        Path(transcript_path).unlink()  # a new episode never appends to an old file
     writer = tr.TranscriptWriter(transcript_path)
     recorder = Recorder(writer, listeners)
     t0 = time.monotonic()
@@ -92,8 +94,11 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
     status = state.get("status") or ("prediction" if prediction else "no_prediction")
     score_dict = None
     if score and status != "interrupted":
-        score_dict = score_episode(prediction, subject, closed_set=closed_set)
-        recorder.emit(tr.ScoreEvent(score=score_dict))
+        try:
+            score_dict = score_episode(prediction, subject, closed_set=closed_set)
+            recorder.emit(tr.ScoreEvent(score=score_dict))
+        except Exception as e:  # a scorer failure is recorded; the transcript still closes
+            recorder.emit(tr.ErrorEvent(message=f"scoring failed: {type(e).__name__}: {e}", where="score"))
     duration = time.monotonic() - t0
     recorder.emit(tr.EndEvent(status=status, tool_calls=state.get("tool_calls", 0), llm_turns=state.get("llm_turns", 0),
                               tokens=state.get("tokens", 0), cost=state.get("cost", 0.0), duration_s=round(duration, 2)))

@@ -55,7 +55,8 @@ class LiveView:
                 args = json.dumps(ev.args, ensure_ascii=False) if not isinstance(ev.args, str) else ev.args
                 if ev.name == "submit_prediction" and isinstance(ev.args, dict):
                     args = json.dumps({k: v for k, v in ev.args.items() if k != "implementation"}, ensure_ascii=False)
-                c.print(Text.assemble(("  → ", "bold yellow"), (ev.name, "bold yellow"), (" " + args[:300], "yellow")))
+                shown = args if len(args) <= 300 or self.verbose else args[:300] + "…"
+                c.print(Text.assemble(("  → ", "bold yellow"), (ev.name, "bold yellow"), (" " + shown, "yellow")))
         elif isinstance(ev, tr.ToolResultEvent):
             if self._show("tools"):
                 lines = ev.text.splitlines()

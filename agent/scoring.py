@@ -70,7 +70,7 @@ class Score(BaseModel):
 # the very start or end are dropped, never text inside a word.
 PREFIX_NOISE = frozenset({"the", "a", "an", "task", "model", "program", "function", "make",
                           "rasp", "tracr", "compute", "computes", "computing", "sequence", "seq"})
-SUFFIX_NOISE = frozenset({"task", "model", "program", "function", "sequence", "seq", "operation",
+SUFFIX_NOISE = frozenset({"the", "task", "model", "program", "function", "sequence", "seq", "operation",
                           "op", "transformer", "circuit", "algorithm"})
 
 
@@ -174,7 +174,7 @@ def score_functional(implementation: Optional[str], subject, inputs: Optional[It
     start = time.monotonic()
     if not isinstance(implementation, str) or not implementation.strip():
         return FunctionalScore(agreement=0.0, n_inputs=0, correct=False, error="no implementation")
-    inputs = subject.domain() if inputs is None else [list(x) for x in inputs]
+    inputs = subject.domain() if inputs is None else [subject.check_input(list(x)) for x in inputs]
     n = len(inputs)
     numerical = subject.output_kind == "numerical"
     expected = subject.run(inputs)

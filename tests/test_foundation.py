@@ -105,14 +105,19 @@ def test_user_program_compiles_and_runs(tmp_path):
     assert "doubled" not in r.output and "secret" not in r.output
 
 
-def test_compile_verify_reverse_via_cli():
-    r = cli("compile", "reverse", "--verify")
+def test_compile_all_verify_agrees_everywhere():
+    """The subject equals tracr's forward pass and the reference on every task's input domain."""
+    from tools.zoo import all_tasks
+
+    n = len(all_tasks())
+    r = cli("compile", "--all", "--verify")
     assert r.exit_code == 0, r.output
-    assert "1/1 tasks agree 100%" in r.output
+    assert f"{n}/{n} tasks agree 100% with tracr and their reference" in r.output
+    assert r.output.count("100.0%") == 2 * n
 
 
-def test_every_subject_is_anonymous_and_faithful(load):
-    """All zoo tasks: agent-visible strings carry no task name or SOp label; outputs match the reference."""
+def test_every_subject_is_anonymous(load):
+    """All zoo tasks: agent-visible strings carry no task name or SOp label."""
     from tools.leak import find_leaks
     from tools.suite.info import model_info_text
     from tools.zoo import all_tasks
@@ -125,11 +130,6 @@ def test_every_subject_is_anonymous_and_faithful(load):
         # the leak check itself knows the originals: it would catch them
         originals = s.truth.provenance["residual_labels"]
         assert find_leaks(" ".join(originals), s.truth), task.id
-        sample = s.domain(limit=0, samples=40, seed=1)
-        for x, y in zip(sample, s.run(sample)):
-            from tools.verify import outputs_equal
-
-            assert outputs_equal(y, task.reference(list(x)), s.output_kind == "numerical"), (task.id, x, y)
 
 
 def test_cache_load_needs_no_jax_or_tracr(load):

@@ -209,6 +209,26 @@ def test_rerun_refuses_a_different_model(tmp_path):
     assert "fingerprint mismatch" in p.stderr and "0000000000000000" in p.stderr
 
 
+def test_rerun_model_dir_subject(tmp_path, length_subject):
+    from agent.llm import make_backend
+    from tools.load import load_subject
+    from tools.modeldir import write_model_dir
+
+    model_dir = tmp_path / "model"
+    write_model_dir(model_dir, length_subject.card, length_subject.weights)
+    path = tmp_path / "md.jsonl"
+    run_episode(load_subject(model_dir=str(model_dir)), make_backend("baseline"), transcript_path=path)
+    h = tr.read_transcript(path)[0][0]
+    assert h.subject.kind == "model_dir" and h.subject.source == str(model_dir)
+    p = cli("replay", path, "--rerun")
+    no_traceback(p)
+    assert p.returncode == 0, p.stdout + p.stderr
+    shutil.rmtree(model_dir)
+    p = cli("replay", path, "--rerun")
+    no_traceback(p)
+    assert p.returncode == 2 and "no longer exists" in p.stderr
+
+
 def test_replay_backend_reproduces_calls_and_prediction(tmp_path):
     out = tmp_path / "again.jsonl"
     p = cli("run", "reverse", "--llm", f"replay:{EXAMPLES[0]}", "--quiet", "--transcript", out)

@@ -66,9 +66,12 @@ def load_cached(key: str, kind: str = "task") -> Optional[Subject]:
 
 
 def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: SubjectTruth,
-                    use_cache: bool = True) -> Subject:
-    """Compile with tracr, convert, store in the cache, and load it back."""
-    if use_cache:
+                    use_cache: bool = True, refresh: bool = False) -> Subject:
+    """Compile with tracr, convert, store in the cache, and load it back.
+
+    `refresh` compiles even on a cache hit (and rewrites the entry): the caller
+    needs tracr's own model (`subject.tracr_model`), e.g. to verify against it."""
+    if use_cache and not refresh:
         hit = load_cached(key, truth.kind)
         if hit is not None:
             return hit
@@ -91,6 +94,8 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
     write_model_dir(tmp, card, weights_t)
     (tmp / "truth.json").write_text(json.dumps(
         {"task_id": truth.task_id, "labels": list(truth.labels), "provenance": provenance}, default=str))
+    if refresh and final.exists():
+        shutil.rmtree(final, ignore_errors=True)
     try:
         os.replace(tmp, final)
     except OSError:  # another process won the race: theirs is as good as ours
@@ -106,7 +111,7 @@ def task_source(task) -> str:
     return inspect.getsource(inspect.getmodule(task.build)) + task.id
 
 
-def load_task(task_id: str, use_cache: bool = True) -> Subject:
+def load_task(task_id: str, use_cache: bool = True, refresh: bool = False) -> Subject:
     from tools.zoo import get_task
 
     try:
@@ -114,12 +119,13 @@ def load_task(task_id: str, use_cache: bool = True) -> Subject:
     except KeyError as e:
         raise SubjectError(e.args[0]) from None
     key = cache_key(task_source(task), task.vocab, task.max_seq_len)
-    if use_cache:
+    if use_cache and not refresh:
         hit = load_cached(key)
         if hit is not None:
             return hit
     return compile_subject(task.build(), task.vocab, task.max_seq_len, key=key,
-                           truth=SubjectTruth(task_id=task.id, labels=task.labels), use_cache=use_cache)
+                           truth=SubjectTruth(task_id=task.id, labels=task.labels), use_cache=use_cache,
+                           refresh=refresh)
 
 
 def load_program(spec: str, use_cache: bool = True) -> Subject:
@@ -154,8 +160,10 @@ def load_program(spec: str, use_cache: bool = True) -> Subject:
     except TypeError:
         raise SubjectError(f"{path}:{func}() returned a vocab that is not a collection: {vocab!r}") from None
     key = cache_key(source + func, vocab, max_seq_len if isinstance(max_seq_len, int) else -1)
-    return compile_subject(program, vocab, max_seq_len, key=key,
-                           truth=SubjectTruth(task_id=None, labels=(), kind="program"), use_cache=use_cache)
+    subject = compile_subject(program, vocab, max_seq_len, key=key,
+                              truth=SubjectTruth(task_id=None, labels=(), kind="program"), use_cache=use_cache)
+    subject.source = f"{path.resolve()}:{func}"  # what a rerun loads again
+    return subject
 
 
 def load_model_dir(directory: str) -> Subject:
@@ -169,7 +177,7 @@ def load_model_dir(directory: str) -> Subject:
         raise SubjectError(f"{d}/model.json: input_encoding.vocab lists {len(card.input_encoding.vocab)} tokens but d_vocab is {card.config.d_vocab}")
     if card.residual_labels is not None and len(card.residual_labels) != card.config.d_model:
         raise SubjectError(f"{d}/model.json: residual_labels has {len(card.residual_labels)} names but d_model is {card.config.d_model}")
-    return Subject(card, read_weights(d, card), source=str(d), kind="model_dir",
+    return Subject(card, read_weights(d, card), source=str(d.resolve()), kind="model_dir",
                    truth=SubjectTruth(kind="model_dir"))
 
 

@@ -147,7 +147,7 @@ class Subject:
         if tokens and tokens[0] == self.bos:
             tokens = list(tokens[1:])
         if len(tokens) > self.max_seq_len:
-            raise InputError(f"input of length {len(tokens)} is too long: the maximum is {self.max_seq_len} tokens (BOS excluded)")
+            raise InputError(f"input of {len(tokens)} tokens is too long: the maximum is {self.max_seq_len} tokens (BOS excluded)")
         out = []
         for t in tokens:
             if isinstance(t, bool) or self._key(t) not in self._token_id:
@@ -223,7 +223,8 @@ class Subject:
 
         v, n = len(self.vocab), self.max_seq_len
         total = sum(v**k for k in range(1, n + 1))
-        if total <= limit:
+        if total <= max(limit, samples):
+            # (asking for at least as many samples as exist means: all of them)
             return [list(x) for k in range(1, n + 1) for x in itertools.product(self.vocab, repeat=k)]
         rng = random.Random(seed)
         seen, out = set(), []

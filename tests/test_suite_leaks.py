@@ -1,0 +1,97 @@
+"""No tool output names the task: every zoo task, every tool, both conditions with internals.
+
+This runs in the normal suite (the `slow` mark only lets you deselect it with
+`-m "not slow"`): compiling every task cold takes a few minutes, cached loads
+are fast.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from tools.leak import find_leaks
+from tools.subject import standard_hooks
+from tools.suite import REGISTRY, ToolContext, call_tool, tool_names
+from tools.zoo import all_tasks
+
+TASK_IDS = [t.id for t in all_tasks()]
+
+
+def inputs_for(subject) -> tuple[list, list, list]:
+    v, n = subject.vocab, subject.max_seq_len
+    rng = random.Random(7)
+    x1 = [v[i % len(v)] for i in range(n)]
+    x2 = [rng.choice(v) for _ in range(max(1, n - 2))]
+    x3 = [rng.choice(v) for _ in range(n)]
+    return x1, x2, x3
+
+
+def calls(subject, condition: str):
+    """(tool, args) for every tool of the condition with valid arguments, plus some bad calls."""
+    x1, x2, x3 = inputs_for(subject)
+    names = tool_names(condition)
+    comps = [f"{l}.{h}" for l, h in subject.nonempty_heads] + [f"{l}.mlp" for l in subject.nonempty_mlps]
+    heads = list(subject.nonempty_heads)
+    empty = [(l, h) for l in range(subject.n_layers) for h in range(subject.n_heads) if (l, h) not in heads]
+    out = [("model_info", {}), ("list_hooks", {}), ("embeddings", {})]
+    if "run_model" in names:
+        out.append(("run_model", {"inputs": [x1, x2, x3]}))
+    hooks = standard_hooks(subject.n_layers) + (["logits"] if condition != "whitebox" else [])
+    out += [("get_activations", {"hook": h, "input": x1}) for h in hooks]
+    out += [("attention_pattern", {"layer": l, "head": h, "input": x}) for l, h in heads + empty[:1] for x in (x1, x3)]
+    out += [("decode_residual", {"input": x1, "layer": l, "where": w})
+            for l in range(subject.n_layers) for w in ("pre", "mid", "post")]
+    for c in comps:
+        out.append(("ablate", {"components": [c], "inputs": [x1, x2]}))
+        out.append(("patch", {"clean_input": x1, "corrupt_input": x3, "component": c}))
+    out.append(("ablate", {"components": comps[:3] or ["0.0"], "inputs": [x1, x3], "mode": "mean"}))
+    out.append(("patch", {"clean_input": x3, "corrupt_input": x1, "component": f"blocks.0.hook_resid_post"}))
+    out.append(("submit_prediction", {"label": "my guess", "description": "d", "implementation": "def f(t):\n    return t",
+                                      "confidence": 0.5}))
+    # errors are read by the agent too
+    out += [
+        ("run_model" if "run_model" in names else "decode_residual", {"inputs": [x1 * 3]}),
+        ("decode_residual", {"input": x1 * 3, "layer": 0}),
+        ("decode_residual", {"input": ["@@"], "layer": 0}),
+        ("decode_residual", {"input": x1, "layer": 99}),
+        ("get_activations", {"hook": "blocks.0.hook_resid_postt", "input": x1}),
+        ("get_activations", {"hook": "logits", "input": x1}),
+        ("attention_pattern", {"layer": 0, "head": 99, "input": x1}),
+        ("ablate", {"components": ["x"], "inputs": [x1]}),
+        ("patch", {"clean_input": x1, "corrupt_input": x2, "component": "0.0"}),
+        ("run_modle", {}),
+    ]
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_no_tool_output_leaks_the_task(load, task_id):
+    subject = load(task_id)
+    seen = 0
+    for condition in ("full", "whitebox"):
+        ctx = ToolContext(condition=condition)
+        for name, args in calls(subject, condition):
+            r = call_tool(subject, name, args, ctx)
+            assert "failed:" not in r.text, (name, args, r.text)
+            assert find_leaks(r.text, subject.truth) == [], (condition, name, args, r.text)
+            seen += 1
+    assert seen > 40
+
+
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_tool_descriptions_and_schemas_do_not_leak(load, task_id):
+    subject = load(task_id)
+    tool_names("full")
+    for spec in REGISTRY.values():
+        text = spec.description + json.dumps(spec.args.model_json_schema())
+        assert find_leaks(text, subject.truth) == [], spec.name
+
+
+def test_leak_check_is_not_vacuous(reverse_subject):
+    """The same checks do catch a leak, and a task's SOp names are among the terms."""
+    assert find_leaks("this model computes reverse", reverse_subject.truth)
+    assert find_leaks("the opp_idx variable", reverse_subject.truth)
