@@ -65,7 +65,7 @@ def parse_model_info(text: str) -> dict:
     if m:
         info["vocab"] = parse_seq(m.group(1))
         info["max_seq_len"] = int(m.group(2))
-    info["numerical"] = "output: numerical" in text
+    info["numerical"] = bool(re.search(r"output: numerical", text))
     m = re.search(r"layers: (\d+)", text)
     info["n_layers"] = int(m.group(1)) if m else 1
     m = re.search(r"non-empty attention heads: (.*)", text)
@@ -190,6 +190,10 @@ class BaselineInvestigator(BaseChatModel):
         results = self._results(messages)
         forced = any(isinstance(m, HumanMessage) and m.content.startswith(FORCE.split("{")[0]) for m in messages)
         info = next((parse_model_info(t) for n, _, t in results if n == "model_info" and not t.startswith("error")), None)
+        if info is None and "model_info" not in self.available:
+            # black-box: the interface (vocab, max_seq_len, output kind) is stated in the system prompt
+            system = next((m.content for m in messages if m.type == "system"), "")
+            info = parse_model_info(system)
 
         def call(name: str, args: dict, i: int = 0) -> dict:
             return {"id": f"bl_{turn}_{i}", "name": name, "args": args}

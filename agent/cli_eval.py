@@ -14,6 +14,15 @@ def _split(values: Optional[List[str]]) -> list[str]:
     return out
 
 
+def _table_console():
+    """Headless runs (logs, pipes) get a wide console so the table is never squeezed."""
+    from rich.console import Console
+
+    from agent.cli import console
+
+    return console if console.is_terminal else Console(width=max(console.width, 170))
+
+
 def register(app: typer.Typer) -> None:
     from agent.cli import console, err_console, fail, user_errors
 
@@ -95,7 +104,7 @@ def register(app: typer.Typer) -> None:
             t0 = time.monotonic()
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)
-        console.print(rich_table(rows))
+        _table_console().print(rich_table(rows))
         md, html_path = write_reports(out_dir, rows)
         console.print(f"{len(todo)} episodes in {time.monotonic() - t0:.1f}s · failed {counts['failed']} · "
                       f"reports: {md}, {html_path}")
@@ -112,7 +121,7 @@ def register(app: typer.Typer) -> None:
         if not (d / "results.jsonl").is_file():
             fail(f"{d} holds no results.jsonl (run `tracr-agent eval --out {d}` first)")
         rows = load_rows(d)
-        console.print(rich_table(rows))
+        _table_console().print(rich_table(rows))
         md, html_path = write_reports(d, rows)
         console.print(f"wrote {md} and {html_path}")
 

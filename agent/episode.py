@@ -83,7 +83,7 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
             graph = build_graph(subject, backend, ctx, limits, recorder, checkpointer=checkpointer, review=review)
             config = {"recursion_limit": 4 * (limits.max_llm_turns + limits.max_tool_calls) + 20,
                       "configurable": {"thread_id": session_id or "episode"}}
-            state = graph.invoke({"messages": initial_messages(system_prompt(condition, labels), OPENING),
+            state = graph.invoke({"messages": initial_messages(system_prompt(condition, subject, labels), OPENING),
                                   "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}, config)
     except KeyboardInterrupt:
         state = {"status": "interrupted"}

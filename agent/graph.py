@@ -142,8 +142,8 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
         raise ValueError("an interactive graph needs a checkpointer (interrupt() resumes from it)")
     all_tools = langchain_tools(subject, ctx)
     submit_only = [t for t in all_tools if t.name == "submit_prediction"]
-    model_all = backend.chat_model.bind_tools(all_tools)
-    model_submit = backend.chat_model.bind_tools(submit_only)
+    model_all = backend.chat_model.bind_tools(all_tools, **backend.bind_kwargs)
+    model_submit = backend.chat_model.bind_tools(submit_only, **backend.forced_bind_kwargs)
     t_start = clock()
 
     def elapsed() -> float:

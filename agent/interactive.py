@@ -287,7 +287,7 @@ class Session:
         from agent.prompts import OPENING, closed_set_labels, system_prompt
 
         labels = closed_set_labels() if self.meta.get("closed_set") else None
-        return {"messages": initial_messages(system_prompt(self.meta["condition"], labels), OPENING),
+        return {"messages": initial_messages(system_prompt(self.meta["condition"], self.subject, labels), OPENING),
                 "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}
 
     def _skip_replayed(self, values: dict) -> None:

@@ -35,6 +35,10 @@ class Backend:
     prepare: Callable[[list], list] = field(default=lambda msgs: msgs)
     price: Optional[tuple[float, float]] = None
     announce: str = ""
+    bind_kwargs: dict = field(default_factory=dict)
+    """Extra arguments for bind_tools (e.g. tool_choice) in normal turns…"""
+    forced_bind_kwargs: dict = field(default_factory=dict)
+    """…and in the forced last turn, where only submit_prediction is bound."""
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         if not self.price:
@@ -52,9 +56,9 @@ def default_spec() -> tuple[str, str]:
 
 
 def llama_cpp_compat(messages: list) -> list:
-    """llama-cpp-python's server rejects null assistant content, and its
-    chatml-function-calling format drops `role: tool` messages: send "" and
-    re-send tool results as user messages."""
+    """llama-cpp-python's server (chatml-function-calling) rejects null assistant
+    content, and drops `role: tool` messages: send "" and re-send tool results as
+    user messages. (It also ignores tools unless tool_choice is set: see make_backend.)"""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     out = []
@@ -88,18 +92,23 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
         from agent.replay_llm import ReplayChatModel
 
         return Backend(spec, ReplayChatModel.from_transcript(rest), announce=announce)
+    # The forced last turn names the one tool it may call.
+    forced = {"tool_choice": "submit_prediction"}
     if kind == "openai":
         if not rest:
             raise UserError("openai needs a model: --llm openai:MODEL (e.g. openai:o4-mini)")
         if not os.environ.get("OPENAI_API_KEY"):
             raise UserError("--llm openai:… needs OPENAI_API_KEY in the environment")
         return Backend(spec, _chat_openai(rest, None, "OPENAI_API_KEY", timeout, max_retries), prepare,
-                       PRICES.get(rest), announce)
+                       PRICES.get(rest), announce, forced_bind_kwargs=forced)
     if kind == "openai-compatible":
         model, at, url = rest.partition("@")
         if not model or not at or not re.match(r"^https?://", url):
             raise UserError("openai-compatible needs MODEL@URL, e.g. openai-compatible:qwen@http://127.0.0.1:8000/v1")
-        return Backend(spec, _chat_openai(model, url, None, timeout, max_retries), prepare, None, announce)
+        # llama-cpp-python ignores the tool list unless tool_choice is given
+        normal = {"tool_choice": "auto"} if compat == "llama-cpp" else {}
+        return Backend(spec, _chat_openai(model, url, None, timeout, max_retries), prepare, None, announce,
+                       bind_kwargs=normal, forced_bind_kwargs=forced)
     raise UserError(f"unknown --llm {spec!r}: use baseline, openai:MODEL, openai-compatible:MODEL@URL or replay:TRANSCRIPT")
 
 

@@ -21,6 +21,9 @@ them with inputs you choose. When you are confident (or when told to stop), call
 - confidence: 0..1.
 Your implementation is checked against the model on every input, so make it exact.
 
+The model's interface: input vocab: {vocab}   max_seq_len: {max_seq_len} (inputs have 1..{max_seq_len} tokens);
+output: {output_kind}.
+
 Tools available in this session: {tools}.
 {condition_note}Be economical: each tool call costs time and tokens, and outputs are capped."""
 
@@ -34,10 +37,12 @@ CONDITION_NOTES = {
 OPENING = "Investigate the model and commit to a prediction with submit_prediction."
 
 
-def system_prompt(condition: str, closed_set_labels: list[str] | None = None) -> str:
+def system_prompt(condition: str, subject, closed_set_labels: list[str] | None = None) -> str:
     names = tool_names(condition)
     tools = "; ".join(f"{n} ({REGISTRY[n].description.split('.')[0].lower()})" for n in names)
-    text = SYSTEM.format(tools=tools, condition_note=CONDITION_NOTES.get(condition, ""))
+    kind = "numerical (one number per position)" if subject.output_kind == "numerical" else "categorical"
+    text = SYSTEM.format(tools=tools, condition_note=CONDITION_NOTES.get(condition, ""), vocab=subject.vocab_text(),
+                         max_seq_len=subject.max_seq_len, output_kind=kind)
     if closed_set_labels:
         text += ("\n\nThe model performs one of these tasks; your label must be exactly one of them:\n"
                  + ", ".join(closed_set_labels))

@@ -20,13 +20,25 @@ The server is ``python -m llama_cpp.server`` (``pip install
 ``scripts/fetch_test_model.py`` assembles from PyPI wheels.
 
 Behaviour of that server worth knowing when writing tests against it
-(llama-cpp-python, chat_format ``chatml-function-calling``):
+(llama-cpp-python 0.3.36, ``--chat_format chatml-function-calling``, checked by
+hand):
 
-* an assistant message with ``"content": null`` is rejected with HTTP 400
-  (send ``""`` instead);
-* ``role: "tool"`` messages are silently left out of the prompt, so the model
-  never sees tool results; put them in a user message if the model must see
-  them.
+* an assistant message with ``"content": null`` fails with HTTP 500 (pydantic:
+  "Input should be a valid string"); with no ``content`` key at all, HTTP 500
+  "'dict object' has no attribute 'content'".  Send ``"content": ""``.
+* ``role: "tool"`` messages lose their content: the prompt only gets a bare
+  ``<|im_start|>tool\n`` line, so the model never sees tool results.  Put
+  results in a ``user`` message if the model must see them.
+* the tool list is put into the prompt only when ``tool_choice`` is "auto" or
+  names a function, and only if there is a ``system`` message; with
+  ``tool_choice`` omitted or "none" the tools are ignored.
+* ``tool_choice="auto"``: when the model picks a plain message, ``content`` is
+  always ``""`` (the follow-up grammar only allows a function name or end).
+  Use a named ``tool_choice`` to get a tool call, "none"/omitted to get text.
+* message text is HTML-escaped by the template (``<`` -> ``&lt;``, ``"`` ->
+  ``&#34;``), tool-call arguments of earlier assistant turns included.
+* tool calls come back as ``finish_reason="tool_calls"`` with arguments like
+  ``'{ "path": "README.md" }'`` and ids like ``call__0_read_file_cmpl-...``.
 """
 
 from __future__ import annotations
@@ -167,10 +179,11 @@ def llama_server(
 
     Yields ``"http://127.0.0.1:PORT/v1"`` once ``GET /v1/models`` answers 200.
     The process (and its process group) is always terminated on exit.  Server
-    output goes to ``log_path`` (a temp file by default; its tail is put in the
+    output goes to ``log_path`` (by default a temp file, deleted after a clean
+    exit and kept when start-up or the body raised; its tail is put in the
     error raised when start-up fails).  With ``port=None`` a free port is
-    picked, and start-up is retried on a new port if the server dies early
-    (e.g. the port was taken in between).
+    picked, and start-up is retried (up to 3 times) on a new port if the server
+    dies early because that port was taken in between.
     """
     model_path = Path(model_path)
     if not model_path.is_file():
@@ -187,6 +200,7 @@ def llama_server(
     attempts = 1 if port is not None else 3
     proc: subprocess.Popen | None = None
     base_url = ""
+    clean_exit = False
     try:
         for attempt in range(1, attempts + 1):
             use_port = port if port is not None else free_port()
@@ -217,16 +231,18 @@ def llama_server(
                 time.sleep(0.5)
             if proc.poll() is None:
                 break  # ready
-            if attempt == attempts:
+            port_clash = "address already in use" in _tail(log_file, 20).lower()
+            if attempt == attempts or not port_clash:
                 raise LlamaServerError(
                     f"llama server exited with code {proc.returncode} before becoming ready; "
                     f"log {log_file}:\n{_tail(log_file)}"
                 )
         yield base_url
+        clean_exit = True
     finally:
         if proc is not None:
             _stop(proc)
-        if own_log:
+        if own_log and clean_exit:  # keep the log for post-mortems otherwise
             with contextlib.suppress(OSError):
                 log_file.unlink()
 
