@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         preset: Optional[str] = typer.Option(None, "--preset", help="seed: the prior study's design (reverse, sort, length × 10 × static, static+io, whitebox, full)."),
         closed_set: bool = typer.Option(False, "--closed-set", help="Tell the agent the zoo's labels."),
         compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
+        judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also score descriptions with this LLM as judge."),
         max_tool_calls: int = typer.Option(40, help="Tool-call limit per episode."),
         max_llm_turns: int = typer.Option(40, help="LLM-turn limit per episode."),
         max_tokens: int = typer.Option(400_000, help="Token limit per episode."),
@@ -100,7 +101,13 @@ def register(app: typer.Typer) -> None:
                     progress.advance(bar)
                 progress.update(bar, status=f"done {counts['done']} · failed {counts['failed']} · running {counts['running']}")
 
-            runner = BatchRunner(out_dir, limits, compat=compat, closed_set=closed_set, on_event=on_event)
+            judge = None
+            if judge_llm:
+                from agent.llm import make_backend
+
+                judge = make_backend(judge_llm).chat_model
+            runner = BatchRunner(out_dir, limits, compat=compat, closed_set=closed_set, judge=judge,
+                                 on_event=on_event)
             t0 = time.monotonic()
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)

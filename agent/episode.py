@@ -59,7 +59,7 @@ def default_transcript_path(out_dir: Path, subject, condition: str, llm: str) ->
 def run_episode(subject, backend, *, condition: str = "full", limits: Optional[Limits] = None,
                 transcript_path: Path, closed_set: bool = False, listeners: Optional[list] = None,
                 seed: int = 0, cap_tokens: int = 1500, score: bool = True, review=None,
-                checkpointer=None, session_id: str = "") -> EpisodeResult:
+                checkpointer=None, session_id: str = "", judge=None) -> EpisodeResult:
     check_condition(condition)
     limits = limits or Limits()
     if Path(transcript_path).exists():
@@ -95,7 +95,7 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
     score_dict = None
     if score and status != "interrupted":
         try:
-            score_dict = score_episode(prediction, subject, closed_set=closed_set)
+            score_dict = score_episode(prediction, subject, closed_set=closed_set, judge=judge)
             recorder.emit(tr.ScoreEvent(score=score_dict))
         except Exception as e:  # a scorer failure is recorded; the transcript still closes
             recorder.emit(tr.ErrorEvent(message=f"scoring failed: {type(e).__name__}: {e}", where="score"))
@@ -109,7 +109,7 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
                          error=state.get("error", ""))
 
 
-def score_episode(prediction: Optional[dict], subject, closed_set: bool = False) -> dict:
+def score_episode(prediction: Optional[dict], subject, closed_set: bool = False, judge=None) -> dict:
     from agent.scoring import score_prediction
 
     task = None
@@ -117,4 +117,4 @@ def score_episode(prediction: Optional[dict], subject, closed_set: bool = False)
         from tools.zoo import get_task
 
         task = get_task(subject.truth.task_id)
-    return score_prediction(prediction, subject, task=task, closed_set=closed_set).model_dump()
+    return score_prediction(prediction, subject, task=task, closed_set=closed_set, judge_llm=judge).model_dump()

@@ -165,12 +165,13 @@ def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: O
 
 
 class BatchRunner:
-    def __init__(self, out: Path, limits, *, compat: Optional[str] = None, closed_set: bool = False,
+    def __init__(self, out: Path, limits, *, compat: Optional[str] = None, closed_set: bool = False, judge=None,
                  on_event: Optional[Callable[[str, EpisodeSpec, Optional[ResultRecord]], None]] = None):
         self.out = Path(out)
         self.limits = limits
         self.compat = compat
         self.closed_set = closed_set
+        self.judge = judge
         self.on_event = on_event or (lambda *a: None)
         self._subjects: dict = {}
         self._subject_lock = threading.Lock()
@@ -196,7 +197,7 @@ class BatchRunner:
             subject = self.subject(spec.task)
             backend = make_backend(spec.llm, self.compat)
             res = run_episode(subject, backend, condition=spec.condition, limits=self.limits, transcript_path=path,
-                              closed_set=self.closed_set, seed=spec.trial)
+                              closed_set=self.closed_set, seed=spec.trial, judge=self.judge)
             rec = record_from_score(spec, res.score, status=res.status,
                                     label=(res.prediction or {}).get("label"), tool_calls=res.tool_calls,
                                     llm_turns=res.llm_turns, tokens=res.tokens, cost=res.cost,

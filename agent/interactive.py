@@ -95,6 +95,13 @@ class SessionStore:
         row = self.conn.execute(f"SELECT status, meta FROM {TABLE} WHERE id = ?", (sid,)).fetchone()
         return (row[0], json.loads(row[1])) if row else None
 
+    def set_pid(self, sid: str, pid: Optional[int]) -> None:
+        """Which process is driving the session (None: none), so a second `resume` is refused."""
+        row = self.get(sid)
+        if row is not None:
+            self.conn.execute(f"UPDATE {TABLE} SET meta = ? WHERE id = ?", (json.dumps({**row[1], "pid": pid}), sid))
+            self.conn.commit()
+
     def set_status(self, sid: str, status: str) -> None:
         self.conn.execute(f"UPDATE {TABLE} SET status = ? WHERE id = ?", (status, sid))
         self.conn.commit()
@@ -240,6 +247,7 @@ class Session:
                             checkpointer=self.store.saver, interactive=True, clock=self.clock)
         config = {"recursion_limit": 4 * (self.limits.max_llm_turns + self.limits.max_tool_calls) + 20,
                   "configurable": {"thread_id": self.sid}}
+        self.store.set_pid(self.sid, os.getpid())
         old_handlers = {}
         for sig in (signal.SIGHUP, signal.SIGTERM):
             try:
@@ -281,6 +289,10 @@ class Session:
         finally:
             for sig, h in old_handlers.items():
                 signal.signal(sig, h)
+            try:
+                self.store.set_pid(self.sid, None)
+            except sqlite3.Error:
+                pass
         return self.finish(values)
 
     def initial_input(self) -> dict:
@@ -305,8 +317,11 @@ class Session:
         status = "prediction" if prediction else (values.get("status") or "no_prediction")
         if values.get("ended_by") and prediction:
             self._print(f"[dim]questions over: {escape(values['ended_by'])}[/]")
-        score = score_episode(prediction, self.subject, closed_set=self.meta.get("closed_set", False))
-        self.recorder.emit(tr.ScoreEvent(score=score))
+        try:
+            score = score_episode(prediction, self.subject, closed_set=self.meta.get("closed_set", False))
+            self.recorder.emit(tr.ScoreEvent(score=score))
+        except Exception as e:  # as in run_episode: a scorer failure is recorded, the transcript still closes
+            self.recorder.emit(tr.ErrorEvent(message=f"scoring failed: {type(e).__name__}: {e}", where="score"))
         self.recorder.emit(tr.EndEvent(status=status, tool_calls=values.get("tool_calls", 0),
                                        llm_turns=values.get("llm_turns", 0), tokens=values.get("tokens", 0),
                                        cost=values.get("cost", 0.0),
@@ -318,6 +333,16 @@ class Session:
         self._print(f"transcript: {self.meta['transcript']}", highlight=False, soft_wrap=True)
         self._print(f"session {self.sid} finished", highlight=False)
         return 1 if status == "error" else 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else
+        return True
+    return True
 
 
 def _pending(snap) -> list:
@@ -369,6 +394,8 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
             "compat": compat, "limits": limits.model_dump(), "cap_tokens": cap_tokens, "closed_set": closed_set,
             "seed": seed}
     store.create(sid, meta)
+    if path.exists():
+        path.unlink()  # as in run_episode: a new session never appends to an old file (only `resume` appends)
     writer = tr.TranscriptWriter(path)
     session = Session(store, sid, meta, subject, backend, writer, console, verbose)
     session.recorder.emit(tr.Header(
@@ -397,6 +424,9 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     status, meta = row
     if status == "finished":
         raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
+    if meta.get("pid") and meta["pid"] != os.getpid() and _alive(meta["pid"]):
+        raise UserError(f"session {sid} is being driven by another process (pid {meta['pid']}); "
+                        "finish or interrupt it there first")
     path = Path(meta["transcript"])
     if not path.is_file():
         raise UserError(f"session {sid}: its transcript {path} is gone, so the session cannot continue")

@@ -78,6 +78,8 @@ class Lab:
         self.console = console or Console()
         self.tools = tool_names(condition)
         self.path = Path(transcript_path)
+        if self.path.exists():
+            self.path.unlink()  # as in run_episode: a new session never appends to an old file
         self.writer = tr.TranscriptWriter(self.path)
         self.recorder = Recorder(self.writer)
         self.step = 0
@@ -146,11 +148,16 @@ class Lab:
         self.console.print(escape(res.text), style="red" if res.is_error else None, highlight=False, soft_wrap=True)
         return res
 
-    def end(self, prediction: Optional[dict]) -> dict:
+    def end(self, prediction: Optional[dict]) -> Optional[dict]:
         from agent.episode import score_episode
 
-        score = score_episode(prediction, self.subject)
-        self.recorder.emit(tr.ScoreEvent(score=score))
+        try:
+            score = score_episode(prediction, self.subject)
+            self.recorder.emit(tr.ScoreEvent(score=score))
+        except Exception as e:  # as in run_episode: a scorer failure is recorded, the transcript still closes
+            score = None
+            self.recorder.emit(tr.ErrorEvent(message=f"scoring failed: {type(e).__name__}: {e}", where="score"))
+            self.console.print(f"scoring failed: {type(e).__name__}: {e}", style="red", highlight=False, markup=False)
         self.recorder.emit(tr.EndEvent(status="prediction" if prediction else "no_prediction",
                                        tool_calls=self.n_calls, duration_s=round(time.monotonic() - self.writer.start, 2)))
         self.writer.close()
@@ -233,7 +240,8 @@ class Lab:
             self.recorder.emit(tr.PredictionEvent(step=self.step, **{
                 k: prediction[k] for k in ("label", "description", "implementation", "confidence")}))
         score = self.end(prediction)
-        self.console.print(score_line(score), highlight=False)
+        if score is not None:
+            self.console.print(score_line(score), highlight=False)
         self.console.print(f"transcript: {self.path}", highlight=False, soft_wrap=True)
 
     def loop(self) -> int:

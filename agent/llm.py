@@ -57,7 +57,7 @@ def default_spec() -> tuple[str, str]:
 
 def llama_cpp_compat(messages: list) -> list:
     """llama-cpp-python's server (chatml-function-calling) rejects null assistant
-    content, and drops `role: tool` messages: send "" and re-send tool results as
+    content, and drops `role: tool` messages: send non-empty content and re-send tool results as
     user messages. (It also ignores tools unless tool_choice is set: see make_backend.)"""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
@@ -65,8 +65,9 @@ def llama_cpp_compat(messages: list) -> list:
     for m in messages:
         if isinstance(m, ToolMessage):
             out.append(HumanMessage(content=f"Result of tool call {m.name or ''} ({m.tool_call_id}):\n{m.content}"))
-        elif isinstance(m, AIMessage) and not m.content:
-            out.append(m.model_copy(update={"content": ""}))
+        elif isinstance(m, AIMessage) and not (m.content or "").strip():
+            # langchain-openai sends "" as null when tool calls are present; a space survives
+            out.append(m.model_copy(update={"content": " "}))
         else:
             out.append(m)
     return out

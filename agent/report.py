@@ -49,12 +49,19 @@ class Row:
         return self.func_k / self.n if self.n else 0.0
 
 
-def summarize(records: list[ResultRecord]) -> list[Row]:
+def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
+    """One row per task × condition × LLM, then (with several tasks) an '(all tasks)' row per condition × LLM."""
     groups: dict[tuple, list[ResultRecord]] = {}
     for r in records:
         groups.setdefault((r.task, r.condition, r.llm), []).append(r)
+    items = sorted(groups.items())
+    if overall and len({r.task for r in records}) > 1:
+        totals: dict[tuple, list[ResultRecord]] = {}
+        for r in records:
+            totals.setdefault(("(all tasks)", r.condition, r.llm), []).append(r)
+        items += sorted(totals.items())
     rows = []
-    for (task, cond, llm), rs in sorted(groups.items()):
+    for (task, cond, llm), rs in items:
         n = len(rs)
         rows.append(Row(task, cond, llm, n, sum(bool(r.label_correct) for r in rs),
                         sum(bool(r.functional_correct) for r in rs), sum(r.status == "error" for r in rs),
@@ -87,6 +94,16 @@ def rich_table(rows: list[Row]):
     return t
 
 
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def _plots(rows: list[Row]) -> list[tuple[str, bytes]]:
     import matplotlib
 
@@ -108,11 +125,7 @@ def _plots(rows: list[Row]) -> list[tuple[str, bytes]]:
     ax.set_ylabel("accuracy")
     ax.set_title("Accuracy per task and condition (95% Wilson intervals)")
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    out.append(("accuracy.png", buf.getvalue()))
+    out.append(("accuracy.png", _png(fig)))
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for cond in sorted({r.condition for r in rows}):
@@ -124,11 +137,7 @@ def _plots(rows: list[Row]) -> list[tuple[str, bytes]]:
     ax.set_ylim(-0.05, 1.05)
     ax.set_title("Accuracy against tokens spent")
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    out.append(("accuracy_vs_tokens.png", buf.getvalue()))
+    out.append(("accuracy_vs_tokens.png", _png(fig)))
     return out
 
 

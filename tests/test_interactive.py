@@ -213,6 +213,8 @@ def test_ctrl_c_then_resume_finishes_in_the_same_transcript(home):
     child.expect_exact(REVIEW)
     child.sendline("a")
     child.expect_exact(REVIEW)                      # waiting on the run_model call
+    p = cli(env, "resume", sid)                     # a second driver is refused while this one runs
+    assert p.returncode == 2 and "is being driven by another process" in p.stderr
     child.sendintr()
     child.expect_exact(f"tracr-agent resume {sid}")
     assert finish(child) == 130

@@ -48,7 +48,7 @@ def calls(subject, condition: str):
         out.append(("ablate", {"components": [c], "inputs": [x1, x2]}))
         out.append(("patch", {"clean_input": x1, "corrupt_input": x3, "component": c}))
     out.append(("ablate", {"components": comps[:3] or ["0.0"], "inputs": [x1, x3], "mode": "mean"}))
-    out.append(("patch", {"clean_input": x3, "corrupt_input": x1, "component": f"blocks.0.hook_resid_post"}))
+    out.append(("patch", {"clean_input": x3, "corrupt_input": x1, "component": "blocks.0.hook_resid_post"}))
     out.append(("submit_prediction", {"label": "my guess", "description": "d", "implementation": "def f(t):\n    return t",
                                       "confidence": 0.5}))
     # errors are read by the agent too

@@ -348,3 +348,16 @@ def test_huge_request_is_cut(reverse_subject):
     # the default cap also bites on a request that is big by itself
     r = call_tool(s, "run_model", {"inputs": [["a", "b", "c", "d", "a"]] * 32}, ToolContext(cap_tokens=100))
     assert r.truncated and "[output cut: " in r.text
+
+
+def test_attention_scores_are_pre_softmax(reverse_subject):
+    """The bridge's hook_attn_scores carries the pattern; the subject recomputes q.k/sqrt(d_head)."""
+    import torch
+
+    s = reverse_subject
+    acts = s.activations(["a", "b", "c"])
+    for layer in range(s.n_layers):
+        scores = acts[f"blocks.{layer}.attn.hook_attn_scores"]
+        assert torch.allclose(torch.softmax(scores, -1), acts[f"blocks.{layer}.attn.hook_pattern"], atol=1e-5)
+    text = ok(s, "get_activations", {"hook": "blocks.3.attn.hook_attn_scores", "input": ["a", "b", "c"]})
+    assert text.split("\n")[3].split() == ["1", "a", "14.434", "0", "0", "28.868"]

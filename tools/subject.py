@@ -202,6 +202,11 @@ class Subject:
             )
         acts = {n: cache[n][0].detach().clone() for n in names if n in cache}
         acts["logits"] = logits[0].detach().clone()
+        # The TransformerBridge (TransformerLens 4.x) fires hook_attn_scores with the softmaxed pattern;
+        # the real pre-softmax scores are q.k / sqrt(d_head) (no mask: attention is bidirectional).
+        for layer in range(self.n_layers):
+            q, k = acts[f"blocks.{layer}.attn.hook_q"], acts[f"blocks.{layer}.attn.hook_k"]
+            acts[f"blocks.{layer}.attn.hook_attn_scores"] = torch.einsum("qhd,khd->hqk", q, k) / self.d_head**0.5
         self._cache[key] = acts
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

@@ -53,16 +53,12 @@ def resolve_hook(subject, ctx: ToolContext, hook: str, *, allow_logits: bool = T
         raise ToolError(f"layer {m.group(1)} is out of range in {name!r}: layers are 0..{subject.n_layers - 1}")
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    return _raise(f"unknown hook {name!r}.{hint} Hook names look like hook_embed, blocks.0.attn.hook_pattern, "
-                  "blocks.0.hook_resid_post (call list_hooks for all of them)")
+    raise ToolError(f"unknown hook {name!r}.{hint} Hook names look like hook_embed, blocks.0.attn.hook_pattern, "
+                    "blocks.0.hook_resid_post (call list_hooks for all of them)")
 
 
 def subject_last(subject) -> str:
     return f"blocks.{subject.n_layers - 1}.hook_resid_post"
-
-
-def _raise(msg: str):
-    raise ToolError(msg)
 
 
 def hook_kind(name: str) -> str:
