@@ -219,6 +219,8 @@ def run(
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path (overrides --out)."),
     compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
     cap: int = typer.Option(1500, "--cap", help="Tool output cap in tokens."),
+    static_hooks: Optional[str] = typer.Option(None, "--static-hooks", help="static conditions: hooks to dump, comma-separated (default attn.hook_pattern,hook_pos_embed; a per-layer name means every layer)."),
+    static_inputs: Optional[str] = typer.Option(None, "--static-inputs", help='static conditions: JSON list of inputs to dump, e.g. \'[["a","b","c"]]\' (default: one random input of full length).'),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; print only the result."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
     program: Optional[str] = ProgramOpt,
@@ -258,8 +260,19 @@ def run(
                                        condition=condition, limits=limits, transcript_path=path, closed_set=closed_set,
                                        cap_tokens=cap, compat=compat, verbose=verbose, console=console))
     listeners = [] if quiet else [LiveView(console, verbose=verbose)]
+    hooks = [h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None
+    inputs = None
+    if static_inputs:
+        try:
+            inputs = json.loads(static_inputs)
+        except json.JSONDecodeError as e:
+            fail(f"--static-inputs is not valid JSON: {e.msg}")
+        if not isinstance(inputs, list) or not all(isinstance(x, list) for x in inputs):
+            fail('--static-inputs must be a JSON list of input lists, e.g. [["a","b"]]')
+        inputs = [subject.check_input(x) for x in inputs]
     result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
-                         closed_set=closed_set, listeners=listeners, cap_tokens=cap)
+                         closed_set=closed_set, listeners=listeners, cap_tokens=cap, static_hooks=hooks,
+                         static_inputs=inputs)
     if quiet:
         pred = result.prediction
         console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False)

@@ -59,7 +59,8 @@ def default_transcript_path(out_dir: Path, subject, condition: str, llm: str) ->
 def run_episode(subject, backend, *, condition: str = "full", limits: Optional[Limits] = None,
                 transcript_path: Path, closed_set: bool = False, listeners: Optional[list] = None,
                 seed: int = 0, cap_tokens: int = 1500, score: bool = True, review=None,
-                checkpointer=None, session_id: str = "", judge=None) -> EpisodeResult:
+                checkpointer=None, session_id: str = "", judge=None, static_hooks=None,
+                static_inputs=None) -> EpisodeResult:
     check_condition(condition)
     limits = limits or Limits()
     if Path(transcript_path).exists():
@@ -76,7 +77,8 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
         if condition.startswith("static"):
             from agent.static import run_static
 
-            state = run_static(subject, backend, condition, recorder, closed_set=closed_set)
+            state = run_static(subject, backend, condition, recorder, closed_set=closed_set,
+                               hooks=static_hooks, inputs=static_inputs)
         else:
             ctx = ToolContext(condition=condition, cap_tokens=cap_tokens)
             labels = closed_set_labels() if closed_set else None

@@ -41,6 +41,12 @@ class LiveView:
             who = "human" if ev.actor == "human" else ev.llm
             subj = ev.subject.task_id or ev.subject.fingerprint
             c.rule(f"[bold]tracr-agent[/] · subject {subj} · condition {ev.condition} · {who}")
+        elif isinstance(ev, tr.LLMRequest):
+            if self.verbose and self._show("llm"):
+                for m in ev.messages:
+                    if m.get("role") in ("system", "user"):
+                        c.print(Panel(Text(str(m.get("content", ""))), title=f"{m['role']} → LLM", title_align="left",
+                                      border_style="blue", expand=False))
         elif isinstance(ev, tr.LLMResponse):
             self.tokens += ev.usage.input_tokens + ev.usage.output_tokens
             self.cost += ev.cost

@@ -33,16 +33,23 @@ def dump_input(subject, seed: int = 0) -> list:
     return [rng.choice(subject.vocab) for _ in range(subject.max_seq_len)]
 
 
-def build_dump(subject, condition: str, hooks=DEFAULT_HOOKS, seed: int = 0) -> str:
+def build_dump(subject, condition: str, hooks=DEFAULT_HOOKS, seed: int = 0, inputs=None) -> str:
+    """The dump: for each input, each hook (a per-layer name like `attn.hook_pattern` means every layer's)."""
     ctx = ToolContext(condition="full", cap_tokens=DUMP_CAP_TOKENS)
-    x = dump_input(subject, seed)
-    parts = [f"input (BOS prepended): {x}"]
-    for hook in hooks:
-        names = [hook] if not hook.startswith(("attn.", "mlp.", "hook_resid", "hook_attn", "hook_mlp")) else \
-            [f"blocks.{layer}.{hook}" for layer in range(subject.n_layers)]
-        for name in names:
-            res = call_tool(subject, "get_activations", {"hook": name, "input": x}, ctx)
-            parts.append(f"== {name} ==\n{res.text}")
+    parts = []
+    for x in inputs or [dump_input(subject, seed)]:
+        x = subject.check_input(x)
+        parts.append(f"input (BOS prepended): {x}")
+        for hook in hooks:
+            names = [hook] if not hook.startswith(("attn.", "mlp.", "hook_resid", "hook_attn", "hook_mlp")) else \
+                [f"blocks.{layer}.{hook}" for layer in range(subject.n_layers)]
+            for name in names:
+                res = call_tool(subject, "get_activations", {"hook": name, "input": x}, ctx)
+                if res.is_error:
+                    from tools.errors import UserError
+
+                    raise UserError(f"static dump: {res.text}")
+                parts.append(f"== {name} ==\n{res.text}")
     if condition == "static+io":
         rng = random.Random(seed + 1)
         inputs = [[rng.choice(subject.vocab) for _ in range(rng.randint(1, subject.max_seq_len))]
@@ -67,8 +74,9 @@ def parse_answer(text: str) -> dict:
     return {"label": label or "unknown", "description": text.strip()[:2000], "implementation": impl, "confidence": 0.5}
 
 
-def run_static(subject, backend, condition: str, recorder: Recorder, closed_set: bool = False) -> dict:
-    prompt = STUDY_PROMPT.format(data=build_dump(subject, condition)) + ANSWER_FORMAT
+def run_static(subject, backend, condition: str, recorder: Recorder, closed_set: bool = False,
+               hooks=None, inputs=None) -> dict:
+    prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks or DEFAULT_HOOKS, inputs=inputs)) + ANSWER_FORMAT
     if closed_set:
         from agent.prompts import closed_set_labels
 

@@ -360,4 +360,4 @@ def test_attention_scores_are_pre_softmax(reverse_subject):
         scores = acts[f"blocks.{layer}.attn.hook_attn_scores"]
         assert torch.allclose(torch.softmax(scores, -1), acts[f"blocks.{layer}.attn.hook_pattern"], atol=1e-5)
     text = ok(s, "get_activations", {"hook": "blocks.3.attn.hook_attn_scores", "input": ["a", "b", "c"]})
-    assert text.split("\n")[3].split() == ["1", "a", "14.434", "0", "0", "28.868"]
+    assert text.split("\n")[4].split() == ["1", "a", "14.434", "0", "0", "28.868"]

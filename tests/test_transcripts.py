@@ -120,9 +120,13 @@ def test_round_trip_every_event_type(baseline_episode, reverse_subject, tmp_path
     #    will), so the review hook writes one through a second TranscriptWriter on the same file; the
     #    graph itself records the denied call and its "denied" result.
     path = tmp_path / "human.jsonl"
-    human_writer = tr.TranscriptWriter(path, start=time.monotonic())
+    writers: list = []
 
     def review(calls, state):
+        # opened here, once the episode has started its own (fresh) file
+        if not writers:
+            writers.append(tr.TranscriptWriter(path, start=time.monotonic()))
+        human_writer = writers[0]
         out = []
         for c in calls:
             if c["name"] == "model_info":
@@ -136,7 +140,7 @@ def test_round_trip_every_event_type(baseline_episode, reverse_subject, tmp_path
         "label": "reverse", "description": "reverses the sequence",
         "implementation": "def f(tokens):\n    return list(reversed(tokens))\n", "confidence": 0.9}, "s1")])
     result, emitted, events = episode(reverse_subject, path, [info("h1"), submit], review=review)
-    human_writer.close()
+    writers[0].close()
     humans = [e for e in events if isinstance(e, tr.HumanEvent)]
     assert len(humans) == 1 and humans[0].action == "deny" and humans[0].call_id == "h1"
     assert_round_trip(emitted, [e for e in events if not isinstance(e, tr.HumanEvent)])
