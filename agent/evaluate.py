@@ -208,6 +208,9 @@ class BatchRunner:
         return rec
 
     async def run_all(self, specs: list[EpisodeSpec], concurrency: int) -> list[ResultRecord]:
+        from tools.subject import limit_torch_threads
+
+        limit_torch_threads()  # in the main thread, before the worker threads exist
         sem = asyncio.Semaphore(max(1, concurrency))
 
         async def one(spec):

@@ -136,7 +136,13 @@ def _describe_validation(name: str, spec: ToolSpec, e: ValidationError) -> str:
 def signature(spec: ToolSpec) -> str:
     parts = []
     for fname, f in spec.args.model_fields.items():
-        ann = getattr(f.annotation, "__name__", None) or str(f.annotation).replace("typing.", "")
+        import typing
+
+        # Literal['pre', 'mid', 'post'] and Optional[int] say more than their bare names
+        if typing.get_args(f.annotation):
+            ann = str(f.annotation).replace("typing.", "")
+        else:
+            ann = getattr(f.annotation, "__name__", None) or str(f.annotation)
         parts.append(f"{fname}: {ann}" + ("" if f.is_required() else f" = {f.default!r}"))
     return f"{spec.name}({', '.join(parts)})"
 
