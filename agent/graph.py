@@ -102,14 +102,16 @@ def message_to_dict(m) -> dict:
     return d
 
 
-def exceeded(state: EpisodeState, limits: Limits, elapsed: float) -> Optional[tuple[str, float]]:
+def exceeded(state: EpisodeState, limits: Limits, elapsed: float,
+             skip: tuple[str, ...] = ()) -> Optional[tuple[str, float]]:
+    """The first limit reached, as (name, limit), or None."""
     checks = (("tool-call", state.get("tool_calls", 0), limits.max_tool_calls),
               ("LLM-turn", state.get("llm_turns", 0), limits.max_llm_turns),
               ("token", state.get("tokens", 0), limits.max_tokens),
               ("wall-time (s)", elapsed, limits.max_seconds),
               ("cost (USD)", state.get("cost", 0.0), limits.max_cost))
     for name, value, limit in checks:
-        if value >= limit:
+        if name not in skip and value >= limit:
             return name, float(limit)
     return None
 
@@ -119,13 +121,8 @@ HINT = "Hint from the user: {text}"
 
 def question_blocked(state: EpisodeState, limits: Limits, elapsed: float) -> Optional[str]:
     """After the prediction: the limit (other than tool calls) that stops further answers, if any."""
-    for name, value, limit in (("LLM-turn", state.get("llm_turns", 0), limits.max_llm_turns),
-                               ("token", state.get("tokens", 0), limits.max_tokens),
-                               ("wall-time (s)", elapsed, limits.max_seconds),
-                               ("cost (USD)", state.get("cost", 0.0), limits.max_cost)):
-        if value >= limit:
-            return name
-    return None
+    hit = exceeded(state, limits, elapsed, skip=("tool-call",))
+    return hit[0] if hit else None
 
 
 def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Recorder,
