@@ -191,6 +191,18 @@ def _clean(value):
     raise BadOutput(t.__name__)
 
 
+def _fatal_reason(e: BaseException):
+    """The run-ending reason an exception stands for (a blocked import or action, a limit), or None
+    for an ordinary error in the submitted code."""
+    if isinstance(e, BlockedImport):
+        return _one_line(str(e))
+    if isinstance(e, MemoryError):
+        return _memory_error()
+    if isinstance(e, (SandboxViolation, CPULimit)) or _state["violation"]:
+        return _state["violation"]
+    return None
+
+
 def _fatal(error):
     return {"outputs": None, "failed": [], "error": error}
 
@@ -233,15 +245,10 @@ def evaluate(source, inputs):
 
     try:
         exec(code, namespace)
-    except BlockedImport as e:
-        return _fatal(_one_line(str(e)))
-    except (SandboxViolation, CPULimit):
-        return _fatal(_state["violation"])
-    except MemoryError:
-        return _fatal(_memory_error())
     except BaseException as e:
-        if _state["violation"]:
-            return _fatal(_state["violation"])
+        reason = _fatal_reason(e)
+        if reason:
+            return _fatal(reason)
         where = _user_lineno(e)
         where = f" (line {where})" if where else ""
         return _fatal(_one_line(f"running the implementation raised {_describe(e)}{where}"))
@@ -269,15 +276,10 @@ def evaluate(source, inputs):
                     out = [_clean(v) for v in out]
         except BadOutput as e:
             message = f"f returned a {e.args[0]} value on input {x!r} (outputs must be None, bool, int, float or str)"
-        except BlockedImport as e:
-            return _fatal(_one_line(str(e)))
-        except (SandboxViolation, CPULimit):
-            return _fatal(_state["violation"])
-        except MemoryError:
-            return _fatal(_memory_error())
         except BaseException as e:
-            if _state["violation"]:
-                return _fatal(_state["violation"])
+            reason = _fatal_reason(e)
+            if reason:
+                return _fatal(reason)
             where = _user_lineno(e)
             where = f" (line {where})" if where else ""
             message = f"f raised {_describe(e)} on input {x!r}{where}"

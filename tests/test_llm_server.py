@@ -21,13 +21,19 @@ pytestmark = pytest.mark.llm_server
 llama_base_url = make_llama_server_fixture()
 
 
+SECRET = "sk-test-secret-do-not-record-7731"
+
+
 def test_episode_through_openai_compatible_server(llama_base_url, tmp_path):
+    import os
+
     path = tmp_path / "episode.jsonl"
+    env = {**os.environ, "OPENAI_COMPATIBLE_API_KEY": SECRET, "OPENAI_API_KEY": SECRET}
     proc = subprocess.run(
         [sys.executable, "-m", "agent.cli", "run", "reverse", "--llm", f"openai-compatible:qwen@{llama_base_url}",
          "--compat", "llama-cpp", "--condition", "blackbox", "--max-tool-calls", "3", "--max-llm-turns", "5",
          "--cap", "300", "--quiet", "--transcript", str(path)],
-        capture_output=True, text=True, timeout=900)
+        capture_output=True, text=True, timeout=900, env=env)
     assert "Traceback" not in proc.stderr, proc.stderr
     events, problem = tr.read_transcript(path)
     assert problem is None
@@ -46,3 +52,5 @@ def test_episode_through_openai_compatible_server(llama_base_url, tmp_path):
     assert executed
     assert any(isinstance(e, tr.ScoreEvent) for e in events)
     assert proc.returncode == 0
+    # API keys never reach a file or the terminal
+    assert SECRET not in path.read_text() and SECRET not in proc.stdout + proc.stderr
