@@ -14,11 +14,10 @@ history, so replay and resumption work unchanged.
 
 from __future__ import annotations
 
-import ast
 import json
 import random
 import re
-from typing import Any, Optional
+from typing import Optional
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage

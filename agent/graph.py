@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any, Callable, Optional, TypedDict
+from typing import Annotated, Callable, Optional, TypedDict
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph

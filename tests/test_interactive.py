@@ -8,9 +8,7 @@ then replayed with `tracr-agent replay`. One graph-level test drives the interru
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pexpect = pytest.importorskip("pexpect")
+import pexpect  # noqa: E402  (the test extra installs it)
 
 from agent import transcript as tr  # noqa: E402
 

@@ -10,7 +10,6 @@ it is also what the compile cache stores. Loading never imports JAX or tracr.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal, Optional, Union
 
