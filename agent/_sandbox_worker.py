@@ -191,6 +191,12 @@ def _clean(value):
     raise BadOutput(t.__name__)
 
 
+def _where(e: BaseException) -> str:
+    """' (line N)' for the line of the submitted code that raised, or ''."""
+    line = _user_lineno(e)
+    return f" (line {line})" if line else ""
+
+
 def _fatal_reason(e: BaseException):
     """The run-ending reason an exception stands for (a blocked import or action, a limit), or None
     for an ordinary error in the submitted code."""
@@ -249,9 +255,7 @@ def evaluate(source, inputs):
         reason = _fatal_reason(e)
         if reason:
             return _fatal(reason)
-        where = _user_lineno(e)
-        where = f" (line {where})" if where else ""
-        return _fatal(_one_line(f"running the implementation raised {_describe(e)}{where}"))
+        return _fatal(_one_line(f"running the implementation raised {_describe(e)}{_where(e)}"))
     if _state["violation"]:
         return _fatal(_state["violation"])
 
@@ -280,9 +284,7 @@ def evaluate(source, inputs):
             reason = _fatal_reason(e)
             if reason:
                 return _fatal(reason)
-            where = _user_lineno(e)
-            where = f" (line {where})" if where else ""
-            message = f"f raised {_describe(e)} on input {x!r}{where}"
+            message = f"f raised {_describe(e)} on input {x!r}{_where(e)}"
         if _state["violation"]:
             return _fatal(_state["violation"])
         if message is not None:
