@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def load():
-    from tools.load import load_task
+    from tracr_agent.tools.subjects.load import load_task
 
     cache: dict = {}
 

@@ -12,8 +12,8 @@ from html.parser import HTMLParser
 
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.evaluate import read_results
+from tracr_agent.agent.cli.main import app
+from tracr_agent.agent.evaluation.batch import read_results
 
 runner = CliRunner()
 
@@ -71,7 +71,7 @@ def test_rescore_notices_a_changed_prediction(tmp_path):
 
 def test_kill_and_resume_loses_nothing(tmp_path):
     out = tmp_path / "ev"
-    args = [sys.executable, "-m", "agent.cli", "eval", "--tasks", "reverse,sort,length,hist", "--conditions", "full",
+    args = [sys.executable, "-m", "tracr_agent.agent.cli.main", "eval", "--tasks", "reverse,sort,length,hist", "--conditions", "full",
             "--llm", "baseline", "--trials", "3", "--concurrency", "1", "--out", str(out)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from tracr_agent.agent.cli.main import app
 
 runner = CliRunner()
 
@@ -20,7 +20,7 @@ def cli(*args):
 
 
 def test_help_imports_nothing_heavy():
-    code = ("import sys; from typer.testing import CliRunner; from agent.cli import app; "
+    code = ("import sys; from typer.testing import CliRunner; from tracr_agent.agent.cli.main import app; "
             "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
             "heavy = [m for m in ('torch', 'jax', 'tracr', 'transformer_lens', 'langgraph') if m in sys.modules]; "
             "print(heavy)")
@@ -107,7 +107,7 @@ def test_user_program_compiles_and_runs(tmp_path):
 
 def test_compile_all_verify_agrees_everywhere():
     """The subject equals tracr's forward pass and the reference on every task's input domain."""
-    from tools.zoo import all_tasks
+    from tracr_agent.tools.subjects.zoo import all_tasks
 
     n = len(all_tasks())
     r = cli("compile", "--all", "--verify")
@@ -118,9 +118,9 @@ def test_compile_all_verify_agrees_everywhere():
 
 def test_every_subject_is_anonymous(load):
     """All zoo tasks: agent-visible strings carry no task name or SOp label."""
-    from tools.leak import find_leaks
-    from tools.suite.info import model_info_text
-    from tools.zoo import all_tasks
+    from tracr_agent.tools.subjects.leak import find_leaks
+    from tracr_agent.tools.suite.info import model_info_text
+    from tracr_agent.tools.subjects.zoo import all_tasks
 
     for task in all_tasks():
         s = load(task.id)
@@ -134,7 +134,7 @@ def test_every_subject_is_anonymous(load):
 
 def test_cache_load_needs_no_jax_or_tracr(load):
     load("sort")  # make sure it is cached
-    code = ("import sys, time; t=time.perf_counter(); from tools.load import load_task; s = load_task('sort'); "
+    code = ("import sys, time; t=time.perf_counter(); from tracr_agent.tools.subjects.load import load_task; s = load_task('sort'); "
             "dt = time.perf_counter() - t; out = s.run([[3, 1, 2]]); "
             "print(dt, out, [m for m in ('jax', 'tracr', 'haiku') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
@@ -145,10 +145,10 @@ def test_model_dir_roundtrip_from_tracr(tmp_path):
     """A model directory written with HookedTransformer-style keys from a tracr model imports and agrees with tracr."""
     import numpy as np
 
-    from tools.load import compile_subject, load_model_dir
-    from tools.subject import SubjectTruth
-    from tools.verify import _tracr_outputs
-    from tools.zoo import get_task
+    from tracr_agent.tools.subjects.load import compile_subject, load_model_dir
+    from tracr_agent.tools.subjects.subject import SubjectTruth
+    from tracr_agent.tools.subjects.verify import _tracr_outputs
+    from tracr_agent.tools.subjects.zoo import get_task
 
     task = get_task("frac_prevs")
     fresh = compile_subject(task.build(), task.vocab, task.max_seq_len, key="unused", truth=SubjectTruth(task.id),
@@ -193,7 +193,7 @@ def test_model_dir_roundtrip_from_tracr(tmp_path):
 
 
 def test_model_dir_errors(tmp_path, reverse_subject):
-    from tools.modeldir import write_model_dir
+    from tracr_agent.tools.subjects.modeldir import write_model_dir
 
     d = tmp_path / "m"
     write_model_dir(d, reverse_subject.card, reverse_subject.weights)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from agent import transcript as tr
-from agent.episode import run_episode
-from agent.graph import Limits
-from agent.llm import Backend
-from agent.replay_llm import ScriptedChatModel
+from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.episode.lifecycle import run_episode
+from tracr_agent.agent.loop.graph import Limits
+from tracr_agent.agent.backends.llm import Backend
+from tracr_agent.agent.backends.replay import ScriptedChatModel
 
 REVERSE_IMPL = "def f(tokens):\n    return list(reversed(tokens))\n"
 
@@ -134,7 +134,7 @@ def test_blackbox_hides_internal_tools(reverse_subject, tmp_path):
 
 
 def test_system_prompt_never_names_the_task(reverse_subject, tmp_path):
-    from tools.leak import find_leaks
+    from tracr_agent.tools.subjects.leak import find_leaks
 
     _, events, model = run(reverse_subject, tmp_path, [AIMessage(content="", tool_calls=[submit()])])
     first = model.seen[0]

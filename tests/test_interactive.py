@@ -18,7 +18,7 @@ import pytest
 
 import pexpect  # noqa: E402  (the test extra installs it)
 
-from agent import transcript as tr  # noqa: E402
+from tracr_agent.agent.episode import transcript as tr  # noqa: E402
 
 TIMEOUT = 240  # the first run_model of a process imports TransformerLens: slow on a cold machine
 REVIEW = "[p]ause > "
@@ -292,7 +292,7 @@ def test_interactive_option_errors(home):
 
 
 def test_lab_session_runs_tools_and_submits(home, reverse_subject):
-    from tools.suite.base import ToolContext, call_tool
+    from tracr_agent.tools.suite.base import ToolContext, call_tool
 
     d, env = home
     path = d / "lab.jsonl"
@@ -389,10 +389,10 @@ def test_graph_interrupts_and_resume_values(reverse_subject, tmp_path):
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.types import Command
 
-    from agent.graph import Limits, Recorder, build_graph, initial_messages
-    from agent.llm import Backend
-    from agent.replay_llm import ScriptedChatModel
-    from tools.suite.base import ToolContext
+    from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph, initial_messages
+    from tracr_agent.agent.backends.llm import Backend
+    from tracr_agent.agent.backends.replay import ScriptedChatModel
+    from tracr_agent.tools.suite.base import ToolContext
 
     submit = {"label": "reverse", "description": "d", "implementation": "def f(t):\n    return t[::-1]\n",
               "confidence": 0.9}
@@ -436,10 +436,10 @@ def test_graph_interrupts_and_resume_values(reverse_subject, tmp_path):
 
 
 def test_interactive_graph_needs_a_checkpointer(reverse_subject):
-    from agent.graph import Limits, Recorder, build_graph
-    from agent.llm import Backend
-    from agent.replay_llm import ScriptedChatModel
-    from tools.suite.base import ToolContext
+    from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph
+    from tracr_agent.agent.backends.llm import Backend
+    from tracr_agent.agent.backends.replay import ScriptedChatModel
+    from tracr_agent.tools.suite.base import ToolContext
 
     with pytest.raises(ValueError, match="checkpointer"):
         build_graph(reverse_subject, Backend("s", ScriptedChatModel(responses=[], seen=[])), ToolContext(), Limits(),

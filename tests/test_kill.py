@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from agent import transcript as tr
+from tracr_agent.agent.episode import transcript as tr
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "from agent.cli import main; main()"]
+CLI = [sys.executable, "-c", "from tracr_agent.agent.cli.main import main; main()"]
 
 
 def complete_lines(path: Path) -> list[dict]:

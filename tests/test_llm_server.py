@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from agent import transcript as tr
+from tracr_agent.agent.episode import transcript as tr
 from llm_server import make_llama_server_fixture
 
 pytestmark = pytest.mark.llm_server
@@ -30,7 +30,7 @@ def test_episode_through_openai_compatible_server(llama_base_url, tmp_path):
     path = tmp_path / "episode.jsonl"
     env = {**os.environ, "OPENAI_COMPATIBLE_API_KEY": SECRET, "OPENAI_API_KEY": SECRET}
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "run", "reverse", "--llm", f"openai-compatible:qwen@{llama_base_url}",
+        [sys.executable, "-m", "tracr_agent.agent.cli.main", "run", "reverse", "--llm", f"openai-compatible:qwen@{llama_base_url}",
          "--compat", "llama-cpp", "--condition", "blackbox", "--max-tool-calls", "3", "--max-llm-turns", "5",
          "--cap", "300", "--quiet", "--transcript", str(path)],
         capture_output=True, text=True, timeout=900, env=env)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.sandbox import WORKER, run_implementation
+from tracr_agent.agent.scoring.sandbox import WORKER, run_implementation
 
 INPUTS = [[1, 2], [3], ["a", True, None]]
 
@@ -274,7 +274,7 @@ def test_audit_hook_blocks_a_connection_when_socket_is_already_loaded():
         import sys
         sys.path.insert(0, {str(WORKER.parent)!r})
         import socket
-        import _sandbox_worker as w
+        import sandbox_worker as w
         socket.getaddrinfo("127.0.0.1", {port})  # lazy imports happen before the hook is armed
         sys.addaudithook(w._audit_hook)
         w._state["armed"] = True
@@ -326,7 +326,7 @@ def test_file_read_and_process_creation_are_blocked(tmp_path):
 
 
 def test_classification_of_audit_events():
-    from agent import _sandbox_worker as w
+    from tracr_agent.agent.scoring import sandbox_worker as w
 
     assert w._classify("socket.connect", (None, ("127.0.0.1", 80))) == "blocked: network access"
     assert w._classify("socket.getaddrinfo", ("example.com", 80, 0, 0, 0)) == "blocked: network access"

@@ -9,11 +9,11 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from pydantic import Field
 
-from agent.scoring import (
+from tracr_agent.agent.scoring.score import (
     SCORER_VERSION, JudgeScore, LabelScore, Score, judge_description,
     parse_verdict, score_functional, score_label, score_prediction,
 )
-from tools.zoo import ZOO, get_task
+from tracr_agent.tools.subjects.zoo import ZOO, get_task
 
 
 def zoo_task(task_id: str):

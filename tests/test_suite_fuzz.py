@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools.subject import standard_hooks
-from tools.suite import ToolContext, call_tool, tool_names
+from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.suite import ToolContext, call_tool, tool_names
 
 SUBJECTS = ["reverse", "sort"]
 CONDITIONS = ["full", "whitebox", "blackbox"]

@@ -12,10 +12,10 @@ import random
 
 import pytest
 
-from tools.leak import find_leaks
-from tools.subject import standard_hooks
-from tools.suite import REGISTRY, ToolContext, call_tool, tool_names
-from tools.zoo import all_tasks
+from tracr_agent.tools.subjects.leak import find_leaks
+from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.suite import REGISTRY, ToolContext, call_tool, tool_names
+from tracr_agent.tools.subjects.zoo import all_tasks
 
 TASK_IDS = [t.id for t in all_tasks()]
 

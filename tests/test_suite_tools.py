@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tools.suite import ToolContext, call_tool
-from tools.suite.activations import describe_pattern
+from tracr_agent.tools.suite import ToolContext, call_tool
+from tracr_agent.tools.suite.activations import describe_pattern
 
 FULL = ToolContext(condition="full")
 WHITE = ToolContext(condition="whitebox")
@@ -324,7 +324,7 @@ CALLS = [
 
 @pytest.mark.parametrize("condition", ["full", "whitebox"])
 def test_same_call_same_text(reverse_subject, condition):
-    from tools.suite import ablation
+    from tracr_agent.tools.suite import ablation
 
     s = reverse_subject
     ctx = ToolContext(condition=condition)

@@ -12,9 +12,9 @@ import random
 
 import pytest
 
-from tools.subject import standard_hooks
-from tools.suite import ToolContext, call_tool, tool_names
-from tools.suite.outputs import format_output
+from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.suite import ToolContext, call_tool, tool_names
+from tracr_agent.tools.suite.outputs import format_output
 
 WHITE = ToolContext(condition="whitebox")
 TASKS = ["reverse", "sort", "hist", "frac_prevs", "length", "sort_unique"]
@@ -30,7 +30,7 @@ def chosen_inputs(subject, k: int = 3) -> list[list]:
         if x not in picked:
             picked.append(x)
     outs = [format_output(subject, y) for y in subject.run(picked)]
-    from tools.suite.base import fmt_seq
+    from tracr_agent.tools.suite.base import fmt_seq
 
     ins = {fmt_seq(x) for x in picked}
     distinct = [x for x, o in zip(picked, outs) if o not in ins]

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage
 
-from agent import transcript as tr
-from agent.episode import run_episode
-from agent.graph import Limits
-from agent.llm import Backend
-from agent.replay_llm import ScriptedChatModel
+from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.episode.lifecycle import run_episode
+from tracr_agent.agent.loop.graph import Limits
+from tracr_agent.agent.backends.llm import Backend
+from tracr_agent.agent.backends.replay import ScriptedChatModel
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = [REPO / "transcripts" / f"baseline-{t}.jsonl" for t in ("reverse", "sort", "length")]
@@ -32,7 +32,7 @@ EVENT_TYPES = {tr.Header, tr.LLMRequest, tr.LLMResponse, tr.ToolCallEvent, tr.To
 
 def cli(*args, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """The real command line, as a user runs it."""
-    return subprocess.run([sys.executable, "-c", "from agent.cli import main; main()", *map(str, args)],
+    return subprocess.run([sys.executable, "-c", "from tracr_agent.agent.cli.main import main; main()", *map(str, args)],
                           capture_output=True, text=True, input=input, timeout=timeout, cwd=REPO,
                           env={**__import__("os").environ, "COLUMNS": "120"})
 
@@ -73,7 +73,7 @@ def write_lines(path: Path, lines: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def baseline_episode(tmp_path_factory, reverse_subject):
-    from agent.llm import make_backend
+    from tracr_agent.agent.backends.llm import make_backend
 
     path = tmp_path_factory.mktemp("baseline") / "reverse.jsonl"
     emitted: list = []
@@ -214,9 +214,9 @@ def test_rerun_refuses_a_different_model(tmp_path):
 
 
 def test_rerun_model_dir_subject(tmp_path, length_subject):
-    from agent.llm import make_backend
-    from tools.load import load_subject
-    from tools.modeldir import write_model_dir
+    from tracr_agent.agent.backends.llm import make_backend
+    from tracr_agent.tools.subjects.load import load_subject
+    from tracr_agent.tools.subjects.modeldir import write_model_dir
 
     model_dir = tmp_path / "model"
     write_model_dir(model_dir, length_subject.card, length_subject.weights)

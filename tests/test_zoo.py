@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.zoo import ZOO, all_tasks, get_task
-from tools.zoo.base import normalize_label
+from tracr_agent.tools.subjects.zoo import ZOO, all_tasks, get_task
+from tracr_agent.tools.subjects.zoo.base import normalize_label
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,7 +143,7 @@ def test_reference_source_is_self_contained(task):
 def test_import_is_light():
     code = (
         "import sys\n"
-        "import tools.zoo as z\n"
+        "import tracr_agent.tools.subjects.zoo as z\n"
         "z.all_tasks(); z.get_task('sort').reference_source()\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tracr', 'jax', 'jaxlib', 'torch', 'haiku', 'transformer_lens'})\n"
         "print(','.join(heavy))\n"
@@ -151,4 +151,4 @@ def test_import_is_light():
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "", f"importing tools.zoo loaded: {out.stdout.strip()}"
+    assert out.stdout.strip() == "", f"importing tracr_agent.tools.subjects.zoo loaded: {out.stdout.strip()}"

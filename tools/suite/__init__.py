@@ -5,7 +5,7 @@ returns its text exactly as the agent sees it. `langchain_tools` wraps the
 same functions for a LangGraph agent.
 """
 
-from tools.suite.base import (  # noqa: F401
+from tracr_agent.tools.suite.base import (  # noqa: F401
     CONDITIONS,
     REGISTRY,
     ToolContext,

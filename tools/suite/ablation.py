@@ -18,10 +18,10 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.suite.activations import check_head, resolve_hook
-from tools.suite.base import ToolContext, ToolError, check_inputs, fmt_num, fmt_seq, tool
-from tools.suite.outputs import format_output
-from tools.suite.residual import check_layer, decode_value, last_resid_hook, pos_labels, variables
+from tracr_agent.tools.suite.activations import check_head, resolve_hook
+from tracr_agent.tools.suite.base import ToolContext, ToolError, check_inputs, fmt_num, fmt_seq, tool
+from tracr_agent.tools.suite.outputs import format_output
+from tracr_agent.tools.suite.residual import check_layer, decode_value, last_resid_hook, pos_labels, variables
 
 MAX_INPUTS = 16
 MAX_COMPONENTS = 16

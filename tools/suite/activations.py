@@ -14,9 +14,9 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.subject import standard_hooks
-from tools.suite.base import ToolContext, ToolError, fmt_num, fmt_seq, tool
-from tools.suite.residual import check_layer, pos_labels
+from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, fmt_seq, tool
+from tracr_agent.tools.suite.residual import check_layer, pos_labels
 
 FULL_TABLE_COLS = 12
 TOP_K = 8

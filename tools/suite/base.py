@@ -102,7 +102,7 @@ def tool_names(condition: str) -> list[str]:
 
 def _load_all() -> None:
     # Importing the modules registers their tools.
-    from tools.suite import ablation, activations, info, outputs, prediction, residual  # noqa: F401
+    from tracr_agent.tools.suite import ablation, activations, info, outputs, prediction, residual  # noqa: F401
 
 
 # -- calling --------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def call_tool(subject, name: str, args, ctx: Optional[ToolContext] = None) -> To
     except ToolError as e:
         return done(f"error: {e}", True)
     except Exception as e:  # an input error from the subject, or a bug: either way the loop goes on
-        from tools.subject import InputError
+        from tracr_agent.tools.subjects.subject import InputError
 
         if isinstance(e, InputError):
             return done(f"error: {e}", True)

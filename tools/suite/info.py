@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.subject import standard_hooks
-from tools.suite.base import ToolContext, fmt_tok, tool
+from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.suite.base import ToolContext, fmt_tok, tool
 
 
 class NoArgs(BaseModel):

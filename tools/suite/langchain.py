@@ -12,7 +12,7 @@ from typing import Optional
 
 from pydantic import ValidationError
 
-from tools.suite.base import REGISTRY, ToolContext, _describe_validation, call_tool, signature, tool_names
+from tracr_agent.tools.suite.base import REGISTRY, ToolContext, _describe_validation, call_tool, signature, tool_names
 
 
 def _make(subject, ctx: ToolContext, name: str):

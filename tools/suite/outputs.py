@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.suite.base import ToolContext, check_inputs, fmt_num, fmt_seq, tool
+from tracr_agent.tools.suite.base import ToolContext, check_inputs, fmt_num, fmt_seq, tool
 
 MAX_INPUTS = 32
 

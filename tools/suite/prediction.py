@@ -6,7 +6,7 @@ import ast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.suite.base import ToolContext, ToolError, tool
+from tracr_agent.tools.suite.base import ToolContext, ToolError, tool
 
 
 class Prediction(BaseModel):

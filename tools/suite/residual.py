@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.suite.base import ToolContext, ToolError, fmt_num, tool
+from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, tool
 
 HOT_TOL = 0.1
 ZERO_TOL = 0.1

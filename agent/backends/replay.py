@@ -1,0 +1,69 @@
+"""Chat models that answer from a list: scripted responses (tests) and replay of a transcript.
+
+Both plug into the graph exactly like a real chat model (`bind_tools`,
+`invoke`), so a replayed episode runs the same code path as the original.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import PrivateAttr
+
+from tracr_agent.tools.errors import UserError
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Returns the given AIMessages (or exceptions, raised) one per call, in order."""
+
+    responses: list
+    name_: str = "scripted"
+    _index: list = PrivateAttr(default_factory=lambda: [0])
+    seen: list = []
+    """Every message list the model was called with (for tests)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return self.name_
+
+    def bind_tools(self, tools, **kwargs):
+        return self
+
+    def _generate(self, messages, stop: Optional[list] = None, run_manager: Any = None, **kwargs) -> ChatResult:
+        i = self._index[0]
+        self.seen.append(list(messages))
+        if i >= len(self.responses):
+            raise RuntimeError(f"{self.name_}: no response left (the script has {len(self.responses)})")
+        self._index[0] = i + 1
+        msg = self.responses[i]
+        if isinstance(msg, BaseException):
+            raise msg
+        if isinstance(msg, str):
+            msg = AIMessage(content=msg)
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+class ReplayChatModel(ScriptedChatModel):
+    name_: str = "replay"
+
+    @classmethod
+    def from_transcript(cls, path: str) -> "ReplayChatModel":
+        from tracr_agent.agent.episode.transcript import LLMResponse, read_transcript
+
+        events, _ = read_transcript(path, strict=True)
+        responses = []
+        for ev in events:
+            if isinstance(ev, LLMResponse):
+                responses.append(AIMessage(
+                    content=ev.text,
+                    tool_calls=[{"id": c.id, "name": c.name, "args": c.args if isinstance(c.args, dict) else {"__raw__": c.args}}
+                                for c in ev.tool_calls],
+                    usage_metadata={"input_tokens": ev.usage.input_tokens, "output_tokens": ev.usage.output_tokens,
+                                    "total_tokens": ev.usage.input_tokens + ev.usage.output_tokens},
+                ))
+        if not responses:
+            raise UserError(f"{path}: the transcript holds no LLM responses to replay")
+        return cls(responses=responses)

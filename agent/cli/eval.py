@@ -1,0 +1,150 @@
+"""CLI commands for headless evaluation: eval, rescore, report."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+
+def _split(values: Optional[List[str]]) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out += [x.strip() for x in v.split(",") if x.strip()]
+    return out
+
+
+def _table_console():
+    """Headless runs (logs, pipes) get a wide console so the table is never squeezed."""
+    from rich.console import Console
+
+    from tracr_agent.agent.cli.main import console
+
+    return console if console.is_terminal else Console(width=max(console.width, 170))
+
+
+def register(app: typer.Typer) -> None:
+    from tracr_agent.agent.cli.main import console, err_console, fail, user_errors
+
+    @app.command("eval")
+    @user_errors
+    def eval_cmd(
+        tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Task ids, comma-separated, or 'all'."),
+        conditions: Optional[List[str]] = typer.Option(None, "--conditions", help="Conditions, comma-separated."),
+        llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
+        trials: Optional[int] = typer.Option(None, "--trials", help="Episodes per (task, condition, LLM)."),
+        concurrency: int = typer.Option(2, "--concurrency", help="Episodes in flight at once."),
+        out: str = typer.Option(..., "--out", help="Output directory (results.jsonl, transcripts/, reports)."),
+        resume: bool = typer.Option(False, "--resume", help="Skip episodes already in results.jsonl."),
+        preset: Optional[str] = typer.Option(None, "--preset", help="seed: the prior study's design (reverse, sort, length × 10 × static, static+io, whitebox, full)."),
+        closed_set: bool = typer.Option(False, "--closed-set", help="Tell the agent the zoo's labels."),
+        compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
+        judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also score descriptions with this LLM as judge."),
+        max_tool_calls: int = typer.Option(40, help="Tool-call limit per episode."),
+        max_llm_turns: int = typer.Option(40, help="LLM-turn limit per episode."),
+        max_tokens: int = typer.Option(400_000, help="Token limit per episode."),
+        max_seconds: float = typer.Option(900.0, help="Wall-time limit per episode (s)."),
+        max_cost: float = typer.Option(5.0, help="Cost limit per episode (USD)."),
+    ):
+        """Run many episodes headless across tasks, conditions, LLMs and trials; then print the report."""
+        import asyncio
+        import time
+        from pathlib import Path
+
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        from tracr_agent.agent.evaluation.batch import PRESETS, BatchRunner, pending, plan, prepare_out_dir, validate
+        from tracr_agent.agent.loop.graph import Limits
+        from tracr_agent.agent.evaluation.report import load_rows, rich_table, write_reports
+
+        base = {}
+        if preset:
+            if preset not in PRESETS:
+                fail(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
+            base = PRESETS[preset]
+        task_list = _split(tasks) or base.get("tasks")
+        cond_list = _split(conditions) or base.get("conditions") or ["full"]
+        llms = _split(llm) if llm else None
+        if not llms:
+            from tracr_agent.agent.backends.llm import default_spec
+
+            spec, note = default_spec()
+            if note:
+                err_console.print(f"[yellow]{note}[/]")
+            llms = [spec]
+        n_trials = trials if trials is not None else base.get("trials", 1)
+        if not task_list:
+            fail("give --tasks (comma-separated ids, or 'all') or a --preset")
+        if n_trials < 1:
+            fail("--trials must be at least 1")
+        task_list = validate(task_list, cond_list, llms, compat)
+        out_dir = Path(out)
+        prepare_out_dir(out_dir, resume)
+        specs = plan(task_list, cond_list, llms, n_trials)
+        todo = pending(specs, out_dir)
+        if len(todo) < len(specs):
+            err_console.print(f"resuming: {len(specs) - len(todo)} of {len(specs)} episodes already done")
+        limits = Limits(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
+                        max_seconds=max_seconds, max_cost=max_cost)
+        counts = {"done": 0, "failed": 0, "running": 0}
+        with Progress(TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                      console=err_console) as progress:
+            bar = progress.add_task("eval", total=len(todo), status="")
+
+            def on_event(kind, spec, rec):
+                if kind == "start":
+                    counts["running"] += 1
+                else:
+                    counts["running"] -= 1
+                    counts["failed" if rec.status == "error" else "done"] += 1
+                    progress.advance(bar)
+                progress.update(bar, status=f"done {counts['done']} · failed {counts['failed']} · running {counts['running']}")
+
+            judge = None
+            if judge_llm:
+                from tracr_agent.agent.backends.llm import make_backend
+
+                judge = make_backend(judge_llm).chat_model
+            runner = BatchRunner(out_dir, limits, compat=compat, closed_set=closed_set, judge=judge,
+                                 on_event=on_event)
+            t0 = time.monotonic()
+            asyncio.run(runner.run_all(todo, concurrency))
+        rows = load_rows(out_dir)
+        _table_console().print(rich_table(rows))
+        md, html_path = write_reports(out_dir, rows)
+        console.print(f"{len(todo)} episodes in {time.monotonic() - t0:.1f}s · failed {counts['failed']} · "
+                      f"reports: {md}, {html_path}")
+
+    @app.command()
+    @user_errors
+    def report(out: str = typer.Argument(..., help="An evaluation directory.")):
+        """Print the accuracy table of an evaluation and write report.md and report.html."""
+        from pathlib import Path
+
+        from tracr_agent.agent.evaluation.report import load_rows, rich_table, write_reports
+
+        d = Path(out)
+        if not (d / "results.jsonl").is_file():
+            fail(f"{d} holds no results.jsonl (run `tracr-agent eval --out {d}` first)")
+        rows = load_rows(d)
+        _table_console().print(rich_table(rows))
+        md, html_path = write_reports(d, rows)
+        console.print(f"wrote {md} and {html_path}")
+
+    @app.command()
+    @user_errors
+    def rescore(
+        out: str = typer.Argument(..., help="An evaluation directory."),
+        judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also run the LLM judge with this LLM spec."),
+    ):
+        """Recompute every score from the saved transcripts, without calling the agent's model."""
+        from pathlib import Path
+
+        from tracr_agent.agent.scoring.rescore import rescore_dir
+
+        d = Path(out)
+        if not (d / "results.jsonl").is_file():
+            fail(f"{d} holds no results.jsonl")
+        n, changed = rescore_dir(d, judge_llm=judge_llm)
+        console.print(f"rescored {n} episodes; {changed} score(s) changed")

@@ -1,0 +1,58 @@
+"""Interactive commands: `resume` (continue a `run --interactive` session) and `lab` (investigate by hand).
+
+Registered on the main typer app by `tracr_agent.agent.cli.main._register_more()`; the work is
+done in agent/interactive/session.py and agent/interactive/lab.py (imported lazily).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def resume_cmd(
+    session: str = typer.Argument(..., help="The session id `run --interactive` printed."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
+):
+    """Continue an interactive session from its last checkpoint; the transcript continues in the same file."""
+    from tracr_agent.agent.cli.main import console
+    from tracr_agent.agent.interactive.session import resume_session
+
+    raise typer.Exit(resume_session(session, verbose=verbose, console=console))
+
+
+def lab_cmd(
+    task: Optional[str] = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`).", show_default=False),
+    condition: str = typer.Option("full", "--condition", "-c", help="Tool policy: blackbox, whitebox, full."),
+    transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path."),
+    out: str = typer.Option("transcripts", "--out", help="Directory for the transcript (without --transcript)."),
+    cap: int = typer.Option(1500, "--cap", help="Tool output cap in tokens."),
+    program: Optional[str] = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION."),
+    model_dir: Optional[str] = typer.Option(None, "--model-dir", help="A converted Tracr model directory."),
+):
+    """Investigate a subject yourself with the agent's tools (a REPL), then submit a prediction to be scored."""
+    from pathlib import Path
+
+    from tracr_agent.agent.cli.main import console, fail, subject_from
+    from tracr_agent.agent.episode.lifecycle import default_transcript_path
+    from tracr_agent.agent.interactive.lab import run_lab
+    from tracr_agent.tools.suite import check_condition
+    from tracr_agent.tools.suite.base import ToolError
+
+    try:
+        check_condition(condition)
+    except ToolError as e:
+        fail(str(e))
+    if condition.startswith("static"):
+        fail(f"the lab needs a condition with tools (blackbox, whitebox, full); {condition!r} has none")
+    subject = subject_from(task, program, model_dir)
+    path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, "human")
+    raise typer.Exit(run_lab(subject, condition=condition, transcript_path=path, cap_tokens=cap, console=console))
+
+
+def register(app: typer.Typer) -> None:
+    from tracr_agent.agent.cli.main import user_errors
+
+    app.command("resume")(user_errors(resume_cmd))
+    app.command("lab")(user_errors(lab_cmd))

@@ -1,0 +1,311 @@
+"""The `tracr-agent` command line (typer + rich).
+
+Every command imports its heavy machinery inside the function body so that
+`tracr-agent --help` stays instant. User errors (`tracr_agent.tools.errors.UserError`)
+print one line and exit 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="Investigate Tracr-compiled transformers with an LLM agent and interpretability tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`).", show_default=False)
+ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
+ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see README: model directory format).")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Compile afresh instead of using the subject cache.")
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def user_errors(fn):
+    """Turns UserError (and its kin) into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from tracr_agent.tools.errors import UserError
+
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+
+    return wrapper
+
+
+def subject_from(task: Optional[str], program: Optional[str], model_dir: Optional[str], no_cache: bool = False,
+                 refresh: bool = False):
+    from tracr_agent.tools.subjects.load import load_subject, load_task
+
+    with err_console.status("loading subject…"):
+        if refresh and task:
+            return load_task(task, use_cache=not no_cache, refresh=True)
+        return load_subject(task=task, program=program, model_dir=model_dir, use_cache=not no_cache)
+
+
+@app.command()
+def tasks(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """List the task zoo."""
+    from tracr_agent.tools.subjects.zoo import all_tasks
+
+    rows = [
+        {"id": t.id, "name": t.name, "category": t.category, "vocab_size": len(t.vocab),
+         "max_seq_len": t.max_seq_len, "output": t.output, "origin": t.origin, "aliases": list(t.aliases)}
+        for t in all_tasks()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"tracr-agent task zoo ({len(rows)} tasks)")
+    for col in ("id", "name", "category", "vocab", "max len", "output", "origin"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["category"], str(r["vocab_size"]), str(r["max_seq_len"]),
+                      r["output"], r["origin"])
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def show(task: Optional[str] = TaskArg, program: Optional[str] = ProgramOpt,
+         model_dir: Optional[str] = ModelDirOpt):
+    """Print a subject's architecture: layers, heads, sizes, vocab and the non-empty components."""
+    from tracr_agent.tools.suite.info import model_info_text
+
+    subject = subject_from(task, program, model_dir)
+    console.print(model_info_text(subject, show_output=True), highlight=False, markup=False)
+
+
+@app.command("compile")
+@user_errors
+def compile_cmd(
+    task: Optional[str] = TaskArg,
+    all_tasks_: bool = typer.Option(False, "--all", help="Every zoo task."),
+    verify: bool = typer.Option(False, "--verify", help="Check the subject against tracr and the reference on the input domain."),
+    program: Optional[str] = ProgramOpt,
+    out: Optional[str] = typer.Option(None, "--out", help="Also write the subject as a model directory here."),
+    no_cache: bool = NoCacheOpt,
+):
+    """Compile tasks with tracr, convert them to TransformerLens, cache them, and optionally verify."""
+    import time
+
+    from rich.table import Table
+
+    from tracr_agent.tools.subjects.zoo import all_tasks, get_task
+
+    if all_tasks_ and (task or program):
+        fail("give a TASK, --program, or --all, not several")
+    if not (all_tasks_ or task or program):
+        fail("give a TASK, --program FILE.py:FUNC, or --all")
+    if program and verify:
+        fail("--verify needs a zoo task (a reference function); a --program is checked against tracr by `compile --program … --verify-tracr`")
+    if all_tasks_:
+        selected = [t.id for t in all_tasks()]
+    elif task:
+        try:
+            selected = [get_task(task).id]
+        except KeyError as e:
+            fail(e.args[0])
+    else:
+        selected = [None]
+
+    table = Table(title="compile" + (" + verify" if verify else ""))
+    for col in ("task", "layers", "heads", "d_model", "seconds", *(("inputs", "agree tracr", "agree ref", "max |Δresid|") if verify else ())):
+        table.add_column(col, justify="right" if col != "task" else "left")
+    failures = 0
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as progress:
+        bar = progress.add_task("compiling", total=len(selected))
+        for tid in selected:
+            progress.update(bar, description=f"compiling {tid or program}")
+            t0 = time.perf_counter()
+            # --verify needs tracr's own model: compile afresh (and refresh the cache entry)
+            subject = subject_from(tid, program, None, no_cache=no_cache, refresh=verify)
+            secs = time.perf_counter() - t0
+            row = [tid or program, str(subject.n_layers), str(subject.n_heads), str(subject.d_model), f"{secs:.1f}"]
+            if verify:
+                from tracr_agent.tools.subjects.verify import verify_task
+
+                r = verify_task(get_task(tid), subject, subject.tracr_model)
+                failures += not r.ok
+                row += [str(r.n_inputs), f"{100 * r.agree_tracr / r.n_inputs:.1f}%",
+                        f"{100 * r.agree_reference / r.n_inputs:.1f}%", f"{r.max_resid_diff:.1e}"]
+                if not r.ok:
+                    err_console.print(f"[red]{tid}: {r.first_mismatch}[/]")
+            if out:
+                from pathlib import Path
+
+                from tracr_agent.tools.subjects.modeldir import write_model_dir
+
+                dest = Path(out) / tid if all_tasks_ else Path(out)
+                write_model_dir(dest, subject.card, subject.weights)
+            table.add_row(*row)
+            progress.advance(bar)
+    console.print(table)
+    if verify:
+        ok = len(selected) - failures
+        console.print(f"{ok}/{len(selected)} tasks agree 100% with tracr and their reference")
+    if failures:
+        raise typer.Exit(1)
+
+
+DEFAULT_OUT = "transcripts"
+
+
+@app.command()
+@user_errors
+def tool(
+    parts: List[str] = typer.Argument(..., metavar="[TASK] TOOL [ARGS]",
+                                      help="Zoo task id (omit with --program/--model-dir), the tool name, and its arguments as a JSON object."),
+    condition: str = typer.Option("full", "--condition", "-c", help="Tool policy: blackbox, whitebox, full."),
+    program: Optional[str] = ProgramOpt,
+    model_dir: Optional[str] = ModelDirOpt,
+    cap: int = typer.Option(1500, "--cap", help="Output cap in tokens."),
+):
+    """Call one tool by hand and print its output exactly as the agent would see it."""
+    from tracr_agent.tools.suite import ToolContext, call_tool, check_condition
+    from tracr_agent.tools.suite.base import ToolError
+
+    try:
+        check_condition(condition)
+    except ToolError as e:
+        fail(str(e))
+    task = None if (program or model_dir) else parts.pop(0)
+    if not parts or len(parts) > 2:
+        fail("usage: tracr-agent tool TASK TOOL '{json args}' (TASK omitted with --program or --model-dir)")
+    name, args = parts[0], (parts[1] if len(parts) > 1 else "{}")
+    subject = subject_from(task, program, model_dir)
+    res = call_tool(subject, name, args, ToolContext(condition=condition, cap_tokens=cap))
+    typer.echo(res.text)
+    if res.is_error:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def run(
+    task: Optional[str] = TaskArg,
+    llm: Optional[str] = typer.Option(None, "--llm", help="baseline | openai:MODEL | openai-compatible:MODEL@URL | replay:FILE (env TRACR_AGENT_LLM)."),
+    condition: str = typer.Option("full", "--condition", "-c", help="static | static+io | blackbox | whitebox | full."),
+    max_tool_calls: int = typer.Option(40, help="Tool-call limit."),
+    max_llm_turns: int = typer.Option(40, help="LLM-turn limit."),
+    max_tokens: int = typer.Option(400_000, help="Token limit."),
+    max_seconds: float = typer.Option(900.0, help="Wall-time limit in seconds."),
+    max_cost: float = typer.Option(5.0, help="Cost limit in USD."),
+    closed_set: bool = typer.Option(False, "--closed-set", help="Tell the agent the zoo's task labels."),
+    out: str = typer.Option(DEFAULT_OUT, "--out", help="Directory for the transcript."),
+    transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path (overrides --out)."),
+    compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
+    cap: int = typer.Option(1500, "--cap", help="Tool output cap in tokens."),
+    static_hooks: Optional[str] = typer.Option(None, "--static-hooks", help="static conditions: hooks to dump, comma-separated (default attn.hook_pattern,hook_pos_embed; a per-layer name means every layer)."),
+    static_inputs: Optional[str] = typer.Option(None, "--static-inputs", help='static conditions: JSON list of inputs to dump, e.g. \'[["a","b","c"]]\' (default: one random input of full length).'),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; print only the result."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
+    program: Optional[str] = ProgramOpt,
+    model_dir: Optional[str] = ModelDirOpt,
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Approve, edit or deny each tool call, give "
+                                     "hints, ask questions after the prediction; resumable (`tracr-agent resume`)."),
+):
+    """Run one investigation episode, live, and score its prediction."""
+    from pathlib import Path
+
+    from tracr_agent.agent.episode.lifecycle import default_transcript_path, run_episode
+    from tracr_agent.agent.loop.graph import Limits
+    from tracr_agent.agent.render.live import LiveView, score_line
+    from tracr_agent.agent.backends.llm import make_backend
+    from tracr_agent.tools.suite import check_condition
+    from tracr_agent.tools.suite.base import ToolError
+
+    try:
+        check_condition(condition)
+    except ToolError as e:
+        fail(str(e))
+    if interactive:
+        from tracr_agent.agent.interactive.session import check_options
+
+        check_options(condition, quiet)
+    backend = make_backend(llm, compat)
+    if backend.announce:
+        err_console.print(f"[yellow]{backend.announce}[/]")
+    subject = subject_from(task, program, model_dir)
+    limits = Limits(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
+                    max_seconds=max_seconds, max_cost=max_cost)
+    path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
+    if interactive:
+        from tracr_agent.agent.interactive.session import start_session
+
+        raise typer.Exit(start_session(subject, backend, task=task, program=program, model_dir=model_dir,
+                                       condition=condition, limits=limits, transcript_path=path, closed_set=closed_set,
+                                       cap_tokens=cap, compat=compat, verbose=verbose, console=console))
+    listeners = [] if quiet else [LiveView(console, verbose=verbose)]
+    hooks = [h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None
+    inputs = None
+    if static_inputs:
+        try:
+            inputs = json.loads(static_inputs)
+        except json.JSONDecodeError as e:
+            fail(f"--static-inputs is not valid JSON: {e.msg}")
+        if not isinstance(inputs, list) or not all(isinstance(x, list) for x in inputs):
+            fail('--static-inputs must be a JSON list of input lists, e.g. [["a","b"]]')
+        inputs = [subject.check_input(x) for x in inputs]
+    result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
+                         closed_set=closed_set, listeners=listeners, cap_tokens=cap, static_hooks=hooks,
+                         static_inputs=inputs)
+    if quiet:
+        pred = result.prediction
+        console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False)
+        if result.score:
+            console.print(score_line(result.score))
+    if result.error:
+        err_console.print(f"[red]episode error:[/] {result.error}")
+    console.print(f"transcript: {path}")
+    if result.status in ("error", "interrupted"):
+        raise typer.Exit(1)
+
+
+def _register_more() -> None:
+    # Command groups kept in their own modules (each registers on `app`; imports stay lazy).
+    import importlib
+
+    for mod in ("tracr_agent.agent.cli.transcripts", "tracr_agent.agent.cli.eval", "tracr_agent.agent.cli.interactive"):
+        try:
+            importlib.import_module(mod).register(app)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+
+
+_register_more()
+
+
+def main():
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

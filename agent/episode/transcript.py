@@ -1,0 +1,212 @@
+"""The transcript format: one JSON event per line, schema defined once here (pydantic), versioned.
+
+A transcript starts with a `header` event, then events in the order they
+happened, and normally closes with `end`. Each event is flushed when written,
+so a crash leaves a readable prefix. See docs/transcript-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from tracr_agent.tools.errors import UserError
+
+SCHEMA_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+
+
+class _Event(BaseModel):
+    t: float = 0.0
+    """Seconds since the episode started."""
+
+
+class SubjectRef(BaseModel):
+    fingerprint: str
+    kind: Literal["task", "program", "model_dir"] = "task"
+    task_id: Optional[str] = None
+    """Ground truth for scoring: never shown to the agent."""
+    source: str = ""
+
+
+class Header(_Event):
+    type: Literal["header"] = "header"
+    schema_version: int = SCHEMA_VERSION
+    tracr_agent_version: str = ""
+    created: str = ""
+    subject: SubjectRef
+    condition: str
+    llm: str
+    actor: Literal["agent", "human"] = "agent"
+    limits: dict = Field(default_factory=dict)
+    cap_tokens: int = 1500
+    """The tool-output cap (tokens) the episode ran with; `replay --rerun` reuses it."""
+    seed: int = 0
+    closed_set: bool = False
+    session_id: str = ""
+
+
+class ToolCallRec(BaseModel):
+    id: str
+    name: str
+    args: Any = None
+
+
+class LLMRequest(_Event):
+    type: Literal["llm_request"] = "llm_request"
+    step: int
+    messages: list[dict]
+    """The messages new since the previous request (system prompt included on the first)."""
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class LLMResponse(_Event):
+    type: Literal["llm_response"] = "llm_response"
+    step: int
+    text: str = ""
+    tool_calls: list[ToolCallRec] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+    cost: float = 0.0
+
+
+class ToolCallEvent(_Event):
+    type: Literal["tool_call"] = "tool_call"
+    step: int
+    call_id: str
+    name: str
+    args: Any = None
+
+
+class ToolResultEvent(_Event):
+    type: Literal["tool_result"] = "tool_result"
+    step: int
+    call_id: str
+    name: str
+    text: str
+    is_error: bool = False
+    latency_ms: float = 0.0
+
+
+class LimitEvent(_Event):
+    type: Literal["limit"] = "limit"
+    step: int
+    limit: str
+    value: float
+
+
+class HumanEvent(_Event):
+    type: Literal["human"] = "human"
+    step: int
+    action: Literal["approve", "edit", "deny", "hint", "question", "pause", "resume", "tool"]
+    text: str = ""
+    call_id: Optional[str] = None
+    args: Any = None
+
+
+class PredictionEvent(_Event):
+    type: Literal["prediction"] = "prediction"
+    step: int
+    label: str
+    description: str
+    implementation: str
+    confidence: float
+    forced: bool = False
+
+
+class ScoreEvent(_Event):
+    type: Literal["score"] = "score"
+    score: dict
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    message: str
+    where: str = ""
+
+
+class EndEvent(_Event):
+    type: Literal["end"] = "end"
+    status: Literal["prediction", "no_prediction", "error", "interrupted"]
+    tool_calls: int = 0
+    llm_turns: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    duration_s: float = 0.0
+
+
+Event = Annotated[
+    Union[Header, LLMRequest, LLMResponse, ToolCallEvent, ToolResultEvent, LimitEvent, HumanEvent,
+          PredictionEvent, ScoreEvent, ErrorEvent, EndEvent],
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter = TypeAdapter(Event)
+
+
+class TranscriptError(UserError):
+    pass
+
+
+class TranscriptWriter:
+    """Appends events to a JSONL file, flushing each one."""
+
+    def __init__(self, path: Path, start: Optional[float] = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a", encoding="utf-8")
+        self.start = start if start is not None else time.monotonic()
+
+    def write(self, event) -> None:
+        if not event.t:
+            event.t = round(time.monotonic() - self.start, 3)
+        self._fh.write(event.model_dump_json(exclude_none=True) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+
+def read_transcript(path: Path, strict: bool = True) -> tuple[list, Optional[str]]:
+    """Returns (events, problem). With strict=True a problem raises TranscriptError;
+    otherwise the valid prefix comes back with the problem described."""
+    path = Path(path)
+    if not path.is_file():
+        raise TranscriptError(f"{path}: no such transcript file")
+    events: list = []
+    problem = None
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as e:
+                problem = f"{path}:{lineno}: corrupt or truncated line ({e.msg})"
+                break
+            if lineno == 1 or not events:
+                if not isinstance(data, dict) or data.get("type") != "header":
+                    raise TranscriptError(f"{path} is not a tracr-agent transcript (line 1 is not a header event)")
+                version = data.get("schema_version")
+                if version not in SUPPORTED_VERSIONS:
+                    raise TranscriptError(
+                        f"{path}: transcript schema version {version!r} is not supported "
+                        f"(this tracr-agent reads versions {', '.join(map(str, SUPPORTED_VERSIONS))})")
+            try:
+                events.append(EVENT_ADAPTER.validate_python(data))
+            except ValidationError as e:
+                err = e.errors()[0]
+                kind = data.get("type", "event") if isinstance(data, dict) else "event"
+                problem = f"{path}:{lineno}: invalid {kind!r} event: {'.'.join(map(str, err['loc']))}: {err['msg']}"
+                break
+    if problem and strict:
+        raise TranscriptError(problem)
+    return events, problem

@@ -1,0 +1,228 @@
+"""Headless batch evaluation: one episode per (task, condition, LLM, trial), nothing lost.
+
+Each finished episode appends one line to DIR/results.jsonl (a single
+O_APPEND write, so a kill never leaves half a record) and keeps its transcript
+under DIR/transcripts/. `--resume` skips every key already in results.jsonl.
+Episodes run concurrently in threads under asyncio (LLM calls are I/O-bound);
+each task's subject is loaded once per process and its forward passes are
+serialized by the subject's own lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from pydantic import BaseModel
+
+from tracr_agent.tools.errors import UserError
+
+EVAL_FORMAT = "tracr-agent-eval/1"
+PRESETS = {
+    "seed": {"tasks": ["reverse", "sort", "length"], "conditions": ["static", "static+io", "whitebox", "full"],
+             "trials": 10},
+}
+
+
+class ResultRecord(BaseModel):
+    key: str
+    task: str
+    condition: str
+    llm: str
+    trial: int
+    status: str
+    label: Optional[str] = None
+    label_correct: Optional[bool] = None
+    functional_correct: Optional[bool] = None
+    agreement: Optional[float] = None
+    tool_calls: int = 0
+    llm_turns: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    duration_s: float = 0.0
+    transcript: str = ""
+    error: str = ""
+    score: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    task: str
+    condition: str
+    llm: str
+    trial: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}|{self.condition}|{self.llm}|{self.trial}"
+
+    def filename(self) -> str:
+        llm = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in self.llm)[:60]
+        return f"{self.task}__{self.condition.replace('+', '_')}__{llm}__t{self.trial}.jsonl"
+
+
+def record_from_score(spec: EpisodeSpec, score: Optional[dict], **fields) -> ResultRecord:
+    lab = (score or {}).get("label") or {}
+    fn = (score or {}).get("functional") or {}
+    return ResultRecord(key=spec.key, task=spec.task, condition=spec.condition, llm=spec.llm, trial=spec.trial,
+                        label_correct=lab.get("correct"), functional_correct=fn.get("correct"),
+                        agreement=fn.get("agreement"), score=score, **fields)
+
+
+def read_results(out: Path) -> list[ResultRecord]:
+    path = Path(out) / "results.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(ResultRecord.model_validate_json(line))
+        except ValueError:
+            continue  # a torn last line from a crash: the episode is simply not done
+    return records
+
+
+def append_result(out: Path, record: ResultRecord, lock: threading.Lock) -> None:
+    data = (record.model_dump_json() + "\n").encode()
+    with lock:
+        fd = os.open(Path(out) / "results.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def prepare_out_dir(out: Path, resume: bool) -> None:
+    from tracr_agent.agent.episode.lifecycle import version
+
+    out = Path(out)
+    manifest = out / "manifest.json"
+    if manifest.is_file():
+        try:
+            fmt = json.loads(manifest.read_text()).get("format")
+        except ValueError:
+            fmt = None
+        if fmt != EVAL_FORMAT:
+            raise UserError(f"{out} was written by an incompatible tracr-agent (format {fmt!r}, this one writes "
+                            f"{EVAL_FORMAT!r}); choose another --out")
+        if not resume and (out / "results.jsonl").is_file() and (out / "results.jsonl").stat().st_size:
+            raise UserError(f"{out} already holds results: pass --resume to continue it, or choose another --out")
+    (out / "transcripts").mkdir(parents=True, exist_ok=True)
+    if not manifest.is_file():
+        manifest.write_text(json.dumps({"format": EVAL_FORMAT, "tracr_agent_version": version(),
+                                        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}))
+
+
+def check_llm_reachable(spec: str) -> None:
+    """An unreachable OpenAI-compatible endpoint is an error before any episode starts."""
+    kind, _, rest = spec.partition(":")
+    if kind != "openai-compatible":
+        return
+    import urllib.error
+    import urllib.request
+
+    url = rest.partition("@")[2].rstrip("/") + "/models"
+    try:
+        urllib.request.urlopen(url, timeout=5).read()
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise UserError(f"LLM endpoint {url} is unreachable ({getattr(e, 'reason', e)}); start the server or fix --llm") from None
+
+
+def plan(tasks: list[str], conditions: list[str], llms: list[str], trials: int) -> list[EpisodeSpec]:
+    return [EpisodeSpec(t, c, l, i) for t in tasks for c in conditions for l in llms for i in range(trials)]
+
+
+def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str]) -> list[str]:
+    """Resolves task ids (aliases allowed) and checks everything before any episode starts."""
+    from tracr_agent.agent.backends.llm import make_backend
+    from tracr_agent.tools.suite.base import CONDITIONS
+    from tracr_agent.tools.subjects.zoo import all_tasks, get_task
+
+    if tasks == ["all"]:
+        tasks = [t.id for t in all_tasks()]
+    resolved = []
+    for t in tasks:
+        try:
+            resolved.append(get_task(t).id)
+        except KeyError as e:
+            raise UserError(e.args[0]) from None
+    bad = [c for c in conditions if c not in CONDITIONS]
+    if bad:
+        raise UserError(f"unknown condition(s) {', '.join(bad)}; choose from: {', '.join(CONDITIONS)}")
+    for spec in llms:
+        make_backend(spec, compat)
+        check_llm_reachable(spec)
+    return resolved
+
+
+class BatchRunner:
+    def __init__(self, out: Path, limits, *, compat: Optional[str] = None, closed_set: bool = False, judge=None,
+                 on_event: Optional[Callable[[str, EpisodeSpec, Optional[ResultRecord]], None]] = None):
+        self.out = Path(out)
+        self.limits = limits
+        self.compat = compat
+        self.closed_set = closed_set
+        self.judge = judge
+        self.on_event = on_event or (lambda *a: None)
+        self._subjects: dict = {}
+        self._subject_lock = threading.Lock()
+        self._append_lock = threading.Lock()
+
+    def subject(self, task_id: str):
+        with self._subject_lock:
+            if task_id not in self._subjects:
+                from tracr_agent.tools.subjects.load import load_task
+
+                self._subjects[task_id] = load_task(task_id)
+            return self._subjects[task_id]
+
+    def run_one(self, spec: EpisodeSpec) -> ResultRecord:
+        from tracr_agent.agent.episode.lifecycle import run_episode
+        from tracr_agent.agent.backends.llm import make_backend
+
+        path = self.out / "transcripts" / spec.filename()
+        if path.exists():
+            path.unlink()  # a transcript left by a killed run: this episode starts over
+        rel = str(path.relative_to(self.out))
+        try:
+            subject = self.subject(spec.task)
+            backend = make_backend(spec.llm, self.compat)
+            res = run_episode(subject, backend, condition=spec.condition, limits=self.limits, transcript_path=path,
+                              closed_set=self.closed_set, seed=spec.trial, judge=self.judge)
+            rec = record_from_score(spec, res.score, status=res.status,
+                                    label=(res.prediction or {}).get("label"), tool_calls=res.tool_calls,
+                                    llm_turns=res.llm_turns, tokens=res.tokens, cost=res.cost,
+                                    duration_s=round(res.duration_s, 2), transcript=rel, error=res.error)
+        except Exception as e:  # recorded, and the batch goes on
+            rec = record_from_score(spec, None, status="error", transcript=rel, error=f"{type(e).__name__}: {e}")
+        append_result(self.out, rec, self._append_lock)
+        return rec
+
+    async def run_all(self, specs: list[EpisodeSpec], concurrency: int) -> list[ResultRecord]:
+        from tracr_agent.tools.subjects.subject import limit_torch_threads
+
+        limit_torch_threads()  # in the main thread, before the worker threads exist
+        sem = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(spec):
+            async with sem:
+                self.on_event("start", spec, None)
+                rec = await asyncio.to_thread(self.run_one, spec)
+                self.on_event("done", spec, rec)
+                return rec
+
+        return list(await asyncio.gather(*(one(s) for s in specs)))
+
+
+def pending(specs: list[EpisodeSpec], out: Path) -> list[EpisodeSpec]:
+    done = {r.key for r in read_results(out)}
+    return [s for s in specs if s.key not in done]

@@ -1,0 +1,171 @@
+"""Reports over an evaluation directory: rich table, report.md and report.html with plots.
+
+Rows are task × condition × LLM: label and functional accuracy with Wilson 95%
+intervals, mean tool calls, tokens, cost and wall time.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 0.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass
+class Row:
+    task: str
+    condition: str
+    llm: str
+    n: int
+    label_k: int
+    func_k: int
+    errors: int
+    tool_calls: float
+    tokens: float
+    cost: float
+    seconds: float
+
+    @property
+    def label_acc(self) -> float:
+        return self.label_k / self.n if self.n else 0.0
+
+    @property
+    def func_acc(self) -> float:
+        return self.func_k / self.n if self.n else 0.0
+
+
+def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
+    """One row per task × condition × LLM, then (with several tasks) an '(all tasks)' row per condition × LLM."""
+    groups: dict[tuple, list[ResultRecord]] = {}
+    for r in records:
+        groups.setdefault((r.task, r.condition, r.llm), []).append(r)
+    items = sorted(groups.items())
+    if overall and len({r.task for r in records}) > 1:
+        totals: dict[tuple, list[ResultRecord]] = {}
+        for r in records:
+            totals.setdefault(("(all tasks)", r.condition, r.llm), []).append(r)
+        items += sorted(totals.items())
+    rows = []
+    for (task, cond, llm), rs in items:
+        n = len(rs)
+        rows.append(Row(task, cond, llm, n, sum(bool(r.label_correct) for r in rs),
+                        sum(bool(r.functional_correct) for r in rs), sum(r.status == "error" for r in rs),
+                        sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, sum(r.cost for r in rs),
+                        sum(r.duration_s for r in rs) / n))
+    return rows
+
+
+def fmt_acc(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} ({100 * k / n:.0f}%, CI {100 * lo:.0f}–{100 * hi:.0f})" if n else "-"
+
+
+COLUMNS = ("task", "condition", "LLM", "n", "label acc", "functional acc", "tool calls", "tokens", "cost $", "time s")
+
+
+def row_cells(r: Row) -> list[str]:
+    return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.n), fmt_acc(r.func_k, r.n),
+            f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", f"{r.cost:.4f}", f"{r.seconds:.1f}"]
+
+
+def rich_table(rows: list[Row]):
+    from rich.table import Table
+
+    t = Table(title="tracr-agent evaluation (95% Wilson intervals)")
+    for c in COLUMNS:
+        t.add_column(c, justify="left" if c in ("task", "condition", "LLM") else "right")
+    for r in rows:
+        t.add_row(*row_cells(r))
+    return t
+
+
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _plots(rows: list[Row]) -> list[tuple[str, bytes]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    labels = [f"{r.task}\n{r.condition}\n{r.llm[:18]}" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4.5))
+    xs = range(len(rows))
+    for offset, attr, k_attr, name in ((-0.2, "label_acc", "label_k", "label"), (0.2, "func_acc", "func_k", "functional")):
+        vals = [getattr(r, attr) for r in rows]
+        cis = [wilson(getattr(r, k_attr), r.n) for r in rows]
+        err = [[v - lo for v, (lo, _) in zip(vals, cis)], [hi - v for v, (_, hi) in zip(vals, cis)]]
+        ax.bar([x + offset for x in xs], vals, width=0.4, yerr=err, capsize=3, label=name)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    ax.set_title("Accuracy per task and condition (95% Wilson intervals)")
+    ax.legend()
+    out.append(("accuracy.png", _png(fig)))
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for cond in sorted({r.condition for r in rows}):
+        rs = [r for r in rows if r.condition == cond]
+        ax.scatter([max(r.tokens, 1) for r in rs], [r.func_acc for r in rs], label=cond)
+    ax.set_xscale("log")
+    ax.set_xlabel("mean tokens per episode (log)")
+    ax.set_ylabel("functional accuracy")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("Accuracy against tokens spent")
+    ax.legend()
+    out.append(("accuracy_vs_tokens.png", _png(fig)))
+    return out
+
+
+def write_reports(out_dir: Path, rows: list[Row]) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    plots = _plots(rows) if rows else []
+    for name, data in plots:
+        (out_dir / name).write_bytes(data)
+    md = ["# tracr-agent evaluation", "", f"Results: `{out_dir / 'results.jsonl'}`", "",
+          "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    md += ["| " + " | ".join(c.replace("|", "\\|") for c in row_cells(r)) + " |" for r in rows]
+    md += [""] + [f"![{n}]({n})" for n, _ in plots]
+    md_path = out_dir / "report.md"
+    md_path.write_text("\n".join(md) + "\n")
+    cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(r)) + "</tr>" for r in rows)
+    imgs = "".join(f'<figure><img alt="{n}" src="data:image/png;base64,{base64.b64encode(d).decode()}"/></figure>'
+                   for n, d in plots)
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>tracr-agent evaluation</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(-n+3){text-align:left}"
+        "img{max-width:100%}</style></head><body><h1>tracr-agent evaluation</h1>"
+        f"<table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in COLUMNS)}</tr></thead>"
+        f"<tbody>{cells}</tbody></table>{imgs}</body></html>")
+    html_path = out_dir / "report.html"
+    html_path.write_text(page)
+    return md_path, html_path
+
+
+def load_rows(out_dir: Path) -> list[Row]:
+    return summarize(read_results(out_dir))

@@ -1,0 +1,300 @@
+"""`tracr-agent lab TASK`: a person investigates a subject with the agent's own tools.
+
+A REPL over `call_tool` — the same tools, the same condition policy and the
+same error texts the agent gets. `TOOL {json}` or `TOOL key=value …` calls a
+tool; `help [TOOL]` describes them; `submit` asks for a prediction and scores
+it exactly like an agent's; `quit` (or Ctrl-D) ends without one. Readline
+completes tool names, hook names, vocab tokens and argument names, and keeps
+a history file in the user data dir.
+
+The session is a transcript like any other (Header.actor = "human", llm
+"human"): each call is HumanEvent(action="tool") + ToolCallEvent +
+ToolResultEvent, a submission adds PredictionEvent, and the end is ScoreEvent
++ EndEvent, so replay, inspect, export and report read it unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Optional
+
+from rich.console import Console
+from rich.markup import escape
+
+from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.loop.graph import Recorder
+
+PROMPT = "lab> "
+COMMANDS = ("help", "submit", "quit")
+_KEY = re.compile(r"(?:^|\s)([A-Za-z_]\w*)=")
+DELIMS = " \t\n\"'[]{},:="
+
+
+def history_file() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("tracr-agent")) / "lab_history"
+
+
+def parse_args(rest: str):
+    """`{json}` as is; `key=value …` (values parsed as JSON when they are, else taken as strings);
+    anything else is handed to call_tool as text so the error is the one the agent would get."""
+    rest = rest.strip()
+    if not rest:
+        return {}
+    if rest.startswith("{"):
+        try:
+            args = json.loads(rest)
+        except json.JSONDecodeError:
+            return rest
+        return args if isinstance(args, dict) else rest
+    keys = list(_KEY.finditer(rest))
+    if not keys or rest[:keys[0].start()].strip():
+        return rest
+    args = {}
+    for k, nxt in zip(keys, keys[1:] + [None]):
+        raw = rest[k.end():nxt.start() if nxt else len(rest)].strip()
+        try:
+            args[k.group(1)] = json.loads(raw)
+        except json.JSONDecodeError:
+            args[k.group(1)] = raw
+    return args
+
+
+class Lab:
+    def __init__(self, subject, *, condition: str, transcript_path: Path, cap_tokens: int = 1500,
+                 console: Optional[Console] = None):
+        from tracr_agent.tools.subjects.subject import standard_hooks
+        from tracr_agent.tools.suite.base import ToolContext, tool_names
+
+        self.subject = subject
+        self.condition = condition
+        self.ctx = ToolContext(condition=condition, cap_tokens=cap_tokens)
+        self.console = console or Console()
+        self.tools = tool_names(condition)
+        self.path = Path(transcript_path)
+        if self.path.exists():
+            self.path.unlink()  # as in run_episode: a new session never appends to an old file
+        self.writer = tr.TranscriptWriter(self.path)
+        self.recorder = Recorder(self.writer)
+        self.step = 0
+        self.n_calls = 0
+        self.words = sorted({*standard_hooks(subject.n_layers), *(str(t) for t in subject.vocab)}
+                            | {f for n in self.tools for f in self._spec(n).args.model_fields})
+        self.cap_tokens = cap_tokens
+
+    @staticmethod
+    def _spec(name):
+        from tracr_agent.tools.suite.base import REGISTRY
+
+        return REGISTRY[name]
+
+    # -- readline -------------------------------------------------------------------------------
+
+    def complete(self, text: str, state: int) -> Optional[str]:
+        import readline
+
+        line = readline.get_line_buffer()
+        first = not line[:readline.get_begidx()].strip()
+        pool = (list(self.tools) + list(COMMANDS)) if first else (
+            self.tools if line.split()[:1] == ["help"] else self.words)
+        matches = [w for w in pool if w.startswith(text)]
+        return matches[state] if state < len(matches) else None
+
+    def _setup_readline(self):
+        try:
+            import readline
+        except ImportError:
+            return None
+        readline.set_completer(self.complete)
+        readline.set_completer_delims(DELIMS)
+        readline.parse_and_bind("tab: complete")
+        hist = history_file()
+        try:
+            hist.parent.mkdir(parents=True, exist_ok=True)
+            if hist.is_file():
+                readline.read_history_file(str(hist))
+        except OSError:
+            pass
+        readline.set_history_length(1000)
+        return readline, hist
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def header(self) -> None:
+        from tracr_agent.agent.episode.lifecycle import subject_ref, version
+
+        self.recorder.emit(tr.Header(
+            tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            subject=subject_ref(self.subject), condition=self.condition, llm="human", actor="human",
+            limits={}, cap_tokens=self.cap_tokens, session_id="lab-" + os.urandom(4).hex()))
+
+    def call(self, name: str, args, line: str):
+        from tracr_agent.tools.suite.base import call_tool
+
+        self.step += 1
+        cid = f"lab_{self.step}"
+        self.recorder.emit(tr.HumanEvent(step=self.step, action="tool", text=line, call_id=cid))
+        self.recorder.emit(tr.ToolCallEvent(step=self.step, call_id=cid, name=name, args=args))
+        res = call_tool(self.subject, name, args, self.ctx)
+        self.n_calls += 1
+        self.recorder.emit(tr.ToolResultEvent(step=self.step, call_id=cid, name=name, text=res.text,
+                                              is_error=res.is_error, latency_ms=round(res.latency_ms, 2)))
+        self.console.print(escape(res.text), style="red" if res.is_error else None, highlight=False, soft_wrap=True)
+        return res
+
+    def end(self, prediction: Optional[dict]) -> Optional[dict]:
+        from tracr_agent.agent.episode.lifecycle import score_episode
+
+        try:
+            score = score_episode(prediction, self.subject)
+            self.recorder.emit(tr.ScoreEvent(score=score))
+        except Exception as e:  # as in run_episode: a scorer failure is recorded, the transcript still closes
+            score = None
+            self.recorder.emit(tr.ErrorEvent(message=f"scoring failed: {type(e).__name__}: {e}", where="score"))
+            self.console.print(f"scoring failed: {type(e).__name__}: {e}", style="red", highlight=False, markup=False)
+        self.recorder.emit(tr.EndEvent(status="prediction" if prediction else "no_prediction",
+                                       tool_calls=self.n_calls, duration_s=round(time.monotonic() - self.writer.start, 2)))
+        self.writer.close()
+        return score
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def help(self, name: str = "") -> None:
+        from tracr_agent.tools.suite.base import REGISTRY, signature
+
+        c = self.console
+        if not name:
+            c.print(f"tools in this session ({self.condition}):", highlight=False)
+            room = max(20, c.width - 22)
+            for n in self.tools:
+                first = REGISTRY[n].description.split(". ")[0].rstrip(".")
+                first = first if len(first) <= room else first[:room - 1] + "…"
+                c.print(f"  {n:<18} {escape(first)}", highlight=False)
+            c.print('TOOL {"key": value, …} or TOOL key=value … calls a tool; help TOOL; submit; quit',
+                    highlight=False, markup=False)
+            return
+        if name in self.tools:
+            spec = REGISTRY[name]
+            c.print(signature(spec), style="bold", highlight=False, markup=False)
+            c.print(spec.description, highlight=False, markup=False, soft_wrap=True)
+        elif name in REGISTRY:
+            c.print(f"{name} is not available in this session ({self.condition})", style="red", highlight=False)
+        else:
+            c.print(f"no tool {name!r}; `help` lists them", style="red", highlight=False, markup=False)
+
+    def submit(self) -> Optional[dict]:
+        """Asks for the four fields; returns the accepted prediction, or None (nothing recorded) when
+        the person backs out with Ctrl-C."""
+        try:
+            import readline
+
+            n_hist = readline.get_current_history_length()
+        except ImportError:
+            readline, n_hist = None, 0
+        try:
+            return self._submit()
+        finally:
+            if readline is not None:  # the answers are not commands: keep them out of the history
+                while readline.get_current_history_length() > n_hist:
+                    readline.remove_history_item(readline.get_current_history_length() - 1)
+
+    def _submit(self) -> Optional[dict]:
+        try:
+            label = input("label: ").strip()
+            description = input("description: ").strip()
+            print("implementation (Python defining f(tokens) -> list; end with a line holding only '.'):")
+            lines = []
+            while True:
+                line = input("... ")
+                if line.strip() == ".":
+                    break
+                lines.append(line)
+            while True:
+                raw = input("confidence (0..1): ").strip()
+                try:
+                    confidence = float(raw)
+                    break
+                except ValueError:
+                    self.console.print(f"not a number: {raw!r}", style="red", highlight=False, markup=False)
+        except (KeyboardInterrupt, EOFError):
+            self.console.print("\nsubmission cancelled", style="yellow")
+            return None
+        args = {"label": label, "description": description, "implementation": "\n".join(lines) + "\n",
+                "confidence": confidence}
+        res = self.call("submit_prediction", args, "submit")
+        if res.is_error:
+            self.console.print("the submission was refused; fix it and `submit` again", style="yellow")
+            return None
+        return args
+
+    def finish(self, prediction: Optional[dict]) -> None:
+        from tracr_agent.agent.render.live import score_line
+
+        if prediction is not None:
+            self.recorder.emit(tr.PredictionEvent(step=self.step, **{
+                k: prediction[k] for k in ("label", "description", "implementation", "confidence")}))
+        score = self.end(prediction)
+        if score is not None:
+            self.console.print(score_line(score), highlight=False)
+        self.console.print(f"transcript: {self.path}", highlight=False, soft_wrap=True)
+
+    def loop(self) -> int:
+        from tracr_agent.tools.suite.info import model_info_text  # noqa: F401  (warm the tool modules)
+
+        self.header()
+        rl = self._setup_readline()
+        c = self.console
+        c.rule(f"[bold]tracr-agent lab[/] · condition {self.condition} · transcript {escape(str(self.path))}")
+        c.print("`help` lists the tools, `help TOOL` explains one; Tab completes; `submit` commits; `quit` ends.",
+                highlight=False, markup=False)
+        try:
+            while True:
+                try:
+                    line = input(PROMPT)
+                except KeyboardInterrupt:
+                    c.print("^C (quit or Ctrl-D ends the session)", style="dim", highlight=False, markup=False)
+                    continue
+                except EOFError:
+                    c.print()
+                    line = "quit"
+                if rl:
+                    try:
+                        rl[0].append_history_file(1, str(rl[1])) if rl[1].is_file() else rl[0].write_history_file(str(rl[1]))
+                    except OSError:
+                        pass
+                line = line.strip()
+                if not line:
+                    continue
+                word, _, rest = line.partition(" ")
+                if word in ("quit", "exit"):
+                    self.finish(None)
+                    return 0
+                if word == "help":
+                    self.help(rest.strip())
+                    continue
+                if word == "submit" and not rest.strip():
+                    prediction = self.submit()
+                    if prediction is not None:
+                        self.finish(prediction)
+                        return 0
+                    continue
+                res = self.call(word, parse_args(rest), line)
+                if word == "submit_prediction" and not res.is_error:
+                    args = parse_args(rest)
+                    args = json.loads(args) if isinstance(args, str) else args
+                    self.finish(args)
+                    return 0
+        finally:
+            self.writer.close()
+
+
+def run_lab(subject, *, condition: str, transcript_path: Path, cap_tokens: int = 1500,
+            console: Optional[Console] = None) -> int:
+    return Lab(subject, condition=condition, transcript_path=transcript_path, cap_tokens=cap_tokens,
+               console=console).loop()

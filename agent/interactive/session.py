@@ -1,0 +1,457 @@
+"""Interactive sessions: `tracr-agent run TASK --interactive` and `tracr-agent resume SESSION`.
+
+The graph (agent/loop/graph.py, `interactive=True`) pauses itself with LangGraph's
+`interrupt()` before each tool call (review node) and, after the prediction,
+for each question (ask node). This module is the person's side of those
+pauses: it reads the pending interrupt from the checkpoint, prompts, records
+the decision as a HumanEvent in the transcript, and resumes the graph with
+`graph.invoke(Command(resume=decision), config)`.
+
+Sessions are resumable. Checkpoints go to a SQLite database
+(`langgraph.checkpoint.sqlite.SqliteSaver`; platformdirs user data dir
+"tracr-agent"/sessions.sqlite, env TRACR_AGENT_SESSIONS overrides) under the
+session id as thread id. A table `tracr_sessions` in the same database keeps
+what a resume needs besides the graph state: the transcript path (the
+resumed session appends to the same file), how to load the subject, the
+condition, the LLM spec, the limits and the output cap. Ctrl-C, Ctrl-D at a
+prompt, a lost terminal (SIGHUP) or SIGTERM leave the session open; only a
+session that wrote its score and end event is finished.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import signal
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+from typing import Optional
+
+from rich.console import Console
+from rich.markup import escape
+
+from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph, initial_messages
+from tracr_agent.tools.errors import UserError
+
+ENV_SESSIONS = "TRACR_AGENT_SESSIONS"
+TABLE = "tracr_sessions"
+
+REVIEW_PROMPT = "[a]pprove (Enter) [e]dit [d]eny [h]int [p]ause > "
+EDIT_PROMPT = "new arguments (one line of JSON; empty keeps them)> "
+DENY_PROMPT = "reason for denying> "
+HINT_PROMPT = "hint> "
+PAUSE_PROMPT = "paused; press Enter to continue "
+QUESTION_PROMPT = "question (empty line or quit ends)> "
+
+
+# -- the session store --------------------------------------------------------------------------
+
+
+def sessions_db() -> Path:
+    if os.environ.get(ENV_SESSIONS):
+        return Path(os.environ[ENV_SESSIONS]).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("tracr-agent")) / "sessions.sqlite"
+
+
+class SessionStore:
+    """The checkpoint database plus the `tracr_sessions` table (one row per session: status, meta JSON)."""
+
+    def __init__(self, path: Optional[Path] = None):
+        self.path = Path(path or sessions_db())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(self.path), check_same_thread=False)
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id TEXT PRIMARY KEY, created TEXT, "
+                          "status TEXT, meta TEXT)")
+        self.conn.commit()
+        self._saver = None
+
+    @property
+    def saver(self):
+        if self._saver is None:
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            self._saver = SqliteSaver(self.conn)
+        return self._saver
+
+    def new_id(self) -> str:
+        while True:
+            sid = uuid.uuid4().hex[:8]
+            if self.get(sid) is None:
+                return sid
+
+    def create(self, sid: str, meta: dict) -> None:
+        self.conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?)",
+                          (sid, _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "open",
+                           json.dumps(meta)))
+        self.conn.commit()
+
+    def get(self, sid: str) -> Optional[tuple[str, dict]]:
+        row = self.conn.execute(f"SELECT status, meta FROM {TABLE} WHERE id = ?", (sid,)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def set_pid(self, sid: str, pid: Optional[int]) -> None:
+        """Which process is driving the session (None: none), so a second `resume` is refused."""
+        row = self.get(sid)
+        if row is not None:
+            self.conn.execute(f"UPDATE {TABLE} SET meta = ? WHERE id = ?", (json.dumps({**row[1], "pid": pid}), sid))
+            self.conn.commit()
+
+    def set_status(self, sid: str, status: str) -> None:
+        self.conn.execute(f"UPDATE {TABLE} SET status = ? WHERE id = ?", (status, sid))
+        self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _abs_subject_spec(task: Optional[str], program: Optional[str], model_dir: Optional[str]) -> dict:
+    if program:
+        file, sep, func = program.rpartition(":")
+        program = (str(Path(file).resolve()) + sep + func) if sep else str(Path(program).resolve())
+    return {"task": task, "program": program, "model_dir": str(Path(model_dir).resolve()) if model_dir else None}
+
+
+def _abs_llm_spec(spec: str) -> str:
+    kind, sep, rest = spec.partition(":")
+    return f"replay:{Path(rest).resolve()}" if kind == "replay" and rest else spec
+
+
+def check_options(condition: str, quiet: bool) -> None:
+    """`run --interactive` refusals, before anything is loaded."""
+    if condition.startswith("static"):
+        raise UserError(f"--interactive needs a condition with tools (blackbox, whitebox, full); "
+                        f"{condition!r} is a single prompt")
+    if quiet:
+        raise UserError("--interactive shows the live view; drop --quiet")
+
+
+# -- the person's side of the graph ---------------------------------------------------------
+
+
+class _Hangup(KeyboardInterrupt):
+    """SIGHUP/SIGTERM, raised like Ctrl-C so the session is left the same way."""
+
+
+def _raise_hangup(signum, frame):
+    raise _Hangup()
+
+
+class Session:
+    def __init__(self, store: SessionStore, sid: str, meta: dict, subject, backend, writer: tr.TranscriptWriter,
+                 console: Console, verbose: bool = False):
+        from tracr_agent.agent.render.live import LiveView
+
+        self.store, self.sid, self.meta, self.subject, self.backend = store, sid, meta, subject, backend
+        self.writer = writer
+        self.console = console
+        self.view = LiveView(console, verbose=verbose)
+        self.recorder = Recorder(writer, [self._show])
+        self.human_s = 0.0
+        """Seconds spent waiting for the person, left out of the wall-time limit."""
+        self.limits = Limits(**meta["limits"])
+
+    def _show(self, ev) -> None:
+        try:
+            self.view(ev)
+        except OSError:  # the terminal is gone (SIGHUP): the transcript still gets the event
+            pass
+
+    def _print(self, *args, **kwargs) -> None:
+        try:
+            self.console.print(*args, **kwargs)
+        except OSError:
+            pass
+
+    def clock(self) -> float:
+        return time.monotonic() - self.human_s
+
+    def _input(self, prompt: str) -> str:
+        t0 = time.monotonic()
+        try:
+            return input(prompt)
+        except EOFError:
+            raise KeyboardInterrupt from None  # Ctrl-D at a prompt: leave the session open
+        finally:
+            self.human_s += time.monotonic() - t0
+
+    def human(self, step: int, action: str, text: str = "", call_id: Optional[str] = None, args=None) -> None:
+        self.recorder.emit(tr.HumanEvent(step=step, action=action, text=text, call_id=call_id, args=args))
+
+    # -- prompts ------------------------------------------------------------------------------
+
+    def review(self, req: dict) -> dict:
+        step, cid, name, args = req["step"], req["call_id"], req["name"], req["args"]
+        hints: list[str] = []
+        of = f" (call {req['index'] + 1} of {req['of']})" if req.get("of", 1) > 1 else ""
+        shown = json.dumps(args, ensure_ascii=False)
+        self._print(f"[bold yellow]  ? {escape(name)}[/] [yellow]{escape(shown[:300] + ('…' if len(shown) > 300 else ''))}[/]{of}",
+                    highlight=False)
+        while True:
+            choice = self._input(REVIEW_PROMPT).strip().lower()
+            if choice in ("", "a", "approve"):
+                self.human(step, "approve", name, cid)
+                return {"action": "approve", "hints": hints}
+            if choice in ("e", "edit"):
+                self._print(f"current arguments: {escape(json.dumps(args, ensure_ascii=False))}", highlight=False,
+                            soft_wrap=True)
+                line = self._input(EDIT_PROMPT).strip()
+                if not line:
+                    continue
+                new, problem = validate_args(name, line)
+                if problem:
+                    self._print(f"[red]refused:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+                    continue
+                self.human(step, "edit", name, cid, new)
+                return {"action": "edit", "args": new, "hints": hints}
+            if choice in ("d", "deny"):
+                reason = self._input(DENY_PROMPT).strip() or "no reason given"
+                self.human(step, "deny", reason, cid)
+                return {"action": "deny", "reason": reason, "hints": hints}
+            if choice in ("h", "hint"):
+                text = self._input(HINT_PROMPT).strip()
+                if text:
+                    hints.append(text)
+                    self.human(step, "hint", text)
+                    self._print("[dim](the hint reaches the agent with this call's result)[/]")
+                continue
+            if choice in ("p", "pause"):
+                self.human(step, "pause", "paused")
+                t0 = time.monotonic()
+                self._input(PAUSE_PROMPT)
+                self.human(step, "resume", f"resumed after {time.monotonic() - t0:.1f}s")
+                continue
+            self._print(f"[red]unknown choice {escape(choice)!r}[/]: a, e, d, h or p")
+
+    def question(self, req: dict) -> str:
+        self._print("[bold]Ask the agent about its prediction[/] (tools stay available within the limits).")
+        q = self._input(QUESTION_PROMPT).strip()
+        if q and q.lower() != "quit":
+            self.human(req["step"], "question", q)
+        return q
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def drive(self, first_input: Optional[dict]) -> int:
+        from langgraph.types import Command
+
+        from tracr_agent.tools.suite.base import ToolContext
+
+        ctx = ToolContext(condition=self.meta["condition"], cap_tokens=self.meta["cap_tokens"])
+        graph = build_graph(self.subject, self.backend, ctx, self.limits, self.recorder,
+                            checkpointer=self.store.saver, interactive=True, clock=self.clock)
+        config = {"recursion_limit": 4 * (self.limits.max_llm_turns + self.limits.max_tool_calls) + 20,
+                  "configurable": {"thread_id": self.sid}}
+        self.store.set_pid(self.sid, os.getpid())
+        old_handlers = {}
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                old_handlers[sig] = signal.signal(sig, _raise_hangup)
+            except (ValueError, OSError, AttributeError):  # not the main thread / no such signal
+                pass
+        try:
+            snap = graph.get_state(config)
+            if first_input is None and not snap.values:
+                first_input = self.initial_input()  # the session never reached its first checkpoint
+            else:
+                self._skip_replayed(snap.values)
+            if first_input is not None:
+                graph.invoke(first_input, config, durability="sync")
+            elif snap.next and not _pending(snap):
+                graph.invoke(None, config, durability="sync")  # redo the step that was cut short
+            while True:
+                snap = graph.get_state(config)
+                pending = _pending(snap)
+                if not pending:
+                    break
+                req = pending[0].value
+                decision = self.review(req) if req.get("kind") == "review" else self.question(req)
+                graph.invoke(Command(resume=decision), config, durability="sync")
+            values = graph.get_state(config).values
+        except KeyboardInterrupt as e:
+            hung = isinstance(e, _Hangup)
+            try:
+                state = graph.get_state(config).values
+            except Exception:
+                state = {}
+            self.human(state.get("llm_turns", 0), "pause",
+                       f"session interrupted ({'terminal lost' if hung else 'Ctrl-C'}); "
+                       f"resume with: tracr-agent resume {self.sid}")
+            self.writer.close()
+            self._print(f"\n[yellow]session {self.sid} saved[/] — continue it with: tracr-agent resume {self.sid}",
+                        highlight=False)
+            return 129 if hung else 130
+        finally:
+            for sig, h in old_handlers.items():
+                signal.signal(sig, h)
+            try:
+                self.store.set_pid(self.sid, None)
+            except sqlite3.Error:
+                pass
+        return self.finish(values)
+
+    def initial_input(self) -> dict:
+        from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
+
+        labels = closed_set_labels() if self.meta.get("closed_set") else None
+        return {"messages": initial_messages(system_prompt(self.meta["condition"], self.subject, labels), OPENING),
+                "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}
+
+    def _skip_replayed(self, values: dict) -> None:
+        # A replay:FILE backend answers from a list: skip the responses the session already used.
+        index = getattr(self.backend.chat_model, "_index", None)
+        if isinstance(index, list) and values:
+            from langchain_core.messages import AIMessage
+
+            index[0] = sum(isinstance(m, AIMessage) for m in values.get("messages", []))
+
+    def finish(self, values: dict) -> int:
+        from tracr_agent.agent.episode.lifecycle import score_episode
+
+        prediction = values.get("prediction")
+        status = "prediction" if prediction else (values.get("status") or "no_prediction")
+        if values.get("ended_by") and prediction:
+            self._print(f"[dim]questions over: {escape(values['ended_by'])}[/]")
+        try:
+            score = score_episode(prediction, self.subject, closed_set=self.meta.get("closed_set", False))
+            self.recorder.emit(tr.ScoreEvent(score=score))
+        except Exception as e:  # as in run_episode: a scorer failure is recorded, the transcript still closes
+            self.recorder.emit(tr.ErrorEvent(message=f"scoring failed: {type(e).__name__}: {e}", where="score"))
+        self.recorder.emit(tr.EndEvent(status=status, tool_calls=values.get("tool_calls", 0),
+                                       llm_turns=values.get("llm_turns", 0), tokens=values.get("tokens", 0),
+                                       cost=values.get("cost", 0.0),
+                                       duration_s=round(time.monotonic() - self.writer.start, 2)))
+        self.writer.close()
+        self.store.set_status(self.sid, "finished")
+        if values.get("error"):
+            self._print(f"[red]episode error:[/] {escape(values['error'])}")
+        self._print(f"transcript: {self.meta['transcript']}", highlight=False, soft_wrap=True)
+        self._print(f"session {self.sid} finished", highlight=False)
+        return 1 if status == "error" else 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else
+        return True
+    return True
+
+
+def _pending(snap) -> list:
+    return [i for task in snap.tasks for i in task.interrupts]
+
+
+def validate_args(name: str, line: str) -> tuple[Optional[dict], Optional[str]]:
+    """(args, None) when `line` is a JSON object the tool's schema accepts, else (None, why not) —
+    the same text `call_tool` would give the agent."""
+    from pydantic import ValidationError
+
+    from tracr_agent.tools.suite.base import REGISTRY, _describe_validation, _load_all, signature
+
+    _load_all()
+    spec = REGISTRY.get(name)
+    try:
+        args = json.loads(line)
+    except json.JSONDecodeError as e:
+        expected = f" Expected: {signature(spec)}" if spec else ""
+        return None, f"error: arguments for {name} are not valid JSON ({e.msg}).{expected}"
+    if not isinstance(args, dict):
+        expected = f" Expected: {signature(spec)}" if spec else ""
+        return None, f"error: arguments for {name} must be a JSON object.{expected}"
+    if spec is not None:
+        try:
+            spec.args.model_validate(args)
+        except ValidationError as e:
+            return None, _describe_validation(name, spec, e)
+    return args, None
+
+
+# -- entry points -------------------------------------------------------------------------------
+
+
+def start_session(subject, backend, *, task: Optional[str], program: Optional[str], model_dir: Optional[str],
+                  condition: str, limits: Limits, transcript_path: Path, closed_set: bool = False,
+                  cap_tokens: int = 1500, compat: Optional[str] = None, verbose: bool = False,
+                  console: Optional[Console] = None, seed: int = 0) -> int:
+    """`run --interactive`: a new session, driven until it finishes or is interrupted. Returns the exit code."""
+    from tracr_agent.agent.episode.lifecycle import subject_ref, version
+
+    console = console or Console()
+    check_options(condition, False)
+    store = SessionStore()
+    sid = store.new_id()
+    path = Path(transcript_path).resolve()
+    meta = {"transcript": str(path), "subject": _abs_subject_spec(task, program, model_dir),
+            "fingerprint": subject.fingerprint, "condition": condition, "llm": _abs_llm_spec(backend.spec),
+            "compat": compat, "limits": limits.model_dump(), "cap_tokens": cap_tokens, "closed_set": closed_set,
+            "seed": seed}
+    store.create(sid, meta)
+    if path.exists():
+        path.unlink()  # as in run_episode: a new session never appends to an old file (only `resume` appends)
+    writer = tr.TranscriptWriter(path)
+    session = Session(store, sid, meta, subject, backend, writer, console, verbose)
+    session.recorder.emit(tr.Header(
+        tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        subject=subject_ref(subject), condition=condition, llm=backend.spec, limits=limits.model_dump(),
+        cap_tokens=cap_tokens, seed=seed, closed_set=closed_set, session_id=sid))
+    console.print(f"session [bold]{sid}[/] · transcript {path}\n"
+                  f"[dim]Ctrl-C leaves the session saved; continue it with: tracr-agent resume {sid}[/]",
+                  highlight=False, soft_wrap=True)
+    try:
+        return session.drive(session.initial_input())
+    finally:
+        store.close()
+
+
+def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None) -> int:
+    """`tracr-agent resume SESSION`: continue from the last checkpoint, appending to the same transcript."""
+    from tracr_agent.agent.backends.llm import make_backend
+    from tracr_agent.tools.subjects.load import load_subject
+
+    console = console or Console()
+    db = sessions_db()
+    row = SessionStore(db).get(sid) if db.is_file() else None
+    if row is None:
+        raise UserError(f"unknown session {sid!r} (sessions are kept in {db})")
+    status, meta = row
+    if status == "finished":
+        raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
+    if meta.get("pid") and meta["pid"] != os.getpid() and _alive(meta["pid"]):
+        raise UserError(f"session {sid} is being driven by another process (pid {meta['pid']}); "
+                        "finish or interrupt it there first")
+    path = Path(meta["transcript"])
+    if not path.is_file():
+        raise UserError(f"session {sid}: its transcript {path} is gone, so the session cannot continue")
+    events, _ = tr.read_transcript(path, strict=False)
+    last_t = max((e.t for e in events), default=0.0)
+    backend = make_backend(meta["llm"], meta.get("compat"))
+    subject = load_subject(**meta["subject"])
+    if subject.fingerprint != meta["fingerprint"]:
+        raise UserError(f"session {sid}: the subject changed since the session started "
+                        f"(fingerprint {subject.fingerprint[:12]}, was {meta['fingerprint'][:12]})")
+    store = SessionStore(db)
+    writer = tr.TranscriptWriter(path, start=time.monotonic() - last_t)
+    session = Session(store, sid, meta, subject, backend, writer, console, verbose)
+    console.print(f"resuming session [bold]{sid}[/] · {meta['condition']} · {meta['llm']} · "
+                  f"transcript {path} ({len(events)} events so far)", highlight=False, soft_wrap=True)
+    last_turn = next((e for e in reversed(events) if isinstance(e, tr.LLMResponse)), None)
+    if last_turn is not None:  # where it stopped: the agent's last turn
+        session._show(last_turn)
+    # the live view's counters continue where the transcript left off
+    session.view.tool_calls = sum(isinstance(e, tr.ToolCallEvent) for e in events)
+    session.view.tokens = sum(e.usage.input_tokens + e.usage.output_tokens for e in events if isinstance(e, tr.LLMResponse))
+    session.view.cost = sum(e.cost for e in events if isinstance(e, tr.LLMResponse))
+    session.view.t = last_t
+    session.human(last_turn.step if last_turn else 0, "resume", "session resumed")
+    try:
+        return session.drive(None)
+    finally:
+        store.close()

@@ -1,0 +1,100 @@
+"""The prior study's static method: one prompt holding a dump of chosen hooks, one answer.
+
+Condition `static` dumps the attention patterns and positional embeddings of
+one input (the prior study's best setting); `static+io` adds input/output
+pairs. The prompt is the study's own text, followed by a short, separate
+request for a parseable last line so the answer can be scored like any
+prediction.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+
+from langchain_core.messages import HumanMessage
+
+from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.loop.graph import Recorder, message_to_dict
+from tracr_agent.tools.suite.base import ToolContext, call_tool
+
+STUDY_PROMPT = ("Analyse this tracr model layer by layer. compare provided data with known patterns from other "
+                "simple tasks and at the end predict top 1 task it probably preforms \n {data}")
+ANSWER_FORMAT = ("\n\n(Answer format: finish with one line `PREDICTION: <task name>`; if you can, also give a "
+                 "```python block defining f(tokens: list) -> list that reproduces the model's output per position.)")
+DEFAULT_HOOKS = ("attn.hook_pattern", "hook_pos_embed")
+N_IO_PAIRS = 10
+DUMP_CAP_TOKENS = 12000
+
+
+def dump_input(subject, seed: int = 0) -> list:
+    rng = random.Random(seed)
+    return [rng.choice(subject.vocab) for _ in range(subject.max_seq_len)]
+
+
+def build_dump(subject, condition: str, hooks=DEFAULT_HOOKS, seed: int = 0, inputs=None) -> str:
+    """The dump: for each input, each hook (a per-layer name like `attn.hook_pattern` means every layer's)."""
+    ctx = ToolContext(condition="full", cap_tokens=DUMP_CAP_TOKENS)
+    parts = []
+    for x in inputs or [dump_input(subject, seed)]:
+        x = subject.check_input(x)
+        parts.append(f"input (BOS prepended): {x}")
+        for hook in hooks:
+            names = [hook] if not hook.startswith(("attn.", "mlp.", "hook_resid", "hook_attn", "hook_mlp")) else \
+                [f"blocks.{layer}.{hook}" for layer in range(subject.n_layers)]
+            for name in names:
+                res = call_tool(subject, "get_activations", {"hook": name, "input": x}, ctx)
+                if res.is_error:
+                    from tracr_agent.tools.errors import UserError
+
+                    raise UserError(f"static dump: {res.text}")
+                parts.append(f"== {name} ==\n{res.text}")
+    if condition == "static+io":
+        rng = random.Random(seed + 1)
+        inputs = [[rng.choice(subject.vocab) for _ in range(rng.randint(1, subject.max_seq_len))]
+                  for _ in range(N_IO_PAIRS)]
+        res = call_tool(subject, "run_model", {"inputs": inputs}, ctx)
+        parts.append("== input/output pairs ==\n" + res.text)
+    return "\n\n".join(parts)
+
+
+def parse_answer(text: str) -> dict:
+    label = ""
+    for line in reversed(text.strip().splitlines()):
+        m = re.match(r"\s*\**PREDICTION\**\s*:\s*\**(.+?)\**\s*$", line, re.IGNORECASE)
+        if m:
+            label = m.group(1).strip().strip("`*\"'")
+            break
+    if not label:
+        lines = [l for l in text.strip().splitlines() if l.strip()]
+        label = lines[-1].strip()[:80] if lines else ""
+    blocks = re.findall(r"```(?:python|py)?\s*\n(.*?)```", text, re.DOTALL)
+    impl = next((b for b in reversed(blocks) if re.search(r"^def f\(", b, re.MULTILINE)), "")
+    return {"label": label or "unknown", "description": text.strip()[:2000], "implementation": impl, "confidence": 0.5}
+
+
+def run_static(subject, backend, condition: str, recorder: Recorder, closed_set: bool = False,
+               hooks=None, inputs=None) -> dict:
+    prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks or DEFAULT_HOOKS, inputs=inputs)) + ANSWER_FORMAT
+    if closed_set:
+        from tracr_agent.agent.loop.prompts import closed_set_labels
+
+        prompt += "\nThe task is one of: " + ", ".join(closed_set_labels())
+    msg = HumanMessage(content=prompt)
+    recorder.emit(tr.LLMRequest(step=1, messages=[message_to_dict(msg)]))
+    t0 = time.perf_counter()
+    try:
+        ai = backend.chat_model.invoke(backend.prepare([msg]))
+    except Exception as e:
+        recorder.emit(tr.ErrorEvent(message=f"LLM call failed: {type(e).__name__}: {e}", where="llm"))
+        return {"status": "error", "error": str(e), "llm_turns": 1}
+    usage = ai.usage_metadata or {}
+    tin, tout = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    text = ai.content if isinstance(ai.content, str) else str(ai.content)
+    cost = backend.cost(tin, tout)
+    recorder.emit(tr.LLMResponse(step=1, text=text, usage=tr.Usage(input_tokens=tin, output_tokens=tout),
+                                 latency_ms=round((time.perf_counter() - t0) * 1000, 1), cost=cost))
+    pred = parse_answer(text)
+    recorder.emit(tr.PredictionEvent(step=1, **pred))
+    return {"status": "prediction", "prediction": pred, "llm_turns": 1, "tokens": tin + tout, "cost": cost}

@@ -1,0 +1,111 @@
+"""The baseline's whitebox strategy: no decoded outputs, so read the residual stream instead.
+
+1. model_info (vocab, layers, output kind);
+2. decode_residual after every layer for one input: the layer where each
+   variable is first written gives the computation order;
+3. decode_residual after the last layer for designed probe inputs;
+4. hypothesis elimination (as in black-box mode) on each variable's values,
+   latest-written variable first: the first variable that some hypothesis
+   explains is taken as the output. The description says so — it is an
+   inference from the residual stream, not an observation of outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from langchain_core.messages import AIMessage
+
+from tracr_agent.agent.investigators.baseline import BATCH, generic_hypotheses, zoo_hypotheses
+
+N_PROBES = 16
+_LINE = re.compile(r"^(\d+) +(\S+) +(.*)$")
+_PAIR = re.compile(r"(\S+?)=(\S+)")
+_HEAD = re.compile(r"^blocks\.(\d+)\.hook_resid_(pre|mid|post)")
+INPUT_VARS = ("tokens", "indices", "one")
+
+
+def parse_value(s: str):
+    if s == "-":
+        return None
+    if s in ("True", "False"):
+        return s == "True"
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        return float(s)
+    except ValueError:
+        return s
+
+
+def parse_decode(text: str) -> Optional[tuple[int, dict[str, list]]]:
+    """(layer, {variable: [value at positions 1..n]}) from a decode_residual output."""
+    lines = text.splitlines()
+    if not lines:
+        return None
+    m = _HEAD.match(lines[0])
+    if not m:
+        return None
+    rows = []
+    for line in lines[1:]:
+        lm = _LINE.match(line)
+        if lm:
+            rows.append((int(lm.group(1)), dict(_PAIR.findall(lm.group(3)))))
+    values: dict[str, list] = {}
+    for pos, pairs in sorted(rows):
+        if pos == 0:
+            continue
+        for var, val in pairs.items():
+            values.setdefault(var, []).append(parse_value(val))
+    return int(m.group(1)), values
+
+
+def whitebox_step(bl, info, results, forced, call, turn) -> AIMessage:
+    n_layers = info.get("n_layers", 1)
+    decodes = []  # (input tuple, layer, values)
+    for name, args, text in results:
+        if name == "decode_residual" and not text.startswith("error"):
+            parsed = parse_decode(text)
+            if parsed:
+                decodes.append((tuple(args.get("input", [])), parsed[0], parsed[1]))
+    probes = bl._probe_inputs(info)[:N_PROBES]
+    order_input = max(probes, key=len)
+    if not decodes and not forced:
+        calls = [call("decode_residual", {"input": order_input, "layer": layer, "where": "post"}, i)
+                 for i, layer in enumerate(range(n_layers))]
+        return AIMessage(content="No outputs to observe: reading the residual stream after every layer to see "
+                                 "the order in which variables are written.", tool_calls=calls)
+    final = {x: vals for x, layer, vals in decodes if layer == n_layers - 1}
+    if len(final) < 2 and not forced:
+        todo = [p for p in probes if tuple(p) not in final]
+        calls = [call("decode_residual", {"input": p, "layer": n_layers - 1, "where": "post"}, i)
+                 for i, p in enumerate(todo[:BATCH])]
+        return AIMessage(content="Decoding the final residual stream on designed probe inputs.", tool_calls=calls)
+    first_written: dict[str, int] = {}
+    for x, layer, vals in sorted(decodes, key=lambda d: d[1]):
+        for var, seq in vals.items():
+            if var not in first_written and any(v is not None for v in seq):
+                first_written[var] = layer
+    candidates = [v for v in first_written if v.split(":")[0] not in INPUT_VARS and not v.endswith(".sw")]
+    candidates.sort(key=lambda v: (-first_written[v], v))
+    numerical = info.get("numerical", False)
+    for var in candidates:
+        obs = {x: vals[var] for x, vals in final.items() if var in vals and len(vals[var]) == len(x)}
+        if not obs:
+            continue
+        hyps = [h for h in zoo_hypotheses() + generic_hypotheses(obs) if h.consistent(obs, numerical)]
+        zoo = [h for h in hyps if h.zoo] or hyps
+        if zoo:
+            best = zoo[0]
+            note = (f"Variable {var} is written last (layer {first_written[var]}); taking it as the output, "
+                    f"{len(zoo)} hypothesis(es) explain its values on {len(obs)} inputs")
+            desc = (best.description + f" (Inferred without decoded outputs: variable {var}, written last, "
+                    f"holds these values on {len(obs)} probe inputs.)")
+            return bl._submit(call, best.label, desc, best.source, 0.7 if len(zoo) == 1 else 0.4, note)
+    return bl._submit(call, "unknown",
+                      "No hypothesis explains the values of any variable written in the residual stream.",
+                      "def f(tokens):\n    return [None] * len(tokens)\n", 0.05,
+                      f"Checked {len(candidates)} variables on {len(final)} inputs")

@@ -1,0 +1,325 @@
+"""The investigation loop as a LangGraph StateGraph.
+
+    agent ──tool calls──▶ tools ──▶ agent …        until submit_prediction
+      │                     │
+      └─no call─▶ nudge     └─limit─▶ force ──▶ agent (only submit_prediction allowed)
+
+The agent node calls the chat model with the condition's tools bound; the
+tools node runs each call against the held subject through `call_tool` (so a
+bad call becomes an error message the model sees, never an exception). On a
+limit the agent gets one last turn in which only submit_prediction is
+allowed; if it still does not commit the episode ends as "no prediction".
+Every step is reported to a `Recorder` (transcript + live view).
+
+Interactive graphs (`interactive=True`, needs a checkpointer) add two nodes
+that pause the graph with LangGraph's `interrupt()`:
+
+    agent ──calls──▶ review ──▶ tools ──▶ agent …
+                       │ interrupt per call: {"action": approve|edit|deny, "args", "reason", "hints"}
+    tools ──prediction──▶ ask ──question──▶ agent ──answer──▶ ask … ──"" ──▶ END
+                           │ interrupt: the person's question ("" ends)
+
+The review node is pure (it may re-execute when resumed): an edit rewrites
+the AIMessage's tool call in place, a denial and hints are handed to the tools
+node through the state. The person's side (prompting, HumanEvents) lives in
+agent/interactive/session.py, which resumes the graph with `Command(resume=...)`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Callable, Optional, TypedDict
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.types import interrupt
+from pydantic import BaseModel
+
+from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.loop.prompts import FORCE, NUDGE
+from tracr_agent.tools.suite.base import ToolContext, call_tool
+
+MAX_NUDGES = 2
+
+
+class Limits(BaseModel):
+    max_tool_calls: int = 40
+    max_llm_turns: int = 40
+    max_tokens: int = 400_000
+    max_seconds: float = 900.0
+    max_cost: float = 5.0
+
+
+class EpisodeState(TypedDict, total=False):
+    messages: Annotated[list, add_messages]
+    tool_calls: int
+    llm_turns: int
+    tokens: int
+    cost: float
+    forced: bool
+    nudges: int
+    prediction: Optional[dict]
+    status: str
+    error: str
+    sent: int
+    """How many messages earlier LLMRequest events already recorded (kept in the state so a resumed
+    session records only the new ones)."""
+    denials: dict
+    """Interactive: call id -> the person's reason for denying it (review node -> tools node)."""
+    hints: list
+    """Interactive: hints typed at the review prompt; they join the conversation after the tool results."""
+    asking: bool
+    """Interactive: the person is asking questions after the prediction."""
+    questions: int
+    ended_by: str
+
+
+class Recorder:
+    """Fans events out to the transcript writer and any listeners (the live view)."""
+
+    def __init__(self, writer: Optional[tr.TranscriptWriter] = None, listeners: Optional[list] = None):
+        self.writer = writer
+        self.listeners = listeners or []
+        self.start = writer.start if writer else time.monotonic()
+
+    def emit(self, event) -> None:
+        if not event.t:
+            event.t = round(time.monotonic() - self.start, 3)
+        if self.writer:
+            self.writer.write(event)
+        for fn in self.listeners:
+            fn(event)
+
+
+def message_to_dict(m) -> dict:
+    d = {"role": {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}.get(m.type, m.type),
+         "content": m.content if isinstance(m.content, str) else json.dumps(m.content)}
+    if isinstance(m, ToolMessage):
+        d["tool_call_id"] = m.tool_call_id
+        d["name"] = m.name
+    return d
+
+
+def exceeded(state: EpisodeState, limits: Limits, elapsed: float,
+             skip: tuple[str, ...] = ()) -> Optional[tuple[str, float]]:
+    """The first limit reached, as (name, limit), or None."""
+    checks = (("tool-call", state.get("tool_calls", 0), limits.max_tool_calls),
+              ("LLM-turn", state.get("llm_turns", 0), limits.max_llm_turns),
+              ("token", state.get("tokens", 0), limits.max_tokens),
+              ("wall-time (s)", elapsed, limits.max_seconds),
+              ("cost (USD)", state.get("cost", 0.0), limits.max_cost))
+    for name, value, limit in checks:
+        if name not in skip and value >= limit:
+            return name, float(limit)
+    return None
+
+
+HINT = "Hint from the user: {text}"
+
+
+def question_blocked(state: EpisodeState, limits: Limits, elapsed: float) -> Optional[str]:
+    """After the prediction: the limit (other than tool calls) that stops further answers, if any."""
+    hit = exceeded(state, limits, elapsed, skip=("tool-call",))
+    return hit[0] if hit else None
+
+
+def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Recorder,
+                checkpointer=None, review: Optional[Callable] = None, interactive: bool = False,
+                clock: Callable[[], float] = time.monotonic):
+    """`review(calls, state) -> calls`, if given, lets a caller approve/edit/deny calls before they run.
+
+    `interactive=True` adds the review and ask nodes, which pause the graph with `interrupt()`
+    (see the module docstring); it needs a checkpointer. `clock` measures the wall-time limit
+    (an interactive session passes one that leaves out the time spent waiting for the person)."""
+    from tracr_agent.tools.suite.langchain import langchain_tools
+
+    if interactive and checkpointer is None:
+        raise ValueError("an interactive graph needs a checkpointer (interrupt() resumes from it)")
+    all_tools = langchain_tools(subject, ctx)
+    submit_only = [t for t in all_tools if t.name == "submit_prediction"]
+    model_all = backend.chat_model.bind_tools(all_tools, **backend.bind_kwargs)
+    model_submit = backend.chat_model.bind_tools(submit_only, **backend.forced_bind_kwargs)
+    t_start = clock()
+
+    def elapsed() -> float:
+        return clock() - t_start
+
+    def agent_node(state: EpisodeState) -> dict:
+        msgs = state["messages"]
+        step = state.get("llm_turns", 0) + 1
+        recorder.emit(tr.LLMRequest(step=step, messages=[message_to_dict(m) for m in msgs[state.get("sent", 0):]]))
+        model = model_submit if state.get("forced") and not state.get("asking") else model_all
+        t0 = time.perf_counter()
+        try:
+            ai = model.invoke(backend.prepare(list(msgs)))
+        except Exception as e:  # retries happen in the client; what is left is an episode error
+            msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            recorder.emit(tr.ErrorEvent(message=f"LLM call failed: {msg}", where="llm"))
+            return {"status": "error", "error": msg}
+        latency = (time.perf_counter() - t0) * 1000
+        usage = ai.usage_metadata or {}
+        tin, tout = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+        cost = backend.cost(tin, tout)
+        calls = [tr.ToolCallRec(id=c["id"] or f"call_{step}_{i}", name=c["name"], args=c["args"])
+                 for i, c in enumerate(ai.tool_calls)]
+        calls += [tr.ToolCallRec(id=c.get("id") or f"bad_{step}_{i}", name=c.get("name") or "", args=c.get("args") or "")
+                  for i, c in enumerate(ai.invalid_tool_calls)]
+        text = ai.content if isinstance(ai.content, str) else json.dumps(ai.content)
+        recorder.emit(tr.LLMResponse(step=step, text=text, tool_calls=calls, latency_ms=round(latency, 1),
+                                     usage=tr.Usage(input_tokens=tin, output_tokens=tout), cost=cost))
+        return {"messages": [ai], "llm_turns": step, "tokens": state.get("tokens", 0) + tin + tout,
+                "cost": state.get("cost", 0.0) + cost, "sent": len(msgs) + 1}
+
+    def review_node(state: EpisodeState) -> dict:
+        # Pure: LangGraph re-executes this node from the top on every resume, replaying the
+        # decisions already given in order; nothing is recorded here (the person's side records).
+        ai: AIMessage = state["messages"][-1]
+        step = state.get("llm_turns", 0)
+        calls = [dict(c) for c in ai.tool_calls]
+        denials: dict = {}
+        hints: list = []
+        edited = False
+        for i, c in enumerate(calls):
+            cid = c["id"] or f"call_{step}_{i}"
+            decision = interrupt({"kind": "review", "step": step, "call_id": cid, "name": c["name"],
+                                  "args": c["args"], "index": i, "of": len(calls)}) or {}
+            hints += list(decision.get("hints") or [])
+            if decision.get("action") == "edit":
+                c["args"] = decision["args"]
+                edited = True
+            elif decision.get("action") == "deny":
+                denials[cid] = decision.get("reason") or "no reason given"
+        update: dict = {"denials": denials, "hints": hints}
+        if edited:  # same message id: add_messages replaces the call the model made with the edited one
+            update["messages"] = [ai.model_copy(update={"tool_calls": calls})]
+        return update
+
+    def ask_node(state: EpisodeState) -> dict:
+        blocked = question_blocked(state, limits, elapsed())
+        if blocked:
+            return {"asking": False, "ended_by": f"the {blocked} limit is reached"}
+        question = interrupt({"kind": "question", "step": state.get("llm_turns", 0)})
+        question = (question or "").strip()
+        if not question or question.lower() == "quit":
+            return {"asking": False, "ended_by": "the user ended the session"}
+        return {"messages": [HumanMessage(content=question)], "asking": True,
+                "questions": state.get("questions", 0) + 1}
+
+    def tools_node(state: EpisodeState) -> dict:
+        ai: AIMessage = state["messages"][-1]
+        step = state.get("llm_turns", 0)
+        forced = state.get("forced", False) and not state.get("asking")
+        already = state.get("prediction") is not None
+        n_calls = state.get("tool_calls", 0)
+        denials = state.get("denials") or {}
+        calls = [{"id": c["id"] or f"call_{step}_{i}", "name": c["name"], "args": c["args"]}
+                 for i, c in enumerate(ai.tool_calls)]
+        for c in calls:
+            if c["id"] in denials:
+                c["denied"] = denials[c["id"]]
+        if review is not None:
+            calls = review(calls, state)
+        out: list = []
+        prediction = None
+        for c in calls:
+            recorder.emit(tr.ToolCallEvent(step=step, call_id=c["id"], name=c["name"], args=c["args"]))
+            if c.get("denied"):
+                text, is_error, latency = f"error: the user denied this call: {c['denied']}", True, 0.0
+            elif prediction is not None or (already and c["name"] == "submit_prediction"):
+                text, is_error, latency = "error: a prediction was already submitted", True, 0.0
+            elif forced and c["name"] != "submit_prediction":
+                text, is_error, latency = "error: the limit is reached; only submit_prediction is allowed now", True, 0.0
+            elif n_calls >= limits.max_tool_calls and c["name"] != "submit_prediction":
+                text, is_error, latency = "error: tool-call limit reached; call submit_prediction", True, 0.0
+            else:
+                res = call_tool(subject, c["name"], c["args"], ctx)
+                text, is_error, latency = res.text, res.is_error, res.latency_ms
+                n_calls += 1
+                if c["name"] == "submit_prediction" and not is_error:
+                    prediction = dict(c["args"])
+                    recorder.emit(tr.PredictionEvent(step=step, forced=forced, **{
+                        k: prediction[k] for k in ("label", "description", "implementation", "confidence")}))
+            recorder.emit(tr.ToolResultEvent(step=step, call_id=c["id"], name=c["name"], text=text,
+                                             is_error=is_error, latency_ms=round(latency, 2)))
+            out.append(ToolMessage(content=text, tool_call_id=c["id"], name=c["name"]))
+        for i, bad in enumerate(ai.invalid_tool_calls):
+            cid = bad.get("id") or f"bad_{step}_{i}"
+            text = (f"error: the arguments of your {bad.get('name')!r} call are not valid JSON "
+                    f"({bad.get('error') or 'parse error'}); send a JSON object matching the tool's schema")
+            recorder.emit(tr.ToolCallEvent(step=step, call_id=cid, name=bad.get("name") or "", args=bad.get("args")))
+            recorder.emit(tr.ToolResultEvent(step=step, call_id=cid, name=bad.get("name") or "", text=text, is_error=True))
+            out.append(ToolMessage(content=text, tool_call_id=cid, name=bad.get("name") or ""))
+        out += [HumanMessage(content=HINT.format(text=h)) for h in state.get("hints") or []]
+        update: dict = {"messages": out, "tool_calls": n_calls}
+        if interactive:
+            update.update(denials={}, hints=[])
+        if prediction is not None:
+            update.update(prediction=prediction, status="prediction")
+        return update
+
+    def nudge_node(state: EpisodeState) -> dict:
+        return {"messages": [HumanMessage(content=NUDGE)], "nudges": state.get("nudges", 0) + 1}
+
+    def force_node(state: EpisodeState) -> dict:
+        hit = exceeded(state, limits, elapsed()) or ("no-progress", float(MAX_NUDGES))
+        recorder.emit(tr.LimitEvent(step=state.get("llm_turns", 0), limit=hit[0], value=hit[1]))
+        return {"messages": [HumanMessage(content=FORCE.format(limit=hit[0], value=hit[1]))], "forced": True}
+
+    def give_up_node(state: EpisodeState) -> dict:
+        return {"status": "no_prediction"}
+
+    def after_agent(state: EpisodeState) -> str:
+        if state.get("status") == "error":
+            return END
+        ai = state["messages"][-1]
+        if ai.tool_calls or ai.invalid_tool_calls:
+            return "review" if interactive and ai.tool_calls else "tools"
+        if interactive and state.get("prediction") is not None:
+            return "ask"  # the answer to a question
+        if state.get("forced"):
+            return "give_up"
+        if state.get("nudges", 0) >= MAX_NUDGES or exceeded(state, limits, elapsed()):
+            return "force"
+        return "nudge"
+
+    def after_tools(state: EpisodeState) -> str:
+        if state.get("prediction") is not None:
+            if not interactive:
+                return END
+            return "agent" if state.get("asking") and not question_blocked(state, limits, elapsed()) else "ask"
+        if state.get("forced"):
+            return "give_up"
+        if exceeded(state, limits, elapsed()):
+            return "force"
+        return "agent"
+
+    def after_ask(state: EpisodeState) -> str:
+        return "agent" if state.get("asking") else END
+
+    g = StateGraph(EpisodeState)
+    g.add_node("agent", agent_node)
+    g.add_node("tools", tools_node)
+    g.add_node("nudge", nudge_node)
+    g.add_node("force", force_node)
+    g.add_node("give_up", give_up_node)
+    g.add_edge(START, "agent")
+    if interactive:
+        g.add_node("review", review_node)
+        g.add_node("ask", ask_node)
+        g.add_edge("review", "tools")
+        g.add_conditional_edges("ask", after_ask, ["agent", END])
+        g.add_conditional_edges("agent", after_agent, ["review", "tools", "nudge", "force", "give_up", "ask", END])
+        g.add_conditional_edges("tools", after_tools, ["agent", "force", "give_up", "ask", END])
+    else:
+        g.add_conditional_edges("agent", after_agent, ["tools", "nudge", "force", "give_up", END])
+        g.add_conditional_edges("tools", after_tools, ["agent", "force", "give_up", END])
+    g.add_edge("nudge", "agent")
+    g.add_edge("force", "agent")
+    g.add_edge("give_up", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+def initial_messages(system: str, opening: str) -> list:
+    return [SystemMessage(content=system), HumanMessage(content=opening)]

@@ -1,0 +1,60 @@
+"""What the agent is told: the system prompt and the opening message. Never the task's identity."""
+
+from __future__ import annotations
+
+from tracr_agent.tools.suite.base import REGISTRY, tool_names
+
+SYSTEM = """You are an interpretability researcher investigating a small transformer compiled by Tracr.
+Tracr compiles a RASP program (a sequence-to-sequence algorithm over short token sequences) into exact
+transformer weights: attention heads move information between positions, MLPs compute elementwise
+functions, and the residual stream holds named variables in one-hot (categorical) or single-dimension
+(numerical) form. Here the variables have neutral names (v1, v2, …); `tokens`, `indices` and `one` are the
+input token, the position, and a constant. Every input starts with a BOS token at position 0; the model
+produces one output per input position 1..n.
+
+Your goal: find out which algorithm the model computes. Investigate with the tools, form hypotheses and test
+them with inputs you choose. When you are confident (or when told to stop), call submit_prediction with
+- label: a short conventional name for the algorithm,
+- description: what it computes, precisely,
+- implementation: Python source defining f(tokens: list) -> list giving the model's output for each input
+  position (BOS excluded; None where the model outputs no value),
+- confidence: 0..1.
+Your implementation is checked against the model on every input, so make it exact.
+
+The model's interface: input vocab: {vocab}   max_seq_len: {max_seq_len} (inputs have 1..{max_seq_len} tokens);
+output: {output_kind}.
+
+Tools available in this session: {tools}.
+{condition_note}Be economical: each tool call costs time and tokens, and outputs are capped."""
+
+CONDITION_NOTES = {
+    "blackbox": "You can only run the model on inputs; you cannot see its internals.\n",
+    "whitebox": "You can read every internal activation and weight-derived view, but you cannot see the model's "
+                "decoded outputs, its logits, or which residual variable the unembedding reads.\n",
+    "full": "You can run the model and read any internal activation.\n",
+}
+
+OPENING = "Investigate the model and commit to a prediction with submit_prediction."
+
+
+def system_prompt(condition: str, subject, closed_set_labels: list[str] | None = None) -> str:
+    names = tool_names(condition)
+    tools = "; ".join(f"{n} ({REGISTRY[n].description.split('.')[0].lower()})" for n in names)
+    kind = "numerical (one number per position)" if subject.output_kind == "numerical" else "categorical"
+    text = SYSTEM.format(tools=tools, condition_note=CONDITION_NOTES.get(condition, ""), vocab=subject.vocab_text(),
+                         max_seq_len=subject.max_seq_len, output_kind=kind)
+    if closed_set_labels:
+        text += ("\n\nThe model performs one of these tasks; your label must be exactly one of them:\n"
+                 + ", ".join(closed_set_labels))
+    return text
+
+
+def closed_set_labels() -> list[str]:
+    from tracr_agent.tools.subjects.zoo import all_tasks
+
+    return [t.id for t in all_tasks()]
+
+
+FORCE = ("You have reached the {limit} limit ({value:g}). Your only allowed action now is to call "
+         "submit_prediction with your best hypothesis.")
+NUDGE = "Continue the investigation by calling a tool, or commit with submit_prediction."

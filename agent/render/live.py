@@ -1,0 +1,110 @@
+"""The live view: renders transcript events with rich as they happen (and, for replay, as they were).
+
+One renderer serves `run` (events arrive from the recorder) and `replay`
+(events come from a file), so a replayed episode looks the way it did live.
+"""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+
+from tracr_agent.agent.episode import transcript as tr
+
+PREVIEW_LINES = 8
+
+
+class LiveView:
+    def __init__(self, console: Console | None = None, verbose: bool = False, only: str | None = None):
+        self.console = console or Console()
+        self.verbose = verbose
+        self.only = only  # None, "tools", "llm" or "human"
+        self.tool_calls = 0
+        self.tokens = 0
+        self.cost = 0.0
+        self.t = 0.0
+
+    def _show(self, kind: str) -> bool:
+        return self.only is None or self.only == kind
+
+    def counters(self) -> str:
+        return f"[dim]tools {self.tool_calls} · tokens {self.tokens} · ${self.cost:.4f} · {self.t:.1f}s[/]"
+
+    def __call__(self, ev) -> None:
+        c = self.console
+        self.t = max(self.t, ev.t)
+        if isinstance(ev, tr.Header):
+            who = "human" if ev.actor == "human" else ev.llm
+            subj = ev.subject.task_id or ev.subject.fingerprint
+            c.rule(f"[bold]tracr-agent[/] · subject {subj} · condition {ev.condition} · {who}")
+        elif isinstance(ev, tr.LLMRequest):
+            if self.verbose and self._show("llm"):
+                for m in ev.messages:
+                    if m.get("role") in ("system", "user"):
+                        c.print(Panel(Text(str(m.get("content", ""))), title=f"{m['role']} → LLM", title_align="left",
+                                      border_style="blue", expand=False))
+        elif isinstance(ev, tr.LLMResponse):
+            self.tokens += ev.usage.input_tokens + ev.usage.output_tokens
+            self.cost += ev.cost
+            if self._show("llm"):
+                head = f"[bold cyan]turn {ev.step}[/] {self.counters()}"
+                c.print(head)
+                if ev.text.strip():
+                    c.print(Text(ev.text.strip(), style="cyan"))
+        elif isinstance(ev, tr.ToolCallEvent):
+            self.tool_calls += 1
+            if self._show("tools"):
+                args = json.dumps(ev.args, ensure_ascii=False) if not isinstance(ev.args, str) else ev.args
+                if ev.name == "submit_prediction" and isinstance(ev.args, dict):
+                    args = json.dumps({k: v for k, v in ev.args.items() if k != "implementation"}, ensure_ascii=False)
+                shown = args if len(args) <= 300 or self.verbose else args[:300] + "…"
+                c.print(Text.assemble(("  → ", "bold yellow"), (ev.name, "bold yellow"), (" " + shown, "yellow")))
+        elif isinstance(ev, tr.ToolResultEvent):
+            if self._show("tools"):
+                lines = ev.text.splitlines()
+                shown = lines if self.verbose else lines[:PREVIEW_LINES]
+                body = "\n".join(shown) + ("" if len(shown) == len(lines) else f"\n… ({len(lines) - len(shown)} more lines; --verbose shows all)")
+                style = "red" if ev.is_error else "white"
+                c.print(Panel(Text(body, style=style), title=f"{ev.name} · {ev.latency_ms:.0f} ms",
+                              title_align="left", border_style="red" if ev.is_error else "dim", expand=False))
+        elif isinstance(ev, tr.LimitEvent):
+            c.print(f"[bold magenta]limit reached:[/] {ev.limit} ({ev.value:g}) — the agent must commit now")
+        elif isinstance(ev, tr.HumanEvent):
+            if self._show("human"):
+                c.print(f"[bold green]human {ev.action}[/]" + (f": {ev.text}" if ev.text else "")
+                        + (f" {json.dumps(ev.args)}" if ev.args is not None else ""))
+        elif isinstance(ev, tr.PredictionEvent):
+            c.print(Panel.fit(
+                Text.assemble(("label: ", "bold"), ev.label, "\n", ("confidence: ", "bold"), f"{ev.confidence:g}",
+                              "\n", ("description: ", "bold"), ev.description),
+                title="prediction" + (" (forced)" if ev.forced else ""), border_style="green"))
+            c.print(Syntax(ev.implementation.rstrip(), "python", theme="ansi_dark", line_numbers=False))
+        elif isinstance(ev, tr.ScoreEvent):
+            c.print(score_line(ev.score))
+        elif isinstance(ev, tr.ErrorEvent):
+            c.print(f"[bold red]error[/] ({ev.where}): {ev.message}")
+        elif isinstance(ev, tr.EndEvent):
+            c.rule(f"{ev.status} · {ev.tool_calls} tool calls · {ev.llm_turns} turns · {ev.tokens} tokens · "
+                   f"${ev.cost:.4f} · {ev.duration_s:.1f}s")
+
+
+def score_line(score: dict) -> str:
+    parts = []
+    lab = score.get("label")
+    if lab is not None:
+        parts.append(f"label {'[green]correct[/]' if lab.get('correct') else '[red]wrong[/]'}")
+    fn = score.get("functional")
+    if fn is not None:
+        ok = fn.get("correct")
+        detail = f"{100 * (fn.get('agreement') or 0):.1f}% of {fn.get('n_inputs', 0)} inputs"
+        if fn.get("error"):
+            detail += f"; {fn['error']}"
+        parts.append(f"implementation {'[green]correct[/]' if ok else '[red]wrong[/]'} ({detail})")
+    judge = score.get("judge")
+    if judge is not None:
+        parts.append(f"judge {'yes' if judge.get('correct') else 'no'} ({judge.get('model')})")
+    return "[bold]score:[/] " + (" · ".join(parts) if parts else "not scored")

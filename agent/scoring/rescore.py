@@ -1,0 +1,61 @@
+"""Rescoring: recompute scores from saved transcripts, never calling the agent's model.
+
+The prediction comes from each transcript's last `prediction` event, the
+subject is loaded afresh, and results.jsonl is rewritten atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
+
+
+def prediction_of(path: Path) -> tuple[Optional[dict], bool]:
+    """(last prediction, closed_set) from a transcript; a torn tail is tolerated."""
+    events, _ = tr.read_transcript(path, strict=False)
+    closed = bool(events and isinstance(events[0], tr.Header) and events[0].closed_set)
+    preds = [e for e in events if isinstance(e, tr.PredictionEvent)]
+    if not preds:
+        return None, closed
+    p = preds[-1]
+    return {"label": p.label, "description": p.description, "implementation": p.implementation,
+            "confidence": p.confidence}, closed
+
+
+def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> ResultRecord:
+    from tracr_agent.agent.scoring.score import score_prediction
+    from tracr_agent.tools.subjects.load import load_task
+
+    if rec.task not in subjects:
+        subjects[rec.task] = load_task(rec.task)
+    path = Path(out) / rec.transcript
+    if not path.is_file():
+        return rec
+    prediction, closed = prediction_of(path)
+    score = score_prediction(prediction, subjects[rec.task], task=rec.task, closed_set=closed,
+                             judge_llm=judge).model_dump()
+    lab, fn = score.get("label") or {}, score.get("functional") or {}
+    return rec.model_copy(update={"score": score, "label_correct": lab.get("correct"),
+                                  "functional_correct": fn.get("correct"), "agreement": fn.get("agreement"),
+                                  "label": (prediction or {}).get("label")})
+
+
+def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
+    judge = None
+    if judge_llm:
+        from tracr_agent.agent.backends.llm import make_backend
+
+        judge = make_backend(judge_llm).chat_model
+    records = read_results(out)
+    subjects: dict = {}
+    new = [rescore_record(out, r, subjects, judge) for r in records]
+    changed = sum((a.label_correct, a.functional_correct, a.agreement) != (b.label_correct, b.functional_correct, b.agreement)
+                  for a, b in zip(records, new))
+    tmp = Path(out) / "results.jsonl.tmp"
+    tmp.write_text("".join(r.model_dump_json() + "\n" for r in new))
+    os.replace(tmp, Path(out) / "results.jsonl")
+    return len(new), changed

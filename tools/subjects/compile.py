@@ -1,0 +1,34 @@
+"""RASP → tracr: compile a program into an assembled transformer (imports tracr lazily)."""
+
+from __future__ import annotations
+
+from tracr_agent.tools.errors import SubjectError
+
+BOS = "BOS"
+PAD = "PAD"
+
+
+def compile_program(program, vocab, max_seq_len: int):
+    """tracr's AssembledTransformerModel for `program` over `vocab` and `max_seq_len`."""
+    from tracr.compiler import compiling
+    from tracr.rasp import rasp
+
+    if not isinstance(program, rasp.SOp):
+        raise SubjectError(f"expected a RASP SOp, got {type(program).__name__}")
+    vocab = set(vocab)
+    if not vocab:
+        raise SubjectError("the vocabulary is empty")
+    if BOS in vocab or PAD in vocab:
+        raise SubjectError(f"the vocabulary may not contain the reserved tokens {BOS!r} or {PAD!r}")
+    if not isinstance(max_seq_len, int) or max_seq_len < 1:
+        raise SubjectError(f"max_seq_len must be a positive integer, got {max_seq_len!r}")
+    try:
+        return compiling.compile_rasp_to_model(
+            program, vocab=vocab, max_seq_len=max_seq_len, compiler_bos=BOS, compiler_pad=PAD
+        )
+    except Exception as e:  # tracr raises many kinds; the user needs the message, not the stack
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise SubjectError(
+            f"tracr cannot compile this program with vocab={sorted(vocab, key=str)} "
+            f"and max_seq_len={max_seq_len}: {msg}"
+        ) from None

@@ -1,0 +1,193 @@
+"""Getting a subject: from a zoo task, a user's RASP program file, or a model directory.
+
+Compiled subjects are cached as model directories under the user's cache
+directory (platformdirs; `TRACR_AGENT_CACHE` overrides), keyed by the
+program's source hash, vocab, max_seq_len and library versions. A cache hit
+reads weights and card only: JAX and tracr are never imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Optional
+
+from tracr_agent.tools.errors import SubjectError
+from tracr_agent.tools.subjects.modeldir import read_card, read_weights, write_model_dir
+from tracr_agent.tools.subjects.subject import Subject, SubjectTruth
+
+CONVERT_VERSION = "1"  # bump when convert.py changes what it writes
+_LIBS = ("tracr-pypi", "transformer-lens", "torch")
+
+
+def cache_root() -> Path:
+    env = os.environ.get("TRACR_AGENT_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("tracr-agent"))
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for lib in _LIBS:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = "missing"
+    return out
+
+
+def cache_key(source: str, vocab, max_seq_len: int) -> str:
+    payload = json.dumps(
+        {"source": hashlib.sha256(source.encode()).hexdigest(), "vocab": sorted(map(repr, vocab)),
+         "max_seq_len": max_seq_len, "libs": library_versions(), "convert": CONVERT_VERSION},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def load_cached(key: str, kind: str = "task") -> Optional[Subject]:
+    d = cache_root() / "subjects" / key
+    if not (d / "model.json").is_file():
+        return None
+    card = read_card(d)
+    truth = SubjectTruth(**json.loads((d / "truth.json").read_text()))
+    truth.kind = kind
+    truth.labels = tuple(truth.labels)
+    return Subject(card, read_weights(d, card), truth=truth, source=str(d), kind=kind)
+
+
+def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: SubjectTruth,
+                    use_cache: bool = True, refresh: bool = False) -> Subject:
+    """Compile with tracr, convert, store in the cache, and load it back.
+
+    `refresh` compiles even on a cache hit (and rewrites the entry): the caller
+    needs tracr's own model (`subject.tracr_model`), e.g. to verify against it."""
+    if use_cache and not refresh:
+        hit = load_cached(key, truth.kind)
+        if hit is not None:
+            return hit
+    from tracr_agent.tools.subjects.compile import compile_program
+    from tracr_agent.tools.subjects.convert import convert
+
+    model = compile_program(program, vocab, max_seq_len)
+    card, weights, provenance = convert(model, program.label, max_seq_len)
+    truth.provenance = provenance
+    import numpy as np
+
+    weights_t = {k: np.array(v, dtype=np.float32) for k, v in weights.items()}
+    if not use_cache:
+        subject = Subject(card, weights_t, truth=truth, source="compiled", kind=truth.kind)
+        subject.tracr_model = model
+        return subject
+    final = cache_root() / "subjects" / key
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".tmp-"))
+    write_model_dir(tmp, card, weights_t)
+    (tmp / "truth.json").write_text(json.dumps(
+        {"task_id": truth.task_id, "labels": list(truth.labels), "provenance": provenance}, default=str))
+    if refresh and final.exists():
+        shutil.rmtree(final, ignore_errors=True)
+    try:
+        os.replace(tmp, final)
+    except OSError:  # another process won the race: theirs is as good as ours
+        shutil.rmtree(tmp, ignore_errors=True)
+    subject = load_cached(key, truth.kind)
+    subject.tracr_model = model
+    return subject
+
+
+def task_source(task) -> str:
+    import inspect
+
+    return inspect.getsource(inspect.getmodule(task.build)) + task.id
+
+
+def load_task(task_id: str, use_cache: bool = True, refresh: bool = False) -> Subject:
+    from tracr_agent.tools.subjects.zoo import get_task
+
+    try:
+        task = get_task(task_id)
+    except KeyError as e:
+        raise SubjectError(e.args[0]) from None
+    key = cache_key(task_source(task), task.vocab, task.max_seq_len)
+    if use_cache and not refresh:
+        hit = load_cached(key)
+        if hit is not None:
+            return hit
+    return compile_subject(task.build(), task.vocab, task.max_seq_len, key=key,
+                           truth=SubjectTruth(task_id=task.id, labels=task.labels), use_cache=use_cache,
+                           refresh=refresh)
+
+
+def load_program(spec: str, use_cache: bool = True) -> Subject:
+    """`path/to/file.py:make_program` — the function returns (sop, vocab, max_seq_len)."""
+    path_s, sep, func = spec.rpartition(":")
+    if not sep or not path_s or not func:
+        raise SubjectError(f"--program takes FILE.py:FUNCTION, got {spec!r}")
+    path = Path(path_s)
+    if not path.is_file():
+        raise SubjectError(f"program file {path} does not exist")
+    source = path.read_text()
+    mod_spec = importlib.util.spec_from_file_location(f"user_program_{path.stem}", path)
+    module = importlib.util.module_from_spec(mod_spec)
+    try:
+        mod_spec.loader.exec_module(module)
+    except Exception as e:
+        raise SubjectError(f"cannot import {path}: {type(e).__name__}: {e}") from None
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        raise SubjectError(f"{path} does not define a function {func!r}")
+    try:
+        result = fn()
+    except Exception as e:
+        raise SubjectError(f"{path}:{func}() raised {type(e).__name__}: {e}") from None
+    if isinstance(result, dict):
+        result = (result.get("program"), result.get("vocab"), result.get("max_seq_len"))
+    if not (isinstance(result, tuple) and len(result) == 3):
+        raise SubjectError(f"{path}:{func}() must return (sop, vocab, max_seq_len)")
+    program, vocab, max_seq_len = result
+    try:
+        vocab = list(vocab)
+    except TypeError:
+        raise SubjectError(f"{path}:{func}() returned a vocab that is not a collection: {vocab!r}") from None
+    key = cache_key(source + func, vocab, max_seq_len if isinstance(max_seq_len, int) else -1)
+    subject = compile_subject(program, vocab, max_seq_len, key=key,
+                              truth=SubjectTruth(task_id=None, labels=(), kind="program"), use_cache=use_cache)
+    subject.source = f"{path.resolve()}:{func}"  # what a rerun loads again
+    return subject
+
+
+def load_model_dir(directory: str) -> Subject:
+    d = Path(directory)
+    card = read_card(d)
+    if card.output_encoding.kind == "categorical" and (
+        not card.output_encoding.values or len(card.output_encoding.values) != card.config.d_vocab_out
+    ):
+        raise SubjectError(f"{d}/model.json: output_encoding.values must list {card.config.d_vocab_out} values")
+    if len(card.input_encoding.vocab) != card.config.d_vocab:
+        raise SubjectError(f"{d}/model.json: input_encoding.vocab lists {len(card.input_encoding.vocab)} tokens but d_vocab is {card.config.d_vocab}")
+    if card.residual_labels is not None and len(card.residual_labels) != card.config.d_model:
+        raise SubjectError(f"{d}/model.json: residual_labels has {len(card.residual_labels)} names but d_model is {card.config.d_model}")
+    return Subject(card, read_weights(d, card), source=str(d.resolve()), kind="model_dir",
+                   truth=SubjectTruth(kind="model_dir"))
+
+
+def load_subject(task: Optional[str] = None, program: Optional[str] = None,
+                 model_dir: Optional[str] = None, use_cache: bool = True) -> Subject:
+    given = [x for x in (task, program, model_dir) if x]
+    if len(given) != 1:
+        raise SubjectError("name exactly one subject: a TASK, --program FILE.py:FUNC, or --model-dir DIR")
+    if task:
+        return load_task(task, use_cache)
+    if program:
+        return load_program(program, use_cache)
+    return load_model_dir(model_dir)

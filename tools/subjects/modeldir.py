@@ -1,0 +1,188 @@
+"""The model directory: a converted Tracr model on disk, and its loading into TransformerLens.
+
+A model directory holds `model.json` (the `ModelCard` below) and the weights
+as a HookedTransformer-style state dict (`embed.W_E`, `pos_embed.W_pos`,
+`blocks.N.attn.W_Q` …, `unembed.W_U`) in `weights.safetensors`, `weights.pt`
+or `weights.npz`. It is the format of the community's tracr→TransformerLens
+notebooks, so models nobody compiled here can be imported with `--model-dir`;
+it is also what the compile cache stores. Loading never imports JAX or tracr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, Field, ValidationError
+
+from tracr_agent.tools.errors import SubjectError
+
+FORMAT = "tracr-agent-model/1"
+Token = Union[bool, int, float, str]
+WEIGHT_FILES = ("weights.safetensors", "weights.pt", "weights.npz")
+
+
+class ModelConfig(BaseModel):
+    n_layers: int = Field(ge=1)
+    d_model: int = Field(ge=1)
+    d_head: int = Field(ge=1)
+    n_heads: int = Field(ge=1)
+    d_mlp: int = Field(ge=1)
+    n_ctx: int = Field(ge=2)
+    d_vocab: int = Field(ge=1)
+    d_vocab_out: int = Field(ge=1)
+    act_fn: Literal["relu"] = "relu"
+
+
+class InputEncoding(BaseModel):
+    vocab: list[Token]
+    """Every input token in token-id order (index i is token id i), BOS and PAD included."""
+    bos: str = "BOS"
+    pad: Optional[str] = None
+
+
+class OutputEncoding(BaseModel):
+    kind: Literal["categorical", "numerical"]
+    values: Optional[list[Token]] = None
+    """Categorical only: the output value of each unembed column, in column order."""
+
+
+class ModelCard(BaseModel):
+    format: str = FORMAT
+    config: ModelConfig
+    input_encoding: InputEncoding
+    output_encoding: OutputEncoding
+    max_seq_len: Optional[int] = None
+    """Longest input without BOS; defaults to n_ctx - 1."""
+    residual_labels: Optional[list[str]] = None
+    """A name for each residual dimension (neutral names only); default d0, d1, …"""
+    output_variable: Optional[str] = None
+    """Which residual variable the unembed reads (a neutral name)."""
+
+    @property
+    def seq_len(self) -> int:
+        return self.max_seq_len if self.max_seq_len is not None else self.config.n_ctx - 1
+
+    @property
+    def tokens(self) -> list[Token]:
+        """The input vocabulary without BOS and PAD."""
+        special = {self.input_encoding.bos, self.input_encoding.pad}
+        return [t for t in self.input_encoding.vocab if not (isinstance(t, str) and t in special)]
+
+
+def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Every HookedTransformer-style key a Tracr model needs, with its shape."""
+    h, dm, dh, dmlp = cfg.n_heads, cfg.d_model, cfg.d_head, cfg.d_mlp
+    shapes = {
+        "embed.W_E": (cfg.d_vocab, dm),
+        "pos_embed.W_pos": (cfg.n_ctx, dm),
+        "unembed.W_U": (dm, cfg.d_vocab_out),
+        "unembed.b_U": (cfg.d_vocab_out,),
+    }
+    for layer in range(cfg.n_layers):
+        p = f"blocks.{layer}"
+        shapes.update(
+            {
+                f"{p}.attn.W_Q": (h, dm, dh), f"{p}.attn.b_Q": (h, dh),
+                f"{p}.attn.W_K": (h, dm, dh), f"{p}.attn.b_K": (h, dh),
+                f"{p}.attn.W_V": (h, dm, dh), f"{p}.attn.b_V": (h, dh),
+                f"{p}.attn.W_O": (h, dh, dm), f"{p}.attn.b_O": (dm,),
+                f"{p}.mlp.W_in": (dm, dmlp), f"{p}.mlp.b_in": (dmlp,),
+                f"{p}.mlp.W_out": (dmlp, dm), f"{p}.mlp.b_out": (dm,),
+            }
+        )
+    return shapes
+
+
+def _is_bias(key: str) -> bool:
+    return key.rsplit(".", 1)[-1].startswith("b_")
+
+
+def read_card(directory: Path) -> ModelCard:
+    path = Path(directory) / "model.json"
+    if not Path(directory).is_dir():
+        raise SubjectError(f"model directory {directory} does not exist")
+    if not path.is_file():
+        raise SubjectError(f"model directory {directory} has no model.json (see README: model directory format)")
+    try:
+        return ModelCard.model_validate_json(path.read_text())
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise SubjectError(f"{path}: field '{where}': {first['msg']}") from None
+    except ValueError as e:
+        raise SubjectError(f"{path} is not valid JSON: {e}") from None
+
+
+def read_weights(directory: Path, card: ModelCard) -> dict:
+    """Loads and checks the state dict as float32 numpy arrays: every key present with the right
+    shape (biases default to 0). torch is imported only for a `.pt` file."""
+    import numpy as np
+
+    directory = Path(directory)
+    found = [directory / f for f in WEIGHT_FILES if (directory / f).is_file()]
+    if not found:
+        raise SubjectError(f"model directory {directory} has no weights file (one of {', '.join(WEIGHT_FILES)})")
+    path = found[0]
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.numpy import load_file
+
+            raw = load_file(str(path))
+        elif path.suffix == ".pt":
+            import torch
+
+            raw = {k: v.detach().cpu().float().numpy() for k, v in torch.load(path, map_location="cpu", weights_only=True).items()}
+        else:
+            with np.load(path) as z:
+                raw = {k: z[k] for k in z.files}
+    except Exception as e:  # a corrupt file is the user's to fix: say which
+        raise SubjectError(f"cannot read {path}: {type(e).__name__}: {e}") from None
+    shapes = expected_shapes(card.config)
+    weights = {}
+    for key, shape in shapes.items():
+        if key not in raw:
+            if _is_bias(key):
+                weights[key] = np.zeros(shape, np.float32)
+                continue
+            raise SubjectError(f"{path}: missing weight '{key}' (expected shape {list(shape)})")
+        t = np.asarray(raw[key], dtype=np.float32)
+        if tuple(t.shape) != shape:
+            raise SubjectError(f"{path}: weight '{key}' has shape {list(t.shape)}, expected {list(shape)}")
+        weights[key] = t
+    return weights
+
+
+def write_model_dir(directory: Path, card: ModelCard, weights: dict) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({k: np.ascontiguousarray(np.asarray(v, dtype=np.float32)) for k, v in weights.items()},
+              str(directory / "weights.safetensors"))
+    (directory / "model.json").write_text(card.model_dump_json(indent=1, exclude_none=True))
+
+
+def build_bridge(card: ModelCard, weights: dict):
+    """A TransformerBridge (TransformerLens 4) holding these weights."""
+    import logging
+
+    from transformer_lens.config.transformer_bridge_config import TransformerBridgeConfig
+    from transformer_lens.model_bridge import TransformerBridge
+    from transformer_lens.utilities.tl_checkpoint_conversion import convert_tl_checkpoint
+
+    c = card.config
+    cfg = TransformerBridgeConfig(
+        n_layers=c.n_layers, d_model=c.d_model, d_head=c.d_head, n_ctx=c.n_ctx,
+        d_vocab=c.d_vocab, d_vocab_out=c.d_vocab_out, d_mlp=c.d_mlp, n_heads=c.n_heads,
+        act_fn=c.act_fn, attention_dir="bidirectional", normalization_type=None,
+    )
+    logging.getLogger("transformer_lens").setLevel(logging.ERROR)
+    bridge = TransformerBridge.boot_native(cfg)
+    import torch
+
+    tensors = {k: torch.from_numpy(v.copy()) for k, v in weights.items()}
+    bridge.load_state_dict(convert_tl_checkpoint(tensors, cfg), strict=True)
+    bridge.eval()
+    return bridge

@@ -1,0 +1,25 @@
+"""The task zoo: every RASP program tracr-agent knows about.
+
+Importing this package is cheap: builders import tracr lazily, so neither
+tracr, jax nor torch is loaded until a task is actually built.
+"""
+
+from __future__ import annotations
+
+from tracr_agent.tools.subjects.zoo.base import Task, TaskRegistry, normalize_label
+from tracr_agent.tools.subjects.zoo.extra_tasks import EXTRA_TASKS
+from tracr_agent.tools.subjects.zoo.lib_tasks import LIB_TASKS
+
+ZOO = TaskRegistry([*LIB_TASKS, *EXTRA_TASKS])
+
+
+def get_task(task_id: str) -> Task:
+    """Look a task up by id (or by any of its labels, normalized)."""
+    return ZOO.get(task_id)
+
+
+def all_tasks() -> list[Task]:
+    return list(ZOO)
+
+
+__all__ = ["Task", "TaskRegistry", "ZOO", "get_task", "all_tasks", "normalize_label"]
