@@ -1,0 +1,1 @@
+"""One episode: its lifecycle (subject + investigator + condition in; transcript, prediction, score out) and the transcript format."""

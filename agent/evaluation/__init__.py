@@ -1,0 +1,1 @@
+"""Headless batch evaluation and the reports over its results."""

@@ -1,0 +1,1 @@
+"""Interactive use: steering a live episode, and the lab where a person investigates by hand."""

@@ -1,0 +1,1 @@
+"""The investigation loop: the LangGraph graph and what the agent is told."""

@@ -1,0 +1,1 @@
+"""Scoring predictions: label, function (in a sandbox) and judge; rescoring saved runs without the model."""
