@@ -168,15 +168,7 @@ def load_program(spec: str, use_cache: bool = True) -> Subject:
 
 def load_model_dir(directory: str) -> Subject:
     d = Path(directory)
-    card = read_card(d)
-    if card.output_encoding.kind == "categorical" and (
-        not card.output_encoding.values or len(card.output_encoding.values) != card.config.d_vocab_out
-    ):
-        raise SubjectError(f"{d}/model.json: output_encoding.values must list {card.config.d_vocab_out} values")
-    if len(card.input_encoding.vocab) != card.config.d_vocab:
-        raise SubjectError(f"{d}/model.json: input_encoding.vocab lists {len(card.input_encoding.vocab)} tokens but d_vocab is {card.config.d_vocab}")
-    if card.residual_labels is not None and len(card.residual_labels) != card.config.d_model:
-        raise SubjectError(f"{d}/model.json: residual_labels has {len(card.residual_labels)} names but d_model is {card.config.d_model}")
+    card = read_card(d)  # checks every field against the others
     return Subject(card, read_weights(d, card), source=str(d.resolve()), kind="model_dir",
                    truth=SubjectTruth(kind="model_dir"))
 

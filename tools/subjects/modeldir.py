@@ -105,13 +105,61 @@ def read_card(directory: Path) -> ModelCard:
     if not path.is_file():
         raise SubjectError(f"model directory {directory} has no model.json (see README: model directory format)")
     try:
-        return ModelCard.model_validate_json(path.read_text())
+        card = ModelCard.model_validate_json(path.read_text())
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
         raise SubjectError(f"{path}: field '{where}': {first['msg']}") from None
     except ValueError as e:
         raise SubjectError(f"{path} is not valid JSON: {e}") from None
+    problem = card_problem(card)
+    if problem:
+        field, msg = problem
+        raise SubjectError(f"{path}: field '{field}': {msg}")
+    return card
+
+
+def token_key(token: Token) -> tuple[str, Token]:
+    # the input encoder keys tokens by (type, value): "1" and 1 are different tokens
+    return (type(token).__name__, token)
+
+
+def card_problem(card: ModelCard) -> Optional[tuple[str, str]]:
+    """The first inconsistency between the card's fields, as (field, message), or None.
+
+    Each of these would otherwise surface later as a KeyError or a shape error in the
+    middle of an episode (e.g. a TracrBench-style `<s>` BOS that the vocab lacks)."""
+    c, enc, out = card.config, card.input_encoding, card.output_encoding
+    keys = [token_key(t) for t in enc.vocab]
+    seen: set = set()
+    for t, k in zip(enc.vocab, keys):
+        if k in seen:
+            return "input_encoding.vocab", f"token {t!r} is listed twice (each token id needs its own token)"
+        seen.add(k)
+    if len(enc.vocab) != c.d_vocab:
+        return "input_encoding.vocab", f"lists {len(enc.vocab)} tokens but config.d_vocab is {c.d_vocab}"
+    if token_key(enc.bos) not in seen:
+        return "input_encoding.bos", f"{enc.bos!r} is not in input_encoding.vocab"
+    if enc.pad is not None and token_key(enc.pad) not in seen:
+        return "input_encoding.pad", f"{enc.pad!r} is not in input_encoding.vocab"
+    if enc.pad is not None and enc.pad == enc.bos:
+        return "input_encoding.pad", f"{enc.pad!r} is also the BOS token"
+    if out.kind == "categorical":
+        if not out.values or len(out.values) != c.d_vocab_out:
+            n = len(out.values or [])
+            return "output_encoding.values", f"categorical output needs {c.d_vocab_out} values (config.d_vocab_out), got {n}"
+        if len({token_key(v) for v in out.values}) != len(out.values):
+            return "output_encoding.values", "a value is listed twice (each unembed column needs its own value)"
+    else:
+        if c.d_vocab_out != 1:
+            return "config.d_vocab_out", f"numerical output reads one unembed column, but d_vocab_out is {c.d_vocab_out}"
+        if out.values:
+            return "output_encoding.values", "numerical output takes no values (only categorical does)"
+    if card.max_seq_len is not None and not 1 <= card.max_seq_len <= c.n_ctx - 1:
+        return "max_seq_len", f"must be between 1 and config.n_ctx - 1 = {c.n_ctx - 1} (BOS takes a position), got {card.max_seq_len}"
+    if card.residual_labels is not None and len(card.residual_labels) != c.d_model:
+        return "residual_labels", f"has {len(card.residual_labels)} names but config.d_model is {c.d_model}"
+    return None
 
 
 def read_weights(directory: Path, card: ModelCard) -> dict:

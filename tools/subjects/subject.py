@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any, Optional, Sequence
 
 from tracr_agent.tools.errors import UserError
-from tracr_agent.tools.subjects.modeldir import ModelCard
+from tracr_agent.tools.subjects.modeldir import ModelCard, token_key
 
 # Output logits below this mean "no value": tracr writes a zero vector where a
 # RASP value is undefined (e.g. an aggregate that selects nothing).
@@ -92,9 +92,7 @@ class Subject:
         self._token_id = {self._key(t): i for i, t in enumerate(card.input_encoding.vocab)}
         self._by_text = {str(t): t for t in self.vocab}
 
-    @staticmethod
-    def _key(tok) -> tuple:
-        return (type(tok).__name__, tok)
+    _key = staticmethod(token_key)
 
     # -- identity -------------------------------------------------------------------------
     @cached_property
