@@ -5,6 +5,14 @@ from __future__ import annotations
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    # A test that starts a llama-cpp server takes minutes: it belongs to the slow tier, so the
+    # fast tier `-m "not slow"` leaves it out without each such test having to say so twice.
+    for item in items:
+        if item.get_closest_marker("llm_server") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def load():
     from tracr_agent.tools.subjects.load import load_task

@@ -28,6 +28,22 @@ def test_help_imports_nothing_heavy():
     assert out.strip() == "[]"
 
 
+def test_missing_command_group_is_an_error(monkeypatch):
+    from tracr_agent.agent.cli import main
+
+    monkeypatch.setattr(main, "COMMAND_GROUPS", (*main.COMMAND_GROUPS, "tracr_agent.agent.cli.no_such_group"))
+    with pytest.raises(ModuleNotFoundError, match="no_such_group"):
+        main._register_more()
+
+
+def test_compile_program_verify_names_no_missing_option(tmp_path):
+    prog = tmp_path / "p.py"
+    prog.write_text("def f():\n    raise AssertionError('not reached')\n")
+    r = cli("compile", "--program", f"{prog}:f", "--verify")
+    assert r.exit_code == 2
+    assert "--verify needs a zoo task" in r.output and "--verify-tracr" not in r.output
+
+
 def test_tasks_json_lists_the_zoo():
     r = cli("tasks", "--json")
     assert r.exit_code == 0
@@ -105,6 +121,7 @@ def test_user_program_compiles_and_runs(tmp_path):
     assert "doubled" not in r.output and "secret" not in r.output
 
 
+@pytest.mark.slow
 def test_compile_all_verify_agrees_everywhere():
     """The subject equals tracr's forward pass and the reference on every task's input domain."""
     from tracr_agent.tools.subjects.zoo import all_tasks

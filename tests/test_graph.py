@@ -9,7 +9,7 @@ from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.episode.lifecycle import run_episode
 from tracr_agent.agent.loop.graph import Limits
 from tracr_agent.agent.backends.llm import Backend
-from tracr_agent.agent.backends.replay import ScriptedChatModel
+from fakes import ScriptedChatModel
 
 REVERSE_IMPL = "def f(tokens):\n    return list(reversed(tokens))\n"
 

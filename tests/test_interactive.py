@@ -391,7 +391,7 @@ def test_graph_interrupts_and_resume_values(reverse_subject, tmp_path):
 
     from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph, initial_messages
     from tracr_agent.agent.backends.llm import Backend
-    from tracr_agent.agent.backends.replay import ScriptedChatModel
+    from fakes import ScriptedChatModel
     from tracr_agent.tools.suite.base import ToolContext
 
     submit = {"label": "reverse", "description": "d", "implementation": "def f(t):\n    return t[::-1]\n",
@@ -438,7 +438,7 @@ def test_graph_interrupts_and_resume_values(reverse_subject, tmp_path):
 def test_interactive_graph_needs_a_checkpointer(reverse_subject):
     from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph
     from tracr_agent.agent.backends.llm import Backend
-    from tracr_agent.agent.backends.replay import ScriptedChatModel
+    from fakes import ScriptedChatModel
     from tracr_agent.tools.suite.base import ToolContext
 
     with pytest.raises(ValueError, match="checkpointer"):

@@ -22,7 +22,9 @@ from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.episode.lifecycle import run_episode
 from tracr_agent.agent.loop.graph import Limits
 from tracr_agent.agent.backends.llm import Backend
-from tracr_agent.agent.backends.replay import ScriptedChatModel
+from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+
+from fakes import ScriptedChatModel
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = [REPO / "transcripts" / f"baseline-{t}.jsonl" for t in ("reverse", "sort", "length")]
@@ -91,7 +93,7 @@ def test_round_trip_every_event_type(baseline_episode, reverse_subject, tmp_path
     assert problem is None and result.status == "prediction"
     assert_round_trip(emitted, events)
     seen |= {type(e) for e in events}
-    assert isinstance(events[0], tr.Header) and events[0].cap_tokens == 1500
+    assert isinstance(events[0], tr.Header) and events[0].cap_tokens == DEFAULT_CAP_TOKENS
     assert isinstance(events[-1], tr.EndEvent)
     ts = [e.t for e in events]
     assert ts == sorted(ts)
@@ -162,7 +164,7 @@ def test_header_without_cap_tokens_reads_with_default(tmp_path):
     line = json.loads(EXAMPLES[0].read_text().splitlines()[0])
     line.pop("cap_tokens", None)
     events, _ = tr.read_transcript(write_lines(tmp_path / "old.jsonl", [json.dumps(line)]))
-    assert events[0].cap_tokens == 1500
+    assert events[0].cap_tokens == DEFAULT_CAP_TOKENS
 
 
 # -- the committed examples ---------------------------------------------------------------------

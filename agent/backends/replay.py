@@ -1,6 +1,6 @@
-"""Chat models that answer from a list: scripted responses (tests) and replay of a transcript.
+"""A chat model that replays the LLM responses of a transcript.
 
-Both plug into the graph exactly like a real chat model (`bind_tools`,
+It plugs into the graph exactly like a real chat model (`bind_tools`,
 `invoke`), so a replayed episode runs the same code path as the original.
 """
 
@@ -16,14 +16,12 @@ from pydantic import PrivateAttr
 from tracr_agent.tools.errors import UserError
 
 
-class ScriptedChatModel(BaseChatModel):
-    """Returns the given AIMessages (or exceptions, raised) one per call, in order."""
+class ReplayChatModel(BaseChatModel):
+    """Returns the given AIMessages (or plain strings) one per call, in order."""
 
     responses: list
-    name_: str = "scripted"
+    name_: str = "replay"
     _index: list = PrivateAttr(default_factory=lambda: [0])
-    seen: list = []
-    """Every message list the model was called with (for tests)."""
 
     @property
     def _llm_type(self) -> str:
@@ -34,20 +32,13 @@ class ScriptedChatModel(BaseChatModel):
 
     def _generate(self, messages, stop: Optional[list] = None, run_manager: Any = None, **kwargs) -> ChatResult:
         i = self._index[0]
-        self.seen.append(list(messages))
         if i >= len(self.responses):
             raise RuntimeError(f"{self.name_}: no response left (the script has {len(self.responses)})")
         self._index[0] = i + 1
         msg = self.responses[i]
-        if isinstance(msg, BaseException):
-            raise msg
         if isinstance(msg, str):
             msg = AIMessage(content=msg)
         return ChatResult(generations=[ChatGeneration(message=msg)])
-
-
-class ReplayChatModel(ScriptedChatModel):
-    name_: str = "replay"
 
     @classmethod
     def from_transcript(cls, path: str) -> "ReplayChatModel":

@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+
 
 def resume_cmd(
     session: str = typer.Argument(..., help="The session id `run --interactive` printed."),
@@ -27,7 +29,7 @@ def lab_cmd(
     condition: str = typer.Option("full", "--condition", "-c", help="Tool policy: blackbox, whitebox, full."),
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path."),
     out: str = typer.Option("transcripts", "--out", help="Directory for the transcript (without --transcript)."),
-    cap: int = typer.Option(1500, "--cap", help="Tool output cap in tokens."),
+    cap: int = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Tool output cap in tokens."),
     program: Optional[str] = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION."),
     model_dir: Optional[str] = typer.Option(None, "--model-dir", help="A converted Tracr model directory."),
 ):

@@ -15,6 +15,8 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
+from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+
 app = typer.Typer(
     help="Investigate Tracr-compiled transformers with an LLM agent and interpretability tools.",
     no_args_is_help=True,
@@ -119,7 +121,7 @@ def compile_cmd(
     if not (all_tasks_ or task or program):
         fail("give a TASK, --program FILE.py:FUNC, or --all")
     if program and verify:
-        fail("--verify needs a zoo task (a reference function); a --program is checked against tracr by `compile --program … --verify-tracr`")
+        fail("--verify needs a zoo task (a reference function to compare against); compile the --program without --verify")
     if all_tasks_:
         selected = [t.id for t in all_tasks()]
     elif task:
@@ -182,7 +184,7 @@ def tool(
     condition: str = typer.Option("full", "--condition", "-c", help="Tool policy: blackbox, whitebox, full."),
     program: Optional[str] = ProgramOpt,
     model_dir: Optional[str] = ModelDirOpt,
-    cap: int = typer.Option(1500, "--cap", help="Output cap in tokens."),
+    cap: int = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Output cap in tokens."),
 ):
     """Call one tool by hand and print its output exactly as the agent would see it."""
     from tracr_agent.tools.suite import ToolContext, call_tool, check_condition
@@ -218,7 +220,7 @@ def run(
     out: str = typer.Option(DEFAULT_OUT, "--out", help="Directory for the transcript."),
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path (overrides --out)."),
     compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
-    cap: int = typer.Option(1500, "--cap", help="Tool output cap in tokens."),
+    cap: int = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Tool output cap in tokens."),
     static_hooks: Optional[str] = typer.Option(None, "--static-hooks", help="static conditions: hooks to dump, comma-separated (default attn.hook_pattern,hook_pos_embed; a per-layer name means every layer)."),
     static_inputs: Optional[str] = typer.Option(None, "--static-inputs", help='static conditions: JSON list of inputs to dump, e.g. \'[["a","b","c"]]\' (default: one random input of full length).'),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; print only the result."),
@@ -285,16 +287,17 @@ def run(
         raise typer.Exit(1)
 
 
+COMMAND_GROUPS = ("tracr_agent.agent.cli.transcripts", "tracr_agent.agent.cli.eval", "tracr_agent.agent.cli.interactive")
+"""Command groups kept in their own modules; each registers its commands on `app`."""
+
+
 def _register_more() -> None:
-    # Command groups kept in their own modules (each registers on `app`; imports stay lazy).
+    # No try/except: a group of our own that fails to import is a broken install, and hiding it
+    # would silently drop its commands from `tracr-agent --help`. Imports inside stay lazy.
     import importlib
 
-    for mod in ("tracr_agent.agent.cli.transcripts", "tracr_agent.agent.cli.eval", "tracr_agent.agent.cli.interactive"):
-        try:
-            importlib.import_module(mod).register(app)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
+    for mod in COMMAND_GROUPS:
+        importlib.import_module(mod).register(app)
 
 
 _register_more()

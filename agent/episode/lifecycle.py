@@ -17,6 +17,7 @@ from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph, initial_messages
 from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
 from tracr_agent.tools.suite.base import ToolContext, check_condition
+from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 
 @dataclass
@@ -58,7 +59,7 @@ def default_transcript_path(out_dir: Path, subject, condition: str, llm: str) ->
 
 def run_episode(subject, backend, *, condition: str = "full", limits: Optional[Limits] = None,
                 transcript_path: Path, closed_set: bool = False, listeners: Optional[list] = None,
-                seed: int = 0, cap_tokens: int = 1500, score: bool = True, review=None,
+                seed: int = 0, cap_tokens: int = DEFAULT_CAP_TOKENS, score: bool = True, review=None,
                 checkpointer=None, session_id: str = "", judge=None, static_hooks=None,
                 static_inputs=None) -> EpisodeResult:
     check_condition(condition)

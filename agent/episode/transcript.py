@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -43,7 +44,7 @@ class Header(_Event):
     llm: str
     actor: Literal["agent", "human"] = "agent"
     limits: dict = Field(default_factory=dict)
-    cap_tokens: int = 1500
+    cap_tokens: int = DEFAULT_CAP_TOKENS
     """The tool-output cap (tokens) the episode ran with; `replay --rerun` reuses it."""
     seed: int = 0
     closed_set: bool = False

@@ -28,6 +28,7 @@ from rich.markup import escape
 
 from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.loop.graph import Recorder
+from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 PROMPT = "lab> "
 COMMANDS = ("help", "submit", "quit")
@@ -67,7 +68,7 @@ def parse_args(rest: str):
 
 
 class Lab:
-    def __init__(self, subject, *, condition: str, transcript_path: Path, cap_tokens: int = 1500,
+    def __init__(self, subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
                  console: Optional[Console] = None):
         from tracr_agent.tools.subjects.subject import standard_hooks
         from tracr_agent.tools.suite.base import ToolContext, tool_names
@@ -294,7 +295,7 @@ class Lab:
             self.writer.close()
 
 
-def run_lab(subject, *, condition: str, transcript_path: Path, cap_tokens: int = 1500,
+def run_lab(subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
             console: Optional[Console] = None) -> int:
     return Lab(subject, condition=condition, transcript_path=transcript_path, cap_tokens=cap_tokens,
                console=console).loop()

@@ -36,6 +36,7 @@ from rich.markup import escape
 from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph, initial_messages
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 ENV_SESSIONS = "TRACR_AGENT_SESSIONS"
 TABLE = "tracr_sessions"
@@ -379,7 +380,7 @@ def validate_args(name: str, line: str) -> tuple[Optional[dict], Optional[str]]:
 
 def start_session(subject, backend, *, task: Optional[str], program: Optional[str], model_dir: Optional[str],
                   condition: str, limits: Limits, transcript_path: Path, closed_set: bool = False,
-                  cap_tokens: int = 1500, compat: Optional[str] = None, verbose: bool = False,
+                  cap_tokens: int = DEFAULT_CAP_TOKENS, compat: Optional[str] = None, verbose: bool = False,
                   console: Optional[Console] = None, seed: int = 0) -> int:
     """`run --interactive`: a new session, driven until it finishes or is interrupted. Returns the exit code."""
     from tracr_agent.agent.episode.lifecycle import subject_ref, version

@@ -23,12 +23,19 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from tracr_agent.agent.investigators.hypotheses import (
+    BATCH,
+    Hypothesis,
+    generic_hypotheses,
+    probe_inputs,
+    submit_prediction,
+    zoo_hypotheses,
+)
+from tracr_agent.agent.investigators.whitebox_reader import whitebox_step
 from tracr_agent.agent.loop.prompts import FORCE
 
 MAX_ROUNDS = 6
-BATCH = 32
 _ITEM = re.compile(r'"(?:[^"\\]|\\.)*"|[^,\s\[\]]+')
-NUM_TOL = 2e-3
 
 
 def parse_item(s: str):
@@ -70,82 +77,6 @@ def parse_model_info(text: str) -> dict:
     m = re.search(r"non-empty attention heads: (.*)", text)
     info["heads"] = re.findall(r"(\d+)\.(\d+)", m.group(1)) if m else []
     return info
-
-
-def same_outputs(a: list, b: list, numerical: bool) -> bool:
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if x is None or y is None:
-            if x is not y:
-                return False
-        elif numerical:
-            try:
-                if abs(float(x) - float(y)) > NUM_TOL:
-                    return False
-            except (TypeError, ValueError):
-                return False
-        elif x != y or isinstance(x, bool) != isinstance(y, bool):
-            return False
-    return True
-
-
-class Hypothesis:
-    def __init__(self, label: str, description: str, source: str, fn, zoo: bool):
-        self.label, self.description, self.source, self.fn, self.zoo = label, description, source, fn, zoo
-
-    def predict(self, x: tuple) -> Optional[list]:
-        try:
-            out = self.fn(list(x))
-            return list(out) if out is not None else None
-        except Exception:
-            return None
-
-    def consistent(self, obs: dict, numerical: bool) -> bool:
-        for x, y in obs.items():
-            p = self.predict(x)
-            if p is None or not same_outputs(p, y, numerical):
-                return False
-        return True
-
-
-def zoo_hypotheses() -> list[Hypothesis]:
-    from tracr_agent.tools.subjects.zoo import all_tasks
-
-    return [Hypothesis(t.id, t.description, t.reference_source(), t.reference, True) for t in all_tasks()]
-
-
-def generic_hypotheses(obs: dict) -> list[Hypothesis]:
-    """Families fitted to the observations: they survive only if one table explains everything."""
-    out = []
-    pairs = [(x, y) for x, y in obs.items()]
-    vals = {v for _, y in pairs for v in y}
-    if len(vals) == 1:
-        c = next(iter(vals))
-        out.append(Hypothesis("constant", f"Every position outputs {c!r}.",
-                              f"def f(tokens):\n    return [{c!r}] * len(tokens)\n", lambda t, c=c: [c] * len(t), False))
-    for name, key in (("elementwise map", lambda x, i: x[i]), ("positional map", lambda x, i: i)):
-        table: dict = {}
-        ok = True
-        for x, y in pairs:
-            for i, v in enumerate(y):
-                k = key(x, i)
-                if table.setdefault(k, v) != v:
-                    ok = False
-                    break
-            if not ok:
-                break
-        if ok and table:
-            if name == "elementwise map":
-                src = f"def f(tokens):\n    table = {table!r}\n    return [table.get(t) for t in tokens]\n"
-                fn = lambda t, table=dict(table): [table.get(v) for v in t]  # noqa: E731
-                desc = f"Each position's output depends only on its own token: {table!r}."
-            else:
-                src = f"def f(tokens):\n    table = {table!r}\n    return [table.get(i) for i in range(len(tokens))]\n"
-                fn = lambda t, table=dict(table): [table.get(i) for i in range(len(t))]  # noqa: E731
-                desc = f"Each position's output depends only on its index: {table!r}."
-            out.append(Hypothesis(name, desc, src, fn, False))
-    return out
 
 
 class BaselineInvestigator(BaseChatModel):
@@ -206,7 +137,7 @@ class BaselineInvestigator(BaseChatModel):
                 if n == "run_model" and not t.startswith("error"):
                     obs.update(parse_run_model(t))
             return self._blackbox_step(info, obs, forced, call, turn)
-        return self._whitebox_step(info, results, forced, call, turn)
+        return whitebox_step(info, results, forced, call, self.seed)
 
     # -- a person's question after the prediction (interactive sessions) ------------------------
     @staticmethod
@@ -232,23 +163,6 @@ class BaselineInvestigator(BaseChatModel):
                                  "every question with this summary.)")
 
     # -- with decoded outputs -----------------------------------------------------------------
-    def _probe_inputs(self, info: dict) -> list[list]:
-        vocab, n = info["vocab"], info["max_seq_len"]
-        rng = random.Random(self.seed)
-        probes = [[t] for t in vocab]
-        try:
-            ordered = sorted(vocab)
-        except TypeError:
-            ordered = list(vocab)
-        probes.append((ordered * n)[:n])
-        probes.append(list(reversed((ordered * n)[:n])))
-        for t in vocab[:4]:
-            probes.append([t] * n)
-        while len(probes) < BATCH:
-            k = rng.randint(2, n) if n >= 2 else 1
-            probes.append([rng.choice(vocab) for _ in range(k)])
-        return [list(p) for p in dict.fromkeys(tuple(p) for p in probes)][:BATCH]
-
     def _distinguishing(self, info: dict, survivors: list[Hypothesis], obs: dict) -> list[list]:
         vocab, n = info["vocab"], info["max_seq_len"]
         rng = random.Random(self.seed + len(obs))
@@ -270,7 +184,7 @@ class BaselineInvestigator(BaseChatModel):
         numerical = info["numerical"]
         if not obs and not forced:
             return AIMessage(content="Probing with designed inputs: single tokens, sorted, reversed, constant and random sequences.",
-                             tool_calls=[call("run_model", {"inputs": self._probe_inputs(info)})])
+                             tool_calls=[call("run_model", {"inputs": probe_inputs(info, self.seed)})])
         hyps = zoo_hypotheses() + generic_hypotheses(obs)
         survivors = [h for h in hyps if h.consistent(obs, numerical)]
         zoo_surv = [h for h in survivors if h.zoo] or survivors
@@ -283,20 +197,14 @@ class BaselineInvestigator(BaseChatModel):
                             "testing inputs on which they disagree.",
                     tool_calls=[call("run_model", {"inputs": probes})])
         if not zoo_surv:
-            return self._submit(call, "unknown", "No hypothesis in the baseline's set explains the observed outputs.",
+            return submit_prediction(call, "unknown", "No hypothesis in the baseline's set explains the observed outputs.",
                                 "def f(tokens):\n    return [None] * len(tokens)\n", 0.05,
                                 f"Eliminated every hypothesis on {len(obs)} observed inputs.")
         best = zoo_surv[0]
         conf = 0.95 if len(zoo_surv) == 1 else 0.6
         note = f"{len(obs)} inputs observed; {len(zoo_surv)} hypothesis(es) consistent" + (
             f" (equivalent on every input tried: {', '.join(h.label for h in zoo_surv)})" if len(zoo_surv) > 1 else "")
-        return self._submit(call, best.label, best.description, best.source, conf, note)
-
-    @staticmethod
-    def _submit(call, label, description, source, confidence, note) -> AIMessage:
-        return AIMessage(content=note + f". Committing to: {label}.",
-                         tool_calls=[call("submit_prediction", {"label": label, "description": description,
-                                                                "implementation": source, "confidence": confidence})])
+        return submit_prediction(call, best.label, best.description, best.source, conf, note)
 
     # -- the static dump (no tools) -----------------------------------------------------------
     def _static_answer(self, messages) -> AIMessage:
@@ -314,9 +222,3 @@ class BaselineInvestigator(BaseChatModel):
             return AIMessage(content="No hypothesis explains the input/output pairs.\nPREDICTION: unknown")
         return AIMessage(content=f"{len(survivors)} hypotheses fit the {len(obs)} input/output pairs; the first is "
                                  f"{best.label}: {best.description}\n```python\n{best.source}```\nPREDICTION: {best.label}")
-
-    # -- internals only -----------------------------------------------------------------------
-    def _whitebox_step(self, info, results, forced, call, turn) -> AIMessage:
-        from tracr_agent.agent.investigators.whitebox_reader import whitebox_step
-
-        return whitebox_step(self, info, results, forced, call, turn)

@@ -17,7 +17,13 @@ from typing import Optional
 
 from langchain_core.messages import AIMessage
 
-from tracr_agent.agent.investigators.baseline import BATCH, generic_hypotheses, zoo_hypotheses
+from tracr_agent.agent.investigators.hypotheses import (
+    BATCH,
+    generic_hypotheses,
+    probe_inputs,
+    submit_prediction,
+    zoo_hypotheses,
+)
 
 N_PROBES = 16
 _LINE = re.compile(r"^(\d+) +(\S+) +(.*)$")
@@ -63,7 +69,7 @@ def parse_decode(text: str) -> Optional[tuple[int, dict[str, list]]]:
     return int(m.group(1)), values
 
 
-def whitebox_step(bl, info, results, forced, call, turn) -> AIMessage:
+def whitebox_step(info, results, forced, call, seed: int) -> AIMessage:
     n_layers = info.get("n_layers", 1)
     decodes = []  # (input tuple, layer, values)
     for name, args, text in results:
@@ -71,7 +77,7 @@ def whitebox_step(bl, info, results, forced, call, turn) -> AIMessage:
             parsed = parse_decode(text)
             if parsed:
                 decodes.append((tuple(args.get("input", [])), parsed[0], parsed[1]))
-    probes = bl._probe_inputs(info)[:N_PROBES]
+    probes = probe_inputs(info, seed)[:N_PROBES]
     order_input = max(probes, key=len)
     if not decodes and not forced:
         calls = [call("decode_residual", {"input": order_input, "layer": layer, "where": "post"}, i)
@@ -104,8 +110,8 @@ def whitebox_step(bl, info, results, forced, call, turn) -> AIMessage:
                     f"{len(zoo)} hypothesis(es) explain its values on {len(obs)} inputs")
             desc = (best.description + f" (Inferred without decoded outputs: variable {var}, written last, "
                     f"holds these values on {len(obs)} probe inputs.)")
-            return bl._submit(call, best.label, desc, best.source, 0.7 if len(zoo) == 1 else 0.4, note)
-    return bl._submit(call, "unknown",
-                      "No hypothesis explains the values of any variable written in the residual stream.",
-                      "def f(tokens):\n    return [None] * len(tokens)\n", 0.05,
-                      f"Checked {len(candidates)} variables on {len(final)} inputs")
+            return submit_prediction(call, best.label, desc, best.source, 0.7 if len(zoo) == 1 else 0.4, note)
+    return submit_prediction(call, "unknown",
+                             "No hypothesis explains the values of any variable written in the residual stream.",
+                             "def f(tokens):\n    return [None] * len(tokens)\n", 0.05,
+                             f"Checked {len(candidates)} variables on {len(final)} inputs")

@@ -16,8 +16,7 @@ from typing import Callable, Optional
 
 from pydantic import BaseModel, ValidationError
 
-DEFAULT_CAP_TOKENS = 1500
-CHARS_PER_TOKEN = 4
+from tracr_agent.tools.output_cap import CHARS_PER_TOKEN, DEFAULT_CAP_TOKENS  # noqa: F401 (re-exported)
 
 
 class ToolError(Exception):

@@ -1,0 +1,114 @@
+"""Hypothesis elimination shared by the rule-based investigators (`baseline.py` and its
+`whitebox_reader.py`): the hypotheses (zoo references and generic families), the output
+comparison, the designed probe inputs, and the move that submits a prediction."""
+
+from __future__ import annotations
+
+import random
+from typing import Optional
+
+from langchain_core.messages import AIMessage
+
+BATCH = 32
+NUM_TOL = 2e-3
+
+
+def same_outputs(a: list, b: list, numerical: bool) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            if x is not y:
+                return False
+        elif numerical:
+            try:
+                if abs(float(x) - float(y)) > NUM_TOL:
+                    return False
+            except (TypeError, ValueError):
+                return False
+        elif x != y or isinstance(x, bool) != isinstance(y, bool):
+            return False
+    return True
+
+
+class Hypothesis:
+    def __init__(self, label: str, description: str, source: str, fn, zoo: bool):
+        self.label, self.description, self.source, self.fn, self.zoo = label, description, source, fn, zoo
+
+    def predict(self, x: tuple) -> Optional[list]:
+        try:
+            out = self.fn(list(x))
+            return list(out) if out is not None else None
+        except Exception:
+            return None
+
+    def consistent(self, obs: dict, numerical: bool) -> bool:
+        for x, y in obs.items():
+            p = self.predict(x)
+            if p is None or not same_outputs(p, y, numerical):
+                return False
+        return True
+
+
+def zoo_hypotheses() -> list[Hypothesis]:
+    from tracr_agent.tools.subjects.zoo import all_tasks
+
+    return [Hypothesis(t.id, t.description, t.reference_source(), t.reference, True) for t in all_tasks()]
+
+
+def generic_hypotheses(obs: dict) -> list[Hypothesis]:
+    """Families fitted to the observations: they survive only if one table explains everything."""
+    out = []
+    pairs = [(x, y) for x, y in obs.items()]
+    vals = {v for _, y in pairs for v in y}
+    if len(vals) == 1:
+        c = next(iter(vals))
+        out.append(Hypothesis("constant", f"Every position outputs {c!r}.",
+                              f"def f(tokens):\n    return [{c!r}] * len(tokens)\n", lambda t, c=c: [c] * len(t), False))
+    for name, key in (("elementwise map", lambda x, i: x[i]), ("positional map", lambda x, i: i)):
+        table: dict = {}
+        ok = True
+        for x, y in pairs:
+            for i, v in enumerate(y):
+                k = key(x, i)
+                if table.setdefault(k, v) != v:
+                    ok = False
+                    break
+            if not ok:
+                break
+        if ok and table:
+            if name == "elementwise map":
+                src = f"def f(tokens):\n    table = {table!r}\n    return [table.get(t) for t in tokens]\n"
+                fn = lambda t, table=dict(table): [table.get(v) for v in t]  # noqa: E731
+                desc = f"Each position's output depends only on its own token: {table!r}."
+            else:
+                src = f"def f(tokens):\n    table = {table!r}\n    return [table.get(i) for i in range(len(tokens))]\n"
+                fn = lambda t, table=dict(table): [table.get(i) for i in range(len(t))]  # noqa: E731
+                desc = f"Each position's output depends only on its index: {table!r}."
+            out.append(Hypothesis(name, desc, src, fn, False))
+    return out
+
+
+def probe_inputs(info: dict, seed: int) -> list[list]:
+    """Designed first inputs: every single token, sorted and reversed runs, constant runs, then random fill."""
+    vocab, n = info["vocab"], info["max_seq_len"]
+    rng = random.Random(seed)
+    probes = [[t] for t in vocab]
+    try:
+        ordered = sorted(vocab)
+    except TypeError:
+        ordered = list(vocab)
+    probes.append((ordered * n)[:n])
+    probes.append(list(reversed((ordered * n)[:n])))
+    for t in vocab[:4]:
+        probes.append([t] * n)
+    while len(probes) < BATCH:
+        k = rng.randint(2, n) if n >= 2 else 1
+        probes.append([rng.choice(vocab) for _ in range(k)])
+    return [list(p) for p in dict.fromkeys(tuple(p) for p in probes)][:BATCH]
+
+
+def submit_prediction(call, label, description, source, confidence, note) -> AIMessage:
+    return AIMessage(content=note + f". Committing to: {label}.",
+                     tool_calls=[call("submit_prediction", {"label": label, "description": description,
+                                                            "implementation": source, "confidence": confidence})])
