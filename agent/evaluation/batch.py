@@ -33,6 +33,8 @@ PRESETS = {
 class ResultRecord(BaseModel):
     key: str
     task: str
+    suite: Optional[str] = None
+    """For a subject from `--tasks dir:PATH`: PATH's folder name (the task is the model's folder)."""
     condition: str
     llm: str
     trial: int
@@ -52,25 +54,40 @@ class ResultRecord(BaseModel):
 
 
 @dataclass(frozen=True)
+class TaskRef:
+    """A subject of the batch: a task id, or (suite set) one model directory of a `dir:PATH` suite."""
+    name: str
+    suite: Optional[str] = None
+    model_dir: Optional[str] = None
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in text)
+
+
+@dataclass(frozen=True)
 class EpisodeSpec:
     task: str
     condition: str
     llm: str
     trial: int
+    suite: Optional[str] = None
+    model_dir: Optional[str] = None
 
     @property
     def key(self) -> str:
-        return f"{self.task}|{self.condition}|{self.llm}|{self.trial}"
+        task = f"{self.suite}/{self.task}" if self.suite else self.task
+        return f"{task}|{self.condition}|{self.llm}|{self.trial}"
 
     def filename(self) -> str:
-        llm = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in self.llm)[:60]
-        return f"{self.task}__{self.condition.replace('+', '_')}__{llm}__t{self.trial}.jsonl"
+        task = f"{_safe(self.suite)}__{_safe(self.task)}" if self.suite else self.task
+        return f"{task}__{self.condition.replace('+', '_')}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
 
 
 def record_from_score(spec: EpisodeSpec, score: Optional[dict], **fields) -> ResultRecord:
     lab = (score or {}).get("label") or {}
     fn = (score or {}).get("functional") or {}
-    return ResultRecord(key=spec.key, task=spec.task, condition=spec.condition, llm=spec.llm, trial=spec.trial,
+    return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition, llm=spec.llm, trial=spec.trial,
                         label_correct=lab.get("correct"), functional_correct=fn.get("correct"),
                         agreement=fn.get("agreement"), score=score, **fields)
 
@@ -137,12 +154,37 @@ def check_llm_reachable(spec: str) -> None:
         raise UserError(f"LLM endpoint {url} is unreachable ({getattr(e, 'reason', e)}); start the server or fix --llm") from None
 
 
-def plan(tasks: list[str], conditions: list[str], llms: list[str], trials: int) -> list[EpisodeSpec]:
-    return [EpisodeSpec(t, c, l, i) for t in tasks for c in conditions for l in llms for i in range(trials)]
+def plan(tasks: list, conditions: list[str], llms: list[str], trials: int) -> list[EpisodeSpec]:
+    refs = [t if isinstance(t, TaskRef) else TaskRef(t) for t in tasks]
+    return [EpisodeSpec(t.name, c, l, i, suite=t.suite, model_dir=t.model_dir)
+            for t in refs for c in conditions for l in llms for i in range(trials)]
 
 
-def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str]) -> list[str]:
-    """Resolves task ids (aliases allowed) and checks everything before any episode starts."""
+def model_dir_suite(spec: str) -> list[TaskRef]:
+    """`dir:PATH`: every model directory under PATH (a folder holding model.json), named by its
+    folder relative to PATH, in suite PATH's name. Each card is checked now, before any episode."""
+    from tracr_agent.tools.subjects.modeldir import read_card
+
+    root = Path(spec[len("dir:"):]).expanduser()
+    if not spec[len("dir:"):]:
+        raise UserError("--tasks dir:PATH needs a directory after 'dir:'")
+    if not root.is_dir():
+        raise UserError(f"--tasks {spec}: {root} is not a directory")
+    dirs = sorted({p.parent for p in root.rglob("model.json")})
+    if not dirs:
+        raise UserError(f"--tasks {spec}: {root} holds no model directory (a folder with model.json)")
+    suite = root.resolve().name
+    refs = []
+    for d in dirs:
+        read_card(d)  # a bad card is one clear line now, not an error in every episode
+        name = d.relative_to(root).as_posix() if d != root else suite
+        refs.append(TaskRef(name, suite=suite, model_dir=str(d.resolve())))
+    return refs
+
+
+def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str]) -> list:
+    """Resolves task ids (aliases allowed) and `dir:PATH` suites (TaskRefs), and checks everything
+    before any episode starts."""
     from tracr_agent.agent.backends.llm import make_backend
     from tracr_agent.tools.suite.base import CONDITIONS
     from tracr_agent.tools.subjects.zoo import all_tasks, get_task
@@ -151,6 +193,9 @@ def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: O
         tasks = [t.id for t in all_tasks()]
     resolved = []
     for t in tasks:
+        if t.startswith("dir:"):
+            resolved += model_dir_suite(t)
+            continue
         try:
             resolved.append(get_task(t).id)
         except KeyError as e:
@@ -177,13 +222,14 @@ class BatchRunner:
         self._subject_lock = threading.Lock()
         self._append_lock = threading.Lock()
 
-    def subject(self, task_id: str):
+    def subject(self, spec: EpisodeSpec):
+        key = spec.model_dir or spec.task
         with self._subject_lock:
-            if task_id not in self._subjects:
-                from tracr_agent.tools.subjects.load import load_task
+            if key not in self._subjects:
+                from tracr_agent.tools.subjects.load import load_model_dir, load_task
 
-                self._subjects[task_id] = load_task(task_id)
-            return self._subjects[task_id]
+                self._subjects[key] = load_model_dir(spec.model_dir) if spec.model_dir else load_task(spec.task)
+            return self._subjects[key]
 
     def run_one(self, spec: EpisodeSpec) -> ResultRecord:
         from tracr_agent.agent.episode.lifecycle import run_episode
@@ -194,7 +240,7 @@ class BatchRunner:
             path.unlink()  # a transcript left by a killed run: this episode starts over
         rel = str(path.relative_to(self.out))
         try:
-            subject = self.subject(spec.task)
+            subject = self.subject(spec)
             backend = make_backend(spec.llm, self.compat)
             res = run_episode(subject, backend, condition=spec.condition, limits=self.limits, transcript_path=path,
                               closed_set=self.closed_set, seed=spec.trial, judge=self.judge)

@@ -49,13 +49,25 @@ class Row:
         return self.func_k / self.n if self.n else 0.0
 
 
+def task_name(r: ResultRecord) -> str:
+    """The task column: a suite's models are prefixed with the suite, `SUITE/MODEL`."""
+    return f"{r.suite}/{r.task}" if r.suite else r.task
+
+
 def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
     """One row per task × condition × LLM, then (with several tasks) an '(all tasks)' row per condition × LLM."""
     groups: dict[tuple, list[ResultRecord]] = {}
     for r in records:
-        groups.setdefault((r.task, r.condition, r.llm), []).append(r)
+        groups.setdefault((task_name(r), r.condition, r.llm), []).append(r)
     items = sorted(groups.items())
-    if overall and len({r.task for r in records}) > 1:
+    suites = {r.suite for r in records if r.suite}
+    if overall and suites:  # a row per suite of imported models, next to the zoo tasks' rows
+        per_suite: dict[tuple, list[ResultRecord]] = {}
+        for r in records:
+            if r.suite:
+                per_suite.setdefault((f"(suite {r.suite})", r.condition, r.llm), []).append(r)
+        items += sorted(per_suite.items())
+    if overall and len({task_name(r) for r in records}) > 1:
         totals: dict[tuple, list[ResultRecord]] = {}
         for r in records:
             totals.setdefault(("(all tasks)", r.condition, r.llm), []).append(r)

@@ -28,15 +28,24 @@ def prediction_of(path: Path) -> tuple[Optional[dict], bool]:
 
 def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> ResultRecord:
     from tracr_agent.agent.scoring.score import score_prediction
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.load import load_model_dir, load_task
 
-    if rec.task not in subjects:
-        subjects[rec.task] = load_task(rec.task)
     path = Path(out) / rec.transcript
+    if rec.suite:  # a model directory of a `dir:PATH` suite: the transcript header says which
+        if not path.is_file():
+            return rec
+        events, _ = tr.read_transcript(path, strict=False)
+        key, task = events[0].subject.source, None
+        if key not in subjects:
+            subjects[key] = load_model_dir(key)
+    else:
+        key = task = rec.task
+        if key not in subjects:
+            subjects[key] = load_task(rec.task)
     if not path.is_file():
         return rec
     prediction, closed = prediction_of(path)
-    score = score_prediction(prediction, subjects[rec.task], task=rec.task, closed_set=closed,
+    score = score_prediction(prediction, subjects[key], task=task, closed_set=closed,
                              judge_llm=judge).model_dump()
     lab, fn = score.get("label") or {}, score.get("functional") or {}
     return rec.model_copy(update={"score": score, "label_correct": lab.get("correct"),
