@@ -39,6 +39,10 @@ class Backend:
     """Extra arguments for bind_tools (e.g. tool_choice) in normal turns…"""
     forced_bind_kwargs: dict = field(default_factory=dict)
     """…and in the forced last turn, where only submit_prediction is bound."""
+    timeout: Optional[float] = None
+    """Per-request timeout (s) of a network backend; None for in-process ones (baseline, replay)."""
+    max_retries: int = 0
+    """Retries after a transient fault, done by backends/reply.py within the wall-time budget."""
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         if not self.price:
@@ -100,23 +104,25 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
             raise UserError("openai needs a model: --llm openai:MODEL (e.g. openai:o4-mini)")
         if not os.environ.get("OPENAI_API_KEY"):
             raise UserError("--llm openai:… needs OPENAI_API_KEY in the environment")
-        return Backend(spec, _chat_openai(rest, None, "OPENAI_API_KEY", timeout, max_retries), prepare,
-                       PRICES.get(rest), announce, forced_bind_kwargs=forced)
+        return Backend(spec, _chat_openai(rest, None, "OPENAI_API_KEY", timeout), prepare,
+                       PRICES.get(rest), announce, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
     if kind == "openai-compatible":
         model, at, url = rest.partition("@")
         if not model or not at or not re.match(r"^https?://", url):
             raise UserError("openai-compatible needs MODEL@URL, e.g. openai-compatible:qwen@http://127.0.0.1:8000/v1")
         # llama-cpp-python ignores the tool list unless tool_choice is given
         normal = {"tool_choice": "auto"} if compat == "llama-cpp" else {}
-        return Backend(spec, _chat_openai(model, url, None, timeout, max_retries), prepare, None, announce,
-                       bind_kwargs=normal, forced_bind_kwargs=forced)
+        return Backend(spec, _chat_openai(model, url, None, timeout), prepare, None, announce,
+                       bind_kwargs=normal, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
     raise UserError(f"unknown --llm {spec!r}: use baseline, openai:MODEL, openai-compatible:MODEL@URL or replay:TRANSCRIPT")
 
 
-def _chat_openai(model: str, base_url: Optional[str], key_env: Optional[str], timeout: float, max_retries: int):
+def _chat_openai(model: str, base_url: Optional[str], key_env: Optional[str], timeout: float):
     from langchain_openai import ChatOpenAI
 
-    kwargs: dict = {"model": model, "timeout": timeout, "max_retries": max_retries}
+    # No client retries: backends/reply.py retries within the episode's wall time (the client's own
+    # retries, each with the full timeout, once kept a 30 s episode running for 486 s).
+    kwargs: dict = {"model": model, "timeout": timeout, "max_retries": 0}
     if base_url:
         kwargs["base_url"] = base_url
         kwargs["api_key"] = os.environ.get("OPENAI_COMPATIBLE_API_KEY", "not-needed")

@@ -57,6 +57,8 @@ def register(app: typer.Typer) -> None:
         from tracr_agent.agent.loop.graph import Limits
         from tracr_agent.agent.evaluation.report import load_rows, rich_table, write_reports
 
+        limits = Limits.from_options(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
+                                     max_seconds=max_seconds, max_cost=max_cost)
         base = {}
         if preset:
             if preset not in PRESETS:
@@ -79,13 +81,14 @@ def register(app: typer.Typer) -> None:
             fail("--trials must be at least 1")
         task_list = validate(task_list, cond_list, llms, compat)
         out_dir = Path(out)
-        prepare_out_dir(out_dir, resume)
+        torn = prepare_out_dir(out_dir, resume)
+        if torn:
+            err_console.print(f"results.jsonl ended in a torn line; moved it to {torn} (that episode runs again)",
+                              highlight=False, markup=False)
         specs = plan(task_list, cond_list, llms, n_trials)
         todo = pending(specs, out_dir)
         if len(todo) < len(specs):
             err_console.print(f"resuming: {len(specs) - len(todo)} of {len(specs)} episodes already done")
-        limits = Limits(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
-                        max_seconds=max_seconds, max_cost=max_cost)
         counts = {"done": 0, "failed": 0, "running": 0}
         with Progress(TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),

@@ -39,9 +39,11 @@ def lab_cmd(
     from tracr_agent.agent.cli.main import console, fail, subject_from
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
     from tracr_agent.agent.interactive.lab import run_lab
+    from tracr_agent.agent.loop.graph import check_cap
     from tracr_agent.tools.suite import check_condition
     from tracr_agent.tools.suite.base import ToolError
 
+    check_cap(cap)
     try:
         check_condition(condition)
     except ToolError as e:

@@ -187,9 +187,11 @@ def tool(
     cap: int = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Output cap in tokens."),
 ):
     """Call one tool by hand and print its output exactly as the agent would see it."""
+    from tracr_agent.agent.loop.graph import check_cap
     from tracr_agent.tools.suite import ToolContext, call_tool, check_condition
     from tracr_agent.tools.suite.base import ToolError
 
+    check_cap(cap)
     try:
         check_condition(condition)
     except ToolError as e:
@@ -234,7 +236,7 @@ def run(
     from pathlib import Path
 
     from tracr_agent.agent.episode.lifecycle import default_transcript_path, run_episode
-    from tracr_agent.agent.loop.graph import Limits
+    from tracr_agent.agent.loop.graph import Limits, check_cap
     from tracr_agent.agent.render.live import LiveView, score_line
     from tracr_agent.agent.backends.llm import make_backend
     from tracr_agent.tools.suite import check_condition
@@ -244,6 +246,9 @@ def run(
         check_condition(condition)
     except ToolError as e:
         fail(str(e))
+    limits = Limits.from_options(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
+                                 max_seconds=max_seconds, max_cost=max_cost)
+    check_cap(cap)
     if interactive:
         from tracr_agent.agent.interactive.session import check_options
 
@@ -252,8 +257,6 @@ def run(
     if backend.announce:
         err_console.print(f"[yellow]{backend.announce}[/]")
     subject = subject_from(task, program, model_dir)
-    limits = Limits(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
-                    max_seconds=max_seconds, max_cost=max_cost)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
     if interactive:
         from tracr_agent.agent.interactive.session import start_session

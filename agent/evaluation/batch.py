@@ -118,7 +118,41 @@ def append_result(out: Path, record: ResultRecord, lock: threading.Lock) -> None
             os.close(fd)
 
 
-def prepare_out_dir(out: Path, resume: bool) -> None:
+def set_aside_torn_tail(out: Path) -> Optional[Path]:
+    """Moves a torn last line of results.jsonl (a crash mid-write, or a cut file) to
+    results.jsonl.torn-<stamp> and leaves the file ending in a newline, so the next append
+    starts a fresh line. Returns where the torn line went, or None when the file was whole."""
+    path = Path(out) / "results.jsonl"
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    if not data:
+        return None
+    body, tail = (data[:-1], b"") if data.endswith(b"\n") else (data, b"")
+    cut = body.rfind(b"\n") + 1
+    last = body[cut:]
+    if data.endswith(b"\n"):
+        try:
+            ResultRecord.model_validate_json(last)
+            return None
+        except ValueError:
+            tail = last + b"\n"
+    else:
+        tail = last
+    if not tail.strip():
+        return None
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = path.with_name(f"results.jsonl.torn-{stamp}")
+    aside.write_bytes(tail)
+    with open(path, "r+b") as f:
+        f.truncate(cut)
+        f.flush()
+        os.fsync(f.fileno())
+    return aside
+
+
+def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
+    """Checks and prepares DIR; on --resume returns where a torn last results line was moved (or None)."""
     from tracr_agent.agent.episode.lifecycle import version
 
     out = Path(out)
@@ -137,6 +171,7 @@ def prepare_out_dir(out: Path, resume: bool) -> None:
     if not manifest.is_file():
         manifest.write_text(json.dumps({"format": EVAL_FORMAT, "tracr_agent_version": version(),
                                         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}))
+    return set_aside_torn_tail(out) if resume else None
 
 
 def check_llm_reachable(spec: str) -> None:

@@ -85,7 +85,9 @@ def run_static(subject, backend, condition: str, recorder: Recorder, closed_set:
     recorder.emit(tr.LLMRequest(step=1, messages=[message_to_dict(msg)]))
     t0 = time.perf_counter()
     try:
-        ai = backend.chat_model.invoke(backend.prepare([msg]))
+        from tracr_agent.agent.backends.reply import invoke_within
+
+        ai = invoke_within(backend, backend.chat_model, backend.prepare([msg]))
     except Exception as e:
         recorder.emit(tr.ErrorEvent(message=f"LLM call failed: {type(e).__name__}: {e}", where="llm"))
         return {"status": "error", "error": str(e), "llm_turns": 1}

@@ -35,21 +35,53 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 
+from tracr_agent.agent.backends.reply import invoke_within
 from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.loop.prompts import FORCE, NUDGE
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 
 MAX_NUDGES = 2
+LLM_GRACE_SECONDS = 5.0
+"""How far past --max-seconds an LLM request may run (the forced last turn starts at the limit)."""
+
+
+MIN_CAP_TOKENS = 200
+"""Smallest tool-output cap (--cap) accepted: below it even one tool's header would be cut."""
 
 
 class Limits(BaseModel):
-    max_tool_calls: int = 40
-    max_llm_turns: int = 40
-    max_tokens: int = 400_000
-    max_seconds: float = 900.0
-    max_cost: float = 5.0
+    """An episode's budget; every limit is positive and finite (nan would switch a limit off)."""
+
+    max_tool_calls: int = Field(40, gt=0)
+    max_llm_turns: int = Field(40, gt=0)
+    max_tokens: int = Field(400_000, gt=0)
+    max_seconds: float = Field(900.0, gt=0, allow_inf_nan=False)
+    max_cost: float = Field(5.0, gt=0, allow_inf_nan=False)
+
+    @classmethod
+    def from_options(cls, **values) -> "Limits":
+        """Limits from CLI options; a bad value raises UserError naming the option (one line, exit 2)."""
+        from tracr_agent.tools.errors import UserError
+
+        try:
+            return cls(**values)
+        except ValidationError as e:
+            err = e.errors()[0]
+            option = "--" + str(err["loc"][0]).replace("_", "-")
+            kind = "a positive integer" if cls.model_fields[err["loc"][0]].annotation is int else \
+                "a positive, finite number"
+            raise UserError(f"{option} must be {kind} (got {err.get('input')!r})") from None
+
+
+def check_cap(cap: int) -> int:
+    """--cap as given, or UserError when it is below MIN_CAP_TOKENS."""
+    from tracr_agent.tools.errors import UserError
+
+    if cap < MIN_CAP_TOKENS:
+        raise UserError(f"--cap must be at least {MIN_CAP_TOKENS} tokens (got {cap})")
+    return cap
 
 
 class EpisodeState(TypedDict, total=False):
@@ -153,8 +185,9 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
         model = model_submit if state.get("forced") and not state.get("asking") else model_all
         t0 = time.perf_counter()
         try:
-            ai = model.invoke(backend.prepare(list(msgs)))
-        except Exception as e:  # retries happen in the client; what is left is an episode error
+            ai = invoke_within(backend, model, backend.prepare(list(msgs)),
+                               lambda: limits.max_seconds + LLM_GRACE_SECONDS - elapsed())
+        except Exception as e:  # retries happen in invoke_within; what is left is an episode error
             msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             recorder.emit(tr.ErrorEvent(message=f"LLM call failed: {msg}", where="llm"))
             return {"status": "error", "error": msg}

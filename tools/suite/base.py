@@ -146,12 +146,48 @@ def signature(spec: ToolSpec) -> str:
     return f"{spec.name}({', '.join(parts)})"
 
 
+MAX_ARG_DEPTH = 64
+"""Deepest nesting of brackets accepted in a tool call's JSON arguments (no tool needs more than a few)."""
+
+
+def json_depth(text: str) -> int:
+    """Deepest bracket nesting in a JSON text, counted without parsing (strings are skipped)."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def call_tool(subject, name: str, args, ctx: Optional[ToolContext] = None) -> ToolResult:
     """Runs one tool call. Never raises: problems come back as `error: …` text."""
-    import difflib
-
     ctx = ctx or ToolContext()
     t0 = time.perf_counter()
+    try:
+        return _call_tool(subject, name, args, ctx, t0)
+    except RecursionError:
+        text = f"error: arguments for {name} are nested too deeply; send a flat JSON object"
+    except Exception as e:  # a bug anywhere above must not end the episode: the model sees it
+        text = f"error: {name} failed: {type(e).__name__}: {str(e)[:500]}"
+    return ToolResult(name=str(name), text=text, is_error=True, latency_ms=(time.perf_counter() - t0) * 1000)
+
+
+def _call_tool(subject, name, args, ctx: ToolContext, t0: float) -> ToolResult:
+    import difflib
+
     _load_all()
 
     def done(text: str, is_error: bool = False) -> ToolResult:
@@ -163,11 +199,14 @@ def call_tool(subject, name: str, args, ctx: Optional[ToolContext] = None) -> To
     if not isinstance(name, str) or name not in allowed:
         close = difflib.get_close_matches(str(name), allowed, n=2)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        if name in REGISTRY:
+        if isinstance(name, str) and name in REGISTRY:
             return done(f"error: tool {name} is not available in this session.{hint} Available: {', '.join(allowed)}", True)
         return done(f"error: unknown tool {name!r}.{hint} Available: {', '.join(allowed)}", True)
     spec = REGISTRY[name]
     if isinstance(args, str):
+        if json_depth(args) > MAX_ARG_DEPTH:
+            return done(f"error: arguments for {name} are nested deeper than {MAX_ARG_DEPTH} levels. "
+                        f"Expected: {signature(spec)}", True)
         try:
             args = json.loads(args) if args.strip() else {}
         except json.JSONDecodeError as e:

@@ -1,0 +1,58 @@
+"""One LLM call within the episode's wall-time budget: per-request timeout and retries.
+
+The OpenAI client is built without retries of its own (see llm.py); here each attempt gets
+a timeout of min(the backend's timeout, the wall time left), transient faults (timeouts,
+connection errors, 5xx, 429, and a reply with an empty `choices` list) are retried with a
+short backoff while time is left, so a slow or broken server can never keep an episode
+running much past --max-seconds. Whatever is left is raised as one clear exception.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+
+class EmptyReply(RuntimeError):
+    """The server answered, but its reply held no choices (nothing to read)."""
+
+
+class OutOfTime(TimeoutError):
+    """The wall-time limit ran out before the LLM answered."""
+
+
+def _transient(e: Exception) -> bool:
+    try:
+        import openai
+    except ImportError:  # the baseline/replay backends need no openai
+        return False
+    return isinstance(e, (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError,
+                          openai.RateLimitError))
+
+
+def invoke_within(backend, model, messages: list, remaining: Optional[Callable[[], float]] = None):
+    """`model.invoke(messages)` with the backend's retries; `remaining()` is the wall time left (s)."""
+    if backend.timeout is None:  # in-process backends (baseline, replay): no network, nothing to retry
+        return model.invoke(messages)
+    remaining = remaining or (lambda: backend.timeout)
+    attempt = 0
+    while True:
+        left = remaining()
+        if left <= 0:
+            raise OutOfTime(f"the wall-time limit ran out waiting for the LLM (after {attempt} attempt(s))")
+        attempt += 1
+        try:
+            ai = model.invoke(messages, timeout=max(1.0, min(backend.timeout, left)))
+            return ai
+        except IndexError:
+            # langchain-openai indexes generations[0]; an empty `choices` list ends up here
+            err: Exception = EmptyReply("the LLM server's reply held an empty `choices` list")
+        except Exception as e:
+            if not _transient(e):
+                raise
+            err = e
+        if attempt > backend.max_retries:
+            if isinstance(err, EmptyReply):
+                raise EmptyReply(f"{err} (gave up after {attempt} attempts)")
+            raise err
+        time.sleep(max(0.0, min(2.0 ** (attempt - 1), remaining() - 1.0)))
