@@ -21,19 +21,28 @@ def run(source: str, inputs=INPUTS, **kw):
     return run_implementation(textwrap.dedent(source), inputs, **kw)
 
 
+def _stat(pid: int) -> tuple[str, int]:
+    """(state, ppid) of a process, from /proc (raises OSError when it is gone)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1])
+
+
 def sandbox_children() -> list[int]:
-    """Worker processes started by this test process that are still alive."""
+    """Worker processes descended from this test process (through bwrap) that are still alive."""
     out = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
         try:
             cmd = (d / "cmdline").read_bytes()
-            stat = (d / "stat").read_text()
+            state, ppid = _stat(int(d.name))
+            if not (WORKER.name.encode() in cmd or b"/sandbox/worker.py" in cmd) or state == "Z":
+                continue
+            while ppid > 1 and ppid != os.getpid():
+                ppid = _stat(ppid)[1]
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if WORKER.name.encode() in cmd and ppid == os.getpid() and "Z" not in stat.rsplit(")", 1)[1].split()[0]:
+        if ppid == os.getpid():
             out.append(int(d.name))
     return out
 

@@ -24,7 +24,7 @@ def _table_console():
 
 
 def register(app: typer.Typer) -> None:
-    from tracr_agent.agent.cli.main import console, err_console, fail, user_errors
+    from tracr_agent.agent.cli.main import announce_sandbox, console, err_console, fail, user_errors
 
     @app.command("eval")
     @user_errors
@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(400_000, help="Token limit per episode."),
         max_seconds: float = typer.Option(900.0, help="Wall-time limit per episode (s)."),
         max_cost: float = typer.Option(5.0, help="Cost limit per episode (USD)."),
+        unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
     ):
         """Run many episodes headless across tasks, conditions, LLMs and trials; then print the report."""
         import asyncio
@@ -89,6 +90,7 @@ def register(app: typer.Typer) -> None:
         todo = pending(specs, out_dir)
         if len(todo) < len(specs):
             err_console.print(f"resuming: {len(specs) - len(todo)} of {len(specs)} episodes already done")
+        announce_sandbox(unsafe_sandbox)
         counts = {"done": 0, "failed": 0, "running": 0}
         with Progress(TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),

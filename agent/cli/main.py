@@ -207,6 +207,15 @@ def tool(
         raise typer.Exit(1)
 
 
+def announce_sandbox(unsafe: bool) -> None:
+    """Sets whether unsandboxed scoring is allowed and says once which isolation is in force."""
+    from tracr_agent.agent.scoring import sandbox
+
+    sandbox.allow_unsafe(unsafe)
+    line = sandbox.isolation_line()
+    err_console.print(line, style="yellow" if "bubblewrap (" not in line else None, markup=False)
+
+
 @app.command()
 @user_errors
 def run(
@@ -231,6 +240,7 @@ def run(
     model_dir: Optional[str] = ModelDirOpt,
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Approve, edit or deny each tool call, give "
                                      "hints, ask questions after the prediction; resumable (`tracr-agent resume`)."),
+    unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
 ):
     """Run one investigation episode, live, and score its prediction."""
     from pathlib import Path
@@ -257,6 +267,7 @@ def run(
     if backend.announce:
         err_console.print(f"[yellow]{backend.announce}[/]")
     subject = subject_from(task, program, model_dir)
+    announce_sandbox(unsafe_sandbox)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
     if interactive:
         from tracr_agent.agent.interactive.session import start_session

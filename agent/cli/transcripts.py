@@ -360,6 +360,8 @@ def _blocks(events, problem: Optional[str]) -> list[tuple]:
              ("closed set", "yes" if h.closed_set else "no"), ("created", h.created),
              ("tracr-agent", h.tracr_agent_version), ("tool-output cap", f"{h.cap_tokens} tokens"),
              ("limits", ", ".join(f"{k}={v}" for k, v in h.limits.items()) or "-")]
+    if h.unsafe_sandbox:
+        facts.append(("sandbox", "UNSAFE: scored without OS-level isolation (--unsafe-sandbox)"))
     if end is not None:
         facts += [("status", end.status), ("tool calls", str(end.tool_calls)), ("LLM turns", str(end.llm_turns)),
                   ("tokens", str(end.tokens)), ("cost", f"${end.cost:.4f}"), ("duration", f"{end.duration_s:.1f} s")]

@@ -49,6 +49,8 @@ class Header(_Event):
     seed: int = 0
     closed_set: bool = False
     session_id: str = ""
+    unsafe_sandbox: Optional[bool] = None
+    """True when the submission was allowed to run without OS-level isolation (`--unsafe-sandbox`)."""
 
 
 class ToolCallRec(BaseModel):

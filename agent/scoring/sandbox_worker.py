@@ -1,12 +1,13 @@
 """Sandbox worker: evaluates one submitted implementation `f` on many inputs.
 
-Started by `tracr_agent.agent.scoring.sandbox.run_implementation` as `python -I -S <this file>`
-(isolated mode, no site-packages, cwd an empty temporary directory). Reads one
-JSON request on stdin:
+Started by `tracr_agent.agent.scoring.sandbox.run_implementation` as
+`python -I -S <this file> REQUEST_FILE RESULT_FD` (isolated mode, no site-packages),
+normally inside bubblewrap. Reads one JSON request from REQUEST_FILE:
 
     {"source": "...", "inputs": [[...], ...], "cpu_seconds": 10, "memory_mb": 512}
 
-and writes one JSON line on stdout:
+and writes one JSON document to the file descriptor RESULT_FD (not stdout: the
+submitted code's prints go to a sink, and the parent validates whatever arrives):
 
     {"outputs": [[...], ...] | null, "failed": [i, ...], "error": "..." | null}
 
@@ -301,8 +302,10 @@ def evaluate(source, inputs):
 
 
 def main():
-    real_out = sys.stdout.buffer
-    request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    with open(sys.argv[1], "rb") as fh:
+        request = json.loads(fh.read().decode("utf-8"))
+    result_fd = int(sys.argv[2])
+    os.set_inheritable(result_fd, False)
     _state["cpu_seconds"] = request.get("cpu_seconds", 10)
     _state["memory_mb"] = request.get("memory_mb", 512)
     source, inputs = request["source"], request["inputs"]
@@ -329,8 +332,10 @@ def main():
     except Exception as e:  # e.g. an int too large to print
         result = None
         text = json.dumps(_fatal(_one_line(f"cannot serialise the outputs: {_describe(e)}")))
-    real_out.write(b"\n" + text.encode("utf-8") + b"\n")
-    real_out.flush()
+    data = text.encode("utf-8")
+    while data:
+        data = data[os.write(result_fd, data):]
+    os.close(result_fd)
 
 
 if __name__ == "__main__":

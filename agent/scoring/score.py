@@ -161,7 +161,7 @@ def _equal(got, expected, numerical: bool) -> bool:
     try:
         # outputs_equal only guards bool-vs-int one way round: check both.
         return outputs_equal(got, expected, numerical) and outputs_equal(expected, got, numerical)
-    except (TypeError, ValueError):  # e.g. a string where a number was expected
+    except (TypeError, ValueError, OverflowError):  # e.g. a string where a number was expected
         return False
 
 

@@ -8,6 +8,8 @@ task's plain-Python reference.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 NUM_TOL = 1e-3
@@ -35,8 +37,11 @@ def outputs_equal(a: list, b: list, numerical: bool) -> bool:
             if x is None or y is None:
                 if not (x is None and y is None):
                     return False
-            elif abs(float(x) - float(y)) > NUM_TOL:
-                return False
+            else:
+                fx, fy = float(x), float(y)
+                # NaN and infinities are never equal to anything (`abs(nan - y) > tol` is False).
+                if not (math.isfinite(fx) and math.isfinite(fy)) or abs(fx - fy) > NUM_TOL:
+                    return False
         elif x != y or type(x) is bool and type(y) is not bool:
             return False
     return True
