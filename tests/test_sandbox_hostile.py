@@ -307,3 +307,36 @@ def test_without_bubblewrap_scoring_is_refused_unless_allowed(monkeypatch):
         monkeypatch.undo()
         sandbox._probe.cache_clear()
     assert sandbox.isolation_line().startswith("sandbox: bubblewrap")
+
+
+@pytest.mark.slow
+def test_unsafe_sandbox_is_announced_and_recorded_in_the_transcript(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tracr_agent.agent.cli.main import app
+    from tracr_agent.agent.episode import transcript as tr
+
+    monkeypatch.setattr(sandbox, "BWRAP", "/nonexistent/bwrap")
+    sandbox._probe.cache_clear()
+    try:
+        refused = CliRunner().invoke(app, ["run", "reverse", "--llm", "baseline", "-q",
+                                           "--transcript", str(tmp_path / "a.jsonl")])
+        unsafe = CliRunner().invoke(app, ["run", "reverse", "--llm", "baseline", "-q", "--unsafe-sandbox",
+                                          "--transcript", str(tmp_path / "b.jsonl")])
+    finally:
+        sandbox.allow_unsafe(False)
+        monkeypatch.undo()
+        sandbox._probe.cache_clear()
+    assert refused.exit_code == 0, refused.output
+    assert "scoring of submitted code is refused" in " ".join(refused.output.split())
+    header = tr.read_transcript(tmp_path / "a.jsonl")[0][0]
+    assert header.unsafe_sandbox is None
+    assert "refused to run untrusted code" in (tmp_path / "a.jsonl").read_text()
+    assert unsafe.exit_code == 0, unsafe.output
+    assert "sandbox: UNSAFE" in unsafe.output
+    header = tr.read_transcript(tmp_path / "b.jsonl")[0][0]
+    assert header.unsafe_sandbox is True
+    assert "implementation correct (100.0%" in " ".join(unsafe.output.split()), unsafe.output
+    exported = CliRunner().invoke(app, ["export", str(tmp_path / "b.jsonl"), "-o", str(tmp_path / "b.md")])
+    assert exported.exit_code == 0, exported.output
+    assert "UNSAFE: scored without OS-level isolation" in (tmp_path / "b.md").read_text()

@@ -16,7 +16,7 @@ from typing import Optional
 from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph, initial_messages
 from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
-from tracr_agent.agent.scoring.sandbox import unsafe_allowed
+from tracr_agent.agent.scoring.sandbox import running_unsafe
 from tracr_agent.tools.suite.base import ToolContext, check_condition
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
@@ -74,7 +74,7 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
         tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         subject=subject_ref(subject), condition=condition, llm=backend.spec, limits=limits.model_dump(),
         cap_tokens=cap_tokens, seed=seed, closed_set=closed_set, session_id=session_id or uuid.uuid4().hex[:12],
-        unsafe_sandbox=unsafe_allowed() or None))
+        unsafe_sandbox=running_unsafe() or None))
     state: dict = {}
     try:
         if condition.startswith("static"):

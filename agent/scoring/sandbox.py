@@ -93,6 +93,11 @@ def unsafe_allowed() -> bool:
     return _unsafe["allowed"]
 
 
+def running_unsafe() -> bool:
+    """True when submitted code would run without OS-level isolation (allowed, and bwrap unusable)."""
+    return unsafe_allowed() and _probe() is not None
+
+
 def _python() -> str:
     # The base interpreter, not a venv's symlink: the venv is not inside the sandbox.
     return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
