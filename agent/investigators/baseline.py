@@ -28,6 +28,7 @@ from tracr_agent.agent.investigators.hypotheses import (
     Hypothesis,
     generic_hypotheses,
     probe_inputs,
+    same_outputs,
     submit_prediction,
     zoo_hypotheses,
 )
