@@ -10,6 +10,7 @@ import sys
 import time
 from html.parser import HTMLParser
 
+import pytest
 from typer.testing import CliRunner
 
 from tracr_agent.agent.cli.main import app
@@ -22,6 +23,7 @@ def cli(*args):
     return runner.invoke(app, list(args))
 
 
+@pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)
 def test_batch_report_and_rescore(tmp_path):
     out = tmp_path / "ev"
     r = cli("eval", "--tasks", "reverse,sort,length", "--conditions", "full,blackbox", "--llm", "baseline",
@@ -69,6 +71,7 @@ def test_rescore_notices_a_changed_prediction(tmp_path):
     assert read_results(out)[0].functional_correct is False
 
 
+@pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)
 def test_kill_and_resume_loses_nothing(tmp_path):
     out = tmp_path / "ev"
     args = [sys.executable, "-m", "tracr_agent.agent.cli.main", "eval", "--tasks", "reverse,sort,length,hist", "--conditions", "full",

@@ -158,6 +158,7 @@ def test_cache_load_needs_no_jax_or_tracr(load):
     assert out[1].strip() == "[[1, 2, 3]] []"
 
 
+@pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)
 def test_model_dir_roundtrip_from_tracr(tmp_path):
     """A model directory written with HookedTransformer-style keys from a tracr model imports and agrees with tracr."""
     import numpy as np

@@ -202,6 +202,7 @@ def test_steered_transcript_replays_with_human_events(steered):
 # -- Ctrl-C, a lost terminal, resume ------------------------------------------------------------
 
 
+@pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)
 def test_ctrl_c_then_resume_finishes_in_the_same_transcript(home):
     d, env = home
     path = d / "resumed.jsonl"
@@ -246,6 +247,7 @@ def test_ctrl_c_then_resume_finishes_in_the_same_transcript(home):
     assert "human resume: session resumed" in p.stdout
 
 
+@pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)
 def test_interrupt_while_working_and_lost_terminal(home):
     d, env = home
     path = d / "hangup.jsonl"
@@ -291,6 +293,7 @@ def test_interactive_option_errors(home):
 # -- the lab -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)
 def test_lab_session_runs_tools_and_submits(home, reverse_subject):
     from tracr_agent.tools.suite.base import ToolContext, call_tool
 

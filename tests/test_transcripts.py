@@ -235,6 +235,7 @@ def test_rerun_model_dir_subject(tmp_path, length_subject):
     assert p.returncode == 2 and "no longer exists" in p.stderr
 
 
+@pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)
 def test_replay_backend_reproduces_calls_and_prediction(tmp_path):
     out = tmp_path / "again.jsonl"
     p = cli("run", "reverse", "--llm", f"replay:{EXAMPLES[0]}", "--quiet", "--transcript", out)
