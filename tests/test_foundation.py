@@ -229,3 +229,45 @@ def test_model_dir_errors(tmp_path, reverse_subject):
     (d / "model.json").write_text('{"config": {"n_layers": 1}}')
     r = cli("show", "--model-dir", str(d))
     assert r.exit_code == 2 and "model.json" in r.output and "Traceback" not in r.output
+
+
+def test_version_prints_the_installed_version_without_heavy_imports():
+    from importlib.metadata import version
+
+    code = ("import sys; from typer.testing import CliRunner; from tracr_agent.agent.cli.main import app; "
+            "r = CliRunner().invoke(app, ['--version']); assert r.exit_code == 0, r.output; print(r.output.strip()); "
+            "print([m for m in ('torch', 'jax', 'tracr', 'transformer_lens', 'langgraph', 'matplotlib') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == [f"tracr-agent {version('tracr-agent')}", "[]"]
+    # eager: wins over a command and its arguments
+    r = cli("--version", "run", "no_such_task")
+    assert r.exit_code == 0 and r.output.strip() == f"tracr-agent {version('tracr-agent')}"
+
+
+def _run_without_llm(*args) -> subprocess.CompletedProcess:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "TRACR_AGENT_LLM")}
+    return subprocess.run([sys.executable, "-m", "tracr_agent.agent.cli.main", "run", *args], capture_output=True,
+                          text=True, env={**env, "COLUMNS": "200"}, timeout=300)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("no_such_task",), "unknown task 'no_such_task'"),
+    (("reverse", "--condition", "nope"), "unknown condition 'nope'"),
+    (("reverse", "--condition", "static", "--static-inputs", "[1]"), "--static-inputs must be a JSON list"),
+])
+def test_run_with_no_llm_and_a_typo_prints_only_the_error(args, needle):
+    p = _run_without_llm(*args)
+    assert p.returncode == 2
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], p.stderr
+    assert "No LLM configured" not in p.stderr + p.stdout
+
+
+@pytest.mark.slow
+def test_run_with_no_llm_announces_the_baseline(tmp_path):
+    p = _run_without_llm("reverse", "--quiet", "--out", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("No LLM configured") == 1 and "using the built-in baseline" in p.stderr
+    assert "prediction: reverse" in p.stdout

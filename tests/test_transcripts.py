@@ -32,11 +32,11 @@ EVENT_TYPES = {tr.Header, tr.LLMRequest, tr.LLMResponse, tr.ToolCallEvent, tr.To
                tr.HumanEvent, tr.PredictionEvent, tr.ScoreEvent, tr.ErrorEvent, tr.EndEvent}
 
 
-def cli(*args, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def cli(*args, input: str | None = None, timeout: float = 300, columns: int = 120) -> subprocess.CompletedProcess:
     """The real command line, as a user runs it."""
     return subprocess.run([sys.executable, "-c", "from tracr_agent.agent.cli.main import main; main()", *map(str, args)],
                           capture_output=True, text=True, input=input, timeout=timeout, cwd=REPO,
-                          env={**__import__("os").environ, "COLUMNS": "120"})
+                          env={**__import__("os").environ, "COLUMNS": str(columns)})
 
 
 def no_traceback(p: subprocess.CompletedProcess) -> None:
@@ -382,6 +382,37 @@ def test_inspect_table_and_json(tmp_path):
     assert a["label_correct"] == score["label"]["correct"]
     assert a["functional_correct"] == score["functional"]["correct"]
     assert rows["partial.jsonl"]["status"] == "incomplete" and rows["partial.jsonl"]["prediction"] is None
+
+
+def test_inspect_keeps_one_line_per_transcript_in_80_columns(tmp_path):
+    long_name = "reverse__full__openai-compatible_qwen2.5-coder-32b-instruct__trial0-2026-11-26T00-00-00.jsonl"
+    (tmp_path / "eval-2026-11-26" / "transcripts").mkdir(parents=True)
+    for ex in EXAMPLES:
+        shutil.copy(ex, tmp_path / "eval-2026-11-26" / "transcripts" / ex.name)
+    shutil.copy(EXAMPLES[0], tmp_path / "eval-2026-11-26" / "transcripts" / long_name)
+
+    p = cli("inspect", tmp_path, columns=80)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), p.stdout
+    body = [line for line in lines if line.startswith(("baseline-", "reverse__"))]
+    assert len(body) == 4, p.stdout  # one line per transcript, nothing wrapped onto the next
+    shown = [line.split()[0] for line in body]
+    names = sorted([e.name for e in EXAMPLES]) + [long_name]
+    assert all(n.startswith(s.rstrip("…")) and len(s) >= 12 for s, n in zip(shown, names)), shown
+    assert shown[3].endswith("…") and long_name not in p.stdout
+    assert all(line.rstrip().endswith("prediction") for line in body)  # the last column is still there
+    header = next(line for line in lines if line.startswith("file"))
+    assert header.split()[-1] == "status"
+
+    rows = json.loads(cli("inspect", tmp_path, "--json", columns=80).stdout)
+    assert f"eval-2026-11-26/transcripts/{long_name}" in {r["file"] for r in rows}
+
+    # two transcripts with one file name in different folders: the table shows their paths
+    (tmp_path / "other").mkdir()
+    shutil.copy(EXAMPLES[1], tmp_path / "other" / EXAMPLES[1].name)
+    p = cli("inspect", tmp_path, columns=200)
+    assert f"other/{EXAMPLES[1].name}" in p.stdout and f"transcripts/{EXAMPLES[1].name}" in p.stdout
 
 
 # -- export -------------------------------------------------------------------------------------

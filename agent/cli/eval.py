@@ -23,6 +23,19 @@ def _table_console():
     return console if console.is_terminal else Console(width=max(console.width, 170))
 
 
+def _write_reports(out_dir, rows):
+    """report.md/.html and plots; a plot that failed gets one warning line, the rest is written."""
+    from rich.markup import escape
+
+    from tracr_agent.agent.cli.main import err_console
+    from tracr_agent.agent.evaluation.report import write_reports
+
+    reports = write_reports(out_dir, rows)
+    for line in reports.failed_plots:
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    return reports
+
+
 def register(app: typer.Typer) -> None:
     from tracr_agent.agent.cli.main import announce_sandbox, console, err_console, fail, user_errors
 
@@ -56,7 +69,7 @@ def register(app: typer.Typer) -> None:
 
         from tracr_agent.agent.evaluation.batch import PRESETS, BatchRunner, pending, plan, prepare_out_dir, validate
         from tracr_agent.agent.loop.graph import Limits
-        from tracr_agent.agent.evaluation.report import load_rows, rich_table, write_reports
+        from tracr_agent.agent.evaluation.report import load_rows, rich_table
 
         limits = Limits.from_options(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
                                      max_seconds=max_seconds, max_cost=max_cost)
@@ -117,9 +130,9 @@ def register(app: typer.Typer) -> None:
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)
         _table_console().print(rich_table(rows))
-        md, html_path = write_reports(out_dir, rows)
+        reports = _write_reports(out_dir, rows)
         console.print(f"{len(todo)} episodes in {time.monotonic() - t0:.1f}s · failed {counts['failed']} · "
-                      f"reports: {md}, {html_path}")
+                      f"reports: {reports.md}, {reports.html}")
 
     @app.command()
     @user_errors
@@ -127,15 +140,15 @@ def register(app: typer.Typer) -> None:
         """Print the accuracy table of an evaluation and write report.md and report.html."""
         from pathlib import Path
 
-        from tracr_agent.agent.evaluation.report import load_rows, rich_table, write_reports
+        from tracr_agent.agent.evaluation.report import load_rows, rich_table
 
         d = Path(out)
         if not (d / "results.jsonl").is_file():
             fail(f"{d} holds no results.jsonl (run `tracr-agent eval --out {d}` first)")
         rows = load_rows(d)
         _table_console().print(rich_table(rows))
-        md, html_path = write_reports(d, rows)
-        console.print(f"wrote {md} and {html_path}")
+        reports = _write_reports(d, rows)
+        console.print(f"wrote {reports.md} and {reports.html}")
 
     @app.command()
     @user_errors

@@ -32,6 +32,24 @@ ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model di
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compile afresh instead of using the subject cache.")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("tracr-agent")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            v = "unknown"
+        typer.echo(f"tracr-agent {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Investigate Tracr-compiled transformers with an LLM agent and interpretability tools."""
+
+
 def fail(message: str, code: int = 2) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -176,6 +194,13 @@ def compile_cmd(
 DEFAULT_OUT = "transcripts"
 
 
+def announce(backend) -> None:
+    """Says which LLM stands in (e.g. the baseline when none is configured) — only once the
+    arguments have been checked, so a typo prints its one error line and nothing else."""
+    if backend.announce:
+        err_console.print(f"[yellow]{backend.announce}[/]")
+
+
 @app.command()
 @user_errors
 def tool(
@@ -264,13 +289,13 @@ def run(
 
         check_options(condition, quiet)
     backend = make_backend(llm, compat)
-    if backend.announce:
-        err_console.print(f"[yellow]{backend.announce}[/]")
     subject = subject_from(task, program, model_dir)
     announce_sandbox(unsafe_sandbox)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
     if interactive:
         from tracr_agent.agent.interactive.session import start_session
+
+        announce(backend)
 
         raise typer.Exit(start_session(subject, backend, task=task, program=program, model_dir=model_dir,
                                        condition=condition, limits=limits, transcript_path=path, closed_set=closed_set,
@@ -286,6 +311,7 @@ def run(
         if not isinstance(inputs, list) or not all(isinstance(x, list) for x in inputs):
             fail('--static-inputs must be a JSON list of input lists, e.g. [["a","b"]]')
         inputs = [subject.check_input(x) for x in inputs]
+    announce(backend)
     result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
                          closed_set=closed_set, listeners=listeners, cap_tokens=cap, static_hooks=hooks,
                          static_inputs=inputs)

@@ -271,7 +271,25 @@ def rerun_transcript(path: Path) -> int:
 
 
 def _mark(v) -> str:
-    return "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")
+    return "-" if v is None else ("yes" if v else "no")
+
+
+# Cells are plain text (their widths are measured); colour comes from the cell's value.
+_STYLES = {"yes": "green", "no": "red", "prediction": "green", "no_prediction": "yellow"}
+
+
+def _fit_widths(cols, cells, total: int, free: dict[str, int]) -> list[int]:
+    """Column widths that fit `total` (one space between columns): the short columns keep their
+    natural width; the free-text ones (name -> floor) give way, the widest first, down to their floor."""
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    excess = sum(widths) + len(cols) - 1 - total
+    while excess > 0:
+        shrinkable = [i for i, c in enumerate(cols) if c in free and widths[i] > free[c]]
+        if not shrinkable:
+            break  # narrower than the floors allow: rich crops the right edge
+        widths[max(shrinkable, key=lambda i: widths[i])] -= 1
+        excess -= 1
+    return widths
 
 
 def inspect_cmd(
@@ -280,6 +298,7 @@ def inspect_cmd(
 ):
     """List the transcripts under DIR: subject, condition, LLM, tool calls, tokens, prediction, score."""
     from rich.table import Table
+    from rich.text import Text
 
     from tracr_agent.agent.cli.main import console, err_console, fail
     from tracr_agent.agent.episode.transcript import TranscriptError
@@ -305,16 +324,24 @@ def inspect_cmd(
 
     table = Table(title=f"transcripts under {root}", caption=note, box=box.SIMPLE_HEAD, pad_edge=False,
                   padding=(0, 0), show_edge=False)
-    for col in ("file", "task", "condition", "LLM", "actor", "calls", "tokens", "prediction", "label", "impl",
-                "secs", "status"):
-        table.add_column(col, justify="right" if col in ("calls", "tokens", "secs") else "left",
-                         no_wrap=col in ("calls", "tokens", "label", "impl", "secs"), overflow="fold")
-    for r in rows:
-        status = r["status"]
-        style = {"prediction": "green", "no_prediction": "yellow"}.get(status, "red")
-        table.add_row(r["file"], r["subject"], r["condition"], r["llm"], r["actor"], str(r["tool_calls"]),
-                      str(r["tokens"]), r["prediction"] or "-", _mark(r["label_correct"]),
-                      _mark(r["functional_correct"]), f"{r['duration_s']:.1f}", f"[{style}]{status}[/]")
+    names = [Path(r["file"]).name for r in rows]
+    unique = len(set(names)) == len(names)  # the bare file name when unambiguous; the full path is in --json
+    cells = []
+    for r, name in zip(rows, names):
+        cells.append([name if unique else r["file"], r["subject"] or "-", r["condition"], r["llm"], r["actor"],
+                      str(r["tool_calls"]), str(r["tokens"]), r["prediction"] or "-", _mark(r["label_correct"]),
+                      _mark(r["functional_correct"]), f"{r['duration_s']:.1f}", r["status"]])
+    cols = ("file", "task", "condition", "LLM", "actor", "calls", "tokens", "prediction", "label", "impl", "secs",
+            "status")
+    widths = _fit_widths(cols, cells, console.width, free={"file": 12, "task": 4, "condition": 4, "LLM": 4,
+                                                           "prediction": 4, "status": 10})
+    # One line per transcript at any width: long cells end in "…" instead of wrapping.
+    for col, w in zip(cols, widths):
+        table.add_column(col, justify="right" if col in ("calls", "tokens", "secs") else "left", no_wrap=True,
+                         overflow="ellipsis", max_width=w)
+    for row in cells:
+        table.add_row(*row[:8], *(Text(c, style=_STYLES.get(c, "")) for c in row[8:10]), row[10],
+                      Text(row[11], style=_STYLES.get(row[11], "red")))
     console.print(table)
 
 

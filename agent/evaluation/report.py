@@ -10,6 +10,7 @@ import base64
 import html
 import io
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # The bounds at k = 0 and k = n are exactly 0 and 1; floating point would leave a hair off.
+    return (0.0 if k == 0 else max(0.0, centre - half), 1.0 if k == n else min(1.0, centre + half))
 
 
 @dataclass
@@ -116,20 +118,18 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _plots(rows: list[Row]) -> list[tuple[str, bytes]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _accuracy_plot(rows: list[Row]) -> bytes:
     import matplotlib.pyplot as plt
 
-    out = []
     labels = [f"{r.task}\n{r.condition}\n{r.llm[:18]}" for r in rows]
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4.5))
     xs = range(len(rows))
     for offset, attr, k_attr, name in ((-0.2, "label_acc", "label_k", "label"), (0.2, "func_acc", "func_k", "functional")):
         vals = [getattr(r, attr) for r in rows]
         cis = [wilson(getattr(r, k_attr), r.n) for r in rows]
-        err = [[v - lo for v, (lo, _) in zip(vals, cis)], [hi - v for v, (_, hi) in zip(vals, cis)]]
+        # Clipped at 0: for an all-correct cell the Wilson bound rounds a hair below 1.0, and
+        # matplotlib refuses a negative error bar.
+        err = [[max(0.0, v - lo) for v, (lo, _) in zip(vals, cis)], [max(0.0, hi - v) for v, (_, hi) in zip(vals, cis)]]
         ax.bar([x + offset for x in xs], vals, width=0.4, yerr=err, capsize=3, label=name)
     ax.set_xticks(list(xs))
     ax.set_xticklabels(labels, fontsize=7)
@@ -137,7 +137,11 @@ def _plots(rows: list[Row]) -> list[tuple[str, bytes]]:
     ax.set_ylabel("accuracy")
     ax.set_title("Accuracy per task and condition (95% Wilson intervals)")
     ax.legend()
-    out.append(("accuracy.png", _png(fig)))
+    return _png(fig)
+
+
+def _tokens_plot(rows: list[Row]) -> bytes:
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for cond in sorted({r.condition for r in rows}):
@@ -149,24 +153,54 @@ def _plots(rows: list[Row]) -> list[tuple[str, bytes]]:
     ax.set_ylim(-0.05, 1.05)
     ax.set_title("Accuracy against tokens spent")
     ax.legend()
-    out.append(("accuracy_vs_tokens.png", _png(fig)))
-    return out
+    return _png(fig)
 
 
-def write_reports(out_dir: Path, rows: list[Row]) -> tuple[Path, Path]:
+PLOTS = (("accuracy.png", _accuracy_plot), ("accuracy_vs_tokens.png", _tokens_plot))
+
+
+def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The PNGs that could be drawn, and one line per plot that failed: a plot never costs the report."""
+    if not rows:
+        return [], []
+    out, failed = [], []
+    for name, draw in PLOTS:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            out.append((name, draw(rows)))
+        except Exception as e:  # noqa: BLE001 — any plotting failure is reported, the tables still get written
+            plt = sys.modules.get("matplotlib.pyplot")
+            if plt is not None:
+                plt.close("all")  # drop the half-drawn figure
+            failed.append(f"plot {name} failed: {type(e).__name__}: {e}".splitlines()[0])
+    return out, failed
+
+
+@dataclass
+class Reports:
+    md: Path
+    html: Path
+    failed_plots: list[str]
+
+
+def write_reports(out_dir: Path, rows: list[Row]) -> Reports:
+    """Writes the plots, report.md and report.html; a plot that fails is named in `failed_plots`
+    (and in both reports) instead of stopping the rest."""
     out_dir = Path(out_dir)
-    plots = _plots(rows) if rows else []
+    plots, failed = _plots(rows)
     for name, data in plots:
         (out_dir / name).write_bytes(data)
     md = ["# tracr-agent evaluation", "", f"Results: `{out_dir / 'results.jsonl'}`", "",
           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(c.replace("|", "\\|") for c in row_cells(r)) + " |" for r in rows]
-    md += [""] + [f"![{n}]({n})" for n, _ in plots]
+    md += [""] + [f"![{n}]({n})" for n, _ in plots] + [f"*{line}*" for line in failed]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md) + "\n")
     cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(r)) + "</tr>" for r in rows)
     imgs = "".join(f'<figure><img alt="{n}" src="data:image/png;base64,{base64.b64encode(d).decode()}"/></figure>'
-                   for n, d in plots)
+                   for n, d in plots) + "".join(f"<p><em>{html.escape(line)}</em></p>" for line in failed)
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>tracr-agent evaluation</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -176,7 +210,7 @@ def write_reports(out_dir: Path, rows: list[Row]) -> tuple[Path, Path]:
         f"<tbody>{cells}</tbody></table>{imgs}</body></html>")
     html_path = out_dir / "report.html"
     html_path.write_text(page)
-    return md_path, html_path
+    return Reports(md_path, html_path, failed)
 
 
 def load_rows(out_dir: Path) -> list[Row]:

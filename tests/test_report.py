@@ -1,0 +1,98 @@
+"""`tracr-agent report` over results.jsonl files written here: extreme cells never crash the plots,
+and a plot that fails still leaves the table, report.md and report.html written."""
+
+from __future__ import annotations
+
+import matplotlib.axes
+import matplotlib.figure
+from typer.testing import CliRunner
+
+from tracr_agent.agent.cli.main import app
+from tracr_agent.agent.evaluation.batch import ResultRecord
+from tracr_agent.agent.evaluation.report import wilson
+
+runner = CliRunner()
+
+
+def record(task: str, trial: int, correct: bool | None, condition: str = "full", status: str = "prediction"):
+    return ResultRecord(key=f"{task}|{condition}|baseline|{trial}", task=task, condition=condition, llm="baseline",
+                        trial=trial, status=status, label=task if correct else None, label_correct=correct,
+                        functional_correct=correct, tool_calls=3, tokens=100 * trial, duration_s=1.5)
+
+
+def write_results(d, records) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "results.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records))
+
+
+def extreme_cells() -> list[ResultRecord]:
+    """All-correct cells of 6 and 11 (Wilson's upper bound used to round a hair below 1.0 at n=6),
+    an all-wrong cell of 11 (its lower bound a hair above 0), and an errored cell with no score."""
+    recs = [record("reverse", t, True) for t in range(6)]
+    recs += [record("sort", t, True, condition="blackbox") for t in range(11)]
+    recs += [record("length", t, False) for t in range(11)]
+    recs += [record("hist", t, None, status="error") for t in range(2)]
+    return recs
+
+
+def test_wilson_bounds_are_exact_at_the_extremes():
+    for n in range(1, 60):
+        assert wilson(n, n)[1] == 1.0 and wilson(0, n)[0] == 0.0
+        lo, hi = wilson(n // 2, n)
+        assert 0.0 < lo < n // 2 / n < hi < 1.0 or n == 1
+    assert wilson(0, 0) == (0.0, 0.0)
+
+
+def test_report_with_all_correct_all_wrong_and_errored_cells(tmp_path):
+    d = tmp_path / "ev"
+    write_results(d, extreme_cells())
+    r = runner.invoke(app, ["report", str(d)])
+    assert r.exit_code == 0, r.output
+    assert r.exception is None and "warning" not in r.output
+    md = (d / "report.md").read_text()
+    assert "| reverse | full | baseline | 6 | 6/6 (100%, CI 61–100) |" in md
+    assert "| length | full | baseline | 11 | 0/11 (0%, CI 0–26) |" in md
+    assert "| hist | full | baseline | 2 | 0/2 (0%" in md
+    assert "| (all tasks) | full | baseline | 19 | 6/19" in md
+    for png in ("accuracy.png", "accuracy_vs_tokens.png"):
+        assert (d / png).read_bytes().startswith(b"\x89PNG"), png
+        assert f"![{png}]({png})" in md
+    assert (d / "report.html").read_text().count("data:image/png;base64,") == 2
+
+
+def test_report_of_an_empty_results_file(tmp_path):
+    d = tmp_path / "ev"
+    write_results(d, [])
+    r = runner.invoke(app, ["report", str(d)])
+    assert r.exit_code == 0, r.output
+    assert (d / "report.md").is_file() and (d / "report.html").is_file()
+    assert not list(d.glob("*.png"))
+
+
+def test_a_failing_plot_leaves_the_reports_and_names_itself(tmp_path, monkeypatch):
+    d = tmp_path / "ev"
+    write_results(d, extreme_cells())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("log axis unavailable\nsecond line never shown")
+
+    # Only the tokens plot uses a log axis: the accuracy plot must still be drawn.
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_xscale", broken)
+    r = runner.invoke(app, ["report", str(d)])
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output and r.exception is None
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert warnings == ["warning: plot accuracy_vs_tokens.png failed: RuntimeError: log axis unavailable"]
+    assert "6/6" in r.stdout  # the table was printed
+    md = (d / "report.md").read_text()
+    assert "| reverse | full | baseline | 6 | 6/6" in md and "plot accuracy_vs_tokens.png failed" in md
+    assert (d / "accuracy.png").is_file() and not (d / "accuracy_vs_tokens.png").exists()
+    page = (d / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 1 and "plot accuracy_vs_tokens.png failed" in page
+
+    # every plot failing still writes both reports
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken)
+    r = runner.invoke(app, ["report", str(d)])
+    assert r.exit_code == 0, r.output
+    assert len([line for line in r.stderr.splitlines() if "warning" in line]) == 2
+    assert "6/6" in (d / "report.md").read_text()
