@@ -290,13 +290,12 @@ def run(
         check_options(condition, quiet)
     backend = make_backend(llm, compat)
     subject = subject_from(task, program, model_dir)
-    announce_sandbox(unsafe_sandbox)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
     if interactive:
         from tracr_agent.agent.interactive.session import start_session
 
         announce(backend)
-
+        announce_sandbox(unsafe_sandbox)
         raise typer.Exit(start_session(subject, backend, task=task, program=program, model_dir=model_dir,
                                        condition=condition, limits=limits, transcript_path=path, closed_set=closed_set,
                                        cap_tokens=cap, compat=compat, verbose=verbose, console=console))
@@ -312,6 +311,7 @@ def run(
             fail('--static-inputs must be a JSON list of input lists, e.g. [["a","b"]]')
         inputs = [subject.check_input(x) for x in inputs]
     announce(backend)
+    announce_sandbox(unsafe_sandbox)
     result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
                          closed_set=closed_set, listeners=listeners, cap_tokens=cap, static_hooks=hooks,
                          static_inputs=inputs)
