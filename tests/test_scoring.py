@@ -193,7 +193,8 @@ def test_explicit_inputs(reverse_subject):
 def test_no_prediction(reverse_subject):
     s = score_prediction(None, reverse_subject)
     assert isinstance(s, Score) and s.scorer_version == SCORER_VERSION
-    assert s.label == LabelScore(correct=False, matched=None)
+    assert s.label == LabelScore(correct=False, matched=None, family="permutation", family_correct=False)
+    assert s.explained is False
     assert s.functional.correct is False and s.functional.agreement == 0.0
     assert s.functional.error == "no prediction"
     assert s.judge is None
@@ -203,11 +204,13 @@ def test_full_prediction(reverse_subject):
     pred = {"label": "Sequence reversal", "description": "reads the input back to front",
             "implementation": "def f(tokens):\n    return list(reversed(tokens))", "confidence": 0.9}
     s = score_prediction(pred, reverse_subject)
-    assert s.label == LabelScore(correct=True, matched="sequence reversal")
+    assert s.label == LabelScore(correct=True, matched="sequence reversal", family="permutation", family_correct=True)
     assert s.functional.correct and s.functional.n_inputs == 1364
     assert s.judge is None
+    assert s.explained is True and not s.explanation.tabulated
+    assert s.explanation.size > 5 and s.explanation.reference_size > 5 and s.explanation.size_ratio > 0
     dumped = s.model_dump()
-    assert set(dumped) == {"label", "functional", "judge", "scorer_version"}
+    assert set(dumped) == {"label", "functional", "judge", "explanation", "explained", "scorer_version"}
     assert Score.model_validate(dumped) == s
 
 

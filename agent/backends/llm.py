@@ -4,6 +4,8 @@
 - `openai-compatible:MODEL@URL`  any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)
 - `replay:TRANSCRIPT`            the LLM responses recorded in a transcript, in order
 - `baseline`                     the built-in deterministic investigator (no LLM)
+- `baseline-closed`              the closed-world baseline: hypotheses are the zoo's own reference
+                                 functions (a lookup, not an investigation; marked closed-world)
 
 Server quirks are handled by a named compatibility mode (`--compat llama-cpp`),
 applied to the outgoing messages only, never in the main path.
@@ -26,6 +28,8 @@ REASONING = re.compile(r"^(o\d|gpt-5)")
 PRICES = {"o1": (15.0, 60.0), "o3": (2.0, 8.0), "o4-mini": (1.1, 4.4), "o3-mini": (1.1, 4.4),
           "gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6), "gpt-4.1": (2.0, 8.0), "gpt-4.1-mini": (0.4, 1.6)}
 COMPAT_MODES = ("none", "llama-cpp")
+CLOSED_WORLD = frozenset({"baseline-closed"})
+"""Specs of investigators that know the zoo's answers: transcripts and reports mark them."""
 
 
 @dataclass
@@ -43,6 +47,11 @@ class Backend:
     """Per-request timeout (s) of a network backend; None for in-process ones (baseline, replay)."""
     max_retries: int = 0
     """Retries after a transient fault, done by backends/reply.py within the wall-time budget."""
+
+    @property
+    def closed_world(self) -> bool:
+        """Whether the investigator knows the zoo's answers (its results are lookups)."""
+        return self.spec in CLOSED_WORLD
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         if not self.price:
@@ -87,6 +96,10 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
         raise UserError(f"unknown --compat {compat!r}; choose one of: {', '.join(COMPAT_MODES)}")
     prepare = llama_cpp_compat if compat == "llama-cpp" else (lambda msgs: msgs)
     kind, _, rest = spec.partition(":")
+    if spec == "baseline-closed":
+        from tracr_agent.agent.investigators.baseline import BaselineInvestigator
+
+        return Backend(spec, BaselineInvestigator(), announce=announce)
     if kind == "baseline" and not rest:
         from tracr_agent.agent.investigators.baseline import BaselineInvestigator
 
@@ -114,7 +127,7 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
         normal = {"tool_choice": "auto"} if compat == "llama-cpp" else {}
         return Backend(spec, _chat_openai(model, url, None, timeout), prepare, None, announce,
                        bind_kwargs=normal, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
-    raise UserError(f"unknown --llm {spec!r}: use baseline, openai:MODEL, openai-compatible:MODEL@URL or replay:TRANSCRIPT")
+    raise UserError(f"unknown --llm {spec!r}: use baseline, baseline-closed, openai:MODEL, openai-compatible:MODEL@URL or replay:TRANSCRIPT")
 
 
 def _chat_openai(model: str, base_url: Optional[str], key_env: Optional[str], timeout: float):

@@ -387,6 +387,8 @@ def _blocks(events, problem: Optional[str]) -> list[tuple]:
              ("closed set", "yes" if h.closed_set else "no"), ("created", h.created),
              ("tracr-agent", h.tracr_agent_version), ("tool-output cap", f"{h.cap_tokens} tokens"),
              ("limits", ", ".join(f"{k}={v}" for k, v in h.limits.items()) or "-")]
+    if h.closed_world:
+        facts.append(("closed world", "yes: the investigator knows the zoo's reference functions (a lookup)"))
     if h.unsafe_sandbox:
         facts.append(("sandbox", "UNSAFE: scored without OS-level isolation (--unsafe-sandbox)"))
     if end is not None:

@@ -48,6 +48,8 @@ class Header(_Event):
     """The tool-output cap (tokens) the episode ran with; `replay --rerun` reuses it."""
     seed: int = 0
     closed_set: bool = False
+    closed_world: Optional[bool] = None
+    """True when the investigator knows the zoo's answers (`baseline-closed`): its score is a lookup."""
     session_id: str = ""
     unsafe_sandbox: Optional[bool] = None
     """True when the submission was allowed to run without OS-level isolation (`--unsafe-sandbox`)."""

@@ -43,6 +43,9 @@ class ResultRecord(BaseModel):
     label_correct: Optional[bool] = None
     functional_correct: Optional[bool] = None
     agreement: Optional[float] = None
+    family_correct: Optional[bool] = None
+    explained: Optional[bool] = None
+    """Functionally correct and not tabulated (agent/scoring/explanation.py)."""
     tool_calls: int = 0
     llm_turns: int = 0
     tokens: int = 0
@@ -84,12 +87,20 @@ class EpisodeSpec:
         return f"{task}__{self.condition.replace('+', '_')}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
 
 
-def record_from_score(spec: EpisodeSpec, score: Optional[dict], **fields) -> ResultRecord:
+def score_fields(score) -> dict:
+    """The summary columns of a results line, from a score (dict or pydantic model)."""
+    if hasattr(score, "model_dump"):
+        score = score.model_dump()
     lab = (score or {}).get("label") or {}
     fn = (score or {}).get("functional") or {}
+    return {"label_correct": lab.get("correct"), "functional_correct": fn.get("correct"),
+            "agreement": fn.get("agreement"), "family_correct": lab.get("family_correct"),
+            "explained": (score or {}).get("explained")}
+
+
+def record_from_score(spec: EpisodeSpec, score: Optional[dict], **fields) -> ResultRecord:
     return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition, llm=spec.llm, trial=spec.trial,
-                        label_correct=lab.get("correct"), functional_correct=fn.get("correct"),
-                        agreement=fn.get("agreement"), score=score, **fields)
+                        score=score, **score_fields(score), **fields)
 
 
 def read_results(out: Path) -> list[ResultRecord]:

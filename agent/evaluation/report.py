@@ -1,7 +1,10 @@
 """Reports over an evaluation directory: rich table, report.md and report.html with plots.
 
-Rows are task × condition × LLM: label and functional accuracy with Wilson 95%
-intervals, mean tool calls, tokens, cost and wall time.
+Rows are task × condition × LLM: label, family and functional accuracy and the share
+*explained* (functionally correct and not tabulated) with Wilson 95% intervals, mean tool
+calls, tokens, cost and wall time. Family and explained count only the records scored with
+them (results from before scorer version 2 show "-" until `rescore`). A closed-world
+investigator (one that knows the zoo's answers, e.g. `baseline-closed`) is marked in the LLM column.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class Row:
     tokens: float
     cost: float
     seconds: float
+    family_k: int = 0
+    family_n: int = 0
+    explained_k: int = 0
+    explained_n: int = 0
 
     @property
     def label_acc(self) -> float:
@@ -77,10 +84,12 @@ def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
     rows = []
     for (task, cond, llm), rs in items:
         n = len(rs)
-        rows.append(Row(task, cond, llm, n, sum(bool(r.label_correct) for r in rs),
+        fam = [r.family_correct for r in rs if r.family_correct is not None]
+        expl = [r.explained for r in rs if r.explained is not None]
+        rows.append(Row(task, cond, llm_name(llm), n, sum(bool(r.label_correct) for r in rs),
                         sum(bool(r.functional_correct) for r in rs), sum(r.status == "error" for r in rs),
                         sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, sum(r.cost for r in rs),
-                        sum(r.duration_s for r in rs) / n))
+                        sum(r.duration_s for r in rs) / n, sum(fam), len(fam), sum(expl), len(expl)))
     return rows
 
 
@@ -89,11 +98,20 @@ def fmt_acc(k: int, n: int) -> str:
     return f"{k}/{n} ({100 * k / n:.0f}%, CI {100 * lo:.0f}–{100 * hi:.0f})" if n else "-"
 
 
-COLUMNS = ("task", "condition", "LLM", "n", "label acc", "functional acc", "tool calls", "tokens", "cost $", "time s")
+def llm_name(spec: str) -> str:
+    """The LLM column: closed-world investigators (they know the zoo's answers) say so."""
+    from tracr_agent.agent.backends.llm import CLOSED_WORLD
+
+    return f"{spec} (closed-world)" if spec in CLOSED_WORLD else spec
+
+
+COLUMNS = ("task", "condition", "LLM", "n", "label acc", "family acc", "functional acc", "explained",
+           "tool calls", "tokens", "cost $", "time s")
 
 
 def row_cells(r: Row) -> list[str]:
-    return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.n), fmt_acc(r.func_k, r.n),
+    return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.n), fmt_acc(r.family_k, r.family_n),
+            fmt_acc(r.func_k, r.n), fmt_acc(r.explained_k, r.explained_n),
             f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", f"{r.cost:.4f}", f"{r.seconds:.1f}"]
 
 

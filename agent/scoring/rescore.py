@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
+from tracr_agent.agent.evaluation.batch import ResultRecord, read_results, score_fields
 
 
 def prediction_of(path: Path) -> tuple[Optional[dict], bool]:
@@ -47,10 +47,7 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
     prediction, closed = prediction_of(path)
     score = score_prediction(prediction, subjects[key], task=task, closed_set=closed,
                              judge_llm=judge).model_dump()
-    lab, fn = score.get("label") or {}, score.get("functional") or {}
-    return rec.model_copy(update={"score": score, "label_correct": lab.get("correct"),
-                                  "functional_correct": fn.get("correct"), "agreement": fn.get("agreement"),
-                                  "label": (prediction or {}).get("label")})
+    return rec.model_copy(update={"score": score, **score_fields(score), "label": (prediction or {}).get("label")})
 
 
 def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
@@ -62,8 +59,10 @@ def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
     records = read_results(out)
     subjects: dict = {}
     new = [rescore_record(out, r, subjects, judge) for r in records]
-    changed = sum((a.label_correct, a.functional_correct, a.agreement) != (b.label_correct, b.functional_correct, b.agreement)
-                  for a, b in zip(records, new))
+    def summary(r: ResultRecord) -> tuple:
+        return r.label_correct, r.functional_correct, r.agreement, r.family_correct, r.explained
+
+    changed = sum(summary(a) != summary(b) for a, b in zip(records, new))
     tmp = Path(out) / "results.jsonl.tmp"
     tmp.write_text("".join(r.model_dump_json() + "\n" for r in new))
     os.replace(tmp, Path(out) / "results.jsonl")

@@ -12,6 +12,12 @@ Three independent scores:
   the subject's domain (every input when there are at most 5000, else 2000
   sampled) and compared with the subject's own outputs using
   tracr_agent.tools.subjects.verify.outputs_equal (numerical tolerance NUM_TOL). Correct means 100%.
+- family: does the label name the task's family (zoo `Task.family`: permutation, aggregation,
+  counting, ...)? Credit when the label names the task itself, another task of the same
+  family, or one of the family's phrases (zoo FAMILIES; counting also earns aggregation).
+- explanation (agent/scoring/explanation.py): the implementation's AST size and its ratio to
+  the reference's, and whether it is `tabulated` (enumerates inputs instead of a mechanism);
+  `explained` = functionally correct and not tabulated.
 - judge (optional): one call to a chat model comparing the description with
   the task's ground-truth description, verdict read from a final line
   `VERDICT: yes|no`.
@@ -27,17 +33,22 @@ from typing import Any, Iterable, Optional
 
 from pydantic import BaseModel
 
+from tracr_agent.agent.scoring.explanation import Explanation, explain
 from tracr_agent.agent.scoring.sandbox import run_implementation
 from tracr_agent.tools.subjects.verify import outputs_equal
-from tracr_agent.tools.subjects.zoo.base import normalize_label
+from tracr_agent.tools.subjects.zoo.base import FAMILIES, FAMILY_PARENTS, normalize_label
 
-SCORER_VERSION = "1"
+SCORER_VERSION = "2"
 
 
 class LabelScore(BaseModel):
     correct: bool
     matched: Optional[str] = None
     """The task label (id, name or alias) the prediction matched."""
+    family: Optional[str] = None
+    """The task's family (None when the subject has none, e.g. an imported model)."""
+    family_correct: Optional[bool] = None
+    """Whether the label names that family (or the task, or a task of the same family)."""
 
 
 class FunctionalScore(BaseModel):
@@ -61,6 +72,9 @@ class Score(BaseModel):
     label: Optional[LabelScore] = None
     functional: Optional[FunctionalScore] = None
     judge: Optional[JudgeScore] = None
+    explanation: Optional[Explanation] = None
+    explained: Optional[bool] = None
+    """Functionally correct and not tabulated."""
     scorer_version: str = SCORER_VERSION
 
 
@@ -143,6 +157,34 @@ def score_label(label: Optional[str], task, closed_set: bool = False) -> LabelSc
         if v in loose and v not in others:
             return LabelScore(correct=True, matched=loose[v])
     return LabelScore(correct=False, matched=None)
+
+
+def _phrase_in(phrase: str, words: list[str]) -> bool:
+    p = _words(phrase)
+    return any(words[i:i + len(p)] == p for i in range(len(words) - len(p) + 1))
+
+
+def score_family(label: Optional[str], task, label_correct: bool = False) -> tuple[Optional[str], Optional[bool]]:
+    """(the task's family, whether `label` names it); (None, None) when the task has no family."""
+    family = getattr(task, "family", None) or None
+    if family is None:
+        return None, None
+    if label_correct:
+        return family, True
+    if not isinstance(label, str) or not normalize_label(label):
+        return family, False
+    accepted = [family] + ([FAMILY_PARENTS[family]] if family in FAMILY_PARENTS else [])
+    words = _words(label)
+    for fam in accepted:
+        if any(_phrase_in(p, words) for p in (fam, *FAMILIES.get(fam, ()))):
+            return family, True
+    try:  # the label names another zoo task of the same family
+        from tracr_agent.tools.subjects.zoo import all_tasks
+    except Exception:  # pragma: no cover - zoo unavailable
+        return family, False
+    norm = normalize_label(label)
+    same = any(norm in {normalize_label(x) for x in t.labels} for t in all_tasks() if t.family == family)
+    return family, same
 
 
 # -- functional -------------------------------------------------------------------------
@@ -312,17 +354,38 @@ def score_prediction(prediction: Optional[dict], subject, task=None, closed_set:
     if task is None:
         task = _task_of(subject)
     if prediction is None:
+        family = getattr(task, "family", None) or None
         return Score(
-            label=LabelScore(correct=False, matched=None) if task is not None else None,
+            label=(LabelScore(correct=False, matched=None, family=family, family_correct=False if family else None)
+                   if task is not None else None),
             functional=FunctionalScore(agreement=0.0, n_inputs=0, correct=False, error="no prediction"),
+            explained=False,
             judge=(JudgeScore(correct=False, model=model_name(judge_llm), rationale="no prediction")
                    if judge_llm is not None else None),
         )
     if hasattr(prediction, "model_dump"):
         prediction = prediction.model_dump()
     label = score_label(prediction.get("label"), task, closed_set) if task is not None else None
+    if label is not None:
+        label.family, label.family_correct = score_family(prediction.get("label"), task, label.correct)
     functional = score_functional(prediction.get("implementation"), subject, inputs, **limits)
+    explanation = explain(prediction.get("implementation"), subject.vocab, subject.max_seq_len,
+                          reference_source(task))
     judge = None
     if judge_llm is not None and task is not None and getattr(task, "description", None):
         judge = judge_description(prediction.get("description"), task, judge_llm)
-    return Score(label=label, functional=functional, judge=judge)
+    return Score(label=label, functional=functional, judge=judge, explanation=explanation,
+                 explained=functional.correct and not explanation.tabulated)
+
+
+def reference_source(task) -> Optional[str]:
+    """The reference implementation's source: a zoo task's reference function, or whatever source
+    a generated task carries (`reference_source()` or a `reference_source`/`source` string)."""
+    if task is None:
+        return None
+    ref = getattr(task, "reference_source", None)
+    try:
+        ref = ref() if callable(ref) else ref
+    except (OSError, TypeError):  # source not available (e.g. a lambda built at run time)
+        ref = None
+    return ref if isinstance(ref, str) else None

@@ -6,7 +6,7 @@ tracr, jax nor torch is loaded until a task is actually built.
 
 from __future__ import annotations
 
-from tracr_agent.tools.subjects.zoo.base import Task, TaskRegistry, normalize_label
+from tracr_agent.tools.subjects.zoo.base import FAMILIES, FAMILY_PARENTS, Task, TaskRegistry, normalize_label
 from tracr_agent.tools.subjects.zoo.extra_tasks import EXTRA_TASKS
 from tracr_agent.tools.subjects.zoo.lib_tasks import LIB_TASKS
 
@@ -22,4 +22,4 @@ def all_tasks() -> list[Task]:
     return list(ZOO)
 
 
-__all__ = ["Task", "TaskRegistry", "ZOO", "get_task", "all_tasks", "normalize_label"]
+__all__ = ["FAMILIES", "FAMILY_PARENTS", "Task", "TaskRegistry", "ZOO", "get_task", "all_tasks", "normalize_label"]

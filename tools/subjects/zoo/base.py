@@ -33,6 +33,8 @@ class Task:
     origin: str = "zoo"
     """'seed' (the prior study), 'tracr-lib' (tracr's compiler/lib.py) or 'zoo' (written here)."""
     extra: dict = field(default_factory=dict, compare=False)
+    family: str = ""
+    """What kind of computation it is, one of FAMILIES (label scoring gives family-level credit)."""
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -49,6 +51,22 @@ class Task:
         return sum(v**n for n in range(1, self.max_seq_len + 1))
 
 
+FAMILIES: dict[str, tuple[str, ...]] = {
+    # family -> phrases that name it in a label (matched as whole words, case and punctuation aside)
+    "permutation": ("permutation", "permute", "permuted", "reordering", "reorder", "reordered", "rearrangement",
+                    "rearrange", "shift", "shifted", "rotation", "rotate"),
+    "aggregation": ("aggregation", "aggregate", "broadcast", "reduction", "reduce", "average", "mean"),
+    "counting": ("counting", "count", "counts", "tally", "histogram"),
+    "elementwise map": ("elementwise", "element wise", "pointwise", "per token", "tokenwise", "token wise",
+                        "token map", "per position map"),
+    "predicate": ("predicate", "check", "boolean check", "membership", "validity", "recognizer", "recogniser"),
+    "pattern": ("pattern", "pattern detection", "flag", "flags", "matching", "match"),
+}
+"""Each zoo task's `family`. Counting is also an aggregation (FAMILY_PARENTS): the prior study
+credited "aggregation" for length."""
+FAMILY_PARENTS = {"counting": "aggregation"}
+
+
 def normalize_label(label: str) -> str:
     """Lower-case, strip punctuation and separators: 'Sort-Unique' -> 'sortunique'."""
     return re.sub(r"[^a-z0-9]", "", label.lower())
@@ -60,6 +78,8 @@ class TaskRegistry:
         for t in tasks:
             if t.id in self._tasks:
                 raise ValueError(f"duplicate task id {t.id!r}")
+            if t.family not in FAMILIES:
+                raise ValueError(f"task {t.id!r}: family {t.family!r} is not one of {', '.join(FAMILIES)}")
             self._tasks[t.id] = t
 
     def __iter__(self):

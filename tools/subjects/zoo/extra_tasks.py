@@ -398,6 +398,7 @@ EXTRA_TASKS: list[Task] = [
         name="Identity map",
         description="Elementwise: each position outputs its own input token unchanged.",
         category="elementwise",
+        family="elementwise map",
         vocab=_L4,
         max_seq_len=5,
         build=build_identity_map,
@@ -409,6 +410,7 @@ EXTRA_TASKS: list[Task] = [
         name="Increment tokens",
         description="Elementwise: each position outputs its integer token plus one (token+1).",
         category="elementwise",
+        family="elementwise map",
         vocab=_N4,
         max_seq_len=5,
         build=build_increment_map,
@@ -420,6 +422,7 @@ EXTRA_TASKS: list[Task] = [
         name="Token parity",
         description="Elementwise: each position outputs its integer token modulo 2 (0 for even, 1 for odd).",
         category="elementwise",
+        family="elementwise map",
         vocab=(0, 1, 2, 3, 4, 5),
         max_seq_len=4,
         build=build_parity_map,
@@ -434,6 +437,7 @@ EXTRA_TASKS: list[Task] = [
             "(position 0 is always True)."
         ),
         category="pattern",
+        family="pattern",
         vocab=_L3,
         max_seq_len=6,
         build=build_equals_first,
@@ -449,6 +453,7 @@ EXTRA_TASKS: list[Task] = [
             "the (shared) token of the marked positions to every position."
         ),
         category="aggregation",
+        family="aggregation",
         vocab=_N4,
         max_seq_len=5,
         build=build_max_broadcast,
@@ -464,6 +469,7 @@ EXTRA_TASKS: list[Task] = [
             "the (shared) token of the marked positions to every position."
         ),
         category="aggregation",
+        family="aggregation",
         vocab=_N4,
         max_seq_len=5,
         build=build_min_broadcast,
@@ -475,6 +481,7 @@ EXTRA_TASKS: list[Task] = [
         name="First token broadcast",
         description="Every position outputs the token at position 0.",
         category="aggregation",
+        family="aggregation",
         vocab=_L4,
         max_seq_len=5,
         build=build_first_token,
@@ -489,6 +496,7 @@ EXTRA_TASKS: list[Task] = [
             "via the sequence length."
         ),
         category="aggregation",
+        family="aggregation",
         vocab=_L4,
         max_seq_len=5,
         build=build_last_token,
@@ -504,6 +512,7 @@ EXTRA_TASKS: list[Task] = [
             "before i, and summing those indicators."
         ),
         category="aggregation",
+        family="aggregation",
         vocab=_N4,
         max_seq_len=5,
         build=build_running_max,
@@ -517,6 +526,7 @@ EXTRA_TASKS: list[Task] = [
             "Position i outputs the token at position i-1; position 0 is undefined (None)."
         ),
         category="permutation",
+        family="permutation",
         vocab=_L4,
         max_seq_len=5,
         build=build_prev_token,
@@ -530,6 +540,7 @@ EXTRA_TASKS: list[Task] = [
             "Position i outputs the token at position i+1; the last position is undefined (None)."
         ),
         category="permutation",
+        family="permutation",
         vocab=_L4,
         max_seq_len=5,
         build=build_next_token,
@@ -545,6 +556,7 @@ EXTRA_TASKS: list[Task] = [
             "is undefined (None)."
         ),
         category="permutation",
+        family="permutation",
         vocab=_L4,
         max_seq_len=5,
         build=build_swap_pairs,
@@ -559,6 +571,7 @@ EXTRA_TASKS: list[Task] = [
             "so the first token moves to the end."
         ),
         category="permutation",
+        family="permutation",
         vocab=_L4,
         max_seq_len=5,
         build=build_rotate_left,
@@ -573,6 +586,7 @@ EXTRA_TASKS: list[Task] = [
             "tracr's make_sort keyed on the negated token with position tie-breaking."
         ),
         category="permutation",
+        family="permutation",
         vocab=(1, 2, 3, 4),
         max_seq_len=5,
         build=build_sort_descending,
@@ -587,6 +601,7 @@ EXTRA_TASKS: list[Task] = [
             "smaller than token i (its rank among the tokens, with ties sharing a rank)."
         ),
         category="counting",
+        family="counting",
         vocab=_N4,
         max_seq_len=5,
         build=build_rank_smaller,
@@ -601,6 +616,7 @@ EXTRA_TASKS: list[Task] = [
             "(a prefix count, as an integer)."
         ),
         category="counting",
+        family="counting",
         vocab=_L3,
         max_seq_len=6,
         build=build_running_count,
@@ -615,6 +631,7 @@ EXTRA_TASKS: list[Task] = [
             "computed by flagging first occurrences and counting the flags."
         ),
         category="counting",
+        family="counting",
         vocab=_L4,
         max_seq_len=5,
         build=build_distinct_count,
@@ -629,6 +646,7 @@ EXTRA_TASKS: list[Task] = [
             "else False."
         ),
         category="pattern",
+        family="predicate",
         vocab=_L4,
         max_seq_len=5,
         build=build_contains_token,
@@ -643,6 +661,7 @@ EXTRA_TASKS: list[Task] = [
             "(this is the first occurrence of the value), else False."
         ),
         category="pattern",
+        family="pattern",
         vocab=_L3,
         max_seq_len=6,
         build=build_first_occurrence,
@@ -657,6 +676,7 @@ EXTRA_TASKS: list[Task] = [
             "i-1 (an immediate repeat), else False; position 0 is False."
         ),
         category="pattern",
+        family="pattern",
         vocab=_L3,
         max_seq_len=6,
         build=build_repeat_flag,
@@ -672,6 +692,7 @@ EXTRA_TASKS: list[Task] = [
             "flagged and counted, and the result is whether the count is zero."
         ),
         category="pattern",
+        family="predicate",
         vocab=_L3,
         max_seq_len=6,
         build=build_palindrome_check,
@@ -686,6 +707,7 @@ EXTRA_TASKS: list[Task] = [
             "False (each position counts the tokens differing from its own)."
         ),
         category="pattern",
+        family="predicate",
         vocab=_L3,
         max_seq_len=6,
         build=build_all_equal,
@@ -701,6 +723,7 @@ EXTRA_TASKS: list[Task] = [
             "and the output is whether no position has an inversion."
         ),
         category="pattern",
+        family="predicate",
         vocab=_N4,
         max_seq_len=5,
         build=build_is_sorted,
@@ -715,6 +738,7 @@ EXTRA_TASKS: list[Task] = [
             "tokens in the input (averaging token/2 with attention, then doubling)."
         ),
         category="numerical",
+        family="aggregation",
         vocab=_N4,
         max_seq_len=5,
         build=build_mean_tokens,
@@ -730,6 +754,7 @@ EXTRA_TASKS: list[Task] = [
             "positions 0..i (prefix average)."
         ),
         category="numerical",
+        family="aggregation",
         vocab=_N4,
         max_seq_len=5,
         build=build_running_mean,
@@ -745,6 +770,7 @@ EXTRA_TASKS: list[Task] = [
             "token is 'a' (count of 'a' divided by the length)."
         ),
         category="numerical",
+        family="aggregation",
         vocab=_L3,
         max_seq_len=6,
         build=build_frac_token,

@@ -243,6 +243,7 @@ LIB_TASKS: list[Task] = [
             "map n-1-i, and a one-hot aggregate moving each token to its mirrored position."
         ),
         category="permutation",
+        family="permutation",
         vocab=("a", "b", "c", "d"),
         max_seq_len=5,
         build=build_reverse,
@@ -260,6 +261,7 @@ LIB_TASKS: list[Task] = [
             "position, and an aggregate moves each token to that position."
         ),
         category="permutation",
+        family="permutation",
         vocab=(1, 2, 3, 4),
         max_seq_len=5,
         build=build_sort,
@@ -275,6 +277,7 @@ LIB_TASKS: list[Task] = [
             "the selector width of an all-true selector."
         ),
         category="counting",
+        family="counting",
         vocab=("a", "b", "c"),
         max_seq_len=6,
         build=build_length,
@@ -290,6 +293,7 @@ LIB_TASKS: list[Task] = [
             "input (the selector width of a token-equality selector)."
         ),
         category="counting",
+        family="counting",
         vocab=("a", "b", "c"),
         max_seq_len=6,
         build=build_hist,
@@ -308,6 +312,7 @@ LIB_TASKS: list[Task] = [
             "undefined (None)."
         ),
         category="permutation",
+        family="permutation",
         vocab=(1, 2, 3, 4),
         max_seq_len=5,
         build=build_sort_unique,
@@ -324,6 +329,7 @@ LIB_TASKS: list[Task] = [
             "as a sort keyed on minus the histogram count, with ties broken by position."
         ),
         category="permutation",
+        family="permutation",
         vocab=("a", "b", "c"),
         max_seq_len=6,
         build=build_sort_freq,
@@ -339,6 +345,7 @@ LIB_TASKS: list[Task] = [
             "(inclusive) whose token is 'x', i.e. a causal mean of the indicator token=='x'."
         ),
         category="numerical",
+        family="aggregation",
         vocab=("x", "y", "z"),
         max_seq_len=6,
         build=build_frac_prevs,
@@ -356,6 +363,7 @@ LIB_TASKS: list[Task] = [
             "of two causal-mean fractions."
         ),
         category="dyck",
+        family="aggregation",
         vocab=("(", ")", "x"),
         max_seq_len=6,
         build=build_pair_balance,
@@ -373,6 +381,7 @@ LIB_TASKS: list[Task] = [
             "tokens are ignored). Otherwise every position outputs False."
         ),
         category="dyck",
+        family="predicate",
         vocab=("(", ")", "x"),
         max_seq_len=6,
         build=build_shuffle_dyck,
@@ -390,6 +399,7 @@ LIB_TASKS: list[Task] = [
             "Otherwise every position outputs False."
         ),
         category="dyck",
+        family="predicate",
         vocab=("(", ")", "{", "}"),
         max_seq_len=6,
         build=build_shuffle_dyck2,
@@ -405,6 +415,7 @@ LIB_TASKS: list[Task] = [
             "i-2; the first two positions are undefined (None)."
         ),
         category="permutation",
+        family="permutation",
         vocab=("a", "b", "c", "d"),
         max_seq_len=5,
         build=build_shift_by,
@@ -422,6 +433,7 @@ LIB_TASKS: list[Task] = [
             "combined with logical and."
         ),
         category="pattern",
+        family="pattern",
         vocab=("a", "b", "c"),
         max_seq_len=6,
         build=build_detect_pattern,
@@ -438,6 +450,7 @@ LIB_TASKS: list[Task] = [
             "over histogram values."
         ),
         category="counting",
+        family="counting",
         vocab=("a", "b", "c"),
         max_seq_len=6,
         build=build_count_less_freq,
@@ -453,6 +466,7 @@ LIB_TASKS: list[Task] = [
             "whole input (selector width of a selector matching keys equal to 'a')."
         ),
         category="counting",
+        family="counting",
         vocab=("a", "b", "c"),
         max_seq_len=6,
         build=build_count,
@@ -469,6 +483,7 @@ LIB_TASKS: list[Task] = [
             "tuple SOp with a SequenceMap and then applies a Map."
         ),
         category="elementwise",
+        family="elementwise map",
         vocab=(0, 1, 2, 3),
         max_seq_len=5,
         build=build_nary_sequencemap,
