@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -18,8 +20,10 @@ from pathlib import Path
 import pytest
 
 from tracr_agent.agent.scoring import sandbox
+from tracr_agent.agent.scoring import seccomp as sandbox_seccomp
 from tracr_agent.agent.scoring.sandbox import parse_reply, run_implementation
 from tracr_agent.tools.subjects.verify import outputs_equal
+from test_sandbox import sandbox_children
 
 INPUTS = [[1, 2], [3]]
 
@@ -45,8 +49,34 @@ def attempt(thunk):
         return "ERR " + type(e).__name__ + ": " + str(e)[:200]
 """
 
-pytestmark = pytest.mark.skipif(sandbox._probe() is not None,
-                                reason=f"bubblewrap unusable here: {sandbox._probe()}")
+def bubblewrap_required() -> bool:
+    """On CI (which installs bubblewrap) and as root with bwrap present, the suite must run."""
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return ci or (os.geteuid() == 0 and os.path.exists(sandbox.BWRAP))
+
+
+def require_bubblewrap() -> None:
+    """Fails the test where bubblewrap must work and does not; skips (with the reason) elsewhere."""
+    problem = sandbox._probe()
+    if problem is None:
+        return
+    if bubblewrap_required():
+        pytest.fail(f"bubblewrap is unusable where the hostile suite must run: {problem}", pytrace=False)
+    pytest.skip(f"bubblewrap unusable here: {problem}")
+
+
+@pytest.fixture(autouse=True)
+def _isolation_in_force():
+    require_bubblewrap()
+
+
+@pytest.fixture(params=["filtered", "unfiltered"])
+def layers(request, monkeypatch):
+    """Runs a test with the syscall filter and again without it: the namespaces and rlimits
+    underneath must contain the attack on their own."""
+    if request.param == "unfiltered":
+        monkeypatch.setattr(sandbox, "_seccomp_fd", lambda: None)
+    return request.param
 
 
 def hostile(body: str, inputs=INPUTS, **kw):
@@ -142,7 +172,7 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-def test_spawned_processes_and_daemons_are_dead_when_the_sandbox_returns():
+def test_spawned_processes_and_daemons_are_dead_when_the_sandbox_returns(layers):
     marker = f"tracr-hostile-{uuid.uuid4().hex}"
     body = f"""
 def _spawn_daemon():
@@ -164,13 +194,16 @@ RESULTS = [attempt(_spawn_daemon),
     assert _processes_with(marker) == [], res
 
 
-def test_a_submission_that_never_returns_is_killed_within_the_wall_limit():
+def test_a_submission_that_never_returns_is_killed_within_the_wall_limit(layers):
     marker = f"tracr-hostile-{uuid.uuid4().hex}"
     start = time.monotonic()
     res = hostile(f"""
-if os.fork() == 0:
-    os.setsid()
-    os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)", {marker!r}])
+try:
+    if os.fork() == 0:
+        os.setsid()
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)", {marker!r}])
+except OSError:
+    pass  # the syscall filter refuses fork; the endless loop below is what is tested then
 def f(t):
     while True:
         pass
@@ -200,6 +233,17 @@ RESULTS = [attempt(_all_environs), attempt(lambda: open("/proc/%d/environ" % os.
 
 
 FORGED = '{"outputs": [[2, 4], [6]], "failed": [], "error": null}'
+# Writes `_data` on stdout and on every descriptor that might be the result channel, then exits
+# before the worker can answer.
+FORGE_AND_EXIT = """
+os.write(1, b"\\n" + _data + b"\\n")
+for _fd in range(2, 64):
+    try:
+        os.write(_fd, _data)
+    except OSError:
+        pass
+os._exit(0)
+"""
 
 
 @pytest.mark.parametrize("payload", [
@@ -212,20 +256,7 @@ FORGED = '{"outputs": [[2, 4], [6]], "failed": [], "error": null}'
     "not json at all",
 ], ids=["valid-looking", "deep-nesting", "short-output", "bad-failed", "object-value", "too-few", "garbage"])
 def test_forged_results_are_never_accepted(payload):
-    # Print the forgery on stdout and on every descriptor that might be the result channel, then exit
-    # before the worker can answer.
-    res = hostile(f"""
-_data = {payload!r}.encode()
-os.write(1, b"\\n" + _data + b"\\n")
-for _fd in range(3, 64):
-    try:
-        os.write(_fd, _data)
-    except OSError:
-        pass
-os._exit(0)
-def f(t):
-    return t
-""")
+    res = hostile(f"_data = {payload!r}.encode()\n" + FORGE_AND_EXIT + "def f(t):\n    return t\n")
     if payload != FORGED:
         assert res.outputs is None
     if res.outputs is None:
@@ -236,6 +267,40 @@ def f(t):
         assert res.outputs == [[2, 4], [6]]
 
 
+FORGED_VERDICTS = {
+    # What a submission might claim on the result channel instead of letting the worker answer
+    # (Python expressions over `_n`, the number of inputs, and `_inputs`, read from the request).
+    "score-object": '{"agreement": 1.0, "n_inputs": _n, "correct": True, "error": None}',
+    "reply-plus-verdict": '{"outputs": None, "failed": [], "error": None, "correct": True, "agreement": 1.0}',
+    "all-failed-excused": '{"outputs": [None] * _n, "failed": list(range(_n)), "error": None}',
+    "own-outputs-no-error": '{"outputs": [list(x) for x in _inputs], "failed": [], "error": None}',
+}
+
+
+@pytest.mark.parametrize("forgery", list(FORGED_VERDICTS))
+def test_a_forged_correct_verdict_for_a_wrong_implementation_scores_wrong(reverse_subject, forgery):
+    from tracr_agent.agent.scoring.score import score_functional
+
+    # f is the identity (wrong for reverse). At import the code reads its inputs from the request
+    # file, writes the forgery to every descriptor the result channel might be, and exits first.
+    source = ESCAPE + f"""
+_json = _import("json")
+_inputs = _json.loads(open("/sandbox/request.json").read())["inputs"]
+_n = len(_inputs)
+_data = _json.dumps({FORGED_VERDICTS[forgery]}).encode()
+""" + FORGE_AND_EXIT + """
+def f(t):
+    return list(t)
+"""
+    score = score_functional(source, reverse_subject)
+    assert score.n_inputs > 100 and not score.correct and score.agreement < 1.0, score
+    if forgery == "own-outputs-no-error":
+        # Well-formed, so accepted as outputs, then compared by the parent: only palindromes agree.
+        assert score.error is None and score.first_mismatch and 0 < score.agreement < 0.5, score
+    else:
+        assert score.agreement == 0.0 and score.error, score
+
+
 def test_parse_reply_refuses_every_malformed_shape_with_a_reason():
     bad = [b"", b"[" * 200_000, b'{"outputs": [[1, 2]], "failed": [], "error": null}',
            b'{"outputs": [[1, 2], [3]], "failed": [7], "error": null}',
@@ -243,7 +308,8 @@ def test_parse_reply_refuses_every_malformed_shape_with_a_reason():
            b'{"outputs": [[1, 2], [3]], "failed": [], "error": null, "extra": 1}',
            b'{"outputs": null, "failed": [], "error": null}',
            b'{"outputs": [[1, [2]], [3]], "failed": [], "error": null}',
-           b'{"outputs": [[1, 2], [3, 4]], "failed": [], "error": null}', b'{"a": "\\"[[[[[[["}']
+           b'{"outputs": [[1, 2], [3, 4]], "failed": [], "error": null}', b'{"a": "\\"[[[[[[["}',
+           b'{"outputs": [null, null], "failed": [0, 1], "error": null}']
     for data in bad:
         with pytest.raises(ValueError):
             parse_reply(data, INPUTS)
@@ -288,6 +354,195 @@ def f(t):
         assert "output flood" in res.error, res.error
         assert time.monotonic() - start < 5
     assert grown_mb < 64, grown_mb
+
+
+# -- the syscall filter ------------------------------------------------------------------
+
+FILTERED_CALLS = {
+    # name: (args, errno expected). Harmless arguments: each call would succeed or fail
+    # differently without the filter.
+    "ptrace": ((0, 0, 0, 0), "EPERM"),                   # PTRACE_TRACEME
+    "unshare": ((0x10000000,), "EPERM"),                 # CLONE_NEWUSER
+    "setns": ((0, 0), "EPERM"),
+    "mount": ((0, 0, 0, 0, 0), "EPERM"),
+    "keyctl": ((0, -3, 0), "EPERM"),                     # KEYCTL_GET_KEYRING_ID of the session
+    "add_key": ((0, 0, 0, 0, 0), "EPERM"),
+    "bpf": ((0, 0, 0), "EPERM"),
+    "perf_event_open": ((0, 0, -1, -1, 0), "EPERM"),
+    "personality": ((0xFFFFFFFF,), "EPERM"),             # a query: always allowed without a filter
+    "process_vm_readv": ((1, 0, 0, 0, 0, 0), "EPERM"),
+    "userfaultfd": ((0,), "EPERM"),
+    "io_uring_setup": ((1, 0), "EPERM"),
+    "clone": ((17, 0, 0, 0, 0), "EPERM"),                # SIGCHLD: a plain fork
+    "fork": ((), "EPERM"),
+    "chroot": ((0,), "EPERM"),
+    "pivot_root": ((0, 0), "EPERM"),
+}
+
+
+def _syscall_numbers() -> dict[str, int]:
+    lib = sandbox_seccomp._lib()
+    assert not isinstance(lib, str), lib
+    return {name: nr for name in FILTERED_CALLS if (nr := lib.seccomp_syscall_resolve_name(name.encode())) >= 0}
+
+
+def _filtered_call_results() -> dict[str, str]:
+    numbers = _syscall_numbers()
+    return dict(zip(numbers, answers(f"""
+_ctypes = _import("ctypes")
+_errno = _import("errno")
+_libc = _ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = _ctypes.c_long
+def _call(nr, args):
+    rc = _libc.syscall(_ctypes.c_long(nr), *[_ctypes.c_long(a) for a in args])
+    if rc == 0 and nr in {[numbers.get("fork", -1), numbers["clone"]]!r}:
+        _g["os"]._exit(0)  # never reached with the filter: a forked child leaves at once
+    return rc if rc >= 0 else _errno.errorcode.get(_ctypes.get_errno(), "?")
+RESULTS = [attempt(lambda nr=nr, a=a: _call(nr, a)) for nr, a in {[(nr, FILTERED_CALLS[n][0]) for n, nr in numbers.items()]!r}]
+""")))
+
+
+def test_the_syscall_filter_denies_what_an_escape_would_use():
+    assert "seccomp filter" in sandbox.isolation_line()
+    got = _filtered_call_results()
+    assert len(got) >= 14, got  # every name above exists on x86-64 (fork does not on arm64)
+    for name, answer in got.items():
+        assert answer == f"GOT {FILTERED_CALLS[name][1]!r}", (name, answer)
+    # Sockets: only AF_UNIX (no network namespace to reach anyway, but no netlink/packet/vsock either).
+    got = answers("""
+_socket = _import("socket")
+RESULTS = [attempt(lambda fam=fam: _socket.socket(fam, _socket.SOCK_DGRAM).close() or "opened")
+           for fam in (_socket.AF_INET, _socket.AF_INET6, _socket.AF_NETLINK, _socket.AF_PACKET, _socket.AF_UNIX)]
+""")
+    assert [a.split(":")[0] for a in got[:4]] == ["ERR OSError"] * 4 and all("[Errno 97]" in a for a in got[:4]), got
+    assert got[4] == "GOT 'opened'", got
+
+
+def test_without_the_filter_the_same_calls_get_through(monkeypatch):
+    # The control: proves the test above sees the filter, not some other refusal.
+    monkeypatch.setattr(sandbox, "_seccomp_fd", lambda: None)
+    got = _filtered_call_results()
+    assert got["personality"] == "GOT 0" and got["unshare"] == "GOT 0", got  # a new user namespace!
+    assert sum(a != "GOT 'EPERM'" for a in got.values()) >= 10, got
+
+
+def test_the_filter_is_reported_missing_not_silently_dropped(monkeypatch):
+    monkeypatch.setattr(sandbox_seccomp, "_lib", lambda: "libseccomp not found (test); install libseccomp2")
+    sandbox_seccomp.filter_program.cache_clear()
+    sandbox._seccomp_problem.cache_clear()
+    try:
+        line = sandbox.isolation_line()
+        assert "NO syscall filter (libseccomp not found (test); install libseccomp2)" in line, line
+        assert run_implementation("def f(t):\n    return t\n", INPUTS).outputs == INPUTS
+    finally:
+        monkeypatch.undo()
+        sandbox_seccomp.filter_program.cache_clear()
+        sandbox._seccomp_problem.cache_clear()
+    assert "seccomp filter (libseccomp" in sandbox.isolation_line()
+
+
+# -- resource exhaustion -------------------------------------------------------------------
+
+def _parent_unaffected():
+    """The test process still forks, opens files and allocates after the attack."""
+    out = subprocess.run([sys.executable, "-c", "print(sum(range(10)))"], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "45"
+    with open(os.devnull) as fh:
+        assert fh.fileno() > 2
+    assert len(bytearray(64 * 1024 * 1024)) == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize("attack,body,contained", [
+    ("fork-bomb", """
+def _bomb():
+    n = 0
+    while n < 100000:
+        os.fork()
+        n += 1
+RESULTS = [attempt(_bomb)]""", ("PermissionError", "BlockingIOError")),
+    ("threads", """
+_threading = _import("threading")
+def _spawn():
+    ts = [_threading.Thread(target=lambda: None) for _ in range(100)]
+    for t in ts:
+        t.start()
+    return len(ts)
+RESULTS = [attempt(_spawn)]""", ("RuntimeError: can't start new thread",)),
+])
+def test_process_bombs_are_stopped_by_the_syscall_filter(attack, body, contained):
+    # Run as root (CI, containers) RLIMIT_NPROC binds nothing: the kernel exempts uid 0 whatever its
+    # capabilities, so the filter's refusal of fork/clone is what holds here (the PID namespace still
+    # kills whatever would get through, see test_spawned_processes_and_daemons_are_dead...).
+    _exhaustion_is_contained(attack, body, contained)
+
+
+@pytest.mark.parametrize("attack,body,contained", [
+    ("raise-limits", """
+_resource = _import("resource")
+RESULTS = [attempt(lambda r=r: _resource.setrlimit(r, (_resource.RLIM_INFINITY, _resource.RLIM_INFINITY)))
+           for r in (_resource.RLIMIT_AS, _resource.RLIMIT_NPROC, _resource.RLIMIT_FSIZE, _resource.RLIMIT_NOFILE)]""",
+     ("ValueError: not allowed to raise maximum limit",)),
+    ("disk-fill", """
+def _fill():
+    with open("/tmp/fill", "wb") as fh:
+        for _ in range(1000):
+            fh.write(b"x" * 1048576)
+            fh.flush()
+RESULTS = [attempt(_fill)]""", ("File too large",)),
+    ("descriptors", """
+def _exhaust():
+    fds = []
+    while len(fds) < 100000:
+        fds.extend(os.pipe())
+RESULTS = [attempt(_exhaust)]""", ("Too many open files",)),
+])
+def test_resource_exhaustion_is_contained_and_reported(layers, attack, body, contained):
+    _exhaustion_is_contained(attack, body, contained)
+
+
+def _exhaustion_is_contained(attack, body, contained):
+    start = time.monotonic()
+    got = answers(body)
+    elapsed = time.monotonic() - start
+    assert elapsed < 20 + 1, elapsed
+    for answer in got:
+        assert answer.startswith("ERR") and any(c in answer for c in contained), (attack, answer)
+    assert sandbox_children() == []
+    _parent_unaffected()
+
+
+def test_a_memory_bomb_is_stopped_by_the_address_space_limit(layers):
+    start = time.monotonic()
+    res = hostile("""
+_resource = _import("resource")
+try:
+    _resource.setrlimit(_resource.RLIMIT_AS, (_resource.RLIM_INFINITY, _resource.RLIM_INFINITY))
+except ValueError:
+    pass
+_hog = []
+def f(t):
+    while True:
+        _hog.append(bytearray(64 * 1024 * 1024))
+""", memory_mb=256, wall_seconds=10)
+    assert time.monotonic() - start < 10 + 1
+    assert res.outputs is None and res.error.startswith("memory limit (256 MB)"), res.error
+    _parent_unaffected()
+
+
+def test_an_unusable_bubblewrap_fails_the_suite_on_ci_and_only_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(sandbox, "BWRAP", "/nonexistent/bwrap")
+    sandbox._probe.cache_clear()
+    try:
+        monkeypatch.setenv("CI", "true")
+        with pytest.raises(pytest.fail.Exception, match="unusable where the hostile suite must run"):
+            require_bubblewrap()
+        monkeypatch.setenv("CI", "false")  # not CI, and no bwrap installed: a skip with the reason
+        with pytest.raises(pytest.skip.Exception, match="/nonexistent/bwrap not found"):
+            require_bubblewrap()
+    finally:
+        monkeypatch.undo()
+        sandbox._probe.cache_clear()
+    require_bubblewrap()  # here it works again
 
 
 def test_without_bubblewrap_scoring_is_refused_unless_allowed(monkeypatch):

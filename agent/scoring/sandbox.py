@@ -5,7 +5,10 @@
 (sandbox_worker.py) inside bubblewrap (`bwrap`): new user/PID/network/IPC/UTS
 namespaces, its own /proc, an empty environment, a read-only filesystem that
 holds only the Python installation, the system libraries and the worker file,
-and a private tmpfs /tmp. It returns f's output for every input, or a clear
+a private tmpfs /tmp, and a seccomp syscall filter (seccomp.py: no process
+creation, namespaces, mounts, ptrace, keyrings, bpf, non-AF_UNIX sockets...);
+the worker adds rlimits (CPU, address space, no file writes, few descriptors,
+no child processes) before the submitted code runs. It returns f's output for every input, or a clear
 one-line reason why not:
 
     timeout after 20 s                   wall clock exceeded (process group killed)
@@ -28,6 +31,10 @@ it reads (`MAX_RESULT_BYTES`, `MAX_STDERR_BYTES`: beyond, the sandbox is killed)
 checks the JSON's nesting depth before parsing and validates the reply strictly
 (one output per input, each a list of the input's length holding finite plain
 JSON scalars). Every malformed reply becomes one error line, never an exception.
+The reply holds only f's outputs (and which inputs failed, with a reason), never a
+verdict: agreement is computed by the parent (score.py) against the subject's own
+outputs, so whatever the submitted code writes on the channel can at worst be
+wrong outputs for itself.
 
 Where bubblewrap is missing or unusable, untrusted code is refused unless the
 process allowed it explicitly (`allow_unsafe(True)`, the CLI's `--unsafe-sandbox`);
@@ -54,6 +61,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
+
+from tracr_agent.agent.scoring.seccomp import filter_program
 
 WORKER = Path(__file__).with_name("sandbox_worker.py")
 _ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
@@ -129,14 +138,11 @@ def _bwrap_argv(binds: Sequence[tuple[str, str]]) -> list[str]:
     return argv + ["--remount-ro", "/"]
 
 
-@functools.lru_cache(maxsize=1)
-def _probe() -> Optional[str]:
-    """None when bubblewrap works here, else why not (tried once per process)."""
-    if not os.path.exists(BWRAP):
-        return f"{BWRAP} not found"
+def _run_probe(argv: list[str], pass_fds=()) -> Optional[str]:
+    """None when `argv` (a bwrap command running `python -c pass`) succeeds, else why not."""
     try:
-        proc = subprocess.run(_bwrap_argv(()) + ["--", _python(), "-I", "-S", "-c", "pass"],
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+        proc = subprocess.run(argv + ["--", _python(), "-I", "-S", "-c", "pass"], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=20, pass_fds=pass_fds)
     except (OSError, subprocess.SubprocessError) as e:
         return f"bwrap cannot start: {e}"
     if proc.returncode != 0:
@@ -145,12 +151,52 @@ def _probe() -> Optional[str]:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _probe() -> Optional[str]:
+    """None when bubblewrap works here, else why not (tried once per process)."""
+    if not os.path.exists(BWRAP):
+        return f"{BWRAP} not found"
+    return _run_probe(_bwrap_argv(()))
+
+
+def _pipe_holding(data: bytes) -> int:
+    """The read end of a pipe that holds `data` and then EOF (for bwrap's --seccomp FD)."""
+    rfd, wfd = os.pipe()
+    try:
+        os.write(wfd, data)  # a BPF program is a few hundred bytes: far below the pipe's buffer
+    finally:
+        os.close(wfd)
+    return rfd
+
+
+def _seccomp_fd() -> Optional[int]:
+    """A pipe's read end holding the BPF program for `bwrap --seccomp`, or None without one."""
+    program = filter_program()[0]
+    return None if program is None else _pipe_holding(program)
+
+
+@functools.lru_cache(maxsize=1)
+def _seccomp_problem() -> Optional[str]:
+    """None when bwrap applies the syscall filter here, else why not (tried once per process)."""
+    program, why = filter_program()
+    if program is None:
+        return why
+    fd = _pipe_holding(program)
+    try:
+        problem = _run_probe(_bwrap_argv(()) + ["--seccomp", str(fd)], pass_fds=(fd,))
+    finally:
+        os.close(fd)
+    return None if problem is None else f"bwrap cannot apply it: {problem}"
+
+
 def isolation_line() -> str:
     """One line saying which isolation scoring runs under (the CLI prints it once per run/eval)."""
     problem = _probe()
     if problem is None:
+        filtered = _seccomp_problem()
+        syscalls = filter_program()[1] if filtered is None else f"NO syscall filter ({filtered})"
         return ("sandbox: bubblewrap (no network, own PID namespace and /proc, empty environment, read-only "
-                "filesystem with only the Python installation, private /tmp) + rlimits; no seccomp filter")
+                f"filesystem with only the Python installation, private /tmp) + {syscalls} + rlimits")
     if unsafe_allowed():
         return f"sandbox: UNSAFE (--unsafe-sandbox): submitted code runs with only rlimits and an audit hook ({problem})"
     return f"sandbox: unavailable ({problem}); scoring of submitted code is refused: {INSTALL_HINT} or pass --unsafe-sandbox"
@@ -198,6 +244,8 @@ def parse_reply(data: bytes, inputs: Sequence[Sequence]):
     if not isinstance(failed, list) or not all(type(i) is int and 0 <= i < len(inputs) for i in failed) \
             or len(set(failed)) != len(failed):
         raise ValueError("result failed-list is not a list of input indices")
+    if failed and error is None:
+        raise ValueError("result lists failed inputs without a reason")  # the worker always names one
     if outputs is None:
         if error is None:
             raise ValueError("result has neither outputs nor an error")
@@ -359,11 +407,14 @@ def run_implementation(source: str, inputs: Sequence[Sequence], *, cpu_seconds: 
         request.write_bytes(payload)
         rfd, wfd = os.pipe()
         ifd_r, ifd_w = os.pipe()
+        sfd = _seccomp_fd() if problem is None and _seccomp_problem() is None else None
         # The worker writes its verdict to the pipe's write end, whose number it gets on argv;
         # stdout is discarded, so printing cannot reach the parent. bwrap reports the PID of the
         # namespace's init on the info pipe (used to kill the whole namespace).
         if problem is None:
             argv = _bwrap_argv([(str(WORKER), _IN_SANDBOX_WORKER), (str(request), _IN_SANDBOX_REQUEST)])
+            if sfd is not None:
+                argv += ["--seccomp", str(sfd)]
             argv += ["--info-fd", str(ifd_w), "--", _python(), "-I", "-S", _IN_SANDBOX_WORKER,
                      _IN_SANDBOX_REQUEST, str(wfd)]
             env, cwd = {}, "/"
@@ -374,13 +425,15 @@ def run_implementation(source: str, inputs: Sequence[Sequence], *, cpu_seconds: 
             try:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True,
-                                        close_fds=True, pass_fds=(wfd, ifd_w))
+                                        close_fds=True, pass_fds=(wfd, ifd_w) + ((sfd,) if sfd is not None else ()))
             except OSError as e:
                 return done(None, f"cannot start the sandbox: {e}")
             finally:
                 # Only the child holds the write ends now: EOF means it is gone.
                 os.close(wfd)
                 os.close(ifd_w)
+                if sfd is not None:
+                    os.close(sfd)
             bufs = {}
             try:
                 bufs, fault = _collect({"res": rfd, "stderr": proc.stderr.fileno(), "info": ifd_r},
