@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from tracr_agent.tools.subjects.leak import find_leaks
+from tracr_agent.tools.subjects.leak import find_label_leaks, find_leaks
 from tracr_agent.tools.subjects.subject import standard_hooks
 from tracr_agent.tools.suite import REGISTRY, ToolContext, call_tool, tool_names
 from tracr_agent.tools.subjects.zoo import all_tasks
@@ -68,16 +68,21 @@ def calls(subject, condition: str):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("residual", ["labelled", "raw"])
 @pytest.mark.parametrize("task_id", TASK_IDS)
-def test_no_tool_output_leaks_the_task(load, task_id):
+def test_no_tool_output_leaks_the_task(load, task_id, residual):
+    """No tool names the task; in raw mode, none names a residual variable or marks the output."""
     subject = load(task_id)
     seen = 0
     for condition in ("full", "whitebox"):
-        ctx = ToolContext(condition=condition)
+        ctx = ToolContext(condition=condition, residual=residual)
         for name, args in calls(subject, condition):
             r = call_tool(subject, name, args, ctx)
             assert "failed:" not in r.text, (name, args, r.text)
             assert find_leaks(r.text, subject.truth) == [], (condition, name, args, r.text)
+            if residual == "raw":
+                assert find_label_leaks(r.text, subject) == [], (condition, name, args, r.text)
+                assert "unembed reads" not in r.text, (condition, name, args, r.text)
             seen += 1
     assert seen > 40
 

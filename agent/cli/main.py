@@ -29,6 +29,7 @@ err_console = Console(stderr=True)
 TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`).", show_default=False)
 ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
 ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see README: model directory format).")
+ResidualOpt = typer.Option("labelled", "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compile afresh instead of using the subject cache.")
 
 
@@ -210,15 +211,17 @@ def tool(
     program: Optional[str] = ProgramOpt,
     model_dir: Optional[str] = ModelDirOpt,
     cap: int = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Output cap in tokens."),
+    residual: str = ResidualOpt,
 ):
     """Call one tool by hand and print its output exactly as the agent would see it."""
     from tracr_agent.agent.loop.graph import check_cap
-    from tracr_agent.tools.suite import ToolContext, call_tool, check_condition
+    from tracr_agent.tools.suite import ToolContext, call_tool, check_condition, check_residual
     from tracr_agent.tools.suite.base import ToolError
 
     check_cap(cap)
     try:
         check_condition(condition)
+        check_residual(residual)
     except ToolError as e:
         fail(str(e))
     task = None if (program or model_dir) else parts.pop(0)
@@ -226,7 +229,7 @@ def tool(
         fail("usage: tracr-agent tool TASK TOOL '{json args}' (TASK omitted with --program or --model-dir)")
     name, args = parts[0], (parts[1] if len(parts) > 1 else "{}")
     subject = subject_from(task, program, model_dir)
-    res = call_tool(subject, name, args, ToolContext(condition=condition, cap_tokens=cap))
+    res = call_tool(subject, name, args, ToolContext(condition=condition, cap_tokens=cap, residual=residual))
     typer.echo(res.text)
     if res.is_error:
         raise typer.Exit(1)

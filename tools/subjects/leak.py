@@ -1,10 +1,14 @@
-"""The leak check: does a text name the task it is about?
+"""The leak checks: does a text name the task it is about, or (raw mode) a residual variable?
 
 Anything the agent can see (tool outputs, prompts, model info) must not carry
 a task id, name, alias, or one of tracr's original SOp labels. Matching is
 case-insensitive on whole words (an identifier like `max_seq_len` is one
 word, so it does not trip `max`), with `_`, `-` and spaces inside a term
 treated alike: `frac prevs` and `frac-prevs` both trip `frac_prevs`.
+
+With `--residual raw` nothing may name a residual variable at all
+(`find_label_leaks`): no label, true (`reverse_1:3`) or neutral (`tokens:a`,
+`v3:2`, `v3.sw`), and no variable name used as one (`one=1`, `indices:`).
 """
 
 from __future__ import annotations
@@ -39,3 +43,37 @@ def _pattern(term: str) -> re.Pattern:
 def find_leaks(text: str, truth) -> list[str]:
     """The forbidden terms that occur in `text` (empty list: clean)."""
     return [t for t in forbidden_terms(truth) if _pattern(t).search(text)]
+
+
+_INPUT_SPACES = ("tokens", "indices", "one")
+_RAW_DIM = re.compile(r"^d\d+$")
+
+
+def residual_labels_of(subject) -> set[str]:
+    """Every residual label the subject has: the neutral ones on its card and tracr's originals."""
+    labels = set(subject.card.residual_labels or ())
+    labels |= set((subject.truth.provenance or {}).get("residual_labels", ()))
+    return {l for l in labels if not _RAW_DIM.match(l)}  # `d7` is the raw name itself, not a label
+
+
+def find_label_leaks(text: str, subject) -> list[str]:
+    """The residual labels and variable names of `subject` that occur in `text` (empty list: none).
+
+    A full label (`tokens:a`, `v3:2`, `reverse_1:3`) is found anywhere it stands as one word;
+    a program variable's name (`v3`, `v3.sw`, `reverse_1`) likewise; the input spaces tracr always
+    has (`tokens`, `indices`, `one`) are ordinary words in prose, so they count only when used as
+    a variable is printed: followed by `=` or by `:` and a value.
+    """
+    from tracr_agent.tools.subjects.anonymize import split_label
+
+    found = set()
+    for label in residual_labels_of(subject):
+        name, value = split_label(label)
+        if value is not None and re.search(rf"(?<![\w.]){re.escape(label)}(?![\w])", text):
+            found.add(label)
+        if name in _INPUT_SPACES:
+            if re.search(rf"(?<![\w.]){name}(=|:\S)", text):
+                found.add(name)
+        elif re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text):
+            found.add(name)
+    return sorted(found)

@@ -8,9 +8,11 @@ same functions for a LangGraph agent.
 from tracr_agent.tools.suite.base import (  # noqa: F401
     CONDITIONS,
     REGISTRY,
+    RESIDUAL_MODES,
     ToolContext,
     ToolResult,
     call_tool,
     check_condition,
+    check_residual,
     tool_names,
 )

@@ -18,6 +18,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracr_agent.tools.subjects.rawview import is_raw
 from tracr_agent.tools.suite.activations import check_head, resolve_hook
 from tracr_agent.tools.suite.base import ToolContext, ToolError, check_inputs, fmt_num, fmt_seq, tool
 from tracr_agent.tools.suite.outputs import format_output
@@ -279,6 +280,7 @@ def patch(subject, ctx: ToolContext, args: PatchArgs) -> str:
         return "\n".join(lines)
     final = last_resid_hook(subject)
     lines = [f"clean {fmt_seq(clean)}, corrupt {fmt_seq(corrupt)}; {head}{note}",
-             "final residual, patched vs corrupt (variables: corrupt -> patched [clean value]):"]
+             f"final residual, patched vs corrupt ({'dims' if is_raw(subject) else 'variables'}: "
+             "corrupt -> patched [clean value]):"]
     lines += _resid_diff_lines(subject, corrupt, corrupt_acts[final], resid, clean_acts[final], "clean")
     return "\n".join(lines)

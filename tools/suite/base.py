@@ -27,6 +27,13 @@ class ToolError(Exception):
 class ToolContext:
     condition: str = "full"
     cap_tokens: int = DEFAULT_CAP_TOKENS
+    residual: str = "labelled"
+    """'labelled' (tracr's residual variables under neutral names) or 'raw' (unlabelled dims d0 … dN)."""
+
+    @property
+    def raw(self) -> bool:
+        """Whether the residual stream is shown without labels (tools/subjects/rawview.py)."""
+        return self.residual == "raw"
 
     @property
     def reveals_output(self) -> bool:
@@ -77,6 +84,18 @@ CONDITIONS: dict[str, str] = {
     "whitebox": "every internal tool, but no decoded outputs (no run_model, no logits, output variable unmarked)",
     "full": "every tool",
 }
+
+
+RESIDUAL_MODES: dict[str, str] = {
+    "labelled": "residual dimensions carry tracr's variables under neutral names (tokens:a, indices:3, v2:1, …)",
+    "raw": "residual dimensions are unlabelled (d0 … dN, in the model's order): the investigator finds the variables",
+}
+
+
+def check_residual(mode: str) -> str:
+    if mode not in RESIDUAL_MODES:
+        raise ToolError(f"unknown residual mode {mode!r}; choose one of: {', '.join(RESIDUAL_MODES)}")
+    return mode
 
 
 def check_condition(condition: str) -> str:
@@ -219,6 +238,12 @@ def _call_tool(subject, name, args, ctx: ToolContext, t0: float) -> ToolResult:
         parsed = spec.args.model_validate(args)
     except ValidationError as e:
         return done(_describe_validation(name, spec, e), True)
+    if ctx.residual not in RESIDUAL_MODES:
+        return done(f"error: unknown residual mode {ctx.residual!r}; choose one of: {', '.join(RESIDUAL_MODES)}", True)
+    if ctx.raw:
+        from tracr_agent.tools.subjects.rawview import raw_view
+
+        subject = raw_view(subject)
     try:
         return done(spec.fn(subject, ctx, parsed))
     except ToolError as e:

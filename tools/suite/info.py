@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from tracr_agent.tools.subjects.rawview import is_raw
 from tracr_agent.tools.subjects.subject import standard_hooks
 from tracr_agent.tools.suite.base import ToolContext, fmt_tok, tool
 
@@ -31,6 +32,10 @@ def model_info_text(subject, show_output: bool = True) -> str:
     empty = subject.n_layers * subject.n_heads - len(heads)
     if empty:
         lines.append(f"({empty} head(s) and {subject.n_layers - len(subject.nonempty_mlps)} MLP(s) are all-zero: tracr pads every layer with both)")
+    if is_raw(subject):
+        lines.append(f"residual stream: {subject.d_model} unlabelled dims d0..d{subject.d_model - 1} "
+                     "(which dims form a variable, and what they mean, is for you to find)")
+        return "\n".join(lines)
     variables = sorted({l.split(":")[0] for l in subject.residual_labels}, key=_var_order)
     lines.append(f"residual stream variables ({subject.d_model} dims): {', '.join(variables)}")
     if show_output and subject.output_variable:

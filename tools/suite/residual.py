@@ -16,10 +16,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracr_agent.tools.subjects.rawview import is_raw
 from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, tool
 
 HOT_TOL = 0.1
 ZERO_TOL = 0.1
+RAW_ZERO = 5e-4
+"""A raw dim below this shows as 0 at 3 decimals, so it is left out of the non-zero list."""
 _KEEP_ORDER = ("tokens", "indices", "one")
 
 
@@ -36,7 +39,10 @@ def _order(name: str):
     m = re.match(r"v(\d+)(.*)$", name)
     if m:
         return (1, int(m.group(1)), len(m.group(2)), name)
-    return (2, 0, 0, name)
+    m = re.fullmatch(r"d(\d+)", name)  # an unlabelled dim (raw mode, imported models): numeric order
+    if m:
+        return (2, int(m.group(1)), 0, name)
+    return (3, 0, 0, name)
 
 
 def variables(subject) -> list[Variable]:
@@ -119,6 +125,13 @@ def decode_residual(subject, ctx: ToolContext, args: DecodeArgs) -> str:
     x = subject.activations(tokens)[hook]
     labels = pos_labels(subject, tokens)
     width = max(len(l) for l in labels)
+    if is_raw(subject):
+        # No variables to decode by: the non-zero dims per position are what a researcher reads.
+        lines = [f"{hook}, unlabelled: the non-zero dims per position (all others 0):"]
+        for label, row in zip(labels, x.tolist()):
+            dims = [(f"d{i}", fmt_num(x)) for i, x in enumerate(row) if abs(x) >= RAW_ZERO]
+            lines.append(f"{label.ljust(width)}  {fmt_vars(dims) or 'all 0'}")
+        return "\n".join(lines)
     lines = [f"{hook}, decoded by variable (one line per position):"]
     for label, row in zip(labels, x.tolist()):
         lines.append(f"{label.ljust(width)}  {fmt_vars(decode_row(subject, row))}")
