@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     @user_errors
     def eval_cmd(
-        tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Task ids, comma-separated, or 'all'; dir:PATH adds every model directory under PATH (a suite)."),
+        tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Task ids, comma-separated, or 'all'; gen:SEED:DIFFICULTY:COUNT adds generated tasks; dir:PATH adds every model directory under PATH (a suite)."),
         conditions: Optional[List[str]] = typer.Option(None, "--conditions", help="Conditions, comma-separated."),
         llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
         trials: Optional[int] = typer.Option(None, "--trials", help="Episodes per (task, condition, LLM)."),

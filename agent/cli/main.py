@@ -26,7 +26,8 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`).", show_default=False)
+TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`) or generated id gen-SEED-DIFFICULTY-INDEX "
+                                     "(see `tracr-agent generate`).", show_default=False)
 ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
 ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see README: model directory format).")
 ResidualOpt = typer.Option("labelled", "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")
@@ -330,7 +331,8 @@ def run(
         raise typer.Exit(1)
 
 
-COMMAND_GROUPS = ("tracr_agent.agent.cli.transcripts", "tracr_agent.agent.cli.eval", "tracr_agent.agent.cli.interactive")
+COMMAND_GROUPS = ("tracr_agent.agent.cli.transcripts", "tracr_agent.agent.cli.eval", "tracr_agent.agent.cli.interactive",
+                  "tracr_agent.agent.cli.generate")
 """Command groups kept in their own modules; each registers its commands on `app`."""
 
 

@@ -229,7 +229,8 @@ def model_dir_suite(spec: str) -> list[TaskRef]:
 
 
 def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str]) -> list:
-    """Resolves task ids (aliases allowed) and `dir:PATH` suites (TaskRefs), and checks everything
+    """Resolves task ids (aliases allowed; generated ids too), `gen:S:D:N` generated suites and `dir:PATH`
+    suites (TaskRefs), and checks everything
     before any episode starts."""
     from tracr_agent.agent.backends.llm import make_backend
     from tracr_agent.tools.suite.base import CONDITIONS
@@ -241,6 +242,14 @@ def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: O
     for t in tasks:
         if t.startswith("dir:"):
             resolved += model_dir_suite(t)
+            continue
+        if t.startswith("gen:"):  # gen:SEED:DIFFICULTY:COUNT, the first COUNT generated ids of each difficulty
+            from tracr_agent.tools.subjects.generate.ids import parse_spec
+
+            tasks_ = [str(g) for g in parse_spec(t)]
+            for g in tasks_:
+                get_task(g)  # generated, compiled and verified now (cached), not in every episode
+            resolved += tasks_
             continue
         try:
             resolved.append(get_task(t).id)

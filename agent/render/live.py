@@ -92,11 +92,18 @@ class LiveView:
                    f"${ev.cost:.4f} · {ev.duration_s:.1f}s")
 
 
+def fn_only(score: dict) -> bool:
+    """A subject with no label to match (generated or imported): only the function is scored."""
+    return score.get("label") is None and score.get("functional") is not None
+
+
 def score_line(score: dict) -> str:
     parts = []
     lab = score.get("label")
     if lab is not None:
         parts.append(f"label {'[green]correct[/]' if lab.get('correct') else '[red]wrong[/]'}")
+    elif fn_only(score):
+        parts.append("label n/a")
     fn = score.get("functional")
     if fn is not None:
         ok = fn.get("correct")

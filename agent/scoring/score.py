@@ -7,7 +7,8 @@ Three independent scores:
   task's id, name and aliases; open-set runs also forgive conservative noise
   words ("the", "task", "model", "make_", ...) at either end; closed-set runs
   need an exact choice of id or alias (case and punctuation aside). Never a
-  substring match: "permutation" does not match "sort".
+  substring match: "permutation" does not match "sort". Generated programs and imported
+  models have no conventional name: their label verdict is None, shown "n/a", never "wrong".
 - functional: the implementation `f` is run in the sandbox (tracr_agent.agent.scoring.sandbox) on
   the subject's domain (every input when there are at most 5000, else 2000
   sampled) and compared with the subject's own outputs using
@@ -327,6 +328,11 @@ def judge_description(description: Optional[str], task, chat_model) -> JudgeScor
 
 # -- everything -------------------------------------------------------------------------
 
+def has_label(task) -> bool:
+    """Is there a conventional name to score a label against? Not for generated programs."""
+    return getattr(task, "origin", None) != "generated"
+
+
 def _task_of(subject):
     task_id = getattr(getattr(subject, "truth", None), "task_id", None)
     if not task_id:
@@ -353,11 +359,13 @@ def score_prediction(prediction: Optional[dict], subject, task=None, closed_set:
         task = get_task(task)
     if task is None:
         task = _task_of(subject)
+    # A generated or imported subject has no conventional name: its label verdict is None ("n/a").
+    labelled = task is not None and has_label(task)
     if prediction is None:
         family = getattr(task, "family", None) or None
         return Score(
             label=(LabelScore(correct=False, matched=None, family=family, family_correct=False if family else None)
-                   if task is not None else None),
+                   if labelled else None),
             functional=FunctionalScore(agreement=0.0, n_inputs=0, correct=False, error="no prediction"),
             explained=False,
             judge=(JudgeScore(correct=False, model=model_name(judge_llm), rationale="no prediction")
@@ -365,7 +373,7 @@ def score_prediction(prediction: Optional[dict], subject, task=None, closed_set:
         )
     if hasattr(prediction, "model_dump"):
         prediction = prediction.model_dump()
-    label = score_label(prediction.get("label"), task, closed_set) if task is not None else None
+    label = score_label(prediction.get("label"), task, closed_set) if labelled else None
     if label is not None:
         label.family, label.family_correct = score_family(prediction.get("label"), task, label.correct)
     functional = score_functional(prediction.get("implementation"), subject, inputs, **limits)

@@ -108,6 +108,11 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
 def task_source(task) -> str:
     import inspect
 
+    if task.origin == "generated":
+        from tracr_agent.tools.subjects.generate.task import program_source
+
+        return program_source(task)
+
     return inspect.getsource(inspect.getmodule(task.build)) + task.id
 
 

@@ -221,20 +221,28 @@ class Subject:
     # -- ground-truth domain --------------------------------------------------------------
     def domain(self, limit: int = 5000, samples: int = 2000, seed: int = 0) -> list[list]:
         """Every input of length 1..max_seq_len when there are at most `limit`, else `samples` random ones."""
-        import itertools
-        import random
+        return input_domain(self.vocab, self.max_seq_len, limit, samples, seed)
 
-        v, n = len(self.vocab), self.max_seq_len
-        total = sum(v**k for k in range(1, n + 1))
-        if total <= max(limit, samples):
-            # (asking for at least as many samples as exist means: all of them)
-            return [list(x) for k in range(1, n + 1) for x in itertools.product(self.vocab, repeat=k)]
-        rng = random.Random(seed)
-        seen, out = set(), []
-        while len(out) < samples:
-            k = rng.randint(1, n)
-            x = tuple(rng.choice(self.vocab) for _ in range(k))
-            if x not in seen:
-                seen.add(x)
-                out.append(list(x))
-        return out
+
+def input_domain(vocab: Sequence, max_seq_len: int, limit: int = 5000, samples: int = 2000,
+                 seed: int = 0) -> list[list]:
+    """The inputs a subject is checked and scored on: every sequence of length 1..max_seq_len over
+    `vocab` when there are at most `limit`, else `samples` distinct random ones (seeded)."""
+    import itertools
+    import random
+
+    vocab = list(vocab)
+    v, n = len(vocab), max_seq_len
+    total = sum(v**k for k in range(1, n + 1))
+    if total <= max(limit, samples):
+        # (asking for at least as many samples as exist means: all of them)
+        return [list(x) for k in range(1, n + 1) for x in itertools.product(vocab, repeat=k)]
+    rng = random.Random(seed)
+    seen, out = set(), []
+    while len(out) < samples:
+        k = rng.randint(1, n)
+        x = tuple(rng.choice(vocab) for _ in range(k))
+        if x not in seen:
+            seen.add(x)
+            out.append(list(x))
+    return out

@@ -1,0 +1,54 @@
+"""CLI command `generate`: print generated task ids (random RASP programs) for a seed and difficulty."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from tracr_agent.agent.cli.main import console, err_console, user_errors
+
+    @app.command()
+    @user_errors
+    def generate(
+        seed: str = typer.Option("0", "--seed", help="Any non-negative whole number; the same seed gives the same tasks."),
+        difficulty: str = typer.Option("1", "--difficulty", help="1 (one or two operations) to 4 (six or more, "
+                                       "at least three layers), or a range such as 1-3."),
+        count: str = typer.Option("10", "--count", help="Tasks per difficulty."),
+        as_json: bool = typer.Option(False, "--json", help="One JSON document: ids with features, rejection counts."),
+    ):
+        """Generate RASP programs nobody has memorized; print their task ids (gen-SEED-DIFFICULTY-INDEX), one a line.
+
+        Each id works wherever a task id does (show, compile, tool, run, lab, replay --rerun, eval). Every
+        program is compiled and verified once, then comes from the cache."""
+        import json
+        import time
+
+        from tracr_agent.tools.subjects.generate.ids import ids_for, parse_count, parse_difficulties, parse_seed
+        from tracr_agent.tools.subjects.generate.registry import accepted_rows, ensure, rejection_counts
+
+        s, ds, n = parse_seed(seed), parse_difficulties(difficulty), parse_count(count, "--count")
+        out, counts, tried, t0 = [], {}, 0, time.monotonic()
+        with err_console.status("generating…") as status:
+            for d in ds:
+                def progress(row, n_accepted, d=d):
+                    status.update(f"difficulty {d}: {n_accepted}/{n} accepted, candidate {row['k']} "
+                                  f"{'accepted' if row['reason'] is None else 'rejected: ' + row['reason']}")
+
+                candidates = ensure(s, d, n, progress)
+                tried += len(candidates)
+                for reason, c in rejection_counts(candidates).items():
+                    counts[reason] = counts.get(reason, 0) + c
+                rows = accepted_rows(candidates)[:n]
+                for gid, row in zip(ids_for(s, [d], n), rows):
+                    out.append({"id": str(gid), "features": row.get("features", {})})
+                    if not as_json:
+                        console.print(str(gid), markup=False, highlight=False)
+        if as_json:
+            typer.echo(json.dumps({"seed": s, "difficulties": ds, "count": n, "tasks": out, "candidates": tried,
+                                   "rejections": counts}, indent=1))
+        else:
+            rejected = sum(counts.values())
+            err_console.print(f"{len(out)} task(s) from {tried} candidates ({rejected} rejected"
+                              + (": " + ", ".join(f"{r} {c}" for r, c in counts.items()) if counts else "")
+                              + f") in {time.monotonic() - t0:.1f}s", highlight=False, markup=False)

@@ -1,0 +1,146 @@
+"""Which candidates become generated tasks: the deterministic sequence of accepted ids per (seed, difficulty).
+
+Candidates k = 0, 1, 2, … of (seed, difficulty) are tried in order; the
+accepted ones are numbered I = 0, 1, 2, …, so `gen-S-D-I` is the I-th accepted
+candidate, and it differs as a function from the accepted ones before it
+(the fingerprints of those are what "earlier" means). The verdict on every
+candidate is kept in the user cache (one JSON file per (seed, difficulty),
+under a folder keyed by the generator version and the library versions), so
+each candidate is compiled and verified once; a compiled task comes from the
+subject cache afterwards. A file lock keeps concurrent processes from doing
+the work twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Optional
+
+from tracr_agent.tools.subjects.generate import filters
+from tracr_agent.tools.subjects.generate.features import program_features
+from tracr_agent.tools.subjects.generate.ids import GenId
+from tracr_agent.tools.subjects.generate.program import Program
+from tracr_agent.tools.subjects.generate.sampler import DIFFICULTIES, GENERATOR_VERSION, sample_program
+
+_LOCK = threading.Lock()
+
+
+def registry_dir() -> Path:
+    from tracr_agent.tools.subjects.load import cache_root, library_versions
+
+    libs = hashlib.sha256(json.dumps(library_versions(), sort_keys=True).encode()).hexdigest()[:12]
+    return cache_root() / "generated" / f"v{GENERATOR_VERSION}-{libs}"
+
+
+@contextmanager
+def _locked(seed: int, difficulty: int):
+    d = registry_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    with _LOCK, open(d / f"{seed}-{difficulty}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield d / f"{seed}-{difficulty}.json"
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:  # a damaged file is rebuilt: every verdict is reproducible
+        return []
+    return data.get("candidates", []) if data.get("generator") == GENERATOR_VERSION else []
+
+
+def _write(path: Path, candidates: list[dict]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"generator": GENERATOR_VERSION, "candidates": candidates}, fh)
+    os.replace(tmp, path)
+
+
+def compile_and_verify(gid: GenId, program: Program):
+    """Compiles the candidate (refreshing its subject-cache entry) and checks it exactly as the zoo is
+    checked. Returns (subject or None, rejection reason or None, detail)."""
+    from tracr_agent.tools.errors import SubjectError
+    from tracr_agent.tools.subjects.generate.task import make_task
+    from tracr_agent.tools.subjects.load import cache_key, compile_subject, task_source
+    from tracr_agent.tools.subjects.subject import SubjectTruth
+    from tracr_agent.tools.subjects.verify import verify_task
+
+    task = make_task(gid, program, {})
+    try:
+        subject = compile_subject(task.build(), task.vocab, task.max_seq_len, key=cache_key(task_source(task), task.vocab, task.max_seq_len),
+                                  truth=SubjectTruth(task_id=task.id, labels=task.labels), refresh=True)
+    except SubjectError as e:
+        return None, filters.NOT_COMPILABLE, str(e)
+    if subject.n_layers < DIFFICULTIES[gid.difficulty].min_layers:
+        return None, filters.TOO_SHALLOW, f"{subject.n_layers} layer(s)"
+    result = verify_task(task, subject, subject.tracr_model)
+    if not result.ok:
+        return None, filters.DISAGREES, result.first_mismatch
+    return subject, None, ""
+
+
+def judge_candidate(gid: GenId, k: int, earlier: set[str]) -> dict:
+    """The verdict on candidate k (gid names the id it would get if accepted)."""
+    program = sample_program(gid.seed, gid.difficulty, k)
+    t0 = time.monotonic()
+    behaviour = filters.check_behaviour(program, earlier)
+    row = {"k": k, "reason": behaviour.reason, "detail": behaviour.detail[:300], "fingerprint": behaviour.fingerprint}
+    if behaviour.reason is None:
+        subject, reason, detail = compile_and_verify(gid, program)
+        row.update(reason=reason, detail=detail[:300])
+        if subject is not None:
+            row["features"] = program_features(program, subject)
+    row["seconds"] = round(time.monotonic() - t0, 2)
+    return row
+
+
+def accepted_rows(candidates: list[dict]) -> list[dict]:
+    return [c for c in candidates if c["reason"] is None]
+
+
+def ensure(seed: int, difficulty: int, count: int,
+           on_candidate: Optional[Callable[[dict, int], None]] = None) -> list[dict]:
+    """The verdicts on candidates 0..k of (seed, difficulty), up to the `count`-th accepted one."""
+    with _locked(seed, difficulty) as path:
+        candidates = _read(path)
+        accepted = accepted_rows(candidates)
+        if len(accepted) >= count:
+            last_k = accepted[count - 1]["k"]
+            return [c for c in candidates if c["k"] <= last_k]
+        earlier = {c["fingerprint"] for c in accepted}
+        while len(accepted) < count:
+            k = len(candidates)
+            row = judge_candidate(GenId(seed, difficulty, len(accepted)), k, earlier)
+            candidates.append(row)
+            if row["reason"] is None:
+                accepted.append(row)
+                earlier.add(row["fingerprint"])
+            _write(path, candidates)
+            if on_candidate is not None:
+                on_candidate(row, len(accepted))
+        return candidates
+
+
+def accepted(gid: GenId, on_candidate=None) -> dict:
+    """The accepted candidate that `gid` names (generating the sequence up to it when needed)."""
+    rows = accepted_rows(ensure(gid.seed, gid.difficulty, gid.index + 1, on_candidate))
+    return rows[gid.index]
+
+
+def rejection_counts(candidates: list[dict]) -> dict[str, int]:
+    counts = Counter(c["reason"] for c in candidates if c["reason"] is not None)
+    return {r: counts[r] for r in filters.REASONS if counts[r]}

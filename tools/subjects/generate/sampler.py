@@ -1,0 +1,229 @@
+"""The random program sampler: candidate k of (seed, difficulty) as a Program.
+
+Each candidate draws from its own `random.Random` seeded with the string
+`gen/<version>/<seed>-<difficulty>-<k>` (string seeds are hashed with SHA-512
+by `random`, unlike `hash()`, so this is the same on every machine and under
+any PYTHONHASHSEED). The program is a chain: every operation takes the
+previous one's result as an input, so every operation reaches the output.
+Value sets are tracked as tracr infers them, to keep every operation's inputs
+inside what tracr can compile (numerical aggregates average 0/1 values only;
+Selects compare categorical values of one kind).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Optional
+
+from tracr_agent.tools.subjects.generate import library as lib
+from tracr_agent.tools.subjects.generate.program import ATTENTION_KINDS, Op, Program
+
+GENERATOR_VERSION = "1"
+"""Bump whenever the sampler, the library or the filters change what an id means."""
+
+
+@dataclass(frozen=True)
+class Level:
+    min_ops: int
+    max_ops: int
+    min_layers: int
+
+
+DIFFICULTIES = {1: Level(1, 2, 1), 2: Level(3, 4, 1), 3: Level(4, 5, 2), 4: Level(6, 8, 3)}
+MAX_VALUES = 12
+"""Largest value set an operation may produce (categorical MLPs grow with it)."""
+MAX_STRUCTURE_TRIES = 200
+
+
+def candidate_rng(seed: int, difficulty: int, k: int) -> random.Random:
+    return random.Random(f"gen/{GENERATOR_VERSION}/{seed}-{difficulty}-{k}")
+
+
+@dataclass
+class Var:
+    name: str
+    kind: str  # int | str | num
+    values: frozenset
+    sublayer: int  # -1 for the inputs; attention of layer L is 2L, its MLP 2L+1
+
+
+def _next_sublayer(after: int, attention: bool) -> int:
+    s = after + 1
+    if (s % 2 == 0) != attention:
+        s += 1
+    return s
+
+
+def layers_of(variables: list[Var]) -> int:
+    return max(v.sublayer for v in variables) // 2 + 1
+
+
+def _apply(f, values, *more):
+    out = set()
+    if more:
+        for x in values:
+            for y in more[0]:
+                try:
+                    out.add(f(x, y))
+                except ArithmeticError:
+                    pass
+    else:
+        for x in values:
+            try:
+                out.add(f(x))
+            except ArithmeticError:
+                pass
+    return frozenset(v for v in out if v is not None)
+
+
+class _Builder:
+    def __init__(self, rng: random.Random, vocab: tuple, max_seq_len: int, token_kind: str):
+        self.rng = rng
+        self.max_seq_len = max_seq_len
+        self.vars = [Var("tokens", token_kind, frozenset(vocab), -1),
+                     Var("indices", "int", frozenset(range(max_seq_len)), -1)]
+        self.ops: list[Op] = []
+
+    def categorical(self, kind: Optional[str] = None) -> list[Var]:
+        return [v for v in self.vars if v.kind != "num" and (kind is None or v.kind == kind)]
+
+    def _add(self, op: Op, values, inputs: list[Var], attention: bool, mlp_after: bool = False) -> Optional[Var]:
+        limit = 2 * MAX_VALUES if op.out == "num" else MAX_VALUES
+        if not values or len(values) > limit:
+            return None
+        s = _next_sublayer(max(v.sublayer for v in inputs), attention)
+        var = Var(op.var, op.out, frozenset(values), s + 1 if mlp_after else s)
+        self.ops.append(op)
+        self.vars.append(var)
+        return var
+
+    def step(self, prev: Var) -> Optional[Var]:
+        """One operation that takes `prev` as an input (None: this draw did not fit; draw again)."""
+        rng, name = self.rng, f"v{len(self.ops) + 1}"
+        if prev.kind == "num":
+            choices = ["numerical_map"] * 3 + ["linear_sequence_map"]
+            if prev.values <= {0, 1}:
+                choices += ["numerical_aggregate"] * 3
+        else:
+            choices = ["map"] * 3 + ["numerical_map"] * 2 + ["sequence_map"] * 2 + ["aggregate"] * 3 + \
+                ["selector_width"] * 2 + ["numerical_aggregate"]
+        kind = rng.choice(choices)
+        if kind in ("map", "numerical_map"):
+            table = lib.MAPS if kind == "map" else lib.NUMERICAL_MAPS
+            fns = [f for f in table if f.kinds[0] == prev.kind]
+            if not fns:
+                return None
+            f = rng.choice(fns)
+            params = rng.choice(f.params)
+            kind = "numerical_map" if "num" in (f.out, prev.kind) else "map"
+            op = Op(name, kind, (prev.name,), f.key, params, f.out)
+            return self._add(op, _apply(f.make(*params), prev.values), [prev], attention=False)
+        if kind == "sequence_map":
+            pairs = [(f, a, b) for f in lib.SEQUENCE_MAPS for a in self.vars for b in self.vars
+                     if a is not b and prev in (a, b) and (a.kind, b.kind) == f.kinds]
+            if not pairs:
+                return None
+            f, a, b = rng.choice(pairs)
+            params = rng.choice(f.params)
+            op = Op(name, "sequence_map", (a.name, b.name), f.key, params, f.out)
+            return self._add(op, _apply(f.make(*params), a.values, b.values), [a, b], attention=False)
+        if kind == "linear_sequence_map":
+            others = [v for v in self.vars if v.kind == "num" and v is not prev]
+            if not others:
+                return None
+            other = rng.choice(others)
+            key, fx, fy, _, _ = rng.choice(lib.LINEAR_SEQUENCE_MAPS)
+            a, b = (prev, other) if rng.random() < 0.5 else (other, prev)
+            op = Op(name, "linear_sequence_map", (a.name, b.name), key, (), "num")
+            values = frozenset(fx * x + fy * y for x in a.values for y in b.values)
+            return self._add(op, values, [a, b], attention=False)
+        return self._attention(kind, prev, name)
+
+    def _selector(self, prev: Var, must_use_prev: bool) -> Optional[tuple[Var, Var, str]]:
+        """keys, queries, comparison; prev among keys/queries when `must_use_prev`."""
+        rng = self.rng
+        if must_use_prev:
+            if prev.kind == "num":
+                return None
+            partner = rng.choice(self.categorical(prev.kind))
+            keys, queries = (prev, partner) if rng.random() < 0.5 else (partner, prev)
+        else:
+            kind = rng.choice(["int", "int", self.vars[0].kind])
+            pool = self.categorical(kind)
+            keys, queries = rng.choice(pool), rng.choice(pool)
+        comparisons = list(lib.COMPARISONS)
+        weights = [4 if c == "EQ" else 1 if c == "FALSE" else 2 for c in comparisons]
+        return keys, queries, rng.choices(comparisons, weights)[0]
+
+    def _attention(self, kind: str, prev: Var, name: str) -> Optional[Var]:
+        rng = self.rng
+        if kind == "selector_width":
+            sel = self._selector(prev, must_use_prev=True)
+            if sel is None:
+                return None
+            keys, queries, cmp = sel
+            op = Op(name, "selector_width", (keys.name, queries.name), cmp, (), "int")
+            return self._add(op, range(self.max_seq_len + 1), [keys, queries], attention=True, mlp_after=True)
+        if kind == "numerical_aggregate":
+            if prev.kind == "num":
+                values = prev
+            else:  # the previous result selects; the averaged 0/1 value comes from an earlier numerical one
+                binary = [v for v in self.vars if v.kind == "num" and v.values <= {0, 1}]
+                if not binary:
+                    return None
+                values = rng.choice(binary)
+            sel = self._selector(prev, must_use_prev=prev.kind != "num")
+            if sel is None:
+                return None
+            keys, queries, cmp = sel
+            op = Op(name, "numerical_aggregate", (keys.name, queries.name, values.name), cmp, (), "num")
+            n = self.max_seq_len
+            means = {v / m for v in values.values for m in range(1, n + 1)} | {0}
+            return self._add(op, means, [keys, queries, values], attention=True)
+        # categorical aggregate: prev is what moves, or it decides where to read
+        if rng.random() < 0.5:
+            values, sel = prev, self._selector(prev, must_use_prev=False)
+            if sel is not None and rng.random() < 0.6:  # a selector of width one: read at a computed index
+                sel = (self.vars[1], rng.choice(self.categorical("int")), "EQ")
+        else:
+            values, sel = rng.choice(self.categorical()), self._selector(prev, must_use_prev=True)
+        if sel is None or values.kind == "num":
+            return None
+        keys, queries, cmp = sel
+        op = Op(name, "aggregate", (keys.name, queries.name, values.name), cmp, (), values.kind)
+        return self._add(op, values.values, [keys, queries, values], attention=True)
+
+
+def sample_program(seed: int, difficulty: int, k: int) -> Program:
+    """Candidate k of (seed, difficulty): the same arguments give the same program everywhere."""
+    level = DIFFICULTIES[difficulty]
+    rng = candidate_rng(seed, difficulty, k)
+    token_kind = rng.choice(["int", "int", "str"])
+    size = rng.randint(3, 5)
+    if token_kind == "str":
+        vocab = tuple(lib.LETTERS[:size])
+    else:
+        start = rng.choice([0, 1])
+        vocab = tuple(range(start, start + size))
+    max_seq_len = rng.randint(4, 8)
+    n_ops = rng.randint(level.min_ops, level.max_ops)
+    best: Optional[_Builder] = None
+    for _ in range(MAX_STRUCTURE_TRIES):
+        b = _Builder(rng, vocab, max_seq_len, token_kind)
+        prev = b.vars[0] if rng.random() < 0.85 else b.vars[1]
+        misses = 0
+        while len(b.ops) < n_ops and misses < 50:
+            nxt = b.step(prev)
+            if nxt is None:
+                misses += 1
+                continue
+            prev = nxt
+        if len(b.ops) == n_ops and layers_of(b.vars) >= level.min_layers:
+            best = b
+            break
+    if best is None:  # pragma: no cover - every level is reachable within the tries in practice
+        raise RuntimeError(f"the sampler found no program shape for difficulty {difficulty}")
+    return Program(vocab=vocab, max_seq_len=max_seq_len, ops=tuple(best.ops), token_kind=token_kind,
+                   meta={"seed": seed, "difficulty": difficulty, "candidate": k,
+                         "estimated_layers": layers_of(best.vars)})

@@ -1,0 +1,53 @@
+"""A generated id as a zoo-style Task: build, reference (the RASP evaluation), description, rendering."""
+
+from __future__ import annotations
+
+from tracr_agent.tools.subjects.generate.ids import GenId, parse_id
+from tracr_agent.tools.subjects.generate.program import Program, build_rasp, evaluate
+from tracr_agent.tools.subjects.generate.render import describe_program, render_program
+from tracr_agent.tools.subjects.generate.sampler import GENERATOR_VERSION, sample_program
+from tracr_agent.tools.subjects.zoo.base import Task
+
+ORIGIN = "generated"
+
+
+class RaspReference:
+    """The ground truth of a generated task: tracr's own RASP evaluation of the program."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self._sop = None
+
+    def __call__(self, tokens: list) -> list:
+        if self._sop is None:
+            self._sop = build_rasp(self.program)
+        out, _ = evaluate(self._sop, list(tokens))
+        return list(out) if out is not None else [None] * len(tokens)
+
+
+def make_task(gid: GenId, program: Program, features: dict) -> Task:
+    rendering = render_program(program, str(gid))
+    return Task(
+        id=str(gid), name=str(gid), description=describe_program(program), category="generated",
+        vocab=tuple(program.vocab), max_seq_len=program.max_seq_len, build=lambda: build_rasp(program),
+        reference=RaspReference(program), output="numerical" if program.numerical_output else "categorical",
+        origin=ORIGIN, extra={"program": program, "rendering": rendering, "features": features},
+    )
+
+
+def program_source(task: Task) -> str:
+    """What the subject-cache key hashes: changes with the generator version and the program itself."""
+    return f"generator {GENERATOR_VERSION}\n{task.id}\n{task.extra['rendering']}"
+
+
+def generated_task(task_id: str, on_candidate=None) -> Task:
+    """The Task a generated id names; generates (and caches) the sequence up to it on first use."""
+    from tracr_agent.tools.subjects.generate.registry import accepted
+
+    gid = parse_id(task_id)
+    row = accepted(gid, on_candidate)
+    return make_task(gid, sample_program(gid.seed, gid.difficulty, row["k"]), row.get("features", {}))
+
+
+def is_generated_task(task) -> bool:
+    return getattr(task, "origin", None) == ORIGIN
