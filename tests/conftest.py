@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+
 import pytest
 
 
@@ -40,3 +44,45 @@ def sort_subject(load):
 @pytest.fixture(scope="session")
 def length_subject(load):
     return load("length")
+
+
+class LocalTCPServer:
+    """A TCP server on 127.0.0.1 (an ephemeral port) that accepts and keeps every connection."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self._accepted: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                self._accepted.append(self.sock.accept()[0])
+            except OSError:  # the accept timeout, or the socket closed
+                continue
+
+    def connections(self, settle: float = 0.3) -> int:
+        """How many connections arrived so far (after `settle` s for one still in the backlog)."""
+        time.sleep(settle)
+        return len(self._accepted)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+        for conn in self._accepted:
+            conn.close()
+
+
+@pytest.fixture
+def local_tcp_server():
+    """A listening server a sandboxed submission must not be able to reach."""
+    server = LocalTCPServer()
+    yield server
+    server.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -242,43 +241,31 @@ def test_other_dangerous_imports_are_blocked(module):
     assert res.error.startswith(f"blocked import: {module}")
 
 
-def test_network_attempt_is_blocked():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(0.5)
-    port = server.getsockname()[1]
-    try:
-        res = run(f"""
-            import socket
-            def f(t):
-                socket.create_connection(("127.0.0.1", {port}), timeout=2)
-                return t
-        """)
-        assert res.outputs is None and res.error.startswith("blocked")
-        # The same through an escape hatch past the import allowlist: the audit hook stops it.
-        res = run(f"""
-            import collections
-            real_import = collections._sys.modules["builtins"].__import__
-            def f(t):
-                sock = real_import("socket")
-                sock.create_connection(("127.0.0.1", {port}), timeout=2)
-                return t
-        """)
-        assert res.outputs is None and res.error.startswith("blocked")
-        with pytest.raises(socket.timeout):
-            server.accept()  # nobody ever connected
-    finally:
-        server.close()
+def test_network_attempt_is_blocked(local_tcp_server):
+    port = local_tcp_server.port
+    res = run(f"""
+        import socket
+        def f(t):
+            socket.create_connection(("127.0.0.1", {port}), timeout=2)
+            return t
+    """)
+    assert res.outputs is None and res.error.startswith("blocked")
+    # The same through an escape hatch past the import allowlist: the audit hook stops it.
+    res = run(f"""
+        import collections
+        real_import = collections._sys.modules["builtins"].__import__
+        def f(t):
+            sock = real_import("socket")
+            sock.create_connection(("127.0.0.1", {port}), timeout=2)
+            return t
+    """)
+    assert res.outputs is None and res.error.startswith("blocked")
+    assert local_tcp_server.connections() == 0  # nobody ever connected
 
 
-def test_audit_hook_blocks_a_connection_when_socket_is_already_loaded():
+def test_audit_hook_blocks_a_connection_when_socket_is_already_loaded(local_tcp_server):
     """The audit hook's network rule on its own, in a fresh interpreter with socket loaded."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(0.5)
-    port = server.getsockname()[1]
+    port = local_tcp_server.port
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(WORKER.parent)!r})
@@ -293,13 +280,9 @@ def test_audit_hook_blocks_a_connection_when_socket_is_already_loaded():
         except w.SandboxViolation as e:
             print("BLOCKED", e)
     """)
-    try:
-        out = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=30)
-        assert out.stdout.strip() == "BLOCKED blocked: network access", out.stderr
-        with pytest.raises(socket.timeout):
-            server.accept()
-    finally:
-        server.close()
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "BLOCKED blocked: network access", out.stderr
+    assert local_tcp_server.connections() == 0
 
 
 def test_file_write_is_blocked(tmp_path):

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 import resource
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -128,36 +126,17 @@ RESULTS = [attempt(lambda: open({str(host_target)!r}, "w").write("x")),
     assert sandbox.WORKER.read_text().startswith('"""Sandbox worker')
 
 
-def test_no_network_even_to_a_local_server():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(5)
-    server.settimeout(0.2)
-    port = server.getsockname()[1]
-    accepted = []
-
-    def accept_loop(stop=time.monotonic() + 15):
-        while time.monotonic() < stop:
-            try:
-                accepted.append(server.accept())
-            except OSError:
-                continue
-
-    t = threading.Thread(target=accept_loop, daemon=True)
-    t.start()
-    try:
-        got = answers(f"""
+def test_no_network_even_to_a_local_server(local_tcp_server):
+    got = answers(f"""
 _socket = _import("socket")
 def _connect():
-    s = _socket.create_connection(("127.0.0.1", {port}), timeout=2)
+    s = _socket.create_connection(("127.0.0.1", {local_tcp_server.port}), timeout=2)
     s.sendall(b"leak")
     return "connected"
 RESULTS = [attempt(_connect)]
 """)
-    finally:
-        server.close()
     assert got[0].startswith("ERR"), got
-    assert not accepted
+    assert local_tcp_server.connections() == 0
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -529,59 +508,53 @@ def f(t):
     _parent_unaffected()
 
 
-def test_an_unusable_bubblewrap_fails_the_suite_on_ci_and_only_skips_elsewhere(monkeypatch):
+@pytest.fixture
+def no_bubblewrap(monkeypatch):
+    """As on a machine without bubblewrap; afterwards the real probe (and a safe sandbox) again."""
     monkeypatch.setattr(sandbox, "BWRAP", "/nonexistent/bwrap")
     sandbox._probe.cache_clear()
-    try:
-        monkeypatch.setenv("CI", "true")
-        with pytest.raises(pytest.fail.Exception, match="unusable where the hostile suite must run"):
-            require_bubblewrap()
-        monkeypatch.setenv("CI", "false")  # not CI, and no bwrap installed: a skip with the reason
-        with pytest.raises(pytest.skip.Exception, match="/nonexistent/bwrap not found"):
-            require_bubblewrap()
-    finally:
-        monkeypatch.undo()
-        sandbox._probe.cache_clear()
-    require_bubblewrap()  # here it works again
-
-
-def test_without_bubblewrap_scoring_is_refused_unless_allowed(monkeypatch):
-    monkeypatch.setattr(sandbox, "BWRAP", "/nonexistent/bwrap")
+    yield
+    sandbox.allow_unsafe(False)
+    monkeypatch.undo()
     sandbox._probe.cache_clear()
-    try:
-        res = run_implementation("def f(t):\n    return t\n", INPUTS)
-        assert res.outputs is None and "refused" in res.error and "--unsafe-sandbox" in res.error
-        assert "apt-get install bubblewrap" in res.error
-        assert "unavailable" in sandbox.isolation_line()
-        sandbox.allow_unsafe(True)
-        res = run_implementation("def f(t):\n    return t\n", INPUTS)
-        assert res.ok and res.outputs == INPUTS
-        assert "UNSAFE" in sandbox.isolation_line()
-    finally:
-        sandbox.allow_unsafe(False)
-        monkeypatch.undo()
-        sandbox._probe.cache_clear()
     assert sandbox.isolation_line().startswith("sandbox: bubblewrap")
 
 
-@pytest.mark.slow
-def test_unsafe_sandbox_is_announced_and_recorded_in_the_transcript(tmp_path, monkeypatch):
+def test_an_unusable_bubblewrap_fails_the_suite_on_ci_and_only_skips_elsewhere(no_bubblewrap, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="unusable where the hostile suite must run"):
+        require_bubblewrap()
+    monkeypatch.setenv("CI", "false")  # not CI, and no bwrap installed: a skip with the reason
+    with pytest.raises(pytest.skip.Exception, match="/nonexistent/bwrap not found"):
+        require_bubblewrap()
+
+
+def test_without_bubblewrap_scoring_is_refused_unless_allowed(no_bubblewrap):
+    res = run_implementation("def f(t):\n    return t\n", INPUTS)
+    assert res.outputs is None and "refused" in res.error and "--unsafe-sandbox" in res.error
+    assert "apt-get install bubblewrap" in res.error
+    assert "unavailable" in sandbox.isolation_line()
+    sandbox.allow_unsafe(True)
+    res = run_implementation("def f(t):\n    return t\n", INPUTS)
+    assert res.ok and res.outputs == INPUTS
+    assert "UNSAFE" in sandbox.isolation_line()
+
+
+def cli(*args):
     from typer.testing import CliRunner
 
     from tracr_agent.agent.cli.main import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.slow
+def test_unsafe_sandbox_is_announced_and_recorded_in_the_transcript(tmp_path, no_bubblewrap):
     from tracr_agent.agent.episode import transcript as tr
 
-    monkeypatch.setattr(sandbox, "BWRAP", "/nonexistent/bwrap")
-    sandbox._probe.cache_clear()
-    try:
-        refused = CliRunner().invoke(app, ["run", "reverse", "--llm", "baseline", "-q",
-                                           "--transcript", str(tmp_path / "a.jsonl")])
-        unsafe = CliRunner().invoke(app, ["run", "reverse", "--llm", "baseline", "-q", "--unsafe-sandbox",
-                                          "--transcript", str(tmp_path / "b.jsonl")])
-    finally:
-        sandbox.allow_unsafe(False)
-        monkeypatch.undo()
-        sandbox._probe.cache_clear()
+    refused = cli("run", "reverse", "--llm", "baseline", "-q", "--transcript", str(tmp_path / "a.jsonl"))
+    unsafe = cli("run", "reverse", "--llm", "baseline", "-q", "--unsafe-sandbox",
+                 "--transcript", str(tmp_path / "b.jsonl"))
     assert refused.exit_code == 0, refused.output
     assert "scoring of submitted code is refused" in " ".join(refused.output.split())
     header = tr.read_transcript(tmp_path / "a.jsonl")[0][0]
@@ -592,6 +565,44 @@ def test_unsafe_sandbox_is_announced_and_recorded_in_the_transcript(tmp_path, mo
     header = tr.read_transcript(tmp_path / "b.jsonl")[0][0]
     assert header.unsafe_sandbox is True
     assert "implementation correct (100.0%" in " ".join(unsafe.output.split()), unsafe.output
-    exported = CliRunner().invoke(app, ["export", str(tmp_path / "b.jsonl"), "-o", str(tmp_path / "b.md")])
+    exported = cli("export", str(tmp_path / "b.jsonl"), "-o", str(tmp_path / "b.md"))
     assert exported.exit_code == 0, exported.output
     assert "UNSAFE: scored without OS-level isolation" in (tmp_path / "b.md").read_text()
+
+
+@pytest.mark.slow
+def test_unsafe_scoring_in_eval_resume_and_rescore_is_recorded_and_reported(tmp_path, no_bubblewrap):
+    from tracr_agent.agent.evaluation.batch import read_results
+
+    out = tmp_path / "ev"
+    first = cli("eval", "--tasks", "reverse", "--llm", "baseline", "--out", str(out))
+    assert first.exit_code == 0, first.output
+    assert "scoring of submitted code is refused" in " ".join(first.output.split())
+    [rec] = read_results(out)
+    assert rec.unsafe_sandbox is None and rec.functional_correct is False
+    assert "UNSAFE" not in (out / "report.md").read_text()
+
+    # --resume with --unsafe-sandbox: the new episode is flagged, the old one is not
+    resumed = cli("eval", "--tasks", "reverse,sort", "--llm", "baseline", "--out", str(out), "--resume",
+                  "--unsafe-sandbox")
+    assert resumed.exit_code == 0, resumed.output
+    assert "sandbox: UNSAFE" in resumed.output
+    flags = {r.task: r.unsafe_sandbox for r in read_results(out)}
+    assert flags == {"reverse": None, "sort": True}
+    warning = "UNSAFE: 1 of 2 episode(s) were scored with --unsafe-sandbox"
+    assert warning in " ".join(resumed.output.split())
+    assert warning in (out / "report.md").read_text()
+    assert "class='unsafe'" in (out / "report.html").read_text() and warning in (out / "report.html").read_text()
+
+    # rescore: refused without the flag (announced), flagged with it; `report` shows the warning
+    refused = cli("rescore", str(out))
+    assert refused.exit_code == 0 and "scoring of submitted code is refused" in " ".join(refused.output.split())
+    assert all(r.unsafe_sandbox is None and r.functional_correct is False for r in read_results(out))
+    rescored = cli("rescore", str(out), "--unsafe-sandbox")
+    assert rescored.exit_code == 0 and "sandbox: UNSAFE" in rescored.output, rescored.output
+    records = read_results(out)
+    assert all(r.unsafe_sandbox is True for r in records) and all(r.functional_correct for r in records)
+    reported = cli("report", str(out))
+    assert reported.exit_code == 0
+    assert "UNSAFE: 2 of 2 episode(s)" in " ".join(reported.output.split())
+    assert "UNSAFE: 2 of 2 episode(s)" in (out / "report.md").read_text()

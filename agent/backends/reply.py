@@ -30,6 +30,20 @@ def _transient(e: Exception) -> bool:
                           openai.RateLimitError))
 
 
+def _empty_choices(e: IndexError) -> bool:
+    """True when `e` is langchain's `generate_prompt(...).generations[0][0]` in
+    BaseChatModel.invoke failing on a reply whose `choices` list was empty, not an IndexError
+    from anywhere else (a bug in a backend, a tool, a callback), which must surface as itself."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    code = tb.tb_frame.f_code
+    return code.co_name == "invoke" and \
+        code.co_filename.replace("\\", "/").endswith("langchain_core/language_models/chat_models.py")
+
+
 def invoke_within(backend, model, messages: list, remaining: Optional[Callable[[], float]] = None):
     """`model.invoke(messages)` with the backend's retries; `remaining()` is the wall time left (s)."""
     if backend.timeout is None:  # in-process backends (baseline, replay): no network, nothing to retry
@@ -44,8 +58,9 @@ def invoke_within(backend, model, messages: list, remaining: Optional[Callable[[
         try:
             ai = model.invoke(messages, timeout=max(1.0, min(backend.timeout, left)))
             return ai
-        except IndexError:
-            # langchain-openai indexes generations[0]; an empty `choices` list ends up here
+        except IndexError as e:
+            if not _empty_choices(e):
+                raise
             err: Exception = EmptyReply("the LLM server's reply held an empty `choices` list")
         except Exception as e:
             if not _transient(e):

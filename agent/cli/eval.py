@@ -31,6 +31,8 @@ def _write_reports(out_dir, rows):
     from tracr_agent.agent.evaluation.report import write_reports
 
     reports = write_reports(out_dir, rows)
+    if reports.warning:
+        err_console.print(f"[bold red]{escape(reports.warning)}[/]", highlight=False, soft_wrap=True)
     for line in reports.failed_plots:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     return reports
@@ -123,7 +125,7 @@ def register(app: typer.Typer) -> None:
             if judge_llm:
                 from tracr_agent.agent.backends.llm import make_backend
 
-                judge = make_backend(judge_llm).chat_model
+                judge = make_backend(judge_llm)
             runner = BatchRunner(out_dir, limits, compat=compat, closed_set=closed_set, judge=judge,
                                  on_event=on_event)
             t0 = time.monotonic()
@@ -155,6 +157,7 @@ def register(app: typer.Typer) -> None:
     def rescore(
         out: str = typer.Argument(..., help="An evaluation directory."),
         judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also run the LLM judge with this LLM spec."),
+        unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in results.jsonl and the report."),
     ):
         """Recompute every score from the saved transcripts, without calling the agent's model."""
         from pathlib import Path
@@ -164,5 +167,6 @@ def register(app: typer.Typer) -> None:
         d = Path(out)
         if not (d / "results.jsonl").is_file():
             fail(f"{d} holds no results.jsonl")
+        announce_sandbox(unsafe_sandbox)
         n, changed = rescore_dir(d, judge_llm=judge_llm)
         console.print(f"rescored {n} episodes; {changed} score(s) changed")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph, initial_messages
+from tracr_agent.agent.loop.graph import LLM_GRACE_SECONDS, Limits, Recorder, build_graph, initial_messages
 from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
 from tracr_agent.agent.scoring.sandbox import running_unsafe
 from tracr_agent.tools.suite.base import ToolContext, check_condition
@@ -82,7 +82,8 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
             from tracr_agent.agent.investigators.static import run_static
 
             state = run_static(subject, backend, condition, recorder, closed_set=closed_set,
-                               hooks=static_hooks, inputs=static_inputs)
+                               hooks=static_hooks, inputs=static_inputs,
+                               remaining=lambda: limits.max_seconds + LLM_GRACE_SECONDS - (time.monotonic() - t0))
         else:
             ctx = ToolContext(condition=condition, cap_tokens=cap_tokens)
             labels = closed_set_labels() if closed_set else None

@@ -54,6 +54,8 @@ class ResultRecord(BaseModel):
     transcript: str = ""
     error: str = ""
     score: Optional[dict] = None
+    unsafe_sandbox: Optional[bool] = None
+    """True when the submitted code was scored without OS-level isolation (--unsafe-sandbox)."""
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,7 @@ class BatchRunner:
     def run_one(self, spec: EpisodeSpec) -> ResultRecord:
         from tracr_agent.agent.episode.lifecycle import run_episode
         from tracr_agent.agent.backends.llm import make_backend
+        from tracr_agent.agent.scoring.sandbox import running_unsafe
 
         path = self.out / "transcripts" / spec.filename()
         if path.exists():
@@ -302,7 +305,8 @@ class BatchRunner:
             rec = record_from_score(spec, res.score, status=res.status,
                                     label=(res.prediction or {}).get("label"), tool_calls=res.tool_calls,
                                     llm_turns=res.llm_turns, tokens=res.tokens, cost=res.cost,
-                                    duration_s=round(res.duration_s, 2), transcript=rel, error=res.error)
+                                    duration_s=round(res.duration_s, 2), transcript=rel, error=res.error,
+                                    unsafe_sandbox=running_unsafe() or None)
         except Exception as e:  # recorded, and the batch goes on
             rec = record_from_score(spec, None, status="error", transcript=rel, error=f"{type(e).__name__}: {e}")
         append_result(self.out, rec, self._append_lock)

@@ -16,6 +16,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
 
@@ -201,16 +202,30 @@ class Reports:
     md: Path
     html: Path
     failed_plots: list[str]
+    warning: Optional[str] = None
+    """Set when some episodes were scored with --unsafe-sandbox (shown atop both reports)."""
+
+
+def unsafe_warning(records: list[ResultRecord]) -> Optional[str]:
+    """The report's warning when some episodes were scored without OS-level isolation."""
+    n = sum(bool(r.unsafe_sandbox) for r in records)
+    if not n:
+        return None
+    return (f"UNSAFE: {n} of {len(records)} episode(s) were scored with --unsafe-sandbox: their submitted "
+            f"code ran without OS-level isolation (only rlimits and an audit hook it can switch off).")
 
 
 def write_reports(out_dir: Path, rows: list[Row]) -> Reports:
     """Writes the plots, report.md and report.html; a plot that fails is named in `failed_plots`
-    (and in both reports) instead of stopping the rest."""
+    (and in both reports) instead of stopping the rest. Episodes scored with --unsafe-sandbox
+    (results.jsonl says which) put a warning at the top of both."""
     out_dir = Path(out_dir)
+    warning = unsafe_warning(read_results(out_dir))
     plots, failed = _plots(rows)
     for name, data in plots:
         (out_dir / name).write_bytes(data)
-    md = ["# tracr-agent evaluation", "", f"Results: `{out_dir / 'results.jsonl'}`", "",
+    md = ["# tracr-agent evaluation", ""] + ([f"> **⚠ {warning}**", ""] if warning else []) + [
+          f"Results: `{out_dir / 'results.jsonl'}`", "",
           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(c.replace("|", "\\|") for c in row_cells(r)) + " |" for r in rows]
     md += [""] + [f"![{n}]({n})" for n, _ in plots] + [f"*{line}*" for line in failed]
@@ -223,12 +238,14 @@ def write_reports(out_dir: Path, rows: list[Row]) -> Reports:
         "<!doctype html><html><head><meta charset='utf-8'><title>tracr-agent evaluation</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(-n+3){text-align:left}"
-        "img{max-width:100%}</style></head><body><h1>tracr-agent evaluation</h1>"
+        "img{max-width:100%}.unsafe{background:#fdd;border:2px solid #c00;padding:8px;font-weight:bold}"
+        "</style></head><body><h1>tracr-agent evaluation</h1>"
+        + (f"<p class='unsafe'>⚠ {html.escape(warning)}</p>" if warning else "") +
         f"<table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in COLUMNS)}</tr></thead>"
         f"<tbody>{cells}</tbody></table>{imgs}</body></html>")
     html_path = out_dir / "report.html"
     html_path.write_text(page)
-    return Reports(md_path, html_path, failed)
+    return Reports(md_path, html_path, failed, warning)
 
 
 def load_rows(out_dir: Path) -> list[Row]:

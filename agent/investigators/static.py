@@ -75,7 +75,9 @@ def parse_answer(text: str) -> dict:
 
 
 def run_static(subject, backend, condition: str, recorder: Recorder, closed_set: bool = False,
-               hooks=None, inputs=None) -> dict:
+               hooks=None, inputs=None, remaining=None) -> dict:
+    """One LLM call on the dump; `remaining()` is the episode's wall time left (s), which bounds
+    the call's timeouts and retries like the agent's calls."""
     prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks or DEFAULT_HOOKS, inputs=inputs)) + ANSWER_FORMAT
     if closed_set:
         from tracr_agent.agent.loop.prompts import closed_set_labels
@@ -87,7 +89,7 @@ def run_static(subject, backend, condition: str, recorder: Recorder, closed_set:
     try:
         from tracr_agent.agent.backends.reply import invoke_within
 
-        ai = invoke_within(backend, backend.chat_model, backend.prepare([msg]))
+        ai = invoke_within(backend, backend.chat_model, backend.prepare([msg]), remaining)
     except Exception as e:
         recorder.emit(tr.ErrorEvent(message=f"LLM call failed: {type(e).__name__}: {e}", where="llm"))
         return {"status": "error", "error": str(e), "llm_turns": 1}

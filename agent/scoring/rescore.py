@@ -27,6 +27,7 @@ def prediction_of(path: Path) -> tuple[Optional[dict], bool]:
 
 
 def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> ResultRecord:
+    from tracr_agent.agent.scoring.sandbox import running_unsafe
     from tracr_agent.agent.scoring.score import score_prediction
     from tracr_agent.tools.subjects.load import load_model_dir, load_task
 
@@ -47,7 +48,8 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
     prediction, closed = prediction_of(path)
     score = score_prediction(prediction, subjects[key], task=task, closed_set=closed,
                              judge_llm=judge).model_dump()
-    return rec.model_copy(update={"score": score, **score_fields(score), "label": (prediction or {}).get("label")})
+    return rec.model_copy(update={"score": score, **score_fields(score), "label": (prediction or {}).get("label"),
+                                  "unsafe_sandbox": running_unsafe() or None})
 
 
 def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
@@ -55,7 +57,7 @@ def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
     if judge_llm:
         from tracr_agent.agent.backends.llm import make_backend
 
-        judge = make_backend(judge_llm).chat_model
+        judge = make_backend(judge_llm)
     records = read_results(out)
     subjects: dict = {}
     new = [rescore_record(out, r, subjects, judge) for r in records]

@@ -264,6 +264,7 @@ _VERDICT = re.compile(r"verdict\s*[:=]?\s*[*_`\"']*\s*(yes|no)\b", re.IGNORECASE
 
 
 def model_name(chat_model) -> str:
+    chat_model = getattr(chat_model, "chat_model", chat_model)  # a Backend names its chat model
     for attr in ("model_name", "model", "model_id", "deployment_name"):
         value = getattr(chat_model, attr, None)
         if isinstance(value, str) and value:
@@ -300,8 +301,22 @@ def parse_verdict(text: str) -> Optional[bool]:
     return found[-1].lower() == "yes" if found else None
 
 
+def _ask_judge(judge, messages: list):
+    """The judge's reply. A Backend (make_backend) gets the agent's retry policy (invoke_within:
+    timeouts, 5xx, 429, empty replies retried) within one request timeout of wall time in all;
+    a bare chat model is called once."""
+    if not hasattr(judge, "chat_model"):
+        return judge.invoke(messages)
+    from tracr_agent.agent.backends.reply import invoke_within
+
+    deadline = time.monotonic() + (judge.timeout or 0)
+    return invoke_within(judge, judge.chat_model, judge.prepare(messages), lambda: deadline - time.monotonic())
+
+
 def judge_description(description: Optional[str], task, chat_model) -> JudgeScore:
-    """One LLM call: does `description` match the task's ground-truth description?"""
+    """One LLM call: does `description` match the task's ground-truth description?
+
+    `chat_model` is a Backend (the CLI's `--judge-llm`) or a bare LangChain chat model."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
     name = model_name(chat_model)
@@ -314,7 +329,7 @@ def judge_description(description: Optional[str], task, chat_model) -> JudgeScor
     prompt = JUDGE_TEMPLATE.format(name=f" ({task_name})" if task_name else "", truth=truth.strip(),
                                    candidate=description.strip())
     try:
-        reply = chat_model.invoke([SystemMessage(content=JUDGE_SYSTEM), HumanMessage(content=prompt)])
+        reply = _ask_judge(chat_model, [SystemMessage(content=JUDGE_SYSTEM), HumanMessage(content=prompt)])
     except Exception as e:
         return JudgeScore(correct=False, model=name, rationale="", error=f"judge call failed: {type(e).__name__}: {e}")
     text = _message_text(reply).strip()
