@@ -447,7 +447,7 @@ def _spawn():
         t.start()
     return len(ts)
 RESULTS = [attempt(_spawn)]""", ("RuntimeError: can't start new thread",)),
-])
+], ids=["fork-bomb", "threads"])
 def test_process_bombs_are_stopped_by_the_syscall_filter(attack, body, contained):
     # Run as root (CI, containers) RLIMIT_NPROC binds nothing: the kernel exempts uid 0 whatever its
     # capabilities, so the filter's refusal of fork/clone is what holds here (the PID namespace still
@@ -474,7 +474,7 @@ def _exhaust():
     while len(fds) < 100000:
         fds.extend(os.pipe())
 RESULTS = [attempt(_exhaust)]""", ("Too many open files",)),
-])
+], ids=["raise-limits", "disk-fill", "descriptors"])
 def test_resource_exhaustion_is_contained_and_reported(layers, attack, body, contained):
     _exhaustion_is_contained(attack, body, contained)
 
