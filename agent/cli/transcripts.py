@@ -17,17 +17,15 @@ from typing import Optional
 
 import typer
 
-# Recorded tool results that `call_tool` never produced: the graph wrote them
-# itself (a limit, a denial, an unparseable call, a second prediction). Rerun
-# skips them instead of re-executing them; keep this list in step with
-# agent/loop/graph.py (tools_node) and any interactive review path.
-NOT_FROM_CALL_TOOL: tuple[tuple[str, re.Pattern], ...] = (
-    ("limit reached (forced turn)", re.compile(r"^error: the limit is reached; only submit_prediction is allowed now")),
-    ("prediction already submitted", re.compile(r"^error: a prediction was already submitted")),
-    ("tool-call limit reached", re.compile(r"^error: tool-call limit reached")),
-    ("denied by the user", re.compile(r"^error: the user denied")),
-    ("invalid JSON arguments", re.compile(r"^error: the arguments of your .* call are not valid JSON", re.S)),
-)
+SKIP_REASONS = {
+    "denied": "denied by the user",
+    "already_submitted": "prediction already submitted",
+    "forced_turn": "limit reached (forced turn)",
+    "tool_limit": "tool-call limit reached",
+    "invalid_call": "invalid JSON arguments",
+}
+"""Why rerun skips a recorded result the loop wrote itself (its `origin`, transcript.ResultOrigin):
+`call_tool` never ran it, so there is nothing to re-execute."""
 
 ONLY_CHOICES = ("tools", "llm", "human")
 MAX_GAP_S = 10.0
@@ -202,16 +200,14 @@ def plan_rerun(events) -> list[dict]:
             if row is None:
                 continue
             row["recorded"] = ev.text
+            row["origin"] = tr.result_origin(ev)
     for row in rows:
         if row["call_id"] in denied:
             row["skip"] = "denied by the user"
         elif row["recorded"] is None:
             row["skip"] = "no recorded result"
-        else:
-            for reason, pattern in NOT_FROM_CALL_TOOL:
-                if pattern.match(row["recorded"]):
-                    row["skip"] = reason
-                    break
+        elif row["origin"] != "tool":
+            row["skip"] = SKIP_REASONS[row["origin"]]
     return rows
 
 

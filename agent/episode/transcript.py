@@ -19,6 +19,9 @@ from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
+SCHEMA_MINOR = 1
+"""Additive revision within SCHEMA_VERSION, stamped on every header written (docs/transcript-format.md):
+0 = the first release; 1 = `tool_result.origin`."""
 
 
 class _Event(BaseModel):
@@ -37,6 +40,8 @@ class SubjectRef(BaseModel):
 class Header(_Event):
     type: Literal["header"] = "header"
     schema_version: int = SCHEMA_VERSION
+    schema_minor: int = 0
+    """The additive revision the writer used (TranscriptWriter stamps SCHEMA_MINOR); 0 when absent."""
     tracr_agent_version: str = ""
     created: str = ""
     subject: SubjectRef
@@ -91,6 +96,13 @@ class ToolCallEvent(_Event):
     args: Any = None
 
 
+ResultOrigin = Literal["tool", "denied", "already_submitted", "forced_turn", "tool_limit", "invalid_call"]
+"""Who wrote a tool result: `tool` when `call_tool` ran the call; otherwise the loop refused it
+itself — the user denied it, a prediction was already submitted, only submit_prediction was
+allowed (forced turn after a limit), the tool-call limit was reached, or its arguments were not
+valid JSON. `replay --rerun` re-executes only `tool` results."""
+
+
 class ToolResultEvent(_Event):
     type: Literal["tool_result"] = "tool_result"
     step: int
@@ -99,6 +111,30 @@ class ToolResultEvent(_Event):
     text: str
     is_error: bool = False
     latency_ms: float = 0.0
+    origin: Optional[ResultOrigin] = None
+    """Absent in transcripts of schema 1.0: read it with `result_origin()`."""
+
+
+# The loop's refusals as revision 1.0 worded them (frozen: 1.0 files never change), for results
+# recorded without `origin`.
+_V1_0_REFUSALS: tuple[tuple[str, str], ...] = (
+    ("error: the user denied this call", "denied"),
+    ("error: a prediction was already submitted", "already_submitted"),
+    ("error: the limit is reached; only submit_prediction is allowed now", "forced_turn"),
+    ("error: tool-call limit reached", "tool_limit"),
+    ("error: the arguments of your ", "invalid_call"),
+)
+
+
+def result_origin(event: ToolResultEvent) -> str:
+    """The event's `origin`; for a result recorded without one (schema 1.0), inferred from the
+    frozen wording of that revision's refusals."""
+    if event.origin is not None:
+        return event.origin
+    for prefix, origin in _V1_0_REFUSALS:
+        if event.text.startswith(prefix) and (origin != "invalid_call" or " call are not valid JSON" in event.text):
+            return origin
+    return "tool"
 
 
 class LimitEvent(_Event):
@@ -170,6 +206,8 @@ class TranscriptWriter:
         self.start = start if start is not None else time.monotonic()
 
     def write(self, event) -> None:
+        if isinstance(event, Header):
+            event.schema_minor = SCHEMA_MINOR
         if not event.t:
             event.t = round(time.monotonic() - self.start, 3)
         self._fh.write(event.model_dump_json(exclude_none=True) + "\n")

@@ -145,7 +145,8 @@ class Lab:
         res = call_tool(self.subject, name, args, self.ctx)
         self.n_calls += 1
         self.recorder.emit(tr.ToolResultEvent(step=self.step, call_id=cid, name=name, text=res.text,
-                                              is_error=res.is_error, latency_ms=round(res.latency_ms, 2)))
+                                              is_error=res.is_error, latency_ms=round(res.latency_ms, 2),
+                                              origin="tool"))
         self.console.print(escape(res.text), style="red" if res.is_error else None, highlight=False, soft_wrap=True)
         return res
 

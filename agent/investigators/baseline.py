@@ -28,12 +28,12 @@ from tracr_agent.agent.investigators.hypotheses import (
     Hypothesis,
     generic_hypotheses,
     probe_inputs,
-    same_outputs,
     submit_prediction,
     zoo_hypotheses,
 )
 from tracr_agent.agent.investigators.whitebox_reader import whitebox_step
 from tracr_agent.agent.loop.prompts import FORCE
+from tracr_agent.tools.subjects.compare import outputs_equal
 
 MAX_ROUNDS = 6
 _ITEM = re.compile(r'"(?:[^"\\]|\\.)*"|[^,\s\[\]]+')
@@ -175,7 +175,7 @@ class BaselineInvestigator(BaseChatModel):
                 continue
             preds = [h.predict(x) for h in survivors]
             first = preds[0]
-            if any(p is None for p in preds) or any(not same_outputs(first, p, info["numerical"]) for p in preds[1:]):
+            if any(p is None for p in preds) or any(not outputs_equal(first, p, info["numerical"]) for p in preds[1:]):
                 found.append(list(x))
                 if len(found) >= BATCH:
                     break

@@ -1,6 +1,7 @@
 """Hypothesis elimination shared by the rule-based investigators (`baseline.py` and its
-`whitebox_reader.py`): the hypotheses (zoo references and generic families), the output
-comparison, the designed probe inputs, and the move that submits a prediction."""
+`whitebox_reader.py`): the hypotheses (zoo references and generic families), the designed
+probe inputs, and the move that submits a prediction. Outputs are compared by
+`tools/subjects/compare.outputs_equal`, the same comparison scoring uses."""
 
 from __future__ import annotations
 
@@ -9,26 +10,9 @@ from typing import Optional
 
 from langchain_core.messages import AIMessage
 
+from tracr_agent.tools.subjects.compare import outputs_equal
+
 BATCH = 32
-NUM_TOL = 2e-3
-
-
-def same_outputs(a: list, b: list, numerical: bool) -> bool:
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if x is None or y is None:
-            if x is not y:
-                return False
-        elif numerical:
-            try:
-                if abs(float(x) - float(y)) > NUM_TOL:
-                    return False
-            except (TypeError, ValueError):
-                return False
-        elif x != y or isinstance(x, bool) != isinstance(y, bool):
-            return False
-    return True
 
 
 class Hypothesis:
@@ -45,7 +29,7 @@ class Hypothesis:
     def consistent(self, obs: dict, numerical: bool) -> bool:
         for x, y in obs.items():
             p = self.predict(x)
-            if p is None or not same_outputs(p, y, numerical):
+            if p is None or not outputs_equal(p, y, numerical):
                 return False
         return True
 

@@ -259,30 +259,32 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
         for c in calls:
             recorder.emit(tr.ToolCallEvent(step=step, call_id=c["id"], name=c["name"], args=c["args"]))
             if c.get("denied"):
-                text, is_error, latency = f"error: the user denied this call: {c['denied']}", True, 0.0
+                text, is_error, latency, origin = f"error: the user denied this call: {c['denied']}", True, 0.0, "denied"
             elif prediction is not None or (already and c["name"] == "submit_prediction"):
-                text, is_error, latency = "error: a prediction was already submitted", True, 0.0
+                text, is_error, latency, origin = "error: a prediction was already submitted", True, 0.0, "already_submitted"
             elif forced and c["name"] != "submit_prediction":
-                text, is_error, latency = "error: the limit is reached; only submit_prediction is allowed now", True, 0.0
+                text, is_error, latency, origin = ("error: the limit is reached; only submit_prediction is allowed now",
+                                                 True, 0.0, "forced_turn")
             elif n_calls >= limits.max_tool_calls and c["name"] != "submit_prediction":
-                text, is_error, latency = "error: tool-call limit reached; call submit_prediction", True, 0.0
+                text, is_error, latency, origin = "error: tool-call limit reached; call submit_prediction", True, 0.0, "tool_limit"
             else:
                 res = call_tool(subject, c["name"], c["args"], ctx)
-                text, is_error, latency = res.text, res.is_error, res.latency_ms
+                text, is_error, latency, origin = res.text, res.is_error, res.latency_ms, "tool"
                 n_calls += 1
                 if c["name"] == "submit_prediction" and not is_error:
                     prediction = dict(c["args"])
                     recorder.emit(tr.PredictionEvent(step=step, forced=forced, **{
                         k: prediction[k] for k in ("label", "description", "implementation", "confidence")}))
             recorder.emit(tr.ToolResultEvent(step=step, call_id=c["id"], name=c["name"], text=text,
-                                             is_error=is_error, latency_ms=round(latency, 2)))
+                                             is_error=is_error, latency_ms=round(latency, 2), origin=origin))
             out.append(ToolMessage(content=text, tool_call_id=c["id"], name=c["name"]))
         for i, bad in enumerate(ai.invalid_tool_calls):
             cid = bad.get("id") or f"bad_{step}_{i}"
             text = (f"error: the arguments of your {bad.get('name')!r} call are not valid JSON "
                     f"({bad.get('error') or 'parse error'}); send a JSON object matching the tool's schema")
             recorder.emit(tr.ToolCallEvent(step=step, call_id=cid, name=bad.get("name") or "", args=bad.get("args")))
-            recorder.emit(tr.ToolResultEvent(step=step, call_id=cid, name=bad.get("name") or "", text=text, is_error=True))
+            recorder.emit(tr.ToolResultEvent(step=step, call_id=cid, name=bad.get("name") or "", text=text, is_error=True,
+                                             origin="invalid_call"))
             out.append(ToolMessage(content=text, tool_call_id=cid, name=bad.get("name") or ""))
         out += [HumanMessage(content=HINT.format(text=h)) for h in state.get("hints") or []]
         update: dict = {"messages": out, "tool_calls": n_calls}

@@ -12,7 +12,7 @@ Three independent scores:
 - functional: the implementation `f` is run in the sandbox (tracr_agent.agent.scoring.sandbox) on
   the subject's domain (every input when there are at most 5000, else 2000
   sampled) and compared with the subject's own outputs using
-  tracr_agent.tools.subjects.verify.outputs_equal (numerical tolerance NUM_TOL). Correct means 100%.
+  tracr_agent.tools.subjects.compare.outputs_equal (numerical tolerance NUM_TOL). Correct means 100%.
 - family: does the label name the task's family (zoo `Task.family`: permutation, aggregation,
   counting, ...)? Credit when the label names the task itself, another task of the same
   family, or one of the family's phrases (zoo FAMILIES; counting also earns aggregation).
@@ -36,7 +36,7 @@ from pydantic import BaseModel
 
 from tracr_agent.agent.scoring.explanation import Explanation, explain
 from tracr_agent.agent.scoring.sandbox import run_implementation
-from tracr_agent.tools.subjects.verify import outputs_equal
+from tracr_agent.tools.subjects.compare import outputs_equal
 from tracr_agent.tools.subjects.zoo.base import FAMILIES, FAMILY_PARENTS, normalize_label
 
 SCORER_VERSION = "2"
@@ -198,16 +198,6 @@ def _fmt(value: Any) -> str:
     return repr(value)
 
 
-def _equal(got, expected, numerical: bool) -> bool:
-    if not isinstance(got, list) or not isinstance(expected, list):
-        return False
-    try:
-        # outputs_equal only guards bool-vs-int one way round: check both.
-        return outputs_equal(got, expected, numerical) and outputs_equal(expected, got, numerical)
-    except (TypeError, ValueError, OverflowError):  # e.g. a string where a number was expected
-        return False
-
-
 def score_functional(implementation: Optional[str], subject, inputs: Optional[Iterable] = None,
                      **limits) -> FunctionalScore:
     """Runs `implementation` in the sandbox on the domain and compares with the subject.
@@ -229,7 +219,7 @@ def score_functional(implementation: Optional[str], subject, inputs: Optional[It
     agree, first = 0, None
     for i, (x, want) in enumerate(zip(inputs, expected)):
         got = None if i in failed else result.outputs[i]
-        if i not in failed and _equal(got, want, numerical):
+        if i not in failed and outputs_equal(got, want, numerical):
             agree += 1
         elif first is None:
             got_text = "f failed" if i in failed else f"got {_fmt(got)}"

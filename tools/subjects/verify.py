@@ -3,16 +3,14 @@
 For every input of the domain (all sequences up to max_seq_len when there are
 at most 5000, else 2000 random ones) the TransformerLens subject's decoded
 output must equal tracr's `model.forward` decoded the same way, and the
-task's plain-Python reference.
+task's plain-Python reference, compared by `compare.outputs_equal`.
 """
 
 from __future__ import annotations
 
-import math
-
 from dataclasses import dataclass
 
-NUM_TOL = 1e-3
+from tracr_agent.tools.subjects.compare import outputs_equal
 
 
 @dataclass
@@ -27,24 +25,6 @@ class VerifyResult:
     @property
     def ok(self) -> bool:
         return self.agree_tracr == self.n_inputs and self.agree_reference == self.n_inputs
-
-
-def outputs_equal(a: list, b: list, numerical: bool) -> bool:
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if numerical:
-            if x is None or y is None:
-                if not (x is None and y is None):
-                    return False
-            else:
-                fx, fy = float(x), float(y)
-                # NaN and infinities are never equal to anything (`abs(nan - y) > tol` is False).
-                if not (math.isfinite(fx) and math.isfinite(fy)) or abs(fx - fy) > NUM_TOL:
-                    return False
-        elif x != y or type(x) is bool and type(y) is not bool:
-            return False
-    return True
 
 
 def _tracr_outputs(subject, model, inputs: list[list]):

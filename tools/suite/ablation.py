@@ -18,6 +18,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracr_agent.tools.subjects.compare import value_equal
 from tracr_agent.tools.subjects.rawview import is_raw
 from tracr_agent.tools.suite.activations import check_head, resolve_hook
 from tracr_agent.tools.suite.base import ToolContext, ToolError, check_inputs, fmt_num, fmt_seq, tool
@@ -27,7 +28,6 @@ from tracr_agent.tools.suite.residual import check_layer, decode_value, last_res
 MAX_INPUTS = 16
 MAX_COMPONENTS = 16
 MEAN_SAMPLES = 64
-NUM_TOL = 1e-3
 
 _MEANS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -137,11 +137,7 @@ def _replace_hook(c: Component, value):
 
 
 def _outputs_differ(subject, a, b) -> bool:
-    if a is None or b is None:
-        return (a is None) != (b is None)
-    if subject.output_kind == "numerical":
-        return abs(a - b) > NUM_TOL
-    return a != b
+    return not value_equal(a, b, subject.output_kind == "numerical")
 
 
 def _fmt_out(x) -> str:
