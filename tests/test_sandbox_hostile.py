@@ -401,8 +401,24 @@ def test_without_the_filter_the_same_calls_get_through(monkeypatch):
     # The control: proves the test above sees the filter, not some other refusal.
     monkeypatch.setattr(sandbox, "_seccomp_fd", lambda: None)
     got = _filtered_call_results()
-    assert got["personality"] == "GOT 0" and got["unshare"] == "GOT 0", got  # a new user namespace!
+    assert got["personality"] == "GOT 0" and got["clone"].startswith("GOT ") and got["clone"][4:].isdigit(), got
     assert sum(a != "GOT 'EPERM'" for a in got.values()) >= 10, got
+    # A new user namespace: refused by bwrap's --disable-userns underneath (bwrap >= 0.8), else allowed.
+    assert got["unshare"] == ("GOT 'ENOSPC'" if sandbox._userns_locked() else "GOT 0"), got
+
+
+def test_nested_user_namespaces_are_refused_even_without_the_filter(monkeypatch):
+    monkeypatch.setattr(sandbox, "_seccomp_fd", lambda: None)
+    assert sandbox._userns_locked(), "bwrap here cannot --disable-userns (needs bubblewrap >= 0.8)"
+    assert "no nested user namespaces" in sandbox.isolation_line()
+    got = answers("""
+_ctypes = _import("ctypes")
+_libc = _ctypes.CDLL(None, use_errno=True)
+def _unshare(flags):
+    return _libc.unshare(flags), _ctypes.get_errno()
+RESULTS = [attempt(lambda: _unshare(0x10000000)), attempt(lambda: _unshare(0x10000000 | 0x20000000))]
+""")
+    assert got == ["GOT (-1, 28)", "GOT (-1, 28)"], got  # ENOSPC: max_user_namespaces is 0 inside
 
 
 def test_the_filter_is_reported_missing_not_silently_dropped(monkeypatch):

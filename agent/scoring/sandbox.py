@@ -159,6 +159,21 @@ def _probe() -> Optional[str]:
     return _run_probe(_bwrap_argv(()))
 
 
+# A user namespace of the sandbox's own in which no further one can be made (bwrap >= 0.8): the
+# kernel refuses nested namespaces even where the syscall filter is unavailable.
+NO_NESTED_USERNS = ["--unshare-user", "--disable-userns"]
+
+
+@functools.lru_cache(maxsize=1)
+def _userns_locked() -> bool:
+    """True when bwrap here can forbid user namespaces inside the sandbox (tried once per process)."""
+    return _probe() is None and _run_probe(_bwrap_argv(()) + NO_NESTED_USERNS) is None
+
+
+def _hardening() -> list[str]:
+    return NO_NESTED_USERNS if _userns_locked() else []
+
+
 def _pipe_holding(data: bytes) -> int:
     """The read end of a pipe that holds `data` and then EOF (for bwrap's --seccomp FD)."""
     rfd, wfd = os.pipe()
@@ -183,7 +198,7 @@ def _seccomp_problem() -> Optional[str]:
         return why
     fd = _pipe_holding(program)
     try:
-        problem = _run_probe(_bwrap_argv(()) + ["--seccomp", str(fd)], pass_fds=(fd,))
+        problem = _run_probe(_bwrap_argv(()) + _hardening() + ["--seccomp", str(fd)], pass_fds=(fd,))
     finally:
         os.close(fd)
     return None if problem is None else f"bwrap cannot apply it: {problem}"
@@ -195,8 +210,9 @@ def isolation_line() -> str:
     if problem is None:
         filtered = _seccomp_problem()
         syscalls = filter_program()[1] if filtered is None else f"NO syscall filter ({filtered})"
+        userns = ", no nested user namespaces" if _userns_locked() else ""
         return ("sandbox: bubblewrap (no network, own PID namespace and /proc, empty environment, read-only "
-                f"filesystem with only the Python installation, private /tmp) + {syscalls} + rlimits")
+                f"filesystem with only the Python installation, private /tmp{userns}) + {syscalls} + rlimits")
     if unsafe_allowed():
         return f"sandbox: UNSAFE (--unsafe-sandbox): submitted code runs with only rlimits and an audit hook ({problem})"
     return f"sandbox: unavailable ({problem}); scoring of submitted code is refused: {INSTALL_HINT} or pass --unsafe-sandbox"
@@ -413,6 +429,7 @@ def run_implementation(source: str, inputs: Sequence[Sequence], *, cpu_seconds: 
         # namespace's init on the info pipe (used to kill the whole namespace).
         if problem is None:
             argv = _bwrap_argv([(str(WORKER), _IN_SANDBOX_WORKER), (str(request), _IN_SANDBOX_REQUEST)])
+            argv += _hardening()
             if sfd is not None:
                 argv += ["--seccomp", str(sfd)]
             argv += ["--info-fd", str(ifd_w), "--", _python(), "-I", "-S", _IN_SANDBOX_WORKER,
