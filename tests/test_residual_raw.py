@@ -108,3 +108,95 @@ def test_cli_unknown_residual_mode_is_one_line_exit_2():
     r = CliRunner().invoke(app, ["tool", "sort", "model_info", "--residual", "rawish"])
     assert r.exit_code == 2
     assert r.output.strip() == "error: unknown residual mode 'rawish'; choose one of: labelled, raw"
+
+
+# -- the episode, the transcript, eval, report and rescore -----------------------------------------
+
+def _events(path):
+    from tracr_agent.agent.episode import transcript as tr
+
+    return tr.read_transcript(path)[0]
+
+
+def test_run_raw_records_the_mode_and_shows_no_label(tmp_path, load):
+    """`run --residual raw`: header says raw, the prompt says unlabelled, no tool result names a
+    variable, and `replay --rerun` re-executes the calls in raw mode (every result matches)."""
+    from tracr_agent.agent.episode import transcript as tr
+
+    path = tmp_path / "raw.jsonl"
+    r = CliRunner().invoke(app, ["run", "reverse", "-c", "whitebox", "--residual", "raw", "--llm", "baseline",
+                                 "-q", "--transcript", str(path), "--max-tool-calls", "6"])
+    assert r.exit_code == 0, r.output
+    ev = _events(path)
+    assert ev[0].residual == "raw" and ev[0].condition == "whitebox"
+    system = ev[1].messages[0]["content"]
+    assert "unlabelled (d0, d1, …)" in system and "v1, v2" not in system
+    results = [e for e in ev if isinstance(e, tr.ToolResultEvent)]
+    assert results
+    subject = load("reverse")
+    for e in results:
+        assert find_label_leaks(e.text, subject) == [], (e.name, e.text)
+    assert isinstance(ev[-1], tr.EndEvent)
+    rerun = CliRunner().invoke(app, ["replay", str(path), "--rerun"])
+    assert rerun.exit_code == 0, rerun.output
+
+
+def test_old_transcripts_read_as_labelled():
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.parent.glob("transcripts/baseline-*.jsonl")):
+        text = path.read_text()
+        assert '"residual"' not in text.splitlines()[0]
+        assert _events(path)[0].residual == "labelled"
+
+
+def test_eval_residual_axis_report_and_rescore(tmp_path):
+    from tracr_agent.agent.evaluation.batch import read_results
+
+    out = tmp_path / "ev"
+    r = CliRunner().invoke(app, ["eval", "--tasks", "reverse", "--conditions", "full", "--residual", "labelled,raw",
+                                 "--llm", "baseline", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    recs = sorted(read_results(out), key=lambda x: x.residual)
+    assert [x.residual for x in recs] == ["labelled", "raw"]
+    assert recs[0].key == "reverse|full|baseline|0" and recs[1].key == "reverse|full|raw|baseline|0"
+    assert [_events(out / x.transcript)[0].residual for x in recs] == ["labelled", "raw"]
+    md = (out / "report.md").read_text()
+    assert "| reverse | full | baseline | 1 |" in md and "| reverse | full (raw) | baseline | 1 |" in md
+    assert CliRunner().invoke(app, ["rescore", str(out)]).exit_code == 0
+    assert sorted(x.residual for x in read_results(out)) == ["labelled", "raw"]
+    # a results line from before the field reads as labelled
+    lines = (out / "results.jsonl").read_text().splitlines()
+    import json
+
+    old = json.loads(lines[0])
+    old.pop("residual")
+    (out / "results.jsonl").write_text(json.dumps(old) + "\n")
+    assert read_results(out)[0].residual == "labelled"
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "--tasks", "reverse", "--residual", "labelled,rawest", "--llm", "baseline", "--out", "{tmp}/ev"],
+    ["run", "reverse", "--residual", "rawest", "--llm", "baseline", "--out", "{tmp}/t"],
+    ["lab", "reverse", "--residual", "rawest", "--out", "{tmp}/t"],
+])
+def test_unknown_residual_mode_on_every_command_is_one_line(tmp_path, argv):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 2, r.output
+    assert r.output.strip().count("\n") == 0 and "unknown residual mode" in r.output and "rawest" in r.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_lab_raw_records_the_mode_and_shows_raw_dims(tmp_path):
+    from tracr_agent.agent.episode import transcript as tr
+
+    path = tmp_path / "lab.jsonl"
+    r = CliRunner().invoke(app, ["lab", "reverse", "-c", "whitebox", "--residual", "raw", "--transcript", str(path)],
+                           input='decode_residual {"input": ["a", "b"], "layer": 0}\nmodel_info\nquit\n')
+    assert r.exit_code == 0, r.output
+    assert "unlabelled: the non-zero dims per position" in r.output
+    ev = _events(path)
+    assert ev[0].residual == "raw" and ev[0].actor == "human"
+    texts = [e.text for e in ev if isinstance(e, tr.ToolResultEvent)]
+    assert len(texts) == 2 and "unlabelled dims d0.." in texts[1]

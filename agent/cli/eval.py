@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
     def eval_cmd(
         tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Task ids, comma-separated, or 'all'; gen:SEED:DIFFICULTY:COUNT adds generated tasks; dir:PATH adds every model directory under PATH (a suite)."),
         conditions: Optional[List[str]] = typer.Option(None, "--conditions", help="Conditions, comma-separated."),
+        residual: Optional[List[str]] = typer.Option(None, "--residual", help="Residual modes, comma-separated: labelled (default), raw (unlabelled dims d0…dN)."),
         llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
         trials: Optional[int] = typer.Option(None, "--trials", help="Episodes per (task, condition, LLM)."),
         concurrency: int = typer.Option(2, "--concurrency", help="Episodes in flight at once."),
@@ -95,13 +96,14 @@ def register(app: typer.Typer) -> None:
             fail("give --tasks (comma-separated ids, or 'all') or a --preset")
         if n_trials < 1:
             fail("--trials must be at least 1")
-        task_list = validate(task_list, cond_list, llms, compat)
+        modes = tuple(dict.fromkeys(_split(residual))) or ("labelled",)
+        task_list = validate(task_list, cond_list, llms, compat, modes)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
         if torn:
             err_console.print(f"results.jsonl ended in a torn line; moved it to {torn} (that episode runs again)",
                               highlight=False, markup=False)
-        specs = plan(task_list, cond_list, llms, n_trials)
+        specs = plan(task_list, cond_list, llms, n_trials, modes)
         todo = pending(specs, out_dir)
         if len(todo) < len(specs):
             err_console.print(f"resuming: {len(specs) - len(todo)} of {len(specs)} episodes already done")

@@ -32,6 +32,7 @@ def lab_cmd(
     cap: int = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Tool output cap in tokens."),
     program: Optional[str] = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION."),
     model_dir: Optional[str] = typer.Option(None, "--model-dir", help="A converted Tracr model directory."),
+    residual: str = typer.Option("labelled", "--residual", help="labelled | raw (unlabelled residual dims d0…dN)."),
 ):
     """Investigate a subject yourself with the agent's tools (a REPL), then submit a prediction to be scored."""
     from pathlib import Path
@@ -40,19 +41,21 @@ def lab_cmd(
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
     from tracr_agent.agent.interactive.lab import run_lab
     from tracr_agent.agent.loop.graph import check_cap
-    from tracr_agent.tools.suite import check_condition
+    from tracr_agent.tools.suite import check_condition, check_residual
     from tracr_agent.tools.suite.base import ToolError
 
     check_cap(cap)
     try:
         check_condition(condition)
+        check_residual(residual)
     except ToolError as e:
         fail(str(e))
     if condition.startswith("static"):
         fail(f"the lab needs a condition with tools (blackbox, whitebox, full); {condition!r} has none")
     subject = subject_from(task, program, model_dir)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, "human")
-    raise typer.Exit(run_lab(subject, condition=condition, transcript_path=path, cap_tokens=cap, console=console))
+    raise typer.Exit(run_lab(subject, condition=condition, transcript_path=path, cap_tokens=cap, console=console,
+                               residual=residual))
 
 
 def register(app: typer.Typer) -> None:

@@ -270,6 +270,7 @@ def run(
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Approve, edit or deny each tool call, give "
                                      "hints, ask questions after the prediction; resumable (`tracr-agent resume`)."),
     unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
+    residual: str = ResidualOpt,
 ):
     """Run one investigation episode, live, and score its prediction."""
     from pathlib import Path
@@ -279,10 +280,11 @@ def run(
     from tracr_agent.agent.render.live import LiveView, score_line
     from tracr_agent.agent.backends.llm import make_backend
     from tracr_agent.tools.suite import check_condition
-    from tracr_agent.tools.suite.base import ToolError
+    from tracr_agent.tools.suite.base import ToolError, check_residual
 
     try:
         check_condition(condition)
+        check_residual(residual)
     except ToolError as e:
         fail(str(e))
     limits = Limits.from_options(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
@@ -302,7 +304,8 @@ def run(
         announce_sandbox(unsafe_sandbox)
         raise typer.Exit(start_session(subject, backend, task=task, program=program, model_dir=model_dir,
                                        condition=condition, limits=limits, transcript_path=path, closed_set=closed_set,
-                                       cap_tokens=cap, compat=compat, verbose=verbose, console=console))
+                                       cap_tokens=cap, compat=compat, verbose=verbose, console=console,
+                                       residual=residual))
     listeners = [] if quiet else [LiveView(console, verbose=verbose)]
     hooks = [h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None
     inputs = None
@@ -318,7 +321,7 @@ def run(
     announce_sandbox(unsafe_sandbox)
     result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
                          closed_set=closed_set, listeners=listeners, cap_tokens=cap, static_hooks=hooks,
-                         static_inputs=inputs)
+                         static_inputs=inputs, residual=residual)
     if quiet:
         pred = result.prediction
         console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False)

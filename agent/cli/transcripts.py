@@ -224,7 +224,7 @@ def rerun_transcript(path: Path) -> int:
     events, problem = load_events(path)
     header = events[0]
     subject = load_recorded_subject(header)
-    ctx = ToolContext(condition=header.condition, cap_tokens=header.cap_tokens)
+    ctx = ToolContext(condition=header.condition, cap_tokens=header.cap_tokens, residual=header.residual)
     rows = plan_rerun(events)
     for row in rows:
         if row["skip"] is None:

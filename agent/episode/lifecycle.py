@@ -17,7 +17,7 @@ from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.loop.graph import LLM_GRACE_SECONDS, Limits, Recorder, build_graph, initial_messages
 from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
 from tracr_agent.agent.scoring.sandbox import running_unsafe
-from tracr_agent.tools.suite.base import ToolContext, check_condition
+from tracr_agent.tools.suite.base import ToolContext, check_condition, check_residual
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 
@@ -62,8 +62,9 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
                 transcript_path: Path, closed_set: bool = False, listeners: Optional[list] = None,
                 seed: int = 0, cap_tokens: int = DEFAULT_CAP_TOKENS, score: bool = True, review=None,
                 checkpointer=None, session_id: str = "", judge=None, static_hooks=None,
-                static_inputs=None) -> EpisodeResult:
+                static_inputs=None, residual: str = "labelled") -> EpisodeResult:
     check_condition(condition)
+    check_residual(residual)
     limits = limits or Limits()
     if Path(transcript_path).exists():
         Path(transcript_path).unlink()  # a new episode never appends to an old file
@@ -72,7 +73,7 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
     t0 = time.monotonic()
     recorder.emit(tr.Header(
         tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        subject=subject_ref(subject), condition=condition, llm=backend.spec, limits=limits.model_dump(),
+        subject=subject_ref(subject), condition=condition, residual=residual, llm=backend.spec, limits=limits.model_dump(),
         cap_tokens=cap_tokens, seed=seed, closed_set=closed_set, session_id=session_id or uuid.uuid4().hex[:12],
         closed_world=getattr(backend, "closed_world", False) or None,
         unsafe_sandbox=running_unsafe() or None))
@@ -82,15 +83,15 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
             from tracr_agent.agent.investigators.static import run_static
 
             state = run_static(subject, backend, condition, recorder, closed_set=closed_set,
-                               hooks=static_hooks, inputs=static_inputs,
+                               hooks=static_hooks, inputs=static_inputs, residual=residual,
                                remaining=lambda: limits.max_seconds + LLM_GRACE_SECONDS - (time.monotonic() - t0))
         else:
-            ctx = ToolContext(condition=condition, cap_tokens=cap_tokens)
+            ctx = ToolContext(condition=condition, cap_tokens=cap_tokens, residual=residual)
             labels = closed_set_labels() if closed_set else None
             graph = build_graph(subject, backend, ctx, limits, recorder, checkpointer=checkpointer, review=review)
             config = {"recursion_limit": 4 * (limits.max_llm_turns + limits.max_tool_calls) + 20,
                       "configurable": {"thread_id": session_id or "episode"}}
-            state = graph.invoke({"messages": initial_messages(system_prompt(condition, subject, labels), OPENING),
+            state = graph.invoke({"messages": initial_messages(system_prompt(condition, subject, labels, residual), OPENING),
                                   "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}, config)
     except KeyboardInterrupt:
         state = {"status": "interrupted"}

@@ -46,6 +46,9 @@ class Header(_Event):
     created: str = ""
     subject: SubjectRef
     condition: str
+    residual: Literal["labelled", "raw"] = "labelled"
+    """How tools showed the residual stream: tracr's labels (neutral names) or raw dims d0…dN
+    (`--residual raw`). Transcripts from before this field read as labelled."""
     llm: str
     actor: Literal["agent", "human"] = "agent"
     limits: dict = Field(default_factory=dict)

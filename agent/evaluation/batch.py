@@ -36,6 +36,8 @@ class ResultRecord(BaseModel):
     suite: Optional[str] = None
     """For a subject from `--tasks dir:PATH`: PATH's folder name (the task is the model's folder)."""
     condition: str
+    residual: str = "labelled"
+    """`labelled` or `raw` (`--residual`); results from before the field read as labelled."""
     llm: str
     trial: int
     status: str
@@ -78,15 +80,19 @@ class EpisodeSpec:
     trial: int
     suite: Optional[str] = None
     model_dir: Optional[str] = None
+    residual: str = "labelled"
 
     @property
     def key(self) -> str:
         task = f"{self.suite}/{self.task}" if self.suite else self.task
-        return f"{task}|{self.condition}|{self.llm}|{self.trial}"
+        # labelled keeps the key it had before residual modes existed, so old runs still --resume
+        mode = "" if self.residual == "labelled" else f"|{self.residual}"
+        return f"{task}|{self.condition}{mode}|{self.llm}|{self.trial}"
 
     def filename(self) -> str:
         task = f"{_safe(self.suite)}__{_safe(self.task)}" if self.suite else self.task
-        return f"{task}__{self.condition.replace('+', '_')}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
+        mode = "" if self.residual == "labelled" else f"__{self.residual}"
+        return f"{task}__{self.condition.replace('+', '_')}{mode}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
 
 
 def score_fields(score) -> dict:
@@ -101,7 +107,8 @@ def score_fields(score) -> dict:
 
 
 def record_from_score(spec: EpisodeSpec, score: Optional[dict], **fields) -> ResultRecord:
-    return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition, llm=spec.llm, trial=spec.trial,
+    return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition,
+                        residual=spec.residual, llm=spec.llm, trial=spec.trial,
                         score=score, **score_fields(score), **fields)
 
 
@@ -202,10 +209,11 @@ def check_llm_reachable(spec: str) -> None:
         raise UserError(f"LLM endpoint {url} is unreachable ({getattr(e, 'reason', e)}); start the server or fix --llm") from None
 
 
-def plan(tasks: list, conditions: list[str], llms: list[str], trials: int) -> list[EpisodeSpec]:
+def plan(tasks: list, conditions: list[str], llms: list[str], trials: int,
+         residuals: tuple[str, ...] = ("labelled",)) -> list[EpisodeSpec]:
     refs = [t if isinstance(t, TaskRef) else TaskRef(t) for t in tasks]
-    return [EpisodeSpec(t.name, c, l, i, suite=t.suite, model_dir=t.model_dir)
-            for t in refs for c in conditions for l in llms for i in range(trials)]
+    return [EpisodeSpec(t.name, c, l, i, suite=t.suite, model_dir=t.model_dir, residual=m)
+            for t in refs for c in conditions for m in residuals for l in llms for i in range(trials)]
 
 
 def model_dir_suite(spec: str) -> list[TaskRef]:
@@ -230,14 +238,19 @@ def model_dir_suite(spec: str) -> list[TaskRef]:
     return refs
 
 
-def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str]) -> list:
+def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str],
+             residuals: tuple[str, ...] = ("labelled",)) -> list:
     """Resolves task ids (aliases allowed; generated ids too), `gen:S:D:N` generated suites and `dir:PATH`
     suites (TaskRefs), and checks everything
     before any episode starts."""
     from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.tools.suite.base import CONDITIONS
+    from tracr_agent.tools.suite.base import CONDITIONS, RESIDUAL_MODES
     from tracr_agent.tools.subjects.zoo import all_tasks, get_task
 
+    # checked first: resolving generated tasks can take minutes
+    bad = [m for m in residuals if m not in RESIDUAL_MODES]
+    if bad:
+        raise UserError(f"unknown residual mode(s) {', '.join(bad)}; choose from: {', '.join(RESIDUAL_MODES)}")
     if tasks == ["all"]:
         tasks = [t.id for t in all_tasks()]
     resolved = []
@@ -301,7 +314,7 @@ class BatchRunner:
             subject = self.subject(spec)
             backend = make_backend(spec.llm, self.compat)
             res = run_episode(subject, backend, condition=spec.condition, limits=self.limits, transcript_path=path,
-                              closed_set=self.closed_set, seed=spec.trial, judge=self.judge)
+                              closed_set=self.closed_set, seed=spec.trial, judge=self.judge, residual=spec.residual)
             rec = record_from_score(spec, res.score, status=res.status,
                                     label=(res.prediction or {}).get("label"), tool_calls=res.tool_calls,
                                     llm_turns=res.llm_turns, tokens=res.tokens, cost=res.cost,

@@ -1,6 +1,6 @@
 """Reports over an evaluation directory: rich table, report.md and report.html with plots.
 
-Rows are task × condition × LLM: label, family and functional accuracy and the share
+Rows are task × condition (× residual mode: `whitebox (raw)` is its own row) × LLM: label, family and functional accuracy and the share
 *explained* (functionally correct and not tabulated) with Wilson 95% intervals, mean tool
 calls, tokens, cost and wall time. Family and explained count only the records scored with
 them (results from before scorer version 2 show "-" until `rescore`). A closed-world
@@ -64,23 +64,28 @@ def task_name(r: ResultRecord) -> str:
     return f"{r.suite}/{r.task}" if r.suite else r.task
 
 
+def condition_name(r: ResultRecord) -> str:
+    """The condition column: a raw-residual run is its own row, `whitebox (raw)`, next to `whitebox`."""
+    return r.condition if r.residual == "labelled" else f"{r.condition} ({r.residual})"
+
+
 def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
     """One row per task × condition × LLM, then (with several tasks) an '(all tasks)' row per condition × LLM."""
     groups: dict[tuple, list[ResultRecord]] = {}
     for r in records:
-        groups.setdefault((task_name(r), r.condition, r.llm), []).append(r)
+        groups.setdefault((task_name(r), condition_name(r), r.llm), []).append(r)
     items = sorted(groups.items())
     suites = {r.suite for r in records if r.suite}
     if overall and suites:  # a row per suite of imported models, next to the zoo tasks' rows
         per_suite: dict[tuple, list[ResultRecord]] = {}
         for r in records:
             if r.suite:
-                per_suite.setdefault((f"(suite {r.suite})", r.condition, r.llm), []).append(r)
+                per_suite.setdefault((f"(suite {r.suite})", condition_name(r), r.llm), []).append(r)
         items += sorted(per_suite.items())
     if overall and len({task_name(r) for r in records}) > 1:
         totals: dict[tuple, list[ResultRecord]] = {}
         for r in records:
-            totals.setdefault(("(all tasks)", r.condition, r.llm), []).append(r)
+            totals.setdefault(("(all tasks)", condition_name(r), r.llm), []).append(r)
         items += sorted(totals.items())
     rows = []
     for (task, cond, llm), rs in items:

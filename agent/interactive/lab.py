@@ -69,13 +69,13 @@ def parse_args(rest: str):
 
 class Lab:
     def __init__(self, subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
-                 console: Optional[Console] = None):
+                 console: Optional[Console] = None, residual: str = "labelled"):
         from tracr_agent.tools.subjects.subject import standard_hooks
         from tracr_agent.tools.suite.base import ToolContext, tool_names
 
         self.subject = subject
         self.condition = condition
-        self.ctx = ToolContext(condition=condition, cap_tokens=cap_tokens)
+        self.ctx = ToolContext(condition=condition, cap_tokens=cap_tokens, residual=residual)
         self.console = console or Console()
         self.tools = tool_names(condition)
         self.path = Path(transcript_path)
@@ -132,7 +132,8 @@ class Lab:
 
         self.recorder.emit(tr.Header(
             tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            subject=subject_ref(self.subject), condition=self.condition, llm="human", actor="human",
+            subject=subject_ref(self.subject), condition=self.condition, residual=self.ctx.residual,
+            llm="human", actor="human",
             limits={}, cap_tokens=self.cap_tokens, session_id="lab-" + os.urandom(4).hex()))
 
     def call(self, name: str, args, line: str):
@@ -297,6 +298,6 @@ class Lab:
 
 
 def run_lab(subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
-            console: Optional[Console] = None) -> int:
+            console: Optional[Console] = None, residual: str = "labelled") -> int:
     return Lab(subject, condition=condition, transcript_path=transcript_path, cap_tokens=cap_tokens,
-               console=console).loop()
+               console=console, residual=residual).loop()

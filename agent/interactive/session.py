@@ -243,7 +243,8 @@ class Session:
 
         from tracr_agent.tools.suite.base import ToolContext
 
-        ctx = ToolContext(condition=self.meta["condition"], cap_tokens=self.meta["cap_tokens"])
+        ctx = ToolContext(condition=self.meta["condition"], cap_tokens=self.meta["cap_tokens"],
+                          residual=self.meta.get("residual", "labelled"))
         graph = build_graph(self.subject, self.backend, ctx, self.limits, self.recorder,
                             checkpointer=self.store.saver, interactive=True, clock=self.clock)
         config = {"recursion_limit": 4 * (self.limits.max_llm_turns + self.limits.max_tool_calls) + 20,
@@ -300,7 +301,8 @@ class Session:
         from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
 
         labels = closed_set_labels() if self.meta.get("closed_set") else None
-        return {"messages": initial_messages(system_prompt(self.meta["condition"], self.subject, labels), OPENING),
+        prompt = system_prompt(self.meta["condition"], self.subject, labels, self.meta.get("residual", "labelled"))
+        return {"messages": initial_messages(prompt, OPENING),
                 "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}
 
     def _skip_replayed(self, values: dict) -> None:
@@ -381,7 +383,7 @@ def validate_args(name: str, line: str) -> tuple[Optional[dict], Optional[str]]:
 def start_session(subject, backend, *, task: Optional[str], program: Optional[str], model_dir: Optional[str],
                   condition: str, limits: Limits, transcript_path: Path, closed_set: bool = False,
                   cap_tokens: int = DEFAULT_CAP_TOKENS, compat: Optional[str] = None, verbose: bool = False,
-                  console: Optional[Console] = None, seed: int = 0) -> int:
+                  console: Optional[Console] = None, seed: int = 0, residual: str = "labelled") -> int:
     """`run --interactive`: a new session, driven until it finishes or is interrupted. Returns the exit code."""
     from tracr_agent.agent.episode.lifecycle import subject_ref, version
 
@@ -393,7 +395,7 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
     meta = {"transcript": str(path), "subject": _abs_subject_spec(task, program, model_dir),
             "fingerprint": subject.fingerprint, "condition": condition, "llm": _abs_llm_spec(backend.spec),
             "compat": compat, "limits": limits.model_dump(), "cap_tokens": cap_tokens, "closed_set": closed_set,
-            "seed": seed}
+            "seed": seed, "residual": residual}
     store.create(sid, meta)
     if path.exists():
         path.unlink()  # as in run_episode: a new session never appends to an old file (only `resume` appends)
@@ -401,8 +403,8 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
     session = Session(store, sid, meta, subject, backend, writer, console, verbose)
     session.recorder.emit(tr.Header(
         tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        subject=subject_ref(subject), condition=condition, llm=backend.spec, limits=limits.model_dump(),
-        cap_tokens=cap_tokens, seed=seed, closed_set=closed_set, session_id=sid,
+        subject=subject_ref(subject), condition=condition, residual=residual, llm=backend.spec,
+        limits=limits.model_dump(), cap_tokens=cap_tokens, seed=seed, closed_set=closed_set, session_id=sid,
         closed_world=getattr(backend, "closed_world", False) or None))
     console.print(f"session [bold]{sid}[/] · transcript {path}\n"
                   f"[dim]Ctrl-C leaves the session saved; continue it with: tracr-agent resume {sid}[/]",

@@ -33,9 +33,10 @@ def dump_input(subject, seed: int = 0) -> list:
     return [rng.choice(subject.vocab) for _ in range(subject.max_seq_len)]
 
 
-def build_dump(subject, condition: str, hooks=DEFAULT_HOOKS, seed: int = 0, inputs=None) -> str:
+def build_dump(subject, condition: str, hooks=DEFAULT_HOOKS, seed: int = 0, inputs=None,
+               residual: str = "labelled") -> str:
     """The dump: for each input, each hook (a per-layer name like `attn.hook_pattern` means every layer's)."""
-    ctx = ToolContext(condition="full", cap_tokens=DUMP_CAP_TOKENS)
+    ctx = ToolContext(condition="full", cap_tokens=DUMP_CAP_TOKENS, residual=residual)
     parts = []
     for x in inputs or [dump_input(subject, seed)]:
         x = subject.check_input(x)
@@ -75,10 +76,11 @@ def parse_answer(text: str) -> dict:
 
 
 def run_static(subject, backend, condition: str, recorder: Recorder, closed_set: bool = False,
-               hooks=None, inputs=None, remaining=None) -> dict:
+               hooks=None, inputs=None, remaining=None, residual: str = "labelled") -> dict:
     """One LLM call on the dump; `remaining()` is the episode's wall time left (s), which bounds
     the call's timeouts and retries like the agent's calls."""
-    prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks or DEFAULT_HOOKS, inputs=inputs)) + ANSWER_FORMAT
+    prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks or DEFAULT_HOOKS, inputs=inputs,
+                                                 residual=residual)) + ANSWER_FORMAT
     if closed_set:
         from tracr_agent.agent.loop.prompts import closed_set_labels
 

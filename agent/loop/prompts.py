@@ -7,9 +7,8 @@ from tracr_agent.tools.suite.base import REGISTRY, tool_names
 SYSTEM = """You are an interpretability researcher investigating a small transformer compiled by Tracr.
 Tracr compiles a RASP program (a sequence-to-sequence algorithm over short token sequences) into exact
 transformer weights: attention heads move information between positions, MLPs compute elementwise
-functions, and the residual stream holds named variables in one-hot (categorical) or single-dimension
-(numerical) form. Here the variables have neutral names (v1, v2, …); `tokens`, `indices` and `one` are the
-input token, the position, and a constant. Every input starts with a BOS token at position 0; the model
+functions, and the residual stream holds variables in one-hot (categorical) or single-dimension
+(numerical) form. {residual_note} Every input starts with a BOS token at position 0; the model
 produces one output per input position 1..n.
 
 Your goal: find out which algorithm the model computes. Investigate with the tools, form hypotheses and test
@@ -34,14 +33,23 @@ CONDITION_NOTES = {
     "full": "You can run the model and read any internal activation.\n",
 }
 
+RESIDUAL_NOTES = {
+    "labelled": "Here the variables have neutral names (v1, v2, …); `tokens`, `indices` and `one` are the\n"
+                "input token, the position, and a constant.",
+    "raw": "Here the residual dimensions are unlabelled (d0, d1, …): which dimensions form a variable, and\n"
+           "what each one holds, is for you to find.",
+}
+
 OPENING = "Investigate the model and commit to a prediction with submit_prediction."
 
 
-def system_prompt(condition: str, subject, closed_set_labels: list[str] | None = None) -> str:
+def system_prompt(condition: str, subject, closed_set_labels: list[str] | None = None,
+                  residual: str = "labelled") -> str:
     names = tool_names(condition)
     tools = "; ".join(f"{n} ({REGISTRY[n].description.split('.')[0].lower()})" for n in names)
     kind = "numerical (one number per position)" if subject.output_kind == "numerical" else "categorical"
     text = SYSTEM.format(tools=tools, condition_note=CONDITION_NOTES.get(condition, ""), vocab=subject.vocab_text(),
+                         residual_note=RESIDUAL_NOTES[residual],
                          max_seq_len=subject.max_seq_len, output_kind=kind)
     if closed_set_labels:
         text += ("\n\nThe model performs one of these tasks; your label must be exactly one of them:\n"
