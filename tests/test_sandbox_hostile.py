@@ -506,6 +506,21 @@ def _exhaustion_is_contained(attack, body, contained):
     _parent_unaffected()
 
 
+@pytest.mark.parametrize("attack,body,reported", [
+    ("fork-bomb", "while True:\n        os.fork()", "f raised PermissionError: [Errno 1] Operation not permitted"),
+    ("descriptors", "while True:\n        os.pipe()", "f raised OSError: [Errno 24] Too many open files"),
+    ("disk-fill", "open('/tmp/fill', 'wb').write(b'x' * 10**7)", "f raised OSError: [Errno 27] File too large"),
+], ids=["fork-bomb", "descriptors", "disk-fill"])
+def test_an_uncaught_exhaustion_is_reported_in_the_score(attack, body, reported):
+    # The same attacks without the submission catching anything: the scorer's error names them.
+    start = time.monotonic()
+    res = hostile(f"def f(t):\n    {body}\n", wall_seconds=10)
+    assert time.monotonic() - start < 10 + 1
+    assert res.failed == [0, 1] and res.error.startswith(reported), res.error
+    assert sandbox_children() == []
+    _parent_unaffected()
+
+
 def test_a_memory_bomb_is_stopped_by_the_address_space_limit(layers):
     start = time.monotonic()
     res = hostile("""
