@@ -1,7 +1,9 @@
 """Hostile submissions against the real sandbox (bubblewrap): each attack is contained and reported.
 
 Every attack first switches the worker's audit-hook fence off through Python introspection (the
-escape the old fence could not stop), so what is tested is the OS-level isolation underneath.
+escape the old fence could not stop), so what is tested is the OS-level isolation underneath:
+bubblewrap's namespaces, the seccomp syscall filter and the worker's rlimits. Attacks on processes and
+resources run twice (fixture `layers`), with the filter and without it, so each layer is seen to hold.
 """
 
 from __future__ import annotations
