@@ -35,8 +35,10 @@ def test_eval_dir_suite_end_to_end(tmp_path):
     line = json.loads((out / "results.jsonl").read_text().splitlines()[0])
     assert line["suite"] == "imported"
     md = (out / "report.md").read_text()
-    assert "| imported/m_reverse | full | baseline | 1 |" in md
-    assert "| (suite imported) | full | baseline | 2 |" in md
+    # an imported model has no label: "n/a", not 0/1, and the headline leads with functional accuracy
+    assert "| imported/m_reverse | full | baseline | 1 | n/a |" in md
+    assert "| (suite imported) | full | baseline | 2 | n/a |" in md
+    assert "- full · baseline: functional 2/2" in md and "label n/a (2 without a label: n/a)" in md
     r = cli("report", str(out))
     assert r.exit_code == 0 and "imported/m_sort" in r.output
     r = cli("rescore", str(out))

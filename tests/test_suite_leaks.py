@@ -12,12 +12,14 @@ import random
 
 import pytest
 
-from tracr_agent.tools.subjects.leak import find_label_leaks, find_leaks
+from tracr_agent.tools.subjects.leak import find_label_leaks, find_leaks, find_program_leaks
 from tracr_agent.tools.subjects.subject import standard_hooks
 from tracr_agent.tools.suite import REGISTRY, ToolContext, call_tool, tool_names
 from tracr_agent.tools.subjects.zoo import all_tasks
 
 TASK_IDS = [t.id for t in all_tasks()]
+GEN_IDS = [f"gen-0-{d}-0" for d in (1, 2, 3, 4)]
+"""One generated task per difficulty: their program rendering and description must not leak either."""
 
 
 def inputs_for(subject) -> tuple[list, list, list]:
@@ -69,10 +71,14 @@ def calls(subject, condition: str):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("residual", ["labelled", "raw"])
-@pytest.mark.parametrize("task_id", TASK_IDS)
+@pytest.mark.parametrize("task_id", TASK_IDS + GEN_IDS)
 def test_no_tool_output_leaks_the_task(load, task_id, residual):
-    """No tool names the task; in raw mode, none names a residual variable or marks the output."""
+    """No tool names the task; in raw mode, none names a residual variable or marks the output.
+    A generated task's program rendering and description appear nowhere either."""
+    from tracr_agent.tools.subjects.zoo import get_task
+
     subject = load(task_id)
+    task = get_task(task_id)
     seen = 0
     for condition in ("full", "whitebox"):
         ctx = ToolContext(condition=condition, residual=residual)
@@ -80,6 +86,7 @@ def test_no_tool_output_leaks_the_task(load, task_id, residual):
             r = call_tool(subject, name, args, ctx)
             assert "failed:" not in r.text, (name, args, r.text)
             assert find_leaks(r.text, subject.truth) == [], (condition, name, args, r.text)
+            assert find_program_leaks(r.text, task) == [], (condition, name, args, r.text)
             if residual == "raw":
                 assert find_label_leaks(r.text, subject) == [], (condition, name, args, r.text)
                 assert "unembed reads" not in r.text, (condition, name, args, r.text)
@@ -94,6 +101,23 @@ def test_tool_descriptions_and_schemas_do_not_leak(load, task_id):
     for spec in REGISTRY.values():
         text = spec.description + json.dumps(spec.args.model_json_schema())
         assert find_leaks(text, subject.truth) == [], spec.name
+
+
+def test_program_leak_check_is_not_vacuous():
+    """A generated task's rendering or description, pasted into a text, is caught."""
+    from tracr_agent.tools.subjects.generate.ids import parse_id
+    from tracr_agent.tools.subjects.generate.sampler import sample_program
+    from tracr_agent.tools.subjects.generate.task import make_task
+    from tracr_agent.tools.subjects.leak import program_texts
+
+    task = make_task(parse_id("gen-0-3-0"), sample_program(0, 3, 0), {})
+    texts = program_texts(task)
+    assert len(texts) >= 5
+    statement = task.extra["rendering"].splitlines()[2]
+    assert find_program_leaks(f"tool output\n  {statement}\n", task) == [statement]
+    sentence = task.description.splitlines()[1]
+    assert find_program_leaks("the model: " + sentence, task) == [sentence]
+    assert find_program_leaks("layers: 3   heads per layer: 1", task) == []
 
 
 def test_leak_check_is_not_vacuous(reverse_subject):

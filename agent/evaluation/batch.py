@@ -58,6 +58,8 @@ class ResultRecord(BaseModel):
     score: Optional[dict] = None
     unsafe_sandbox: Optional[bool] = None
     """True when the submitted code was scored without OS-level isolation (--unsafe-sandbox)."""
+    features: Optional[dict] = None
+    """For a generated task: its features (operations by kind, layers, heads, numerical, difficulty)."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,12 @@ def score_fields(score) -> dict:
 
 
 def record_from_score(spec: EpisodeSpec, score: Optional[dict], **fields) -> ResultRecord:
+    from tracr_agent.tools.subjects.generate.task import task_features
+
     return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition,
                         residual=spec.residual, llm=spec.llm, trial=spec.trial,
-                        score=score, **score_fields(score), **fields)
+                        score=score, features=None if spec.suite else task_features(spec.task),
+                        **score_fields(score), **fields)
 
 
 def read_results(out: Path) -> list[ResultRecord]:

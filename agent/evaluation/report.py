@@ -3,7 +3,9 @@
 Rows are task × condition (× residual mode: `whitebox (raw)` is its own row) × LLM: label, family and functional accuracy and the share
 *explained* (functionally correct and not tabulated) with Wilson 95% intervals, mean tool
 calls, tokens, cost and wall time. Family and explained count only the records scored with
-them (results from before scorer version 2 show "-" until `rescore`). A closed-world
+them (results from before scorer version 2 show "-" until `rescore`). Label accuracy counts only
+subjects with a conventional name: generated programs and a suite's models show "n/a"; the report's
+headline leads with functional accuracy (agent/evaluation/breakdown.py, with the feature breakdown). A closed-world
 investigator (one that knows the zoo's answers, e.g. `baseline-closed`) is marked in the LLM column.
 """
 
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from tracr_agent.agent.evaluation import breakdown
 from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
+from tracr_agent.agent.evaluation.breakdown import label_applies
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -49,10 +53,16 @@ class Row:
     family_n: int = 0
     explained_k: int = 0
     explained_n: int = 0
+    label_n: Optional[int] = None
+    """Records with a label to get right (generated and imported subjects have none); None: all n."""
+
+    @property
+    def label_total(self) -> int:
+        return self.n if self.label_n is None else self.label_n
 
     @property
     def label_acc(self) -> float:
-        return self.label_k / self.n if self.n else 0.0
+        return self.label_k / self.label_total if self.label_total else 0.0
 
     @property
     def func_acc(self) -> float:
@@ -92,10 +102,11 @@ def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
         n = len(rs)
         fam = [r.family_correct for r in rs if r.family_correct is not None]
         expl = [r.explained for r in rs if r.explained is not None]
-        rows.append(Row(task, cond, llm_name(llm), n, sum(bool(r.label_correct) for r in rs),
+        labelled = [r for r in rs if label_applies(r)]
+        rows.append(Row(task, cond, llm_name(llm), n, sum(bool(r.label_correct) for r in labelled),
                         sum(bool(r.functional_correct) for r in rs), sum(r.status == "error" for r in rs),
                         sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, sum(r.cost for r in rs),
-                        sum(r.duration_s for r in rs) / n, sum(fam), len(fam), sum(expl), len(expl)))
+                        sum(r.duration_s for r in rs) / n, sum(fam), len(fam), sum(expl), len(expl), len(labelled)))
     return rows
 
 
@@ -116,7 +127,7 @@ COLUMNS = ("task", "condition", "LLM", "n", "label acc", "family acc", "function
 
 
 def row_cells(r: Row) -> list[str]:
-    return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.n), fmt_acc(r.family_k, r.family_n),
+    return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.label_total) if r.label_total else "n/a", fmt_acc(r.family_k, r.family_n),
             fmt_acc(r.func_k, r.n), fmt_acc(r.explained_k, r.explained_n),
             f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", f"{r.cost:.4f}", f"{r.seconds:.1f}"]
 
@@ -150,7 +161,7 @@ def _accuracy_plot(rows: list[Row]) -> bytes:
     xs = range(len(rows))
     for offset, attr, k_attr, name in ((-0.2, "label_acc", "label_k", "label"), (0.2, "func_acc", "func_k", "functional")):
         vals = [getattr(r, attr) for r in rows]
-        cis = [wilson(getattr(r, k_attr), r.n) for r in rows]
+        cis = [wilson(getattr(r, k_attr), r.label_total if k_attr == "label_k" else r.n) for r in rows]
         # Clipped at 0: for an all-correct cell the Wilson bound rounds a hair below 1.0, and
         # matplotlib refuses a negative error bar.
         err = [[max(0.0, v - lo) for v, (lo, _) in zip(vals, cis)], [max(0.0, hi - v) for v, (_, hi) in zip(vals, cis)]]
@@ -233,7 +244,9 @@ def write_reports(out_dir: Path, rows: list[Row]) -> Reports:
           f"Results: `{out_dir / 'results.jsonl'}`", "",
           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(c.replace("|", "\\|") for c in row_cells(r)) + " |" for r in rows]
-    md += [""] + [f"![{n}]({n})" for n, _ in plots] + [f"*{line}*" for line in failed]
+    records = read_results(out_dir)
+    md += [""] + breakdown.markdown(records)
+    md += [f"![{n}]({n})" for n, _ in plots] + [f"*{line}*" for line in failed]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md) + "\n")
     cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(r)) + "</tr>" for r in rows)
@@ -247,7 +260,7 @@ def write_reports(out_dir: Path, rows: list[Row]) -> Reports:
         "</style></head><body><h1>tracr-agent evaluation</h1>"
         + (f"<p class='unsafe'>⚠ {html.escape(warning)}</p>" if warning else "") +
         f"<table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in COLUMNS)}</tr></thead>"
-        f"<tbody>{cells}</tbody></table>{imgs}</body></html>")
+        f"<tbody>{cells}</tbody></table>{breakdown.html_sections(records)}{imgs}</body></html>")
     html_path = out_dir / "report.html"
     html_path.write_text(page)
     return Reports(md_path, html_path, failed, warning)

@@ -77,3 +77,18 @@ def find_label_leaks(text: str, subject) -> list[str]:
         elif re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text):
             found.add(name)
     return sorted(found)
+
+
+def program_texts(task) -> list[str]:
+    """A generated task's ground-truth texts: every statement of its program rendering and every
+    sentence of its auto-written description (short fragments like `output = v3` are left out)."""
+    extra = getattr(task, "extra", None) or {}
+    lines = [ln.strip() for ln in extra.get("rendering", "").splitlines() if not ln.startswith("#")]
+    lines += [ln.strip() for ln in (task.description or "").splitlines()] if extra.get("rendering") else []
+    return [ln for ln in lines if len(ln) >= 16]
+
+
+def find_program_leaks(text: str, task) -> list[str]:
+    """The rendering statements and description sentences of a generated task that occur in `text`."""
+    flat = " ".join(text.split())
+    return [ln for ln in program_texts(task) if " ".join(ln.split()) in flat]

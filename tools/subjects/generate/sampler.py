@@ -19,7 +19,7 @@ from typing import Optional
 from tracr_agent.tools.subjects.generate import library as lib
 from tracr_agent.tools.subjects.generate.program import ATTENTION_KINDS, Op, Program
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bump whenever the sampler, the library or the filters change what an id means."""
 
 
@@ -46,6 +46,12 @@ class Var:
     kind: str  # int | str | num
     values: frozenset
     sublayer: int  # -1 for the inputs; attention of layer L is 2L, its MLP 2L+1
+    maybe_none: bool = False
+    """Undefined somewhere (a categorical Aggregate that can select nothing, or built on one): RASP
+    raises when it reaches a Select, and a Map into a number reads it as 0 where RASP says None."""
+    exact: bool = True
+    """tracr's inferred value set is exact. Not after a numerical Aggregate: tracr assumes means v/n
+    only (2/3 is missing), so a Map reading it is compiled wrong; only averaging may follow."""
 
 
 def _next_sublayer(after: int, attention: bool) -> int:
@@ -86,14 +92,19 @@ class _Builder:
         self.ops: list[Op] = []
 
     def categorical(self, kind: Optional[str] = None) -> list[Var]:
-        return [v for v in self.vars if v.kind != "num" and (kind is None or v.kind == kind)]
+        """Categorical variables a Select may compare (never one that can be undefined)."""
+        return [v for v in self.vars if v.kind != "num" and not v.maybe_none and (kind is None or v.kind == kind)]
 
     def _add(self, op: Op, values, inputs: list[Var], attention: bool, mlp_after: bool = False) -> Optional[Var]:
         limit = 2 * MAX_VALUES if op.out == "num" else MAX_VALUES
-        if not values or len(values) > limit:
+        if len(values) < 2 or len(values) > limit:  # a constant intermediate is dead weight
             return None
         s = _next_sublayer(max(v.sublayer for v in inputs), attention)
-        var = Var(op.var, op.out, frozenset(values), s + 1 if mlp_after else s)
+        maybe_none = op.kind == "aggregate" or (op.kind != "numerical_aggregate" and any(v.maybe_none for v in inputs))
+        if maybe_none and op.out == "num":
+            return None
+        exact = op.kind != "numerical_aggregate" and all(v.exact for v in inputs)
+        var = Var(op.var, op.out, frozenset(values), s + 1 if mlp_after else s, maybe_none, exact)
         self.ops.append(op)
         self.vars.append(var)
         return var
@@ -102,7 +113,7 @@ class _Builder:
         """One operation that takes `prev` as an input (None: this draw did not fit; draw again)."""
         rng, name = self.rng, f"v{len(self.ops) + 1}"
         if prev.kind == "num":
-            choices = ["numerical_map"] * 3 + ["linear_sequence_map"]
+            choices = (["numerical_map"] * 3 if prev.exact else []) + ["linear_sequence_map"]
             if prev.values <= {0, 1}:
                 choices += ["numerical_aggregate"] * 3
         else:
@@ -129,7 +140,7 @@ class _Builder:
             op = Op(name, "sequence_map", (a.name, b.name), f.key, params, f.out)
             return self._add(op, _apply(f.make(*params), a.values, b.values), [a, b], attention=False)
         if kind == "linear_sequence_map":
-            others = [v for v in self.vars if v.kind == "num" and v is not prev]
+            others = [v for v in self.vars if v.kind == "num" and v is not prev and v.exact]
             if not others:
                 return None
             other = rng.choice(others)
@@ -144,13 +155,13 @@ class _Builder:
         """keys, queries, comparison; prev among keys/queries when `must_use_prev`."""
         rng = self.rng
         if must_use_prev:
-            if prev.kind == "num":
+            if prev.kind == "num" or prev.maybe_none:
                 return None
             partner = rng.choice(self.categorical(prev.kind))
             keys, queries = (prev, partner) if rng.random() < 0.5 else (partner, prev)
         else:
             kind = rng.choice(["int", "int", self.vars[0].kind])
-            pool = self.categorical(kind)
+            pool = self.categorical(kind) or self.categorical("int")
             keys, queries = rng.choice(pool), rng.choice(pool)
         comparisons = list(lib.COMPARISONS)
         weights = [4 if c == "EQ" else 1 if c == "FALSE" else 2 for c in comparisons]

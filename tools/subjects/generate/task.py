@@ -51,3 +51,16 @@ def generated_task(task_id: str, on_candidate=None) -> Task:
 
 def is_generated_task(task) -> bool:
     return getattr(task, "origin", None) == ORIGIN
+
+
+def task_features(task_id: str):
+    """A generated task's features (for results.jsonl); None for any other task or a bad id."""
+    from tracr_agent.tools.errors import UserError
+    from tracr_agent.tools.subjects.generate.ids import is_generated
+
+    if not is_generated(task_id):
+        return None
+    try:
+        return dict(generated_task(task_id).extra["features"]) or None
+    except UserError:
+        return None

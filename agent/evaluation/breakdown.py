@@ -1,0 +1,98 @@
+"""Report sections for subjects without a conventional name: the headline, and accuracy by feature.
+
+Generated programs and imported models have no label to match, so their label
+verdict is None ("n/a", never counted as wrong) and their headline is functional
+accuracy (with the judge's verdict on the description when one was asked).
+Generated tasks carry features in results.jsonl; accuracy is broken down by
+difficulty, layers, encoding and the kinds of operation used.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+
+from tracr_agent.agent.evaluation.batch import ResultRecord
+
+
+def label_applies(r: ResultRecord) -> bool:
+    """Is there a conventional name to get right? Not for a suite's model or a generated program."""
+    from tracr_agent.tools.subjects.generate.ids import is_generated
+
+    return not r.suite and not is_generated(r.task)
+
+
+def judge_verdict(r: ResultRecord):
+    judge = (r.score or {}).get("judge") or {}
+    return judge.get("correct") if judge and not judge.get("error") else None
+
+
+def _pct(k: int, n: int) -> str:
+    from tracr_agent.agent.evaluation.report import fmt_acc
+
+    return fmt_acc(k, n) if n else "n/a"
+
+
+def headline(records: list[ResultRecord]) -> list[str]:
+    """One line per condition × LLM: functional accuracy first; label accuracy over labelled subjects only;
+    the judge's verdicts when there are any."""
+    groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
+    for r in records:
+        groups[(r.condition, r.llm)].append(r)
+    lines = []
+    for (cond, llm), rs in sorted(groups.items()):
+        labelled = [r for r in rs if label_applies(r)]
+        unlabelled = len(rs) - len(labelled)
+        parts = [f"functional {_pct(sum(bool(r.functional_correct) for r in rs), len(rs))}",
+                 f"label {_pct(sum(bool(r.label_correct) for r in labelled), len(labelled))}"
+                 + (f" ({unlabelled} without a label: n/a)" if unlabelled else "")]
+        verdicts = [v for v in (judge_verdict(r) for r in rs) if v is not None]
+        if verdicts:
+            parts.append(f"judge {_pct(sum(verdicts), len(verdicts))}")
+        lines.append(f"{cond} · {llm}: " + " · ".join(parts))
+    return lines
+
+
+def _feature_values(features: dict) -> list[tuple[str, str]]:
+    out = [("difficulty", str(features.get("difficulty"))), ("layers", str(features.get("layers"))),
+           ("output", str(features.get("output"))), ("numerical ops", "yes" if features.get("numerical") else "no"),
+           ("vocab", str(features.get("vocab")))]
+    out += [("uses", kind) for kind in sorted(features.get("ops") or {})]
+    return out
+
+
+BREAKDOWN_COLUMNS = ("feature", "value", "condition", "LLM", "n", "functional acc")
+
+
+def feature_rows(records: list[ResultRecord]) -> list[list[str]]:
+    """Functional accuracy of generated tasks by feature value × condition × LLM."""
+    groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
+    for r in records:
+        for feature, value in _feature_values(r.features or {}) if r.features else ():
+            groups[(feature, value, r.condition, r.llm)].append(r)
+    order = {name: i for i, name in enumerate(("difficulty", "layers", "output", "numerical ops", "vocab", "uses"))}
+    rows = []
+    for (feature, value, cond, llm), rs in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1:])):
+        rows.append([feature, value, cond, llm, str(len(rs)), _pct(sum(bool(r.functional_correct) for r in rs), len(rs))])
+    return rows
+
+
+def markdown(records: list[ResultRecord]) -> list[str]:
+    md = ["## Headline", ""] + [f"- {line}" for line in headline(records)] + [""]
+    rows = feature_rows(records)
+    if rows:
+        md += ["## Generated tasks: functional accuracy by feature", "",
+               "| " + " | ".join(BREAKDOWN_COLUMNS) + " |", "|" + "---|" * len(BREAKDOWN_COLUMNS)]
+        md += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows] + [""]
+    return md
+
+
+def html_sections(records: list[ResultRecord]) -> str:
+    out = "<h2>Headline</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in headline(records)) + "</ul>"
+    rows = feature_rows(records)
+    if rows:
+        out += ("<h2>Generated tasks: functional accuracy by feature</h2><table><thead><tr>"
+                + "".join(f"<th>{html.escape(c)}</th>" for c in BREAKDOWN_COLUMNS) + "</tr></thead><tbody>"
+                + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+                + "</tbody></table>")
+    return out
