@@ -36,9 +36,11 @@ def _pct(k: int, n: int) -> str:
 def headline(records: list[ResultRecord]) -> list[str]:
     """One line per condition × LLM: functional accuracy first; label accuracy over labelled subjects only;
     the judge's verdicts when there are any."""
+    from tracr_agent.agent.evaluation.report import condition_name
+
     groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
     for r in records:
-        groups[(r.condition, r.llm)].append(r)
+        groups[(condition_name(r), r.llm)].append(r)
     lines = []
     for (cond, llm), rs in sorted(groups.items()):
         labelled = [r for r in rs if label_applies(r)]
@@ -66,10 +68,12 @@ BREAKDOWN_COLUMNS = ("feature", "value", "condition", "LLM", "n", "functional ac
 
 def feature_rows(records: list[ResultRecord]) -> list[list[str]]:
     """Functional accuracy of generated tasks by feature value × condition × LLM."""
+    from tracr_agent.agent.evaluation.report import condition_name
+
     groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
     for r in records:
         for feature, value in _feature_values(r.features or {}) if r.features else ():
-            groups[(feature, value, r.condition, r.llm)].append(r)
+            groups[(feature, value, condition_name(r), r.llm)].append(r)
     order = {name: i for i, name in enumerate(("difficulty", "layers", "output", "numerical ops", "vocab", "uses"))}
     rows = []
     for (feature, value, cond, llm), rs in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1:])):
