@@ -9,13 +9,14 @@ subject whose fingerprint changed) print one `error: …` line and exit non-zero
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from tracr_agent.agent.episode.reading import load_events, summarize_transcript
 
 SKIP_REASONS = {
     "denied": "denied by the user",
@@ -33,65 +34,6 @@ MAX_GAP_S = 10.0
 
 
 # -- reading ------------------------------------------------------------------------------------
-
-
-def load_events(path: Path, strict: bool = False):
-    """(events, problem) like `read_transcript`, but a file without a single valid event is refused
-    as not being a transcript (rather than reported as a corrupt line 1)."""
-    from tracr_agent.agent.episode.transcript import TranscriptError, read_transcript
-
-    path = Path(path)
-    if path.is_dir():
-        raise TranscriptError(f"{path} is a directory, not a transcript file (`tracr-agent inspect DIR` lists one)")
-    events, problem = read_transcript(path, strict=False)
-    if not events:
-        why = " (its first line is not a valid header event)" if problem else " (the file is empty)"
-        raise TranscriptError(f"{path} is not a tracr-agent transcript{why}")
-    if problem and strict:
-        raise TranscriptError(problem)
-    return events, problem
-
-
-def _summary(path: Path, root: Optional[Path] = None) -> dict:
-    from tracr_agent.agent.episode import transcript as tr
-
-    events, problem = load_events(path)
-    header: tr.Header = events[0]
-    end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
-    pred = next((e for e in events if isinstance(e, tr.PredictionEvent)), None)
-    score = next((e for e in events if isinstance(e, tr.ScoreEvent)), None)
-    tokens = sum(e.usage.input_tokens + e.usage.output_tokens for e in events if isinstance(e, tr.LLMResponse))
-    n_calls = sum(isinstance(e, tr.ToolCallEvent) for e in events)
-    label_ok = functional_ok = None
-    if score is not None:
-        label_ok = (score.score.get("label") or {}).get("correct")
-        functional_ok = (score.score.get("functional") or {}).get("correct")
-    if end is not None:
-        status = end.status
-        duration = end.duration_s
-        n_calls = end.tool_calls or n_calls
-        tokens = end.tokens or tokens
-    else:
-        status = "corrupt" if problem else "incomplete"
-        duration = max((e.t for e in events), default=0.0)
-    return {
-        "file": str(path.relative_to(root)) if root else str(path),
-        "task": header.subject.task_id,
-        "subject": header.subject.task_id or header.subject.fingerprint,
-        "fingerprint": header.subject.fingerprint,
-        "condition": header.condition,
-        "llm": header.llm,
-        "actor": header.actor,
-        "created": header.created,
-        "tool_calls": n_calls,
-        "tokens": tokens,
-        "prediction": pred.label if pred else None,
-        "label_correct": label_ok,
-        "functional_correct": functional_ok,
-        "duration_s": round(duration, 2),
-        "status": status,
-        "problem": problem,
-    }
 
 
 # -- replay -------------------------------------------------------------------------------------
@@ -307,7 +249,7 @@ def inspect_cmd(
         if not p.is_file():
             continue
         try:
-            rows.append(_summary(p, root))
+            rows.append(summarize_transcript(p, root))
         except (TranscriptError, OSError):
             skipped += 1
     note = f"{len(rows)} transcript(s)" + (f"; {skipped} other .jsonl file(s) skipped" if skipped else "")
@@ -344,177 +286,17 @@ def inspect_cmd(
 # -- export -------------------------------------------------------------------------------------
 
 
-def _fence(text: str, lang: str = "") -> str:
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
+def write_document(dest: Path, doc: str, source: Path) -> None:
+    """Writes `doc` to `dest` (creating its folder); never over the source itself; one line on failure."""
+    from tracr_agent.agent.cli.main import fail
 
-
-def _args_json(args) -> str:
-    return args if isinstance(args, str) else json.dumps(args, indent=1, ensure_ascii=False)
-
-
-def _score_text(score: dict) -> list[str]:
-    out = []
-    lab = score.get("label")
-    if lab is not None:
-        out.append(f"label: {'correct' if lab.get('correct') else 'wrong'}")
-    fn = score.get("functional")
-    if fn is not None:
-        line = (f"implementation: {'correct' if fn.get('correct') else 'wrong'} "
-                f"({100 * (fn.get('agreement') or 0):.1f}% of {fn.get('n_inputs', 0)} inputs)")
-        if fn.get("error"):
-            line += f"; {fn['error']}"
-        out.append(line)
-    judge = score.get("judge")
-    if judge is not None:
-        out.append(f"judge: {'yes' if judge.get('correct') else 'no'} ({judge.get('model')})")
-    return out or ["not scored"]
-
-
-def _blocks(events, problem: Optional[str]) -> list[tuple]:
-    """The document as neutral blocks: (kind, payload). Both renderers walk this list."""
-    from tracr_agent.agent.episode import transcript as tr
-
-    h: tr.Header = events[0]
-    end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
-    facts = [("subject", h.subject.task_id or "(not a zoo task)"), ("fingerprint", h.subject.fingerprint),
-             ("subject kind", h.subject.kind), ("condition", h.condition), ("LLM", h.llm), ("actor", h.actor),
-             ("closed set", "yes" if h.closed_set else "no"), ("created", h.created),
-             ("tracr-agent", h.tracr_agent_version), ("tool-output cap", f"{h.cap_tokens} tokens"),
-             ("limits", ", ".join(f"{k}={v}" for k, v in h.limits.items()) or "-")]
-    if h.closed_world:
-        facts.append(("closed world", "yes: the investigator knows the zoo's reference functions (a lookup)"))
-    if h.unsafe_sandbox:
-        facts.append(("sandbox", "UNSAFE: scored without OS-level isolation (--unsafe-sandbox)"))
-    if end is not None:
-        facts += [("status", end.status), ("tool calls", str(end.tool_calls)), ("LLM turns", str(end.llm_turns)),
-                  ("tokens", str(end.tokens)), ("cost", f"${end.cost:.4f}"), ("duration", f"{end.duration_s:.1f} s")]
-    else:
-        facts.append(("status", "incomplete (no end event)"))
-    title = f"tracr-agent episode: {h.subject.task_id or h.subject.fingerprint} · {h.condition} · {h.llm}"
-    blocks: list[tuple] = [("title", title), ("facts", facts)]
-    if problem:
-        blocks.append(("warning", f"The transcript is damaged: {problem}. Only the events before it are shown."))
-    first_request = True
-    for ev in events[1:]:
-        if isinstance(ev, tr.LLMRequest):
-            if first_request:
-                first_request = False
-                for m in ev.messages:
-                    blocks.append(("details", f"{m.get('role', '?')} prompt", m.get("content", "")))
-            else:
-                for m in ev.messages:
-                    if m.get("role") == "user":
-                        blocks.append(("note", f"message to the agent (t={ev.t:.1f}s): {m.get('content', '')}"))
-        elif isinstance(ev, tr.LLMResponse):
-            u = ev.usage
-            blocks.append(("h2", f"Turn {ev.step}"))
-            blocks.append(("meta", f"t={ev.t:.1f}s · {u.input_tokens} in / {u.output_tokens} out tokens · "
-                                   f"{ev.latency_ms:.0f} ms" + (f" · ${ev.cost:.4f}" if ev.cost else "")))
-            if ev.text.strip():
-                blocks.append(("text", ev.text.strip()))
-        elif isinstance(ev, tr.ToolCallEvent):
-            blocks.append(("h3", f"→ {ev.name}  (call {ev.call_id})"))
-            blocks.append(("code", _args_json(ev.args), "json"))
-        elif isinstance(ev, tr.ToolResultEvent):
-            blocks.append(("meta", f"result of {ev.name}" + (" (error)" if ev.is_error else "")
-                           + f" · {ev.latency_ms:.0f} ms"))
-            blocks.append(("code", ev.text, ""))
-        elif isinstance(ev, tr.LimitEvent):
-            blocks.append(("note", f"Limit reached: {ev.limit} ({ev.value:g}); the agent must commit now."))
-        elif isinstance(ev, tr.HumanEvent):
-            extra = f" {json.dumps(ev.args, ensure_ascii=False)}" if ev.args is not None else ""
-            target = f" on {ev.call_id}" if ev.call_id else ""
-            blocks.append(("note", f"Human {ev.action}{target}: {ev.text}{extra}".rstrip(": ")))
-        elif isinstance(ev, tr.PredictionEvent):
-            blocks.append(("h2", "Prediction" + (" (forced)" if ev.forced else "")))
-            blocks.append(("facts", [("label", ev.label), ("confidence", f"{ev.confidence:g}"),
-                                     ("description", ev.description)]))
-            blocks.append(("code", ev.implementation, "python"))
-        elif isinstance(ev, tr.ScoreEvent):
-            blocks.append(("h2", "Score"))
-            blocks.append(("list", _score_text(ev.score)))
-        elif isinstance(ev, tr.ErrorEvent):
-            blocks.append(("warning", f"Error ({ev.where or 'episode'}): {ev.message}"))
-        elif isinstance(ev, tr.EndEvent):
-            blocks.append(("meta", f"end: {ev.status} after {ev.duration_s:.1f} s"))
-    return blocks
-
-
-def to_markdown(blocks) -> str:
-    out: list[str] = []
-    for b in blocks:
-        kind = b[0]
-        if kind == "title":
-            out.append(f"# {b[1]}")
-        elif kind == "facts":
-            out.append("| | |\n|---|---|\n" + "\n".join(
-                f"| {k} | {str(v).replace('|', chr(92) + '|').replace(chr(10), ' ')} |" for k, v in b[1]))
-        elif kind == "h2":
-            out.append(f"## {b[1]}")
-        elif kind == "h3":
-            out.append(f"### {b[1]}")
-        elif kind == "meta":
-            out.append(f"*{b[1]}*")
-        elif kind == "text":
-            out.append("\n".join("> " + line if line else ">" for line in b[1].splitlines()))
-        elif kind == "code":
-            out.append(_fence(b[1], b[2]))
-        elif kind in ("note", "warning"):
-            out.append(("**Warning:** " if kind == "warning" else "**Note:** ") + b[1])
-        elif kind == "list":
-            out.append("\n".join(f"- {x}" for x in b[1]))
-        elif kind == "details":
-            out.append(f"<details><summary>{b[1]}</summary>\n\n{_fence(b[2], 'text')}\n\n</details>")
-    return "\n\n".join(out) + "\n"
-
-
-CSS = """
-body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; max-width: 62rem; margin: 2rem auto;
-       padding: 0 1rem; color: #1d1d1f; line-height: 1.45; }
-h1 { font-size: 1.5rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; } h3 { font-size: 1rem; }
-table.facts td:first-child { font-weight: 600; padding-right: 1rem; vertical-align: top; }
-pre { background: #f5f5f7; padding: .75rem; overflow-x: auto; border-radius: 4px; font-size: .85rem; }
-.meta { color: #666; font-size: .85rem; } .text { border-left: 3px solid #2a7ae2; padding-left: .75rem; }
-.note { background: #f0f6ff; padding: .5rem; } .warning { background: #fff0f0; padding: .5rem; color: #a00; }
-details { margin: .5rem 0; } summary { cursor: pointer; color: #444; }
-"""
-
-
-def to_html(blocks) -> str:
-    from html import escape
-
-    title = next((b[1] for b in blocks if b[0] == "title"), "tracr-agent episode")
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>"]
-    for b in blocks:
-        kind = b[0]
-        if kind == "title":
-            out.append(f"<h1>{escape(b[1])}</h1>")
-        elif kind == "facts":
-            out.append('<table class="facts">' + "".join(
-                f"<tr><td>{escape(str(k))}</td><td>{escape(str(v))}</td></tr>" for k, v in b[1]) + "</table>")
-        elif kind == "h2":
-            out.append(f"<h2>{escape(b[1])}</h2>")
-        elif kind == "h3":
-            out.append(f"<h3>{escape(b[1])}</h3>")
-        elif kind == "meta":
-            out.append(f'<p class="meta">{escape(b[1])}</p>')
-        elif kind == "text":
-            out.append(f'<div class="text">{"<br>".join(escape(x) for x in b[1].splitlines())}</div>')
-        elif kind == "code":
-            lang = f' class="language-{escape(b[2])}"' if b[2] else ""
-            out.append(f"<pre><code{lang}>{escape(b[1].rstrip())}</code></pre>")
-        elif kind in ("note", "warning"):
-            out.append(f'<p class="{kind}">{escape(b[1])}</p>')
-        elif kind == "list":
-            out.append("<ul>" + "".join(f"<li>{escape(x)}</li>" for x in b[1]) + "</ul>")
-        elif kind == "details":
-            out.append(f"<details><summary>{escape(b[1])}</summary><pre><code>{escape(b[2].rstrip())}"
-                       "</code></pre></details>")
-    out += ["</body>", "</html>"]
-    return "\n".join(out) + "\n"
+    if dest.resolve() == source.resolve():
+        fail(f"refusing to overwrite the transcript itself: give another --out than {source}")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(doc, encoding="utf-8")
+    except OSError as e:
+        fail(f"cannot write {dest}: {e.strerror or e}")
 
 
 def export_cmd(
@@ -524,24 +306,56 @@ def export_cmd(
 ):
     """Write a readable document of an episode: turns, tool calls and results, prediction, score."""
     from tracr_agent.agent.cli.main import console, err_console, fail
+    from tracr_agent.agent.render.document import episode_blocks, to_markdown
+    from tracr_agent.agent.render.html.page import episode_page
 
     if fmt not in ("md", "html"):
         fail(f"--format takes md or html (got {fmt!r})")
     path = Path(file)
     events, problem = load_events(path)
-    blocks = _blocks(events, problem)
-    doc = to_markdown(blocks) if fmt == "md" else to_html(blocks)
+    blocks = episode_blocks(events, problem)
+    doc = to_markdown(blocks) if fmt == "md" else episode_page(blocks)
     dest = Path(out) if out else path.with_suffix("." + fmt)
-    if dest.resolve() == path.resolve():
-        fail(f"refusing to overwrite the transcript itself: give another --out than {path}")
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(doc, encoding="utf-8")
-    except OSError as e:
-        fail(f"cannot write {dest}: {e.strerror or e}")
+    write_document(dest, doc, path)
     if problem:
         err_console.print(f"[yellow]warning:[/] {problem}; exported the events before it", highlight=False)
     console.print(f"wrote {dest}", highlight=False)
+
+
+# -- view ---------------------------------------------------------------------------------------
+
+
+def default_view_path(path: Path) -> Path:
+    """DIR/view.html for an eval directory or a folder of transcripts; FILE.view.html next to a transcript."""
+    return path / "view.html" if path.is_dir() else path.with_suffix(".view.html")
+
+
+def view_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="An eval directory, a folder of transcripts, or one "
+                                                         "transcript."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="The HTML file to write (default: DIR/view.html, "
+                                                                "or FILE.view.html for one transcript)."),
+    open_it: bool = typer.Option(False, "--open", help="Open the file in the default browser."),
+):
+    """Write one self-contained HTML page to browse a batch: accuracy heatmap, filterable episode list, each
+    episode's timeline with attention heatmaps, residual decodes and ablation effects drawn as pictures."""
+    from tracr_agent.agent.cli.main import console, err_console
+    from tracr_agent.agent.render.html.page import viewer_page
+    from tracr_agent.agent.render.html.sources import load
+
+    src = Path(path)
+    batch = load(src)
+    dest = Path(out) if out else default_view_path(src)
+    write_document(dest, viewer_page(batch), src)
+    for note in batch.notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {dest} ({len(batch.episodes)} episode(s))", highlight=False, soft_wrap=True)
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(dest.resolve().as_uri()):
+            err_console.print(f"[yellow]warning:[/] no browser could be started; open {dest} yourself",
+                              highlight=False)
 
 
 # -- registration -------------------------------------------------------------------------------
@@ -553,3 +367,4 @@ def register(app: typer.Typer) -> None:
     app.command("replay")(user_errors(replay_cmd))
     app.command("inspect")(user_errors(inspect_cmd))
     app.command("export")(user_errors(export_cmd))
+    app.command("view")(user_errors(view_cmd))

@@ -1,0 +1,208 @@
+"""An episode as a readable document: neutral blocks built once from the transcript, then rendered.
+
+`episode_blocks` walks a transcript's events and yields (kind, payload…) tuples; `to_markdown` renders
+them here, `tracr_agent.agent.render.html.episode` renders the same blocks as HTML with pictures
+(`export --format md|html` and `view` both use them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Optional
+
+
+def fence(text: str, lang: str = "") -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
+
+
+def args_json(args) -> str:
+    """Tool arguments as JSON: one line when it is short, indented otherwise."""
+    if isinstance(args, str):
+        return args
+    line = json.dumps(args, ensure_ascii=False)
+    return line if len(line) <= 100 else json.dumps(args, indent=1, ensure_ascii=False)
+
+
+def as_dict(score) -> dict:
+    """A score as a plain dict, whether the transcript holds a dict or a typed model."""
+    if score is None:
+        return {}
+    return score.model_dump() if hasattr(score, "model_dump") else dict(score)
+
+
+def _part(score: dict, key: str) -> Optional[dict]:
+    part = score.get(key)
+    return as_dict(part) if part is not None else None
+
+
+def score_text(score) -> list[str]:
+    score = as_dict(score)
+    out = []
+    lab = _part(score, "label")
+    if lab is not None:
+        out.append(f"label: {'correct' if lab.get('correct') else 'wrong'}")
+    fn = _part(score, "functional")
+    if fn is not None:
+        line = (f"implementation: {'correct' if fn.get('correct') else 'wrong'} "
+                f"({100 * (fn.get('agreement') or 0):.1f}% of {fn.get('n_inputs', 0)} inputs)")
+        if fn.get("error"):
+            line += f"; {fn['error']}"
+        out.append(line)
+    judge = _part(score, "judge")
+    if judge is not None:
+        out.append(f"judge: {'yes' if judge.get('correct') else 'no'} ({judge.get('model')})")
+    return out or ["not scored"]
+
+
+def disagreements(score) -> list[str]:
+    """The inputs on which the prediction and the model disagree, as the score recorded them: the
+    first mismatch, plus any list of mismatches a newer scorer records."""
+    fn = _part(as_dict(score), "functional") or {}
+    out: list[str] = []
+    for key, value in fn.items():
+        if "mismatch" not in key or not value:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            text = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+            if text not in out:
+                out.append(text)
+    return out
+
+
+def truth_of(header) -> Optional[dict]:
+    """What the subject really computes (zoo tasks only): label, description, reference implementation."""
+    task_id = header.subject.task_id
+    if header.subject.kind != "task" or not task_id:
+        return None
+    from tracr_agent.tools.subjects.zoo import get_task
+
+    try:
+        task = get_task(task_id)
+    except Exception:  # noqa: BLE001 — a task this version no longer has: show the recorded id only
+        return {"label": task_id, "description": "(not in this version's zoo)", "implementation": ""}
+    try:
+        source = task.reference_source()
+    except (OSError, TypeError):
+        source = ""
+    return {"label": task.id, "description": task.description, "implementation": source}
+
+
+def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
+    """The document as neutral blocks: (kind, payload…). Every renderer walks this list."""
+    from tracr_agent.agent.episode import transcript as tr
+
+    h: tr.Header = events[0]
+    end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
+    facts = [("subject", h.subject.task_id or "(not a zoo task)"), ("fingerprint", h.subject.fingerprint),
+             ("subject kind", h.subject.kind), ("condition", h.condition), ("LLM", h.llm), ("actor", h.actor),
+             ("closed set", "yes" if h.closed_set else "no"), ("created", h.created),
+             ("tracr-agent", h.tracr_agent_version), ("tool-output cap", f"{h.cap_tokens} tokens"),
+             ("limits", ", ".join(f"{k}={v}" for k, v in h.limits.items()) or "-")]
+    if h.closed_world:
+        facts.append(("closed world", "yes: the investigator knows the zoo's reference functions (a lookup)"))
+    if h.unsafe_sandbox:
+        facts.append(("sandbox", "UNSAFE: scored without OS-level isolation (--unsafe-sandbox)"))
+    if end is not None:
+        facts += [("status", end.status), ("tool calls", str(end.tool_calls)), ("LLM turns", str(end.llm_turns)),
+                  ("tokens", str(end.tokens)), ("cost", f"${end.cost:.4f}"), ("duration", f"{end.duration_s:.1f} s")]
+    else:
+        facts.append(("status", "incomplete (no end event)"))
+    title = f"tracr-agent episode: {h.subject.task_id or h.subject.fingerprint} · {h.condition} · {h.llm}"
+    blocks: list[tuple] = [("title", title), ("facts", facts)]
+    if problem:
+        blocks.append(("warning", f"The transcript is damaged: {problem}. Only the events before it are shown."))
+    first_request = True
+    for ev in events[1:]:
+        if isinstance(ev, tr.LLMRequest):
+            if first_request:
+                first_request = False
+                for m in ev.messages:
+                    blocks.append(("details", f"{m.get('role', '?')} prompt", str(m.get("content", ""))))
+            else:
+                for m in ev.messages:
+                    if m.get("role") == "user":
+                        blocks.append(("note", f"message to the agent (t={ev.t:.1f}s): {m.get('content', '')}"))
+        elif isinstance(ev, tr.LLMResponse):
+            u = ev.usage
+            blocks.append(("h2", f"Turn {ev.step}"))
+            blocks.append(("meta", f"t={ev.t:.1f}s · {u.input_tokens} in / {u.output_tokens} out tokens · "
+                                   f"{ev.latency_ms:.0f} ms" + (f" · ${ev.cost:.4f}" if ev.cost else "")))
+            if ev.text.strip():
+                blocks.append(("text", ev.text.strip()))
+        elif isinstance(ev, tr.ToolCallEvent):
+            blocks.append(("h3", f"→ {ev.name}  (call {ev.call_id})"))
+            blocks.append(("code", args_json(ev.args), "json"))
+        elif isinstance(ev, tr.ToolResultEvent):
+            blocks.append(("result", ev.name, ev.text, ev.is_error, ev.latency_ms))
+        elif isinstance(ev, tr.LimitEvent):
+            blocks.append(("note", f"Limit reached: {ev.limit} ({ev.value:g}); the agent must commit now."))
+        elif isinstance(ev, tr.HumanEvent):
+            extra = f" {json.dumps(ev.args, ensure_ascii=False)}" if ev.args is not None else ""
+            target = f" on {ev.call_id}" if ev.call_id else ""
+            blocks.append(("note", f"Human {ev.action}{target}: {ev.text}{extra}".rstrip(": ")))
+        elif isinstance(ev, tr.PredictionEvent):
+            blocks.append(("prediction", {"label": ev.label, "confidence": f"{ev.confidence:g}",
+                                          "description": ev.description, "implementation": ev.implementation,
+                                          "forced": ev.forced}, truth_of(h)))
+        elif isinstance(ev, tr.ScoreEvent):
+            blocks.append(("score", score_text(ev.score), disagreements(ev.score)))
+        elif isinstance(ev, tr.ErrorEvent):
+            blocks.append(("warning", f"Error ({ev.where or 'episode'}): {ev.message}"))
+        elif isinstance(ev, tr.EndEvent):
+            blocks.append(("meta", f"end: {ev.status} after {ev.duration_s:.1f} s"))
+    return blocks
+
+
+def result_meta(name: str, is_error: bool, latency_ms: float) -> str:
+    return f"result of {name}" + (" (error)" if is_error else "") + f" · {latency_ms:.0f} ms"
+
+
+def _md_facts(pairs) -> str:
+    return "| | |\n|---|---|\n" + "\n".join(
+        f"| {k} | {str(v).replace('|', chr(92) + '|').replace(chr(10), ' ')} |" for k, v in pairs)
+
+
+def to_markdown(blocks) -> str:
+    out: list[str] = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "title":
+            out.append(f"# {b[1]}")
+        elif kind == "facts":
+            out.append(_md_facts(b[1]))
+        elif kind == "h2":
+            out.append(f"## {b[1]}")
+        elif kind == "h3":
+            out.append(f"### {b[1]}")
+        elif kind == "meta":
+            out.append(f"*{b[1]}*")
+        elif kind == "text":
+            out.append("\n".join("> " + line if line else ">" for line in b[1].splitlines()))
+        elif kind == "code":
+            out.append(fence(b[1], b[2]))
+        elif kind == "result":
+            out += [f"*{result_meta(b[1], b[3], b[4])}*", fence(b[2])]
+        elif kind == "prediction":
+            pred, truth = b[1], b[2]
+            out.append("## Prediction" + (" (forced)" if pred["forced"] else ""))
+            out.append(_md_facts([(k, pred[k]) for k in ("label", "confidence", "description")]))
+            out.append(fence(pred["implementation"], "python"))
+            if truth:
+                out.append("### Truth")
+                out.append(_md_facts([(k, truth[k]) for k in ("label", "description")]))
+                if truth["implementation"]:
+                    out.append(fence(truth["implementation"], "python"))
+        elif kind == "score":
+            out.append("## Score")
+            out.append("\n".join(f"- {x}" for x in b[1]))
+            if b[2]:
+                out.append("Inputs on which the prediction and the model disagree:\n\n"
+                           + "\n".join(f"- `{x}`" for x in b[2]))
+        elif kind in ("note", "warning"):
+            out.append(("**Warning:** " if kind == "warning" else "**Note:** ") + b[1])
+        elif kind == "details":
+            out.append(f"<details><summary>{b[1]}</summary>\n\n{fence(b[2], 'text')}\n\n</details>")
+    return "\n\n".join(out) + "\n"

@@ -1,0 +1,150 @@
+"""What `tracr-agent view PATH` is pointed at, read into one list of episodes.
+
+PATH is an eval directory (results.jsonl, each record naming its transcript), a folder of transcripts
+(searched recursively), or one transcript. Records keep every field results.jsonl carries, so
+breakdowns others add later (difficulty, family, residual mode, …) show up without a change here.
+Anything else, or a corrupt results line, is a `UserError`: one line for the CLI, exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from tracr_agent.tools.errors import UserError
+
+OUTCOMES = ("correct", "wrong", "no prediction")
+
+
+@dataclass
+class Episode:
+    id: str
+    """The HTML anchor: ep-1, ep-2, …"""
+    record: dict
+    """The results.jsonl record (or a transcript's summary): task, condition, llm, status, … and any extras."""
+    file: Optional[str] = None
+    """The transcript, as given in the record (relative to the eval directory)."""
+    blocks: Optional[list] = None
+    problem: Optional[str] = None
+
+    def get(self, key: str, default=None):
+        return self.record.get(key, default)
+
+    @property
+    def task(self) -> str:
+        r = self.record
+        task = r.get("task") or r.get("subject") or "?"
+        return f"{r['suite']}/{task}" if r.get("suite") else task
+
+    @property
+    def correct(self) -> Optional[bool]:
+        """Correct means the implementation matched the model on its whole domain; episodes scored only
+        by label (none here yet) fall back to the label."""
+        fn = self.record.get("functional_correct")
+        return fn if fn is not None else self.record.get("label_correct")
+
+    @property
+    def outcome(self) -> str:
+        if self.record.get("status") != "prediction":
+            return "no prediction"
+        return "correct" if self.correct else "wrong"
+
+
+@dataclass
+class Batch:
+    title: str
+    source: Path
+    episodes: list[Episode] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """One line per thing that could not be shown (a missing or damaged transcript)."""
+
+
+def _episode_from_transcript(i: int, path: Path, shown_as: str, record: Optional[dict] = None) -> tuple[Episode, str]:
+    """An episode with its blocks; the note is non-empty when the transcript is missing or damaged."""
+    from tracr_agent.agent.episode.reading import load_events, summarize_events
+    from tracr_agent.agent.episode.transcript import TranscriptError
+    from tracr_agent.agent.render.document import episode_blocks
+
+    try:
+        events, problem = load_events(path)
+    except (TranscriptError, OSError) as e:
+        if record is None:
+            raise
+        return Episode(f"ep-{i}", record, shown_as), f"{record.get('key', shown_as)}: {e}"
+    ep = Episode(f"ep-{i}", record or summarize_events(events, problem, shown_as), shown_as,
+                 episode_blocks(events, problem), problem)
+    return ep, (f"{shown_as}: {problem}" if problem else "")
+
+
+def _read_records(path: Path) -> list[dict]:
+    from pydantic import ValidationError
+
+    from tracr_agent.agent.evaluation.batch import ResultRecord
+
+    records = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            ResultRecord.model_validate(data)  # the fields every record must have; extras are kept
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{lineno}: corrupt results line ({e.msg}); move it aside "
+                            "(or run `tracr-agent eval … --resume`, which sets a torn last line aside)") from None
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise UserError(f"{path}:{lineno}: not a results record: {'.'.join(map(str, err['loc']))}: "
+                            f"{err['msg']}") from None
+        records.append(data)
+    return records
+
+
+def load_eval_dir(root: Path) -> Batch:
+    batch = Batch(f"evaluation {root.name}", root)
+    for i, rec in enumerate(_read_records(root / "results.jsonl"), 1):
+        rel = rec.get("transcript") or ""
+        if not rel:
+            batch.episodes.append(Episode(f"ep-{i}", rec))
+            continue
+        ep, note = _episode_from_transcript(i, root / rel, rel, rec)
+        batch.episodes.append(ep)
+        if note:
+            batch.notes.append(note)
+    return batch
+
+
+def load_transcript_dir(root: Path) -> Batch:
+    from tracr_agent.agent.episode.transcript import TranscriptError
+
+    batch = Batch(f"transcripts under {root.name}", root)
+    skipped = 0
+    for p in sorted(root.rglob("*.jsonl")):
+        try:
+            ep, note = _episode_from_transcript(len(batch.episodes) + 1, p, str(p.relative_to(root)))
+        except (TranscriptError, OSError):
+            skipped += 1
+            continue
+        batch.episodes.append(ep)
+        if note:
+            batch.notes.append(note)
+    if not batch.episodes:
+        raise UserError(f"{root} holds no tracr-agent transcript and no results.jsonl: give an eval directory "
+                        "(`tracr-agent eval --out DIR`), a folder of transcripts, or one transcript file")
+    if skipped:
+        batch.notes.append(f"{skipped} other .jsonl file(s) skipped (not transcripts)")
+    return batch
+
+
+def load(path: Path) -> Batch:
+    """The batch behind PATH (see the module docstring)."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "results.jsonl").is_file():
+            return load_eval_dir(path)
+        return load_transcript_dir(path)
+    if path.is_file():
+        ep, note = _episode_from_transcript(1, path, path.name)
+        return Batch(f"transcript {path.name}", path, [ep], [note] if note else [])
+    raise UserError(f"{path}: no such file or directory")

@@ -1,0 +1,181 @@
+"""`tracr-agent view`: one self-contained HTML page, loaded in headless Chromium; the tests assert on the
+rendered DOM (heatmap cells, the hash-driven filter, an episode's tool calls drawn as pictures).
+
+The batch is a real `eval` (through the CLI) of reverse with three LLMs: the baseline (correct), a
+replayed script that calls attention_pattern, decode_residual, ablate, patch and run_model and then
+submits a wrong prediction, and a script that never calls a tool (no prediction)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tracr_agent.agent.cli.main import app
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+X = ["a", "b", "c"]
+
+
+def _script(path: Path, responses: list[tuple[str, list]]) -> Path:
+    events = [{"type": "header", "schema_version": 1, "subject": {"fingerprint": "script", "task_id": "reverse"},
+               "condition": "full", "llm": "script"}]
+    for step, (text, calls) in enumerate(responses, 1):
+        events.append({"type": "llm_response", "step": step, "text": text,
+                       "tool_calls": [{"id": f"c{step}_{k}", "name": n, "args": a} for k, (n, a) in enumerate(calls)],
+                       "usage": {"input_tokens": 1000, "output_tokens": 200}})
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+@pytest.fixture(scope="module")
+def eval_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("view")
+    wrong = _script(d / "wrong.jsonl", [
+        ("Attention and the residual stream first.", [
+            ("attention_pattern", {"layer": 3, "head": 0, "input": X}), ("decode_residual", {"layer": 2, "input": X})]),
+        ("Knock the head out, then patch it.", [
+            ("ablate", {"components": ["3.0"], "inputs": [X, ["d", "a"]]}),
+            ("patch", {"component": "3.0", "clean_input": X, "corrupt_input": ["d", "a", "b"]}),
+            ("run_model", {"inputs": [X, ["b", "a"]]})]),
+        ("It sorts.", [("submit_prediction", {"label": "sort", "description": "sorts the tokens",
+                                              "implementation": "def f(tokens):\n    return sorted(tokens)\n",
+                                              "confidence": 0.6})]),
+    ])
+    silent = _script(d / "silent.jsonl", [("No idea yet.", []), ("Still none.", []), ("Nothing.", [])])
+    out = d / "ev"
+    r = runner.invoke(app, ["eval", "--tasks", "reverse", "--conditions", "full", "--llm", "baseline",
+                            "--llm", f"replay:{wrong}", "--llm", f"replay:{silent}", "--trials", "1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def chromium_dom(page: Path, fragment: str = "") -> str:
+    """The DOM after the page's scripts ran, from a real headless Chromium."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    assert exe, "these tests need Chromium: apt-get install chromium"
+    p = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                        page.resolve().as_uri() + fragment], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "<html" in p.stdout, p.stderr[-2000:]
+    return p.stdout
+
+
+class Dom(HTMLParser):
+    """Start tags with their attributes, and the text under the element with a given id."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.elements: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def find(self, tag: str, **attrs) -> list[dict]:
+        return [a for t, a in self.elements if t == tag and all(
+            (a.get(k.rstrip("_")) or "").split().__contains__(v) if k == "class_" else a.get(k) == v
+            for k, v in attrs.items())]
+
+
+def view(*args) -> object:
+    return runner.invoke(app, ["view", *map(str, args)])
+
+
+def test_view_eval_dir_heatmap_and_hash_filter_in_chromium(eval_dir):
+    r = view(eval_dir)
+    assert r.exit_code == 0, r.output
+    page = eval_dir / "view.html"
+    assert "wrote" in r.output and page.is_file()
+    html = page.read_text()
+    assert "http://" not in html and "https://" not in html and "<link" not in html  # nothing fetched
+
+    dom = Dom(chromium_dom(page, "#filter=wrong"))
+    cells = dom.find("td", class_="acc")
+    assert {(c["data-k"], c["data-n"]) for c in cells} == {("1", "1"), ("0", "1")}
+    assert all("95% Wilson CI" in c["title"] for c in cells)
+    assert any(c["title"].startswith("1/1 correct (100%, 95% Wilson CI 21–100%)") for c in cells)
+    rows = dom.find("tr", class_="ep")
+    assert len(rows) == 3
+    shown = [r for r in rows if "hidden" not in r]
+    assert [r["data-outcome"] for r in shown] == ["wrong"]
+    assert shown[0]["data-llm"].startswith("replay:") and shown[0]["data-llm"].endswith("wrong.jsonl")
+    state = json.loads(dom.find("section", id="list")[0]["data-state"])
+    assert state == {"filter": "wrong"}
+
+    dom = Dom(chromium_dom(page, "#filter=none&task=reverse"))
+    shown = [r for r in dom.find("tr", class_="ep") if "hidden" not in r]
+    assert [r["data-outcome"] for r in shown] == ["none"] and shown[0]["data-llm"].endswith("silent.jsonl")
+
+    dom = Dom(chromium_dom(page, "#llm=baseline"))
+    shown = [r for r in dom.find("tr", class_="ep") if "hidden" not in r]
+    assert [(r["data-llm"], r["data-outcome"]) for r in shown] == [("baseline", "correct")]
+
+
+def test_an_episode_shows_its_tool_calls_as_pictures(eval_dir):
+    assert view(eval_dir, "--out", eval_dir / "v.html").exit_code == 0
+    html = (eval_dir / "v.html").read_text()
+    rows = Dom(html).find("tr", class_="ep")
+    ep = next(r["id"].removeprefix("row-") for r in rows if r["data-outcome"] == "wrong")
+    dom = Dom(chromium_dom(eval_dir / "v.html", f"#{ep}"))
+    assert "reading" in dom.find("body")[0].get("class", "")  # the overview steps aside for the episode
+    text = "".join(dom.text)
+    for tool in ("attention_pattern", "decode_residual", "ablate", "patch", "run_model", "submit_prediction"):
+        assert f"→ {tool}" in text, tool
+    # The attention pattern is a heatmap with the tokens on both axes and one cell per query × key.
+    heat = html.split(f'id="{ep}"')[1]
+    att = Dom(heat.split('class="heatmap attention"')[1].split("</table>")[0])
+    assert [a for a in att.elements if a[0] == "th"]
+    labels = "".join(att.text)
+    assert labels.count("0 BOS") == 2 and labels.count("3 c") == 2
+    cells = [a for t, a in att.elements if t == "td" and "cell" in a.get("class", "")]
+    assert len(cells) == 16
+    assert cells[1 * 4 + 3]["title"] == "query 1 a · key 3 c: 1"  # reverse: query 1 reads the last key
+    assert "rgba(37,99,235,1.00)" in cells[1 * 4 + 3]["style"] and "rgba(37,99,235,0.00)" in cells[1 * 4 + 1]["style"]
+    # The residual decode is a table of variables; ablation and patching are before/after.
+    assert 'class="decode"' in heat and ">v4<" in heat
+    assert 'class="effects ablate"' in heat and "changed at 1, 2, 3" in heat
+    assert 'class="effects patch"' in heat and "clean run" in heat
+    # The prediction beside the truth, and the inputs on which they disagree (from the score).
+    assert "predicted" in text and "truth" in text and "list(reversed(tokens))" in text
+    disagree = heat.split('class="disagree"')[1].split("</ul>")[0]
+    assert "input [" in disagree and "expected" in disagree
+
+
+def test_view_of_a_folder_and_of_old_format_transcripts(tmp_path):
+    out = tmp_path / "t.html"
+    r = view(REPO / "transcripts", "--out", out)  # the examples are an older format version
+    assert r.exit_code == 0, r.output
+    assert "3 episode(s)" in r.output
+    html = out.read_text()
+    assert html.count('class="episode"') == 3 and "→ run_model" in html
+    one = tmp_path / "one.html"
+    assert view(REPO / "transcripts" / "baseline-sort.jsonl", "--out", one).exit_code == 0
+    assert one.read_text().count('class="episode"') == 1
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, eval_dir):
+    junk = tmp_path / "notes.txt"
+    junk.write_text("hello\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    lines = (eval_dir / "results.jsonl").read_text().splitlines()
+    (corrupt / "results.jsonl").write_text(lines[0] + "\n" + lines[1][:40] + "\n")
+    for path, says in ((junk, "not a tracr-agent transcript"), (empty, "holds no tracr-agent transcript"),
+                       (tmp_path / "missing", "no such file or directory"),
+                       (corrupt, "results.jsonl:2: corrupt results line")):
+        r = view(path)
+        assert r.exit_code == 2, (path, r.output)
+        assert says in r.output and len(r.output.strip().splitlines()) == 1, r.output
+        assert "Traceback" not in r.output
