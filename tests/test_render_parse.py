@@ -9,8 +9,8 @@ from tracr_agent.tools.suite.base import ToolContext, call_tool
 X = ["a", "b", "c"]
 
 
-def run(subject, name, args, condition="full"):
-    res = call_tool(subject, name, args, ToolContext(condition=condition))
+def run(subject, name, args, condition="full", residual="labelled"):
+    res = call_tool(subject, name, args, ToolContext(condition=condition, residual=residual))
     assert not res.is_error, res.text
     return res.text, P.parse_result(res.text)
 
@@ -67,3 +67,12 @@ def test_run_model_is_input_output_pairs_and_unknown_text_stays_text(reverse_sub
     assert parts == [P.IOPairs([(X, ["c", "b", "a"]), (["d"], ["d"])])]
     text, parts = run(reverse_subject, "model_info", {})
     assert parts == [P.Lines(text)] and not P.has_picture(parts)
+
+
+def test_raw_residual_decode_is_a_sparse_table_of_dimensions(reverse_subject):
+    _, parts = run(reverse_subject, "decode_residual", {"layer": 2, "input": X}, residual="raw")
+    (t,) = parts
+    assert isinstance(t, P.VarTable) and t.sparse and t.rows == ["0 BOS", "1 a", "2 b", "3 c"]
+    assert all(c.startswith("d") for c in t.cols) and t.cols == sorted(t.cols, key=lambda c: int(c[1:]))
+    # Every row lists its own non-zero dims; the others read 0.
+    assert all(any(v != "0" for v in row) for row in t.cells) and any(v == "0" for v in t.cells[0])

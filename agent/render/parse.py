@@ -53,6 +53,8 @@ class VarTable:
     cols: list[str]
     cells: list[list[str]]
     footer: str = ""
+    sparse: bool = False
+    """Raw dimensions (no variables): cells are numbers, 0 where the row did not list the dimension."""
 
 
 @dataclass
@@ -154,31 +156,34 @@ def _take_matrix(lines: list[str], i: int, title: str) -> tuple[Optional[Matrix]
 _VAR = re.compile(r"(\S+?)=(\?\([^)]*\)|\S+)")
 
 
+def _natural(name: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+
+
 def _take_vartable(lines: list[str], i: int) -> tuple[Optional[VarTable], int]:
+    """A decode: every variable on every row, or (sparse: raw dims) only each row's non-zero ones."""
     title = lines[i]
-    rows, cells, cols = [], [], []
+    sparse = "non-zero dim" in title
+    rows: list[str] = []
+    found: list[dict[str, str]] = []
     j = i + 1
     while j < len(lines):
         m = re.match(r"^(\S+(?: \S+)?)\s{2,}(\S+=.*)$", lines[j])
-        if not m:
+        pairs = _VAR.findall(m.group(2)) if m else []
+        if not pairs or (not sparse and found and [p[0] for p in pairs] != list(found[0])):
             break
-        pairs = _VAR.findall(m.group(2))
-        if not pairs:
-            break
-        names = [p[0] for p in pairs]
-        if cols and names != cols:
-            break
-        cols = names
         rows.append(m.group(1))
-        cells.append([p[1] for p in pairs])
+        found.append(dict(pairs))
         j += 1
     if not rows:
         return None, i
+    cols = sorted({c for f in found for c in f}, key=_natural) if sparse else list(found[0])
+    cells = [[f.get(c, "0") for c in cols] for f in found]
     footer = ""
     if j < len(lines) and lines[j].startswith("the unembed reads"):
         footer = lines[j]
         j += 1
-    return VarTable(title, rows, cols, cells, footer), j
+    return VarTable(title, rows, cols, cells, footer, sparse), j
 
 
 _ABLATE_ROW = re.compile(rf"^({_SEQ}): before ({_SEQ})\s+after ({_SEQ})\s+(.*)$")
@@ -233,7 +238,7 @@ def parse_result(text: str) -> list[Part]:
             prev = parts[-1] if parts else None
             if not isinstance(prev, Changes):
                 flush()  # the header lines stay as text above the table
-                prev = Changes("variables that changed in the final residual stream")
+                prev = Changes("what changed in the final residual stream")
                 parts.append(prev)
             for var, before, after, ref_name, ref in changes:
                 prev.rows.append(Change(current_input, m.group(1), var, before, after, ref))
@@ -243,7 +248,8 @@ def parse_result(text: str) -> list[Part]:
         if isinstance(parts[-1] if parts else None, Changes) and (head or line.startswith("  final residual")):
             i += 1  # between two inputs of a white-box ablation: their headers are in the rows
             continue
-        block, j = _take_vartable(lines, i) if "decoded by variable" in line else (None, i)
+        is_decode = "decoded by variable" in line or "non-zero dim" in line
+        block, j = _take_vartable(lines, i) if is_decode else (None, i)
         if block is None:
             block, j = _take_matrix(lines, i, loose[-1] if loose else "")
             if block is not None and loose:

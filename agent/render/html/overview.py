@@ -16,9 +16,15 @@ COLUMN_DIMS = (("condition", "condition"), ("llm", "LLM"), ("residual", "residua
 NOT_BREAKDOWNS = {"key", "task", "subject", "condition", "llm", "residual", "trial", "status", "label",
                   "label_correct", "functional_correct", "agreement", "tool_calls", "llm_turns", "tokens", "cost",
                   "duration_s", "transcript", "error", "score", "file", "fingerprint", "actor", "created",
-                  "prediction", "problem"}
+                  "prediction", "problem", "family_correct", "explained", "scorer_version", "functional", "judge",
+                  "explanation"}
 """Per-episode fields that are not categories to break accuracy down by."""
 MAX_LEVELS = 40
+MAX_INT_LEVELS = 8
+"""An integer field is a category (a difficulty, a layer count) only with this many values at most."""
+
+METRICS = (("label_correct", "label"), ("family_correct", "family"), ("explained", "explained"))
+"""Further verdicts shown in a cell's hover text, each over the episodes that have it."""
 
 OUTCOME_SLUG = {"correct": "correct", "wrong": "wrong", "no prediction": "none"}
 
@@ -36,23 +42,28 @@ def _value(ep: Episode, key: str) -> str:
 
 
 def breakdown_fields(episodes: list[Episode]) -> list[str]:
-    """Scalar fields of the records (and of their scores) with 1..MAX_LEVELS values, not per-episode facts."""
+    """Categorical fields of the records (and of their scores) with 1..MAX_LEVELS values (integers: at most
+    MAX_INT_LEVELS), not per-episode facts or verdicts."""
     fields: dict[str, set] = {}
     for ep in episodes:
         for k, v in _extras(ep).items():
             fields.setdefault(k, set()).add(v)
-    return [k for k, vals in sorted(fields.items()) if 1 <= len(vals) <= MAX_LEVELS]
+    return [k for k, vals in sorted(fields.items())
+            if 1 <= len(vals) <= (MAX_INT_LEVELS if all(isinstance(v, int) for v in vals) else MAX_LEVELS)]
 
 
-def _extras(ep: Episode) -> dict[str, str]:
+def _extras(ep: Episode) -> dict:
+    """The categorical values of one episode: the record's extra fields, its score's, and whether the
+    submitted implementation was tabulated (score.explanation.tabulated)."""
     out = {}
     score = ep.get("score") if isinstance(ep.get("score"), dict) else {}
-    for source, prefix in ((ep.record, ""), (score, "score.")):
+    explanation = score.get("explanation") if isinstance(score.get("explanation"), dict) else {}
+    for source, prefix in ((ep.record, ""), (score, "score."), (explanation, "")):
         for k, v in source.items():
-            if k in NOT_BREAKDOWNS or k in ("label", "functional", "judge", "scorer_version"):
+            if k in NOT_BREAKDOWNS or (source is explanation and k != "tabulated"):
                 continue
             if isinstance(v, (str, bool, int)) and not isinstance(v, float):
-                out[prefix + k] = str(v)
+                out[prefix + k] = v
     return out
 
 
@@ -62,10 +73,15 @@ def _cell(eps: list[Episode], filters: dict[str, str] | None) -> str:
         return '<td class="cell acc empty" title="no episodes"></td>'
     k = sum(bool(e.correct) for e in eps)
     lo, hi = wilson(k, n)
-    lab = [e.get("label_correct") for e in eps]
-    lab_n = sum(x is not None for x in lab)
-    lab_text = (f"; label {sum(bool(x) for x in lab)}/{lab_n}" if lab_n else "; label n/a")
-    tip = f"{k}/{n} correct ({100 * k / n:.0f}%, 95% Wilson CI {100 * lo:.0f}–{100 * hi:.0f}%){lab_text}"
+    tip = f"{k}/{n} correct ({100 * k / n:.0f}%, 95% Wilson CI {100 * lo:.0f}–{100 * hi:.0f}%)"
+    for key, name in METRICS:
+        verdicts = [e.get(key) for e in eps if e.get(key) is not None]
+        if verdicts:
+            ok = sum(map(bool, verdicts))
+            vlo, vhi = wilson(ok, len(verdicts))
+            tip += f"; {name} {ok}/{len(verdicts)} (CI {100 * vlo:.0f}–{100 * vhi:.0f}%)"
+        elif key == "label_correct":
+            tip += "; label n/a"
     text = f"{k}/{n}"
     if filters is not None:  # a link to the episode list, filtered to this cell
         href = "#" + "&".join(f"{key}={quote(v, safe='')}" for key, v in filters.items())
@@ -113,7 +129,7 @@ def overview_html(batch: Batch) -> str:
 
 
 def _breakdown(episodes: list[Episode], field: str) -> str:
-    shadow = [Episode(e.id, {**e.record, "_by": _extras(e)[field]}, e.file) for e in episodes]
+    shadow = [Episode(e.id, {**e.record, "_by": str(_extras(e)[field])}, e.file) for e in episodes]
     return heatmap_html(shadow, "_by", field, total=False, links=False)
 
 

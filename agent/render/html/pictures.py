@@ -50,16 +50,29 @@ def matrix_html(m: P.Matrix) -> str:
             f'</tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def vartable_html(t: P.VarTable) -> str:
+    """Categorical values get a colour each; raw dimensions (sparse) are shaded by magnitude."""
+    scale = max((abs(_number(v) or 0.0) for row in t.cells for v in row), default=0.0) if t.sparse else 0.0
+
+    def colour(v: str) -> str:
+        return heat_colour(_number(v) or 0.0, scale) if t.sparse else value_colour(v)
+
     head = "".join(f'<th scope="col">{escape(c)}</th>' for c in t.cols)
     body = "".join(
         f'<tr><th scope="row">{escape(label)}</th>'
-        + "".join(f'<td class="value" style="background:{value_colour(v)}" title="{escape(c)} at {escape(label)}">'
+        + "".join(f'<td class="value" style="background:{colour(v)}" title="{escape(c)} at {escape(label)}">'
                   f"{escape(v)}</td>" for c, v in zip(t.cols, row))
         + "</tr>" for label, row in zip(t.rows, t.cells))
     foot = f'<p class="meta">{escape(t.footer)}</p>' if t.footer else ""
-    return (f'{_title(t.title)}<table class="decode"><thead><tr><th>position</th>{head}</tr>'
-            f"</thead><tbody>{body}</tbody></table>{foot}")
+    return (f'{_title(t.title)}<table class="decode{" raw" if t.sparse else ""}"><thead><tr><th>position</th>{head}'
+            f"</tr></thead><tbody>{body}</tbody></table>{foot}")
 
 
 def tokens_html(values: list[str], changed: frozenset = frozenset()) -> str:
