@@ -6,6 +6,7 @@
 - `baseline`                     the built-in deterministic investigator (no LLM)
 - `baseline-closed`              the closed-world baseline: hypotheses are the zoo's own reference
                                  functions (a lookup, not an investigation; marked closed-world)
+- `decompiler`                   the built-in decompiler: reconstructs the program from the internals (no LLM)
 
 Server quirks are handled by a named compatibility mode (`--compat llama-cpp`),
 applied to the outgoing messages only, never in the main path.
@@ -104,6 +105,10 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
         from tracr_agent.agent.investigators.baseline import BaselineInvestigator
 
         return Backend("baseline", BaselineInvestigator(), announce=announce)
+    if kind == "decompiler" and not rest:
+        from tracr_agent.agent.investigators.decompiler.investigator import DecompilerInvestigator
+
+        return Backend("decompiler", DecompilerInvestigator(), announce=announce)
     if kind == "replay":
         if not rest:
             raise UserError("replay needs a transcript: --llm replay:PATH")
@@ -127,7 +132,7 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
         normal = {"tool_choice": "auto"} if compat == "llama-cpp" else {}
         return Backend(spec, _chat_openai(model, url, None, timeout), prepare, None, announce,
                        bind_kwargs=normal, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
-    raise UserError(f"unknown --llm {spec!r}: use baseline, baseline-closed, openai:MODEL, openai-compatible:MODEL@URL or replay:TRANSCRIPT")
+    raise UserError(f"unknown --llm {spec!r}: use baseline, baseline-closed, decompiler, openai:MODEL, openai-compatible:MODEL@URL or replay:TRANSCRIPT")
 
 
 def _chat_openai(model: str, base_url: Optional[str], key_env: Optional[str], timeout: float):

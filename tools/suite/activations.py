@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.suite.machine import activations_json
 from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, fmt_seq, tool
 from tracr_agent.tools.suite.residual import check_layer, pos_labels
 
@@ -152,6 +153,9 @@ class ActArgs(BaseModel):
     head: Optional[int] = Field(None, description="Only this head (attention hooks with a head dimension).")
     positions: Optional[list[int]] = Field(
         None, description="Only these positions (0 is BOS, the input is at 1..n); for attention tables, these queries.")
+    format: Literal["text", "json"] = Field(
+        "text", description="'json': machine-readable sparse numbers; then input may be a list of inputs and hook "
+                            "several hooks separated by commas (positions is ignored).")
 
 
 def check_positions(positions: Optional[list[int]], n_pos: int) -> list[int]:
@@ -182,6 +186,8 @@ def _empty_note(subject, layer: int, head: int) -> str:
 @tool("get_activations", ActArgs)
 def get_activations(subject, ctx: ToolContext, args: ActArgs) -> str:
     """Read one hook's activation for one input. Rows are positions labelled with their token ('0 BOS', '1 a', …). Residual-stream hooks list their non-zero dimensions by residual variable name; large tensors are summarized (non-zero columns, largest entries per position)."""
+    if args.format == "json":
+        return activations_json(subject, ctx, args, resolve_hook, hook_kind)
     hook = resolve_hook(subject, ctx, args.hook)
     tokens = subject.check_input(args.input)
     kind = hook_kind(hook)

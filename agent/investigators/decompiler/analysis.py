@@ -1,0 +1,155 @@
+"""Putting it together: the layer each variable is written in, then each head and MLP explained in
+the model's order, then the output variable; the result is a `Program`.
+
+Stages: 0 = the embedding (input variables); 2L+1 = layer L's attention (first seen at
+hook_resid_mid); 2L+2 = layer L's MLP (first seen at hook_resid_post).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from tracr_agent.agent.investigators.decompiler.heads import explain_head, selections
+from tracr_agent.agent.investigators.decompiler.mlps import explain_mlp
+from tracr_agent.agent.investigators.decompiler.observations import Observations
+from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program
+from tracr_agent.agent.investigators.decompiler.variables import INPUT_VARS, Variable, read_all
+
+
+def stage_hooks(n_layers: int) -> list[str]:
+    hooks = ["blocks.0.hook_resid_pre"]
+    for layer in range(n_layers):
+        hooks += [f"blocks.{layer}.hook_resid_mid", f"blocks.{layer}.hook_resid_post"]
+    return hooks
+
+
+def final_hook(n_layers: int) -> str:
+    return f"blocks.{n_layers - 1}.hook_resid_post"
+
+
+def pattern_hook(layer: int) -> str:
+    return f"blocks.{layer}.attn.hook_pattern"
+
+
+def stage_name(stage: int) -> str:
+    if stage == 0:
+        return "the embedding"
+    layer, part = divmod(stage - 1, 2)
+    return f"layer {layer} {'attention' if part == 0 else 'MLP'}"
+
+
+@dataclass
+class Decompilation:
+    program: Program
+    variables: list[Variable]
+    stages: dict[str, int] = field(default_factory=dict)
+    n_probes: int = 0
+
+
+def write_stages(obs: Observations, variables: list[Variable], n_layers: int) -> dict[str, int]:
+    """The first stage at which each variable holds a value on any scanned input."""
+    hooks = stage_hooks(n_layers)
+    stages: dict[str, int] = {}
+    for x, acts in obs.acts.items():
+        if not all(h in acts for h in hooks):
+            continue
+        for i, h in enumerate(hooks):
+            resid = acts[h]
+            for v in variables:
+                if any(v.written(row) for row in resid[1:]) or (v.name in INPUT_VARS and v.written(resid[0])):
+                    stages[v.name] = min(stages.get(v.name, i), i)
+    return stages
+
+
+def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decompilation:
+    n_layers = info["n_layers"]
+    fh = final_hook(n_layers)
+    stages = write_stages(obs, variables, n_layers)
+    by_name = {v.name: v for v in variables}
+    probes = []  # (input, values at pos 0..n, {layer: pattern})
+    for x in obs.inputs_with(fh):
+        vals = read_all(variables, obs.get(x, fh))
+        pats = {layer: obs.get(x, pattern_hook(layer)) for layer in range(n_layers) if obs.has(x, pattern_hook(layer))}
+        probes.append((x, vals, pats))
+    prog = Program(idents={v.name: v.ident for v in variables}, numerical_output=info.get("numerical", False))
+    prog.index_offset = _index_offset(probes)
+    # Variables never seen written on a scanned input (e.g. numerical zero there) still hold values on
+    # probes: place them at the latest stage so they can read everything (a rough guess, said so).
+    for v in variables:
+        if v.name not in stages and any(any(x not in (None, 0, 0.0) for x in vals[v.name][1:]) for _, vals, _ in probes):
+            stages[v.name] = 2 * n_layers
+            prog.unexplained.append(f"the layer that writes {v.name} was not seen (assumed the last)")
+    heads = info.get("heads", [])
+    mlps = info.get("mlps", [])
+    explained: set[str] = {n for n, s in stages.items() if s == 0}
+    for layer in range(n_layers):
+        attn_stage, mlp_stage = 2 * layer + 1, 2 * layer + 2
+        available = [v for v in variables if v.name in stages and stages[v.name] < attn_stage]
+        written = [v for v in variables if stages.get(v.name) == attn_stage]
+        for (hl, hh) in heads:
+            if hl != layer:
+                continue
+            hp = [(vals, *selections(pats[layer][hh])) for _, vals, pats in probes if layer in pats]
+            remaining = [v for v in written if v.name not in explained]
+            step, out = explain_head(hp, layer, hh, remaining, available)
+            if step is None:
+                prog.unexplained.append(out)
+                continue
+            prog.steps.append(step)
+            explained.add(out.name)
+        for v in written:
+            if v.name not in explained:
+                prog.unexplained.append(f"{v.name} (written by layer {layer}'s attention) matches no head's aggregate")
+        available = [v for v in variables if v.name in stages and stages[v.name] < mlp_stage]
+        written = [v for v in variables if stages.get(v.name) == mlp_stage]
+        if written and layer not in mlps:
+            prog.unexplained.append(f"layer {layer} writes {', '.join(v.name for v in written)} with an empty MLP")
+        rows = [{name: vs[p] for name, vs in vals.items()} for _, vals, _ in probes
+                for p in range(1, len(next(iter(vals.values()))))]
+        for v in written:
+            step, why = explain_mlp(rows, layer, v, available, stages)
+            if step is None:
+                prog.unexplained.append(why)
+                continue
+            prog.steps.append(step)
+            explained.add(v.name)
+    prog.output = _output(prog, variables, stages, info, probes)
+    return Decompilation(prog, variables, stages, len(probes))
+
+
+def _index_offset(probes) -> int:
+    for _, vals, _ in probes:
+        idx = vals.get("indices")
+        if idx and len(idx) > 1 and isinstance(idx[1], int):
+            return idx[1]
+    return 0
+
+
+def _output(prog: Program, variables: list[Variable], stages: dict, info: dict, probes) -> Optional[str]:
+    """The variable the model outputs: written by a step, read by none; the value set and kind the
+    model's output has; the latest written."""
+    read: set[str] = set()
+    for st in prog.steps:
+        if isinstance(st, HeadStep):
+            read |= {st.query, st.key} | ({st.value} if st.value else set())
+        else:
+            read |= set(st.inputs)
+    written = {st.out for st in prog.steps}
+    kinds = {v.name: v for v in variables}
+    want_kind = "numerical" if info.get("numerical") else "categorical"
+    out_values = set(map(repr, info.get("output_values") or []))
+
+    def fits(name: str) -> bool:
+        v = kinds[name]
+        if v.kind != want_kind:
+            return False
+        return not out_values or v.kind == "numerical" or set(map(repr, v.values)) <= out_values | {"None"}
+
+    pool = [n for n in written if n not in read and fits(n)] or [n for n in written if fits(n)] or list(written)
+    if not pool:
+        # no step decompiled: an input variable may be the output itself (an identity program)
+        pool = [v.name for v in variables if fits(v.name) and v.name != "one"]
+    if not pool:
+        return None
+    return max(pool, key=lambda n: (stages.get(n, -1), n))

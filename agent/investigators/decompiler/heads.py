@@ -1,0 +1,160 @@
+"""Attention heads: which variables a head reads (query side, key side) and moves, and its rule.
+
+From the head's attention pattern on each probe input: the keys each query selects (the keys
+sharing the top weight; BOS alone means none). The rule is a table over (query value, key value)
+— recognized as a comparison when one fits every observation — for the pair of variables that
+explains every selection; the variable it moves is the one whose values, picked (categorical) or
+averaged (numerical) over the selected keys, give the variable the layer wrote.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Optional
+
+import numpy as np
+
+from tracr_agent.agent.investigators.decompiler.program import COMPARATORS, HeadStep
+from tracr_agent.agent.investigators.decompiler.variables import Variable
+
+NUM_TOL = 2e-3
+
+
+def selections(pattern: np.ndarray) -> tuple[list[list[int]], bool]:
+    """(selected keys ≥ 1 per query 1..n, whether BOS shares every query's weight equally)."""
+    sel, bos_always = [], True
+    n_pos = pattern.shape[0]
+    for q in range(1, n_pos):
+        row = pattern[q]
+        top = row.max()
+        keys = [k for k in range(n_pos) if row[k] >= 0.5 * top and row[k] > 1e-3]
+        if 0 not in keys or (len(keys) > 1 and abs(row[0] - top) > 0.05 * top):
+            bos_always = False
+        sel.append([k for k in keys if k != 0])
+    return sel, bos_always
+
+
+def _comparable(a, b) -> bool:
+    return a is not None and b is not None and (type(a) is type(b) or {type(a), type(b)} <= {int, float})
+
+
+def fit_rule(table: dict) -> Optional[str]:
+    """A comparison (key value ? query value) that reproduces every observed selection, if one does."""
+    for name in ("true", "false", "==", "!=", "<", "<=", ">", ">="):
+        fn = COMPARATORS[name]
+        ok = True
+        for (qv, kv), s in table.items():
+            if name not in ("true", "false", "==", "!=") and not _comparable(qv, kv):
+                ok = False
+                break
+            try:
+                if bool(fn(kv, qv)) != s:
+                    ok = False
+                    break
+            except TypeError:
+                ok = False
+                break
+        if ok:
+            return name
+    return None
+
+
+def explain_selection(probes, layer: int, head: int, candidates: list[Variable]):
+    """The (query var, key var, rule, table) explaining the head's selections on every probe, or None.
+    probes: [(values {var: [v at pos 0..n]}, selections per query 1..n)]."""
+    best = None
+    for qv, kv in product(candidates, candidates):
+        table: dict = {}
+        ok = True
+        for vals, sel in probes:
+            qs, ks = vals[qv.name], vals[kv.name]
+            n = len(qs) - 1
+            for q in range(1, n + 1):
+                chosen = set(sel[q - 1])
+                for k in range(1, n + 1):
+                    key = (qs[q], ks[k])
+                    s = k in chosen
+                    if table.setdefault(key, s) != s:
+                        ok = False
+                        break
+                if not ok:
+                    break
+            if not ok:
+                break
+        if not ok:
+            continue
+        rule = fit_rule(table)
+        possible = max(1, len(qv.values) * len(kv.values))
+        score = (rule is not None, len(table) / possible)
+        if best is None or score > best[0]:
+            best = (score, qv.name, kv.name, rule or "table", table)
+    return None if best is None else best[1:]
+
+
+def explain_value(probes, out: Variable, candidates: list[Variable], width_mode: bool):
+    """(mode, value var, vmap) such that aggregating the value var over the selections gives `out`, or None."""
+    if width_mode:
+        if out.kind != "numerical":
+            return None
+        for vals, sel in probes:
+            for q, keys in enumerate(sel, 1):
+                if abs(vals[out.name][q] - 1.0 / (len(keys) + 1)) > NUM_TOL:
+                    return None
+        return ("width", None, {})
+    for v in candidates:
+        if out.kind == "numerical" and v.kind == "numerical":
+            ok = True
+            for vals, sel in probes:
+                for q, keys in enumerate(sel, 1):
+                    m = sum(vals[v.name][k] for k in keys) / len(keys) if keys else 0.0
+                    if abs(vals[out.name][q] - m) > NUM_TOL:
+                        ok = False
+                        break
+                if not ok:
+                    break
+            if ok:
+                return ("mean", v.name, {})
+        elif out.kind == "categorical" and v.kind == "categorical":
+            vmap: dict = {}
+            ok = True
+            for vals, sel in probes:
+                for q, keys in enumerate(sel, 1):
+                    got = vals[out.name][q]
+                    held = {vals[v.name][k] for k in keys}
+                    if not keys:
+                        if got is not None:
+                            ok = False
+                    elif len(held) != 1 or got is None or vmap.setdefault(next(iter(held)), got) != got:
+                        ok = False
+                    if not ok:
+                        break
+                if not ok:
+                    break
+            if ok:
+                ident = all(a == b for a, b in vmap.items())
+                return ("pick", v.name, {} if ident else vmap)
+    return None
+
+
+def explain_head(probes, layer: int, head: int, written: list[Variable], available: list[Variable]):
+    """(HeadStep, variable written) for one head, or (None, reason)."""
+    if not probes:
+        return None, f"head {layer}.{head}: no attention patterns observed"
+    width_mode = all(bos for _, _, bos in probes)
+    pr = [(vals, sel) for vals, sel, _ in probes]
+    value = None
+    for out in written:
+        value = explain_value(pr, out, available, width_mode)
+        if value:
+            break
+    if not value:
+        return None, f"head {layer}.{head}: no variable written in layer {layer} is an aggregate of its selection"
+    cats = [v for v in available if v.kind == "categorical" and v.name != "one"]
+    found = explain_selection(pr, layer, head, cats)
+    if found is None:
+        return None, f"head {layer}.{head}: no pair of variables explains its selection"
+    qn, kn, rule, table = found
+    mode, vname, vmap = value
+    step = HeadStep(layer=layer, head=head, out=out.name, query=qn, key=kn, rule=rule,
+                    table=table if rule == "table" else {}, mode=mode, value=vname, vmap=vmap)
+    return step, out

@@ -1,0 +1,80 @@
+"""MLPs: each variable an MLP layer writes, as a function of the values of variables it reads.
+
+Tracr MLPs are elementwise: a variable written by the MLP of layer L is a function of one or more
+variables present before it, at the same position. The decompiler looks for the smallest set of
+such variables that determines the output on every observed position, preferring the set whose
+observed values cover most of its value space (the table then generalizes), and writes the
+function as an exact linear formula when one fits numerical values, else as a table over values.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import combinations
+from typing import Optional
+
+import numpy as np
+
+from tracr_agent.agent.investigators.decompiler.program import MlpStep
+from tracr_agent.agent.investigators.decompiler.variables import Variable
+
+MAX_INPUTS = 3
+NUM_TOL = 1e-3
+
+
+def key_of(vals: tuple):
+    vals = tuple(round(v, 3) if isinstance(v, float) else v for v in vals)
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _table(rows, names: tuple[str, ...], out: str) -> Optional[dict]:
+    table: dict = {}
+    for vals in rows:
+        k = key_of(tuple(vals[n] for n in names))
+        if table.setdefault(k, vals[out]) != vals[out]:
+            return None
+    return table
+
+
+def _linear(rows, names: tuple[str, ...], out: str) -> Optional[list[float]]:
+    X = np.array([[float(r[n]) for n in names] + [1.0] for r in rows])
+    y = np.array([float(r[out]) for r in rows])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    coef = [round(float(c), 4) for c in coef]
+    if np.max(np.abs(X @ np.array(coef) - y)) > NUM_TOL:
+        return None
+    return coef
+
+
+def explain_mlp(rows, layer: int, out: Variable, available: list[Variable], order: dict[str, int]):
+    """(MlpStep, None) or (None, reason). rows: one {variable: value} per observed position."""
+    values = [r[out.name] for r in rows]
+    if not rows:
+        return None, f"MLP {layer}: no observations of {out.name}"
+    if len(set(map(repr, values))) == 1:
+        return MlpStep(layer, out.name, [], default=values[0]), None
+    cands = [v for v in available if v.name != "one" and v.name != out.name]
+    for size in range(1, MAX_INPUTS + 1):
+        best = None
+        for combo in combinations(cands, size):
+            names = tuple(v.name for v in combo)
+            table = _table(rows, names, out.name)
+            if table is None:
+                continue
+            space = 1
+            for v in combo:
+                space *= len(v.values) if v.kind == "categorical" else max(1, len({r[v.name] for r in rows}))
+            score = (len(table) / space, sum(order.get(n, 0) for n in names))
+            if best is None or score > best[0]:
+                best = (score, names, table)
+        if best is None:
+            continue
+        _, names, table = best
+        linear = None
+        if out.kind == "numerical" and all(v.kind == "numerical" for v in available if v.name in names):
+            linear = _linear(rows, names, out.name)
+        default = Counter(map(repr, table.values())).most_common(1)[0][0]
+        default = next(v for v in table.values() if repr(v) == default)
+        return MlpStep(layer, out.name, list(names), table=table if linear is None else {},
+                       default=default, linear=linear), None
+    return None, f"MLP {layer}: {out.name} is not a function of up to {MAX_INPUTS} earlier variables at the same position"

@@ -1,0 +1,100 @@
+"""Input design: which inputs to run, and which hooks to read on each, in calls that fit the cap.
+
+Round 1: every token alone, sorted / reversed / constant runs, then seeded random inputs of every
+length so each (position, token) pair occurs; a few long inputs are also read at every stage (to
+see which layer writes each variable). Round 2 (coverage): inputs on which the decompiled program
+so far would reach table entries not yet observed (a value combination an MLP or a head's rule has
+not been seen on), found by running that program on candidate inputs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+N_PROBES = 40
+N_SCAN = 3
+N_COVER = 24
+DEFAULT_CAP_CHARS = 6000
+
+
+def sorted_vocab(vocab: list) -> list:
+    try:
+        return sorted(vocab)
+    except TypeError:
+        return list(vocab)
+
+
+def round1(vocab: list, max_len: int, n: int = N_PROBES, seed: int = 0) -> list[tuple]:
+    rng = random.Random(seed)
+    order = sorted_vocab(vocab)
+    out: list[tuple] = [(t,) for t in order]
+    out.append(tuple((order * max_len)[:max_len]))
+    out.append(tuple(reversed((order * max_len)[:max_len])))
+    for t in order[:3]:
+        out.append((t,) * max_len)
+    length = 2
+    while len(out) < n * 3:
+        out.append(tuple(rng.choice(vocab) for _ in range(length)))
+        length = length % max_len + 1 if length < max_len else 2
+    seen = list(dict.fromkeys(out))
+    return seen[:n]
+
+
+def scan_inputs(probes: list[tuple], max_len: int) -> list[tuple]:
+    longest = [p for p in probes if len(p) == max_len]
+    # the most varied long inputs first
+    longest.sort(key=lambda p: -len(set(p)))
+    return longest[:N_SCAN] or probes[:N_SCAN]
+
+
+def domain_sample(vocab: list, max_len: int, k: int = 3000, seed: int = 1) -> list[tuple]:
+    total = sum(len(vocab) ** i for i in range(1, max_len + 1))
+    if total <= k:
+        return [x for i in range(1, max_len + 1) for x in itertools.product(vocab, repeat=i)]
+    rng = random.Random(seed)
+    return list(dict.fromkeys(tuple(rng.choice(vocab) for _ in range(rng.randint(1, max_len))) for _ in range(k)))
+
+
+def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int) -> int:
+    n_pos = len(x) + 1
+    if hook.endswith("hook_pattern"):
+        return 40 + n_heads * n_pos * (4 + 10 * n_pos)
+    return 40 + n_pos * (4 + 11 * max(n_vars, 4))
+
+
+def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_vars: int, n_heads: int) -> list[dict]:
+    """get_activations json arguments covering every (input, hooks) request, each reply within budget."""
+    calls: list[dict] = []
+    groups: dict[tuple, list[tuple]] = {}
+    for x, hooks in requests:
+        # split one input's hooks when they alone exceed the budget
+        chunk: list[str] = []
+        size = 60 + 20 * len(x)
+        for h in hooks:
+            s = estimate_chars(x, h, n_vars, n_heads) + len(h) + 6
+            if chunk and size + s > budget:
+                groups.setdefault(tuple(chunk), []).append(x)
+                chunk, size = [], 60 + 20 * len(x)
+            chunk.append(h)
+            size += s
+        if chunk:
+            groups.setdefault(tuple(chunk), []).append(x)
+    for hooks, xs in groups.items():
+        batch: list = []
+        size = 200 + 40 * n_vars
+        for x in xs:
+            s = 60 + 20 * len(x) + sum(estimate_chars(x, h, n_vars, n_heads) for h in hooks)
+            if batch and size + s > budget:
+                calls.append({"hook": ",".join(hooks), "input": [list(b) for b in batch], "format": "json"})
+                batch, size = [], 200 + 40 * n_vars
+            batch.append(x)
+            size += s
+        if batch:
+            calls.append({"hook": ",".join(hooks), "input": [list(b) for b in batch], "format": "json"})
+    return calls
+
+
+def args_key(args: dict) -> str:
+    return json.dumps(args, sort_keys=True)

@@ -1,0 +1,250 @@
+"""The decompiled program: its steps, the Python source that composes them, and a description.
+
+A step is what one model component computes, over residual VALUES (never over whole inputs):
+an attention head selects keys by a rule over (query value, key value) and moves a value
+(categorical pick, numerical mean, or tracr's selector-width fraction); an MLP maps its input
+variables' values to its output's value (a table per value, or an exact linear formula).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+COMPARATORS = {
+    "==": lambda k, q: k == q, "!=": lambda k, q: k != q, "<": lambda k, q: k < q,
+    "<=": lambda k, q: k <= q, ">": lambda k, q: k > q, ">=": lambda k, q: k >= q,
+    "true": lambda k, q: True, "false": lambda k, q: False,
+}
+COMPARATOR_SOURCE = {
+    "==": "k == q", "!=": "k != q", "<": "k < q", "<=": "k <= q", ">": "k > q", ">=": "k >= q",
+    "true": "True", "false": "False",
+}
+
+
+@dataclass
+class HeadStep:
+    layer: int
+    head: int
+    out: str
+    query: str
+    key: str
+    rule: str  # a comparator name, or 'table'
+    table: dict = field(default_factory=dict)  # (query value, key value) -> bool, when rule == 'table'
+    mode: str = "pick"  # 'pick' (categorical), 'mean' (numerical), 'width' (selector width)
+    value: Optional[str] = None  # the variable moved (pick/mean)
+    vmap: dict = field(default_factory=dict)  # value moved -> value written, when not the identity
+
+    @property
+    def where(self) -> str:
+        return f"layer {self.layer} head {self.layer}.{self.head}"
+
+
+@dataclass
+class MlpStep:
+    layer: int
+    out: str
+    inputs: list[str]
+    table: dict = field(default_factory=dict)  # key (value, or tuple of values) -> value
+    default: Any = None
+    linear: Optional[list[float]] = None  # coefficients per input, then the constant
+
+    @property
+    def where(self) -> str:
+        return f"layer {self.layer} MLP"
+
+
+@dataclass
+class Program:
+    steps: list = field(default_factory=list)
+    output: Optional[str] = None
+    idents: dict = field(default_factory=dict)  # variable name -> python identifier
+    index_offset: int = 0  # the first input token's index
+    numerical_output: bool = False
+    unexplained: list[str] = field(default_factory=list)  # what could not be decompiled, in words
+
+    def ident(self, name: str) -> str:
+        return self.idents.get(name) or name.replace(".", "_").replace(":", "_")
+
+
+# -- Python source ------------------------------------------------------------------------------
+
+HELPERS = {
+    "_select": '''def _select(queries, keys, rule):
+    """For each query position, the key positions whose (key value, query value) the rule accepts."""
+    return [[j for j, k in enumerate(keys) if rule(k, q)] for q in queries]
+''',
+    "_pick": '''def _pick(selected, values, vmap=None):
+    """Categorical aggregate: the value held at the selected keys (None when none is selected)."""
+    out = []
+    for keys in selected:
+        held = [values[j] for j in keys]
+        v = max(set(held), key=held.count) if held else None
+        out.append(vmap.get(v, v) if vmap and v is not None else v)
+    return out
+''',
+    "_mean": '''def _mean(selected, values):
+    """Numerical aggregate: the mean value over the selected keys (0 when none is selected)."""
+    return [sum(values[j] for j in keys) / len(keys) if keys else 0.0 for keys in selected]
+''',
+    "_width": '''def _width(selected):
+    """Selector width's attention: BOS and the selected keys share the weight, BOS's share is 1/(w+1)."""
+    return [1.0 / (len(keys) + 1) for keys in selected]
+''',
+    "_map": '''def _map(table, default, *columns):
+    """An MLP as a function of its input values at each position (numbers rounded to 3 decimals)."""
+    def key(vals):
+        vals = tuple(round(v, 3) if isinstance(v, float) else v for v in vals)
+        return vals[0] if len(vals) == 1 else vals
+    return [table.get(key(vals), default) for vals in zip(*columns)]
+''',
+}
+
+
+def _lit(v) -> str:
+    if isinstance(v, float):
+        return repr(round(v, 6))
+    return repr(v)
+
+
+def _dict_lit(d: dict) -> str:
+    items = sorted(d.items(), key=lambda kv: repr(kv[0]))
+    return "{" + ", ".join(f"{_lit_key(k)}: {_lit(v)}" for k, v in items) + "}"
+
+
+def _lit_key(k) -> str:
+    if isinstance(k, tuple):
+        return "(" + ", ".join(_lit(x) for x in k) + ("," if len(k) == 1 else "") + ")"
+    return _lit(k)
+
+
+def source(prog: Program) -> str:
+    """A self-contained implementation f(tokens) that runs the decompiled steps in the model's order."""
+    used: list[str] = []
+    consts: list[str] = []
+    body = ["def run(tokens):", '    """Every variable of the decompiled program, computed in the model order."""',
+            "    tokens = list(tokens)", "    n = len(tokens)",
+            f"    indices = [p + {prog.index_offset} for p in range(n)]" if prog.index_offset else
+            "    indices = list(range(n))",
+            "    one = [1] * n"]
+    names = ["tokens", "indices", "one"]
+
+    def need(h: str):
+        if h not in used:
+            used.append(h)
+
+    for st in prog.steps:
+        out = prog.ident(st.out)
+        names.append(out)
+        if isinstance(st, HeadStep):
+            need("_select")
+            q, k = prog.ident(st.query), prog.ident(st.key)
+            if st.rule == "table":
+                name = f"SELECT_{out.upper()}"
+                consts.append(f"{name} = {_dict_lit(st.table)}  # (query value, key value) -> selected")
+                rule = f"lambda k, q: {name}.get((q, k), False)"
+            else:
+                rule = f"lambda k, q: {COMPARATOR_SOURCE[st.rule]}"
+            body.append(f"    # {st.where}: query reads {st.query}, key reads {st.key}")
+            body.append(f"    selected = _select({q}, {k}, {rule})")
+            if st.mode == "width":
+                need("_width")
+                body.append(f"    {out} = _width(selected)")
+            elif st.mode == "mean":
+                need("_mean")
+                body.append(f"    {out} = _mean(selected, {prog.ident(st.value)})")
+            else:
+                need("_pick")
+                vm = f", {_dict_lit(st.vmap)}" if st.vmap else ""
+                body.append(f"    {out} = _pick(selected, {prog.ident(st.value)}{vm})")
+        else:
+            ins = [prog.ident(v) for v in st.inputs]
+            body.append(f"    # {st.where}: {st.out} from {', '.join(st.inputs) or 'nothing (constant)'}")
+            if st.linear is not None:
+                terms = " + ".join(f"{_lit(c)} * {v}" for c, v in zip(st.linear[:-1], "xyzw")) or "0"
+                zipped = f"zip({', '.join(ins)})" if len(ins) > 1 else ins[0]
+                loopvars = ", ".join("xyzw"[: len(ins)])
+                body.append(f"    {out} = [{terms} + {_lit(st.linear[-1])} for {loopvars} in {zipped}]")
+            elif not ins:
+                body.append(f"    {out} = [{_lit(st.default)}] * n")
+            else:
+                need("_map")
+                name = f"MAP_{out.upper()}"
+                consts.append(f"{name} = {_dict_lit(st.table)}  # input value(s) -> {st.out}")
+                body.append(f"    {out} = _map({name}, {_lit(st.default)}, {', '.join(ins)})")
+    body.append("    return {" + ", ".join(f"{x!r}: {x}" for x in dict.fromkeys(names)) + "}")
+    out = prog.ident(prog.output) if prog.output else None
+    main = ("def f(tokens):\n" + (f"    return run(tokens)[{out!r}]\n" if out else "    return [None] * len(tokens)\n"))
+    parts = ([HELPERS[h] for h in HELPERS if h in used] + (["\n".join(consts) + "\n"] if consts else [])
+             + ["\n".join(body) + "\n", main])
+    return "\n\n".join(parts)
+
+
+def trace(src: str, tokens: list) -> dict:
+    """Every variable the source computes on one input (our own generated code, run to check it)."""
+    ns: dict = {}
+    exec(compile(src, "<decompiled>", "exec"), ns)
+    return ns["run"](list(tokens))
+
+
+# -- words ----------------------------------------------------------------------------------------
+
+def _rule_words(st: HeadStep) -> str:
+    if st.rule == "table":
+        sel = sorted((q, k) for (q, k), v in st.table.items() if v)
+        shown = ", ".join(f"({q!r},{k!r})" for q, k in sel[:12]) + (" …" if len(sel) > 12 else "")
+        return f"a table over (query {st.query}, key {st.key}) values; selected pairs: {shown or 'none'}"
+    if st.rule == "true":
+        return "every key"
+    if st.rule == "false":
+        return "no key"
+    return f"the keys whose {st.key} is {st.rule} the query's {st.query}"
+
+
+def describe(prog: Program) -> str:
+    lines = []
+    for i, st in enumerate(prog.steps, 1):
+        if isinstance(st, HeadStep):
+            sel = _rule_words(st)
+            if st.mode == "width":
+                what = f"writes {st.out} = 1/(w+1) where w counts the selected keys (selector width)"
+            elif st.mode == "mean":
+                what = f"writes {st.out} = the mean of {st.value} over the selected keys (0 if none)"
+            else:
+                what = f"writes {st.out} = the {st.value} value at the selected key (none if none is selected)"
+                if st.vmap:
+                    what += f", renamed by {st.vmap!r}"
+            lines.append(f"{i}. {st.where}: each position attends to {sel}; it {what}.")
+        else:
+            if st.linear is not None:
+                terms = " + ".join(f"{c:g}*{v}" for c, v in zip(st.linear, st.inputs))
+                what = f"{st.out} = {terms} + {st.linear[-1]:g}"
+            elif not st.inputs:
+                what = f"{st.out} = {st.default!r} everywhere"
+            else:
+                shown = dict(sorted(st.table.items(), key=lambda kv: repr(kv[0]))[:16])
+                more = " …" if len(st.table) > 16 else ""
+                what = f"{st.out} = a function of {', '.join(st.inputs)} at the same position: {shown!r}{more}"
+            lines.append(f"{i}. {st.where}: {what}.")
+    head = (f"Decompiled from the model's internals ({len(prog.steps)} steps, in the model's order); "
+            f"the output is {prog.output or 'unknown'} at positions 1..n.")
+    tail = ""
+    if prog.unexplained:
+        tail = " Not decompiled: " + "; ".join(prog.unexplained) + "."
+    return head + " " + " ".join(lines) + tail
+
+
+def label(prog: Program) -> str:
+    """A neutral phrase for what the program does (no conventional task names)."""
+    heads = [s for s in prog.steps if isinstance(s, HeadStep)]
+    mlps = [s for s in prog.steps if isinstance(s, MlpStep)]
+    parts = []
+    if any(h.mode == "width" for h in heads):
+        parts.append("counting")
+    if any(h.mode == "mean" for h in heads):
+        parts.append("averaging")
+    if any(h.mode == "pick" for h in heads):
+        parts.append("moving values between positions")
+    if mlps:
+        parts.append("elementwise maps")
+    return ("program of " + ", ".join(parts)) if parts else "elementwise program"
