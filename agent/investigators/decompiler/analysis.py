@@ -17,10 +17,15 @@ from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep
 from tracr_agent.agent.investigators.decompiler.variables import INPUT_VARS, Variable, read_all
 
 
-def stage_hooks(n_layers: int) -> list[str]:
-    hooks = ["blocks.0.hook_resid_pre"]
-    for layer in range(n_layers):
-        hooks += [f"blocks.{layer}.hook_resid_mid", f"blocks.{layer}.hook_resid_post"]
+def stage_hooks(info: dict) -> list[tuple[str, int]]:
+    """(hook, stage) pairs that separate the stages of the non-empty components: a variable first
+    seen at a hook was written by the component just before it."""
+    hooks = [("blocks.0.hook_resid_pre", 0)]
+    for layer in range(info["n_layers"]):
+        if any(l == layer for l, _ in info["heads"]):
+            hooks.append((f"blocks.{layer}.hook_resid_mid", 2 * layer + 1))
+        if layer in info["mlps"]:
+            hooks.append((f"blocks.{layer}.hook_resid_post", 2 * layer + 2))
     return hooks
 
 
@@ -47,14 +52,14 @@ class Decompilation:
     n_probes: int = 0
 
 
-def write_stages(obs: Observations, variables: list[Variable], n_layers: int) -> dict[str, int]:
+def write_stages(obs: Observations, variables: list[Variable], info: dict) -> dict[str, int]:
     """The first stage at which each variable holds a value on any scanned input."""
-    hooks = stage_hooks(n_layers)
+    hooks = stage_hooks(info)
     stages: dict[str, int] = {}
     for x, acts in obs.acts.items():
-        if not all(h in acts for h in hooks):
+        if not all(h in acts for h, _ in hooks):
             continue
-        for i, h in enumerate(hooks):
+        for h, i in hooks:
             resid = acts[h]
             for v in variables:
                 if any(v.written(row) for row in resid[1:]) or (v.name in INPUT_VARS and v.written(resid[0])):
@@ -65,7 +70,7 @@ def write_stages(obs: Observations, variables: list[Variable], n_layers: int) ->
 def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decompilation:
     n_layers = info["n_layers"]
     fh = final_hook(n_layers)
-    stages = write_stages(obs, variables, n_layers)
+    stages = write_stages(obs, variables, info)
     by_name = {v.name: v for v in variables}
     probes = []  # (input, values at pos 0..n, {layer: pattern})
     for x in obs.inputs_with(fh):

@@ -26,13 +26,16 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from tracr_agent.agent.investigators.baseline import parse_seq
 from tracr_agent.agent.investigators.decompiler import coverage, probes
 from tracr_agent.agent.investigators.decompiler.analysis import decompile, final_hook, pattern_hook, stage_hooks
-from tracr_agent.agent.investigators.decompiler.observations import read_results
+from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
 from tracr_agent.agent.investigators.decompiler.program import describe, label, source
 from tracr_agent.agent.investigators.decompiler.variables import from_labels, read_all
 from tracr_agent.agent.loop.prompts import FORCE
 
 COVER_MARK = "Coverage round"
 MAX_TURNS = 8
+CALL_BUDGET = 40  # the default --max-tool-calls: round 1, then a coverage round, then the submission
+ROUND1_CALLS = 24
+COVER_CALLS = 10
 
 
 def parse_info(text: str) -> dict:
@@ -96,41 +99,62 @@ class DecompilerInvestigator(BaseChatModel):
             return AIMessage(content="First, the architecture: layers, non-empty heads and MLPs, vocabulary.",
                              tool_calls=[call("model_info", {})])
         info = parse_info(info_text)
-        if "get_activations" not in self.available:
+        can_read = "get_activations" in self.available and not forced and turn < MAX_TURNS
+        if "get_activations" not in self.available and not forced:
             return _submit(call, None, "activations cannot be read in this session (no get_activations)")
         obs = read_results(results, info["d_model"])
-        probe_set = probes.round1(info["vocab"], info["max_seq_len"])
+        used = sum(1 for m in messages if isinstance(m, AIMessage) for _ in m.tool_calls)
+        probe_set = self._probe_set(info, obs)
         requests = self._requests(info, probe_set, probes.scan_inputs(probe_set, info["max_seq_len"]))
         cover_done = any(isinstance(m, AIMessage) and str(m.content).startswith(COVER_MARK) for m in messages)
         if cover_done:
             extra = [x for x in obs.acts if x not in probe_set]
             requests += self._requests(info, extra, [])
         missing = [(x, hooks) for x, hooks in requests if not all(obs.has(x, h) for h in hooks)]
-        if missing and not forced and turn < MAX_TURNS:
+        if missing and can_read:
             return self._read(call, info, obs, missing, "Reading the model's internals")
         dec = self._decompile(info, obs)
         if dec is None:
             return _submit(call, None, "no residual stream was read")
         prog, src = dec.program, source(dec.program)
-        if not cover_done and not forced and turn < MAX_TURNS - 1:
+        if not cover_done and can_read and used < CALL_BUDGET - COVER_CALLS:
             cands = probes.domain_sample(info["vocab"], info["max_seq_len"])
             new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER) if x not in obs.acts]
-            if new:
-                return self._read(call, info, obs, self._requests(info, new, []),
-                                  f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed")
+            while new:
+                reqs = self._requests(info, new, [])
+                if len(self._plan(info, obs, reqs)) <= COVER_CALLS or len(new) == 1:
+                    return self._read(call, info, obs, reqs,
+                                      f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed")
+                new = new[: len(new) * 2 // 3]
         return _submit(call, dec, None, obs=obs, info=info)
+
+    def _probe_set(self, info: dict, obs) -> list[tuple]:
+        """Round-1 probes: as many of the designed inputs as fit in ROUND1_CALLS calls."""
+        n = probes.N_PROBES
+        obs = Observations(cap_chars=obs.cap_chars)  # sized without learned factors: the same set every turn
+        while True:
+            probe_set = probes.round1(info["vocab"], info["max_seq_len"], n)
+            reqs = self._requests(info, probe_set, probes.scan_inputs(probe_set, info["max_seq_len"]))
+            if n <= 12 or len(self._plan(info, obs, reqs)) <= ROUND1_CALLS:
+                return probe_set
+            n -= 4
 
     @staticmethod
     def _requests(info: dict, xs, scan) -> list[tuple[tuple, tuple[str, ...]]]:
         layers = sorted({l for l, _ in info["heads"]})
         per_probe = (final_hook(info["n_layers"]),) + tuple(pattern_hook(l) for l in layers)
-        out = [(tuple(x), tuple(stage_hooks(info["n_layers"]))) for x in scan]
+        out = [(tuple(x), tuple(h for h, _ in stage_hooks(info))) for x in scan]
         return out + [(tuple(x), per_probe) for x in xs]
 
     @staticmethod
-    def _read(call, info, obs, missing, note: str) -> AIMessage:
-        budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.8 / (2 ** min(obs.failed, 4)))
-        args = probes.plan_calls(missing, budget, info["n_vars"], info["heads_per_layer"] or 1)
+    def _plan(info, obs, requests) -> list[dict]:
+        budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 4)))
+        n_heads = info["heads_per_layer"] or 1
+        factor = probes.scale(obs.replies, info["n_vars"], n_heads)
+        return probes.plan_calls(requests, budget, info["n_vars"], n_heads, factor)
+
+    def _read(self, call, info, obs, missing, note: str) -> AIMessage:
+        args = self._plan(info, obs, missing)
         return AIMessage(content=f"{note}: {len(args)} get_activations calls (json).",
                          tool_calls=[call("get_activations", a, i) for i, a in enumerate(args)])
 

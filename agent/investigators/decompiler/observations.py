@@ -24,6 +24,8 @@ class Observations:
     cap_chars: Optional[int] = None
     """The output cap learned from a refusal, if any."""
     failed: int = 0
+    replies: list = field(default_factory=list)
+    """(reply length, [(input, hooks)]) of every successful reply: to size later calls."""
 
     def has(self, x, hook: str) -> bool:
         return hook in self.acts.get(tuple(x), {})
@@ -52,6 +54,7 @@ def read_results(results, d_model: int) -> Observations:
         except json.JSONDecodeError:
             obs.failed += 1
             continue
+        obs.replies.append((len(text), [(tuple(e["input"]), tuple(e["acts"])) for e in data.get("inputs", [])]))
         if data.get("residual_labels"):
             obs.residual_labels = data["residual_labels"]
         for entry in data.get("inputs", []):

@@ -58,14 +58,25 @@ def domain_sample(vocab: list, max_len: int, k: int = 3000, seed: int = 1) -> li
 
 
 def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int) -> int:
+    """A first guess of one (input, hook)'s share of a json reply; `scale` corrects it from replies seen."""
     n_pos = len(x) + 1
     if hook.endswith("hook_pattern"):
-        return 40 + n_heads * n_pos * (4 + 10 * n_pos)
-    return 40 + n_pos * (4 + 11 * max(n_vars, 4))
+        return 40 + n_heads * n_pos * (4 + 5 * n_pos)
+    return 40 + n_pos * (4 + 9 * max(n_vars, 4))
 
 
-def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_vars: int, n_heads: int) -> list[dict]:
+def scale(replies, n_vars: int, n_heads: int) -> float:
+    """Actual / estimated size over the replies seen so far (1 before any)."""
+    est = sum(60 + sum(estimate_chars(x, h, n_vars, n_heads) for h in hooks) for _, items in replies
+              for x, hooks in items)
+    got = sum(n for n, _ in replies)
+    return max(0.3, got / est) if est and got else 1.0
+
+
+def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_vars: int, n_heads: int,
+               factor: float = 1.0) -> list[dict]:
     """get_activations json arguments covering every (input, hooks) request, each reply within budget."""
+    budget = int(budget / factor)
     calls: list[dict] = []
     groups: dict[tuple, list[tuple]] = {}
     for x, hooks in requests:
