@@ -92,11 +92,15 @@ HELPERS = {
     return [1.0 / (len(keys) + 1) for keys in selected]
 ''',
     "_map": '''def _map(table, default, *columns):
-    """An MLP as a function of its input values at each position (numbers rounded to 3 decimals)."""
-    def key(vals):
-        vals = tuple(round(v, 3) if isinstance(v, float) else v for v in vals)
-        return vals[0] if len(vals) == 1 else vals
-    return [table.get(key(vals), default) for vals in zip(*columns)]
+    """An MLP as a function of its input values at each position: table[a][b]… (numbers rounded
+    to 3 decimals); default for a combination never observed."""
+    out = []
+    for vals in zip(*columns):
+        t = table
+        for v in vals:
+            t = t.get(round(v, 3) if isinstance(v, float) else v, default) if isinstance(t, dict) else default
+        out.append(default if isinstance(t, dict) else t)
+    return out
 ''',
 }
 
@@ -107,15 +111,23 @@ def _lit(v) -> str:
     return repr(v)
 
 
+def nested(d: dict) -> dict:
+    """A table keyed by value tuples as nested one-value-per-level tables: {(a, b): v} -> {a: {b: v}}."""
+    out: dict = {}
+    for k, v in d.items():
+        if not isinstance(k, tuple):
+            out[k] = v
+            continue
+        t = out
+        for x in k[:-1]:
+            t = t.setdefault(x, {})
+        t[k[-1]] = v
+    return out
+
+
 def _dict_lit(d: dict) -> str:
     items = sorted(d.items(), key=lambda kv: repr(kv[0]))
-    return "{" + ", ".join(f"{_lit_key(k)}: {_lit(v)}" for k, v in items) + "}"
-
-
-def _lit_key(k) -> str:
-    if isinstance(k, tuple):
-        return "(" + ", ".join(_lit(x) for x in k) + ("," if len(k) == 1 else "") + ")"
-    return _lit(k)
+    return "{" + ", ".join(f"{_lit(k)}: {_dict_lit(v) if isinstance(v, dict) else _lit(v)}" for k, v in items) + "}"
 
 
 def source(prog: Program) -> str:
@@ -141,8 +153,8 @@ def source(prog: Program) -> str:
             q, k = prog.ident(st.query), prog.ident(st.key)
             if st.rule == "table":
                 name = f"SELECT_{out.upper()}"
-                consts.append(f"{name} = {_dict_lit(st.table)}  # (query value, key value) -> selected")
-                rule = f"lambda k, q: {name}.get((q, k), False)"
+                consts.append(f"{name} = {_dict_lit(nested(st.table))}  # query value -> key value -> selected")
+                rule = f"lambda k, q: {name}.get(q, {{}}).get(k, False)"
             else:
                 rule = f"lambda k, q: {COMPARATOR_SOURCE[st.rule]}"
             body.append(f"    # {st.where}: query reads {st.query}, key reads {st.key}")
@@ -170,7 +182,7 @@ def source(prog: Program) -> str:
             else:
                 need("_map")
                 name = f"MAP_{out.upper()}"
-                consts.append(f"{name} = {_dict_lit(st.table)}  # input value(s) -> {st.out}")
+                consts.append(f"{name} = {_dict_lit(nested(st.table))}  # {' -> '.join(st.inputs)} -> {st.out}")
                 body.append(f"    {out} = _map({name}, {_lit(st.default)}, {', '.join(ins)})")
     body.append("    return {" + ", ".join(f"{x!r}: {x}" for x in dict.fromkeys(names)) + "}")
     out = prog.ident(prog.output) if prog.output else None
