@@ -78,7 +78,7 @@ def test_without_internal_tools_it_says_why(load, tmp_path):
     result = decompile_episode(subject, tmp_path, condition="blackbox")
     assert result.status == "prediction"
     assert result.prediction["label"] == "unknown"
-    assert "no get_activations" in result.prediction["description"]
+    assert "Not decompiled" in result.prediction["description"] and "not available" in result.prediction["description"]
 
 
 def test_never_reads_the_zoo_or_tracr():

@@ -50,6 +50,11 @@ def variables(subject) -> list[Variable]:
     return _variables(tuple(subject.residual_labels))
 
 
+def parse_labels(labels) -> list[Variable]:
+    """The variables named by residual labels ('name:value' one-hot dims, bare 'name' numerical)."""
+    return _variables(tuple(labels))
+
+
 @lru_cache(maxsize=256)
 def _variables(labels: tuple[str, ...]) -> list[Variable]:
     groups: dict[str, list[tuple[int, str]]] = {}

@@ -97,12 +97,7 @@ def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decom
                 continue
             hp = [(vals, *selections(pats[layer][hh])) for _, vals, pats in probes if layer in pats]
             remaining = [v for v in written if v.name not in explained]
-            step, out = explain_head(hp, layer, hh, remaining, available)
-            if step is None:
-                prog.unexplained.append(out)
-                continue
-            prog.steps.append(step)
-            explained.add(out.name)
+            _record(prog, explained, *explain_head(hp, layer, hh, remaining, available))
         for v in written:
             if v.name not in explained:
                 prog.unexplained.append(f"{v.name} (written by layer {layer}'s attention) matches no head's aggregate")
@@ -113,14 +108,17 @@ def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decom
         rows = [{name: vs[p] for name, vs in vals.items()} for _, vals, _ in probes
                 for p in range(1, len(next(iter(vals.values()))))]
         for v in written:
-            step, why = explain_mlp(rows, layer, v, available, stages)
-            if step is None:
-                prog.unexplained.append(why)
-                continue
-            prog.steps.append(step)
-            explained.add(v.name)
+            _record(prog, explained, *explain_mlp(rows, layer, v, available, stages))
     prog.output = _output(prog, variables, stages, info, probes)
     return Decompilation(prog, variables, stages, len(probes))
+
+
+def _record(prog: Program, explained: set, step, why: Optional[str]) -> None:
+    if step is None:
+        prog.unexplained.append(why)
+    else:
+        prog.steps.append(step)
+        explained.add(step.out)
 
 
 def _index_offset(probes) -> int:

@@ -137,7 +137,7 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
 
 
 def explain_head(probes, layer: int, head: int, written: list[Variable], available: list[Variable]):
-    """(HeadStep, variable written) for one head, or (None, reason)."""
+    """(HeadStep, None) for one head, or (None, reason)."""
     if not probes:
         return None, f"head {layer}.{head}: no attention patterns observed"
     width_mode = all(bos for _, _, bos in probes)
@@ -157,4 +157,4 @@ def explain_head(probes, layer: int, head: int, written: list[Variable], availab
     mode, vname, vmap = value
     step = HeadStep(layer=layer, head=head, out=out.name, query=qn, key=kn, rule=rule,
                     table=table if rule == "table" else {}, mode=mode, value=vname, vmap=vmap)
-    return step, out
+    return step, None

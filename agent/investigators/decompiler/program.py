@@ -9,6 +9,7 @@ variables' values to its output's value (a table per value, or an exact linear f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Optional
 
 COMPARATORS = {
@@ -194,9 +195,14 @@ def source(prog: Program) -> str:
 
 def trace(src: str, tokens: list) -> dict:
     """Every variable the source computes on one input (our own generated code, run to check it)."""
+    return _compiled(src)(list(tokens))
+
+
+@lru_cache(maxsize=8)
+def _compiled(src: str):
     ns: dict = {}
     exec(compile(src, "<decompiled>", "exec"), ns)
-    return ns["run"](list(tokens))
+    return ns["run"]
 
 
 # -- words ----------------------------------------------------------------------------------------

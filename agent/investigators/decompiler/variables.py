@@ -12,20 +12,10 @@ from typing import Any, Optional
 
 import numpy as np
 
+from tracr_agent.agent.investigators.whitebox_reader import parse_value
+from tracr_agent.tools.suite.residual import parse_labels
+
 INPUT_VARS = ("tokens", "indices", "one")
-
-
-def parse_value(s: str) -> Any:
-    if s in ("True", "False"):
-        return s == "True"
-    try:
-        return int(s)
-    except ValueError:
-        pass
-    try:
-        return float(s)
-    except ValueError:
-        return s
 
 
 @dataclass
@@ -54,20 +44,14 @@ class Variable:
 
 def from_labels(labels: list[str], vocab: list) -> list[Variable]:
     """Variables named by the session's residual labels ('name:value' or a bare numerical 'name')."""
-    groups: dict[str, list[tuple[int, str]]] = {}
-    kinds: dict[str, str] = {}
-    for i, label in enumerate(labels):
-        name, sep, value = label.partition(":")
-        groups.setdefault(name, []).append((i, value))
-        kinds[name] = "categorical" if sep else "numerical"
     by_text = {str(t): t for t in vocab}
     out = []
-    for name, dims in groups.items():
-        if kinds[name] == "numerical":
-            out.append(Variable(name, "numerical", (dims[0][0],)))
+    for var in parse_labels(labels):  # the same reading of labels as the tools' own
+        if var.kind == "numerical":
+            out.append(Variable(var.name, "numerical", (var.dims[0][0],)))
             continue
-        conv = (lambda v: by_text.get(v, v)) if name == "tokens" else parse_value
-        out.append(Variable(name, "categorical", tuple(i for i, _ in dims), tuple(conv(v) for _, v in dims)))
+        conv = (lambda v: by_text.get(v, v)) if var.name == "tokens" else parse_value
+        out.append(Variable(var.name, "categorical", tuple(i for i, _ in var.dims), tuple(conv(v) for _, v in var.dims)))
     return out
 
 
