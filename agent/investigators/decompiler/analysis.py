@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+import numpy as np
+
 from tracr_agent.agent.investigators.decompiler.heads import explain_head, selections
 from tracr_agent.agent.investigators.decompiler.mlps import explain_mlp
 from tracr_agent.agent.investigators.decompiler.observations import Observations
@@ -64,6 +66,19 @@ def write_stages(obs: Observations, variables: list[Variable], info: dict) -> di
             for v in variables:
                 if any(v.written(row) for row in resid[1:]) or (v.name in INPUT_VARS and v.written(resid[0])):
                     stages[v.name] = min(stages.get(v.name, i), i)
+    return stages
+
+
+def dim_stages(obs: Observations, info: dict) -> dict[int, int]:
+    """The first stage at which each residual dim is non-zero (any position) on a scanned input."""
+    hooks = stage_hooks(info)
+    stages: dict[int, int] = {}
+    for x, acts in obs.acts.items():
+        if not all(h in acts for h, _ in hooks):
+            continue
+        for h, i in hooks:
+            for j in np.nonzero(np.any(np.abs(acts[h]) > 1e-3, axis=0))[0]:
+                stages[int(j)] = min(stages.get(int(j), i), i)
     return stages
 
 
@@ -147,6 +162,8 @@ def _output(prog: Program, variables: list[Variable], stages: dict, info: dict, 
         v = kinds[name]
         if v.kind != want_kind:
             return False
+        if info.get("raw"):  # values are ordinals until the output is known: only the count can be checked
+            return not out_values or len(v.dims) <= len(out_values)
         return not out_values or v.kind == "numerical" or set(map(repr, v.values)) <= out_values | {"None"}
 
     pool = [n for n in written if n not in read and fits(n)] or [n for n in written if fits(n)] or list(written)

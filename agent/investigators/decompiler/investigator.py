@@ -25,12 +25,20 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from tracr_agent.agent.investigators.baseline import parse_seq
 from tracr_agent.agent.investigators.decompiler import coverage, probes
-from tracr_agent.agent.investigators.decompiler.analysis import decompile, final_hook, pattern_hook, stage_hooks
+from tracr_agent.agent.investigators.decompiler.analysis import (
+    decompile,
+    dim_stages,
+    final_hook,
+    pattern_hook,
+    stage_hooks,
+)
+from tracr_agent.agent.investigators.decompiler.discovery import discover, output_map
 from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
 from tracr_agent.agent.investigators.decompiler.program import describe, label, source
 from tracr_agent.agent.investigators.decompiler.variables import from_labels, read_all
 from tracr_agent.agent.loop.prompts import FORCE
 
+RAW_DIM = re.compile(r"d\d+")
 COVER_MARK = "Coverage round"
 MAX_TURNS = 8
 CALL_BUDGET = 40  # the default --max-tool-calls: round 1, then a coverage round, then the submission
@@ -162,8 +170,18 @@ class DecompilerInvestigator(BaseChatModel):
     def _decompile(info, obs):
         if not obs.residual_labels:
             return None
-        variables = from_labels(obs.residual_labels, info["vocab"])
-        return decompile(info, obs, variables)
+        if not all(RAW_DIM.fullmatch(label) for label in obs.residual_labels):
+            return decompile(info, obs, from_labels(obs.residual_labels, info["vocab"]))
+        # a label-free residual: find the variables first, then name the output's values
+        info = {**info, "raw": True}
+        fh = final_hook(info["n_layers"])
+        finals = [(x, obs.get(x, fh)) for x in obs.inputs_with(fh)]
+        dec = decompile(info, obs, discover(finals, dim_stages(obs, info)))
+        out = next((v for v in dec.variables if v.name == dec.program.output), None)
+        if out is not None:
+            used = {j for v in dec.variables for j in v.dims}
+            dec.program.output_map = output_map(out, info["output_values"], info["d_model"], used)
+        return dec
 
 
 def _submitted(messages) -> bool:

@@ -63,6 +63,7 @@ class Program:
     index_offset: int = 0  # the first input token's index
     numerical_output: bool = False
     unexplained: list[str] = field(default_factory=list)  # what could not be decompiled, in words
+    output_map: dict = field(default_factory=dict)  # raw residual: output dim ordinal -> output value
 
     def ident(self, name: str) -> str:
         return self.idents.get(name) or name.replace(".", "_").replace(":", "_")
@@ -187,7 +188,11 @@ def source(prog: Program) -> str:
                 body.append(f"    {out} = _map({name}, {_lit(st.default)}, {', '.join(ins)})")
     body.append("    return {" + ", ".join(f"{x!r}: {x}" for x in dict.fromkeys(names)) + "}")
     out = prog.ident(prog.output) if prog.output else None
-    main = ("def f(tokens):\n" + (f"    return run(tokens)[{out!r}]\n" if out else "    return [None] * len(tokens)\n"))
+    if out and prog.output_map:
+        consts.append(f"OUTPUT_VALUES = {_dict_lit(prog.output_map)}  # the output variable's dims, in order, are these values")
+        main = f"def f(tokens):\n    return [OUTPUT_VALUES.get(v) for v in run(tokens)[{out!r}]]\n"
+    else:
+        main = ("def f(tokens):\n" + (f"    return run(tokens)[{out!r}]\n" if out else "    return [None] * len(tokens)\n"))
     parts = ([HELPERS[h] for h in HELPERS if h in used] + (["\n".join(consts) + "\n"] if consts else [])
              + ["\n".join(body) + "\n", main])
     return "\n\n".join(parts)
