@@ -25,7 +25,8 @@ def resume_cmd(
 
 
 def lab_cmd(
-    task: Optional[str] = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`).", show_default=False),
+    task: Optional[str] = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`), generated id, or dir:PATH "
+                                         "(one model directory, as --model-dir).", show_default=False),
     condition: str = typer.Option("full", "--condition", "-c", help="Tool policy: blackbox, whitebox, full."),
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path."),
     out: str = typer.Option("transcripts", "--out", help="Directory for the transcript (without --transcript)."),

@@ -26,8 +26,9 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`) or generated id gen-SEED-DIFFICULTY-INDEX "
-                                     "(see `tracr-agent generate`).", show_default=False)
+TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`), generated id gen-SEED-DIFFICULTY-INDEX "
+                                     "(see `tracr-agent generate`), or dir:PATH, one model directory (as --model-dir; "
+                                     "dir:SUITE/NAME picks one model of a suite).", show_default=False)
 ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
 ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see README: model directory format).")
 ResidualOpt = typer.Option("labelled", "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")
@@ -142,6 +143,8 @@ def compile_cmd(
         fail("give a TASK, --program FILE.py:FUNC, or --all")
     if program and verify:
         fail("--verify needs a zoo task (a reference function to compare against); compile the --program without --verify")
+    if task and task.startswith("dir:"):
+        fail(f"{task} names model directories, which are already compiled: use them with show, tool, run, lab or eval")
     if all_tasks_:
         selected = [t.id for t in all_tasks()]
     elif task:
@@ -295,6 +298,11 @@ def run(
 
         check_options(condition, quiet)
     backend = make_backend(llm, compat)
+    if task and task.startswith("dir:") and not (program or model_dir):
+        from tracr_agent.tools.subjects.load import one_model_dir
+
+        # as --model-dir, so an interactive session records the directory and resumes from anywhere
+        task, model_dir = None, one_model_dir(task)
     subject = subject_from(task, program, model_dir)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
     if interactive:

@@ -224,16 +224,10 @@ def plan(tasks: list, conditions: list[str], llms: list[str], trials: int,
 def model_dir_suite(spec: str) -> list[TaskRef]:
     """`dir:PATH`: every model directory under PATH (a folder holding model.json), named by its
     folder relative to PATH, in suite PATH's name. Each card is checked now, before any episode."""
+    from tracr_agent.tools.subjects.load import model_dirs_under
     from tracr_agent.tools.subjects.modeldir import read_card
 
-    root = Path(spec[len("dir:"):]).expanduser()
-    if not spec[len("dir:"):]:
-        raise UserError("--tasks dir:PATH needs a directory after 'dir:'")
-    if not root.is_dir():
-        raise UserError(f"--tasks {spec}: {root} is not a directory")
-    dirs = sorted({p.parent for p in root.rglob("model.json")})
-    if not dirs:
-        raise UserError(f"--tasks {spec}: {root} holds no model directory (a folder with model.json)")
+    root, dirs = model_dirs_under(spec, "--tasks")
     suite = root.resolve().name
     refs = []
     for d in dirs:
