@@ -29,6 +29,7 @@ def _calls(subject):
         yield "decode_residual", {"input": x, "layer": layer}
         for hook in ("hook_resid_pre", "hook_resid_mid", "hook_attn_out", "hook_mlp_out", "hook_resid_post"):
             yield "get_activations", {"hook": f"blocks.{layer}.{hook}", "input": x}
+    yield "get_activations", {"hook": "hook_embed,blocks.0.hook_resid_mid", "input": [x, x[:1]], "format": "json"}
     yield "ablate", {"components": [comp], "inputs": [x]}
     yield "patch", {"clean_input": x, "corrupt_input": x[::-1], "component": comp}
     yield "patch", {"clean_input": x, "corrupt_input": x[::-1], "component": "blocks.0.hook_resid_post"}

@@ -43,6 +43,9 @@ def calls(subject, condition: str):
         out.append(("run_model", {"inputs": [x1, x2, x3]}))
     hooks = standard_hooks(subject.n_layers) + (["logits"] if condition != "whitebox" else [])
     out += [("get_activations", {"hook": h, "input": x1}) for h in hooks]
+    # the machine-readable form (several hooks and inputs; residual hooks carry their column labels)
+    out.append(("get_activations", {"hook": f"hook_embed,blocks.{subject.n_layers - 1}.hook_resid_post",
+                                     "input": [x1, x2], "format": "json"}))
     out += [("attention_pattern", {"layer": l, "head": h, "input": x}) for l, h in heads + empty[:1] for x in (x1, x3)]
     out += [("decode_residual", {"input": x1, "layer": l, "where": w})
             for l in range(subject.n_layers) for w in ("pre", "mid", "post")]
