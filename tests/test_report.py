@@ -54,10 +54,10 @@ def test_report_with_all_correct_all_wrong_and_errored_cells(tmp_path):
     assert "| length | full | baseline | 11 | 0/11 (0%, CI 0–26) |" in md
     assert "| hist | full | baseline | 2 | 0/2 (0%" in md
     assert "| (all tasks) | full | baseline | 19 | 6/19" in md
-    for png in ("accuracy.png", "accuracy_vs_tokens.png"):
+    for png in ("accuracy.png", "accuracy_intervals.png", "accuracy_vs_tokens.png"):
         assert (d / png).read_bytes().startswith(b"\x89PNG"), png
         assert f"![{png}]({png})" in md
-    assert (d / "report.html").read_text().count("data:image/png;base64,") == 2
+    assert (d / "report.html").read_text().count("data:image/png;base64,") == 3
 
 
 def test_report_of_an_empty_results_file(tmp_path):
@@ -88,11 +88,72 @@ def test_a_failing_plot_leaves_the_reports_and_names_itself(tmp_path, monkeypatc
     assert "| reverse | full | baseline | 6 | 6/6" in md and "plot accuracy_vs_tokens.png failed" in md
     assert (d / "accuracy.png").is_file() and not (d / "accuracy_vs_tokens.png").exists()
     page = (d / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 1 and "plot accuracy_vs_tokens.png failed" in page
+    assert page.count("data:image/png;base64,") == 2 and "plot accuracy_vs_tokens.png failed" in page
 
     # every plot failing still writes both reports
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken)
     r = runner.invoke(app, ["report", str(d)])
     assert r.exit_code == 0, r.output
-    assert len([line for line in r.stderr.splitlines() if "warning" in line]) == 2
+    assert len([line for line in r.stderr.splitlines() if "warning" in line]) == 3
     assert "6/6" in (d / "report.md").read_text()
+
+
+def png_size(path) -> tuple[int, int]:
+    import struct
+
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG")
+    return struct.unpack(">II", data[16:24])
+
+
+def test_plots_stay_readable_at_120_tasks_and_skip_tokens_when_none_were_spent(tmp_path):
+    d = tmp_path / "ev"
+    recs = [ResultRecord(key=f"t{i:03d}|{c}|baseline|{k}", task=f"t{i:03d}", condition=c, llm="baseline", trial=k,
+                         status="prediction", label_correct=(i + k) % 3 > 0, functional_correct=(i + k) % 3 > 0,
+                         tool_calls=3, tokens=0)
+            for i in range(120) for c in ("full", "whitebox") for k in range(3)]
+    write_results(d, recs)
+    r = runner.invoke(app, ["report", str(d)])
+    assert r.exit_code == 0, r.output
+    assert "warning" not in r.output
+    # One row of the heatmap and of the dot plot per task, ~22 px each at 100 dpi: 120 tasks stay legible.
+    for png in ("accuracy.png", "accuracy_intervals.png"):
+        width, height = png_size(d / png)
+        assert height >= 120 * 22 and width < 1200, (png, width, height)
+    assert not (d / "accuracy_vs_tokens.png").exists()
+    md = (d / "report.md").read_text()
+    assert "*accuracy_vs_tokens.png not drawn: no row spent LLM tokens (e.g. the baseline only)*" in md
+
+
+def test_accuracy_against_tokens_plots_only_rows_that_spent_tokens(tmp_path, monkeypatch):
+    d = tmp_path / "ev"
+    recs = [record("reverse", t, True) for t in range(3)]  # tokens 0, 100, 200: mean 100
+    recs += [ResultRecord(key=f"sort|full|baseline|{t}", task="sort", condition="full", llm="baseline", trial=t,
+                          status="prediction", functional_correct=True, tokens=0) for t in range(3)]
+    write_results(d, recs)
+    seen: list = []
+    real = matplotlib.axes.Axes.scatter
+
+    def spy(self, x, y, *args, **kwargs):
+        seen.append(list(x))
+        return real(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "scatter", spy)
+    assert runner.invoke(app, ["report", str(d)]).exit_code == 0
+    assert seen == [[100.0]]  # reverse only: sort spent no tokens, the '(all tasks)' row is an aggregate
+    assert (d / "accuracy_vs_tokens.png").is_file()
+
+
+def test_the_report_table_links_each_row_into_the_viewer(tmp_path):
+    d = tmp_path / "ev"
+    write_results(d, extreme_cells())
+    assert runner.invoke(app, ["report", str(d)]).exit_code == 0
+    md = (d / "report.md").read_text()
+    assert "| reverse | full | baseline | 6 | 6/6 (100%, CI 61–100) |" in md
+    assert "[view](view.html#task=reverse&condition=full&residual=labelled&llm=baseline) |" in md
+    assert "[view](view.html#condition=full&residual=labelled&llm=baseline) |" in md  # the (all tasks) row
+    page = (d / "report.html").read_text()
+    assert ('<a href="view.html#task=sort&amp;condition=blackbox&amp;residual=labelled&amp;llm=baseline">view</a>'
+            in page)
+    view = (d / "view.html").read_text()
+    assert 'data-task="sort"' in view and 'data-condition="blackbox"' in view

@@ -179,3 +179,18 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, eval_dir):
         assert r.exit_code == 2, (path, r.output)
         assert says in r.output and len(r.output.strip().splitlines()) == 1, r.output
         assert "Traceback" not in r.output
+
+
+def test_the_report_table_links_open_the_viewer_filtered_to_the_row(eval_dir):
+    import re
+    from html import unescape
+
+    # `eval` wrote report.html and view.html side by side; follow the link of the scripted LLM's row.
+    page = (eval_dir / "report.html").read_text()
+    row = next(r for r in page.split("<tr>") if "wrong.jsonl" in r and "<td>reverse</td>" in r)
+    href = unescape(re.search(r'<a href="([^"]+)">view</a>', row).group(1))
+    file, _, fragment = href.partition("#")
+    assert file == "view.html" and "task=reverse" in fragment and "condition=full" in fragment
+    dom = Dom(chromium_dom(eval_dir / file, "#" + fragment))
+    shown = [r for r in dom.find("tr", class_="ep") if "hidden" not in r]
+    assert len(shown) == 1 and shown[0]["data-llm"].endswith("wrong.jsonl") and shown[0]["data-outcome"] == "wrong"

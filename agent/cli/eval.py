@@ -24,13 +24,26 @@ def _table_console():
 
 
 def _write_reports(out_dir, rows):
-    """report.md/.html and plots; a plot that failed gets one warning line, the rest is written."""
+    """report.md/.html, plots and the batch viewer (view.html, which the reports' rows link into); a plot
+    or a viewer that failed gets one warning line, the rest is written."""
+    from pathlib import Path
+
     from rich.markup import escape
 
     from tracr_agent.agent.cli.main import err_console
-    from tracr_agent.agent.evaluation.report import write_reports
+    from tracr_agent.agent.evaluation.report import VIEW_FILE, write_reports
+    from tracr_agent.agent.render.html.page import viewer_page
+    from tracr_agent.agent.render.html.sources import load_eval_dir
+    from tracr_agent.tools.errors import UserError
 
-    reports = write_reports(out_dir, rows)
+    try:
+        (Path(out_dir) / VIEW_FILE).write_text(viewer_page(load_eval_dir(Path(out_dir))), encoding="utf-8")
+        linked = True
+    except (UserError, OSError) as e:  # e.g. a corrupt results line: the reports are still written, unlinked
+        linked = False
+        err_console.print(f"[yellow]warning:[/] {VIEW_FILE} not written: {escape(str(e))}", highlight=False,
+                          soft_wrap=True)
+    reports = write_reports(out_dir, rows, linked=linked)
     if reports.warning:
         err_console.print(f"[bold red]{escape(reports.warning)}[/]", highlight=False, soft_wrap=True)
     for line in reports.failed_plots:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import sys
 from dataclasses import dataclass
@@ -55,6 +54,8 @@ class Row:
     explained_n: int = 0
     label_n: Optional[int] = None
     """Records with a label to get right (generated and imported subjects have none); None: all n."""
+    filters: tuple = ()
+    """(field, value) pairs that select this row's episodes in the viewer (VIEW_FILE's URL hash)."""
 
     @property
     def label_total(self) -> int:
@@ -106,8 +107,15 @@ def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
         rows.append(Row(task, cond, llm_name(llm), n, sum(bool(r.label_correct) for r in labelled),
                         sum(bool(r.functional_correct) for r in rs), sum(r.status == "error" for r in rs),
                         sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, sum(r.cost for r in rs),
-                        sum(r.duration_s for r in rs) / n, sum(fam), len(fam), sum(expl), len(expl), len(labelled)))
+                        sum(r.duration_s for r in rs) / n, sum(fam), len(fam), sum(expl), len(expl), len(labelled),
+                        _filters(task, rs[0])))
     return rows
+
+
+def _filters(task: str, r: ResultRecord) -> tuple:
+    """The viewer's filter for a row: its task (aggregate rows have none), condition, residual mode, LLM."""
+    out = [] if task.startswith("(") else [("task", task)]
+    return tuple(out + [("condition", r.condition), ("residual", r.residual), ("llm", r.llm)])
 
 
 def fmt_acc(k: int, n: int) -> str:
@@ -143,74 +151,42 @@ def rich_table(rows: list[Row]):
     return t
 
 
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
+def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str], list[str]]:
+    """The PNGs that could be drawn, one line per plot that failed (a plot never costs the report), and
+    one line per plot left out because it had nothing to show."""
+    from tracr_agent.agent.evaluation.plots import PLOTS, SKIP_REASONS
 
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _accuracy_plot(rows: list[Row]) -> bytes:
-    import matplotlib.pyplot as plt
-
-    labels = [f"{r.task}\n{r.condition}\n{r.llm[:18]}" for r in rows]
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4.5))
-    xs = range(len(rows))
-    for offset, attr, k_attr, name in ((-0.2, "label_acc", "label_k", "label"), (0.2, "func_acc", "func_k", "functional")):
-        vals = [getattr(r, attr) for r in rows]
-        cis = [wilson(getattr(r, k_attr), r.label_total if k_attr == "label_k" else r.n) for r in rows]
-        # Clipped at 0: for an all-correct cell the Wilson bound rounds a hair below 1.0, and
-        # matplotlib refuses a negative error bar.
-        err = [[max(0.0, v - lo) for v, (lo, _) in zip(vals, cis)], [max(0.0, hi - v) for v, (_, hi) in zip(vals, cis)]]
-        ax.bar([x + offset for x in xs], vals, width=0.4, yerr=err, capsize=3, label=name)
-    ax.set_xticks(list(xs))
-    ax.set_xticklabels(labels, fontsize=7)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("accuracy")
-    ax.set_title("Accuracy per task and condition (95% Wilson intervals)")
-    ax.legend()
-    return _png(fig)
-
-
-def _tokens_plot(rows: list[Row]) -> bytes:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for cond in sorted({r.condition for r in rows}):
-        rs = [r for r in rows if r.condition == cond]
-        ax.scatter([max(r.tokens, 1) for r in rs], [r.func_acc for r in rs], label=cond)
-    ax.set_xscale("log")
-    ax.set_xlabel("mean tokens per episode (log)")
-    ax.set_ylabel("functional accuracy")
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_title("Accuracy against tokens spent")
-    ax.legend()
-    return _png(fig)
-
-
-PLOTS = (("accuracy.png", _accuracy_plot), ("accuracy_vs_tokens.png", _tokens_plot))
-
-
-def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str]]:
-    """The PNGs that could be drawn, and one line per plot that failed: a plot never costs the report."""
     if not rows:
-        return [], []
-    out, failed = [], []
+        return [], [], []
+    out, failed, skipped = [], [], []
     for name, draw in PLOTS:
         try:
             import matplotlib
 
             matplotlib.use("Agg")
-            out.append((name, draw(rows)))
+            png = draw(rows)
         except Exception as e:  # noqa: BLE001 — any plotting failure is reported, the tables still get written
             plt = sys.modules.get("matplotlib.pyplot")
             if plt is not None:
                 plt.close("all")  # drop the half-drawn figure
             failed.append(f"plot {name} failed: {type(e).__name__}: {e}".splitlines()[0])
-    return out, failed
+            continue
+        if png is None:
+            skipped.append(f"{name} not drawn: {SKIP_REASONS.get(name, 'nothing to show')}")
+        else:
+            out.append((name, png))
+    return out, failed, skipped
+
+
+VIEW_FILE = "view.html"
+"""The batch viewer (`tracr-agent view DIR`) the report's rows link into."""
+
+
+def view_link(r: Row) -> str:
+    """The viewer's episode list filtered to this row's episodes."""
+    from urllib.parse import quote
+
+    return f"{VIEW_FILE}#" + "&".join(f"{k}={quote(v, safe='')}" for k, v in r.filters)
 
 
 @dataclass
@@ -231,27 +207,32 @@ def unsafe_warning(records: list[ResultRecord]) -> Optional[str]:
             f"code ran without OS-level isolation (only rlimits and an audit hook it can switch off).")
 
 
-def write_reports(out_dir: Path, rows: list[Row]) -> Reports:
+def write_reports(out_dir: Path, rows: list[Row], linked: bool = False) -> Reports:
     """Writes the plots, report.md and report.html; a plot that fails is named in `failed_plots`
     (and in both reports) instead of stopping the rest. Episodes scored with --unsafe-sandbox
-    (results.jsonl says which) put a warning at the top of both."""
+    (results.jsonl says which) put a warning at the top of both. `linked`: each row links into the
+    batch viewer (VIEW_FILE, which the caller writes next to the reports)."""
     out_dir = Path(out_dir)
-    warning = unsafe_warning(read_results(out_dir))
-    plots, failed = _plots(rows)
+    records = read_results(out_dir)
+    warning = unsafe_warning(records)
+    plots, failed, skipped = _plots(rows)
     for name, data in plots:
         (out_dir / name).write_bytes(data)
+    cols = COLUMNS + (("episodes",) if linked else ())
     md = ["# tracr-agent evaluation", ""] + ([f"> **⚠ {warning}**", ""] if warning else []) + [
           f"Results: `{out_dir / 'results.jsonl'}`", "",
-          "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    md += ["| " + " | ".join(c.replace("|", "\\|") for c in row_cells(r)) + " |" for r in rows]
-    records = read_results(out_dir)
+          "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    md += ["| " + " | ".join([c.replace("|", "\\|") for c in row_cells(r)]
+                             + ([f"[view]({view_link(r)})"] if linked else [])) + " |" for r in rows]
     md += [""] + breakdown.markdown(records)
-    md += [f"![{n}]({n})" for n, _ in plots] + [f"*{line}*" for line in failed]
+    md += [f"![{n}]({n})" for n, _ in plots] + [f"*{line}*" for line in failed + skipped]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md) + "\n")
-    cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(r)) + "</tr>" for r in rows)
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(r))
+        + (f'<td><a href="{html.escape(view_link(r))}">view</a></td>' if linked else "") + "</tr>" for r in rows)
     imgs = "".join(f'<figure><img alt="{n}" src="data:image/png;base64,{base64.b64encode(d).decode()}"/></figure>'
-                   for n, d in plots) + "".join(f"<p><em>{html.escape(line)}</em></p>" for line in failed)
+                   for n, d in plots) + "".join(f"<p><em>{html.escape(line)}</em></p>" for line in failed + skipped)
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>tracr-agent evaluation</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -259,7 +240,7 @@ def write_reports(out_dir: Path, rows: list[Row]) -> Reports:
         "img{max-width:100%}.unsafe{background:#fdd;border:2px solid #c00;padding:8px;font-weight:bold}"
         "</style></head><body><h1>tracr-agent evaluation</h1>"
         + (f"<p class='unsafe'>⚠ {html.escape(warning)}</p>" if warning else "") +
-        f"<table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in COLUMNS)}</tr></thead>"
+        f"<table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr></thead>"
         f"<tbody>{cells}</tbody></table>{breakdown.html_sections(records)}{imgs}</body></html>")
     html_path = out_dir / "report.html"
     html_path.write_text(page)

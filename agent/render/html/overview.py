@@ -31,13 +31,17 @@ OUTCOME_SLUG = {"correct": "correct", "wrong": "wrong", "no prediction": "none"}
 
 def column_dims(episodes: list[Episode]) -> list[tuple[str, str]]:
     return [(k, name) for k, name in COLUMN_DIMS
-            if k == "condition" or len({str(e.get(k, "")) for e in episodes if e.get(k) is not None}) > 1]
+            if k == "condition" or len({_value(e, k) for e in episodes}) > 1]
+
+
+DEFAULTS = {"residual": "labelled"}
+"""What a record written before a field existed means by its absence."""
 
 
 def _value(ep: Episode, key: str) -> str:
     if key == "task":
         return ep.task
-    v = ep.get(key)
+    v = ep.get(key, DEFAULTS.get(key))
     return "" if v is None else str(v)
 
 
