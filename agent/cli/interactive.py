@@ -10,18 +10,20 @@ from typing import Optional
 
 import typer
 
+from tracr_agent.agent.cli.options import PlainOpt
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 
 def resume_cmd(
     session: str = typer.Argument(..., help="The session id `run --interactive` printed."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
+    plain: bool = PlainOpt,
 ):
     """Continue an interactive session from its last checkpoint; the transcript continues in the same file."""
     from tracr_agent.agent.cli.main import console
     from tracr_agent.agent.interactive.session import resume_session
 
-    raise typer.Exit(resume_session(session, verbose=verbose, console=console))
+    raise typer.Exit(resume_session(session, verbose=verbose, console=console, plain=plain))
 
 
 def lab_cmd(
@@ -34,6 +36,7 @@ def lab_cmd(
     program: Optional[str] = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION."),
     model_dir: Optional[str] = typer.Option(None, "--model-dir", help="A converted Tracr model directory."),
     residual: str = typer.Option("labelled", "--residual", help="labelled | raw (unlabelled residual dims d0…dN)."),
+    plain: bool = PlainOpt,
 ):
     """Investigate a subject yourself with the agent's tools (a REPL), then submit a prediction to be scored."""
     from pathlib import Path
@@ -56,7 +59,7 @@ def lab_cmd(
     subject = subject_from(task, program, model_dir)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, "human")
     raise typer.Exit(run_lab(subject, condition=condition, transcript_path=path, cap_tokens=cap, console=console,
-                               residual=residual))
+                               residual=residual, plain=plain))
 
 
 def register(app: typer.Typer) -> None:

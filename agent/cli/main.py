@@ -15,6 +15,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
+from tracr_agent.agent.cli.options import PlainOpt
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 app = typer.Typer(
@@ -268,6 +269,7 @@ def run(
     static_inputs: Optional[str] = typer.Option(None, "--static-inputs", help='static conditions: JSON list of inputs to dump, e.g. \'[["a","b","c"]]\' (default: one random input of full length).'),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; print only the result."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
+    plain: bool = PlainOpt,
     program: Optional[str] = ProgramOpt,
     model_dir: Optional[str] = ModelDirOpt,
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Approve, edit or deny each tool call, give "
@@ -314,7 +316,7 @@ def run(
                                        condition=condition, limits=limits, transcript_path=path, closed_set=closed_set,
                                        cap_tokens=cap, compat=compat, verbose=verbose, console=console,
                                        residual=residual))
-    listeners = [] if quiet else [LiveView(console, verbose=verbose)]
+    listeners = [] if quiet else [LiveView(console, verbose=verbose, plain=plain)]
     hooks = [h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None
     inputs = None
     if static_inputs:

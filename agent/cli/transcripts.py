@@ -16,6 +16,7 @@ from typing import Optional
 
 import typer
 
+from tracr_agent.agent.cli.options import PlainOpt
 from tracr_agent.agent.episode.reading import load_events, summarize_transcript
 
 SKIP_REASONS = {
@@ -39,12 +40,13 @@ MAX_GAP_S = 10.0
 # -- replay -------------------------------------------------------------------------------------
 
 
-def _render(events, problem: Optional[str], *, step: bool, speed: float, only: Optional[str], verbose: bool) -> None:
+def _render(events, problem: Optional[str], *, step: bool, speed: float, only: Optional[str], verbose: bool,
+            plain: bool = False) -> None:
     from tracr_agent.agent.episode import transcript as tr
     from tracr_agent.agent.cli.main import console, err_console
     from tracr_agent.agent.render.live import LiveView
 
-    view = LiveView(console, verbose=verbose, only=only)
+    view = LiveView(console, verbose=verbose, only=only, plain=plain)
     prev_t = None
     seen_turn = False
     stepping = step
@@ -73,6 +75,7 @@ def replay_cmd(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
     rerun: bool = typer.Option(False, "--rerun", help="Re-execute every recorded tool call against a freshly "
                                                      "loaded subject and compare with the recorded results."),
+    plain: bool = PlainOpt,
 ):
     """Replay a saved transcript as the live view showed it, or re-execute its tool calls (--rerun)."""
     from tracr_agent.agent.cli.main import fail
@@ -85,7 +88,7 @@ def replay_cmd(
     if rerun:
         raise typer.Exit(rerun_transcript(path))
     events, problem = load_events(path)
-    _render(events, problem, step=step, speed=speed, only=only, verbose=verbose)
+    _render(events, problem, step=step, speed=speed, only=only, verbose=verbose, plain=plain)
     if problem:
         fail(f"{problem}; the {len(events)} valid event(s) before it are shown above")
 

@@ -28,6 +28,7 @@ from rich.markup import escape
 
 from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.loop.graph import Recorder
+from tracr_agent.agent.render.grids import result_renderable
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 PROMPT = "lab> "
@@ -69,12 +70,13 @@ def parse_args(rest: str):
 
 class Lab:
     def __init__(self, subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
-                 console: Optional[Console] = None, residual: str = "labelled"):
+                 console: Optional[Console] = None, residual: str = "labelled", plain: bool = False):
         from tracr_agent.tools.subjects.subject import standard_hooks
         from tracr_agent.tools.suite.base import ToolContext, tool_names
 
         self.subject = subject
         self.condition = condition
+        self.plain = plain  # True: results as the text the tools return, no shaded grids
         self.ctx = ToolContext(condition=condition, cap_tokens=cap_tokens, residual=residual)
         self.console = console or Console()
         self.tools = tool_names(condition)
@@ -148,7 +150,12 @@ class Lab:
         self.recorder.emit(tr.ToolResultEvent(step=self.step, call_id=cid, name=name, text=res.text,
                                               is_error=res.is_error, latency_ms=round(res.latency_ms, 2),
                                               origin="tool"))
-        self.console.print(escape(res.text), style="red" if res.is_error else None, highlight=False, soft_wrap=True)
+        grid = None if self.plain else result_renderable(res.text, res.is_error)
+        if grid is not None:  # attention patterns and residual decodes as shaded grids
+            self.console.print(grid)
+        else:
+            self.console.print(escape(res.text), style="red" if res.is_error else None, highlight=False,
+                               soft_wrap=True)
         return res
 
     def end(self, prediction: Optional[dict]) -> Optional[dict]:
@@ -298,6 +305,6 @@ class Lab:
 
 
 def run_lab(subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
-            console: Optional[Console] = None, residual: str = "labelled") -> int:
+            console: Optional[Console] = None, residual: str = "labelled", plain: bool = False) -> int:
     return Lab(subject, condition=condition, transcript_path=transcript_path, cap_tokens=cap_tokens,
-               console=console, residual=residual).loop()
+               console=console, residual=residual, plain=plain).loop()

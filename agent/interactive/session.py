@@ -145,13 +145,13 @@ def _raise_hangup(signum, frame):
 
 class Session:
     def __init__(self, store: SessionStore, sid: str, meta: dict, subject, backend, writer: tr.TranscriptWriter,
-                 console: Console, verbose: bool = False):
+                 console: Console, verbose: bool = False, plain: bool = False):
         from tracr_agent.agent.render.live import LiveView
 
         self.store, self.sid, self.meta, self.subject, self.backend = store, sid, meta, subject, backend
         self.writer = writer
         self.console = console
-        self.view = LiveView(console, verbose=verbose)
+        self.view = LiveView(console, verbose=verbose, plain=plain)
         self.recorder = Recorder(writer, [self._show])
         self.human_s = 0.0
         """Seconds spent waiting for the person, left out of the wall-time limit."""
@@ -383,6 +383,7 @@ def validate_args(name: str, line: str) -> tuple[Optional[dict], Optional[str]]:
 def start_session(subject, backend, *, task: Optional[str], program: Optional[str], model_dir: Optional[str],
                   condition: str, limits: Limits, transcript_path: Path, closed_set: bool = False,
                   cap_tokens: int = DEFAULT_CAP_TOKENS, compat: Optional[str] = None, verbose: bool = False,
+                  plain: bool = False,
                   console: Optional[Console] = None, seed: int = 0, residual: str = "labelled") -> int:
     """`run --interactive`: a new session, driven until it finishes or is interrupted. Returns the exit code."""
     from tracr_agent.agent.episode.lifecycle import subject_ref, version
@@ -400,7 +401,7 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
     if path.exists():
         path.unlink()  # as in run_episode: a new session never appends to an old file (only `resume` appends)
     writer = tr.TranscriptWriter(path)
-    session = Session(store, sid, meta, subject, backend, writer, console, verbose)
+    session = Session(store, sid, meta, subject, backend, writer, console, verbose, plain)
     session.recorder.emit(tr.Header(
         tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         subject=subject_ref(subject), condition=condition, residual=residual, llm=backend.spec,
@@ -415,7 +416,7 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
         store.close()
 
 
-def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None) -> int:
+def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None, plain: bool = False) -> int:
     """`tracr-agent resume SESSION`: continue from the last checkpoint, appending to the same transcript."""
     from tracr_agent.agent.backends.llm import make_backend
     from tracr_agent.tools.subjects.load import load_subject
@@ -443,7 +444,7 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
                         f"(fingerprint {subject.fingerprint[:12]}, was {meta['fingerprint'][:12]})")
     store = SessionStore(db)
     writer = tr.TranscriptWriter(path, start=time.monotonic() - last_t)
-    session = Session(store, sid, meta, subject, backend, writer, console, verbose)
+    session = Session(store, sid, meta, subject, backend, writer, console, verbose, plain)
     console.print(f"resuming session [bold]{sid}[/] · {meta['condition']} · {meta['llm']} · "
                   f"transcript {path} ({len(events)} events so far)", highlight=False, soft_wrap=True)
     last_turn = next((e for e in reversed(events) if isinstance(e, tr.LLMResponse)), None)

@@ -14,14 +14,17 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.render.grids import result_renderable
 
 PREVIEW_LINES = 8
 
 
 class LiveView:
-    def __init__(self, console: Console | None = None, verbose: bool = False, only: str | None = None):
+    def __init__(self, console: Console | None = None, verbose: bool = False, only: str | None = None,
+                 plain: bool = False):
         self.console = console or Console()
         self.verbose = verbose
+        self.plain = plain  # True: tool results as the text the agent read, no grids
         self.only = only  # None, "tools", "llm" or "human"
         self.tool_calls = 0
         self.tokens = 0
@@ -64,7 +67,11 @@ class LiveView:
                 shown = args if len(args) <= 300 or self.verbose else args[:300] + "…"
                 c.print(Text.assemble(("  → ", "bold yellow"), (ev.name, "bold yellow"), (" " + shown, "yellow")))
         elif isinstance(ev, tr.ToolResultEvent):
-            if self._show("tools"):
+            grid = None if self.plain else result_renderable(ev.text, ev.is_error)
+            if self._show("tools") and grid is not None:  # attention patterns, residual decodes: shaded grids
+                c.print(Panel(grid, title=f"{ev.name} · {ev.latency_ms:.0f} ms", title_align="left",
+                              border_style="dim", expand=False))
+            elif self._show("tools"):
                 lines = ev.text.splitlines()
                 shown = lines if self.verbose else lines[:PREVIEW_LINES]
                 body = "\n".join(shown) + ("" if len(shown) == len(lines) else f"\n… ({len(lines) - len(shown)} more lines; --verbose shows all)")

@@ -1,0 +1,90 @@
+"""Tool results as shaded grids in the terminal (rich): attention patterns and other numeric tables as
+heatmaps, residual decodes as tables coloured by value. Only the person's view changes; the agent still
+reads the text. The live view, `replay` and `lab` use `result_renderable`; `--plain` skips it."""
+
+from __future__ import annotations
+
+import colorsys
+import zlib
+from typing import Optional
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from tracr_agent.agent.render import parse as P
+
+GRID_PARTS = (P.Matrix, P.VarTable)
+"""The parts drawn as grids; anything else in the result stays text."""
+
+
+def _rgb(r: float, g: float, b: float):
+    from rich.color import Color
+
+    return Color.from_rgb(round(255 * r), round(255 * g), round(255 * b))
+
+
+def heat_style(v: float, scale: float) -> Style:
+    """White to blue (positive) or red (negative) by |v| / scale; dark text on light cells, white on dark."""
+    a = 0.0 if scale <= 0 else min(1.0, abs(v) / scale)
+    target = (0.15, 0.39, 0.92) if v >= 0 else (0.86, 0.15, 0.15)
+    bg = tuple(1 - a * (1 - c) for c in target)
+    return Style(bgcolor=_rgb(*bg), color="white" if a > 0.55 else "black")
+
+
+def value_style(value: str) -> Style:
+    """A stable pastel per categorical value; '-' (no value) is grey."""
+    if value in ("-", ""):
+        return Style(bgcolor=_rgb(0.9, 0.9, 0.9), color="grey50")
+    hue = (zlib.crc32(value.encode()) % 360) / 360
+    return Style(bgcolor=_rgb(*colorsys.hls_to_rgb(hue, 0.85, 0.7)), color="black")
+
+
+def _number(text: str) -> Optional[float]:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _titled(title: str, table: Table) -> RenderableType:
+    # A table's own title wraps at the table's width; a line above it does not.
+    return Group(Text(title, style="dim"), table) if title else table
+
+
+def matrix_grid(m: P.Matrix) -> RenderableType:
+    scale = max((abs(v) for row in m.values for v in row), default=0.0)
+    t = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False)
+    t.add_column(m.corner, justify="right", style="bold")
+    for c in m.cols:
+        t.add_column(c, justify="center", no_wrap=True)
+    for label, row in zip(m.rows, m.values):
+        t.add_row(label, *(Text(f"{v:g}", style=heat_style(v, scale)) for v in row))
+    return _titled(m.title, t)
+
+
+def vartable_grid(v: P.VarTable) -> RenderableType:
+    scale = max((abs(_number(x) or 0.0) for row in v.cells for x in row), default=0.0) if v.sparse else 0.0
+    t = Table(caption=v.footer or None, caption_justify="left", box=None, padding=(0, 1), show_edge=False,
+              pad_edge=False)
+    t.add_column("position", justify="right", style="bold", no_wrap=True)
+    for c in v.cols:
+        t.add_column(c, justify="center", no_wrap=True)
+    for label, row in zip(v.rows, v.cells):
+        t.add_row(label, *(Text(x, style=heat_style(_number(x) or 0.0, scale) if v.sparse else value_style(x))
+                           for x in row))
+    return _titled(v.title, t)
+
+
+def result_renderable(text: str, is_error: bool = False) -> Optional[RenderableType]:
+    """The result with its grids drawn, or None when it holds no grid (or holds other structures a grid
+    would drop): then the text is shown as before."""
+    if is_error:
+        return None
+    parts = P.parse_result(text)
+    if not any(isinstance(p, GRID_PARTS) for p in parts) or not all(
+            isinstance(p, (*GRID_PARTS, P.Lines)) for p in parts):
+        return None
+    return Group(*(matrix_grid(p) if isinstance(p, P.Matrix) else vartable_grid(p) if isinstance(p, P.VarTable)
+                   else Text(p.text) for p in parts))
