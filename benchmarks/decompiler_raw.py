@@ -36,6 +36,21 @@ def drive(subject, condition: str = "whitebox", residual: str = "raw", max_calls
     raise RuntimeError("the decompiler did not submit")
 
 
+def explain_miss(subject, pred: dict, tokens: list) -> None:
+    """For a labelled subject: every decompiled variable whose value on `tokens` differs from the model's."""
+    from tracr_agent.agent.investigators.decompiler.program import trace
+    from tracr_agent.agent.investigators.decompiler.variables import from_labels, read_all
+
+    got = trace(pred["implementation"], tokens)
+    real = read_all(from_labels(subject.residual_labels, subject.vocab),
+                    subject.activations(tokens)[f"blocks.{subject.n_layers - 1}.hook_resid_post"].numpy())
+    for name, vals in real.items():
+        mine = got.get(name.replace(".", "_"))
+        if mine is not None and [round(v, 3) if isinstance(v, float) else v for v in mine] != \
+                [round(v, 3) if isinstance(v, float) else v for v in vals[1:]]:
+            print(f"  {name}: decompiled {mine} model {vals[1:]}")
+
+
 def main(tasks: list[str]) -> None:
     from tracr_agent.agent.scoring.score import score_prediction
     from tracr_agent.tools.subjects.load import load_task

@@ -20,8 +20,14 @@ MAX_JSON_INPUTS = 64
 def sparse(x) -> list:
     """Nested lists; at the last axis [[index, value], …] of the non-zero entries (rounded to 4 decimals)."""
     if x.dim() == 1:
-        return [[j, round(v, 4)] for j, v in enumerate(x.tolist()) if abs(v) >= 5e-5]
+        return [[j, _num(v)] for j, v in enumerate(x.tolist()) if abs(v) >= 5e-5]
     return [sparse(row) for row in x]
+
+
+def _num(v: float):
+    """4 decimals; a whole number as an int (most entries are exactly 1: '1' instead of '1.0')."""
+    v = round(v, 4)
+    return int(v) if v == int(v) else v
 
 
 def batch_inputs(subject, raw) -> list[list]:

@@ -1,8 +1,8 @@
 """Putting it together: the layer each variable is written in, then each head and MLP explained in
 the model's order, then the output variable; the result is a `Program`.
 
-Stages: 0 = the embedding (input variables); 2L+1 = layer L's attention (first seen at
-hook_resid_mid); 2L+2 = layer L's MLP (first seen at hook_resid_post).
+Stages: 0 = the embedding (input variables); 2L+1 = layer L's attention (non-zero in its
+hook_attn_out); 2L+2 = layer L's MLP (non-zero in its hook_mlp_out).
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from tracr_agent.agent.investigators.decompiler.variables import INPUT_VARS, Var
 
 
 def stage_hooks(info: dict) -> list[tuple[str, int]]:
-    """(hook, stage) pairs that separate the stages of the non-empty components: a variable first
-    seen at a hook was written by the component just before it."""
+    """(hook, stage) pairs: the embedding's residual stream, then what each non-empty attention layer
+    and MLP adds to it (hook_attn_out / hook_mlp_out hold only the variables that component writes,
+    so they are cheap to read). A variable is written at the first stage where it is non-zero."""
     hooks = [("blocks.0.hook_resid_pre", 0)]
     for layer in range(info["n_layers"]):
         if any(l == layer for l, _ in info["heads"]):
-            hooks.append((f"blocks.{layer}.hook_resid_mid", 2 * layer + 1))
+            hooks.append((f"blocks.{layer}.hook_attn_out", 2 * layer + 1))
         if layer in info["mlps"]:
-            hooks.append((f"blocks.{layer}.hook_resid_post", 2 * layer + 2))
+            hooks.append((f"blocks.{layer}.hook_mlp_out", 2 * layer + 2))
     return hooks
 
 

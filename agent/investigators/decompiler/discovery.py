@@ -21,7 +21,7 @@ import numpy as np
 
 from tracr_agent.agent.investigators.decompiler.variables import Variable
 
-TOL = 1e-3
+TOL = 0.02  # soft attention leaks a little (0.999 / 0.003 are seen): one-hot is "within 0.02 of 0 or 1"
 
 
 def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, int]) -> list[Variable]:
@@ -32,6 +32,7 @@ def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, 
     d = R.shape[1]
     nonzero = np.any(np.abs(R) > TOL, axis=0)
     binary = np.all((np.abs(R) < TOL) | (np.abs(R - 1) < TOL), axis=0)
+    unit = np.all((R > -TOL) & (R < 1 + TOL), axis=0)
     hot = R > 0.5
     groups: list[list[int]] = []
     numerical: set[int] = set()
@@ -45,26 +46,33 @@ def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, 
     for j in range(d):
         if not nonzero[j]:
             continue
-        if not binary[j]:
+        stage = dim_stage.get(j)
+        # a categorical aggregate may average one-hots where it selects several keys: its dims are
+        # fractions in [0, 1] summing to 0 or 1; any other fractional dim is numerical
+        soft = unit[j] and stage is not None and stage % 2 == 1
+        if not binary[j] and not soft:
             close()
             numerical.add(j)
             groups.append([j])
             continue
         # a dim not seen on the scanned inputs has no stage: it may join either side
-        same_stage = dim_stage.get(j) is None or _stage(current, dim_stage) in (None, dim_stage.get(j))
-        if current and same_stage and not np.any(hot[:, j] & hot[:, current].any(axis=1)):
+        same_stage = stage is None or _stage(current, dim_stage) in (None, stage)
+        if current and same_stage and np.all(R[:, current + [j]].sum(axis=1) < 1 + TOL):
             current.append(j)
         else:
             close()
             current.append(j)
     close()
-    # An MLP writes a categorical value at every position; a block written by an MLP (even stage)
-    # with positions holding none is a run of numerical 0/1 flags (e.g. "token is x", "token is y").
+    # (Adjacent numerical 0/1 flags written together, e.g. "token is x" and "token is y", stay one
+    # block: a head averaging one of them is read as averaging that value's indicator.)
+    # A block of fractions must sum to 0 or 1 on every row to be one averaged categorical variable.
     split = []
     for dims in groups:
-        stage = _stage(dims, dim_stage)
-        if len(dims) > 1 and stage and stage % 2 == 0 and not _always_one(final_resids, dims):
+        sums = R[:, dims].sum(axis=1)
+        mixed = not np.all(binary[dims]) and not np.all((np.abs(sums) < TOL) | (np.abs(sums - 1) < TOL))
+        if len(dims) > 1 and mixed:
             split += [[j] for j in dims]
+            numerical |= {j for j in dims if not binary[j]}
         else:
             split.append(dims)
     return _name(split, numerical, final_resids, hot, dim_stage)
@@ -72,10 +80,6 @@ def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, 
 
 def _stage(dims: list[int], dim_stage: dict[int, int]) -> Optional[int]:
     return next((dim_stage[j] for j in dims if j in dim_stage), None)
-
-
-def _always_one(final_resids, dims: list[int]) -> bool:
-    return all(np.count_nonzero(r[p, dims] > 0.5) == 1 for _, r in final_resids for p in range(1, r.shape[0]))
 
 
 def _follows(final_resids, dims: list[int], key) -> Optional[dict]:

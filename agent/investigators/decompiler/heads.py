@@ -91,8 +91,20 @@ def explain_selection(probes, layer: int, head: int, candidates: list[Variable])
     return None if best is None else best[1:]
 
 
+def _mean_fits(probes, out: str, value: str, indicator) -> bool:
+    for vals, sel in probes:
+        xs = vals[value] if indicator is None else [1.0 if x == indicator else 0.0 for x in vals[value]]
+        for q, keys in enumerate(sel, 1):
+            if any(xs[k] is None for k in keys):
+                return False
+            m = sum(xs[k] for k in keys) / len(keys) if keys else 0.0
+            if abs(vals[out][q] - m) > NUM_TOL:
+                return False
+    return True
+
+
 def explain_value(probes, out: Variable, candidates: list[Variable], width_mode: bool):
-    """(mode, value var, vmap) such that aggregating the value var over the selections gives `out`, or None."""
+    """(mode, value var, vmap, indicator) such that aggregating the value var over the selections gives `out`, or None."""
     if width_mode:
         if out.kind != "numerical":
             return None
@@ -100,20 +112,15 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
             for q, keys in enumerate(sel, 1):
                 if abs(vals[out.name][q] - 1.0 / (len(keys) + 1)) > NUM_TOL:
                     return None
-        return ("width", None, {})
+        return ("width", None, {}, None)
     for v in candidates:
-        if out.kind == "numerical" and v.kind == "numerical":
-            ok = True
-            for vals, sel in probes:
-                for q, keys in enumerate(sel, 1):
-                    m = sum(vals[v.name][k] for k in keys) / len(keys) if keys else 0.0
-                    if abs(vals[out.name][q] - m) > NUM_TOL:
-                        ok = False
-                        break
-                if not ok:
-                    break
-            if ok:
-                return ("mean", v.name, {})
+        if out.kind == "numerical":
+            # a numerical value, or (a label-free residual may show numerical 0/1 flags as one block)
+            # the indicator of one value of a categorical variable
+            options = [None] if v.kind == "numerical" else list(v.values)
+            for ind in options:
+                if _mean_fits(probes, out.name, v.name, ind):
+                    return ("mean", v.name, {}, ind)
         elif out.kind == "categorical" and v.kind == "categorical":
             vmap: dict = {}
             ok = True
@@ -132,7 +139,7 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
                     break
             if ok:
                 ident = all(a == b for a, b in vmap.items())
-                return ("pick", v.name, {} if ident else vmap)
+                return ("pick", v.name, {} if ident else vmap, None)
     return None
 
 
@@ -154,7 +161,7 @@ def explain_head(probes, layer: int, head: int, written: list[Variable], availab
     if found is None:
         return None, f"head {layer}.{head}: no pair of variables explains its selection"
     qn, kn, rule, table = found
-    mode, vname, vmap = value
+    mode, vname, vmap, indicator = value
     step = HeadStep(layer=layer, head=head, out=out.name, query=qn, key=kn, rule=rule,
-                    table=table if rule == "table" else {}, mode=mode, value=vname, vmap=vmap)
+                    table=table if rule == "table" else {}, mode=mode, value=vname, vmap=vmap, indicator=indicator)
     return step, None

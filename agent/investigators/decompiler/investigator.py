@@ -33,7 +33,7 @@ from tracr_agent.agent.investigators.decompiler.analysis import (
     stage_hooks,
 )
 from tracr_agent.agent.investigators.decompiler.discovery import discover, output_map
-from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
+from tracr_agent.agent.investigators.decompiler.observations import read_results
 from tracr_agent.agent.investigators.decompiler.program import describe, label, source
 from tracr_agent.agent.investigators.decompiler.variables import from_labels, read_all
 from tracr_agent.agent.loop.prompts import FORCE
@@ -112,12 +112,20 @@ class DecompilerInvestigator(BaseChatModel):
             return _submit(call, None, "activations cannot be read in this session (no get_activations)")
         obs = read_results(results, info["d_model"])
         used = sum(1 for m in messages if isinstance(m, AIMessage) for _ in m.tool_calls)
-        probe_set = self._probe_set(info, obs)
-        requests = self._requests(info, probe_set, probes.scan_inputs(probe_set, info["max_seq_len"]))
+        # first the scan (every stage, a few long inputs): its replies also size the later calls
+        scan = probes.scan_inputs(probes.round1(info["vocab"], info["max_seq_len"]), info["max_seq_len"])
+        scan_reqs = self._requests(info, scan, scan)
+        if can_read and any(not all(obs.has(x, h) for h in hooks) for x, hooks in scan_reqs):
+            missing = [(x, hooks) for x, hooks in scan_reqs if not all(obs.has(x, h) for h in hooks)]
+            return self._read(call, info, obs, missing, "Reading every stage of the residual stream on a few long inputs")
+        scan_obs = read_results([r for r in results if _reads_only(r, scan)], info["d_model"])
+        scan_obs.failed = 0
+        probe_set = self._probe_set(info, scan_obs)
+        requests = scan_reqs + self._requests(info, probe_set, [])
         cover_done = any(isinstance(m, AIMessage) and str(m.content).startswith(COVER_MARK) for m in messages)
         if cover_done:
-            extra = [x for x in obs.acts if x not in probe_set]
-            requests += self._requests(info, extra, [])
+            extra = [x for x in obs.acts if x not in probe_set and x not in scan]
+            requests += [(x, (final_hook(info["n_layers"]),)) for x in extra]
         missing = [(x, hooks) for x, hooks in requests if not all(obs.has(x, h) for h in hooks)]
         if missing and can_read:
             return self._read(call, info, obs, missing, "Reading the model's internals")
@@ -129,21 +137,21 @@ class DecompilerInvestigator(BaseChatModel):
             cands = probes.domain_sample(info["vocab"], info["max_seq_len"])
             new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER) if x not in obs.acts]
             while new:
-                reqs = self._requests(info, new, [])
+                # the final residual stream is enough to fill MLP tables: no patterns
+                reqs = [(x, (final_hook(info["n_layers"]),)) for x in new]
                 if len(self._plan(info, obs, reqs)) <= COVER_CALLS or len(new) == 1:
                     return self._read(call, info, obs, reqs,
                                       f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed")
                 new = new[: len(new) * 2 // 3]
         return _submit(call, dec, None, obs=obs, info=info)
 
-    def _probe_set(self, info: dict, obs) -> list[tuple]:
-        """Round-1 probes: as many of the designed inputs as fit in ROUND1_CALLS calls."""
+    def _probe_set(self, info: dict, scan_obs) -> list[tuple]:
+        """Round-1 probes: as many of the designed inputs as fit in ROUND1_CALLS calls, sized from the
+        scan's replies only (so every turn computes the same set)."""
         n = probes.N_PROBES
-        obs = Observations(cap_chars=obs.cap_chars)  # sized without learned factors: the same set every turn
         while True:
             probe_set = probes.round1(info["vocab"], info["max_seq_len"], n)
-            reqs = self._requests(info, probe_set, probes.scan_inputs(probe_set, info["max_seq_len"]))
-            if n <= 12 or len(self._plan(info, obs, reqs)) <= ROUND1_CALLS:
+            if n <= 12 or len(self._plan(info, scan_obs, self._requests(info, probe_set, []))) <= ROUND1_CALLS - 3:
                 return probe_set
             n -= 4
 
@@ -156,10 +164,9 @@ class DecompilerInvestigator(BaseChatModel):
 
     @staticmethod
     def _plan(info, obs, requests) -> list[dict]:
-        budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 4)))
+        budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 2)))
         n_heads = info["heads_per_layer"] or 1
-        factor = probes.scale(obs.replies, info["n_vars"], n_heads)
-        return probes.plan_calls(requests, budget, info["n_vars"], n_heads, factor)
+        return probes.plan_calls(requests, budget, info["n_vars"], n_heads, obs.sizes)
 
     def _read(self, call, info, obs, missing, note: str) -> AIMessage:
         args = self._plan(info, obs, missing)
@@ -182,6 +189,15 @@ class DecompilerInvestigator(BaseChatModel):
             used = {j for v in dec.variables for j in v.dims}
             dec.program.output_map = output_map(out, info["output_values"], info["d_model"], used)
         return dec
+
+
+def _reads_only(result, inputs) -> bool:
+    """Whether a get_activations result read only these inputs (the scan's replies)."""
+    name, args, _ = result
+    if name != "get_activations" or not isinstance(args, dict):
+        return False
+    xs = args.get("input") or []
+    return bool(xs) and all(isinstance(x, list) and tuple(x) in inputs for x in xs)
 
 
 def _submitted(messages) -> bool:

@@ -24,8 +24,8 @@ class Observations:
     cap_chars: Optional[int] = None
     """The output cap learned from a refusal, if any."""
     failed: int = 0
-    replies: list = field(default_factory=list)
-    """(reply length, [(input, hooks)]) of every successful reply: to size later calls."""
+    sizes: dict = field(default_factory=dict)
+    """hook kind -> [characters, positions] summed over every activation read: to size later calls."""
 
     def has(self, x, hook: str) -> bool:
         return hook in self.acts.get(tuple(x), {})
@@ -54,7 +54,6 @@ def read_results(results, d_model: int) -> Observations:
         except json.JSONDecodeError:
             obs.failed += 1
             continue
-        obs.replies.append((len(text), [(tuple(e["input"]), tuple(e["acts"])) for e in data.get("inputs", [])]))
         if data.get("residual_labels"):
             obs.residual_labels = data["residual_labels"]
         for entry in data.get("inputs", []):
@@ -63,7 +62,21 @@ def read_results(results, d_model: int) -> Observations:
             slot = obs.acts.setdefault(x, {})
             for hook, sp in entry["acts"].items():
                 slot[hook] = _dense_hook(sp, hook, n_pos, d_model)
+                size = obs.sizes.setdefault(hook_kind(hook), [0, 0])
+                size[0] += len(json.dumps(sp, separators=(",", ":"))) + len(hook) + 4
+                size[1] += n_pos
     return obs
+
+
+def hook_kind(hook: str) -> str:
+    """What sizes a hook's json: the residual stream, one component's output, or attention patterns."""
+    if hook.endswith("hook_pattern"):
+        return "pattern"
+    if hook.endswith(("hook_attn_out", "hook_mlp_out")):
+        return "component"
+    if hook == "blocks.0.hook_resid_pre":
+        return "embedding"
+    return "resid"
 
 
 def _dense_hook(sp, hook: str, n_pos: int, d_model: int) -> np.ndarray:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from typing import Optional
 
 N_PROBES = 40
 N_SCAN = 3
-N_COVER = 24
+N_COVER = 40
 DEFAULT_CAP_CHARS = 6000
 
 
@@ -57,26 +58,27 @@ def domain_sample(vocab: list, max_len: int, k: int = 3000, seed: int = 1) -> li
     return list(dict.fromkeys(tuple(rng.choice(vocab) for _ in range(rng.randint(1, max_len))) for _ in range(k)))
 
 
-def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int) -> int:
-    """A first guess of one (input, hook)'s share of a json reply; `scale` corrects it from replies seen."""
+def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Optional[dict] = None) -> int:
+    """One (input, hook)'s share of a json reply: measured characters per position for this kind of
+    hook when some were read already, else a first guess."""
+    from tracr_agent.agent.investigators.decompiler.observations import hook_kind
+
     n_pos = len(x) + 1
+    seen = (sizes or {}).get(hook_kind(hook))
+    if seen and seen[1]:
+        return int(20 + n_pos * seen[0] / seen[1] * 1.1)
     if hook.endswith("hook_pattern"):
         return 40 + n_heads * n_pos * (4 + 5 * n_pos)
+    if hook.endswith(("hook_attn_out", "hook_mlp_out")):  # one component writes a variable or two
+        return 40 + n_pos * (4 + 10 * 3)
+    if hook == "blocks.0.hook_resid_pre":  # tokens, indices, one
+        return 40 + n_pos * (4 + 10 * 3)
     return 40 + n_pos * (4 + 9 * max(n_vars, 4))
 
 
-def scale(replies, n_vars: int, n_heads: int) -> float:
-    """Actual / estimated size over the replies seen so far (1 before any)."""
-    est = sum(60 + sum(estimate_chars(x, h, n_vars, n_heads) for h in hooks) for _, items in replies
-              for x, hooks in items)
-    got = sum(n for n, _ in replies)
-    return max(0.3, got / est) if est and got else 1.0
-
-
 def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_vars: int, n_heads: int,
-               factor: float = 1.0) -> list[dict]:
+               sizes: Optional[dict] = None) -> list[dict]:
     """get_activations json arguments covering every (input, hooks) request, each reply within budget."""
-    budget = int(budget / factor)
     calls: list[dict] = []
     groups: dict[tuple, list[tuple]] = {}
     for x, hooks in requests:
@@ -84,7 +86,7 @@ def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_var
         chunk: list[str] = []
         size = 60 + 20 * len(x)
         for h in hooks:
-            s = estimate_chars(x, h, n_vars, n_heads) + len(h) + 6
+            s = estimate_chars(x, h, n_vars, n_heads, sizes) + len(h) + 6
             if chunk and size + s > budget:
                 groups.setdefault(tuple(chunk), []).append(x)
                 chunk, size = [], 60 + 20 * len(x)
@@ -96,7 +98,7 @@ def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_var
         batch: list = []
         size = 200 + 40 * n_vars
         for x in xs:
-            s = 60 + 20 * len(x) + sum(estimate_chars(x, h, n_vars, n_heads) for h in hooks)
+            s = 60 + 20 * len(x) + sum(estimate_chars(x, h, n_vars, n_heads, sizes) for h in hooks)
             if batch and size + s > budget:
                 calls.append({"hook": ",".join(hooks), "input": [list(b) for b in batch], "format": "json"})
                 batch, size = [], 200 + 40 * n_vars

@@ -35,6 +35,7 @@ class HeadStep:
     mode: str = "pick"  # 'pick' (categorical), 'mean' (numerical), 'width' (selector width)
     value: Optional[str] = None  # the variable moved (pick/mean)
     vmap: dict = field(default_factory=dict)  # value moved -> value written, when not the identity
+    indicator: Any = None  # mean of (value == indicator) instead of the value itself, when set
 
     @property
     def where(self) -> str:
@@ -94,13 +95,23 @@ HELPERS = {
     return [1.0 / (len(keys) + 1) for keys in selected]
 ''',
     "_map": '''def _map(table, default, *columns):
-    """An MLP as a function of its input values at each position: table[a][b]… (numbers rounded
-    to 3 decimals); default for a combination never observed."""
+    """An MLP as a function of its input values at each position: table[a][b]…; default for a
+    combination never observed. A number not in the table reads as the nearest one that is: tracr's
+    numerical MLPs read their input by thresholds half-way between the values they know."""
+    def lookup(t, v):
+        if isinstance(v, float):
+            v = round(v, 3)
+        if v in t:
+            return t[v]
+        near = [k for k in t if isinstance(k, (int, float)) and not isinstance(k, bool)]
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and near:
+            return t[min(near, key=lambda k: abs(k - v))]
+        return default
     out = []
     for vals in zip(*columns):
         t = table
         for v in vals:
-            t = t.get(round(v, 3) if isinstance(v, float) else v, default) if isinstance(t, dict) else default
+            t = lookup(t, v) if isinstance(t, dict) else default
         out.append(default if isinstance(t, dict) else t)
     return out
 ''',
@@ -166,7 +177,10 @@ def source(prog: Program) -> str:
                 body.append(f"    {out} = _width(selected)")
             elif st.mode == "mean":
                 need("_mean")
-                body.append(f"    {out} = _mean(selected, {prog.ident(st.value)})")
+                vals = prog.ident(st.value)
+                if st.indicator is not None:
+                    vals = f"[1.0 if v == {_lit(st.indicator)} else 0.0 for v in {vals}]"
+                body.append(f"    {out} = _mean(selected, {vals})")
             else:
                 need("_pick")
                 vm = f", {_dict_lit(st.vmap)}" if st.vmap else ""
@@ -232,7 +246,8 @@ def describe(prog: Program) -> str:
             if st.mode == "width":
                 what = f"writes {st.out} = 1/(w+1) where w counts the selected keys (selector width)"
             elif st.mode == "mean":
-                what = f"writes {st.out} = the mean of {st.value} over the selected keys (0 if none)"
+                of = st.value if st.indicator is None else f"[{st.value} == {st.indicator!r}]"
+                what = f"writes {st.out} = the mean of {of} over the selected keys (0 if none)"
             else:
                 what = f"writes {st.out} = the {st.value} value at the selected key (none if none is selected)"
                 if st.vmap:
