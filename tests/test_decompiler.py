@@ -26,10 +26,10 @@ ZOO_TEN = ["sort", "reverse", "length", "frac_prevs", "pair_balance", "shuffle_d
            "nary_sequencemap", "count_less_freq", "running_mean"]
 
 
-def decompile_episode(subject, tmp_path, condition="whitebox", limits=None):
-    path = tmp_path / f"{subject.truth.task_id}-{condition}.jsonl"
+def decompile_episode(subject, tmp_path, condition="whitebox", limits=None, residual="labelled"):
+    path = tmp_path / f"{subject.truth.task_id}-{condition}-{residual}.jsonl"
     return run_episode(subject, make_backend("decompiler"), condition=condition, transcript_path=path,
-                       limits=limits or Limits())
+                       limits=limits or Limits(), residual=residual)
 
 
 def assert_explained(result, subject):
@@ -59,6 +59,23 @@ def test_decompiles_a_counting_model_fast(load, tmp_path):
 def test_decompiles_zoo_task_in_whitebox(load, tmp_path, task):
     subject = load(task)
     assert_explained(decompile_episode(subject, tmp_path), subject)
+
+
+def test_decompiles_a_label_free_model_fast(load, tmp_path):
+    """Raw residual (d0…dN only): it finds the variables itself; frac_prevs has a numerical 0/1 flag,
+    a numerical mean over a prefix, and the input variables to recognise."""
+    subject = load("frac_prevs")
+    result = decompile_episode(subject, tmp_path, residual="raw")
+    assert_explained(result, subject)
+    assert "_mean(" in result.prediction["implementation"]
+    assert not any(name in result.prediction["implementation"] for name in ("v1", "v2"))  # no label reached it
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ZOO_TEN)
+def test_decompiles_zoo_task_in_whitebox_raw(load, tmp_path, task):
+    subject = load(task)
+    assert_explained(decompile_episode(subject, tmp_path, residual="raw"), subject)
 
 
 def test_limit_reached_submits_partial_program(load, tmp_path):
