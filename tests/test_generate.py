@@ -268,3 +268,39 @@ def test_eval_over_generated_suite_reports_functional_headline_and_features(tmp_
     assert again.functional_correct == gen.functional_correct
     r = runner.invoke(app, ["eval", "--tasks", "gen:3:9:1", "--llm", "baseline", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "unknown difficulty 9" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_settle_applies_the_earlier_rule_in_candidate_order():
+    """A candidate judged in parallel, before an earlier acceptance was known, is still rejected as equal
+    to it; rules that come before it in the order keep their verdict."""
+    from tracr_agent.tools.subjects.generate.registry import settle
+
+    ok = {"k": 5, "reason": None, "detail": "", "fingerprint": "f1", "features": {"layers": 1}}
+    assert settle(ok, {"f0"}) == ok
+    late = settle(ok, {"f1"})
+    assert late["reason"] == filters.EQUALS_EARLIER and "features" not in late
+    failed = {**ok, "reason": filters.DISAGREES}
+    assert settle(failed, {"f1"})["reason"] == filters.EQUALS_EARLIER
+    zoo = {**ok, "reason": filters.EQUALS_ZOO}
+    assert settle(zoo, {"f1"})["reason"] == filters.EQUALS_ZOO
+    early = {"k": 6, "reason": filters.NOT_COMPILABLE, "detail": "validator", "fingerprint": ""}
+    assert settle(early, {"f1"}) == early
+
+
+@pytest.mark.slow
+def test_parallel_judging_accepts_the_same_ids(tmp_path, monkeypatch):
+    """--jobs 2 judges candidates side by side in spawned workers; the accepted sequence is the same."""
+    from tracr_agent.tools.subjects.generate.registry import ensure, worker_pool
+
+    runs = []
+    for jobs in (1, 2):
+        monkeypatch.setenv("TRACR_AGENT_CACHE", str(tmp_path / f"cache{jobs}"))
+        pool = worker_pool(jobs) if jobs > 1 else None
+        try:
+            rows = ensure(5, 1, 3, pool=pool, jobs=jobs)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        runs.append([(r["k"], r["reason"], r["fingerprint"]) for r in rows])
+    assert runs[0] == runs[1]
+    assert sum(r[1] is None for r in runs[0]) == 3

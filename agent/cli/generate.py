@@ -16,6 +16,8 @@ def register(app: typer.Typer) -> None:
                                        "at least three layers), or a range such as 1-3."),
         count: str = typer.Option("10", "--count", help="Tasks per difficulty."),
         as_json: bool = typer.Option(False, "--json", help="One JSON document: ids with features, rejection counts."),
+        jobs: str = typer.Option("1", "--jobs", help="Processes judging candidates side by side (one per core; "
+                                 "the ids are the same for any number)."),
     ):
         """Generate RASP programs nobody has memorized; print their task ids (gen-SEED-DIFFICULTY-INDEX), one a line.
 
@@ -25,17 +27,24 @@ def register(app: typer.Typer) -> None:
         import time
 
         from tracr_agent.tools.subjects.generate.ids import ids_for, parse_count, parse_difficulties, parse_seed
-        from tracr_agent.tools.subjects.generate.registry import accepted_rows, ensure, rejection_counts
+        from tracr_agent.tools.subjects.generate.registry import accepted_rows, ensure, rejection_counts, worker_pool
 
         s, ds, n = parse_seed(seed), parse_difficulties(difficulty), parse_count(count, "--count")
+        n_jobs = parse_count(jobs, "--jobs")
         out, counts, tried, t0 = [], {}, 0, time.monotonic()
+        pool = worker_pool(n_jobs) if n_jobs > 1 else None
         with err_console.status("generating…") as status:
             for d in ds:
                 def progress(row, n_accepted, d=d):
                     status.update(f"difficulty {d}: {n_accepted}/{n} accepted, candidate {row['k']} "
                                   f"{'accepted' if row['reason'] is None else 'rejected: ' + row['reason']}")
 
-                candidates = ensure(s, d, n, progress)
+                try:
+                    candidates = ensure(s, d, n, progress, pool=pool, jobs=n_jobs)
+                except BaseException:
+                    if pool is not None:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                    raise
                 tried += len(candidates)
                 for reason, c in rejection_counts(candidates).items():
                     counts[reason] = counts.get(reason, 0) + c
@@ -44,6 +53,8 @@ def register(app: typer.Typer) -> None:
                     out.append({"id": str(gid), "features": row.get("features", {})})
                     if not as_json:
                         console.print(str(gid), markup=False, highlight=False)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if as_json:
             typer.echo(json.dumps({"seed": s, "difficulties": ds, "count": n, "tasks": out, "candidates": tried,
                                    "rejections": counts}, indent=1))

@@ -124,13 +124,14 @@ def load_task(task_id: str, use_cache: bool = True, refresh: bool = False) -> Su
     except KeyError as e:
         raise SubjectError(e.args[0]) from None
     key = cache_key(task_source(task), task.vocab, task.max_seq_len)
-    if use_cache and not refresh:
-        hit = load_cached(key)
-        if hit is not None:
-            return hit
-    return compile_subject(task.build(), task.vocab, task.max_seq_len, key=key,
-                           truth=SubjectTruth(task_id=task.id, labels=task.labels), use_cache=use_cache,
-                           refresh=refresh)
+    subject = load_cached(key) if use_cache and not refresh else None
+    if subject is None:
+        subject = compile_subject(task.build(), task.vocab, task.max_seq_len, key=key,
+                                  truth=SubjectTruth(task_id=task.id, labels=task.labels), use_cache=use_cache,
+                                  refresh=refresh)
+    # A generated program's cache entry is keyed by the program alone: the id asked for names it.
+    subject.truth.task_id, subject.truth.labels = task.id, tuple(task.labels)
+    return subject
 
 
 def load_program(spec: str, use_cache: bool = True) -> Subject:

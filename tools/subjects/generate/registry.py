@@ -110,14 +110,16 @@ def compile_and_verify(gid: GenId, program: Program):
     return subject, None, ""
 
 
-def judge_candidate(gid: GenId, k: int, earlier: set[str]) -> dict:
-    """The verdict on candidate k (gid names the id it would get if accepted)."""
-    program = sample_program(gid.seed, gid.difficulty, k)
+def judge_candidate(seed: int, difficulty: int, k: int, earlier: set[str]) -> dict:
+    """The verdict on candidate k of (seed, difficulty), given fingerprints of accepted ones before it
+    (`earlier` may be a subset of them: `settle` completes the rule; the cache key does not depend on
+    the id, so candidates can be judged in parallel before their ids are known)."""
+    program = sample_program(seed, difficulty, k)
     t0 = time.monotonic()
     behaviour = filters.check_behaviour(program, earlier)
     row = {"k": k, "reason": behaviour.reason, "detail": behaviour.detail[:300], "fingerprint": behaviour.fingerprint}
     if behaviour.reason is None:
-        subject, reason, detail = compile_and_verify(gid, program)
+        subject, reason, detail = compile_and_verify(GenId(seed, difficulty, 0), program)
         row.update(reason=reason, detail=detail[:300])
         if subject is not None:
             row["features"] = program_features(program, subject)
@@ -125,13 +127,37 @@ def judge_candidate(gid: GenId, k: int, earlier: set[str]) -> dict:
     return row
 
 
+_PAST_THE_BEHAVIOUR_RULES = (None, filters.NOT_COMPILABLE, filters.TOO_SHALLOW, filters.DISAGREES)
+
+
+def settle(row: dict, earlier: set[str]) -> dict:
+    """The rule order is: behaviour rules, then "equal to an earlier program", then compile and verify.
+    A candidate judged before all earlier acceptances were known gets the earlier rule applied now."""
+    if row["fingerprint"] and row["fingerprint"] in earlier and row["reason"] in _PAST_THE_BEHAVIOUR_RULES:
+        row = {**{k: v for k, v in row.items() if k != "features"}, "reason": filters.EQUALS_EARLIER, "detail": ""}
+    return row
+
+
 def accepted_rows(candidates: list[dict]) -> list[dict]:
     return [c for c in candidates if c["reason"] is None]
 
 
+def worker_pool(jobs: int):
+    """Processes that judge candidates side by side (spawned: JAX does not survive a fork)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
 def ensure(seed: int, difficulty: int, count: int,
-           on_candidate: Optional[Callable[[dict, int], None]] = None) -> list[dict]:
-    """The verdicts on candidates 0..k of (seed, difficulty), up to the `count`-th accepted one."""
+           on_candidate: Optional[Callable[[dict, int], None]] = None, pool=None, jobs: int = 1) -> list[dict]:
+    """The verdicts on candidates 0..k of (seed, difficulty), up to the `count`-th accepted one.
+
+    With a `pool` (see worker_pool), `jobs` candidates are judged at once; verdicts are still taken in
+    candidate order, so the accepted sequence is the same as judging one by one."""
+    from collections import deque
+
     with _locked(seed, difficulty) as path:
         candidates = _read(path)
         accepted = accepted_rows(candidates)
@@ -139,16 +165,29 @@ def ensure(seed: int, difficulty: int, count: int,
             last_k = accepted[count - 1]["k"]
             return [c for c in candidates if c["k"] <= last_k]
         earlier = {c["fingerprint"] for c in accepted}
-        while len(accepted) < count:
-            k = len(candidates)
-            row = judge_candidate(GenId(seed, difficulty, len(accepted)), k, earlier)
-            candidates.append(row)
-            if row["reason"] is None:
-                accepted.append(row)
-                earlier.add(row["fingerprint"])
-            _write(path, candidates)
-            if on_candidate is not None:
-                on_candidate(row, len(accepted))
+        in_flight: deque = deque()
+        next_k = len(candidates)
+        try:
+            while len(accepted) < count:
+                if pool is None:
+                    row = judge_candidate(seed, difficulty, next_k, earlier)
+                    next_k += 1
+                else:
+                    while len(in_flight) < max(1, jobs):
+                        in_flight.append(pool.submit(judge_candidate, seed, difficulty, next_k, set(earlier)))
+                        next_k += 1
+                    row = in_flight.popleft().result()
+                row = settle(row, earlier)
+                candidates.append(row)
+                if row["reason"] is None:
+                    accepted.append(row)
+                    earlier.add(row["fingerprint"])
+                _write(path, candidates)
+                if on_candidate is not None:
+                    on_candidate(row, len(accepted))
+        finally:
+            for fut in in_flight:  # judged past the last id needed: not recorded
+                fut.cancel()
         return candidates
 
 

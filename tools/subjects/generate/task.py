@@ -36,8 +36,9 @@ def make_task(gid: GenId, program: Program, features: dict) -> Task:
 
 
 def program_source(task: Task) -> str:
-    """What the subject-cache key hashes: changes with the generator version and the program itself."""
-    return f"generator {GENERATOR_VERSION}\n{task.id}\n{task.extra['rendering']}"
+    """What the subject-cache key hashes: the generator version and the program itself (not the id, which
+    is only known once the candidates before it are judged; `load_task` puts the id on the subject)."""
+    return f"generator {GENERATOR_VERSION}\n{render_program(task.extra['program'])}"
 
 
 def generated_task(task_id: str, on_candidate=None) -> Task:
