@@ -2,6 +2,8 @@
 
 - `openai:MODEL`                 OpenAI via langchain-openai (reasoning models get reasoning effort, no temperature)
 - `openai-compatible:MODEL@URL`  any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)
+- `PROVIDER:MODEL[@URL]`         anthropic, google_genai, mistralai, ollama through LangChain's
+                                 `init_chat_model` (each an optional extra; @URL points the client elsewhere)
 - `replay:TRANSCRIPT`            the LLM responses recorded in a transcript, in order
 - `baseline`                     the built-in deterministic investigator (no LLM)
 - `baseline-closed`              the closed-world baseline: hypotheses are the zoo's own reference
@@ -48,6 +50,9 @@ class Backend:
     """Per-request timeout (s) of a network backend; None for in-process ones (baseline, replay)."""
     max_retries: int = 0
     """Retries after a transient fault, done by backends/reply.py within the wall-time budget."""
+    timeout_per_call: bool = True
+    """Whether the client takes `timeout=` on each call (bounded by the wall time left); ollama's does not,
+    so its client keeps the fixed `timeout` it was built with."""
 
     @property
     def closed_world(self) -> bool:
@@ -87,6 +92,86 @@ def llama_cpp_compat(messages: list) -> list:
     return out
 
 
+@dataclass(frozen=True)
+class Provider:
+    """A LangChain chat-model provider reached through `init_chat_model`."""
+    package: str
+    """The pip package with its chat model (also an extra of tracr-agent: `pip install 'tracr-agent[EXTRA]'`)."""
+    module: str
+    key_env: Optional[str]
+    """The environment variable holding the API key (None: a local server needs none)."""
+    url_kwarg: Optional[str]
+    """The client argument that takes a base URL (for `PROVIDER:MODEL@URL`)."""
+    prices: dict = field(default_factory=dict)
+    """USD per million tokens (input, output) by model-name prefix; the longest matching prefix wins."""
+    extra: str = ""
+    free: bool = False
+    """Runs locally: every model costs 0 and that is no surprise."""
+
+
+PROVIDERS = {
+    "anthropic": Provider("langchain-anthropic", "langchain_anthropic", "ANTHROPIC_API_KEY", "base_url",
+                          {"claude-opus-4": (15.0, 75.0), "claude-sonnet-4": (3.0, 15.0), "claude-haiku-4": (1.0, 5.0),
+                           "claude-3-7-sonnet": (3.0, 15.0), "claude-3-5-sonnet": (3.0, 15.0),
+                           "claude-3-5-haiku": (0.8, 4.0), "claude-3-haiku": (0.25, 1.25)}, "anthropic"),
+    "google_genai": Provider("langchain-google-genai", "langchain_google_genai", "GOOGLE_API_KEY", None,
+                             {"gemini-2.5-pro": (1.25, 10.0), "gemini-2.5-flash-lite": (0.1, 0.4),
+                              "gemini-2.5-flash": (0.3, 2.5), "gemini-2.0-flash": (0.1, 0.4)}, "google-genai"),
+    "mistralai": Provider("langchain-mistralai", "langchain_mistralai", "MISTRAL_API_KEY", "endpoint",
+                          {"mistral-large": (2.0, 6.0), "mistral-medium": (0.4, 2.0), "mistral-small": (0.1, 0.3),
+                           "codestral": (0.3, 0.9)}, "mistralai"),
+    "ollama": Provider("langchain-ollama", "langchain_ollama", None, "base_url", extra="ollama", free=True),
+}
+
+
+def price_of(table: dict, model: str) -> Optional[tuple[float, float]]:
+    """The price of `model`: an exact entry, else the longest prefix (dated ids like claude-sonnet-4-2025…)."""
+    if model in table:
+        return table[model]
+    prefixes = [p for p in table if model.startswith(p)]
+    return table[max(prefixes, key=len)] if prefixes else None
+
+
+def unpriced_note(spec: str) -> str:
+    return f"no price known for {spec}: its cost is counted as $0 (so --max-cost cannot stop it)"
+
+
+def _provider_backend(kind: str, rest: str, prepare, announce: str, forced: dict, timeout: float,
+                      max_retries: int) -> Backend:
+    import importlib.util
+
+    p = PROVIDERS[kind]
+    model, at, url = rest.partition("@")
+    if not model or (at and not re.match(r"^https?://", url)):
+        raise UserError(f"{kind} needs a model: --llm {kind}:MODEL (optionally {kind}:MODEL@http://HOST:PORT)")
+    if at and not p.url_kwarg:
+        raise UserError(f"--llm {kind}:…@URL: the {p.package} client takes no base URL")
+    missing = [pkg for pkg, mod in ((p.package, p.module), ("langchain", "langchain")) if not importlib.util.find_spec(mod)]
+    if missing:
+        raise UserError(f"--llm {kind}:… needs {' and '.join(missing)}: pip install 'tracr-agent[{p.extra}]'")
+    if p.key_env and not os.environ.get(p.key_env):
+        raise UserError(f"--llm {kind}:… needs {p.key_env} in the environment")
+    from langchain.chat_models import init_chat_model
+
+    # No client retries (backends/reply.py retries within the episode's wall time), as for OpenAI.
+    kwargs: dict = {"temperature": 0}
+    if kind == "ollama":
+        kwargs["client_kwargs"] = {"timeout": timeout}
+    else:
+        kwargs.update(timeout=timeout, max_retries=0)
+    if kind == "anthropic":
+        kwargs["max_tokens"] = 8192  # the Messages API requires a cap on the reply
+    if at:
+        kwargs[p.url_kwarg] = url
+    chat = init_chat_model(model, model_provider=kind, **kwargs)
+    price = (0.0, 0.0) if p.free else price_of(p.prices, model)
+    spec = f"{kind}:{rest}"
+    if price is None:
+        announce = "; ".join(x for x in (announce, unpriced_note(spec)) if x)
+    return Backend(spec, chat, prepare, price, announce, forced_bind_kwargs=forced, timeout=timeout,
+                   max_retries=max_retries, timeout_per_call=kind != "ollama")
+
+
 def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, timeout: float = 120.0,
                  max_retries: int = 3) -> Backend:
     announce = ""
@@ -122,8 +207,11 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
             raise UserError("openai needs a model: --llm openai:MODEL (e.g. openai:o4-mini)")
         if not os.environ.get("OPENAI_API_KEY"):
             raise UserError("--llm openai:… needs OPENAI_API_KEY in the environment")
+        price = price_of(PRICES, rest)
+        if price is None:
+            announce = "; ".join(x for x in (announce, unpriced_note(spec)) if x)
         return Backend(spec, _chat_openai(rest, None, "OPENAI_API_KEY", timeout), prepare,
-                       PRICES.get(rest), announce, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
+                       price, announce, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
     if kind == "openai-compatible":
         model, at, url = rest.partition("@")
         if not model or not at or not re.match(r"^https?://", url):
@@ -132,7 +220,10 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
         normal = {"tool_choice": "auto"} if compat == "llama-cpp" else {}
         return Backend(spec, _chat_openai(model, url, None, timeout), prepare, None, announce,
                        bind_kwargs=normal, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
-    raise UserError(f"unknown --llm {spec!r}: use baseline, baseline-closed, decompiler, openai:MODEL, openai-compatible:MODEL@URL or replay:TRANSCRIPT")
+    if kind in PROVIDERS:
+        return _provider_backend(kind, rest, prepare, announce, forced, timeout, max_retries)
+    raise UserError(f"unknown --llm {spec!r}: use baseline, baseline-closed, decompiler, openai:MODEL, "
+                    f"openai-compatible:MODEL@URL, {', '.join(f'{k}:MODEL' for k in PROVIDERS)} or replay:TRANSCRIPT")
 
 
 def _chat_openai(model: str, base_url: Optional[str], key_env: Optional[str], timeout: float):

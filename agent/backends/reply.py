@@ -21,13 +21,18 @@ class OutOfTime(TimeoutError):
     """The wall-time limit ran out before the LLM answered."""
 
 
+TRANSIENT_NAMES = frozenset({"APITimeoutError", "APIConnectionError", "InternalServerError", "RateLimitError",
+                             "ServiceUnavailableError", "OverloadedError", "TimeoutException", "ConnectError",
+                             "ReadTimeout", "ConnectTimeout", "RemoteProtocolError"})
+"""Exception classes that mean "try again" in the provider clients (openai, anthropic, httpx under
+mistral and ollama), matched by name so that no client has to be installed to be recognised."""
+
+
 def _transient(e: Exception) -> bool:
-    try:
-        import openai
-    except ImportError:  # the baseline/replay backends need no openai
-        return False
-    return isinstance(e, (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError,
-                          openai.RateLimitError))
+    if any(cls.__name__ in TRANSIENT_NAMES for cls in type(e).__mro__):
+        return True
+    status = getattr(e, "status_code", None)  # e.g. ollama's ResponseError, google's ClientError
+    return isinstance(status, int) and (status == 429 or status >= 500)
 
 
 def _empty_choices(e: IndexError) -> bool:
@@ -56,7 +61,10 @@ def invoke_within(backend, model, messages: list, remaining: Optional[Callable[[
             raise OutOfTime(f"the wall-time limit ran out waiting for the LLM (after {attempt} attempt(s))")
         attempt += 1
         try:
-            ai = model.invoke(messages, timeout=max(1.0, min(backend.timeout, left)))
+            if backend.timeout_per_call:
+                ai = model.invoke(messages, timeout=max(1.0, min(backend.timeout, left)))
+            else:
+                ai = model.invoke(messages)
             return ai
         except IndexError as e:
             if not _empty_choices(e):

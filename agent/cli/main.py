@@ -55,7 +55,10 @@ def _main(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # The message is text, not markup: "pip install 'tracr-agent[anthropic]'" must keep its brackets.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
