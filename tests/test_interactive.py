@@ -1,4 +1,5 @@
-"""Interactive sessions, driven through real terminals (pexpect) with the deterministic baseline.
+"""Interactive sessions, driven through real terminals (pexpect) with the deterministic closed-world baseline
+(its fixed course of probes makes the steering steps predictable).
 
 `run --interactive`: approve, edit (refused when invalid), deny, hint, a question after the
 prediction; Ctrl-C / a lost terminal then `resume` finishing in the same transcript. `lab`: a
@@ -89,7 +90,7 @@ def of_type(events, cls, **match):
 def steered(home):
     d, env = home
     path = d / "steered.jsonl"
-    child = spawn(env, "run", "reverse", "--llm", "baseline", "--interactive", "--transcript", path)
+    child = spawn(env, "run", "reverse", "--llm", "baseline-closed", "--interactive", "--transcript", path)
     child.expect(r"session ([0-9a-f]{8})")
     sid = child.match.group(1)
     child.expect_exact(REVIEW)                      # turn 1: model_info
@@ -206,7 +207,7 @@ def test_steered_transcript_replays_with_human_events(steered):
 def test_ctrl_c_then_resume_finishes_in_the_same_transcript(home):
     d, env = home
     path = d / "resumed.jsonl"
-    child = spawn(env, "run", "reverse", "--llm", "baseline", "--interactive", "--transcript", path)
+    child = spawn(env, "run", "reverse", "--llm", "baseline-closed", "--interactive", "--transcript", path)
     child.expect(r"session ([0-9a-f]{8})")
     sid = child.match.group(1)
     child.expect_exact(REVIEW)
@@ -251,7 +252,7 @@ def test_ctrl_c_then_resume_finishes_in_the_same_transcript(home):
 def test_interrupt_while_working_and_lost_terminal(home):
     d, env = home
     path = d / "hangup.jsonl"
-    child = spawn(env, "run", "reverse", "--llm", "baseline", "--interactive", "--transcript", path)
+    child = spawn(env, "run", "reverse", "--llm", "baseline-closed", "--interactive", "--transcript", path)
     child.expect(r"session ([0-9a-f]{8})")
     sid = child.match.group(1)
     child.expect_exact(REVIEW)
@@ -284,9 +285,9 @@ def test_interrupt_while_working_and_lost_terminal(home):
 
 def test_interactive_option_errors(home):
     _, env = home
-    p = cli(env, "run", "reverse", "--llm", "baseline", "--interactive", "--condition", "static")
+    p = cli(env, "run", "reverse", "--llm", "baseline-closed", "--interactive", "--condition", "static")
     assert p.returncode == 2 and p.stderr.strip().startswith("error: --interactive needs a condition with tools")
-    p = cli(env, "run", "reverse", "--llm", "baseline", "--interactive", "--quiet")
+    p = cli(env, "run", "reverse", "--llm", "baseline-closed", "--interactive", "--quiet")
     assert p.returncode == 2 and "drop --quiet" in p.stderr
 
 

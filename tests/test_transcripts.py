@@ -175,7 +175,8 @@ def test_example_is_a_complete_baseline_transcript(path):
     events, problem = tr.read_transcript(path)
     assert problem is None
     h = events[0]
-    assert h.llm == "baseline" and h.subject.task_id == path.stem.split("-", 1)[1]
+    assert h.llm in ("baseline", "baseline-closed") and h.subject.task_id == path.stem.split("-", 1)[1]
+    assert h.closed_world is True  # the zoo lookup (old transcripts name it `baseline`: read as closed-world)
     assert isinstance(events[-1], tr.EndEvent) and events[-1].status == "prediction"
     assert any(isinstance(e, tr.ScoreEvent) for e in events)
 

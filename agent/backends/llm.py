@@ -5,7 +5,7 @@
 - `PROVIDER:MODEL[@URL]`         anthropic, google_genai, mistralai, ollama through LangChain's
                                  `init_chat_model` (each an optional extra; @URL points the client elsewhere)
 - `replay:TRANSCRIPT`            the LLM responses recorded in a transcript, in order
-- `baseline`                     the built-in deterministic investigator (no LLM)
+- `baseline`                     the built-in open-world investigator (no LLM, no knowledge of the zoo)
 - `baseline-closed`              the closed-world baseline: hypotheses are the zoo's own reference
                                  functions (a lookup, not an investigation; marked closed-world)
 - `decompiler`                   the built-in decompiler: reconstructs the program from the internals (no LLM)
@@ -187,9 +187,9 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
 
         return Backend(spec, BaselineInvestigator(), announce=announce)
     if kind == "baseline" and not rest:
-        from tracr_agent.agent.investigators.baseline import BaselineInvestigator
+        from tracr_agent.agent.investigators.openworld.investigator import OpenWorldInvestigator
 
-        return Backend("baseline", BaselineInvestigator(), announce=announce)
+        return Backend("baseline", OpenWorldInvestigator(), announce=announce)
     if kind == "decompiler" and not rest:
         from tracr_agent.agent.investigators.decompiler.investigator import DecompilerInvestigator
 

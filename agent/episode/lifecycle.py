@@ -75,7 +75,7 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
         tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         subject=subject_ref(subject), condition=condition, residual=residual, llm=backend.spec, limits=limits.model_dump(),
         cap_tokens=cap_tokens, seed=seed, closed_set=closed_set, session_id=session_id or uuid.uuid4().hex[:12],
-        closed_world=getattr(backend, "closed_world", False) or None,
+        closed_world=bool(getattr(backend, "closed_world", False)),
         unsafe_sandbox=running_unsafe() or None))
     state: dict = {}
     try:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
@@ -57,10 +57,18 @@ class Header(_Event):
     seed: int = 0
     closed_set: bool = False
     closed_world: Optional[bool] = None
-    """True when the investigator knows the zoo's answers (`baseline-closed`): its score is a lookup."""
+    """True when the investigator knows the zoo's answers (`baseline-closed`): its score is a lookup.
+    Absent in transcripts written before the open-world baseline: there `llm: baseline` was the zoo
+    lookup, so it reads as True (see `_old_baseline_was_closed_world`)."""
     session_id: str = ""
     unsafe_sandbox: Optional[bool] = None
     """True when the submission was allowed to run without OS-level isolation (`--unsafe-sandbox`)."""
+
+    @model_validator(mode="after")
+    def _old_baseline_was_closed_world(self):
+        if self.closed_world is None and self.llm == "baseline":
+            self.closed_world = True
+        return self
 
 
 class ToolCallRec(BaseModel):

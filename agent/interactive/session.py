@@ -406,7 +406,7 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
         tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         subject=subject_ref(subject), condition=condition, residual=residual, llm=backend.spec,
         limits=limits.model_dump(), cap_tokens=cap_tokens, seed=seed, closed_set=closed_set, session_id=sid,
-        closed_world=getattr(backend, "closed_world", False) or None))
+        closed_world=bool(getattr(backend, "closed_world", False))))
     console.print(f"session [bold]{sid}[/] · transcript {path}\n"
                   f"[dim]Ctrl-C leaves the session saved; continue it with: tracr-agent resume {sid}[/]",
                   highlight=False, soft_wrap=True)

@@ -1,4 +1,8 @@
-"""The built-in baseline investigator: a deterministic "chat model" that needs no LLM.
+"""The closed-world baseline investigator (`--llm baseline-closed`): a deterministic "chat model".
+
+CLOSED-WORLD: its hypotheses are the zoo's own reference functions, so on a zoo task its
+result is a lookup, not an investigation; transcripts and reports mark it. The open-world
+baseline (`--llm baseline`) is agent/investigators/openworld/.
 
 It drives the same tools through the same graph as any agent and commits the
 same way. Its method is hypothesis elimination: the zoo's reference functions
@@ -14,14 +18,9 @@ history, so replay and resumption work unchanged.
 
 from __future__ import annotations
 
-import json
 import random
-import re
-from typing import Optional
 
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.hypotheses import (
     BATCH,
@@ -29,139 +28,34 @@ from tracr_agent.agent.investigators.hypotheses import (
     generic_hypotheses,
     probe_inputs,
     submit_prediction,
-    zoo_hypotheses,
 )
+from tracr_agent.agent.investigators.parsing import parse_run_model
+from tracr_agent.agent.investigators.rule_based import RuleInvestigator
 from tracr_agent.agent.investigators.whitebox_reader import whitebox_step
-from tracr_agent.agent.loop.prompts import FORCE
+from tracr_agent.agent.investigators.zoo_lookup import zoo_hypotheses
 from tracr_agent.tools.subjects.compare import outputs_equal
 
 MAX_ROUNDS = 6
-_ITEM = re.compile(r'"(?:[^"\\]|\\.)*"|[^,\s\[\]]+')
 
 
-def parse_item(s: str):
-    if s == "-":
-        return None
-    if s.startswith('"'):
-        return json.loads(s)
-    if s in ("True", "False"):
-        return s == "True"
-    try:
-        return int(s)
-    except ValueError:
-        return float(s)
-
-
-def parse_seq(text: str) -> list:
-    return [parse_item(x) for x in _ITEM.findall(text.strip())]
-
-
-def parse_run_model(text: str) -> dict[tuple, list]:
-    obs = {}
-    for line in text.splitlines():
-        if " -> " not in line or not line.startswith("["):
-            continue
-        left, right = line.split(" -> ", 1)
-        obs[tuple(parse_seq(left))] = parse_seq(right)
-    return obs
-
-
-def parse_model_info(text: str) -> dict:
-    info: dict = {}
-    m = re.search(r"input vocab: (\[.*?\])\s+max_seq_len: (\d+)", text)
-    if m:
-        info["vocab"] = parse_seq(m.group(1))
-        info["max_seq_len"] = int(m.group(2))
-    info["numerical"] = bool(re.search(r"output: numerical", text))
-    m = re.search(r"layers: (\d+)", text)
-    info["n_layers"] = int(m.group(1)) if m else 1
-    m = re.search(r"non-empty attention heads: (.*)", text)
-    info["heads"] = re.findall(r"(\d+)\.(\d+)", m.group(1)) if m else []
-    return info
-
-
-class BaselineInvestigator(BaseChatModel):
-    available: list = []
-    seed: int = 0
-
-    @property
-    def _llm_type(self) -> str:
-        return "baseline"
-
-    def bind_tools(self, tools, **kwargs):
-        names = [getattr(t, "name", None) or t.get("name") for t in tools]
-        return self.model_copy(update={"available": names})
-
-    # -- reading the history ----------------------------------------------------------------
-    @staticmethod
-    def _results(messages) -> list[tuple[str, dict, str]]:
-        calls = {}
-        for m in messages:
-            if isinstance(m, AIMessage):
-                for c in m.tool_calls:
-                    calls[c["id"]] = (c["name"], c["args"])
-        out = []
-        for m in messages:
-            if isinstance(m, ToolMessage) and m.tool_call_id in calls:
-                name, args = calls[m.tool_call_id]
-                out.append((name, args, m.content if isinstance(m.content, str) else str(m.content)))
-        return out
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
-        msg = self._decide(list(messages))
-        return ChatResult(generations=[ChatGeneration(message=msg)])
+class BaselineInvestigator(RuleInvestigator):
+    """The closed-world baseline (`--llm baseline-closed`)."""
 
     def _decide(self, messages) -> AIMessage:
-        turn = sum(isinstance(m, AIMessage) for m in messages) + 1
-        answer = self._answer_question(messages)
-        if answer is not None:
-            return answer
         if not self.available:
             return self._static_answer(messages)
-        results = self._results(messages)
-        forced = any(isinstance(m, HumanMessage) and m.content.startswith(FORCE.split("{")[0]) for m in messages)
-        info = next((parse_model_info(t) for n, _, t in results if n == "model_info" and not t.startswith("error")), None)
-        if info is None and "model_info" not in self.available:
-            # black-box: the interface (vocab, max_seq_len, output kind) is stated in the system prompt
-            system = next((m.content for m in messages if m.type == "system"), "")
-            info = parse_model_info(system)
-
-        def call(name: str, args: dict, i: int = 0) -> dict:
-            return {"id": f"bl_{turn}_{i}", "name": name, "args": args}
-
+        t = self.turn(messages)
+        info, forced, call, turn = t.info, t.forced, t.call, t.number
         if info is None and not forced and "model_info" in self.available:
             return AIMessage(content="First, the architecture and vocabulary.", tool_calls=[call("model_info", {})])
         info = info or {"vocab": [], "max_seq_len": 1, "numerical": False}
         if "run_model" in self.available:
             obs: dict = {}
-            for n, _, t in results:
-                if n == "run_model" and not t.startswith("error"):
-                    obs.update(parse_run_model(t))
+            for n, _, text in t.results:
+                if n == "run_model" and not text.startswith("error"):
+                    obs.update(parse_run_model(text))
             return self._blackbox_step(info, obs, forced, call, turn)
-        return whitebox_step(info, results, forced, call, self.seed)
-
-    # -- a person's question after the prediction (interactive sessions) ------------------------
-    @staticmethod
-    def _answer_question(messages) -> Optional[AIMessage]:
-        """A fixed answer once a prediction is recorded and a person asks something: the prediction
-        restated with the evidence the baseline gave when it committed. It uses no tools."""
-        if not messages or not isinstance(messages[-1], HumanMessage):
-            return None
-        calls = {c["id"]: (m, c) for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
-        found = None
-        for m in messages:
-            if (isinstance(m, ToolMessage) and m.tool_call_id in calls and calls[m.tool_call_id][1]["name"] == "submit_prediction"
-                    and str(m.content).startswith("prediction recorded")):
-                found = calls[m.tool_call_id]
-        if found is None:
-            return None
-        ai, call = found
-        args = call["args"]
-        n_results = sum(isinstance(m, ToolMessage) and not str(m.content).startswith("error") for m in messages)
-        return AIMessage(content=f"My prediction stands: {args.get('label')} (confidence {args.get('confidence')}). "
-                                 f"{args.get('description', '')} Evidence: {str(ai.content).strip()} "
-                                 f"({n_results} successful tool results in this session; the baseline answers "
-                                 "every question with this summary.)")
+        return whitebox_step(info, t.results, forced, call, self.seed)
 
     # -- with decoded outputs -----------------------------------------------------------------
     def _distinguishing(self, info: dict, survivors: list[Hypothesis], obs: dict) -> list[list]:
@@ -209,8 +103,7 @@ class BaselineInvestigator(BaseChatModel):
 
     # -- the static dump (no tools) -----------------------------------------------------------
     def _static_answer(self, messages) -> AIMessage:
-        prompt = "\n".join(m.content for m in messages if isinstance(m, HumanMessage) and isinstance(m.content, str))
-        obs = parse_run_model(prompt)
+        obs = self.static_pairs(messages)
         if not obs:
             return AIMessage(content="The dump holds attention patterns and embeddings but no input/output pairs; "
                                      "the baseline only eliminates hypotheses against observed outputs, so it cannot "

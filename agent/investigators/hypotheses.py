@@ -1,7 +1,7 @@
-"""Hypothesis elimination shared by the rule-based investigators (`baseline.py` and its
-`whitebox_reader.py`): the hypotheses (zoo references and generic families), the designed
-probe inputs, and the move that submits a prediction. Outputs are compared by
-`tools/subjects/compare.outputs_equal`, the same comparison scoring uses."""
+"""Hypothesis elimination shared by the rule-based investigators: generic hypothesis families,
+the designed probe inputs, and the move that submits a prediction. Outputs are compared by
+`tools/subjects/compare.outputs_equal`, the same comparison scoring uses. Knows nothing of the
+zoo (the closed-world baseline keeps its zoo hypotheses apart)."""
 
 from __future__ import annotations
 
@@ -32,12 +32,6 @@ class Hypothesis:
             if p is None or not outputs_equal(p, y, numerical):
                 return False
         return True
-
-
-def zoo_hypotheses() -> list[Hypothesis]:
-    from tracr_agent.tools.subjects.zoo import all_tasks
-
-    return [Hypothesis(t.id, t.description, t.reference_source(), t.reference, True) for t in all_tasks()]
 
 
 def generic_hypotheses(obs: dict) -> list[Hypothesis]:

@@ -1,4 +1,4 @@
-"""The baseline's whitebox strategy: no decoded outputs, so read the residual stream instead.
+"""The closed-world baseline's whitebox strategy: no decoded outputs, so read the residual stream instead.
 
 1. model_info (vocab, layers, output kind);
 2. decode_residual after every layer for one input: the layer where each
@@ -12,9 +12,6 @@
 
 from __future__ import annotations
 
-import re
-from typing import Optional
-
 from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.hypotheses import (
@@ -22,51 +19,11 @@ from tracr_agent.agent.investigators.hypotheses import (
     generic_hypotheses,
     probe_inputs,
     submit_prediction,
-    zoo_hypotheses,
 )
+from tracr_agent.agent.investigators.parsing import parse_decode, write_order
+from tracr_agent.agent.investigators.zoo_lookup import zoo_hypotheses
 
 N_PROBES = 16
-_LINE = re.compile(r"^(\d+) +(\S+) +(.*)$")
-_PAIR = re.compile(r"(\S+?)=(\S+)")
-_HEAD = re.compile(r"^blocks\.(\d+)\.hook_resid_(pre|mid|post)")
-INPUT_VARS = ("tokens", "indices", "one")
-
-
-def parse_value(s: str):
-    if s == "-":
-        return None
-    if s in ("True", "False"):
-        return s == "True"
-    try:
-        return int(s)
-    except ValueError:
-        pass
-    try:
-        return float(s)
-    except ValueError:
-        return s
-
-
-def parse_decode(text: str) -> Optional[tuple[int, dict[str, list]]]:
-    """(layer, {variable: [value at positions 1..n]}) from a decode_residual output."""
-    lines = text.splitlines()
-    if not lines:
-        return None
-    m = _HEAD.match(lines[0])
-    if not m:
-        return None
-    rows = []
-    for line in lines[1:]:
-        lm = _LINE.match(line)
-        if lm:
-            rows.append((int(lm.group(1)), dict(_PAIR.findall(lm.group(3)))))
-    values: dict[str, list] = {}
-    for pos, pairs in sorted(rows):
-        if pos == 0:
-            continue
-        for var, val in pairs.items():
-            values.setdefault(var, []).append(parse_value(val))
-    return int(m.group(1)), values
 
 
 def whitebox_step(info, results, forced, call, seed: int) -> AIMessage:
@@ -90,13 +47,7 @@ def whitebox_step(info, results, forced, call, seed: int) -> AIMessage:
         calls = [call("decode_residual", {"input": p, "layer": n_layers - 1, "where": "post"}, i)
                  for i, p in enumerate(todo[:BATCH])]
         return AIMessage(content="Decoding the final residual stream on designed probe inputs.", tool_calls=calls)
-    first_written: dict[str, int] = {}
-    for x, layer, vals in sorted(decodes, key=lambda d: d[1]):
-        for var, seq in vals.items():
-            if var not in first_written and any(v is not None for v in seq):
-                first_written[var] = layer
-    candidates = [v for v in first_written if v.split(":")[0] not in INPUT_VARS and not v.endswith(".sw")]
-    candidates.sort(key=lambda v: (-first_written[v], v))
+    first_written, candidates = write_order(decodes)
     numerical = info.get("numerical", False)
     for var in candidates:
         obs = {x: vals[var] for x, vals in final.items() if var in vals and len(vals[var]) == len(x)}

@@ -23,7 +23,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from tracr_agent.agent.investigators.baseline import parse_seq
+from tracr_agent.agent.investigators.parsing import parse_seq
 from tracr_agent.agent.investigators.decompiler import coverage, probes
 from tracr_agent.agent.investigators.decompiler.analysis import (
     decompile,

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from tracr_agent.agent.investigators.whitebox_reader import parse_value
+from tracr_agent.agent.investigators.parsing import parse_value
 from tracr_agent.tools.suite.residual import parse_labels
 
 INPUT_VARS = ("tokens", "indices", "one")

@@ -1,0 +1,475 @@
+"""Enumerative synthesis: the smallest composition of building blocks that reproduces what was observed.
+
+Bottom-up enumeration by cost (number of operations), as in program synthesis by
+observational equivalence: every candidate sequence operation (an *SOp*, RASP's name) is
+evaluated on all observed inputs at once (numpy arrays, inputs x positions, NaN for "no
+value"), and two SOps with the same values on every observation are one SOp (the cheaper
+is kept). Starting from `tokens`, `indices` and `length`, each round applies every block
+(agent/investigators/openworld/blocks.py) to the SOps found so far. After each round the
+target (the observed outputs, or a residual variable's values) is checked against:
+
+1. an SOp equal to it (up to bool/int conversion);
+2. one step's function of an SOp's value, fitted from the observations (a table from
+   value to value: the elementwise map of RASP, an MLP's job in the compiled model), or a
+   linear function of one or two numerical SOps;
+3. a function of two cheap SOps' values (a two-input sequence map, fitted the same way).
+
+Tables are only accepted when small next to the evidence (each key seen at least twice on
+average, at most MAX_TABLE keys), and every candidate is then rendered to Python and run on
+the observations as a check (see render.py). Candidates are ranked by cost, tables last.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from tracr_agent.agent.investigators.openworld import blocks as B
+
+NUM_TOL = 2e-3
+MAX_TABLE = 16
+MAX_VALUES = 16
+"""An SOp with more distinct values than this is not used as a key, query or table key."""
+NAN = float("nan")
+PAIR_COST = 1
+MAX_EVALS = 50_000
+"""The search's budget in candidate SOps evaluated (about a full round at cost 2): a budget of work,
+not of time, so the same observations give the same program on a busy machine as on an idle one
+(the wall-clock limit `seconds` is only a safety net)."""
+PREFIX_CMPS = ("LEQ", "LT", "GEQ", "GT")
+FIT_SECONDS = 3.0
+"""Extra time the last round's table fits may take after the enumeration's budget ran out."""
+MAX_PAIR_SOPS = 120
+
+
+@dataclass(eq=False)
+class SOp:
+    op: str
+    args: tuple = ()
+    params: tuple = ()
+    kind: str = "int"
+    vals: Optional[np.ndarray] = field(default=None, repr=False)
+    cost: int = 0
+    _nv: Optional[int] = field(default=None, repr=False)
+    _full: Optional[bool] = field(default=None, repr=False)
+
+    def n_values(self) -> int:
+        if self._nv is None:
+            self._nv = len(np.unique(self.vals[~np.isnan(self.vals)]))
+        return self._nv
+
+
+@dataclass
+class Candidate:
+    sop: SOp
+    score: float
+    note: str = ""
+
+
+class Space:
+    """The observations, encoded: inputs x positions arrays, strings as codes into a sorted table
+    (so code order is string order)."""
+
+    def __init__(self, inputs: list[tuple], vocab: list, max_seq_len: int, extra_strings=()):
+        self.inputs = [tuple(x) for x in inputs]
+        self.N = len(self.inputs)
+        self.L = max(1, max((len(x) for x in self.inputs), default=1))
+        self.vocab = list(vocab)
+        strs = {t for t in vocab if isinstance(t, str)} | {s for s in extra_strings if isinstance(s, str)}
+        self.strings = sorted(strs | set("abcdefghijklmnopqrstuvwxyz"))
+        self.code = {s: i for i, s in enumerate(self.strings)}
+        self.mask = np.zeros((self.N, self.L), bool)
+        for n, x in enumerate(self.inputs):
+            self.mask[n, :len(x)] = True
+        self.token_kind = "str" if any(isinstance(t, str) for t in vocab) else "int"
+
+    # -- encoding ------------------------------------------------------------------------------
+    def encode(self, value, kind: str) -> float:
+        if value is None:
+            return NAN
+        if kind == "str":
+            if not isinstance(value, str) or value not in self.code:
+                raise ValueError("string outside the table")
+            return float(self.code[value])
+        if kind == "bool":
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError("not a bool")
+            return float(bool(value))
+        if isinstance(value, str):
+            raise ValueError("a string where a number belongs")
+        return float(value)
+
+    def decode(self, code: float, kind: str):
+        if np.isnan(code):
+            return None
+        if kind == "str":
+            return self.strings[int(code)]
+        if kind == "bool":
+            return bool(code)
+        if kind == "int":
+            return int(round(code))
+        return float(code)
+
+    def array(self, rows: list[list], kind: str) -> np.ndarray:
+        a = np.full((self.N, self.L), NAN)
+        for n, row in enumerate(rows):
+            for i, v in enumerate(row):
+                a[n, i] = self.encode(v, kind)
+        return a
+
+    def primitives(self) -> list[SOp]:
+        tok = self.array([list(x) for x in self.inputs], self.token_kind)
+        idx = np.where(self.mask, np.arange(self.L)[None, :], NAN)
+        length = np.where(self.mask, self.mask.sum(1)[:, None], NAN)
+        return [SOp("tokens", kind=self.token_kind, vals=tok), SOp("indices", kind="int", vals=idx),
+                SOp("length", kind="int", vals=length)]
+
+    # -- applying blocks -----------------------------------------------------------------------
+    def apply_map(self, f: B.MapFn, a: SOp) -> Optional[SOp]:
+        out = np.full(a.vals.shape, NAN)
+        for u in np.unique(a.vals[~np.isnan(a.vals)]):
+            try:
+                r = f.fn(self.decode(u, a.kind))
+                out[a.vals == u] = self.encode(r, f.kind_out)
+            except (ValueError, TypeError, ArithmeticError, IndexError):
+                return None
+        return SOp("map", (a,), (f,), f.kind_out, out, a.cost + 1)
+
+    def apply_seqmap(self, f: B.MapFn, a: SOp, b: SOp) -> Optional[SOp]:
+        out = np.full(a.vals.shape, NAN)
+        ok = ~np.isnan(a.vals) & ~np.isnan(b.vals)
+        pairs = np.unique(np.stack([a.vals[ok], b.vals[ok]], 1), axis=0)
+        for x, y in pairs:
+            try:
+                r = f.fn(self.decode(x, a.kind), self.decode(y, b.kind))
+                out[ok & (a.vals == x) & (b.vals == y)] = self.encode(r, f.kind_out)
+            except (ValueError, TypeError, ArithmeticError, IndexError):
+                return None
+        return SOp("seqmap", (a, b), (f,), f.kind_out, out, a.cost + b.cost + 1)
+
+    def selector(self, keys: SOp, queries: SOp, cmp: str) -> np.ndarray:
+        K, Q = keys.vals[:, None, :], queries.vals[:, :, None]
+        valid = ~np.isnan(K) & ~np.isnan(Q)
+        with np.errstate(invalid="ignore"):
+            rel = {"EQ": K == Q, "NEQ": K != Q, "LT": K < Q, "LEQ": K <= Q, "GT": K > Q, "GEQ": K >= Q,
+                   "TRUE": np.ones_like(valid)}[cmp]
+        return rel & valid
+
+    def key_filter(self, flag: SOp) -> np.ndarray:
+        """Every query selects the keys whose flag is true."""
+        k = flag.vals[:, None, :] == 1.0
+        return np.broadcast_to(k, (self.N, self.L, self.L)) & self.mask[:, :, None]
+
+    def reduce(self, sel: np.ndarray, how: str, values: Optional[SOp]) -> Optional[np.ndarray]:
+        count = sel.sum(-1)
+        if how == "width":
+            return np.where(self.mask, count, NAN)
+        V = values.vals[:, None, :]
+        if how == "mean":
+            s = np.where(sel, V, 0.0).sum(-1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(self.mask, np.where(count > 0, s / np.maximum(count, 1), 0.0), NAN)
+        if how in ("unique", "max", "min"):
+            hi = np.where(sel, V, -np.inf).max(-1)
+            lo = np.where(sel, V, np.inf).min(-1)
+            if how == "unique":
+                if np.any((count > 0) & (hi != lo) & self.mask):
+                    return None  # a query would read several different values: not a RASP aggregate
+                out = hi
+            else:
+                out = hi if how == "max" else lo
+            return np.where(self.mask & (count > 0), out, NAN)
+        raise ValueError(how)
+
+    def sort_by(self, values: SOp, keys: SOp, descending: bool) -> np.ndarray:
+        k = np.where(self.mask, -keys.vals if descending else keys.vals, np.inf)  # padding sorts last
+        order = np.argsort(k, axis=1, kind="stable")
+        return np.where(self.mask, np.take_along_axis(values.vals, order, 1), NAN)
+
+
+def signature(s: SOp) -> bytes:
+    v = s.vals
+    return s.kind.encode() + np.where(v != v, -9.5e18, v).tobytes()
+
+
+def _categorical(s: SOp) -> bool:
+    return s.kind in ("int", "str", "bool") and s.n_values() <= MAX_VALUES
+
+
+def matches(space: Space, s: SOp, target: np.ndarray, kind: str) -> bool:
+    """Whether SOp `s` equals the target (None where the target is None), bool/int/num alike."""
+    if s.kind == "str" and kind != "str" or s.kind != "str" and kind == "str":
+        return False
+    if kind == "bool" and s.kind not in ("bool", "int"):
+        return False
+    a, b = s.vals[space.mask], target[space.mask]
+    if not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    ok = ~np.isnan(a)
+    if kind == "num" or s.kind == "num":
+        return bool(np.all(np.abs(a[ok] - b[ok]) <= NUM_TOL))
+    if kind == "bool" and not np.all(np.isin(a[ok], (0.0, 1.0))):
+        return False
+    return bool(np.all(a[ok] == b[ok]))
+
+
+def fit_table(space: Space, keys: list[SOp], target: np.ndarray) -> Optional[dict]:
+    """value(s) -> target value, when the target is a function of the keys' values on every
+    observed position and the table is small next to the evidence; None otherwise."""
+    m = space.mask
+    t = np.nan_to_num(target[m], nan=-9.5e18)
+    if len(keys) == 1:  # fast refusal: sort by key, then neighbours with one key must agree
+        k = np.nan_to_num(keys[0].vals[m], nan=-9.5e18)
+        order = np.lexsort((t, k))
+        ks, ts = k[order], t[order]
+        if not np.all((ks[1:] != ks[:-1]) | (ts[1:] == ts[:-1])):
+            return None
+    cols = np.stack([np.nan_to_num(k.vals[m], nan=-9.5e18) for k in keys], 1)
+    uk, inverse = np.unique(cols, axis=0, return_inverse=True)
+    if len(uk) > MAX_TABLE or len(uk) * 2 > len(t):
+        return None
+    inverse = inverse.reshape(-1)
+    first = np.zeros(len(uk), int)
+    first[inverse[::-1]] = np.arange(len(t))[::-1]  # the first position of each key
+    if not np.array_equal(t, t[first][inverse]):
+        return None
+    if len(np.unique(t)) < 2:
+        return None
+    return {tuple(None if c == -9.5e18 else float(c) for c in row): (None if t[i] == -9.5e18 else float(t[i]))
+            for row, i in zip(uk, first)}
+
+
+def fit_linear(space: Space, srcs: list[SOp], target: np.ndarray) -> Optional[tuple]:
+    """Coefficients (a1, [a2,] b) with target = a1*s1 [+ a2*s2] + b on every observation, snapped to
+    simple fractions; None when no such fit exists."""
+    m = space.mask
+    X = np.stack([s.vals[m] for s in srcs] + [np.ones(int(m.sum()))], 1)
+    y = target[m]
+    if np.isnan(X).any() or np.isnan(y).any():
+        return None
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    snapped = []
+    for c in coef:
+        best = min((round(c * d) / d for d in (1, 2, 3, 4, 5, 6, 8, 10, 12)), key=lambda v: abs(v - c))
+        snapped.append(best if abs(best - c) < 1e-6 else float(c))
+    if np.all(np.abs(X @ np.array(snapped) - y) <= NUM_TOL) and any(abs(c) > 1e-9 for c in snapped[:-1]):
+        return tuple(snapped)
+    return None
+
+
+class Synthesizer:
+    """One search over one set of observations. `run(target, kind)` returns candidates, best first."""
+
+    def __init__(self, space: Space, max_cost: int = 3, seconds: float = 45.0, max_bank: int = 20000,
+                 max_evals: int = MAX_EVALS):
+        self.space, self.max_cost, self.seconds, self.max_bank = space, max_cost, seconds, max_bank
+        self.max_evals, self.evals = max_evals, 0
+        self.bank: list[SOp] = []
+        self.seen: set[bytes] = set()
+        self.target: Optional[np.ndarray] = None
+        self.kind = "int"
+        self.hits: list[SOp] = []
+        """SOps equal to the target, found while enumerating (a round stops at the first)."""
+
+    def _add(self, s: Optional[SOp]) -> Optional[SOp]:
+        self.evals += 1
+        if s is None:
+            return None
+        if self.space.mask.any() and np.isnan(s.vals[self.space.mask]).all():
+            return None
+        sig = signature(s)
+        if sig in self.seen:
+            return None
+        self.seen.add(sig)
+        self.bank.append(s)
+        if self.target is not None and matches(self.space, s, self.target, self.kind):
+            self.hits.append(s)
+        return s
+
+    def _complete(self, s: SOp) -> bool:
+        """Whether `s` has a value at every position (only such SOps are aggregated or averaged)."""
+        if s._full is None:
+            s._full = not np.isnan(s.vals[self.space.mask]).any()
+        return s._full
+
+    def _stop(self, deadline: float) -> bool:
+        return (bool(self.hits) or self.evals > self.max_evals or time.monotonic() > deadline
+                or len(self.bank) > self.max_bank)
+
+    # -- one round: every SOp of cost c ---------------------------------------------------------
+    def _maps(self, a: SOp):
+        vals = [self.space.decode(u, a.kind) for u in np.unique(a.vals[~np.isnan(a.vals)])]
+        if a.kind == "int":
+            return B.int_maps(vals if len(vals) <= 8 else [])
+        if a.kind == "str":
+            return B.str_maps(vals if len(vals) <= 8 else [])
+        if a.kind == "bool":
+            return B.BOOL_MAPS
+        return B.NUM_MAPS
+
+    def _round(self, c: int, deadline: float):
+        sp = self.space
+        by_cost = {}
+        for s in self.bank:
+            by_cost.setdefault(s.cost, []).append(s)
+        new = []
+
+        def add(s):
+            if s is not None and s.cost == c and self._add(s) is not None:
+                new.append(s)
+
+        # select + reduce: keys, queries (and values) costs summing to c - 1
+        cats = [s for s in self.bank if s.cost < c and _categorical(s)]
+        values = [s for s in self.bank if s.cost < c]
+        for flag in cats:
+            if flag.kind == "bool" and flag.cost <= c - 1:
+                self._reductions(sp.key_filter(flag), ("filter", flag), flag.cost, values, c, add)
+                if self._stop(deadline):
+                    return new
+        for keys, queries in itertools.product(cats, cats):
+            if keys.kind != queries.kind or keys.kind == "bool" and keys is not queries:
+                continue
+            base = keys.cost + (queries.cost if queries is not keys else 0)
+            if base > c - 1:
+                continue
+            cmps = ("TRUE",) if keys.op == "length" or queries.op == "length" else tuple(B.COMPARISONS)
+            for cmp in cmps:
+                if self._stop(deadline):
+                    return new
+                if cmp == "TRUE" and not (keys.op == queries.op == "indices"):
+                    continue  # one all-true selector is enough
+                sel = sp.selector(keys, queries, cmp)
+                self._reductions(sel, ("select", keys, queries, cmp), base, values, c, add)
+            if self._stop(deadline):
+                return new
+        idx = next(s for s in self.bank if s.op == "indices")
+        for flag in cats:  # prefix/suffix aggregates of the flagged positions
+            if flag.kind == "bool" and flag.cost <= c - 1:
+                for cmp in PREFIX_CMPS:
+                    sel = sp.key_filter(flag) & sp.selector(idx, idx, cmp)
+                    self._reductions(sel, ("prefix", flag, cmp), flag.cost, values, c, add)
+                if self._stop(deadline):
+                    return new
+        # sorting by a key
+        for keys in cats:
+            for vals in values:
+                if keys.kind in ("int", "str") and vals.kind != "num" and keys.cost + vals.cost == c - 1 \
+                        and not np.isnan(keys.vals[sp.mask]).any():
+                    for desc in (False, True):
+                        add(SOp("sort", (vals, keys), (desc,), vals.kind, sp.sort_by(vals, keys, desc), c))
+        # maps of SOps of cost c-1
+        for a in by_cost.get(c - 1, []):
+            for f in self._maps(a):
+                if f.kind_in == a.kind:
+                    add(sp.apply_map(f, a))
+            if self._stop(deadline):
+                return new
+        # two-input maps: costs i + j = c - 1
+        for i in range(c):
+            for a in by_cost.get(i, []):
+                for b in by_cost.get(c - 1 - i, []):
+                    if a is b or a.kind != b.kind or c > 1 and max(a.n_values(), b.n_values()) > 8:
+                        continue
+                    for f in B.SEQ_MAPS:
+                        if f.kind_in == a.kind:
+                            add(sp.apply_seqmap(f, a, b))
+                if self._stop(deadline):
+                    return new
+        return new
+
+    def _reductions(self, sel, how_sel, base: int, values: list[SOp], c: int, add) -> None:
+        """Every reduction of one selector, the values batched (one numpy pass per reducer)."""
+        sp = self.space
+        if base == c - 1:
+            add(SOp("reduce", (how_sel,), ("width",), "int", sp.reduce(sel, "width", None), c))
+        usable = [v for v in values if base + v.cost == c - 1 and self._complete(v)]
+        if not usable:
+            return
+        count = sel.sum(-1)
+        live = sp.mask & (count > 0)
+        for how, (kinds, out_kind, _) in B.REDUCERS.items():
+            vs = [v for v in usable if v.kind in kinds]
+            if how == "width" or not vs:
+                continue
+            V = np.stack([v.vals for v in vs])[:, :, None, :]  # values x inputs x (query) x keys
+            S = sel[None]
+            if how == "mean":
+                tot = np.where(S, V, 0.0).sum(-1)
+                res = np.where(sp.mask, np.where(count > 0, tot / np.maximum(count, 1), 0.0), NAN)
+                for v, r in zip(vs, res):
+                    add(SOp("reduce", (how_sel, v), (how,), out_kind, r, c))
+                continue
+            hi = np.where(S, V, -np.inf).max(-1)
+            lo = np.where(S, V, np.inf).min(-1) if how != "max" else None
+            for i, v in enumerate(vs):
+                if how == "unique":
+                    if np.any(live & (hi[i] != lo[i])):
+                        continue  # a query would read several different values: not a RASP aggregate
+                    r = hi[i]
+                else:
+                    r = hi[i] if how == "max" else lo[i]
+                add(SOp("reduce", (how_sel, v), (how,), out_kind or v.kind, np.where(live, r, NAN), c))
+
+    # -- the search -------------------------------------------------------------------------------
+    def run(self, target: np.ndarray, kind: str, want: int = 3) -> list[Candidate]:
+        t0 = time.monotonic()
+        deadline = t0 + self.seconds
+        found: list[Candidate] = []
+        self.target, self.kind, self.hits = target, kind, []
+        for p in self.space.primitives():
+            self._add(p)
+        for c in range(0, self.max_cost + 1):
+            if c > 0:
+                self._round(c, deadline)
+            if self.hits:
+                found += [Candidate(h, h.cost) for h in self.hits]
+                break
+            found += self._fits(c, target, kind, deadline + FIT_SECONDS)
+            if found or time.monotonic() > deadline:
+                break
+        found.sort(key=lambda cand: cand.score)
+        return found[:want]
+
+    def _fits(self, c: int, target: np.ndarray, kind: str, deadline: float) -> list[Candidate]:
+        sp = self.space
+        out = []
+        level = [s for s in self.bank if s.cost == c]
+        for s in level:
+            if time.monotonic() > deadline:
+                break
+            if kind == "num" and s.kind in ("num", "int", "bool"):
+                coef = fit_linear(sp, [s], target)
+                if coef is not None:
+                    out.append(Candidate(SOp("linear", (s,), coef, "num", None, s.cost + 1), s.cost + 1.5))
+                    continue
+            if _categorical(s) or s.kind == "num" and s.n_values() <= MAX_VALUES:
+                table = fit_table(sp, [s], target)
+                if table is not None:
+                    out.append(Candidate(SOp("table", (s,), (table, kind), kind, None, s.cost + 1),
+                                         s.cost + 1 + 0.05 * len(table)))
+        if out:
+            return out
+        # two-input functions: over SOps of cost <= PAIR_COST only (pairs grow quadratically)
+        cheap = [s for s in self.bank if s.cost <= min(c, PAIR_COST) and (_categorical(s) or s.kind == "num")]
+        for a, b in itertools.combinations(cheap[:MAX_PAIR_SOPS], 2):
+            if max(a.cost, b.cost) != c:
+                continue
+            if time.monotonic() > deadline:
+                break
+            if kind == "num" and a.kind == b.kind == "num":
+                coef = fit_linear(sp, [a, b], target)
+                if coef is not None:
+                    out.append(Candidate(SOp("linear", (a, b), coef, "num", None, a.cost + b.cost + 1),
+                                         a.cost + b.cost + 1.5))
+                    continue
+            if a.kind == "num" or b.kind == "num":
+                continue
+            table = fit_table(sp, [a, b], target)
+            if table is not None:
+                out.append(Candidate(SOp("table", (a, b), (table, kind), kind, None, a.cost + b.cost + 1),
+                                     a.cost + b.cost + 2 + 0.05 * len(table)))
+        return out
