@@ -29,8 +29,8 @@ from typing import Optional
 import numpy as np
 
 from tracr_agent.agent.investigators.openworld import blocks as B
+from tracr_agent.tools.subjects.compare import NUM_TOL  # the one numerical tolerance (scoring's)
 
-NUM_TOL = 2e-3
 MAX_TABLE = 16
 MAX_VALUES = 16
 """An SOp with more distinct values than this is not used as a key, query or table key."""
