@@ -176,3 +176,12 @@ def test_report_shows_family_and_explained_and_rescore_recomputes_them(tmp_path)
     new = json.loads((out / "results.jsonl").read_text().splitlines()[0])
     assert new["explained"] == rec["explained"] and new["family_correct"] == rec["family_correct"]
     assert new["score"]["explanation"]["size"] == rec["score"]["explanation"]["size"]
+
+
+def test_a_generated_task_is_measured_against_its_program_rendering():
+    from tracr_agent.agent.scoring.score import reference_source
+
+    task = get_task("gen-1-1-0")
+    ref = reference_source(task)
+    assert ref == task.extra["rendering"] and ast_size(ref) > 5
+    assert reference_source(get_task("sort")).startswith("def f(tokens):")

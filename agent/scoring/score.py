@@ -392,10 +392,13 @@ def score_prediction(prediction: Optional[dict], subject, task=None, closed_set:
 
 
 def reference_source(task) -> Optional[str]:
-    """The reference implementation's source: a zoo task's reference function, or whatever source
-    a generated task carries (`reference_source()` or a `reference_source`/`source` string)."""
+    """The reference implementation's source: a generated task's program rendering (RASP in Python
+    syntax), else a zoo task's reference function."""
     if task is None:
         return None
+    rendering = (getattr(task, "extra", None) or {}).get("rendering")
+    if isinstance(rendering, str):  # a generated task: its RASP program as Python-syntax pseudo-code
+        return rendering
     ref = getattr(task, "reference_source", None)
     try:
         ref = ref() if callable(ref) else ref
