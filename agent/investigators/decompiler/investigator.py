@@ -34,7 +34,7 @@ from tracr_agent.agent.investigators.decompiler.analysis import (
 )
 from tracr_agent.agent.investigators.decompiler.discovery import discover, output_map
 from tracr_agent.agent.investigators.decompiler.observations import read_results
-from tracr_agent.agent.investigators.decompiler.program import describe, label, source
+from tracr_agent.agent.investigators.decompiler.program import HeadStep, describe, label, source
 from tracr_agent.agent.investigators.decompiler.variables import from_labels, read_all
 from tracr_agent.agent.loop.prompts import FORCE
 
@@ -136,9 +136,11 @@ class DecompilerInvestigator(BaseChatModel):
         if not cover_done and can_read and used < CALL_BUDGET - COVER_CALLS:
             cands = probes.domain_sample(info["vocab"], info["max_seq_len"])
             new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER) if x not in obs.acts]
+            # the final residual stream fills MLP tables; heads whose rule is a table need their patterns
+            table_layers = sorted({st.layer for st in prog.steps if isinstance(st, HeadStep) and st.rule == "table"})
+            hooks = (final_hook(info["n_layers"]),) + tuple(pattern_hook(layer) for layer in table_layers)
             while new:
-                # the final residual stream is enough to fill MLP tables: no patterns
-                reqs = [(x, (final_hook(info["n_layers"]),)) for x in new]
+                reqs = [(x, hooks) for x in new]
                 if len(self._plan(info, obs, reqs)) <= COVER_CALLS or len(new) == 1:
                     return self._read(call, info, obs, reqs,
                                       f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed")

@@ -7,6 +7,7 @@ variables) and single dimensions (numerical ones); a variable is written once an
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -50,9 +51,22 @@ def from_labels(labels: list[str], vocab: list) -> list[Variable]:
         if var.kind == "numerical":
             out.append(Variable(var.name, "numerical", (var.dims[0][0],)))
             continue
-        conv = (lambda v: by_text.get(v, v)) if var.name == "tokens" else parse_value
+        conv = (lambda v: by_text.get(v, v)) if var.name == "tokens" else value_of
         out.append(Variable(var.name, "categorical", tuple(i for i, _ in var.dims), tuple(conv(v) for _, v in var.dims)))
     return out
+
+
+def value_of(text: str) -> Any:
+    """A label's value: a number, a bool, a tuple (tracr's SequenceMap values print as "('a', 0)",
+    and a rule comparing tuples generalizes where a table of their texts cannot), else the text."""
+    if text.startswith("(") and text.endswith(")"):
+        try:
+            v = ast.literal_eval(text)
+            if isinstance(v, tuple):
+                return v
+        except (ValueError, SyntaxError):
+            pass
+    return parse_value(text)
 
 
 def read_all(variables: list[Variable], resid: np.ndarray) -> dict[str, list]:
