@@ -81,6 +81,22 @@ def feature_rows(records: list[ResultRecord]) -> list[list[str]]:
     return rows
 
 
+def generated_programs(records: list[ResultRecord]) -> list[tuple[str, str, str]]:
+    """(id, pseudo-code, description) of every generated task in the records: the ground truth, for readers."""
+    from tracr_agent.tools.errors import UserError
+    from tracr_agent.tools.subjects.generate.ids import is_generated
+    from tracr_agent.tools.subjects.generate.task import generated_task
+
+    out = []
+    for task_id in sorted({r.task for r in records if not r.suite and is_generated(r.task)}):
+        try:
+            task = generated_task(task_id)
+        except UserError:
+            continue
+        out.append((task_id, task.extra["rendering"], task.description))
+    return out
+
+
 def markdown(records: list[ResultRecord]) -> list[str]:
     md = ["## Headline", ""] + [f"- {line}" for line in headline(records)] + [""]
     rows = feature_rows(records)
@@ -88,6 +104,11 @@ def markdown(records: list[ResultRecord]) -> list[str]:
         md += ["## Generated tasks: functional accuracy by feature", "",
                "| " + " | ".join(BREAKDOWN_COLUMNS) + " |", "|" + "---|" * len(BREAKDOWN_COLUMNS)]
         md += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows] + [""]
+    programs = generated_programs(records)
+    if programs:
+        md += ["## Generated programs (ground truth)", ""]
+        for task_id, code, description in programs:
+            md += [f"### {task_id}", "", "```python", code, "```", "", description, ""]
     return md
 
 
@@ -99,4 +120,8 @@ def html_sections(records: list[ResultRecord]) -> str:
                 + "".join(f"<th>{html.escape(c)}</th>" for c in BREAKDOWN_COLUMNS) + "</tr></thead><tbody>"
                 + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
                 + "</tbody></table>")
+    programs = generated_programs(records)
+    if programs:
+        out += "<h2>Generated programs (ground truth)</h2>" + "".join(
+            f"<h3>{html.escape(i)}</h3><pre>{html.escape(code)}</pre><p>{html.escape(d)}</p>" for i, code, d in programs)
     return out
