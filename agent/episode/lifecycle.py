@@ -66,6 +66,7 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
     check_condition(condition)
     check_residual(residual)
     limits = limits or Limits()
+    subject.warm_up_async()  # TransformerLens loads while the LLM thinks about its first turn
     if Path(transcript_path).exists():
         Path(transcript_path).unlink()  # a new episode never appends to an old file
     writer = tr.TranscriptWriter(transcript_path)

@@ -78,6 +78,11 @@ class Subject:
         # TransformerLens adds and removes hooks on the shared modules during a run:
         # concurrent episodes (batch evaluation threads) must take turns.
         self.lock = threading.RLock()
+        self._bridge = None
+        self._bridge_lock = threading.Lock()
+        self._warming: Optional[threading.Thread] = None
+        self._warm_lock = threading.Lock()
+        self._warm_error: Optional[BaseException] = None
         self.cache_size = 512
         c = card.config
         self.n_layers, self.n_heads, self.d_model = c.n_layers, c.n_heads, c.d_model
@@ -106,12 +111,48 @@ class Subject:
             h.update(np.ascontiguousarray(self.weights[k]).tobytes())
         return h.hexdigest()[:16]
 
-    @cached_property
+    @property
     def bridge(self):
+        """The TransformerBridge, built on first use (importing TransformerLens: seconds, cold) or
+        taken from `warm_up_async`, whose error, if it failed, is raised here once, to the caller that
+        would have met it anyway; later uses try again, as without a warm-up."""
+        if self._bridge is None:
+            with self._warm_lock:  # exactly one caller takes the warm-up (and its error) over
+                warming, self._warming = self._warming, None
+            if warming is not None:
+                warming.join()
+                error, self._warm_error = self._warm_error, None
+                if error is not None:
+                    raise error
+            return self._load_bridge()
+        return self._bridge
+
+    def warm_up_async(self) -> None:
+        """Builds the bridge in a background thread so the first tool call does not wait for it; an
+        episode calls this as it starts, while the LLM thinks about its first turn. No-op when the
+        bridge is built or being built."""
+
+        def warm() -> None:
+            try:
+                self._load_bridge()
+            except BaseException as e:  # kept for the first foreground use of `bridge`: never lost
+                self._warm_error = e
+
+        with self._warm_lock:  # concurrent episodes share a subject: one warm-up, published started
+            if self._bridge is not None or self._warming is not None:
+                return
+            thread = threading.Thread(target=warm, name="tracr-agent-warm-up", daemon=True)
+            thread.start()
+            self._warming = thread
+
+    def _load_bridge(self):
         from tracr_agent.tools.subjects.modeldir import build_bridge
 
-        limit_torch_threads()
-        return build_bridge(self.card, self.weights)
+        with self._bridge_lock:  # one build, whichever thread gets here first
+            if self._bridge is None:
+                limit_torch_threads()
+                self._bridge = build_bridge(self.card, self.weights)
+            return self._bridge
 
     @cached_property
     def nonempty_heads(self) -> list[tuple[int, int]]:
