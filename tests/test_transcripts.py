@@ -1,19 +1,19 @@
 """Transcripts: every event type round-trips; replay renders, reruns, and refuses bad files; inspect and export.
 
 Episodes are real (the graph, real subjects compiled by tracr); the CLI is the
-real `tracr-agent` entry point run in a subprocess, so "no traceback" means
-what a user would see.
+real `tracr-agent` app run in this process by typer's CliRunner (see `cli`), and an
+exception escaping it counts as the traceback a user would see. One `replay --rerun`
+through a real subprocess lives in test_result_origin.py.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from langchain_core.messages import AIMessage
@@ -32,14 +32,39 @@ EVENT_TYPES = {tr.Header, tr.LLMRequest, tr.LLMResponse, tr.ToolCallEvent, tr.To
                tr.HumanEvent, tr.PredictionEvent, tr.ScoreEvent, tr.ErrorEvent, tr.EndEvent}
 
 
-def cli(*args, input: str | None = None, timeout: float = 300, columns: int = 120) -> subprocess.CompletedProcess:
-    """The real command line, as a user runs it."""
-    return subprocess.run([sys.executable, "-c", "from tracr_agent.agent.cli.main import main; main()", *map(str, args)],
-                          capture_output=True, text=True, input=input, timeout=timeout, cwd=REPO,
-                          env={**__import__("os").environ, "COLUMNS": str(columns)})
+class Ran(NamedTuple):
+    """What a user sees of one command: exit code, stdout, stderr."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def no_traceback(p: subprocess.CompletedProcess) -> None:
+def cli(*args, input: str | None = None, columns: int = 120) -> Ran:
+    """The real command line — the `tracr-agent` typer app with its consoles and exit codes — run in
+    this process (typer's CliRunner, as the other CLI tests do), at a terminal width of `columns`.
+    In a subprocess every `replay --rerun` paid for importing TransformerLens again (~5 s of CPU);
+    here it is imported once per test session. An exception the app lets escape is put in stderr
+    as the traceback a user would have seen, so `no_traceback` still catches it."""
+    import traceback
+    from contextlib import chdir
+    from unittest import mock
+
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from tracr_agent.agent.cli import main
+
+    with chdir(REPO), mock.patch.object(main, "console", Console(width=columns)), \
+            mock.patch.object(main, "err_console", Console(stderr=True, width=columns)):
+        r = CliRunner().invoke(main.app, [str(a) for a in args], input=input, env={"COLUMNS": str(columns)})
+    stderr = r.stderr
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(r.exception))
+    return Ran(r.exit_code, r.stdout, stderr)
+
+
+def no_traceback(p: Ran) -> None:
     assert "Traceback" not in p.stdout + p.stderr, p.stdout + p.stderr
 
 
