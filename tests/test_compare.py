@@ -85,6 +85,14 @@ def test_hypotheses_survive_printed_rounding_but_not_a_wrong_value():
     assert not h.consistent({x: [True, 0.5, 0.333]}, numerical=False)
 
 
+# Tolerances that are not "is this the same output?": the decompiler fits rules and linear maps to
+# residual values read back at 3 decimals and detects one-hot dimensions; its fits need their own slack.
+NOT_OUTPUT_COMPARISONS = {
+    "agent/investigators/decompiler/heads.py", "agent/investigators/decompiler/mlps.py",
+    "agent/investigators/decompiler/discovery.py",
+}
+
+
 def test_no_module_keeps_its_own_comparison():
     """The tolerance and the comparison live in compare.py only (they once lived in four places
     with two different tolerances)."""
@@ -92,7 +100,7 @@ def test_no_module_keeps_its_own_comparison():
     offenders = []
     for folder in ("agent", "tools"):
         for path in (ROOT / folder).rglob("*.py"):
-            if path == Path(compare.__file__).resolve():
+            if path == Path(compare.__file__).resolve() or str(path.relative_to(ROOT)) in NOT_OUTPUT_COMPARISONS:
                 continue
             for n, line in enumerate(path.read_text().splitlines(), 1):
                 if own.search(line):
