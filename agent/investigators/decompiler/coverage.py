@@ -43,6 +43,8 @@ def unseen_keys(prog: Program, got: dict) -> set:
     keys = set()
     for i, st in enumerate(prog.steps):
         if isinstance(st, HeadStep):
+            if st.vmap and got.get(prog.ident(st.value)) is not None:  # values moved but never seen moved
+                keys |= {(i, ("moved", v)) for v in got[prog.ident(st.value)] if v is not None and v not in st.vmap}
             if st.rule != "table":
                 continue
             qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))

@@ -128,7 +128,7 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
                 for q, keys in enumerate(sel, 1):
                     got = vals[out.name][q]
                     held = {vals[v.name][k] for k in keys}
-                    if not keys:
+                    if not keys or held == {None}:  # nothing selected, or it holds no value
                         if got is not None:
                             ok = False
                     elif len(held) != 1 or got is None or vmap.setdefault(next(iter(held)), got) != got:

@@ -75,7 +75,12 @@ class Program:
 HELPERS = {
     "_select": '''def _select(queries, keys, rule):
     """For each query position, the key positions whose (key value, query value) the rule accepts."""
-    return [[j for j, k in enumerate(keys) if rule(k, q)] for q in queries]
+    def accepts(k, q):
+        try:
+            return bool(rule(k, q))
+        except TypeError:  # a value missing (None) compares to nothing
+            return False
+    return [[j for j, k in enumerate(keys) if accepts(k, q)] for q in queries]
 ''',
     "_pick": '''def _pick(selected, values, vmap=None):
     """Categorical aggregate: the value held at the selected keys (None when none is selected)."""
@@ -88,7 +93,7 @@ HELPERS = {
 ''',
     "_mean": '''def _mean(selected, values):
     """Numerical aggregate: the mean value over the selected keys (0 when none is selected)."""
-    return [sum(values[j] for j in keys) / len(keys) if keys else 0.0 for keys in selected]
+    return [sum(values[j] or 0.0 for j in keys) / len(keys) if keys else 0.0 for keys in selected]
 ''',
     "_width": '''def _width(selected):
     """Selector width's attention: BOS and the selected keys share the weight, BOS's share is 1/(w+1)."""
@@ -158,6 +163,13 @@ def source(prog: Program) -> str:
         if h not in used:
             used.append(h)
 
+    computed = set(names) | {prog.ident(st.out) for st in prog.steps}
+    for st in prog.steps:  # a variable no step explains still exists: as no value, so the rest runs
+        reads = [st.query, st.key, st.value] if isinstance(st, HeadStep) else list(st.inputs)
+        for v in reads:
+            if v and prog.ident(v) not in computed:
+                body.append(f"    {prog.ident(v)} = [None] * n  # not decompiled")
+                computed.add(prog.ident(v))
     for st in prog.steps:
         out = prog.ident(st.out)
         names.append(out)
