@@ -305,3 +305,18 @@ def test_parallel_judging_accepts_the_same_ids(tmp_path, monkeypatch):
         runs.append([(r["k"], r["reason"], r["fingerprint"]) for r in rows])
     assert runs[0] == runs[1]
     assert sum(r[1] is None for r in runs[0]) == 3
+
+
+@pytest.mark.slow
+def test_generated_id_in_lab_and_replay_rerun(tmp_path):
+    """A generated id in the lab REPL (stdin piped) and `replay --rerun` of its transcript: the subject
+    reloads by id, its fingerprint matches and every tool call gives the same result."""
+    path = tmp_path / "lab.jsonl"
+    exe = [sys.executable, "-m", "tracr_agent.agent.cli.main"]
+    r = subprocess.run([*exe, "lab", "gen-3-1-0", "--transcript", str(path)], capture_output=True, text=True,
+                       input='model_info\nrun_model {"inputs": [[1, 2, 3]]}\nquit\n', timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[1, 2, 3] -> [" in r.stdout and "label n/a" in r.stdout
+    r = subprocess.run([*exe, "replay", str(path), "--rerun"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 tool call(s) re-executed: 2 match, 0 differ" in r.stdout
