@@ -157,3 +157,31 @@ def test_the_report_table_links_each_row_into_the_viewer(tmp_path):
             in page)
     view = (d / "view.html").read_text()
     assert 'data-task="sort"' in view and 'data-condition="blackbox"' in view
+
+
+def corrupt_dirs(tmp_path):
+    """Results files a crash, a cut copy or a stray editor leave: a torn line in the middle, and
+    bytes that are not UTF-8."""
+    good = [record("reverse", t, True) for t in range(3)]
+    lines = [r.model_dump_json() for r in good]
+    torn = tmp_path / "torn"
+    torn.mkdir()
+    (torn / "results.jsonl").write_text("\n".join([lines[0], lines[1][:40], lines[2]]) + "\n")
+    binary = tmp_path / "binary"
+    binary.mkdir()
+    (binary / "results.jsonl").write_bytes(lines[0].encode() + b"\n\x00\xff\xfe\n" + lines[2].encode() + b"\n")
+    return [torn, binary]
+
+
+def test_report_and_rescore_of_a_corrupt_results_file_say_which_line_and_change_nothing(tmp_path):
+    for d in corrupt_dirs(tmp_path):
+        before = (d / "results.jsonl").read_bytes()
+        for cmd in ("report", "rescore"):
+            res = runner.invoke(app, [cmd, str(d)])
+            assert res.exit_code == 2, (cmd, d.name, res.output)
+            assert res.exception is None or isinstance(res.exception, SystemExit), (cmd, d.name, res.exception)
+            assert "Traceback" not in res.output
+            assert f"{d / 'results.jsonl'}:2: corrupt results line" in res.output, (cmd, d.name, res.output)
+            # nothing lost: rescore does not rewrite the file without the line it could not read
+            assert (d / "results.jsonl").read_bytes() == before, (cmd, d.name)
+            assert not (d / "report.md").exists()

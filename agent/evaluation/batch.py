@@ -117,18 +117,41 @@ def record_from_score(spec: EpisodeSpec, score: Optional[dict], **fields) -> Res
                         **score_fields(score), **fields)
 
 
-def read_results(out: Path) -> list[ResultRecord]:
+def results_lines(path: Path):
+    """(line number, text) of each non-blank line of a results file; bytes that are not UTF-8
+    (a cut copy, a stray editor) become U+FFFD, so such a line reads as corrupt, not as a crash."""
+    for lineno, line in enumerate(Path(path).read_bytes().decode("utf-8", errors="replace").splitlines(), 1):
+        if line.strip():
+            yield lineno, line
+
+
+def corrupt_line(path: Path, lineno: int, e: ValueError) -> UserError:
+    """The one line a reader that must see every record (report, rescore, view) stops with: a line
+    that is not JSON (torn, cut, not UTF-8), or JSON that is not a results record."""
+    from pydantic import ValidationError
+
+    err = e.errors()[0] if isinstance(e, ValidationError) else None
+    if err is None or err["type"] == "json_invalid":
+        why = err["msg"] if err else getattr(e, "msg", str(e))
+        return UserError(f"{path}:{lineno}: corrupt results line ({why}); move it aside "
+                         "(or run `tracr-agent eval … --resume`, which sets a torn last line aside)")
+    return UserError(f"{path}:{lineno}: not a results record: {'.'.join(map(str, err['loc']))}: {err['msg']}")
+
+
+def read_results(out: Path, strict: bool = False) -> list[ResultRecord]:
+    """The records of OUT/results.jsonl. Lenient (eval --resume): an unreadable line, a torn last
+    line from a crash, is an episode not done. `strict` (report, rescore): the first unreadable
+    line is a UserError naming it, so nothing is summarised or rewritten without it."""
     path = Path(out) / "results.jsonl"
     if not path.is_file():
         return []
     records = []
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
+    for lineno, line in results_lines(path):
         try:
             records.append(ResultRecord.model_validate_json(line))
-        except ValueError:
-            continue  # a torn last line from a crash: the episode is simply not done
+        except ValueError as e:
+            if strict:
+                raise corrupt_line(path, lineno, e) from None
     return records
 
 

@@ -248,4 +248,6 @@ def write_reports(out_dir: Path, rows: list[Row], linked: bool = False) -> Repor
 
 
 def load_rows(out_dir: Path) -> list[Row]:
-    return summarize(read_results(out_dir))
+    """Every record must read: a corrupt line stops the report (one line naming it), never a
+    table that silently leaves an episode out."""
+    return summarize(read_results(out_dir, strict=True))

@@ -58,7 +58,7 @@ def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
         from tracr_agent.agent.backends.llm import make_backend
 
         judge = make_backend(judge_llm)
-    records = read_results(out)
+    records = read_results(out, strict=True)  # a line it cannot read would vanish in the rewrite below
     subjects: dict = {}
     new = [rescore_record(out, r, subjects, judge) for r in records]
     def summary(r: ResultRecord) -> tuple:

@@ -79,24 +79,15 @@ def _episode_from_transcript(i: int, path: Path, shown_as: str, record: Optional
 
 
 def _read_records(path: Path) -> list[dict]:
-    from pydantic import ValidationError
-
-    from tracr_agent.agent.evaluation.batch import ResultRecord
+    from tracr_agent.agent.evaluation.batch import ResultRecord, corrupt_line, results_lines
 
     records = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
+    for lineno, line in results_lines(path):
         try:
             data = json.loads(line)
             ResultRecord.model_validate(data)  # the fields every record must have; extras are kept
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}:{lineno}: corrupt results line ({e.msg}); move it aside "
-                            "(or run `tracr-agent eval … --resume`, which sets a torn last line aside)") from None
-        except ValidationError as e:
-            err = e.errors()[0]
-            raise UserError(f"{path}:{lineno}: not a results record: {'.'.join(map(str, err['loc']))}: "
-                            f"{err['msg']}") from None
+        except ValueError as e:  # JSONDecodeError and pydantic's ValidationError alike
+            raise corrupt_line(path, lineno, e) from None
         records.append(data)
     return records
 
