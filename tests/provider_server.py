@@ -1,7 +1,7 @@
-"""A scripted fake of the providers' HTTP APIs (Anthropic's /v1/messages, Ollama's /api/chat), so the real
+"""A scripted fake of the providers' HTTP APIs (Anthropic's /v1/messages, Ollama's /api/chat, and
 LangChain clients can be tested against 127.0.0.1 and nothing ever reaches the internet.
 
-Not a test module. `ProviderServer(script)` answers each request with the next entry of `script`: an HTTP
+Mistral's /v1/chat/completions too (OpenAI's shape). Not a test module. `ProviderServer(script)` answers each request with the next entry of `script`: an HTTP
 status code (an error reply) or `(text, [(tool_name, args), …])` in the provider's own wire format, and
 keeps every request (path, headers, JSON body) in `requests`.
 """
@@ -28,7 +28,18 @@ def ollama_reply(i: int, text: str, calls: list) -> dict:
             "prompt_eval_count": 100, "eval_count": 20}
 
 
-FORMATS = {"/v1/messages": anthropic_reply, "/api/chat": ollama_reply}
+def openai_reply(i: int, text: str, calls: list) -> dict:
+    """OpenAI's chat-completions shape, which Mistral's API shares (tool-call ids: 9 letters/digits)."""
+    return {"id": f"cmpl-{i}", "object": "chat.completion", "created": 0, "model": "fake",
+            "choices": [{"index": 0, "finish_reason": "tool_calls" if calls else "stop",
+                         "message": {"role": "assistant", "content": text, "tool_calls": [
+                             {"id": f"call{i:02d}{k:03d}", "type": "function",
+                              "function": {"name": name, "arguments": json.dumps(args)}}
+                             for k, (name, args) in enumerate(calls)]}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}}
+
+
+FORMATS = {"/v1/messages": anthropic_reply, "/api/chat": ollama_reply, "/v1/chat/completions": openai_reply}
 
 
 class ProviderServer(ThreadingHTTPServer):

@@ -39,12 +39,14 @@ def events(path: Path) -> list[dict]:
 @pytest.mark.parametrize("provider,model,key,path", [
     ("anthropic", "claude-sonnet-4-20250514", {"ANTHROPIC_API_KEY": "sk-ant-fake"}, "/v1/messages"),
     ("ollama", "llama3.1", {}, "/api/chat"),
+    ("mistralai", "mistral-small-latest", {"MISTRAL_API_KEY": "sk-mistral-fake"}, "/v1/chat/completions"),
 ])
 def test_a_provider_runs_an_episode_with_retries_tokens_and_cost(tmp_path, provider, model, key, path):
     server = ProviderServer(SCRIPT)
     try:
         t = tmp_path / "t.jsonl"
-        r = cli("run", "reverse", "--llm", f"{provider}:{model}@{server.url}", "-q", "--transcript", t,
+        url = server.url + ("/v1" if provider == "mistralai" else "")  # mistral's endpoint names the API version
+        r = cli("run", "reverse", "--llm", f"{provider}:{model}@{url}", "-q", "--transcript", t,
                 "--max-seconds", "120", env=key)
     finally:
         server.close()
@@ -54,11 +56,12 @@ def test_a_provider_runs_an_episode_with_retries_tokens_and_cost(tmp_path, provi
     assert [q["path"].split("?")[0] for q in reqs] == [path] * 3  # the 503 was retried
     tools = {t.get("name") or t.get("function", {}).get("name") for t in reqs[0]["body"]["tools"]}
     assert {"run_model", "submit_prediction"} <= tools
-    if provider == "anthropic":
+    if key:
         auth = {k.lower(): v for k, v in reqs[0]["headers"].items()}
-        assert auth.get("x-api-key") == "sk-ant-fake" or auth.get("authorization") == "Bearer sk-ant-fake"
+        secret = next(iter(key.values()))
+        assert auth.get("x-api-key") == secret or auth.get("authorization") == f"Bearer {secret}"
     ev = events(t)
-    assert ev[0]["llm"] == f"{provider}:{model}@{server.url}"
+    assert ev[0]["llm"] == f"{provider}:{model}@{url}"
     responses = [e for e in ev if e["type"] == "llm_response"]
     assert [(e["usage"]["input_tokens"], e["usage"]["output_tokens"]) for e in responses] == [(100, 20), (100, 20)]
     results = [e for e in ev if e["type"] == "tool_result"]

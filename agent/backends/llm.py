@@ -51,8 +51,9 @@ class Backend:
     max_retries: int = 0
     """Retries after a transient fault, done by backends/reply.py within the wall-time budget."""
     timeout_per_call: bool = True
-    """Whether the client takes `timeout=` on each call (bounded by the wall time left); ollama's does not,
-    so its client keeps the fixed `timeout` it was built with."""
+    """Whether the client takes `timeout=` on each call (bounded by the wall time left): openai's and
+    anthropic's do; the others (ollama's would fail, mistral's would send it in the request body) keep
+    the fixed `timeout` their client was built with."""
 
     @property
     def closed_world(self) -> bool:
@@ -169,7 +170,7 @@ def _provider_backend(kind: str, rest: str, prepare, announce: str, forced: dict
     if price is None:
         announce = "; ".join(x for x in (announce, unpriced_note(spec)) if x)
     return Backend(spec, chat, prepare, price, announce, forced_bind_kwargs=forced, timeout=timeout,
-                   max_retries=max_retries, timeout_per_call=kind != "ollama")
+                   max_retries=max_retries, timeout_per_call=kind == "anthropic")
 
 
 def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, timeout: float = 120.0,

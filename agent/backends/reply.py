@@ -31,7 +31,8 @@ mistral and ollama), matched by name so that no client has to be installed to be
 def _transient(e: Exception) -> bool:
     if any(cls.__name__ in TRANSIENT_NAMES for cls in type(e).__mro__):
         return True
-    status = getattr(e, "status_code", None)  # e.g. ollama's ResponseError, google's ClientError
+    # e.g. ollama's ResponseError, google's ClientError; httpx's HTTPStatusError (mistral) has a response
+    status = getattr(e, "status_code", None) or getattr(getattr(e, "response", None), "status_code", None)
     return isinstance(status, int) and (status == 429 or status >= 500)
 
 
