@@ -53,9 +53,11 @@ def _write_reports(out_dir, rows):
 
 def register(app: typer.Typer) -> None:
     from tracr_agent.agent.cli.main import announce_sandbox, console, err_console, fail, user_errors
+    from tracr_agent.agent.cli.options import limit_options
 
     @app.command("eval")
     @user_errors
+    @limit_options
     def eval_cmd(
         tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Task ids, comma-separated, or 'all'; gen:SEED:DIFFICULTY:COUNT adds generated tasks; dir:PATH adds every model directory under PATH (a suite)."),
         conditions: Optional[List[str]] = typer.Option(None, "--conditions", help="Conditions, comma-separated."),
@@ -69,11 +71,7 @@ def register(app: typer.Typer) -> None:
         closed_set: bool = typer.Option(False, "--closed-set", help="Tell the agent the zoo's labels."),
         compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
         judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also score descriptions with this LLM as judge."),
-        max_tool_calls: int = typer.Option(40, help="Tool-call limit per episode."),
-        max_llm_turns: int = typer.Option(40, help="LLM-turn limit per episode."),
-        max_tokens: int = typer.Option(400_000, help="Token limit per episode."),
-        max_seconds: float = typer.Option(900.0, help="Wall-time limit per episode (s)."),
-        max_cost: float = typer.Option(5.0, help="Cost limit per episode (USD)."),
+        limits=None,  # the limit options, from @limit_options
         unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
     ):
         """Run many episodes headless across tasks, conditions, LLMs and trials; then print the report."""
@@ -84,11 +82,8 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         from tracr_agent.agent.evaluation.batch import PRESETS, BatchRunner, pending, plan, prepare_out_dir, validate
-        from tracr_agent.agent.loop.graph import Limits
         from tracr_agent.agent.evaluation.report import load_rows, rich_table
 
-        limits = Limits.from_options(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
-                                     max_seconds=max_seconds, max_cost=max_cost)
         base = {}
         if preset:
             if preset not in PRESETS:

@@ -10,8 +10,7 @@ from typing import Optional
 
 import typer
 
-from tracr_agent.agent.cli.options import PlainOpt
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.agent.cli.options import CapOpt, PlainOpt, ToolConditionOpt
 
 
 def resume_cmd(
@@ -29,10 +28,10 @@ def resume_cmd(
 def lab_cmd(
     task: Optional[str] = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`), generated id, or dir:PATH "
                                          "(one model directory, as --model-dir).", show_default=False),
-    condition: str = typer.Option("full", "--condition", "-c", help="Tool policy: blackbox, whitebox, full."),
+    condition: str = ToolConditionOpt,
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path."),
     out: str = typer.Option("transcripts", "--out", help="Directory for the transcript (without --transcript)."),
-    cap: int = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Tool output cap in tokens."),
+    cap: int = CapOpt,
     program: Optional[str] = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION."),
     model_dir: Optional[str] = typer.Option(None, "--model-dir", help="A converted Tracr model directory."),
     residual: str = typer.Option("labelled", "--residual", help="labelled | raw (unlabelled residual dims d0…dN)."),
@@ -44,8 +43,9 @@ def lab_cmd(
     from tracr_agent.agent.cli.main import console, fail, subject_from
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
     from tracr_agent.agent.interactive.lab import run_lab
-    from tracr_agent.agent.loop.graph import check_cap
+    from tracr_agent.agent.episode.limits import check_cap
     from tracr_agent.tools.suite import check_condition, check_residual
+    from tracr_agent.tools.suite.conditions import get_condition, with_tools
     from tracr_agent.tools.suite.base import ToolError
 
     check_cap(cap)
@@ -54,8 +54,8 @@ def lab_cmd(
         check_residual(residual)
     except ToolError as e:
         fail(str(e))
-    if condition.startswith("static"):
-        fail(f"the lab needs a condition with tools (blackbox, whitebox, full); {condition!r} has none")
+    if not get_condition(condition).has_tools:
+        fail(f"the lab needs a condition with tools ({', '.join(with_tools())}); {condition!r} has none")
     subject = subject_from(task, program, model_dir)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, "human")
     raise typer.Exit(run_lab(subject, condition=condition, transcript_path=path, cap_tokens=cap, console=console,

@@ -15,8 +15,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from tracr_agent.agent.cli.options import PlainOpt
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.agent.cli.options import CapOpt, ConditionOpt, PlainOpt, ToolConditionOpt, limit_options
 
 app = typer.Typer(
     help="Investigate Tracr-compiled transformers with an LLM agent and interpretability tools.",
@@ -215,14 +214,14 @@ def announce(backend) -> None:
 def tool(
     parts: List[str] = typer.Argument(..., metavar="[TASK] TOOL [ARGS]",
                                       help="Zoo task id (omit with --program/--model-dir), the tool name, and its arguments as a JSON object."),
-    condition: str = typer.Option("full", "--condition", "-c", help="Tool policy: blackbox, whitebox, full."),
+    condition: str = ToolConditionOpt,
     program: Optional[str] = ProgramOpt,
     model_dir: Optional[str] = ModelDirOpt,
-    cap: int = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Output cap in tokens."),
+    cap: int = CapOpt,
     residual: str = ResidualOpt,
 ):
     """Call one tool by hand and print its output exactly as the agent would see it."""
-    from tracr_agent.agent.loop.graph import check_cap
+    from tracr_agent.agent.episode.limits import check_cap
     from tracr_agent.tools.suite import ToolContext, call_tool, check_condition, check_residual
     from tracr_agent.tools.suite.base import ToolError
 
@@ -254,20 +253,17 @@ def announce_sandbox(unsafe: bool) -> None:
 
 @app.command()
 @user_errors
+@limit_options
 def run(
     task: Optional[str] = TaskArg,
     llm: Optional[str] = typer.Option(None, "--llm", help="baseline | openai:MODEL | openai-compatible:MODEL@URL | replay:FILE (env TRACR_AGENT_LLM)."),
-    condition: str = typer.Option("full", "--condition", "-c", help="static | static+io | blackbox | whitebox | full."),
-    max_tool_calls: int = typer.Option(40, help="Tool-call limit."),
-    max_llm_turns: int = typer.Option(40, help="LLM-turn limit."),
-    max_tokens: int = typer.Option(400_000, help="Token limit."),
-    max_seconds: float = typer.Option(900.0, help="Wall-time limit in seconds."),
-    max_cost: float = typer.Option(5.0, help="Cost limit in USD."),
+    condition: str = ConditionOpt,
+    limits=None,  # the limit options, from @limit_options
     closed_set: bool = typer.Option(False, "--closed-set", help="Tell the agent the zoo's task labels."),
     out: str = typer.Option(DEFAULT_OUT, "--out", help="Directory for the transcript."),
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path (overrides --out)."),
     compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
-    cap: int = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Tool output cap in tokens."),
+    cap: int = CapOpt,
     static_hooks: Optional[str] = typer.Option(None, "--static-hooks", help="static conditions: hooks to dump, comma-separated (default attn.hook_pattern,hook_pos_embed; a per-layer name means every layer)."),
     static_inputs: Optional[str] = typer.Option(None, "--static-inputs", help='static conditions: JSON list of inputs to dump, e.g. \'[["a","b","c"]]\' (default: one random input of full length).'),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; print only the result."),
@@ -284,7 +280,7 @@ def run(
     from pathlib import Path
 
     from tracr_agent.agent.episode.lifecycle import default_transcript_path, run_episode
-    from tracr_agent.agent.loop.graph import Limits, check_cap
+    from tracr_agent.agent.episode.limits import check_cap
     from tracr_agent.agent.render.live import LiveView, score_line
     from tracr_agent.agent.backends.llm import make_backend
     from tracr_agent.tools.suite import check_condition
@@ -295,8 +291,6 @@ def run(
         check_residual(residual)
     except ToolError as e:
         fail(str(e))
-    limits = Limits.from_options(max_tool_calls=max_tool_calls, max_llm_turns=max_llm_turns, max_tokens=max_tokens,
-                                 max_seconds=max_seconds, max_cost=max_cost)
     check_cap(cap)
     if interactive:
         from tracr_agent.agent.interactive.session import check_options

@@ -1,6 +1,59 @@
-"""Options several command groups share, defined once (import-free beyond typer, so `--help` stays instant)."""
+"""Options shared by the commands that run episodes, declared once.
+
+`limit_options` gives a command the five limit options (`--max-tool-calls` … `--max-cost`),
+generated from the fields of `Limits` (agent/episode/limits.py: one set of defaults, one
+validation), and hands the command a checked `limits: Limits` argument instead. `CapOpt` is
+the tool-output cap option. Imports stay light (typer; pydantic for Limits) so `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
 
 import typer
 
+from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+
+CapOpt = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Tool output cap in tokens.")
 PlainOpt = typer.Option(False, "--plain", help="Tool results as the text the agent read (no shaded grids for "
                         "attention patterns and residual decodes).")
+
+
+def condition_option(tools_only: bool = False):
+    """`--condition/-c`, its help listing the declared conditions (tools/suite/conditions.py)."""
+    from tracr_agent.tools.suite.conditions import CONDITIONS, with_tools
+
+    names = with_tools() if tools_only else list(CONDITIONS)
+    return typer.Option("full", "--condition", "-c", help=("Tool policy: " if tools_only else "")
+                        + (", " if tools_only else " | ").join(names) + ".")
+
+
+ConditionOpt = condition_option()
+ToolConditionOpt = condition_option(tools_only=True)
+
+
+def limit_options(fn):
+    """Replaces a command's `limits` parameter by one typer option per Limits field; a bad value is
+    one `error:` line naming the option (Limits.from_options raises UserError; wrap with user_errors)."""
+    from tracr_agent.agent.episode.limits import Limits
+
+    sig = inspect.signature(fn)
+    if "limits" not in sig.parameters:
+        raise TypeError(f"{fn.__name__} needs a `limits` parameter for @limit_options")
+    fields = Limits.model_fields
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=f.annotation,
+                               default=typer.Option(f.default, "--" + name.replace("_", "-"), help=f.description))
+             for name, f in fields.items()]
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        values = {name: kwargs.pop(name) for name in fields if name in kwargs}
+        kwargs["limits"] = Limits.from_options(**values)
+        return fn(*args, **kwargs)
+
+    params = [p for p in sig.parameters.values() if p.name != "limits"]
+    wrapper.__signature__ = sig.replace(parameters=params + extra)
+    wrapper.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "limits"}
+    wrapper.__annotations__.update({name: f.annotation for name, f in fields.items()})
+    return wrapper

@@ -1,7 +1,23 @@
-"""One episode: a subject, an LLM backend and a condition in; a transcript, a prediction and a score out.
+"""The episode lifecycle: every investigation, whoever runs it, is one `Episode`.
 
-Task (the subject), solver (the graph or the static dump) and scorer
-(tracr_agent.agent.scoring.score) stay apart: this module only wires them and records.
+An `Episode` owns one transcript. `open()` writes the header, `recorder` is where the
+investigator emits its events, and `finish(outcome)` scores the prediction and writes the
+score and end events — the only place in tracr-agent where a header, a score or an end is
+written. `suspend()` closes the file without an end (an interactive session left to resume),
+`reopen()` continues such a transcript. Task (the subject), solver (the investigator) and
+scorer (tracr_agent.agent.scoring.score) stay apart: this module only wires them and records.
+
+Plugging in a new investigator:
+
+- A "chat model" that emits tool calls (the baselines in agent/investigators/, an open-world
+  baseline, a decompiler, any LLM): give it a spec in `make_backend` (agent/backends/llm.py).
+  `run_episode` drives it through the graph (agent/loop/graph.py) with the condition's tools,
+  limits, transcript and score; nothing else to write.
+- Another way to investigate (like the static dump, agent/investigators/static.py): a function
+  `(episode, backend) -> Outcome` that emits its events to `episode.recorder` and returns the
+  outcome; `investigate()` picks it (by the condition's declaration).
+- A person's side (agent/interactive/session.py, agent/interactive/lab.py): open an `Episode`,
+  emit to `episode.recorder`, and end with `episode.finish(outcome)`.
 """
 
 from __future__ import annotations
@@ -14,11 +30,14 @@ from pathlib import Path
 from typing import Optional
 
 from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.loop.graph import LLM_GRACE_SECONDS, Limits, Recorder, build_graph, initial_messages
-from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
-from tracr_agent.agent.scoring.sandbox import running_unsafe
-from tracr_agent.tools.suite.base import ToolContext, check_condition, check_residual
+from tracr_agent.agent.episode.limits import Limits
+from tracr_agent.agent.episode.recorder import Recorder
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+
+Outcome = dict
+"""What an investigator returns: `prediction` (dict or None), `status` ("prediction",
+"no_prediction", "error", "interrupted"; derived from the prediction when absent), `error`, and
+the counters `tool_calls`, `llm_turns`, `tokens`, `cost` (the graph's final state is one)."""
 
 
 @dataclass
@@ -33,6 +52,8 @@ class EpisodeResult:
     cost: float = 0.0
     duration_s: float = 0.0
     error: str = ""
+    score_error: str = ""
+    """Why scoring failed (also recorded as an ErrorEvent), or ""."""
     extra: dict = field(default_factory=dict)
 
 
@@ -58,64 +79,147 @@ def default_transcript_path(out_dir: Path, subject, condition: str, llm: str) ->
     return Path(out_dir) / f"{name}-{condition.replace('+', '_')}-{safe_llm}-{stamp}-{uuid.uuid4().hex[:4]}.jsonl"
 
 
+def outcome_status(outcome: Outcome) -> str:
+    """An interrupted episode stays interrupted; otherwise a prediction wins (a question after it may
+    have failed); otherwise what the investigator said, or no_prediction."""
+    if outcome.get("status") == "interrupted":
+        return "interrupted"
+    if outcome.get("prediction"):
+        return "prediction"
+    return outcome.get("status") or "no_prediction"
+
+
+class Episode:
+    """One transcript from header to end; see the module docstring."""
+
+    def __init__(self, subject, *, condition: str, llm: str, transcript_path: Path, residual: str = "labelled",
+                 limits: Optional[Limits] = None, cap_tokens: int = DEFAULT_CAP_TOKENS, seed: int = 0,
+                 closed_set: bool = False, session_id: str = "", actor: str = "agent",
+                 listeners: Optional[list] = None, judge=None, score: bool = True, closed_world: bool = False):
+        self.subject = subject
+        self.condition = condition
+        self.residual = residual
+        self.llm = llm
+        self.path = Path(transcript_path)
+        self.limits = limits
+        """None for an episode that runs without a budget (the lab); the header then records {}."""
+        self.cap_tokens = cap_tokens
+        self.seed = seed
+        self.closed_set = closed_set
+        self.session_id = session_id or uuid.uuid4().hex[:12]
+        self.actor = actor
+        self.listeners = listeners if listeners is not None else []
+        self.judge = judge
+        self.score = score
+        self.closed_world = closed_world
+        """The investigator knows the zoo's answers (`baseline-closed`): its score is a lookup."""
+        self.writer: Optional[tr.TranscriptWriter] = None
+        self.recorder: Optional[Recorder] = None
+
+    def open(self) -> "Episode":
+        """Starts the transcript (a new episode never appends to an old file) with its header."""
+        from tracr_agent.agent.scoring.sandbox import running_unsafe
+
+        self.subject.warm_up_async()  # TransformerLens loads while the investigator thinks about its first turn
+        if self.path.exists():
+            self.path.unlink()
+        self._attach(tr.TranscriptWriter(self.path))
+        self.recorder.emit(tr.Header(
+            tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            subject=subject_ref(self.subject), condition=self.condition, residual=self.residual, llm=self.llm,
+            actor=self.actor,
+            limits=self.limits.model_dump() if self.limits else {}, cap_tokens=self.cap_tokens, seed=self.seed,
+            closed_set=self.closed_set, session_id=self.session_id, closed_world=bool(self.closed_world),
+            unsafe_sandbox=running_unsafe() or None))
+        return self
+
+    def reopen(self, elapsed: float) -> "Episode":
+        """Continues a suspended transcript: events append, their times go on from `elapsed` seconds."""
+        self._attach(tr.TranscriptWriter(self.path, start=time.monotonic() - elapsed))
+        return self
+
+    def _attach(self, writer: tr.TranscriptWriter) -> None:
+        self.writer = writer
+        self.recorder = Recorder(writer, self.listeners)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.writer.start
+
+    def suspend(self) -> None:
+        """Closes the transcript without an end event: the episode is left to be resumed."""
+        if self.writer is not None:
+            self.writer.close()
+
+    def finish(self, outcome: Outcome) -> EpisodeResult:
+        """Scores the prediction (not for an interrupted episode), writes score and end, closes."""
+        prediction = outcome.get("prediction")
+        status = outcome_status(outcome)
+        score, score_error = None, ""
+        if self.score and status != "interrupted":
+            try:
+                score = score_episode(prediction, self.subject, closed_set=self.closed_set, judge=self.judge)
+                self.recorder.emit(tr.ScoreEvent(score=score))
+            except Exception as e:  # a scorer failure is recorded; the transcript still closes
+                score_error = f"scoring failed: {type(e).__name__}: {e}"
+                self.recorder.emit(tr.ErrorEvent(message=score_error, where="score"))
+        duration = self.elapsed()
+        counters = {k: outcome.get(k, 0) for k in ("tool_calls", "llm_turns", "tokens")}
+        cost = outcome.get("cost", 0.0)
+        self.recorder.emit(tr.EndEvent(status=status, **counters, cost=cost, duration_s=round(duration, 2)))
+        self.writer.close()
+        return EpisodeResult(transcript=self.path, status=status, prediction=prediction, score=score,
+                             **counters, cost=cost, duration_s=duration, error=outcome.get("error", ""),
+                             score_error=score_error)
+
+
+def investigate(episode: Episode, backend, *, review=None, checkpointer=None, static_hooks=None,
+                static_inputs=None) -> Outcome:
+    """Runs the investigator the condition calls for on an open episode; returns its outcome."""
+    from tracr_agent.tools.suite.base import ToolContext, get_condition
+
+    subject, condition = episode.subject, episode.condition
+    if not get_condition(condition).has_tools:
+        from tracr_agent.agent.investigators.static import run_static
+
+        from tracr_agent.agent.loop.graph import LLM_GRACE_SECONDS
+
+        return run_static(subject, backend, condition, episode.recorder, closed_set=episode.closed_set,
+                          hooks=static_hooks, inputs=static_inputs, residual=episode.residual,
+                          remaining=lambda: episode.limits.max_seconds + LLM_GRACE_SECONDS - episode.elapsed())
+    from tracr_agent.agent.loop.graph import build_graph, opening_state, recursion_limit
+
+    ctx = ToolContext(condition=condition, cap_tokens=episode.cap_tokens, residual=episode.residual)
+    graph = build_graph(subject, backend, ctx, episode.limits, episode.recorder, checkpointer=checkpointer,
+                        review=review)
+    config = {"recursion_limit": recursion_limit(episode.limits),
+              "configurable": {"thread_id": episode.session_id}}
+    return graph.invoke(opening_state(subject, condition, episode.closed_set, episode.residual), config)
+
+
 def run_episode(subject, backend, *, condition: str = "full", limits: Optional[Limits] = None,
                 transcript_path: Path, closed_set: bool = False, listeners: Optional[list] = None,
                 seed: int = 0, cap_tokens: int = DEFAULT_CAP_TOKENS, score: bool = True, review=None,
                 checkpointer=None, session_id: str = "", judge=None, static_hooks=None,
                 static_inputs=None, residual: str = "labelled") -> EpisodeResult:
+    """One whole episode, headless or live: open, investigate, finish. Never raises for a failing
+    investigator (the error is recorded and the result says so)."""
+    from tracr_agent.tools.suite.base import check_condition, check_residual
+
     check_condition(condition)
     check_residual(residual)
-    limits = limits or Limits()
-    subject.warm_up_async()  # TransformerLens loads while the LLM thinks about its first turn
-    if Path(transcript_path).exists():
-        Path(transcript_path).unlink()  # a new episode never appends to an old file
-    writer = tr.TranscriptWriter(transcript_path)
-    recorder = Recorder(writer, listeners)
-    t0 = time.monotonic()
-    recorder.emit(tr.Header(
-        tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        subject=subject_ref(subject), condition=condition, residual=residual, llm=backend.spec, limits=limits.model_dump(),
-        cap_tokens=cap_tokens, seed=seed, closed_set=closed_set, session_id=session_id or uuid.uuid4().hex[:12],
-        closed_world=bool(getattr(backend, "closed_world", False)),
-        unsafe_sandbox=running_unsafe() or None))
-    state: dict = {}
+    episode = Episode(subject, condition=condition, residual=residual, llm=backend.spec,
+                      transcript_path=transcript_path, limits=limits or Limits(), cap_tokens=cap_tokens, seed=seed,
+                      closed_set=closed_set, session_id=session_id, listeners=listeners, judge=judge, score=score,
+                      closed_world=getattr(backend, "closed_world", False)).open()
     try:
-        if condition.startswith("static"):
-            from tracr_agent.agent.investigators.static import run_static
-
-            state = run_static(subject, backend, condition, recorder, closed_set=closed_set,
-                               hooks=static_hooks, inputs=static_inputs, residual=residual,
-                               remaining=lambda: limits.max_seconds + LLM_GRACE_SECONDS - (time.monotonic() - t0))
-        else:
-            ctx = ToolContext(condition=condition, cap_tokens=cap_tokens, residual=residual)
-            labels = closed_set_labels() if closed_set else None
-            graph = build_graph(subject, backend, ctx, limits, recorder, checkpointer=checkpointer, review=review)
-            config = {"recursion_limit": 4 * (limits.max_llm_turns + limits.max_tool_calls) + 20,
-                      "configurable": {"thread_id": session_id or "episode"}}
-            state = graph.invoke({"messages": initial_messages(system_prompt(condition, subject, labels, residual), OPENING),
-                                  "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}, config)
+        outcome = investigate(episode, backend, review=review, checkpointer=checkpointer,
+                              static_hooks=static_hooks, static_inputs=static_inputs)
     except KeyboardInterrupt:
-        state = {"status": "interrupted"}
+        outcome = {"status": "interrupted"}
     except Exception as e:  # the episode fails, the caller (and a batch) goes on
-        recorder.emit(tr.ErrorEvent(message=f"{type(e).__name__}: {e}", where="episode"))
-        state = {"status": "error", "error": f"{type(e).__name__}: {e}"}
-    prediction = state.get("prediction")
-    status = state.get("status") or ("prediction" if prediction else "no_prediction")
-    score_dict = None
-    if score and status != "interrupted":
-        try:
-            score_dict = score_episode(prediction, subject, closed_set=closed_set, judge=judge)
-            recorder.emit(tr.ScoreEvent(score=score_dict))
-        except Exception as e:  # a scorer failure is recorded; the transcript still closes
-            recorder.emit(tr.ErrorEvent(message=f"scoring failed: {type(e).__name__}: {e}", where="score"))
-    duration = time.monotonic() - t0
-    recorder.emit(tr.EndEvent(status=status, tool_calls=state.get("tool_calls", 0), llm_turns=state.get("llm_turns", 0),
-                              tokens=state.get("tokens", 0), cost=state.get("cost", 0.0), duration_s=round(duration, 2)))
-    writer.close()
-    return EpisodeResult(transcript=Path(transcript_path), status=status, prediction=prediction, score=score_dict,
-                         tool_calls=state.get("tool_calls", 0), llm_turns=state.get("llm_turns", 0),
-                         tokens=state.get("tokens", 0), cost=state.get("cost", 0.0), duration_s=duration,
-                         error=state.get("error", ""))
+        episode.recorder.emit(tr.ErrorEvent(message=f"{type(e).__name__}: {e}", where="episode"))
+        outcome = {"status": "error", "error": f"{type(e).__name__}: {e}"}
+    return episode.finish(outcome)
 
 
 def score_episode(prediction: Optional[dict], subject, closed_set: bool = False, judge=None) -> dict:

@@ -15,11 +15,9 @@ ToolResultEvent, a submission adds PredictionEvent, and the end is ScoreEvent
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -27,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.loop.graph import Recorder
+from tracr_agent.agent.episode.lifecycle import Episode
 from tracr_agent.agent.render.grids import result_renderable
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
@@ -81,10 +79,9 @@ class Lab:
         self.console = console or Console()
         self.tools = tool_names(condition)
         self.path = Path(transcript_path)
-        if self.path.exists():
-            self.path.unlink()  # as in run_episode: a new session never appends to an old file
-        self.writer = tr.TranscriptWriter(self.path)
-        self.recorder = Recorder(self.writer)
+        self.episode = Episode(subject, condition=condition, residual=residual, llm="human", actor="human",
+                               transcript_path=self.path,
+                               cap_tokens=cap_tokens, session_id="lab-" + os.urandom(4).hex())
         self.step = 0
         self.n_calls = 0
         self.words = sorted({*standard_hooks(subject.n_layers), *(str(t) for t in subject.vocab)}
@@ -129,14 +126,9 @@ class Lab:
 
     # -- recording ------------------------------------------------------------------------------
 
-    def header(self) -> None:
-        from tracr_agent.agent.episode.lifecycle import subject_ref, version
-
-        self.recorder.emit(tr.Header(
-            tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            subject=subject_ref(self.subject), condition=self.condition, residual=self.ctx.residual,
-            llm="human", actor="human",
-            limits={}, cap_tokens=self.cap_tokens, session_id="lab-" + os.urandom(4).hex()))
+    @property
+    def recorder(self):
+        return self.episode.recorder
 
     def call(self, name: str, args, line: str):
         from tracr_agent.tools.suite.base import call_tool
@@ -157,21 +149,6 @@ class Lab:
             self.console.print(escape(res.text), style="red" if res.is_error else None, highlight=False,
                                soft_wrap=True)
         return res
-
-    def end(self, prediction: Optional[dict]) -> Optional[dict]:
-        from tracr_agent.agent.episode.lifecycle import score_episode
-
-        try:
-            score = score_episode(prediction, self.subject)
-            self.recorder.emit(tr.ScoreEvent(score=score))
-        except Exception as e:  # as in run_episode: a scorer failure is recorded, the transcript still closes
-            score = None
-            self.recorder.emit(tr.ErrorEvent(message=f"scoring failed: {type(e).__name__}: {e}", where="score"))
-            self.console.print(f"scoring failed: {type(e).__name__}: {e}", style="red", highlight=False, markup=False)
-        self.recorder.emit(tr.EndEvent(status="prediction" if prediction else "no_prediction",
-                                       tool_calls=self.n_calls, duration_s=round(time.monotonic() - self.writer.start, 2)))
-        self.writer.close()
-        return score
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -249,15 +226,17 @@ class Lab:
         if prediction is not None:
             self.recorder.emit(tr.PredictionEvent(step=self.step, **{
                 k: prediction[k] for k in ("label", "description", "implementation", "confidence")}))
-        score = self.end(prediction)
-        if score is not None:
-            self.console.print(score_line(score), highlight=False)
+        result = self.episode.finish({"prediction": prediction, "tool_calls": self.n_calls})
+        if result.score_error:
+            self.console.print(result.score_error, style="red", highlight=False, markup=False)
+        if result.score is not None:
+            self.console.print(score_line(result.score), highlight=False)
         self.console.print(f"transcript: {self.path}", highlight=False, soft_wrap=True)
 
     def loop(self) -> int:
         from tracr_agent.tools.suite.info import model_info_text  # noqa: F401  (warm the tool modules)
 
-        self.header()
+        self.episode.open()
         rl = self._setup_readline()
         c = self.console
         c.rule(f"[bold]tracr-agent lab[/] · condition {self.condition} · transcript {escape(str(self.path))}")
@@ -301,7 +280,7 @@ class Lab:
                     self.finish(args)
                     return 0
         finally:
-            self.writer.close()
+            self.episode.suspend()  # closes the file; after finish() a no-op
 
 
 def run_lab(subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,

@@ -34,7 +34,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph, initial_messages
+from tracr_agent.agent.episode.lifecycle import Episode
+from tracr_agent.agent.episode.limits import Limits
+from tracr_agent.agent.loop.graph import build_graph, opening_state, recursion_limit
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
@@ -125,8 +127,10 @@ def _abs_llm_spec(spec: str) -> str:
 
 def check_options(condition: str, quiet: bool) -> None:
     """`run --interactive` refusals, before anything is loaded."""
-    if condition.startswith("static"):
-        raise UserError(f"--interactive needs a condition with tools (blackbox, whitebox, full); "
+    from tracr_agent.tools.suite.conditions import get_condition, with_tools
+
+    if not get_condition(condition).has_tools:
+        raise UserError(f"--interactive needs a condition with tools ({', '.join(with_tools())}); "
                         f"{condition!r} is a single prompt")
     if quiet:
         raise UserError("--interactive shows the live view; drop --quiet")
@@ -144,18 +148,26 @@ def _raise_hangup(signum, frame):
 
 
 class Session:
-    def __init__(self, store: SessionStore, sid: str, meta: dict, subject, backend, writer: tr.TranscriptWriter,
-                 console: Console, verbose: bool = False, plain: bool = False):
+    def __init__(self, store: SessionStore, sid: str, meta: dict, subject, backend, console: Console,
+                 verbose: bool = False, plain: bool = False):
         from tracr_agent.agent.render.live import LiveView
 
         self.store, self.sid, self.meta, self.subject, self.backend = store, sid, meta, subject, backend
-        self.writer = writer
         self.console = console
         self.view = LiveView(console, verbose=verbose, plain=plain)
-        self.recorder = Recorder(writer, [self._show])
         self.human_s = 0.0
         """Seconds spent waiting for the person, left out of the wall-time limit."""
         self.limits = Limits(**meta["limits"])
+        self.episode = Episode(subject, condition=meta["condition"], llm=backend.spec,
+                               transcript_path=Path(meta["transcript"]), limits=self.limits,
+                               residual=meta.get("residual", "labelled"),
+                               cap_tokens=meta["cap_tokens"], seed=meta.get("seed", 0),
+                               closed_set=meta.get("closed_set", False), session_id=sid, listeners=[self._show],
+                               closed_world=getattr(backend, "closed_world", False))
+
+    @property
+    def recorder(self):
+        return self.episode.recorder
 
     def _show(self, ev) -> None:
         try:
@@ -247,7 +259,7 @@ class Session:
                           residual=self.meta.get("residual", "labelled"))
         graph = build_graph(self.subject, self.backend, ctx, self.limits, self.recorder,
                             checkpointer=self.store.saver, interactive=True, clock=self.clock)
-        config = {"recursion_limit": 4 * (self.limits.max_llm_turns + self.limits.max_tool_calls) + 20,
+        config = {"recursion_limit": recursion_limit(self.limits),
                   "configurable": {"thread_id": self.sid}}
         self.store.set_pid(self.sid, os.getpid())
         old_handlers = {}
@@ -284,7 +296,7 @@ class Session:
             self.human(state.get("llm_turns", 0), "pause",
                        f"session interrupted ({'terminal lost' if hung else 'Ctrl-C'}); "
                        f"resume with: tracr-agent resume {self.sid}")
-            self.writer.close()
+            self.episode.suspend()
             self._print(f"\n[yellow]session {self.sid} saved[/] — continue it with: tracr-agent resume {self.sid}",
                         highlight=False)
             return 129 if hung else 130
@@ -298,12 +310,8 @@ class Session:
         return self.finish(values)
 
     def initial_input(self) -> dict:
-        from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
-
-        labels = closed_set_labels() if self.meta.get("closed_set") else None
-        prompt = system_prompt(self.meta["condition"], self.subject, labels, self.meta.get("residual", "labelled"))
-        return {"messages": initial_messages(prompt, OPENING),
-                "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}
+        return opening_state(self.subject, self.meta["condition"], self.meta.get("closed_set", False),
+                             self.meta.get("residual", "labelled"))
 
     def _skip_replayed(self, values: dict) -> None:
         # A replay:FILE backend answers from a list: skip the responses the session already used.
@@ -314,28 +322,16 @@ class Session:
             index[0] = sum(isinstance(m, AIMessage) for m in values.get("messages", []))
 
     def finish(self, values: dict) -> int:
-        from tracr_agent.agent.episode.lifecycle import score_episode
-
         prediction = values.get("prediction")
-        status = "prediction" if prediction else (values.get("status") or "no_prediction")
         if values.get("ended_by") and prediction:
             self._print(f"[dim]questions over: {escape(values['ended_by'])}[/]")
-        try:
-            score = score_episode(prediction, self.subject, closed_set=self.meta.get("closed_set", False))
-            self.recorder.emit(tr.ScoreEvent(score=score))
-        except Exception as e:  # as in run_episode: a scorer failure is recorded, the transcript still closes
-            self.recorder.emit(tr.ErrorEvent(message=f"scoring failed: {type(e).__name__}: {e}", where="score"))
-        self.recorder.emit(tr.EndEvent(status=status, tool_calls=values.get("tool_calls", 0),
-                                       llm_turns=values.get("llm_turns", 0), tokens=values.get("tokens", 0),
-                                       cost=values.get("cost", 0.0),
-                                       duration_s=round(time.monotonic() - self.writer.start, 2)))
-        self.writer.close()
+        result = self.episode.finish(values)
         self.store.set_status(self.sid, "finished")
         if values.get("error"):
             self._print(f"[red]episode error:[/] {escape(values['error'])}")
         self._print(f"transcript: {self.meta['transcript']}", highlight=False, soft_wrap=True)
         self._print(f"session {self.sid} finished", highlight=False)
-        return 1 if status == "error" else 0
+        return 1 if result.status == "error" else 0
 
 
 def _alive(pid: int) -> bool:
@@ -386,8 +382,6 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
                   plain: bool = False,
                   console: Optional[Console] = None, seed: int = 0, residual: str = "labelled") -> int:
     """`run --interactive`: a new session, driven until it finishes or is interrupted. Returns the exit code."""
-    from tracr_agent.agent.episode.lifecycle import subject_ref, version
-
     console = console or Console()
     check_options(condition, False)
     store = SessionStore()
@@ -398,15 +392,8 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
             "compat": compat, "limits": limits.model_dump(), "cap_tokens": cap_tokens, "closed_set": closed_set,
             "seed": seed, "residual": residual}
     store.create(sid, meta)
-    if path.exists():
-        path.unlink()  # as in run_episode: a new session never appends to an old file (only `resume` appends)
-    writer = tr.TranscriptWriter(path)
-    session = Session(store, sid, meta, subject, backend, writer, console, verbose, plain)
-    session.recorder.emit(tr.Header(
-        tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        subject=subject_ref(subject), condition=condition, residual=residual, llm=backend.spec,
-        limits=limits.model_dump(), cap_tokens=cap_tokens, seed=seed, closed_set=closed_set, session_id=sid,
-        closed_world=bool(getattr(backend, "closed_world", False))))
+    session = Session(store, sid, meta, subject, backend, console, verbose, plain)
+    session.episode.open()  # a new session never appends to an old file (only `resume` appends)
     console.print(f"session [bold]{sid}[/] · transcript {path}\n"
                   f"[dim]Ctrl-C leaves the session saved; continue it with: tracr-agent resume {sid}[/]",
                   highlight=False, soft_wrap=True)
@@ -443,8 +430,8 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
         raise UserError(f"session {sid}: the subject changed since the session started "
                         f"(fingerprint {subject.fingerprint[:12]}, was {meta['fingerprint'][:12]})")
     store = SessionStore(db)
-    writer = tr.TranscriptWriter(path, start=time.monotonic() - last_t)
-    session = Session(store, sid, meta, subject, backend, writer, console, verbose, plain)
+    session = Session(store, sid, meta, subject, backend, console, verbose, plain)
+    session.episode.reopen(last_t)
     console.print(f"resuming session [bold]{sid}[/] · {meta['condition']} · {meta['llm']} · "
                   f"transcript {path} ({len(events)} events so far)", highlight=False, soft_wrap=True)
     last_turn = next((e for e in reversed(events) if isinstance(e, tr.LLMResponse)), None)

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import random
 import re
-import time
 
 from langchain_core.messages import HumanMessage
 
 from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.loop.graph import Recorder, message_to_dict
-from tracr_agent.tools.suite.base import ToolContext, call_tool
+from tracr_agent.agent.episode.recorder import Recorder
+from tracr_agent.agent.loop.llm_turn import llm_turn
+from tracr_agent.tools.suite.base import ToolContext, call_tool, get_condition
 
 STUDY_PROMPT = ("Analyse this tracr model layer by layer. compare provided data with known patterns from other "
                 "simple tasks and at the end predict top 1 task it probably preforms \n {data}")
 ANSWER_FORMAT = ("\n\n(Answer format: finish with one line `PREDICTION: <task name>`; if you can, also give a "
                  "```python block defining f(tokens: list) -> list that reproduces the model's output per position.)")
-DEFAULT_HOOKS = ("attn.hook_pattern", "hook_pos_embed")
-N_IO_PAIRS = 10
 DUMP_CAP_TOKENS = 12000
 
 
@@ -33,9 +31,13 @@ def dump_input(subject, seed: int = 0) -> list:
     return [rng.choice(subject.vocab) for _ in range(subject.max_seq_len)]
 
 
-def build_dump(subject, condition: str, hooks=DEFAULT_HOOKS, seed: int = 0, inputs=None,
+def build_dump(subject, condition: str, hooks=None, seed: int = 0, inputs=None,
                residual: str = "labelled") -> str:
-    """The dump: for each input, each hook (a per-layer name like `attn.hook_pattern` means every layer's)."""
+    """The dump the condition declares (tools/suite/conditions.py StaticDump): for each input, each hook
+    (a per-layer name like `attn.hook_pattern` means every layer's; `hooks` overrides the declared ones),
+    then the declared number of input/output pairs."""
+    dump = get_condition(condition).static
+    hooks = hooks or dump.hooks
     ctx = ToolContext(condition="full", cap_tokens=DUMP_CAP_TOKENS, residual=residual)
     parts = []
     for x in inputs or [dump_input(subject, seed)]:
@@ -51,10 +53,10 @@ def build_dump(subject, condition: str, hooks=DEFAULT_HOOKS, seed: int = 0, inpu
 
                     raise UserError(f"static dump: {res.text}")
                 parts.append(f"== {name} ==\n{res.text}")
-    if condition == "static+io":
+    if dump.io_pairs:
         rng = random.Random(seed + 1)
         inputs = [[rng.choice(subject.vocab) for _ in range(rng.randint(1, subject.max_seq_len))]
-                  for _ in range(N_IO_PAIRS)]
+                  for _ in range(dump.io_pairs)]
         res = call_tool(subject, "run_model", {"inputs": inputs}, ctx)
         parts.append("== input/output pairs ==\n" + res.text)
     return "\n\n".join(parts)
@@ -79,28 +81,17 @@ def run_static(subject, backend, condition: str, recorder: Recorder, closed_set:
                hooks=None, inputs=None, remaining=None, residual: str = "labelled") -> dict:
     """One LLM call on the dump; `remaining()` is the episode's wall time left (s), which bounds
     the call's timeouts and retries like the agent's calls."""
-    prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks or DEFAULT_HOOKS, inputs=inputs,
+    prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks, inputs=inputs,
                                                  residual=residual)) + ANSWER_FORMAT
     if closed_set:
         from tracr_agent.agent.loop.prompts import closed_set_labels
 
         prompt += "\nThe task is one of: " + ", ".join(closed_set_labels())
     msg = HumanMessage(content=prompt)
-    recorder.emit(tr.LLMRequest(step=1, messages=[message_to_dict(msg)]))
-    t0 = time.perf_counter()
-    try:
-        from tracr_agent.agent.backends.reply import invoke_within
-
-        ai = invoke_within(backend, backend.chat_model, backend.prepare([msg]), remaining)
-    except Exception as e:
-        recorder.emit(tr.ErrorEvent(message=f"LLM call failed: {type(e).__name__}: {e}", where="llm"))
-        return {"status": "error", "error": str(e), "llm_turns": 1}
-    usage = ai.usage_metadata or {}
-    tin, tout = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
-    text = ai.content if isinstance(ai.content, str) else str(ai.content)
-    cost = backend.cost(tin, tout)
-    recorder.emit(tr.LLMResponse(step=1, text=text, usage=tr.Usage(input_tokens=tin, output_tokens=tout),
-                                 latency_ms=round((time.perf_counter() - t0) * 1000, 1), cost=cost))
+    turn = llm_turn(backend, backend.chat_model, [msg], [msg], 1, recorder, remaining)
+    if turn.error:
+        return {"status": "error", "error": turn.error, "llm_turns": 1}
+    text = turn.ai.content if isinstance(turn.ai.content, str) else str(turn.ai.content)
     pred = parse_answer(text)
     recorder.emit(tr.PredictionEvent(step=1, **pred))
-    return {"status": "prediction", "prediction": pred, "llm_turns": 1, "tokens": tin + tout, "cost": cost}
+    return {"status": "prediction", "prediction": pred, "llm_turns": 1, "tokens": turn.tokens, "cost": turn.cost}

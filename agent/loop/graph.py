@@ -27,7 +27,6 @@ agent/interactive/session.py, which resumes the graph with `Command(resume=...)`
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated, Callable, Optional, TypedDict
 
@@ -35,53 +34,17 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
-from pydantic import BaseModel, Field, ValidationError
 
-from tracr_agent.agent.backends.reply import invoke_within
 from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.episode.limits import MIN_CAP_TOKENS, Limits, check_cap  # noqa: F401 (re-exported)
+from tracr_agent.agent.episode.recorder import Recorder, message_to_dict  # noqa: F401 (re-exported)
+from tracr_agent.agent.loop.llm_turn import llm_turn
 from tracr_agent.agent.loop.prompts import FORCE, NUDGE
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 
 MAX_NUDGES = 2
 LLM_GRACE_SECONDS = 5.0
 """How far past --max-seconds an LLM request may run (the forced last turn starts at the limit)."""
-
-
-MIN_CAP_TOKENS = 200
-"""Smallest tool-output cap (--cap) accepted: below it even one tool's header would be cut."""
-
-
-class Limits(BaseModel):
-    """An episode's budget; every limit is positive and finite (nan would switch a limit off)."""
-
-    max_tool_calls: int = Field(40, gt=0)
-    max_llm_turns: int = Field(40, gt=0)
-    max_tokens: int = Field(400_000, gt=0)
-    max_seconds: float = Field(900.0, gt=0, allow_inf_nan=False)
-    max_cost: float = Field(5.0, gt=0, allow_inf_nan=False)
-
-    @classmethod
-    def from_options(cls, **values) -> "Limits":
-        """Limits from CLI options; a bad value raises UserError naming the option (one line, exit 2)."""
-        from tracr_agent.tools.errors import UserError
-
-        try:
-            return cls(**values)
-        except ValidationError as e:
-            err = e.errors()[0]
-            option = "--" + str(err["loc"][0]).replace("_", "-")
-            kind = "a positive integer" if cls.model_fields[err["loc"][0]].annotation is int else \
-                "a positive, finite number"
-            raise UserError(f"{option} must be {kind} (got {err.get('input')!r})") from None
-
-
-def check_cap(cap: int) -> int:
-    """--cap as given, or UserError when it is below MIN_CAP_TOKENS."""
-    from tracr_agent.tools.errors import UserError
-
-    if cap < MIN_CAP_TOKENS:
-        raise UserError(f"--cap must be at least {MIN_CAP_TOKENS} tokens (got {cap})")
-    return cap
 
 
 class EpisodeState(TypedDict, total=False):
@@ -108,32 +71,6 @@ class EpisodeState(TypedDict, total=False):
     ended_by: str
 
 
-class Recorder:
-    """Fans events out to the transcript writer and any listeners (the live view)."""
-
-    def __init__(self, writer: Optional[tr.TranscriptWriter] = None, listeners: Optional[list] = None):
-        self.writer = writer
-        self.listeners = listeners or []
-        self.start = writer.start if writer else time.monotonic()
-
-    def emit(self, event) -> None:
-        if not event.t:
-            event.t = round(time.monotonic() - self.start, 3)
-        if self.writer:
-            self.writer.write(event)
-        for fn in self.listeners:
-            fn(event)
-
-
-def message_to_dict(m) -> dict:
-    d = {"role": {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}.get(m.type, m.type),
-         "content": m.content if isinstance(m.content, str) else json.dumps(m.content)}
-    if isinstance(m, ToolMessage):
-        d["tool_call_id"] = m.tool_call_id
-        d["name"] = m.name
-    return d
-
-
 def exceeded(state: EpisodeState, limits: Limits, elapsed: float,
              skip: tuple[str, ...] = ()) -> Optional[tuple[str, float]]:
     """The first limit reached, as (name, limit), or None."""
@@ -149,6 +86,11 @@ def exceeded(state: EpisodeState, limits: Limits, elapsed: float,
 
 
 HINT = "Hint from the user: {text}"
+
+
+def recursion_limit(limits: Limits) -> int:
+    """LangGraph's step bound for an episode: room for every turn and call the limits allow."""
+    return 4 * (limits.max_llm_turns + limits.max_tool_calls) + 20
 
 
 def question_blocked(state: EpisodeState, limits: Limits, elapsed: float) -> Optional[str]:
@@ -181,29 +123,13 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
     def agent_node(state: EpisodeState) -> dict:
         msgs = state["messages"]
         step = state.get("llm_turns", 0) + 1
-        recorder.emit(tr.LLMRequest(step=step, messages=[message_to_dict(m) for m in msgs[state.get("sent", 0):]]))
         model = model_submit if state.get("forced") and not state.get("asking") else model_all
-        t0 = time.perf_counter()
-        try:
-            ai = invoke_within(backend, model, backend.prepare(list(msgs)),
-                               lambda: limits.max_seconds + LLM_GRACE_SECONDS - elapsed())
-        except Exception as e:  # retries happen in invoke_within; what is left is an episode error
-            msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-            recorder.emit(tr.ErrorEvent(message=f"LLM call failed: {msg}", where="llm"))
-            return {"status": "error", "error": msg}
-        latency = (time.perf_counter() - t0) * 1000
-        usage = ai.usage_metadata or {}
-        tin, tout = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
-        cost = backend.cost(tin, tout)
-        calls = [tr.ToolCallRec(id=c["id"] or f"call_{step}_{i}", name=c["name"], args=c["args"])
-                 for i, c in enumerate(ai.tool_calls)]
-        calls += [tr.ToolCallRec(id=c.get("id") or f"bad_{step}_{i}", name=c.get("name") or "", args=c.get("args") or "")
-                  for i, c in enumerate(ai.invalid_tool_calls)]
-        text = ai.content if isinstance(ai.content, str) else json.dumps(ai.content)
-        recorder.emit(tr.LLMResponse(step=step, text=text, tool_calls=calls, latency_ms=round(latency, 1),
-                                     usage=tr.Usage(input_tokens=tin, output_tokens=tout), cost=cost))
-        return {"messages": [ai], "llm_turns": step, "tokens": state.get("tokens", 0) + tin + tout,
-                "cost": state.get("cost", 0.0) + cost, "sent": len(msgs) + 1}
+        turn = llm_turn(backend, model, msgs, msgs[state.get("sent", 0):], step, recorder,
+                        lambda: limits.max_seconds + LLM_GRACE_SECONDS - elapsed())
+        if turn.error:
+            return {"status": "error", "error": turn.error}
+        return {"messages": [turn.ai], "llm_turns": step, "tokens": state.get("tokens", 0) + turn.tokens,
+                "cost": state.get("cost", 0.0) + turn.cost, "sent": len(msgs) + 1}
 
     def review_node(state: EpisodeState) -> dict:
         # Pure: LangGraph re-executes this node from the top on every resume, replaying the
@@ -358,3 +284,13 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
 
 def initial_messages(system: str, opening: str) -> list:
     return [SystemMessage(content=system), HumanMessage(content=opening)]
+
+
+def opening_state(subject, condition: str, closed_set: bool = False, residual: str = "labelled") -> EpisodeState:
+    """The graph's first input: the system prompt for the condition and residual mode, the opening
+    message, zero counters."""
+    from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
+
+    labels = closed_set_labels() if closed_set else None
+    return {"messages": initial_messages(system_prompt(condition, subject, labels, residual), OPENING),
+            "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracr_agent.tools.suite.base import REGISTRY, tool_names
+from tracr_agent.tools.suite.base import REGISTRY, RESIDUAL_MODES, get_condition, tool_names
 
 SYSTEM = """You are an interpretability researcher investigating a small transformer compiled by Tracr.
 Tracr compiles a RASP program (a sequence-to-sequence algorithm over short token sequences) into exact
@@ -26,20 +26,6 @@ output: {output_kind}.
 Tools available in this session: {tools}.
 {condition_note}Be economical: each tool call costs time and tokens, and outputs are capped."""
 
-CONDITION_NOTES = {
-    "blackbox": "You can only run the model on inputs; you cannot see its internals.\n",
-    "whitebox": "You can read every internal activation and weight-derived view, but you cannot see the model's "
-                "decoded outputs, its logits, or which residual variable the unembedding reads.\n",
-    "full": "You can run the model and read any internal activation.\n",
-}
-
-RESIDUAL_NOTES = {
-    "labelled": "Here the variables have neutral names (v1, v2, …); `tokens`, `indices` and `one` are the\n"
-                "input token, the position, and a constant.",
-    "raw": "Here the residual dimensions are unlabelled (d0, d1, …): which dimensions form a variable, and\n"
-           "what each one holds, is for you to find.",
-}
-
 OPENING = "Investigate the model and commit to a prediction with submit_prediction."
 
 
@@ -48,8 +34,9 @@ def system_prompt(condition: str, subject, closed_set_labels: list[str] | None =
     names = tool_names(condition)
     tools = "; ".join(f"{n} ({REGISTRY[n].description.split('.')[0].lower()})" for n in names)
     kind = "numerical (one number per position)" if subject.output_kind == "numerical" else "categorical"
-    text = SYSTEM.format(tools=tools, condition_note=CONDITION_NOTES.get(condition, ""), vocab=subject.vocab_text(),
-                         residual_note=RESIDUAL_NOTES[residual],
+    note = get_condition(condition).prompt_note
+    text = SYSTEM.format(tools=tools, condition_note=note + "\n" if note else "", vocab=subject.vocab_text(),
+                         residual_note=RESIDUAL_MODES[residual].prompt_note,
                          max_seq_len=subject.max_seq_len, output_kind=kind)
     if closed_set_labels:
         text += ("\n\nThe model performs one of these tasks; your label must be exactly one of them:\n"

@@ -9,10 +9,12 @@ from tracr_agent.tools.suite.base import (  # noqa: F401
     CONDITIONS,
     REGISTRY,
     RESIDUAL_MODES,
+    Condition,
     ToolContext,
     ToolResult,
     call_tool,
     check_condition,
     check_residual,
+    get_condition,
     tool_names,
 )

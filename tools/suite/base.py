@@ -17,6 +17,13 @@ from typing import Callable, Optional
 from pydantic import BaseModel, ValidationError
 
 from tracr_agent.tools.output_cap import CHARS_PER_TOKEN, DEFAULT_CAP_TOKENS  # noqa: F401 (re-exported)
+from tracr_agent.tools.suite.conditions import (  # noqa: F401 (re-exported)
+    CONDITIONS,
+    RESIDUAL_MODES,
+    Condition,
+    check_residual,
+    get_condition,
+)
 
 
 class ToolError(Exception):
@@ -36,9 +43,14 @@ class ToolContext:
         return self.residual == "raw"
 
     @property
+    def rules(self) -> Condition:
+        """The condition's declaration (tools/suite/conditions.py)."""
+        return get_condition(self.condition)
+
+    @property
     def reveals_output(self) -> bool:
         """Whether decoded outputs (and which variable is the output) may be shown."""
-        return self.condition != "whitebox"
+        return self.rules.reveals_output
 
 
 @dataclass
@@ -77,50 +89,31 @@ def tool(name: str, args: type[BaseModel], kind: str = "internal"):
 
 # -- conditions -----------------------------------------------------------------------------
 
-CONDITIONS: dict[str, str] = {
-    "static": "no tools: one prompt holding a dump of chosen hooks (the prior study's method)",
-    "static+io": "no tools: the static dump plus input/output pairs",
-    "blackbox": "run_model only (plus submit_prediction)",
-    "whitebox": "every internal tool, but no decoded outputs (no run_model, no logits, output variable unmarked)",
-    "full": "every tool",
-}
-
-
-RESIDUAL_MODES: dict[str, str] = {
-    "labelled": "residual dimensions carry tracr's variables under neutral names (tokens:a, indices:3, v2:1, …)",
-    "raw": "residual dimensions are unlabelled (d0 … dN, in the model's order): the investigator finds the variables",
-}
-
-
-def check_residual(mode: str) -> str:
-    if mode not in RESIDUAL_MODES:
-        raise ToolError(f"unknown residual mode {mode!r}; choose one of: {', '.join(RESIDUAL_MODES)}")
-    return mode
-
-
 def check_condition(condition: str) -> str:
-    if condition not in CONDITIONS:
-        raise ToolError(f"unknown condition {condition!r}; choose one of: {', '.join(CONDITIONS)}")
-    return condition
+    """`condition` when it is declared, else ToolError naming the choices."""
+    return get_condition(condition).name
 
 
 def tool_names(condition: str) -> list[str]:
-    """The tools available in a condition, in a stable order."""
+    """The tools available in a condition, in a stable order (TOOL_MODULES, then each module's own
+    order), whichever module happened to be imported first."""
     _load_all()
-    check_condition(condition)
-    if condition.startswith("static"):
-        return []
-    names = list(REGISTRY)
-    if condition == "blackbox":
-        return [n for n in names if REGISTRY[n].kind in ("io",) or n == "submit_prediction"]
-    if condition == "whitebox":
-        return [n for n in names if REGISTRY[n].kind != "io"]
-    return names
+    rules = get_condition(condition)
+    order = {f"tracr_agent.tools.suite.{m}": i for i, m in enumerate(TOOL_MODULES)}
+    names = sorted(REGISTRY, key=lambda n: order.get(REGISTRY[n].fn.__module__, len(order)))  # stable sort
+    return [n for n in names if rules.allows(REGISTRY[n])]
+
+
+TOOL_MODULES = ("residual", "activations", "outputs", "ablation", "info", "prediction")
+"""The modules that register tools, in the order the agent's tool list shows them."""
 
 
 def _load_all() -> None:
     # Importing the modules registers their tools.
-    from tracr_agent.tools.suite import ablation, activations, info, outputs, prediction, residual  # noqa: F401
+    import importlib
+
+    for m in TOOL_MODULES:
+        importlib.import_module(f"tracr_agent.tools.suite.{m}")
 
 
 # -- calling --------------------------------------------------------------------------------
