@@ -120,7 +120,6 @@ class Episode:
         """Starts the transcript (a new episode never appends to an old file) with its header."""
         from tracr_agent.agent.scoring.sandbox import running_unsafe
 
-        self.subject.warm_up_async()  # TransformerLens loads while the investigator thinks about its first turn
         if self.path.exists():
             self.path.unlink()
         self._attach(tr.TranscriptWriter(self.path))
@@ -139,6 +138,8 @@ class Episode:
         return self
 
     def _attach(self, writer: tr.TranscriptWriter) -> None:
+        # A started or resumed episode: TransformerLens loads while the investigator thinks about its first turn
+        self.subject.warm_up_async()
         self.writer = writer
         self.recorder = Recorder(writer, self.listeners)
 
