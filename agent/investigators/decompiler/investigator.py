@@ -107,17 +107,17 @@ class DecompilerInvestigator(BaseChatModel):
             return AIMessage(content="First, the architecture: layers, non-empty heads and MLPs, vocabulary.",
                              tool_calls=[call("model_info", {})])
         info = parse_info(info_text)
-        can_read = "get_activations" in self.available and not forced and turn < MAX_TURNS
+        used = sum(1 for m in messages if isinstance(m, AIMessage) for _ in m.tool_calls)
+        can_read = "get_activations" in self.available and not forced and turn < MAX_TURNS and used < CALL_BUDGET - 1
         if "get_activations" not in self.available and not forced:
             return _submit(call, None, "activations cannot be read in this session (no get_activations)")
         obs = read_results(results, info["d_model"])
-        used = sum(1 for m in messages if isinstance(m, AIMessage) for _ in m.tool_calls)
         # first the scan (every stage, a few long inputs): its replies also size the later calls
         scan = probes.scan_inputs(probes.round1(info["vocab"], info["max_seq_len"]), info["max_seq_len"])
         scan_reqs = self._requests(info, scan, scan)
         if can_read and any(not all(obs.has(x, h) for h in hooks) for x, hooks in scan_reqs):
             missing = [(x, hooks) for x, hooks in scan_reqs if not all(obs.has(x, h) for h in hooks)]
-            return self._read(call, info, obs, missing, "Reading every stage of the residual stream on a few long inputs")
+            return self._read(call, info, obs, missing, "Reading every stage of the residual stream on a few long inputs", used)
         scan_obs = read_results([r for r in results if _reads_only(r, scan)], info["d_model"])
         scan_obs.failed = 0
         probe_set = self._probe_set(info, scan_obs)
@@ -128,7 +128,7 @@ class DecompilerInvestigator(BaseChatModel):
             requests += [(x, (final_hook(info["n_layers"]),)) for x in extra]
         missing = [(x, hooks) for x, hooks in requests if not all(obs.has(x, h) for h in hooks)]
         if missing and can_read:
-            return self._read(call, info, obs, missing, "Reading the model's internals")
+            return self._read(call, info, obs, missing, "Reading the model's internals", used)
         dec = self._decompile(info, obs)
         if dec is None:
             return _submit(call, None, "no residual stream was read")
@@ -143,7 +143,7 @@ class DecompilerInvestigator(BaseChatModel):
                 reqs = [(x, hooks) for x in new]
                 if len(self._plan(info, obs, reqs)) <= COVER_CALLS or len(new) == 1:
                     return self._read(call, info, obs, reqs,
-                                      f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed")
+                                      f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed", used)
                 new = new[: len(new) * 2 // 3]
         return _submit(call, dec, None, obs=obs, info=info)
 
@@ -170,8 +170,9 @@ class DecompilerInvestigator(BaseChatModel):
         n_heads = info["heads_per_layer"] or 1
         return probes.plan_calls(requests, budget, info["n_vars"], n_heads, obs.sizes)
 
-    def _read(self, call, info, obs, missing, note: str) -> AIMessage:
-        args = self._plan(info, obs, missing)
+    def _read(self, call, info, obs, missing, note: str, used: int = 0) -> AIMessage:
+        # never past the default tool-call budget: the submission needs the last call
+        args = self._plan(info, obs, missing)[: max(1, CALL_BUDGET - 1 - used)]
         return AIMessage(content=f"{note}: {len(args)} get_activations calls (json).",
                          tool_calls=[call("get_activations", a, i) for i, a in enumerate(args)])
 

@@ -129,11 +129,12 @@ def _lit(v) -> str:
     return repr(v)
 
 
-def nested(d: dict) -> dict:
-    """A table keyed by value tuples as nested one-value-per-level tables: {(a, b): v} -> {a: {b: v}}."""
+def nested(d: dict, depth: int) -> dict:
+    """A table keyed by `depth`-tuples of values as nested one-value-per-level tables:
+    {(a, b): v} -> {a: {b: v}} (depth 1: the keys are the values themselves, tuples included)."""
     out: dict = {}
     for k, v in d.items():
-        if not isinstance(k, tuple):
+        if depth == 1:
             out[k] = v
             continue
         t = out
@@ -178,7 +179,7 @@ def source(prog: Program) -> str:
             q, k = prog.ident(st.query), prog.ident(st.key)
             if st.rule == "table":
                 name = f"SELECT_{out.upper()}"
-                consts.append(f"{name} = {_dict_lit(nested(st.table))}  # query value -> key value -> selected")
+                consts.append(f"{name} = {_dict_lit(nested(st.table, 2))}  # query value -> key value -> selected")
                 rule = f"lambda k, q: {name}.get(q, {{}}).get(k, False)"
             else:
                 rule = f"lambda k, q: {COMPARATOR_SOURCE[st.rule]}"
@@ -210,7 +211,7 @@ def source(prog: Program) -> str:
             else:
                 need("_map")
                 name = f"MAP_{out.upper()}"
-                consts.append(f"{name} = {_dict_lit(nested(st.table))}  # {' -> '.join(st.inputs)} -> {st.out}")
+                consts.append(f"{name} = {_dict_lit(nested(st.table, len(st.inputs)))}  # {' -> '.join(st.inputs)} -> {st.out}")
                 body.append(f"    {out} = _map({name}, {_lit(st.default)}, {', '.join(ins)})")
     body.append("    return {" + ", ".join(f"{x!r}: {x}" for x in dict.fromkeys(names)) + "}")
     out = prog.ident(prog.output) if prog.output else None
