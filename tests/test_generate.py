@@ -320,3 +320,27 @@ def test_generated_id_in_lab_and_replay_rerun(tmp_path):
     r = subprocess.run([*exe, "replay", str(path), "--rerun"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "2 tool call(s) re-executed: 2 match, 0 differ" in r.stdout
+
+
+_WEIGHTS = """
+from tracr_agent.tools.subjects.generate.task import generated_task
+from tracr_agent.tools.subjects.load import compile_subject
+from tracr_agent.tools.subjects.subject import SubjectTruth
+t = generated_task("gen-3-1-0")
+s = compile_subject(t.build(), t.vocab, t.max_seq_len, key="unused", truth=SubjectTruth(task_id=t.id),
+                    use_cache=False)
+print(s.fingerprint)
+"""
+
+
+@pytest.mark.slow
+def test_same_id_same_weights_in_two_processes(load):
+    """Compiled afresh (no cache) in two processes with different hash seeds, a generated id gives the
+    same weights (tracr labels are explicit, never its process-global counter), equal to the cached ones."""
+    prints = []
+    for hashseed in ("3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": hashseed}
+        r = subprocess.run([sys.executable, "-c", _WEIGHTS], capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr
+        prints.append(r.stdout.strip().splitlines()[-1])
+    assert prints[0] == prints[1] == load("gen-3-1-0").fingerprint
