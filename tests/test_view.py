@@ -194,3 +194,17 @@ def test_the_report_table_links_open_the_viewer_filtered_to_the_row(eval_dir):
     dom = Dom(chromium_dom(eval_dir / file, "#" + fragment))
     shown = [r for r in dom.find("tr", class_="ep") if "hidden" not in r]
     assert len(shown) == 1 and shown[0]["data-llm"].endswith("wrong.jsonl") and shown[0]["data-outcome"] == "wrong"
+
+
+def test_open_hands_the_written_file_to_the_browser(tmp_path, monkeypatch):
+    import webbrowser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+    out = tmp_path / "v.html"
+    r = view(REPO / "transcripts" / "baseline-sort.jsonl", "--out", out, "--open")
+    assert r.exit_code == 0, r.output
+    assert opened == [out.resolve().as_uri()]
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: False)  # no browser on this machine
+    r = view(REPO / "transcripts" / "baseline-sort.jsonl", "--out", out, "--open")
+    assert r.exit_code == 0 and "no browser could be started" in r.output
