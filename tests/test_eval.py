@@ -124,3 +124,22 @@ def test_bad_input_fails_before_any_episode(tmp_path):
     (out / "manifest.json").write_text(json.dumps({"format": "tracr-agent-eval/0"}))
     r = cli("eval", "--tasks", "reverse", "--llm", "baseline", "--out", str(out))
     assert r.exit_code == 2 and "incompatible" in r.output
+
+
+def test_rescore_keeps_a_score_whose_transcript_is_torn_before_the_prediction_or_missing(tmp_path):
+    out = tmp_path / "ev"
+    assert cli("eval", "--tasks", "reverse", "--llm", "baseline-closed", "--out", str(out)).exit_code == 0
+    before = (out / "results.jsonl").read_text()
+    [rec] = read_results(out)
+    assert rec.functional_correct
+    path = out / rec.transcript
+    lines = path.read_text().splitlines()
+    cut = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "prediction")
+    path.write_text("\n".join(lines[:cut]) + "\n" + lines[cut][:30])  # a copy cut mid-prediction
+    for damage in ("torn", "missing"):
+        if damage == "missing":
+            path.unlink()
+        r = cli("rescore", str(out))
+        assert r.exit_code == 0, (damage, r.output)
+        assert "rescored 0 episodes; 0 score(s) changed" in r.output, (damage, r.output)
+        assert (out / "results.jsonl").read_text() == before, damage

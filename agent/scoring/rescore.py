@@ -14,19 +14,28 @@ from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.evaluation.batch import ResultRecord, read_results, score_fields
 
 
+class Unreadable(Exception):
+    """A transcript torn before any prediction: whether the agent predicted is unknown."""
+
+
 def prediction_of(path: Path) -> tuple[Optional[dict], bool]:
-    """(last prediction, closed_set) from a transcript; a torn tail is tolerated."""
-    events, _ = tr.read_transcript(path, strict=False)
+    """(last prediction, closed_set) from a transcript; a torn tail after a prediction is tolerated,
+    one before any prediction raises Unreadable (scoring it as "no prediction" would lose a score)."""
+    events, problem = tr.read_transcript(path, strict=False)
     closed = bool(events and isinstance(events[0], tr.Header) and events[0].closed_set)
     preds = [e for e in events if isinstance(e, tr.PredictionEvent)]
     if not preds:
+        if problem:
+            raise Unreadable(problem)
         return None, closed
     p = preds[-1]
     return {"label": p.label, "description": p.description, "implementation": p.implementation,
             "confidence": p.confidence}, closed
 
 
-def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> ResultRecord:
+def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> Optional[ResultRecord]:
+    """The record with a fresh score, or None when its transcript is missing or torn before any
+    prediction (the caller keeps the record as it was)."""
     from tracr_agent.agent.scoring.sandbox import running_unsafe
     from tracr_agent.agent.scoring.score import score_prediction
     from tracr_agent.tools.subjects.load import load_model_dir, load_task
@@ -34,7 +43,7 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
     path = Path(out) / rec.transcript
     if rec.suite:  # a model directory of a `dir:PATH` suite: the transcript header says which
         if not path.is_file():
-            return rec
+            return None
         events, _ = tr.read_transcript(path, strict=False)
         key, task = events[0].subject.source, None
         if key not in subjects:
@@ -44,8 +53,11 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
         if key not in subjects:
             subjects[key] = load_task(rec.task)
     if not path.is_file():
-        return rec
-    prediction, closed = prediction_of(path)
+        return None
+    try:
+        prediction, closed = prediction_of(path)
+    except Unreadable:
+        return None
     score = score_prediction(prediction, subjects[key], task=task, closed_set=closed,
                              judge_llm=judge).model_dump()
     return rec.model_copy(update={"score": score, **score_fields(score), "label": (prediction or {}).get("label"),
@@ -53,6 +65,8 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
 
 
 def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
+    """(episodes rescored, scores changed). A record whose transcript is missing or torn before
+    its prediction is kept as it was and not counted as rescored."""
     judge = None
     if judge_llm:
         from tracr_agent.agent.backends.llm import make_backend
@@ -60,7 +74,8 @@ def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
         judge = make_backend(judge_llm)
     records = read_results(out, strict=True)  # a line it cannot read would vanish in the rewrite below
     subjects: dict = {}
-    new = [rescore_record(out, r, subjects, judge) for r in records]
+    fresh = [rescore_record(out, r, subjects, judge) for r in records]
+    new = [f or r for f, r in zip(fresh, records)]
     def summary(r: ResultRecord) -> tuple:
         return r.label_correct, r.functional_correct, r.agreement, r.family_correct, r.explained
 
@@ -68,4 +83,4 @@ def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
     tmp = Path(out) / "results.jsonl.tmp"
     tmp.write_text("".join(r.model_dump_json() + "\n" for r in new))
     os.replace(tmp, Path(out) / "results.jsonl")
-    return len(new), changed
+    return sum(f is not None for f in fresh), changed
