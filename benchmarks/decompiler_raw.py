@@ -1,9 +1,11 @@
-"""Decompiler accuracy with a label-free residual (`--residual raw`), task by task.
+"""Decompiler accuracy with a label-free residual (`--residual raw`), task by task, quickly.
 
-Until `run`/`eval` take `--residual`, this drives the decompiler's chat model directly against the
-real tools (call_tool with a raw ToolContext, the default 40-call budget) and scores its submission
-with the real scorer. Usage: python benchmarks/decompiler_raw.py [TASK ...] (default: the zoo).
-Prints one line per task and the total functionally correct / not tabulated.
+`tracr-agent eval --llm decompiler --residual raw` is the measurement of record; this drives the
+decompiler's chat model directly against the real tools (call_tool with a raw ToolContext, the default
+40-call budget, no transcript) and scores its submission with the real scorer, for a fast loop while
+working on it. Usage: python benchmarks/decompiler_raw.py [TASK ...] (default: the zoo). Prints one
+line per task and the total functionally correct / not tabulated. `explain_miss` lists, for a
+labelled subject, the decompiled variables whose values differ from the model's on one input.
 """
 
 from __future__ import annotations

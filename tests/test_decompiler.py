@@ -24,6 +24,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "agent" / "investigators" / "dec
 # one- and two-input MLPs, numerical MLPs, several heads per layer, five or more layers.
 ZOO_TEN = ["sort", "reverse", "length", "frac_prevs", "pair_balance", "shuffle_dyck", "sort_freq",
            "nary_sequencemap", "count_less_freq", "running_mean"]
+# Ten generated programs (seed 1, difficulties 1-3): maps, sequence maps, selects with several
+# comparisons, categorical and numerical aggregates, selector widths, int and letter vocabularies.
+GEN_TEN = ["gen-1-1-0", "gen-1-1-1", "gen-1-1-3", "gen-1-1-4", "gen-1-2-0", "gen-1-2-1", "gen-1-2-2",
+           "gen-1-3-0", "gen-1-3-1", "gen-1-3-2"]
 
 
 def decompile_episode(subject, tmp_path, condition="whitebox", limits=None, residual="labelled"):
@@ -76,6 +80,14 @@ def test_decompiles_a_label_free_model_fast(load, tmp_path):
 def test_decompiles_zoo_task_in_whitebox_raw(load, tmp_path, task):
     subject = load(task)
     assert_explained(decompile_episode(subject, tmp_path, residual="raw"), subject)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("residual", ["labelled", "raw"])
+@pytest.mark.parametrize("task", GEN_TEN)
+def test_decompiles_generated_task_in_whitebox(load, tmp_path, task, residual):
+    subject = load(task)
+    assert_explained(decompile_episode(subject, tmp_path, residual=residual), subject)
 
 
 def test_limit_reached_submits_partial_program(load, tmp_path):
