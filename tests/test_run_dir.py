@@ -74,3 +74,13 @@ def test_dir_and_model_dir_together_is_refused(suite, tmp_path):
 def test_compile_refuses_a_model_directory(suite):
     r = invoke("compile", f"dir:{suite}/rev")
     assert r.exit_code == 2 and "already compiled" in r.output
+
+
+def test_compile_out_never_overwrites_a_different_model(suite):
+    before = {p.name: p.read_bytes() for p in (suite / "rev").iterdir()}
+    r = invoke("compile", "sort", "--out", suite / "rev")
+    assert r.exit_code == 2 and "already holds a different model" in r.output, r.output
+    assert "Traceback" not in r.output
+    assert {p.name: p.read_bytes() for p in (suite / "rev").iterdir()} == before
+    r = invoke("compile", "reverse", "--out", suite / "rev")  # the same model again: fine
+    assert r.exit_code == 0, r.output

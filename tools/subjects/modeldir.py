@@ -202,14 +202,21 @@ def read_weights(directory: Path, card: ModelCard) -> dict:
 
 
 def write_model_dir(directory: Path, card: ModelCard, weights: dict) -> None:
+    """Writes model.json and weights.safetensors; a directory that already holds a different model
+    is refused (SubjectError), never overwritten — writing the same model again is fine."""
     import numpy as np
     from safetensors.numpy import save_file
 
     directory = Path(directory)
+    text = card.model_dump_json(indent=1, exclude_none=True)
+    existing = directory / "model.json"
+    if existing.is_file() and existing.read_bytes() != text.encode():
+        raise SubjectError(f"{directory} already holds a different model (model.json); choose another --out "
+                           "or remove it first")
     directory.mkdir(parents=True, exist_ok=True)
     save_file({k: np.ascontiguousarray(np.asarray(v, dtype=np.float32)) for k, v in weights.items()},
               str(directory / "weights.safetensors"))
-    (directory / "model.json").write_text(card.model_dump_json(indent=1, exclude_none=True))
+    existing.write_text(text)
 
 
 def build_bridge(card: ModelCard, weights: dict):
