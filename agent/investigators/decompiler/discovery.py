@@ -47,9 +47,10 @@ def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, 
         if not nonzero[j]:
             continue
         stage = dim_stage.get(j)
-        # a categorical aggregate may average one-hots where it selects several keys: its dims are
-        # fractions in [0, 1] summing to 0 or 1; any other fractional dim is numerical
-        soft = unit[j] and stage is not None and stage % 2 == 1
+        # a categorical aggregate may average one-hots where it selects several keys, and a selector
+        # width's MLP is not exact for wide selections: such dims are fractions in [0, 1] summing to 0
+        # or 1 with their block (checked below); any other fractional dim is numerical
+        soft = unit[j] and stage is not None
         if not binary[j] and not soft:
             close()
             numerical.add(j)
