@@ -124,6 +124,12 @@ def test_bad_input_fails_before_any_episode(tmp_path):
     (out / "manifest.json").write_text(json.dumps({"format": "tracr-agent-eval/0"}))
     r = cli("eval", "--tasks", "reverse", "--llm", "baseline", "--out", str(out))
     assert r.exit_code == 2 and "incompatible" in r.output
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for bad, needle in [(a_file, "is a file, not a directory"), (a_file / "ev", "cannot create the evaluation directory")]:
+        r = cli("eval", "--tasks", "reverse", "--llm", "baseline", "--out", str(bad))
+        assert r.exit_code == 2 and needle in r.output and "Traceback" not in r.output, (bad, r.output)
+        assert a_file.read_text() == "mine"
 
 
 def test_rescore_keeps_a_score_whose_transcript_is_torn_before_the_prediction_or_missing(tmp_path):

@@ -204,6 +204,8 @@ def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
     from tracr_agent.agent.episode.lifecycle import version
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a directory: choose a directory for the evaluation")
     manifest = out / "manifest.json"
     if manifest.is_file():
         try:
@@ -215,7 +217,10 @@ def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
                             f"{EVAL_FORMAT!r}); choose another --out")
         if not resume and (out / "results.jsonl").is_file() and (out / "results.jsonl").stat().st_size:
             raise UserError(f"{out} already holds results: pass --resume to continue it, or choose another --out")
-    (out / "transcripts").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "transcripts").mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file on the way (a/file/b), no permission, read-only filesystem
+        raise UserError(f"cannot create the evaluation directory {out}: {e.strerror}") from None
     if not manifest.is_file():
         manifest.write_text(json.dumps({"format": EVAL_FORMAT, "tracr_agent_version": version(),
                                         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}))
