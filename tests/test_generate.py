@@ -344,3 +344,10 @@ def test_same_id_same_weights_in_two_processes(load):
         assert r.returncode == 0, r.stderr
         prints.append(r.stdout.strip().splitlines()[-1])
     assert prints[0] == prints[1] == load("gen-3-1-0").fingerprint
+
+
+def test_a_bad_difficulty_in_eval_tasks_names_the_spec_it_came_from(tmp_path):
+    for spec in ("gen:3:9:1", "gen:3:1-x:1", "gen:3:0-2:1"):
+        r = runner.invoke(app, ["eval", "--tasks", spec, "--llm", "baseline", "--out", str(tmp_path / "x")])
+        assert r.exit_code == 2 and f"in '{spec}'" in r.output, (spec, r.output)
+        assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output

@@ -208,3 +208,15 @@ def test_open_hands_the_written_file_to_the_browser(tmp_path, monkeypatch):
     monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: False)  # no browser on this machine
     r = view(REPO / "transcripts" / "baseline-sort.jsonl", "--out", out, "--open")
     assert r.exit_code == 0 and "no browser could be started" in r.output
+
+
+def test_a_torn_transcript_is_shown_up_to_the_tear_with_one_warning_naming_it_once(tmp_path):
+    src = REPO / "transcripts" / "baseline-sort.jsonl"
+    lines = src.read_text().splitlines()
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text("\n".join(lines[:4]) + "\n" + lines[4][:25])
+    r = view(torn, "--out", tmp_path / "t.html")
+    assert r.exit_code == 0, r.output
+    [warning] = [line for line in r.output.splitlines() if line.startswith("warning:")]
+    assert f"{torn}:5: corrupt or truncated line" in warning and warning.count("torn.jsonl") == 1, warning
+    assert (tmp_path / "t.html").read_text().count('class="episode"') == 1

@@ -75,7 +75,7 @@ def _episode_from_transcript(i: int, path: Path, shown_as: str, record: Optional
         return Episode(f"ep-{i}", record, shown_as), f"{record.get('key', shown_as)}: {e}"
     ep = Episode(f"ep-{i}", record or summarize_events(events, problem, shown_as), shown_as,
                  episode_blocks(events, problem), problem)
-    return ep, (f"{shown_as}: {problem}" if problem else "")
+    return ep, (problem or "")  # the problem already starts with the transcript's path
 
 
 def _read_records(path: Path) -> list[dict]:

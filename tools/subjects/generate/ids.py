@@ -47,14 +47,15 @@ def parse_id(text: str) -> GenId:
     return GenId(seed, _difficulty(difficulty, text), index)
 
 
-def parse_difficulties(text: str) -> list[int]:
-    """`2` -> [2]; `1-3` -> [1, 2, 3]."""
+def parse_difficulties(text: str, where: str = "") -> list[int]:
+    """`2` -> [2]; `1-3` -> [1, 2, 3]. `where`: what the user typed it in (e.g. gen:7:9:2), for the error."""
     raw = str(text).strip()
     m = re.fullmatch(r"(\d+)(?:-(\d+))?", raw)
     if not m:
-        raise UserError(f"unknown difficulty {raw!r}: give a number from 1 to 4 or a range such as 1-3")
-    lo = _difficulty(int(m.group(1)), raw)
-    hi = _difficulty(int(m.group(2)), raw) if m.group(2) else lo
+        raise UserError(f"unknown difficulty {raw!r}{f' in {where!r}' if where else ''}: "
+                        "give a number from 1 to 4 or a range such as 1-3")
+    lo = _difficulty(int(m.group(1)), where or raw)
+    hi = _difficulty(int(m.group(2)), where or raw) if m.group(2) else lo
     if hi < lo:
         raise UserError(f"difficulty range {raw!r} runs backwards: write it low-high, e.g. 1-3")
     return list(range(lo, hi + 1))
@@ -90,4 +91,4 @@ def parse_spec(spec: str) -> list[GenId]:
     parts = spec.split(":")
     if len(parts) != 4 or parts[0] != "gen":
         raise UserError(f"malformed generated suite {spec!r}: the form is gen:SEED:DIFFICULTY:COUNT, e.g. gen:7:1-3:10")
-    return ids_for(parse_seed(parts[1]), parse_difficulties(parts[2]), parse_count(parts[3], f"the count in {spec!r}"))
+    return ids_for(parse_seed(parts[1]), parse_difficulties(parts[2], spec), parse_count(parts[3], f"the count in {spec!r}"))
