@@ -220,3 +220,19 @@ def test_a_torn_transcript_is_shown_up_to_the_tear_with_one_warning_naming_it_on
     [warning] = [line for line in r.output.splitlines() if line.startswith("warning:")]
     assert f"{torn}:5: corrupt or truncated line" in warning and warning.count("torn.jsonl") == 1, warning
     assert (tmp_path / "t.html").read_text().count('class="episode"') == 1
+
+
+def test_view_and_export_never_write_over_the_records_they_read(tmp_path):
+    src = REPO / "transcripts" / "baseline-sort.jsonl"
+    folder = tmp_path / "ts"
+    folder.mkdir()
+    mine = folder / "sort.jsonl"
+    mine.write_bytes(src.read_bytes())
+    results = tmp_path / "results.jsonl"
+    results.write_text("{}\n")
+    for args in (["view", folder, "--out", mine], ["view", mine, "--out", mine], ["view", folder, "--out", folder],
+                 ["export", mine, "--out", mine], ["export", mine, "--out", results]):
+        r = runner.invoke(app, [str(a) for a in args])
+        assert r.exit_code == 2 and "refusing to overwrite" in r.output, (args, r.output)
+        assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert mine.read_bytes() == src.read_bytes() and results.read_text() == "{}\n"

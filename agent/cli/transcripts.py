@@ -290,11 +290,15 @@ def inspect_cmd(
 
 
 def write_document(dest: Path, doc: str, source: Path) -> None:
-    """Writes `doc` to `dest` (creating its folder); never over the source itself; one line on failure."""
+    """Writes `doc` to `dest` (creating its folder); never over the source itself nor over an existing
+    .jsonl file (a transcript or a results.jsonl: the records a document is made from); one line on failure."""
     from tracr_agent.agent.cli.main import fail
 
     if dest.resolve() == source.resolve():
-        fail(f"refusing to overwrite the transcript itself: give another --out than {source}")
+        fail(f"refusing to overwrite {source} itself: give --out a new .html or .md path")
+    if dest.suffix == ".jsonl" and dest.exists():
+        fail(f"refusing to overwrite {dest}: it holds records (a transcript or results.jsonl); "
+             "give --out a new .html or .md path")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(doc, encoding="utf-8")
