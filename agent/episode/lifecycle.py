@@ -155,18 +155,26 @@ class Episode:
         """Scores the prediction (not for an interrupted episode), writes score and end, closes."""
         prediction = outcome.get("prediction")
         status = outcome_status(outcome)
-        score, score_error = None, ""
-        if self.score and status != "interrupted":
+        # Every episode ends with a score event or, in the end event, the reason why there is none.
+        score, score_error, reason = None, "", None
+        if status == "interrupted":
+            reason = "interrupted (Ctrl-C) before the prediction was scored"
+        elif not self.score:
+            reason = "not scored: scoring was switched off for this episode"
+        else:
             try:
                 score = score_episode(prediction, self.subject, closed_set=self.closed_set, judge=self.judge)
                 self.recorder.emit(tr.ScoreEvent(score=score))
+            except KeyboardInterrupt:  # the transcript still closes, saying so
+                status, reason = "interrupted", "interrupted (Ctrl-C) while scoring"
             except Exception as e:  # a scorer failure is recorded; the transcript still closes
-                score_error = f"scoring failed: {type(e).__name__}: {e}"
+                score_error = reason = f"scoring failed: {type(e).__name__}: {e}"
                 self.recorder.emit(tr.ErrorEvent(message=score_error, where="score"))
         duration = self.elapsed()
         counters = {k: outcome.get(k, 0) for k in ("tool_calls", "llm_turns", "tokens")}
         cost = outcome.get("cost", 0.0)
-        self.recorder.emit(tr.EndEvent(status=status, **counters, cost=cost, duration_s=round(duration, 2)))
+        self.recorder.emit(tr.EndEvent(status=status, **counters, cost=cost, duration_s=round(duration, 2),
+                                       reason=reason))
         self.writer.close()
         return EpisodeResult(transcript=self.path, status=status, prediction=prediction, score=score,
                              **counters, cost=cost, duration_s=duration, error=outcome.get("error", ""),

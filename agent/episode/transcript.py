@@ -193,6 +193,8 @@ class EndEvent(_Event):
     tokens: int = 0
     cost: float = 0.0
     duration_s: float = 0.0
+    reason: Optional[str] = None
+    """Why the episode has no score event (interrupted, scoring failed or switched off); absent when scored."""
 
 
 Event = Annotated[
