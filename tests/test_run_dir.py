@@ -84,3 +84,11 @@ def test_compile_out_never_overwrites_a_different_model(suite):
     assert {p.name: p.read_bytes() for p in (suite / "rev").iterdir()} == before
     r = invoke("compile", "reverse", "--out", suite / "rev")  # the same model again: fine
     assert r.exit_code == 0, r.output
+
+
+def test_a_broken_model_json_is_one_line_that_says_what_is_wrong(suite):
+    (suite / "rev" / "model.json").write_text('{"x":')
+    for args in (["show", f"dir:{suite}/rev"], ["run", f"dir:{suite}/rev", "--llm", "baseline", "-q"]):
+        r = invoke(*args)
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, (args, r.output)
+        assert "model.json is not a model card: Invalid JSON" in r.output and "field ''" not in r.output, r.output

@@ -109,6 +109,8 @@ def read_card(directory: Path) -> ModelCard:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
+        if not where:  # not a field: the file itself (e.g. invalid JSON)
+            raise SubjectError(f"{path} is not a model card: {first['msg']}") from None
         raise SubjectError(f"{path}: field '{where}': {first['msg']}") from None
     except ValueError as e:
         raise SubjectError(f"{path} is not valid JSON: {e}") from None
