@@ -39,9 +39,9 @@ def decompile_episode(subject, tmp_path, condition="whitebox", limits=None, resi
 def assert_explained(result, subject):
     assert result.status == "prediction", result.error
     score = result.score
-    assert score["functional"]["correct"], (subject.truth.task_id, score["functional"], result.prediction["implementation"])
-    assert score["explanation"]["tabulated"] is False, score["explanation"]
-    assert score["explained"] is True
+    assert score.functional.correct, (subject.truth.task_id, score.functional, result.prediction["implementation"])
+    assert score.explanation.tabulated is False, score.explanation
+    assert score.explained is True
     assert result.tool_calls <= Limits().max_tool_calls
 
 

@@ -59,13 +59,13 @@ def ending(events) -> tuple:
 def test_prediction_is_scored(reverse_subject, tmp_path):
     result, events = episode(reverse_subject, tmp_path, [AIMessage(content="", tool_calls=[submit()])])
     score, end = ending(events)
-    assert score.score["functional"]["correct"] and end.status == "prediction"
+    assert score.score.functional.correct and end.status == "prediction"
 
 
 def test_llm_error_is_scored_as_no_prediction_with_the_error_recorded(reverse_subject, tmp_path):
     result, events = episode(reverse_subject, tmp_path, [RuntimeError("server said 500")])
     score, end = ending(events)
-    assert end.status == "error" and score is not None and score.score["functional"]["correct"] is False
+    assert end.status == "error" and score is not None and score.score.functional.correct is False
     assert any(isinstance(e, tr.ErrorEvent) and "server said 500" in e.message for e in events)
 
 
@@ -91,7 +91,7 @@ def test_tool_that_crashes_is_an_error_text_and_the_episode_is_scored(reverse_su
     crash = [e for e in events if isinstance(e, tr.ToolResultEvent)][0]
     assert crash.is_error and "ZeroDivisionError: a bug in the tool" in crash.text
     score, end = ending(events)
-    assert end.status == "prediction" and score.score["functional"]["correct"]
+    assert end.status == "prediction" and score.score.functional.correct
 
 
 def test_ctrl_c_while_investigating_ends_interrupted_with_a_reason(reverse_subject, tmp_path):

@@ -212,9 +212,9 @@ def test_judge_llm_retries_like_the_agent_and_records_one_error(tmp_path, fake_l
     assert r.exit_code == 0, r.output
     assert "Traceback" not in r.output
     assert server.requests == 4  # the first try and 3 retries, like the agent's calls
-    judge = read_results(out)[0].score["judge"]
-    assert judge["correct"] is False and "empty `choices` list" in judge["error"], judge
-    assert "gave up after 4 attempts" in judge["error"]
+    judge = read_results(out)[0].score.judge
+    assert judge.correct is False and "empty `choices` list" in judge.error, judge
+    assert "gave up after 4 attempts" in judge.error
 
 
 def test_a_slow_judge_stays_within_its_wall_budget(fake_llm):

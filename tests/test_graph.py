@@ -44,7 +44,7 @@ def test_normal_submit_scores_correct(reverse_subject, tmp_path):
     ])
     assert result.status == "prediction"
     assert result.prediction["label"] == "reverse"
-    assert result.score["label"]["correct"] and result.score["functional"]["correct"]
+    assert result.score.label.correct and result.score.functional.correct
     assert tool_results(events)[0].text == '["a", "b", "c"] -> ["c", "b", "a"]'
     assert isinstance(events[0], tr.Header) and isinstance(events[-1], tr.EndEvent)
     assert result.tool_calls == 2 and result.llm_turns == 2
@@ -103,7 +103,7 @@ def test_forced_commit_refused_ends_without_prediction(reverse_subject, tmp_path
     assert tool_results(events)[-1].text.startswith("error: the limit is reached")
     assert events[-1].status == "no_prediction"
     score = [e for e in events if isinstance(e, tr.ScoreEvent)][0].score
-    assert score["functional"]["correct"] is False
+    assert score.functional.correct is False
 
 
 def test_empty_reply_is_nudged_then_forced(reverse_subject, tmp_path):
@@ -153,4 +153,4 @@ def test_static_conditions_make_one_prompt(reverse_subject, tmp_path, condition)
     assert "hook_pattern" in prompt and "hook_pos_embed" in prompt
     assert ("input/output pairs" in prompt) == (condition == "static+io")
     assert result.prediction["label"] == "reverse"
-    assert result.score["label"]["correct"] and result.score["functional"]["correct"]
+    assert result.score.label.correct and result.score.functional.correct

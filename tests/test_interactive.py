@@ -132,7 +132,7 @@ def test_steered_session_finishes_and_scores(steered):
     assert ev[0].session_id == steered["sid"] and ev[0].actor == "agent"
     assert isinstance(ev[-1], tr.EndEvent) and ev[-1].status == "prediction"
     score = of_type(ev, tr.ScoreEvent)[0].score
-    assert score["label"]["correct"] and score["functional"]["correct"]
+    assert score.label.correct and score.functional.correct
     assert "score: label correct" in steered["screen"]
     assert f"session {steered['sid']} finished" in steered["screen"]
 
@@ -232,7 +232,7 @@ def test_ctrl_c_then_resume_finishes_in_the_same_transcript(home):
     assert ev[:len(before)] == before               # appended, not rewritten
     assert len(of_type(ev, tr.Header)) == 1 and len(of_type(ev, tr.EndEvent)) == 1
     assert of_type(ev, tr.HumanEvent, action="resume")
-    assert ev[-1].status == "prediction" and of_type(ev, tr.ScoreEvent)[0].score["label"]["correct"]
+    assert ev[-1].status == "prediction" and of_type(ev, tr.ScoreEvent)[0].score.label.correct
     assert [e.t for e in ev] == sorted(e.t for e in ev)  # time continues across the two processes
     # run_model was proposed once, before the interrupt, and approved once, after it
     assert [h.call_id for h in of_type(ev, tr.HumanEvent, action="approve")][:2] == ["bl_1_0", "bl_2_0"]
@@ -278,7 +278,7 @@ def test_interrupt_while_working_and_lost_terminal(home):
     ev = events_of(path)
     assert len(of_type(ev, tr.EndEvent)) == 1 and ev[-1].status == "prediction"
     assert len(of_type(ev, tr.HumanEvent, action="resume")) == 2
-    assert of_type(ev, tr.ScoreEvent)[0].score["functional"]["correct"]
+    assert of_type(ev, tr.ScoreEvent)[0].score.functional.correct
     p = cli(env, "replay", path, "--rerun")
     assert p.returncode == 0, p.stdout + p.stderr
 
@@ -354,7 +354,7 @@ def test_lab_session_runs_tools_and_submits(home, reverse_subject):
     pred = of_type(ev, tr.PredictionEvent)[0]
     assert pred.label == "reverse" and pred.implementation == "def f(tokens):\n    return tokens[::-1]\n"
     score = of_type(ev, tr.ScoreEvent)[0].score
-    assert score["label"]["correct"] and score["functional"]["correct"]
+    assert score.label.correct and score.functional.correct
     assert ev[-1].status == "prediction" and ev[-1].tool_calls == 5
 
     history = (d / "data" / "tracr-agent" / "lab_history").read_text().splitlines()

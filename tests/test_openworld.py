@@ -136,8 +136,8 @@ def test_open_world_full_explains_a_zoo_task(load, tmp_path):
     task_id = "reverse"
     res = run_open_world(load(task_id), "full", tmp_path, task_id)
     s = res.score
-    assert s["functional"]["correct"] and not s["explanation"]["tabulated"] and s["explained"], res.prediction
-    assert s["label"]["family_correct"]
+    assert s.functional.correct and not s.explanation.tabulated and s.explained, res.prediction
+    assert s.label.family_correct
 
 
 @pytest.mark.slow  # several episodes of synthesis: full suite only
@@ -151,7 +151,7 @@ def test_open_world_on_zoo_and_generated_tasks(load, tmp_path, capsys):
     for task_id in MUST_EXPLAIN_ZOO[1:] + gen:
         subject = load(task_id) if not task_id.startswith("gen-") else load_task(task_id)
         res = run_open_world(subject, "full", tmp_path, task_id)
-        results[task_id] = bool(res.score and res.score["explained"])
+        results[task_id] = bool(res.score and res.score.explained)
     with capsys.disabled():
         print(f"\n[open-world full] explained {sum(results.values())}/{len(results)}: {results}")
     assert all(results[t] for t in MUST_EXPLAIN_ZOO[1:]), results

@@ -405,8 +405,8 @@ def test_inspect_table_and_json(tmp_path):
     assert a["task"] == "reverse" and a["condition"] == "full" and a["llm"] == "baseline" and a["actor"] == "agent"
     assert a["tool_calls"] == end.tool_calls and a["status"] == "prediction" and a["duration_s"] == end.duration_s
     assert a["prediction"] == pred.label
-    assert a["label_correct"] == score["label"]["correct"]
-    assert a["functional_correct"] == score["functional"]["correct"]
+    assert a["label_correct"] == score.label.correct
+    assert a["functional_correct"] == score.functional.correct
     assert rows["partial.jsonl"]["status"] == "incomplete" and rows["partial.jsonl"]["prediction"] is None
 
 

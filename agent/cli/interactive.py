@@ -1,4 +1,5 @@
-"""Interactive commands: `resume` (continue a `run --interactive` session) and `lab` (investigate by hand).
+"""Interactive commands: `resume` (continue a `run --interactive` session or a paused lab), `sessions`
+(list the open ones) and `lab` (investigate by hand).
 
 Registered on the main typer app by `tracr_agent.agent.cli.main._register_more()`; the work is
 done in agent/interactive/session.py and agent/interactive/lab.py (imported lazily).
@@ -14,11 +15,12 @@ from tracr_agent.agent.cli.options import CapOpt, PlainOpt, ToolConditionOpt
 
 
 def resume_cmd(
-    session: str = typer.Argument(..., help="The session id `run --interactive` printed."),
+    session: str = typer.Argument(..., help="The session id `run --interactive` or `lab` printed "
+                                  "(`tracr-agent sessions` lists them)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
     plain: bool = PlainOpt,
 ):
-    """Continue an interactive session from its last checkpoint; the transcript continues in the same file."""
+    """Continue an interactive session or a paused lab where it stopped; the transcript continues in the same file."""
     from tracr_agent.agent.cli.main import console
     from tracr_agent.agent.interactive.session import resume_session
 
@@ -43,6 +45,7 @@ def lab_cmd(
     from tracr_agent.agent.cli.main import console, fail, subject_from
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
     from tracr_agent.agent.interactive.lab import run_lab
+    from tracr_agent.agent.interactive.store import abs_subject_spec
     from tracr_agent.agent.episode.limits import check_cap
     from tracr_agent.tools.suite import check_condition, check_residual
     from tracr_agent.tools.suite.conditions import get_condition, with_tools
@@ -59,11 +62,39 @@ def lab_cmd(
     subject = subject_from(task, program, model_dir)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, "human")
     raise typer.Exit(run_lab(subject, condition=condition, transcript_path=path, cap_tokens=cap, console=console,
-                               residual=residual, plain=plain))
+                             residual=residual, plain=plain,
+                             subject_spec=abs_subject_spec(task, program, model_dir)))
+
+
+def sessions_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """List the open sessions (interactive runs and labs left to resume): subject, condition, age, where it stopped."""
+    import json
+
+    from rich.table import Table
+
+    from tracr_agent.agent.cli.main import console
+    from tracr_agent.agent.interactive.store import fmt_age, open_sessions, sessions_db
+
+    rows = open_sessions()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    if not rows:
+        console.print(f"no open sessions (in {sessions_db()})", highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"open sessions ({len(rows)}); continue one with: tracr-agent resume ID")
+    for col in ("id", "kind", "subject", "condition", "LLM", "age", "where it stopped"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        cond = r["condition"] + (" (raw)" if r["residual"] == "raw" else "")
+        where = r["where"] + (" · running now" if r["running"] else "")
+        table.add_row(r["id"], r["kind"], r["subject"], cond, r["llm"], fmt_age(r["age_s"]), where)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     from tracr_agent.agent.cli.main import user_errors
 
     app.command("resume")(user_errors(resume_cmd))
+    app.command("sessions")(user_errors(sessions_cmd))
     app.command("lab")(user_errors(lab_cmd))

@@ -25,13 +25,13 @@ from __future__ import annotations
 import datetime as _dt
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.episode.limits import Limits
 from tracr_agent.agent.episode.recorder import Recorder
+from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 Outcome = dict
@@ -40,21 +40,16 @@ Outcome = dict
 the counters `tool_calls`, `llm_turns`, `tokens`, `cost` (the graph's final state is one)."""
 
 
-@dataclass
-class EpisodeResult:
+class EpisodeResult(tr.Counters):
+    """What `finish` hands back: the end event's status and counters, the prediction and the typed score."""
+
     transcript: Path
     status: str
-    prediction: Optional[dict]
-    score: Optional[dict]
-    tool_calls: int = 0
-    llm_turns: int = 0
-    tokens: int = 0
-    cost: float = 0.0
-    duration_s: float = 0.0
+    prediction: Optional[dict] = None
+    score: Optional[Score] = None
     error: str = ""
     score_error: str = ""
     """Why scoring failed (also recorded as an ErrorEvent), or ""."""
-    extra: dict = field(default_factory=dict)
 
 
 def version() -> str:
@@ -138,8 +133,6 @@ class Episode:
         return self
 
     def _attach(self, writer: tr.TranscriptWriter) -> None:
-        # A started or resumed episode: TransformerLens loads while the investigator thinks about its first turn
-        self.subject.warm_up_async()
         self.writer = writer
         self.recorder = Recorder(writer, self.listeners)
 
@@ -170,15 +163,11 @@ class Episode:
             except Exception as e:  # a scorer failure is recorded; the transcript still closes
                 score_error = reason = f"scoring failed: {type(e).__name__}: {e}"
                 self.recorder.emit(tr.ErrorEvent(message=score_error, where="score"))
-        duration = self.elapsed()
-        counters = {k: outcome.get(k, 0) for k in ("tool_calls", "llm_turns", "tokens")}
-        cost = outcome.get("cost", 0.0)
-        self.recorder.emit(tr.EndEvent(status=status, **counters, cost=cost, duration_s=round(duration, 2),
-                                       reason=reason))
+        counters = tr.Counters.of(outcome).model_copy(update={"duration_s": round(self.elapsed(), 2)})
+        self.recorder.emit(tr.EndEvent(status=status, reason=reason, **counters.model_dump()))
         self.writer.close()
         return EpisodeResult(transcript=self.path, status=status, prediction=prediction, score=score,
-                             **counters, cost=cost, duration_s=duration, error=outcome.get("error", ""),
-                             score_error=score_error)
+                             error=outcome.get("error", ""), score_error=score_error, **counters.model_dump())
 
 
 def investigate(episode: Episode, backend, *, review=None, checkpointer=None, static_hooks=None,
@@ -220,6 +209,9 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
                       transcript_path=transcript_path, limits=limits or Limits(), cap_tokens=cap_tokens, seed=seed,
                       closed_set=closed_set, session_id=session_id, listeners=listeners, judge=judge, score=score,
                       closed_world=getattr(backend, "closed_world", False)).open()
+    # TransformerLens loads while the investigator thinks about its first turn. Not in interactive
+    # sessions or the lab: a Ctrl-C at their first prompt then waited for the import to finish.
+    subject.warm_up_async()
     try:
         outcome = investigate(episode, backend, review=review, checkpointer=checkpointer,
                               static_hooks=static_hooks, static_inputs=static_inputs)
@@ -231,7 +223,7 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
     return episode.finish(outcome)
 
 
-def score_episode(prediction: Optional[dict], subject, closed_set: bool = False, judge=None) -> dict:
+def score_episode(prediction: Optional[dict], subject, closed_set: bool = False, judge=None) -> Score:
     from tracr_agent.agent.scoring.score import score_prediction
 
     task = None
@@ -239,4 +231,4 @@ def score_episode(prediction: Optional[dict], subject, closed_set: bool = False,
         from tracr_agent.tools.subjects.zoo import get_task
 
         task = get_task(subject.truth.task_id)
-    return score_prediction(prediction, subject, task=task, closed_set=closed_set, judge_llm=judge).model_dump()
+    return score_prediction(prediction, subject, task=task, closed_set=closed_set, judge_llm=judge)

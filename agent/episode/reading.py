@@ -32,8 +32,6 @@ def summarize_transcript(path: Path, root: Optional[Path] = None) -> dict:
 def summarize_events(events, problem: Optional[str], file: str) -> dict:
     """One record for a loaded transcript (see `summarize_transcript`)."""
     from tracr_agent.agent.episode import transcript as tr
-    from tracr_agent.agent.render.document import as_dict
-
     header: tr.Header = events[0]
     end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
     pred = next((e for e in events if isinstance(e, tr.PredictionEvent)), None)
@@ -42,9 +40,8 @@ def summarize_events(events, problem: Optional[str], file: str) -> dict:
     n_calls = sum(isinstance(e, tr.ToolCallEvent) for e in events)
     label_ok = functional_ok = None
     if score is not None:
-        parts = as_dict(score.score)
-        label_ok = as_dict(parts.get("label")).get("correct")
-        functional_ok = as_dict(parts.get("functional")).get("correct")
+        label_ok = score.score.label.correct if score.score.label else None
+        functional_ok = score.score.functional.correct if score.score.functional else None
     if end is not None:
         status = end.status
         duration = end.duration_s

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
+from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
@@ -176,7 +177,8 @@ class PredictionEvent(_Event):
 
 class ScoreEvent(_Event):
     type: Literal["score"] = "score"
-    score: dict
+    score: Score
+    """The typed score (agent/scoring/score.py); older transcripts' score objects read into it."""
 
 
 class ErrorEvent(_Event):
@@ -185,14 +187,30 @@ class ErrorEvent(_Event):
     where: str = ""
 
 
-class EndEvent(_Event):
-    type: Literal["end"] = "end"
-    status: Literal["prediction", "no_prediction", "error", "interrupted"]
+class Counters(BaseModel):
+    """An episode's counters, declared once: the end event, the episode's result, each results.jsonl
+    record and the graph's state (agent/loop/graph.py) all carry these fields."""
+
     tool_calls: int = 0
     llm_turns: int = 0
     tokens: int = 0
     cost: float = 0.0
     duration_s: float = 0.0
+
+    @classmethod
+    def of(cls, values) -> "Counters":
+        """The counters found in a mapping (a graph state, an outcome); missing ones are 0."""
+        return cls(**{k: values[k] for k in cls.model_fields if values.get(k) is not None})
+
+
+class _EndHead(_Event):
+    type: Literal["end"] = "end"
+    status: Literal["prediction", "no_prediction", "error", "interrupted"]
+
+
+class EndEvent(Counters, _EndHead):
+    """The last event: how the episode ended and its counters (fields in the order t, type, status, …)."""
+
     reason: Optional[str] = None
     """Why the episode has no score event (interrupted, scoring failed or switched off); absent when scored."""
 

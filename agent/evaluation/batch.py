@@ -21,6 +21,8 @@ from typing import Callable, Optional
 
 from pydantic import BaseModel
 
+from tracr_agent.agent.episode.transcript import Counters
+from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 
 EVAL_FORMAT = "tracr-agent-eval/1"
@@ -30,7 +32,7 @@ PRESETS = {
 }
 
 
-class ResultRecord(BaseModel):
+class _RecordHead(BaseModel):
     key: str
     task: str
     suite: Optional[str] = None
@@ -48,14 +50,15 @@ class ResultRecord(BaseModel):
     family_correct: Optional[bool] = None
     explained: Optional[bool] = None
     """Functionally correct and not tabulated (agent/scoring/explanation.py)."""
-    tool_calls: int = 0
-    llm_turns: int = 0
-    tokens: int = 0
-    cost: float = 0.0
-    duration_s: float = 0.0
+
+
+class ResultRecord(Counters, _RecordHead):
+    """One line of results.jsonl: the episode's key and summary columns, its counters
+    (transcript.Counters), and the typed score (older files' score objects read into it)."""
+
     transcript: str = ""
     error: str = ""
-    score: Optional[dict] = None
+    score: Optional[Score] = None
     unsafe_sandbox: Optional[bool] = None
     """True when the submitted code was scored without OS-level isolation (--unsafe-sandbox)."""
     features: Optional[dict] = None
@@ -97,18 +100,16 @@ class EpisodeSpec:
         return f"{task}__{self.condition.replace('+', '_')}{mode}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
 
 
-def score_fields(score) -> dict:
-    """The summary columns of a results line, from a score (dict or pydantic model)."""
-    if hasattr(score, "model_dump"):
-        score = score.model_dump()
-    lab = (score or {}).get("label") or {}
-    fn = (score or {}).get("functional") or {}
-    return {"label_correct": lab.get("correct"), "functional_correct": fn.get("correct"),
-            "agreement": fn.get("agreement"), "family_correct": lab.get("family_correct"),
-            "explained": (score or {}).get("explained")}
+def score_fields(score: Optional[Score]) -> dict:
+    """The summary columns of a results line, from its score (all None when there is none)."""
+    lab = score.label if score else None
+    fn = score.functional if score else None
+    return {"label_correct": lab.correct if lab else None, "functional_correct": fn.correct if fn else None,
+            "agreement": fn.agreement if fn else None, "family_correct": lab.family_correct if lab else None,
+            "explained": score.explained if score else None}
 
 
-def record_from_score(spec: EpisodeSpec, score: Optional[dict], **fields) -> ResultRecord:
+def record_from_score(spec: EpisodeSpec, score: Optional[Score], **fields) -> ResultRecord:
     from tracr_agent.tools.subjects.generate.task import task_features
 
     return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition,
@@ -343,9 +344,8 @@ class BatchRunner:
             res = run_episode(subject, backend, condition=spec.condition, limits=self.limits, transcript_path=path,
                               closed_set=self.closed_set, seed=spec.trial, judge=self.judge, residual=spec.residual)
             rec = record_from_score(spec, res.score, status=res.status,
-                                    label=(res.prediction or {}).get("label"), tool_calls=res.tool_calls,
-                                    llm_turns=res.llm_turns, tokens=res.tokens, cost=res.cost,
-                                    duration_s=round(res.duration_s, 2), transcript=rel, error=res.error,
+                                    label=(res.prediction or {}).get("label"),
+                                    **Counters.of(res.model_dump()).model_dump(), transcript=rel, error=res.error,
                                     unsafe_sandbox=running_unsafe() or None)
         except Exception as e:  # recorded, and the batch goes on
             rec = record_from_score(spec, None, status="error", transcript=rel, error=f"{type(e).__name__}: {e}")

@@ -23,8 +23,8 @@ def label_applies(r: ResultRecord) -> bool:
 
 
 def judge_verdict(r: ResultRecord):
-    judge = (r.score or {}).get("judge") or {}
-    return judge.get("correct") if judge and not judge.get("error") else None
+    judge = r.score.judge if r.score else None
+    return judge.correct if judge and not judge.error else None
 
 
 def _pct(k: int, n: int) -> str:

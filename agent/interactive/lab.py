@@ -3,7 +3,9 @@
 A REPL over `call_tool` — the same tools, the same condition policy and the
 same error texts the agent gets. `TOOL {json}` or `TOOL key=value …` calls a
 tool; `help [TOOL]` describes them; `submit` asks for a prediction and scores
-it exactly like an agent's; `quit` (or Ctrl-D) ends without one. Readline
+it exactly like an agent's; `quit` (or Ctrl-D) ends without one; `pause` (or a
+lost terminal) leaves the lab open to `tracr-agent resume ID`, like an interactive
+session (agent/interactive/store.py; `tracr-agent sessions` lists it). Readline
 completes tool names, hook names, vocab tokens and argument names, and keeps
 a history file in the user data dir.
 
@@ -30,7 +32,7 @@ from tracr_agent.agent.render.grids import result_renderable
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 PROMPT = "lab> "
-COMMANDS = ("help", "submit", "quit")
+COMMANDS = ("help", "submit", "pause", "quit")
 _KEY = re.compile(r"(?:^|\s)([A-Za-z_]\w*)=")
 DELIMS = " \t\n\"'[]{},:="
 
@@ -68,7 +70,8 @@ def parse_args(rest: str):
 
 class Lab:
     def __init__(self, subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
-                 console: Optional[Console] = None, residual: str = "labelled", plain: bool = False):
+                 console: Optional[Console] = None, residual: str = "labelled", plain: bool = False,
+                 store=None, sid: str = ""):
         from tracr_agent.tools.subjects.subject import standard_hooks
         from tracr_agent.tools.suite.base import ToolContext, tool_names
 
@@ -79,9 +82,11 @@ class Lab:
         self.console = console or Console()
         self.tools = tool_names(condition)
         self.path = Path(transcript_path)
+        self.store, self.sid = store, sid
+        """The session store row that makes this lab resumable (`pause`, a lost terminal); None: not resumable."""
         self.episode = Episode(subject, condition=condition, residual=residual, llm="human", actor="human",
-                               transcript_path=self.path,
-                               cap_tokens=cap_tokens, session_id="lab-" + os.urandom(4).hex())
+                               transcript_path=self.path, cap_tokens=cap_tokens,
+                               session_id=sid or "lab-" + os.urandom(4).hex())
         self.step = 0
         self.n_calls = 0
         self.words = sorted({*standard_hooks(subject.n_layers), *(str(t) for t in subject.vocab)}
@@ -233,19 +238,66 @@ class Lab:
             self.console.print(score_line(result.score), highlight=False)
         self.console.print(f"transcript: {self.path}", highlight=False, soft_wrap=True)
 
-    def loop(self) -> int:
+    def resume_from(self, events: list) -> None:
+        """Continues a paused lab's transcript: the step and call counts go on from its events."""
+        self.episode.reopen(max((e.t for e in events), default=0.0))
+        self.step = max((e.step for e in events if hasattr(e, "step")), default=0)
+        self.n_calls = sum(isinstance(e, tr.ToolResultEvent) for e in events)
+        self.recorder.emit(tr.HumanEvent(step=self.step, action="resume", text="lab resumed"))
+
+    def pause(self, why: str) -> None:
+        """Leaves the lab open to `tracr-agent resume`: the transcript gets no end."""
+        self.recorder.emit(tr.HumanEvent(step=self.step, action="pause",
+                                         text=f"lab {why}; resume with: tracr-agent resume {self.sid}"))
+        self.episode.suspend()
+        try:
+            self.console.print(f"lab {self.sid} saved — continue it with: tracr-agent resume {self.sid}",
+                               style="yellow", highlight=False, markup=False)
+        except OSError:  # the terminal is gone
+            pass
+
+    def loop(self, resumed: Optional[list] = None) -> int:
+        """The REPL; `resumed`: the events of a paused lab's transcript, to continue it."""
+        import contextlib
+
+        from tracr_agent.agent.interactive.store import Hangup, driving
+
+        if not self.store:
+            return self._loop(resumed)
+        try:
+            with driving(self.store, self.sid):
+                code = self._loop(resumed)
+        except Hangup:
+            self.pause("interrupted (terminal lost)")
+            return 129
+        if code is None:
+            self.pause("paused")
+            return 0
+        with contextlib.suppress(Exception):
+            self.store.set_status(self.sid, "finished")
+        return code
+
+    def _loop(self, resumed: Optional[list]) -> Optional[int]:
+        """The exit code once the lab is finished, or None when the person paused it."""
+        from tracr_agent.agent.interactive.store import Hangup
         from tracr_agent.tools.suite.info import model_info_text  # noqa: F401  (warm the tool modules)
 
-        self.episode.open()
+        if resumed is None:
+            self.episode.open()
+        else:
+            self.resume_from(resumed)
         rl = self._setup_readline()
         c = self.console
         c.rule(f"[bold]tracr-agent lab[/] · condition {self.condition} · transcript {escape(str(self.path))}")
-        c.print("`help` lists the tools, `help TOOL` explains one; Tab completes; `submit` commits; `quit` ends.",
+        c.print("`help` lists the tools, `help TOOL` explains one; Tab completes; `submit` commits; `pause` leaves it to "
+                "`tracr-agent resume`; `quit` ends.",
                 highlight=False, markup=False)
         try:
             while True:
                 try:
                     line = input(PROMPT)
+                except Hangup:
+                    raise
                 except KeyboardInterrupt:
                     c.print("^C (quit or Ctrl-D ends the session)", style="dim", highlight=False, markup=False)
                     continue
@@ -267,6 +319,11 @@ class Lab:
                 if word == "help":
                     self.help(rest.strip())
                     continue
+                if word == "pause" and not rest.strip():
+                    if self.store:
+                        return None
+                    c.print("this lab cannot be paused (no session store)", style="red", highlight=False)
+                    continue
                 if word == "submit" and not rest.strip():
                     prediction = self.submit()
                     if prediction is not None:
@@ -279,11 +336,29 @@ class Lab:
                     args = json.loads(args) if isinstance(args, str) else args
                     self.finish(args)
                     return 0
-        finally:
-            self.episode.suspend()  # closes the file; after finish() a no-op
+        except Hangup:
+            raise  # loop() records the pause, then closes the file
+        except BaseException:
+            self.episode.suspend()
+            raise
 
 
 def run_lab(subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
-            console: Optional[Console] = None, residual: str = "labelled", plain: bool = False) -> int:
-    return Lab(subject, condition=condition, transcript_path=transcript_path, cap_tokens=cap_tokens,
-               console=console, residual=residual, plain=plain).loop()
+            console: Optional[Console] = None, residual: str = "labelled", plain: bool = False,
+            subject_spec: Optional[dict] = None) -> int:
+    """A new lab session, registered in the session store (kind "lab") so `pause` or a lost terminal
+    leaves it to `tracr-agent resume`, like an interactive run; `subject_spec` says how to load the
+    subject again (store.abs_subject_spec)."""
+    from tracr_agent.agent.interactive.store import SessionStore
+
+    store = SessionStore()
+    sid = store.new_id()
+    store.create(sid, {"kind": "lab", "transcript": str(Path(transcript_path).resolve()),
+                       "subject": subject_spec or {"task": subject.truth.task_id},
+                       "fingerprint": subject.fingerprint, "condition": condition, "residual": residual,
+                       "llm": "human", "cap_tokens": cap_tokens})
+    try:
+        return Lab(subject, condition=condition, transcript_path=transcript_path, cap_tokens=cap_tokens,
+                   console=console, residual=residual, plain=plain, store=store, sid=sid).loop()
+    finally:
+        store.close()

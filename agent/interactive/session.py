@@ -7,26 +7,19 @@ pauses: it reads the pending interrupt from the checkpoint, prompts, records
 the decision as a HumanEvent in the transcript, and resumes the graph with
 `graph.invoke(Command(resume=decision), config)`.
 
-Sessions are resumable. Checkpoints go to a SQLite database
-(`langgraph.checkpoint.sqlite.SqliteSaver`; platformdirs user data dir
-"tracr-agent"/sessions.sqlite, env TRACR_AGENT_SESSIONS overrides) under the
-session id as thread id. A table `tracr_sessions` in the same database keeps
-what a resume needs besides the graph state: the transcript path (the
-resumed session appends to the same file), how to load the subject, the
-condition, the LLM spec, the limits and the output cap. Ctrl-C, Ctrl-D at a
-prompt, a lost terminal (SIGHUP) or SIGTERM leave the session open; only a
-session that wrote its score and end event is finished.
+Sessions are resumable: checkpoints and what a resume needs live in the session store
+(agent/interactive/store.py). Ctrl-C, Ctrl-D at a prompt, a lost terminal (SIGHUP) or SIGTERM
+leave the session open; only a session that wrote its score and end event is finished. A
+resumed session goes on where it stopped: the wall-time clock continues from the checkpoint
+(`agent_s`), and hints typed before an interruption but not yet handed over (the call was
+not decided) reach the agent with the next decision.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
-import signal
-import sqlite3
 import time
-import uuid
 from pathlib import Path
 from typing import Optional
 
@@ -36,12 +29,19 @@ from rich.markup import escape
 from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.episode.lifecycle import Episode
 from tracr_agent.agent.episode.limits import Limits
+from tracr_agent.agent.interactive.store import (
+    Hangup,
+    SessionStore,
+    abs_llm_spec,
+    abs_subject_spec,
+    alive,
+    driving,
+    sessions_db,
+)
 from tracr_agent.agent.loop.graph import build_graph, opening_state, recursion_limit
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
-ENV_SESSIONS = "TRACR_AGENT_SESSIONS"
-TABLE = "tracr_sessions"
 
 REVIEW_PROMPT = "[a]pprove (Enter) [e]dit [d]eny [h]int [p]ause > "
 EDIT_PROMPT = "new arguments (one line of JSON; empty keeps them)> "
@@ -49,80 +49,6 @@ DENY_PROMPT = "reason for denying> "
 HINT_PROMPT = "hint> "
 PAUSE_PROMPT = "paused; press Enter to continue "
 QUESTION_PROMPT = "question (empty line or quit ends)> "
-
-
-# -- the session store --------------------------------------------------------------------------
-
-
-def sessions_db() -> Path:
-    if os.environ.get(ENV_SESSIONS):
-        return Path(os.environ[ENV_SESSIONS]).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("tracr-agent")) / "sessions.sqlite"
-
-
-class SessionStore:
-    """The checkpoint database plus the `tracr_sessions` table (one row per session: status, meta JSON)."""
-
-    def __init__(self, path: Optional[Path] = None):
-        self.path = Path(path or sessions_db())
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), check_same_thread=False)
-        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id TEXT PRIMARY KEY, created TEXT, "
-                          "status TEXT, meta TEXT)")
-        self.conn.commit()
-        self._saver = None
-
-    @property
-    def saver(self):
-        if self._saver is None:
-            from langgraph.checkpoint.sqlite import SqliteSaver
-
-            self._saver = SqliteSaver(self.conn)
-        return self._saver
-
-    def new_id(self) -> str:
-        while True:
-            sid = uuid.uuid4().hex[:8]
-            if self.get(sid) is None:
-                return sid
-
-    def create(self, sid: str, meta: dict) -> None:
-        self.conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?)",
-                          (sid, _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "open",
-                           json.dumps(meta)))
-        self.conn.commit()
-
-    def get(self, sid: str) -> Optional[tuple[str, dict]]:
-        row = self.conn.execute(f"SELECT status, meta FROM {TABLE} WHERE id = ?", (sid,)).fetchone()
-        return (row[0], json.loads(row[1])) if row else None
-
-    def set_pid(self, sid: str, pid: Optional[int]) -> None:
-        """Which process is driving the session (None: none), so a second `resume` is refused."""
-        row = self.get(sid)
-        if row is not None:
-            self.conn.execute(f"UPDATE {TABLE} SET meta = ? WHERE id = ?", (json.dumps({**row[1], "pid": pid}), sid))
-            self.conn.commit()
-
-    def set_status(self, sid: str, status: str) -> None:
-        self.conn.execute(f"UPDATE {TABLE} SET status = ? WHERE id = ?", (status, sid))
-        self.conn.commit()
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def _abs_subject_spec(task: Optional[str], program: Optional[str], model_dir: Optional[str]) -> dict:
-    if program:
-        file, sep, func = program.rpartition(":")
-        program = (str(Path(file).resolve()) + sep + func) if sep else str(Path(program).resolve())
-    return {"task": task, "program": program, "model_dir": str(Path(model_dir).resolve()) if model_dir else None}
-
-
-def _abs_llm_spec(spec: str) -> str:
-    kind, sep, rest = spec.partition(":")
-    return f"replay:{Path(rest).resolve()}" if kind == "replay" and rest else spec
 
 
 def check_options(condition: str, quiet: bool) -> None:
@@ -137,14 +63,6 @@ def check_options(condition: str, quiet: bool) -> None:
 
 
 # -- the person's side of the graph ---------------------------------------------------------
-
-
-class _Hangup(KeyboardInterrupt):
-    """SIGHUP/SIGTERM, raised like Ctrl-C so the session is left the same way."""
-
-
-def _raise_hangup(signum, frame):
-    raise _Hangup()
 
 
 class Session:
@@ -198,9 +116,17 @@ class Session:
 
     # -- prompts ------------------------------------------------------------------------------
 
+    def _keep_hints(self, hints: list[str]) -> None:
+        # Hints wait in the session store until the call is decided: a Ctrl-C in between must not lose them.
+        self.meta["pending_hints"] = list(hints)
+        self.store.update_meta(self.sid, pending_hints=list(hints))
+
     def review(self, req: dict) -> dict:
         step, cid, name, args = req["step"], req["call_id"], req["name"], req["args"]
-        hints: list[str] = []
+        hints: list[str] = list(self.meta.get("pending_hints") or [])
+        if hints:
+            self._print(f"[dim]({len(hints)} hint(s) typed before the interruption reach the agent with this "
+                        "call's result)[/]")
         of = f" (call {req['index'] + 1} of {req['of']})" if req.get("of", 1) > 1 else ""
         shown = json.dumps(args, ensure_ascii=False)
         self._print(f"[bold yellow]  ? {escape(name)}[/] [yellow]{escape(shown[:300] + ('…' if len(shown) > 300 else ''))}[/]{of}",
@@ -231,6 +157,7 @@ class Session:
                 if text:
                     hints.append(text)
                     self.human(step, "hint", text)
+                    self._keep_hints(hints)
                     self._print("[dim](the hint reaches the agent with this call's result)[/]")
                 continue
             if choice in ("p", "pause"):
@@ -257,56 +184,48 @@ class Session:
 
         ctx = ToolContext(condition=self.meta["condition"], cap_tokens=self.meta["cap_tokens"],
                           residual=self.meta.get("residual", "labelled"))
-        graph = build_graph(self.subject, self.backend, ctx, self.limits, self.recorder,
-                            checkpointer=self.store.saver, interactive=True, clock=self.clock)
         config = {"recursion_limit": recursion_limit(self.limits),
                   "configurable": {"thread_id": self.sid}}
-        self.store.set_pid(self.sid, os.getpid())
-        old_handlers = {}
-        for sig in (signal.SIGHUP, signal.SIGTERM):
+        saved = self.store.saver.get_tuple(config)
+        before = float((saved.checkpoint.get("channel_values") or {}).get("agent_s", 0.0)) if saved else 0.0
+        graph = build_graph(self.subject, self.backend, ctx, self.limits, self.recorder,
+                            checkpointer=self.store.saver, interactive=True, clock=self.clock,
+                            elapsed_before=before)
+        with driving(self.store, self.sid):
             try:
-                old_handlers[sig] = signal.signal(sig, _raise_hangup)
-            except (ValueError, OSError, AttributeError):  # not the main thread / no such signal
-                pass
-        try:
-            snap = graph.get_state(config)
-            if first_input is None and not snap.values:
-                first_input = self.initial_input()  # the session never reached its first checkpoint
-            else:
-                self._skip_replayed(snap.values)
-            if first_input is not None:
-                graph.invoke(first_input, config, durability="sync")
-            elif snap.next and not _pending(snap):
-                graph.invoke(None, config, durability="sync")  # redo the step that was cut short
-            while True:
                 snap = graph.get_state(config)
-                pending = _pending(snap)
-                if not pending:
-                    break
-                req = pending[0].value
-                decision = self.review(req) if req.get("kind") == "review" else self.question(req)
-                graph.invoke(Command(resume=decision), config, durability="sync")
-            values = graph.get_state(config).values
-        except KeyboardInterrupt as e:
-            hung = isinstance(e, _Hangup)
-            try:
-                state = graph.get_state(config).values
-            except Exception:
-                state = {}
-            self.human(state.get("llm_turns", 0), "pause",
-                       f"session interrupted ({'terminal lost' if hung else 'Ctrl-C'}); "
-                       f"resume with: tracr-agent resume {self.sid}")
-            self.episode.suspend()
-            self._print(f"\n[yellow]session {self.sid} saved[/] — continue it with: tracr-agent resume {self.sid}",
-                        highlight=False)
-            return 129 if hung else 130
-        finally:
-            for sig, h in old_handlers.items():
-                signal.signal(sig, h)
-            try:
-                self.store.set_pid(self.sid, None)
-            except sqlite3.Error:
-                pass
+                if first_input is None and not snap.values:
+                    first_input = self.initial_input()  # the session never reached its first checkpoint
+                else:
+                    self._skip_replayed(snap.values)
+                if first_input is not None:
+                    graph.invoke(first_input, config, durability="sync")
+                elif snap.next and not _pending(snap):
+                    graph.invoke(None, config, durability="sync")  # redo the step that was cut short
+                while True:
+                    snap = graph.get_state(config)
+                    pending = _pending(snap)
+                    if not pending:
+                        break
+                    req = pending[0].value
+                    decision = self.review(req) if req.get("kind") == "review" else self.question(req)
+                    if self.meta.get("pending_hints"):
+                        self._keep_hints([])  # from here on the decision, hints included, is in the checkpoint
+                    graph.invoke(Command(resume=decision), config, durability="sync")
+                values = graph.get_state(config).values
+            except KeyboardInterrupt as e:
+                hung = isinstance(e, Hangup)
+                try:
+                    state = graph.get_state(config).values
+                except Exception:
+                    state = {}
+                self.human(state.get("llm_turns", 0), "pause",
+                           f"session interrupted ({'terminal lost' if hung else 'Ctrl-C'}); "
+                           f"resume with: tracr-agent resume {self.sid}")
+                self.episode.suspend()
+                self._print(f"\n[yellow]session {self.sid} saved[/] — continue it with: tracr-agent resume {self.sid}",
+                            highlight=False)
+                return 129 if hung else 130
         return self.finish(values)
 
     def initial_input(self) -> dict:
@@ -332,16 +251,6 @@ class Session:
         self._print(f"transcript: {self.meta['transcript']}", highlight=False, soft_wrap=True)
         self._print(f"session {self.sid} finished", highlight=False)
         return 1 if result.status == "error" else 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # it exists but belongs to someone else
-        return True
-    return True
 
 
 def _pending(snap) -> list:
@@ -387,8 +296,8 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
     store = SessionStore()
     sid = store.new_id()
     path = Path(transcript_path).resolve()
-    meta = {"transcript": str(path), "subject": _abs_subject_spec(task, program, model_dir),
-            "fingerprint": subject.fingerprint, "condition": condition, "llm": _abs_llm_spec(backend.spec),
+    meta = {"transcript": str(path), "subject": abs_subject_spec(task, program, model_dir),
+            "fingerprint": subject.fingerprint, "condition": condition, "llm": abs_llm_spec(backend.spec),
             "compat": compat, "limits": limits.model_dump(), "cap_tokens": cap_tokens, "closed_set": closed_set,
             "seed": seed, "residual": residual}
     store.create(sid, meta)
@@ -416,7 +325,7 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     status, meta = row
     if status == "finished":
         raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
-    if meta.get("pid") and meta["pid"] != os.getpid() and _alive(meta["pid"]):
+    if meta.get("pid") and meta["pid"] != os.getpid() and alive(meta["pid"]):
         raise UserError(f"session {sid} is being driven by another process (pid {meta['pid']}); "
                         "finish or interrupt it there first")
     path = Path(meta["transcript"])
@@ -424,12 +333,23 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
         raise UserError(f"session {sid}: its transcript {path} is gone, so the session cannot continue")
     events, _ = tr.read_transcript(path, strict=False)
     last_t = max((e.t for e in events), default=0.0)
-    backend = make_backend(meta["llm"], meta.get("compat"))
+    backend = None if meta.get("kind") == "lab" else make_backend(meta["llm"], meta.get("compat"))
     subject = load_subject(**meta["subject"])
     if subject.fingerprint != meta["fingerprint"]:
         raise UserError(f"session {sid}: the subject changed since the session started "
                         f"(fingerprint {subject.fingerprint[:12]}, was {meta['fingerprint'][:12]})")
     store = SessionStore(db)
+    if meta.get("kind") == "lab":  # a lab is resumed the same way, by its own REPL
+        from tracr_agent.agent.interactive.lab import Lab
+
+        console.print(f"resuming lab [bold]{sid}[/] · {meta['condition']} · transcript {path} "
+                      f"({len(events)} events so far)", highlight=False, soft_wrap=True)
+        lab = Lab(subject, condition=meta["condition"], transcript_path=path, cap_tokens=meta["cap_tokens"],
+                  console=console, residual=meta.get("residual", "labelled"), plain=plain, store=store, sid=sid)
+        try:
+            return lab.loop(resumed=events)
+        finally:
+            store.close()
     session = Session(store, sid, meta, subject, backend, console, verbose, plain)
     session.episode.reopen(last_t)
     console.print(f"resuming session [bold]{sid}[/] · {meta['condition']} · {meta['llm']} · "

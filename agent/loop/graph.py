@@ -47,12 +47,13 @@ LLM_GRACE_SECONDS = 5.0
 """How far past --max-seconds an LLM request may run (the forced last turn starts at the limit)."""
 
 
-class EpisodeState(TypedDict, total=False):
+# The counters' channels come from their one declaration (transcript.Counters).
+_CounterChannels = TypedDict("_CounterChannels", {k: f.annotation for k, f in tr.Counters.model_fields.items()},
+                             total=False)
+
+
+class EpisodeState(_CounterChannels, total=False):
     messages: Annotated[list, add_messages]
-    tool_calls: int
-    llm_turns: int
-    tokens: int
-    cost: float
     forced: bool
     nudges: int
     prediction: Optional[dict]
@@ -69,6 +70,9 @@ class EpisodeState(TypedDict, total=False):
     """Interactive: the person is asking questions after the prediction."""
     questions: int
     ended_by: str
+    agent_s: float
+    """Wall time (s) the episode has used so far, as the limit counts it (checkpointed: a resumed
+    session's clock continues from here)."""
 
 
 def exceeded(state: EpisodeState, limits: Limits, elapsed: float,
@@ -101,7 +105,7 @@ def question_blocked(state: EpisodeState, limits: Limits, elapsed: float) -> Opt
 
 def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Recorder,
                 checkpointer=None, review: Optional[Callable] = None, interactive: bool = False,
-                clock: Callable[[], float] = time.monotonic):
+                clock: Callable[[], float] = time.monotonic, elapsed_before: float = 0.0):
     """`review(calls, state) -> calls`, if given, lets a caller approve/edit/deny calls before they run.
 
     `interactive=True` adds the review and ask nodes, which pause the graph with `interrupt()`
@@ -118,7 +122,9 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
     t_start = clock()
 
     def elapsed() -> float:
-        return clock() - t_start
+        # the wall time this episode has used, across resumptions: a resumed session passes the
+        # `agent_s` its checkpoint holds as elapsed_before, so the clock goes on instead of restarting
+        return elapsed_before + clock() - t_start
 
     def agent_node(state: EpisodeState) -> dict:
         msgs = state["messages"]
@@ -127,9 +133,9 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
         turn = llm_turn(backend, model, msgs, msgs[state.get("sent", 0):], step, recorder,
                         lambda: limits.max_seconds + LLM_GRACE_SECONDS - elapsed())
         if turn.error:
-            return {"status": "error", "error": turn.error}
+            return {"status": "error", "error": turn.error, "agent_s": elapsed()}
         return {"messages": [turn.ai], "llm_turns": step, "tokens": state.get("tokens", 0) + turn.tokens,
-                "cost": state.get("cost", 0.0) + turn.cost, "sent": len(msgs) + 1}
+                "cost": state.get("cost", 0.0) + turn.cost, "sent": len(msgs) + 1, "agent_s": elapsed()}
 
     def review_node(state: EpisodeState) -> dict:
         # Pure: LangGraph re-executes this node from the top on every resume, replaying the
@@ -213,7 +219,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
                                              origin="invalid_call"))
             out.append(ToolMessage(content=text, tool_call_id=cid, name=bad.get("name") or ""))
         out += [HumanMessage(content=HINT.format(text=h)) for h in state.get("hints") or []]
-        update: dict = {"messages": out, "tool_calls": n_calls}
+        update: dict = {"messages": out, "tool_calls": n_calls, "agent_s": elapsed()}
         if interactive:
             update.update(denials={}, hints=[])
         if prediction is not None:

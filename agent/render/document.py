@@ -26,41 +26,10 @@ def args_json(args) -> str:
     return line if len(line) <= 100 else json.dumps(args, indent=1, ensure_ascii=False)
 
 
-def as_dict(score) -> dict:
-    """A score as a plain dict, whether the transcript holds a dict or a typed model."""
-    if score is None:
-        return {}
-    return score.model_dump() if hasattr(score, "model_dump") else dict(score)
-
-
-def _part(score: dict, key: str) -> Optional[dict]:
-    part = score.get(key)
-    return as_dict(part) if part is not None else None
-
-
-def score_text(score) -> list[str]:
-    score = as_dict(score)
-    out = []
-    lab = _part(score, "label")
-    if lab is not None:
-        out.append(f"label: {'correct' if lab.get('correct') else 'wrong'}")
-    fn = _part(score, "functional")
-    if fn is not None:
-        line = (f"implementation: {'correct' if fn.get('correct') else 'wrong'} "
-                f"({100 * (fn.get('agreement') or 0):.1f}% of {fn.get('n_inputs', 0)} inputs)")
-        if fn.get("error"):
-            line += f"; {fn['error']}"
-        out.append(line)
-    judge = _part(score, "judge")
-    if judge is not None:
-        out.append(f"judge: {'yes' if judge.get('correct') else 'no'} ({judge.get('model')})")
-    return out or ["not scored"]
-
-
 def disagreements(score) -> list[str]:
     """The inputs on which the prediction and the model disagree, as the score recorded them: the
     first mismatch, plus any list of mismatches a newer scorer records."""
-    fn = _part(as_dict(score), "functional") or {}
+    fn = score.functional.model_dump() if score.functional else {}
     out: list[str] = []
     for key, value in fn.items():
         if "mismatch" not in key or not value:
@@ -91,6 +60,8 @@ def truth_of(header) -> Optional[dict]:
 
 
 def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
+    from tracr_agent.agent.render.live import score_parts
+
     """The document as neutral blocks: (kind, payload…). Every renderer walks this list."""
     from tracr_agent.agent.episode import transcript as tr
 
@@ -148,7 +119,7 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
                                           "description": ev.description, "implementation": ev.implementation,
                                           "forced": ev.forced}, truth_of(h)))
         elif isinstance(ev, tr.ScoreEvent):
-            blocks.append(("score", score_text(ev.score), disagreements(ev.score)))
+            blocks.append(("score", score_parts(ev.score, markup=False), disagreements(ev.score)))
         elif isinstance(ev, tr.ErrorEvent):
             blocks.append(("warning", f"Error ({ev.where or 'episode'}): {ev.message}"))
         elif isinstance(ev, tr.EndEvent):

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.render.grids import result_renderable
+from tracr_agent.agent.scoring.verdicts import Score
 
 PREVIEW_LINES = 8
 
@@ -99,26 +100,28 @@ class LiveView:
                    f"${ev.cost:.4f} · {ev.duration_s:.1f}s")
 
 
-def fn_only(score: dict) -> bool:
-    """A subject with no label to match (generated or imported): only the function is scored."""
-    return score.get("label") is None and score.get("functional") is not None
+def score_parts(score: Score, markup: bool = True) -> list[str]:
+    """The score in words, one part per verdict: the one formatter of the live view, `run --quiet`, the
+    lab and `export`. With markup, verdicts are coloured (rich markup)."""
+    def verdict(ok, yes: str = "correct", no: str = "wrong") -> str:
+        word = yes if ok else no
+        return f"[{'green' if ok else 'red'}]{word}[/]" if markup else word
 
-
-def score_line(score: dict) -> str:
     parts = []
-    lab = score.get("label")
-    if lab is not None:
-        parts.append(f"label {'[green]correct[/]' if lab.get('correct') else '[red]wrong[/]'}")
-    elif fn_only(score):
+    if score.label is not None:
+        parts.append(f"label {verdict(score.label.correct)}")
+    elif score.functional is not None:  # a subject with no label to match (generated or imported)
         parts.append("label n/a")
-    fn = score.get("functional")
+    fn = score.functional
     if fn is not None:
-        ok = fn.get("correct")
-        detail = f"{100 * (fn.get('agreement') or 0):.1f}% of {fn.get('n_inputs', 0)} inputs"
-        if fn.get("error"):
-            detail += f"; {fn['error']}"
-        parts.append(f"implementation {'[green]correct[/]' if ok else '[red]wrong[/]'} ({detail})")
-    judge = score.get("judge")
-    if judge is not None:
-        parts.append(f"judge {'yes' if judge.get('correct') else 'no'} ({judge.get('model')})")
-    return "[bold]score:[/] " + (" · ".join(parts) if parts else "not scored")
+        detail = f"{100 * (fn.agreement or 0):.1f}% of {fn.n_inputs} inputs"
+        if fn.error:
+            detail += f"; {fn.error}"
+        parts.append(f"implementation {verdict(fn.correct)} ({detail})")
+    if score.judge is not None:
+        parts.append(f"judge {verdict(score.judge.correct, 'yes', 'no')} ({score.judge.model})")
+    return parts or ["not scored"]
+
+
+def score_line(score: Score) -> str:
+    return "[bold]score:[/] " + " · ".join(score_parts(score))

@@ -59,7 +59,7 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
     except Unreadable:
         return None
     score = score_prediction(prediction, subjects[key], task=task, closed_set=closed,
-                             judge_llm=judge).model_dump()
+                             judge_llm=judge)
     return rec.model_copy(update={"score": score, **score_fields(score), "label": (prediction or {}).get("label"),
                                   "unsafe_sandbox": running_unsafe() or None})
 

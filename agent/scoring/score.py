@@ -32,51 +32,19 @@ import re
 import time
 from typing import Any, Iterable, Optional
 
-from pydantic import BaseModel
-
-from tracr_agent.agent.scoring.explanation import Explanation, explain
+from tracr_agent.agent.scoring.explanation import explain
 from tracr_agent.agent.scoring.sandbox import run_implementation
 from tracr_agent.tools.subjects.compare import outputs_equal
 from tracr_agent.tools.subjects.zoo.base import FAMILIES, FAMILY_PARENTS, normalize_label
 
-SCORER_VERSION = "2"
-
-
-class LabelScore(BaseModel):
-    correct: bool
-    matched: Optional[str] = None
-    """The task label (id, name or alias) the prediction matched."""
-    family: Optional[str] = None
-    """The task's family (None when the subject has none, e.g. an imported model)."""
-    family_correct: Optional[bool] = None
-    """Whether the label names that family (or the task, or a task of the same family)."""
-
-
-class FunctionalScore(BaseModel):
-    agreement: float
-    n_inputs: int
-    correct: bool
-    error: Optional[str] = None
-    first_mismatch: Optional[str] = None
-    seconds: float = 0.0
-
-
-class JudgeScore(BaseModel):
-    correct: bool
-    model: str
-    rationale: str
-    error: Optional[str] = None
-    """Set when the judge could not give a verdict (call failed, no VERDICT line)."""
-
-
-class Score(BaseModel):
-    label: Optional[LabelScore] = None
-    functional: Optional[FunctionalScore] = None
-    judge: Optional[JudgeScore] = None
-    explanation: Optional[Explanation] = None
-    explained: Optional[bool] = None
-    """Functionally correct and not tabulated."""
-    scorer_version: str = SCORER_VERSION
+# The score's types live in verdicts.py (light: transcripts and results read them without the scorer).
+from tracr_agent.agent.scoring.verdicts import (  # noqa: E402,F401 (re-exported)
+    SCORER_VERSION,
+    FunctionalScore,
+    JudgeScore,
+    LabelScore,
+    Score,
+)
 
 
 # -- label ------------------------------------------------------------------------------

@@ -1,0 +1,207 @@
+"""The session store: every resumable episode (an interactive `run`, a lab) is one row here.
+
+Checkpoints go to a SQLite database (`langgraph.checkpoint.sqlite.SqliteSaver`; platformdirs
+user data dir "tracr-agent"/sessions.sqlite, env TRACR_AGENT_SESSIONS overrides) under the
+session id as thread id. A table `tracr_sessions` in the same database keeps what a resume
+needs besides the graph state: the kind (`interactive` or `lab`), the transcript path (the
+resumed session appends to the same file), how to load the subject, the condition, the LLM
+spec, the limits, the output cap, and the hints typed but not yet handed to the agent.
+`tracr-agent sessions` lists the open rows (`open_sessions`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import signal
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Optional
+
+ENV_SESSIONS = "TRACR_AGENT_SESSIONS"
+TABLE = "tracr_sessions"
+
+
+def sessions_db() -> Path:
+    if os.environ.get(ENV_SESSIONS):
+        return Path(os.environ[ENV_SESSIONS]).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("tracr-agent")) / "sessions.sqlite"
+
+
+class SessionStore:
+    """The checkpoint database plus the `tracr_sessions` table (one row per session: status, meta JSON)."""
+
+    def __init__(self, path: Optional[Path] = None):
+        self.path = Path(path or sessions_db())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(self.path), check_same_thread=False)
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id TEXT PRIMARY KEY, created TEXT, "
+                          "status TEXT, meta TEXT)")
+        self.conn.commit()
+        self._saver = None
+
+    @property
+    def saver(self):
+        if self._saver is None:
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            self._saver = SqliteSaver(self.conn)
+        return self._saver
+
+    def new_id(self) -> str:
+        while True:
+            sid = uuid.uuid4().hex[:8]
+            if self.get(sid) is None:
+                return sid
+
+    def create(self, sid: str, meta: dict) -> None:
+        self.conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?)",
+                          (sid, _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "open",
+                           json.dumps(meta)))
+        self.conn.commit()
+
+    def get(self, sid: str) -> Optional[tuple[str, dict]]:
+        row = self.conn.execute(f"SELECT status, meta FROM {TABLE} WHERE id = ?", (sid,)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def update_meta(self, sid: str, **fields) -> None:
+        row = self.get(sid)
+        if row is not None:
+            self.conn.execute(f"UPDATE {TABLE} SET meta = ? WHERE id = ?", (json.dumps({**row[1], **fields}), sid))
+            self.conn.commit()
+
+    def set_pid(self, sid: str, pid: Optional[int]) -> None:
+        """Which process is driving the session (None: none), so a second `resume` is refused."""
+        self.update_meta(sid, pid=pid)
+
+    def set_status(self, sid: str, status: str) -> None:
+        self.conn.execute(f"UPDATE {TABLE} SET status = ? WHERE id = ?", (status, sid))
+        self.conn.commit()
+
+    def rows(self, status: Optional[str] = None) -> list[tuple[str, str, str, dict]]:
+        """(id, created, status, meta) of every session (with `status`: only those), oldest first."""
+        query = f"SELECT id, created, status, meta FROM {TABLE}" + (" WHERE status = ?" if status else "")
+        return [(r[0], r[1], r[2], json.loads(r[3]))
+                for r in self.conn.execute(query + " ORDER BY created", (status,) if status else ())]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Hangup(KeyboardInterrupt):
+    """SIGHUP/SIGTERM, raised like Ctrl-C so the session is left the same way."""
+
+
+def _raise_hangup(signum, frame):
+    raise Hangup()
+
+
+@contextlib.contextmanager
+def driving(store: SessionStore, sid: str):
+    """Marks this process as the one driving the session (a second `resume` is refused meanwhile)
+    and turns SIGHUP/SIGTERM into `Hangup`, so a lost terminal leaves the session open like Ctrl-C."""
+    store.set_pid(sid, os.getpid())
+    old_handlers = {}
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        try:
+            old_handlers[sig] = signal.signal(sig, _raise_hangup)
+        except (ValueError, OSError, AttributeError):  # not the main thread / no such signal
+            pass
+    try:
+        yield
+    finally:
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
+        try:
+            store.set_pid(sid, None)
+        except sqlite3.Error:
+            pass
+
+
+def abs_subject_spec(task: Optional[str], program: Optional[str], model_dir: Optional[str]) -> dict:
+    """How to load the subject again from anywhere (paths made absolute)."""
+    if task and task.startswith("dir:"):
+        task = "dir:" + str(Path(task[len("dir:"):]).resolve())
+    if program:
+        file, sep, func = program.rpartition(":")
+        program = (str(Path(file).resolve()) + sep + func) if sep else str(Path(program).resolve())
+    return {"task": task, "program": program, "model_dir": str(Path(model_dir).resolve()) if model_dir else None}
+
+
+def abs_llm_spec(spec: str) -> str:
+    kind, sep, rest = spec.partition(":")
+    return f"replay:{Path(rest).resolve()}" if kind == "replay" and rest else spec
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else
+        return True
+    return True
+
+
+def where_stopped(transcript: Path) -> str:
+    """Where an open session stopped, read from the tail of its transcript."""
+    from tracr_agent.agent.episode import transcript as tr
+
+    if not Path(transcript).is_file():
+        return "transcript missing"
+    events, _ = tr.read_transcript(transcript, strict=False)
+    answered = {e.call_id for e in events if isinstance(e, tr.ToolResultEvent)}
+    calls = sum(isinstance(e, tr.ToolCallEvent) for e in events)
+    if any(isinstance(e, tr.PredictionEvent) for e in events):
+        return f"asking questions after the prediction ({calls} tool calls)"
+    turn = next((e for e in reversed(events) if isinstance(e, tr.LLMResponse)), None)
+    if turn is None:
+        return f"{calls} tool calls, no prediction yet" if calls else "before the first turn"
+    pending = [c for c in turn.tool_calls if c.id not in answered]
+    if pending:
+        return f"turn {turn.step}: reviewing {pending[0].name} ({calls} tool calls so far)"
+    return f"turn {turn.step} ({calls} tool calls)"
+
+
+def _age(created: str) -> float:
+    try:
+        then = _dt.datetime.fromisoformat(created)
+    except ValueError:
+        return 0.0
+    return max(0.0, (_dt.datetime.now(_dt.timezone.utc) - then).total_seconds())
+
+
+def open_sessions(db: Optional[Path] = None) -> list[dict]:
+    """Every open session: id, kind, subject, condition, llm, age, where it stopped, transcript, and
+    whether a live process is driving it right now."""
+    db = Path(db or sessions_db())
+    if not db.is_file():
+        return []
+    store = SessionStore(db)
+    try:
+        rows = store.rows(status="open")
+    finally:
+        store.close()
+    out = []
+    for sid, created, _, meta in rows:
+        subj = meta.get("subject") or {}
+        name = subj.get("task") or subj.get("program") or subj.get("model_dir") or "?"
+        pid = meta.get("pid")
+        out.append({"id": sid, "kind": meta.get("kind", "interactive"), "subject": name,
+                    "condition": meta.get("condition", ""), "residual": meta.get("residual", "labelled"),
+                    "llm": meta.get("llm", "human"), "created": created, "age_s": round(_age(created), 1),
+                    "where": where_stopped(Path(meta.get("transcript", ""))), "transcript": meta.get("transcript", ""),
+                    "running": bool(pid and pid != os.getpid() and alive(pid))})
+    return out
+
+
+def fmt_age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"

@@ -1,0 +1,157 @@
+"""Every resumable episode is listed and resumed the same way (issue 11 item 9), through real terminals.
+
+- A hint typed at the review prompt and then Ctrl-C'd before the call is decided reaches the agent
+  after `resume`.
+- `tracr-agent sessions` lists open sessions (subject, condition, age, where it stopped; --json).
+- The lab can be paused (or lose its terminal) and resumed into the same transcript.
+- The wall-time clock continues across a resume instead of restarting.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+import pexpect  # noqa: E402  (the test extra installs it)
+from test_interactive import REVIEW, approve_until_question, cli, events_of, finish, home, of_type, spawn  # noqa: F401
+
+from tracr_agent.agent.episode import transcript as tr  # noqa: E402
+
+LAB = "lab> "
+
+
+def open_sessions(env) -> dict:
+    p = cli(env, "sessions", "--json")
+    assert p.returncode == 0, p.stderr
+    return {r["id"]: r for r in json.loads(p.stdout)}
+
+
+@pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)
+def test_hint_then_ctrl_c_reaches_the_agent_on_resume(home):
+    d, env = home
+    path = d / "hinted.jsonl"
+    child = spawn(env, "run", "reverse", "--llm", "baseline", "--interactive", "--transcript", path)
+    child.expect(r"session ([0-9a-f]{8})")
+    sid = child.match.group(1)
+    child.expect_exact(REVIEW)                      # turn 1: model_info, not decided yet
+    child.sendline("h")
+    child.expect_exact("hint> ")
+    child.sendline("look at the positions")
+    child.expect_exact(REVIEW)
+    child.sendintr()                                # Ctrl-C before approving the call
+    assert finish(child) == 130
+
+    listed = open_sessions(env)
+    assert sid in listed, listed
+    row = listed[sid]
+    assert (row["kind"], row["subject"], row["condition"], row["llm"]) == ("interactive", "reverse", "full", "baseline")
+    assert row["where"].startswith("turn 1: reviewing model_info") and row["age_s"] >= 0 and not row["running"]
+    table = cli(env, "sessions")
+    assert table.returncode == 0 and sid in table.stdout and "reviewing model_info" in table.stdout
+
+    child = spawn(env, "resume", sid)
+    child.expect_exact("1 hint(s) typed before the interruption")
+    approve_until_question(child)
+    child.sendline("quit")
+    assert finish(child) == 0, child.logfile_read.text[-3000:]
+
+    ev = events_of(path)
+    assert len(of_type(ev, tr.HumanEvent, action="hint")) == 1  # recorded once, when it was typed
+    after = of_type(ev, tr.LLMRequest, step=2)[0].messages
+    assert after[-1] == {"role": "user", "content": "Hint from the user: look at the positions"}
+    assert ev[-1].status == "prediction"
+    assert sid not in open_sessions(env)            # finished sessions are not listed
+
+
+@pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)
+def test_lab_pauses_loses_its_terminal_and_resumes(home):
+    d, env = home
+    path = d / "lab-resumed.jsonl"
+    child = spawn(env, "lab", "reverse", "--transcript", path)
+    child.expect_exact(LAB)
+    child.sendline("model_info")
+    child.expect_exact(LAB)
+    child.sendline("pause")
+    child.expect(r"continue it with: tracr-agent resume ([0-9a-f]{8})")
+    sid = child.match.group(1)
+    assert finish(child) == 0
+    row = open_sessions(env)[sid]
+    assert (row["kind"], row["subject"], row["condition"], row["llm"]) == ("lab", "reverse", "full", "human")
+    assert row["where"] == "1 tool calls, no prediction yet"
+
+    child = spawn(env, "resume", sid)               # a lost terminal leaves it open too
+    child.expect_exact(f"resuming lab {sid}")
+    child.expect_exact(LAB)
+    child.sendline('run_model inputs=[["a", "b", "c"]]')
+    child.expect_exact('["a", "b", "c"] -> ["c", "b", "a"]')
+    child.expect_exact(LAB)
+    child.kill(signal.SIGHUP)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 129 or child.signalstatus == signal.SIGHUP
+    assert open_sessions(env)[sid]["where"] == "2 tool calls, no prediction yet"
+
+    child = spawn(env, "resume", sid)
+    child.expect_exact(LAB)
+    submit = {"label": "reverse", "description": "reversed", "implementation": "def f(t):\n    return t[::-1]\n",
+              "confidence": 0.9}
+    child.sendline("submit_prediction " + json.dumps(submit))
+    child.expect_exact("score: label correct")
+    assert finish(child) == 0, child.logfile_read.text[-3000:]
+
+    ev = events_of(path)
+    assert len(of_type(ev, tr.Header)) == 1 and len(of_type(ev, tr.EndEvent)) == 1
+    assert [c.name for c in of_type(ev, tr.ToolCallEvent)] == ["model_info", "run_model", "submit_prediction"]
+    assert len({c.call_id for c in of_type(ev, tr.ToolCallEvent)}) == 3  # steps go on across resumes
+    assert ev[-1].status == "prediction" and ev[-1].tool_calls == 3
+    assert [e.t for e in ev] == sorted(e.t for e in ev)
+    assert len(of_type(ev, tr.HumanEvent, action="resume")) == 2
+    assert "terminal lost" in of_type(ev, tr.HumanEvent, action="pause")[-1].text
+    assert sid not in open_sessions(env)
+    p = cli(env, "resume", sid)
+    assert p.returncode == 2 and "is finished" in p.stderr
+
+
+def test_wall_clock_continues_across_a_resume(reverse_subject):
+    """A session interrupted after 8 s of its 10 s budget has 2 s left when resumed, not 10: the graph
+    checkpoints the time it used (`agent_s`) and a resumed session passes it back in."""
+    from langchain_core.messages import AIMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    from fakes import ScriptedChatModel
+    from tracr_agent.agent.backends.llm import Backend
+    from tracr_agent.agent.episode.limits import Limits
+    from tracr_agent.agent.episode.recorder import Recorder
+    from tracr_agent.agent.loop.graph import build_graph, initial_messages
+    from tracr_agent.tools.suite.base import ToolContext
+
+    def resumed_events(carry_time: bool) -> tuple[float, list]:
+        calls = [{"id": f"c{i}", "name": "model_info", "args": {}} for i in range(3)]
+        model = ScriptedChatModel(responses=[AIMessage(content="", tool_calls=[c]) for c in calls], seen=[])
+        saver, config, now, events = InMemorySaver(), {"configurable": {"thread_id": "t"}}, [0.0], []
+
+        def graph(before: float):
+            return build_graph(reverse_subject, Backend("scripted", model), ToolContext(), Limits(max_seconds=10),
+                               Recorder(None, [events.append]), checkpointer=saver, interactive=True,
+                               clock=lambda: now[0], elapsed_before=before)
+
+        first = graph(0.0)
+        now[0] = 8.0                                 # the first turn takes 8 s; then the person stops
+        first.invoke({"messages": initial_messages("sys", "go")}, config)
+        used = saver.get_tuple(config).checkpoint["channel_values"]["agent_s"]
+        assert not of_type(events, tr.LimitEvent)
+        now[0] = 1000.0                              # another process, another clock
+        second = graph(used if carry_time else 0.0)
+        now[0] = 1003.0                              # the approved call takes 3 s
+        second.invoke(Command(resume={"action": "approve"}), config)
+        return used, events
+
+    used, events = resumed_events(carry_time=True)
+    assert used == 8.0
+    limit = of_type(events, tr.LimitEvent)
+    assert limit and limit[0].limit == "wall-time (s)"  # 8 + 3 >= 10
+    _, restarted = resumed_events(carry_time=False)
+    assert not of_type(restarted, tr.LimitEvent)      # a restarted clock would see only 3 s
