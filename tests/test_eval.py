@@ -149,3 +149,21 @@ def test_rescore_keeps_a_score_whose_transcript_is_torn_before_the_prediction_or
         assert r.exit_code == 0, (damage, r.output)
         assert "rescored 0 episodes; 0 score(s) changed" in r.output, (damage, r.output)
         assert (out / "results.jsonl").read_text() == before, damage
+
+
+def test_eval_without_llm_and_bad_arguments_prints_only_the_error(tmp_path, monkeypatch):
+    """As `run`: the baseline announcement comes only once the arguments are known good, so a typo is one line."""
+    for var in ("OPENAI_API_KEY", "TRACR_AGENT_LLM"):
+        monkeypatch.delenv(var, raising=False)
+    out = tmp_path / "ev"
+    for args, needle in [
+        (("--tasks", "nope"), "unknown task 'nope'"),
+        (("--tasks", "gen:7:9:2"), "gen:7:9:2"),
+        (("--tasks", "reverse", "--residual", "bogus"), "bogus"),
+        (("--tasks", "reverse", "--trials", "0"), "--trials must be at least 1"),
+        (("--tasks", "reverse", "--concurrency", "0"), "--concurrency must be at least 1"),
+    ]:
+        r = cli("eval", *args, "--out", str(out))
+        assert r.exit_code == 2, (args, r.output)
+        assert needle in r.output and "No LLM configured" not in r.output, (args, r.output)
+        assert not (out / "results.jsonl").exists()

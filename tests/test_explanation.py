@@ -185,3 +185,14 @@ def test_a_generated_task_is_measured_against_its_program_rendering():
     ref = reference_source(task)
     assert ref == task.extra["rendering"] and ast_size(ref) > 5
     assert reference_source(get_task("sort")).startswith("def f(tokens):")
+
+
+def test_score_line_shows_family_credit_when_the_label_misses():
+    """A label that names the family but not the task ("a permutation" for sort) is shown with its credit."""
+    from tracr_agent.agent.render.live import score_parts
+    from tracr_agent.agent.scoring.verdicts import LabelScore, Score
+
+    miss = Score(label=LabelScore(correct=False, family="permutation", family_correct=True))
+    assert score_parts(miss, markup=False) == ["label wrong (family permutation correct)"]
+    wrong = Score(label=LabelScore(correct=False, family="permutation", family_correct=False))
+    assert score_parts(wrong, markup=False) == ["label wrong"]

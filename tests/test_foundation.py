@@ -271,4 +271,4 @@ def test_run_with_no_llm_announces_the_baseline(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stderr.count("No LLM configured") == 1 and "using the built-in baseline" in p.stderr
     # The default baseline is open-world: it names no zoo task, but its mechanism reproduces the model.
-    assert "implementation correct (100.0%" in p.stdout, p.stdout
+    assert "implementation correct (100.0%" in p.stdout and "family permutation correct" in p.stdout, p.stdout

@@ -92,22 +92,25 @@ def register(app: typer.Typer) -> None:
         task_list = _split(tasks) or base.get("tasks")
         cond_list = _split(conditions) or base.get("conditions") or ["full"]
         llms = _split(llm) if llm else None
+        note = None
         if not llms:
             from tracr_agent.agent.backends.llm import default_spec
 
             spec, note = default_spec()
-            if note:
-                err_console.print(f"[yellow]{note}[/]")
             llms = [spec]
         n_trials = trials if trials is not None else base.get("trials", 1)
         if not task_list:
             fail("give --tasks (comma-separated ids, or 'all') or a --preset")
         if n_trials < 1:
             fail("--trials must be at least 1")
+        if concurrency < 1:
+            fail(f"--concurrency must be at least 1, got {concurrency}")
         modes = tuple(dict.fromkeys(_split(residual))) or ("labelled",)
         task_list = validate(task_list, cond_list, llms, compat, modes)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
+        if note:  # announced only once the arguments are known good, so a typo prints one line (as `run`)
+            err_console.print(f"[yellow]{note}[/]")
         if torn:
             err_console.print(f"results.jsonl ended in a torn line; moved it to {torn} (that episode runs again)",
                               highlight=False, markup=False)

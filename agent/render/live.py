@@ -109,7 +109,10 @@ def score_parts(score: Score, markup: bool = True) -> list[str]:
 
     parts = []
     if score.label is not None:
-        parts.append(f"label {verdict(score.label.correct)}")
+        part = f"label {verdict(score.label.correct)}"
+        if not score.label.correct and score.label.family_correct:  # credit as the prior study counted it
+            part += f" (family {score.label.family} {verdict(True)})"
+        parts.append(part)
     elif score.functional is not None:  # a subject with no label to match (generated or imported)
         parts.append("label n/a")
     fn = score.functional
