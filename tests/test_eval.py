@@ -162,6 +162,7 @@ def test_eval_without_llm_and_bad_arguments_prints_only_the_error(tmp_path, monk
         (("--tasks", "reverse", "--residual", "bogus"), "bogus"),
         (("--tasks", "reverse", "--trials", "0"), "--trials must be at least 1"),
         (("--tasks", "reverse", "--concurrency", "0"), "--concurrency must be at least 1"),
+        (("--tasks", "reverse", "-c", "sideways"), "unknown condition"),  # -c as on run and tool
     ]:
         r = cli("eval", *args, "--out", str(out))
         assert r.exit_code == 2, (args, r.output)

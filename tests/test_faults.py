@@ -62,7 +62,7 @@ def test_eval_lab_and_tool_refuse_bad_limits(tmp_path):
 def test_deeply_nested_tool_json_is_a_clear_error():
     deep = '{"inputs": ' + "[" * 60_000 + "]" * 60_000 + "}"
     r = cli("tool", "sort", "run_model", deep)
-    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.exit_code == 2 and "Traceback" not in r.output
     assert r.output.startswith("error:") and "nested deeper than" in r.output
     # call_tool itself never raises, whatever it is handed
     assert call_tool(None, "run_model", deep).is_error

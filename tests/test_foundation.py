@@ -75,12 +75,14 @@ def test_show_prints_architecture():
     (("show", "--model-dir", "/nonexistent/dir"), "does not exist"),
     (("compile",), "give a TASK"),
     (("tool", "reverse", "run_model", "{bad json"), "not valid JSON"),
+    (("tool", "reverse", "run_model", '{"inputs": [[9]]}'), "error:"),
+    (("tool", "reverse", "attention_pattern", '{"input": [1, 2]}'), "error:"),
     (("run", "reverse", "--condition", "nope"), "unknown condition 'nope'"),
     (("run", "reverse", "--llm", "martian:x"), "unknown --llm"),
 ])
 def test_bad_input_is_one_line_error(args, needle):
     r = cli(*args)
-    assert r.exit_code != 0
+    assert r.exit_code == 2, r.output
     assert needle in r.output
     assert "Traceback" not in r.output
 

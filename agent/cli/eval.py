@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
     @limit_options
     def eval_cmd(
         tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Task ids, comma-separated, or 'all'; gen:SEED:DIFFICULTY:COUNT adds generated tasks; dir:PATH adds every model directory under PATH (a suite)."),
-        conditions: Optional[List[str]] = typer.Option(None, "--conditions", help="Conditions, comma-separated."),
+        conditions: Optional[List[str]] = typer.Option(None, "--conditions", "-c", help="Conditions, comma-separated."),
         residual: Optional[List[str]] = typer.Option(None, "--residual", help="Residual modes, comma-separated: labelled (default), raw (unlabelled dims d0…dN)."),
         llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
         trials: Optional[int] = typer.Option(None, "--trials", help="Episodes per (task, condition, LLM)."),

@@ -238,8 +238,8 @@ def tool(
     subject = subject_from(task, program, model_dir)
     res = call_tool(subject, name, args, ToolContext(condition=condition, cap_tokens=cap, residual=residual))
     typer.echo(res.text)
-    if res.is_error:
-        raise typer.Exit(1)
+    if res.is_error:  # every tool error is about the arguments it was given: bad input, as everywhere else
+        raise typer.Exit(2)
 
 
 def announce_sandbox(unsafe: bool) -> None:
