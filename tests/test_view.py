@@ -236,3 +236,30 @@ def test_view_and_export_never_write_over_the_records_they_read(tmp_path):
         assert r.exit_code == 2 and "refusing to overwrite" in r.output, (args, r.output)
         assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
     assert mine.read_bytes() == src.read_bytes() and results.read_text() == "{}\n"
+
+
+def test_unsafe_scoring_is_flagged_atop_the_page(tmp_path, eval_dir):
+    """Episodes scored with --unsafe-sandbox are named atop the page, as atop report.md/html."""
+    ev = tmp_path / "ev"
+    shutil.copytree(eval_dir, ev)
+    lines = (ev / "results.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first["unsafe_sandbox"] = True
+    (ev / "results.jsonl").write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
+    out = tmp_path / "v.html"
+    assert view(ev, "--out", out).exit_code == 0
+    assert f'class="unsafe">UNSAFE: 1 of {len(lines)} episode(s)' in out.read_text()
+    clean = tmp_path / "clean.html"
+    assert view(eval_dir, "--out", clean).exit_code == 0
+    assert 'class="unsafe"' not in clean.read_text()
+    # a folder of transcripts: the flag comes from each header
+    tdir = tmp_path / "ts"
+    tdir.mkdir()
+    src = REPO / "transcripts" / "baseline-sort.jsonl"
+    events = src.read_text().splitlines()
+    header = json.loads(events[0])
+    header["unsafe_sandbox"] = True
+    (tdir / "a.jsonl").write_text("\n".join([json.dumps(header)] + events[1:]) + "\n")
+    shutil.copy(src, tdir / "b.jsonl")
+    assert view(tdir, "--out", tmp_path / "t.html").exit_code == 0
+    assert 'class="unsafe">UNSAFE: 1 of 2 episode(s)' in (tmp_path / "t.html").read_text()

@@ -67,4 +67,5 @@ def summarize_events(events, problem: Optional[str], file: str) -> dict:
         "duration_s": round(duration, 2),
         "status": status,
         "problem": problem,
+        "unsafe_sandbox": bool(getattr(header, "unsafe_sandbox", False)),
     }

@@ -17,7 +17,7 @@ NOT_BREAKDOWNS = {"key", "task", "subject", "condition", "llm", "residual", "tri
                   "label_correct", "functional_correct", "agreement", "tool_calls", "llm_turns", "tokens", "cost",
                   "duration_s", "transcript", "error", "score", "file", "fingerprint", "actor", "created",
                   "prediction", "problem", "family_correct", "explained", "scorer_version", "functional", "judge",
-                  "explanation"}
+                  "explanation", "unsafe_sandbox"}
 """Per-episode fields that are not categories to break accuracy down by."""
 MAX_LEVELS = 40
 MAX_INT_LEVELS = 8
@@ -124,6 +124,10 @@ def overview_html(batch: Batch) -> str:
            "(the implementation matched the model on its whole input domain; the label where there is no "
            "implementation score); hover for the 95% Wilson interval and label accuracy, click for its "
            "episodes.</p>", heatmap_html(eps)]
+    unsafe = sum(bool(e.get("unsafe_sandbox")) for e in eps)
+    if unsafe:  # as atop report.md/html: these scores ran submitted code without OS-level isolation
+        out.insert(1, f'<p class="unsafe">UNSAFE: {unsafe} of {len(eps)} episode(s) were scored with '
+                      "--unsafe-sandbox: their submitted code ran without OS-level isolation.</p>")
     for field in breakdown_fields(eps):
         sub = [e for e in eps if field in _extras(e)]  # episodes without the field (older results) sit out
         out.append(f'<h3>by {escape(field)}</h3>')

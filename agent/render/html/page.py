@@ -20,7 +20,7 @@ h1 { font-size: 1.5rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; 
 table.facts td:first-child { font-weight: 600; padding-right: 1rem; vertical-align: top; }
 pre { background: #f5f5f7; padding: .75rem; overflow-x: auto; border-radius: 4px; font-size: .85rem; }
 pre.error { background: #fff0f0; color: #a00; }
-.meta { color: #666; font-size: .85rem; } .text { border-left: 3px solid #2a7ae2; padding-left: .75rem; }
+.meta { color: #666; font-size: .85rem; } .text { border-left: 3px solid #2a7ae2; padding-left: .75rem; } .unsafe { background: #fdd; border: 2px solid #c00; padding: .5rem; font-weight: bold; }
 .note { background: #f0f6ff; padding: .5rem; } .warning { background: #fff0f0; padding: .5rem; color: #a00; }
 details { margin: .5rem 0; } summary { cursor: pointer; color: #444; }
 .call { border: 1px solid #e3e3e8; border-radius: 6px; padding: 0 .75rem .5rem; margin: .75rem 0; }
