@@ -246,7 +246,8 @@ def test_eval_over_generated_suite_reports_functional_headline_and_features(tmp_
     from tracr_agent.agent.evaluation.batch import read_results
 
     out = tmp_path / "ev"
-    r = runner.invoke(app, ["eval", "--tasks", "gen:3:1:1,reverse", "--conditions", "full", "--llm", "baseline",
+    # the closed-world baseline names zoo tasks, so the zoo row has a label verdict to count (label 1/1)
+    r = runner.invoke(app, ["eval", "--tasks", "gen:3:1:1,reverse", "--conditions", "full", "--llm", "baseline-closed",
                             "--out", str(out), "--unsafe-sandbox", "--max-seconds", "300"])
     assert r.exit_code == 0, r.output
     recs = {rec.task: rec for rec in read_results(out)}
