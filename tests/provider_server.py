@@ -1,9 +1,11 @@
 """A scripted fake of the providers' HTTP APIs (Anthropic's /v1/messages, Ollama's /api/chat, and
-LangChain clients can be tested against 127.0.0.1 and nothing ever reaches the internet.
+Mistral's /v1/chat/completions, OpenAI's shape), so LangChain clients can be tested against 127.0.0.1 and
+nothing ever reaches the internet. Not a test module.
 
-Mistral's /v1/chat/completions too (OpenAI's shape). Not a test module. `ProviderServer(script)` answers each request with the next entry of `script`: an HTTP
-status code (an error reply) or `(text, [(tool_name, args), …])` in the provider's own wire format, and
-keeps every request (path, headers, JSON body) in `requests`.
+`ProviderServer(script)` answers each request with the next entry of `script`: an HTTP status code (an
+error reply), a float (sleep that many seconds, then a 503: a server slower than any sane limit), or
+`(text, [(tool_name, args), …])` in the provider's own wire format; it keeps every request (path,
+headers, JSON body) in `requests`.
 """
 
 from __future__ import annotations
@@ -45,10 +47,14 @@ FORMATS = {"/v1/messages": anthropic_reply, "/api/chat": ollama_reply, "/v1/chat
 class ProviderServer(ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up (a timed-out call) is expected here, not a failure to print
+
     def __init__(self, script: list):
         self.script = list(script)
         self.requests: list[dict] = []
         self.lock = threading.Lock()
+        self.closed = threading.Event()
         super().__init__(("127.0.0.1", 0), _Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -57,6 +63,7 @@ class ProviderServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def close(self) -> None:
+        self.closed.set()  # wakes any handler still "thinking", which then hangs up without a word
         self.shutdown()
         self.server_close()
 
@@ -72,6 +79,10 @@ class _Handler(BaseHTTPRequestHandler):
             server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
             i = len(server.requests)
             step = server.script.pop(0) if server.script else 500
+        if isinstance(step, float):  # a server that takes this long to say anything, then fails
+            if server.closed.wait(step):
+                return
+            step = 503
         fmt = FORMATS.get(self.path.split("?")[0])
         if fmt is None or isinstance(step, int):
             status = 404 if fmt is None else step

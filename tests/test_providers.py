@@ -100,3 +100,29 @@ def test_prices_by_provider_and_unknown_models_say_they_cost_nothing(monkeypatch
     with pytest.raises(UserError, match="needs a model"):
         make_backend("ollama:@http://127.0.0.1:9")
     assert price_of(PROVIDERS["google_genai"].prices, "gemini-2.5-flash-lite-001") == (0.1, 0.4)  # longest prefix
+
+
+@pytest.mark.parametrize("provider,model,key", [
+    ("anthropic", "claude-sonnet-4-20250514", {"ANTHROPIC_API_KEY": "sk-ant-fake"}),
+    ("ollama", "llama3.1", {}),
+    ("mistralai", "mistral-small-latest", {"MISTRAL_API_KEY": "sk-mistral-fake"}),
+])
+def test_a_silent_provider_never_outlives_max_seconds(tmp_path, provider, model, key):
+    """Same wall-time limit as openai:, also for clients that take no per-request timeout (ollama,
+    mistral): a server that sits on every request ends the episode a few seconds after --max-seconds,
+    with the reason recorded, not after the client's own fixed timeout."""
+    server = ProviderServer([60.0] * 8)
+    try:
+        t = tmp_path / "t.jsonl"
+        url = server.url + ("/v1" if provider == "mistralai" else "")
+        r = cli("run", "reverse", "--llm", f"{provider}:{model}@{url}", "-q", "--transcript", t,
+                "--max-seconds", "6", env=key)
+    finally:
+        server.close()
+    assert "Traceback" not in r.stdout + r.stderr
+    ev = events(t)
+    end = next(e for e in ev if e["type"] == "end")
+    assert end["duration_s"] < 6 + 5 + 3, end  # limit + the forced last turn's grace + slack, never the 60 s reply
+    assert end["status"] != "prediction"
+    errors = [e for e in ev if e["type"] == "error"]
+    assert errors and all("LLM call failed" in e["message"] for e in errors), errors

@@ -21,7 +21,7 @@ class OutOfTime(TimeoutError):
     """The wall-time limit ran out before the LLM answered."""
 
 
-TRANSIENT_NAMES = frozenset({"APITimeoutError", "APIConnectionError", "InternalServerError", "RateLimitError",
+TRANSIENT_NAMES = frozenset({"CallTimedOut", "APITimeoutError", "APIConnectionError", "InternalServerError", "RateLimitError",
                              "ServiceUnavailableError", "OverloadedError", "TimeoutException", "ConnectError",
                              "ReadTimeout", "ConnectTimeout", "RemoteProtocolError"})
 """Exception classes that mean "try again" in the provider clients (openai, anthropic, httpx under
@@ -34,6 +34,35 @@ def _transient(e: Exception) -> bool:
     # e.g. ollama's ResponseError, google's ClientError; httpx's HTTPStatusError (mistral) has a response
     status = getattr(e, "status_code", None) or getattr(getattr(e, "response", None), "status_code", None)
     return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+class CallTimedOut(TimeoutError):
+    """A call to a client that takes no per-request timeout outlived the time it was given."""
+
+
+def _invoke_by(model, messages: list, seconds: float):
+    """`model.invoke(messages)` waited for at most `seconds`: for clients whose requests take no
+    timeout of their own (ollama's, mistral's), so their fixed client timeout cannot outlive
+    --max-seconds. A call that runs over is abandoned in its daemon thread (its reply, if any,
+    is dropped) and counts as a transient timeout, retried while time is left."""
+    import threading
+
+    box: dict = {}
+
+    def call():
+        try:
+            box["reply"] = model.invoke(messages)
+        except BaseException as e:  # handed to the caller's thread, which decides
+            box["error"] = e
+
+    worker = threading.Thread(target=call, daemon=True, name="llm-call")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise CallTimedOut(f"the LLM did not answer within {seconds:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["reply"]
 
 
 def _empty_choices(e: IndexError) -> bool:
@@ -65,7 +94,7 @@ def invoke_within(backend, model, messages: list, remaining: Optional[Callable[[
             if backend.timeout_per_call:
                 ai = model.invoke(messages, timeout=max(1.0, min(backend.timeout, left)))
             else:
-                ai = model.invoke(messages)
+                ai = _invoke_by(model, messages, max(1.0, min(backend.timeout, left)))
             return ai
         except IndexError as e:
             if not _empty_choices(e):
