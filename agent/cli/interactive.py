@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from tracr_agent.agent.cli.options import CapOpt, PlainOpt, ToolConditionOpt
+from tracr_agent.agent.cli.options import CapOpt, ModelDirOpt, PlainOpt, ProgramOpt, ResidualOpt, ToolConditionOpt
 
 
 def resume_cmd(
@@ -34,29 +34,21 @@ def lab_cmd(
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path."),
     out: str = typer.Option("transcripts", "--out", help="Directory for the transcript (without --transcript)."),
     cap: int = CapOpt,
-    program: Optional[str] = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION."),
-    model_dir: Optional[str] = typer.Option(None, "--model-dir", help="A converted Tracr model directory."),
-    residual: str = typer.Option("labelled", "--residual", help="labelled | raw (unlabelled residual dims d0…dN)."),
+    program: Optional[str] = ProgramOpt,
+    model_dir: Optional[str] = ModelDirOpt,
+    residual: str = ResidualOpt,
     plain: bool = PlainOpt,
 ):
     """Investigate a subject yourself with the agent's tools (a REPL), then submit a prediction to be scored."""
     from pathlib import Path
 
-    from tracr_agent.agent.cli.main import console, fail, subject_from
+    from tracr_agent.agent.cli.main import check_probe_options, console, fail, subject_from
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
     from tracr_agent.agent.interactive.lab import run_lab
     from tracr_agent.agent.interactive.store import abs_subject_spec
-    from tracr_agent.agent.episode.limits import check_cap
-    from tracr_agent.tools.suite import check_condition, check_residual
     from tracr_agent.tools.suite.conditions import get_condition, with_tools
-    from tracr_agent.tools.suite.base import ToolError
 
-    check_cap(cap)
-    try:
-        check_condition(condition)
-        check_residual(residual)
-    except ToolError as e:
-        fail(str(e))
+    check_probe_options(condition, residual, cap)
     if not get_condition(condition).has_tools:
         fail(f"the lab needs a condition with tools ({', '.join(with_tools())}); {condition!r} has none")
     subject = subject_from(task, program, model_dir)

@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from tracr_agent.agent.cli.options import CapOpt, ConditionOpt, PlainOpt, ToolConditionOpt, limit_options
+from tracr_agent.agent.cli.options import CapOpt, ConditionOpt, ModelDirOpt, PlainOpt, ProgramOpt, ResidualOpt, ToolConditionOpt, limit_options
 
 app = typer.Typer(
     help="Investigate Tracr-compiled transformers with an LLM agent and interpretability tools.",
@@ -29,9 +29,6 @@ err_console = Console(stderr=True)
 TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`), generated id gen-SEED-DIFFICULTY-INDEX "
                                      "(see `tracr-agent generate`), or dir:PATH, one model directory (as --model-dir; "
                                      "dir:SUITE/NAME picks one model of a suite).", show_default=False)
-ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
-ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see README: model directory format).")
-ResidualOpt = typer.Option("labelled", "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compile afresh instead of using the subject cache.")
 
 
@@ -76,6 +73,19 @@ def user_errors(fn):
             fail("interrupted", code=130)
 
     return wrapper
+
+
+def check_probe_options(condition: str, residual: str, cap: int) -> None:
+    """The condition, residual mode and --cap every probing command (run, tool, lab) takes: one line, exit 2."""
+    from tracr_agent.agent.episode.limits import check_cap
+    from tracr_agent.tools.suite.base import ToolError, check_condition, check_residual
+
+    try:
+        check_condition(condition)
+        check_residual(residual)
+    except ToolError as e:
+        fail(str(e))
+    check_cap(cap)
 
 
 def subject_from(task: Optional[str], program: Optional[str], model_dir: Optional[str], no_cache: bool = False,
@@ -221,16 +231,9 @@ def tool(
     residual: str = ResidualOpt,
 ):
     """Call one tool by hand and print its output exactly as the agent would see it."""
-    from tracr_agent.agent.episode.limits import check_cap
-    from tracr_agent.tools.suite import ToolContext, call_tool, check_condition, check_residual
-    from tracr_agent.tools.suite.base import ToolError
+    from tracr_agent.tools.suite import ToolContext, call_tool
 
-    check_cap(cap)
-    try:
-        check_condition(condition)
-        check_residual(residual)
-    except ToolError as e:
-        fail(str(e))
+    check_probe_options(condition, residual, cap)
     task = None if (program or model_dir) else parts.pop(0)
     if not parts or len(parts) > 2:
         fail("usage: tracr-agent tool TASK TOOL '{json args}' (TASK omitted with --program or --model-dir)")
@@ -280,18 +283,10 @@ def run(
     from pathlib import Path
 
     from tracr_agent.agent.episode.lifecycle import default_transcript_path, run_episode
-    from tracr_agent.agent.episode.limits import check_cap
     from tracr_agent.agent.render.live import LiveView, score_line
     from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.tools.suite import check_condition
-    from tracr_agent.tools.suite.base import ToolError, check_residual
 
-    try:
-        check_condition(condition)
-        check_residual(residual)
-    except ToolError as e:
-        fail(str(e))
-    check_cap(cap)
+    check_probe_options(condition, residual, cap)
     if interactive:
         from tracr_agent.agent.interactive.session import check_options
 

@@ -57,3 +57,8 @@ def limit_options(fn):
     wrapper.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "limits"}
     wrapper.__annotations__.update({name: f.annotation for name, f in fields.items()})
     return wrapper
+
+
+ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
+ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see README: model directory format).")
+ResidualOpt = typer.Option("labelled", "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")
