@@ -152,8 +152,14 @@ def test_an_episode_shows_its_tool_calls_as_pictures(eval_dir):
 
 
 def test_view_of_a_folder_and_of_old_format_transcripts(tmp_path):
+    # A folder holding exactly the three examples (an older format version): the README's main
+    # job writes its own transcript into ./transcripts, so the repo folder may hold more.
+    folder = tmp_path / "examples"
+    folder.mkdir()
+    for t in ("reverse", "sort", "length"):
+        shutil.copy(REPO / "transcripts" / f"baseline-{t}.jsonl", folder)
     out = tmp_path / "t.html"
-    r = view(REPO / "transcripts", "--out", out)  # the examples are an older format version
+    r = view(folder, "--out", out)
     assert r.exit_code == 0, r.output
     assert "3 episode(s)" in r.output
     html = out.read_text()
