@@ -9,7 +9,7 @@ Subclasses (the closed-world baseline.py, the open-world openworld/investigator.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -32,6 +32,8 @@ class Turn:
     """model_info (or, in black-box, the interface stated in the system prompt)."""
     call: Callable[..., dict]
     """call(name, args, i=0) -> a tool call with an id unique in this turn."""
+    said: list[str] = field(default_factory=list)
+    """The text of the investigator's own earlier turns (where it marks the phases it went through)."""
 
 
 class RuleInvestigator(BaseChatModel):
@@ -80,7 +82,8 @@ class RuleInvestigator(BaseChatModel):
         def call(name: str, args: dict, i: int = 0) -> dict:
             return {"id": f"bl_{number}_{i}", "name": name, "args": args}
 
-        return Turn(number, results, forced, info, call)
+        said = [str(m.content) for m in messages if isinstance(m, AIMessage)]
+        return Turn(number, results, forced, info, call, said)
 
     @staticmethod
     def static_pairs(messages) -> dict[tuple, list]:

@@ -5,8 +5,12 @@ the smallest composition of RASP-like blocks that reproduces every observed outp
 (synthesis.py), test it on fresh inputs (random ones plus inputs on which the best candidates
 disagree), re-synthesize on everything seen when it fails, and submit the program (render.py):
 a mechanism, a generated description, and a neutral label naming the kind of computation.
-Without decoded outputs (`whitebox`): read the residual stream — the variable written last is
-taken as the output — and synthesize over that variable's values, saying so in the description.
+Without decoded outputs (`whitebox`, labelled or raw residual): read the residual stream with
+get_activations (reading/: the same reads as the decompiler's round 1), find the output variable
+(the one no decompiled step reads, of the output's kind and values; with raw dims, found from
+activations) and take its values on every probe input as the observed outputs; then synthesize
+and test on fresh inputs (their final residual stream) as with decoded outputs, saying so in the
+description. It never needs run_model or logits.
 With the static dump (`static+io`): synthesize over the input/output pairs in the prompt.
 
 It is stateless (every decision is recomputed from the message history, so replay and
@@ -22,8 +26,12 @@ from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.hypotheses import BATCH, probe_inputs, submit_prediction
 from tracr_agent.agent.investigators.openworld.fit import Fit, fit
-from tracr_agent.agent.investigators.openworld.probes import residual_observations, whitebox_requests
+from tracr_agent.agent.investigators.decompiler.analysis import final_hook
+from tracr_agent.agent.investigators.decompiler.observations import read_results
 from tracr_agent.agent.investigators.parsing import parse_run_model
+from tracr_agent.agent.investigators.reading import rounds
+from tracr_agent.agent.investigators.reading.output import decompile_internals, is_raw, output_observations
+from tracr_agent.agent.investigators.reading.rounds import CALL_BUDGET, parse_info
 from tracr_agent.agent.investigators.rule_based import RuleInvestigator
 from tracr_agent.tools.subjects.compare import outputs_equal
 
@@ -31,6 +39,7 @@ RANDOM_BATCHES = 1
 """Random batches after the designed probes, before the first synthesis."""
 MAX_CHECKS = 4
 """Verification batches (each may refute the candidate and trigger a new synthesis)."""
+CHECK_MARK = "Testing the program on fresh inputs"
 UNKNOWN_SOURCE = "def f(tokens):\n    return [None] * len(tokens)\n"
 
 
@@ -119,24 +128,51 @@ class OpenWorldInvestigator(RuleInvestigator):
         return submit_prediction(t.call, best.label, best.description + source_note, best.source, conf,
                                  note + f"; program of {best.cost} step(s) consistent with all of them")
 
-    # -- without decoded outputs: the residual stream ------------------------------------------
+    # -- without decoded outputs: the model's internals ----------------------------------------
     def _from_residual(self, info: dict, t) -> AIMessage:
-        request = whitebox_requests(info, t.results, self.seed, t.call)
-        if request is not None and not t.forced:
-            return request
-        found = residual_observations(info, t.results)
-        if found is None:
-            return self._submit(Fit([]), 0, t, "The residual stream could not be read")
-        for var, layer, obs in found:
-            result = fit(obs, {**info, "numerical": all(isinstance(v, float) for y in obs.values() for v in y if v is not None)
-                               and any(isinstance(v, float) and not float(v).is_integer() for y in obs.values() for v in y
-                                       if v is not None)})
-            if result.best is not None:
-                note = (f" (Inferred without decoded outputs: residual variable {var}, written last at layer {layer}, "
-                        f"is taken as the output; the program reproduces its values on {len(obs)} probe inputs.)")
-                return self._submit(result, len(obs), t, f"Variable {var} is written last (layer {layer})", note)
-        return self._submit(Fit([]), sum(len(o) for _, _, o in found[:1]), t,
-                            f"Checked {len(found)} residual variables")
+        """Outputs read off the residual stream (reading/): round 1 of reads, the output variable
+        (the one no decompiled step reads, of the output's kind and values) on every probe, then
+        synthesis and a test on fresh inputs exactly as with decoded outputs."""
+        text = next((x for n, _, x in t.results if n == "model_info" and not x.startswith("error")), None)
+        if text is None or "get_activations" not in self.available:
+            return self._submit(Fit([]), 0, t, "No decoded outputs and no activations to read them from")
+        wb = parse_info(text)
+        used = len(t.results)
+        can_read = not t.forced and used < CALL_BUDGET - 1
+        obs = read_results(t.results, wb["d_model"])
+        r1 = rounds.round1(wb, t.results)
+        miss = rounds.missing(obs, r1.requests)
+        if miss and can_read:
+            note = ("No decoded outputs: reading the residual stream at every stage on a few long inputs (which "
+                    "layer writes each variable)" if not r1.scan_done else
+                    "Reading the final residual stream and the attention patterns on designed inputs (to find the "
+                    "output variable and its values)")
+            return rounds.read_message(t.call, wb, obs, miss, note, used)
+        dec = decompile_internals(wb, obs)
+        outs = output_observations(dec, obs, wb["n_layers"]) if dec is not None else {}
+        if not outs:
+            return self._submit(Fit([]), 0, t, "The output variable could not be found in the residual stream")
+        var = dec.program.output
+        result = fit(outs, info)
+        checks = sum(1 for text in t.said if text.startswith(CHECK_MARK))
+        fh = final_hook(wb["n_layers"])
+        if result.best is not None and checks < 1 and can_read:
+            probes = self._checks(info, result, outs, used)
+            return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in probes],
+                                       f"{CHECK_MARK} (random ones, and inputs on which the runners-up disagree): "
+                                       f"the smallest program found on {len(outs)} inputs is {result.best.label}; "
+                                       f"the output is read off variable {var}", used)
+        if result.best is None and checks < MAX_CHECKS and can_read:
+            more = random_inputs(info, self.seed + used, BATCH, set(outs))
+            return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in more],
+                                       f"{CHECK_MARK}: no composition of the building blocks explains the "
+                                       f"{len(outs)} inputs read so far; more evidence", used)
+        raw = " (dims found from activations; its dims, in order, read as the output's values)" \
+            if is_raw(obs.residual_labels) else ""
+        note = (f" (Inferred without decoded outputs: the output was read off residual variable {var}{raw}, the "
+                f"variable no decompiled step reads, on {len(outs)} inputs; the program reproduces it on all of them.)")
+        return self._submit(result, len(outs), t, f"Output variable {var} read on {len(outs)} inputs "
+                                                  f"({checks} test batch(es))", note)
 
     # -- the static dump (no tools) ---------------------------------------------------------------
     def _static_answer(self, messages) -> AIMessage:

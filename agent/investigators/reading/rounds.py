@@ -1,0 +1,126 @@
+"""Which activations to read, in get_activations json calls that fit the output cap.
+
+Round 1 is the same for every investigator that reads internals: a scan (every stage of the
+residual stream on a few long inputs: which layer writes each variable), then, on designed probe
+inputs, the final residual stream and every attention layer's pattern. Its size is chosen from the
+scan's replies only, so every turn (recomputed from the history) computes the same reads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from langchain_core.messages import AIMessage, ToolMessage
+
+from tracr_agent.agent.investigators.decompiler import probes
+from tracr_agent.agent.investigators.decompiler.analysis import final_hook, pattern_hook, stage_hooks
+from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
+from tracr_agent.agent.investigators.parsing import parse_seq
+
+CALL_BUDGET = 40
+"""The default --max-tool-calls: reads stop one short of it, so the submission always fits."""
+ROUND1_CALLS = 24
+"""Round 1's share of the budget (the rest: a later round and the submission)."""
+
+Request = tuple[tuple, tuple[str, ...]]
+"""(input, hooks to read on it)."""
+
+
+def parse_info(text: str) -> dict:
+    """model_info's text -> vocab, sizes, non-empty heads and MLPs, output kind and values."""
+    info: dict = {}
+    m = re.search(r"input vocab: (\[.*?\])\s+max_seq_len: (\d+)", text)
+    if m:
+        info["vocab"], info["max_seq_len"] = parse_seq(m.group(1)), int(m.group(2))
+    for key in ("layers", "heads per layer", "d_model"):
+        m = re.search(rf"{key}: (\d+)", text)
+        info[key.replace(" ", "_")] = int(m.group(1)) if m else 0
+    info["n_layers"] = info.pop("layers") or 1
+    info["numerical"] = bool(re.search(r"output: numerical", text))
+    m = re.search(r"output: categorical, values (\[.*?\]);", text)
+    info["output_values"] = [v for v in parse_seq(m.group(1)) if v is not None] if m else []
+    m = re.search(r"non-empty attention heads: (.*)", text)
+    info["heads"] = [(int(a), int(b)) for a, b in re.findall(r"(\d+)\.(\d+)", m.group(1))] if m else []
+    m = re.search(r"non-empty MLPs: (.*)", text)
+    info["mlps"] = [int(a) for a in re.findall(r"(\d+)\.mlp", m.group(1))] if m else []
+    m = re.search(r"residual stream variables \(\d+ dims\): (.*)", text)
+    info["n_vars"] = len(m.group(1).split(",")) if m else max(4, info["d_model"] // 3)
+    return info
+
+
+def tool_results(messages) -> list[tuple[str, dict, str]]:
+    """(tool name, arguments, result text) of every answered call, in order."""
+    calls = {c["id"]: (c["name"], c["args"]) for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
+    return [(*calls[m.tool_call_id], m.content if isinstance(m.content, str) else str(m.content))
+            for m in messages if isinstance(m, ToolMessage) and m.tool_call_id in calls]
+
+
+def requests(info: dict, xs, scan, hooks: tuple[str, ...] | None = None) -> list[Request]:
+    """Every stage on the scanned inputs; on each of xs the given hooks (default: the final residual
+    stream and every attention layer's pattern)."""
+    if hooks is None:
+        layers = sorted({l for l, _ in info["heads"]})
+        hooks = (final_hook(info["n_layers"]),) + tuple(pattern_hook(l) for l in layers)
+    out = [(tuple(x), tuple(h for h, _ in stage_hooks(info))) for x in scan]
+    return out + [(tuple(x), hooks) for x in xs]
+
+
+def plan(info: dict, obs: Observations, reqs: list[Request]) -> list[dict]:
+    """get_activations json arguments covering the requests, each reply within the output cap (as
+    learned from a refusal, halved again after each further refusal)."""
+    budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 2)))
+    return probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, obs.sizes)
+
+
+def read_message(call, info: dict, obs: Observations, reqs: list[Request], note: str, used: int) -> AIMessage:
+    """get_activations calls for the requests, never past the default tool-call budget (the
+    submission needs the last call); `used` is the number of calls made so far."""
+    args = plan(info, obs, reqs)[: max(1, CALL_BUDGET - 1 - used)]
+    return AIMessage(content=f"{note}: {len(args)} get_activations calls (json).",
+                     tool_calls=[call("get_activations", a, i) for i, a in enumerate(args)])
+
+
+def missing(obs: Observations, reqs: list[Request]) -> list[Request]:
+    return [(x, hooks) for x, hooks in reqs if not all(obs.has(x, h) for h in hooks)]
+
+
+@dataclass
+class Round1:
+    scan: list[tuple]
+    probes: list[tuple]
+    """The designed inputs (empty until the scan is read: their number depends on its replies)."""
+    requests: list[Request]
+    scan_done: bool
+
+
+def round1(info: dict, results) -> Round1:
+    """Round 1's reads, given what the history has read so far."""
+    obs = read_results(results, info["d_model"])
+    scan = probes.scan_inputs(probes.round1(info["vocab"], info["max_seq_len"]), info["max_seq_len"])
+    scan_reqs = requests(info, scan, scan)
+    if missing(obs, scan_reqs):
+        return Round1(scan, [], scan_reqs, False)
+    scan_obs = read_results([r for r in results if _reads_only(r, scan)], info["d_model"])
+    scan_obs.failed = 0
+    probe_set = _probe_set(info, scan_obs)
+    return Round1(scan, probe_set, scan_reqs + requests(info, probe_set, []), True)
+
+
+def _probe_set(info: dict, scan_obs: Observations) -> list[tuple]:
+    """As many of the designed inputs as fit in ROUND1_CALLS calls, sized from the scan's replies."""
+    n = probes.N_PROBES
+    while True:
+        probe_set = probes.round1(info["vocab"], info["max_seq_len"], n)
+        if n <= 12 or len(plan(info, scan_obs, requests(info, probe_set, []))) <= ROUND1_CALLS - 3:
+            return probe_set
+        n -= 4
+
+
+def _reads_only(result, inputs) -> bool:
+    """Whether a get_activations result read only these inputs (the scan's replies)."""
+    name, args, _ = result
+    if name != "get_activations" or not isinstance(args, dict):
+        return False
+    xs = args.get("input") or []
+    return bool(xs) and all(isinstance(x, list) and tuple(x) in inputs for x in xs)
