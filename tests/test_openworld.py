@@ -62,6 +62,8 @@ def test_the_open_world_baseline_never_references_the_zoo():
             todo.append(mod)
     names = {p.name for p in seen}
     assert {"investigator.py", "synthesis.py", "blocks.py", "render.py", "fit.py", "probes.py"} <= names
+    # the whitebox path's shared readers (reading/: which reads, and the output variable) are walked too
+    assert {"rounds.py", "output.py", "discovery.py", "analysis.py"} <= names
 
 
 def test_an_episode_on_a_model_dir_imports_no_zoo(tmp_path, reverse_subject):
@@ -128,8 +130,9 @@ def test_synthesis_finds_mechanisms_for_functions_it_was_never_told_about(name, 
 MUST_EXPLAIN_ZOO = ["reverse", "sort", "hist", "shift_by", "max_broadcast", "mean_tokens"]
 
 
-def run_open_world(subject, condition, tmp_path, name):
-    return run_episode(subject, make_backend("baseline"), condition=condition, transcript_path=tmp_path / f"{name}.jsonl")
+def run_open_world(subject, condition, tmp_path, name, residual="labelled"):
+    return run_episode(subject, make_backend("baseline"), condition=condition,
+                       transcript_path=tmp_path / f"{name}-{condition}-{residual}.jsonl", residual=residual)
 
 
 def test_open_world_full_explains_a_zoo_task(load, tmp_path):
@@ -156,3 +159,63 @@ def test_open_world_on_zoo_and_generated_tasks(load, tmp_path, capsys):
         print(f"\n[open-world full] explained {sum(results.values())}/{len(results)}: {results}")
     assert all(results[t] for t in MUST_EXPLAIN_ZOO[1:]), results
     assert sum(results[t] for t in gen) >= 4, results
+
+
+# -- whitebox: no decoded outputs, the output read off the residual stream ---------------------------
+
+def assert_explained_in_whitebox(subject, tmp_path, residual):
+    """One whitebox episode: functionally correct and not tabulated, every call a whitebox tool the
+    suite ran (none refused, within the default limits), and run_model never called."""
+    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.loop.graph import Limits
+    from tracr_agent.tools.suite.base import tool_names
+
+    task_id = subject.truth.task_id
+    res = run_open_world(subject, "whitebox", tmp_path, task_id, residual)
+    assert res.status == "prediction", res.error
+    s = res.score
+    assert s.functional.correct, (task_id, residual, s.functional, res.prediction)
+    assert not s.explanation.tabulated and s.explained, (task_id, residual, s.explanation)
+    events, problem = tr.read_transcript(tmp_path / f"{task_id}-whitebox-{residual}.jsonl")
+    assert problem is None
+    called = [e.name for e in events if isinstance(e, tr.ToolCallEvent)]
+    assert "run_model" not in called and set(called) <= set(tool_names("whitebox")), called
+    assert "get_activations" in called
+    results = [e for e in events if isinstance(e, tr.ToolResultEvent)]
+    assert all(tr.result_origin(e) == "tool" and not e.is_error for e in results), \
+        [(e.name, e.text[:80]) for e in results if e.is_error or tr.result_origin(e) != "tool"]
+    assert res.tool_calls <= Limits().max_tool_calls
+    # it says where the outputs came from
+    assert "without decoded outputs" in res.prediction["description"]
+    return res
+
+
+@pytest.mark.parametrize("task_id,residual", [("hist", "labelled"), ("frac_prevs", "raw")])
+def test_open_world_whitebox_reads_outputs_off_the_residual_fast(load, tmp_path, task_id, residual):
+    """The fast representatives: labelled residual, and label-free dims d0…dN (the issue's 0/15 case:
+    the variables are found from activations, the output is the variable no step reads)."""
+    res = assert_explained_in_whitebox(load(task_id), tmp_path, residual)
+    if residual == "raw":
+        assert "dims found from activations" in res.prediction["description"]
+
+
+WHITEBOX_ZOO = ["reverse", "sort", "max_broadcast", "count", "shift_by", "nary_sequencemap"]
+WHITEBOX_GEN = ["gen-1-1-0", "gen-1-1-1", "gen-1-2-0", "gen-1-3-0"]
+
+
+@pytest.mark.slow  # a dozen whitebox episodes with synthesis: full suite only
+@pytest.mark.parametrize("residual", ["labelled", "raw"])
+@pytest.mark.parametrize("task_id", WHITEBOX_ZOO + WHITEBOX_GEN)
+def test_open_world_whitebox_on_zoo_and_generated_tasks(load, tmp_path, task_id, residual):
+    assert_explained_in_whitebox(load(task_id), tmp_path, residual)
+
+
+def test_open_world_whitebox_stopped_by_a_limit_still_submits(load, tmp_path):
+    """Stopped after two reads (the forced last turn), it submits what it can and says why."""
+    from tracr_agent.agent.loop.graph import Limits
+
+    res = run_episode(load("hist"), make_backend("baseline"), condition="whitebox", residual="raw",
+                      transcript_path=tmp_path / "t.jsonl", limits=Limits(max_tool_calls=2))
+    assert res.status == "prediction"
+    assert res.prediction["confidence"] <= 0.1
+    assert "def f(tokens)" in res.prediction["implementation"]
