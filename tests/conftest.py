@@ -17,6 +17,35 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_session_store(tmp_path_factory):
+    """Every `run` is checkpointed in the session store: tests (and the CLI processes they start)
+    write to a store of their own, never the user's. A test that needs its own sets the variable."""
+    import os
+
+    from tracr_agent.agent.interactive.store import ENV_SESSIONS
+
+    old = os.environ.get(ENV_SESSIONS)
+    os.environ[ENV_SESSIONS] = str(tmp_path_factory.mktemp("store") / "sessions.sqlite")
+    yield
+    if old is None:
+        os.environ.pop(ENV_SESSIONS, None)
+    else:
+        os.environ[ENV_SESSIONS] = old
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A directory and an environment for CLI processes with a session store of their own."""
+    import os
+
+    d = tmp_path_factory.mktemp("interactive")
+    env = dict(os.environ, COLUMNS="120", TERM="dumb", NO_COLOR="1",
+               TRACR_AGENT_SESSIONS=str(d / "sessions.sqlite"), XDG_DATA_HOME=str(d / "data"))
+    env.pop("TRACR_AGENT_LLM", None)
+    return d, env
+
+
 @pytest.fixture(scope="session")
 def load():
     from tracr_agent.tools.subjects.load import load_task

@@ -9,78 +9,14 @@ then replayed with `tracr-agent replay`. One graph-level test drives the interru
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import pexpect  # noqa: E402  (the test extra installs it)
+from terminal import QUESTION, REVIEW, approve_until_question, cli, events_of, finish, of_type, spawn, start_interactive
 
 from tracr_agent.agent.episode import transcript as tr  # noqa: E402
-
-TIMEOUT = 240  # the first run_model of a process imports TransformerLens: slow on a cold machine
-REVIEW = "[p]ause > "
-QUESTION = "question (empty line or quit ends)> "
-EXE = str(Path(sys.executable).with_name("tracr-agent"))
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    d = tmp_path_factory.mktemp("interactive")
-    env = dict(os.environ, COLUMNS="120", TERM="dumb", NO_COLOR="1",
-               TRACR_AGENT_SESSIONS=str(d / "sessions.sqlite"), XDG_DATA_HOME=str(d / "data"))
-    env.pop("TRACR_AGENT_LLM", None)
-    return d, env
-
-
-def spawn(env, *args):
-    exe = EXE if Path(EXE).exists() else "tracr-agent"
-    child = pexpect.spawn(exe, [str(a) for a in args], env=env, encoding="utf-8", timeout=TIMEOUT,
-                          dimensions=(50, 120))
-    child.logfile_read = _Log()
-    return child
-
-
-class _Log:
-    """Keeps everything the terminal showed (for assertions and failure messages)."""
-
-    def __init__(self):
-        self.text = ""
-
-    def write(self, s):
-        self.text += s
-
-    def flush(self):
-        pass
-
-
-def finish(child) -> int:
-    child.expect(pexpect.EOF)
-    child.close()
-    return child.exitstatus
-
-
-def cli(env, *args):
-    return subprocess.run([EXE if Path(EXE).exists() else "tracr-agent", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=TIMEOUT)
-
-
-def approve_until_question(child) -> None:
-    while child.expect_exact([REVIEW, QUESTION]) == 0:
-        child.sendline("a")
-
-
-def events_of(path):
-    events, problem = tr.read_transcript(path)
-    assert problem is None
-    return events
-
-
-def of_type(events, cls, **match):
-    return [e for e in events if isinstance(e, cls) and all(getattr(e, k) == v for k, v in match.items())]
 
 
 # -- one steered session: approve, hint, edit, deny, approve, question --------------------------------
@@ -90,9 +26,7 @@ def of_type(events, cls, **match):
 def steered(home):
     d, env = home
     path = d / "steered.jsonl"
-    child = spawn(env, "run", "reverse", "--llm", "baseline-closed", "--interactive", "--transcript", path)
-    child.expect(r"session ([0-9a-f]{8})")
-    sid = child.match.group(1)
+    child, sid = start_interactive(env, path)
     child.expect_exact(REVIEW)                      # turn 1: model_info
     child.sendline("a")
     child.expect_exact(REVIEW)                      # turn 2: run_model with 31 probes
@@ -207,9 +141,7 @@ def test_steered_transcript_replays_with_human_events(steered):
 def test_ctrl_c_then_resume_finishes_in_the_same_transcript(home):
     d, env = home
     path = d / "resumed.jsonl"
-    child = spawn(env, "run", "reverse", "--llm", "baseline-closed", "--interactive", "--transcript", path)
-    child.expect(r"session ([0-9a-f]{8})")
-    sid = child.match.group(1)
+    child, sid = start_interactive(env, path)
     child.expect_exact(REVIEW)
     child.sendline("a")
     child.expect_exact(REVIEW)                      # waiting on the run_model call
@@ -252,9 +184,7 @@ def test_ctrl_c_then_resume_finishes_in_the_same_transcript(home):
 def test_interrupt_while_working_and_lost_terminal(home):
     d, env = home
     path = d / "hangup.jsonl"
-    child = spawn(env, "run", "reverse", "--llm", "baseline-closed", "--interactive", "--transcript", path)
-    child.expect(r"session ([0-9a-f]{8})")
-    sid = child.match.group(1)
+    child, sid = start_interactive(env, path)
     child.expect_exact(REVIEW)
     child.sendline("a")
     child.expect_exact(REVIEW)

@@ -15,7 +15,7 @@ import signal
 import pytest
 
 import pexpect  # noqa: E402  (the test extra installs it)
-from test_interactive import REVIEW, approve_until_question, cli, events_of, finish, home, of_type, spawn  # noqa: F401
+from terminal import REVIEW, approve_until_question, cli, events_of, finish, of_type, spawn, start_interactive
 
 from tracr_agent.agent.episode import transcript as tr  # noqa: E402
 
@@ -32,9 +32,7 @@ def open_sessions(env) -> dict:
 def test_hint_then_ctrl_c_reaches_the_agent_on_resume(home):
     d, env = home
     path = d / "hinted.jsonl"
-    child = spawn(env, "run", "reverse", "--llm", "baseline", "--interactive", "--transcript", path)
-    child.expect(r"session ([0-9a-f]{8})")
-    sid = child.match.group(1)
+    child, sid = start_interactive(env, path, llm="baseline")
     child.expect_exact(REVIEW)                      # turn 1: model_info, not decided yet
     child.sendline("h")
     child.expect_exact("hint> ")

@@ -58,3 +58,11 @@ class ReplayChatModel(BaseChatModel):
         if not responses:
             raise UserError(f"{path}: the transcript holds no LLM responses to replay")
         return cls(responses=responses)
+
+
+def skip_used(backend, values: dict) -> None:
+    """A resumed episode on a `replay:FILE` backend: skip the responses its checkpointed history
+    (`values`, the graph state) already used, so the next turn gets the next recorded response."""
+    index = getattr(backend.chat_model, "_index", None)
+    if isinstance(index, list) and values:
+        index[0] = sum(isinstance(m, AIMessage) for m in values.get("messages", []))

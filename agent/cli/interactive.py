@@ -15,16 +15,21 @@ from tracr_agent.agent.cli.options import CapOpt, ModelDirOpt, PlainOpt, Program
 
 
 def resume_cmd(
-    session: str = typer.Argument(..., help="The session id `run --interactive` or `lab` printed "
-                                  "(`tracr-agent sessions` lists them)."),
+    session: str = typer.Argument(..., help="The session id an interrupted `run`, `run --interactive` or `lab` "
+                                  "printed (`tracr-agent sessions` lists them)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
     plain: bool = PlainOpt,
 ):
-    """Continue an interactive session or a paused lab where it stopped; the transcript continues in the same file."""
-    from tracr_agent.agent.cli.main import console
+    """Continue an interrupted run, an interactive session or a paused lab where it stopped; the transcript continues in the same file."""
+    from tracr_agent.agent.cli.main import announce_sandbox, console, err_console
+    from tracr_agent.agent.interactive.store import peek
+
+    row = peek(session)
+    if row is not None and row[0] == "open" and row[1].get("kind") != "lab":
+        announce_sandbox(bool(row[1].get("unsafe_sandbox")))  # scored as the run was started: with its isolation
     from tracr_agent.agent.interactive.session import resume_session
 
-    raise typer.Exit(resume_session(session, verbose=verbose, console=console, plain=plain))
+    raise typer.Exit(resume_session(session, verbose=verbose, console=console, plain=plain, err_console=err_console))
 
 
 def lab_cmd(
@@ -59,7 +64,7 @@ def lab_cmd(
 
 
 def sessions_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
-    """List the open sessions (interactive runs and labs left to resume): subject, condition, age, where it stopped."""
+    """List the open sessions (interrupted runs, interactive runs and labs left to resume): subject, condition, age, where it stopped."""
     import json
 
     from rich.table import Table

@@ -282,9 +282,13 @@ def run(
     """Run one investigation episode, live, and score its prediction."""
     from pathlib import Path
 
-    from tracr_agent.agent.episode.lifecycle import default_transcript_path, run_episode
-    from tracr_agent.agent.render.live import LiveView, score_line
+    from rich.markup import escape
+
     from tracr_agent.agent.backends.llm import make_backend
+    from tracr_agent.agent.episode.lifecycle import default_transcript_path, run_episode
+    from tracr_agent.agent.episode.resumable import RunSuspended, start_run
+    from tracr_agent.agent.interactive.store import open_store, session_meta
+    from tracr_agent.agent.render.live import LiveView, print_run_result
 
     check_probe_options(condition, residual, cap)
     if interactive:
@@ -321,19 +325,30 @@ def run(
         inputs = [subject.check_input(x) for x in inputs]
     announce(backend)
     announce_sandbox(unsafe_sandbox)
-    result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
-                         closed_set=closed_set, listeners=listeners, cap_tokens=cap, static_hooks=hooks,
-                         static_inputs=inputs, residual=residual)
-    if quiet:
-        pred = result.prediction
-        console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False)
-        if result.score:
-            console.print(score_line(result.score))
-    if result.error:
-        err_console.print(f"[red]episode error:[/] {result.error}")
-    console.print(f"transcript: {path}")
-    if result.status in ("error", "interrupted"):
-        raise typer.Exit(1)
+    store, problem = open_store()
+    if store is None:  # checkpoints are a safety net: without them the run still runs
+        err_console.print(f"[yellow]warning: {escape(problem)}; this run cannot be resumed if it is interrupted[/]",
+                          highlight=False, soft_wrap=True)
+        result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
+                             closed_set=closed_set, listeners=listeners, cap_tokens=cap, static_hooks=hooks,
+                             static_inputs=inputs, residual=residual)
+    else:
+        meta = session_meta("run", subject, backend.spec, task=task, program=program, model_dir=model_dir,
+                            transcript=path, condition=condition, limits=limits, cap_tokens=cap, closed_set=closed_set,
+                            compat=compat, residual=residual, quiet=quiet, static_hooks=hooks, static_inputs=inputs)
+        try:
+            result = start_run(store, meta, subject, backend, listeners=listeners, transcript_path=path)
+        except RunSuspended as stop:
+            suspended(stop)
+        finally:
+            store.close()
+    raise typer.Exit(print_run_result(result, console, err_console, quiet))
+
+
+def suspended(stop) -> None:
+    """A checkpointed run left to `tracr-agent resume`: one line, the signal's exit code (130, 143, 129)."""
+    err_console.print(f"\n{stop}", style="yellow", highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(stop.code)
 
 
 COMMAND_GROUPS = ("tracr_agent.agent.cli.transcripts", "tracr_agent.agent.cli.eval", "tracr_agent.agent.cli.interactive",

@@ -144,8 +144,11 @@ class Episode:
         if self.writer is not None:
             self.writer.close()
 
-    def finish(self, outcome: Outcome) -> EpisodeResult:
-        """Scores the prediction (not for an interrupted episode), writes score and end, closes."""
+    def finish(self, outcome: Outcome, resumable: bool = False) -> EpisodeResult:
+        """Scores the prediction (not for an interrupted episode), writes score and end, closes.
+
+        `resumable`: the episode is checkpointed, so a Ctrl-C while scoring propagates (the caller
+        suspends the episode, and its resume scores it) instead of ending it as interrupted."""
         prediction = outcome.get("prediction")
         status = outcome_status(outcome)
         # Every episode ends with a score event or, in the end event, the reason why there is none.
@@ -159,6 +162,8 @@ class Episode:
                 score = score_episode(prediction, self.subject, closed_set=self.closed_set, judge=self.judge)
                 self.recorder.emit(tr.ScoreEvent(score=score))
             except KeyboardInterrupt:  # the transcript still closes, saying so
+                if resumable:
+                    raise
                 status, reason = "interrupted", "interrupted (Ctrl-C) while scoring"
             except Exception as e:  # a scorer failure is recorded; the transcript still closes
                 score_error = reason = f"scoring failed: {type(e).__name__}: {e}"
@@ -171,27 +176,54 @@ class Episode:
 
 
 def investigate(episode: Episode, backend, *, review=None, checkpointer=None, static_hooks=None,
-                static_inputs=None) -> Outcome:
-    """Runs the investigator the condition calls for on an open episode; returns its outcome."""
+                static_inputs=None, resumed: Optional[list] = None) -> Outcome:
+    """Runs the investigator the condition calls for on an open episode; returns its outcome.
+
+    With a `checkpointer` the graph saves every step under the episode's session id; `resumed`
+    (the transcript's events so far) continues such an episode from its last checkpoint: the
+    wall-time clock goes on from the time it had used, a step cut short is done again (its tool
+    results already recorded are reused, not re-run), and an episode whose investigation had
+    finished (cut short while scoring) returns its outcome at once."""
     from tracr_agent.tools.suite.base import ToolContext, get_condition
 
     subject, condition = episode.subject, episode.condition
     if not get_condition(condition).has_tools:
-        from tracr_agent.agent.investigators.static import run_static
+        from tracr_agent.agent.investigators.static import run_static, static_outcome
 
         from tracr_agent.agent.loop.graph import LLM_GRACE_SECONDS
 
-        return run_static(subject, backend, condition, episode.recorder, closed_set=episode.closed_set,
-                          hooks=static_hooks, inputs=static_inputs, residual=episode.residual,
-                          remaining=lambda: episode.limits.max_seconds + LLM_GRACE_SECONDS - episode.elapsed())
+        # a static episode is one step: resumed, it has its answer already or asks again
+        done = static_outcome(resumed) if resumed else None
+        return done or run_static(subject, backend, condition, episode.recorder, closed_set=episode.closed_set,
+                                  hooks=static_hooks, inputs=static_inputs, residual=episode.residual,
+                                  remaining=lambda: episode.limits.max_seconds + LLM_GRACE_SECONDS - episode.elapsed())
     from tracr_agent.agent.loop.graph import build_graph, opening_state, recursion_limit
 
     ctx = ToolContext(condition=condition, cap_tokens=episode.cap_tokens, residual=episode.residual)
-    graph = build_graph(subject, backend, ctx, episode.limits, episode.recorder, checkpointer=checkpointer,
-                        review=review)
     config = {"recursion_limit": recursion_limit(episode.limits),
               "configurable": {"thread_id": episode.session_id}}
-    return graph.invoke(opening_state(subject, condition, episode.closed_set, episode.residual), config)
+    saved = checkpointer.get_tuple(config) if checkpointer is not None and resumed is not None else None
+    values = (saved.checkpoint.get("channel_values") or {}) if saved else {}
+    graph = build_graph(subject, backend, ctx, episode.limits, episode.recorder, checkpointer=checkpointer,
+                        review=review, elapsed_before=float(values.get("agent_s", 0.0)),
+                        answered=cut_short_results(resumed or []))
+    sync = {"durability": "sync"} if checkpointer is not None else {}  # a kill loses no finished step
+    if saved is not None:
+        from tracr_agent.agent.backends.replay import skip_used
+
+        snap = graph.get_state(config)
+        skip_used(backend, snap.values)
+        return graph.invoke(None, config, **sync) if snap.next else snap.values
+    return graph.invoke(opening_state(subject, condition, episode.closed_set, episode.residual), config, **sync)
+
+
+def cut_short_results(events: list) -> dict:
+    """call id -> ToolResultEvent for the results recorded after the transcript's last LLM response:
+    the step a resumed episode does again (its checkpoint is from before it) already has these."""
+    last = max((i for i, e in enumerate(events) if isinstance(e, tr.LLMResponse)), default=None)
+    if last is None:
+        return {}
+    return {e.call_id: e for e in events[last + 1:] if isinstance(e, tr.ToolResultEvent)}
 
 
 def run_episode(subject, backend, *, condition: str = "full", limits: Optional[Limits] = None,
@@ -209,18 +241,29 @@ def run_episode(subject, backend, *, condition: str = "full", limits: Optional[L
                       transcript_path=transcript_path, limits=limits or Limits(), cap_tokens=cap_tokens, seed=seed,
                       closed_set=closed_set, session_id=session_id, listeners=listeners, judge=judge, score=score,
                       closed_world=getattr(backend, "closed_world", False)).open()
+    return drive_episode(episode, backend, review=review, checkpointer=checkpointer, static_hooks=static_hooks,
+                         static_inputs=static_inputs)
+
+
+def drive_episode(episode: Episode, backend, *, resumable: bool = False, resumed: Optional[list] = None,
+                  review=None, checkpointer=None, static_hooks=None, static_inputs=None) -> EpisodeResult:
+    """Investigates on an open (or reopened) episode and finishes it. A failing investigator is
+    recorded as an error. A Ctrl-C ends the episode as interrupted — unless it is `resumable`
+    (checkpointed in the session store): then it propagates and the caller suspends the episode."""
     # TransformerLens loads while the investigator thinks about its first turn. Not in interactive
     # sessions or the lab: a Ctrl-C at their first prompt then waited for the import to finish.
-    subject.warm_up_async()
+    episode.subject.warm_up_async()
     try:
-        outcome = investigate(episode, backend, review=review, checkpointer=checkpointer,
+        outcome = investigate(episode, backend, review=review, checkpointer=checkpointer, resumed=resumed,
                               static_hooks=static_hooks, static_inputs=static_inputs)
     except KeyboardInterrupt:
+        if resumable:
+            raise
         outcome = {"status": "interrupted"}
     except Exception as e:  # the episode fails, the caller (and a batch) goes on
         episode.recorder.emit(tr.ErrorEvent(message=f"{type(e).__name__}: {e}", where="episode"))
         outcome = {"status": "error", "error": f"{type(e).__name__}: {e}"}
-    return episode.finish(outcome)
+    return episode.finish(outcome, resumable=resumable)
 
 
 def score_episode(prediction: Optional[dict], subject, closed_set: bool = False, judge=None) -> Score:

@@ -260,21 +260,21 @@ class Lab:
         """The REPL; `resumed`: the events of a paused lab's transcript, to continue it."""
         import contextlib
 
-        from tracr_agent.agent.interactive.store import Hangup, driving
+        from tracr_agent.agent.interactive.store import Hangup, driving, exit_code, why_interrupted
 
         if not self.store:
             return self._loop(resumed)
         try:
             with driving(self.store, self.sid):
                 code = self._loop(resumed)
-        except Hangup:
-            self.pause("interrupted (terminal lost)")
-            return 129
+        except Hangup as e:
+            self.pause(f"interrupted ({why_interrupted(e)})")
+            return exit_code(e)
         if code is None:
             self.pause("paused")
             return 0
         with contextlib.suppress(Exception):
-            self.store.set_status(self.sid, "finished")
+            self.store.finish(self.sid)
         return code
 
     def _loop(self, resumed: Optional[list]) -> Optional[int]:

@@ -26,17 +26,19 @@ from typing import Optional
 from rich.console import Console
 from rich.markup import escape
 
+from tracr_agent.agent.backends.replay import skip_used
 from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.lifecycle import Episode
+from tracr_agent.agent.episode.lifecycle import Episode, cut_short_results
 from tracr_agent.agent.episode.limits import Limits
 from tracr_agent.agent.interactive.store import (
-    Hangup,
     SessionStore,
-    abs_llm_spec,
-    abs_subject_spec,
     alive,
     driving,
+    exit_code,
+    peek,
+    session_meta,
     sessions_db,
+    why_interrupted,
 )
 from tracr_agent.agent.loop.graph import build_graph, opening_state, recursion_limit
 from tracr_agent.tools.errors import UserError
@@ -73,6 +75,8 @@ class Session:
         self.store, self.sid, self.meta, self.subject, self.backend = store, sid, meta, subject, backend
         self.console = console
         self.view = LiveView(console, verbose=verbose, plain=plain)
+        self.answered: dict = {}
+        """Results recorded by a step that was cut short (lifecycle.cut_short_results): reused on resume."""
         self.human_s = 0.0
         """Seconds spent waiting for the person, left out of the wall-time limit."""
         self.limits = Limits(**meta["limits"])
@@ -190,14 +194,14 @@ class Session:
         before = float((saved.checkpoint.get("channel_values") or {}).get("agent_s", 0.0)) if saved else 0.0
         graph = build_graph(self.subject, self.backend, ctx, self.limits, self.recorder,
                             checkpointer=self.store.saver, interactive=True, clock=self.clock,
-                            elapsed_before=before)
+                            elapsed_before=before, answered=self.answered)
         with driving(self.store, self.sid):
             try:
                 snap = graph.get_state(config)
                 if first_input is None and not snap.values:
                     first_input = self.initial_input()  # the session never reached its first checkpoint
                 else:
-                    self._skip_replayed(snap.values)
+                    skip_used(self.backend, snap.values)
                 if first_input is not None:
                     graph.invoke(first_input, config, durability="sync")
                 elif snap.next and not _pending(snap):
@@ -214,38 +218,28 @@ class Session:
                     graph.invoke(Command(resume=decision), config, durability="sync")
                 values = graph.get_state(config).values
             except KeyboardInterrupt as e:
-                hung = isinstance(e, Hangup)
                 try:
                     state = graph.get_state(config).values
                 except Exception:
                     state = {}
                 self.human(state.get("llm_turns", 0), "pause",
-                           f"session interrupted ({'terminal lost' if hung else 'Ctrl-C'}); "
-                           f"resume with: tracr-agent resume {self.sid}")
+                           f"session interrupted ({why_interrupted(e)}); resume with: tracr-agent resume {self.sid}")
                 self.episode.suspend()
                 self._print(f"\n[yellow]session {self.sid} saved[/] — continue it with: tracr-agent resume {self.sid}",
                             highlight=False)
-                return 129 if hung else 130
+                return exit_code(e)
         return self.finish(values)
 
     def initial_input(self) -> dict:
         return opening_state(self.subject, self.meta["condition"], self.meta.get("closed_set", False),
                              self.meta.get("residual", "labelled"))
 
-    def _skip_replayed(self, values: dict) -> None:
-        # A replay:FILE backend answers from a list: skip the responses the session already used.
-        index = getattr(self.backend.chat_model, "_index", None)
-        if isinstance(index, list) and values:
-            from langchain_core.messages import AIMessage
-
-            index[0] = sum(isinstance(m, AIMessage) for m in values.get("messages", []))
-
     def finish(self, values: dict) -> int:
         prediction = values.get("prediction")
         if values.get("ended_by") and prediction:
             self._print(f"[dim]questions over: {escape(values['ended_by'])}[/]")
         result = self.episode.finish(values)
-        self.store.set_status(self.sid, "finished")
+        self.store.finish(self.sid)
         if values.get("error"):
             self._print(f"[red]episode error:[/] {escape(values['error'])}")
         self._print(f"transcript: {self.meta['transcript']}", highlight=False, soft_wrap=True)
@@ -296,10 +290,9 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
     store = SessionStore()
     sid = store.new_id()
     path = Path(transcript_path).resolve()
-    meta = {"transcript": str(path), "subject": abs_subject_spec(task, program, model_dir),
-            "fingerprint": subject.fingerprint, "condition": condition, "llm": abs_llm_spec(backend.spec),
-            "compat": compat, "limits": limits.model_dump(), "cap_tokens": cap_tokens, "closed_set": closed_set,
-            "seed": seed, "residual": residual}
+    meta = session_meta("interactive", subject, backend.spec, task=task, program=program, model_dir=model_dir,
+                        transcript=path, condition=condition, limits=limits, cap_tokens=cap_tokens,
+                        closed_set=closed_set, compat=compat, seed=seed, residual=residual)
     store.create(sid, meta)
     session = Session(store, sid, meta, subject, backend, console, verbose, plain)
     session.episode.open()  # a new session never appends to an old file (only `resume` appends)
@@ -312,14 +305,15 @@ def start_session(subject, backend, *, task: Optional[str], program: Optional[st
         store.close()
 
 
-def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None, plain: bool = False) -> int:
+def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None, plain: bool = False,
+                   err_console: Optional[Console] = None) -> int:
     """`tracr-agent resume SESSION`: continue from the last checkpoint, appending to the same transcript."""
     from tracr_agent.agent.backends.llm import make_backend
     from tracr_agent.tools.subjects.load import load_subject
 
     console = console or Console()
     db = sessions_db()
-    row = SessionStore(db).get(sid) if db.is_file() else None
+    row = peek(sid)
     if row is None:
         raise UserError(f"unknown session {sid!r} (sessions are kept in {db})")
     status, meta = row
@@ -350,7 +344,14 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
             return lab.loop(resumed=events)
         finally:
             store.close()
+    if meta.get("kind") == "run":
+        try:
+            return _resume_run(store, sid, meta, events, subject, backend, console, err_console or Console(stderr=True),
+                               verbose, plain)
+        finally:
+            store.close()
     session = Session(store, sid, meta, subject, backend, console, verbose, plain)
+    session.answered = cut_short_results(events)
     session.episode.reopen(last_t)
     console.print(f"resuming session [bold]{sid}[/] · {meta['condition']} · {meta['llm']} · "
                   f"transcript {path} ({len(events)} events so far)", highlight=False, soft_wrap=True)
@@ -358,12 +359,27 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     if last_turn is not None:  # where it stopped: the agent's last turn
         session._show(last_turn)
     # the live view's counters continue where the transcript left off
-    session.view.tool_calls = sum(isinstance(e, tr.ToolCallEvent) for e in events)
-    session.view.tokens = sum(e.usage.input_tokens + e.usage.output_tokens for e in events if isinstance(e, tr.LLMResponse))
-    session.view.cost = sum(e.cost for e in events if isinstance(e, tr.LLMResponse))
-    session.view.t = last_t
+    session.view.continue_from(events)
     session.human(last_turn.step if last_turn else 0, "resume", "session resumed")
     try:
         return session.drive(None)
     finally:
         store.close()
+
+
+def _resume_run(store, sid: str, meta: dict, events: list, subject, backend, console: Console, err_console: Console,
+                verbose: bool, plain: bool) -> int:
+    """`resume` of a plain `run`: the live view (unless the run was --quiet), then what `run` prints."""
+    from tracr_agent.agent.episode.resumable import RunSuspended, resume_run
+    from tracr_agent.agent.render.live import LiveView, print_run_result
+
+    quiet = bool(meta.get("quiet"))
+    view = None if quiet else LiveView(console, verbose=verbose, plain=plain).continue_from(events)
+    console.print(f"resuming run [bold]{sid}[/] · {meta['condition']} · {meta['llm']} · transcript {meta['transcript']} "
+                  f"({len(events)} events so far)", highlight=False, soft_wrap=True)
+    try:
+        result = resume_run(store, sid, meta, events, subject, backend, listeners=[view] if view else [])
+    except RunSuspended as stop:
+        err_console.print(f"\n{stop}", style="yellow", highlight=False, markup=False, soft_wrap=True)
+        return stop.code
+    return print_run_result(result, console, err_console, quiet)

@@ -1,12 +1,14 @@
-"""The session store: every resumable episode (an interactive `run`, a lab) is one row here.
+"""The session store: every resumable episode (a plain `run`, an interactive `run`, a lab) is one row here.
 
 Checkpoints go to a SQLite database (`langgraph.checkpoint.sqlite.SqliteSaver`; platformdirs
 user data dir "tracr-agent"/sessions.sqlite, env TRACR_AGENT_SESSIONS overrides) under the
 session id as thread id. A table `tracr_sessions` in the same database keeps what a resume
-needs besides the graph state: the kind (`interactive` or `lab`), the transcript path (the
+needs besides the graph state: the kind (`run`, `interactive` or `lab`), the transcript path (the
 resumed session appends to the same file), how to load the subject, the condition, the LLM
 spec, the limits, the output cap, and the hints typed but not yet handed to the agent.
-`tracr-agent sessions` lists the open rows (`open_sessions`).
+`tracr-agent sessions` lists the open rows (`open_sessions`). A finished row keeps its meta but
+loses its checkpoints (`finish`): nothing resumes it, and every plain `run` would otherwise leave
+its whole message history behind.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ class SessionStore:
         """Which process is driving the session (None: none), so a second `resume` is refused."""
         self.update_meta(sid, pid=pid)
 
+    def finish(self, sid: str) -> None:
+        """Closes the row (a finished session is not listed and cannot be resumed) and drops its checkpoints."""
+        self.set_status(sid, "finished")
+        self.saver.delete_thread(sid)
+
     def set_status(self, sid: str, status: str) -> None:
         self.conn.execute(f"UPDATE {TABLE} SET status = ? WHERE id = ?", (status, sid))
         self.conn.commit()
@@ -93,12 +100,49 @@ class SessionStore:
         self.conn.close()
 
 
+def peek(sid: str) -> Optional[tuple[str, dict]]:
+    """(status, meta) of a session, or None when there is no such session (nor any store)."""
+    db = sessions_db()
+    if not db.is_file():
+        return None
+    store = SessionStore(db)
+    try:
+        return store.get(sid)
+    finally:
+        store.close()
+
+
+def open_store() -> tuple[Optional[SessionStore], str]:
+    """(the store, "") or, where it cannot be opened or written (a read-only home, a path under a
+    file, a corrupt database), (None, why) — for callers that go on without checkpoints."""
+    try:
+        store = SessionStore()
+        store.saver.setup()
+        return store, ""
+    except (OSError, sqlite3.Error) as e:
+        return None, f"the session store {sessions_db()} is not usable ({type(e).__name__}: {e})"
+
+
 class Hangup(KeyboardInterrupt):
     """SIGHUP/SIGTERM, raised like Ctrl-C so the session is left the same way."""
 
+    def __init__(self, signum: int = signal.SIGHUP):
+        super().__init__(signum)
+        self.signum = int(signum)
+
 
 def _raise_hangup(signum, frame):
-    raise Hangup()
+    raise Hangup(signum)
+
+
+def exit_code(interrupt: BaseException) -> int:
+    """The shell's code for the signal that interrupted: 130 Ctrl-C (SIGINT), 129 SIGHUP, 143 SIGTERM."""
+    return 128 + (interrupt.signum if isinstance(interrupt, Hangup) else int(signal.SIGINT))
+
+
+def why_interrupted(interrupt: BaseException) -> str:
+    return {int(signal.SIGHUP): "terminal lost", int(signal.SIGTERM): "SIGTERM"}.get(
+        getattr(interrupt, "signum", None), "Ctrl-C")
 
 
 @contextlib.contextmanager
@@ -133,6 +177,20 @@ def abs_subject_spec(task: Optional[str], program: Optional[str], model_dir: Opt
     return {"task": task, "program": program, "model_dir": str(Path(model_dir).resolve()) if model_dir else None}
 
 
+def session_meta(kind: str, subject, llm: str, *, task: Optional[str], program: Optional[str],
+                 model_dir: Optional[str], transcript: Path, condition: str, limits, cap_tokens: int,
+                 closed_set: bool = False, compat: Optional[str] = None, seed: int = 0, residual: str = "labelled",
+                 **extra) -> dict:
+    """What a resume of an agent's episode (`run`, `run --interactive`) needs besides its checkpoints."""
+    from tracr_agent.agent.scoring.sandbox import running_unsafe
+
+    return {"kind": kind, "transcript": str(Path(transcript).resolve()),
+            "subject": abs_subject_spec(task, program, model_dir), "fingerprint": subject.fingerprint,
+            "condition": condition, "llm": abs_llm_spec(llm), "compat": compat, "limits": limits.model_dump(),
+            "cap_tokens": cap_tokens, "closed_set": closed_set, "seed": seed, "residual": residual,
+            "unsafe_sandbox": bool(running_unsafe()), **extra}
+
+
 def abs_llm_spec(spec: str) -> str:
     kind, sep, rest = spec.partition(":")
     return f"replay:{Path(rest).resolve()}" if kind == "replay" and rest else spec
@@ -148,8 +206,9 @@ def alive(pid: int) -> bool:
     return True
 
 
-def where_stopped(transcript: Path) -> str:
-    """Where an open session stopped, read from the tail of its transcript."""
+def where_stopped(transcript: Path, kind: str = "interactive") -> str:
+    """Where an open session stopped, read from the tail of its transcript (a person reviews an
+    interactive session's pending call; a plain run was running it)."""
     from tracr_agent.agent.episode import transcript as tr
 
     if not Path(transcript).is_file():
@@ -160,9 +219,14 @@ def where_stopped(transcript: Path) -> str:
     if any(isinstance(e, tr.PredictionEvent) for e in events):
         return f"asking questions after the prediction ({calls} tool calls)"
     turn = next((e for e in reversed(events) if isinstance(e, tr.LLMResponse)), None)
+    asked = next((e for e in reversed(events) if isinstance(e, tr.LLMRequest)), None)
+    if asked is not None and (turn is None or asked.step > turn.step):
+        return f"turn {asked.step}: waiting for the LLM ({calls} tool calls so far)"
     if turn is None:
         return f"{calls} tool calls, no prediction yet" if calls else "before the first turn"
     pending = [c for c in turn.tool_calls if c.id not in answered]
+    if pending and kind == "run":
+        return f"turn {turn.step}: running {pending[0].name} ({len(answered)} tool calls done)"
     if pending:
         return f"turn {turn.step}: reviewing {pending[0].name} ({calls} tool calls so far)"
     return f"turn {turn.step} ({calls} tool calls)"
@@ -195,7 +259,7 @@ def open_sessions(db: Optional[Path] = None) -> list[dict]:
         out.append({"id": sid, "kind": meta.get("kind", "interactive"), "subject": name,
                     "condition": meta.get("condition", ""), "residual": meta.get("residual", "labelled"),
                     "llm": meta.get("llm", "human"), "created": created, "age_s": round(_age(created), 1),
-                    "where": where_stopped(Path(meta.get("transcript", ""))), "transcript": meta.get("transcript", ""),
+                    "where": where_stopped(Path(meta.get("transcript", "")), meta.get("kind", "interactive")), "transcript": meta.get("transcript", ""),
                     "running": bool(pid and pid != os.getpid() and alive(pid))})
     return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Optional
 
 from langchain_core.messages import HumanMessage
 
@@ -95,3 +96,16 @@ def run_static(subject, backend, condition: str, recorder: Recorder, closed_set:
     pred = parse_answer(text)
     recorder.emit(tr.PredictionEvent(step=1, **pred))
     return {"status": "prediction", "prediction": pred, "llm_turns": 1, "tokens": turn.tokens, "cost": turn.cost}
+
+
+def static_outcome(events: list) -> Optional[dict]:
+    """A resumed static episode's outcome when its transcript already holds the answer (it was cut
+    short while scoring), else None: the one question is asked again."""
+    pred = next((e for e in events if isinstance(e, tr.PredictionEvent)), None)
+    if pred is None:
+        return None
+    answers = [e for e in events if isinstance(e, tr.LLMResponse)]
+    return {"status": "prediction", "llm_turns": len(answers),
+            "prediction": {k: getattr(pred, k) for k in ("label", "description", "implementation", "confidence")},
+            "tokens": sum(e.usage.input_tokens + e.usage.output_tokens for e in answers),
+            "cost": sum(e.cost for e in answers)}

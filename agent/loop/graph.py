@@ -105,12 +105,16 @@ def question_blocked(state: EpisodeState, limits: Limits, elapsed: float) -> Opt
 
 def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Recorder,
                 checkpointer=None, review: Optional[Callable] = None, interactive: bool = False,
-                clock: Callable[[], float] = time.monotonic, elapsed_before: float = 0.0):
+                clock: Callable[[], float] = time.monotonic, elapsed_before: float = 0.0,
+                answered: Optional[dict] = None):
     """`review(calls, state) -> calls`, if given, lets a caller approve/edit/deny calls before they run.
 
     `interactive=True` adds the review and ask nodes, which pause the graph with `interrupt()`
     (see the module docstring); it needs a checkpointer. `clock` measures the wall-time limit
-    (an interactive session passes one that leaves out the time spent waiting for the person)."""
+    (an interactive session passes one that leaves out the time spent waiting for the person).
+    `answered` (call id -> ToolResultEvent): calls of a step that was cut short after its checkpoint
+    whose results the transcript already holds; a resumed episode reuses them once instead of
+    running and recording them again (see lifecycle.cut_short_results)."""
     from tracr_agent.tools.suite.langchain import langchain_tools
 
     if interactive and checkpointer is None:
@@ -189,6 +193,13 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
         out: list = []
         prediction = None
         for c in calls:
+            done = (answered or {}).pop(c["id"], None)
+            if done is not None:  # run and recorded before the interruption: its result stands
+                n_calls += done.origin == "tool"
+                if c["name"] == "submit_prediction" and done.origin == "tool" and not done.is_error:
+                    prediction = dict(c["args"])  # its PredictionEvent is in the transcript already
+                out.append(ToolMessage(content=done.text, tool_call_id=c["id"], name=c["name"]))
+                continue
             recorder.emit(tr.ToolCallEvent(step=step, call_id=c["id"], name=c["name"], args=c["args"]))
             if c.get("denied"):
                 text, is_error, latency, origin = f"error: the user denied this call: {c['denied']}", True, 0.0, "denied"

@@ -32,6 +32,15 @@ class LiveView:
         self.cost = 0.0
         self.t = 0.0
 
+    def continue_from(self, events: list) -> "LiveView":
+        """A resumed episode: the counters go on from what its transcript holds so far."""
+        answers = [e for e in events if isinstance(e, tr.LLMResponse)]
+        self.tool_calls = sum(isinstance(e, tr.ToolResultEvent) for e in events)  # a call cut short is made again
+        self.tokens = sum(e.usage.input_tokens + e.usage.output_tokens for e in answers)
+        self.cost = sum(e.cost for e in answers)
+        self.t = max((e.t for e in events), default=0.0)
+        return self
+
     def _show(self, kind: str) -> bool:
         return self.only is None or self.only == kind
 
@@ -128,3 +137,18 @@ def score_parts(score: Score, markup: bool = True) -> list[str]:
 
 def score_line(score: Score) -> str:
     return "[bold]score:[/] " + " · ".join(score_parts(score))
+
+
+def print_run_result(result, console: Console, err_console: Console, quiet: bool) -> int:
+    """What `run` (and `resume` of a run) prints once the episode ended; returns the exit code."""
+    from rich.markup import escape
+
+    if quiet:
+        pred = result.prediction
+        console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False)
+        if result.score:
+            console.print(score_line(result.score))
+    if result.error:
+        err_console.print(f"[red]episode error:[/] {escape(result.error)}")
+    console.print(f"transcript: {result.transcript}", markup=False)
+    return 1 if result.status in ("error", "interrupted") else 0

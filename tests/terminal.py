@@ -1,0 +1,78 @@
+"""Driving the real CLI from tests (not a test module): terminals (pexpect) for interactive sessions
+and the lab, plain subprocesses, and reading the transcripts they write. Shared by
+test_interactive.py, test_sessions.py and test_run_resume.py; the `home` fixture (a private
+session store) is in conftest.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tracr_agent.agent.episode import transcript as tr
+
+TIMEOUT = 240  # the first run_model of a process imports TransformerLens: slow on a cold machine
+REVIEW = "[p]ause > "
+QUESTION = "question (empty line or quit ends)> "
+EXE = str(Path(sys.executable).with_name("tracr-agent"))
+
+
+def _exe() -> str:
+    return EXE if Path(EXE).exists() else "tracr-agent"
+
+
+def spawn(env, *args):
+    import pexpect  # the test extra installs it
+
+    child = pexpect.spawn(_exe(), [str(a) for a in args], env=env, encoding="utf-8", timeout=TIMEOUT,
+                          dimensions=(50, 120))
+    child.logfile_read = _Log()
+    return child
+
+
+def start_interactive(env, path, llm: str = "baseline-closed"):
+    """`run reverse --interactive` in a terminal, up to the line naming its session: (child, session id)."""
+    child = spawn(env, "run", "reverse", "--llm", llm, "--interactive", "--transcript", path)
+    child.expect(r"session ([0-9a-f]{8})")
+    return child, child.match.group(1)
+
+
+class _Log:
+    """Keeps everything the terminal showed (for assertions and failure messages)."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def finish(child) -> int:
+    import pexpect
+
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus
+
+
+def cli(env, *args):
+    return subprocess.run([_exe(), *map(str, args)], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def approve_until_question(child) -> None:
+    while child.expect_exact([REVIEW, QUESTION]) == 0:
+        child.sendline("a")
+
+
+def events_of(path):
+    """The transcript's events; a torn or invalid line fails the test (a missing end does not)."""
+    events, problem = tr.read_transcript(path)
+    assert problem is None
+    return events
+
+
+def of_type(events, cls, **match):
+    return [e for e in events if isinstance(e, cls) and all(getattr(e, k) == v for k, v in match.items())]
