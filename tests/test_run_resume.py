@@ -132,6 +132,33 @@ def test_sigint_then_sigterm_then_resume_finishes_in_one_transcript(env, tmp_pat
     assert p.returncode == 0 and "human pause: run interrupted (Ctrl-C)" in p.stdout, p.stderr
 
 
+@pytest.mark.slow  # two CLI episodes (~30 s under load): full suite only
+def test_a_run_killed_outright_resumes_after_its_torn_last_line(env, tmp_path, reverse_subject):
+    server = ProviderServer([("First, the architecture.", [("model_info", {})]), HANG])
+    path = tmp_path / "killed.jsonl"
+    try:
+        p = interrupt_when_asked(env, server, 2, signal.SIGKILL, "run", "reverse", "--llm",
+                                 f"openai-compatible:fake@{server.url}/v1", "--quiet", "--transcript", path)
+        assert p.returncode == -signal.SIGKILL
+        sid = events_of(path)[0].session_id
+        with open(path, "a", encoding="utf-8") as fh:  # what a kill in the middle of a write leaves
+            fh.write('{"t": 9.5, "type": "llm_resp')
+        row = listed(env)[sid]
+        assert (row["kind"], row["running"], row["where"]) == ("run", False, "turn 2: waiting for the LLM (1 tool calls so far)")
+
+        server.script += [("", [("submit_prediction", SUBMIT)])]
+        p = cli(env, "resume", sid)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "prediction: reverse  (prediction)" in p.stdout   # --quiet is remembered
+    finally:
+        server.close()
+    ev = events_of(path)                                        # whole lines only: the torn one is gone
+    assert len(of_type(ev, tr.Header)) == len(of_type(ev, tr.ScoreEvent)) == len(of_type(ev, tr.EndEvent)) == 1
+    assert [h.action for h in of_type(ev, tr.HumanEvent)] == ["resume"]
+    assert [c.name for c in of_type(ev, tr.ToolCallEvent)] == ["model_info", "submit_prediction"]
+    assert ev[-1].status == "prediction" and ev[-1].tool_calls == 2 and sid not in listed(env)
+
+
 def in_process(env, *args):
     """The CLI in this process (typer's runner): the subject and TransformerLens are loaded already."""
     from typer.testing import CliRunner

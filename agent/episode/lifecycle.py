@@ -3,9 +3,10 @@
 An `Episode` owns one transcript. `open()` writes the header, `recorder` is where the
 investigator emits its events, and `finish(outcome)` scores the prediction and writes the
 score and end events — the only place in tracr-agent where a header, a score or an end is
-written. `suspend()` closes the file without an end (an interactive session left to resume),
-`reopen()` continues such a transcript. Task (the subject), solver (the investigator) and
-scorer (tracr_agent.agent.scoring.score) stay apart: this module only wires them and records.
+written. `suspend()` closes the file without an end (an episode left to resume: a plain run,
+agent/episode/resumable.py, an interactive session or a lab), `reopen()` continues such a
+transcript. Task (the subject), solver (the investigator) and scorer
+(tracr_agent.agent.scoring.score) stay apart: this module only wires them and records.
 
 Plugging in a new investigator:
 

@@ -249,6 +249,17 @@ class TranscriptWriter:
             self._fh.close()
 
 
+def drop_torn_tail(path: Path) -> bool:
+    """Cuts a last line that a kill left half-written (no newline) off the file, so a resumed episode
+    appends whole events after whole events. Returns whether there was one."""
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        if not data or data.endswith(b"\n"):
+            return False
+        fh.truncate(data.rfind(b"\n") + 1)
+    return True
+
+
 def read_transcript(path: Path, strict: bool = True) -> tuple[list, Optional[str]]:
     """Returns (events, problem). With strict=True a problem raises TranscriptError;
     otherwise the valid prefix comes back with the problem described."""

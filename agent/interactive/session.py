@@ -325,7 +325,10 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     path = Path(meta["transcript"])
     if not path.is_file():
         raise UserError(f"session {sid}: its transcript {path} is gone, so the session cannot continue")
-    events, _ = tr.read_transcript(path, strict=False)
+    tr.drop_torn_tail(path)  # an event half-written when the process was killed never happened
+    events, problem = tr.read_transcript(path, strict=False)
+    if problem:
+        raise UserError(f"session {sid}: {problem}; the session cannot continue in a damaged transcript")
     last_t = max((e.t for e in events), default=0.0)
     backend = None if meta.get("kind") == "lab" else make_backend(meta["llm"], meta.get("compat"))
     subject = load_subject(**meta["subject"])

@@ -41,7 +41,8 @@ class SessionStore:
     def __init__(self, path: Optional[Path] = None):
         self.path = Path(path or sessions_db())
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), check_same_thread=False)
+        # several processes may checkpoint at once (runs side by side): wait for the lock, do not fail
+        self.conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id TEXT PRIMARY KEY, created TEXT, "
                           "status TEXT, meta TEXT)")
         self.conn.commit()

@@ -229,6 +229,8 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
             recorder.emit(tr.ToolResultEvent(step=step, call_id=cid, name=bad.get("name") or "", text=text, is_error=True,
                                              origin="invalid_call"))
             out.append(ToolMessage(content=text, tool_call_id=cid, name=bad.get("name") or ""))
+        if answered:
+            answered.clear()  # only the step that was cut short had them
         out += [HumanMessage(content=HINT.format(text=h)) for h in state.get("hints") or []]
         update: dict = {"messages": out, "tool_calls": n_calls, "agent_s": elapsed()}
         if interactive:
