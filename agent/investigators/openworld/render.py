@@ -148,9 +148,9 @@ class Program:
         if s.op in PRIMITIVE_NAMES:
             return None
         if s.op == "map":
-            return f"{n} = {s.params[0].text.format(x=self._phrase(s.args[0]))}"
+            return f"{n} = {_fill(s.params[0].text, x=self._phrase(s.args[0]))}"
         if s.op == "seqmap":
-            return f"{n} = {s.params[0].text.format(x=self._phrase(s.args[0]), y=self._phrase(s.args[1]))}"
+            return f"{n} = {_fill(s.params[0].text, x=self._phrase(s.args[0]), y=self._phrase(s.args[1]))}"
         if s.op == "reduce":
             sel = s.args[0]
             if sel[0] == "filter":
@@ -274,3 +274,11 @@ def check(source: str, observations: dict, numerical: bool) -> bool:
         return all(outputs_equal(list(f(list(x))), list(y), numerical) for x, y in observations.items())
     except Exception:  # noqa: BLE001 - a rendering bug means the candidate is not used
         return False
+
+
+def _fill(text: str, **phrases: str) -> str:
+    """A map's phrase with its {x} / {y} filled in. Not str.format: the phrase may quote a token
+    holding braces (a Dyck vocabulary's "{" and "}")."""
+    for name, phrase in phrases.items():
+        text = text.replace("{" + name + "}", phrase)
+    return text
