@@ -286,3 +286,23 @@ def test_static_dump_resumes(reverse_subject, tmp_path, stop):
     assert_same_episode(resumed, whole)
     assert len(of_type(resumed[1], tr.PredictionEvent)) == 1
     assert len(of_type(resumed[1], tr.LLMRequest)) == (2 if stop.cls is tr.LLMRequest else 1)
+
+
+def test_ctrl_c_while_scoring_leaves_the_run_to_be_scored_once_on_resume(reverse_subject, tmp_path, monkeypatch):
+    from tracr_agent.agent.episode import lifecycle
+
+    real, calls = lifecycle.score_episode, []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "score_episode", interrupted_once)
+    never = Interrupt(tr.Header, 2)  # a listener that never fires: the Ctrl-C comes from the scorer
+    result, ev = interrupted_then_resumed(reverse_subject, "baseline-closed", tmp_path, "full", never)
+    assert len(calls) == 2 and result.score.functional.correct
+    assert len(of_type(ev, tr.PredictionEvent)) == len(of_type(ev, tr.ScoreEvent)) == len(of_type(ev, tr.EndEvent)) == 1
+    assert [h.action for h in of_type(ev, tr.HumanEvent)] == ["pause", "resume"]
+    assert of_type(ev, tr.EndEvent)[0].tool_calls == result.tool_calls == 3

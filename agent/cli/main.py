@@ -279,7 +279,11 @@ def run(
     unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
     residual: str = ResidualOpt,
 ):
-    """Run one investigation episode, live, and score its prediction."""
+    """Run one investigation episode, live, and score its prediction.
+
+    Every step is checkpointed: interrupted (Ctrl-C, SIGTERM, a lost terminal, a crash), the run is
+    saved and `tracr-agent resume ID` continues it in the same transcript (`tracr-agent sessions`
+    lists the open ones)."""
     from pathlib import Path
 
     from rich.markup import escape

@@ -75,6 +75,8 @@ class Session:
         self.store, self.sid, self.meta, self.subject, self.backend = store, sid, meta, subject, backend
         self.console = console
         self.view = LiveView(console, verbose=verbose, plain=plain)
+        self.ended = False
+        """The episode's score and end are written (a Ctrl-C after that has nothing to save)."""
         self.answered: dict = {}
         """Results recorded by a step that was cut short (lifecycle.cut_short_results): reused on resume."""
         self.human_s = 0.0
@@ -216,8 +218,10 @@ class Session:
                     if self.meta.get("pending_hints"):
                         self._keep_hints([])  # from here on the decision, hints included, is in the checkpoint
                     graph.invoke(Command(resume=decision), config, durability="sync")
-                values = graph.get_state(config).values
+                return self.finish(graph.get_state(config).values)
             except KeyboardInterrupt as e:
+                if self.ended:  # the score and end are written: nothing is left to resume
+                    return exit_code(e)
                 try:
                     state = graph.get_state(config).values
                 except Exception:
@@ -228,7 +232,6 @@ class Session:
                 self._print(f"\n[yellow]session {self.sid} saved[/] — continue it with: tracr-agent resume {self.sid}",
                             highlight=False)
                 return exit_code(e)
-        return self.finish(values)
 
     def initial_input(self) -> dict:
         return opening_state(self.subject, self.meta["condition"], self.meta.get("closed_set", False),
@@ -238,7 +241,9 @@ class Session:
         prediction = values.get("prediction")
         if values.get("ended_by") and prediction:
             self._print(f"[dim]questions over: {escape(values['ended_by'])}[/]")
-        result = self.episode.finish(values)
+        # a Ctrl-C while scoring leaves the session open like any other: its resume scores it
+        result = self.episode.finish(values, resumable=True)
+        self.ended = True
         self.store.finish(self.sid)
         if values.get("error"):
             self._print(f"[red]episode error:[/] {escape(values['error'])}")
