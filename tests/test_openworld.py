@@ -66,7 +66,12 @@ def test_the_open_world_baseline_never_references_the_zoo():
     assert {"rounds.py", "output.py", "discovery.py", "analysis.py"} <= names
 
 
-def test_an_episode_on_a_model_dir_imports_no_zoo(tmp_path, reverse_subject):
+@pytest.mark.parametrize("condition,residual", [
+    ("blackbox", "labelled"),
+    # the whitebox path (reading/, the decompiler's analysis): a second fresh process, full suite only
+    pytest.param("whitebox", "raw", marks=pytest.mark.slow),
+])
+def test_an_episode_on_a_model_dir_imports_no_zoo(tmp_path, reverse_subject, condition, residual):
     """In a fresh process: the backend `baseline`, a model directory (no zoo), an unscored episode —
     sys.modules holds no zoo module afterwards, and the prediction reproduces the model."""
     from tracr_agent.tools.subjects.modeldir import write_model_dir
@@ -80,7 +85,7 @@ from tracr_agent.agent.backends.llm import make_backend
 from tracr_agent.agent.episode.lifecycle import run_episode
 from tracr_agent.tools.subjects.load import load_model_dir
 subject = load_model_dir({str(model_dir)!r})
-res = run_episode(subject, make_backend("baseline"), condition="blackbox", transcript_path=Path({str(tmp_path / 't.jsonl')!r}), score=False)
+res = run_episode(subject, make_backend("baseline"), condition={condition!r}, residual={residual!r}, transcript_path=Path({str(tmp_path / 't.jsonl')!r}), score=False)
 leaked = sorted(m for m in sys.modules if m.startswith({FORBIDDEN!r}))
 assert not leaked, leaked
 scope = {{}}

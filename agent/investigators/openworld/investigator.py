@@ -40,6 +40,8 @@ RANDOM_BATCHES = 1
 MAX_CHECKS = 4
 """Verification batches (each may refute the candidate and trigger a new synthesis)."""
 CHECK_MARK = "Testing the program on fresh inputs"
+MORE_MARK = "More evidence"
+"""How its whitebox turns begin: they count the test rounds (recomputed from the history each turn)."""
 UNKNOWN_SOURCE = "def f(tokens):\n    return [None] * len(tokens)\n"
 
 
@@ -154,7 +156,7 @@ class OpenWorldInvestigator(RuleInvestigator):
             return self._submit(Fit([]), 0, t, "The output variable could not be found in the residual stream")
         var = dec.program.output
         result = fit(outs, info)
-        checks = sum(1 for text in t.said if text.startswith(CHECK_MARK))
+        checks = sum(1 for text in t.said if text.startswith((CHECK_MARK, MORE_MARK)))
         fh = final_hook(wb["n_layers"])
         if result.best is not None and checks < 1 and can_read:
             probes = self._checks(info, result, outs, used)
@@ -165,8 +167,8 @@ class OpenWorldInvestigator(RuleInvestigator):
         if result.best is None and checks < MAX_CHECKS and can_read:
             more = random_inputs(info, self.seed + used, BATCH, set(outs))
             return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in more],
-                                       f"{CHECK_MARK}: no composition of the building blocks explains the "
-                                       f"{len(outs)} inputs read so far; more evidence", used)
+                                       f"{MORE_MARK}: no composition of the building blocks explains the "
+                                       f"{len(outs)} inputs read so far; reading fresh ones", used)
         raw = " (dims found from activations; its dims, in order, read as the output's values)" \
             if is_raw(obs.residual_labels) else ""
         note = (f" (Inferred without decoded outputs: the output was read off residual variable {var}{raw}, the "
