@@ -182,6 +182,14 @@ def test_a_run_that_ends_leaves_no_open_row_and_no_checkpoints(env, tmp_path, re
     r = in_process(env, "sessions", "--json")
     assert r.exit_code == 0 and json.loads(r.output) == []
 
+    # killed after the end was written but before the row was closed: resume refuses and closes it
+    db.execute("UPDATE tracr_sessions SET status = 'open' WHERE id = ?", (sid,))
+    db.commit()
+    r = in_process(env, "resume", sid)
+    assert r.exit_code == 2 and r.output.strip().splitlines()[-1] == f"error: session {sid} is finished (transcript: {path})"
+    assert db.execute("SELECT status FROM tracr_sessions WHERE id = ?", (sid,)).fetchall() == [("finished",)]
+    assert len(of_type(events_of(path), tr.EndEvent)) == 1
+
 
 def test_an_unusable_store_is_one_warning_and_the_run_goes_on(env, tmp_path, reverse_subject):
     (tmp_path / "a-file").write_text("not a directory")

@@ -334,6 +334,13 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     events, problem = tr.read_transcript(path, strict=False)
     if problem:
         raise UserError(f"session {sid}: {problem}; the session cannot continue in a damaged transcript")
+    if any(isinstance(e, tr.EndEvent) for e in events):  # ended, but killed before its row was closed
+        closing = SessionStore(db)
+        try:
+            closing.finish(sid)
+        finally:
+            closing.close()
+        raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
     last_t = max((e.t for e in events), default=0.0)
     backend = None if meta.get("kind") == "lab" else make_backend(meta["llm"], meta.get("compat"))
     subject = load_subject(**meta["subject"])
