@@ -19,6 +19,7 @@ history, so replay and resumption work unchanged.
 from __future__ import annotations
 
 import random
+from typing import ClassVar
 
 from langchain_core.messages import AIMessage
 
@@ -30,7 +31,7 @@ from tracr_agent.agent.investigators.hypotheses import (
     submit_prediction,
 )
 from tracr_agent.agent.investigators.parsing import parse_run_model
-from tracr_agent.agent.investigators.rule_based import RuleInvestigator
+from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn
 from tracr_agent.agent.investigators.whitebox_reader import whitebox_step
 from tracr_agent.agent.investigators.zoo_lookup import zoo_hypotheses
 from tracr_agent.tools.subjects.compare import outputs_equal
@@ -41,14 +42,11 @@ MAX_ROUNDS = 6
 class BaselineInvestigator(RuleInvestigator):
     """The closed-world baseline (`--llm baseline-closed`)."""
 
-    def _decide(self, messages) -> AIMessage:
-        if not self.available:
-            return self._static_answer(messages)
-        t = self.turn(messages)
-        info, forced, call, turn = t.info, t.forced, t.call, t.number
-        if info is None and not forced and "model_info" in self.available:
-            return AIMessage(content="First, the architecture and vocabulary.", tool_calls=[call("model_info", {})])
-        info = info or {"vocab": [], "max_seq_len": 1, "numerical": False}
+    without_pairs: ClassVar[str] = ("the baseline only eliminates hypotheses against observed outputs, so it cannot "
+                                    "name the task")
+
+    def _investigate(self, t: Turn, info: dict) -> AIMessage:
+        forced, call, turn = t.forced, t.call, t.number
         if "run_model" in self.available:
             obs: dict = {}
             for n, _, text in t.results:
@@ -102,13 +100,7 @@ class BaselineInvestigator(RuleInvestigator):
         return submit_prediction(call, best.label, best.description, best.source, conf, note)
 
     # -- the static dump (no tools) -----------------------------------------------------------
-    def _static_answer(self, messages) -> AIMessage:
-        obs = self.static_pairs(messages)
-        if not obs:
-            return AIMessage(content="The dump holds attention patterns and embeddings but no input/output pairs; "
-                                     "the baseline only eliminates hypotheses against observed outputs, so it cannot "
-                                     "name the task.\nPREDICTION: unknown")
-        numerical = any(isinstance(v, float) for y in obs.values() for v in y)
+    def _static_answer(self, obs: dict, numerical: bool) -> AIMessage:
         hyps = zoo_hypotheses() + generic_hypotheses(obs)
         survivors = [h for h in hyps if h.consistent(obs, numerical)]
         best = next((h for h in survivors if h.zoo), survivors[0] if survivors else None)

@@ -131,49 +131,51 @@ def result_meta(name: str, is_error: bool, latency_ms: float) -> str:
     return f"result of {name}" + (" (error)" if is_error else "") + f" · {latency_ms:.0f} ms"
 
 
+def render(blocks, renderers: dict) -> list[tuple[str, str]]:
+    """(kind, text) per block, its text from the renderer its kind names (called with the block's
+    payload); a kind the renderer does not draw is left out. Every format renders this way."""
+    return [(b[0], renderers[b[0]](*b[1:])) for b in blocks if b[0] in renderers]
+
+
 def _md_facts(pairs) -> str:
     return "| | |\n|---|---|\n" + "\n".join(
         f"| {k} | {str(v).replace('|', chr(92) + '|').replace(chr(10), ' ')} |" for k, v in pairs)
 
 
+def _md_prediction(pred: dict, truth) -> str:
+    out = ["## Prediction" + (" (forced)" if pred["forced"] else ""),
+           _md_facts([(k, pred[k]) for k in ("label", "confidence", "description")]),
+           fence(pred["implementation"], "python")]
+    if truth:
+        out += ["### Truth", _md_facts([(k, truth[k]) for k in ("label", "description")])]
+        if truth["implementation"]:
+            out.append(fence(truth["implementation"], "python"))
+    return "\n\n".join(out)
+
+
+def _md_score(lines: list[str], disagree: list[str]) -> str:
+    out = "## Score\n\n" + "\n".join(f"- {x}" for x in lines)
+    if disagree:
+        out += "\n\nInputs on which the prediction and the model disagree:\n\n" + "\n".join(f"- `{x}`" for x in disagree)
+    return out
+
+
+MARKDOWN = {
+    "title": lambda text: f"# {text}",
+    "facts": _md_facts,
+    "h2": lambda text: f"## {text}",
+    "h3": lambda text: f"### {text}",
+    "meta": lambda text: f"*{text}*",
+    "text": lambda text: "\n".join("> " + line if line else ">" for line in text.splitlines()),
+    "code": fence,
+    "result": lambda name, text, is_error, latency_ms: f"*{result_meta(name, is_error, latency_ms)}*\n\n{fence(text)}",
+    "prediction": _md_prediction,
+    "score": _md_score,
+    "note": lambda text: f"**Note:** {text}",
+    "warning": lambda text: f"**Warning:** {text}",
+    "details": lambda summary, text: f"<details><summary>{summary}</summary>\n\n{fence(text, 'text')}\n\n</details>",
+}
+
+
 def to_markdown(blocks) -> str:
-    out: list[str] = []
-    for b in blocks:
-        kind = b[0]
-        if kind == "title":
-            out.append(f"# {b[1]}")
-        elif kind == "facts":
-            out.append(_md_facts(b[1]))
-        elif kind == "h2":
-            out.append(f"## {b[1]}")
-        elif kind == "h3":
-            out.append(f"### {b[1]}")
-        elif kind == "meta":
-            out.append(f"*{b[1]}*")
-        elif kind == "text":
-            out.append("\n".join("> " + line if line else ">" for line in b[1].splitlines()))
-        elif kind == "code":
-            out.append(fence(b[1], b[2]))
-        elif kind == "result":
-            out += [f"*{result_meta(b[1], b[3], b[4])}*", fence(b[2])]
-        elif kind == "prediction":
-            pred, truth = b[1], b[2]
-            out.append("## Prediction" + (" (forced)" if pred["forced"] else ""))
-            out.append(_md_facts([(k, pred[k]) for k in ("label", "confidence", "description")]))
-            out.append(fence(pred["implementation"], "python"))
-            if truth:
-                out.append("### Truth")
-                out.append(_md_facts([(k, truth[k]) for k in ("label", "description")]))
-                if truth["implementation"]:
-                    out.append(fence(truth["implementation"], "python"))
-        elif kind == "score":
-            out.append("## Score")
-            out.append("\n".join(f"- {x}" for x in b[1]))
-            if b[2]:
-                out.append("Inputs on which the prediction and the model disagree:\n\n"
-                           + "\n".join(f"- `{x}`" for x in b[2]))
-        elif kind in ("note", "warning"):
-            out.append(("**Warning:** " if kind == "warning" else "**Note:** ") + b[1])
-        elif kind == "details":
-            out.append(f"<details><summary>{b[1]}</summary>\n\n{fence(b[2], 'text')}\n\n</details>")
-    return "\n\n".join(out) + "\n"
+    return "\n\n".join(text for _, text in render(blocks, MARKDOWN)) + "\n"

@@ -1,11 +1,15 @@
-"""The one comparison of model outputs, with the one numerical tolerance.
+"""The one comparison of model outputs, with the one numerical tolerance — and every other
+tolerance the project reads numbers with, each named here with the reason it differs.
 
 Everything that asks "are these the same output?" uses it: verification of a
 compiled subject against tracr and the task's reference (`verify.py`),
 functional scoring of a submitted implementation (`agent/scoring/score.py`),
-the ablate/patch tools deciding which positions changed (`tools/suite/ablation.py`)
-and the rule-based investigators eliminating hypotheses
-(`agent/investigators/hypotheses.py`).
+the ablate/patch tools deciding which positions changed (`tools/suite/ablation.py`),
+the rule-based investigators eliminating hypotheses
+(`agent/investigators/hypotheses.py`), the open-world synthesis and the decompiler
+checking a fitted step or a decompiled program against what the model computed.
+No other module compares numbers within a tolerance of its own: it calls `within`,
+`nonzero`, `value_equal`, `held_equal` or `outputs_equal` (tests/test_compare.py guards this).
 
 Rules, symmetric in their two arguments:
 - a missing value (None, printed `-`) equals only a missing value;
@@ -25,7 +29,43 @@ NUM_TOL = 1e-3
 """Absolute tolerance for numerical outputs. It must cover two things: the float32 error of a
 compiled numerical model against exact arithmetic (measured on the zoo's five numerical tasks:
 at most 3e-7) and tool outputs read back as printed (`decode_residual` rounds to 3 decimals,
-at most 5e-4 off). Anything off by more than 1e-3 is a different output."""
+at most 5e-4 off). Anything off by more than 1e-3 is a different output. The same tolerance
+serves every value read back from a model: a decompiled variable against the residual stream (its
+values are read at 4 decimals; over the decompiler's 40 test episodes the largest difference at an
+accepted match was 6e-5), a fitted mean or linear map against its observations, and "is this
+activation non-zero" (a value within NUM_TOL of 0 is 0)."""
+
+# -- reading activations: thresholds that are not "is this the same value?" -----------------------
+
+ONE_HOT_TOL = 0.02
+"""Recognising one-hot material in a label-free residual stream (the decompiler's discovery): a dim
+is one-hot when every value is within 0.02 of 0 or 1. Looser than NUM_TOL because a categorical
+aggregate's soft attention leaks onto the other keys (0.999 / 0.003 are seen), yet tight enough
+that a numerical variable holding fractions is not mistaken for a one-hot dim."""
+
+DECODE_TOL = 0.1
+"""decode_residual naming the value a categorical variable holds: a dim within 0.1 of 1 is hot, one
+within 0.1 of 0 is cold. Loose on purpose: it only chooses what is printed, and anything that is not
+a clean one-hot (a patched or ablated run, a mixing head) is printed as its weights instead."""
+
+ATTENTION_SHARE_TOL = 0.05
+"""Relative: two attention weights of one query are the same share when within 5% of the top
+weight (the decompiler asking whether BOS is attended as much as the selected keys)."""
+
+FLOAT_NOISE = 1e-6
+"""Float rounding, not a tolerance on what a model computed: a least-squares coefficient within
+1e-6 of a simple fraction is that fraction, a coefficient within 1e-6 of 0 is no term, and a
+residual dim within 1e-6 of 0 holds nothing (decode_residual's list of set variables)."""
+
+
+def within(a: Any, b: Any, tol: float = NUM_TOL) -> Any:
+    """|a - b| <= tol, for numbers or numpy arrays (elementwise). NaN is within nothing."""
+    return abs(a - b) <= tol
+
+
+def nonzero(a: Any, tol: float = NUM_TOL) -> Any:
+    """|a| > tol, for numbers or numpy arrays (elementwise): a value that is not 0 to the tolerance."""
+    return abs(a) > tol
 
 
 def value_equal(x: Any, y: Any, numerical: bool) -> bool:
@@ -38,7 +78,7 @@ def value_equal(x: Any, y: Any, numerical: bool) -> bool:
         except (TypeError, ValueError, OverflowError):  # e.g. a string where a number was expected
             return False
         # NaN and infinities are never equal to anything (`abs(nan - y) > tol` would be False).
-        return math.isfinite(fx) and math.isfinite(fy) and abs(fx - fy) <= NUM_TOL
+        return math.isfinite(fx) and math.isfinite(fy) and within(fx, fy)
     if isinstance(x, bool) != isinstance(y, bool):
         return False
     try:
@@ -53,3 +93,13 @@ def outputs_equal(a: Any, b: Any, numerical: bool) -> bool:
     if not isinstance(a, (list, tuple)) or not isinstance(b, (list, tuple)) or len(a) != len(b):
         return False
     return all(value_equal(x, y, numerical) for x, y in zip(a, b))
+
+
+def held_equal(x: Any, y: Any) -> bool:
+    """Whether a value computed for a model's internal variable is the value its residual stream
+    holds: two numbers within NUM_TOL, anything else by `value_equal`'s categorical rule. Unlike an
+    output, a bool equals its number here: inside the model a flag is a dimension holding 0 or 1,
+    so True and 1.0 are the same value."""
+    if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+        return value_equal(x, y, numerical=True)
+    return value_equal(x, y, numerical=False)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tracr_agent.tools.subjects.subject import standard_hooks
 from tracr_agent.tools.suite.machine import activations_json
-from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, fmt_seq, tool
+from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, fmt_seq, shows_nonzero, tool
 from tracr_agent.tools.suite.residual import check_layer, pos_labels
 
 FULL_TABLE_COLS = 12
@@ -110,13 +110,13 @@ def matrix_text(row_labels: list[str], col_labels: list[str], rows: list[list[fl
                 sparse_names: bool = False) -> str:
     """The whole table when small; otherwise its non-zero columns, or the top entries per row."""
     n_cols = len(col_labels)
-    nz = [j for j in range(n_cols) if any(abs(r[j]) >= 5e-4 for r in rows)]
+    nz = [j for j in range(n_cols) if any(shows_nonzero(r[j]) for r in rows)]
     if sparse_names:
         # Residual-stream rows: list the non-zero named dimensions per position.
         lines = []
         w0 = max(len(l) for l in row_labels)
         for label, r in zip(row_labels, rows):
-            ent = [(j, r[j]) for j in range(n_cols) if abs(r[j]) >= 5e-4]
+            ent = [(j, r[j]) for j in range(n_cols) if shows_nonzero(r[j])]
             more = ""
             if len(ent) > 2 * TOP_K:
                 top = sorted(ent, key=lambda e: (-abs(e[1]), e[0]))[: 2 * TOP_K]
@@ -136,7 +136,7 @@ def matrix_text(row_labels: list[str], col_labels: list[str], rows: list[list[fl
     lines = [head + f"; largest {TOP_K} entries per position:"]
     w0 = max(len(l) for l in row_labels)
     for label, r in zip(row_labels, rows):
-        ent = sorted(((j, r[j]) for j in nz if abs(r[j]) >= 5e-4), key=lambda e: (-abs(e[1]), e[0]))
+        ent = sorted(((j, r[j]) for j in nz if shows_nonzero(r[j])), key=lambda e: (-abs(e[1]), e[0]))
         body = " ".join(f"{col_labels[j]}={fmt_num(x)}" for j, x in ent[:TOP_K]) or "all 0"
         more = f"  (+{len(ent) - TOP_K} more non-zero)" if len(ent) > TOP_K else ""
         lines.append(f"{label.ljust(w0)}  {body}{more}")

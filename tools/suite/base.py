@@ -267,6 +267,11 @@ def fmt_num(x: float, digits: int = 3) -> str:
     return f"{v:g}"
 
 
+def shows_nonzero(x: float, digits: int = 3) -> bool:
+    """Whether `fmt_num` prints x as anything but 0: what the tools list as a non-zero entry."""
+    return round(float(x), digits) != 0
+
+
 def check_inputs(subject, inputs, max_inputs: int) -> list[list]:
     if not isinstance(inputs, list) or not inputs:
         raise ToolError(f"give at least one input sequence, e.g. [{fmt_seq(subject.vocab[:3])}]")

@@ -20,7 +20,7 @@ MAX_JSON_INPUTS = 64
 def sparse(x) -> list:
     """Nested lists; at the last axis [[index, value], …] of the non-zero entries (rounded to 4 decimals)."""
     if x.dim() == 1:
-        return [[j, _num(v)] for j, v in enumerate(x.tolist()) if abs(v) >= 5e-5]
+        return [[j, _num(v)] for j, v in enumerate(x.tolist()) if _num(v) != 0]
     return [sparse(row) for row in x]
 
 

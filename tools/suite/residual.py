@@ -16,13 +16,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracr_agent.tools.subjects.compare import DECODE_TOL, FLOAT_NOISE, nonzero, within
 from tracr_agent.tools.subjects.rawview import is_raw
-from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, tool
+from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, shows_nonzero, tool
 
-HOT_TOL = 0.1
-ZERO_TOL = 0.1
-RAW_ZERO = 5e-4
-"""A raw dim below this shows as 0 at 3 decimals, so it is left out of the non-zero list."""
 _KEEP_ORDER = ("tokens", "indices", "one")
 
 
@@ -71,21 +68,21 @@ def decode_value(var: Variable, row) -> str:
     if var.kind == "numerical":
         return fmt_num(row[var.dims[0][0]])
     xs = [(v, float(row[i])) for i, v in var.dims]
-    hot = [v for v, x in xs if abs(x - 1) < HOT_TOL]
+    hot = [v for v, x in xs if within(x, 1, DECODE_TOL)]
     rest = [x for v, x in xs if v not in hot]
-    if len(hot) == 1 and all(abs(x) < ZERO_TOL for x in rest):
+    if len(hot) == 1 and all(within(x, 0, DECODE_TOL) for x in rest):
         return hot[0]
-    if not hot and all(abs(x) < ZERO_TOL for x in rest):
+    if not hot and all(within(x, 0, DECODE_TOL) for x in rest):
         return "-"
     # Not a clean one-hot (a patched or ablated run, or a mixing head): show the weights.
-    return "?(" + ",".join(f"{v}:{fmt_num(x, 2)}" for v, x in xs if abs(x) >= 0.005) + ")"
+    return "?(" + ",".join(f"{v}:{fmt_num(x, 2)}" for v, x in xs if shows_nonzero(x, 2)) + ")"
 
 
 def decode_row(subject, row, only_set: bool = False) -> list[tuple[str, str]]:
     """[(variable, value text)] for one residual vector; only_set drops variables with no nonzero dim."""
     out = []
     for var in variables(subject):
-        if only_set and all(abs(float(row[i])) < 1e-6 for i, _ in var.dims):
+        if only_set and not any(nonzero(float(row[i]), FLOAT_NOISE) for i, _ in var.dims):
             continue
         out.append((var.name, decode_value(var, row)))
     return out
@@ -134,7 +131,7 @@ def decode_residual(subject, ctx: ToolContext, args: DecodeArgs) -> str:
         # No variables to decode by: the non-zero dims per position are what a researcher reads.
         lines = [f"{hook}, unlabelled: the non-zero dims per position (all others 0):"]
         for label, row in zip(labels, x.tolist()):
-            dims = [(f"d{i}", fmt_num(x)) for i, x in enumerate(row) if abs(x) >= RAW_ZERO]
+            dims = [(f"d{i}", fmt_num(x)) for i, x in enumerate(row) if shows_nonzero(x)]
             lines.append(f"{label.ljust(width)}  {fmt_vars(dims) or 'all 0'}")
         return "\n".join(lines)
     lines = [f"{hook}, decoded by variable (one line per position):"]

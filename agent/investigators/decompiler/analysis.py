@@ -17,6 +17,7 @@ from tracr_agent.agent.investigators.decompiler.mlps import explain_mlp
 from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program
 from tracr_agent.agent.investigators.decompiler.variables import INPUT_VARS, Variable, read_all
+from tracr_agent.tools.subjects.compare import nonzero
 
 
 def stage_hooks(info: dict) -> list[tuple[str, int]]:
@@ -55,31 +56,34 @@ class Decompilation:
     n_probes: int = 0
 
 
+def _scanned(obs: Observations, info: dict):
+    """(activation of a stage's hook [positions, d], stage) on every input scanned at every stage's hook."""
+    hooks = stage_hooks(info)
+    for acts in obs.acts.values():
+        if all(h in acts for h, _ in hooks):
+            yield from ((acts[h], i) for h, i in hooks)
+
+
+def _first(stages: dict, key, stage: int) -> None:
+    stages[key] = min(stages.get(key, stage), stage)
+
+
 def write_stages(obs: Observations, variables: list[Variable], info: dict) -> dict[str, int]:
     """The first stage at which each variable holds a value on any scanned input."""
-    hooks = stage_hooks(info)
     stages: dict[str, int] = {}
-    for x, acts in obs.acts.items():
-        if not all(h in acts for h, _ in hooks):
-            continue
-        for h, i in hooks:
-            resid = acts[h]
-            for v in variables:
-                if any(v.written(row) for row in resid[1:]) or (v.name in INPUT_VARS and v.written(resid[0])):
-                    stages[v.name] = min(stages.get(v.name, i), i)
+    for resid, i in _scanned(obs, info):
+        for v in variables:
+            if any(v.written(row) for row in resid[1:]) or (v.name in INPUT_VARS and v.written(resid[0])):
+                _first(stages, v.name, i)
     return stages
 
 
 def dim_stages(obs: Observations, info: dict) -> dict[int, int]:
     """The first stage at which each residual dim is non-zero (any position) on a scanned input."""
-    hooks = stage_hooks(info)
     stages: dict[int, int] = {}
-    for x, acts in obs.acts.items():
-        if not all(h in acts for h, _ in hooks):
-            continue
-        for h, i in hooks:
-            for j in np.nonzero(np.any(np.abs(acts[h]) > 1e-3, axis=0))[0]:
-                stages[int(j)] = min(stages.get(int(j), i), i)
+    for resid, i in _scanned(obs, info):
+        for j in np.nonzero(np.any(nonzero(resid), axis=0))[0]:
+            _first(stages, int(j), i)
     return stages
 
 

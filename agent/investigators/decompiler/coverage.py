@@ -10,12 +10,7 @@ from __future__ import annotations
 
 from tracr_agent.agent.investigators.decompiler.mlps import key_of
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, Program, trace
-
-
-def _close(a, b) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
-        return abs(float(a) - float(b)) <= 2e-3
-    return a == b
+from tracr_agent.tools.subjects.compare import held_equal
 
 
 def agreement(prog: Program, src: str, observed: dict[tuple, dict[str, list]]) -> tuple[int, int, list[str]]:
@@ -32,7 +27,7 @@ def agreement(prog: Program, src: str, observed: dict[tuple, dict[str, list]]) -
             mine, theirs = got.get(prog.ident(st.out)), vals.get(st.out)
             if mine is None or theirs is None:
                 continue
-            if len(mine) != len(theirs) - 1 or not all(_close(a, b) for a, b in zip(mine, theirs[1:])):
+            if len(mine) != len(theirs) - 1 or not all(held_equal(a, b) for a, b in zip(mine, theirs[1:])):
                 good = False
                 bad.add(st.out)
         ok += good

@@ -20,8 +20,7 @@ from typing import Optional
 import numpy as np
 
 from tracr_agent.agent.investigators.decompiler.variables import Variable
-
-TOL = 0.02  # soft attention leaks a little (0.999 / 0.003 are seen): one-hot is "within 0.02 of 0 or 1"
+from tracr_agent.tools.subjects.compare import ONE_HOT_TOL, nonzero, within  # one-hot: within 0.02 of 0 or 1
 
 
 def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, int]) -> list[Variable]:
@@ -30,9 +29,9 @@ def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, 
         return []
     R = np.concatenate([r for _, r in final_resids])
     d = R.shape[1]
-    nonzero = np.any(np.abs(R) > TOL, axis=0)
-    binary = np.all((np.abs(R) < TOL) | (np.abs(R - 1) < TOL), axis=0)
-    unit = np.all((R > -TOL) & (R < 1 + TOL), axis=0)
+    seen = np.any(nonzero(R, ONE_HOT_TOL), axis=0)
+    binary = np.all(within(R, 0, ONE_HOT_TOL) | within(R, 1, ONE_HOT_TOL), axis=0)
+    unit = np.all((R > -ONE_HOT_TOL) & (R < 1 + ONE_HOT_TOL), axis=0)
     hot = R > 0.5
     groups: list[list[int]] = []
     numerical: set[int] = set()
@@ -44,7 +43,7 @@ def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, 
             current.clear()
 
     for j in range(d):
-        if not nonzero[j]:
+        if not seen[j]:
             continue
         stage = dim_stage.get(j)
         # a categorical aggregate may average one-hots where it selects several keys, and a selector
@@ -58,7 +57,7 @@ def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, 
             continue
         # a dim not seen on the scanned inputs has no stage: it may join either side
         same_stage = stage is None or _stage(current, dim_stage) in (None, stage)
-        if current and same_stage and np.all(R[:, current + [j]].sum(axis=1) < 1 + TOL):
+        if current and same_stage and np.all(R[:, current + [j]].sum(axis=1) < 1 + ONE_HOT_TOL):
             current.append(j)
         else:
             close()
@@ -70,7 +69,7 @@ def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, 
     split = []
     for dims in groups:
         sums = R[:, dims].sum(axis=1)
-        mixed = not np.all(binary[dims]) and not np.all((np.abs(sums) < TOL) | (np.abs(sums - 1) < TOL))
+        mixed = not np.all(binary[dims]) and not np.all(within(sums, 0, ONE_HOT_TOL) | within(sums, 1, ONE_HOT_TOL))
         if len(dims) > 1 and mixed:
             split += [[j] for j in dims]
             numerical |= {j for j in dims if not binary[j]}

@@ -16,8 +16,7 @@ import numpy as np
 
 from tracr_agent.agent.investigators.decompiler.program import COMPARATORS, HeadStep
 from tracr_agent.agent.investigators.decompiler.variables import Variable
-
-NUM_TOL = 2e-3
+from tracr_agent.tools.subjects.compare import ATTENTION_SHARE_TOL, nonzero, within
 
 
 def selections(pattern: np.ndarray) -> tuple[list[list[int]], bool]:
@@ -27,8 +26,8 @@ def selections(pattern: np.ndarray) -> tuple[list[list[int]], bool]:
     for q in range(1, n_pos):
         row = pattern[q]
         top = row.max()
-        keys = [k for k in range(n_pos) if row[k] >= 0.5 * top and row[k] > 1e-3]
-        if 0 not in keys or (len(keys) > 1 and abs(row[0] - top) > 0.05 * top):
+        keys = [k for k in range(n_pos) if row[k] >= 0.5 * top and nonzero(row[k])]
+        if 0 not in keys or (len(keys) > 1 and not within(row[0], top, ATTENTION_SHARE_TOL * top)):
             bos_always = False
         sel.append([k for k in keys if k != 0])
     return sel, bos_always
@@ -98,7 +97,7 @@ def _mean_fits(probes, out: str, value: str, indicator) -> bool:
             if any(xs[k] is None for k in keys):
                 return False
             m = sum(xs[k] for k in keys) / len(keys) if keys else 0.0
-            if abs(vals[out][q] - m) > NUM_TOL:
+            if not within(vals[out][q], m):
                 return False
     return True
 
@@ -110,7 +109,7 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
             return None
         for vals, sel in probes:
             for q, keys in enumerate(sel, 1):
-                if abs(vals[out.name][q] - 1.0 / (len(keys) + 1)) > NUM_TOL:
+                if not within(vals[out.name][q], 1.0 / (len(keys) + 1)):
                     return None
         return ("width", None, {}, None)
     for v in candidates:

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, ToolMessage
 
+from tracr_agent.agent.investigators.rule_based import DeterministicInvestigator, forced_turn, tool_results
 from tracr_agent.agent.investigators.decompiler import coverage, probes
 from tracr_agent.agent.investigators.decompiler.analysis import final_hook, pattern_hook
 from tracr_agent.agent.investigators.decompiler.observations import read_results
@@ -29,27 +28,17 @@ from tracr_agent.agent.investigators.decompiler.program import HeadStep, describ
 from tracr_agent.agent.investigators.decompiler.variables import read_all
 from tracr_agent.agent.investigators.reading import rounds
 from tracr_agent.agent.investigators.reading.output import decompile_internals
-from tracr_agent.agent.investigators.reading.rounds import CALL_BUDGET, parse_info, tool_results
-from tracr_agent.agent.loop.prompts import FORCE
+from tracr_agent.agent.investigators.reading.rounds import CALL_BUDGET, parse_info
 
 COVER_MARK = "Coverage round"
 MAX_TURNS = 8
 COVER_CALLS = 10
 
 
-class DecompilerInvestigator(BaseChatModel):
-    available: list = []
-
+class DecompilerInvestigator(DeterministicInvestigator):
     @property
     def _llm_type(self) -> str:
         return "decompiler"
-
-    def bind_tools(self, tools, **kwargs):
-        names = [getattr(t, "name", None) or t.get("name") for t in tools]
-        return self.model_copy(update={"available": names})
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._decide(list(messages)))])
 
     def _decide(self, messages) -> AIMessage:
         turn = sum(isinstance(m, AIMessage) for m in messages) + 1
@@ -60,7 +49,7 @@ class DecompilerInvestigator(BaseChatModel):
         if _submitted(messages):
             return AIMessage(content="My prediction is the decompiled program I submitted; its description lists "
                                      "each step (the decompiler answers every question with it).")
-        forced = any(isinstance(m, HumanMessage) and m.content.startswith(FORCE.split("{")[0]) for m in messages)
+        forced = forced_turn(messages)
         if "submit_prediction" not in self.available:
             return AIMessage(content="The decompiler needs tools (model_info, get_activations); none are offered here.")
         results = tool_results(messages)

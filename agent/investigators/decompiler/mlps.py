@@ -17,9 +17,9 @@ import numpy as np
 
 from tracr_agent.agent.investigators.decompiler.program import MlpStep
 from tracr_agent.agent.investigators.decompiler.variables import Variable
+from tracr_agent.tools.subjects.compare import within
 
 MAX_INPUTS = 3
-NUM_TOL = 1e-3
 
 
 def key_of(vals: tuple):
@@ -41,7 +41,7 @@ def _linear(rows, names: tuple[str, ...], out: str) -> Optional[list[float]]:
     y = np.array([float(r[out]) for r in rows])
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     coef = [round(float(c), 4) for c in coef]
-    if np.max(np.abs(X @ np.array(coef) - y)) > NUM_TOL:
+    if not np.all(within(X @ np.array(coef), y)):
         return None
     return coef
 

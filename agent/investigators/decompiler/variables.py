@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from tracr_agent.agent.investigators.parsing import parse_value
+from tracr_agent.tools.subjects.compare import nonzero
 from tracr_agent.tools.suite.residual import parse_labels
 
 INPUT_VARS = ("tokens", "indices", "one")
@@ -35,7 +36,7 @@ class Variable:
         return self.values[j] if xs[j] > 0.5 else None
 
     def written(self, row: np.ndarray) -> bool:
-        return bool(np.any(np.abs(row[list(self.dims)]) > 1e-3))
+        return bool(np.any(nonzero(row[list(self.dims)])))
 
     @property
     def ident(self) -> str:

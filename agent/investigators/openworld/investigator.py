@@ -20,7 +20,7 @@ resumption work unchanged); synthesis results are memoized per set of observatio
 from __future__ import annotations
 
 import random
-from typing import Optional
+from typing import ClassVar, Optional
 
 from langchain_core.messages import AIMessage
 
@@ -32,7 +32,7 @@ from tracr_agent.agent.investigators.parsing import parse_run_model
 from tracr_agent.agent.investigators.reading import rounds
 from tracr_agent.agent.investigators.reading.output import decompile_internals, is_raw, output_observations
 from tracr_agent.agent.investigators.reading.rounds import CALL_BUDGET, parse_info
-from tracr_agent.agent.investigators.rule_based import RuleInvestigator
+from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn
 from tracr_agent.tools.subjects.compare import outputs_equal
 
 RANDOM_BATCHES = 1
@@ -61,13 +61,10 @@ def random_inputs(info: dict, seed: int, count: int, avoid: set) -> list[list]:
 class OpenWorldInvestigator(RuleInvestigator):
     """The open-world baseline: generic building blocks, fitted to what it observes."""
 
-    def _decide(self, messages) -> AIMessage:
-        if not self.available:
-            return self._static_answer(messages)
-        t = self.turn(messages)
-        if t.info is None and not t.forced and "model_info" in self.available:
-            return AIMessage(content="First, the architecture and vocabulary.", tool_calls=[t.call("model_info", {})])
-        info = t.info or {"vocab": [], "max_seq_len": 1, "numerical": False}
+    without_pairs: ClassVar[str] = ("the open-world baseline fits programs to observed outputs, so it cannot say "
+                                    "what the model computes")
+
+    def _investigate(self, t: Turn, info: dict) -> AIMessage:
         if "run_model" in self.available:
             return self._with_outputs(info, t)
         return self._from_residual(info, t)
@@ -177,15 +174,9 @@ class OpenWorldInvestigator(RuleInvestigator):
                                                   f"({checks} test batch(es))", note)
 
     # -- the static dump (no tools) ---------------------------------------------------------------
-    def _static_answer(self, messages) -> AIMessage:
-        obs = self.static_pairs(messages)
-        if not obs:
-            return AIMessage(content="The dump holds attention patterns and embeddings but no input/output pairs; "
-                                     "the open-world baseline fits programs to observed outputs, so it cannot "
-                                     "say what the model computes.\nPREDICTION: unknown")
+    def _static_answer(self, obs: dict, numerical: bool) -> AIMessage:
         vocab = sorted({t for x in obs for t in x}, key=repr)
-        info = {"vocab": vocab, "max_seq_len": max(len(x) for x in obs),
-                "numerical": any(isinstance(v, float) for y in obs.values() for v in y)}
+        info = {"vocab": vocab, "max_seq_len": max(len(x) for x in obs), "numerical": numerical}
         best: Optional[object] = fit(obs, info).best
         if best is None:
             return AIMessage(content="No composition of the building blocks explains the input/output pairs."

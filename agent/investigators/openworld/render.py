@@ -257,8 +257,10 @@ class Program:
 def _num(c: float) -> str:
     from fractions import Fraction
 
+    from tracr_agent.tools.subjects.compare import FLOAT_NOISE, within
+
     fr = Fraction(c).limit_denominator(12)
-    if abs(float(fr) - c) < 1e-9:
+    if within(float(fr), c, FLOAT_NOISE):
         return str(fr.numerator) if fr.denominator == 1 else f"({fr.numerator} / {fr.denominator})"
     return repr(round(c, 6))
 

@@ -29,7 +29,7 @@ from typing import Optional
 import numpy as np
 
 from tracr_agent.agent.investigators.openworld import blocks as B
-from tracr_agent.tools.subjects.compare import NUM_TOL  # the one numerical tolerance (scoring's)
+from tracr_agent.tools.subjects.compare import FLOAT_NOISE, nonzero, within  # scoring's tolerance
 
 MAX_TABLE = 16
 MAX_VALUES = 16
@@ -211,7 +211,7 @@ def matches(space: Space, s: SOp, target: np.ndarray, kind: str) -> bool:
         return False
     ok = ~np.isnan(a)
     if kind == "num" or s.kind == "num":
-        return bool(np.all(np.abs(a[ok] - b[ok]) <= NUM_TOL))
+        return bool(np.all(within(a[ok], b[ok])))
     if kind == "bool" and not np.all(np.isin(a[ok], (0.0, 1.0))):
         return False
     return bool(np.all(a[ok] == b[ok]))
@@ -255,8 +255,8 @@ def fit_linear(space: Space, srcs: list[SOp], target: np.ndarray) -> Optional[tu
     snapped = []
     for c in coef:
         best = min((round(c * d) / d for d in (1, 2, 3, 4, 5, 6, 8, 10, 12)), key=lambda v: abs(v - c))
-        snapped.append(best if abs(best - c) < 1e-6 else float(c))
-    if np.all(np.abs(X @ np.array(snapped) - y) <= NUM_TOL) and any(abs(c) > 1e-9 for c in snapped[:-1]):
+        snapped.append(best if within(best, c, FLOAT_NOISE) else float(c))
+    if np.all(within(X @ np.array(snapped), y)) and any(nonzero(c, FLOAT_NOISE) for c in snapped[:-1]):
         return tuple(snapped)
     return None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.decompiler import probes
 from tracr_agent.agent.investigators.decompiler.analysis import final_hook, pattern_hook, stage_hooks
@@ -47,13 +47,6 @@ def parse_info(text: str) -> dict:
     m = re.search(r"residual stream variables \(\d+ dims\): (.*)", text)
     info["n_vars"] = len(m.group(1).split(",")) if m else max(4, info["d_model"] // 3)
     return info
-
-
-def tool_results(messages) -> list[tuple[str, dict, str]]:
-    """(tool name, arguments, result text) of every answered call, in order."""
-    calls = {c["id"]: (c["name"], c["args"]) for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
-    return [(*calls[m.tool_call_id], m.content if isinstance(m.content, str) else str(m.content))
-            for m in messages if isinstance(m, ToolMessage) and m.tool_call_id in calls]
 
 
 def requests(info: dict, xs, scan, hooks: tuple[str, ...] | None = None) -> list[Request]:

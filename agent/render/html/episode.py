@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from tracr_agent.agent.render.document import result_meta
+from tracr_agent.agent.render.document import render, result_meta
 from tracr_agent.agent.render.html.pictures import result_html
 
 
@@ -40,40 +40,37 @@ def score_html(lines: list[str], disagree: list[str]) -> str:
     return out
 
 
+def _html(heading: str) -> dict:
+    """The block renderers for HTML; `heading` is the tag of the episode's title."""
+    return {
+        "title": lambda text: f"<{heading}>{escape(text)}</{heading}>",
+        "facts": _facts,
+        "h2": lambda text: f'<h2 class="turn">{escape(text)}</h2>',
+        # a tool call: its arguments and its result follow in the same box (closed in episode_html)
+        "h3": lambda text: f'<div class="call"><h3>{escape(text)}</h3>',
+        "meta": lambda text: f'<p class="meta">{escape(text)}</p>',
+        "text": lambda text: f'<div class="text">{"<br>".join(escape(x) for x in text.splitlines())}</div>',
+        "code": _code,
+        "result": lambda name, text, is_error, latency_ms: (
+            f'<p class="meta">{escape(result_meta(name, is_error, latency_ms))}</p>{result_html(text, is_error)}'),
+        "prediction": prediction_html,
+        "score": score_html,
+        "note": lambda text: f'<p class="note">{escape(text)}</p>',
+        "warning": lambda text: f'<p class="warning">{escape(text)}</p>',
+        "details": lambda summary, text: f"<details><summary>{escape(summary)}</summary>{_code(text)}</details>",
+    }
+
+
 def episode_html(blocks, heading: str = "h1") -> str:
     """The blocks as HTML (no <html> wrapper); `heading` is the tag of the episode's title."""
     out: list[str] = []
     in_call = False
-    for b in blocks:
-        kind = b[0]
+    for kind, html in render(blocks, _html(heading)):
         if in_call and kind not in ("code", "result"):
             out.append("</div>")
             in_call = False
-        if kind == "title":
-            out.append(f"<{heading}>{escape(b[1])}</{heading}>")
-        elif kind == "facts":
-            out.append(_facts(b[1]))
-        elif kind == "h2":
-            out.append(f'<h2 class="turn">{escape(b[1])}</h2>')
-        elif kind == "h3":  # a tool call: its arguments and its result follow in the same box
-            out.append(f'<div class="call"><h3>{escape(b[1])}</h3>')
-            in_call = True
-        elif kind == "meta":
-            out.append(f'<p class="meta">{escape(b[1])}</p>')
-        elif kind == "text":
-            out.append(f'<div class="text">{"<br>".join(escape(x) for x in b[1].splitlines())}</div>')
-        elif kind == "code":
-            out.append(_code(b[1], b[2]))
-        elif kind == "result":
-            out.append(f'<p class="meta">{escape(result_meta(b[1], b[3], b[4]))}</p>{result_html(b[2], b[3])}')
-        elif kind == "prediction":
-            out.append(prediction_html(b[1], b[2]))
-        elif kind == "score":
-            out.append(score_html(b[1], b[2]))
-        elif kind in ("note", "warning"):
-            out.append(f'<p class="{kind}">{escape(b[1])}</p>')
-        elif kind == "details":
-            out.append(f"<details><summary>{escape(b[1])}</summary>{_code(b[2])}</details>")
+        out.append(html)
+        in_call = in_call or kind == "h3"
     if in_call:
         out.append("</div>")
     return "\n".join(out)
