@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 from langchain_core.messages import AIMessage
 
+from tracr_agent.agent.episode.limits import Limits
 from tracr_agent.agent.investigators.decompiler import probes
 from tracr_agent.agent.investigators.decompiler.analysis import final_hook, pattern_hook, stage_hooks
 from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
 from tracr_agent.agent.investigators.parsing import parse_seq
 
-CALL_BUDGET = 40
-"""The default --max-tool-calls: reads stop one short of it, so the submission always fits."""
+CALL_BUDGET = Limits().max_tool_calls
+"""The default --max-tool-calls (Limits' default, not a copy of it): reads stop one short of it, so
+the submission always fits."""
 ROUND1_CALLS = 24
 """Round 1's share of the budget (the rest: a later round and the submission)."""
 
