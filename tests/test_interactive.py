@@ -18,6 +18,9 @@ from terminal import QUESTION, REVIEW, approve_until_question, cli, events_of, f
 
 from tracr_agent.agent.episode import transcript as tr  # noqa: E402
 
+# one pytest-xdist worker runs this whole module: the steered pexpect session (a module fixture) is run once
+pytestmark = pytest.mark.xdist_group("test_interactive")
+
 
 # -- one steered session: approve, hint, edit, deny, approve, question --------------------------------
 

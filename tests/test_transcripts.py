@@ -26,6 +26,9 @@ from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 from fakes import ScriptedChatModel
 
+# one pytest-xdist worker runs this whole module: the baseline episode (a module fixture) is run once
+pytestmark = pytest.mark.xdist_group("test_transcripts")
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = [REPO / "transcripts" / f"baseline-{t}.jsonl" for t in ("reverse", "sort", "length")]
 EVENT_TYPES = {tr.Header, tr.LLMRequest, tr.LLMResponse, tr.ToolCallEvent, tr.ToolResultEvent, tr.LimitEvent,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tracr_agent.agent.cli.main import app
+
+# one pytest-xdist worker runs this whole module: the evaluated folder (a module fixture) is built once
+pytestmark = pytest.mark.xdist_group("test_view")
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -60,8 +64,11 @@ def chromium_dom(page: Path, fragment: str = "") -> str:
     """The DOM after the page's scripts ran, from a real headless Chromium."""
     exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     assert exe, "these tests need Chromium: apt-get install chromium"
-    p = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                        page.resolve().as_uri() + fragment], capture_output=True, text=True, timeout=120)
+    # a profile of its own: Chromium instances sharing one profile (parallel test workers) refuse to start
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        p = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                            "--dump-dom", page.resolve().as_uri() + fragment], capture_output=True, text=True,
+                           timeout=120)
     assert p.returncode == 0 and "<html" in p.stdout, p.stderr[-2000:]
     return p.stdout
 

@@ -179,7 +179,7 @@ def compile_cmd(
         for tid in selected:
             progress.update(bar, description=f"compiling {tid or program}")
             t0 = time.perf_counter()
-            # --verify needs tracr's own model: compile afresh (and refresh the cache entry)
+            # --verify needs tracr's own model: compile afresh (and repair a damaged cache entry)
             subject = subject_from(tid, program, None, no_cache=no_cache, refresh=verify)
             secs = time.perf_counter() - t0
             row = [tid or program, str(subject.n_layers), str(subject.n_heads), str(subject.d_model), f"{secs:.1f}"]

@@ -69,8 +69,9 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
                     use_cache: bool = True, refresh: bool = False) -> Subject:
     """Compile with tracr, convert, store in the cache, and load it back.
 
-    `refresh` compiles even on a cache hit (and rewrites the entry): the caller
-    needs tracr's own model (`subject.tracr_model`), e.g. to verify against it."""
+    `refresh` compiles even on a cache hit: the caller needs tracr's own model
+    (`subject.tracr_model`), e.g. to verify against it. The entry is rewritten only
+    when it is missing or damaged (see `_readable_entry`)."""
     if use_cache and not refresh:
         hit = load_cached(key, truth.kind)
         if hit is not None:
@@ -89,20 +90,45 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
         subject.tracr_model = model
         return subject
     final = cache_root() / "subjects" / key
+    subject = _readable_entry(key, truth.kind) if refresh else None
+    if subject is None:
+        _store(final, card, weights_t, truth, provenance, replace=refresh)
+        subject = load_cached(key, truth.kind)
+    subject.tracr_model = model
+    return subject
+
+
+def _readable_entry(key: str, kind: str) -> Optional[Subject]:
+    """The cache entry for `key` if it is there and loads, else None (missing or damaged).
+
+    A refresh keeps a readable entry instead of rewriting it: the key fixes the program, vocab,
+    max_seq_len, library versions and converter, so the compile just done wrote the same weights;
+    deleting the entry would break another process (e.g. a parallel test worker, or an eval)
+    reading it at that moment. `compile --verify` then checks exactly the weights users load."""
+    try:
+        return load_cached(key, kind)
+    except (OSError, ValueError, SubjectError):
+        return None
+
+
+def _store(final: Path, card, weights, truth: SubjectTruth, provenance, *, replace: bool) -> None:
+    """Writes a cache entry atomically: into a temporary folder, then renamed into place."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".tmp-"))
-    write_model_dir(tmp, card, weights_t)
+    write_model_dir(tmp, card, weights)
     (tmp / "truth.json").write_text(json.dumps(
         {"task_id": truth.task_id, "labels": list(truth.labels), "provenance": provenance}, default=str))
-    if refresh and final.exists():
-        shutil.rmtree(final, ignore_errors=True)
+    if replace and final.exists():  # a damaged entry: moved aside first, as a rename cannot replace a folder
+        trash = Path(tempfile.mkdtemp(dir=final.parent, prefix=".old-"))
+        try:
+            os.replace(final, trash / "entry")
+        except OSError:  # another process moved it already
+            pass
+        shutil.rmtree(trash, ignore_errors=True)
     try:
         os.replace(tmp, final)
     except OSError:  # another process won the race: theirs is as good as ours
         shutil.rmtree(tmp, ignore_errors=True)
-    subject = load_cached(key, truth.kind)
-    subject.tracr_model = model
-    return subject
 
 
 def task_source(task) -> str:

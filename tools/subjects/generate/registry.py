@@ -86,7 +86,7 @@ def fast_xla():
 
 
 def compile_and_verify(gid: GenId, program: Program):
-    """Compiles the candidate (refreshing its subject-cache entry) and checks it exactly as the zoo is
+    """Compiles the candidate (even on a subject-cache hit: tracr's model is needed) and checks it exactly as the zoo is
     checked. Returns (subject or None, rejection reason or None, detail)."""
     from tracr_agent.tools.errors import SubjectError
     from tracr_agent.tools.subjects.generate.task import make_task
