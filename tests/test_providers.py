@@ -122,7 +122,11 @@ def test_a_silent_provider_never_outlives_max_seconds(tmp_path, provider, model,
     assert "Traceback" not in r.stdout + r.stderr
     ev = events(t)
     end = next(e for e in ev if e["type"] == "end")
-    assert end["duration_s"] < 6 + 5 + 3, end  # limit + the forced last turn's grace + slack, never the 60 s reply
+    # limit + the forced last turn's grace + slack, never the 60 s reply. Counted as in test_faults from
+    # the first request, as starting the CLI may take longer; the slack is for a busy machine (parallel
+    # test workers beside other jobs: measured up to 1.5 s over limit + grace at a load of 10 on 2 cores).
+    asked = next(e["t"] for e in ev if e["type"] == "llm_request")
+    assert ev[-1]["t"] < max(asked, 6) + 5 + 8, (asked, end)
     assert end["status"] != "prediction"
     errors = [e for e in ev if e["type"] == "error"]
     assert errors and all("LLM call failed" in e["message"] for e in errors), errors

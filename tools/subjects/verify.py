@@ -34,6 +34,8 @@ def _tracr_outputs(subject, model, inputs: list[list]):
     import numpy as np
     import torch
 
+    from tracr_agent.tools.subjects.compile import fast_xla
+
     fwd = jax.jit(model.forward)  # one trace per sequence length
     outputs, resid = [None] * len(inputs), {}
     by_len: dict[int, list[int]] = {}
@@ -42,7 +44,8 @@ def _tracr_outputs(subject, model, inputs: list[list]):
     W_U = subject.weights["unembed.W_U"]
     for n, idxs in sorted(by_len.items()):
         ids = jnp.array([subject.token_ids(inputs[i]) for i in idxs])
-        final = np.asarray(fwd(model.params, ids).transformer_output.output)
+        with fast_xla():
+            final = np.asarray(fwd(model.params, ids).transformer_output.output)
         resid[n] = (idxs, final)
         logits = torch.from_numpy(final @ W_U)
         for row, i in zip(logits, idxs):

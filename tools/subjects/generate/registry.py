@@ -70,21 +70,6 @@ def _write(path: Path, candidates: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-@contextmanager
-def fast_xla():
-    """XLA with most optimizations off while tracr builds and runs a candidate: every candidate has
-    new shapes, so JAX compiles dozens of small programs each time, and compiling, not running,
-    is the cost (measured: CPU per candidate down by about a third). Results agree to float precision."""
-    import jax
-
-    before = bool(jax.config.values.get("jax_disable_most_optimizations", False))
-    jax.config.update("jax_disable_most_optimizations", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_disable_most_optimizations", before)
-
-
 def compile_and_verify(gid: GenId, program: Program):
     """Compiles the candidate (even on a subject-cache hit: tracr's model is needed) and checks it exactly as the zoo is
     checked. Returns (subject or None, rejection reason or None, detail)."""
@@ -95,16 +80,15 @@ def compile_and_verify(gid: GenId, program: Program):
     from tracr_agent.tools.subjects.verify import verify_task
 
     task = make_task(gid, program, {})
-    with fast_xla():
-        try:
-            subject = compile_subject(task.build(), task.vocab, task.max_seq_len,
-                                      key=cache_key(task_source(task), task.vocab, task.max_seq_len),
-                                      truth=SubjectTruth(task_id=task.id, labels=task.labels), refresh=True)
-        except SubjectError as e:
-            return None, filters.NOT_COMPILABLE, str(e)
-        if subject.n_layers < DIFFICULTIES[gid.difficulty].min_layers:
-            return None, filters.TOO_SHALLOW, f"{subject.n_layers} layer(s)"
-        result = verify_task(task, subject, subject.tracr_model)
+    try:
+        subject = compile_subject(task.build(), task.vocab, task.max_seq_len,
+                                  key=cache_key(task_source(task), task.vocab, task.max_seq_len),
+                                  truth=SubjectTruth(task_id=task.id, labels=task.labels), refresh=True)
+    except SubjectError as e:
+        return None, filters.NOT_COMPILABLE, str(e)
+    if subject.n_layers < DIFFICULTIES[gid.difficulty].min_layers:
+        return None, filters.TOO_SHALLOW, f"{subject.n_layers} layer(s)"
+    result = verify_task(task, subject, subject.tracr_model)
     if not result.ok:
         return None, filters.DISAGREES, result.first_mismatch
     return subject, None, ""
