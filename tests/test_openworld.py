@@ -226,3 +226,27 @@ def test_open_world_whitebox_stopped_by_a_limit_still_submits(load, tmp_path):
     assert res.status == "prediction"
     assert res.prediction["confidence"] <= 0.1
     assert "def f(tokens)" in res.prediction["implementation"]
+
+
+def test_refit_keeps_a_program_the_fresh_inputs_confirm_and_searches_again_when_they_refute_it():
+    """After a test on fresh inputs: a confirmed program is kept as is (no second search over more
+    observations, whose time can run out on a loaded machine); a refuted one is replaced by a
+    program that reproduces everything."""
+    from tracr_agent.agent.investigators.openworld.fit import refit
+
+    info = {"vocab": [0, 1, 2, 3], "max_seq_len": 4, "numerical": False}
+    double = lambda t: [2 * x for x in t]  # noqa: E731
+    earlier = observations(double, (0, 1, 2, 3), 4, count=30, seed=1)
+    everything = {**earlier, **observations(double, (0, 1, 2, 3), 4, count=30, seed=2)}
+    assert len(everything) > len(earlier)
+    assert refit(earlier, everything, info).best is fit(earlier, info).best
+
+    odd = lambda t: [x + 1 if x == 3 else x for x in t]  # noqa: E731 - identity on the earlier inputs
+    earlier = {x: odd(list(x)) for x in observations(odd, (0, 1, 2), 4, count=30, seed=3)}
+    everything = {**earlier, **observations(odd, (0, 1, 2, 3), 4, count=40, seed=4)}
+    first = fit(earlier, info).best
+    again = refit(earlier, everything, info).best
+    assert again is not None and again is not first
+    scope: dict = {}
+    exec(again.source, scope)
+    assert all(scope["f"](list(x)) == y for x, y in everything.items())

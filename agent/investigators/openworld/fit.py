@@ -90,3 +90,18 @@ def fit(obs: dict, info: dict, seconds: float = SEARCH_SECONDS) -> Fit:
         _MEMO.pop(next(iter(_MEMO)))
     _MEMO[key] = result
     return result
+
+
+def refit(earlier: dict, everything: dict, info: dict) -> Fit:
+    """The programs for everything observed, after a test on fresh inputs. When the earlier fit's best
+    program also reproduces the new observations, it is a smallest program for all of them (nothing
+    smaller reproduced even the earlier subset): keep it and the runners-up that agree, without a
+    second, slower search over more observations. Otherwise search again on everything."""
+    first = fit(earlier, info)
+    if first.best is not None and len(everything) > len(earlier):
+        obs = {tuple(x): list(y) for x, y in everything.items() if len(y) == len(x)}
+        numerical = output_kind(obs, bool(info.get("numerical"))) == "num"
+        kept = [p for p in first.programs if check(p.source, obs, numerical)]
+        if kept and kept[0] is first.best:
+            return Fit(kept)
+    return fit(everything, info)

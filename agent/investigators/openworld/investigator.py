@@ -25,7 +25,7 @@ from typing import ClassVar, Optional
 from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.hypotheses import BATCH, probe_inputs, submit_prediction
-from tracr_agent.agent.investigators.openworld.fit import Fit, fit
+from tracr_agent.agent.investigators.openworld.fit import Fit, fit, refit
 from tracr_agent.agent.investigators.decompiler.analysis import final_hook
 from tracr_agent.agent.investigators.decompiler.observations import read_results
 from tracr_agent.agent.investigators.parsing import parse_run_model
@@ -72,12 +72,16 @@ class OpenWorldInvestigator(RuleInvestigator):
     # -- with decoded outputs -------------------------------------------------------------------
     def _with_outputs(self, info: dict, t) -> AIMessage:
         obs: dict = {}
-        runs = 0
+        before_checks: dict = {}  # what the first fit saw: the designed and random batches
+        asked = 0
         for name, _, text in t.results:
-            if name == "run_model" and not text.startswith("error"):
+            if name != "run_model":
+                continue
+            asked += 1
+            if not text.startswith("error"):
                 obs.update(parse_run_model(text))
-                runs += 1
-        asked = sum(name == "run_model" for name, _, _ in t.results)
+                if asked <= 1 + RANDOM_BATCHES:
+                    before_checks.update(parse_run_model(text))
         if not obs and not t.forced and asked == 0:
             return AIMessage(content="Probing with designed inputs: single tokens, sorted, reversed, constant and "
                                      "random sequences.",
@@ -85,7 +89,7 @@ class OpenWorldInvestigator(RuleInvestigator):
         if asked < 1 + RANDOM_BATCHES and not t.forced:
             return AIMessage(content="More evidence before fitting: random inputs of every length.",
                              tool_calls=[t.call("run_model", {"inputs": random_inputs(info, self.seed + asked, BATCH, set(obs))})])
-        result = fit(obs, info)
+        result = refit(before_checks, obs, info)
         checks = asked - 1 - RANDOM_BATCHES
         if result.best is not None and checks < 1 and not t.forced:
             probes = self._checks(info, result, obs, asked)
@@ -152,8 +156,8 @@ class OpenWorldInvestigator(RuleInvestigator):
         if not outs:
             return self._submit(Fit([]), 0, t, "The output variable could not be found in the residual stream")
         var = dec.program.output
-        result = fit(outs, info)
         checks = sum(1 for text in t.said if text.startswith((CHECK_MARK, MORE_MARK)))
+        result = refit({x: y for x, y in outs.items() if x in set(r1.probes)}, outs, info)
         fh = final_hook(wb["n_layers"])
         if result.best is not None and checks < 1 and can_read:
             probes = self._checks(info, result, outs, used)
