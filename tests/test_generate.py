@@ -210,24 +210,26 @@ def test_cli_generate_show_tool_and_bad_input():
         assert len(r.output.strip().splitlines()) == 1, r.output
 
 
-FAITHFUL_IDS = [f"gen-0-{d}-{i}" for d, n in ((1, 8), (2, 8), (3, 7), (4, 7)) for i in range(n)]
+FAITHFUL = {1: 8, 2: 8, 3: 7, 4: 7}  # 30 generated tasks of seed 0: how many per difficulty
 
 
 @pytest.mark.slow
-def test_thirty_generated_tasks_across_difficulties_are_faithful():
-    """30 generated tasks (difficulties 1-4): each was accepted only after tracr_agent.tools.subjects.verify
-    agreed 100% with tracr and the RASP evaluation; here each cached subject is checked again against the
-    program on its whole domain, and its features against its difficulty."""
+@pytest.mark.parametrize("difficulty", sorted(FAITHFUL))
+def test_thirty_generated_tasks_across_difficulties_are_faithful(difficulty):
+    """30 generated tasks (difficulties 1-4, one test each so parallel workers share them): each was
+    accepted only after tracr_agent.tools.subjects.verify agreed 100% with tracr and the RASP evaluation;
+    here each cached subject is checked again against the program on its whole domain, its features
+    against its difficulty, and the tasks of a difficulty are all different functions."""
     from tracr_agent.tools.subjects.generate.sampler import DIFFICULTIES
     from tracr_agent.tools.subjects.load import load_task
     from tracr_agent.tools.subjects.verify import outputs_equal
     from tracr_agent.tools.subjects.zoo import get_task
 
-    assert len(FAITHFUL_IDS) == 30
+    assert sum(FAITHFUL.values()) == 30
     prints = set()
-    for task_id in FAITHFUL_IDS:
+    for task_id in (f"gen-0-{difficulty}-{i}" for i in range(FAITHFUL[difficulty])):
         task, subject = get_task(task_id), load_task(task_id)
-        features, level = task.extra["features"], DIFFICULTIES[int(task_id.split("-")[2])]
+        features, level = task.extra["features"], DIFFICULTIES[difficulty]
         assert level.min_ops <= features["n_ops"] <= level.max_ops, task_id
         assert subject.n_layers == features["layers"] >= level.min_layers, task_id
         dom = subject.domain()
@@ -236,7 +238,7 @@ def test_thirty_generated_tasks_across_difficulties_are_faithful():
         bad = [(x, a, task.reference(x)) for x, a in zip(dom, outs) if not outputs_equal(a, task.reference(x), numerical)]
         assert not bad, (task_id, bad[:3], task.extra["rendering"])
         prints.add((tuple(task.vocab), task.max_seq_len, filters.fingerprint(outs)))
-    assert len(prints) == 30  # thirty different functions
+    assert len(prints) == FAITHFUL[difficulty]  # all different functions
 
 
 @pytest.mark.slow

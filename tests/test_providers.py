@@ -36,10 +36,12 @@ def events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+# Each provider's episode is a CLI process of ~13 s: the fast tier keeps one (anthropic), the full suite all three.
 @pytest.mark.parametrize("provider,model,key,path", [
     ("anthropic", "claude-sonnet-4-20250514", {"ANTHROPIC_API_KEY": "sk-ant-fake"}, "/v1/messages"),
-    ("ollama", "llama3.1", {}, "/api/chat"),
-    ("mistralai", "mistral-small-latest", {"MISTRAL_API_KEY": "sk-mistral-fake"}, "/v1/chat/completions"),
+    pytest.param("ollama", "llama3.1", {}, "/api/chat", marks=pytest.mark.slow),
+    pytest.param("mistralai", "mistral-small-latest", {"MISTRAL_API_KEY": "sk-mistral-fake"}, "/v1/chat/completions",
+                 marks=pytest.mark.slow),
 ])
 def test_a_provider_runs_an_episode_with_retries_tokens_and_cost(tmp_path, provider, model, key, path):
     server = ProviderServer(SCRIPT)
@@ -102,10 +104,12 @@ def test_prices_by_provider_and_unknown_models_say_they_cost_nothing(monkeypatch
     assert price_of(PROVIDERS["google_genai"].prices, "gemini-2.5-flash-lite-001") == (0.1, 0.4)  # longest prefix
 
 
+# ~17 s each (the limit, the grace and a CLI process): the fast tier keeps ollama (its client takes no
+# per-request timeout), the full suite all three.
 @pytest.mark.parametrize("provider,model,key", [
-    ("anthropic", "claude-sonnet-4-20250514", {"ANTHROPIC_API_KEY": "sk-ant-fake"}),
+    pytest.param("anthropic", "claude-sonnet-4-20250514", {"ANTHROPIC_API_KEY": "sk-ant-fake"}, marks=pytest.mark.slow),
     ("ollama", "llama3.1", {}),
-    ("mistralai", "mistral-small-latest", {"MISTRAL_API_KEY": "sk-mistral-fake"}),
+    pytest.param("mistralai", "mistral-small-latest", {"MISTRAL_API_KEY": "sk-mistral-fake"}, marks=pytest.mark.slow),
 ])
 def test_a_silent_provider_never_outlives_max_seconds(tmp_path, provider, model, key):
     """Same wall-time limit as openai:, also for clients that take no per-request timeout (ollama,

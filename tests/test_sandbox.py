@@ -173,6 +173,7 @@ def test_empty_source():
 
 # -- resource limits ------------------------------------------------------------------------
 
+@pytest.mark.slow  # 10 s of CPU by design (the default limit): the fast tier keeps the explicit-limit tests below
 def test_infinite_loop_hits_a_limit_with_default_limits():
     t0 = time.monotonic()
     res = run("def f(t):\n    while True:\n        pass")
