@@ -218,16 +218,20 @@ class Interrupt:
                 raise KeyboardInterrupt
 
 
-def interrupted_then_resumed(subject, spec: str, tmp_path, condition: str, stop: Interrupt):
-    from tracr_agent.agent.backends.llm import make_backend
+def interrupted_then_resumed(subject, spec: str, tmp_path, condition: str, stop: Interrupt, limits=None,
+                             make_backend=None):
+    """A run stopped by `stop`, then resumed to its end (a new backend from `make_backend(spec)`, as a
+    new process would build): (result, transcript events)."""
     from tracr_agent.agent.episode.limits import Limits
     from tracr_agent.agent.episode.resumable import RunSuspended, resume_run, start_run
     from tracr_agent.agent.interactive.store import SessionStore, session_meta
 
+    if make_backend is None:
+        from tracr_agent.agent.backends.llm import make_backend
     store = SessionStore(tmp_path / "sessions.sqlite")
     path = tmp_path / f"{spec.split(':')[0]}-{condition}.jsonl"
     meta = session_meta("run", subject, spec, task=subject.truth.task_id, program=None, model_dir=None, transcript=path,
-                        condition=condition, limits=Limits(), cap_tokens=1500)
+                        condition=condition, limits=limits or Limits(), cap_tokens=1500)
     try:
         with pytest.raises(RunSuspended) as stopped:
             start_run(store, meta, subject, make_backend(spec), listeners=[stop])
@@ -314,3 +318,30 @@ def test_ctrl_c_while_scoring_leaves_the_run_to_be_scored_once_on_resume(reverse
     assert len(of_type(ev, tr.PredictionEvent)) == len(of_type(ev, tr.ScoreEvent)) == len(of_type(ev, tr.EndEvent)) == 1
     assert [h.action for h in of_type(ev, tr.HumanEvent)] == ["pause", "resume"]
     assert of_type(ev, tr.EndEvent)[0].tool_calls == result.tool_calls == 3
+
+
+def test_the_wall_time_limit_counts_on_across_a_resume(reverse_subject, tmp_path):
+    """The first turn takes 3 s of a 4 s budget, the run is stopped while asking for turn 2, and turn 2
+    takes 1.5 s after the resume: 4.5 s used, so the limit is reached (a restarted clock: 1.5 s)."""
+    from langchain_core.messages import AIMessage
+
+    from fakes import ScriptedChatModel
+    from tracr_agent.agent.backends.llm import Backend
+    from tracr_agent.agent.episode.limits import Limits
+
+    class Thinking(ScriptedChatModel):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            time.sleep({0: 3.0, 1: 1.5}.get(self._index[0], 0.0))
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    def thinking(spec):
+        return Backend(spec, Thinking(responses=[
+            AIMessage(content="", tool_calls=[{"id": f"c{i}", "name": "model_info", "args": {}}]) for i in (1, 2)
+        ] + [AIMessage(content="", tool_calls=[{"id": "s", "name": "submit_prediction", "args": SUBMIT}])], seen=[]))
+
+    result, ev = interrupted_then_resumed(reverse_subject, "thinking", tmp_path, "full", Interrupt(tr.LLMRequest, 2),
+                                          limits=Limits(max_seconds=4), make_backend=thinking)
+    resumed_at = ev.index(of_type(ev, tr.HumanEvent, action="resume")[0])
+    limit = of_type(ev[resumed_at:], tr.LimitEvent)
+    assert limit and limit[0].limit == "wall-time (s)", [type(e).__name__ for e in ev]
+    assert result.status == "prediction" and result.duration_s >= 4.5
