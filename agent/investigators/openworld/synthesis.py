@@ -17,6 +17,13 @@ target (the observed outputs, or a residual variable's values) is checked agains
 Tables are only accepted when small next to the evidence (each key seen at least twice on
 average, at most MAX_TABLE keys), and every candidate is then rendered to Python and run on
 the observations as a check (see render.py). Candidates are ranked by cost, tables last.
+
+Where the time goes (benchmarks/openworld_search.py): a search that explains nothing evaluates its
+whole budget (MAX_EVALS SOps), so each SOp must be cheap. Maps evaluate a block once per distinct
+value (or value pair) and spread the results by index; a selector's reductions share one pass
+computing the selected values' largest and smallest for every value SOp at once; the table fits
+are decided on small integer codes cached per SOp (table_fits) before any table is built. None of
+this changes what is enumerated, in which order, or what is counted against the budget.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ PREFIX_CMPS = ("LEQ", "LT", "GEQ", "GT")
 FIT_SECONDS = 3.0
 """Extra time the last round's table fits may take after the enumeration's budget ran out."""
 MAX_PAIR_SOPS = 120
+SELECTOR_UFUNCS = {"EQ": np.equal, "NEQ": np.not_equal, "LT": np.less, "LEQ": np.less_equal, "GT": np.greater,
+                   "GEQ": np.greater_equal}
 
 
 @dataclass(eq=False)
@@ -56,11 +65,20 @@ class SOp:
     cost: int = 0
     _nv: Optional[int] = field(default=None, repr=False)
     _full: Optional[bool] = field(default=None, repr=False)
+    _codes: Optional[tuple] = field(default=None, repr=False)
 
     def n_values(self) -> int:
         if self._nv is None:
             self._nv = len(np.unique(self.vals[~np.isnan(self.vals)]))
         return self._nv
+
+    def codes(self, mask: np.ndarray) -> tuple[np.ndarray, int]:
+        """The values at the observed positions as small integers (equal values, and every None,
+        share a code) and how many codes there are: what table fits compare, computed once."""
+        if self._codes is None:
+            uniq, inverse = np.unique(self.vals[mask], return_inverse=True)  # NaNs share one code
+            self._codes = (inverse.reshape(-1), len(uniq))
+        return self._codes
 
 
 @dataclass
@@ -86,6 +104,7 @@ class Space:
         for n, x in enumerate(self.inputs):
             self.mask[n, :len(x)] = True
         self.token_kind = "str" if any(isinstance(t, str) for t in vocab) else "int"
+        self._last_distinct: Optional[tuple] = None
 
     # -- encoding ------------------------------------------------------------------------------
     def encode(self, value, kind: str) -> float:
@@ -130,33 +149,56 @@ class Space:
 
     # -- applying blocks -----------------------------------------------------------------------
     def apply_map(self, f: B.MapFn, a: SOp) -> Optional[SOp]:
-        out = np.full(a.vals.shape, NAN)
-        for u in np.unique(a.vals[~np.isnan(a.vals)]):
-            try:
-                r = f.fn(self.decode(u, a.kind))
-                out[a.vals == u] = self.encode(r, f.kind_out)
-            except (ValueError, TypeError, ArithmeticError, IndexError):
-                return None
-        return SOp("map", (a,), (f,), f.kind_out, out, a.cost + 1)
+        ok, inverse, (uniq,) = self._distinct(a)
+        try:  # the map on each distinct value once, then spread by index
+            res = np.array([self.encode(f.fn(self.decode(u, a.kind)), f.kind_out) for u in uniq], float)
+        except (ValueError, TypeError, ArithmeticError, IndexError):
+            return None
+        return SOp("map", (a,), (f,), f.kind_out, self._spread(a.vals.shape, ok, res, inverse), a.cost + 1)
 
     def apply_seqmap(self, f: B.MapFn, a: SOp, b: SOp) -> Optional[SOp]:
-        out = np.full(a.vals.shape, NAN)
-        ok = ~np.isnan(a.vals) & ~np.isnan(b.vals)
-        pairs = np.unique(np.stack([a.vals[ok], b.vals[ok]], 1), axis=0)
-        for x, y in pairs:
-            try:
-                r = f.fn(self.decode(x, a.kind), self.decode(y, b.kind))
-                out[ok & (a.vals == x) & (b.vals == y)] = self.encode(r, f.kind_out)
-            except (ValueError, TypeError, ArithmeticError, IndexError):
-                return None
-        return SOp("seqmap", (a, b), (f,), f.kind_out, out, a.cost + b.cost + 1)
+        ok, inverse, (xs, ys) = self._distinct(a, b)
+        try:
+            res = np.array([self.encode(f.fn(self.decode(x, a.kind), self.decode(y, b.kind)), f.kind_out)
+                            for x, y in zip(xs, ys)], float)
+        except (ValueError, TypeError, ArithmeticError, IndexError):
+            return None
+        return SOp("seqmap", (a, b), (f,), f.kind_out, self._spread(a.vals.shape, ok, res, inverse),
+                   a.cost + b.cost + 1)
+
+    def _distinct(self, *sops: SOp) -> tuple:
+        """The positions where every SOp has a value, the distinct value tuples there (one array per
+        SOp) and each position's index into them. The last answer is kept: the search applies every
+        map (every two-input map) to the same arguments in a row."""
+        last = self._last_distinct
+        if last is not None and len(last[0]) == len(sops) and all(x is y for x, y in zip(last[0], sops)):
+            return last[1]
+        ok = np.ones(sops[0].vals.shape, bool)
+        for s in sops:
+            ok &= ~np.isnan(s.vals)
+        if len(sops) == 1:
+            uniq, inverse = np.unique(sops[0].vals[ok], return_inverse=True)
+            cols = (uniq,)
+        else:
+            rows, inverse = np.unique(np.stack([s.vals[ok] for s in sops], 1), axis=0, return_inverse=True)
+            cols = tuple(rows.T)
+        found = (ok, inverse.reshape(-1), cols)
+        self._last_distinct = (sops, found)
+        return found
+
+    @staticmethod
+    def _spread(shape, ok: np.ndarray, res: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+        out = np.full(shape, NAN)
+        out[ok] = res[inverse]
+        return out
 
     def selector(self, keys: SOp, queries: SOp, cmp: str) -> np.ndarray:
         K, Q = keys.vals[:, None, :], queries.vals[:, :, None]
         valid = ~np.isnan(K) & ~np.isnan(Q)
+        if cmp == "TRUE":
+            return valid
         with np.errstate(invalid="ignore"):
-            rel = {"EQ": K == Q, "NEQ": K != Q, "LT": K < Q, "LEQ": K <= Q, "GT": K > Q, "GEQ": K >= Q,
-                   "TRUE": np.ones_like(valid)}[cmp]
+            rel = SELECTOR_UFUNCS[cmp](K, Q)  # only the comparison asked for (the search asks for each)
         return rel & valid
 
     def key_filter(self, flag: SOp) -> np.ndarray:
@@ -217,17 +259,32 @@ def matches(space: Space, s: SOp, target: np.ndarray, kind: str) -> bool:
     return bool(np.all(a[ok] == b[ok]))
 
 
+def table_fits(space: Space, keys: list[SOp], target: SOp) -> bool:
+    """Whether fit_table would find a table: the target is a function of the keys' values on every
+    observed position, with at most MAX_TABLE keys, each seen twice on average, and two or more
+    target values. Decided on integer codes (no sorting of value tuples): the search asks this
+    for thousands of SOps and pairs, and almost always the answer is no."""
+    t, n_t = target.codes(space.mask)
+    if n_t < 2:
+        return False
+    comb, size = keys[0].codes(space.mask)
+    for k in keys[1:]:
+        c, n = k.codes(space.mask)
+        comb, size = comb * n + c, size * n
+    n_keys = int(np.count_nonzero(np.bincount(comb, minlength=size)))
+    if n_keys > MAX_TABLE or n_keys * 2 > len(t):
+        return False
+    first = np.empty(size, np.int64)
+    first[comb[::-1]] = t[::-1]  # the target's code at the first position of each key
+    return bool(np.array_equal(first[comb], t))
+
+
 def fit_table(space: Space, keys: list[SOp], target: np.ndarray) -> Optional[dict]:
     """value(s) -> target value, when the target is a function of the keys' values on every
-    observed position and the table is small next to the evidence; None otherwise."""
+    observed position and the table is small next to the evidence; None otherwise. (The search
+    asks table_fits first, which decides the same on integer codes, and builds only the tables.)"""
     m = space.mask
     t = np.nan_to_num(target[m], nan=-9.5e18)
-    if len(keys) == 1:  # fast refusal: sort by key, then neighbours with one key must agree
-        k = np.nan_to_num(keys[0].vals[m], nan=-9.5e18)
-        order = np.lexsort((t, k))
-        ks, ts = k[order], t[order]
-        if not np.all((ks[1:] != ks[:-1]) | (ts[1:] == ts[:-1])):
-            return None
     cols = np.stack([np.nan_to_num(k.vals[m], nan=-9.5e18) for k in keys], 1)
     uk, inverse = np.unique(cols, axis=0, return_inverse=True)
     if len(uk) > MAX_TABLE or len(uk) * 2 > len(t):
@@ -325,9 +382,13 @@ class Synthesizer:
         # select + reduce: keys, queries (and values) costs summing to c - 1
         cats = [s for s in self.bank if s.cost < c and _categorical(s)]
         values = [s for s in self.bank if s.cost < c]
+        usable_by_cost: dict[int, list[SOp]] = {}  # what each selector may aggregate, in bank order
+        for s in values:
+            if self._complete(s):
+                usable_by_cost.setdefault(s.cost, []).append(s)
         for flag in cats:
             if flag.kind == "bool" and flag.cost <= c - 1:
-                self._reductions(sp.key_filter(flag), ("filter", flag), flag.cost, values, c, add)
+                self._reductions(sp.key_filter(flag), ("filter", flag), flag.cost, usable_by_cost, c, add)
                 if self._stop(deadline):
                     return new
         for keys, queries in itertools.product(cats, cats):
@@ -343,7 +404,7 @@ class Synthesizer:
                 if cmp == "TRUE" and not (keys.op == queries.op == "indices"):
                     continue  # one all-true selector is enough
                 sel = sp.selector(keys, queries, cmp)
-                self._reductions(sel, ("select", keys, queries, cmp), base, values, c, add)
+                self._reductions(sel, ("select", keys, queries, cmp), base, usable_by_cost, c, add)
             if self._stop(deadline):
                 return new
         idx = next(s for s in self.bank if s.op == "indices")
@@ -351,7 +412,7 @@ class Synthesizer:
             if flag.kind == "bool" and flag.cost <= c - 1:
                 for cmp in PREFIX_CMPS:
                     sel = sp.key_filter(flag) & sp.selector(idx, idx, cmp)
-                    self._reductions(sel, ("prefix", flag, cmp), flag.cost, values, c, add)
+                    self._reductions(sel, ("prefix", flag, cmp), flag.cost, usable_by_cost, c, add)
                 if self._stop(deadline):
                     return new
         # sorting by a key
@@ -381,38 +442,50 @@ class Synthesizer:
                     return new
         return new
 
-    def _reductions(self, sel, how_sel, base: int, values: list[SOp], c: int, add) -> None:
-        """Every reduction of one selector, the values batched (one numpy pass per reducer)."""
+    def _reductions(self, sel, how_sel, base: int, usable_by_cost: dict, c: int, add) -> None:
+        """Every reduction of one selector, the values batched: the selected values' largest and
+        smallest (what `unique`, `max` and `min` read) are computed once for all of them, the sums
+        (`mean`) once; `usable_by_cost` holds the SOps with a value at every position, by cost."""
         sp = self.space
         if base == c - 1:
             add(SOp("reduce", (how_sel,), ("width",), "int", sp.reduce(sel, "width", None), c))
-        usable = [v for v in values if base + v.cost == c - 1 and self._complete(v)]
+        usable = usable_by_cost.get(c - 1 - base)
         if not usable:
             return
         count = sel.sum(-1)
         live = sp.mask & (count > 0)
+        S = sel[None]
+        picking = [v for v in usable if any(v.kind in kinds for how, (kinds, _, _) in B.REDUCERS.items()
+                                            if how not in ("width", "mean"))]
+        extremes = {}  # id(SOp) -> (largest, smallest selected value, several values selected) per query
+
+        def extreme(v: SOp) -> tuple:
+            if not extremes and picking:
+                V = np.broadcast_to(np.stack([p.vals for p in picking])[:, :, None, :], (len(picking),) + sel.shape)
+                W = np.broadcast_to(S, V.shape)
+                hi = np.max(V, axis=-1, where=W, initial=-np.inf)
+                lo = np.min(V, axis=-1, where=W, initial=np.inf)
+                several = np.any(live & (hi != lo), axis=(1, 2))
+                hi, lo = np.where(live, hi, NAN), np.where(live, lo, NAN)
+                extremes.update((id(p), e) for p, *e in zip(picking, hi, lo, several))
+            return extremes[id(v)]
+
         for how, (kinds, out_kind, _) in B.REDUCERS.items():
             vs = [v for v in usable if v.kind in kinds]
             if how == "width" or not vs:
                 continue
-            V = np.stack([v.vals for v in vs])[:, :, None, :]  # values x inputs x (query) x keys
-            S = sel[None]
             if how == "mean":
+                V = np.stack([v.vals for v in vs])[:, :, None, :]  # values x inputs x (query) x keys
                 tot = np.where(S, V, 0.0).sum(-1)
                 res = np.where(sp.mask, np.where(count > 0, tot / np.maximum(count, 1), 0.0), NAN)
-                for v, r in zip(vs, res):
-                    add(SOp("reduce", (how_sel, v), (how,), out_kind, r, c))
+                for v, r in zip(vs, res):  # a copy: a row kept in the bank must not hold the whole batch
+                    add(SOp("reduce", (how_sel, v), (how,), out_kind, r.copy(), c))
                 continue
-            hi = np.where(S, V, -np.inf).max(-1)
-            lo = np.where(S, V, np.inf).min(-1) if how != "max" else None
-            for i, v in enumerate(vs):
-                if how == "unique":
-                    if np.any(live & (hi[i] != lo[i])):
-                        continue  # a query would read several different values: not a RASP aggregate
-                    r = hi[i]
-                else:
-                    r = hi[i] if how == "max" else lo[i]
-                add(SOp("reduce", (how_sel, v), (how,), out_kind or v.kind, np.where(live, r, NAN), c))
+            for v in vs:
+                hi, lo, several = extreme(v)
+                if how == "unique" and several:
+                    continue  # a query would read several different values: not a RASP aggregate
+                add(SOp("reduce", (how_sel, v), (how,), out_kind or v.kind, (lo if how == "min" else hi).copy(), c))
 
     # -- the search -------------------------------------------------------------------------------
     def run(self, target: np.ndarray, kind: str, want: int = 3) -> list[Candidate]:
@@ -437,6 +510,11 @@ class Synthesizer:
     def _fits(self, c: int, target: np.ndarray, kind: str, deadline: float) -> list[Candidate]:
         sp = self.space
         out = []
+        goal = SOp("target", vals=target)  # its codes, for the quick table decisions
+
+        def table(keys: list[SOp]) -> Optional[dict]:
+            return fit_table(sp, keys, target) if table_fits(sp, keys, goal) else None
+
         level = [s for s in self.bank if s.cost == c]
         for s in level:
             if time.monotonic() > deadline:
@@ -447,10 +525,10 @@ class Synthesizer:
                     out.append(Candidate(SOp("linear", (s,), coef, "num", None, s.cost + 1), s.cost + 1.5))
                     continue
             if _categorical(s) or s.kind == "num" and s.n_values() <= MAX_VALUES:
-                table = fit_table(sp, [s], target)
-                if table is not None:
-                    out.append(Candidate(SOp("table", (s,), (table, kind), kind, None, s.cost + 1),
-                                         s.cost + 1 + 0.05 * len(table)))
+                found = table([s])
+                if found is not None:
+                    out.append(Candidate(SOp("table", (s,), (found, kind), kind, None, s.cost + 1),
+                                         s.cost + 1 + 0.05 * len(found)))
         if out:
             return out
         # two-input functions: over SOps of cost <= PAIR_COST only (pairs grow quadratically)
@@ -468,8 +546,8 @@ class Synthesizer:
                     continue
             if a.kind == "num" or b.kind == "num":
                 continue
-            table = fit_table(sp, [a, b], target)
-            if table is not None:
-                out.append(Candidate(SOp("table", (a, b), (table, kind), kind, None, a.cost + b.cost + 1),
-                                     a.cost + b.cost + 2 + 0.05 * len(table)))
+            found = table([a, b])
+            if found is not None:
+                out.append(Candidate(SOp("table", (a, b), (found, kind), kind, None, a.cost + b.cost + 1),
+                                     a.cost + b.cost + 2 + 0.05 * len(found)))
         return out
