@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from tracr_agent.agent.investigators.openworld import blocks as B
-from tracr_agent.agent.investigators.openworld.synthesis import NAN, SOp, Space, Synthesizer, fit_table, table_fits
+from tracr_agent.agent.investigators.openworld.synthesis import (NAN, SOp, Space, Synthesizer, fit_table, table_fits,
+                                                                  target_codes)
 
 
 def random_space(rng, n=40, length=6):
@@ -44,7 +45,7 @@ def test_table_fits_decides_as_fit_table(seed):
     else:
         target = random_sop(rng, space, 3).vals
     expected = fit_table(space, keys, target) is not None
-    assert table_fits(space, keys, SOp("target", vals=target)) == expected
+    assert table_fits(space, keys, target_codes(space, target)) == expected
 
 
 def test_maps_spread_each_distinct_value_as_the_block_does_position_by_position():
@@ -92,3 +93,23 @@ def test_reductions_read_the_selected_values():
             assert all(len({tokens[n, k] for k in range(len(x)) if sel[n, q, k]}) <= 1
                        for n, x in enumerate(inputs) for q in range(len(x)))
     assert checked > 500
+
+
+def test_sums_and_distinct_values_match_their_definitions():
+    """The mean's sums (a matrix product for integer values, numpy's sum for averaged ones) equal the
+    plain sum over the selected keys, bit for bit; n_values counts the distinct values, None aside."""
+    from tracr_agent.agent.investigators.openworld.synthesis import Aggregable
+
+    rng = np.random.default_rng(11)
+    space = random_space(rng)
+    full = lambda v: np.where(space.mask, v, NAN)  # noqa: E731 - complete SOps, None off the inputs
+    ints = SOp("i", kind="int", vals=full(rng.integers(-3, 4, space.mask.shape).astype(float)))
+    flags = SOp("b", kind="bool", vals=full(rng.integers(0, 2, space.mask.shape).astype(float)))
+    nums = SOp("n", kind="num", vals=full(rng.integers(0, 7, space.mask.shape) / 3.0))
+    sel = space.selector(space.primitives()[1], space.primitives()[1], "LEQ")
+    sums = Aggregable([ints, nums, flags]).sums(sel)
+    for row, v in zip(sums, [ints, nums, flags]):
+        want = np.where(sel, v.vals[:, None, :], 0.0).sum(-1)
+        assert np.array_equal(row, want), v.kind
+    for v in (ints, flags, nums, random_sop(rng, space, 5)):
+        assert v.n_values() == len(set(v.vals[~np.isnan(v.vals)].tolist()))

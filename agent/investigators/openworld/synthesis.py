@@ -20,10 +20,12 @@ the observations as a check (see render.py). Candidates are ranked by cost, tabl
 
 Where the time goes (benchmarks/openworld_search.py): a search that explains nothing evaluates its
 whole budget (MAX_EVALS SOps), so each SOp must be cheap. Maps evaluate a block once per distinct
-value (or value pair) and spread the results by index; a selector's reductions share one pass
-computing the selected values' largest and smallest for every value SOp at once; the table fits
-are decided on small integer codes cached per SOp (table_fits) before any table is built. None of
-this changes what is enumerated, in which order, or what is counted against the budget.
+value (or value pair) and spread the results by index; a selector's reductions read value SOps
+stacked once per round (Aggregable): one pass for the selected values' largest and smallest, one
+matrix product for the sums of integer values; the table fits are decided on small integer codes
+cached per SOp (table_fits) before any table is built; an SOp is compared with the target only when
+its bytes could be equal. None of this changes what is enumerated, in which order, or what is
+counted against the budget.
 """
 
 from __future__ import annotations
@@ -68,16 +70,22 @@ class SOp:
     _codes: Optional[tuple] = field(default=None, repr=False)
 
     def n_values(self) -> int:
+        """How many distinct values the SOp takes (None aside)."""
         if self._nv is None:
-            self._nv = len(np.unique(self.vals[~np.isnan(self.vals)]))
+            self._distinct_codes()
         return self._nv
 
     def codes(self, mask: np.ndarray) -> tuple[np.ndarray, int]:
         """The values at the observed positions as small integers (equal values, and every None,
-        share a code) and how many codes there are: what table fits compare, computed once."""
-        if self._codes is None:
-            uniq, inverse = np.unique(self.vals[mask], return_inverse=True)  # NaNs share one code
-            self._codes = (inverse.reshape(-1), len(uniq))
+        share a code) and an upper bound of the codes: what table fits compare."""
+        full, n = self._distinct_codes()
+        return full[mask], n
+
+    def _distinct_codes(self) -> tuple[np.ndarray, int]:
+        if self._codes is None:  # one np.unique, once, serves n_values and the table fits
+            uniq, inverse = np.unique(self.vals, return_inverse=True)  # NaNs share one code, sorted last
+            self._codes = (inverse.reshape(self.vals.shape), len(uniq))
+            self._nv = len(uniq) - int(len(uniq) > 0 and bool(np.isnan(uniq[-1])))
         return self._codes
 
 
@@ -259,12 +267,18 @@ def matches(space: Space, s: SOp, target: np.ndarray, kind: str) -> bool:
     return bool(np.all(a[ok] == b[ok]))
 
 
-def table_fits(space: Space, keys: list[SOp], target: SOp) -> bool:
+def target_codes(space: Space, target: np.ndarray) -> tuple[np.ndarray, int]:
+    """The target's values at the observed positions as codes, and how many distinct ones there are."""
+    uniq, inverse = np.unique(target[space.mask], return_inverse=True)
+    return inverse.reshape(-1), len(uniq)
+
+
+def table_fits(space: Space, keys: list[SOp], target: tuple[np.ndarray, int]) -> bool:
     """Whether fit_table would find a table: the target is a function of the keys' values on every
     observed position, with at most MAX_TABLE keys, each seen twice on average, and two or more
     target values. Decided on integer codes (no sorting of value tuples): the search asks this
     for thousands of SOps and pairs, and almost always the answer is no."""
-    t, n_t = target.codes(space.mask)
+    t, n_t = target
     if n_t < 2:
         return False
     comb, size = keys[0].codes(space.mask)
@@ -318,6 +332,43 @@ def fit_linear(space: Space, srcs: list[SOp], target: np.ndarray) -> Optional[tu
     return None
 
 
+class Aggregable:
+    """The value SOps of one cost that a round's selectors aggregate: which each reducer takes, and
+    their values stacked once per round (not once per selector)."""
+
+    PICKING = {k for how, (kinds, _, _) in B.REDUCERS.items() if how not in ("width", "mean") for k in kinds}
+
+    def __init__(self, vs: list[SOp]):
+        self.by_reducer = {how: [v for v in vs if v.kind in kinds] for how, (kinds, _, _) in B.REDUCERS.items()}
+        self.by_reducer["picking"] = [v for v in vs if v.kind in self.PICKING]
+        self._stacks: dict[str, np.ndarray] = {}
+
+    def stacked(self, which: str) -> np.ndarray:
+        """inputs x keys x values."""
+        if which not in self._stacks:
+            if which == "picking":
+                self._stacks[which] = np.stack([v.vals for v in self.by_reducer["picking"]], 2)
+            else:  # "whole" / "num": the mean's values, integer-valued (None as 0) or averaged
+                vs = [v for v in self.by_reducer["mean"] if (v.kind == "num") == (which == "num")]
+                self._stacks[which] = np.stack([np.nan_to_num(v.vals, nan=0.0) if which == "whole" else v.vals
+                                                for v in vs], 2) if vs else None
+        return self._stacks[which]
+
+    def sums(self, sel: np.ndarray) -> np.ndarray:
+        """values x inputs x queries: the sum of each mean-able SOp over the selected keys. Integer
+        values (int, bool) sum exactly in any order, so one matrix product; averaged (num) values in
+        the order numpy's sum takes, as before, so that equal SOps stay bit-equal."""
+        vs = self.by_reducer["mean"]
+        whole = np.array([v.kind != "num" for v in vs])
+        out = np.empty((len(vs),) + sel.shape[:2])
+        if whole.any():
+            out[whole] = np.matmul(sel.astype(float), self.stacked("whole")).transpose(2, 0, 1)
+        if not whole.all():
+            V = self.stacked("num").transpose(2, 0, 1)[:, :, None, :]
+            out[~whole] = np.where(sel[None], V, 0.0).sum(-1)
+        return out
+
+
 class Synthesizer:
     """One search over one set of observations. `run(target, kind)` returns candidates, best first."""
 
@@ -343,9 +394,15 @@ class Synthesizer:
             return None
         self.seen.add(sig)
         self.bank.append(s)
-        if self.target is not None and matches(self.space, s, self.target, self.kind):
+        if self.target is not None and self._may_match(s, sig) and matches(self.space, s, self.target, self.kind):
             self.hits.append(s)
         return s
+
+    def _may_match(self, s: SOp, sig: bytes) -> bool:
+        """False when `s` certainly differs from the target: outside numbers (compared with a
+        tolerance) equal values are equal bytes, since every SOp, like the target, is None off the
+        inputs. Saves the full comparison for almost every SOp."""
+        return s.kind == "num" or self.kind == "num" or sig.endswith(self._target_bytes)
 
     def _complete(self, s: SOp) -> bool:
         """Whether `s` has a value at every position (only such SOps are aggregated or averaged)."""
@@ -382,10 +439,7 @@ class Synthesizer:
         # select + reduce: keys, queries (and values) costs summing to c - 1
         cats = [s for s in self.bank if s.cost < c and _categorical(s)]
         values = [s for s in self.bank if s.cost < c]
-        usable_by_cost: dict[int, list[SOp]] = {}  # what each selector may aggregate, in bank order
-        for s in values:
-            if self._complete(s):
-                usable_by_cost.setdefault(s.cost, []).append(s)
+        usable_by_cost = self._aggregable(values)
         for flag in cats:
             if flag.kind == "bool" and flag.cost <= c - 1:
                 self._reductions(sp.key_filter(flag), ("filter", flag), flag.cost, usable_by_cost, c, add)
@@ -442,6 +496,14 @@ class Synthesizer:
                     return new
         return new
 
+    def _aggregable(self, values: list[SOp]) -> dict[int, "Aggregable"]:
+        """cost -> the SOps of that cost (with a value at every position) a selector may aggregate."""
+        out: dict[int, list[SOp]] = {}
+        for v in values:
+            if self._complete(v):
+                out.setdefault(v.cost, []).append(v)
+        return {cost: Aggregable(vs) for cost, vs in out.items()}
+
     def _reductions(self, sel, how_sel, base: int, usable_by_cost: dict, c: int, add) -> None:
         """Every reduction of one selector, the values batched: the selected values' largest and
         smallest (what `unique`, `max` and `min` read) are computed once for all of them, the sums
@@ -454,30 +516,31 @@ class Synthesizer:
             return
         count = sel.sum(-1)
         live = sp.mask & (count > 0)
-        S = sel[None]
-        picking = [v for v in usable if any(v.kind in kinds for how, (kinds, _, _) in B.REDUCERS.items()
-                                            if how not in ("width", "mean"))]
+        picking = usable.by_reducer["picking"]
         extremes = {}  # id(SOp) -> (largest, smallest selected value, several values selected) per query
 
         def extreme(v: SOp) -> tuple:
             if not extremes and picking:
-                V = np.broadcast_to(np.stack([p.vals for p in picking])[:, :, None, :], (len(picking),) + sel.shape)
-                W = np.broadcast_to(S, V.shape)
-                hi = np.max(V, axis=-1, where=W, initial=-np.inf)
-                lo = np.min(V, axis=-1, where=W, initial=np.inf)
+                # key by key (a dozen at most) over contiguous (values x inputs x queries) arrays:
+                # numpy reduces a long axis fast, the short last one slowly
+                Vk = usable.stacked("picking")  # inputs x keys x values
+                shape = (len(picking),) + sel.shape[:2]
+                hi, lo = np.full(shape, -np.inf), np.full(shape, np.inf)
+                for k in range(sel.shape[2]):
+                    sk, vk = sel[None, :, :, k], Vk[:, k, :].T[:, :, None]
+                    np.maximum(hi, np.where(sk, vk, -np.inf), out=hi)
+                    np.minimum(lo, np.where(sk, vk, np.inf), out=lo)
                 several = np.any(live & (hi != lo), axis=(1, 2))
                 hi, lo = np.where(live, hi, NAN), np.where(live, lo, NAN)
                 extremes.update((id(p), e) for p, *e in zip(picking, hi, lo, several))
             return extremes[id(v)]
 
         for how, (kinds, out_kind, _) in B.REDUCERS.items():
-            vs = [v for v in usable if v.kind in kinds]
+            vs = usable.by_reducer[how]
             if how == "width" or not vs:
                 continue
             if how == "mean":
-                V = np.stack([v.vals for v in vs])[:, :, None, :]  # values x inputs x (query) x keys
-                tot = np.where(S, V, 0.0).sum(-1)
-                res = np.where(sp.mask, np.where(count > 0, tot / np.maximum(count, 1), 0.0), NAN)
+                res = np.where(sp.mask, np.where(count > 0, usable.sums(sel) / np.maximum(count, 1), 0.0), NAN)
                 for v, r in zip(vs, res):  # a copy: a row kept in the bank must not hold the whole batch
                     add(SOp("reduce", (how_sel, v), (how,), out_kind, r.copy(), c))
                 continue
@@ -493,6 +556,7 @@ class Synthesizer:
         deadline = t0 + self.seconds
         found: list[Candidate] = []
         self.target, self.kind, self.hits = target, kind, []
+        self._target_bytes = np.where(target != target, -9.5e18, target).tobytes()
         for p in self.space.primitives():
             self._add(p)
         for c in range(0, self.max_cost + 1):
@@ -510,7 +574,7 @@ class Synthesizer:
     def _fits(self, c: int, target: np.ndarray, kind: str, deadline: float) -> list[Candidate]:
         sp = self.space
         out = []
-        goal = SOp("target", vals=target)  # its codes, for the quick table decisions
+        goal = target_codes(sp, target)  # for the quick table decisions
 
         def table(keys: list[SOp]) -> Optional[dict]:
             return fit_table(sp, keys, target) if table_fits(sp, keys, goal) else None
