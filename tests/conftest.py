@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
 
 import pytest
+
+# A test run started in the background of a non-interactive shell (`python -m pytest -q > log &`, a
+# script's `&`) inherits SIGINT ignored, and so would the pytest-xdist workers and every CLI process the
+# tests start: the Ctrl-C tests would wait for an interrupt that never lands. Restore Python's handler
+# (a child then starts with SIGINT at its default, as from a terminal).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):
