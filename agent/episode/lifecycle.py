@@ -145,6 +145,13 @@ class Episode:
         if self.writer is not None:
             self.writer.close()
 
+    def pause(self, step: int, what: str) -> None:
+        """Records why the episode stopped and how to go on (a `pause` event), then suspends it: the
+        one place a run, an interactive session or a lab is left to `tracr-agent resume`."""
+        self.recorder.emit(tr.HumanEvent(step=step, action="pause",
+                                         text=f"{what}; resume with: tracr-agent resume {self.session_id}"))
+        self.suspend()
+
     def finish(self, outcome: Outcome, resumable: bool = False) -> EpisodeResult:
         """Scores the prediction (not for an interrupted episode), writes score and end, closes.
 

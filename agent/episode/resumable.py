@@ -71,9 +71,7 @@ def _drive(store: SessionStore, sid: str, meta: dict, episode: Episode, backend,
         except KeyboardInterrupt as e:
             step = _last_step(tr.read_transcript(episode.path, strict=False)[0])
             episode.recorder.listeners = []  # the transcript records it; the caller prints the one line
-            episode.recorder.emit(tr.HumanEvent(step=step, action="pause", text=f"run interrupted ({why_interrupted(e)}); "
-                                                f"resume with: tracr-agent resume {sid}"))
-            episode.suspend()
+            episode.pause(step, f"run interrupted ({why_interrupted(e)})")
             raise RunSuspended(sid, exit_code(e)) from None
     store.finish(sid)
     return result

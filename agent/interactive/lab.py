@@ -247,9 +247,7 @@ class Lab:
 
     def pause(self, why: str) -> None:
         """Leaves the lab open to `tracr-agent resume`: the transcript gets no end."""
-        self.recorder.emit(tr.HumanEvent(step=self.step, action="pause",
-                                         text=f"lab {why}; resume with: tracr-agent resume {self.sid}"))
-        self.episode.suspend()
+        self.episode.pause(self.step, f"lab {why}")
         try:
             self.console.print(f"lab {self.sid} saved — continue it with: tracr-agent resume {self.sid}",
                                style="yellow", highlight=False, markup=False)

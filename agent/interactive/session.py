@@ -226,9 +226,7 @@ class Session:
                     state = graph.get_state(config).values
                 except Exception:
                     state = {}
-                self.human(state.get("llm_turns", 0), "pause",
-                           f"session interrupted ({why_interrupted(e)}); resume with: tracr-agent resume {self.sid}")
-                self.episode.suspend()
+                self.episode.pause(state.get("llm_turns", 0), f"session interrupted ({why_interrupted(e)})")
                 self._print(f"\n[yellow]session {self.sid} saved[/] — continue it with: tracr-agent resume {self.sid}",
                             highlight=False)
                 return exit_code(e)
