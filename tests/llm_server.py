@@ -37,6 +37,9 @@ hand):
   Use a named ``tool_choice`` to get a tool call, "none"/omitted to get text.
 * message text is HTML-escaped by the template (``<`` -> ``&lt;``, ``"`` ->
   ``&#34;``), tool-call arguments of earlier assistant turns included.
+* one thread (``n_threads=1``, the default here): the tests run beside other busy workers, and
+  llama.cpp's threads wait on each other at every step, so two threads sharing two busy cores
+  took an episode from 75 s to 318 s wall (and 80 to 320 CPU-s), measured with both cores loaded.
 * tool calls come back as ``finish_reason="tool_calls"`` with arguments like
   ``'{ "path": "README.md" }'`` and ids like ``call__0_read_file_cmpl-...``.
 """
@@ -145,7 +148,7 @@ def server_command(
     host: str = "127.0.0.1",
     chat_format: str = DEFAULT_CHAT_FORMAT,
     n_ctx: int = 4096,
-    n_threads: int = 2,
+    n_threads: int = 1,
     extra_args: Sequence[str] = (),
     python: str | None = None,
 ) -> list[str]:
@@ -170,7 +173,7 @@ def llama_server(
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     chat_format: str = DEFAULT_CHAT_FORMAT,
     n_ctx: int = 4096,
-    n_threads: int = 2,
+    n_threads: int = 1,
     extra_args: Sequence[str] = (),
     log_path: os.PathLike | str | None = None,
     python: str | None = None,
