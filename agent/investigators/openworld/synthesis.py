@@ -44,6 +44,8 @@ MAX_TABLE = 16
 MAX_VALUES = 16
 """An SOp with more distinct values than this is not used as a key, query or table key."""
 NAN = float("nan")
+NONE_CODE = -9.5e18
+"""None as a number where NaN will not do (bytes, sorting, equality); no value an SOp takes."""
 PAIR_COST = 1
 MAX_EVALS = 50_000
 """The search's budget in candidate SOps evaluated (about a full round at cost 2): a budget of work,
@@ -241,9 +243,13 @@ class Space:
         return np.where(self.mask, np.take_along_axis(values.vals, order, 1), NAN)
 
 
+def value_bytes(vals: np.ndarray) -> bytes:
+    """The values as bytes, every None the same (NaN payloads may differ): equal values, equal bytes."""
+    return np.where(vals != vals, NONE_CODE, vals).tobytes()
+
+
 def signature(s: SOp) -> bytes:
-    v = s.vals
-    return s.kind.encode() + np.where(v != v, -9.5e18, v).tobytes()
+    return s.kind.encode() + value_bytes(s.vals)
 
 
 def _categorical(s: SOp) -> bool:
@@ -298,8 +304,8 @@ def fit_table(space: Space, keys: list[SOp], target: np.ndarray) -> Optional[dic
     observed position and the table is small next to the evidence; None otherwise. (The search
     asks table_fits first, which decides the same on integer codes, and builds only the tables.)"""
     m = space.mask
-    t = np.nan_to_num(target[m], nan=-9.5e18)
-    cols = np.stack([np.nan_to_num(k.vals[m], nan=-9.5e18) for k in keys], 1)
+    t = np.nan_to_num(target[m], nan=NONE_CODE)
+    cols = np.stack([np.nan_to_num(k.vals[m], nan=NONE_CODE) for k in keys], 1)
     uk, inverse = np.unique(cols, axis=0, return_inverse=True)
     if len(uk) > MAX_TABLE or len(uk) * 2 > len(t):
         return None
@@ -310,7 +316,7 @@ def fit_table(space: Space, keys: list[SOp], target: np.ndarray) -> Optional[dic
         return None
     if len(np.unique(t)) < 2:
         return None
-    return {tuple(None if c == -9.5e18 else float(c) for c in row): (None if t[i] == -9.5e18 else float(t[i]))
+    return {tuple(None if c == NONE_CODE else float(c) for c in row): (None if t[i] == NONE_CODE else float(t[i]))
             for row, i in zip(uk, first)}
 
 
@@ -556,7 +562,7 @@ class Synthesizer:
         deadline = t0 + self.seconds
         found: list[Candidate] = []
         self.target, self.kind, self.hits = target, kind, []
-        self._target_bytes = np.where(target != target, -9.5e18, target).tobytes()
+        self._target_bytes = value_bytes(target)  # what _may_match finds at the end of a signature
         for p in self.space.primitives():
             self._add(p)
         for c in range(0, self.max_cost + 1):
