@@ -135,6 +135,51 @@ def test_compile_all_verify_agrees_everywhere():
     assert r.output.count("100.0%") == 2 * n
 
 
+@pytest.mark.parametrize("task_id", ["hist", "frac_prevs", "reverse"])
+def test_compile_shortcuts_give_tracr_weights_and_tracr_outputs(task_id):
+    """Two shortcuts make compiling and verifying cheap; each must leave tracr's results unchanged:
+    zero_initialised_layers gives the weights tracr's own compile gives (bit for bit), and the padded
+    forward pass of verify (all lengths in one batch, PAD keys masked) gives the final residuals of
+    tracr's pass one length at a time. Attention and MLP layers, selector width (hist, reverse), categorical and
+    numerical (frac_prevs) outputs; every zoo task is then verified this way against its reference."""
+    import jax
+    import numpy as np
+    from tracr.compiler import compiling
+
+    from tracr_agent.tools.subjects.compare import outputs_equal
+    from tracr_agent.tools.subjects.compile import BOS, PAD, compile_program, fast_xla
+    from tracr_agent.tools.subjects.load import compile_subject
+    from tracr_agent.tools.subjects.subject import SubjectTruth
+    from tracr_agent.tools.subjects.verify import _tracr_outputs
+    from tracr_agent.tools.subjects.zoo import get_task
+
+    task = get_task(task_id)
+    ours = compile_program(task.build(), task.vocab, task.max_seq_len)
+    theirs = compiling.compile_rasp_to_model(task.build(), vocab=set(task.vocab), max_seq_len=task.max_seq_len,
+                                             compiler_bos=BOS, compiler_pad=PAD)
+    a, b = jax.tree_util.tree_flatten_with_path(ours.params), jax.tree_util.tree_flatten_with_path(theirs.params)
+    assert a[1] == b[1]
+    for (path, x), (_, y) in zip(a[0], b[0]):
+        assert np.asarray(x).dtype == np.asarray(y).dtype and np.array_equal(x, y), path
+
+    subject = compile_subject(task.build(), task.vocab, task.max_seq_len, key="unused", truth=SubjectTruth(task.id),
+                              use_cache=False)
+    by_len: dict = {}
+    for x in subject.domain():
+        by_len.setdefault(len(x), []).append(x)
+    inputs = [x for xs in by_len.values() for x in (xs[0], xs[len(xs) // 2], xs[-1])]  # 3 of each length, one batch
+    outs, resid = _tracr_outputs(subject, theirs, inputs)
+    assert sorted(resid) == list(range(1, task.max_seq_len + 1))
+    unpadded = jax.jit(theirs.forward)  # tracr's own pass, one length at a time
+    for n, (idxs, final) in resid.items():
+        ids = np.array([subject.token_ids(inputs[i]) for i in idxs])
+        with fast_xla():
+            expected = np.asarray(unpadded(theirs.params, ids).transformer_output.output)
+        assert final.shape == expected.shape and np.abs(expected - final).max() < 1e-5, n
+    numerical = task.output == "numerical"
+    assert all(outputs_equal(x, y, numerical) for x, y in zip(outs, subject.run(inputs)))
+
+
 def test_every_subject_is_anonymous(load):
     """All zoo tasks: agent-visible strings carry no task name or SOp label."""
     from tracr_agent.tools.subjects.leak import find_leaks

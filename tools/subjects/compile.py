@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 from tracr_agent.tools.errors import SubjectError
@@ -27,6 +28,30 @@ def fast_xla():
         jax.config.update("jax_disable_most_optimizations", before)
 
 
+_INIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def zero_initialised_layers():
+    """tracr's assembler initialises every transformer weight at random (haiku's truncated normal),
+    then sets all of them to zeros and writes its own matrices in: the random numbers are never used,
+    yet drawing them compiles one XLA program per weight shape, two thirds of compiling a model
+    (measured on 12 zoo tasks: 20.8 CPU-s, 6.6 with zeros). Zeros from the start give the same
+    weights, bit for bit (tests/test_foundation.py compares both on attention, MLP and numerical
+    models). The patch is scoped to one compile at a time in this process."""
+    import haiku as hk
+    import numpy as np
+
+    cls = hk.initializers.TruncatedNormal
+    with _INIT_LOCK:
+        before = cls.__call__
+        cls.__call__ = lambda self, shape, dtype: np.zeros(shape, dtype)
+        try:
+            yield
+        finally:
+            cls.__call__ = before
+
+
 def compile_program(program, vocab, max_seq_len: int):
     """tracr's AssembledTransformerModel for `program` over `vocab` and `max_seq_len`."""
     from tracr.compiler import compiling
@@ -42,7 +67,7 @@ def compile_program(program, vocab, max_seq_len: int):
     if not isinstance(max_seq_len, int) or max_seq_len < 1:
         raise SubjectError(f"max_seq_len must be a positive integer, got {max_seq_len!r}")
     try:
-        with fast_xla():
+        with fast_xla(), zero_initialised_layers():
             return compiling.compile_rasp_to_model(
                 program, vocab=vocab, max_seq_len=max_seq_len, compiler_bos=BOS, compiler_pad=PAD
             )

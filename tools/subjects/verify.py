@@ -27,27 +27,54 @@ class VerifyResult:
         return self.agree_tracr == self.n_inputs and self.agree_reference == self.n_inputs
 
 
-def _tracr_outputs(subject, model, inputs: list[list]):
-    """tracr's forward on the same inputs, decoded with the subject's readout; and final residuals."""
+def _padded_forward(model):
+    """tracr's forward pass with its own padding mask switched on: `CompiledTransformerModel` masks
+    every key whose token is `pad_token`, and the compiler puts PAD in every model's vocabulary for
+    this. The assembled model leaves `pad_token` unset, so each sequence length would need its own
+    trace and XLA compile (about 0.25 s each, most of a task's verification); with PAD all lengths
+    run in one batch. A masked key gets weight exactly 0, so the real positions are computed as
+    without padding (tests/test_foundation.py checks it against `model.apply`)."""
+    import haiku as hk
     import jax
+
+    from tracr_agent.tools.subjects.compile import PAD
+
+    pad = model.input_encoder.encoding_map[PAD]
+
+    @hk.without_apply_rng
+    @hk.transform
+    def forward(tokens):
+        compiled = model.get_compiled_model()
+        compiled.pad_token = pad
+        return compiled(tokens, use_dropout=False)
+
+    return jax.jit(forward.apply), pad
+
+
+def _tracr_outputs(subject, model, inputs: list[list]):
+    """tracr's forward on the same inputs, decoded with the subject's readout; and final residuals
+    (by length: {n: (input indices, [len(idxs), n + 1, d_model])})."""
     import jax.numpy as jnp
     import numpy as np
     import torch
 
     from tracr_agent.tools.subjects.compile import fast_xla
 
-    fwd = jax.jit(model.forward)  # one trace per sequence length
+    if not inputs:
+        return [], {}
+    fwd, pad = _padded_forward(model)
+    width = 1 + max(len(x) for x in inputs)  # BOS + the longest input
+    ids = jnp.array([row + [pad] * (width - len(row)) for row in (subject.token_ids(x) for x in inputs)])
+    with fast_xla():
+        final = np.asarray(fwd(model.params, ids).transformer_output.output)
+    W_U = subject.weights["unembed.W_U"]
     outputs, resid = [None] * len(inputs), {}
     by_len: dict[int, list[int]] = {}
     for i, x in enumerate(inputs):
         by_len.setdefault(len(x), []).append(i)
-    W_U = subject.weights["unembed.W_U"]
     for n, idxs in sorted(by_len.items()):
-        ids = jnp.array([subject.token_ids(inputs[i]) for i in idxs])
-        with fast_xla():
-            final = np.asarray(fwd(model.params, ids).transformer_output.output)
-        resid[n] = (idxs, final)
-        logits = torch.from_numpy(final @ W_U)
+        resid[n] = (idxs, final[idxs, : n + 1])
+        logits = torch.from_numpy(resid[n][1] @ W_U)
         for row, i in zip(logits, idxs):
             outputs[i] = subject.decode_logits(row)
     return outputs, resid

@@ -9,6 +9,7 @@ domain with numbers rounded to the verification tolerance.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ REASONS = (NOT_COMPILABLE, UNDEFINED, CONSTANT, IGNORES_TOKENS, EQUALS_INPUT, EQ
            TOO_SHALLOW, DISAGREES)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a domain's outputs repeat a few values ~10^5 times
 def _norm(value):
     if value is None:
         return None
