@@ -1,12 +1,14 @@
 """Driving the real CLI from tests (not a test module): terminals (pexpect) for interactive sessions
-and the lab, plain subprocesses, and reading the transcripts they write. Shared by
+and the lab, plain commands run in this process, and reading the transcripts they write. Shared by
 test_interactive.py, test_sessions.py and test_run_resume.py; the `home` fixture (a private
 session store) is in conftest.py."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 from tracr_agent.agent.episode import transcript as tr
@@ -58,8 +60,27 @@ def finish(child) -> int:
     return child.exitstatus
 
 
-def cli(env, *args):
-    return subprocess.run([_exe(), *map(str, args)], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+def cli(env, *args) -> subprocess.CompletedProcess:
+    """A command that needs no terminal and no signal, run by the real CLI in this process with `env` as
+    its whole environment (a new process would pay ~7 s of imports for each). A crash shows as in a
+    process: exit 1 and the traceback on stderr."""
+    from typer.testing import CliRunner
+
+    from tracr_agent.agent.cli import main
+
+    consoles = (main.console, main.err_console)  # made at import, when a process reads COLUMNS
+    widths = [c.width for c in consoles]
+    for c in consoles:
+        c.width = int(env.get("COLUMNS") or 80)
+    try:
+        r = CliRunner().invoke(main.app, [str(a) for a in args], env={**{k: None for k in os.environ if k not in env}, **env})
+    finally:
+        for c, w in zip(consoles, widths):
+            c.width = w
+    stderr = r.stderr
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*r.exc_info))
+    return subprocess.CompletedProcess(list(args), r.exit_code, r.stdout, stderr)
 
 
 def approve_until_question(child) -> None:

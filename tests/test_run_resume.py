@@ -1,6 +1,6 @@
 """A plain `tracr-agent run` is checkpointed, listed and resumed like every episode (issue 11 item 9).
 
-Through the real CLI in subprocesses: a run whose LLM (a scripted OpenAI-compatible server on
+Through the real CLI (in subprocesses where a signal reaches it): a run whose LLM (a scripted OpenAI-compatible server on
 127.0.0.1) is kept waiting is interrupted with SIGINT, listed by `sessions --json`, resumed, cut
 short again with SIGTERM, and resumed to its end — in one transcript with one header, one score,
 one end, tool calls numbered on and the clock going on. A run that ends normally leaves no open
@@ -20,7 +20,7 @@ import time
 
 import pytest
 from provider_server import ProviderServer
-from terminal import events_of, of_type
+from terminal import cli, events_of, of_type
 
 from tracr_agent.agent.episode import transcript as tr
 
@@ -36,10 +36,6 @@ def env(tmp_path):
     e = dict(os.environ, COLUMNS="120", NO_COLOR="1", TRACR_AGENT_SESSIONS=str(tmp_path / "sessions.sqlite"))
     e.pop("TRACR_AGENT_LLM", None)
     return e
-
-
-def cli(env, *args, timeout=TIMEOUT):
-    return subprocess.run([*CLI, *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def listed(env) -> dict:
@@ -159,34 +155,25 @@ def test_a_run_killed_outright_resumes_after_its_torn_last_line(env, tmp_path, r
     assert ev[-1].status == "prediction" and ev[-1].tool_calls == 2 and sid not in listed(env)
 
 
-def in_process(env, *args):
-    """The CLI in this process (typer's runner): the subject and TransformerLens are loaded already."""
-    from typer.testing import CliRunner
-
-    from tracr_agent.agent.cli.main import app
-
-    return CliRunner().invoke(app, list(map(str, args)), env={"TRACR_AGENT_SESSIONS": env["TRACR_AGENT_SESSIONS"]})
-
-
 def test_a_run_that_ends_leaves_no_open_row_and_no_checkpoints(env, tmp_path, reverse_subject):
     import sqlite3
 
     path = tmp_path / "done.jsonl"
-    r = in_process(env, "run", "reverse", "--llm", "baseline-closed", "--quiet", "--transcript", path)
-    assert r.exit_code == 0, r.output
-    assert "warning" not in r.output
+    r = cli(env, "run", "reverse", "--llm", "baseline-closed", "--quiet", "--transcript", path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning" not in r.stdout + r.stderr
     sid = events_of(path)[0].session_id
     db = sqlite3.connect(env["TRACR_AGENT_SESSIONS"])
     assert db.execute("SELECT status FROM tracr_sessions WHERE id = ?", (sid,)).fetchall() == [("finished",)]
     assert db.execute("SELECT COUNT(*) FROM checkpoints").fetchone() == (0,)
-    r = in_process(env, "sessions", "--json")
-    assert r.exit_code == 0 and json.loads(r.output) == []
+    r = cli(env, "sessions", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == []
 
     # killed after the end was written but before the row was closed: resume refuses and closes it
     db.execute("UPDATE tracr_sessions SET status = 'open' WHERE id = ?", (sid,))
     db.commit()
-    r = in_process(env, "resume", sid)
-    assert r.exit_code == 2 and r.output.strip().splitlines()[-1] == f"error: session {sid} is finished (transcript: {path})"
+    r = cli(env, "resume", sid)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"error: session {sid} is finished (transcript: {path})"
     assert db.execute("SELECT status FROM tracr_sessions WHERE id = ?", (sid,)).fetchall() == [("finished",)]
     assert len(of_type(events_of(path), tr.EndEvent)) == 1
 
@@ -195,10 +182,10 @@ def test_an_unusable_store_is_one_warning_and_the_run_goes_on(env, tmp_path, rev
     (tmp_path / "a-file").write_text("not a directory")
     env["TRACR_AGENT_SESSIONS"] = str(tmp_path / "a-file" / "sessions.sqlite")
     path = tmp_path / "unstored.jsonl"
-    r = in_process(env, "run", "reverse", "--llm", "baseline-closed", "--quiet", "--transcript", path)
-    assert r.exit_code == 0, r.output
-    warnings = [ln for ln in r.output.splitlines() if "warning" in ln]
-    assert len(warnings) == 1 and "cannot be resumed" in warnings[0] and "a-file" in warnings[0], r.output
+    r = cli(env, "run", "reverse", "--llm", "baseline-closed", "--quiet", "--transcript", path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if "warning" in ln]
+    assert len(warnings) == 1 and "cannot be resumed" in warnings[0] and "a-file" in warnings[0], r.stdout + r.stderr
     assert events_of(path)[-1].status == "prediction"
 
 
