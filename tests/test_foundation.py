@@ -292,11 +292,13 @@ def test_version_prints_the_installed_version_without_heavy_imports():
 
 
 def _run_without_llm(*args) -> subprocess.CompletedProcess:
+    """`tracr-agent run ARGS` (in this process) with no LLM configured: no OpenAI key, no TRACR_AGENT_LLM."""
     import os
 
+    from terminal import cli as run_cli
+
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "TRACR_AGENT_LLM")}
-    return subprocess.run([sys.executable, "-m", "tracr_agent.agent.cli.main", "run", *args], capture_output=True,
-                          text=True, env={**env, "COLUMNS": "200"}, timeout=300)
+    return run_cli({**env, "COLUMNS": "200"}, "run", *args)
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -66,14 +66,10 @@ def test_the_open_world_baseline_never_references_the_zoo():
     assert {"rounds.py", "output.py", "discovery.py", "analysis.py"} <= names
 
 
-@pytest.mark.parametrize("condition,residual", [
-    ("blackbox", "labelled"),
-    # the whitebox path (reading/, the decompiler's analysis): a second fresh process, full suite only
-    pytest.param("whitebox", "raw", marks=pytest.mark.slow),
-])
-def test_an_episode_on_a_model_dir_imports_no_zoo(tmp_path, reverse_subject, condition, residual):
-    """In a fresh process: the backend `baseline`, a model directory (no zoo), an unscored episode —
-    sys.modules holds no zoo module afterwards, and the prediction reproduces the model."""
+def test_an_episode_on_a_model_dir_imports_no_zoo(tmp_path, reverse_subject):
+    """In a fresh process: the backend `baseline`, a model directory (no zoo), unscored episodes in
+    blackbox (labelled residual) and whitebox (raw residual: reading/, the decompiler's analysis) —
+    sys.modules holds no zoo module afterwards, and each prediction reproduces the model."""
     from tracr_agent.tools.subjects.modeldir import write_model_dir
 
     model_dir = tmp_path / "model"
@@ -85,18 +81,20 @@ from tracr_agent.agent.backends.llm import make_backend
 from tracr_agent.agent.episode.lifecycle import run_episode
 from tracr_agent.tools.subjects.load import load_model_dir
 subject = load_model_dir({str(model_dir)!r})
-res = run_episode(subject, make_backend("baseline"), condition={condition!r}, residual={residual!r}, transcript_path=Path({str(tmp_path / 't.jsonl')!r}), score=False)
+xs = subject.domain()
+for condition, residual in (("blackbox", "labelled"), ("whitebox", "raw")):
+    res = run_episode(subject, make_backend("baseline"), condition=condition, residual=residual,
+                      transcript_path=Path({str(tmp_path)!r}) / (condition + ".jsonl"), score=False)
+    scope = {{}}
+    exec(res.prediction["implementation"], scope)
+    assert [scope["f"](list(x)) for x in xs] == subject.run(xs), condition
+    print("ok", condition, res.prediction["label"])
 leaked = sorted(m for m in sys.modules if m.startswith({FORBIDDEN!r}))
 assert not leaked, leaked
-scope = {{}}
-exec(res.prediction["implementation"], scope)
-xs = subject.domain()
-assert [scope["f"](list(x)) for x in xs] == subject.run(xs)
-print("ok", res.prediction["label"])
 """
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert p.stdout.startswith("ok ")
+    assert [line.split()[:2] for line in p.stdout.splitlines()] == [["ok", "blackbox"], ["ok", "whitebox"]]
 
 
 def observations(fn, vocab, n, count=80, seed=0):
