@@ -60,10 +60,10 @@ def finish(child) -> int:
     return child.exitstatus
 
 
-def cli(env, *args) -> subprocess.CompletedProcess:
+def cli(env, *args, input: str | None = None) -> subprocess.CompletedProcess:
     """A command that needs no terminal and no signal, run by the real CLI in this process with `env` as
-    its whole environment (a new process would pay ~7 s of imports for each). A crash shows as in a
-    process: exit 1 and the traceback on stderr."""
+    its whole environment (a new process would pay ~7 s of imports for each) and `input` piped to its
+    stdin. A crash shows as in a process: exit 1 and the traceback on stderr."""
     from typer.testing import CliRunner
 
     from tracr_agent.agent.cli import main
@@ -73,7 +73,8 @@ def cli(env, *args) -> subprocess.CompletedProcess:
     for c in consoles:
         c.width = int(env.get("COLUMNS") or 80)
     try:
-        r = CliRunner().invoke(main.app, [str(a) for a in args], env={**{k: None for k in os.environ if k not in env}, **env})
+        r = CliRunner().invoke(main.app, [str(a) for a in args], input=input,
+                               env={**{k: None for k in os.environ if k not in env}, **env})
     finally:
         for c, w in zip(consoles, widths):
             c.width = w

@@ -150,7 +150,16 @@ def transcript_events(path):
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
 
 
-def test_empty_choices_is_one_recorded_error_after_retries(tmp_path, fake_llm):
+@pytest.fixture
+def quick_retries(monkeypatch):
+    """Retries as the product makes them, without waiting out the 1 + 2 + 4 s of backoff: the tests
+    that use it count attempts and recorded errors, not seconds."""
+    from tracr_agent.agent.backends import reply
+
+    monkeypatch.setattr(reply, "BACKOFF_S", 0.01)
+
+
+def test_empty_choices_is_one_recorded_error_after_retries(tmp_path, fake_llm, quick_retries):
     server = fake_llm("empty")
     path = tmp_path / "t.jsonl"
     r = cli("run", "sort", "--llm", f"openai-compatible:m@{server.url}", "-q", "--transcript", str(path),
@@ -204,7 +213,7 @@ def test_only_an_empty_choices_list_counts_as_an_empty_reply():
     assert Buggy.calls == 1
 
 
-def test_judge_llm_retries_like_the_agent_and_records_one_error(tmp_path, fake_llm):
+def test_judge_llm_retries_like_the_agent_and_records_one_error(tmp_path, fake_llm, quick_retries):
     server = fake_llm("empty")
     out = tmp_path / "ev"
     r = cli("eval", "--tasks", "reverse", "--llm", "baseline", "--out", str(out),

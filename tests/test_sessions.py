@@ -91,13 +91,10 @@ def test_lab_pauses_loses_its_terminal_and_resumes(home):
     assert child.exitstatus == 129 or child.signalstatus == signal.SIGHUP
     assert open_sessions(env)[sid]["where"] == "2 tool calls, no prediction yet"
 
-    child = spawn(env, "resume", sid)
-    child.expect_exact(LAB)
     submit = {"label": "reverse", "description": "reversed", "implementation": "def f(t):\n    return t[::-1]\n",
               "confidence": 0.9}
-    child.sendline("submit_prediction " + json.dumps(submit))
-    child.expect_exact("score: label correct")
-    assert finish(child) == 0, child.logfile_read.text[-3000:]
+    p = cli(env, "resume", sid, input="submit_prediction " + json.dumps(submit) + "\n")  # stdin piped, in process
+    assert p.returncode == 0 and "score: label correct" in p.stdout, p.stdout + p.stderr
 
     ev = events_of(path)
     assert len(of_type(ev, tr.Header)) == 1 and len(of_type(ev, tr.EndEvent)) == 1

@@ -21,6 +21,9 @@ class OutOfTime(TimeoutError):
     """The wall-time limit ran out before the LLM answered."""
 
 
+BACKOFF_S = 1.0
+"""The wait before the first retry; it doubles before each next one (1, 2, 4 s for 3 retries)."""
+
 TRANSIENT_NAMES = frozenset({"CallTimedOut", "APITimeoutError", "APIConnectionError", "InternalServerError", "RateLimitError",
                              "ServiceUnavailableError", "OverloadedError", "TimeoutException", "ConnectError",
                              "ReadTimeout", "ConnectTimeout", "RemoteProtocolError"})
@@ -108,4 +111,4 @@ def invoke_within(backend, model, messages: list, remaining: Optional[Callable[[
             if isinstance(err, EmptyReply):
                 raise EmptyReply(f"{err} (gave up after {attempt} attempts)")
             raise err
-        time.sleep(max(0.0, min(2.0 ** (attempt - 1), remaining() - 1.0)))
+        time.sleep(max(0.0, min(BACKOFF_S * 2.0 ** (attempt - 1), remaining() - 1.0)))
