@@ -70,16 +70,17 @@ def _write(path: Path, candidates: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def compile_and_verify(gid: GenId, program: Program):
+def compile_and_verify(gid: GenId, program: Program, known: Optional[dict] = None):
     """Compiles the candidate (even on a subject-cache hit: tracr's model is needed) and checks it exactly as the zoo is
-    checked. Returns (subject or None, rejection reason or None, detail)."""
+    checked; `known` (input tuple -> RASP outputs) saves evaluating the program again where the behaviour
+    rules already did. Returns (subject or None, rejection reason or None, detail)."""
     from tracr_agent.tools.errors import SubjectError
     from tracr_agent.tools.subjects.generate.task import make_task
     from tracr_agent.tools.subjects.load import cache_key, compile_subject, task_source
     from tracr_agent.tools.subjects.subject import SubjectTruth
     from tracr_agent.tools.subjects.verify import verify_task
 
-    task = make_task(gid, program, {})
+    task = make_task(gid, program, {}, known)
     try:
         subject = compile_subject(task.build(), task.vocab, task.max_seq_len,
                                   key=cache_key(task_source(task), task.vocab, task.max_seq_len),
@@ -103,7 +104,8 @@ def judge_candidate(seed: int, difficulty: int, k: int, earlier: set[str]) -> di
     behaviour = filters.check_behaviour(program, earlier)
     row = {"k": k, "reason": behaviour.reason, "detail": behaviour.detail[:300], "fingerprint": behaviour.fingerprint}
     if behaviour.reason is None:
-        subject, reason, detail = compile_and_verify(GenId(seed, difficulty, 0), program)
+        known = {tuple(x): out for x, out in zip(filters.program_domain(program), behaviour.outputs)}
+        subject, reason, detail = compile_and_verify(GenId(seed, difficulty, 0), program, known)
         row.update(reason=reason, detail=detail[:300])
         if subject is not None:
             row["features"] = program_features(program, subject)
