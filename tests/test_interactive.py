@@ -216,6 +216,38 @@ def test_interrupt_while_working_and_lost_terminal(home):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+_PROMPT_SCRIPT = """
+import signal, sys, threading, time
+from tracr_agent.agent.interactive.session import read_line
+def poke():  # a Ctrl-C the kernel hands to another thread than the one at the prompt
+    time.sleep(float(sys.argv[1]))
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+threading.Thread(target=poke, daemon=True).start()
+try:
+    print("LINE", repr(read_line("> ")))
+except KeyboardInterrupt:
+    print("INTERRUPTED")
+"""
+
+
+def test_a_ctrl_c_that_lands_on_another_thread_still_interrupts_the_prompt():
+    """The review prompt waits in select() ticks, not in input()'s read() alone: a SIGINT received by
+    another thread (the session has LangGraph's and the tools' threads) interrupts it at once, where
+    plain input() would wait for Enter; a typed line still comes back as typed."""
+    import sys
+    import time
+
+    child = pexpect.spawn(sys.executable, ["-c", _PROMPT_SCRIPT, "1.0"], encoding="utf-8", timeout=30)
+    child.expect_exact("> ")
+    t0 = time.monotonic()
+    child.expect_exact("INTERRUPTED", timeout=10)
+    assert time.monotonic() - t0 < 5
+    child = pexpect.spawn(sys.executable, ["-c", _PROMPT_SCRIPT, "60"], encoding="utf-8", timeout=30)
+    child.expect_exact("> ")
+    child.sendline("a  b")
+    child.expect_exact("LINE 'a  b'")
+
+
 def test_interactive_option_errors(home):
     _, env = home
     p = cli(env, "run", "reverse", "--llm", "baseline-closed", "--interactive", "--condition", "static")

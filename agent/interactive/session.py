@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -111,7 +113,7 @@ class Session:
     def _input(self, prompt: str) -> str:
         t0 = time.monotonic()
         try:
-            return input(prompt)
+            return read_line(prompt)
         except EOFError:
             raise KeyboardInterrupt from None  # Ctrl-D at a prompt: leave the session open
         finally:
@@ -248,6 +250,20 @@ class Session:
         self._print(f"transcript: {self.meta['transcript']}", highlight=False, soft_wrap=True)
         self._print(f"session {self.sid} finished", highlight=False)
         return 1 if result.status == "error" else 0
+
+
+def read_line(prompt: str) -> str:
+    """input(prompt), except that Ctrl-C (or SIGHUP, SIGTERM) is never lost at the prompt. The kernel may
+    deliver the signal to any thread (LangGraph's, the tools'), and input() waits in a read() that only
+    the receiving thread leaves: the session then sat at its prompt until Enter (seen in CI). Waiting
+    for the line in 0.1 s select() ticks lets Python raise the interrupt wherever the signal landed."""
+    if not sys.stdin.isatty():
+        return input(prompt)
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    while not select.select([sys.stdin], [], [], 0.1)[0]:
+        pass
+    return input()
 
 
 def _pending(snap) -> list:
