@@ -38,7 +38,8 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=_rank)
 
 
-# The longest single tests of the suite (measured: each 1-3 min on 2 cores), then the rest of the slow tier.
+# The longest single tests of the suite (measured from an empty cache on 2 cores: the llama-cpp episode ~100 s with its
+# server, the zoo verification ~35 s, the generated tasks 11-31 s per difficulty), then the rest of the slow tier.
 LONGEST = ("test_compile_all_verify_agrees_everywhere", "test_episode_through_openai_compatible_server",
            "test_thirty_generated_tasks_across_difficulties_are_faithful")
 
