@@ -242,10 +242,12 @@ def test_a_ctrl_c_that_lands_on_another_thread_still_interrupts_the_prompt():
     t0 = time.monotonic()
     child.expect_exact("INTERRUPTED", timeout=10)
     assert time.monotonic() - t0 < 5
+    child.expect(pexpect.EOF)
     child = pexpect.spawn(sys.executable, ["-c", _PROMPT_SCRIPT, "60"], encoding="utf-8", timeout=30)
     child.expect_exact("> ")
     child.sendline("a  b")
     child.expect_exact("LINE 'a  b'")
+    child.expect(pexpect.EOF)
 
 
 def test_interactive_option_errors(home):

@@ -33,7 +33,8 @@ def _padded_forward(model):
     this. The assembled model leaves `pad_token` unset, so each sequence length would need its own
     trace and XLA compile (about 0.25 s each, most of a task's verification); with PAD all lengths
     run in one batch. A masked key gets weight exactly 0, so the real positions are computed as
-    without padding (tests/test_foundation.py checks it against `model.apply`)."""
+    without padding (tests/test_foundation.py compares the final residuals with tracr's unpadded pass,
+    one length at a time)."""
     import haiku as hk
     import jax
 
