@@ -150,3 +150,41 @@ def test_wall_clock_continues_across_a_resume(reverse_subject):
     assert limit and limit[0].limit == "wall-time (s)"  # 8 + 3 >= 10
     _, restarted = resumed_events(carry_time=False)
     assert not of_type(restarted, tr.LimitEvent)      # a restarted clock would see only 3 s
+
+
+def test_an_interrupt_a_library_swallows_is_raised_again_at_the_next_prompt(tmp_path):
+    """While a session is driven, Ctrl-C, SIGTERM and SIGHUP raise as before and are also remembered:
+    one that a library swallows (LangGraph's executor callbacks catch BaseException) is raised again
+    before the next prompt instead of being lost; leaving the session forgets it, and a signal ignored
+    on purpose (nohup, a background job) stays ignored."""
+    import os
+    import time
+
+    from types import SimpleNamespace
+
+    from tracr_agent.agent.interactive.session import Session
+    from tracr_agent.agent.interactive.store import Hangup, SessionStore, driving, raise_if_interrupted
+
+    store = SessionStore(tmp_path / "sessions.sqlite")
+    for sig, kind in ((signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Hangup), (signal.SIGHUP, Hangup)):
+        before = signal.getsignal(sig)
+        with driving(store, "s1"):
+            try:
+                os.kill(os.getpid(), sig)
+                time.sleep(5)  # the handler raises in here
+                raise AssertionError("the signal was not raised")
+            except BaseException as e:  # swallowed, as a library callback would
+                assert type(e) is kind and getattr(e, "signum", sig) == sig
+            with pytest.raises(kind) as raised:
+                raise_if_interrupted()
+            assert getattr(raised.value, "signum", sig) == sig
+            with pytest.raises(kind):  # the review and question prompts ask first, before reading a line
+                Session._input(SimpleNamespace(human_s=0.0), REVIEW)
+        raise_if_interrupted()  # the session was left: nothing is pending
+        assert signal.getsignal(sig) == before
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with driving(store, "s1"):
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old)

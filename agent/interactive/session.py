@@ -37,6 +37,7 @@ from tracr_agent.agent.interactive.store import (
     alive,
     driving,
     exit_code,
+    raise_if_interrupted,
     peek,
     session_meta,
     sessions_db,
@@ -111,6 +112,7 @@ class Session:
         return time.monotonic() - self.human_s
 
     def _input(self, prompt: str) -> str:
+        raise_if_interrupted()
         t0 = time.monotonic()
         try:
             return read_line(prompt)

@@ -132,8 +132,27 @@ class Hangup(KeyboardInterrupt):
         self.signum = int(signum)
 
 
-def _raise_hangup(signum, frame):
-    raise Hangup(signum)
+_pending_signal: Optional[int] = None
+"""The signal that last interrupted the session this process drives, until the session is left."""
+
+
+def _interrupt(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Hangup(signum)
+
+
+def _raise_interrupt(signum, frame):
+    # Remembered as well as raised: a library may swallow it (LangGraph's executor callbacks catch
+    # BaseException), and the session would then go on as if the key had never been pressed.
+    global _pending_signal
+    _pending_signal = int(signum)
+    raise _interrupt(signum)
+
+
+def raise_if_interrupted() -> None:
+    """Raises again an interrupt that arrived while the session was driven but never reached it
+    (called before each prompt): a Ctrl-C is never lost, wherever it landed."""
+    if _pending_signal is not None:
+        raise _interrupt(_pending_signal)
 
 
 def exit_code(interrupt: BaseException) -> int:
@@ -149,12 +168,17 @@ def why_interrupted(interrupt: BaseException) -> str:
 @contextlib.contextmanager
 def driving(store: SessionStore, sid: str):
     """Marks this process as the one driving the session (a second `resume` is refused meanwhile)
-    and turns SIGHUP/SIGTERM into `Hangup`, so a lost terminal leaves the session open like Ctrl-C."""
+    and turns SIGHUP/SIGTERM into `Hangup`, so a lost terminal leaves the session open like Ctrl-C;
+    each of the three is also remembered for `raise_if_interrupted`."""
+    global _pending_signal
     store.set_pid(sid, os.getpid())
     old_handlers = {}
-    for sig in (signal.SIGHUP, signal.SIGTERM):
+    _pending_signal = None
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         try:
-            old_handlers[sig] = signal.signal(sig, _raise_hangup)
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue  # ignored on purpose (nohup, a shell's background job): it stays ignored
+            old_handlers[sig] = signal.signal(sig, _raise_interrupt)
         except (ValueError, OSError, AttributeError):  # not the main thread / no such signal
             pass
     try:
@@ -162,6 +186,7 @@ def driving(store: SessionStore, sid: str):
     finally:
         for sig, h in old_handlers.items():
             signal.signal(sig, h)
+        _pending_signal = None
         try:
             store.set_pid(sid, None)
         except sqlite3.Error:
