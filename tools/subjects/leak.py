@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from tracr_agent.tools.subjects.rawview import RAW_DIM
+
 # tracr's generic auto-labels name the primitive, not the task.
 _GENERIC = re.compile(r"^(map|sequence_map|aggregate|select|selector_width|numerical|categorical)_\d+$")
 
@@ -46,14 +48,13 @@ def find_leaks(text: str, truth) -> list[str]:
 
 
 _INPUT_SPACES = ("tokens", "indices", "one")
-_RAW_DIM = re.compile(r"^d\d+$")
 
 
 def residual_labels_of(subject) -> set[str]:
     """Every residual label the subject has: the neutral ones on its card and tracr's originals."""
     labels = set(subject.card.residual_labels or ())
     labels |= set((subject.truth.provenance or {}).get("residual_labels", ()))
-    return {l for l in labels if not _RAW_DIM.match(l)}  # `d7` is the raw name itself, not a label
+    return {l for l in labels if not RAW_DIM.fullmatch(l)}  # `d7` is the raw name itself, not a label
 
 
 def find_label_leaks(text: str, subject) -> list[str]:

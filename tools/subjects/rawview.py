@@ -12,6 +12,15 @@ forwarded unchanged.
 
 from __future__ import annotations
 
+import re
+
+RAW_DIM = re.compile(r"d\d+")
+"""A raw residual dimension's name (`d0 … dN`): what a label-free reader sees and recognises."""
+
+
+def raw_dim_names(d_model: int) -> list[str]:
+    return [f"d{i}" for i in range(d_model)]
+
 
 class RawView:
     """A subject whose residual labels are `d0 … dN` and whose output variable is unknown."""
@@ -20,7 +29,7 @@ class RawView:
 
     def __init__(self, subject):
         self._subject = subject
-        self.residual_labels: list[str] = [f"d{i}" for i in range(subject.d_model)]
+        self.residual_labels: list[str] = raw_dim_names(subject.d_model)
         self.output_variable = None
         self.card = subject.card.model_copy(update={"residual_labels": None, "output_variable": None})
 

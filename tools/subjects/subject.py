@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence
 
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.modeldir import ModelCard, token_key
+from tracr_agent.tools.subjects.rawview import raw_dim_names
 
 # Output logits below this mean "no value": tracr writes a zero vector where a
 # RASP value is undefined (e.g. an aggregate that selects nothing).
@@ -92,7 +93,7 @@ class Subject:
         self.max_seq_len: int = card.seq_len
         self.output_kind: str = card.output_encoding.kind
         self.output_values: Optional[list] = card.output_encoding.values
-        self.residual_labels: list[str] = card.residual_labels or [f"d{i}" for i in range(c.d_model)]
+        self.residual_labels: list[str] = card.residual_labels or raw_dim_names(c.d_model)
         self.output_variable: Optional[str] = card.output_variable
         self._token_id = {self._key(t): i for i, t in enumerate(card.input_encoding.vocab)}
         self._by_text = {str(t): t for t in self.vocab}

@@ -17,6 +17,8 @@ from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.variables import from_labels
 
 RAW_DIM = re.compile(r"d\d+")
+"""A raw dimension's name as the tools print it (tools/subjects/rawview.py names them; the reader may
+not import the subject side, test_decompiler.py, so it recognises them from the text alone)."""
 
 
 def is_raw(labels: list[str]) -> bool:
