@@ -1,7 +1,7 @@
 """A plain `tracr-agent run` is checkpointed, listed and resumed like every episode (issue 11 item 9).
 
-Through the real CLI (in subprocesses where a signal reaches it): a run whose LLM (a scripted OpenAI-compatible server on
-127.0.0.1) is kept waiting is interrupted with SIGINT, listed by `sessions --json`, resumed, cut
+Through the real CLI (in subprocesses where a signal reaches it): a run whose LLM (a scripted
+OpenAI-compatible server on 127.0.0.1) is kept waiting is interrupted with SIGINT, listed by `sessions --json`, resumed, cut
 short again with SIGTERM, and resumed to its end — in one transcript with one header, one score,
 one end, tool calls numbered on and the clock going on. A run that ends normally leaves no open
 row; a store that cannot be written is one warning and the run goes on. In process: every
