@@ -19,11 +19,16 @@ if "torch" in sys.modules:
     sys.modules["torch"].set_num_threads(1)
 
 # A test run started in the background of a non-interactive shell (`python -m pytest -q > log &`, a
-# script's `&`) inherits SIGINT ignored, and so would the pytest-xdist workers and every CLI process the
-# tests start: the Ctrl-C tests would wait for an interrupt that never lands. Restore Python's handler
-# (a child then starts with SIGINT at its default, as from a terminal).
+# script's `&`) inherits SIGINT ignored, and one started under `nohup` inherits SIGHUP ignored; so would
+# the pytest-xdist workers and every CLI process the tests start (an ignored signal stays ignored across
+# exec): the Ctrl-C and lost-terminal tests would wait for a signal that never lands. Restore the
+# defaults, so a child starts with these signals as it would from a terminal. (The product itself keeps
+# a signal ignored on purpose ignored: tests/test_sessions.py checks that by ignoring it explicitly.)
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+for _sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
+    if signal.getsignal(_sig) is signal.SIG_IGN:
+        signal.signal(_sig, signal.SIG_DFL)
 
 
 def pytest_collection_modifyitems(config, items):

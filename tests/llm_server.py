@@ -113,6 +113,33 @@ def _tail(path: Path, n: int = 40) -> str:
     return "\n".join(lines[-n:])
 
 
+def death_report(proc: subprocess.Popen, log_file: Path, wait: float = 2.0) -> str | None:
+    """None while the server runs; once it has died, how (the signal that killed it, or its exit code)
+    and the tail of its log. A client of a dead server only sees "Connection error": this says why
+    (e.g. a general protection fault, SIGSEGV, in a llama.cpp built for another CPU)."""
+    try:
+        proc.wait(timeout=wait)  # a server dying as the client gives up: let it finish dying
+    except subprocess.TimeoutExpired:
+        return None
+    code = proc.returncode
+    how = (f"was killed by signal {signal.Signals(-code).name} ({-code})" if code < 0
+           else f"exited with code {code}")
+    return f"llama server {how}; log {log_file}:\n{_tail(log_file)}"
+
+
+class ServerURL(str):
+    """The base URL of a running llama server, which can say whether the server has died."""
+
+    proc: subprocess.Popen
+    log_file: Path
+
+    def raise_if_dead(self) -> None:
+        """Raises LlamaServerError (the signal or exit code, and the log's tail) if the server died."""
+        report = death_report(self.proc, self.log_file, wait=0.5)
+        if report:
+            raise LlamaServerError(report)
+
+
 def _ready(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(base_url + "/models", timeout=5) as resp:
@@ -180,7 +207,9 @@ def llama_server(
 ) -> Iterator[str]:
     """Start ``python -m llama_cpp.server`` on 127.0.0.1 and yield its base URL.
 
-    Yields ``"http://127.0.0.1:PORT/v1"`` once ``GET /v1/models`` answers 200.
+    Yields ``"http://127.0.0.1:PORT/v1"`` (a ``ServerURL``: ``raise_if_dead()`` says whether the
+    server died, by which signal, with its log's tail) once ``GET /v1/models`` answers 200. If the body
+    raises and the server has died, a LlamaServerError saying how replaces the body's error (chained).
     The process (and its process group) is always terminated on exit.  Server
     output goes to ``log_path`` (by default a temp file, deleted after a clean
     exit and kept when start-up or the body raised; its tail is put in the
@@ -240,7 +269,15 @@ def llama_server(
                     f"llama server exited with code {proc.returncode} before becoming ready; "
                     f"log {log_file}:\n{_tail(log_file)}"
                 )
-        yield base_url
+        url = ServerURL(base_url)
+        url.proc, url.log_file = proc, log_file
+        try:
+            yield url
+        except BaseException as exc:
+            report = death_report(proc, log_file)
+            if report:  # the body failed because the server died under it: say how
+                raise LlamaServerError(report) from exc
+            raise
         clean_exit = True
     finally:
         if proc is not None:

@@ -34,6 +34,7 @@ def test_episode_through_openai_compatible_server(llama_base_url, tmp_path):
          "--compat", "llama-cpp", "--condition", "blackbox", "--max-tool-calls", "3", "--max-llm-turns", "5",
          "--cap", "300", "--quiet", "--transcript", str(path)],
         capture_output=True, text=True, timeout=900, env=env)
+    llama_base_url.raise_if_dead()  # a crashed server shows its signal and log, not "Connection error"
     assert "Traceback" not in proc.stderr, proc.stderr
     events, problem = tr.read_transcript(path)
     assert problem is None
