@@ -3,6 +3,13 @@
 
 from __future__ import annotations
 
+import glob
+import importlib.util
+import os
+import platform
+import re
+import shutil
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -56,3 +63,24 @@ def test_a_failing_body_with_a_live_server_keeps_its_own_error(tmp_path):
         with llama_server(model, python=fake_python(tmp_path), startup_timeout=30) as url:
             url.raise_if_dead()  # alive: nothing to report
             raise AssertionError("the test's own failure")
+
+
+def test_the_test_server_runs_on_any_x86_64_cpu():
+    """llama-cpp-python is built with CMAKE_ARGS=-DGGML_NATIVE=OFF (README): its CPU backend holds no
+    AMX tile or AVX-512 instructions, which a native build on a newer host puts in and which kill the
+    server (general protection fault) on hosts that advertise but do not allow them."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.fail(f"this check is for x86-64 hosts, not {platform.machine()}: deselect it there")
+    spec = importlib.util.find_spec("llama_cpp")
+    assert spec is not None, "llama-cpp-python is not installed: pip install -e '.[test]'"
+    libs = glob.glob(os.path.join(os.path.dirname(spec.origin), "lib", "libggml-cpu*.so*"))
+    assert libs, "no libggml-cpu in llama_cpp/lib"
+    objdump = shutil.which("objdump")
+    assert objdump, "objdump (binutils) is needed to inspect the library"
+    lib = max(libs, key=os.path.getsize)
+    text = subprocess.run([objdump, "-d", "--no-show-raw-insn", lib], capture_output=True, text=True, check=True).stdout
+    amx = re.findall(r"\b(ldtilecfg|tileloadd\w*|tdpb\w+)\b", text)
+    avx512 = re.findall(r"%zmm\d+", text)
+    assert not amx and not avx512, (f"{lib} was built for this host's CPU ({len(amx)} AMX, {len(avx512)} AVX-512 "
+                                    "operands): reinstall with CMAKE_ARGS=-DGGML_NATIVE=OFF pip install "
+                                    "--force-reinstall --no-cache-dir llama-cpp-python")
