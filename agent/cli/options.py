@@ -60,5 +60,5 @@ def limit_options(fn):
 
 
 ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
-ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see README: model directory format).")
+ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see docs/model-dirs.md).")
 ResidualOpt = typer.Option("labelled", "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")

@@ -103,7 +103,7 @@ def read_card(directory: Path) -> ModelCard:
     if not Path(directory).is_dir():
         raise SubjectError(f"model directory {directory} does not exist")
     if not path.is_file():
-        raise SubjectError(f"model directory {directory} has no model.json (see README: model directory format)")
+        raise SubjectError(f"model directory {directory} has no model.json (see docs/model-dirs.md: the model directory format)")
     try:
         card = ModelCard.model_validate_json(path.read_text())
     except ValidationError as e:
