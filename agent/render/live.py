@@ -117,10 +117,16 @@ def score_parts(score: Score, markup: bool = True) -> list[str]:
         return f"[{'green' if ok else 'red'}]{word}[/]" if markup else word
 
     parts = []
-    if score.label is not None:
-        part = f"label {verdict(score.label.correct)}"
-        if not score.label.correct and score.label.family_correct:  # credit as the prior study counted it
-            part += f" (family {score.label.family} {verdict(True)})"
+    lab = score.label
+    if lab is not None and lab.correct is None:  # a generated program: scored at the family level only
+        parts.append("label n/a" + (f" (family {lab.family} {verdict(lab.family_correct)})"
+                                    if lab.family_correct is not None else ""))
+    elif lab is not None:
+        part = f"label {verdict(lab.correct)}"
+        if lab.correct and lab.matched_by:  # which rule (or judge) accepted it
+            part += f" ({lab.matched_by})"
+        if not lab.correct and lab.family_correct:  # credit as the prior study counted it
+            part += f" (family {lab.family} {verdict(True)})"
         parts.append(part)
     elif score.functional is not None:  # a subject with no label to match (generated or imported)
         parts.append("label n/a")
