@@ -49,6 +49,21 @@ _DESCRIPTION = re.compile(r"\b(?:description|verdict)" + _LINE, re.IGNORECASE)
 _VERDICT = re.compile(r"verdict" + _LINE, re.IGNORECASE)
 
 
+NOT_A_JUDGE = ("baseline", "baseline-closed", "decompiler", "replay")
+
+
+def make_judge(spec: str):
+    """The Backend for `--judge-llm SPEC`: any `--llm` spec that names a chat model (not a built-in
+    investigator or a replay, which cannot grade); a bad spec is one UserError line."""
+    from tracr_agent.agent.backends.llm import make_backend
+    from tracr_agent.tools.errors import UserError
+
+    if spec.split(":", 1)[0] in NOT_A_JUDGE:
+        raise UserError(f"--judge-llm {spec!r} is not a chat model: give an LLM spec such as openai:gpt-4o, "
+                        "anthropic:MODEL or openai-compatible:MODEL@URL")
+    return make_backend(spec)
+
+
 def model_name(chat_model) -> str:
     chat_model = getattr(chat_model, "chat_model", chat_model)  # a Backend names its chat model
     for attr in ("model_name", "model", "model_id", "deployment_name"):
