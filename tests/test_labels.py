@@ -167,3 +167,19 @@ def test_rescore_recomputes_label_verdicts_with_the_matcher(tmp_path):
     md = (out / "report.md").read_text()
     assert "## Labels: verdicts and the rule or judge behind each" in md
     assert "| reverse | Reverse the input sequence | correct | concept:reverse | names reverse ('reverse') | 1 |" in md
+
+
+def test_the_result_line_says_which_rule_or_judge_accepted_the_label():
+    from rich.console import Console
+
+    from tracr_agent.agent.render.live import score_line, score_parts
+    from tracr_agent.agent.scoring.verdicts import LabelScore
+
+    assert score_parts(Score(label=LabelScore(correct=True, matched_by="concept:sort")), markup=False) == \
+        ["label correct (concept:sort)"]
+    generated = Score(label=LabelScore(correct=None, family="counting", family_correct=True))
+    assert score_parts(generated, markup=False) == ["label n/a (family counting correct)"]
+    judged = Score(label=LabelScore(correct=True, matched_by="judge:[bold]m[/]"))  # a name, not markup
+    console = Console(record=True, width=200)
+    console.print(score_line(judged))
+    assert "label correct (judge:[bold]m[/])" in console.export_text()

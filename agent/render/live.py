@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
+from rich.markup import escape as rich_escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
@@ -123,8 +124,8 @@ def score_parts(score: Score, markup: bool = True) -> list[str]:
                                     if lab.family_correct is not None else ""))
     elif lab is not None:
         part = f"label {verdict(lab.correct)}"
-        if lab.correct and lab.matched_by:  # which rule (or judge) accepted it
-            part += f" ({lab.matched_by})"
+        if lab.correct and lab.matched_by:  # which rule (or judge) accepted it; a model name is text, not markup
+            part += f" ({rich_escape(lab.matched_by) if markup else lab.matched_by})"
         if not lab.correct and lab.family_correct:  # credit as the prior study counted it
             part += f" (family {lab.family} {verdict(True)})"
         parts.append(part)
