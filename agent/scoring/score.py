@@ -9,7 +9,8 @@ Three independent scores:
   order)", "stable sort"; not "sort descending"); closed-set runs need an exact choice. The score
   records which rule accepted it (`matched_by`) and why (`reason`). Generated programs have no
   conventional name: their label verdict is None ("n/a") and their label is scored at the family
-  level, against the family derived from the program. Imported models have no label score.
+  level, against the family derived from the program. An imported model without known names
+  has no label score.
 - functional: the implementation `f` is run in the sandbox (tracr_agent.agent.scoring.sandbox) on
   the subject's domain (every input when there are at most 5000, else 2000
   sampled) and compared with the subject's own outputs using
