@@ -10,9 +10,10 @@ from langchain_core.messages import AIMessage
 from pydantic import Field
 
 from tracr_agent.agent.scoring.score import (
-    SCORER_VERSION, JudgeScore, LabelScore, Score, judge_description,
+    SCORER_VERSION, JudgeScore, LabelScore, Score, judge_description, judge_prediction,
     parse_verdict, score_functional, score_label, score_prediction,
 )
+from tracr_agent.agent.scoring.judge import parse_verdicts
 from tracr_agent.tools.subjects.zoo import ZOO, get_task
 
 
@@ -32,9 +33,14 @@ def test_id_name_and_every_alias_match(task_id):
             assert s.matched in task.labels
 
 
+def verdict(label, task_id, closed_set=False):
+    s = score_label(label, zoo_task(task_id), closed_set=closed_set)
+    return s.correct, s.matched, s.matched_by
+
+
 @pytest.mark.parametrize("label", ["Sort", "SORT", "sort.", " sort ", "'sort'", "Sort!", "s-o-r-t"])
 def test_case_punctuation_and_whitespace_variants(label):
-    assert score_label(label, get_task("sort")) == LabelScore(correct=True, matched="sort")
+    assert verdict(label, "sort") == (True, "sort", "exact")
 
 
 def test_ids_with_separators():
@@ -46,13 +52,25 @@ def test_ids_with_separators():
 def test_sorting_matches_sort_through_its_alias():
     task = get_task("sort")
     assert "sorting" in task.aliases
-    assert score_label("Sorting", task) == LabelScore(correct=True, matched="sorting")
+    assert verdict("Sorting", "sort") == (True, "sorting", "exact")
 
 
 @pytest.mark.parametrize("label", ["the sort task", "Sort task", "sort model", "make_sort", "SortModel",
-                                   "the sort", "sorting task", "sequence sort", "sort (the task)"])
+                                   "the sort", "sorting task", "sequence sort", "sort (the task)", "sorted"])
 def test_noise_words_are_forgiven_in_open_set(label):
     assert score_label(label, get_task("sort")).correct, label
+
+
+@pytest.mark.parametrize("label,task_id,matched_by", [
+    ("Sorting (ascending order)", "sort", "concept:sort"), ("stable sort", "sort", "concept:sort"),
+    ("histogram", "hist", "concept:histogram"), ("Reverse the input sequence", "reverse", "concept:reverse"),
+    ("the model computes how many times each token appears", "hist", "concept:count+each_token"),
+    ("sorted, largest first", "sort_descending", "concept:descending+sort"),
+])
+def test_labels_a_person_accepts_say_which_rule_accepted_them(label, task_id, matched_by):
+    s = score_label(label, zoo_task(task_id))
+    assert s.correct and s.matched_by == matched_by and s.matched == zoo_task(task_id).name, s
+    assert s.reason.startswith("names ")
 
 
 def test_noise_words_are_not_forgiven_in_closed_set():
@@ -62,13 +80,24 @@ def test_noise_words_are_not_forgiven_in_closed_set():
 
 @pytest.mark.parametrize("label,task_id", [
     ("permutation", "sort"), ("sort_unique", "sort"), ("sort descending", "sort"), ("reverse", "sort"),
-    ("sorted", "sort"), ("so", "sort"), ("sor", "sort"), ("resort", "sort"), ("unsort", "sort"),
+    ("so", "sort"), ("sor", "sort"), ("resort", "sort"), ("unsort", "sort"),
     ("sort_freq", "sort"), ("reverse sort", "sort"), ("length", "hist"), ("hist", "length"),
     ("rev", "reverse"), ("reversed order of sorting", "reverse"), ("maximum", "running_max"),
     ("shift", "shift_by"), ("fraction", "frac_prevs"), ("prevs", "frac_prevs"),
+    ("reverse", "rotate_left"), ("count", "hist"), ("sort", "sort_freq"), ("sort, not ascending", "sort"),
+    ("reverse except the first token", "reverse"), ("count of 'b'", "count"),
 ])
 def test_wrong_labels_are_rejected(label, task_id):
-    assert score_label(label, zoo_task(task_id)) == LabelScore(correct=False, matched=None)
+    s = score_label(label, zoo_task(task_id))
+    assert (s.correct, s.matched, s.matched_by) == (False, None, None)
+    assert s.reason and s.reason.startswith(("contradicts", "does not name")), s.reason
+
+
+def test_a_rejection_says_what_contradicts_the_task():
+    s = score_label("sort descending", get_task("sort"))
+    assert s.reason == "contradicts the task: descending ('descending')"
+    s = score_label("count", get_task("hist"))
+    assert s.reason.startswith("does not name the task: needs count + ") and "missing" in s.reason
 
 
 def test_a_label_naming_another_task_is_wrong_even_with_noise():
@@ -79,7 +108,7 @@ def test_a_label_naming_another_task_is_wrong_even_with_noise():
 
 @pytest.mark.parametrize("label", [None, "", "   ", "!!!", 42])
 def test_empty_or_non_string_labels(label):
-    assert score_label(label, get_task("sort")) == LabelScore(correct=False, matched=None)
+    assert verdict(label, "sort") == (False, None, None)
 
 
 def test_closed_set_needs_an_exact_choice():
@@ -193,7 +222,7 @@ def test_explicit_inputs(reverse_subject):
 def test_no_prediction(reverse_subject):
     s = score_prediction(None, reverse_subject)
     assert isinstance(s, Score) and s.scorer_version == SCORER_VERSION
-    assert s.label == LabelScore(correct=False, matched=None, family="permutation", family_correct=False)
+    assert s.label == LabelScore(correct=False, reason="no prediction", family="permutation", family_correct=False)
     assert s.explained is False
     assert s.functional.correct is False and s.functional.agreement == 0.0
     assert s.functional.error == "no prediction"
@@ -204,7 +233,8 @@ def test_full_prediction(reverse_subject):
     pred = {"label": "Sequence reversal", "description": "reads the input back to front",
             "implementation": "def f(tokens):\n    return list(reversed(tokens))", "confidence": 0.9}
     s = score_prediction(pred, reverse_subject)
-    assert s.label == LabelScore(correct=True, matched="sequence reversal", family="permutation", family_correct=True)
+    assert (s.label.correct, s.label.matched, s.label.matched_by) == (True, "sequence reversal", "exact")
+    assert (s.label.family, s.label.family_correct, s.label.family_by) == ("permutation", True, "label")
     assert s.functional.correct and s.functional.n_inputs == 1364
     assert s.judge is None
     assert s.explained is True and not s.explanation.tabulated
@@ -250,16 +280,27 @@ def test_judge_yes():
                            rationale="Both describe reading the sequence backwards.")
     prompt = "\n".join(m.content for m in llm.seen[0])
     assert task.description in prompt and "outputs the tokens in reverse order" in prompt
-    assert "VERDICT: yes" in prompt
+    assert "DESCRIPTION: yes" in prompt and "LABEL: yes" in prompt
 
 
 def test_judge_no_and_unparseable():
     task = get_task("reverse")
     assert judge_description("sorts the tokens", task, fake("Different function.\nVERDICT: no")).correct is False
     j = judge_description("sorts the tokens", task, fake("I cannot decide."))
-    assert j.correct is False and j.error == "the judge gave no VERDICT line"
+    assert j.correct is False and j.error == "the judge gave no DESCRIPTION line"
     j = judge_description("", task, fake("VERDICT: yes"))
     assert j.correct is False and j.rationale == "no description"
+
+
+def test_judge_grades_label_and_description_in_one_call():
+    llm = fake("The label names reversal; the description sorts instead.\n**LABEL:** yes\nDESCRIPTION: no")
+    j = judge_prediction("tokens in opposite order", "sorts the tokens", get_task("reverse"), llm)
+    assert (j.label_correct, j.correct, j.error) == (True, False, None)
+    assert j.rationale == "The label names reversal; the description sorts instead."
+    prompt = llm.seen[0][1].content
+    assert "Candidate label: tokens in opposite order" in prompt and "known as: Reverse; sequence reversal" in prompt
+    j = judge_prediction("tokens in opposite order", "reverses", get_task("reverse"), fake("Fine.\nDESCRIPTION: yes"))
+    assert j.correct and j.label_correct is None and j.error == "the judge gave no LABEL line"
 
 
 def test_judge_model_name_falls_back_to_the_llm_type():
@@ -283,14 +324,41 @@ def test_parse_verdict(text, verdict):
     assert parse_verdict(text) is verdict
 
 
+@pytest.mark.parametrize("text,verdicts", [
+    ("LABEL: yes\nDESCRIPTION: no", (True, False)), ("why\n- **Label**: No\n- **Description**: Yes", (False, True)),
+    ("label: maybe\nDESCRIPTION: yes", (None, True)), ("Label: yes", (True, None)),
+    ("The candidate description: no mention of order.\nLABEL: no\nDESCRIPTION: yes", (False, True)),
+])
+def test_parse_verdicts(text, verdicts):
+    assert parse_verdicts(text) == verdicts
+
+
 def test_score_prediction_with_a_judge(reverse_subject):
-    llm = fake("Same function.\nVERDICT: yes")
+    llm = fake("Same function.\nLABEL: yes\nDESCRIPTION: yes")
     pred = {"label": "reverse", "description": "reverses the input",
             "implementation": "def f(t):\n    return t[::-1]", "confidence": 1.0}
     s = score_prediction(pred, reverse_subject, judge_llm=llm)
-    assert s.judge.correct and s.judge.model == "fake-judge-1" and len(llm.seen) == 1
+    assert s.judge.correct and s.judge.label_correct and s.judge.model == "fake-judge-1" and len(llm.seen) == 1
+    assert s.label.matched_by == "exact"  # the rule accepted it first
     s = score_prediction(None, reverse_subject, judge_llm=fake())
     assert s.judge == JudgeScore(correct=False, model="fake-judge-1", rationale="no prediction")
+
+
+def test_a_label_only_the_judge_accepts_says_so(reverse_subject):
+    pred = {"label": "tokens in opposite order", "description": "reverses the input",
+            "implementation": "def f(t):\n    return t[::-1]"}
+    assert not score_prediction(pred, reverse_subject).label.correct
+    s = score_prediction(pred, reverse_subject, judge_llm=fake("Opposite order is reversal.\nLABEL: yes\nDESCRIPTION: yes"))
+    assert s.label.correct and s.label.matched_by == "judge:fake-judge-1" and s.label.family_correct
+    assert s.label.reason.startswith("the judge accepted it (Opposite order is reversal.)")
+    # closed-set runs need an exact choice: the judge cannot widen it
+    s = score_prediction(pred, reverse_subject, closed_set=True,
+                         judge_llm=fake("Opposite order is reversal.\nLABEL: yes\nDESCRIPTION: yes"))
+    assert not s.label.correct and s.judge.label_correct
+    # a judge that says no never overrules the rules
+    s = score_prediction({**pred, "label": "Reverse the input sequence"}, reverse_subject,
+                         judge_llm=fake("Hmm.\nLABEL: no\nDESCRIPTION: yes"))
+    assert s.label.correct and s.label.matched_by == "concept:reverse" and s.judge.label_correct is False
 
 
 # -- timing ---------------------------------------------------------------------------------

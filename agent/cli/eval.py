@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         preset: Optional[str] = typer.Option(None, "--preset", help="seed: the prior study's design (reverse, sort, length × 10 × static, static+io, whitebox, full)."),
         closed_set: bool = typer.Option(False, "--closed-set", help="Tell the agent the zoo's labels."),
         compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
-        judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also score descriptions with this LLM as judge."),
+        judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge (any --llm spec naming a chat model)."),
         limits=None,  # the limit options, from @limit_options
         unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
     ):
@@ -136,9 +136,9 @@ def register(app: typer.Typer) -> None:
 
             judge = None
             if judge_llm:
-                from tracr_agent.agent.backends.llm import make_backend
+                from tracr_agent.agent.scoring.judge import make_judge
 
-                judge = make_backend(judge_llm)
+                judge = make_judge(judge_llm)
             runner = BatchRunner(out_dir, limits, compat=compat, closed_set=closed_set, judge=judge,
                                  on_event=on_event)
             t0 = time.monotonic()
@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def rescore(
         out: str = typer.Argument(..., help="An evaluation directory."),
-        judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also run the LLM judge with this LLM spec."),
+        judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge (any --llm spec naming a chat model)."),
         unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in results.jsonl and the report."),
     ):
         """Recompute every score from the saved transcripts, without calling the agent's model."""

@@ -1,4 +1,7 @@
-"""Report sections for subjects without a conventional name: the headline, and accuracy by feature.
+"""Report sections after the main table: the headline, the labels table, and accuracy by feature.
+
+The labels table lists each distinct submitted label per task with its verdict, the rule or judge
+that gave it (agent/scoring/labels.py, agent/scoring/judge.py) and why, so a reader can check them.
 
 Generated programs and imported models have no label to match, so their label
 verdict is None ("n/a", never counted as wrong) and their headline is functional
@@ -97,13 +100,43 @@ def generated_programs(records: list[ResultRecord]) -> list[tuple[str, str, str]
     return out
 
 
+LABEL_COLUMNS = ("task", "label", "verdict", "by", "why", "n")
+
+
+def label_rows(records: list[ResultRecord]) -> list[list[str]]:
+    """Each distinct submitted label per task with its verdict and the rule or judge that gave it
+    (score.label.matched_by; family credit for a generated program), and why: a reader can check them."""
+    groups: dict[tuple, int] = defaultdict(int)
+    for r in records:
+        lab = r.score.label if r.score else None
+        if lab is None or r.label is None:
+            continue
+        if lab.correct is None:
+            verdict = f"family {lab.family} {'correct' if lab.family_correct else 'wrong'}"
+            by = lab.family_by or "-"
+        else:
+            verdict = "correct" if lab.correct else "wrong"
+            by = lab.matched_by or "-"
+        groups[(r.task, r.label, verdict, by, (lab.reason or "")[:200])] += 1
+    return [[*key, str(n)] for key, n in sorted(groups.items())]
+
+
+LABELS_TITLE = "Labels: verdicts and the rule or judge behind each"
+FEATURES_TITLE = "Generated tasks: functional accuracy by feature"
+
+
+def _tables(records: list[ResultRecord]) -> list[tuple[str, tuple, list[list[str]]]]:
+    """(title, columns, rows) of each table section that has rows."""
+    tables = [(LABELS_TITLE, LABEL_COLUMNS, label_rows(records)),
+              (FEATURES_TITLE, BREAKDOWN_COLUMNS, feature_rows(records))]
+    return [t for t in tables if t[2]]
+
+
 def markdown(records: list[ResultRecord]) -> list[str]:
     md = ["## Headline", ""] + [f"- {line}" for line in headline(records)] + [""]
-    rows = feature_rows(records)
-    if rows:
-        md += ["## Generated tasks: functional accuracy by feature", "",
-               "| " + " | ".join(BREAKDOWN_COLUMNS) + " |", "|" + "---|" * len(BREAKDOWN_COLUMNS)]
-        md += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows] + [""]
+    for title, columns, rows in _tables(records):
+        md += [f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        md += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in rows] + [""]
     programs = generated_programs(records)
     if programs:
         md += ["## Generated programs (ground truth)", ""]
@@ -114,10 +147,9 @@ def markdown(records: list[ResultRecord]) -> list[str]:
 
 def html_sections(records: list[ResultRecord]) -> str:
     out = "<h2>Headline</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in headline(records)) + "</ul>"
-    rows = feature_rows(records)
-    if rows:
-        out += ("<h2>Generated tasks: functional accuracy by feature</h2><table><thead><tr>"
-                + "".join(f"<th>{html.escape(c)}</th>" for c in BREAKDOWN_COLUMNS) + "</tr></thead><tbody>"
+    for title, columns, rows in _tables(records):
+        out += (f"<h2>{html.escape(title)}</h2><table><thead><tr>"
+                + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr></thead><tbody>"
                 + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
                 + "</tbody></table>")
     programs = generated_programs(records)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
+from rich.markup import escape as rich_escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
@@ -117,10 +118,16 @@ def score_parts(score: Score, markup: bool = True) -> list[str]:
         return f"[{'green' if ok else 'red'}]{word}[/]" if markup else word
 
     parts = []
-    if score.label is not None:
-        part = f"label {verdict(score.label.correct)}"
-        if not score.label.correct and score.label.family_correct:  # credit as the prior study counted it
-            part += f" (family {score.label.family} {verdict(True)})"
+    lab = score.label
+    if lab is not None and lab.correct is None:  # a generated program: scored at the family level only
+        parts.append("label n/a" + (f" (family {lab.family} {verdict(lab.family_correct)})"
+                                    if lab.family_correct is not None else ""))
+    elif lab is not None:
+        part = f"label {verdict(lab.correct)}"
+        if lab.correct and lab.matched_by:  # which rule (or judge) accepted it; a model name is text, not markup
+            part += f" ({rich_escape(lab.matched_by) if markup else lab.matched_by})"
+        if not lab.correct and lab.family_correct:  # credit as the prior study counted it
+            part += f" (family {lab.family} {verdict(True)})"
         parts.append(part)
     elif score.functional is not None:  # a subject with no label to match (generated or imported)
         parts.append("label n/a")

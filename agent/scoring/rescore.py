@@ -69,9 +69,9 @@ def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
     its prediction is kept as it was and not counted as rescored."""
     judge = None
     if judge_llm:
-        from tracr_agent.agent.backends.llm import make_backend
+        from tracr_agent.agent.scoring.judge import make_judge
 
-        judge = make_backend(judge_llm)
+        judge = make_judge(judge_llm)
     records = read_results(out, strict=True)  # a line it cannot read would vanish in the rewrite below
     subjects: dict = {}
     fresh = [rescore_record(out, r, subjects, judge) for r in records]

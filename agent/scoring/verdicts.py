@@ -12,17 +12,26 @@ from pydantic import BaseModel
 
 from tracr_agent.agent.scoring.explanation import Explanation
 
-SCORER_VERSION = "2"
+SCORER_VERSION = "3"
+"""3: labels read by the concept matcher (agent/scoring/labels.py), generated programs get a family."""
 
 
 class LabelScore(BaseModel):
-    correct: bool
+    correct: Optional[bool]
+    """Whether the label names the task; None for a subject with no conventional name (a generated
+    program), whose label is scored at the family level only."""
     matched: Optional[str] = None
     """The task label (id, name or alias) the prediction matched."""
+    matched_by: Optional[str] = None
+    """Which rule or judge accepted the label: "exact", "concept:A+B", "name" or "judge:MODEL"."""
+    reason: Optional[str] = None
+    """Why, in words: what the label names, what it contradicts or lacks, or the judge's reason."""
     family: Optional[str] = None
     """The task's family (None when the subject has none, e.g. an imported model)."""
     family_correct: Optional[bool] = None
     """Whether the label names that family (or the task, or a task of the same family)."""
+    family_by: Optional[str] = None
+    """How it names the family: "phrase:…", "concept:…", "task:ID", "parent:…" or "label"."""
 
 
 class FunctionalScore(BaseModel):
@@ -36,8 +45,12 @@ class FunctionalScore(BaseModel):
 
 class JudgeScore(BaseModel):
     correct: bool
+    """The description's verdict."""
     model: str
     rationale: str
+    """The judge's reasoning, on the label and the description."""
+    label_correct: Optional[bool] = None
+    """The label's verdict (None when the label was not asked about)."""
     error: Optional[str] = None
     """Set when the judge could not give a verdict (call failed, no VERDICT line)."""
 
