@@ -66,11 +66,11 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tracr_agent.agent.scoring import sandbox_process
-from tracr_agent.agent.scoring.sandbox_reply import MAX_RESULT_BYTES, parse_reply
+from tracr_agent.agent.scoring.sandbox_reply import MAX_RESULT_BYTES, MAX_VALUES, input_values, parse_reply
 from tracr_agent.agent.scoring.seccomp import filter_program
 
 __all__ = ["SandboxResult", "run_implementation", "parse_reply", "allow_unsafe", "unsafe_allowed",
-           "running_unsafe", "isolation_line", "MAX_RESULT_BYTES", "MAX_STDERR_BYTES"]
+           "running_unsafe", "isolation_line", "MAX_RESULT_BYTES", "MAX_STDERR_BYTES", "MAX_VALUES"]
 
 WORKER = Path(__file__).with_name("sandbox_worker.py")
 _ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
@@ -324,6 +324,9 @@ def run_implementation(source: str, inputs: Sequence[Sequence], *, cpu_seconds: 
                               "memory_mb": memory_mb}, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError) as e:
         return done(None, f"inputs cannot be sent to the sandbox: {e}")
+    if input_values(inputs) > MAX_VALUES:
+        return done(None, f"too many inputs for one sandboxed run: {input_values(inputs):,} values "
+                          f"(tokens plus one per input; at most {MAX_VALUES:,})")
     problem = _probe()
     if problem is not None and not unsafe_allowed():
         return done(None, f"refused to run untrusted code without OS-level isolation ({problem}): "

@@ -14,8 +14,9 @@ bytes operation or a loop over a part whose size the inputs bound, never a backt
    brackets, commas and the number of strings are counted against budgets the inputs set (one
    list per input, one value per token) before the nesting depth is checked on the few brackets
    that remain;
-3. `json.loads`, with numbers of more digits than a real reply can hold refused as they are met
-   (int() of a long digit string is quadratic where the interpreter's digit limit is lifted);
+3. `json.loads`, with ints of more digits than a real reply can hold refused (int() of a long
+   digit string is quadratic; the interpreter's own digit limit refuses them unless lifted, and
+   then a length check does); float() is linear in its text;
 4. the shape and every value are checked; a non-finite float from f (NaN, Infinity: legal
    tokens, since the worker's json.dumps writes them) fails that input, like an exception.
 
@@ -26,21 +27,33 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Optional, Sequence
 
 MAX_RESULT_BYTES = 8 * 1024 * 1024
+# Most values (tokens, plus one per input) one run may answer: bounds the work of parsing any reply
+# (json.loads builds at most about this many objects); a scoring domain (at most 5,000 inputs of at
+# most 8 tokens) needs a fifth of it.
+MAX_VALUES = 200_000
 MAX_DEPTH = 3  # {"outputs": [[scalar, ...], ...]}
-# Longest number literal a real reply holds: the worker cannot print an int of more digits than
-# Python's default limit (4300), and repr(float) is at most 24 characters.
+# Longest int literal a real reply holds: the worker cannot print an int of more digits than
+# Python's default limit (4300).
 MAX_NUMBER_CHARS = 4400
 # Keys, brackets and separators of the fixed part of a reply, beyond one list and one value per token.
 _SLACK = 16
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
+def input_values(inputs: Sequence[Sequence]) -> int:
+    """The values a reply for `inputs` holds: one per token, and one per input (its list or null)."""
+    return sum(len(x) for x in inputs) + len(inputs)
+
+
 def _budget(inputs: Sequence[Sequence]) -> tuple[int, int]:
-    """(most lists, most values) a well-formed reply for `inputs` can hold."""
-    return len(inputs) + _SLACK, sum(len(x) for x in inputs) + 2 * len(inputs) + _SLACK
+    """(most lists, most values) a well-formed reply for `inputs` can hold: one more value per
+    input for the failed-list, and the fixed keys; never more than MAX_VALUES allows."""
+    lists = min(len(inputs), MAX_VALUES) + _SLACK
+    return lists, min(input_values(inputs), MAX_VALUES) + lists + _SLACK
 
 
 def structure_problem(data: bytes, inputs: Sequence[Sequence]) -> Optional[str]:
@@ -55,10 +68,13 @@ def structure_problem(data: bytes, inputs: Sequence[Sequence]) -> Optional[str]:
     if quotes > 2 * values:
         return f"result holds more strings than {len(inputs)} inputs allow"
     outside = b"".join(plain.split(b'"')[0::2])
+    # One object with three keys: every other bracket opens a list.
+    if outside.count(b"{") > 1 or outside.count(b":") > 3:
+        return "result has the wrong shape"
     brackets = outside.translate(None, _NOT_BRACKETS)
     if len(brackets) > 2 * lists:
         return f"result holds more lists than {len(inputs)} inputs allow"
-    if outside.count(b",") + outside.count(b":") > values:
+    if outside.count(b",") > values:
         return f"result holds more values than {len(inputs)} inputs allow"
     depth = 0
     for c in brackets:  # at most 2 * lists bytes
@@ -68,10 +84,17 @@ def structure_problem(data: bytes, inputs: Sequence[Sequence]) -> Optional[str]:
     return None
 
 
-def _number(text: str, kind):
+def _int(text: str) -> int:
     if len(text) > MAX_NUMBER_CHARS:
-        raise ValueError(f"result holds a number of {len(text)} characters")
-    return kind(text)
+        raise ValueError(f"result holds a number of {len(text)} digits")
+    return int(text)
+
+
+def _int_parser() -> dict:
+    """json.loads options that keep int parsing linear: none where the interpreter refuses long
+    digit strings itself (its default), a length check where that limit is lifted or raised."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    return {} if 0 < limit <= MAX_NUMBER_CHARS else {"parse_int": _int}
 
 
 def _decode(data: bytes):
@@ -80,22 +103,31 @@ def _decode(data: bytes):
     except UnicodeDecodeError as e:
         raise ValueError(f"result is not UTF-8 (invalid byte at offset {e.start})") from None
     try:
-        return json.loads(text, parse_int=lambda s: _number(s, int), parse_float=lambda s: _number(s, float))
+        return json.loads(text, **_int_parser())
     except RecursionError:
         raise ValueError("result nested too deeply") from None
     except ValueError as e:
         message = str(e)
         if message.startswith("result "):
             raise ValueError(message) from None
+        if "integer string conversion" in message:
+            raise ValueError("result holds a number of more digits than Python prints") from None
         raise ValueError(f"result is not valid JSON ({message[:80]})") from None
 
 
-def _bad_scalar(v) -> Optional[str]:
-    if v is None or type(v) in (bool, int, str):
-        return None
-    if type(v) is float:
-        return None if math.isfinite(v) else f"a non-finite number ({v})"
-    return f"a {type(v).__name__}"
+_SCALARS = frozenset({type(None), bool, int, float, str})
+
+
+def _bad_scalar(values: list) -> Optional[str]:
+    """What in `values` is not a finite plain JSON scalar, or None (one C-level pass for the types)."""
+    kinds = set(map(type, values))
+    if not kinds <= _SCALARS:
+        return f"a {next(k for k in map(type, values) if k not in _SCALARS).__name__}"
+    if float in kinds:
+        bad = next((v for v in values if type(v) is float and not math.isfinite(v)), None)
+        if bad is not None:
+            return f"a non-finite number ({bad})"
+    return None
 
 
 def parse_reply(data: bytes, inputs: Sequence[Sequence]):
@@ -133,7 +165,7 @@ def parse_reply(data: bytes, inputs: Sequence[Sequence]):
             continue
         if not isinstance(out, list) or len(out) != len(x):
             raise ValueError(f"result output {i} is not a list of length {len(x)}")
-        bad = next((b for b in map(_bad_scalar, out) if b), None)
+        bad = _bad_scalar(out)
         if bad and not bad.startswith("a non-finite"):
             # The worker only ever sends plain scalars: anything else is not its reply.
             raise ValueError(f"result output {i} holds {bad}")
