@@ -125,7 +125,7 @@ def _bwrap_argv(mounts: Sequence[str] = ()) -> list[str]:
     No /proc: the worker needs none, and without it nothing in the sandbox can inspect another
     process or read mount sources, command lines or environments."""
     argv = [BWRAP, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", "--as-pid-1",
-            "--cap-drop", "ALL", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+            "--cap-drop", "ALL", "--hostname", "sandbox", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp"]
     for name, value in _ENV.items():
         argv += ["--setenv", name, value]
     mounted = set()

@@ -99,10 +99,17 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 
 def stop(proc: subprocess.Popen, worker: Optional[Worker]) -> None:
-    """Ends the run: the worker and its namespace, then bwrap (or the bare worker's group), reaped."""
+    """Ends the run: the worker and its namespace first, then bwrap (or the bare worker's group), reaped.
+
+    bwrap exits by itself once it has reaped the worker; killing it earlier would leave the worker's
+    zombie to the host's init instead."""
     try:
         if worker is not None:
             _end_worker(worker, proc)
+            try:
+                proc.wait(timeout=_EXIT_WAIT)
+            except subprocess.TimeoutExpired:
+                pass
     finally:
         if worker is not None and worker.pidfd is not None:
             os.close(worker.pidfd)
