@@ -191,6 +191,15 @@ def test_thousands_of_inputs_are_fast():
     assert elapsed < 5, f"5000 inputs took {elapsed:.2f} s"
 
 
+def test_the_largest_input_set_a_run_takes_is_answered_and_one_more_is_refused():
+    inputs = [[i % 5, "x", None] * 6 + [True] for i in range(10_000)]  # 19 tokens each: 200,000 values
+    res = run("def f(t):\n    return t[::-1]", inputs, wall_seconds=60)
+    assert res.error is None and res.outputs == [x[::-1] for x in inputs]
+    res = run("def f(t):\n    return t", inputs + [[1]])
+    assert res.outputs is None and res.error == ("too many inputs for one sandboxed run: 200,002 values "
+                                                 "(tokens plus one per input; at most 200,000)")
+
+
 # -- errors from the code itself -----------------------------------------------------------
 
 def test_exception_on_one_input_is_reported_with_that_input():

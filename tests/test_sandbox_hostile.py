@@ -448,6 +448,11 @@ def _everything():
     for d in ("/", "/sandbox", "/tmp", "/dev", "/usr"):
         seen.append(repr(sorted(os.listdir(d))))
     seen.append(open("/sandbox/request.json").read())
+    for p in ("/proc/self/mountinfo", "/proc/self/cmdline", "/proc/self/environ", "/proc/1/cmdline"):
+        try:
+            seen.append(open(p, "rb").read().decode("latin-1"))  # none exists today; a regression shows here
+        except OSError:
+            pass
     return " ".join(seen).replace(" | ", " ")
 RESULTS = [attempt(_everything), attempt(lambda: os.uname().nodename)]
 """)
@@ -545,6 +550,63 @@ def test_parse_reply_refuses_every_malformed_shape_with_a_reason():
         ([[1, "x"], [True]], None, [])
     # A string that merely contains brackets is not nesting.
     assert parse_reply(b'{"outputs": [["[[[[[[", 2], [3]], "failed": [], "error": null}', INPUTS)[0][0][0] == "[[[[[["
+
+
+CAP = sandbox.MAX_RESULT_BYTES
+
+
+def _output(first: bytes) -> bytes:
+    """A reply whose first output is `first` (the second is right): the rest of the shape is valid."""
+    return b'{"outputs": [' + first + b', [3]], "failed": [], "error": null}'
+
+
+HOSTILE_REPLIES = {
+    # class: (reply, the reason it is refused). Each is parsed in time linear in its length
+    # (benchmarks/verdict_parse.py times them at the 8 MB cap); this checks what the parent says.
+    # None: a valid reply after all.
+    "8 MB of [": (b"[" * CAP, "result holds more lists than 2 inputs allow"),
+    "8 MB of {": (b"{" * CAP, "result has the wrong shape"),
+    "deep within the budget": (_output(b"[[1], 2]"), "result nested too deeply"),
+    "backslash run in an open string": (b'{"error": "' + b"\\" * (CAP // 2 - 8), "result is not valid JSON (an unterminated string)"),
+    "escaped quotes never closing": (b'["' + b'\\"' * (CAP // 2 - 2), "result is not valid JSON (an unterminated string)"),
+    "8 MB of quotes": (b'"' * CAP, "result holds more strings than 2 inputs allow"),
+    "brackets inside a string": (_output(b'["[[[[[[{{{{", 2]'), None),
+    "a 5000-digit int": (_output(b"[" + b"9" * 5000 + b", 2]"), "result holds a number of more digits than Python prints"),
+    "a 10**6-digit float": (_output(b"[1." + b"7" * 10**6 + b", 2]"), None),  # float() is linear: a plain value
+    "many keys": (b'{' + b'"a": 1, ' * 1000 + b'"a": 1}', "result holds more strings than 2 inputs allow"),
+    "a fourth key": (_output(b"[1, 2]")[:-1] + b', "x": 1}', "result has the wrong shape"),
+    "many values": (_output(b"[" + b"1, " * 1000 + b"1]"), "result holds more values than 2 inputs allow"),
+    "invalid UTF-8": (_output(b'["\xff", 2]'), "result is not UTF-8 (invalid byte at offset 15)"),
+    "a lone surrogate in UTF-8": (_output(b'["\xed\xa0\x80", 2]'),
+                                  "result is not UTF-8 (invalid byte at offset 15)"),
+    "over the cap": (b"[" + b" " * CAP + b"]", "result exceeds 8192 KB"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_REPLIES))
+def test_each_kind_of_hostile_reply_is_refused_with_its_reason(name):
+    data, reason = HOSTILE_REPLIES[name]
+    if reason is None:
+        outputs, error, failed = parse_reply(data, INPUTS)
+        assert outputs[0][1] == 2 and outputs[1] == [3] and error is None and failed == []
+        return
+    with pytest.raises(ValueError) as refused:
+        parse_reply(data, INPUTS)
+    assert str(refused.value) == reason
+
+
+def test_a_lifted_int_digit_limit_is_no_way_around_the_length_check(monkeypatch):
+    # With the interpreter's own limit lifted, int() of a long digit string is quadratic: refused by length.
+    monkeypatch.setattr(sys, "get_int_max_str_digits", lambda: 0)
+    with pytest.raises(ValueError, match=r"^result holds a number of 5000 digits$"):
+        parse_reply(_output(b"[" + b"9" * 5000 + b", 2]"), INPUTS)
+    assert parse_reply(_output(b"[" + b"9" * 4000 + b", 2]"), INPUTS)[0][0][0] == int("9" * 4000)
+
+
+def test_nan_and_infinity_tokens_fail_their_input_not_the_reply():
+    outputs, error, failed = parse_reply(b'{"outputs": [[NaN, 2], [-Infinity]], "failed": [], "error": null}', INPUTS)
+    assert outputs == [None, None] and failed == [0, 1]
+    assert error == "f returned a non-finite number (nan) on input [1, 2]"
 
 
 def test_nan_and_infinity_are_never_correct():
