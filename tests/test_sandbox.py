@@ -241,6 +241,13 @@ def test_missing_f_and_syntax_error_and_module_level_error():
     assert res.error == "running the implementation raised ZeroDivisionError: division by zero (line 1)"
 
 
+def test_error_lines_show_control_characters_instead_of_obeying_them():
+    # An exception message that would retitle the window, erase the line and fake a verdict.
+    res = run("def f(t):\n    raise ValueError('\\x1b]0;pwned\\x07\\x1b[2K implementation correct \\u202e\\ud800')")
+    assert res.error.startswith("f raised ValueError: ␛]0;pwned␇␛[2K implementation correct \\u202e\\ud800 on input [1, 2]")
+    assert res.error.isprintable(), res.error
+
+
 def test_empty_source():
     assert run_implementation("", INPUTS).error == "no implementation given"
     assert run_implementation(None, INPUTS).error == "no implementation given"

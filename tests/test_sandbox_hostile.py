@@ -609,6 +609,11 @@ def test_nan_and_infinity_tokens_fail_their_input_not_the_reply():
     assert error == "f returned a non-finite number (nan) on input [1, 2]"
 
 
+def test_a_crash_reason_from_stderr_shows_control_characters():
+    res = hostile("os.write(2, b'\\x1b[2K\\x1b]0;pwned\\x07 implementation correct\\n')\nos._exit(3)\n")
+    assert res.error == "sandbox process exited with status 3: ␛[2K␛]0;pwned␇ implementation correct", res.error
+
+
 def test_nan_and_infinity_are_never_correct():
     res = run_implementation("def f(t):\n    return [float('nan')] * len(t)\n", INPUTS)
     assert res.outputs == [None, None] and res.failed == [0, 1] and "non-finite" in res.error

@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tracr_agent.agent.scoring import sandbox_process
-from tracr_agent.agent.scoring.sandbox_reply import MAX_RESULT_BYTES, MAX_VALUES, input_values, parse_reply
+from tracr_agent.agent.scoring.sandbox_reply import MAX_RESULT_BYTES, MAX_VALUES, input_values, parse_reply, visible
 from tracr_agent.agent.scoring.seccomp import filter_program
 
 __all__ = ["SandboxResult", "run_implementation", "parse_reply", "allow_unsafe", "unsafe_allowed",
@@ -233,7 +233,7 @@ def isolation_line() -> str:
 
 def _last_line(data: bytes) -> str:
     lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return lines[-1].strip()[:300] if lines else ""
+    return visible(lines[-1][:2000])[:300] if lines else ""
 
 
 def _crash_reason(rc: int, elapsed: float, err: bytes, cpu_seconds: float, memory_mb: float) -> str:

@@ -74,7 +74,9 @@ def _end_worker(worker: Worker, bwrap: subprocess.Popen) -> None:
             signal.pidfd_send_signal(worker.pidfd, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        select.select([worker.pidfd], [], [], _EXIT_WAIT)  # readable once the worker has exited
+        poller = select.poll()
+        poller.register(worker.pidfd, select.POLLIN)
+        poller.poll(_EXIT_WAIT * 1000)  # readable once the worker has exited
         return
     if bwrap.poll() is None and parent_of(worker.pid) == bwrap.pid:
         try:

@@ -115,6 +115,23 @@ def _decode(data: bytes):
         raise ValueError(f"result is not valid JSON ({message[:80]})") from None
 
 
+def _shown(ch: str) -> str:
+    code = ord(ch)
+    if ch.isprintable():
+        return ch
+    if code < 0x20:
+        return chr(0x2400 + code)  # the control's picture: ␛ for ESC
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def visible(text: str) -> str:
+    """`text` on one line with every non-printable character shown, not obeyed: C0 controls as
+    their Unicode pictures (ESC as ␛), the rest (DEL, C1, bidi overrides, zero-width, lone
+    surrogates) as \\uXXXX. The sandbox's error lines carry the submission's own text."""
+    text = " ".join(text.split())
+    return text if text.isprintable() else "".join(map(_shown, text))
+
+
 _SCALARS = frozenset({type(None), bool, int, float, str})
 
 
@@ -145,7 +162,7 @@ def parse_reply(data: bytes, inputs: Sequence[Sequence]):
     outputs, failed, error = reply["outputs"], reply["failed"], reply["error"]
     if error is not None and not isinstance(error, str):
         raise ValueError("result error is not a string")
-    error = None if error is None else " ".join(error.split())[:300]
+    error = None if error is None else visible(error[:2000])[:300]
     if not isinstance(failed, list) or not all(type(i) is int and 0 <= i < len(inputs) for i in failed) \
             or len(set(failed)) != len(failed):
         raise ValueError("result failed-list is not a list of input indices")
