@@ -4,6 +4,8 @@ Every attack first switches the worker's audit-hook fence off through Python int
 escape the old fence could not stop), so what is tested is the OS-level isolation underneath:
 bubblewrap's namespaces, the seccomp syscall filter and the worker's rlimits. Attacks on processes and
 resources run twice (fixture `layers`), with the filter and without it, so each layer is seen to hold.
+Every run is checked as it returns by `leaves_nothing` (from test_sandbox.py): no process left in its
+PID namespace, no new child or zombie of this process. docs/sandbox.md maps each property to its tests.
 """
 
 from __future__ import annotations
