@@ -1,4 +1,9 @@
-"""The implementation sandbox, with real subprocesses: limits, blocks, and exact outputs."""
+"""The implementation sandbox, with real subprocesses: limits, blocks, and exact outputs.
+
+Every sandboxed run of these tests (and of test_sandbox_hostile.py) is checked as it returns
+(fixture `leaves_nothing`): no process is left in its PID namespace and the scoring process has no
+new child, zombie or alive.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tracr_agent.agent.scoring import sandbox_process
 from tracr_agent.agent.scoring.sandbox import WORKER, run_implementation
 
 INPUTS = [[1, 2], [3], ["a", True, None]]
@@ -44,6 +50,66 @@ def sandbox_children() -> list[int]:
         if ppid == os.getpid():
             out.append(int(d.name))
     return out
+
+
+def _children() -> set[tuple[int, str]]:
+    """(PID, start time) of every child of this process, zombies included."""
+    out = set()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid():
+                out.add((int(d.name), fields[19]))
+    return out
+
+
+def in_pid_namespace(inode: int) -> list[int]:
+    """Every process, anywhere on the host, that lives in the PID namespace `inode`."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if os.readlink(d / "ns" / "pid") == f"pid:[{inode}]":
+                    found.append(int(d.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.fixture(autouse=True)
+def leaves_nothing(monkeypatch):
+    """Checks every sandboxed run as it returns: nothing left in its PID namespace (read from bwrap's
+    report, and checked against the worker's own /proc entry), no new child of this process.
+
+    Yields the workers seen (one per bubblewrap run)."""
+    workers = []
+    real_worker_of, real_run = sandbox_process.worker_of, sandbox_process.run
+
+    def worker_of(info, bwrap_pid):
+        worker = real_worker_of(info, bwrap_pid)
+        assert worker is not None and worker.pidfd is not None, f"no usable worker report: {info!r}"
+        try:
+            assert os.readlink(f"/proc/{worker.pid}/ns/pid") == f"pid:[{worker.pid_namespace}]"
+        except FileNotFoundError:
+            pass  # already exited (a zombie has no namespace links)
+        workers.append(worker)
+        return worker
+
+    def run(*args, **kw):
+        before, seen = _children(), len(workers)
+        result = real_run(*args, **kw)
+        if kw.get("info"):
+            assert len(workers) == seen + 1, "bubblewrap ran without reporting its worker"
+            assert in_pid_namespace(workers[-1].pid_namespace) == [], "processes outlived the sandbox"
+        assert _children() - before == set(), "the sandbox left a child of the scoring process"
+        return result
+
+    monkeypatch.setattr(sandbox_process, "worker_of", worker_of)
+    monkeypatch.setattr(sandbox_process, "run", run)
+    yield workers
 
 
 # -- correct code -------------------------------------------------------------------------
@@ -125,6 +191,15 @@ def test_thousands_of_inputs_are_fast():
     assert elapsed < 5, f"5000 inputs took {elapsed:.2f} s"
 
 
+def test_the_largest_input_set_a_run_takes_is_answered_and_one_more_is_refused():
+    inputs = [[i % 5, "x", None] * 6 + [True] for i in range(10_000)]  # 19 tokens each: 200,000 values
+    res = run("def f(t):\n    return t[::-1]", inputs, wall_seconds=60)
+    assert res.error is None and res.outputs == [x[::-1] for x in inputs]
+    res = run("def f(t):\n    return t", inputs + [[1]])
+    assert res.outputs is None and res.error == ("too many inputs for one sandboxed run: 200,002 values "
+                                                 "(tokens plus one per input; at most 200,000)")
+
+
 # -- errors from the code itself -----------------------------------------------------------
 
 def test_exception_on_one_input_is_reported_with_that_input():
@@ -164,6 +239,13 @@ def test_missing_f_and_syntax_error_and_module_level_error():
     res = run("x = 1 / 0\ndef f(t): return t")
     assert res.outputs is None
     assert res.error == "running the implementation raised ZeroDivisionError: division by zero (line 1)"
+
+
+def test_error_lines_show_control_characters_instead_of_obeying_them():
+    # An exception message that would retitle the window, erase the line and fake a verdict.
+    res = run("def f(t):\n    raise ValueError('\\x1b]0;pwned\\x07\\x1b[2K implementation correct \\u202e\\ud800')")
+    assert res.error.startswith("f raised ValueError: ␛]0;pwned␇␛[2K implementation correct \\u202e\\ud800 on input [1, 2]")
+    assert res.error.isprintable(), res.error
 
 
 def test_empty_source():

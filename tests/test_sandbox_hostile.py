@@ -4,6 +4,8 @@ Every attack first switches the worker's audit-hook fence off through Python int
 escape the old fence could not stop), so what is tested is the OS-level isolation underneath:
 bubblewrap's namespaces, the seccomp syscall filter and the worker's rlimits. Attacks on processes and
 resources run twice (fixture `layers`), with the filter and without it, so each layer is seen to hold.
+Every run is checked as it returns by `leaves_nothing` (from test_sandbox.py): no process left in its
+PID namespace, no new child or zombie of this process. docs/sandbox.md maps each property to its tests.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -23,7 +26,7 @@ from tracr_agent.agent.scoring import sandbox
 from tracr_agent.agent.scoring import seccomp as sandbox_seccomp
 from tracr_agent.agent.scoring.sandbox import parse_reply, run_implementation
 from tracr_agent.tools.subjects.verify import outputs_equal
-from test_sandbox import sandbox_children
+from test_sandbox import leaves_nothing, sandbox_children  # noqa: F401 (an autouse fixture)
 
 INPUTS = [[1, 2], [3]]
 
@@ -213,6 +216,257 @@ RESULTS = [attempt(_all_environs), attempt(lambda: open("/proc/%d/environ" % os.
     assert "OPENAI_API_KEY" not in " ".join(got)
 
 
+# -- every process of the sandbox: within its limits, and gone when the score is ------------
+
+def test_the_worker_is_alone_in_its_namespace_and_there_is_no_proc(layers):
+    # bwrap keeps no init of its own in the namespace (--as-pid-1), so there is no process
+    # without the worker's limits to reach, and no /proc to reach one through.
+    got = answers("""
+def _others():
+    alive = []
+    for pid in range(2, 500):
+        try:
+            os.kill(pid, 0)
+            alive.append(pid)
+        except ProcessLookupError:
+            pass
+    return alive
+RESULTS = [attempt(os.getpid), attempt(_others), attempt(lambda: os.listdir("/proc"))] + [
+    attempt(lambda p=p: open(p, "r+b" if p.endswith("mem") else "rb").read(64))
+    for p in ("/proc/1/mem", "/proc/1/status", "/proc/self/mountinfo", "/proc/self/environ",
+              "/proc/self/cmdline", "/proc/self/maps", "/proc/thread-self/status", "/dev/fd/0")]
+""")
+    assert got[:2] == ["GOT 1", "GOT []"], got
+    assert all(a.startswith("ERR FileNotFoundError") for a in got[2:]), got
+
+
+CAPABILITY_PROBES = """
+_ctypes = _import("ctypes")
+_libc = _ctypes.CDLL(None, use_errno=True)
+class _Header(_ctypes.Structure):
+    _fields_ = [("version", _ctypes.c_uint32), ("pid", _ctypes.c_int)]
+class _Sets(_ctypes.Structure):
+    _fields_ = [("effective", _ctypes.c_uint32), ("permitted", _ctypes.c_uint32), ("inheritable", _ctypes.c_uint32)]
+def _capget():
+    header, sets = _Header(0x20080522, 0), (_Sets * 2)()  # _LINUX_CAPABILITY_VERSION_3, this process
+    if _libc.capget(_ctypes.byref(header), sets) != 0:
+        return "capget failed: errno %d" % _ctypes.get_errno()
+    return [(s.effective, s.permitted, s.inheritable) for s in sets]
+def _errno(rc):
+    return (rc, _ctypes.get_errno() if rc != 0 else 0)
+RESULTS = [attempt(_capget),
+           attempt(lambda: [c for c in range(64) if _libc.prctl(23, c, 0, 0, 0) == 1]),     # PR_CAPBSET_READ
+           attempt(lambda: [c for c in range(64) if _libc.prctl(47, 1, c, 0, 0) == 1]),     # PR_CAP_AMBIENT_IS_SET
+           attempt(lambda: _libc.prctl(39, 0, 0, 0, 0)),                                    # PR_GET_NO_NEW_PRIVS
+           attempt(lambda: _errno(_libc.mount(b"proc", b"/tmp", b"proc", 0, None))),
+           attempt(lambda: _errno(_libc.chroot(b"/tmp"))),
+           attempt(lambda: _errno(_libc.sethostname(b"x", 1))),
+           attempt(lambda: _errno(_libc.setgroups(0, None)))]
+"""
+
+
+def test_no_capability_survives_even_when_tracr_agent_runs_as_root(layers):
+    # As root (CI, containers) bwrap would keep every capability inside its user namespace unless told
+    # otherwise; here the sets are empty and what they would allow fails (EPERM = 1).
+    got = answers(CAPABILITY_PROBES)
+    assert got[:4] == ["GOT [(0, 0, 0), (0, 0, 0)]", "GOT []", "GOT []", "GOT 1"], (os.geteuid(), got)
+    assert got[4:] == ["GOT (-1, 1)"] * 4, got
+
+
+def test_the_worker_carries_the_limits_before_any_submitted_code_runs(layers):
+    got = answers("""
+_resource = _import("resource")
+RESULTS = [attempt(lambda r=r: _resource.prlimit(1, r)) for r in
+           (_resource.RLIMIT_AS, _resource.RLIMIT_CPU, _resource.RLIMIT_NOFILE, _resource.RLIMIT_FSIZE)]
+""")
+    mb = 512 * 1024 * 1024
+    assert got == [f"GOT {(mb, mb)!r}", "GOT (10, 10)", "GOT (8, 8)", "GOT (0, 0)"], got
+
+
+# The worker forks one child per check and reports how each ended (with the filter, fork is refused).
+CHILDREN_UNDER_LIMITS = """
+_resource = _import("resource")
+_signal = _import("signal")
+def _child(body):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            body()
+        finally:
+            os._exit(0)
+    status = os.waitpid(pid, 0)[1]
+    if os.WIFSIGNALED(status):
+        usage = _resource.getrusage(_resource.RUSAGE_CHILDREN)  # the only child that used CPU
+        return ("signal", _signal.Signals(os.WTERMSIG(status)).name, round(usage.ru_utime + usage.ru_stime, 1))
+    return ("exit", os.WEXITSTATUS(status))
+def _spin():
+    _signal.signal(_signal.SIGXCPU, _signal.SIG_IGN)
+    while True:
+        pass
+def _allocate():
+    try:
+        _hold = bytearray(300 * 1024 * 1024)
+    except MemoryError:
+        os._exit(3)
+def _same_limits():
+    kinds = (_resource.RLIMIT_AS, _resource.RLIMIT_CPU, _resource.RLIMIT_NOFILE, _resource.RLIMIT_FSIZE)
+    os._exit(0 if [_resource.getrlimit(k) for k in kinds] == [_resource.prlimit(1, k) for k in kinds] else 4)
+RESULTS = [attempt(lambda: _child(_spin)), attempt(lambda: _child(_allocate)), attempt(lambda: _child(_same_limits))]
+"""
+
+
+def test_children_obey_the_same_limits(layers):
+    start = time.monotonic()
+    res = hostile(CHILDREN_UNDER_LIMITS + "\ndef f(t):\n    return [' | '.join(RESULTS)] * len(t)\n",
+                  cpu_seconds=2, memory_mb=256, wall_seconds=15)
+    assert time.monotonic() - start < 15
+    assert res.outputs is not None, res.error
+    got = res.outputs[0][0].split(" | ")
+    if layers == "filtered":
+        assert all(a.startswith("ERR PermissionError") for a in got), got
+        return
+    spun = eval(got[0][4:])
+    assert spun[:2] == ("signal", "SIGKILL") and spun[2] <= 2.1, got  # RLIMIT_CPU, whatever it ignores
+    assert got[1:] == ["GOT ('exit', 3)", "GOT ('exit', 0)"], got  # 300 MB > 256 MB; the same rlimits
+
+
+@pytest.mark.parametrize("worker_exits_first", [False, True], ids=["answers", "exits-first"])
+def test_nothing_outlives_the_score(layers, worker_exits_first, leaves_nothing):
+    # A daemon (double fork, setsid, SIGHUP/SIGTERM ignored) holds memory below the limit and waits;
+    # the worker answers at once, or exits before answering. The score must come back at once and
+    # nothing of the sandbox remain (leaves_nothing checks the PID namespace and this process's children).
+    marker = f"tracr-hostile-{uuid.uuid4().hex}"
+    body = f"""
+_signal = _import("signal")
+_time = _import("time")
+def _daemon():
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork() == 0:
+            for s in (_signal.SIGHUP, _signal.SIGTERM, _signal.SIGINT):
+                _signal.signal(s, _signal.SIG_IGN)
+            _hold = bytearray(150 * 1024 * 1024)
+            _time.sleep(60)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return "spawned"
+RESULTS = [attempt(_daemon), {marker!r}]
+"""
+    body += "os._exit(0)\n" if worker_exits_first else ""
+    start = time.monotonic()
+    res = hostile(body + "def f(t):\n    return [' | '.join(RESULTS)] * len(t)\n", memory_mb=256, wall_seconds=10)
+    assert time.monotonic() - start < 5, res
+    if worker_exits_first:
+        assert res.outputs is None and res.error == "sandbox process exited with status 0 without a result"
+    else:
+        assert res.outputs is not None and res.outputs[0][0].startswith(
+            "GOT 'spawned'" if layers == "unfiltered" else "ERR PermissionError"), res
+    assert len(leaves_nothing) == 1 and sandbox_children() == []
+
+
+def test_signals_from_inside_reach_nothing_outside(layers):
+    outside = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        got = answers(f"""
+_signal = _import("signal")
+def _child_signals_its_parent():
+    pid = os.fork()
+    if pid == 0:
+        os.kill(1, _signal.SIGKILL)
+        os.kill(os.getppid(), _signal.SIGKILL)
+        os._exit(0)
+    return os.waitpid(pid, 0)[1]
+RESULTS = [attempt(lambda: os.kill(-1, _signal.SIGKILL)), attempt(lambda: os.kill(0, _signal.SIGTERM)),
+           attempt(lambda: os.kill(os.getppid(), _signal.SIGKILL)), attempt(lambda: os.kill({outside.pid}, _signal.SIGKILL)),
+           attempt(lambda: os.killpg({outside.pid}, _signal.SIGKILL)), attempt(_child_signals_its_parent)]
+""")
+        # The worker is its namespace's init: signals from inside it are ignored unless handled, and
+        # nothing outside the namespace has a PID there.
+        assert got[0] == "ERR ProcessLookupError: [Errno 3] No such process", got
+        assert got[1:3] == ["GOT None", "GOT None"], got
+        assert all(a.startswith("ERR ProcessLookupError") for a in got[3:5]), got
+        assert got[5] == ("GOT 0" if layers == "unfiltered" else "ERR PermissionError: [Errno 1] Operation not permitted"), got
+        assert outside.poll() is None
+    finally:
+        outside.kill()
+        outside.wait()
+
+
+def test_timers_neither_lift_the_cpu_limit_nor_outlast_the_run(layers):
+    # The worker's own CPU timer disarmed and SIGXCPU ignored: RLIMIT_CPU still ends it at 1 s.
+    start = time.monotonic()
+    res = hostile("""
+_signal = _import("signal")
+_signal.setitimer(_signal.ITIMER_PROF, 0)
+for _s in (_signal.SIGPROF, _signal.SIGXCPU, _signal.SIGVTALRM):
+    _signal.signal(_s, _signal.SIG_IGN)
+def f(t):
+    while True:
+        pass
+""", cpu_seconds=1, wall_seconds=10)
+    assert time.monotonic() - start < 5
+    assert res.outputs is None and res.error == "CPU time limit (1 s)", res.error
+    # A repeating wall-clock timer at its default action: ignored by the worker (its namespace's init),
+    # and gone with it at the wall limit.
+    start = time.monotonic()
+    res = hostile("""
+_signal = _import("signal")
+_time = _import("time")
+_signal.signal(_signal.SIGALRM, _signal.SIG_DFL)
+_signal.setitimer(_signal.ITIMER_REAL, 0.2, 0.2)
+def f(t):
+    _time.sleep(30)
+    return t
+""", wall_seconds=2)
+    assert time.monotonic() - start < 2 + 1
+    assert res.outputs is None and res.error == "timeout after 2 s", res.error
+
+
+def test_the_result_pipe_is_the_only_descriptor_from_outside():
+    # bwrap's info and seccomp descriptors and the in-memory worker and request files are closed
+    # before the worker starts: what it holds is /dev/null, the stderr pipe and its result pipe.
+    got = answers("""
+def _open_fds():
+    fds = []
+    for fd in range(64):
+        try:
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError:
+            pass
+    return fds, int(sys.argv[2])
+RESULTS = [attempt(_open_fds)]
+""")
+    fds, result_fd = eval(got[0][4:])
+    assert fds == sorted({0, 1, 2, result_fd}), got
+
+
+def test_no_host_path_or_name_is_visible_inside(tmp_path):
+    got = answers("""
+def _everything():
+    seen = [repr(dict(os.environ)), repr(sys.argv), repr(getattr(sys, "orig_argv", [])), os.getcwd(),
+            repr(os.uname())]
+    for d in ("/", "/sandbox", "/tmp", "/dev", "/usr"):
+        seen.append(repr(sorted(os.listdir(d))))
+    seen.append(open("/sandbox/request.json").read())
+    for p in ("/proc/self/mountinfo", "/proc/self/cmdline", "/proc/self/environ", "/proc/1/cmdline"):
+        try:
+            seen.append(open(p, "rb").read().decode("latin-1"))  # none exists today; a regression shows here
+        except OSError:
+            pass
+    return " ".join(seen).replace(" | ", " ")
+RESULTS = [attempt(_everything), attempt(lambda: os.uname().nodename)]
+""")
+    assert got[0].startswith("GOT") and got[1] == "GOT 'sandbox'", got
+    # The Python installation is mounted where it is on the host (the interpreter needs it); nothing
+    # else of the host's paths is there: not the project, the temp dirs, the home directory.
+    text = got[0].replace(os.path.realpath(sys.base_prefix), "<python>")
+    project = str(Path(sandbox.__file__).resolve().parents[2])
+    for host_path in (project, str(tmp_path), tempfile.gettempdir() + "/tracr-sandbox", str(Path.home()), os.uname().nodename):
+        assert host_path not in text, (host_path, text[:2000])
+
+
 FORGED = '{"outputs": [[2, 4], [6]], "failed": [], "error": null}'
 # Writes `_data` on stdout and on every descriptor that might be the result channel, then exits
 # before the worker can answer.
@@ -300,6 +554,68 @@ def test_parse_reply_refuses_every_malformed_shape_with_a_reason():
     assert parse_reply(b'{"outputs": [["[[[[[[", 2], [3]], "failed": [], "error": null}', INPUTS)[0][0][0] == "[[[[[["
 
 
+CAP = sandbox.MAX_RESULT_BYTES
+
+
+def _output(first: bytes) -> bytes:
+    """A reply whose first output is `first` (the second is right): the rest of the shape is valid."""
+    return b'{"outputs": [' + first + b', [3]], "failed": [], "error": null}'
+
+
+HOSTILE_REPLIES = {
+    # class: (reply, the reason it is refused). Each is parsed in time linear in its length
+    # (benchmarks/verdict_parse.py times them at the 8 MB cap); this checks what the parent says.
+    # None: a valid reply after all.
+    "8 MB of [": (b"[" * CAP, "result holds more lists than 2 inputs allow"),
+    "8 MB of {": (b"{" * CAP, "result has the wrong shape"),
+    "deep within the budget": (_output(b"[[1], 2]"), "result nested too deeply"),
+    "backslash run in an open string": (b'{"error": "' + b"\\" * (CAP // 2 - 8), "result is not valid JSON (an unterminated string)"),
+    "escaped quotes never closing": (b'["' + b'\\"' * (CAP // 2 - 2), "result is not valid JSON (an unterminated string)"),
+    "8 MB of quotes": (b'"' * CAP, "result holds more strings than 2 inputs allow"),
+    "brackets inside a string": (_output(b'["[[[[[[{{{{", 2]'), None),
+    "a 5000-digit int": (_output(b"[" + b"9" * 5000 + b", 2]"), "result holds a number of more digits than Python prints"),
+    "a 10**6-digit float": (_output(b"[1." + b"7" * 10**6 + b", 2]"), None),  # float() is linear: a plain value
+    "many keys": (b'{' + b'"a": 1, ' * 1000 + b'"a": 1}', "result holds more strings than 2 inputs allow"),
+    "a fourth key": (_output(b"[1, 2]")[:-1] + b', "x": 1}', "result has the wrong shape"),
+    "many values": (_output(b"[" + b"1, " * 1000 + b"1]"), "result holds more values than 2 inputs allow"),
+    "invalid UTF-8": (_output(b'["\xff", 2]'), "result is not UTF-8 (invalid byte at offset 15)"),
+    "a lone surrogate in UTF-8": (_output(b'["\xed\xa0\x80", 2]'),
+                                  "result is not UTF-8 (invalid byte at offset 15)"),
+    "over the cap": (b"[" + b" " * CAP + b"]", "result exceeds 8192 KB"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_REPLIES))
+def test_each_kind_of_hostile_reply_is_refused_with_its_reason(name):
+    data, reason = HOSTILE_REPLIES[name]
+    if reason is None:
+        outputs, error, failed = parse_reply(data, INPUTS)
+        assert outputs[0][1] == 2 and outputs[1] == [3] and error is None and failed == []
+        return
+    with pytest.raises(ValueError) as refused:
+        parse_reply(data, INPUTS)
+    assert str(refused.value) == reason
+
+
+def test_a_lifted_int_digit_limit_is_no_way_around_the_length_check(monkeypatch):
+    # With the interpreter's own limit lifted, int() of a long digit string is quadratic: refused by length.
+    monkeypatch.setattr(sys, "get_int_max_str_digits", lambda: 0)
+    with pytest.raises(ValueError, match=r"^result holds a number of 5000 digits$"):
+        parse_reply(_output(b"[" + b"9" * 5000 + b", 2]"), INPUTS)
+    assert parse_reply(_output(b"[" + b"9" * 4000 + b", 2]"), INPUTS)[0][0][0] == int("9" * 4000)
+
+
+def test_nan_and_infinity_tokens_fail_their_input_not_the_reply():
+    outputs, error, failed = parse_reply(b'{"outputs": [[NaN, 2], [-Infinity]], "failed": [], "error": null}', INPUTS)
+    assert outputs == [None, None] and failed == [0, 1]
+    assert error == "f returned a non-finite number (nan) on input [1, 2]"
+
+
+def test_a_crash_reason_from_stderr_shows_control_characters():
+    res = hostile("os.write(2, b'\\x1b[2K\\x1b]0;pwned\\x07 implementation correct\\n')\nos._exit(3)\n")
+    assert res.error == "sandbox process exited with status 3: ␛[2K␛]0;pwned␇ implementation correct", res.error
+
+
 def test_nan_and_infinity_are_never_correct():
     res = run_implementation("def f(t):\n    return [float('nan')] * len(t)\n", INPUTS)
     assert res.outputs == [None, None] and res.failed == [0, 1] and "non-finite" in res.error
@@ -342,7 +658,7 @@ def f(t):
 FILTERED_CALLS = {
     # name: (args, errno expected). Harmless arguments: each call would succeed or fail
     # differently without the filter.
-    "ptrace": ((0, 0, 0, 0), "EPERM"),                   # PTRACE_TRACEME
+    "ptrace": ((16, 2, 0, 0), "EPERM"),                  # PTRACE_ATTACH to a PID nobody has (ESRCH unfiltered)
     "unshare": ((0x10000000,), "EPERM"),                 # CLONE_NEWUSER
     "setns": ((0, 0), "EPERM"),
     "mount": ((0, 0, 0, 0, 0), "EPERM"),

@@ -15,7 +15,10 @@ where `failed` lists the indices of inputs on which f raised or returned an
 unusable value (their outputs are null) and `error` is a one-line reason.
 
 Defences, in order: OS resource limits (CPU seconds, address space, no file
-writes, few file descriptors, no core dumps, no child processes); a restricted
+writes, few file descriptors, no core dumps, no child processes), set before any
+submitted code runs and inherited by every process it could start (under
+bubblewrap this worker is its PID namespace's first process, so no process in
+the sandbox is without them); a restricted
 `__import__` in the namespace the code runs in (an allowlist of pure
 stdlib modules); an audit hook (PEP 578) that blocks network, process
 creation, file access and resource-limit changes however they are reached.
@@ -132,7 +135,7 @@ def _restricted_import(name, globals=None, locals=None, fromlist=(), level=0):
     return __import__(name, globals, locals, fromlist, 0)
 
 
-def _on_xcpu(signum, frame):
+def _on_cpu_limit(signum, frame):
     _state["violation"] = _state["violation"] or f"CPU time limit ({_state['cpu_seconds']:g} s)"
     raise CPULimit(_state["violation"])
 
@@ -225,8 +228,12 @@ def _set_limits(cpu_seconds, memory_mb):
         except (ValueError, OSError):
             pass
 
-    cpu = max(1, int(-(-cpu_seconds // 1)))
-    lim(resource.RLIMIT_CPU, cpu, cpu + 1)
+    # No process may use more than `cpu_seconds` of CPU: the limit (whole seconds, at least one) is
+    # a SIGKILL for every process. The worker stops itself a little earlier, on its CPU-time timer,
+    # to report the limit as an error line.
+    cpu = max(1, int(cpu_seconds))
+    lim(resource.RLIMIT_CPU, cpu, cpu)
+    signal.setitimer(signal.ITIMER_PROF, cpu - min(0.5, cpu / 4))
     lim(resource.RLIMIT_AS, int(memory_mb * 1024 * 1024))
     lim(resource.RLIMIT_FSIZE, 0)
     lim(resource.RLIMIT_CORE, 0)
@@ -312,7 +319,7 @@ def main():
     del request
     reserve = bytearray(4 * 1024 * 1024)  # freed on MemoryError so reporting still works
 
-    signal.signal(signal.SIGXCPU, _on_xcpu)
+    signal.signal(signal.SIGPROF, _on_cpu_limit)
     _set_limits(_state["cpu_seconds"], _state["memory_mb"])
     sys.stdout = sys.stderr = _Sink()
     sys.addaudithook(_audit_hook)
