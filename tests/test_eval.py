@@ -44,7 +44,8 @@ def test_batch_report_and_rescore(tmp_path):
     page = (out / "report.html").read_text()
     parser = HTMLParser()
     parser.feed(page)
-    assert page.count("<tr>") == 9 and "data:image/png;base64," in page  # 6 rows + 2 '(all tasks)' rows
+    accuracy_table = page.split("<table", 1)[1].split("</table>", 1)[0]
+    assert accuracy_table.count("<tr>") == 9 and "data:image/png;base64," in page  # 6 rows + 2 '(all tasks)' rows
     assert "| (all tasks) | full | baseline-closed (closed-world) | 9 | 9/9 (100%" in md
     # rescore reproduces the scores written during the run
     before = {rec.key: (rec.label_correct, rec.functional_correct, rec.agreement) for rec in records}

@@ -307,7 +307,7 @@ def test_lab_session_runs_tools_and_submits(home, reverse_subject):
     child.sendline("high")
     child.expect_exact("not a number")
     child.sendline("0.9")
-    child.expect_exact("score: label correct · implementation correct (100.0% of 1364 inputs)")
+    child.expect_exact("score: label correct (exact) · implementation correct (100.0% of 1364 inputs)")
     assert finish(child) == 0
 
     ev = events_of(path)

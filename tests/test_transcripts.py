@@ -195,6 +195,20 @@ def test_header_without_cap_tokens_reads_with_default(tmp_path):
     assert events[0].cap_tokens == DEFAULT_CAP_TOKENS
 
 
+def test_a_family_only_label_verdict_survives_the_transcript(tmp_path):
+    """A generated program's label is scored at the family level only (correct=None): the transcript
+    drops None fields, and what it wrote must read back."""
+    from tracr_agent.agent.scoring.verdicts import LabelScore, Score
+
+    score = Score(label=LabelScore(correct=None, family="counting", family_correct=True, family_by="concept:count"))
+    path = tmp_path / "scored.jsonl"
+    header = EXAMPLES[0].read_text().splitlines()[0]
+    write_lines(path, [header, tr.ScoreEvent(score=score).model_dump_json(exclude_none=True)])
+    events, problem = tr.read_transcript(path)
+    assert problem is None, problem
+    assert events[-1].score.label == score.label
+
+
 # -- the committed examples ---------------------------------------------------------------------
 
 

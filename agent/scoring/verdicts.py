@@ -17,7 +17,7 @@ SCORER_VERSION = "3"
 
 
 class LabelScore(BaseModel):
-    correct: Optional[bool]
+    correct: Optional[bool] = None
     """Whether the label names the task; None for a subject with no conventional name (a generated
     program), whose label is scored at the family level only."""
     matched: Optional[str] = None
