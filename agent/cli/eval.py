@@ -168,16 +168,24 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @user_errors
     def rescore(
-        out: str = typer.Argument(..., help="An evaluation directory."),
+        out: str = typer.Argument(..., help="An evaluation directory, or an Inspect log (.eval/.json) of tracr_agent/interp."),
         judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also run the LLM judge with this LLM spec."),
         unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in results.jsonl and the report."),
+        into: Optional[str] = typer.Option(None, "--out", help="For an Inspect log: the evaluation directory its episodes are written to (default: the log's path without its suffix)."),
     ):
-        """Recompute every score from the saved transcripts, without calling the agent's model."""
+        """Recompute every score from the saved transcripts, without calling the agent's model. An Inspect
+        log is first written out as an evaluation directory (results.jsonl, transcripts), which is rescored."""
         from pathlib import Path
 
+        from tracr_agent.agent.integrations.inspect_log import is_inspect_log, write_eval_dir
         from tracr_agent.agent.scoring.rescore import rescore_dir
 
         d = Path(out)
+        if is_inspect_log(d):
+            log, d = d, Path(into) if into else d.with_suffix("")
+            console.print(f"{write_eval_dir(log, d)} episode(s) of {log} written to {d}", highlight=False)
+        elif into:
+            fail("--out is for an Inspect log; an evaluation directory is rescored in place")
         if not (d / "results.jsonl").is_file():
             fail(f"{d} holds no results.jsonl")
         announce_sandbox(unsafe_sandbox)

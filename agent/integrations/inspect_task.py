@@ -39,6 +39,15 @@ EPISODE_METADATA = "tracr_agent"
 MAX_NUDGES = 2
 
 
+def registered(name: str) -> str:
+    """The name to register `name` under so Inspect knows it as `tracr_agent/NAME`. Inspect prefixes the
+    package itself when it sees the module installed; it does not when a `tracr_agent.egg-info` left in
+    the working directory (an editable install's build files) hides the installed distribution."""
+    from inspect_ai._util.package import get_installed_package_name
+
+    return name if get_installed_package_name(registered) == "tracr_agent" else f"tracr_agent/{name}"
+
+
 def _names(tasks: Any) -> list[str]:
     """`tasks` as given with -T: a comma-separated string, or a YAML list."""
     items = tasks if isinstance(tasks, (list, tuple)) else str(tasks).split(",")
@@ -75,7 +84,7 @@ def episode_samples(tasks: Any, condition: str, residual: str, cap_tokens: int, 
     return samples
 
 
-@solver
+@solver(name=registered("episode_setup"))
 def episode_setup() -> Solver:
     """Loads the sample's subject and gives the sample our prompt and the condition's tools."""
 
@@ -109,7 +118,7 @@ def episode_setup() -> Solver:
     return solve
 
 
-@solver
+@solver(name=registered("investigator"))
 def investigator(max_llm_turns: int = Limits().max_llm_turns) -> Solver:
     """Our agent loop on Inspect's model: tool calls until submit_prediction; a nudge when the model
     stops calling tools; after a limit, one last turn offering only submit_prediction."""
@@ -177,7 +186,8 @@ def score_summary(s) -> str:
     return " · ".join(parts)
 
 
-@scorer(metrics={"functional": [accuracy(), stderr()], "explained": [accuracy(), stderr()], "agreement": [mean()]})
+@scorer(metrics={"functional": [accuracy(), stderr()], "explained": [accuracy(), stderr()], "agreement": [mean()]},
+        name=registered("tracr_scorer"))
 def tracr_scorer():
     """Our scorer: the implementation against the model on its whole domain (in the sandbox),
     explained vs tabulated, label and family; the metadata holds the typed score."""
@@ -205,7 +215,7 @@ def tracr_scorer():
     return score
 
 
-@task(name="interp")
+@task(name=registered("interp"))
 def interp(tasks: Any = "reverse,sort,length", condition: str = "full", residual: str = "labelled",
            cap_tokens: int = DEFAULT_CAP_TOKENS, closed_set: bool = False,
            max_tool_calls: int = Limits().max_tool_calls, max_llm_turns: int = Limits().max_llm_turns,
