@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
         residual: Optional[List[str]] = typer.Option(None, "--residual", help="Residual modes, comma-separated: labelled (default), raw (unlabelled dims d0…dN)."),
         llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
         trials: Optional[int] = typer.Option(None, "--trials", help="Episodes per (task, condition, LLM)."),
-        concurrency: int = typer.Option(2, "--concurrency", help="Episodes in flight at once."),
+        concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Episodes in flight at once (default: 2; with --executor ray, the cluster's CPUs)."),
+        executor: str = typer.Option("local", "--executor", help="Where episodes run: local (threads here), ray (a local Ray, or RAY_ADDRESS's cluster) or ray:ADDRESS."),
         out: str = typer.Option(..., "--out", help="Output directory (results.jsonl, transcripts/, reports)."),
         resume: bool = typer.Option(False, "--resume", help="Skip episodes already in results.jsonl."),
         preset: Optional[str] = typer.Option(None, "--preset", help="seed: the prior study's design (reverse, sort, length × 10 × static, static+io, whitebox, full)."),
@@ -103,8 +104,12 @@ def register(app: typer.Typer) -> None:
             fail("give --tasks (comma-separated ids, or 'all') or a --preset")
         if n_trials < 1:
             fail("--trials must be at least 1")
-        if concurrency < 1:
+        if concurrency is not None and concurrency < 1:
             fail(f"--concurrency must be at least 1, got {concurrency}")
+        from tracr_agent.agent.evaluation.executors import open_executor
+
+        runs_on = open_executor(executor)  # before any task is resolved (a gen: suite compiles)
+        concurrency = concurrency or runs_on.cpus() or 2
         modes = tuple(dict.fromkeys(_split(residual))) or ("labelled",)
         task_list = validate(task_list, cond_list, llms, compat, modes)
         out_dir = Path(out)
@@ -140,7 +145,7 @@ def register(app: typer.Typer) -> None:
 
                 judge = make_backend(judge_llm)
             runner = BatchRunner(out_dir, limits, compat=compat, closed_set=closed_set, judge=judge,
-                                 on_event=on_event)
+                                 on_event=on_event, executor=runs_on)
             t0 = time.monotonic()
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)
