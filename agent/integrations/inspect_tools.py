@@ -22,6 +22,7 @@ from inspect_ai.util import StoreModel, store_as
 from inspect_ai.util._json import json_schema  # Inspect's own pydantic -> JSON Schema (what @tool uses)
 from pydantic import Field
 
+from tracr_agent.agent.episode.limits import Limits
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
 ALREADY_SUBMITTED = "error: a prediction was already submitted"
@@ -40,7 +41,7 @@ class EpisodeStore(StoreModel):
     residual: str = "labelled"
     cap_tokens: int = DEFAULT_CAP_TOKENS
     closed_set: bool = False
-    max_tool_calls: int = 40
+    max_tool_calls: int = Limits().max_tool_calls
     seed: int = 0
     subject: Optional[dict] = None
     """The transcript header's subject reference (fingerprint, kind, task_id, source)."""
