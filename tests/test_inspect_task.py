@@ -146,18 +146,21 @@ def test_static_condition_is_one_prompt_and_a_text_answer(tmp_path, load):
     assert score.value["functional"] == 1.0
 
 
-def test_any_inspect_solver_can_replace_ours(tmp_path):
-    from inspect_ai.solver import generate
+def test_an_inspect_agent_can_replace_our_solver(tmp_path, load):
+    """Inspect's own react agent, given our tools through tracr_tools(), scored by our scorer."""
+    from inspect_ai.agent import react
 
     from tracr_agent.agent.integrations.inspect_task import interp
+    from tracr_agent.agent.integrations.inspect_tools import tracr_tools
 
-    script = [call("model_info", {}), call("submit_prediction", PREDICTION), text("Done.")]
-    logs = inspect_eval(interp(tasks="reverse", solver=generate()),
+    script = [call("model_info", {}), call("submit_prediction", PREDICTION), call("submit", {"answer": "done"})]
+    logs = inspect_eval(interp(tasks="reverse", solver=react(tools=[tracr_tools()])),
                         model=get_model("mockllm/model", custom_outputs=script), log_dir=str(tmp_path),
                         display="none")
     sample = logs[0].samples[0]
-    assert sample.messages[0].role == "system"  # the setup ran: our prompt and tools
-    assert scored(sample).value["functional"] == 1.0
+    results = [m for m in sample.messages if m.role == "tool"]
+    assert results[0].text == call_tool(load("reverse"), "model_info", {}, ToolContext()).text
+    assert scored(sample).value["functional"] == 1.0 and scored(sample).metadata["prediction"] == PREDICTION
 
 
 @pytest.mark.parametrize("args, message", [

@@ -140,3 +140,10 @@ def test_bad_executor_is_one_line(tmp_path, args, message):
     assert r.returncode == 2
     assert r.stderr.strip().startswith(message) and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "ev").exists()
+
+
+def test_a_bad_episode_cpu_setting_is_one_line(tmp_path):
+    r = cli(env_with(TRACR_AGENT_RAY_EPISODE_CPUS="0"), "eval", "--tasks", "reverse", "--llm", "baseline",
+            "--executor", "ray", "--out", tmp_path / "ev")
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: TRACR_AGENT_RAY_EPISODE_CPUS must be a positive number of CPUs (got '0')"

@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
         from tracr_agent.agent.evaluation.executors import open_executor
 
         runs_on = open_executor(executor)  # before any task is resolved (a gen: suite compiles)
-        concurrency = concurrency or runs_on.cpus() or 2
+        concurrency = concurrency or runs_on.episode_slots() or 2
         modes = tuple(dict.fromkeys(_split(residual))) or ("labelled",)
         task_list = validate(task_list, cond_list, llms, compat, modes)
         out_dir = Path(out)

@@ -33,6 +33,20 @@ from tracr_agent.tools.errors import UserError
 EXECUTORS = ("local", "ray", "ray:ADDRESS")
 TASK_RETRIES = 3
 """How often Ray reruns an episode or a candidate whose worker died."""
+ENV_EPISODE_CPUS = "TRACR_AGENT_RAY_EPISODE_CPUS"
+"""CPUs an episode reserves on Ray (default 1). An LLM-bound episode mostly waits for its LLM: 0.25
+runs four per core (each worker process holds ~0.5 GB: TransformerLens and the loaded subjects)."""
+
+
+def episode_cpus() -> float:
+    text = os.environ.get(ENV_EPISODE_CPUS, "1")
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise UserError(f"{ENV_EPISODE_CPUS} must be a positive number of CPUs (got {text!r})")
+    return value
 
 
 class LocalExecutor:
@@ -43,6 +57,9 @@ class LocalExecutor:
 
     def cpus(self) -> Optional[int]:
         """None: the callers' own defaults (2 episodes in flight, 1 judging process) apply."""
+        return None
+
+    def episode_slots(self) -> Optional[int]:
         return None
 
     async def run_episodes(self, runner, specs: list, concurrency: int) -> list:
@@ -104,6 +121,7 @@ class RayExecutor:
             import ray
         except ImportError:
             raise UserError("--executor ray needs Ray: pip install 'tracr-agent[ray]'") from None
+        episode_cpus()  # a bad setting is one line before Ray starts
         if self.address:
             _check_reachable(self.address)
         if ray.is_initialized():  # started by the caller (a notebook, a test): its cluster is used
@@ -119,6 +137,10 @@ class RayExecutor:
         import ray
 
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def episode_slots(self) -> int:
+        """Episodes the cluster runs at once (its CPUs over the CPUs an episode reserves)."""
+        return max(1, int(self.cpus() / episode_cpus()))
 
     # -- episodes
 
@@ -137,7 +159,7 @@ class RayExecutor:
 
         self.start()
         config = worker_config(runner)
-        remote = ray.remote(episode_on_worker).options(max_retries=TASK_RETRIES, num_cpus=1)
+        remote = ray.remote(episode_on_worker).options(max_retries=TASK_RETRIES, num_cpus=episode_cpus())
         pending = list(specs)
         in_flight: dict = {}
         records = []
@@ -147,7 +169,7 @@ class RayExecutor:
                 shipped = None if spec.model_dir else self._shipment(spec.task)
                 in_flight[remote.remote(config, spec, shipped)] = spec
                 runner.on_event("start", spec, None)
-            done, _ = await asyncio.to_thread(ray.wait, list(in_flight), num_returns=1)
+            done = await asyncio.to_thread(_finished, list(in_flight))
             for ref in done:
                 spec = in_flight.pop(ref)
                 rec = receive_episode(runner, spec, ref)
@@ -160,6 +182,16 @@ class RayExecutor:
     def judge_pool(self, jobs: int):
         self.start()
         return RayJudgePool()
+
+
+def _finished(refs: list) -> list:
+    """The finished ones of `refs`, at least one (waits for it): all that are ready are taken at
+    once, so a large cluster's stream of results is not read one scan of the in-flight list each."""
+    import ray
+
+    first, rest = ray.wait(refs, num_returns=1)
+    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
+    return first + more
 
 
 def worker_config(runner) -> dict:
