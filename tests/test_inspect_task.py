@@ -107,6 +107,19 @@ def test_a_wrong_prediction_scores_as_ours_does(tmp_path, load):
     assert score.metadata["score"]["label"]["correct"] is False
 
 
+def test_a_gen_suite_is_one_sample_per_generated_task_scored_as_ours(tmp_path, load):
+    guess = {**PREDICTION, "label": "identity", "implementation": "def f(tokens):\n    return list(tokens)\n"}
+    log = run(tmp_path, [call("run_model", {"inputs": [[1, 2]]}), call("submit_prediction", guess)],
+              tasks="gen:1:1:1", condition="full")
+    sample, = log.samples
+    assert sample.id == "gen-1-1-0"
+    score = scored(sample)
+    ours = score_prediction(guess, load("gen-1-1-0"), task="gen-1-1-0").model_dump(mode="json")
+    assert without_timing(score.metadata["score"]) == without_timing(ours)
+    assert score.metadata["score"]["label"] is None  # a generated program has no conventional name
+    assert all("gen-1-1-0" not in m.text for m in sample.messages if m.role != "assistant")  # nothing names it
+
+
 def test_whitebox_raw_offers_its_tools_and_shows_raw_dimensions(tmp_path, load):
     script = [call("run_model", {"inputs": [["a"]]}),  # not offered in whitebox
               call("decode_residual", {"input": ["a", "b"], "layer": 0}),
