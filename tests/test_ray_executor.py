@@ -73,7 +73,7 @@ def ray_worker_pids(function: str) -> list[int]:
 
 @pytest.mark.slow
 def test_ray_eval_matches_local_and_a_killed_worker_loses_nothing(ray_cluster, tmp_path):
-    args = ["eval", "--tasks", "reverse,length", "--llm", "baseline", "--trials", "2"]
+    args = ["eval", "--tasks", "reverse,length", "--llm", "baseline", "--trials", "1"]
     local = cli(env_with(), *args, "--out", tmp_path / "local")
     assert local.returncode == 0, local.stderr
 
@@ -97,7 +97,7 @@ def test_ray_eval_matches_local_and_a_killed_worker_loses_nothing(ray_cluster, t
 
     records = comparable(tmp_path / "ray")
     lines = (tmp_path / "ray" / "results.jsonl").read_text().splitlines()
-    assert len(lines) == len(records) == 4  # every episode once: the killed one was run again
+    assert len(lines) == len(records) == 2  # every episode once: the killed one was run again
     assert records == comparable(tmp_path / "local")
     assert all(r["status"] == "prediction" for r in records.values())
     for name in sorted(p.name for p in (tmp_path / "local" / "transcripts").iterdir()):
