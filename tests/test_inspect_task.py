@@ -250,3 +250,33 @@ def test_a_log_of_another_task_is_refused(tmp_path):
                        log_dir=str(tmp_path), display="none")[0]
     r = cli({"COLUMNS": "200"}, "replay", log.location)
     assert r.returncode == 2 and "not of tracr_agent/interp" in r.stderr
+
+
+def test_a_failed_sample_reads_back_as_an_error_and_one_without_an_episode_is_named(tmp_path):
+    from inspect_ai.log import read_eval_log, write_eval_log
+    from inspect_ai.solver import solver
+
+    from tracr_agent.agent.integrations.inspect_task import interp
+
+    @solver
+    def breaks():
+        async def solve(state, generate):
+            raise RuntimeError("the solver broke")
+        return solve
+
+    log = inspect_eval(interp(tasks="reverse,length", solver=breaks()), model=get_model("mockllm/model"),
+                       log_dir=str(tmp_path / "logs"), display="none", fail_on_error=False)[0]
+    env = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    r = cli(env, "rescore", log.location, "--out", tmp_path / "ev")
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(line) for line in (tmp_path / "ev" / "results.jsonl").read_text().splitlines()]
+    assert sorted((x["task"], x["status"]) for x in records) == [("length", "error"), ("reverse", "error")]
+    assert all("the solver broke" in x["error"] for x in records)
+    # a sample whose setup never ran has no episode to read: named in one warning, the rest is shown
+    whole = read_eval_log(log.location)
+    whole.samples[0].store = {}
+    stripped = tmp_path / "stripped.eval"
+    write_eval_log(whole, str(stripped))
+    r = cli(env, "view", stripped, "-o", tmp_path / "v.html")
+    assert r.returncode == 0 and "(1 episode(s))" in r.stdout
+    assert f"sample {whole.samples[0].id} of" in r.stderr and "has no tracr-agent episode" in r.stderr

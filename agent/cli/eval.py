@@ -182,13 +182,17 @@ def register(app: typer.Typer) -> None:
         log is first written out as an evaluation directory (results.jsonl, transcripts), which is rescored."""
         from pathlib import Path
 
+        from rich.markup import escape
+
         from tracr_agent.agent.integrations.inspect_log import is_inspect_log, write_eval_dir
         from tracr_agent.agent.scoring.rescore import rescore_dir
 
         d = Path(out)
         if is_inspect_log(d):
-            log, d = d, Path(into) if into else d.with_suffix("")
-            console.print(f"{write_eval_dir(log, d)} episode(s) of {log} written to {d}", highlight=False)
+            log, d, notes = d, Path(into) if into else d.with_suffix(""), []
+            console.print(f"{write_eval_dir(log, d, notes)} episode(s) of {log} written to {d}", highlight=False)
+            for note in notes:  # samples whose episode never started
+                err_console.print("[yellow]warning:[/] " + escape(note), highlight=False, soft_wrap=True)
         elif into:
             fail("--out is for an Inspect log; an evaluation directory is rescored in place")
         if not (d / "results.jsonl").is_file():

@@ -103,16 +103,20 @@ def replay_cmd(
 
 def _replay_inspect_log(path: Path, sample: Optional[str], rerun: bool, **render) -> int:
     """Each episode of an Inspect log, rendered or re-executed in turn; the worst exit code."""
-    from tracr_agent.agent.cli.main import console
+    from rich.markup import escape
+
+    from tracr_agent.agent.cli.main import console, err_console
     from tracr_agent.agent.integrations.inspect_log import log_episodes
 
-    code = 0
-    for ep in log_episodes(path, sample):
+    code, notes = 0, []
+    for ep in log_episodes(path, sample, notes):
         console.rule(f"[bold]{path.name} · sample {ep.sample}[/]")
         if rerun:
             code = max(code, rerun_events(ep.events, None, f"{path.name} sample {ep.sample}"))
         else:
             _render(ep.events, None, **render)
+    for note in notes:
+        err_console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
     return code
 
 

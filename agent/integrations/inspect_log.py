@@ -49,8 +49,10 @@ def is_inspect_log(path: Path) -> bool:
 
 def read_log(path: Path):
     """The whole log (samples included), or a UserError saying why it cannot be used."""
-    from inspect_ai.log import read_eval_log
-
+    try:
+        from inspect_ai.log import read_eval_log
+    except ImportError:
+        raise UserError(f"{path} is an Inspect log: reading it needs inspect-ai (pip install 'tracr-agent[inspect]')") from None
     try:
         log = read_eval_log(str(path), resolve_attachments=True)
     except Exception as e:  # a cut or foreign file: Inspect raises many kinds
@@ -168,8 +170,9 @@ def _version() -> str:
     return version()
 
 
-def log_episodes(path: Path, sample: Optional[str] = None) -> list[LogEpisode]:
-    """The episodes of an Inspect log of tracr_agent/interp (or only sample `ID` / `ID:EPOCH`)."""
+def log_episodes(path: Path, sample: Optional[str] = None, notes: Optional[list] = None) -> list[LogEpisode]:
+    """The episodes of an Inspect log of tracr_agent/interp (or only sample `ID` / `ID:EPOCH`). A sample
+    that never started its episode (its setup failed) is left out, with one line in `notes`."""
     from tracr_agent.agent.episode.transcript import Counters
     from tracr_agent.agent.evaluation.batch import EpisodeSpec, record_from_score
 
@@ -181,7 +184,13 @@ def log_episodes(path: Path, sample: Optional[str] = None) -> list[LogEpisode]:
         name = f"{s.id}:{s.epoch}" if several_epochs else str(s.id)
         if sample is not None and sample not in (name, str(s.id), f"{s.id}:{s.epoch}"):
             continue
-        events = sample_events(log, s)
+        try:
+            events = sample_events(log, s)
+        except UserError as e:
+            if notes is None or sample is not None:
+                raise
+            notes.append(f"{e}{f' ({s.error.message.splitlines()[0][:200]})' if s.error else ''}")
+            continue
         header, end = events[0], events[-1]
         ep = _store(s)
         spec = EpisodeSpec(ep["task"], header.condition, header.llm, s.epoch - 1, suite=ep.get("suite"),
@@ -198,7 +207,7 @@ def log_episodes(path: Path, sample: Optional[str] = None) -> list[LogEpisode]:
     return out
 
 
-def write_eval_dir(path: Path, out: Path) -> int:
+def write_eval_dir(path: Path, out: Path, notes: Optional[list] = None) -> int:
     """Writes the log's episodes as an evaluation directory OUT (a new or empty one, or one written
     from this same log, which is refreshed); returns how many episodes it holds."""
     from tracr_agent.agent.evaluation.batch import EpisodeSpec, prepare_out_dir
@@ -213,7 +222,7 @@ def write_eval_dir(path: Path, out: Path) -> int:
         if not same:
             raise UserError(f"{out} already holds other files: choose a new --out for the episodes of {path}")
         (out / "results.jsonl").unlink(missing_ok=True)
-    episodes = log_episodes(path)
+    episodes = log_episodes(path, notes=notes)
     prepare_out_dir(out, resume=False)
     lines = []
     for e in episodes:

@@ -133,9 +133,10 @@ def load_inspect_log(path: Path) -> Batch:
     from tracr_agent.agent.integrations.inspect_log import log_episodes
     from tracr_agent.agent.render.document import episode_blocks
 
+    notes: list = []
     return Batch(f"Inspect log {path.name}", path, [
         Episode(f"ep-{i}", {**e.record.model_dump(mode="json"), "sample": e.sample}, f"sample {e.sample}",
-                episode_blocks(e.events, None)) for i, e in enumerate(log_episodes(path), 1)])
+                episode_blocks(e.events, None)) for i, e in enumerate(log_episodes(path, notes=notes), 1)], notes)
 
 
 def load(path: Path) -> Batch:
