@@ -280,3 +280,38 @@ def test_a_failed_sample_reads_back_as_an_error_and_one_without_an_episode_is_na
     r = cli(env, "view", stripped, "-o", tmp_path / "v.html")
     assert r.returncode == 0 and "(1 episode(s))" in r.stdout
     assert f"sample {whole.samples[0].id} of" in r.stderr and "has no tracr-agent episode" in r.stderr
+
+
+def test_a_tracr_agent_run_exported_opens_in_inspect_and_reads_back_the_same(tmp_path):
+    from inspect_ai.log import read_eval_log
+
+    env = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    ev = tmp_path / "ev"
+    assert cli(env, "eval", "--tasks", "reverse,length", "--llm", "baseline", "--out", ev).returncode == 0
+    r = cli(env, "export", ev, "--format", "inspect")
+    assert r.returncode == 0, r.stderr
+    exported = ev / "inspect" / "full-labelled-baseline.eval"
+    log = read_eval_log(str(exported))  # what `inspect view` reads
+    assert log.eval.task == "tracr_agent/interp" and log.eval.model == "baseline"
+    assert sorted(s.id for s in log.samples) == ["length", "reverse"]
+    originals = {json.loads(line)["task"]: json.loads(line) for line in (ev / "results.jsonl").read_text().splitlines()}
+    for sample in log.samples:
+        assert any(m.role == "tool" for m in sample.messages)
+        assert scored(sample).metadata["score"] == originals[sample.id]["score"]
+    # …and back: the same records, and every tool result re-executes to the same text
+    r = cli(env, "rescore", exported, "--out", tmp_path / "back")
+    assert r.returncode == 0, r.stderr
+
+    def comparable(folder):
+        out = {}
+        for line in (folder / "results.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            for field in ("duration_s", "transcript"):
+                rec.pop(field)
+            rec["score"]["functional"].pop("seconds")
+            out[rec["key"]] = rec
+        return out
+
+    assert comparable(tmp_path / "back") == comparable(ev)
+    r = cli(env, "replay", exported, "--rerun")
+    assert r.returncode == 0 and r.stdout.count(" match, 0 differ;") == 2, r.stdout  # one table per sample

@@ -339,18 +339,27 @@ def write_document(dest: Path, doc: str, source: Path) -> None:
 
 
 def export_cmd(
-    file: str = typer.Argument(..., metavar="FILE", help="A transcript (.jsonl)."),
-    fmt: str = typer.Option("md", "--format", "-f", help="md or html."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output path (default: FILE with .md/.html)."),
+    file: str = typer.Argument(..., metavar="FILE", help="A transcript (.jsonl); for --format inspect also an "
+                                                         "evaluation directory."),
+    fmt: str = typer.Option("md", "--format", "-f", help="md, html, or inspect (an Inspect AI log for `inspect view`)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output path (default: FILE with .md/.html/.eval; "
+                                                                "DIR/inspect/ for an evaluation directory)."),
 ):
-    """Write a readable document of an episode: turns, tool calls and results, prediction, score."""
+    """Write a readable document of an episode (turns, tool calls and results, prediction, score), or
+    Inspect AI logs of a transcript or an evaluation directory (--format inspect)."""
     from tracr_agent.agent.cli.main import console, err_console, fail
     from tracr_agent.agent.render.document import episode_blocks, to_markdown
     from tracr_agent.agent.render.html.page import episode_page
 
-    if fmt not in ("md", "html"):
-        fail(f"--format takes md or html (got {fmt!r})")
+    if fmt not in ("md", "html", "inspect"):
+        fail(f"--format takes md, html or inspect (got {fmt!r})")
     path = Path(file)
+    if fmt == "inspect":
+        from tracr_agent.agent.integrations.inspect_export import export_inspect
+
+        for dest in export_inspect(path, Path(out) if out else None):
+            console.print(f"wrote {dest}", highlight=False)
+        return
     events, problem = load_events(path)
     blocks = episode_blocks(events, problem)
     doc = to_markdown(blocks) if fmt == "md" else episode_page(blocks)

@@ -20,7 +20,10 @@ from tracr_agent.tools.errors import UserError
 
 TASK_NAME = "tracr_agent/interp"
 SCORER = "tracr_scorer"
-_STORE = "EpisodeStore:"
+STORE_PREFIX = "EpisodeStore:"
+"""How Inspect names the fields of the task's StoreModel (inspect_tools.EpisodeStore) in a sample store."""
+EXPORTED = "exported_by"
+"""The eval metadata key marking a log written by `tracr-agent export --format inspect` (inspect_export.py)."""
 
 
 @dataclass
@@ -64,7 +67,7 @@ def read_log(path: Path):
 
 
 def _store(sample) -> dict:
-    return {k[len(_STORE):]: v for k, v in (sample.store or {}).items() if k.startswith(_STORE)}
+    return {k[len(STORE_PREFIX):]: v for k, v in (sample.store or {}).items() if k.startswith(STORE_PREFIX)}
 
 
 def _origin(text: str, error) -> str:
@@ -100,7 +103,7 @@ def sample_events(log, sample) -> list:
     meta = (score.metadata or {}) if score else {}
     events: list = [tr.Header(
         tracr_agent_version=_version(), created=str(log.eval.created), subject=tr.SubjectRef(**ep["subject"]),
-        condition=ep["condition"], residual=ep.get("residual", "labelled"), llm=f"inspect:{log.eval.model}",
+        condition=ep["condition"], residual=ep.get("residual", "labelled"), llm=log_llm(log),
         limits={"max_tool_calls": ep.get("max_tool_calls")}, cap_tokens=ep.get("cap_tokens"), seed=ep.get("seed", 0),
         closed_set=bool(ep.get("closed_set")), session_id=sample.uuid or f"{log.eval.run_id}-{sample.id}-{sample.epoch}")]
     model_events = [e for e in sample.events if getattr(e, "event", None) == "model"]
@@ -110,7 +113,7 @@ def sample_events(log, sample) -> list:
     step, pending, tokens, predicted = 0, [], 0, False
     for m in sample.messages:
         if m.role in ("system", "user"):
-            pending.append({"role": "system" if m.role == "system" else "human", "content": m.text})
+            pending.append({"role": m.role, "content": m.text})
             continue
         if m.role == "assistant":
             event = model_events[step] if step < len(model_events) else None
@@ -150,6 +153,13 @@ def sample_events(log, sample) -> list:
                               duration_s=round(sample.total_time or events[-1].t, 2), t=events[-1].t,
                               reason=None if typed is not None else "not scored (the sample has no tracr_scorer score)"))
     return events
+
+
+def log_llm(log) -> str:
+    """The LLM as records name it: `inspect:MODEL` for a run of Inspect, the original spec for a log that
+    tracr-agent exported."""
+    exported = (log.eval.metadata or {}).get(EXPORTED)
+    return log.eval.model if exported else f"inspect:{log.eval.model}"
 
 
 def _prediction_event(step: int, prediction: dict, forced: bool, t: float) -> tr.PredictionEvent:

@@ -205,14 +205,18 @@ def tracr_scorer():
             prediction = answered_prediction(state, static)
         subject = await anyio.to_thread.run_sync(sample_subject, ep)
         s = await anyio.to_thread.run_sync(lambda: score_episode(prediction, subject, closed_set=ep.closed_set))
-        fn = s.functional
-        return Score(value={"functional": float(bool(fn and fn.correct)), "explained": float(bool(s.explained)),
-                            "agreement": fn.agreement if fn else 0.0},
-                     answer=(prediction or {}).get("label"), explanation=score_summary(s),
-                     metadata={"score": s.model_dump(mode="json"), "prediction": prediction,
-                               "forced": ep.forced if ep.prediction is not None else None})
+        return inspect_score(s, prediction, ep.forced if ep.prediction is not None else None)
 
     return score
+
+
+def inspect_score(s, prediction: Optional[dict], forced: Optional[bool]) -> Score:
+    """Our typed score as an Inspect score: the value's parts, the label, one line, and the whole score."""
+    fn = s.functional
+    return Score(value={"functional": float(bool(fn and fn.correct)), "explained": float(bool(s.explained)),
+                        "agreement": fn.agreement if fn else 0.0},
+                 answer=(prediction or {}).get("label"), explanation=score_summary(s),
+                 metadata={"score": s.model_dump(mode="json"), "prediction": prediction, "forced": forced})
 
 
 @task(name=registered("interp"))
