@@ -117,6 +117,7 @@ class RayExecutor:
 
     def start(self) -> None:
         """Connects to the cluster (or starts a local Ray); a Ray already started in this process is used."""
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report sent from a study's cluster
         try:
             import ray
         except ImportError:
