@@ -522,4 +522,4 @@ def test_export_markdown_and_html(tmp_path):
     assert first_result.text.strip() in text
 
     p = cli("export", src, "--format", "pdf")
-    assert p.returncode == 2 and "md or html" in p.stderr
+    assert p.returncode == 2 and "md, html or inspect" in p.stderr

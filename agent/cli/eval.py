@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
         residual: Optional[List[str]] = typer.Option(None, "--residual", help="Residual modes, comma-separated: labelled (default), raw (unlabelled dims d0…dN)."),
         llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
         trials: Optional[int] = typer.Option(None, "--trials", help="Episodes per (task, condition, LLM)."),
-        concurrency: int = typer.Option(2, "--concurrency", help="Episodes in flight at once."),
+        concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Episodes in flight at once (default: 2; with --executor ray, the cluster's CPUs)."),
+        executor: str = typer.Option("local", "--executor", help="Where episodes run: local (threads here), ray (a local Ray, or RAY_ADDRESS's cluster) or ray:ADDRESS."),
         out: str = typer.Option(..., "--out", help="Output directory (results.jsonl, transcripts/, reports)."),
         resume: bool = typer.Option(False, "--resume", help="Skip episodes already in results.jsonl."),
         preset: Optional[str] = typer.Option(None, "--preset", help="seed: the prior study's design (reverse, sort, length × 10 × static, static+io, whitebox, full)."),
@@ -103,8 +104,12 @@ def register(app: typer.Typer) -> None:
             fail("give --tasks (comma-separated ids, or 'all') or a --preset")
         if n_trials < 1:
             fail("--trials must be at least 1")
-        if concurrency < 1:
+        if concurrency is not None and concurrency < 1:
             fail(f"--concurrency must be at least 1, got {concurrency}")
+        from tracr_agent.agent.evaluation.executors import open_executor
+
+        runs_on = open_executor(executor)  # before any task is resolved (a gen: suite compiles)
+        concurrency = concurrency or runs_on.episode_slots() or 2
         modes = tuple(dict.fromkeys(_split(residual))) or ("labelled",)
         task_list = validate(task_list, cond_list, llms, compat, modes)
         out_dir = Path(out)
@@ -140,7 +145,7 @@ def register(app: typer.Typer) -> None:
 
                 judge = make_judge(judge_llm)
             runner = BatchRunner(out_dir, limits, compat=compat, closed_set=closed_set, judge=judge,
-                                 on_event=on_event)
+                                 on_event=on_event, executor=runs_on)
             t0 = time.monotonic()
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)
@@ -168,16 +173,28 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @user_errors
     def rescore(
-        out: str = typer.Argument(..., help="An evaluation directory."),
+        out: str = typer.Argument(..., help="An evaluation directory, or an Inspect log (.eval/.json) of tracr_agent/interp."),
         judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge (any --llm spec naming a chat model)."),
         unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in results.jsonl and the report."),
+        into: Optional[str] = typer.Option(None, "--out", help="For an Inspect log: the evaluation directory its episodes are written to (default: the log's path without its suffix)."),
     ):
-        """Recompute every score from the saved transcripts, without calling the agent's model."""
+        """Recompute every score from the saved transcripts, without calling the agent's model. An Inspect
+        log is first written out as an evaluation directory (results.jsonl, transcripts), which is rescored."""
         from pathlib import Path
 
+        from rich.markup import escape
+
+        from tracr_agent.agent.integrations.inspect_log import is_inspect_log, write_eval_dir
         from tracr_agent.agent.scoring.rescore import rescore_dir
 
         d = Path(out)
+        if is_inspect_log(d):
+            log, d, notes = d, Path(into) if into else d.with_suffix(""), []
+            console.print(f"{write_eval_dir(log, d, notes)} episode(s) of {log} written to {d}", highlight=False)
+            for note in notes:  # samples whose episode never started
+                err_console.print("[yellow]warning:[/] " + escape(note), highlight=False, soft_wrap=True)
+        elif into:
+            fail("--out is for an Inspect log; an evaluation directory is rescored in place")
         if not (d / "results.jsonl").is_file():
             fail(f"{d} holds no results.jsonl")
         announce_sandbox(unsafe_sandbox)

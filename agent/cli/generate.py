@@ -18,6 +18,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="One JSON document: ids with features, rejection counts."),
         jobs: str = typer.Option("1", "--jobs", help="Processes judging candidates side by side (one per core; "
                                  "the ids are the same for any number)."),
+        executor: str = typer.Option("local", "--executor", help="Where candidates are judged: local (processes "
+                                     "here) or ray / ray:ADDRESS (Ray tasks; --jobs defaults to the cluster's CPUs)."),
     ):
         """Generate RASP programs nobody has memorized; print their task ids (gen-SEED-DIFFICULTY-INDEX), one a line.
 
@@ -27,12 +29,15 @@ def register(app: typer.Typer) -> None:
         import time
 
         from tracr_agent.tools.subjects.generate.ids import ids_for, parse_count, parse_difficulties, parse_seed
-        from tracr_agent.tools.subjects.generate.registry import accepted_rows, ensure, rejection_counts, worker_pool
+        from tracr_agent.agent.evaluation.executors import open_executor
+        from tracr_agent.tools.subjects.generate.registry import accepted_rows, ensure, rejection_counts
 
         s, ds, n = parse_seed(seed), parse_difficulties(difficulty), parse_count(count, "--count")
         n_jobs = parse_count(jobs, "--jobs")
+        runs_on = open_executor(executor)
+        n_jobs = n_jobs if n_jobs > 1 else runs_on.cpus() or 1
         out, counts, tried, t0 = [], {}, 0, time.monotonic()
-        pool = worker_pool(n_jobs) if n_jobs > 1 else None
+        pool = runs_on.judge_pool(n_jobs)
         with err_console.status("generating…") as status:
             for d in ds:
                 def progress(row, n_accepted, d=d):

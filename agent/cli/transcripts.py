@@ -76,21 +76,48 @@ def replay_cmd(
     rerun: bool = typer.Option(False, "--rerun", help="Re-execute every recorded tool call against a freshly "
                                                      "loaded subject and compare with the recorded results."),
     plain: bool = PlainOpt,
+    sample: Optional[str] = typer.Option(None, "--sample", help="For an Inspect log: only sample ID (or ID:EPOCH)."),
 ):
-    """Replay a saved transcript as the live view showed it, or re-execute its tool calls (--rerun)."""
+    """Replay a saved transcript as the live view showed it, or re-execute its tool calls (--rerun).
+    FILE may also be an Inspect AI log (.eval/.json) of tracr_agent/interp: each sample is one episode."""
     from tracr_agent.agent.cli.main import fail
+    from tracr_agent.agent.integrations.inspect_log import is_inspect_log
 
     if only is not None and only not in ONLY_CHOICES:
         fail(f"--only takes one of: {', '.join(ONLY_CHOICES)} (got {only!r})")
     if speed < 0:
         fail("--speed must be >= 0 (0 means no waiting)")
     path = Path(file)
+    if is_inspect_log(path):
+        raise typer.Exit(_replay_inspect_log(path, sample, rerun, step=step, speed=speed, only=only,
+                                             verbose=verbose, plain=plain))
+    if sample is not None:
+        fail("--sample is for an Inspect log (.eval/.json); a transcript holds one episode")
     if rerun:
         raise typer.Exit(rerun_transcript(path))
     events, problem = load_events(path)
     _render(events, problem, step=step, speed=speed, only=only, verbose=verbose, plain=plain)
     if problem:
         fail(f"{problem}; the {len(events)} valid event(s) before it are shown above")
+
+
+def _replay_inspect_log(path: Path, sample: Optional[str], rerun: bool, **render) -> int:
+    """Each episode of an Inspect log, rendered or re-executed in turn; the worst exit code."""
+    from rich.markup import escape
+
+    from tracr_agent.agent.cli.main import console, err_console
+    from tracr_agent.agent.integrations.inspect_log import log_episodes
+
+    code, notes = 0, []
+    for ep in log_episodes(path, sample, notes):
+        console.rule(f"[bold]{path.name} · sample {ep.sample}[/]")
+        if rerun:
+            code = max(code, rerun_events(ep.events, None, f"{path.name} sample {ep.sample}"))
+        else:
+            _render(ep.events, None, **render)
+    for note in notes:
+        err_console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    return code
 
 
 # -- rerun --------------------------------------------------------------------------------------
@@ -158,6 +185,12 @@ def plan_rerun(events) -> list[dict]:
 
 def rerun_transcript(path: Path) -> int:
     """Re-executes the recorded tool calls; returns the exit code (0 only when every call matches)."""
+    events, problem = load_events(path)
+    return rerun_events(events, problem, path.name)
+
+
+def rerun_events(events, problem: Optional[str], name: str) -> int:
+    """`rerun_transcript` on loaded events (a transcript's, or an Inspect log sample's)."""
     import difflib
 
     from rich.syntax import Syntax
@@ -166,7 +199,6 @@ def rerun_transcript(path: Path) -> int:
     from tracr_agent.agent.cli.main import console, err_console
     from tracr_agent.tools.suite.base import ToolContext, call_tool
 
-    events, problem = load_events(path)
     header = events[0]
     subject = load_recorded_subject(header)
     ctx = ToolContext(condition=header.condition, cap_tokens=header.cap_tokens, residual=header.residual)
@@ -176,7 +208,7 @@ def rerun_transcript(path: Path) -> int:
             row["text"] = call_tool(subject, row["name"], row["args"], ctx).text
             row["match"] = row["text"] == row["recorded"]
 
-    table = Table(title=f"rerun of {path.name} · {header.subject.task_id or header.subject.fingerprint} · "
+    table = Table(title=f"rerun of {name} · {header.subject.task_id or header.subject.fingerprint} · "
                         f"condition {header.condition} · cap {header.cap_tokens} tokens")
     for col in ("step", "call", "tool", "match"):
         table.add_column(col, justify="right" if col == "step" else "left")
@@ -307,18 +339,27 @@ def write_document(dest: Path, doc: str, source: Path) -> None:
 
 
 def export_cmd(
-    file: str = typer.Argument(..., metavar="FILE", help="A transcript (.jsonl)."),
-    fmt: str = typer.Option("md", "--format", "-f", help="md or html."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output path (default: FILE with .md/.html)."),
+    file: str = typer.Argument(..., metavar="FILE", help="A transcript (.jsonl); for --format inspect also an "
+                                                         "evaluation directory."),
+    fmt: str = typer.Option("md", "--format", "-f", help="md, html, or inspect (an Inspect AI log for `inspect view`)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output path (default: FILE with .md/.html/.eval; "
+                                                                "DIR/inspect/ for an evaluation directory)."),
 ):
-    """Write a readable document of an episode: turns, tool calls and results, prediction, score."""
+    """Write a readable document of an episode (turns, tool calls and results, prediction, score), or
+    Inspect AI logs of a transcript or an evaluation directory (--format inspect)."""
     from tracr_agent.agent.cli.main import console, err_console, fail
     from tracr_agent.agent.render.document import episode_blocks, to_markdown
     from tracr_agent.agent.render.html.page import episode_page
 
-    if fmt not in ("md", "html"):
-        fail(f"--format takes md or html (got {fmt!r})")
+    if fmt not in ("md", "html", "inspect"):
+        fail(f"--format takes md, html or inspect (got {fmt!r})")
     path = Path(file)
+    if fmt == "inspect":
+        from tracr_agent.agent.integrations.inspect_export import export_inspect
+
+        for dest in export_inspect(path, Path(out) if out else None):
+            console.print(f"wrote {dest}", highlight=False)
+        return
     events, problem = load_events(path)
     blocks = episode_blocks(events, problem)
     doc = to_markdown(blocks) if fmt == "md" else episode_page(blocks)

@@ -5,7 +5,8 @@ O_APPEND write, so a kill never leaves half a record) and keeps its transcript
 under DIR/transcripts/. `--resume` skips every key already in results.jsonl.
 Episodes run concurrently in threads under asyncio (LLM calls are I/O-bound);
 each task's subject is loaded once per process and its forward passes are
-serialized by the subject's own lock.
+serialized by the subject's own lock. An executor (agent/evaluation/executors.py)
+can run them elsewhere instead, e.g. on a Ray cluster.
 """
 
 from __future__ import annotations
@@ -309,8 +310,11 @@ def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: O
 
 class BatchRunner:
     def __init__(self, out: Path, limits, *, compat: Optional[str] = None, closed_set: bool = False, judge=None,
-                 on_event: Optional[Callable[[str, EpisodeSpec, Optional[ResultRecord]], None]] = None):
+                 on_event: Optional[Callable[[str, EpisodeSpec, Optional[ResultRecord]], None]] = None,
+                 executor=None):
         self.out = Path(out)
+        self.executor = executor
+        """Where the episodes run (agent/evaluation/executors.py); None: threads in this process."""
         self.limits = limits
         self.compat = compat
         self.closed_set = closed_set
@@ -353,6 +357,12 @@ class BatchRunner:
         return rec
 
     async def run_all(self, specs: list[EpisodeSpec], concurrency: int) -> list[ResultRecord]:
+        """Every episode, at most `concurrency` at once, on the runner's executor."""
+        if self.executor is not None:
+            return await self.executor.run_episodes(self, specs, concurrency)
+        return await self.run_in_threads(specs, concurrency)
+
+    async def run_in_threads(self, specs: list[EpisodeSpec], concurrency: int) -> list[ResultRecord]:
         from tracr_agent.tools.subjects.subject import limit_torch_threads
 
         limit_torch_threads()  # in the main thread, before the worker threads exist

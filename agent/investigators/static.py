@@ -78,17 +78,24 @@ def parse_answer(text: str) -> dict:
     return {"label": label or "unknown", "description": text.strip()[:2000], "implementation": impl, "confidence": 0.5}
 
 
-def run_static(subject, backend, condition: str, recorder: Recorder, closed_set: bool = False,
-               hooks=None, inputs=None, remaining=None, residual: str = "labelled") -> dict:
-    """One LLM call on the dump; `remaining()` is the episode's wall time left (s), which bounds
-    the call's timeouts and retries like the agent's calls."""
+def static_prompt(subject, condition: str, closed_set: bool = False, hooks=None, inputs=None,
+                  residual: str = "labelled") -> str:
+    """The one prompt of a static condition: the study's text around the dump, the answer format, and
+    (closed set) the zoo's labels."""
     prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks, inputs=inputs,
                                                  residual=residual)) + ANSWER_FORMAT
     if closed_set:
         from tracr_agent.agent.loop.prompts import closed_set_labels
 
         prompt += "\nThe task is one of: " + ", ".join(closed_set_labels())
-    msg = HumanMessage(content=prompt)
+    return prompt
+
+
+def run_static(subject, backend, condition: str, recorder: Recorder, closed_set: bool = False,
+               hooks=None, inputs=None, remaining=None, residual: str = "labelled") -> dict:
+    """One LLM call on the dump; `remaining()` is the episode's wall time left (s), which bounds
+    the call's timeouts and retries like the agent's calls."""
+    msg = HumanMessage(content=static_prompt(subject, condition, closed_set, hooks, inputs, residual))
     turn = llm_turn(backend, backend.chat_model, [msg], [msg], 1, recorder, remaining)
     if turn.error:
         return {"status": "error", "error": turn.error, "llm_turns": 1}

@@ -1,7 +1,7 @@
 """What `tracr-agent view PATH` is pointed at, read into one list of episodes.
 
 PATH is an eval directory (results.jsonl, each record naming its transcript), a folder of transcripts
-(searched recursively), or one transcript. Records keep every field results.jsonl carries, so
+(searched recursively), one transcript, or an Inspect AI log of tracr_agent/interp (one episode a sample). Records keep every field results.jsonl carries, so
 breakdowns others add later (difficulty, family, residual mode, …) show up without a change here.
 Anything else, or a corrupt results line, is a `UserError`: one line for the CLI, exit 2.
 """
@@ -128,6 +128,17 @@ def load_transcript_dir(root: Path) -> Batch:
     return batch
 
 
+def load_inspect_log(path: Path) -> Batch:
+    """An Inspect AI log of tracr_agent/interp: one episode per sample (agent/integrations/inspect_log.py)."""
+    from tracr_agent.agent.integrations.inspect_log import log_episodes
+    from tracr_agent.agent.render.document import episode_blocks
+
+    notes: list = []
+    return Batch(f"Inspect log {path.name}", path, [
+        Episode(f"ep-{i}", {**e.record.model_dump(mode="json"), "sample": e.sample}, f"sample {e.sample}",
+                episode_blocks(e.events, None)) for i, e in enumerate(log_episodes(path, notes=notes), 1)], notes)
+
+
 def load(path: Path) -> Batch:
     """The batch behind PATH (see the module docstring)."""
     path = Path(path)
@@ -135,6 +146,10 @@ def load(path: Path) -> Batch:
         if (path / "results.jsonl").is_file():
             return load_eval_dir(path)
         return load_transcript_dir(path)
+    from tracr_agent.agent.integrations.inspect_log import is_inspect_log
+
+    if is_inspect_log(path):
+        return load_inspect_log(path)
     if path.is_file():
         ep, note = _episode_from_transcript(1, path, path.name)
         return Batch(f"transcript {path.name}", path, [ep], [note] if note else [])
