@@ -104,6 +104,20 @@ def test_rotation_is_exact_on_the_rest_of_the_zoo(load, task_id):
     _assert_rotation_exact(load, task_id)
 
 
+def test_every_kind_of_subject_can_be_rotated(load, tmp_path):
+    """A generated program and an imported model directory take the transform as a zoo task does."""
+    from tracr_agent.tools.subjects.load import load_model_dir
+    from tracr_agent.tools.subjects.modeldir import write_model_dir
+
+    generated = load("gen-0-2-0")
+    write_model_dir(tmp_path / "m", load("sort").card, load("sort").weights)
+    imported = load_model_dir(str(tmp_path / "m"))
+    for original in (generated, imported):
+        rotated = apply_transform(original, "rotated:2")
+        assert rotated.kind == original.kind and rotated.source == original.source
+        assert check_rotation(original, rotated).ok
+
+
 def test_rotation_changes_every_basis_and_the_check_sees_it(reverse_subject):
     """The rotated weights are dense where tracr's are one-hot, heads are turned too, the check is not
     vacuous (the wrong inverse fails it), and the seed decides the basis and the fingerprint."""
@@ -150,6 +164,28 @@ def test_forward_pass_of_the_training_is_the_bridge(reverse_subject):
             assert torch.allclose(trace.patterns[layer][i, :, :n, :n], acts[f"blocks.{layer}.attn.hook_pattern"],
                                   atol=1e-5)
             assert torch.allclose(trace.hidden[layer][i, :n], acts[f"blocks.{layer}.mlp.hook_post"], atol=1e-5)
+
+
+def test_training_drops_only_what_writes_nothing(load):
+    """The compression trains on the weights without tracr's padding heads and MLP units: the same
+    residual stream and logits, from far fewer heads and units (shuffle_dyck: 2 heads and 146 units per
+    layer, most of them empty)."""
+    import torch
+
+    from tracr_agent.tools.subjects.transforms.compress import working_weights
+    from tracr_agent.tools.subjects.transforms.forward import forward, padded_batch
+
+    s = load("shuffle_dyck")
+    small = working_weights(s.weights, s.n_layers)
+    heads = sum(small[f"blocks.{l}.attn.W_O"].shape[0] for l in range(s.n_layers))
+    units = sum(small[f"blocks.{l}.mlp.W_in"].shape[1] for l in range(s.n_layers))
+    assert heads == len(s.nonempty_heads) < s.n_layers * s.n_heads and units < s.n_layers * s.d_mlp / 2
+    ids, keys = padded_batch(s, s.domain()[::7])
+    with torch.no_grad():
+        full, pruned = (forward({k: torch.from_numpy(v) for k, v in w.items()}, ids, s.n_layers, keys)
+                        for w in (s.weights, small))
+    assert torch.allclose(full.logits, pruned.logits, atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(full.reads, pruned.reads))
 
 
 # -- compression -------------------------------------------------------------------------------------

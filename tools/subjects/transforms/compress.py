@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from tracr_agent.tools.errors import SubjectError
-from tracr_agent.tools.subjects.compare import NUM_TOL
+from tracr_agent.tools.subjects.compare import FLOAT_NOISE, NUM_TOL, RANK_TOL
 from tracr_agent.tools.subjects.subject import NONE_THRESHOLD
 
 ROUNDS = 8
@@ -46,8 +46,6 @@ bridge then agrees."""
 HINGE_MARGIN = 0.2
 """The margin the hinge term of the loss asks for (beyond what the check needs)."""
 HINGE_WEIGHT = 10.0
-RANK_TOL = 1e-9
-"""An eigenvalue of the residual vectors' second-moment matrix below this fraction of the largest is 0."""
 
 
 @dataclass
@@ -66,6 +64,26 @@ class Fit:
         return self.agreed == self.n_inputs
 
 
+def working_weights(weights: dict, n_layers: int) -> dict:
+    """The weights without the heads and MLP units that write nothing (a head whose output map or values
+    are 0, a unit whose output row is 0): the same function, with a fraction of the arithmetic — tracr
+    pads every layer to the most heads and the widest MLP of any. Layers may keep no head or no unit."""
+    import numpy as np
+
+    out = dict(weights)
+    for layer in range(n_layers):
+        p = f"blocks.{layer}"
+        o, v, bv = (weights[f"{p}.attn.{k}"] for k in ("W_O", "W_V", "b_V"))
+        heads = [h for h in range(o.shape[0]) if o[h].any() and (v[h].any() or bv[h].any())]
+        for k in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V"):
+            out[f"{p}.attn.{k}"] = np.ascontiguousarray(weights[f"{p}.attn.{k}"][heads])
+        units = np.flatnonzero(np.abs(weights[f"{p}.mlp.W_out"]).sum(1))
+        out[f"{p}.mlp.W_in"] = np.ascontiguousarray(weights[f"{p}.mlp.W_in"][:, units])
+        out[f"{p}.mlp.b_in"] = np.ascontiguousarray(weights[f"{p}.mlp.b_in"][units])
+        out[f"{p}.mlp.W_out"] = np.ascontiguousarray(weights[f"{p}.mlp.W_out"][units])
+    return out
+
+
 class Trainer:
     """The original's activations on the domain (the targets) and the fitting of W for any width."""
 
@@ -75,14 +93,17 @@ class Trainer:
         from tracr_agent.tools.subjects.transforms.forward import forward, padded_batch
 
         self.subject, self.n_inputs, self.layers = subject, len(inputs), subject.n_layers
-        self.weights = {k: torch.from_numpy(v) for k, v in subject.weights.items()}
+        self.weights = {k: torch.from_numpy(v) for k, v in working_weights(subject.weights, self.layers).items()}
         self.ids, self.keys = padded_batch(subject, inputs)
         with torch.no_grad():
             self.target = forward(self.weights, self.ids, self.layers, self.keys)
         self.at = self.keys.float()  # positions holding a token
         self.count = self.at.sum()
         self.read_scale = self._mean_square(self.target.reads)
-        self.hidden_scale = [self._mean_square([h]) for h in self.target.hidden]
+        # layers without heads or MLP units (tracr pads every layer with both) have nothing to compare
+        self.attending = [l for l in range(self.layers) if self.target.patterns[l].shape[1]]
+        self.hidden_layers = [l for l in range(self.layers) if self.target.hidden[l].shape[-1]]
+        self.hidden_scale = {l: self._mean_square([self.target.hidden[l]]) for l in self.hidden_layers}
         self.logit_scale = self._mean_square([self.target.logits])
         self.numerical = subject.output_kind == "numerical"
         if not self.numerical:
@@ -133,9 +154,10 @@ class Trainer:
         t = self.target
         mine = forward(map_residual(self.weights, W, W.T, self.layers), self.ids, self.layers, self.keys)
         reads = sum(self._mse(a @ W.T, b, self.read_scale) for a, b in zip(mine.reads, t.reads)) / len(t.reads)
-        patterns = sum(((a - b) ** 2).sum(-1).mean(1).mul(self.at).sum() / self.count
-                       for a, b in zip(mine.patterns, t.patterns)) / self.layers
-        hidden = sum(self._mse(a, b, s) for a, b, s in zip(mine.hidden, t.hidden, self.hidden_scale)) / self.layers
+        patterns = sum(((mine.patterns[l] - t.patterns[l]) ** 2).sum(-1).mean(1).mul(self.at).sum() / self.count
+                       for l in self.attending) / max(1, len(self.attending))
+        hidden = sum(self._mse(mine.hidden[l], t.hidden[l], self.hidden_scale[l])
+                     for l in self.hidden_layers) / max(1, len(self.hidden_layers))
         logits = self._mse(mine.logits, t.logits, self.logit_scale)
         out, valid = mine.logits[:, 1:], self.keys[:, 1:]
         if self.numerical:
@@ -173,7 +195,7 @@ class Trainer:
             loss = float(loss)
             if agreed == self.n_inputs or steps >= ROUNDS * ROUND_STEPS or not loss < float("inf"):
                 break
-            if before is not None and before - loss <= 1e-6 * before:  # L-BFGS is stuck: more rounds do nothing
+            if before is not None and before - loss <= FLOAT_NOISE * before:  # stuck: more rounds do nothing
                 break
             before = loss
             opt.step(closure)
@@ -195,23 +217,25 @@ def _compressed_weights(subject, W, seed: int) -> dict:
 
 
 def _search(trainer: Trainer, U, rank: int, d_model: int) -> tuple[Optional[Fit], list[Fit]]:
-    """(the smallest faithful width found, every width tried): bisection between 0 (never faithful)
-    and the smallest faithful width known, starting from the rank of the residual vectors."""
-    tried: list[Fit] = []
-    hi = min(rank, d_model - 1)
-    best = trainer.fit(U, hi)
-    tried.append(best)
+    """(the smallest faithful width found, every width tried). Downward from the rank of the residual
+    vectors (or d_model - 1 when that rank is not faithful) in steps that double — 1, 2, 4, … below the
+    smallest faithful width so far — until one is not faithful; then bisection between the two. A subject
+    that keeps nothing below its rank costs one failed training, one that compresses far a few."""
+    tried = [trainer.fit(U, min(rank, d_model - 1))]
+    if not tried[-1].faithful and tried[-1].d < d_model - 1:  # a direction taken for 0 mattered after all
+        tried.append(trainer.fit(U, d_model - 1))
+    best = tried[-1]
     if not best.faithful:
         return None, tried
-    lo = 0
+    lo, step = (tried[0].d if len(tried) > 1 else 0), 1
     while best.d - lo > 1:
-        mid = (lo + best.d) // 2
-        fit = trainer.fit(U, mid)
+        width = max(best.d - step, (lo + best.d) // 2)  # doubling steps, never below the middle of the gap
+        fit = trainer.fit(U, width)
         tried.append(fit)
         if fit.faithful:
-            best = fit
+            best, step = fit, step * 2
         else:
-            lo = mid
+            lo = width
     return best, tried
 
 
@@ -247,7 +271,7 @@ def compress(subject, d: Optional[int] = None, *, seed: int = 0, use_cache: bool
         fit, tried = _search(trainer, U, rank, d_model)
         if fit is None:
             raise SubjectError(f"no width below d_model = {d_model} keeps this subject's outputs: compressed to "
-                               f"D = {tried[0].d}, they equal the original's on {_share(tried[0].agreed, len(inputs))}")
+                               f"D = {tried[-1].d}, they equal the original's on {_share(tried[-1].agreed, len(inputs))}")
     else:
         fit = trainer.fit(U, d)
         tried = [fit]
