@@ -20,8 +20,8 @@ original's outputs and its intermediate activations:
 The result is rotated (rotate.py, the given seed) and kept only when its outputs,
 run through its TransformerBridge, equal the original's on the whole domain;
 otherwise a SubjectError says which agreement was reached. Without D, the
-smallest faithful D is searched for by bisection between 0 and the rank of the
-residual vectors. Kept compressions are cached like compiles (cache.py).
+smallest faithful D is searched for downward from the rank of the residual
+vectors (`_search`). Kept compressions are cached like compiles (cache.py).
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ class Trainer:
                 break
             before = loss
             opt.step(closure)
-            steps = opt.state[opt._params[0]].get("n_iter", steps)
+            steps = opt.state[W].get("n_iter", steps)
         return Fit(d, W.detach().double().numpy(), agreed, self.n_inputs, steps, loss)
 
 
