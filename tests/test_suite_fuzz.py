@@ -110,6 +110,11 @@ def valid_args(subject, name, condition):
                                                           if not h.endswith("attn_scores")])).map(
             lambda t: {"clean_input": t[0][0], "corrupt_input": t[0][1], "component": t[1]}),
         "run_model": st.fixed_dictionaries({"inputs": st.lists(inp, min_size=1, max_size=3)}),
+        "probe": st.fixed_dictionaries(
+            {"hook": st.sampled_from([h for h in hooks if not h.endswith(("attn_scores", "hook_pattern"))]),
+             "property": st.sampled_from(["token", "position"])},
+            optional={"positions": st.lists(st.integers(1, subject.max_seq_len), min_size=1, max_size=3),
+                      "samples": st.integers(20, 80), "kind": st.sampled_from(["auto", "categorical"])}),
         "submit_prediction": st.fixed_dictionaries({
             "label": st.text(min_size=1, max_size=10).filter(str.strip), "description": st.text(max_size=10),
             "implementation": st.just("def f(tokens):\n    return tokens"), "confidence": st.floats(0, 1)}),

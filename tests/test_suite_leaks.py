@@ -54,6 +54,8 @@ def calls(subject, condition: str):
         out.append(("patch", {"clean_input": x1, "corrupt_input": x3, "component": c}))
     out.append(("ablate", {"components": comps[:3] or ["0.0"], "inputs": [x1, x3], "mode": "mean"}))
     out.append(("patch", {"clean_input": x3, "corrupt_input": x1, "component": "blocks.0.hook_resid_post"}))
+    out += [("probe", {"hook": f"blocks.{subject.n_layers - 1}.hook_resid_post", "property": p, "samples": 60})
+            for p in ("token", "position")]
     out.append(("submit_prediction", {"label": "my guess", "description": "d", "implementation": "def f(t):\n    return t",
                                       "confidence": 0.5}))
     # errors are read by the agent too

@@ -52,6 +52,13 @@ ATTENTION_SHARE_TOL = 0.05
 """Relative: two attention weights of one query are the same share when within 5% of the top
 weight (the decompiler asking whether BOS is attended as much as the selected keys)."""
 
+RANK_TOL = 1e-9
+"""Relative: an eigenvalue of the residual vectors' second-moment matrix below this fraction of the
+largest is 0, when the compression (tools/subjects/transforms/compress.py) counts the directions the
+residual stream uses. float32 round-off of squared activations sits near 1e-14 of the largest; a
+direction that holds a value of 1 once among thousands of vectors sits near 1e-4. A direction that
+falls below and still matters only makes the first width tried unfaithful; the search then widens."""
+
 FLOAT_NOISE = 1e-6
 """Float rounding, not a tolerance on what a model computed: a least-squares coefficient within
 1e-6 of a simple fraction is that fraction, a coefficient within 1e-6 of 0 is no term, and a

@@ -92,7 +92,9 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
     final = cache_root() / "subjects" / key
     subject = _readable_entry(key, truth.kind) if refresh else None
     if subject is None:
-        _store(final, card, weights_t, truth, provenance, replace=refresh)
+        truth_text = json.dumps({"task_id": truth.task_id, "labels": list(truth.labels), "provenance": provenance},
+                                default=str)
+        store_entry(final, card, weights_t, {"truth.json": truth_text}, replace=refresh)
         subject = load_cached(key, truth.kind)
     subject.tracr_model = model
     return subject
@@ -111,13 +113,14 @@ def _readable_entry(key: str, kind: str) -> Optional[Subject]:
         return None
 
 
-def _store(final: Path, card, weights, truth: SubjectTruth, provenance, *, replace: bool) -> None:
-    """Writes a cache entry atomically: into a temporary folder, then renamed into place."""
+def store_entry(final: Path, card, weights, files: dict[str, str], *, replace: bool = False) -> None:
+    """Writes a cache entry atomically — a model directory plus `files` (name -> text) — into a temporary
+    folder, then renamed into place."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".tmp-"))
     write_model_dir(tmp, card, weights)
-    (tmp / "truth.json").write_text(json.dumps(
-        {"task_id": truth.task_id, "labels": list(truth.labels), "provenance": provenance}, default=str))
+    for name, text in files.items():
+        (tmp / name).write_text(text)
     if replace and final.exists():  # a damaged entry: moved aside first, as a rename cannot replace a folder
         trash = Path(tempfile.mkdtemp(dir=final.parent, prefix=".old-"))
         try:

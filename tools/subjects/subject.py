@@ -68,10 +68,13 @@ def limit_torch_threads() -> None:
 
 class Subject:
     def __init__(self, card: ModelCard, weights: dict, *, truth: SubjectTruth | None = None,
-                 source: str = "", kind: str = "task"):
+                 source: str = "", kind: str = "task", transform=None):
         self.card = card
         self.kind = kind
         """'task' (zoo), 'program' (a user's RASP file) or 'model_dir' (an imported model)."""
+        self.transform = transform
+        """How this model was made from the `kind` it names (a `transforms.TransformRecord`: rotated,
+        compressed), or None. Never shown to the investigator."""
         self.weights = weights
         self.truth = truth or SubjectTruth()
         self.source = source
@@ -110,7 +113,14 @@ class Subject:
         for k in sorted(self.weights):
             h.update(k.encode())
             h.update(np.ascontiguousarray(self.weights[k]).tobytes())
+        if self.transform is not None:
+            h.update(self.transform.identity.encode())
         return h.hexdigest()[:16]
+
+    @property
+    def is_raw(self) -> bool:
+        """A transformed subject has no residual labels: every tool sees it as in `--residual raw`."""
+        return self.transform is not None
 
     @property
     def bridge(self):

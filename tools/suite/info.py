@@ -32,6 +32,11 @@ def model_info_text(subject, show_output: bool = True) -> str:
     empty = subject.n_layers * subject.n_heads - len(heads)
     if empty:
         lines.append(f"({empty} head(s) and {subject.n_layers - len(subject.nonempty_mlps)} MLP(s) are all-zero: tracr pads every layer with both)")
+    if getattr(subject, "transform", None) is not None:  # rotated or compressed: which one is not said
+        lines.append(f"residual stream: {subject.d_model} dims d0..d{subject.d_model - 1}; residual basis: not "
+                     "privileged (a variable is a direction or a subspace, not a set of dims, and directions may "
+                     "overlap: which ones matter, and what they mean, is for you to find)")
+        return "\n".join(lines)
     if is_raw(subject):
         lines.append(f"residual stream: {subject.d_model} unlabelled dims d0..d{subject.d_model - 1} "
                      "(which dims form a variable, and what they mean, is for you to find)")
