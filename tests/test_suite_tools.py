@@ -121,6 +121,8 @@ def test_get_activations_errors_are_actionable(sort_subject):
     assert "heads are 0..0" in err(s, "get_activations", {"hook": "blocks.0.attn.hook_z", "input": [1], "head": 2})
     assert "positions 0..2" in err(s, "get_activations", {"hook": "hook_embed", "input": [1, 2], "positions": [5]})
     assert "not in the vocab" in err(s, "get_activations", {"hook": "hook_embed", "input": [9]})
+    for nested in ([[]], [[1]], [{"a": 1}], [None]):  # not a token, and not hashable: still one clear line
+        assert "is not in the vocab" in err(s, "decode_residual", {"input": nested, "layer": 0})
     assert "maximum is 5" in err(s, "get_activations", {"hook": "hook_embed", "input": [1] * 6})
 
 

@@ -200,6 +200,8 @@ class Subject:
             raise InputError(f"input of {len(tokens)} tokens is too long: the maximum is {self.max_seq_len} tokens (BOS excluded)")
         out = []
         for t in tokens:
+            if not isinstance(t, (str, int, float)):  # a list, an object, null: never a token (nor hashable)
+                raise InputError(f"token {json.dumps(t, default=repr)} is not in the vocab {self.vocab_text()}")
             if isinstance(t, bool) or self._key(t) not in self._token_id:
                 t2 = self._by_text.get(str(t))
                 if t2 is None or (isinstance(t, bool) != isinstance(t2, bool)):
