@@ -43,8 +43,8 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--condition", default="blackbox")
     args = ap.parse_args(argv)
 
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.agent.episode.lifecycle import run_episode
+    from tracr_agent.agent.investigators.registry import make_backend
+    from tracr_agent.agent.episode.drive import run_episode
     from tracr_agent.agent.investigators.openworld import fit as fit_mod
     from tracr_agent.agent.investigators.openworld import investigator as inv_mod
     from tracr_agent.agent.investigators.openworld import synthesis

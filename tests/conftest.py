@@ -54,7 +54,7 @@ def _rank(item) -> int:
 def private_session_store(tmp_path_factory):
     """Every `run` is checkpointed in the session store: tests (and the CLI processes they start)
     write to a store of their own, never the user's. A test that needs its own sets the variable."""
-    from tracr_agent.agent.interactive.store import ENV_SESSIONS
+    from tracr_agent.agent.episode.store import ENV_SESSIONS
 
     old = os.environ.get(ENV_SESSIONS)
     os.environ[ENV_SESSIONS] = str(tmp_path_factory.mktemp("store") / "sessions.sqlite")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tracr_agent.agent.backends.llm import make_backend
-from tracr_agent.agent.episode.lifecycle import run_episode
-from tracr_agent.agent.loop.graph import Limits
+from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.records.limits import Limits
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 
 PACKAGE = Path(__file__).resolve().parents[1] / "agent" / "investigators" / "decompiler"

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 from fakes import ScriptedChatModel
 from tracr_agent.agent.backends.llm import Backend
 from tracr_agent.agent.cli.main import app
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.lifecycle import run_episode
-from tracr_agent.agent.loop.graph import Limits
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.records.limits import Limits
 
 IMPL = "def f(tokens):\n    return list(reversed(tokens))\n"
 

@@ -227,7 +227,7 @@ def test_judge_llm_retries_like_the_agent_and_records_one_error(tmp_path, fake_l
 
 
 def test_a_slow_judge_stays_within_its_wall_budget(fake_llm):
-    from tracr_agent.agent.backends.llm import make_backend
+    from tracr_agent.agent.investigators.registry import make_backend
     from tracr_agent.agent.scoring.score import judge_description
     from tracr_agent.tools.subjects.zoo import get_task
 

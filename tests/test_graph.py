@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.lifecycle import run_episode
-from tracr_agent.agent.loop.graph import Limits
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.records.limits import Limits
 from tracr_agent.agent.backends.llm import Backend
 from fakes import ScriptedChatModel
 

@@ -16,7 +16,7 @@ import pytest
 import pexpect  # noqa: E402  (the test extra installs it)
 from terminal import QUESTION, REVIEW, approve_until_question, cli, events_of, finish, of_type, spawn, start_interactive
 
-from tracr_agent.agent.episode import transcript as tr  # noqa: E402
+from tracr_agent.agent.records import transcript as tr  # noqa: E402
 
 # one pytest-xdist worker runs this whole module: the steered pexpect session (a module fixture) is run once
 pytestmark = pytest.mark.xdist_group("test_interactive")
@@ -360,7 +360,9 @@ def test_graph_interrupts_and_resume_values(reverse_subject, tmp_path):
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.types import Command
 
-    from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph, initial_messages
+    from tracr_agent.agent.loop.graph import build_graph, initial_messages
+    from tracr_agent.agent.records.limits import Limits
+    from tracr_agent.agent.records.recorder import Recorder
     from tracr_agent.agent.backends.llm import Backend
     from fakes import ScriptedChatModel
     from tracr_agent.tools.suite.base import ToolContext
@@ -407,7 +409,9 @@ def test_graph_interrupts_and_resume_values(reverse_subject, tmp_path):
 
 
 def test_interactive_graph_needs_a_checkpointer(reverse_subject):
-    from tracr_agent.agent.loop.graph import Limits, Recorder, build_graph
+    from tracr_agent.agent.loop.graph import build_graph
+    from tracr_agent.agent.records.limits import Limits
+    from tracr_agent.agent.records.recorder import Recorder
     from tracr_agent.agent.backends.llm import Backend
     from fakes import ScriptedChatModel
     from tracr_agent.tools.suite.base import ToolContext

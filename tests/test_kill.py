@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "from tracr_agent.agent.cli.main import main; main()"]

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tracr_agent.agent.cli.main import app
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.limits import Limits
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -35,7 +35,7 @@ def test_run_limit_options_reach_the_header(tmp_path, reverse_subject):
                             "--max-tool-calls", "7", "--max-seconds", "123.5", "--cap", "900"])
     assert r.exit_code == 0, r.output
     h = header_of(path)
-    assert h.limits == Limits(max_tool_calls=7, max_seconds=123.5).model_dump()
+    assert h.limits == Limits(max_tool_calls=7, max_seconds=123.5)
     assert h.cap_tokens == 900
 
 
@@ -47,7 +47,7 @@ def test_eval_limit_options_reach_every_header(tmp_path, reverse_subject):
     paths = sorted((out / "transcripts").glob("*.jsonl"))
     assert len(paths) == 2
     for p in paths:
-        assert header_of(p).limits == Limits(max_llm_turns=9, max_cost=0.5).model_dump()
+        assert header_of(p).limits == Limits(max_llm_turns=9, max_cost=0.5)
 
 
 def test_limit_option_defaults_are_the_limits_defaults():
@@ -83,9 +83,9 @@ def test_header_score_and_end_are_written_in_one_place():
 def test_a_declared_condition_is_honoured_everywhere(monkeypatch, reverse_subject):
     from tracr_agent.agent.loop.prompts import system_prompt
     from tracr_agent.tools.suite import CONDITIONS, ToolContext, call_tool, tool_names
-    from tracr_agent.tools.suite.conditions import Condition
+    from tracr_agent.tools.suite.conditions import ConditionRules
 
-    monkeypatch.setitem(CONDITIONS, "probe", Condition(
+    monkeypatch.setitem(CONDITIONS, "probe", ConditionRules(
         "probe", "attention only", also_tools=frozenset({"attention_pattern", "submit_prediction"}),
         reveals_output=False, prompt_note="You may only look at attention patterns."))
     assert tool_names("probe") == ["attention_pattern", "submit_prediction"]

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 from llm_server import make_llama_server_fixture
 
 pytestmark = pytest.mark.llm_server

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tracr_agent.agent.backends.llm import make_backend
-from tracr_agent.agent.episode.lifecycle import run_episode
+from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.investigators.openworld.fit import fit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,8 +77,8 @@ def test_an_episode_on_a_model_dir_imports_no_zoo(tmp_path, reverse_subject):
     script = f"""
 import sys
 from pathlib import Path
-from tracr_agent.agent.backends.llm import make_backend
-from tracr_agent.agent.episode.lifecycle import run_episode
+from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.tools.subjects.load import load_model_dir
 subject = load_model_dir({str(model_dir)!r})
 xs = subject.domain()
@@ -171,8 +171,8 @@ def test_open_world_on_zoo_and_generated_tasks(load, tmp_path, capsys):
 def assert_explained_in_whitebox(subject, tmp_path, residual):
     """One whitebox episode: functionally correct and not tabulated, every call a whitebox tool the
     suite ran (none refused, within the default limits), and run_model never called."""
-    from tracr_agent.agent.episode import transcript as tr
-    from tracr_agent.agent.loop.graph import Limits
+    from tracr_agent.agent.records import transcript as tr
+    from tracr_agent.agent.records.limits import Limits
     from tracr_agent.tools.suite.base import tool_names
 
     task_id = subject.truth.task_id
@@ -217,7 +217,7 @@ def test_open_world_whitebox_on_zoo_and_generated_tasks(load, tmp_path, task_id,
 
 def test_open_world_whitebox_stopped_by_a_limit_still_submits(load, tmp_path):
     """Stopped after two reads (the forced last turn), it submits what it can and says why."""
-    from tracr_agent.agent.loop.graph import Limits
+    from tracr_agent.agent.records.limits import Limits
 
     res = run_episode(load("hist"), make_backend("baseline"), condition="whitebox", residual="raw",
                       transcript_path=tmp_path / "t.jsonl", limits=Limits(max_tool_calls=2))

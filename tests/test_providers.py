@@ -13,7 +13,8 @@ import pytest
 
 from provider_server import ProviderServer
 from terminal import cli as run_cli
-from tracr_agent.agent.backends.llm import PROVIDERS, make_backend, price_of
+from tracr_agent.agent.backends.llm import PROVIDERS, price_of
+from tracr_agent.agent.investigators.registry import make_backend
 from tracr_agent.tools.errors import UserError
 
 PROBE = [["a", "b", "c"], ["d", "a"], ["b", "b", "c", "a"]]

@@ -114,7 +114,7 @@ def test_cli_unknown_residual_mode_is_one_line_exit_2():
 # -- the episode, the transcript, eval, report and rescore -----------------------------------------
 
 def _events(path):
-    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.records import transcript as tr
 
     return tr.read_transcript(path)[0]
 
@@ -122,7 +122,7 @@ def _events(path):
 def test_run_raw_records_the_mode_and_shows_no_label(tmp_path, load):
     """`run --residual raw`: header says raw, the prompt says unlabelled, no tool result names a
     variable, and `replay --rerun` re-executes the calls in raw mode (every result matches)."""
-    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.records import transcript as tr
 
     path = tmp_path / "raw.jsonl"
     r = CliRunner().invoke(app, ["run", "reverse", "-c", "whitebox", "--residual", "raw", "--llm", "baseline",
@@ -190,7 +190,7 @@ def test_unknown_residual_mode_on_every_command_is_one_line(tmp_path, argv):
 
 
 def test_lab_raw_records_the_mode_and_shows_raw_dims(tmp_path):
-    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.records import transcript as tr
 
     path = tmp_path / "lab.jsonl"
     r = CliRunner().invoke(app, ["lab", "reverse", "-c", "whitebox", "--residual", "raw", "--transcript", str(path)],

@@ -14,9 +14,9 @@ from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.backends.llm import Backend
 from tracr_agent.agent.cli.transcripts import SKIP_REASONS, plan_rerun
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.lifecycle import run_episode
-from tracr_agent.agent.loop.graph import Limits
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.records.limits import Limits
 
 from fakes import ScriptedChatModel
 
@@ -61,7 +61,7 @@ def skips(events) -> dict:
 
 def test_the_loop_records_who_wrote_each_result_and_rerun_reads_it(reverse_subject, tmp_path):
     events = every_refusal_episode(reverse_subject, tmp_path / "new.jsonl")
-    assert events[0].schema_minor == tr.SCHEMA_MINOR == 1
+    assert events[0].schema_minor == tr.SCHEMA_MINOR == 2
     results = {e.call_id: e for e in events if isinstance(e, tr.ToolResultEvent)}
     assert {k: e.origin for k, e in results.items()} == EXPECTED
     assert all(e.is_error for k, e in results.items() if EXPECTED[k] != "tool")

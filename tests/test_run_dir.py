@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tracr_agent.agent.cli.main import app
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.subjects.modeldir import write_model_dir
 
 

@@ -22,7 +22,7 @@ import pytest
 from provider_server import ProviderServer
 from terminal import cli, events_of, of_type
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 
 CLI = [sys.executable, "-c", "from tracr_agent.agent.cli.main import main; main()"]
 TIMEOUT = 240
@@ -209,24 +209,28 @@ def interrupted_then_resumed(subject, spec: str, tmp_path, condition: str, stop:
                              make_backend=None):
     """A run stopped by `stop`, then resumed to its end (a new backend from `make_backend(spec)`, as a
     new process would build): (result, transcript events)."""
-    from tracr_agent.agent.episode.limits import Limits
-    from tracr_agent.agent.episode.resumable import RunSuspended, resume_run, start_run
-    from tracr_agent.agent.interactive.store import SessionStore, session_meta
+    from tracr_agent.agent.episode.drive import AgentDriver, Suspended, drive, start_run
+    from tracr_agent.agent.episode.lifecycle import Episode
+    from tracr_agent.agent.episode.store import SessionStore
+    from tracr_agent.agent.records.config import EpisodeConfig
+    from tracr_agent.agent.records.limits import Limits
+    from tracr_agent.tools.subjects.spec import SubjectSpec
 
     if make_backend is None:
-        from tracr_agent.agent.backends.llm import make_backend
+        from tracr_agent.agent.investigators.registry import make_backend
     store = SessionStore(tmp_path / "sessions.sqlite")
     path = tmp_path / f"{spec.split(':')[0]}-{condition}.jsonl"
-    meta = session_meta("run", subject, spec, task=subject.truth.task_id, program=None, model_dir=None, transcript=path,
-                        condition=condition, limits=limits or Limits(), cap_tokens=1500)
+    config = EpisodeConfig(subject=SubjectSpec.of(subject), condition=condition, llm=spec, limits=limits or Limits())
     try:
-        with pytest.raises(RunSuspended) as stopped:
-            start_run(store, meta, subject, make_backend(spec), listeners=[stop])
+        with pytest.raises(Suspended) as stopped:
+            start_run(store, subject, make_backend(spec), config, transcript_path=path, listeners=[stop])
         assert stopped.value.code == 130
         sid = stopped.value.sid
         assert [r[0] for r in store.rows(status="open")] == [sid]
         events = events_of(path)
-        result = resume_run(store, sid, meta, events, subject, make_backend(spec), listeners=[])
+        backend = make_backend(spec)
+        episode = Episode(subject, config, transcript_path=path, session_id=sid, closed_world=backend.closed_world)
+        result = drive(episode, AgentDriver(backend), store=store, resumed=events)
         assert store.rows(status="open") == []
     finally:
         store.close()
@@ -234,8 +238,8 @@ def interrupted_then_resumed(subject, spec: str, tmp_path, condition: str, stop:
 
 
 def uninterrupted(subject, spec: str, tmp_path, condition: str):
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.agent.episode.lifecycle import run_episode
+    from tracr_agent.agent.investigators.registry import make_backend
+    from tracr_agent.agent.episode.drive import run_episode
 
     path = tmp_path / f"whole-{spec.split(':')[0]}-{condition}.jsonl"
     return run_episode(subject, make_backend(spec), condition=condition, transcript_path=path), events_of(path)
@@ -314,7 +318,7 @@ def test_the_wall_time_limit_counts_on_across_a_resume(reverse_subject, tmp_path
 
     from fakes import ScriptedChatModel
     from tracr_agent.agent.backends.llm import Backend
-    from tracr_agent.agent.episode.limits import Limits
+    from tracr_agent.agent.records.limits import Limits
 
     class Thinking(ScriptedChatModel):
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):

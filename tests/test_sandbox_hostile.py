@@ -583,7 +583,7 @@ def cli(*args):
 
 @pytest.mark.slow
 def test_unsafe_sandbox_is_announced_and_recorded_in_the_transcript(tmp_path, no_bubblewrap):
-    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.records import transcript as tr
 
     refused = cli("run", "reverse", "--llm", "baseline", "-q", "--transcript", str(tmp_path / "a.jsonl"))
     unsafe = cli("run", "reverse", "--llm", "baseline", "-q", "--unsafe-sandbox",

@@ -17,7 +17,7 @@ import pytest
 import pexpect  # noqa: E402  (the test extra installs it)
 from terminal import REVIEW, approve_until_question, cli, events_of, finish, of_type, spawn, start_interactive
 
-from tracr_agent.agent.episode import transcript as tr  # noqa: E402
+from tracr_agent.agent.records import transcript as tr  # noqa: E402
 
 LAB = "lab> "
 
@@ -118,8 +118,8 @@ def test_wall_clock_continues_across_a_resume(reverse_subject):
 
     from fakes import ScriptedChatModel
     from tracr_agent.agent.backends.llm import Backend
-    from tracr_agent.agent.episode.limits import Limits
-    from tracr_agent.agent.episode.recorder import Recorder
+    from tracr_agent.agent.records.limits import Limits
+    from tracr_agent.agent.records.recorder import Recorder
     from tracr_agent.agent.loop.graph import build_graph, initial_messages
     from tracr_agent.tools.suite.base import ToolContext
 
@@ -162,8 +162,8 @@ def test_an_interrupt_a_library_swallows_is_raised_again_at_the_next_prompt(tmp_
 
     from types import SimpleNamespace
 
-    from tracr_agent.agent.interactive.session import Session
-    from tracr_agent.agent.interactive.store import Hangup, SessionStore, driving, raise_if_interrupted
+    from tracr_agent.agent.interactive.session import SessionDriver
+    from tracr_agent.agent.episode.store import Hangup, SessionStore, driving, raise_if_interrupted
 
     store = SessionStore(tmp_path / "sessions.sqlite")
     for sig, kind in ((signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Hangup), (signal.SIGHUP, Hangup)):
@@ -179,7 +179,7 @@ def test_an_interrupt_a_library_swallows_is_raised_again_at_the_next_prompt(tmp_
                 raise_if_interrupted()
             assert getattr(raised.value, "signum", sig) == sig
             with pytest.raises(kind):  # the review and question prompts ask first, before reading a line
-                Session._input(SimpleNamespace(human_s=0.0), REVIEW)
+                SessionDriver._input(SimpleNamespace(human_s=0.0), REVIEW)
         raise_if_interrupted()  # the session was left: nothing is pending
         assert signal.getsignal(sig) == before
     old = signal.signal(signal.SIGHUP, signal.SIG_IGN)

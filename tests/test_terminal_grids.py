@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.grids import result_renderable
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 

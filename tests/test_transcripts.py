@@ -18,9 +18,9 @@ from typing import NamedTuple
 import pytest
 from langchain_core.messages import AIMessage
 
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.lifecycle import run_episode
-from tracr_agent.agent.loop.graph import Limits
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.records.limits import Limits
 from tracr_agent.agent.backends.llm import Backend
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
@@ -103,7 +103,7 @@ def write_lines(path: Path, lines: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def baseline_episode(tmp_path_factory, reverse_subject):
-    from tracr_agent.agent.backends.llm import make_backend
+    from tracr_agent.agent.investigators.registry import make_backend
 
     path = tmp_path_factory.mktemp("baseline") / "reverse.jsonl"
     emitted: list = []
@@ -245,14 +245,14 @@ def test_rerun_refuses_a_different_model(tmp_path):
 
 
 def test_rerun_model_dir_subject(tmp_path, length_subject):
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.tools.subjects.load import load_subject
+    from tracr_agent.agent.investigators.registry import make_backend
+    from tracr_agent.tools.subjects.load import load_model_dir
     from tracr_agent.tools.subjects.modeldir import write_model_dir
 
     model_dir = tmp_path / "model"
     write_model_dir(model_dir, length_subject.card, length_subject.weights)
     path = tmp_path / "md.jsonl"
-    run_episode(load_subject(model_dir=str(model_dir)), make_backend("baseline"), transcript_path=path)
+    run_episode(load_model_dir(str(model_dir)), make_backend("baseline"), transcript_path=path)
     h = tr.read_transcript(path)[0][0]
     assert h.subject.kind == "model_dir" and h.subject.source == str(model_dir)
     p = cli("replay", path, "--rerun")

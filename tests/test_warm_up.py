@@ -7,8 +7,8 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.backends.llm import Backend
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.lifecycle import run_episode
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.tools.errors import SubjectError
 from tracr_agent.tools.subjects import modeldir
 from tracr_agent.tools.subjects.load import load_task

@@ -83,6 +83,8 @@ def register(app: typer.Typer) -> None:
 
         from tracr_agent.agent.evaluation.batch import PRESETS, BatchRunner, pending, plan, prepare_out_dir, validate
         from tracr_agent.agent.evaluation.report import load_rows, rich_table
+        from tracr_agent.agent.investigators.registry import make_backend
+        from tracr_agent.agent.records.config import EpisodeSettings
 
         base = {}
         if preset:
@@ -136,11 +138,9 @@ def register(app: typer.Typer) -> None:
 
             judge = None
             if judge_llm:
-                from tracr_agent.agent.backends.llm import make_backend
-
                 judge = make_backend(judge_llm)
-            runner = BatchRunner(out_dir, limits, compat=compat, closed_set=closed_set, judge=judge,
-                                 on_event=on_event)
+            runner = BatchRunner(out_dir, EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set),
+                                 judge=judge, on_event=on_event)
             t0 = time.monotonic()
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)
@@ -175,7 +175,7 @@ def register(app: typer.Typer) -> None:
         """Recompute every score from the saved transcripts, without calling the agent's model."""
         from pathlib import Path
 
-        from tracr_agent.agent.scoring.rescore import rescore_dir
+        from tracr_agent.agent.evaluation.rescore import rescore_dir
 
         d = Path(out)
         if not (d / "results.jsonl").is_file():

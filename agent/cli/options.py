@@ -1,7 +1,7 @@
 """Options shared by the commands that run episodes, declared once.
 
 `limit_options` gives a command the five limit options (`--max-tool-calls` … `--max-cost`),
-generated from the fields of `Limits` (agent/episode/limits.py: one set of defaults, one
+generated from the fields of `Limits` (agent/records/limits.py: one set of defaults, one
 validation), and hands the command a checked `limits: Limits` argument instead. `CapOpt` is
 the tool-output cap option. Imports stay light (typer; pydantic for Limits) so `--help` stays instant.
 """
@@ -15,6 +15,8 @@ import typer
 
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 
+DEFAULT_OUT = "runs/transcripts"
+"""Where `run` and `lab` write new transcripts: not transcripts/, which holds the tracked examples."""
 CapOpt = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Tool output cap in tokens.")
 PlainOpt = typer.Option(False, "--plain", help="Tool results as the text the agent read (no shaded grids for "
                         "attention patterns and residual decodes).")
@@ -36,7 +38,7 @@ ToolConditionOpt = condition_option(tools_only=True)
 def limit_options(fn):
     """Replaces a command's `limits` parameter by one typer option per Limits field; a bad value is
     one `error:` line naming the option (Limits.from_options raises UserError; wrap with user_errors)."""
-    from tracr_agent.agent.episode.limits import Limits
+    from tracr_agent.agent.records.limits import Limits
 
     sig = inspect.signature(fn)
     if "limits" not in sig.parameters:

@@ -42,7 +42,7 @@ MAX_GAP_S = 10.0
 
 def _render(events, problem: Optional[str], *, step: bool, speed: float, only: Optional[str], verbose: bool,
             plain: bool = False) -> None:
-    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.records import transcript as tr
     from tracr_agent.agent.cli.main import console, err_console
     from tracr_agent.agent.render.live import LiveView
 
@@ -97,39 +97,25 @@ def replay_cmd(
 
 
 def load_recorded_subject(header):
-    """The transcript's subject, loaded afresh, with its fingerprint checked."""
+    """The transcript's subject, loaded afresh (as its header's spec names it), with its fingerprint checked."""
     from tracr_agent.agent.cli.main import err_console
-    from tracr_agent.agent.episode.transcript import TranscriptError
-    from tracr_agent.tools.subjects.load import load_subject
+    from tracr_agent.agent.records.transcript import TranscriptError
 
     ref = header.subject
-    if ref.kind == "task":
-        if not ref.task_id:
-            raise TranscriptError("the header names a task subject without a task_id: cannot reload it")
-        kwargs = {"task": ref.task_id}
-    else:
-        source = ref.source
-        prog_file = source.rpartition(":")[0]
-        if ref.kind == "program" and prog_file.endswith(".py") and Path(prog_file).is_file():
-            kwargs = {"program": source}
-        elif source and Path(source).is_dir():
-            kwargs = {"model_dir": source}  # a model directory, or a compiled program's cache entry
-        else:
-            raise TranscriptError(f"cannot reload the {ref.kind} subject: its recorded source {source!r} "
-                                  "no longer exists")
+    spec = ref.subject_spec()
     with err_console.status("loading subject…"):
-        subject = load_subject(**kwargs)
+        subject = spec.load()
     if subject.fingerprint != ref.fingerprint:
         raise TranscriptError(
             f"subject fingerprint mismatch: the transcript recorded {ref.fingerprint}, the freshly loaded "
-            f"{next(iter(kwargs.values()))} is {subject.fingerprint} (the model changed since the recording; "
+            f"{spec.ref} is {subject.fingerprint} (the model changed since the recording; "
             "re-running its tool calls would compare different models)")
     return subject
 
 
 def plan_rerun(events) -> list[dict]:
     """Pairs each recorded tool call with its result and decides whether to re-execute it."""
-    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.records import transcript as tr
 
     denied = {e.call_id for e in events if isinstance(e, tr.HumanEvent) and e.action == "deny" and e.call_id}
     rows: list[dict] = []
@@ -242,7 +228,7 @@ def inspect_cmd(
     from rich.text import Text
 
     from tracr_agent.agent.cli.main import console, err_console, fail
-    from tracr_agent.agent.episode.transcript import TranscriptError
+    from tracr_agent.agent.records.transcript import TranscriptError
 
     root = Path(directory)
     if not root.is_dir():

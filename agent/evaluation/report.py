@@ -125,7 +125,7 @@ def fmt_acc(k: int, n: int) -> str:
 
 def llm_name(spec: str) -> str:
     """The LLM column: closed-world investigators (they know the zoo's answers) say so."""
-    from tracr_agent.agent.backends.llm import CLOSED_WORLD
+    from tracr_agent.agent.investigators.registry import CLOSED_WORLD
 
     return f"{spec} (closed-world)" if spec in CLOSED_WORLD else spec
 

@@ -18,6 +18,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from tracr_agent.agent.investigators.parsing import parse_model_info, parse_run_model
 from tracr_agent.agent.loop.prompts import FORCE
+from tracr_agent.agent.records.limits import Limits
 
 
 @dataclass
@@ -52,10 +53,15 @@ class DeterministicInvestigator(BaseChatModel):
     """A chat model that is a program: `bind_tools` records which tools the condition allows and
     every turn is `_decide(history)`. The rule-based baselines and the decompiler build on it."""
     available: list = []
+    limits: Limits = Limits()
+    """The episode's limits (Backend.with_limits): reads are planned to leave room for the submission."""
 
     def bind_tools(self, tools, **kwargs):
         names = [getattr(t, "name", None) or t.get("name") for t in tools]
         return self.model_copy(update={"available": names})
+
+    def with_limits(self, limits: Limits) -> "DeterministicInvestigator":
+        return self.model_copy(update={"limits": limits})
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._reply(list(messages)))])

@@ -15,9 +15,12 @@ from typing import Optional
 
 from langchain_core.messages import HumanMessage
 
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.recorder import Recorder
 from tracr_agent.agent.loop.llm_turn import llm_turn
+from tracr_agent.agent.loop.prompts import closed_set_labels
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.config import EpisodeConfig
+from tracr_agent.agent.records.recorder import Recorder
+from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.suite.base import ToolContext, call_tool, get_condition
 
 STUDY_PROMPT = ("Analyse this tracr model layer by layer. compare provided data with known patterns from other "
@@ -50,8 +53,6 @@ def build_dump(subject, condition: str, hooks=None, seed: int = 0, inputs=None,
             for name in names:
                 res = call_tool(subject, "get_activations", {"hook": name, "input": x}, ctx)
                 if res.is_error:
-                    from tracr_agent.tools.errors import UserError
-
                     raise UserError(f"static dump: {res.text}")
                 parts.append(f"== {name} ==\n{res.text}")
     if dump.io_pairs:
@@ -78,15 +79,13 @@ def parse_answer(text: str) -> dict:
     return {"label": label or "unknown", "description": text.strip()[:2000], "implementation": impl, "confidence": 0.5}
 
 
-def run_static(subject, backend, condition: str, recorder: Recorder, closed_set: bool = False,
-               hooks=None, inputs=None, remaining=None, residual: str = "labelled") -> dict:
-    """One LLM call on the dump; `remaining()` is the episode's wall time left (s), which bounds
-    the call's timeouts and retries like the agent's calls."""
-    prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks, inputs=inputs,
-                                                 residual=residual)) + ANSWER_FORMAT
-    if closed_set:
-        from tracr_agent.agent.loop.prompts import closed_set_labels
-
+def run_static(subject, backend, config: EpisodeConfig, recorder: Recorder, remaining=None) -> dict:
+    """One LLM call on the dump the episode's condition declares (its `static_hooks` and `static_inputs`
+    when given); `remaining()` is the episode's wall time left (s), which bounds the call's timeouts
+    and retries like the agent's calls."""
+    prompt = STUDY_PROMPT.format(data=build_dump(subject, config.condition, config.static_hooks,
+                                                 inputs=config.static_inputs, residual=config.residual)) + ANSWER_FORMAT
+    if config.closed_set:
         prompt += "\nThe task is one of: " + ", ".join(closed_set_labels())
     msg = HumanMessage(content=prompt)
     turn = llm_turn(backend, backend.chat_model, [msg], [msg], 1, recorder, remaining)

@@ -35,12 +35,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
 
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.limits import MIN_CAP_TOKENS, Limits, check_cap  # noqa: F401 (re-exported)
-from tracr_agent.agent.episode.recorder import Recorder, message_to_dict  # noqa: F401 (re-exported)
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.limits import Limits
+from tracr_agent.agent.records.recorder import Recorder
 from tracr_agent.agent.loop.llm_turn import llm_turn
-from tracr_agent.agent.loop.prompts import FORCE, NUDGE
+from tracr_agent.agent.loop.prompts import FORCE, NUDGE, OPENING, closed_set_labels, system_prompt
+from tracr_agent.agent.records.config import EpisodeConfig
 from tracr_agent.tools.suite.base import ToolContext, call_tool
+from tracr_agent.tools.suite.langchain import langchain_tools
 
 MAX_NUDGES = 2
 LLM_GRACE_SECONDS = 5.0
@@ -114,9 +116,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
     (an interactive session passes one that leaves out the time spent waiting for the person).
     `answered` (call id -> ToolResultEvent): calls of a step that was cut short after its checkpoint
     whose results the transcript already holds; a resumed episode reuses them once instead of
-    running and recording them again (see lifecycle.cut_short_results)."""
-    from tracr_agent.tools.suite.langchain import langchain_tools
-
+    running and recording them again (see episode/drive.py cut_short_results)."""
     if interactive and checkpointer is None:
         raise ValueError("an interactive graph needs a checkpointer (interrupt() resumes from it)")
     all_tools = langchain_tools(subject, ctx)
@@ -305,11 +305,9 @@ def initial_messages(system: str, opening: str) -> list:
     return [SystemMessage(content=system), HumanMessage(content=opening)]
 
 
-def opening_state(subject, condition: str, closed_set: bool = False, residual: str = "labelled") -> EpisodeState:
-    """The graph's first input: the system prompt for the condition and residual mode, the opening
-    message, zero counters."""
-    from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
-
-    labels = closed_set_labels() if closed_set else None
-    return {"messages": initial_messages(system_prompt(condition, subject, labels, residual), OPENING),
+def opening_state(subject, config: EpisodeConfig) -> EpisodeState:
+    """The graph's first input: the system prompt for the episode's condition and residual mode, the
+    opening message, zero counters."""
+    labels = closed_set_labels() if config.closed_set else None
+    return {"messages": initial_messages(system_prompt(config.condition, subject, labels, config.residual), OPENING),
             "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}

@@ -63,7 +63,7 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
     from tracr_agent.agent.render.live import score_parts
 
     """The document as neutral blocks: (kind, payload…). Every renderer walks this list."""
-    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.records import transcript as tr
 
     h: tr.Header = events[0]
     end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
@@ -71,7 +71,7 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
              ("subject kind", h.subject.kind), ("condition", h.condition), ("LLM", h.llm), ("actor", h.actor),
              ("closed set", "yes" if h.closed_set else "no"), ("created", h.created),
              ("tracr-agent", h.tracr_agent_version), ("tool-output cap", f"{h.cap_tokens} tokens"),
-             ("limits", ", ".join(f"{k}={v}" for k, v in h.limits.items()) or "-")]
+             ("limits", ", ".join(f"{k}={v}" for k, v in (h.limits.model_dump() if h.limits else {}).items()) or "-")]
     if h.closed_world:
         facts.append(("closed world", "yes: the investigator knows the zoo's reference functions (a lookup)"))
     if h.unsafe_sandbox:

@@ -1,4 +1,5 @@
-"""Getting a subject: from a zoo task, a user's RASP program file, or a model directory.
+"""Loading a subject: a zoo or generated task, a user's RASP program file, or a model directory
+(named by tools/subjects/spec.py's `SubjectSpec`, which calls these).
 
 Compiled subjects are cached as model directories under the user's cache
 directory (platformdirs; `TRACR_AGENT_CACHE` overrides), keyed by the
@@ -203,44 +204,3 @@ def load_model_dir(directory: str) -> Subject:
     card = read_card(d)  # checks every field against the others
     return Subject(card, read_weights(d, card), source=str(d.resolve()), kind="model_dir",
                    truth=SubjectTruth(kind="model_dir"))
-
-
-def model_dirs_under(spec: str, where: str = "--tasks") -> tuple[Path, list[Path]]:
-    """`dir:PATH` -> (PATH, the model directories at or below it: folders holding a model.json, sorted).
-    A missing or empty PATH is one SubjectError naming `where` the spec was given."""
-    path = spec[len("dir:"):]
-    if not path:
-        raise SubjectError(f"{where} dir:PATH needs a directory after 'dir:'")
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise SubjectError(f"{where} {spec}: {root} is not a directory")
-    dirs = sorted({p.parent for p in root.rglob("model.json")})
-    if not dirs:
-        raise SubjectError(f"{where} {spec}: {root} holds no model directory (a folder with model.json)")
-    return root, dirs
-
-
-def one_model_dir(spec: str) -> str:
-    """`dir:PATH` naming ONE model (PATH holds model.json, or a single model directory below it) -> PATH
-    of that model; a suite of several is refused with the names to choose from."""
-    root, dirs = model_dirs_under(spec, "the subject")
-    if len(dirs) == 1:
-        return str(dirs[0])
-    names = [d.relative_to(root).as_posix() for d in dirs]
-    shown = ", ".join(names[:5]) + (f", … ({len(names)} in all)" if len(names) > 5 else "")
-    raise SubjectError(f"{spec} is a suite of {len(names)} models ({shown}); name one, e.g. "
-                       f"dir:{(root / names[0]).as_posix()}, or run them all with `eval --tasks {spec}`")
-
-
-def load_subject(task: Optional[str] = None, program: Optional[str] = None,
-                 model_dir: Optional[str] = None, use_cache: bool = True) -> Subject:
-    given = [x for x in (task, program, model_dir) if x]
-    if len(given) != 1:
-        raise SubjectError("name exactly one subject: a TASK, --program FILE.py:FUNC, or --model-dir DIR")
-    if task and task.startswith("dir:"):
-        return load_model_dir(one_model_dir(task))
-    if task:
-        return load_task(task, use_cache)
-    if program:
-        return load_program(program, use_cache)
-    return load_model_dir(model_dir)

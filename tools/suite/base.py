@@ -20,7 +20,7 @@ from tracr_agent.tools.output_cap import CHARS_PER_TOKEN, DEFAULT_CAP_TOKENS  # 
 from tracr_agent.tools.suite.conditions import (  # noqa: F401 (re-exported)
     CONDITIONS,
     RESIDUAL_MODES,
-    Condition,
+    ConditionRules,
     check_residual,
     get_condition,
 )
@@ -43,7 +43,7 @@ class ToolContext:
         return self.residual == "raw"
 
     @property
-    def rules(self) -> Condition:
+    def rules(self) -> ConditionRules:
         """The condition's declaration (tools/suite/conditions.py)."""
         return get_condition(self.condition)
 
@@ -97,7 +97,7 @@ def check_condition(condition: str) -> str:
 def tool_names(condition: str) -> list[str]:
     """The tools available in a condition, in a stable order (TOOL_MODULES, then each module's own
     order), whichever module happened to be imported first."""
-    _load_all()
+    load_all()
     rules = get_condition(condition)
     order = {f"tracr_agent.tools.suite.{m}": i for i, m in enumerate(TOOL_MODULES)}
     names = sorted(REGISTRY, key=lambda n: order.get(REGISTRY[n].fn.__module__, len(order)))  # stable sort
@@ -108,7 +108,7 @@ TOOL_MODULES = ("residual", "activations", "outputs", "ablation", "info", "predi
 """The modules that register tools, in the order the agent's tool list shows them."""
 
 
-def _load_all() -> None:
+def load_all() -> None:
     # Importing the modules registers their tools.
     import importlib
 
@@ -136,7 +136,7 @@ def cap_text(text: str, cap_tokens: int) -> tuple[str, bool]:
     return "\n".join(kept), True
 
 
-def _describe_validation(name: str, spec: ToolSpec, e: ValidationError) -> str:
+def describe_validation(name: str, spec: ToolSpec, e: ValidationError) -> str:
     problems = []
     for err in e.errors()[:4]:
         where = ".".join(str(x) for x in err["loc"]) or "arguments"
@@ -200,7 +200,7 @@ def call_tool(subject, name: str, args, ctx: Optional[ToolContext] = None) -> To
 def _call_tool(subject, name, args, ctx: ToolContext, t0: float) -> ToolResult:
     import difflib
 
-    _load_all()
+    load_all()
 
     def done(text: str, is_error: bool = False) -> ToolResult:
         text, truncated = cap_text(text, ctx.cap_tokens)
@@ -230,7 +230,7 @@ def _call_tool(subject, name, args, ctx: ToolContext, t0: float) -> ToolResult:
     try:
         parsed = spec.args.model_validate(args)
     except ValidationError as e:
-        return done(_describe_validation(name, spec, e), True)
+        return done(describe_validation(name, spec, e), True)
     if ctx.residual not in RESIDUAL_MODES:
         return done(f"error: unknown residual mode {ctx.residual!r}; choose one of: {', '.join(RESIDUAL_MODES)}", True)
     if ctx.raw:

@@ -1,10 +1,12 @@
 """Experimental conditions, each declared once: which tools it allows, whether decoded outputs
 are shown, the note the agent's prompt carries, and (for the no-tool conditions) what the
-static dump holds.
+static dump holds. `Condition` and `Residual` are the enums of their names that typed settings
+(agent/records/config.py `EpisodeConfig`) hold; `ConditionRules` and `ResidualRules` are what each
+name declares.
 
 Nothing else in tracr-agent branches on a condition's name: the tool registry
 (tools/suite/base.py), the prompt (agent/loop/prompts.py), the episode lifecycle, the static
-investigator, the interactive session and the lab all read the `Condition`.
+investigator, the interactive session and the lab all read the `ConditionRules`.
 
 The residual mode (`ToolContext.residual`: labelled or raw residual dimensions) is a second axis,
 independent of the condition: any condition with internal tools can be run in either mode.
@@ -13,6 +15,7 @@ independent of the condition: any condition with internal tools can be run in ei
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Optional
 
 
@@ -27,7 +30,7 @@ class StaticDump:
 
 
 @dataclass(frozen=True)
-class Condition:
+class ConditionRules:
     name: str
     summary: str
     """One line for people (CLI help, README)."""
@@ -53,24 +56,24 @@ class Condition:
 
 _ALL_KINDS = frozenset({"io", "internal", "meta"})
 
-CONDITIONS: dict[str, Condition] = {c.name: c for c in (
-    Condition("static", "no tools: one prompt holding a dump of chosen hooks (the prior study's method)",
+CONDITIONS: dict[str, ConditionRules] = {c.name: c for c in (
+    ConditionRules("static", "no tools: one prompt holding a dump of chosen hooks (the prior study's method)",
               static=StaticDump()),
-    Condition("static+io", "no tools: the static dump plus input/output pairs", static=StaticDump(io_pairs=10)),
-    Condition("blackbox", "run_model only (plus submit_prediction)", tool_kinds=frozenset({"io"}),
+    ConditionRules("static+io", "no tools: the static dump plus input/output pairs", static=StaticDump(io_pairs=10)),
+    ConditionRules("blackbox", "run_model only (plus submit_prediction)", tool_kinds=frozenset({"io"}),
               also_tools=frozenset({"submit_prediction"}),
               prompt_note="You can only run the model on inputs; you cannot see its internals."),
-    Condition("whitebox", "every internal tool, but no decoded outputs (no run_model, no logits, output variable "
+    ConditionRules("whitebox", "every internal tool, but no decoded outputs (no run_model, no logits, output variable "
               "unmarked)", tool_kinds=_ALL_KINDS - {"io"}, reveals_output=False,
               prompt_note="You can read every internal activation and weight-derived view, but you cannot see the "
                           "model's decoded outputs, its logits, or which residual variable the unembedding reads."),
-    Condition("full", "every tool", tool_kinds=_ALL_KINDS,
+    ConditionRules("full", "every tool", tool_kinds=_ALL_KINDS,
               prompt_note="You can run the model and read any internal activation."),
 )}
 
 
 @dataclass(frozen=True)
-class ResidualMode:
+class ResidualRules:
     """The second axis (`ToolContext.residual`), independent of the condition: how residual
     dimensions are named in every tool output, the static dump and the prompt."""
 
@@ -80,12 +83,12 @@ class ResidualMode:
     """What the system prompt says about the residual variables."""
 
 
-RESIDUAL_MODES: dict[str, ResidualMode] = {m.name: m for m in (
-    ResidualMode("labelled", "residual dimensions carry tracr's variables under neutral names "
+RESIDUAL_MODES: dict[str, ResidualRules] = {m.name: m for m in (
+    ResidualRules("labelled", "residual dimensions carry tracr's variables under neutral names "
                  "(tokens:a, indices:3, v2:1, …)",
                  "Here the variables have neutral names (v1, v2, …); `tokens`, `indices` and `one` are the\n"
                  "input token, the position, and a constant."),
-    ResidualMode("raw", "residual dimensions are unlabelled (d0 … dN, in the model's order): the investigator "
+    ResidualRules("raw", "residual dimensions are unlabelled (d0 … dN, in the model's order): the investigator "
                  "finds the variables",
                  "Here the residual dimensions are unlabelled (d0, d1, …): which dimensions form a variable, and\n"
                  "what each one holds, is for you to find."),
@@ -101,9 +104,9 @@ def check_residual(mode: str) -> str:
     return mode
 
 
-def get_condition(name) -> Condition:
+def get_condition(name) -> ConditionRules:
     """The declared condition, or ToolError naming the choices."""
-    if isinstance(name, Condition):
+    if isinstance(name, ConditionRules):
         return name
     try:
         return CONDITIONS[name]
@@ -116,3 +119,19 @@ def get_condition(name) -> Condition:
 def with_tools() -> list[str]:
     """Names of the conditions in which an investigator calls tools (interactive sessions, the lab)."""
     return [c.name for c in CONDITIONS.values() if c.has_tools]
+
+
+class _Name(str, Enum):
+    """A declared name: compares, hashes, prints and serialises as its plain string."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+Condition = _Name("Condition", {name.upper().replace("+", "_"): name for name in CONDITIONS})
+"""The declared conditions' names (Condition.FULL == "full"), made from the declarations above."""
+Residual = _Name("Residual", {name.upper(): name for name in RESIDUAL_MODES})
+"""The residual modes' names (Residual.RAW == "raw")."""

@@ -28,7 +28,7 @@ from tracr_agent.agent.investigators.decompiler.program import HeadStep, describ
 from tracr_agent.agent.investigators.decompiler.variables import read_all
 from tracr_agent.agent.investigators.reading import rounds
 from tracr_agent.agent.investigators.reading.output import decompile_internals
-from tracr_agent.agent.investigators.reading.rounds import CALL_BUDGET, parse_info
+from tracr_agent.agent.investigators.reading.rounds import parse_info
 
 COVER_MARK = "Coverage round"
 MAX_TURNS = 8
@@ -61,7 +61,8 @@ class DecompilerInvestigator(DeterministicInvestigator):
                              tool_calls=[call("model_info", {})])
         info = parse_info(info_text)
         used = sum(1 for m in messages if isinstance(m, AIMessage) for _ in m.tool_calls)
-        can_read = "get_activations" in self.available and not forced and turn < MAX_TURNS and used < CALL_BUDGET - 1
+        budget = self.limits.max_tool_calls
+        can_read = "get_activations" in self.available and not forced and turn < MAX_TURNS and used < budget - 1
         if "get_activations" not in self.available and not forced:
             return _submit(call, None, "activations cannot be read in this session (no get_activations)")
         obs = read_results(results, info["d_model"])
@@ -69,7 +70,7 @@ class DecompilerInvestigator(DeterministicInvestigator):
         r1 = rounds.round1(info, results)
         if can_read and not r1.scan_done:
             return rounds.read_message(call, info, obs, rounds.missing(obs, r1.requests),
-                              "Reading every stage of the residual stream on a few long inputs", used)
+                              "Reading every stage of the residual stream on a few long inputs", used, budget)
         requests = list(r1.requests)
         cover_done = any(isinstance(m, AIMessage) and str(m.content).startswith(COVER_MARK) for m in messages)
         if cover_done:
@@ -77,12 +78,12 @@ class DecompilerInvestigator(DeterministicInvestigator):
             requests += [(x, (final_hook(info["n_layers"]),)) for x in extra]
         missing = rounds.missing(obs, requests)
         if missing and can_read:
-            return rounds.read_message(call, info, obs, missing, "Reading the model's internals", used)
+            return rounds.read_message(call, info, obs, missing, "Reading the model's internals", used, budget)
         dec = decompile_internals(info, obs)
         if dec is None:
             return _submit(call, None, "no residual stream was read")
         prog, src = dec.program, source(dec.program)
-        if not cover_done and can_read and used < CALL_BUDGET - COVER_CALLS:
+        if not cover_done and can_read and used < budget - COVER_CALLS:
             cands = probes.domain_sample(info["vocab"], info["max_seq_len"])
             new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER) if x not in obs.acts]
             # the final residual stream fills MLP tables; heads whose rule is a table need their patterns
@@ -92,7 +93,7 @@ class DecompilerInvestigator(DeterministicInvestigator):
                 reqs = [(x, hooks) for x in new]
                 if len(rounds.plan(info, obs, reqs)) <= COVER_CALLS or len(new) == 1:
                     return rounds.read_message(call, info, obs, reqs,
-                                      f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed", used)
+                                      f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed", used, budget)
                 new = new[: len(new) * 2 // 3]
         return _submit(call, dec, None, obs=obs, info=info)
 

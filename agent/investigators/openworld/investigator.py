@@ -31,7 +31,7 @@ from tracr_agent.agent.investigators.decompiler.observations import read_results
 from tracr_agent.agent.investigators.parsing import parse_run_model
 from tracr_agent.agent.investigators.reading import rounds
 from tracr_agent.agent.investigators.reading.output import decompile_internals, is_raw, output_observations
-from tracr_agent.agent.investigators.reading.rounds import CALL_BUDGET, parse_info
+from tracr_agent.agent.investigators.reading.rounds import parse_info
 from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn
 from tracr_agent.tools.subjects.compare import outputs_equal
 
@@ -141,7 +141,8 @@ class OpenWorldInvestigator(RuleInvestigator):
             return self._submit(Fit([]), 0, t, "No decoded outputs and no activations to read them from")
         wb = parse_info(text)
         used = len(t.results)
-        can_read = not t.forced and used < CALL_BUDGET - 1
+        budget = self.limits.max_tool_calls
+        can_read = not t.forced and used < budget - 1
         obs = read_results(t.results, wb["d_model"])
         r1 = rounds.round1(wb, t.results)
         miss = rounds.missing(obs, r1.requests)
@@ -150,7 +151,7 @@ class OpenWorldInvestigator(RuleInvestigator):
                     "layer writes each variable)" if not r1.scan_done else
                     "Reading the final residual stream and the attention patterns on designed inputs (to find the "
                     "output variable and its values)")
-            return rounds.read_message(t.call, wb, obs, miss, note, used)
+            return rounds.read_message(t.call, wb, obs, miss, note, used, budget)
         dec = decompile_internals(wb, obs)
         outs = output_observations(dec, obs, wb["n_layers"]) if dec is not None else {}
         if not outs:
@@ -164,12 +165,12 @@ class OpenWorldInvestigator(RuleInvestigator):
             return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in probes],
                                        f"{CHECK_MARK} (random ones, and inputs on which the runners-up disagree): "
                                        f"the smallest program found on {len(outs)} inputs is {result.best.label}; "
-                                       f"the output is read off variable {var}", used)
+                                       f"the output is read off variable {var}", used, budget)
         if result.best is None and checks < MAX_CHECKS and can_read:
             more = random_inputs(info, self.seed + used, BATCH, set(outs))
             return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in more],
                                        f"{MORE_MARK}: no composition of the building blocks explains the "
-                                       f"{len(outs)} inputs read so far; reading fresh ones", used)
+                                       f"{len(outs)} inputs read so far; reading fresh ones", used, budget)
         raw = " (dims found from activations; its dims, in order, read as the output's values)" \
             if is_raw(obs.residual_labels) else ""
         note = (f" (Inferred without decoded outputs: the output was read off residual variable {var}{raw}, the "

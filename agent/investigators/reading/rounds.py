@@ -13,15 +13,11 @@ from dataclasses import dataclass
 
 from langchain_core.messages import AIMessage
 
-from tracr_agent.agent.episode.limits import Limits
 from tracr_agent.agent.investigators.decompiler import probes
 from tracr_agent.agent.investigators.decompiler.analysis import final_hook, pattern_hook, stage_hooks
 from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
 from tracr_agent.agent.investigators.parsing import parse_seq
 
-CALL_BUDGET = Limits().max_tool_calls
-"""The default --max-tool-calls (Limits' default, not a copy of it): reads stop one short of it, so
-the submission always fits."""
 ROUND1_CALLS = 24
 """Round 1's share of the budget (the rest: a later round and the submission)."""
 
@@ -68,10 +64,11 @@ def plan(info: dict, obs: Observations, reqs: list[Request]) -> list[dict]:
     return probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, obs.sizes)
 
 
-def read_message(call, info: dict, obs: Observations, reqs: list[Request], note: str, used: int) -> AIMessage:
-    """get_activations calls for the requests, never past the default tool-call budget (the
+def read_message(call, info: dict, obs: Observations, reqs: list[Request], note: str, used: int,
+                 budget: int) -> AIMessage:
+    """get_activations calls for the requests, never past the episode's tool-call limit `budget` (the
     submission needs the last call); `used` is the number of calls made so far."""
-    args = plan(info, obs, reqs)[: max(1, CALL_BUDGET - 1 - used)]
+    args = plan(info, obs, reqs)[: max(1, budget - 1 - used)]
     return AIMessage(content=f"{note}: {len(args)} get_activations calls (json).",
                      tool_calls=[call("get_activations", a, i) for i, a in enumerate(args)])
 

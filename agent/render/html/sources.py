@@ -64,7 +64,7 @@ class Batch:
 def _episode_from_transcript(i: int, path: Path, shown_as: str, record: Optional[dict] = None) -> tuple[Episode, str]:
     """An episode with its blocks; the note is non-empty when the transcript is missing or damaged."""
     from tracr_agent.agent.episode.reading import load_events, summarize_events
-    from tracr_agent.agent.episode.transcript import TranscriptError
+    from tracr_agent.agent.records.transcript import TranscriptError
     from tracr_agent.agent.render.document import episode_blocks
 
     try:
@@ -107,7 +107,7 @@ def load_eval_dir(root: Path) -> Batch:
 
 
 def load_transcript_dir(root: Path) -> Batch:
-    from tracr_agent.agent.episode.transcript import TranscriptError
+    from tracr_agent.agent.records.transcript import TranscriptError
 
     batch = Batch(f"transcripts under {root.name}", root)
     skipped = 0

@@ -4,8 +4,9 @@ Checkpoints go to a SQLite database (`langgraph.checkpoint.sqlite.SqliteSaver`; 
 user data dir "tracr-agent"/sessions.sqlite, env TRACR_AGENT_SESSIONS overrides) under the
 session id as thread id. A table `tracr_sessions` in the same database keeps what a resume
 needs besides the graph state: the kind (`run`, `interactive` or `lab`), the transcript path (the
-resumed session appends to the same file), how to load the subject, the condition, the LLM
-spec, the limits, the output cap, and the hints typed but not yet handed to the agent.
+resumed session appends to the same file), the subject's fingerprint, the episode's
+`EpisodeConfig` (agent/records/config.py: subject spec, condition, LLM, limits, cap, …), and the
+hints typed but not yet handed to the agent.
 `tracr-agent sessions` lists the open rows (`open_sessions`). A finished row keeps its meta but
 loses its checkpoints (`finish`): nothing resumes it, and every plain `run` would otherwise leave
 its whole message history behind.
@@ -22,6 +23,12 @@ import sqlite3
 import uuid
 from pathlib import Path
 from typing import Optional
+
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.config import EpisodeConfig, EpisodeSettings
+from tracr_agent.agent.scoring.sandbox import running_unsafe
+from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.subjects.spec import SubjectSpec
 
 ENV_SESSIONS = "TRACR_AGENT_SESSIONS"
 TABLE = "tracr_sessions"
@@ -193,31 +200,26 @@ def driving(store: SessionStore, sid: str):
             pass
 
 
-def abs_subject_spec(task: Optional[str], program: Optional[str], model_dir: Optional[str]) -> dict:
-    """How to load the subject again from anywhere (paths made absolute)."""
-    if task and task.startswith("dir:"):
-        task = "dir:" + str(Path(task[len("dir:"):]).resolve())
-    if program:
-        file, sep, func = program.rpartition(":")
-        program = (str(Path(file).resolve()) + sep + func) if sep else str(Path(program).resolve())
-    return {"task": task, "program": program, "model_dir": str(Path(model_dir).resolve()) if model_dir else None}
+def session_meta(kind: str, config: EpisodeConfig, subject, transcript: Path, **extra) -> dict:
+    """A session's row: its kind, transcript and subject fingerprint, and its EpisodeConfig (what a
+    resume needs besides the checkpoints), plus what the kind keeps of its own (`extra`)."""
+    return {"kind": kind, "transcript": str(Path(transcript).resolve()), "fingerprint": subject.fingerprint,
+            "config": config.model_dump(mode="json"), "unsafe_sandbox": bool(running_unsafe()), **extra}
 
 
-def session_meta(kind: str, subject, llm: str, *, task: Optional[str], program: Optional[str],
-                 model_dir: Optional[str], transcript: Path, condition: str, limits, cap_tokens: int,
-                 closed_set: bool = False, compat: Optional[str] = None, seed: int = 0, residual: str = "labelled",
-                 **extra) -> dict:
-    """What a resume of an agent's episode (`run`, `run --interactive`) needs besides its checkpoints."""
-    from tracr_agent.agent.scoring.sandbox import running_unsafe
-
-    return {"kind": kind, "transcript": str(Path(transcript).resolve()),
-            "subject": abs_subject_spec(task, program, model_dir), "fingerprint": subject.fingerprint,
-            "condition": condition, "llm": abs_llm_spec(llm), "compat": compat, "limits": limits.model_dump(),
-            "cap_tokens": cap_tokens, "closed_set": closed_set, "seed": seed, "residual": residual,
-            "unsafe_sandbox": bool(running_unsafe()), **extra}
+def row_config(meta: dict) -> EpisodeConfig:
+    """The EpisodeConfig of a session row (rows written before the config was one object keep its
+    fields at the top level, the subject as {task, program, model_dir})."""
+    if "config" in meta:
+        return EpisodeConfig.model_validate(meta["config"])
+    old = {k: meta[k] for k in EpisodeSettings.model_fields if meta.get(k) is not None}
+    if meta.get("kind") == "lab":
+        old["limits"] = None
+    return EpisodeConfig(subject=SubjectSpec.from_options(**meta["subject"]), **old)
 
 
 def abs_llm_spec(spec: str) -> str:
+    """The spec with a replay transcript's path made absolute (a resume may run from anywhere)."""
     kind, sep, rest = spec.partition(":")
     return f"replay:{Path(rest).resolve()}" if kind == "replay" and rest else spec
 
@@ -235,8 +237,6 @@ def alive(pid: int) -> bool:
 def where_stopped(transcript: Path, kind: str = "interactive") -> str:
     """Where an open session stopped, read from the tail of its transcript (a person reviews an
     interactive session's pending call; a plain run was running it)."""
-    from tracr_agent.agent.episode import transcript as tr
-
     if not Path(transcript).is_file():
         return "transcript missing"
     events, _ = tr.read_transcript(transcript, strict=False)
@@ -279,12 +279,14 @@ def open_sessions(db: Optional[Path] = None) -> list[dict]:
         store.close()
     out = []
     for sid, created, _, meta in rows:
-        subj = meta.get("subject") or {}
-        name = subj.get("task") or subj.get("program") or subj.get("model_dir") or "?"
+        try:
+            config = row_config(meta)
+        except (ValueError, UserError):  # a row whose subject is gone still lists, and resume says why
+            config = None
         pid = meta.get("pid")
-        out.append({"id": sid, "kind": meta.get("kind", "interactive"), "subject": name,
-                    "condition": meta.get("condition", ""), "residual": meta.get("residual", "labelled"),
-                    "llm": meta.get("llm", "human"), "created": created, "age_s": round(_age(created), 1),
+        out.append({"id": sid, "kind": meta.get("kind", "interactive"), "subject": str(config.subject) if config else "?",
+                    "condition": str(config.condition) if config else "", "residual": str(config.residual) if config else "",
+                    "llm": config.llm if config else "", "created": created, "age_s": round(_age(created), 1),
                     "where": where_stopped(Path(meta.get("transcript", "")), meta.get("kind", "interactive")), "transcript": meta.get("transcript", ""),
                     "running": bool(pid and pid != os.getpid() and alive(pid))})
     return out

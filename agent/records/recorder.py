@@ -10,7 +10,7 @@ import json
 import time
 from typing import Optional
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 
 
 class Recorder:

@@ -12,17 +12,20 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_serializer, model_validator
 
+from tracr_agent.agent.records.config import EpisodeConfig, EpisodeSettings
+from tracr_agent.agent.records.limits import Limits
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.tools.subjects.spec import SubjectSpec
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
-SCHEMA_MINOR = 1
+SCHEMA_MINOR = 2
 """Additive revision within SCHEMA_VERSION, stamped on every header written (docs/transcript-format.md):
-0 = the first release; 1 = `tool_result.origin`."""
+0 = the first release; 1 = `tool_result.origin`; 2 = the header holds the whole EpisodeConfig
+(`subject.spec`, `compat`, `static_hooks`, `static_inputs`)."""
 
 
 class _Event(BaseModel):
@@ -36,9 +39,30 @@ class SubjectRef(BaseModel):
     task_id: Optional[str] = None
     """Ground truth for scoring: never shown to the agent."""
     source: str = ""
+    spec: Optional[str] = None
+    """The SubjectSpec that named it (tools/subjects/spec.py, canonical text); absent before revision 1.2."""
+
+    def subject_spec(self) -> SubjectSpec:
+        """How to load the subject again: its recorded spec, or (older files) one made from kind and source."""
+        if self.kind == "task":
+            if not (self.spec or self.task_id):
+                raise TranscriptError("the header names a task subject without a task_id: cannot reload it")
+            return SubjectSpec.parse(self.spec or self.task_id)
+        prog_file = self.source.rpartition(":")[0]
+        if self.kind == "program" and prog_file.endswith(".py") and Path(prog_file).is_file():
+            spec = SubjectSpec(kind="program", ref=self.source)
+        elif self.source and Path(self.source).is_dir():  # a model directory, or a compiled program's cache entry
+            spec = SubjectSpec(kind="model_dir", ref=self.source)
+        else:
+            raise TranscriptError(f"cannot reload the {self.kind} subject: its recorded source {self.source!r} "
+                                  "no longer exists")
+        return SubjectSpec.parse(self.spec) if self.spec else spec
 
 
-class Header(_Event):
+class Header(_Event, EpisodeSettings):
+    """The first event: the episode's settings (EpisodeSettings, records/config.py), the loaded subject's
+    identity, and who ran it when."""
+
     type: Literal["header"] = "header"
     schema_version: int = SCHEMA_VERSION
     schema_minor: int = 0
@@ -46,17 +70,9 @@ class Header(_Event):
     tracr_agent_version: str = ""
     created: str = ""
     subject: SubjectRef
-    condition: str
-    residual: Literal["labelled", "raw"] = "labelled"
-    """How tools showed the residual stream: tracr's labels (neutral names) or raw dims d0…dN
-    (`--residual raw`). Transcripts from before this field read as labelled."""
-    llm: str
     actor: Literal["agent", "human"] = "agent"
-    limits: dict = Field(default_factory=dict)
-    cap_tokens: int = DEFAULT_CAP_TOKENS
-    """The tool-output cap (tokens) the episode ran with; `replay --rerun` reuses it."""
-    seed: int = 0
-    closed_set: bool = False
+    limits: Optional[Limits] = None
+    """The budget; absent for an episode without one (the lab)."""
     closed_world: Optional[bool] = None
     """True when the investigator knows the zoo's answers (`baseline-closed`): its score is a lookup.
     Absent in transcripts written before the open-world baseline: there `llm: baseline` was the zoo
@@ -70,6 +86,17 @@ class Header(_Event):
         if self.closed_world is None and self.llm == "baseline":
             self.closed_world = True
         return self
+
+    @model_serializer(mode="wrap")
+    def _event_fields_first(self, handler):
+        # a header reads like every event: its time and type first, then its settings
+        data = handler(self)
+        first = ("t", "type", "schema_version", "schema_minor", "tracr_agent_version", "created", "subject")
+        return {k: data[k] for k in first if k in data} | data
+
+    def config(self) -> EpisodeConfig:
+        """The EpisodeConfig the episode ran with (the subject as its spec)."""
+        return EpisodeConfig(subject=self.subject.subject_spec(), **self.settings())
 
 
 class ToolCallRec(BaseModel):

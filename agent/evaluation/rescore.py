@@ -10,8 +10,12 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.agent.episode import transcript as tr
 from tracr_agent.agent.evaluation.batch import ResultRecord, read_results, score_fields
+from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.scoring.sandbox import running_unsafe
+from tracr_agent.agent.scoring.score import score_prediction
+from tracr_agent.tools.subjects.spec import SubjectSpec
 
 
 class Unreadable(Exception):
@@ -36,22 +40,17 @@ def prediction_of(path: Path) -> tuple[Optional[dict], bool]:
 def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> Optional[ResultRecord]:
     """The record with a fresh score, or None when its transcript is missing or torn before any
     prediction (the caller keeps the record as it was)."""
-    from tracr_agent.agent.scoring.sandbox import running_unsafe
-    from tracr_agent.agent.scoring.score import score_prediction
-    from tracr_agent.tools.subjects.load import load_model_dir, load_task
-
     path = Path(out) / rec.transcript
     if rec.suite:  # a model directory of a `dir:PATH` suite: the transcript header says which
         if not path.is_file():
             return None
         events, _ = tr.read_transcript(path, strict=False)
-        key, task = events[0].subject.source, None
-        if key not in subjects:
-            subjects[key] = load_model_dir(key)
+        key, task = SubjectSpec(kind="model_dir", ref=events[0].subject.source), None
     else:
-        key = task = rec.task
-        if key not in subjects:
-            subjects[key] = load_task(rec.task)
+        key = SubjectSpec.parse(rec.task)
+        task = key.ref if key.kind == "task" else None
+    if key not in subjects:
+        subjects[key] = key.load()
     if not path.is_file():
         return None
     try:
@@ -69,8 +68,6 @@ def rescore_dir(out: Path, judge_llm: Optional[str] = None) -> tuple[int, int]:
     its prediction is kept as it was and not counted as rescored."""
     judge = None
     if judge_llm:
-        from tracr_agent.agent.backends.llm import make_backend
-
         judge = make_backend(judge_llm)
     records = read_results(out, strict=True)  # a line it cannot read would vanish in the rewrite below
     subjects: dict = {}
