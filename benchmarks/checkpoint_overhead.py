@@ -27,7 +27,7 @@ def main() -> None:
     from tracr_agent.agent.episode.store import SessionStore
     from tracr_agent.agent.investigators.registry import make_backend
     from tracr_agent.agent.records.config import EpisodeConfig
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
     from tracr_agent.tools.subjects.spec import SubjectSpec
 
     subject = load_task(a.task)

@@ -48,7 +48,7 @@ def main(argv: list[str]) -> None:
     from tracr_agent.agent.investigators.openworld import fit as fit_mod
     from tracr_agent.agent.investigators.openworld import investigator as inv_mod
     from tracr_agent.agent.investigators.openworld import synthesis
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
 
     prof = cProfile.Profile() if args.profile else None
     clock = {"search": 0.0, "cpu": 0.0, "evals": 0}

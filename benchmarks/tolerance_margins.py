@@ -28,7 +28,7 @@ def main(tasks: list[str]) -> None:
     from tracr_agent.agent.records.limits import Limits
     from tracr_agent.agent.investigators.decompiler import coverage, heads
     from tracr_agent.tools.subjects import compare
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
 
     diffs: dict[str, list[tuple[float, bool]]] = {"held_equal (program vs residual)": [], "within (head fits)": []}
 

@@ -77,7 +77,7 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def load():
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
 
     cache: dict = {}
 

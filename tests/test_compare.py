@@ -13,7 +13,7 @@ from tracr_agent.agent.investigators.hypotheses import Hypothesis
 from tracr_agent.agent.scoring.score import score_functional
 from tracr_agent.tools.subjects import compare
 from tracr_agent.tools.subjects.compare import NUM_TOL, outputs_equal, value_equal
-from tracr_agent.tools.subjects.zoo import get_task
+from tracr_agent.tools.subjects.tasks import get_task
 from tracr_agent.tools.suite.ablation import _outputs_differ
 
 NAN, INF = float("nan"), float("inf")

@@ -229,7 +229,7 @@ def test_judge_llm_retries_like_the_agent_and_records_one_error(tmp_path, fake_l
 def test_a_slow_judge_stays_within_its_wall_budget(fake_llm):
     from tracr_agent.agent.investigators.registry import make_backend
     from tracr_agent.agent.scoring.score import judge_description
-    from tracr_agent.tools.subjects.zoo import get_task
+    from tracr_agent.tools.subjects.tasks import get_task
 
     server = fake_llm("empty", delay=300)
     judge = make_backend(f"openai-compatible:m@{server.url}", timeout=2)

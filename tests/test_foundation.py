@@ -151,7 +151,7 @@ def test_compile_shortcuts_give_tracr_weights_and_tracr_outputs(task_id):
     from tracr_agent.tools.subjects.load import compile_subject
     from tracr_agent.tools.subjects.subject import SubjectTruth
     from tracr_agent.tools.subjects.verify import _tracr_outputs
-    from tracr_agent.tools.subjects.zoo import get_task
+    from tracr_agent.tools.subjects.tasks import get_task
 
     task = get_task(task_id)
     ours = compile_program(task.build(), task.vocab, task.max_seq_len)
@@ -198,7 +198,7 @@ def test_every_subject_is_anonymous(load):
 
 def test_cache_load_needs_no_jax_or_tracr(load):
     load("sort")  # make sure it is cached
-    code = ("import sys, time; t=time.perf_counter(); from tracr_agent.tools.subjects.load import load_task; s = load_task('sort'); "
+    code = ("import sys, time; t=time.perf_counter(); from tracr_agent.tools.subjects.tasks import load_task; s = load_task('sort'); "
             "dt = time.perf_counter() - t; out = s.run([[3, 1, 2]]); "
             "print(dt, out, [m for m in ('jax', 'tracr', 'haiku') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
@@ -213,7 +213,7 @@ def test_model_dir_roundtrip_from_tracr(tmp_path):
     from tracr_agent.tools.subjects.load import compile_subject, load_model_dir
     from tracr_agent.tools.subjects.subject import SubjectTruth
     from tracr_agent.tools.subjects.verify import _tracr_outputs
-    from tracr_agent.tools.subjects.zoo import get_task
+    from tracr_agent.tools.subjects.tasks import get_task
 
     task = get_task("frac_prevs")
     fresh = compile_subject(task.build(), task.vocab, task.max_seq_len, key="unused", truth=SubjectTruth(task.id),

@@ -169,7 +169,7 @@ def test_rule_too_shallow_for_difficulty():
 
 def test_generated_task_is_verified_cached_and_labelless(load):
     from tracr_agent.agent.scoring.score import score_prediction
-    from tracr_agent.tools.subjects.zoo import get_task
+    from tracr_agent.tools.subjects.tasks import get_task
 
     task = get_task("gen-3-1-0")
     assert task.origin == "generated" and task.extra["features"]["layers"] >= 1
@@ -221,9 +221,9 @@ def test_thirty_generated_tasks_across_difficulties_are_faithful(difficulty):
     here each cached subject is checked again against the program on its whole domain, its features
     against its difficulty, and the tasks of a difficulty are all different functions."""
     from tracr_agent.tools.subjects.generate.sampler import DIFFICULTIES
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
     from tracr_agent.tools.subjects.verify import outputs_equal
-    from tracr_agent.tools.subjects.zoo import get_task
+    from tracr_agent.tools.subjects.tasks import get_task
 
     assert sum(FAITHFUL.values()) == 30
     prints = set()

@@ -83,7 +83,7 @@ def test_header_score_and_end_are_written_in_one_place():
 def test_a_declared_condition_is_honoured_everywhere(monkeypatch, reverse_subject):
     from tracr_agent.agent.loop.prompts import system_prompt
     from tracr_agent.tools.suite import CONDITIONS, ToolContext, call_tool, tool_names
-    from tracr_agent.tools.suite.conditions import ConditionRules
+    from tracr_agent.tools.conditions import ConditionRules
 
     monkeypatch.setitem(CONDITIONS, "probe", ConditionRules(
         "probe", "attention only", also_tools=frozenset({"attention_pattern", "submit_prediction"}),
@@ -111,7 +111,7 @@ def test_unknown_condition_is_one_line_everywhere(tmp_path):
 @pytest.mark.parametrize("condition,pairs", [("static", False), ("static+io", True)])
 def test_static_dump_follows_the_declaration(reverse_subject, condition, pairs):
     from tracr_agent.agent.investigators.static import build_dump
-    from tracr_agent.tools.suite.conditions import CONDITIONS
+    from tracr_agent.tools.conditions import CONDITIONS
 
     dump = build_dump(reverse_subject, condition)
     for hook in CONDITIONS[condition].static.hooks:

@@ -1,8 +1,8 @@
 """Guards against the repetitions issue 11 removed coming back: each thing is said in one place.
 
-- a condition's rules live in its declaration (tools/suite/conditions.py): no other module compares
+- a condition's rules live in its declaration (tools/conditions.py): no other module compares
   anything with a condition's name;
-- the limits have one set of defaults (agent/records/limits.py) and the tool-output cap one
+- the limits have one set of defaults (agent/records/limit_fields.py) and the tool-output cap one
   (tools/output_cap.py): no other module keeps a copy of either number;
 - the typed Score is read as such: no `.get("score") or {}`;
 - the test double lives in tests/, and no command or option that does not exist is named.
@@ -19,10 +19,10 @@ import pytest
 
 from tracr_agent.agent.records.limits import Limits
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
-from tracr_agent.tools.suite.conditions import CONDITIONS
+from tracr_agent.tools.conditions import CONDITIONS
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDITIONS_MODULE = "tools/suite/conditions.py"
+CONDITIONS_MODULE = "tools/conditions.py"
 
 
 def product_modules():
@@ -86,7 +86,7 @@ def test_the_limit_guard_recognises_a_copied_default(line):
 
 
 def test_limit_and_cap_defaults_are_declared_once():
-    owners = {"agent/records/limits.py", "tools/output_cap.py"}
+    owners = {"agent/records/limit_fields.py", "tools/output_cap.py"}
     offenders = [f"{name}: {line}" for name, source in product_modules() if name not in owners
                  for line in limit_copies(source)]
     offenders += [f"{name}: {line.strip()}" for name, source in product_modules() if name not in owners

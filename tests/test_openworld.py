@@ -152,7 +152,7 @@ def test_open_world_full_explains_a_zoo_task(load, tmp_path):
 def test_open_world_on_zoo_and_generated_tasks(load, tmp_path, capsys):
     """`full` on zoo tasks it must explain, and on generated difficulty-1 tasks: functionally correct
     and not tabulated on each of the must-get ones; the rate over all of them is printed."""
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
 
     gen = [f"gen-1-1-{i}" for i in range(6)]
     results = {}

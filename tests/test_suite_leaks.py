@@ -78,7 +78,7 @@ def calls(subject, condition: str):
 def test_no_tool_output_leaks_the_task(load, task_id, residual):
     """No tool names the task; in raw mode, none names a residual variable or marks the output.
     A generated task's program rendering and description appear nowhere either."""
-    from tracr_agent.tools.subjects.zoo import get_task
+    from tracr_agent.tools.subjects.tasks import get_task
 
     subject = load(task_id)
     task = get_task(task_id)

@@ -11,7 +11,7 @@ from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.tools.errors import SubjectError
 from tracr_agent.tools.subjects import modeldir
-from tracr_agent.tools.subjects.load import load_task
+from tracr_agent.tools.subjects.tasks import load_task
 from tracr_agent.tools.suite import ToolContext, call_tool
 
 from fakes import ScriptedChatModel

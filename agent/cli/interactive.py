@@ -51,7 +51,7 @@ def lab_cmd(
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
     from tracr_agent.agent.interactive.lab import start_lab
     from tracr_agent.agent.records.config import EpisodeConfig
-    from tracr_agent.tools.suite.conditions import get_condition, with_tools
+    from tracr_agent.tools.conditions import get_condition, with_tools
 
     check_probe_options(condition, residual, cap)
     if not get_condition(condition).has_tools:

@@ -1,7 +1,8 @@
 """Transcript commands: `replay` (render or re-execute), `inspect` (list a directory), `export` (md/html).
 
-Registered on the main typer app by `tracr_agent.agent.cli.main._register_more()`. Every heavy
-import stays inside a function so `tracr-agent --help` stays instant. User
+Registered on the main typer app by `tracr_agent.agent.cli.main._register_more()`. Every import of
+the project's machinery stays inside the command that needs it: start-up time (`tracr-agent --help`
+loads only typer, rich and the option declarations; benchmarks/cli_startup.py). User
 errors (a missing, corrupt or foreign file; an unknown schema version; a
 subject whose fingerprint changed) print one `error: …` line and exit non-zero.
 """
@@ -17,7 +18,6 @@ from typing import Optional
 import typer
 
 from tracr_agent.agent.cli.options import PlainOpt
-from tracr_agent.agent.episode.reading import load_events, summarize_transcript
 
 SKIP_REASONS = {
     "denied": "denied by the user",
@@ -84,6 +84,8 @@ def replay_cmd(
         fail(f"--only takes one of: {', '.join(ONLY_CHOICES)} (got {only!r})")
     if speed < 0:
         fail("--speed must be >= 0 (0 means no waiting)")
+    from tracr_agent.agent.episode.reading import load_events
+
     path = Path(file)
     if rerun:
         raise typer.Exit(rerun_transcript(path))
@@ -150,6 +152,7 @@ def rerun_transcript(path: Path) -> int:
     from rich.table import Table
 
     from tracr_agent.agent.cli.main import console, err_console
+    from tracr_agent.agent.episode.reading import load_events
     from tracr_agent.tools.suite.base import ToolContext, call_tool
 
     events, problem = load_events(path)
@@ -228,6 +231,7 @@ def inspect_cmd(
     from rich.text import Text
 
     from tracr_agent.agent.cli.main import console, err_console, fail
+    from tracr_agent.agent.episode.reading import summarize_transcript
     from tracr_agent.agent.records.transcript import TranscriptError
 
     root = Path(directory)
@@ -299,6 +303,7 @@ def export_cmd(
 ):
     """Write a readable document of an episode: turns, tool calls and results, prediction, score."""
     from tracr_agent.agent.cli.main import console, err_console, fail
+    from tracr_agent.agent.episode.reading import load_events
     from tracr_agent.agent.render.document import episode_blocks, to_markdown
     from tracr_agent.agent.render.html.page import episode_page
 

@@ -33,8 +33,8 @@ from tracr_agent.tools.subjects.generate.ids import is_generated
 from tracr_agent.tools.subjects.generate.task import task_features
 from tracr_agent.tools.subjects.spec import SubjectSpec, SuiteMember, parse_suite
 from tracr_agent.tools.subjects.subject import limit_torch_threads
-from tracr_agent.tools.subjects.zoo import get_task
-from tracr_agent.tools.suite.conditions import CONDITIONS, RESIDUAL_MODES
+from tracr_agent.tools.subjects.tasks import get_task
+from tracr_agent.tools.conditions import CONDITIONS, RESIDUAL_MODES
 
 EVAL_FORMAT = "tracr-agent-eval/1"
 PRESETS = {

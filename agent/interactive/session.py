@@ -40,7 +40,7 @@ from tracr_agent.agent.records.config import EpisodeConfig
 from tracr_agent.agent.render.live import LiveView
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.suite.base import REGISTRY, ToolContext, describe_validation, load_all, signature
-from tracr_agent.tools.suite.conditions import get_condition, with_tools
+from tracr_agent.tools.conditions import get_condition, with_tools
 
 
 REVIEW_PROMPT = "[a]pprove (Enter) [e]dit [d]eny [h]int [p]ause > "

@@ -37,7 +37,7 @@ def dump_input(subject, seed: int = 0) -> list:
 
 def build_dump(subject, condition: str, hooks=None, seed: int = 0, inputs=None,
                residual: str = "labelled") -> str:
-    """The dump the condition declares (tools/suite/conditions.py StaticDump): for each input, each hook
+    """The dump the condition declares (tools/conditions.py StaticDump): for each input, each hook
     (a per-layer name like `attn.hook_pattern` means every layer's; `hooks` overrides the declared ones),
     then the declared number of input/output pairs."""
     dump = get_condition(condition).static

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, field_validator
 from tracr_agent.agent.records.limits import Limits
 from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
 from tracr_agent.tools.subjects.spec import SubjectSpec
-from tracr_agent.tools.suite.conditions import Condition, Residual
+from tracr_agent.tools.conditions import Condition, Residual
 
 
 class EpisodeSettings(BaseModel):

@@ -1,28 +1,36 @@
 """An episode's budget (`Limits`) and the tool-output cap, with their one set of defaults and checks.
 
-Every command that runs an episode (run, eval, run --interactive, lab) takes its limit options
-from here (agent/cli/options.py turns the fields into typer options), the transcript header
-records them, and the graph enforces them.
+Every command that runs an episode (run, eval, run --interactive) takes its limit options from the
+same table (records/limit_fields.py; agent/cli/options.py turns it into typer options), the
+transcript header records them, and the graph enforces them.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, ValidationError
 
+from tracr_agent.agent.records.limit_fields import LIMIT_FIELDS
 from tracr_agent.tools.errors import UserError
 
 MIN_CAP_TOKENS = 200
 """Smallest tool-output cap (--cap) accepted: below it even one tool's header would be cut."""
 
 
-class Limits(BaseModel):
-    """An episode's budget; every limit is positive and finite (nan would switch a limit off)."""
+def _field(name: str):
+    kind, default, description = LIMIT_FIELDS[name]
+    # nan would switch a limit off, so float limits must also be finite
+    return Field(default, gt=0, description=description, **({"allow_inf_nan": False} if kind is float else {}))
 
-    max_tool_calls: int = Field(40, gt=0, description="Tool-call limit.")
-    max_llm_turns: int = Field(40, gt=0, description="LLM-turn limit.")
-    max_tokens: int = Field(400_000, gt=0, description="Token limit.")
-    max_seconds: float = Field(900.0, gt=0, allow_inf_nan=False, description="Wall-time limit in seconds.")
-    max_cost: float = Field(5.0, gt=0, allow_inf_nan=False, description="Cost limit in USD.")
+
+class Limits(BaseModel):
+    """An episode's budget (fields, defaults and help from records/limit_fields.py); every limit is
+    positive and finite."""
+
+    max_tool_calls: int = _field("max_tool_calls")
+    max_llm_turns: int = _field("max_llm_turns")
+    max_tokens: int = _field("max_tokens")
+    max_seconds: float = _field("max_seconds")
+    max_cost: float = _field("max_cost")
 
     @classmethod
     def from_options(cls, **values) -> "Limits":

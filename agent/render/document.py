@@ -11,6 +11,10 @@ import json
 import re
 from typing import Optional
 
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.render.live import score_parts
+from tracr_agent.tools.subjects.tasks import get_task
+
 
 def fence(text: str, lang: str = "") -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
@@ -46,7 +50,6 @@ def truth_of(header) -> Optional[dict]:
     task_id = header.subject.task_id
     if header.subject.kind != "task" or not task_id:
         return None
-    from tracr_agent.tools.subjects.zoo import get_task
 
     try:
         task = get_task(task_id)
@@ -60,11 +63,7 @@ def truth_of(header) -> Optional[dict]:
 
 
 def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
-    from tracr_agent.agent.render.live import score_parts
-
     """The document as neutral blocks: (kind, payload…). Every renderer walks this list."""
-    from tracr_agent.agent.records import transcript as tr
-
     h: tr.Header = events[0]
     end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
     facts = [("subject", h.subject.task_id or "(not a zoo task)"), ("fingerprint", h.subject.fingerprint),

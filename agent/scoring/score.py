@@ -81,7 +81,7 @@ def _stripped(label: str) -> set[str]:
 def _task_labels(task) -> tuple[Optional[str], tuple[str, ...]]:
     """(id, every label) for a zoo Task, a task id, or a SubjectTruth."""
     if isinstance(task, str):
-        from tracr_agent.tools.subjects.zoo import get_task
+        from tracr_agent.tools.subjects.tasks import get_task
 
         task = get_task(task)
     task_id = getattr(task, "id", None) or getattr(task, "task_id", None)
@@ -311,7 +311,7 @@ def _task_of(subject):
     if not task_id:
         truth = getattr(subject, "truth", None)
         return truth if truth is not None and getattr(truth, "labels", None) else None
-    from tracr_agent.tools.subjects.zoo import get_task
+    from tracr_agent.tools.subjects.tasks import get_task
 
     try:
         return get_task(task_id)
@@ -327,7 +327,7 @@ def score_prediction(prediction: Optional[dict], subject, task=None, closed_set:
     ("no prediction") scores incorrect everywhere with error "no prediction".
     """
     if isinstance(task, str):
-        from tracr_agent.tools.subjects.zoo import get_task
+        from tracr_agent.tools.subjects.tasks import get_task
 
         task = get_task(task)
     if task is None:

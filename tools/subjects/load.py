@@ -1,5 +1,6 @@
-"""Loading a subject: a zoo or generated task, a user's RASP program file, or a model directory
-(named by tools/subjects/spec.py's `SubjectSpec`, which calls these).
+"""Compiling and caching subjects, and loading a user's RASP program file or a model directory.
+(Tasks, zoo or generated, load through tools/subjects/tasks.py; tools/subjects/spec.py's `SubjectSpec`
+names every kind of subject and calls these.)
 
 Compiled subjects are cached as model directories under the user's cache
 directory (platformdirs; `TRACR_AGENT_CACHE` overrides), keyed by the
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Optional
 
 from tracr_agent.tools.errors import SubjectError
+from tracr_agent.tools.subjects.compile import compile_program
+from tracr_agent.tools.subjects.convert import convert
 from tracr_agent.tools.subjects.modeldir import read_card, read_weights, write_model_dir
 from tracr_agent.tools.subjects.subject import Subject, SubjectTruth
 
@@ -77,8 +80,6 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
         hit = load_cached(key, truth.kind)
         if hit is not None:
             return hit
-    from tracr_agent.tools.subjects.compile import compile_program
-    from tracr_agent.tools.subjects.convert import convert
 
     model = compile_program(program, vocab, max_seq_len)
     card, weights, provenance = convert(model, program.label, max_seq_len)
@@ -130,35 +131,6 @@ def _store(final: Path, card, weights, truth: SubjectTruth, provenance, *, repla
         os.replace(tmp, final)
     except OSError:  # another process won the race: theirs is as good as ours
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def task_source(task) -> str:
-    import inspect
-
-    if task.origin == "generated":
-        from tracr_agent.tools.subjects.generate.task import program_source
-
-        return program_source(task)
-
-    return inspect.getsource(inspect.getmodule(task.build)) + task.id
-
-
-def load_task(task_id: str, use_cache: bool = True, refresh: bool = False) -> Subject:
-    from tracr_agent.tools.subjects.zoo import get_task
-
-    try:
-        task = get_task(task_id)
-    except KeyError as e:
-        raise SubjectError(e.args[0]) from None
-    key = cache_key(task_source(task), task.vocab, task.max_seq_len)
-    subject = load_cached(key) if use_cache and not refresh else None
-    if subject is None:
-        subject = compile_subject(task.build(), task.vocab, task.max_seq_len, key=key,
-                                  truth=SubjectTruth(task_id=task.id, labels=task.labels), use_cache=use_cache,
-                                  refresh=refresh)
-    # A generated program's cache entry is keyed by the program alone: the id asked for names it.
-    subject.truth.task_id, subject.truth.labels = task.id, tuple(task.labels)
-    return subject
 
 
 def load_program(spec: str, use_cache: bool = True) -> Subject:

@@ -23,7 +23,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict
 
 from tracr_agent.tools.errors import SubjectError, UserError
-from tracr_agent.tools.subjects.load import load_model_dir, load_program, load_task
+from tracr_agent.tools.subjects.load import load_model_dir, load_program
 from tracr_agent.tools.subjects.modeldir import read_card
 
 DIR_PREFIX = "dir:"
@@ -100,7 +100,7 @@ class SubjectSpec(BaseModel):
         # Only a task name loads the zoo and the generator: an episode on a model directory or a program
         # never imports them (the open-world baseline's honesty, checked by tests/test_openworld.py).
         from tracr_agent.tools.subjects.generate.ids import is_generated, parse_id, parse_spec
-        from tracr_agent.tools.subjects.zoo import get_task
+        from tracr_agent.tools.subjects.tasks import get_task
 
         if text.startswith(GEN_SUITE_PREFIX):
             raise SubjectError(f"{text} names a suite of generated tasks: run them all with `eval --tasks {text}`, "
@@ -141,6 +141,8 @@ class SubjectSpec(BaseModel):
 
         `refresh` compiles a task afresh even on a cache hit (for `compile --verify`)."""
         if self.kind == "task":
+            from tracr_agent.tools.subjects.tasks import load_task  # the zoo and generator: only for a task
+
             subject = load_task(self.ref, use_cache=use_cache, refresh=refresh)
         elif self.kind == "program":
             subject = load_program(self.ref, use_cache=use_cache)

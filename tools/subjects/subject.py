@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any, Optional, Sequence
 
 from tracr_agent.tools.errors import UserError
-from tracr_agent.tools.subjects.modeldir import ModelCard, token_key
+from tracr_agent.tools.subjects.modeldir import ModelCard, build_bridge, token_key
 from tracr_agent.tools.subjects.rawview import raw_dim_names
 
 # Output logits below this mean "no value": tracr writes a zero vector where a
@@ -147,8 +147,6 @@ class Subject:
             self._warming = thread
 
     def _load_bridge(self):
-        from tracr_agent.tools.subjects.modeldir import build_bridge
-
         with self._bridge_lock:  # one build, whichever thread gets here first
             if self._bridge is None:
                 limit_torch_threads()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracr_agent.tools.subjects.compare import outputs_equal
+from tracr_agent.tools.subjects.compile import PAD, fast_xla
 
 
 @dataclass
@@ -38,8 +39,6 @@ def _padded_forward(model):
     import haiku as hk
     import jax
 
-    from tracr_agent.tools.subjects.compile import PAD
-
     pad = model.input_encoder.encoding_map[PAD]
 
     @hk.without_apply_rng
@@ -58,8 +57,6 @@ def _tracr_outputs(subject, model, inputs: list[list]):
     import jax.numpy as jnp
     import numpy as np
     import torch
-
-    from tracr_agent.tools.subjects.compile import fast_xla
 
     if not inputs:
         return [], {}

@@ -13,7 +13,7 @@ from tracr_agent.tools.suite.base import (  # noqa: F401
     check_condition,
     tool_names,
 )
-from tracr_agent.tools.suite.conditions import (  # noqa: F401
+from tracr_agent.tools.conditions import (  # noqa: F401
     CONDITIONS,
     RESIDUAL_MODES,
     Condition,

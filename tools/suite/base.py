@@ -16,18 +16,17 @@ from typing import Callable, Optional
 
 from pydantic import BaseModel, ValidationError
 
+from tracr_agent.tools.errors import ToolError
 from tracr_agent.tools.output_cap import CHARS_PER_TOKEN, DEFAULT_CAP_TOKENS  # noqa: F401 (re-exported)
-from tracr_agent.tools.suite.conditions import (  # noqa: F401 (re-exported)
+from tracr_agent.tools.subjects.rawview import raw_view
+from tracr_agent.tools.subjects.subject import InputError
+from tracr_agent.tools.conditions import (  # noqa: F401 (re-exported)
     CONDITIONS,
     RESIDUAL_MODES,
     ConditionRules,
     check_residual,
     get_condition,
 )
-
-
-class ToolError(Exception):
-    """A bad call the caller can fix; the message says how."""
 
 
 @dataclass
@@ -44,7 +43,7 @@ class ToolContext:
 
     @property
     def rules(self) -> ConditionRules:
-        """The condition's declaration (tools/suite/conditions.py)."""
+        """The condition's declaration (tools/conditions.py)."""
         return get_condition(self.condition)
 
     @property
@@ -234,16 +233,12 @@ def _call_tool(subject, name, args, ctx: ToolContext, t0: float) -> ToolResult:
     if ctx.residual not in RESIDUAL_MODES:
         return done(f"error: unknown residual mode {ctx.residual!r}; choose one of: {', '.join(RESIDUAL_MODES)}", True)
     if ctx.raw:
-        from tracr_agent.tools.subjects.rawview import raw_view
-
         subject = raw_view(subject)
     try:
         return done(spec.fn(subject, ctx, parsed))
     except ToolError as e:
         return done(f"error: {e}", True)
     except Exception as e:  # an input error from the subject, or a bug: either way the loop goes on
-        from tracr_agent.tools.subjects.subject import InputError
-
         if isinstance(e, InputError):
             return done(f"error: {e}", True)
         return done(f"error: {name} failed: {type(e).__name__}: {e}", True)

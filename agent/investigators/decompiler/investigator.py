@@ -26,9 +26,9 @@ from tracr_agent.agent.investigators.decompiler.analysis import final_hook, patt
 from tracr_agent.agent.investigators.decompiler.observations import read_results
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, describe, label, source
 from tracr_agent.agent.investigators.decompiler.variables import read_all
-from tracr_agent.agent.investigators.reading import rounds
-from tracr_agent.agent.investigators.reading.output import decompile_internals
-from tracr_agent.agent.investigators.reading.rounds import parse_info
+from tracr_agent.agent.investigators.decompiler import rounds
+from tracr_agent.agent.investigators.decompiler.output import decompile_internals
+from tracr_agent.agent.investigators.decompiler.rounds import parse_info
 
 COVER_MARK = "Coverage round"
 MAX_TURNS = 8

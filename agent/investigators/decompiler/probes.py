@@ -14,6 +14,8 @@ import json
 import random
 from typing import Optional
 
+from tracr_agent.agent.investigators.decompiler.observations import hook_kind
+
 N_PROBES = 40
 N_SCAN = 3
 N_COVER = 40
@@ -61,8 +63,6 @@ def domain_sample(vocab: list, max_len: int, k: int = 3000, seed: int = 1) -> li
 def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Optional[dict] = None) -> int:
     """One (input, hook)'s share of a json reply: measured characters per position for this kind of
     hook when some were read already, else a first guess."""
-    from tracr_agent.agent.investigators.decompiler.observations import hook_kind
-
     n_pos = len(x) + 1
     seen = (sizes or {}).get(hook_kind(hook))
     if seen and seen[1]:

@@ -6,7 +6,7 @@ the smallest composition of RASP-like blocks that reproduces every observed outp
 disagree), re-synthesize on everything seen when it fails, and submit the program (render.py):
 a mechanism, a generated description, and a neutral label naming the kind of computation.
 Without decoded outputs (`whitebox`, labelled or raw residual): read the residual stream with
-get_activations (reading/: the same reads as the decompiler's round 1), find the output variable
+get_activations (decompiler/rounds.py: the same reads as the decompiler's round 1), find the output variable
 (the one no decompiled step reads, of the output's kind and values; with raw dims, found from
 activations) and take its values on every probe input as the observed outputs; then synthesize
 and test on fresh inputs (their final residual stream) as with decoded outputs, saying so in the
@@ -29,9 +29,9 @@ from tracr_agent.agent.investigators.openworld.fit import Fit, fit, refit
 from tracr_agent.agent.investigators.decompiler.analysis import final_hook
 from tracr_agent.agent.investigators.decompiler.observations import read_results
 from tracr_agent.agent.investigators.parsing import parse_run_model
-from tracr_agent.agent.investigators.reading import rounds
-from tracr_agent.agent.investigators.reading.output import decompile_internals, is_raw, output_observations
-from tracr_agent.agent.investigators.reading.rounds import parse_info
+from tracr_agent.agent.investigators.decompiler import rounds
+from tracr_agent.agent.investigators.decompiler.output import decompile_internals, is_raw, output_observations
+from tracr_agent.agent.investigators.decompiler.rounds import parse_info
 from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn
 from tracr_agent.tools.subjects.compare import outputs_equal
 

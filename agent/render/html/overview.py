@@ -7,7 +7,7 @@ import json
 from html import escape
 from urllib.parse import quote
 
-from tracr_agent.agent.evaluation.report import wilson
+from tracr_agent.agent.evaluation.stats import wilson
 from tracr_agent.agent.render.html.sources import Batch, Episode
 
 COLUMN_DIMS = (("condition", "condition"), ("llm", "LLM"), ("residual", "residual"))

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
+from tracr_agent.tools.errors import ToolError
+
 
 @dataclass(frozen=True)
 class StaticDump:
@@ -98,8 +100,6 @@ RESIDUAL_MODES: dict[str, ResidualRules] = {m.name: m for m in (
 def check_residual(mode: str) -> str:
     """`mode` when it is a residual mode, else ToolError naming the choices."""
     if mode not in RESIDUAL_MODES:
-        from tracr_agent.tools.suite.base import ToolError
-
         raise ToolError(f"unknown residual mode {mode!r}; choose one of: {', '.join(RESIDUAL_MODES)}")
     return mode
 
@@ -111,8 +111,6 @@ def get_condition(name) -> ConditionRules:
     try:
         return CONDITIONS[name]
     except (KeyError, TypeError):
-        from tracr_agent.tools.suite.base import ToolError
-
         raise ToolError(f"unknown condition {name!r}; choose one of: {', '.join(CONDITIONS)}") from None
 
 
