@@ -120,7 +120,8 @@ def user_errors(fn):
 def check_probe_options(condition: str, residual: str, cap: int) -> None:
     """The condition, residual mode and --cap every probing command (run, tool, lab) takes: one line, exit 2."""
     from tracr_agent.agent.records.limits import check_cap
-    from tracr_agent.tools.suite.base import ToolError, check_condition, check_residual
+    from tracr_agent.tools.suite.base import check_condition, check_residual
+    from tracr_agent.tools.errors import ToolError
 
     try:
         check_condition(condition)

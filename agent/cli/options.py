@@ -16,7 +16,7 @@ import typer
 
 from tracr_agent.agent.records.limit_fields import LIMIT_FIELDS
 from tracr_agent.tools.conditions import CONDITIONS, with_tools
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS
 
 DEFAULT_OUT = "runs/transcripts"
 """Where `run` and `lab` write new transcripts: not transcripts/, which holds the tracked examples."""

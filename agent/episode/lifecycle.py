@@ -160,7 +160,7 @@ class Episode:
 
 def score_episode(prediction: Optional[dict], subject, closed_set: bool = False, judge=None) -> Score:
     # Imported here: scoring's label rules import the zoo, which an open-world episode on a model
-    # directory never loads until it is scored (tests/test_openworld.py runs one with score=False).
+    # directory never loads until it is scored (tests/integration/test_openworld.py runs one with score=False).
     from tracr_agent.agent.scoring.score import score_prediction
 
     # score_prediction looks the zoo task up itself, and only for a subject that is one

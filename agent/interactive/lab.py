@@ -33,7 +33,7 @@ from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.config import EpisodeConfig
 from tracr_agent.agent.render.grids import result_renderable
 from tracr_agent.agent.render.live import score_line
-from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.protocol.hooks import standard_hooks
 from tracr_agent.tools.suite.base import REGISTRY, ToolContext, call_tool, signature, tool_names
 
 PROMPT = "lab> "

@@ -27,7 +27,7 @@ BUILT_IN = {"baseline": "openworld.investigator:OpenWorldInvestigator",
             "decompiler": "decompiler.investigator:DecompilerInvestigator"}
 """The investigators that need no LLM, by spec: module (under agent/investigators/) and class. Imported
 only when named, so an episode loads no other investigator's code (the open-world baseline never
-loads the closed-world one's zoo knowledge: tests/test_openworld.py checks a whole episode)."""
+loads the closed-world one's zoo knowledge: tests/integration/test_openworld.py checks a whole episode)."""
 CLOSED_WORLD = frozenset({"baseline-closed"})
 """Specs of investigators that know the zoo's answers: transcripts and reports mark them."""
 

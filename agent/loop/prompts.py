@@ -45,7 +45,7 @@ def system_prompt(condition: str, subject, closed_set_labels: list[str] | None =
 
 
 def closed_set_labels() -> list[str]:
-    # the zoo loads only for a closed-set episode: an open-world one never imports it (tests/test_openworld.py)
+    # the zoo loads only for a closed-set episode: an open-world one never imports it (tests/integration/test_openworld.py)
     from tracr_agent.tools.subjects.zoo import all_tasks
 
     return [t.id for t in all_tasks()]

@@ -19,7 +19,7 @@ from typing import Optional
 from pydantic import BaseModel, Field, field_validator
 
 from tracr_agent.agent.records.limits import Limits
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS
 from tracr_agent.tools.subjects.spec import SubjectSpec
 from tracr_agent.tools.conditions import Condition, Residual
 

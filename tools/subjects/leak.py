@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from tracr_agent.tools.subjects.anonymize import split_label
-from tracr_agent.tools.subjects.rawview import RAW_DIM
+from tracr_agent.tools.protocol.raw import RAW_DIM
 
 # tracr's generic auto-labels name the primitive, not the task.
 _GENERIC = re.compile(r"^(map|sequence_map|aggregate|select|selector_width|numerical|categorical)_\d+$")

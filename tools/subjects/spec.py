@@ -90,7 +90,7 @@ class SubjectSpec(BaseModel):
         text = text.strip()
         transform = None
         m = _SUFFIX.match(text)
-        if m and not Path(text).exists():
+        if m and not _existing_path(text):
             transform = TransformSpec.parse(m["name"], m["arg"], text)
             text = m["base"]
         if text.startswith(DIR_PREFIX):
@@ -98,7 +98,7 @@ class SubjectSpec(BaseModel):
         if text.startswith(PROGRAM_PREFIX):
             return cls(kind="program", ref=program_ref(text[len(PROGRAM_PREFIX):]), transform=transform)
         # Only a task name loads the zoo and the generator: an episode on a model directory or a program
-        # never imports them (the open-world baseline's honesty, checked by tests/test_openworld.py).
+        # never imports them (the open-world baseline's honesty, checked by tests/integration/test_openworld.py).
         from tracr_agent.tools.subjects.generate.ids import is_generated, parse_id, parse_spec
         from tracr_agent.tools.subjects.tasks import get_task
 
@@ -149,6 +149,15 @@ class SubjectSpec(BaseModel):
         else:
             subject = load_model_dir(self.ref)
         return apply_transform(subject, self.transform) if self.transform else subject
+
+
+def _existing_path(text: str) -> bool:
+    """Whether `text` names a directory or program file as it stands (a path may hold an '@')."""
+    for prefix in (DIR_PREFIX, PROGRAM_PREFIX):
+        if text.startswith(prefix):
+            body = text[len(prefix):]
+            return Path(body).expanduser().exists() or Path(body.rpartition(":")[0]).expanduser().is_file()
+    return False
 
 
 def apply_transform(subject, transform: TransformSpec):

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ValidationError
 
 from tracr_agent.tools.errors import ToolError
-from tracr_agent.tools.output_cap import CHARS_PER_TOKEN, DEFAULT_CAP_TOKENS  # noqa: F401 (re-exported)
+from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS, cap_text
+from tracr_agent.tools.protocol.payloads import payload
+from tracr_agent.tools.protocol.values import fmt_seq
 from tracr_agent.tools.subjects.rawview import raw_view
 from tracr_agent.tools.subjects.subject import InputError
 from tracr_agent.tools.conditions import (  # noqa: F401 (re-exported)
@@ -69,6 +71,8 @@ class ToolResult:
     is_error: bool = False
     latency_ms: float = 0.0
     truncated: bool = False
+    data: Any = None
+    """The structured payload (tools/protocol/payloads.py): what a program reads instead of `text`."""
 
 
 REGISTRY: dict[str, ToolSpec] = {}
@@ -116,23 +120,6 @@ def load_all() -> None:
 
 
 # -- calling --------------------------------------------------------------------------------
-
-
-def cap_text(text: str, cap_tokens: int) -> tuple[str, bool]:
-    limit = cap_tokens * CHARS_PER_TOKEN
-    if len(text) <= limit:
-        return text, False
-    lines = text.split("\n")
-    kept, size = [], 0
-    for line in lines:
-        if size + len(line) + 1 > limit - 200:
-            break
-        kept.append(line)
-        size += len(line) + 1
-    cut = len(lines) - len(kept)
-    kept.append(f"[output cut: {cut} more lines (limit ~{cap_tokens} tokens); ask for fewer inputs, "
-                "positions or heads, or a single layer]")
-    return "\n".join(kept), True
 
 
 def describe_validation(name: str, spec: ToolSpec, e: ValidationError) -> str:
@@ -203,8 +190,8 @@ def _call_tool(subject, name, args, ctx: ToolContext, t0: float) -> ToolResult:
 
     def done(text: str, is_error: bool = False) -> ToolResult:
         text, truncated = cap_text(text, ctx.cap_tokens)
-        return ToolResult(name=name, text=text, is_error=is_error,
-                          latency_ms=(time.perf_counter() - t0) * 1000, truncated=truncated)
+        return ToolResult(name=name, text=text, is_error=is_error, latency_ms=(time.perf_counter() - t0) * 1000,
+                          truncated=truncated, data=payload(name, args, text, is_error))
 
     allowed = tool_names(ctx.condition)
     if not isinstance(name, str) or name not in allowed:
@@ -242,29 +229,6 @@ def _call_tool(subject, name, args, ctx: ToolContext, t0: float) -> ToolResult:
         if isinstance(e, InputError):
             return done(f"error: {e}", True)
         return done(f"error: {name} failed: {type(e).__name__}: {e}", True)
-
-
-# -- shared formatting ----------------------------------------------------------------------
-
-
-def fmt_tok(t) -> str:
-    return json.dumps(t) if isinstance(t, str) else str(t)
-
-
-def fmt_seq(seq) -> str:
-    return "[" + ", ".join("-" if x is None else fmt_tok(x) for x in seq) + "]"
-
-
-def fmt_num(x: float, digits: int = 3) -> str:
-    v = round(float(x), digits)
-    if v == 0:
-        return "0"
-    return f"{v:g}"
-
-
-def shows_nonzero(x: float, digits: int = 3) -> bool:
-    """Whether `fmt_num` prints x as anything but 0: what the tools list as a non-zero entry."""
-    return round(float(x), digits) != 0
 
 
 def check_inputs(subject, inputs, max_inputs: int) -> list[list]:

@@ -8,33 +8,24 @@ steps write and no step reads, of the kind and values `model_info` lists for the
 
 from __future__ import annotations
 
-import re
 from typing import Optional
 
-from tracr_agent.agent.investigators.decompiler.analysis import Decompilation, decompile, dim_stages, final_hook
+from tracr_agent.agent.investigators.decompiler.analysis import Decompilation, decompile, dim_stages
+from tracr_agent.tools.protocol.hooks import final_resid
+from tracr_agent.tools.protocol.raw import all_raw
 from tracr_agent.agent.investigators.decompiler.discovery import discover, output_map
 from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.variables import from_labels
-
-RAW_DIM = re.compile(r"d\d+")
-"""A raw dimension's name as the tools print it (tools/subjects/rawview.py names them; the reader may
-not import the subject side, test_decompiler.py, so it recognises them from the text alone)."""
-
-
-def is_raw(labels: list[str]) -> bool:
-    """Whether the residual basis is label-free (dims d0 … dN only)."""
-    return bool(labels) and all(RAW_DIM.fullmatch(label) for label in labels)
-
 
 def decompile_internals(info: dict, obs: Observations) -> Optional[Decompilation]:
     """The program decompiled from what was read (None: no residual stream was read)."""
     if not obs.residual_labels:
         return None
-    if not is_raw(obs.residual_labels):
+    if not all_raw(obs.residual_labels):
         return decompile(info, obs, from_labels(obs.residual_labels, info["vocab"]))
     # a label-free residual: find the variables first, then name the output's values
     info = {**info, "raw": True}
-    fh = final_hook(info["n_layers"])
+    fh = final_resid(info["n_layers"])
     finals = [(x, obs.get(x, fh)) for x in obs.inputs_with(fh)]
     dec = decompile(info, obs, discover(finals, dim_stages(obs, info)))
     out = next((v for v in dec.variables if v.name == dec.program.output), None)
@@ -50,7 +41,7 @@ def output_observations(dec: Decompilation, obs: Observations, n_layers: int) ->
     var = next((v for v in dec.variables if v.name == dec.program.output), None)
     if var is None:
         return {}
-    fh = final_hook(n_layers)
+    fh = final_resid(n_layers)
     omap = dec.program.output_map
     out = {}
     for x in obs.inputs_with(fh):

@@ -15,6 +15,7 @@ import random
 from typing import Optional
 
 from tracr_agent.agent.investigators.decompiler.observations import hook_kind
+from tracr_agent.tools.protocol.hooks import resid
 
 N_PROBES = 40
 N_SCAN = 3
@@ -71,7 +72,7 @@ def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Option
         return 40 + n_heads * n_pos * (4 + 5 * n_pos)
     if hook.endswith(("hook_attn_out", "hook_mlp_out")):  # one component writes a variable or two
         return 40 + n_pos * (4 + 10 * 3)
-    if hook == "blocks.0.hook_resid_pre":  # tokens, indices, one
+    if hook == resid(0, "pre"):  # tokens, indices, one
         return 40 + n_pos * (4 + 10 * 3)
     return 40 + n_pos * (4 + 9 * max(n_vars, 4))
 

@@ -8,15 +8,15 @@ scan's replies only, so every turn (recomputed from the history) computes the sa
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.decompiler import probes
-from tracr_agent.agent.investigators.decompiler.analysis import final_hook, pattern_hook, stage_hooks
+from tracr_agent.agent.investigators.decompiler.analysis import stage_hooks
+from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid
 from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
-from tracr_agent.agent.investigators.parsing import parse_seq
+from tracr_agent.agent.investigators.rule_based import phase_message
 
 ROUND1_CALLS = 24
 """Round 1's share of the budget (the rest: a later round and the submission)."""
@@ -25,34 +25,12 @@ Request = tuple[tuple, tuple[str, ...]]
 """(input, hooks to read on it)."""
 
 
-def parse_info(text: str) -> dict:
-    """model_info's text -> vocab, sizes, non-empty heads and MLPs, output kind and values."""
-    info: dict = {}
-    m = re.search(r"input vocab: (\[.*?\])\s+max_seq_len: (\d+)", text)
-    if m:
-        info["vocab"], info["max_seq_len"] = parse_seq(m.group(1)), int(m.group(2))
-    for key in ("layers", "heads per layer", "d_model"):
-        m = re.search(rf"{key}: (\d+)", text)
-        info[key.replace(" ", "_")] = int(m.group(1)) if m else 0
-    info["n_layers"] = info.pop("layers") or 1
-    info["numerical"] = bool(re.search(r"output: numerical", text))
-    m = re.search(r"output: categorical, values (\[.*?\]);", text)
-    info["output_values"] = [v for v in parse_seq(m.group(1)) if v is not None] if m else []
-    m = re.search(r"non-empty attention heads: (.*)", text)
-    info["heads"] = [(int(a), int(b)) for a, b in re.findall(r"(\d+)\.(\d+)", m.group(1))] if m else []
-    m = re.search(r"non-empty MLPs: (.*)", text)
-    info["mlps"] = [int(a) for a in re.findall(r"(\d+)\.mlp", m.group(1))] if m else []
-    m = re.search(r"residual stream variables \(\d+ dims\): (.*)", text)
-    info["n_vars"] = len(m.group(1).split(",")) if m else max(4, info["d_model"] // 3)
-    return info
-
-
 def requests(info: dict, xs, scan, hooks: tuple[str, ...] | None = None) -> list[Request]:
     """Every stage on the scanned inputs; on each of xs the given hooks (default: the final residual
     stream and every attention layer's pattern)."""
     if hooks is None:
         layers = sorted({l for l, _ in info["heads"]})
-        hooks = (final_hook(info["n_layers"]),) + tuple(pattern_hook(l) for l in layers)
+        hooks = (final_resid(info["n_layers"]),) + tuple(attn_pattern(l) for l in layers)
     out = [(tuple(x), tuple(h for h, _ in stage_hooks(info))) for x in scan]
     return out + [(tuple(x), hooks) for x in xs]
 
@@ -65,12 +43,13 @@ def plan(info: dict, obs: Observations, reqs: list[Request]) -> list[dict]:
 
 
 def read_message(call, info: dict, obs: Observations, reqs: list[Request], note: str, used: int,
-                 budget: int) -> AIMessage:
+                 budget: int, phase: str = "read") -> AIMessage:
     """get_activations calls for the requests, never past the episode's tool-call limit `budget` (the
-    submission needs the last call); `used` is the number of calls made so far."""
+    submission needs the last call); `used` is the number of calls made so far. The turn is marked
+    with `phase` (rule_based.phase_message)."""
     args = plan(info, obs, reqs)[: max(1, budget - 1 - used)]
-    return AIMessage(content=f"{note}: {len(args)} get_activations calls (json).",
-                     tool_calls=[call("get_activations", a, i) for i, a in enumerate(args)])
+    return phase_message(phase, f"{note}: {len(args)} get_activations calls (json).",
+                         [call("get_activations", a, i) for i, a in enumerate(args)])
 
 
 def missing(obs: Observations, reqs: list[Request]) -> list[Request]:
@@ -111,8 +90,7 @@ def _probe_set(info: dict, scan_obs: Observations) -> list[tuple]:
 
 def _reads_only(result, inputs) -> bool:
     """Whether a get_activations result read only these inputs (the scan's replies)."""
-    name, args, _ = result
-    if name != "get_activations" or not isinstance(args, dict):
+    if result.name != "get_activations":
         return False
-    xs = args.get("input") or []
+    xs = result.args.get("input") or []
     return bool(xs) and all(isinstance(x, list) and tuple(x) in inputs for x in xs)

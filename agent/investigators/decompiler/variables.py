@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from tracr_agent.agent.investigators.parsing import parse_value
+from tracr_agent.tools.protocol.values import parse_value
 from tracr_agent.tools.subjects.compare import nonzero
 from tracr_agent.tools.suite.residual import parse_labels
 

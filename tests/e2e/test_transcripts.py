@@ -22,14 +22,14 @@ from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.records.limits import Limits
 from tracr_agent.agent.backends.llm import Backend
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS
 
 from fakes import ScriptedChatModel
 
 # one pytest-xdist worker runs this whole module: the baseline episode (a module fixture) is run once
 pytestmark = pytest.mark.xdist_group("test_transcripts")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = [REPO / "transcripts" / f"baseline-{t}.jsonl" for t in ("reverse", "sort", "length")]
 EVENT_TYPES = {tr.Header, tr.LLMRequest, tr.LLMResponse, tr.ToolCallEvent, tr.ToolResultEvent, tr.LimitEvent,
                tr.HumanEvent, tr.PredictionEvent, tr.ScoreEvent, tr.ErrorEvent, tr.EndEvent}

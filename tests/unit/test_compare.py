@@ -17,7 +17,7 @@ from tracr_agent.tools.subjects.tasks import get_task
 from tracr_agent.tools.suite.ablation import _outputs_differ
 
 NAN, INF = float("nan"), float("inf")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("x,y,numerical,equal", [

@@ -16,7 +16,7 @@ from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.grids import result_renderable
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 X = ["a", "b", "c"]
 BLUE = "48;2;38;99;235"
 """The ANSI background of a full-weight (1.0) heatmap cell."""

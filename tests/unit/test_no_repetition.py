@@ -3,7 +3,7 @@
 - a condition's rules live in its declaration (tools/conditions.py): no other module compares
   anything with a condition's name;
 - the limits have one set of defaults (agent/records/limit_fields.py) and the tool-output cap one
-  (tools/output_cap.py): no other module keeps a copy of either number;
+  (tools/protocol/cap.py): no other module keeps a copy of either number;
 - the typed Score is read as such: no `.get("score") or {}`;
 - the test double lives in tests/, and no command or option that does not exist is named.
 Each detector is also run on a line it must catch, so a guard that cannot fail fails here.
@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from tracr_agent.agent.records.limits import Limits
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS
 from tracr_agent.tools.conditions import CONDITIONS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONDITIONS_MODULE = "tools/conditions.py"
 
 
@@ -86,7 +86,7 @@ def test_the_limit_guard_recognises_a_copied_default(line):
 
 
 def test_limit_and_cap_defaults_are_declared_once():
-    owners = {"agent/records/limit_fields.py", "tools/output_cap.py"}
+    owners = {"agent/records/limit_fields.py", "tools/protocol/cap.py"}
     offenders = [f"{name}: {line}" for name, source in product_modules() if name not in owners
                  for line in limit_copies(source)]
     offenders += [f"{name}: {line.strip()}" for name, source in product_modules() if name not in owners

@@ -19,7 +19,7 @@ from tracr_agent.agent.cli.main import app
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.limits import Limits
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 

@@ -1,6 +1,6 @@
 """`dir:PATH` as the subject of run, tool, show and lab: one model directory, as `--model-dir`.
 
-`eval --tasks dir:PATH` takes a whole suite (tests/test_eval_suites.py); a single-episode command
+`eval --tasks dir:PATH` takes a whole suite (tests/e2e/test_eval_suites.py); a single-episode command
 takes one model: PATH holding model.json, or a suite folder with exactly one model below it, or
 `dir:SUITE/NAME`. A suite of several, a missing or empty PATH, or a second subject is one line, exit 2.
 """

@@ -22,7 +22,7 @@ from tracr_agent.agent.cli.main import app
 # one pytest-xdist worker runs this whole module: the evaluated folder (a module fixture) is built once
 pytestmark = pytest.mark.xdist_group("test_view")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 X = ["a", "b", "c"]
 

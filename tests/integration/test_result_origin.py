@@ -20,7 +20,7 @@ from tracr_agent.agent.records.limits import Limits
 
 from fakes import ScriptedChatModel
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SUBMIT = {"label": "reverse", "description": "reverses the sequence",
           "implementation": "def f(tokens):\n    return list(reversed(tokens))\n", "confidence": 0.9}
 EXPECTED = {"h1": "denied", "c1": "tool", "c2": "tool", "c3": "tool_limit", "b1": "invalid_call",

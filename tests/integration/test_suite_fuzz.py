@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.protocol.hooks import standard_hooks
 from tracr_agent.tools.suite import ToolContext, call_tool, tool_names
 
 SUBJECTS = ["reverse", "sort"]

@@ -18,7 +18,7 @@ import pytest
 from tracr_agent.tools.subjects.zoo import ZOO, all_tasks, get_task
 from tracr_agent.tools.subjects.zoo.base import normalize_label
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 SEED_IDS = {"reverse", "sort", "length"}
 LIB_IDS = {

@@ -14,7 +14,7 @@ import pytest
 
 from tracr_agent.agent.records import transcript as tr
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "from tracr_agent.agent.cli.main import main; main()"]
 
 

@@ -145,7 +145,7 @@ def test_run_raw_records_the_mode_and_shows_no_label(tmp_path, load):
 def test_old_transcripts_read_as_labelled():
     from pathlib import Path
 
-    for path in sorted(Path(__file__).parent.parent.glob("transcripts/baseline-*.jsonl")):
+    for path in sorted(Path(__file__).resolve().parents[2].glob("transcripts/baseline-*.jsonl")):
         text = path.read_text()
         assert '"residual"' not in text.splitlines()[0]
         assert _events(path)[0].residual == "labelled"

@@ -13,7 +13,7 @@ import random
 import pytest
 
 from tracr_agent.tools.subjects.leak import find_label_leaks, find_leaks, find_program_leaks
-from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.protocol.hooks import standard_hooks
 from tracr_agent.tools.suite import REGISTRY, ToolContext, call_tool, tool_names
 from tracr_agent.tools.subjects.zoo import all_tasks
 

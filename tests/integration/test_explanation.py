@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from tracr_agent.agent.cli.main import app
 from tracr_agent.agent.scoring.explanation import ast_size, explain, tabulation
 from tracr_agent.agent.scoring.score import score_family, score_prediction
-from tracr_agent.tools.subjects.zoo import FAMILIES, all_tasks, get_task
+from tracr_agent.tools.subjects.tasks import get_task
+from tracr_agent.tools.subjects.zoo import FAMILIES, all_tasks
 
 V4, N5 = ("a", "b", "c", "d"), 5
 DOMAIN = [x for n in range(1, N5 + 1) for x in itertools.product(V4, repeat=n)]

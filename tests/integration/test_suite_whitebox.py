@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.protocol.hooks import standard_hooks
 from tracr_agent.tools.suite import ToolContext, call_tool, tool_names
 from tracr_agent.tools.suite.outputs import format_output
 
@@ -30,7 +30,7 @@ def chosen_inputs(subject, k: int = 3) -> list[list]:
         if x not in picked:
             picked.append(x)
     outs = [format_output(subject, y) for y in subject.run(picked)]
-    from tracr_agent.tools.suite.base import fmt_seq
+    from tracr_agent.tools.protocol.values import fmt_seq
 
     ins = {fmt_seq(x) for x in picked}
     distinct = [x for x, o in zip(picked, outs) if o not in ins]

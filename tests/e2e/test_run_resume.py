@@ -273,7 +273,7 @@ def test_open_world_baseline_resumes_while_asking(reverse_subject, tmp_path):
 def test_replay_backend_resumes_with_the_next_recorded_response(reverse_subject, tmp_path):
     from pathlib import Path
 
-    example = Path(__file__).resolve().parents[1] / "transcripts" / "baseline-reverse.jsonl"
+    example = Path(__file__).resolve().parents[2] / "transcripts" / "baseline-reverse.jsonl"
     spec = f"replay:{example}"
     resumed = interrupted_then_resumed(reverse_subject, spec, tmp_path, "full", Interrupt(tr.LLMRequest, 2))
     assert_same_episode(resumed, uninterrupted(reverse_subject, spec, tmp_path, "full"))
