@@ -53,10 +53,6 @@ class Row:
         return self.n if self.label_n is None else self.label_n
 
     @property
-    def label_acc(self) -> float:
-        return self.label_k / self.label_total if self.label_total else 0.0
-
-    @property
     def func_acc(self) -> float:
         return self.func_k / self.n if self.n else 0.0
 

@@ -37,12 +37,6 @@ def dump_input(subject, seed: int = 0) -> list:
     return [rng.choice(subject.vocab) for _ in range(subject.max_seq_len)]
 
 
-def build_dump(subject, condition: str, hooks=None, seed: int = 0, inputs=None,
-               residual: str = "labelled") -> str:
-    """The dump's text (see `static_dump`)."""
-    return static_dump(subject, condition, hooks, seed, inputs, residual)[0]
-
-
 def static_dump(subject, condition: str, hooks=None, seed: int = 0, inputs=None,
                 residual: str = "labelled") -> tuple[str, Optional[dict]]:
     """The dump the condition declares (tools/conditions.py StaticDump): for each input, each hook

@@ -110,10 +110,10 @@ def test_unknown_condition_is_one_line_everywhere(tmp_path):
 
 @pytest.mark.parametrize("condition,pairs", [("static", False), ("static+io", True)])
 def test_static_dump_follows_the_declaration(reverse_subject, condition, pairs):
-    from tracr_agent.agent.investigators.static import build_dump
+    from tracr_agent.agent.investigators.static import static_dump
     from tracr_agent.tools.conditions import CONDITIONS
 
-    dump = build_dump(reverse_subject, condition)
+    dump = static_dump(reverse_subject, condition)[0]
     for hook in CONDITIONS[condition].static.hooks:
         assert hook in dump
     assert ("== input/output pairs ==" in dump) == pairs

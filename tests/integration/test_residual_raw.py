@@ -204,11 +204,11 @@ def test_lab_raw_records_the_mode_and_shows_raw_dims(tmp_path):
 
 
 def test_static_dump_in_raw_mode_names_no_variable(reverse_subject):
-    from tracr_agent.agent.investigators.static import build_dump
+    from tracr_agent.agent.investigators.static import static_dump
 
     hooks = ("attn.hook_pattern", "hook_pos_embed", "hook_embed", "hook_resid_post")
-    labelled = build_dump(reverse_subject, "static+io", hooks)
-    raw = build_dump(reverse_subject, "static+io", hooks, residual="raw")
+    labelled = static_dump(reverse_subject, "static+io", hooks)[0]
+    raw = static_dump(reverse_subject, "static+io", hooks, residual="raw")[0]
     assert find_label_leaks(labelled, reverse_subject)  # the labelled dump does name them
     assert find_label_leaks(raw, reverse_subject) == []
     assert re.search(r"\bd\d+=1\b", raw)

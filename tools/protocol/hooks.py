@@ -9,7 +9,6 @@ EMBED = "hook_embed"
 POS_EMBED = "hook_pos_embed"
 LOGITS = "logits"
 """Not a hook: the model's output, readable with get_activations where outputs are shown."""
-RESID_STAGES = ("pre", "mid", "post")
 PER_LAYER = ("hook_resid_pre", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_attn_scores",
              "attn.hook_pattern", "attn.hook_z", "hook_attn_out", "hook_resid_mid", "mlp.hook_pre",
              "mlp.hook_post", "hook_mlp_out", "hook_resid_post")

@@ -35,19 +35,11 @@ def stage_hooks(info: dict) -> list[tuple[str, int]]:
 
 
 
-def stage_name(stage: int) -> str:
-    if stage == 0:
-        return "the embedding"
-    layer, part = divmod(stage - 1, 2)
-    return f"layer {layer} {'attention' if part == 0 else 'MLP'}"
-
-
 @dataclass
 class Decompilation:
     program: Program
     variables: list[Variable]
     stages: dict[str, int] = field(default_factory=dict)
-    n_probes: int = 0
 
 
 def _scanned(obs: Observations, info: dict):
@@ -85,7 +77,6 @@ def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decom
     n_layers = info["n_layers"]
     fh = final_resid(n_layers)
     stages = write_stages(obs, variables, info)
-    by_name = {v.name: v for v in variables}
     probes = []  # (input, values at pos 0..n, {layer: pattern})
     for x in obs.inputs_with(fh):
         vals = read_all(variables, obs.get(x, fh))
@@ -124,7 +115,7 @@ def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decom
         for v in written:
             _record(prog, explained, *explain_mlp(rows, layer, v, available, stages))
     prog.output = _output(prog, variables, stages, info, probes)
-    return Decompilation(prog, variables, stages, len(probes))
+    return Decompilation(prog, variables, stages)
 
 
 def _record(prog: Program, explained: set, step, why: Optional[str]) -> None:

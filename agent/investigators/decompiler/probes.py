@@ -108,7 +108,3 @@ def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_var
         if batch:
             calls.append({"hook": ",".join(hooks), "input": [list(b) for b in batch], "format": "json"})
     return calls
-
-
-def args_key(args: dict) -> str:
-    return json.dumps(args, sort_keys=True)

@@ -19,7 +19,6 @@ from tracr_agent.agent.records.transcript import TranscriptError
 from tracr_agent.agent.render.document import episode_blocks
 from tracr_agent.tools.errors import UserError
 
-OUTCOMES = ("correct", "wrong", "no prediction")
 
 
 @dataclass
