@@ -1,10 +1,14 @@
-"""CLI commands for headless evaluation: eval, rescore, report."""
+"""CLI commands for headless evaluation: eval, rescore, report.
+
+Each command imports its machinery when it runs (start-up time: `tracr-agent --help` must not load it)."""
 
 from __future__ import annotations
 
 from typing import List, Optional
 
 import typer
+
+from tracr_agent.tools.conditions import Residual
 
 
 def _split(values: Optional[List[str]]) -> list[str]:
@@ -85,7 +89,7 @@ def register(app: typer.Typer) -> None:
         from tracr_agent.agent.evaluation.report import load_rows, rich_table
         from tracr_agent.agent.investigators.registry import make_backend
         from tracr_agent.agent.records.config import EpisodeSettings
-
+    
         base = {}
         if preset:
             if preset not in PRESETS:
@@ -107,7 +111,7 @@ def register(app: typer.Typer) -> None:
             fail("--trials must be at least 1")
         if concurrency < 1:
             fail(f"--concurrency must be at least 1, got {concurrency}")
-        modes = tuple(dict.fromkeys(_split(residual))) or ("labelled",)
+        modes = tuple(dict.fromkeys(_split(residual))) or (Residual.LABELLED.value,)
         task_list = validate(task_list, cond_list, llms, compat, modes)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)

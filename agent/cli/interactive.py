@@ -2,7 +2,8 @@
 (list the open ones) and `lab` (investigate by hand).
 
 Registered on the main typer app by `tracr_agent.agent.cli.main._register_more()`; the work is
-done in agent/interactive/session.py and agent/interactive/lab.py (imported lazily).
+done in agent/interactive/ (session.py, lab.py, resume.py), imported when a command runs: start-up
+time (`tracr-agent --help` must not load it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Optional
 import typer
 
 from tracr_agent.agent.cli.options import DEFAULT_OUT, CapOpt, ModelDirOpt, PlainOpt, ProgramOpt, ResidualOpt, ToolConditionOpt
+from tracr_agent.tools.conditions import Residual
 
 
 def resume_cmd(
@@ -84,7 +86,7 @@ def sessions_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-rea
     for col in ("id", "kind", "subject", "condition", "LLM", "age", "where it stopped"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        cond = r["condition"] + (" (raw)" if r["residual"] == "raw" else "")
+        cond = r["condition"] + (f" ({Residual.RAW})" if r["residual"] == Residual.RAW else "")
         where = r["where"] + (" · running now" if r["running"] else "")
         table.add_row(r["id"], r["kind"], r["subject"], cond, r["llm"], fmt_age(r["age_s"]), where)
     console.print(table)

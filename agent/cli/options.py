@@ -15,7 +15,7 @@ import inspect
 import typer
 
 from tracr_agent.agent.records.limit_fields import LIMIT_FIELDS
-from tracr_agent.tools.conditions import CONDITIONS, with_tools
+from tracr_agent.tools.conditions import CONDITIONS, Residual, with_tools
 from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS
 
 DEFAULT_OUT = "runs/transcripts"
@@ -65,4 +65,4 @@ def limit_options(fn):
 
 ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
 ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see README: model directory format).")
-ResidualOpt = typer.Option("labelled", "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")
+ResidualOpt = typer.Option(Residual.LABELLED.value, "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")

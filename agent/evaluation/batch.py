@@ -34,7 +34,7 @@ from tracr_agent.tools.subjects.generate.task import task_features
 from tracr_agent.tools.subjects.spec import SubjectSpec, SuiteMember, parse_suite
 from tracr_agent.tools.subjects.subject import limit_torch_threads
 from tracr_agent.tools.subjects.tasks import get_task
-from tracr_agent.tools.conditions import CONDITIONS, RESIDUAL_MODES
+from tracr_agent.tools.conditions import CONDITIONS, RESIDUAL_MODES, Residual
 
 EVAL_FORMAT = "tracr-agent-eval/1"
 PRESETS = {
@@ -49,7 +49,7 @@ class _RecordHead(BaseModel):
     suite: Optional[str] = None
     """For a subject from `--tasks dir:PATH`: PATH's folder name (the task is the model's folder)."""
     condition: str
-    residual: str = "labelled"
+    residual: Residual = Residual.LABELLED
     """`labelled` or `raw` (`--residual`); results from before the field read as labelled."""
     llm: str
     trial: int
@@ -88,7 +88,7 @@ class EpisodeSpec:
     trial: int
     suite: Optional[str] = None
     model_dir: Optional[str] = None
-    residual: str = "labelled"
+    residual: Residual = Residual.LABELLED
 
     def subject_spec(self) -> SubjectSpec:
         """The subject this episode investigates (a suite member's model directory, else the task name)."""
@@ -98,12 +98,12 @@ class EpisodeSpec:
     def key(self) -> str:
         task = f"{self.suite}/{self.task}" if self.suite else self.task
         # labelled keeps the key it had before residual modes existed, so old runs still --resume
-        mode = "" if self.residual == "labelled" else f"|{self.residual}"
+        mode = "" if self.residual == Residual.LABELLED else f"|{self.residual}"
         return f"{task}|{self.condition}{mode}|{self.llm}|{self.trial}"
 
     def filename(self) -> str:
         task = f"{_safe(self.suite)}__{_safe(self.task)}" if self.suite else self.task
-        mode = "" if self.residual == "labelled" else f"__{self.residual}"
+        mode = "" if self.residual == Residual.LABELLED else f"__{self.residual}"
         return f"{task}__{self.condition.replace('+', '_')}{mode}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
 
 
@@ -247,13 +247,13 @@ def check_llm_reachable(spec: str) -> None:
 
 
 def plan(members: list[SuiteMember], conditions: list[str], llms: list[str], trials: int,
-         residuals: tuple[str, ...] = ("labelled",)) -> list[EpisodeSpec]:
-    return [EpisodeSpec(m.name, c, l, i, suite=m.suite, model_dir=m.spec.ref if m.suite else None, residual=r)
+         residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[EpisodeSpec]:
+    return [EpisodeSpec(m.name, c, l, i, suite=m.suite, model_dir=m.spec.ref if m.suite else None, residual=Residual(r))
             for m in members for c in conditions for r in residuals for l in llms for i in range(trials)]
 
 
 def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str],
-             residuals: tuple[str, ...] = ("labelled",)) -> list[SuiteMember]:
+             residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[SuiteMember]:
     """Resolves every `--tasks` entry (tools/subjects/spec.py `parse_suite`: ids, aliases, generated ids,
     `gen:S:D:N` and `dir:PATH` suites, `all`) and checks conditions, residual modes and LLMs, all before
     any episode starts."""

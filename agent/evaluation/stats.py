@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from tracr_agent.agent.evaluation.batch import ResultRecord
+from tracr_agent.tools.conditions import Residual
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -26,4 +27,4 @@ def fmt_acc(k: int, n: int) -> str:
 
 def condition_name(r: ResultRecord) -> str:
     """The condition column: a raw-residual run is its own row, `whitebox (raw)`, next to `whitebox`."""
-    return r.condition if r.residual == "labelled" else f"{r.condition} ({r.residual})"
+    return r.condition if r.residual == Residual.LABELLED else f"{r.condition} ({r.residual})"

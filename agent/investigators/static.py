@@ -22,6 +22,7 @@ from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.config import EpisodeConfig
 from tracr_agent.agent.records.recorder import Recorder
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.conditions import Condition, Residual
 from tracr_agent.tools.protocol.hooks import every_layer
 from tracr_agent.tools.suite.base import ToolContext, call_tool, get_condition
 
@@ -37,8 +38,8 @@ def dump_input(subject, seed: int = 0) -> list:
     return [rng.choice(subject.vocab) for _ in range(subject.max_seq_len)]
 
 
-def static_dump(subject, condition: str, hooks=None, seed: int = 0, inputs=None,
-                residual: str = "labelled") -> tuple[str, Optional[dict]]:
+def static_dump(subject, condition: Condition, hooks=None, seed: int = 0, inputs=None,
+                residual: Residual = Residual.LABELLED) -> tuple[str, Optional[dict]]:
     """The dump the condition declares (tools/conditions.py StaticDump): for each input, each hook
     (a per-layer name like `attn.hook_pattern` means every layer's; `hooks` overrides the declared ones),
     then the declared number of input/output pairs. Returns (the text, the pairs' run_model payload or None)."""

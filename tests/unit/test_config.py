@@ -79,3 +79,13 @@ def test_a_lab_header_without_a_budget():
                "condition": "full", "llm": "human", "actor": "human", "limits": {}}
     header = tr.EVENT_ADAPTER.validate_python(old_lab)
     assert header.limits is None and header.config().limits is None
+
+
+def test_a_header_from_a_newer_revision_still_reads():
+    """A setting a later version adds (say, sampling per trial) arrives as an unknown field of a newer
+    revision: this version reads the header, and its config, without it."""
+    newer = {"type": "header", "schema_version": 1, "schema_minor": 9, "subject": {"fingerprint": "x", "task_id": "sort"},
+             "condition": "blackbox", "llm": "openai:o4-mini", "sampling": {"temperature": 0.7, "top_p": 0.9}}
+    header = tr.EVENT_ADAPTER.validate_python(newer)
+    assert header.schema_minor == 9 and header.config().condition is Condition.BLACKBOX
+    assert "sampling" not in header.model_dump()

@@ -25,7 +25,9 @@ from tracr_agent.tools.subjects.subject import InputError
 from tracr_agent.tools.conditions import (  # noqa: F401 (re-exported)
     CONDITIONS,
     RESIDUAL_MODES,
+    Condition,
     ConditionRules,
+    Residual,
     check_residual,
     get_condition,
 )
@@ -33,15 +35,15 @@ from tracr_agent.tools.conditions import (  # noqa: F401 (re-exported)
 
 @dataclass
 class ToolContext:
-    condition: str = "full"
+    condition: str = Condition.FULL
     cap_tokens: int = DEFAULT_CAP_TOKENS
-    residual: str = "labelled"
-    """'labelled' (tracr's residual variables under neutral names) or 'raw' (unlabelled dims d0 … dN)."""
+    residual: str = Residual.LABELLED
+    """Residual.LABELLED (tracr's residual variables under neutral names) or RAW (unlabelled dims d0 … dN)."""
 
     @property
     def raw(self) -> bool:
         """Whether the residual stream is shown without labels (tools/subjects/rawview.py)."""
-        return self.residual == "raw"
+        return self.residual == Residual.RAW
 
     @property
     def rules(self) -> ConditionRules:
