@@ -68,6 +68,21 @@ class Driver:
     def investigate(self, episode: Episode, resumed: Optional[list]) -> Outcome:
         raise NotImplementedError
 
+    def report(self, result: EpisodeResult) -> int:
+        """What to print once the episode ended; returns the exit code."""
+        return 1 if result.status == "error" else 0
+
+    def report_suspended(self, stop: "Suspended") -> int:
+        """What to print when the episode was left to `tracr-agent resume`; returns the exit code."""
+        return stop.code
+
+    def run(self, episode: Episode, store: Optional[SessionStore] = None, resumed: Optional[list] = None) -> int:
+        """`drive` this episode and report how it ended; returns the exit code."""
+        try:
+            return self.report(drive(episode, self, store=store, resumed=resumed))
+        except Suspended as stop:
+            return self.report_suspended(stop)
+
 
 class AgentDriver(Driver):
     """A chat model investigates: through the graph with the condition's tools, or (a condition

@@ -26,7 +26,7 @@ from platformdirs import user_data_dir
 from rich.console import Console
 from rich.markup import escape
 
-from tracr_agent.agent.episode.drive import Driver, PauseRequested, Suspended, drive
+from tracr_agent.agent.episode.drive import Driver, PauseRequested, Suspended
 from tracr_agent.agent.episode.lifecycle import Episode
 from tracr_agent.agent.episode.store import Hangup, SessionStore, session_meta
 from tracr_agent.agent.records import transcript as tr
@@ -229,14 +229,6 @@ class LabDriver(Driver):
         except OSError:  # the terminal is gone
             pass
         return stop.code
-
-    def run(self, episode: Episode, store: Optional[SessionStore], resumed: Optional[list] = None) -> int:
-        """Drives the lab (drive.drive) and prints how it ended; returns the exit code."""
-        self.episode = episode
-        try:
-            return self.report(drive(episode, self, store=store, resumed=resumed))
-        except Suspended as stop:
-            return self.report_suspended(stop)
 
     def outcome(self, prediction: Optional[dict]) -> dict:
         """The lab's outcome; a submission is recorded as the prediction."""

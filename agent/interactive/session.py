@@ -31,7 +31,7 @@ from langgraph.types import Command
 from pydantic import ValidationError
 
 from tracr_agent.agent.backends.replay import skip_used
-from tracr_agent.agent.episode.drive import Driver, Suspended, cut_short_results, drive
+from tracr_agent.agent.episode.drive import Driver, Suspended, cut_short_results
 from tracr_agent.agent.episode.lifecycle import Episode
 from tracr_agent.agent.episode.store import SessionStore, raise_if_interrupted, session_meta
 from tracr_agent.agent.loop.graph import build_graph, opening_state, recursion_limit
@@ -225,14 +225,6 @@ class SessionDriver(Driver):
         self._print(f"\n[yellow]session {stop.sid} saved[/] — continue it with: tracr-agent resume {stop.sid}",
                     highlight=False)
         return stop.code
-
-    def run(self, episode: Episode, store: SessionStore, resumed: Optional[list] = None) -> int:
-        """Drives the session (drive.drive) and prints how it ended; returns the exit code."""
-        self.episode = episode
-        try:
-            return self.report(drive(episode, self, store=store, resumed=resumed))
-        except Suspended as stop:
-            return self.report_suspended(stop)
 
 
 def read_line(prompt: str) -> str:

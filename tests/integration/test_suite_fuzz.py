@@ -175,3 +175,11 @@ def test_specific_malformed_calls(sort_subject, name, args, expect):
     r = call_tool(sort_subject, name, args, ToolContext())
     check(r, name)
     assert r.is_error and expect in r.text, r.text
+
+
+@pytest.mark.parametrize("token", [[], ["a"], {"a": 1}])
+def test_a_nested_token_is_a_bad_input_not_a_failure(reverse_subject, token):
+    """Found by the fuzzing above: a list or object where a token goes is the caller's mistake, said in
+    one line, not a tool failure."""
+    res = call_tool(reverse_subject, "decode_residual", {"input": [token], "layer": 0}, ToolContext())
+    assert res.is_error and res.text.startswith("error: token ") and "failed" not in res.text

@@ -176,6 +176,8 @@ class Subject:
             raise InputError(f"input of {len(tokens)} tokens is too long: the maximum is {self.max_seq_len} tokens (BOS excluded)")
         out = []
         for t in tokens:
+            if isinstance(t, (list, dict)):  # a nested sequence is no token (and cannot be looked up)
+                raise InputError(f"token {json.dumps(t)} is not in the vocab {self.vocab_text()}")
             if isinstance(t, bool) or self._key(t) not in self._token_id:
                 t2 = self._by_text.get(str(t))
                 if t2 is None or (isinstance(t, bool) != isinstance(t2, bool)):
