@@ -187,8 +187,17 @@ def start_run(store: SessionStore, subject, backend, config: EpisodeConfig, *, t
     Interrupted, it raises `Suspended` and `tracr-agent resume` continues it."""
     episode = Episode(subject, config, transcript_path=transcript_path, session_id=store.new_id(),
                       listeners=listeners, closed_world=backend.closed_world)
-    store.create(episode.session_id, session_meta("run", config, subject, transcript_path, **meta))
-    return drive(episode, AgentDriver(backend), store=store)
+    driver = AgentDriver(backend)
+    open_row(store, driver, episode, **meta)
+    return drive(episode, driver, store=store)
+
+
+def open_row(store: SessionStore, driver: Driver, episode: Episode, **extra) -> dict:
+    """The episode's row in the session store, of the driver's kind (what `resume` reads back);
+    returns its meta."""
+    meta = session_meta(driver.kind, episode.config, episode.subject, episode.path, **extra)
+    store.create(episode.session_id, meta)
+    return meta
 
 
 def run_episode(subject, backend, config: Optional[EpisodeConfig] = None, *, transcript_path: Path,

@@ -1,6 +1,6 @@
 """`tracr-agent lab TASK`: a person investigates a subject with the agent's own tools.
 
-A REPL over `call_tool` — the same tools, the same condition policy and the
+`LabDriver` is the driver (agent/episode/drive.py) of such an episode: a REPL over `call_tool` — the same tools, the same condition policy and the
 same error texts the agent gets. `TOOL {json}` or `TOOL key=value …` calls a
 tool; `help [TOOL]` describes them; `submit` asks for a prediction and scores
 it exactly like an agent's; `quit` (or Ctrl-D) ends without one; `pause` (or a
@@ -26,9 +26,9 @@ from platformdirs import user_data_dir
 from rich.console import Console
 from rich.markup import escape
 
-from tracr_agent.agent.episode.drive import Driver, PauseRequested, Suspended
+from tracr_agent.agent.episode.drive import Driver, PauseRequested, Suspended, open_row
 from tracr_agent.agent.episode.lifecycle import Episode
-from tracr_agent.agent.episode.store import Hangup, SessionStore, session_meta
+from tracr_agent.agent.episode.store import Hangup, SessionStore
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.config import EpisodeConfig
 from tracr_agent.agent.render.grids import result_renderable
@@ -296,10 +296,9 @@ def start_lab(subject, config: EpisodeConfig, *, transcript_path: Path, console:
     """A new lab session, registered in the session store (kind "lab") so `pause` or a lost terminal
     leaves it to `tracr-agent resume`, like an interactive run. Returns the exit code."""
     store = SessionStore()
-    sid = store.new_id()
-    store.create(sid, session_meta("lab", config, subject, transcript_path))
     driver = LabDriver(subject, config, console=console, plain=plain)
-    episode = Episode(subject, config, transcript_path=transcript_path, session_id=sid, actor="human")
+    episode = Episode(subject, config, transcript_path=transcript_path, session_id=store.new_id(), actor="human")
+    open_row(store, driver, episode)
     try:
         return driver.run(episode, store)
     finally:

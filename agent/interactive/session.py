@@ -1,6 +1,6 @@
-"""Interactive sessions: `tracr-agent run TASK --interactive` and `tracr-agent resume SESSION`.
+"""Interactive sessions: `tracr-agent run TASK --interactive` (and their `resume`, agent/interactive/resume.py).
 
-The graph (agent/loop/graph.py, `interactive=True`) pauses itself with LangGraph's
+`SessionDriver` is the driver (agent/episode/drive.py) of such an episode. The graph (agent/loop/graph.py, `interactive=True`) pauses itself with LangGraph's
 `interrupt()` before each tool call (review node) and, after the prediction,
 for each question (ask node). This module is the person's side of those
 pauses: it reads the pending interrupt from the checkpoint, prompts, records
@@ -8,7 +8,7 @@ the decision as a HumanEvent in the transcript, and resumes the graph with
 `graph.invoke(Command(resume=decision), config)`.
 
 Sessions are resumable: checkpoints and what a resume needs live in the session store
-(agent/episode/store.py). Ctrl-C, Ctrl-D at a prompt, a lost terminal (SIGHUP) or SIGTERM
+(agent/episode/store.py), and `drive` leaves an interrupted session to `tracr-agent resume`. Ctrl-C, Ctrl-D at a prompt, a lost terminal (SIGHUP) or SIGTERM
 leave the session open; only a session that wrote its score and end event is finished. A
 resumed session goes on where it stopped: the wall-time clock continues from the checkpoint
 (`agent_s`), and hints typed before an interruption but not yet handed over (the call was
@@ -31,9 +31,9 @@ from langgraph.types import Command
 from pydantic import ValidationError
 
 from tracr_agent.agent.backends.replay import skip_used
-from tracr_agent.agent.episode.drive import Driver, Suspended, cut_short_results
+from tracr_agent.agent.episode.drive import Driver, Suspended, cut_short_results, open_row
 from tracr_agent.agent.episode.lifecycle import Episode
-from tracr_agent.agent.episode.store import SessionStore, raise_if_interrupted, session_meta
+from tracr_agent.agent.episode.store import SessionStore, raise_if_interrupted
 from tracr_agent.agent.loop.graph import build_graph, opening_state, recursion_limit
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.config import EpisodeConfig
@@ -277,11 +277,10 @@ def start_session(subject, backend, config: EpisodeConfig, *, transcript_path: P
     store = SessionStore()
     sid = store.new_id()
     path = Path(transcript_path).resolve()
-    meta = session_meta("interactive", config, subject, path)
-    store.create(sid, meta)
-    driver = SessionDriver(backend, console, meta, verbose, plain)
+    driver = SessionDriver(backend, console, {}, verbose, plain)
     episode = Episode(subject, config, transcript_path=path, session_id=sid, listeners=[driver.show],
                       closed_world=backend.closed_world)
+    driver.meta = open_row(store, driver, episode)
     console.print(f"session [bold]{sid}[/] · transcript {path}\n"
                   f"[dim]Ctrl-C leaves the session saved; continue it with: tracr-agent resume {sid}[/]",
                   highlight=False, soft_wrap=True)

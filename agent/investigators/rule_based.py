@@ -2,7 +2,9 @@
 
 It drives the same tools through the same graph as any agent: `bind_tools` records which tools
 the condition allows, and each turn `_decide` reads the whole message history (so replay and
-resumption work unchanged) and returns the next AIMessage — tool calls, or a submission.
+resumption work unchanged) and returns the next AIMessage — tool calls, or a submission. It reads
+results as `tool_results` gives them (each call's structured payload and status: tools/protocol/),
+and what the loop tells it besides as message marks (agent/loop/marks.py), never as text.
 Subclasses (the closed-world baseline.py, the open-world openworld/investigator.py; the decompiler
 builds on `DeterministicInvestigator` alone) implement `_decide`; this module knows nothing of any task.
 """

@@ -34,7 +34,7 @@ def test_the_open_world_baseline_does_not_even_name_the_zoo():
 
 def test_an_episode_on_a_model_dir_imports_no_zoo(tmp_path, reverse_subject):
     """In a fresh process: the backend `baseline`, a model directory (no zoo), unscored episodes in
-    blackbox (labelled residual) and whitebox (raw residual: reading/, the decompiler's analysis) —
+    blackbox (labelled residual) and whitebox (raw residual: decompiler/rounds.py and output.py, the decompiler's analysis) —
     sys.modules holds no zoo module afterwards, and each prediction reproduces the model."""
     from tracr_agent.tools.subjects.modeldir import write_model_dir
 

@@ -134,7 +134,7 @@ class OpenWorldInvestigator(RuleInvestigator):
 
     # -- without decoded outputs: the model's internals ----------------------------------------
     def _from_residual(self, info: dict, t) -> AIMessage:
-        """Outputs read off the residual stream (reading/): round 1 of reads, the output variable
+        """Outputs read off the residual stream (decompiler/rounds.py): round 1 of reads, the output variable
         (the one no decompiled step reads, of the output's kind and values) on every probe, then
         synthesis and a test on fresh inputs exactly as with decoded outputs."""
         wb = model_info_of(t.results)
