@@ -3,7 +3,7 @@
 It drives the same tools through the same graph as any agent: `bind_tools` records which tools
 the condition allows, and each turn `_decide` reads the whole message history (so replay and
 resumption work unchanged) and returns the next AIMessage — tool calls, or a submission. It reads
-results as `tool_results` gives them (each call's structured payload and status: tools/protocol/),
+results as `tool_results` gives them (whether each call succeeded, and its payload: tools/protocol/),
 and what the loop tells it besides as message marks (agent/loop/marks.py), never as text.
 Subclasses (the closed-world baseline.py, the open-world openworld/investigator.py; the decompiler
 builds on `DeterministicInvestigator` alone) implement `_decide`; this module knows nothing of any task.
@@ -21,7 +21,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from tracr_agent.agent.loop.marks import mark_of, marked
 from tracr_agent.agent.records.limits import Limits
 from tracr_agent.tools.protocol.model_info import info_of, parse_model_info
-from tracr_agent.tools.protocol.payloads import is_error_text, payload
+from tracr_agent.tools.protocol.payloads import is_error_text, opened, payload
 from tracr_agent.tools.protocol.run_model import observations
 
 
@@ -52,17 +52,20 @@ class Turn:
 
 
 def tool_results(messages) -> list[Result]:
-    """Every answered call, in order, with its payload (the ToolMessage's artifact; for a result
-    without one — a checkpoint written before payloads existed — the payload read from its text)."""
+    """Every answered call, in order, with whether it succeeded and its payload (the ToolMessage's
+    artifact; for a result without one — a checkpoint written before payloads existed — both read
+    from its text by the protocol's parsers)."""
     calls = {c["id"]: (c["name"], c["args"]) for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
     out = []
     for m in messages:
         if isinstance(m, ToolMessage) and m.tool_call_id in calls:
             name, args = calls[m.tool_call_id]
-            text = m.content if isinstance(m.content, str) else str(m.content)
-            ok = m.status != "error" and not (m.artifact is None and is_error_text(text))
-            data = m.artifact if m.artifact is not None else payload(name, args, text, not ok)
-            out.append(Result(name, args if isinstance(args, dict) else {}, ok, data))
+            found = opened(m.artifact)
+            if found is None:  # a result without an envelope: read its text with the declared parsers
+                text = m.content if isinstance(m.content, str) else str(m.content)
+                ok = not is_error_text(text)
+                found = ok, payload(name, args, text, not ok)
+            out.append(Result(name, args if isinstance(args, dict) else {}, *found))
     return out
 
 

@@ -42,7 +42,7 @@ from tracr_agent.agent.loop.llm_turn import llm_turn
 from tracr_agent.agent.loop.marks import marked
 from tracr_agent.agent.loop.prompts import FORCE, NUDGE, OPENING, closed_set_labels, system_prompt
 from tracr_agent.agent.records.config import EpisodeConfig
-from tracr_agent.tools.protocol.payloads import payload
+from tracr_agent.tools.protocol.payloads import envelope, payload
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 from tracr_agent.tools.suite.langchain import langchain_tools
 
@@ -232,7 +232,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
             recorder.emit(tr.ToolCallEvent(step=step, call_id=cid, name=bad.get("name") or "", args=bad.get("args")))
             recorder.emit(tr.ToolResultEvent(step=step, call_id=cid, name=bad.get("name") or "", text=text, is_error=True,
                                              origin="invalid_call"))
-            out.append(ToolMessage(content=text, tool_call_id=cid, name=bad.get("name") or "", status="error"))
+            out.append(tool_message({"id": cid, "name": bad.get("name") or ""}, text, True, None))
         if answered:
             answered.clear()  # only the step that was cut short had them
         out += [HumanMessage(content=HINT.format(text=h)) for h in state.get("hints") or []]
@@ -307,10 +307,9 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
 
 
 def tool_message(call: dict, text: str, is_error: bool, data) -> ToolMessage:
-    """The result the model reads (`text`), with its status and structured payload (`artifact`, for
-    programs: tools/protocol/payloads.py) alongside."""
-    return ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], artifact=data,
-                       status="error" if is_error else "success")
+    """The result the model reads (`text`), with whether it succeeded and its structured payload
+    alongside, for programs (`artifact`: tools/protocol/payloads.py `envelope`)."""
+    return ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], artifact=envelope(not is_error, data))
 
 
 def initial_messages(system: str, opening: str, interface: Optional[dict] = None) -> list:

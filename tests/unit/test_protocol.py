@@ -125,3 +125,15 @@ def test_hook_names_come_from_one_helper():
 def test_raw_dimension_names():
     assert raw.raw_dim_names(3) == ["d0", "d1", "d2"]
     assert raw.all_raw(["d0", "d12"]) and not raw.all_raw(["d0", "v1:2"]) and not raw.all_raw([])
+
+
+def test_a_results_envelope_reaches_programs_and_nothing_reaches_the_model():
+    from tracr_agent.agent.loop.graph import tool_message
+
+    assert payloads.opened(payloads.envelope(False, {"cap_chars": 9})) == (False, {"cap_chars": 9})
+    assert payloads.opened({"pairs": []}) is None and payloads.opened(None) is None
+    msg = tool_message({"id": "c1", "name": "run_model"}, "error: bad", True, None)
+    assert msg.content == "error: bad" and payloads.opened(msg.artifact) == (False, None)
+    # the message's own status stays the default: a provider that sends it (Anthropic's is_error)
+    # receives what it always did
+    assert msg.status == "success"

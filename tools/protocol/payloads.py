@@ -3,8 +3,9 @@
 A successful call's payload is its text read by the parser declared next to the tool's format, so
 the payload says exactly what the text says; a tool without a declared structured form has none
 (None). A refused call's payload says what a program can act on (the cap, for a json reply over it).
-`call_tool` attaches it as `ToolResult.data`; the graph hands it on as the ToolMessage `artifact`,
-which no LLM receives.
+`call_tool` attaches it as `ToolResult.data`; the graph hands it on, with whether the call succeeded,
+as the ToolMessage `artifact` (`envelope`), which no LLM receives. (Not as the message's `status`:
+some providers send that to the model, and what a model receives stays what it was.)
 """
 
 from __future__ import annotations
@@ -47,3 +48,16 @@ def payload(name: str, args, text: str, is_error: bool = False) -> Optional[Any]
         return parse(args, text) if parse else None
     except Exception:  # never let reading a result change what its caller gets: the text stands alone
         return None
+
+
+def envelope(ok: bool, data) -> dict:
+    """What a ToolMessage's artifact holds: whether the call succeeded, and its payload."""
+    return {"ok": ok, "data": data}
+
+
+def opened(artifact) -> Optional[tuple[bool, Any]]:
+    """(ok, payload) from an `envelope`, or None for an artifact that is not one."""
+    if isinstance(artifact, dict) and set(artifact) == {"ok", "data"}:
+        return bool(artifact["ok"]), artifact["data"]
+    return None
+
