@@ -55,6 +55,9 @@ def main() -> None:
         print(f"tracr-agent --help ({kind}): {help_s:.3f} s = "
               f"{help_s / statistics.median(results['python -c pass'][k]):.1f}x python -c pass, "
               f"{help_s / statistics.median(results['import typer, rich'][k]):.2f}x import typer, rich")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("note: PYTHONDONTWRITEBYTECODE is set, so the project's modules are compiled from source on every run "
+              "(an installed copy keeps .pyc files): run with `env -u PYTHONDONTWRITEBYTECODE` for a user's figure")
     best = min(results["tracr-agent --help"][0])
     print(f"goal ≤ 0.3 s: best wall {best:.3f} s ({'met' if best <= 0.3 else 'NOT met'} at this load; "
           "the CPU time is what an idle machine's wall time would be)")
