@@ -23,12 +23,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
 
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.agent.episode.lifecycle import run_episode
-    from tracr_agent.agent.episode.limits import Limits
-    from tracr_agent.agent.episode.resumable import start_run
-    from tracr_agent.agent.interactive.store import SessionStore, session_meta
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.agent.episode.drive import run_episode, start_run
+    from tracr_agent.agent.episode.store import SessionStore
+    from tracr_agent.agent.investigators.registry import make_backend
+    from tracr_agent.agent.records.config import EpisodeConfig
+    from tracr_agent.tools.subjects.tasks import load_task
+    from tracr_agent.tools.subjects.spec import SubjectSpec
 
     subject = load_task(a.task)
     subject.warm_up_async()
@@ -41,9 +41,8 @@ def main() -> None:
         run_episode(subject, make_backend(a.llm), transcript_path=d / f"plain-{i}.jsonl")
         plain.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        meta = session_meta("run", subject, a.llm, task=a.task, program=None, model_dir=None,
-                            transcript=d / f"stored-{i}.jsonl", condition="full", limits=Limits(), cap_tokens=1500)
-        start_run(store, meta, subject, make_backend(a.llm), listeners=[])
+        start_run(store, subject, make_backend(a.llm), EpisodeConfig(subject=SubjectSpec.of(subject), llm=a.llm),
+                  transcript_path=d / f"stored-{i}.jsonl")
         stored.append(time.perf_counter() - t0)
     store.close()
     size = (d / "sessions.sqlite").stat().st_size

@@ -31,9 +31,9 @@ from pathlib import Path
 from langchain_core.messages import AIMessage
 from tracr_agent.agent.backends.llm import Backend
 from tracr_agent.agent.backends.replay import ReplayChatModel
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.lifecycle import run_episode
-from tracr_agent.tools.subjects.load import load_task
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.tools.subjects.tasks import load_task
 from tracr_agent.tools.subjects.subject import Subject
 
 task, mode, think = sys.argv[1], sys.argv[2], float(sys.argv[3])

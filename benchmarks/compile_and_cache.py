@@ -27,7 +27,7 @@ from rich.table import Table
 LOAD_SNIPPET = """
 import json, sys, time
 t0 = time.perf_counter()
-from tracr_agent.tools.subjects.load import load_task
+from tracr_agent.tools.subjects.tasks import load_task
 s = load_task(sys.argv[1])
 t1 = time.perf_counter()
 s.run([s.vocab[:2]])
@@ -38,7 +38,7 @@ print(json.dumps({"load": t1 - t0, "bridge_first_run": t2 - t1,
 
 
 def main(ids: list[str]) -> None:
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
     from tracr_agent.tools.subjects.zoo import all_tasks
 
     ids = ids or [t.id for t in all_tasks()]

@@ -55,7 +55,7 @@ def explain_miss(subject, pred: dict, tokens: list) -> None:
 
 def main(tasks: list[str]) -> None:
     from tracr_agent.agent.scoring.score import score_prediction
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
     from tracr_agent.tools.subjects.zoo import all_tasks
 
     tasks = tasks or [t.id for t in all_tasks()]

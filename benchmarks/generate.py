@@ -43,7 +43,7 @@ def main() -> None:
 
     from tracr_agent.tools.subjects.generate.ids import ids_for, parse_difficulties
     from tracr_agent.tools.subjects.generate.registry import ensure, rejection_counts, worker_pool
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
 
     console = Console()
     difficulties = parse_difficulties(args.difficulty)

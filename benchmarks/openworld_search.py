@@ -43,12 +43,12 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--condition", default="blackbox")
     args = ap.parse_args(argv)
 
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.agent.episode.lifecycle import run_episode
+    from tracr_agent.agent.investigators.registry import make_backend
+    from tracr_agent.agent.episode.drive import run_episode
     from tracr_agent.agent.investigators.openworld import fit as fit_mod
     from tracr_agent.agent.investigators.openworld import investigator as inv_mod
     from tracr_agent.agent.investigators.openworld import synthesis
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
 
     prof = cProfile.Profile() if args.profile else None
     clock = {"search": 0.0, "cpu": 0.0, "evals": 0}

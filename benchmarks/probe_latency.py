@@ -24,7 +24,7 @@ def _ms(fn) -> float:
 
 
 def measure(task: str, transform: str | None) -> dict:
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
     from tracr_agent.tools.subjects.subject import standard_hooks
     from tracr_agent.tools.subjects.transforms import apply_transform
     from tracr_agent.tools.suite import ToolContext, call_tool

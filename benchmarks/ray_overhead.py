@@ -36,7 +36,7 @@ def cold(trials: int, executor: str) -> float:
 
 def warm(trials: int, executor, concurrency: int) -> float:
     """The second of two identical batches on one runner's executor (the first warms it up)."""
-    from tracr_agent.agent.episode.limits import Limits
+    from tracr_agent.agent.records.limits import Limits
     from tracr_agent.agent.evaluation.batch import BatchRunner, plan
 
     times = []

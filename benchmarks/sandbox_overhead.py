@@ -10,7 +10,7 @@ import statistics
 import sys
 import time
 
-from tracr_agent.agent.scoring import sandbox
+from tracr_agent.tools.sandbox import runner as sandbox
 
 SOURCE = "def f(t):\n    return list(reversed(t))\n"
 INPUTS = [[i % 5, (i + 1) % 5, (i + 2) % 5] for i in range(100)]

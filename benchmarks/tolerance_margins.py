@@ -23,12 +23,12 @@ TASKS = ["sort", "reverse", "length", "frac_prevs", "pair_balance", "shuffle_dyc
 
 
 def main(tasks: list[str]) -> None:
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.agent.episode.lifecycle import run_episode
-    from tracr_agent.agent.episode.limits import Limits
+    from tracr_agent.agent.investigators.registry import make_backend
+    from tracr_agent.agent.episode.drive import run_episode
+    from tracr_agent.agent.records.limits import Limits
     from tracr_agent.agent.investigators.decompiler import coverage, heads
     from tracr_agent.tools.subjects import compare
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
 
     diffs: dict[str, list[tuple[float, bool]]] = {"held_equal (program vs residual)": [], "within (head fits)": []}
 

@@ -46,7 +46,7 @@ def tool_calls(subject, x: list, y: list) -> dict[str, dict]:
 
 
 def measure(task: str, n: int, seed: int = 0) -> tuple[list[tuple], dict]:
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
     from tracr_agent.tools.suite import ToolContext, call_tool
 
     subject = load_task(task)

@@ -37,7 +37,7 @@ def _timed(fn):
 
 
 def rotation_row(task_id: str) -> dict:
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
     from tracr_agent.tools.subjects.transforms import apply_transform
 
     _, compile_s, _ = _timed(lambda: load_task(task_id, use_cache=False))
@@ -49,7 +49,7 @@ def rotation_row(task_id: str) -> dict:
 
 def compression_row(task_id: str) -> dict:
     from tracr_agent.tools.errors import SubjectError
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
     from tracr_agent.tools.subjects.transforms import apply_transform
     from tracr_agent.tools.subjects.transforms.compress import Trainer
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from tracr_agent.agent.scoring.sandbox_reply import MAX_RESULT_BYTES, MAX_VALUES, input_values, parse_reply
+from tracr_agent.tools.sandbox.reply import MAX_RESULT_BYTES, MAX_VALUES, input_values, parse_reply
 
 CAP = MAX_RESULT_BYTES
 LIMIT_SECONDS = 1.0

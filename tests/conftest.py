@@ -23,7 +23,7 @@ if "torch" in sys.modules:
 # the pytest-xdist workers and every CLI process the tests start (an ignored signal stays ignored across
 # exec): the Ctrl-C and lost-terminal tests would wait for a signal that never lands. Restore the
 # defaults, so a child starts with these signals as it would from a terminal. (The product itself keeps
-# a signal ignored on purpose ignored: tests/test_sessions.py checks that by ignoring it explicitly.)
+# a signal ignored on purpose ignored: tests/e2e/test_sessions.py checks that by ignoring it explicitly.)
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 for _sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
@@ -59,7 +59,7 @@ def _rank(item) -> int:
 def private_session_store(tmp_path_factory):
     """Every `run` is checkpointed in the session store: tests (and the CLI processes they start)
     write to a store of their own, never the user's. A test that needs its own sets the variable."""
-    from tracr_agent.agent.interactive.store import ENV_SESSIONS
+    from tracr_agent.agent.episode.store import ENV_SESSIONS
 
     old = os.environ.get(ENV_SESSIONS)
     os.environ[ENV_SESSIONS] = str(tmp_path_factory.mktemp("store") / "sessions.sqlite")
@@ -82,7 +82,7 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def load():
-    from tracr_agent.tools.subjects.load import load_task
+    from tracr_agent.tools.subjects.tasks import load_task
 
     cache: dict = {}
 

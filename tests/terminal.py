@@ -11,7 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 
 TIMEOUT = 240  # the first run_model of a process imports TransformerLens: slow on a cold machine
 REVIEW = "[p]ause > "

@@ -7,3 +7,8 @@ class UserError(Exception):
 
 class SubjectError(UserError):
     """A program, model directory or cache entry that cannot become a subject."""
+
+
+class ToolError(Exception):
+    """A bad tool call the caller (an agent or a person) can fix; the message says how. `call_tool`
+    turns it into the `error: …` text the caller reads."""

@@ -1,14 +1,11 @@
-"""LLM backends, chosen by one spec string (`--llm` or TRACR_AGENT_LLM).
+"""LLM backends: the chat models behind the LLM kinds of an `--llm` spec, with their prices,
+timeouts and server quirks. Which spec names which backend or built-in investigator is decided in
+one place, agent/investigators/registry.py (`make_backend`); this module builds the LLM ones:
 
 - `openai:MODEL`                 OpenAI via langchain-openai (reasoning models get reasoning effort, no temperature)
 - `openai-compatible:MODEL@URL`  any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)
 - `PROVIDER:MODEL[@URL]`         anthropic, google_genai, mistralai, ollama through LangChain's
                                  `init_chat_model` (each an optional extra; @URL points the client elsewhere)
-- `replay:TRANSCRIPT`            the LLM responses recorded in a transcript, in order
-- `baseline`                     the built-in open-world investigator (no LLM, no knowledge of the zoo)
-- `baseline-closed`              the closed-world baseline: hypotheses are the zoo's own reference
-                                 functions (a lookup, not an investigation; marked closed-world)
-- `decompiler`                   the built-in decompiler: reconstructs the program from the internals (no LLM)
 
 Server quirks are handled by a named compatibility mode (`--compat llama-cpp`),
 applied to the outgoing messages only, never in the main path.
@@ -18,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 from tracr_agent.tools.errors import UserError
@@ -31,8 +28,6 @@ REASONING = re.compile(r"^(o\d|gpt-5)")
 PRICES = {"o1": (15.0, 60.0), "o3": (2.0, 8.0), "o4-mini": (1.1, 4.4), "o3-mini": (1.1, 4.4),
           "gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6), "gpt-4.1": (2.0, 8.0), "gpt-4.1-mini": (0.4, 1.6)}
 COMPAT_MODES = ("none", "llama-cpp")
-CLOSED_WORLD = frozenset({"baseline-closed"})
-"""Specs of investigators that know the zoo's answers: transcripts and reports mark them."""
 
 
 @dataclass
@@ -55,10 +50,14 @@ class Backend:
     anthropic's do; the others (ollama's would fail, mistral's would send it in the request body) keep
     the fixed `timeout` their client was built with."""
 
-    @property
-    def closed_world(self) -> bool:
-        """Whether the investigator knows the zoo's answers (its results are lookups)."""
-        return self.spec in CLOSED_WORLD
+    closed_world: bool = False
+    """The investigator knows the zoo's answers (`baseline-closed`): its results are lookups, marked so."""
+
+    def with_limits(self, limits) -> "Backend":
+        """This backend for an episode with these limits: an investigator that plans its tool calls
+        (a built-in one: `with_limits` on its chat model) gets them; an LLM reads them in its prompt."""
+        configure = getattr(self.chat_model, "with_limits", None)
+        return replace(self, chat_model=configure(limits)) if configure is not None and limits else self
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         if not self.price:
@@ -78,7 +77,7 @@ def default_spec() -> tuple[str, str]:
 def llama_cpp_compat(messages: list) -> list:
     """llama-cpp-python's server (chatml-function-calling) rejects null assistant
     content, and drops `role: tool` messages: send non-empty content and re-send tool results as
-    user messages. (It also ignores tools unless tool_choice is set: see make_backend.)"""
+    user messages. (It also ignores tools unless tool_choice is set: see llm_backend.)"""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     out = []
@@ -173,34 +172,19 @@ def _provider_backend(kind: str, rest: str, prepare, announce: str, forced: dict
                    max_retries=max_retries, timeout_per_call=kind == "anthropic")
 
 
-def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, timeout: float = 120.0,
-                 max_retries: int = 3) -> Backend:
-    announce = ""
-    if not spec:
-        spec, announce = default_spec()
+def check_compat(compat: Optional[str]) -> str:
+    """`--compat` (or TRACR_AGENT_COMPAT) when it is a known mode, else one UserError line."""
     compat = compat or os.environ.get(ENV_COMPAT) or "none"
     if compat not in COMPAT_MODES:
         raise UserError(f"unknown --compat {compat!r}; choose one of: {', '.join(COMPAT_MODES)}")
+    return compat
+
+
+def llm_backend(spec: str, compat: str, announce: str, timeout: float, max_retries: int) -> Optional[Backend]:
+    """The backend of an LLM spec (`openai:`, `openai-compatible:`, a LangChain provider), or None
+    when `spec` names no LLM kind."""
     prepare = llama_cpp_compat if compat == "llama-cpp" else (lambda msgs: msgs)
     kind, _, rest = spec.partition(":")
-    if spec == "baseline-closed":
-        from tracr_agent.agent.investigators.baseline import BaselineInvestigator
-
-        return Backend(spec, BaselineInvestigator(), announce=announce)
-    if kind == "baseline" and not rest:
-        from tracr_agent.agent.investigators.openworld.investigator import OpenWorldInvestigator
-
-        return Backend("baseline", OpenWorldInvestigator(), announce=announce)
-    if kind == "decompiler" and not rest:
-        from tracr_agent.agent.investigators.decompiler.investigator import DecompilerInvestigator
-
-        return Backend("decompiler", DecompilerInvestigator(), announce=announce)
-    if kind == "replay":
-        if not rest:
-            raise UserError("replay needs a transcript: --llm replay:PATH")
-        from tracr_agent.agent.backends.replay import ReplayChatModel
-
-        return Backend(spec, ReplayChatModel.from_transcript(rest), announce=announce)
     # The forced last turn names the one tool it may call.
     forced = {"tool_choice": "submit_prediction"}
     if kind == "openai":
@@ -223,8 +207,7 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
                        bind_kwargs=normal, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
     if kind in PROVIDERS:
         return _provider_backend(kind, rest, prepare, announce, forced, timeout, max_retries)
-    raise UserError(f"unknown --llm {spec!r}: use baseline, baseline-closed, decompiler, openai:MODEL, "
-                    f"openai-compatible:MODEL@URL, {', '.join(f'{k}:MODEL' for k in PROVIDERS)} or replay:TRANSCRIPT")
+    return None
 
 
 def _chat_openai(model: str, base_url: Optional[str], key_env: Optional[str], timeout: float):

@@ -1,4 +1,4 @@
-"""A chat model that replays the LLM responses of a transcript.
+"""A chat model that replays the LLM responses of a transcript (read by investigators/registry.py).
 
 It plugs into the graph exactly like a real chat model (`bind_tools`,
 `invoke`), so a replayed episode runs the same code path as the original.
@@ -13,7 +13,6 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
-from tracr_agent.tools.errors import UserError
 
 
 class ReplayChatModel(BaseChatModel):
@@ -39,25 +38,6 @@ class ReplayChatModel(BaseChatModel):
         if isinstance(msg, str):
             msg = AIMessage(content=msg)
         return ChatResult(generations=[ChatGeneration(message=msg)])
-
-    @classmethod
-    def from_transcript(cls, path: str) -> "ReplayChatModel":
-        from tracr_agent.agent.episode.transcript import LLMResponse, read_transcript
-
-        events, _ = read_transcript(path, strict=True)
-        responses = []
-        for ev in events:
-            if isinstance(ev, LLMResponse):
-                responses.append(AIMessage(
-                    content=ev.text,
-                    tool_calls=[{"id": c.id, "name": c.name, "args": c.args if isinstance(c.args, dict) else {"__raw__": c.args}}
-                                for c in ev.tool_calls],
-                    usage_metadata={"input_tokens": ev.usage.input_tokens, "output_tokens": ev.usage.output_tokens,
-                                    "total_tokens": ev.usage.input_tokens + ev.usage.output_tokens},
-                ))
-        if not responses:
-            raise UserError(f"{path}: the transcript holds no LLM responses to replay")
-        return cls(responses=responses)
 
 
 def skip_used(backend, values: dict) -> None:

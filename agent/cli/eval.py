@@ -1,10 +1,14 @@
-"""CLI commands for headless evaluation: eval, rescore, report."""
+"""CLI commands for headless evaluation: eval, rescore, report.
+
+Each command imports its machinery when it runs (start-up time: `tracr-agent --help` must not load it)."""
 
 from __future__ import annotations
 
 from typing import List, Optional
 
 import typer
+
+from tracr_agent.tools.conditions import Residual
 
 
 def _split(values: Optional[List[str]]) -> list[str]:
@@ -84,7 +88,10 @@ def register(app: typer.Typer) -> None:
 
         from tracr_agent.agent.evaluation.batch import PRESETS, BatchRunner, pending, plan, prepare_out_dir, validate
         from tracr_agent.agent.evaluation.report import load_rows, rich_table
-
+        from tracr_agent.agent.investigators.registry import make_backend
+        from tracr_agent.agent.records.config import EpisodeSettings
+        from tracr_agent.agent.scoring.judge import make_judge
+    
         base = {}
         if preset:
             if preset not in PRESETS:
@@ -110,7 +117,7 @@ def register(app: typer.Typer) -> None:
 
         runs_on = open_executor(executor)  # before any task is resolved (a gen: suite compiles)
         concurrency = concurrency or runs_on.episode_slots() or 2
-        modes = tuple(dict.fromkeys(_split(residual))) or ("labelled",)
+        modes = tuple(dict.fromkeys(_split(residual))) or (Residual.LABELLED.value,)
         task_list = validate(task_list, cond_list, llms, compat, modes)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
@@ -141,11 +148,9 @@ def register(app: typer.Typer) -> None:
 
             judge = None
             if judge_llm:
-                from tracr_agent.agent.scoring.judge import make_judge
-
                 judge = make_judge(judge_llm)
-            runner = BatchRunner(out_dir, limits, compat=compat, closed_set=closed_set, judge=judge,
-                                 on_event=on_event, executor=runs_on)
+            runner = BatchRunner(out_dir, EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set),
+                                 judge=judge, on_event=on_event, executor=runs_on)
             t0 = time.monotonic()
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)
@@ -184,8 +189,8 @@ def register(app: typer.Typer) -> None:
 
         from rich.markup import escape
 
+        from tracr_agent.agent.evaluation.rescore import rescore_dir
         from tracr_agent.agent.integrations.inspect_log import is_inspect_log, write_eval_dir
-        from tracr_agent.agent.scoring.rescore import rescore_dir
 
         d = Path(out)
         if is_inspect_log(d):

@@ -1,4 +1,6 @@
-"""CLI command `generate`: print generated task ids (random RASP programs) for a seed and difficulty."""
+"""CLI command `generate`: print generated task ids (random RASP programs) for a seed and difficulty.
+
+The generator is imported when the command runs (start-up time: `tracr-agent --help` must not load it)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 (list the open ones) and `lab` (investigate by hand).
 
 Registered on the main typer app by `tracr_agent.agent.cli.main._register_more()`; the work is
-done in agent/interactive/session.py and agent/interactive/lab.py (imported lazily).
+done in agent/interactive/ (session.py, lab.py, resume.py), imported when a command runs: start-up
+time (`tracr-agent --help` must not load it).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Optional
 
 import typer
 
-from tracr_agent.agent.cli.options import CapOpt, ModelDirOpt, PlainOpt, ProgramOpt, ResidualOpt, ToolConditionOpt
+from tracr_agent.agent.cli.options import DEFAULT_OUT, CapOpt, ModelDirOpt, PlainOpt, ProgramOpt, ResidualOpt, ToolConditionOpt
+from tracr_agent.tools.conditions import Residual
 
 
 def resume_cmd(
@@ -22,12 +24,12 @@ def resume_cmd(
 ):
     """Continue an interrupted run, an interactive session or a paused lab where it stopped; the transcript continues in the same file."""
     from tracr_agent.agent.cli.main import announce_sandbox, console, err_console
-    from tracr_agent.agent.interactive.store import peek
+    from tracr_agent.agent.episode.store import peek
 
     row = peek(session)
     if row is not None and row[0] == "open" and row[1].get("kind") != "lab":
         announce_sandbox(bool(row[1].get("unsafe_sandbox")))  # scored as the run was started: with its isolation
-    from tracr_agent.agent.interactive.session import resume_session
+    from tracr_agent.agent.interactive.resume import resume_session
 
     raise typer.Exit(resume_session(session, verbose=verbose, console=console, plain=plain, err_console=err_console))
 
@@ -37,7 +39,7 @@ def lab_cmd(
                                          "(one model directory, as --model-dir).", show_default=False),
     condition: str = ToolConditionOpt,
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path."),
-    out: str = typer.Option("transcripts", "--out", help="Directory for the transcript (without --transcript)."),
+    out: str = typer.Option(DEFAULT_OUT, "--out", help="Directory for the transcript (without --transcript)."),
     cap: int = CapOpt,
     program: Optional[str] = ProgramOpt,
     model_dir: Optional[str] = ModelDirOpt,
@@ -47,20 +49,21 @@ def lab_cmd(
     """Investigate a subject yourself with the agent's tools (a REPL), then submit a prediction to be scored."""
     from pathlib import Path
 
-    from tracr_agent.agent.cli.main import check_probe_options, console, fail, subject_from
+    from tracr_agent.agent.cli.main import check_probe_options, console, fail, load_subject, subject_spec
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
-    from tracr_agent.agent.interactive.lab import run_lab
-    from tracr_agent.agent.interactive.store import abs_subject_spec
-    from tracr_agent.tools.suite.conditions import get_condition, with_tools
+    from tracr_agent.agent.interactive.lab import start_lab
+    from tracr_agent.agent.records.config import EpisodeConfig
+    from tracr_agent.tools.conditions import get_condition, with_tools
 
     check_probe_options(condition, residual, cap)
     if not get_condition(condition).has_tools:
         fail(f"the lab needs a condition with tools ({', '.join(with_tools())}); {condition!r} has none")
-    subject = subject_from(task, program, model_dir)
+    spec = subject_spec(task, program, model_dir)
+    subject = load_subject(spec)
+    config = EpisodeConfig(subject=spec, condition=condition, residual=residual, llm="human", limits=None,
+                           cap_tokens=cap)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, "human")
-    raise typer.Exit(run_lab(subject, condition=condition, transcript_path=path, cap_tokens=cap, console=console,
-                             residual=residual, plain=plain,
-                             subject_spec=abs_subject_spec(task, program, model_dir)))
+    raise typer.Exit(start_lab(subject, config, transcript_path=path, console=console, plain=plain))
 
 
 def sessions_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
@@ -70,7 +73,7 @@ def sessions_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-rea
     from rich.table import Table
 
     from tracr_agent.agent.cli.main import console
-    from tracr_agent.agent.interactive.store import fmt_age, open_sessions, sessions_db
+    from tracr_agent.agent.episode.store import fmt_age, open_sessions, sessions_db
 
     rows = open_sessions()
     if as_json:
@@ -83,7 +86,7 @@ def sessions_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-rea
     for col in ("id", "kind", "subject", "condition", "LLM", "age", "where it stopped"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        cond = r["condition"] + (" (raw)" if r["residual"] == "raw" else "")
+        cond = r["condition"] + (f" ({Residual.RAW})" if r["residual"] == Residual.RAW else "")
         where = r["where"] + (" · running now" if r["running"] else "")
         table.add_row(r["id"], r["kind"], r["subject"], cond, r["llm"], fmt_age(r["age_s"]), where)
     console.print(table)

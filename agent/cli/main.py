@@ -1,13 +1,15 @@
 """The `tracr-agent` command line (typer + rich).
 
-Every command imports its heavy machinery inside the function body so that
-`tracr-agent --help` stays instant. User errors (`tracr_agent.tools.errors.UserError`)
+Every command imports the project's machinery inside its body, for start-up time: `tracr-agent
+--help` loads typer, rich and the option declarations only (≤ 0.3 s; benchmarks/cli_startup.py).
+The layers still hold for those imports (lint-imports checks imports inside functions too). User errors (`tracr_agent.tools.errors.UserError`)
 print one line and exit 2 — never a traceback.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from typing import List, Optional
@@ -15,7 +17,17 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from tracr_agent.agent.cli.options import CapOpt, ConditionOpt, ModelDirOpt, PlainOpt, ProgramOpt, ResidualOpt, ToolConditionOpt, limit_options
+from tracr_agent.agent.cli.options import (
+    DEFAULT_OUT,
+    CapOpt,
+    ConditionOpt,
+    ModelDirOpt,
+    PlainOpt,
+    ProgramOpt,
+    ResidualOpt,
+    ToolConditionOpt,
+    limit_options,
+)
 
 app = typer.Typer(
     help="Investigate Tracr-compiled transformers with an LLM agent and interpretability tools.",
@@ -77,8 +89,9 @@ def user_errors(fn):
 
 def check_probe_options(condition: str, residual: str, cap: int) -> None:
     """The condition, residual mode and --cap every probing command (run, tool, lab) takes: one line, exit 2."""
-    from tracr_agent.agent.episode.limits import check_cap
-    from tracr_agent.tools.suite.base import ToolError, check_condition, check_residual
+    from tracr_agent.agent.records.limits import check_cap
+    from tracr_agent.tools.suite.base import check_condition, check_residual
+    from tracr_agent.tools.errors import ToolError
 
     try:
         check_condition(condition)
@@ -88,14 +101,16 @@ def check_probe_options(condition: str, residual: str, cap: int) -> None:
     check_cap(cap)
 
 
-def subject_from(task: Optional[str], program: Optional[str], model_dir: Optional[str], no_cache: bool = False,
-                 refresh: bool = False):
-    from tracr_agent.tools.subjects.load import load_subject, load_task
+def subject_spec(task: Optional[str], program: Optional[str] = None, model_dir: Optional[str] = None):
+    """The one subject a command names (TASK, --program or --model-dir): tools/subjects/spec.py."""
+    from tracr_agent.tools.subjects.spec import SubjectSpec
 
+    return SubjectSpec.from_options(task, program, model_dir)
+
+
+def load_subject(spec, no_cache: bool = False, refresh: bool = False):
     with err_console.status("loading subject…"):
-        if refresh and task:
-            return load_task(task, use_cache=not no_cache, refresh=True)
-        return load_subject(task=task, program=program, model_dir=model_dir, use_cache=not no_cache)
+        return spec.load(use_cache=not no_cache, refresh=refresh)
 
 
 @app.command()
@@ -129,7 +144,7 @@ def show(task: Optional[str] = TaskArg, program: Optional[str] = ProgramOpt,
     """Print a subject's architecture: layers, heads, sizes, vocab and the non-empty components."""
     from tracr_agent.tools.suite.info import model_info_text
 
-    subject = subject_from(task, program, model_dir)
+    subject = load_subject(subject_spec(task, program, model_dir))
     console.print(model_info_text(subject, show_output=True), highlight=False, markup=False)
 
 
@@ -148,7 +163,8 @@ def compile_cmd(
 
     from rich.table import Table
 
-    from tracr_agent.tools.subjects.zoo import all_tasks, get_task
+    from tracr_agent.tools.subjects.spec import parse_suite
+    from tracr_agent.tools.subjects.tasks import get_task
 
     if all_tasks_ and (task or program):
         fail("give a TASK, --program, or --all, not several")
@@ -158,15 +174,9 @@ def compile_cmd(
         fail("--verify needs a zoo task (a reference function to compare against); compile the --program without --verify")
     if task and task.startswith("dir:"):
         fail(f"{task} names model directories, which are already compiled: use them with show, tool, run, lab or eval")
-    if all_tasks_:
-        selected = [t.id for t in all_tasks()]
-    elif task:
-        try:
-            selected = [get_task(task).id]
-        except KeyError as e:
-            fail(e.args[0])
-    else:
-        selected = [None]
+    specs = [m.spec for m in parse_suite("all")] if all_tasks_ else [subject_spec(task, program)]
+    if verify and any(s.transform is not None for s in specs):
+        fail("--verify compares tracr's own model with the reference: give the task without its @transform")
 
     table = Table(title="compile" + (" + verify" if verify else ""))
     for col in ("task", "layers", "heads", "d_model", "seconds", *(("inputs", "agree tracr", "agree ref", "max |Δresid|") if verify else ())):
@@ -175,12 +185,13 @@ def compile_cmd(
     from rich.progress import Progress
 
     with Progress(console=err_console, transient=True) as progress:
-        bar = progress.add_task("compiling", total=len(selected))
-        for tid in selected:
+        bar = progress.add_task("compiling", total=len(specs))
+        for spec in specs:
+            tid = spec.ref if spec.kind == "task" else None
             progress.update(bar, description=f"compiling {tid or program}")
             t0 = time.perf_counter()
             # --verify needs tracr's own model: compile afresh (and repair a damaged cache entry)
-            subject = subject_from(tid, program, None, no_cache=no_cache, refresh=verify)
+            subject = load_subject(spec, no_cache=no_cache, refresh=verify)
             secs = time.perf_counter() - t0
             row = [tid or program, str(subject.n_layers), str(subject.n_heads), str(subject.d_model), f"{secs:.1f}"]
             if verify:
@@ -203,13 +214,12 @@ def compile_cmd(
             progress.advance(bar)
     console.print(table)
     if verify:
-        ok = len(selected) - failures
-        console.print(f"{ok}/{len(selected)} tasks agree 100% with tracr and their reference")
+        ok = len(specs) - failures
+        console.print(f"{ok}/{len(specs)} tasks agree 100% with tracr and their reference")
     if failures:
         raise typer.Exit(1)
 
 
-DEFAULT_OUT = "transcripts"
 
 
 def announce(backend) -> None:
@@ -238,7 +248,7 @@ def tool(
     if not parts or len(parts) > 2:
         fail("usage: tracr-agent tool TASK TOOL '{json args}' (TASK omitted with --program or --model-dir)")
     name, args = parts[0], (parts[1] if len(parts) > 1 else "{}")
-    subject = subject_from(task, program, model_dir)
+    subject = load_subject(subject_spec(task, program, model_dir))
     res = call_tool(subject, name, args, ToolContext(condition=condition, cap_tokens=cap, residual=residual))
     typer.echo(res.text)
     if res.is_error:  # every tool error is about the arguments it was given: bad input, as everywhere else
@@ -247,7 +257,7 @@ def tool(
 
 def announce_sandbox(unsafe: bool) -> None:
     """Sets whether unsandboxed scoring is allowed and says once which isolation is in force."""
-    from tracr_agent.agent.scoring import sandbox
+    from tracr_agent.tools.sandbox import runner as sandbox
 
     sandbox.allow_unsafe(unsafe)
     line = sandbox.isolation_line()
@@ -263,7 +273,7 @@ def run(
     condition: str = ConditionOpt,
     limits=None,  # the limit options, from @limit_options
     closed_set: bool = typer.Option(False, "--closed-set", help="Tell the agent the zoo's task labels."),
-    out: str = typer.Option(DEFAULT_OUT, "--out", help="Directory for the transcript."),
+    out: str = typer.Option(DEFAULT_OUT, "--out", help="Directory for the transcript (the run prints its path)."),
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Exact transcript file path (overrides --out)."),
     compat: Optional[str] = typer.Option(None, "--compat", help="Server quirks mode: llama-cpp."),
     cap: int = CapOpt,
@@ -288,10 +298,12 @@ def run(
 
     from rich.markup import escape
 
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.agent.episode.lifecycle import default_transcript_path, run_episode
-    from tracr_agent.agent.episode.resumable import RunSuspended, start_run
-    from tracr_agent.agent.interactive.store import open_store, session_meta
+    # imported here, not at the top: `tracr-agent --help` must not pay for pydantic models and the episode machinery
+    from tracr_agent.agent.episode.drive import Suspended, run_episode, start_run
+    from tracr_agent.agent.episode.lifecycle import default_transcript_path
+    from tracr_agent.agent.episode.store import abs_llm_spec, open_store
+    from tracr_agent.agent.investigators.registry import make_backend
+    from tracr_agent.agent.records.config import EpisodeConfig
     from tracr_agent.agent.render.live import LiveView, print_run_result
 
     check_probe_options(condition, residual, cap)
@@ -300,24 +312,8 @@ def run(
 
         check_options(condition, quiet)
     backend = make_backend(llm, compat)
-    if task and task.startswith("dir:") and not (program or model_dir):
-        from tracr_agent.tools.subjects.load import one_model_dir
-
-        # as --model-dir, so an interactive session records the directory and resumes from anywhere
-        task, model_dir = None, one_model_dir(task)
-    subject = subject_from(task, program, model_dir)
-    path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
-    if interactive:
-        from tracr_agent.agent.interactive.session import start_session
-
-        announce(backend)
-        announce_sandbox(unsafe_sandbox)
-        raise typer.Exit(start_session(subject, backend, task=task, program=program, model_dir=model_dir,
-                                       condition=condition, limits=limits, transcript_path=path, closed_set=closed_set,
-                                       cap_tokens=cap, compat=compat, verbose=verbose, console=console,
-                                       residual=residual))
-    listeners = [] if quiet else [LiveView(console, verbose=verbose, plain=plain)]
-    hooks = [h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None
+    spec = subject_spec(task, program, model_dir)
+    subject = load_subject(spec)
     inputs = None
     if static_inputs:
         try:
@@ -327,22 +323,28 @@ def run(
         if not isinstance(inputs, list) or not all(isinstance(x, list) for x in inputs):
             fail('--static-inputs must be a JSON list of input lists, e.g. [["a","b"]]')
         inputs = [subject.check_input(x) for x in inputs]
+    config = EpisodeConfig(subject=spec, condition=condition, residual=residual, llm=abs_llm_spec(backend.spec),
+                           compat=compat, limits=limits, cap_tokens=cap, closed_set=closed_set,
+                           static_hooks=[h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None,
+                           static_inputs=inputs)
+    path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
     announce(backend)
     announce_sandbox(unsafe_sandbox)
+    if interactive:
+        from tracr_agent.agent.interactive.session import start_session
+
+        raise typer.Exit(start_session(subject, backend, config, transcript_path=path, verbose=verbose, plain=plain,
+                                       console=console))
+    listeners = [] if quiet else [LiveView(console, verbose=verbose, plain=plain)]
     store, problem = open_store()
     if store is None:  # checkpoints are a safety net: without them the run still runs
         err_console.print(f"[yellow]warning: {escape(problem)}; this run cannot be resumed if it is interrupted[/]",
                           highlight=False, soft_wrap=True)
-        result = run_episode(subject, backend, condition=condition, limits=limits, transcript_path=path,
-                             closed_set=closed_set, listeners=listeners, cap_tokens=cap, static_hooks=hooks,
-                             static_inputs=inputs, residual=residual)
+        result = run_episode(subject, backend, config, transcript_path=path, listeners=listeners)
     else:
-        meta = session_meta("run", subject, backend.spec, task=task, program=program, model_dir=model_dir,
-                            transcript=path, condition=condition, limits=limits, cap_tokens=cap, closed_set=closed_set,
-                            compat=compat, residual=residual, quiet=quiet, static_hooks=hooks, static_inputs=inputs)
         try:
-            result = start_run(store, meta, subject, backend, listeners=listeners, transcript_path=path)
-        except RunSuspended as stop:
+            result = start_run(store, subject, backend, config, transcript_path=path, listeners=listeners, quiet=quiet)
+        except Suspended as stop:
             suspended(stop)
         finally:
             store.close()

@@ -1,9 +1,10 @@
 """Options shared by the commands that run episodes, declared once.
 
 `limit_options` gives a command the five limit options (`--max-tool-calls` … `--max-cost`),
-generated from the fields of `Limits` (agent/episode/limits.py: one set of defaults, one
-validation), and hands the command a checked `limits: Limits` argument instead. `CapOpt` is
-the tool-output cap option. Imports stay light (typer; pydantic for Limits) so `--help` stays instant.
+generated from the one declaration of the budget (agent/records/limit_fields.py, which `Limits`
+is built from too), and hands the command a checked `limits: Limits` argument instead. `CapOpt` is
+the tool-output cap option. Imports stay light (typer, and modules that import nothing heavy) so
+`tracr-agent --help` stays fast.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import inspect
 
 import typer
 
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.agent.records.limit_fields import LIMIT_FIELDS
+from tracr_agent.tools.conditions import CONDITIONS, Residual, with_tools
+from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS
 
+DEFAULT_OUT = "runs/transcripts"
+"""Where `run` and `lab` write new transcripts: not transcripts/, which holds the tracked examples."""
 CapOpt = typer.Option(DEFAULT_CAP_TOKENS, "--cap", help="Tool output cap in tokens.")
 PlainOpt = typer.Option(False, "--plain", help="Tool results as the text the agent read (no shaded grids for "
                         "attention patterns and residual decodes).")
 
 
 def condition_option(tools_only: bool = False):
-    """`--condition/-c`, its help listing the declared conditions (tools/suite/conditions.py)."""
-    from tracr_agent.tools.suite.conditions import CONDITIONS, with_tools
-
+    """`--condition/-c`, its help listing the declared conditions (tools/conditions.py)."""
     names = with_tools() if tools_only else list(CONDITIONS)
     return typer.Option("full", "--condition", "-c", help=("Tool policy: " if tools_only else "")
                         + (", " if tools_only else " | ").join(names) + ".")
@@ -34,31 +37,32 @@ ToolConditionOpt = condition_option(tools_only=True)
 
 
 def limit_options(fn):
-    """Replaces a command's `limits` parameter by one typer option per Limits field; a bad value is
-    one `error:` line naming the option (Limits.from_options raises UserError; wrap with user_errors)."""
-    from tracr_agent.agent.episode.limits import Limits
-
+    """Replaces a command's `limits` parameter by one typer option per limit (records/limit_fields.py)
+    and hands the command a checked `Limits` instead; a bad value is one `error:` line naming the
+    option (Limits.from_options raises UserError; wrap with user_errors)."""
     sig = inspect.signature(fn)
     if "limits" not in sig.parameters:
         raise TypeError(f"{fn.__name__} needs a `limits` parameter for @limit_options")
-    fields = Limits.model_fields
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=f.annotation,
-                               default=typer.Option(f.default, "--" + name.replace("_", "-"), help=f.description))
-             for name, f in fields.items()]
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind,
+                               default=typer.Option(default, "--" + name.replace("_", "-"), help=help_))
+             for name, (kind, default, help_) in LIMIT_FIELDS.items()]
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        values = {name: kwargs.pop(name) for name in fields if name in kwargs}
+        # imported when the command runs, not when the CLI starts: pydantic is not needed for --help
+        from tracr_agent.agent.records.limits import Limits
+
+        values = {name: kwargs.pop(name) for name in LIMIT_FIELDS if name in kwargs}
         kwargs["limits"] = Limits.from_options(**values)
         return fn(*args, **kwargs)
 
     params = [p for p in sig.parameters.values() if p.name != "limits"]
     wrapper.__signature__ = sig.replace(parameters=params + extra)
     wrapper.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "limits"}
-    wrapper.__annotations__.update({name: f.annotation for name, f in fields.items()})
+    wrapper.__annotations__.update({name: kind for name, (kind, _, _) in LIMIT_FIELDS.items()})
     return wrapper
 
 
 ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
 ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see docs/model-dirs.md).")
-ResidualOpt = typer.Option("labelled", "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")
+ResidualOpt = typer.Option(Residual.LABELLED.value, "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")

@@ -1,7 +1,8 @@
 """Transcript commands: `replay` (render or re-execute), `inspect` (list a directory), `export` (md/html).
 
-Registered on the main typer app by `tracr_agent.agent.cli.main._register_more()`. Every heavy
-import stays inside a function so `tracr-agent --help` stays instant. User
+Registered on the main typer app by `tracr_agent.agent.cli.main._register_more()`. Every import of
+the project's machinery stays inside the command that needs it: start-up time (`tracr-agent --help`
+loads only typer, rich and the option declarations; benchmarks/cli_startup.py). User
 errors (a missing, corrupt or foreign file; an unknown schema version; a
 subject whose fingerprint changed) print one `error: …` line and exit non-zero.
 """
@@ -17,7 +18,6 @@ from typing import Optional
 import typer
 
 from tracr_agent.agent.cli.options import PlainOpt
-from tracr_agent.agent.episode.reading import load_events, summarize_transcript
 
 SKIP_REASONS = {
     "denied": "denied by the user",
@@ -42,7 +42,7 @@ MAX_GAP_S = 10.0
 
 def _render(events, problem: Optional[str], *, step: bool, speed: float, only: Optional[str], verbose: bool,
             plain: bool = False) -> None:
-    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.records import transcript as tr
     from tracr_agent.agent.cli.main import console, err_console
     from tracr_agent.agent.render.live import LiveView
 
@@ -87,6 +87,8 @@ def replay_cmd(
         fail(f"--only takes one of: {', '.join(ONLY_CHOICES)} (got {only!r})")
     if speed < 0:
         fail("--speed must be >= 0 (0 means no waiting)")
+    from tracr_agent.agent.episode.reading import load_events
+
     path = Path(file)
     if is_inspect_log(path):
         raise typer.Exit(_replay_inspect_log(path, sample, rerun, step=step, speed=speed, only=only,
@@ -124,39 +126,25 @@ def _replay_inspect_log(path: Path, sample: Optional[str], rerun: bool, **render
 
 
 def load_recorded_subject(header):
-    """The transcript's subject, loaded afresh, with its fingerprint checked."""
+    """The transcript's subject, loaded afresh (as its header's spec names it), with its fingerprint checked."""
     from tracr_agent.agent.cli.main import err_console
-    from tracr_agent.agent.episode.transcript import TranscriptError
-    from tracr_agent.tools.subjects.load import load_subject
+    from tracr_agent.agent.records.transcript import TranscriptError
 
     ref = header.subject
-    if ref.kind == "task":
-        if not ref.task_id:
-            raise TranscriptError("the header names a task subject without a task_id: cannot reload it")
-        kwargs = {"task": ref.task_id}
-    else:
-        source = ref.source
-        prog_file = source.rpartition(":")[0]
-        if ref.kind == "program" and prog_file.endswith(".py") and Path(prog_file).is_file():
-            kwargs = {"program": source}
-        elif source and Path(source).is_dir():
-            kwargs = {"model_dir": source}  # a model directory, or a compiled program's cache entry
-        else:
-            raise TranscriptError(f"cannot reload the {ref.kind} subject: its recorded source {source!r} "
-                                  "no longer exists")
+    spec = ref.subject_spec()
     with err_console.status("loading subject…"):
-        subject = load_subject(**kwargs)
+        subject = spec.load()
     if subject.fingerprint != ref.fingerprint:
         raise TranscriptError(
             f"subject fingerprint mismatch: the transcript recorded {ref.fingerprint}, the freshly loaded "
-            f"{next(iter(kwargs.values()))} is {subject.fingerprint} (the model changed since the recording; "
+            f"{spec.ref} is {subject.fingerprint} (the model changed since the recording; "
             "re-running its tool calls would compare different models)")
     return subject
 
 
 def plan_rerun(events) -> list[dict]:
     """Pairs each recorded tool call with its result and decides whether to re-execute it."""
-    from tracr_agent.agent.episode import transcript as tr
+    from tracr_agent.agent.records import transcript as tr
 
     denied = {e.call_id for e in events if isinstance(e, tr.HumanEvent) and e.action == "deny" and e.call_id}
     rows: list[dict] = []
@@ -185,6 +173,8 @@ def plan_rerun(events) -> list[dict]:
 
 def rerun_transcript(path: Path) -> int:
     """Re-executes the recorded tool calls; returns the exit code (0 only when every call matches)."""
+    from tracr_agent.agent.episode.reading import load_events
+
     events, problem = load_events(path)
     return rerun_events(events, problem, path.name)
 
@@ -274,7 +264,8 @@ def inspect_cmd(
     from rich.text import Text
 
     from tracr_agent.agent.cli.main import console, err_console, fail
-    from tracr_agent.agent.episode.transcript import TranscriptError
+    from tracr_agent.agent.episode.reading import summarize_transcript
+    from tracr_agent.agent.records.transcript import TranscriptError
 
     root = Path(directory)
     if not root.is_dir():
@@ -348,6 +339,7 @@ def export_cmd(
     """Write a readable document of an episode (turns, tool calls and results, prediction, score), or
     Inspect AI logs of a transcript or an evaluation directory (--format inspect)."""
     from tracr_agent.agent.cli.main import console, err_console, fail
+    from tracr_agent.agent.episode.reading import load_events
     from tracr_agent.agent.render.document import episode_blocks, to_markdown
     from tracr_agent.agent.render.html.page import episode_page
 

@@ -1,24 +1,13 @@
 """The episode lifecycle: every investigation, whoever runs it, is one `Episode`.
 
-An `Episode` owns one transcript. `open()` writes the header, `recorder` is where the
-investigator emits its events, and `finish(outcome)` scores the prediction and writes the
-score and end events — the only place in tracr-agent where a header, a score or an end is
-written. `suspend()` closes the file without an end (an episode left to resume: a plain run,
-agent/episode/resumable.py, an interactive session or a lab), `reopen()` continues such a
-transcript. Task (the subject), solver (the investigator) and scorer
-(tracr_agent.agent.scoring.score) stay apart: this module only wires them and records.
-
-Plugging in a new investigator:
-
-- A "chat model" that emits tool calls (the baselines in agent/investigators/, an open-world
-  baseline, a decompiler, any LLM): give it a spec in `make_backend` (agent/backends/llm.py).
-  `run_episode` drives it through the graph (agent/loop/graph.py) with the condition's tools,
-  limits, transcript and score; nothing else to write.
-- Another way to investigate (like the static dump, agent/investigators/static.py): a function
-  `(episode, backend) -> Outcome` that emits its events to `episode.recorder` and returns the
-  outcome; `investigate()` picks it (by the condition's declaration).
-- A person's side (agent/interactive/session.py, agent/interactive/lab.py): open an `Episode`,
-  emit to `episode.recorder`, and end with `episode.finish(outcome)`.
+An `Episode` is a subject, its `EpisodeConfig` (agent/records/config.py) and one transcript.
+`open()` writes the header (the config itself, plus the subject's identity), `recorder` is where
+the investigator emits its events, and `finish(outcome)` scores the prediction and writes the score
+and end events — the only place in tracr-agent where a header, a score or an end is written.
+`suspend()` closes the file without an end (an episode left to resume), `reopen()` continues such
+a transcript. Task (the subject), solver (the investigator) and scorer (agent/scoring/score.py)
+stay apart: this module only wires them and records. agent/episode/drive.py pushes an episode
+through a `Driver` from open to finish; see its docstring for plugging in a new investigator.
 """
 
 from __future__ import annotations
@@ -26,14 +15,17 @@ from __future__ import annotations
 import datetime as _dt
 import time
 import uuid
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _package_version
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.limits import Limits
-from tracr_agent.agent.episode.recorder import Recorder
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.config import EpisodeConfig
+from tracr_agent.agent.records.recorder import Recorder
+from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.agent.scoring.verdicts import Score
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.tools.subjects.spec import SubjectSpec
 
 Outcome = dict
 """What an investigator returns: `prediction` (dict or None), `status` ("prediction",
@@ -54,18 +46,16 @@ class EpisodeResult(tr.Counters):
 
 
 def version() -> str:
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as v
-
     try:
-        return v("tracr-agent")
+        return _package_version("tracr-agent")
     except PackageNotFoundError:
         return "dev"
 
 
-def subject_ref(subject) -> tr.SubjectRef:
+def subject_ref(subject, spec: SubjectSpec) -> tr.SubjectRef:
+    """The header's identity of a loaded subject, and the spec that named it."""
     return tr.SubjectRef(fingerprint=subject.fingerprint, kind=subject.kind, task_id=subject.truth.task_id,
-                         source=subject.truth.task_id or subject.source)
+                         source=subject.truth.task_id or subject.source, spec=str(spec))
 
 
 def default_transcript_path(out_dir: Path, subject, condition: str, llm: str) -> Path:
@@ -88,20 +78,12 @@ def outcome_status(outcome: Outcome) -> str:
 class Episode:
     """One transcript from header to end; see the module docstring."""
 
-    def __init__(self, subject, *, condition: str, llm: str, transcript_path: Path, residual: str = "labelled",
-                 limits: Optional[Limits] = None, cap_tokens: int = DEFAULT_CAP_TOKENS, seed: int = 0,
-                 closed_set: bool = False, session_id: str = "", actor: str = "agent",
-                 listeners: Optional[list] = None, judge=None, score: bool = True, closed_world: bool = False):
+    def __init__(self, subject, config: EpisodeConfig, *, transcript_path: Path, session_id: str = "",
+                 actor: str = "agent", listeners: Optional[list] = None, judge=None, score: bool = True,
+                 closed_world: bool = False):
         self.subject = subject
-        self.condition = condition
-        self.residual = residual
-        self.llm = llm
+        self.config = config
         self.path = Path(transcript_path)
-        self.limits = limits
-        """None for an episode that runs without a budget (the lab); the header then records {}."""
-        self.cap_tokens = cap_tokens
-        self.seed = seed
-        self.closed_set = closed_set
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.actor = actor
         self.listeners = listeners if listeners is not None else []
@@ -114,18 +96,13 @@ class Episode:
 
     def open(self) -> "Episode":
         """Starts the transcript (a new episode never appends to an old file) with its header."""
-        from tracr_agent.agent.scoring.sandbox import running_unsafe
-
         if self.path.exists():
             self.path.unlink()
         self._attach(tr.TranscriptWriter(self.path))
         self.recorder.emit(tr.Header(
             tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            subject=subject_ref(self.subject), condition=self.condition, residual=self.residual, llm=self.llm,
-            actor=self.actor,
-            limits=self.limits.model_dump() if self.limits else {}, cap_tokens=self.cap_tokens, seed=self.seed,
-            closed_set=self.closed_set, session_id=self.session_id, closed_world=bool(self.closed_world),
-            unsafe_sandbox=running_unsafe() or None))
+            subject=subject_ref(self.subject, self.config.subject), actor=self.actor, session_id=self.session_id,
+            closed_world=bool(self.closed_world), unsafe_sandbox=running_unsafe() or None, **self.config.settings()))
         return self
 
     def reopen(self, elapsed: float) -> "Episode":
@@ -167,7 +144,7 @@ class Episode:
             reason = "not scored: scoring was switched off for this episode"
         else:
             try:
-                score = score_episode(prediction, self.subject, closed_set=self.closed_set, judge=self.judge)
+                score = score_episode(prediction, self.subject, closed_set=self.config.closed_set, judge=self.judge)
                 self.recorder.emit(tr.ScoreEvent(score=score))
             except KeyboardInterrupt:  # the transcript still closes, saying so
                 if resumable:
@@ -183,103 +160,10 @@ class Episode:
                              error=outcome.get("error", ""), score_error=score_error, **counters.model_dump())
 
 
-def investigate(episode: Episode, backend, *, review=None, checkpointer=None, static_hooks=None,
-                static_inputs=None, resumed: Optional[list] = None) -> Outcome:
-    """Runs the investigator the condition calls for on an open episode; returns its outcome.
-
-    With a `checkpointer` the graph saves every step under the episode's session id; `resumed`
-    (the transcript's events so far) continues such an episode from its last checkpoint: the
-    wall-time clock goes on from the time it had used, a step cut short is done again (its tool
-    results already recorded are reused, not re-run), and an episode whose investigation had
-    finished (cut short while scoring) returns its outcome at once."""
-    from tracr_agent.tools.suite.base import ToolContext, get_condition
-
-    subject, condition = episode.subject, episode.condition
-    if not get_condition(condition).has_tools:
-        from tracr_agent.agent.investigators.static import run_static, static_outcome
-
-        from tracr_agent.agent.loop.graph import LLM_GRACE_SECONDS
-
-        # a static episode is one step: resumed, it has its answer already or asks again
-        done = static_outcome(resumed) if resumed else None
-        return done or run_static(subject, backend, condition, episode.recorder, closed_set=episode.closed_set,
-                                  hooks=static_hooks, inputs=static_inputs, residual=episode.residual,
-                                  remaining=lambda: episode.limits.max_seconds + LLM_GRACE_SECONDS - episode.elapsed())
-    from tracr_agent.agent.loop.graph import build_graph, opening_state, recursion_limit
-
-    ctx = ToolContext(condition=condition, cap_tokens=episode.cap_tokens, residual=episode.residual)
-    config = {"recursion_limit": recursion_limit(episode.limits),
-              "configurable": {"thread_id": episode.session_id}}
-    saved = checkpointer.get_tuple(config) if checkpointer is not None and resumed is not None else None
-    values = (saved.checkpoint.get("channel_values") or {}) if saved else {}
-    graph = build_graph(subject, backend, ctx, episode.limits, episode.recorder, checkpointer=checkpointer,
-                        review=review, elapsed_before=float(values.get("agent_s", 0.0)),
-                        answered=cut_short_results(resumed or []))
-    sync = {"durability": "sync"} if checkpointer is not None else {}  # a kill loses no finished step
-    if saved is not None:
-        from tracr_agent.agent.backends.replay import skip_used
-
-        snap = graph.get_state(config)
-        skip_used(backend, snap.values)
-        return graph.invoke(None, config, **sync) if snap.next else snap.values
-    return graph.invoke(opening_state(subject, condition, episode.closed_set, episode.residual), config, **sync)
-
-
-def cut_short_results(events: list) -> dict:
-    """call id -> ToolResultEvent for the results recorded after the transcript's last LLM response:
-    the step a resumed episode does again (its checkpoint is from before it) already has these."""
-    last = max((i for i, e in enumerate(events) if isinstance(e, tr.LLMResponse)), default=None)
-    if last is None:
-        return {}
-    return {e.call_id: e for e in events[last + 1:] if isinstance(e, tr.ToolResultEvent)}
-
-
-def run_episode(subject, backend, *, condition: str = "full", limits: Optional[Limits] = None,
-                transcript_path: Path, closed_set: bool = False, listeners: Optional[list] = None,
-                seed: int = 0, cap_tokens: int = DEFAULT_CAP_TOKENS, score: bool = True, review=None,
-                checkpointer=None, session_id: str = "", judge=None, static_hooks=None,
-                static_inputs=None, residual: str = "labelled") -> EpisodeResult:
-    """One whole episode, headless or live: open, investigate, finish. Never raises for a failing
-    investigator (the error is recorded and the result says so)."""
-    from tracr_agent.tools.suite.base import check_condition, check_residual
-
-    check_condition(condition)
-    check_residual(residual)
-    episode = Episode(subject, condition=condition, residual=residual, llm=backend.spec,
-                      transcript_path=transcript_path, limits=limits or Limits(), cap_tokens=cap_tokens, seed=seed,
-                      closed_set=closed_set, session_id=session_id, listeners=listeners, judge=judge, score=score,
-                      closed_world=getattr(backend, "closed_world", False)).open()
-    return drive_episode(episode, backend, review=review, checkpointer=checkpointer, static_hooks=static_hooks,
-                         static_inputs=static_inputs)
-
-
-def drive_episode(episode: Episode, backend, *, resumable: bool = False, resumed: Optional[list] = None,
-                  review=None, checkpointer=None, static_hooks=None, static_inputs=None) -> EpisodeResult:
-    """Investigates on an open (or reopened) episode and finishes it. A failing investigator is
-    recorded as an error. A Ctrl-C ends the episode as interrupted — unless it is `resumable`
-    (checkpointed in the session store): then it propagates and the caller suspends the episode."""
-    # TransformerLens loads while the investigator thinks about its first turn. Not in interactive
-    # sessions or the lab: a Ctrl-C at their first prompt then waited for the import to finish.
-    episode.subject.warm_up_async()
-    try:
-        outcome = investigate(episode, backend, review=review, checkpointer=checkpointer, resumed=resumed,
-                              static_hooks=static_hooks, static_inputs=static_inputs)
-    except KeyboardInterrupt:
-        if resumable:
-            raise
-        outcome = {"status": "interrupted"}
-    except Exception as e:  # the episode fails, the caller (and a batch) goes on
-        episode.recorder.emit(tr.ErrorEvent(message=f"{type(e).__name__}: {e}", where="episode"))
-        outcome = {"status": "error", "error": f"{type(e).__name__}: {e}"}
-    return episode.finish(outcome, resumable=resumable)
-
-
 def score_episode(prediction: Optional[dict], subject, closed_set: bool = False, judge=None) -> Score:
+    # Imported here: scoring's label rules import the zoo, which an open-world episode on a model
+    # directory never loads until it is scored (tests/integration/test_openworld.py runs one with score=False).
     from tracr_agent.agent.scoring.score import score_prediction
 
-    task = None
-    if subject.truth.task_id:
-        from tracr_agent.tools.subjects.zoo import get_task
-
-        task = get_task(subject.truth.task_id)
-    return score_prediction(prediction, subject, task=task, closed_set=closed_set, judge_llm=judge)
+    # score_prediction looks the zoo task up itself, and only for a subject that is one
+    return score_prediction(prediction, subject, task=subject.truth.task_id, closed_set=closed_set, judge_llm=judge)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.transcript import TranscriptError, read_transcript
+
 
 def load_events(path: Path, strict: bool = False):
     """(events, problem) like `read_transcript`, but a file without a single valid event is refused
     as not being a transcript (rather than reported as a corrupt line 1)."""
-    from tracr_agent.agent.episode.transcript import TranscriptError, read_transcript
-
     path = Path(path)
     if path.is_dir():
         raise TranscriptError(f"{path} is a directory, not a transcript file (`tracr-agent inspect DIR` lists one)")
@@ -31,7 +32,6 @@ def summarize_transcript(path: Path, root: Optional[Path] = None) -> dict:
 
 def summarize_events(events, problem: Optional[str], file: str) -> dict:
     """One record for a loaded transcript (see `summarize_transcript`)."""
-    from tracr_agent.agent.episode import transcript as tr
     header: tr.Header = events[0]
     end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
     pred = next((e for e in events if isinstance(e, tr.PredictionEvent)), None)

@@ -22,9 +22,20 @@ from typing import Callable, Optional
 
 from pydantic import BaseModel
 
-from tracr_agent.agent.episode.transcript import Counters
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.episode.lifecycle import version
+from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.records.config import EpisodeConfig, EpisodeSettings
+from tracr_agent.agent.records.transcript import Counters
+from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.subjects.generate.ids import is_generated
+from tracr_agent.tools.subjects.generate.task import task_features
+from tracr_agent.tools.subjects.spec import SubjectSpec, SuiteMember, parse_suite
+from tracr_agent.tools.subjects.subject import limit_torch_threads
+from tracr_agent.tools.subjects.tasks import get_task
+from tracr_agent.tools.conditions import CONDITIONS, RESIDUAL_MODES, Residual
 
 EVAL_FORMAT = "tracr-agent-eval/1"
 PRESETS = {
@@ -39,7 +50,7 @@ class _RecordHead(BaseModel):
     suite: Optional[str] = None
     """For a subject from `--tasks dir:PATH`: PATH's folder name (the task is the model's folder)."""
     condition: str
-    residual: str = "labelled"
+    residual: Residual = Residual.LABELLED
     """`labelled` or `raw` (`--residual`); results from before the field read as labelled."""
     llm: str
     trial: int
@@ -66,14 +77,6 @@ class ResultRecord(Counters, _RecordHead):
     """For a generated task: its features (operations by kind, layers, heads, numerical, difficulty)."""
 
 
-@dataclass(frozen=True)
-class TaskRef:
-    """A subject of the batch: a task id, or (suite set) one model directory of a `dir:PATH` suite."""
-    name: str
-    suite: Optional[str] = None
-    model_dir: Optional[str] = None
-
-
 def _safe(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in text)
 
@@ -86,18 +89,22 @@ class EpisodeSpec:
     trial: int
     suite: Optional[str] = None
     model_dir: Optional[str] = None
-    residual: str = "labelled"
+    residual: Residual = Residual.LABELLED
+
+    def subject_spec(self) -> SubjectSpec:
+        """The subject this episode investigates (a suite member's model directory, else the task name)."""
+        return SubjectSpec(kind="model_dir", ref=self.model_dir) if self.model_dir else SubjectSpec.parse(self.task)
 
     @property
     def key(self) -> str:
         task = f"{self.suite}/{self.task}" if self.suite else self.task
         # labelled keeps the key it had before residual modes existed, so old runs still --resume
-        mode = "" if self.residual == "labelled" else f"|{self.residual}"
+        mode = "" if self.residual == Residual.LABELLED else f"|{self.residual}"
         return f"{task}|{self.condition}{mode}|{self.llm}|{self.trial}"
 
     def filename(self) -> str:
         task = f"{_safe(self.suite)}__{_safe(self.task)}" if self.suite else self.task
-        mode = "" if self.residual == "labelled" else f"__{self.residual}"
+        mode = "" if self.residual == Residual.LABELLED else f"__{self.residual}"
         return f"{task}__{self.condition.replace('+', '_')}{mode}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
 
 
@@ -111,8 +118,6 @@ def score_fields(score: Optional[Score]) -> dict:
 
 
 def record_from_score(spec: EpisodeSpec, score: Optional[Score], **fields) -> ResultRecord:
-    from tracr_agent.tools.subjects.generate.task import task_features
-
     return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition,
                         residual=spec.residual, llm=spec.llm, trial=spec.trial,
                         score=score, features=None if spec.suite else task_features(spec.task),
@@ -203,8 +208,6 @@ def set_aside_torn_tail(out: Path) -> Optional[Path]:
 
 def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
     """Checks and prepares DIR; on --resume returns where a torn last results line was moved (or None)."""
-    from tracr_agent.agent.episode.lifecycle import version
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a directory: choose a directory for the evaluation")
@@ -244,109 +247,72 @@ def check_llm_reachable(spec: str) -> None:
         raise UserError(f"LLM endpoint {url} is unreachable ({getattr(e, 'reason', e)}); start the server or fix --llm") from None
 
 
-def plan(tasks: list, conditions: list[str], llms: list[str], trials: int,
-         residuals: tuple[str, ...] = ("labelled",)) -> list[EpisodeSpec]:
-    refs = [t if isinstance(t, TaskRef) else TaskRef(t) for t in tasks]
-    return [EpisodeSpec(t.name, c, l, i, suite=t.suite, model_dir=t.model_dir, residual=m)
-            for t in refs for c in conditions for m in residuals for l in llms for i in range(trials)]
-
-
-def model_dir_suite(spec: str) -> list[TaskRef]:
-    """`dir:PATH`: every model directory under PATH (a folder holding model.json), named by its
-    folder relative to PATH, in suite PATH's name. Each card is checked now, before any episode."""
-    from tracr_agent.tools.subjects.load import model_dirs_under
-    from tracr_agent.tools.subjects.modeldir import read_card
-
-    root, dirs = model_dirs_under(spec, "--tasks")
-    suite = root.resolve().name
-    refs = []
-    for d in dirs:
-        read_card(d)  # a bad card is one clear line now, not an error in every episode
-        name = d.relative_to(root).as_posix() if d != root else suite
-        refs.append(TaskRef(name, suite=suite, model_dir=str(d.resolve())))
-    return refs
+def plan(members: list[SuiteMember], conditions: list[str], llms: list[str], trials: int,
+         residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[EpisodeSpec]:
+    return [EpisodeSpec(m.name, c, l, i, suite=m.suite, model_dir=m.spec.ref if m.suite else None, residual=Residual(r))
+            for m in members for c in conditions for r in residuals for l in llms for i in range(trials)]
 
 
 def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str],
-             residuals: tuple[str, ...] = ("labelled",)) -> list:
-    """Resolves task ids (aliases allowed; generated ids too), `gen:S:D:N` generated suites and `dir:PATH`
-    suites (TaskRefs), and checks everything
-    before any episode starts."""
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.tools.suite.base import CONDITIONS, RESIDUAL_MODES
-    from tracr_agent.tools.subjects.zoo import all_tasks, get_task
-
+             residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[SuiteMember]:
+    """Resolves every `--tasks` entry (tools/subjects/spec.py `parse_suite`: ids, aliases, generated ids,
+    `gen:S:D:N` and `dir:PATH` suites, `all`) and checks conditions, residual modes and LLMs, all before
+    any episode starts."""
     # checked first: resolving generated tasks can take minutes
     bad = [m for m in residuals if m not in RESIDUAL_MODES]
     if bad:
         raise UserError(f"unknown residual mode(s) {', '.join(bad)}; choose from: {', '.join(RESIDUAL_MODES)}")
-    if tasks == ["all"]:
-        tasks = [t.id for t in all_tasks()]
-    resolved = []
-    for t in tasks:
-        if t.startswith("dir:"):
-            resolved += model_dir_suite(t)
-            continue
-        if t.startswith("gen:"):  # gen:SEED:DIFFICULTY:COUNT, the first COUNT generated ids of each difficulty
-            from tracr_agent.tools.subjects.generate.ids import parse_spec
-
-            tasks_ = [str(g) for g in parse_spec(t)]
-            for g in tasks_:
-                get_task(g)  # generated, compiled and verified now (cached), not in every episode
-            resolved += tasks_
-            continue
-        try:
-            resolved.append(get_task(t).id)
-        except KeyError as e:
-            raise UserError(e.args[0]) from None
+    members = [m for t in tasks for m in parse_suite(t)]
+    for m in members:
+        if is_generated(m.spec.ref):
+            get_task(m.spec.ref)  # generated, compiled and verified now (cached), not in every episode
     bad = [c for c in conditions if c not in CONDITIONS]
     if bad:
         raise UserError(f"unknown condition(s) {', '.join(bad)}; choose from: {', '.join(CONDITIONS)}")
     for spec in llms:
         make_backend(spec, compat)
         check_llm_reachable(spec)
-    return resolved
+    return members
 
 
 class BatchRunner:
-    def __init__(self, out: Path, limits, *, compat: Optional[str] = None, closed_set: bool = False, judge=None,
+    """Runs planned episodes (EpisodeSpec) with the batch's shared settings (`settings`: an
+    EpisodeSettings whose limits, compat, closed set and cap every episode takes), on an executor."""
+
+    def __init__(self, out: Path, settings: EpisodeSettings, *, judge=None,
                  on_event: Optional[Callable[[str, EpisodeSpec, Optional[ResultRecord]], None]] = None,
                  executor=None):
         self.out = Path(out)
+        self.settings = settings
         self.executor = executor
         """Where the episodes run (agent/evaluation/executors.py); None: threads in this process."""
-        self.limits = limits
-        self.compat = compat
-        self.closed_set = closed_set
         self.judge = judge
         self.on_event = on_event or (lambda *a: None)
         self._subjects: dict = {}
         self._subject_lock = threading.Lock()
         self._append_lock = threading.Lock()
 
-    def subject(self, spec: EpisodeSpec):
-        key = spec.model_dir or spec.task
-        with self._subject_lock:
-            if key not in self._subjects:
-                from tracr_agent.tools.subjects.load import load_model_dir, load_task
+    def config(self, spec: EpisodeSpec) -> EpisodeConfig:
+        """The episode's EpisodeConfig: the batch's settings, this episode's subject, condition, residual
+        mode and LLM, and its trial as the seed."""
+        return EpisodeConfig(**{**self.settings.settings(), "subject": spec.subject_spec(), "condition": spec.condition,
+                                "residual": spec.residual, "llm": spec.llm, "seed": spec.trial})
 
-                self._subjects[key] = load_model_dir(spec.model_dir) if spec.model_dir else load_task(spec.task)
-            return self._subjects[key]
+    def subject(self, config: EpisodeConfig):
+        with self._subject_lock:
+            if config.subject not in self._subjects:
+                self._subjects[config.subject] = config.subject.load()
+            return self._subjects[config.subject]
 
     def run_one(self, spec: EpisodeSpec) -> ResultRecord:
-        from tracr_agent.agent.episode.lifecycle import run_episode
-        from tracr_agent.agent.backends.llm import make_backend
-        from tracr_agent.agent.scoring.sandbox import running_unsafe
-
         path = self.out / "transcripts" / spec.filename()
         if path.exists():
             path.unlink()  # a transcript left by a killed run: this episode starts over
         rel = str(path.relative_to(self.out))
         try:
-            subject = self.subject(spec)
-            backend = make_backend(spec.llm, self.compat)
-            res = run_episode(subject, backend, condition=spec.condition, limits=self.limits, transcript_path=path,
-                              closed_set=self.closed_set, seed=spec.trial, judge=self.judge, residual=spec.residual)
+            config = self.config(spec)
+            backend = make_backend(spec.llm, config.compat)
+            res = run_episode(self.subject(config), backend, config, transcript_path=path, judge=self.judge)
             rec = record_from_score(spec, res.score, status=res.status,
                                     label=(res.prediction or {}).get("label"),
                                     **Counters.of(res.model_dump()).model_dump(), transcript=rel, error=res.error,
@@ -363,8 +329,6 @@ class BatchRunner:
         return await self.run_in_threads(specs, concurrency)
 
     async def run_in_threads(self, specs: list[EpisodeSpec], concurrency: int) -> list[ResultRecord]:
-        from tracr_agent.tools.subjects.subject import limit_torch_threads
-
         limit_torch_threads()  # in the main thread, before the worker threads exist
         sem = asyncio.Semaphore(max(1, concurrency))
 

@@ -16,12 +16,14 @@ import html
 from collections import defaultdict
 
 from tracr_agent.agent.evaluation.batch import ResultRecord
+from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc
+from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.subjects.generate.ids import is_generated
+from tracr_agent.tools.subjects.generate.task import generated_task
 
 
 def label_applies(r: ResultRecord) -> bool:
     """Is there a conventional name to get right? Not for a suite's model or a generated program."""
-    from tracr_agent.tools.subjects.generate.ids import is_generated
-
     return not r.suite and not is_generated(r.task)
 
 
@@ -31,16 +33,12 @@ def judge_verdict(r: ResultRecord):
 
 
 def _pct(k: int, n: int) -> str:
-    from tracr_agent.agent.evaluation.report import fmt_acc
-
     return fmt_acc(k, n) if n else "n/a"
 
 
 def headline(records: list[ResultRecord]) -> list[str]:
     """One line per condition × LLM: functional accuracy first; label accuracy over labelled subjects only;
     the judge's verdicts when there are any."""
-    from tracr_agent.agent.evaluation.report import condition_name
-
     groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
     for r in records:
         groups[(condition_name(r), r.llm)].append(r)
@@ -71,8 +69,6 @@ BREAKDOWN_COLUMNS = ("feature", "value", "condition", "LLM", "n", "functional ac
 
 def feature_rows(records: list[ResultRecord]) -> list[list[str]]:
     """Functional accuracy of generated tasks by feature value × condition × LLM."""
-    from tracr_agent.agent.evaluation.report import condition_name
-
     groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
     for r in records:
         for feature, value in _feature_values(r.features or {}) if r.features else ():
@@ -86,10 +82,6 @@ def feature_rows(records: list[ResultRecord]) -> list[list[str]]:
 
 def generated_programs(records: list[ResultRecord]) -> list[tuple[str, str, str]]:
     """(id, pseudo-code, description) of every generated task in the records: the ground truth, for readers."""
-    from tracr_agent.tools.errors import UserError
-    from tracr_agent.tools.subjects.generate.ids import is_generated
-    from tracr_agent.tools.subjects.generate.task import generated_task
-
     out = []
     for task_id in sorted({r.task for r in records if not r.suite and is_generated(r.task)}):
         try:

@@ -197,11 +197,10 @@ def _finished(refs: list) -> list:
 
 def worker_config(runner) -> dict:
     """What a worker needs to run an episode as this process would."""
-    from tracr_agent.agent.scoring.sandbox import unsafe_allowed
+    from tracr_agent.tools.sandbox.runner import unsafe_allowed
 
     judge = getattr(runner.judge, "spec", None) if runner.judge is not None else None
-    return {"limits": runner.limits.model_dump() if runner.limits is not None else None, "compat": runner.compat,
-            "closed_set": runner.closed_set, "judge_llm": judge, "unsafe_sandbox": unsafe_allowed()}
+    return {"settings": runner.settings.model_dump(mode="json"), "judge_llm": judge, "unsafe_sandbox": unsafe_allowed()}
 
 
 def receive_episode(runner, spec, ref):
@@ -250,23 +249,18 @@ def _worker_runner(config: dict):
     key = json.dumps(config, sort_keys=True)
     with _worker_lock:
         if key not in _worker:
-            from tracr_agent.agent.episode.limits import Limits
             from tracr_agent.agent.evaluation.batch import BatchRunner
-            from tracr_agent.agent.scoring.sandbox import allow_unsafe
+            from tracr_agent.agent.records.config import EpisodeSettings
+            from tracr_agent.agent.scoring.judge import make_judge
+            from tracr_agent.tools.sandbox.runner import allow_unsafe
             from tracr_agent.tools.subjects.subject import limit_torch_threads
 
             limit_torch_threads()
             allow_unsafe(config["unsafe_sandbox"])
-            judge = None
-            if config["judge_llm"]:
-                from tracr_agent.agent.backends.llm import make_backend
-
-                judge = make_backend(config["judge_llm"])
+            judge = make_judge(config["judge_llm"]) if config["judge_llm"] else None
             out = Path(tempfile.mkdtemp(prefix="tracr-agent-ray-"))
             (out / "transcripts").mkdir()
-            limits = Limits(**config["limits"]) if config["limits"] is not None else None
-            _worker[key] = BatchRunner(out, limits, compat=config["compat"], closed_set=config["closed_set"],
-                                       judge=judge)
+            _worker[key] = BatchRunner(out, EpisodeSettings.model_validate(config["settings"]), judge=judge)
         return _worker[key]
 
 

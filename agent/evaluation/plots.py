@@ -14,6 +14,8 @@ from __future__ import annotations
 import io
 from typing import Callable, Optional
 
+from tracr_agent.agent.evaluation.stats import wilson
+
 ROW_INCH = 0.22
 """Height per task row: 100 tasks make a 22-inch figure, labels at 7 pt stay legible."""
 MAX_ANNOTATED_ROWS = 60
@@ -92,8 +94,6 @@ def accuracy_heatmap(rows) -> Optional[bytes]:
 
 def accuracy_intervals(rows) -> Optional[bytes]:
     import matplotlib.pyplot as plt
-
-    from tracr_agent.agent.evaluation.report import wilson
 
     layout = _layout(rows)
     if layout is None:

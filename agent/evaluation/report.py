@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +21,9 @@ from typing import Optional
 from tracr_agent.agent.evaluation import breakdown
 from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
 from tracr_agent.agent.evaluation.breakdown import label_applies
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 0.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # The bounds at k = 0 and k = n are exactly 0 and 1; floating point would leave a hair off.
-    return (0.0 if k == 0 else max(0.0, centre - half), 1.0 if k == n else min(1.0, centre + half))
+from tracr_agent.agent.evaluation.plots import PLOTS, SKIP_REASONS
+from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc, wilson
+from tracr_agent.agent.investigators.registry import CLOSED_WORLD
 
 
 @dataclass
@@ -62,10 +53,6 @@ class Row:
         return self.n if self.label_n is None else self.label_n
 
     @property
-    def label_acc(self) -> float:
-        return self.label_k / self.label_total if self.label_total else 0.0
-
-    @property
     def func_acc(self) -> float:
         return self.func_k / self.n if self.n else 0.0
 
@@ -73,11 +60,6 @@ class Row:
 def task_name(r: ResultRecord) -> str:
     """The task column: a suite's models are prefixed with the suite, `SUITE/MODEL`."""
     return f"{r.suite}/{r.task}" if r.suite else r.task
-
-
-def condition_name(r: ResultRecord) -> str:
-    """The condition column: a raw-residual run is its own row, `whitebox (raw)`, next to `whitebox`."""
-    return r.condition if r.residual == "labelled" else f"{r.condition} ({r.residual})"
 
 
 def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
@@ -118,15 +100,8 @@ def _filters(task: str, r: ResultRecord) -> tuple:
     return tuple(out + [("condition", r.condition), ("residual", r.residual), ("llm", r.llm)])
 
 
-def fmt_acc(k: int, n: int) -> str:
-    lo, hi = wilson(k, n)
-    return f"{k}/{n} ({100 * k / n:.0f}%, CI {100 * lo:.0f}–{100 * hi:.0f})" if n else "-"
-
-
 def llm_name(spec: str) -> str:
     """The LLM column: closed-world investigators (they know the zoo's answers) say so."""
-    from tracr_agent.agent.backends.llm import CLOSED_WORLD
-
     return f"{spec} (closed-world)" if spec in CLOSED_WORLD else spec
 
 
@@ -154,8 +129,6 @@ def rich_table(rows: list[Row]):
 def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str], list[str]]:
     """The PNGs that could be drawn, one line per plot that failed (a plot never costs the report), and
     one line per plot left out because it had nothing to show."""
-    from tracr_agent.agent.evaluation.plots import PLOTS, SKIP_REASONS
-
     if not rows:
         return [], [], []
     out, failed, skipped = [], [], []

@@ -22,8 +22,8 @@ from typing import Iterable, Optional
 def task_paths(task_id: str) -> list[str]:
     """The cache paths (relative to the cache root) that let a machine load task `task_id` without
     compiling or generating: its subject entry, and for a generated id the verdicts of its sequence."""
-    from tracr_agent.tools.subjects.load import cache_key, task_source
-    from tracr_agent.tools.subjects.zoo import get_task
+    from tracr_agent.tools.subjects.load import cache_key
+    from tracr_agent.tools.subjects.tasks import get_task, task_source
 
     task = get_task(task_id)
     paths = [f"subjects/{cache_key(task_source(task), task.vocab, task.max_seq_len)}"]
@@ -47,7 +47,8 @@ def candidate_path(seed: int, difficulty: int, k: int) -> str:
     from tracr_agent.tools.subjects.generate.ids import GenId
     from tracr_agent.tools.subjects.generate.sampler import sample_program
     from tracr_agent.tools.subjects.generate.task import make_task
-    from tracr_agent.tools.subjects.load import cache_key, task_source
+    from tracr_agent.tools.subjects.load import cache_key
+    from tracr_agent.tools.subjects.tasks import task_source
 
     task = make_task(GenId(seed, difficulty, 0), sample_program(seed, difficulty, k), {})
     return f"subjects/{cache_key(task_source(task), task.vocab, task.max_seq_len)}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.errors import UserError
 
 
@@ -61,7 +61,7 @@ def episode_sample(events: list, sample_id: str, epoch: int, task: Optional[str]
     store = {"task": task or ref.task_id or ref.source, "suite": suite,
              "model_dir": None if ref.kind == "task" else ref.source,
              "condition": header.condition, "residual": header.residual, "cap_tokens": header.cap_tokens,
-             "closed_set": header.closed_set, "max_tool_calls": header.limits.get("max_tool_calls"),
+             "closed_set": header.closed_set, "max_tool_calls": header.limits.max_tool_calls if header.limits else None,
              "seed": header.seed, "subject": ref.model_dump(), "tool_calls": end.tool_calls if end else 0,
              "prediction": prediction if get_condition(header.condition).has_tools else None,
              "forced": bool(pred and pred.forced),

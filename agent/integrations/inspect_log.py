@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.errors import UserError
 
 TASK_NAME = "tracr_agent/interp"
@@ -183,7 +183,7 @@ def _version() -> str:
 def log_episodes(path: Path, sample: Optional[str] = None, notes: Optional[list] = None) -> list[LogEpisode]:
     """The episodes of an Inspect log of tracr_agent/interp (or only sample `ID` / `ID:EPOCH`). A sample
     that never started its episode (its setup failed) is left out, with one line in `notes`."""
-    from tracr_agent.agent.episode.transcript import Counters
+    from tracr_agent.agent.records.transcript import Counters
     from tracr_agent.agent.evaluation.batch import EpisodeSpec, record_from_score
 
     log = read_log(Path(path))

@@ -30,9 +30,9 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.tool import ToolFunction
 from inspect_ai.util import store_as
 
-from tracr_agent.agent.episode.limits import Limits
-from tracr_agent.agent.integrations.inspect_tools import EpisodeStore, sample_subject, sample_tools
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.agent.records.limits import Limits
+from tracr_agent.agent.integrations.inspect_tools import EpisodeStore, sample_spec, sample_subject, sample_tools
+from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS
 
 EPISODE_METADATA = "tracr_agent"
 """The sample metadata key holding the sample's episode (EpisodeStore fields)."""
@@ -57,8 +57,8 @@ def _names(tasks: Any) -> list[str]:
 def episode_samples(tasks: Any, condition: str, residual: str, cap_tokens: int, closed_set: bool,
                     max_tool_calls: int) -> list[Sample]:
     """One sample per subject; bad input is a PrerequisiteError (Inspect shows its one line)."""
-    from tracr_agent.agent.episode.limits import check_cap
-    from tracr_agent.agent.evaluation.batch import TaskRef, validate
+    from tracr_agent.agent.records.limits import check_cap
+    from tracr_agent.agent.evaluation.batch import validate
     from tracr_agent.agent.loop.prompts import OPENING
     from tracr_agent.tools.errors import UserError
 
@@ -74,9 +74,9 @@ def episode_samples(tasks: Any, condition: str, residual: str, cap_tokens: int, 
     except UserError as e:
         raise PrerequisiteError(f"tracr_agent/interp: {e}") from None
     samples = []
-    for ref in refs:
-        ref = ref if isinstance(ref, TaskRef) else TaskRef(ref)
-        episode = {"task": ref.name, "suite": ref.suite, "model_dir": ref.model_dir, "condition": condition,
+    for ref in refs:  # as batch.plan makes an episode of a suite member
+        episode = {"task": ref.name, "suite": ref.suite, "model_dir": ref.spec.ref if ref.suite else None,
+                   "condition": condition,
                    "residual": residual, "cap_tokens": int(cap_tokens), "closed_set": bool(closed_set),
                    "max_tool_calls": int(max_tool_calls)}
         samples.append(Sample(id=f"{ref.suite}/{ref.name}" if ref.suite else ref.name, input=OPENING,
@@ -100,7 +100,7 @@ def episode_setup() -> Solver:
             setattr(ep, k, v)
         ep.seed = state.epoch - 1
         subject = await anyio.to_thread.run_sync(sample_subject, ep)
-        ep.subject = subject_ref(subject).model_dump()
+        ep.subject = subject_ref(subject, sample_spec(ep)).model_dump()
         if not get_condition(ep.condition).has_tools:
             from tracr_agent.agent.investigators.static import static_prompt
 

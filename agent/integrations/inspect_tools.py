@@ -22,8 +22,8 @@ from inspect_ai.util import StoreModel, store_as
 from inspect_ai.util._json import json_schema  # Inspect's own pydantic -> JSON Schema (what @tool uses)
 from pydantic import Field
 
-from tracr_agent.agent.episode.limits import Limits
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.agent.records.limits import Limits
+from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS
 
 ALREADY_SUBMITTED = "error: a prediction was already submitted"
 TOOL_LIMIT = "error: tool-call limit reached; call submit_prediction"
@@ -58,15 +58,21 @@ _subjects: dict = {}
 _subjects_lock = threading.Lock()
 
 
+def sample_spec(ep: EpisodeStore):
+    """The SubjectSpec of a sample: its suite member's model directory, else its task name (as batch.py's
+    EpisodeSpec.subject_spec)."""
+    from tracr_agent.tools.subjects.spec import SubjectSpec
+
+    return SubjectSpec(kind="model_dir", ref=ep.model_dir) if ep.model_dir else SubjectSpec.parse(ep.task)
+
+
 def sample_subject(ep: EpisodeStore):
     """The subject of a sample, loaded once per process (samples of one task share it; its forward
     passes are serialised by the subject's own lock)."""
     key = ep.model_dir or ep.task
     with _subjects_lock:
         if key not in _subjects:
-            from tracr_agent.tools.subjects.load import load_model_dir, load_task
-
-            _subjects[key] = load_model_dir(ep.model_dir) if ep.model_dir else load_task(ep.task)
+            _subjects[key] = sample_spec(ep).load()
         return _subjects[key]
 
 

@@ -1,11 +1,11 @@
 """`tracr-agent lab TASK`: a person investigates a subject with the agent's own tools.
 
-A REPL over `call_tool` — the same tools, the same condition policy and the
+`LabDriver` is the driver (agent/episode/drive.py) of such an episode: a REPL over `call_tool` — the same tools, the same condition policy and the
 same error texts the agent gets. `TOOL {json}` or `TOOL key=value …` calls a
 tool; `help [TOOL]` describes them; `submit` asks for a prediction and scores
 it exactly like an agent's; `quit` (or Ctrl-D) ends without one; `pause` (or a
 lost terminal) leaves the lab open to `tracr-agent resume ID`, like an interactive
-session (agent/interactive/store.py; `tracr-agent sessions` lists it). Readline
+session (agent/episode/store.py; `tracr-agent sessions` lists it). Readline
 completes tool names, hook names, vocab tokens and argument names, and keeps
 a history file in the user data dir.
 
@@ -18,18 +18,23 @@ ToolResultEvent, a submission adds PredictionEvent, and the end is ScoreEvent
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Optional
 
+from platformdirs import user_data_dir
 from rich.console import Console
 from rich.markup import escape
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.episode.drive import Driver, PauseRequested, Suspended, open_row
 from tracr_agent.agent.episode.lifecycle import Episode
+from tracr_agent.agent.episode.store import Hangup, SessionStore
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.config import EpisodeConfig
 from tracr_agent.agent.render.grids import result_renderable
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.agent.render.live import score_line
+from tracr_agent.tools.protocol.hooks import standard_hooks
+from tracr_agent.tools.suite.base import REGISTRY, ToolContext, call_tool, signature, tool_names
 
 PROMPT = "lab> "
 COMMANDS = ("help", "submit", "pause", "quit")
@@ -38,8 +43,6 @@ DELIMS = " \t\n\"'[]{},:="
 
 
 def history_file() -> Path:
-    from platformdirs import user_data_dir
-
     return Path(user_data_dir("tracr-agent")) / "lab_history"
 
 
@@ -68,36 +71,25 @@ def parse_args(rest: str):
     return args
 
 
-class Lab:
-    def __init__(self, subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
-                 console: Optional[Console] = None, residual: str = "labelled", plain: bool = False,
-                 store=None, sid: str = ""):
-        from tracr_agent.tools.subjects.subject import standard_hooks
-        from tracr_agent.tools.suite.base import ToolContext, tool_names
+class LabDriver(Driver):
+    """A person investigates with the agent's tools at a REPL (see the module docstring)."""
 
+    kind = "lab"
+    noun = "lab"
+    warm_up = False
+
+    def __init__(self, subject, config: EpisodeConfig, *, console: Optional[Console] = None, plain: bool = False):
         self.subject = subject
-        self.condition = condition
+        self.config = config
         self.plain = plain  # True: results as the text the tools return, no shaded grids
-        self.ctx = ToolContext(condition=condition, cap_tokens=cap_tokens, residual=residual)
+        self.ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual)
         self.console = console or Console()
-        self.tools = tool_names(condition)
-        self.path = Path(transcript_path)
-        self.store, self.sid = store, sid
-        """The session store row that makes this lab resumable (`pause`, a lost terminal); None: not resumable."""
-        self.episode = Episode(subject, condition=condition, residual=residual, llm="human", actor="human",
-                               transcript_path=self.path, cap_tokens=cap_tokens,
-                               session_id=sid or "lab-" + os.urandom(4).hex())
+        self.tools = tool_names(config.condition)
+        self.episode: Optional[Episode] = None
         self.step = 0
         self.n_calls = 0
         self.words = sorted({*standard_hooks(subject.n_layers), *(str(t) for t in subject.vocab)}
-                            | {f for n in self.tools for f in self._spec(n).args.model_fields})
-        self.cap_tokens = cap_tokens
-
-    @staticmethod
-    def _spec(name):
-        from tracr_agent.tools.suite.base import REGISTRY
-
-        return REGISTRY[name]
+                            | {f for n in self.tools for f in REGISTRY[n].args.model_fields})
 
     # -- readline -------------------------------------------------------------------------------
 
@@ -136,8 +128,6 @@ class Lab:
         return self.episode.recorder
 
     def call(self, name: str, args, line: str):
-        from tracr_agent.tools.suite.base import call_tool
-
         self.step += 1
         cid = f"lab_{self.step}"
         self.recorder.emit(tr.HumanEvent(step=self.step, action="tool", text=line, call_id=cid))
@@ -158,11 +148,9 @@ class Lab:
     # -- commands -------------------------------------------------------------------------------
 
     def help(self, name: str = "") -> None:
-        from tracr_agent.tools.suite.base import REGISTRY, signature
-
         c = self.console
         if not name:
-            c.print(f"tools in this session ({self.condition}):", highlight=False)
+            c.print(f"tools in this session ({self.config.condition}):", highlight=False)
             room = max(20, c.width - 22)
             for n in self.tools:
                 first = REGISTRY[n].description.split(". ")[0].rstrip(".")
@@ -176,7 +164,7 @@ class Lab:
             c.print(signature(spec), style="bold", highlight=False, markup=False)
             c.print(spec.description, highlight=False, markup=False, soft_wrap=True)
         elif name in REGISTRY:
-            c.print(f"{name} is not available in this session ({self.condition})", style="red", highlight=False)
+            c.print(f"{name} is not available in this session ({self.config.condition})", style="red", highlight=False)
         else:
             c.print(f"no tool {name!r}; `help` lists them", style="red", highlight=False, markup=False)
 
@@ -225,138 +213,93 @@ class Lab:
             return None
         return args
 
-    def finish(self, prediction: Optional[dict]) -> None:
-        from tracr_agent.agent.render.live import score_line
-
-        if prediction is not None:
-            self.recorder.emit(tr.PredictionEvent(step=self.step, **{
-                k: prediction[k] for k in ("label", "description", "implementation", "confidence")}))
-        result = self.episode.finish({"prediction": prediction, "tool_calls": self.n_calls})
+    def report(self, result) -> int:
+        """What the lab prints once it ended (the score, the transcript); returns the exit code."""
         if result.score_error:
             self.console.print(result.score_error, style="red", highlight=False, markup=False)
         if result.score is not None:
             self.console.print(score_line(result.score), highlight=False)
-        self.console.print(f"transcript: {self.path}", highlight=False, soft_wrap=True)
+        self.console.print(f"transcript: {self.episode.path}", highlight=False, soft_wrap=True)
+        return 0
 
-    def resume_from(self, events: list) -> None:
-        """Continues a paused lab's transcript: the step and call counts go on from its events."""
-        self.episode.reopen(max((e.t for e in events), default=0.0))
-        self.step = max((e.step for e in events if hasattr(e, "step")), default=0)
-        self.n_calls = sum(isinstance(e, tr.ToolResultEvent) for e in events)
-        self.recorder.emit(tr.HumanEvent(step=self.step, action="resume", text="lab resumed"))
-
-    def pause(self, why: str) -> None:
-        """Leaves the lab open to `tracr-agent resume`: the transcript gets no end."""
-        self.episode.pause(self.step, f"lab {why}")
+    def report_suspended(self, stop: Suspended) -> int:
         try:
-            self.console.print(f"lab {self.sid} saved — continue it with: tracr-agent resume {self.sid}",
+            self.console.print(f"lab {stop.sid} saved — continue it with: tracr-agent resume {stop.sid}",
                                style="yellow", highlight=False, markup=False)
         except OSError:  # the terminal is gone
             pass
+        return stop.code
 
-    def loop(self, resumed: Optional[list] = None) -> int:
-        """The REPL; `resumed`: the events of a paused lab's transcript, to continue it."""
-        import contextlib
+    def outcome(self, prediction: Optional[dict]) -> dict:
+        """The lab's outcome; a submission is recorded as the prediction."""
+        if prediction is not None:
+            self.recorder.emit(tr.PredictionEvent(step=self.step, **{
+                k: prediction[k] for k in ("label", "description", "implementation", "confidence")}))
+        return {"prediction": prediction, "tool_calls": self.n_calls}
 
-        from tracr_agent.agent.interactive.store import Hangup, driving, exit_code, why_interrupted
-
-        if not self.store:
-            return self._loop(resumed)
-        try:
-            with driving(self.store, self.sid):
-                code = self._loop(resumed)
-        except Hangup as e:
-            self.pause(f"interrupted ({why_interrupted(e)})")
-            return exit_code(e)
-        if code is None:
-            self.pause("paused")
-            return 0
-        with contextlib.suppress(Exception):
-            self.store.finish(self.sid)
-        return code
-
-    def _loop(self, resumed: Optional[list]) -> Optional[int]:
-        """The exit code once the lab is finished, or None when the person paused it."""
-        from tracr_agent.agent.interactive.store import Hangup
-        from tracr_agent.tools.suite.info import model_info_text  # noqa: F401  (warm the tool modules)
-
-        if resumed is None:
-            self.episode.open()
-        else:
-            self.resume_from(resumed)
+    def investigate(self, episode: Episode, resumed: Optional[list]) -> dict:
+        """The REPL until `quit` or a submission (the outcome); `pause` raises PauseRequested."""
+        self.episode = episode
+        if resumed is not None:  # the step and call counts go on from the transcript's events
+            self.step = max((e.step for e in resumed if hasattr(e, "step")), default=0)
+            self.n_calls = sum(isinstance(e, tr.ToolResultEvent) for e in resumed)
         rl = self._setup_readline()
         c = self.console
-        c.rule(f"[bold]tracr-agent lab[/] · condition {self.condition} · transcript {escape(str(self.path))}")
+        c.rule(f"[bold]tracr-agent lab[/] · condition {self.config.condition} · transcript {escape(str(episode.path))}")
         c.print("`help` lists the tools, `help TOOL` explains one; Tab completes; `submit` commits; `pause` leaves it to "
                 "`tracr-agent resume`; `quit` ends.",
                 highlight=False, markup=False)
-        try:
-            while True:
+        while True:
+            try:
+                line = input(PROMPT)
+            except Hangup:
+                raise
+            except KeyboardInterrupt:
+                c.print("^C (quit or Ctrl-D ends the session)", style="dim", highlight=False, markup=False)
+                continue
+            except EOFError:
+                c.print()
+                line = "quit"
+            if rl:
                 try:
-                    line = input(PROMPT)
-                except Hangup:
-                    raise
-                except KeyboardInterrupt:
-                    c.print("^C (quit or Ctrl-D ends the session)", style="dim", highlight=False, markup=False)
-                    continue
-                except EOFError:
-                    c.print()
-                    line = "quit"
-                if rl:
-                    try:
-                        rl[0].append_history_file(1, str(rl[1])) if rl[1].is_file() else rl[0].write_history_file(str(rl[1]))
-                    except OSError:
-                        pass
-                line = line.strip()
-                if not line:
-                    continue
-                word, _, rest = line.partition(" ")
-                if word in ("quit", "exit"):
-                    self.finish(None)
-                    return 0
-                if word == "help":
-                    self.help(rest.strip())
-                    continue
-                if word == "pause" and not rest.strip():
-                    if self.store:
-                        return None
-                    c.print("this lab cannot be paused (no session store)", style="red", highlight=False)
-                    continue
-                if word == "submit" and not rest.strip():
-                    prediction = self.submit()
-                    if prediction is not None:
-                        self.finish(prediction)
-                        return 0
-                    continue
-                res = self.call(word, parse_args(rest), line)
-                if word == "submit_prediction" and not res.is_error:
-                    args = parse_args(rest)
-                    args = json.loads(args) if isinstance(args, str) else args
-                    self.finish(args)
-                    return 0
-        except Hangup:
-            raise  # loop() records the pause, then closes the file
-        except BaseException:
-            self.episode.suspend()
-            raise
+                    rl[0].append_history_file(1, str(rl[1])) if rl[1].is_file() else rl[0].write_history_file(str(rl[1]))
+                except OSError:
+                    pass
+            line = line.strip()
+            if not line:
+                continue
+            word, _, rest = line.partition(" ")
+            if word in ("quit", "exit"):
+                return self.outcome(None)
+            if word == "help":
+                self.help(rest.strip())
+                continue
+            if word == "pause" and not rest.strip():
+                if self.store:
+                    raise PauseRequested
+                c.print("this lab cannot be paused (no session store)", style="red", highlight=False)
+                continue
+            if word == "submit" and not rest.strip():
+                prediction = self.submit()
+                if prediction is not None:
+                    return self.outcome(prediction)
+                continue
+            res = self.call(word, parse_args(rest), line)
+            if word == "submit_prediction" and not res.is_error:
+                args = parse_args(rest)
+                args = json.loads(args) if isinstance(args, str) else args
+                return self.outcome(args)
 
 
-def run_lab(subject, *, condition: str, transcript_path: Path, cap_tokens: int = DEFAULT_CAP_TOKENS,
-            console: Optional[Console] = None, residual: str = "labelled", plain: bool = False,
-            subject_spec: Optional[dict] = None) -> int:
+def start_lab(subject, config: EpisodeConfig, *, transcript_path: Path, console: Optional[Console] = None,
+              plain: bool = False) -> int:
     """A new lab session, registered in the session store (kind "lab") so `pause` or a lost terminal
-    leaves it to `tracr-agent resume`, like an interactive run; `subject_spec` says how to load the
-    subject again (store.abs_subject_spec)."""
-    from tracr_agent.agent.interactive.store import SessionStore
-
+    leaves it to `tracr-agent resume`, like an interactive run. Returns the exit code."""
     store = SessionStore()
-    sid = store.new_id()
-    store.create(sid, {"kind": "lab", "transcript": str(Path(transcript_path).resolve()),
-                       "subject": subject_spec or {"task": subject.truth.task_id},
-                       "fingerprint": subject.fingerprint, "condition": condition, "residual": residual,
-                       "llm": "human", "cap_tokens": cap_tokens})
+    driver = LabDriver(subject, config, console=console, plain=plain)
+    episode = Episode(subject, config, transcript_path=transcript_path, session_id=store.new_id(), actor="human")
+    open_row(store, driver, episode)
     try:
-        return Lab(subject, condition=condition, transcript_path=transcript_path, cap_tokens=cap_tokens,
-                   console=console, residual=residual, plain=plain, store=store, sid=sid).loop()
+        return driver.run(episode, store)
     finally:
         store.close()

@@ -1,6 +1,6 @@
-"""Interactive sessions: `tracr-agent run TASK --interactive` and `tracr-agent resume SESSION`.
+"""Interactive sessions: `tracr-agent run TASK --interactive` (and their `resume`, agent/interactive/resume.py).
 
-The graph (agent/loop/graph.py, `interactive=True`) pauses itself with LangGraph's
+`SessionDriver` is the driver (agent/episode/drive.py) of such an episode. The graph (agent/loop/graph.py, `interactive=True`) pauses itself with LangGraph's
 `interrupt()` before each tool call (review node) and, after the prediction,
 for each question (ask node). This module is the person's side of those
 pauses: it reads the pending interrupt from the checkpoint, prompts, records
@@ -8,7 +8,7 @@ the decision as a HumanEvent in the transcript, and resumes the graph with
 `graph.invoke(Command(resume=decision), config)`.
 
 Sessions are resumable: checkpoints and what a resume needs live in the session store
-(agent/interactive/store.py). Ctrl-C, Ctrl-D at a prompt, a lost terminal (SIGHUP) or SIGTERM
+(agent/episode/store.py), and `drive` leaves an interrupted session to `tracr-agent resume`. Ctrl-C, Ctrl-D at a prompt, a lost terminal (SIGHUP) or SIGTERM
 leave the session open; only a session that wrote its score and end event is finished. A
 resumed session goes on where it stopped: the wall-time clock continues from the checkpoint
 (`agent_s`), and hints typed before an interruption but not yet handed over (the call was
@@ -18,7 +18,6 @@ not decided) reach the agent with the next decision.
 from __future__ import annotations
 
 import json
-import os
 import select
 import sys
 import time
@@ -28,24 +27,20 @@ from typing import Optional
 from rich.console import Console
 from rich.markup import escape
 
+from langgraph.types import Command
+from pydantic import ValidationError
+
 from tracr_agent.agent.backends.replay import skip_used
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.lifecycle import Episode, cut_short_results
-from tracr_agent.agent.episode.limits import Limits
-from tracr_agent.agent.interactive.store import (
-    SessionStore,
-    alive,
-    driving,
-    exit_code,
-    raise_if_interrupted,
-    peek,
-    session_meta,
-    sessions_db,
-    why_interrupted,
-)
+from tracr_agent.agent.episode.drive import Driver, Suspended, cut_short_results, open_row
+from tracr_agent.agent.episode.lifecycle import Episode
+from tracr_agent.agent.episode.store import SessionStore, raise_if_interrupted
 from tracr_agent.agent.loop.graph import build_graph, opening_state, recursion_limit
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.config import EpisodeConfig
+from tracr_agent.agent.render.live import LiveView
 from tracr_agent.tools.errors import UserError
-from tracr_agent.tools.output_cap import DEFAULT_CAP_TOKENS
+from tracr_agent.tools.suite.base import REGISTRY, ToolContext, describe_validation, load_all, signature
+from tracr_agent.tools.conditions import get_condition, with_tools
 
 
 REVIEW_PROMPT = "[a]pprove (Enter) [e]dit [d]eny [h]int [p]ause > "
@@ -58,8 +53,6 @@ QUESTION_PROMPT = "question (empty line or quit ends)> "
 
 def check_options(condition: str, quiet: bool) -> None:
     """`run --interactive` refusals, before anything is loaded."""
-    from tracr_agent.tools.suite.conditions import get_condition, with_tools
-
     if not get_condition(condition).has_tools:
         raise UserError(f"--interactive needs a condition with tools ({', '.join(with_tools())}); "
                         f"{condition!r} is a single prompt")
@@ -70,36 +63,30 @@ def check_options(condition: str, quiet: bool) -> None:
 # -- the person's side of the graph ---------------------------------------------------------
 
 
-class Session:
-    def __init__(self, store: SessionStore, sid: str, meta: dict, subject, backend, console: Console,
-                 verbose: bool = False, plain: bool = False):
-        from tracr_agent.agent.render.live import LiveView
+class SessionDriver(Driver):
+    """A chat model investigates through the interactive graph; a person reviews each call and asks
+    questions after the prediction (see the module docstring)."""
 
-        self.store, self.sid, self.meta, self.subject, self.backend = store, sid, meta, subject, backend
-        self.console = console
+    kind = "interactive"
+    noun = "session"
+    warm_up = False
+
+    def __init__(self, backend, console: Console, meta: dict, verbose: bool = False, plain: bool = False):
+        self.backend, self.console, self.meta = backend, console, meta
         self.view = LiveView(console, verbose=verbose, plain=plain)
-        self.ended = False
-        """The episode's score and end are written (a Ctrl-C after that has nothing to save)."""
-        self.answered: dict = {}
-        """Results recorded by a step that was cut short (lifecycle.cut_short_results): reused on resume."""
+        self.episode: Optional[Episode] = None
         self.human_s = 0.0
         """Seconds spent waiting for the person, left out of the wall-time limit."""
-        self.limits = Limits(**meta["limits"])
-        self.episode = Episode(subject, condition=meta["condition"], llm=backend.spec,
-                               transcript_path=Path(meta["transcript"]), limits=self.limits,
-                               residual=meta.get("residual", "labelled"),
-                               cap_tokens=meta["cap_tokens"], seed=meta.get("seed", 0),
-                               closed_set=meta.get("closed_set", False), session_id=sid, listeners=[self._show],
-                               closed_world=getattr(backend, "closed_world", False))
 
     @property
     def recorder(self):
         return self.episode.recorder
 
-    def _show(self, ev) -> None:
+    def show(self, ev) -> None:
+        """The live view as the episode's listener (the terminal may be gone: the transcript still has it)."""
         try:
             self.view(ev)
-        except OSError:  # the terminal is gone (SIGHUP): the transcript still gets the event
+        except OSError:
             pass
 
     def _print(self, *args, **kwargs) -> None:
@@ -129,7 +116,7 @@ class Session:
     def _keep_hints(self, hints: list[str]) -> None:
         # Hints wait in the session store until the call is decided: a Ctrl-C in between must not lose them.
         self.meta["pending_hints"] = list(hints)
-        self.store.update_meta(self.sid, pending_hints=list(hints))
+        self.store.update_meta(self.episode.session_id, pending_hints=list(hints))
 
     def review(self, req: dict) -> dict:
         step, cid, name, args = req["step"], req["call_id"], req["name"], req["args"]
@@ -187,71 +174,57 @@ class Session:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def drive(self, first_input: Optional[dict]) -> int:
-        from langgraph.types import Command
-
-        from tracr_agent.tools.suite.base import ToolContext
-
-        ctx = ToolContext(condition=self.meta["condition"], cap_tokens=self.meta["cap_tokens"],
-                          residual=self.meta.get("residual", "labelled"))
-        config = {"recursion_limit": recursion_limit(self.limits),
-                  "configurable": {"thread_id": self.sid}}
-        saved = self.store.saver.get_tuple(config)
+    def investigate(self, episode: Episode, resumed: Optional[list]) -> dict:
+        """Drives the interactive graph from its checkpoint (or its opening) through every pause to
+        its end; returns the final state (the outcome)."""
+        self.episode = episode
+        config = episode.config
+        ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual)
+        graph_config = {"recursion_limit": recursion_limit(config.limits),
+                        "configurable": {"thread_id": episode.session_id}}
+        saved = self.store.saver.get_tuple(graph_config)
         before = float((saved.checkpoint.get("channel_values") or {}).get("agent_s", 0.0)) if saved else 0.0
-        graph = build_graph(self.subject, self.backend, ctx, self.limits, self.recorder,
+        backend = self.backend.with_limits(config.limits)
+        graph = build_graph(episode.subject, backend, ctx, config.limits, self.recorder,
                             checkpointer=self.store.saver, interactive=True, clock=self.clock,
-                            elapsed_before=before, answered=self.answered)
-        with driving(self.store, self.sid):
-            try:
-                snap = graph.get_state(config)
-                if first_input is None and not snap.values:
-                    first_input = self.initial_input()  # the session never reached its first checkpoint
-                else:
-                    skip_used(self.backend, snap.values)
-                if first_input is not None:
-                    graph.invoke(first_input, config, durability="sync")
-                elif snap.next and not _pending(snap):
-                    graph.invoke(None, config, durability="sync")  # redo the step that was cut short
-                while True:
-                    snap = graph.get_state(config)
-                    pending = _pending(snap)
-                    if not pending:
-                        break
-                    req = pending[0].value
-                    decision = self.review(req) if req.get("kind") == "review" else self.question(req)
-                    if self.meta.get("pending_hints"):
-                        self._keep_hints([])  # from here on the decision, hints included, is in the checkpoint
-                    graph.invoke(Command(resume=decision), config, durability="sync")
-                return self.finish(graph.get_state(config).values)
-            except KeyboardInterrupt as e:
-                if self.ended:  # the score and end are written: nothing is left to resume
-                    return exit_code(e)
-                try:
-                    state = graph.get_state(config).values
-                except Exception:
-                    state = {}
-                self.episode.pause(state.get("llm_turns", 0), f"session interrupted ({why_interrupted(e)})")
-                self._print(f"\n[yellow]session {self.sid} saved[/] — continue it with: tracr-agent resume {self.sid}",
-                            highlight=False)
-                return exit_code(e)
-
-    def initial_input(self) -> dict:
-        return opening_state(self.subject, self.meta["condition"], self.meta.get("closed_set", False),
-                             self.meta.get("residual", "labelled"))
-
-    def finish(self, values: dict) -> int:
-        prediction = values.get("prediction")
-        if values.get("ended_by") and prediction:
+                            elapsed_before=before, answered=cut_short_results(resumed or []))
+        snap = graph.get_state(graph_config)
+        first_input = None
+        if not snap.values:  # a new session, or one that never reached its first checkpoint
+            first_input = opening_state(episode.subject, config)
+        else:
+            skip_used(backend, snap.values)
+        if first_input is not None:
+            graph.invoke(first_input, graph_config, durability="sync")
+        elif snap.next and not _pending(snap):
+            graph.invoke(None, graph_config, durability="sync")  # redo the step that was cut short
+        while True:
+            snap = graph.get_state(graph_config)
+            pending = _pending(snap)
+            if not pending:
+                break
+            req = pending[0].value
+            decision = self.review(req) if req.get("kind") == "review" else self.question(req)
+            if self.meta.get("pending_hints"):
+                self._keep_hints([])  # from here on the decision, hints included, is in the checkpoint
+            graph.invoke(Command(resume=decision), graph_config, durability="sync")
+        values = graph.get_state(graph_config).values
+        if values.get("ended_by") and values.get("prediction"):
             self._print(f"[dim]questions over: {escape(values['ended_by'])}[/]")
-        # a Ctrl-C while scoring leaves the session open like any other: its resume scores it
-        result = self.episode.finish(values, resumable=True)
-        self.ended = True
-        self.store.finish(self.sid)
-        if values.get("error"):
-            self._print(f"[red]episode error:[/] {escape(values['error'])}")
+        return values
+
+    def report(self, result) -> int:
+        """What the session prints once it ended; returns the exit code."""
+        if result.error:
+            self._print(f"[red]episode error:[/] {escape(result.error)}")
         self._print(f"transcript: {self.meta['transcript']}", highlight=False, soft_wrap=True)
-        self._print(f"session {self.sid} finished", highlight=False)
+        self._print(f"session {self.episode.session_id} finished", highlight=False)
         return 1 if result.status == "error" else 0
+
+    def report_suspended(self, stop: Suspended) -> int:
+        self._print(f"\n[yellow]session {stop.sid} saved[/] — continue it with: tracr-agent resume {stop.sid}",
+                    highlight=False)
+        return stop.code
 
 
 def read_line(prompt: str) -> str:
@@ -275,11 +248,7 @@ def _pending(snap) -> list:
 def validate_args(name: str, line: str) -> tuple[Optional[dict], Optional[str]]:
     """(args, None) when `line` is a JSON object the tool's schema accepts, else (None, why not) —
     the same text `call_tool` would give the agent."""
-    from pydantic import ValidationError
-
-    from tracr_agent.tools.suite.base import REGISTRY, _describe_validation, _load_all, signature
-
-    _load_all()
+    load_all()
     spec = REGISTRY.get(name)
     try:
         args = json.loads(line)
@@ -293,124 +262,29 @@ def validate_args(name: str, line: str) -> tuple[Optional[dict], Optional[str]]:
         try:
             spec.args.model_validate(args)
         except ValidationError as e:
-            return None, _describe_validation(name, spec, e)
+            return None, describe_validation(name, spec, e)
     return args, None
 
 
 # -- entry points -------------------------------------------------------------------------------
 
 
-def start_session(subject, backend, *, task: Optional[str], program: Optional[str], model_dir: Optional[str],
-                  condition: str, limits: Limits, transcript_path: Path, closed_set: bool = False,
-                  cap_tokens: int = DEFAULT_CAP_TOKENS, compat: Optional[str] = None, verbose: bool = False,
-                  plain: bool = False,
-                  console: Optional[Console] = None, seed: int = 0, residual: str = "labelled") -> int:
+def start_session(subject, backend, config: EpisodeConfig, *, transcript_path: Path, verbose: bool = False,
+                  plain: bool = False, console: Optional[Console] = None) -> int:
     """`run --interactive`: a new session, driven until it finishes or is interrupted. Returns the exit code."""
     console = console or Console()
-    check_options(condition, False)
+    check_options(config.condition, False)
     store = SessionStore()
     sid = store.new_id()
     path = Path(transcript_path).resolve()
-    meta = session_meta("interactive", subject, backend.spec, task=task, program=program, model_dir=model_dir,
-                        transcript=path, condition=condition, limits=limits, cap_tokens=cap_tokens,
-                        closed_set=closed_set, compat=compat, seed=seed, residual=residual)
-    store.create(sid, meta)
-    session = Session(store, sid, meta, subject, backend, console, verbose, plain)
-    session.episode.open()  # a new session never appends to an old file (only `resume` appends)
+    driver = SessionDriver(backend, console, {}, verbose, plain)
+    episode = Episode(subject, config, transcript_path=path, session_id=sid, listeners=[driver.show],
+                      closed_world=backend.closed_world)
+    driver.meta = open_row(store, driver, episode)
     console.print(f"session [bold]{sid}[/] · transcript {path}\n"
                   f"[dim]Ctrl-C leaves the session saved; continue it with: tracr-agent resume {sid}[/]",
                   highlight=False, soft_wrap=True)
     try:
-        return session.drive(session.initial_input())
+        return driver.run(episode, store)
     finally:
         store.close()
-
-
-def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None, plain: bool = False,
-                   err_console: Optional[Console] = None) -> int:
-    """`tracr-agent resume SESSION`: continue from the last checkpoint, appending to the same transcript."""
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.tools.subjects.load import load_subject
-
-    console = console or Console()
-    db = sessions_db()
-    row = peek(sid)
-    if row is None:
-        raise UserError(f"unknown session {sid!r} (sessions are kept in {db})")
-    status, meta = row
-    if status == "finished":
-        raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
-    if meta.get("pid") and meta["pid"] != os.getpid() and alive(meta["pid"]):
-        raise UserError(f"session {sid} is being driven by another process (pid {meta['pid']}); "
-                        "finish or interrupt it there first")
-    path = Path(meta["transcript"])
-    if not path.is_file():
-        raise UserError(f"session {sid}: its transcript {path} is gone, so the session cannot continue")
-    tr.drop_torn_tail(path)  # an event half-written when the process was killed never happened
-    events, problem = tr.read_transcript(path, strict=False)
-    if problem:
-        raise UserError(f"session {sid}: {problem}; the session cannot continue in a damaged transcript")
-    if any(isinstance(e, tr.EndEvent) for e in events):  # ended, but killed before its row was closed
-        closing = SessionStore(db)
-        try:
-            closing.finish(sid)
-        finally:
-            closing.close()
-        raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
-    last_t = max((e.t for e in events), default=0.0)
-    backend = None if meta.get("kind") == "lab" else make_backend(meta["llm"], meta.get("compat"))
-    subject = load_subject(**meta["subject"])
-    if subject.fingerprint != meta["fingerprint"]:
-        raise UserError(f"session {sid}: the subject changed since the session started "
-                        f"(fingerprint {subject.fingerprint[:12]}, was {meta['fingerprint'][:12]})")
-    store = SessionStore(db)
-    if meta.get("kind") == "lab":  # a lab is resumed the same way, by its own REPL
-        from tracr_agent.agent.interactive.lab import Lab
-
-        console.print(f"resuming lab [bold]{sid}[/] · {meta['condition']} · transcript {path} "
-                      f"({len(events)} events so far)", highlight=False, soft_wrap=True)
-        lab = Lab(subject, condition=meta["condition"], transcript_path=path, cap_tokens=meta["cap_tokens"],
-                  console=console, residual=meta.get("residual", "labelled"), plain=plain, store=store, sid=sid)
-        try:
-            return lab.loop(resumed=events)
-        finally:
-            store.close()
-    if meta.get("kind") == "run":
-        try:
-            return _resume_run(store, sid, meta, events, subject, backend, console, err_console or Console(stderr=True),
-                               verbose, plain)
-        finally:
-            store.close()
-    session = Session(store, sid, meta, subject, backend, console, verbose, plain)
-    session.answered = cut_short_results(events)
-    session.episode.reopen(last_t)
-    console.print(f"resuming session [bold]{sid}[/] · {meta['condition']} · {meta['llm']} · "
-                  f"transcript {path} ({len(events)} events so far)", highlight=False, soft_wrap=True)
-    last_turn = next((e for e in reversed(events) if isinstance(e, tr.LLMResponse)), None)
-    if last_turn is not None:  # where it stopped: the agent's last turn
-        session._show(last_turn)
-    # the live view's counters continue where the transcript left off
-    session.view.continue_from(events)
-    session.human(last_turn.step if last_turn else 0, "resume", "session resumed")
-    try:
-        return session.drive(None)
-    finally:
-        store.close()
-
-
-def _resume_run(store, sid: str, meta: dict, events: list, subject, backend, console: Console, err_console: Console,
-                verbose: bool, plain: bool) -> int:
-    """`resume` of a plain `run`: the live view (unless the run was --quiet), then what `run` prints."""
-    from tracr_agent.agent.episode.resumable import RunSuspended, resume_run
-    from tracr_agent.agent.render.live import LiveView, print_run_result
-
-    quiet = bool(meta.get("quiet"))
-    view = None if quiet else LiveView(console, verbose=verbose, plain=plain).continue_from(events)
-    console.print(f"resuming run [bold]{sid}[/] · {meta['condition']} · {meta['llm']} · transcript {meta['transcript']} "
-                  f"({len(events)} events so far)", highlight=False, soft_wrap=True)
-    try:
-        result = resume_run(store, sid, meta, events, subject, backend, listeners=[view] if view else [])
-    except RunSuspended as stop:
-        err_console.print(f"\n{stop}", style="yellow", highlight=False, markup=False, soft_wrap=True)
-        return stop.code
-    return print_run_result(result, console, err_console, quiet)

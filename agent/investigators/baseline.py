@@ -30,10 +30,10 @@ from tracr_agent.agent.investigators.hypotheses import (
     probe_inputs,
     submit_prediction,
 )
-from tracr_agent.agent.investigators.parsing import parse_run_model
 from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn
 from tracr_agent.agent.investigators.whitebox_reader import whitebox_step
 from tracr_agent.agent.investigators.zoo_lookup import zoo_hypotheses
+from tracr_agent.tools.protocol.run_model import observations
 from tracr_agent.tools.subjects.compare import outputs_equal
 
 MAX_ROUNDS = 6
@@ -49,9 +49,9 @@ class BaselineInvestigator(RuleInvestigator):
         forced, call, turn = t.forced, t.call, t.number
         if "run_model" in self.available:
             obs: dict = {}
-            for n, _, text in t.results:
-                if n == "run_model" and not text.startswith("error"):
-                    obs.update(parse_run_model(text))
+            for r in t.results:
+                if r.name == "run_model" and r.ok:
+                    obs.update(observations(r.data))
             return self._blackbox_step(info, obs, forced, call, turn)
         return whitebox_step(info, t.results, forced, call, self.seed)
 

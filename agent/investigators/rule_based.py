@@ -2,7 +2,9 @@
 
 It drives the same tools through the same graph as any agent: `bind_tools` records which tools
 the condition allows, and each turn `_decide` reads the whole message history (so replay and
-resumption work unchanged) and returns the next AIMessage — tool calls, or a submission.
+resumption work unchanged) and returns the next AIMessage — tool calls, or a submission. It reads
+results as `tool_results` gives them (whether each call succeeded, and its payload: tools/protocol/),
+and what the loop tells it besides as message marks (agent/loop/marks.py), never as text.
 Subclasses (the closed-world baseline.py, the open-world openworld/investigator.py; the decompiler
 builds on `DeterministicInvestigator` alone) implement `_decide`; this module knows nothing of any task.
 """
@@ -10,52 +12,96 @@ builds on `DeterministicInvestigator` alone) implement `_decide`; this module kn
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from tracr_agent.agent.investigators.parsing import parse_model_info, parse_run_model
-from tracr_agent.agent.loop.prompts import FORCE
+from tracr_agent.agent.loop.marks import mark_of, marked
+from tracr_agent.agent.records.limits import Limits
+from tracr_agent.tools.protocol.model_info import info_of, parse_model_info
+from tracr_agent.tools.protocol.payloads import is_error_text, opened, payload
+from tracr_agent.tools.protocol.run_model import observations
+
+
+@dataclass(frozen=True)
+class Result:
+    """One answered tool call as a program reads it: the tool, its arguments, whether it succeeded,
+    and its structured payload (tools/protocol/payloads.py; None for a tool without one)."""
+    name: str
+    args: dict
+    ok: bool
+    data: Any = None
 
 
 @dataclass
 class Turn:
     """What a rule-based investigator knows at one turn, read from the history."""
     number: int
-    results: list[tuple[str, dict, str]]
-    """(tool name, arguments, result text) of every answered call, in order."""
+    results: list[Result]
+    """Every answered call, in order."""
     forced: bool
     """The last turn of a limit: only submit_prediction is allowed."""
     info: Optional[dict]
     """model_info (or, in black-box, the interface stated in the system prompt)."""
     call: Callable[..., dict]
     """call(name, args, i=0) -> a tool call with an id unique in this turn."""
-    said: list[str] = field(default_factory=list)
-    """The text of the investigator's own earlier turns (where it marks the phases it went through)."""
+    phases: list[str] = field(default_factory=list)
+    """The phases its own earlier turns marked (`phase_message`), in order."""
 
 
-def tool_results(messages) -> list[tuple[str, dict, str]]:
-    """(tool name, arguments, result text) of every answered call, in order."""
+def tool_results(messages) -> list[Result]:
+    """Every answered call, in order, with whether it succeeded and its payload (the ToolMessage's
+    artifact; for a result without one — a checkpoint written before payloads existed — both read
+    from its text by the protocol's parsers)."""
     calls = {c["id"]: (c["name"], c["args"]) for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
-    return [(*calls[m.tool_call_id], m.content if isinstance(m.content, str) else str(m.content))
-            for m in messages if isinstance(m, ToolMessage) and m.tool_call_id in calls]
+    out = []
+    for m in messages:
+        if isinstance(m, ToolMessage) and m.tool_call_id in calls:
+            name, args = calls[m.tool_call_id]
+            found = opened(m.artifact)
+            if found is None:  # a result without an envelope: read its text with the declared parsers
+                text = m.content if isinstance(m.content, str) else str(m.content)
+                ok = not is_error_text(text)
+                found = ok, payload(name, args, text, not ok)
+            out.append(Result(name, args if isinstance(args, dict) else {}, *found))
+    return out
 
 
 def forced_turn(messages) -> bool:
     """Whether the graph has told the investigator to submit now (the last turn of a limit)."""
-    return any(isinstance(m, HumanMessage) and m.content.startswith(FORCE.split("{")[0]) for m in messages)
+    return any(isinstance(m, HumanMessage) and mark_of(m).get("forced") for m in messages)
+
+
+def phases(messages) -> list[str]:
+    """The phases the investigator's own turns marked, in order."""
+    return [p for m in messages if isinstance(m, AIMessage) and (p := mark_of(m).get("phase"))]
+
+
+def phase_message(phase: str, content: str, tool_calls: list) -> AIMessage:
+    """A turn that marks the phase it starts (read back with `phases`; the text is for people)."""
+    return marked(AIMessage(content=content, tool_calls=tool_calls), phase=phase)
+
+
+def model_info_of(results: list[Result]) -> Optional[dict]:
+    """The model_info payload of the history, if it was read."""
+    return next((info_of(r.data) for r in results if r.name == "model_info" and r.ok and r.data), None)
 
 
 class DeterministicInvestigator(BaseChatModel):
     """A chat model that is a program: `bind_tools` records which tools the condition allows and
     every turn is `_decide(history)`. The rule-based baselines and the decompiler build on it."""
     available: list = []
+    limits: Limits = Limits()
+    """The episode's limits (Backend.with_limits): reads are planned to leave room for the submission."""
 
     def bind_tools(self, tools, **kwargs):
         names = [getattr(t, "name", None) or t.get("name") for t in tools]
         return self.model_copy(update={"available": names})
+
+    def with_limits(self, limits: Limits) -> "DeterministicInvestigator":
+        return self.model_copy(update={"limits": limits})
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._reply(list(messages)))])
@@ -103,23 +149,23 @@ class RuleInvestigator(DeterministicInvestigator):
         number = sum(isinstance(m, AIMessage) for m in messages) + 1
         results = tool_results(messages)
         forced = forced_turn(messages)
-        info = next((parse_model_info(t) for n, _, t in results if n == "model_info" and not t.startswith("error")), None)
+        info = model_info_of(results)
         if info is None and "model_info" not in self.available:
-            # black-box: the interface (vocab, max_seq_len, output kind) is stated in the system prompt
-            system = next((m.content for m in messages if m.type == "system"), "")
-            info = parse_model_info(system)
+            # black-box: the interface (vocab, max_seq_len, output kind) the system prompt states
+            system = next((m for m in messages if m.type == "system"), None)
+            interface = mark_of(system).get("interface") if system is not None else None
+            info = {**parse_model_info(""), **interface} if interface else parse_model_info(getattr(system, "content", ""))
 
         def call(name: str, args: dict, i: int = 0) -> dict:
             return {"id": f"bl_{number}_{i}", "name": name, "args": args}
 
-        said = [str(m.content) for m in messages if isinstance(m, AIMessage)]
-        return Turn(number, results, forced, info, call, said)
+        return Turn(number, results, forced, info, call, phases(messages))
 
     @staticmethod
     def static_pairs(messages) -> dict[tuple, list]:
-        """The input/output pairs in a static dump's prompt (none in plain `static`)."""
-        prompt = "\n".join(m.content for m in messages if isinstance(m, HumanMessage) and isinstance(m.content, str))
-        return parse_run_model(prompt)
+        """The input/output pairs of a static dump's prompt (its mark; none in plain `static`)."""
+        return {x: y for m in messages if isinstance(m, HumanMessage)
+                for x, y in observations(mark_of(m).get("pairs")).items()}
 
     # -- a person's question after the prediction (interactive sessions) ------------------------
     @staticmethod
@@ -129,16 +175,17 @@ class RuleInvestigator(DeterministicInvestigator):
         if not messages or not isinstance(messages[-1], HumanMessage):
             return None
         calls = {c["id"]: (m, c) for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
+        answered = [(m, r) for m, r in zip([m for m in messages if isinstance(m, ToolMessage) and m.tool_call_id in calls],
+                                           tool_results(messages))]
         found = None
-        for m in messages:
-            if (isinstance(m, ToolMessage) and m.tool_call_id in calls and calls[m.tool_call_id][1]["name"] == "submit_prediction"
-                    and str(m.content).startswith("prediction recorded")):
+        for m, r in answered:
+            if r.name == "submit_prediction" and r.ok:
                 found = calls[m.tool_call_id]
         if found is None:
             return None
         ai, call = found
         args = call["args"]
-        n_results = sum(isinstance(m, ToolMessage) and not str(m.content).startswith("error") for m in messages)
+        n_results = sum(r.ok for _, r in answered)
         return AIMessage(content=f"My prediction stands: {args.get('label')} (confidence {args.get('confidence')}). "
                                  f"{args.get('description', '')} Evidence: {str(ai.content).strip()} "
                                  f"({n_results} successful tool results in this session; the baseline answers "

@@ -15,9 +15,15 @@ from typing import Optional
 
 from langchain_core.messages import HumanMessage
 
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.recorder import Recorder
 from tracr_agent.agent.loop.llm_turn import llm_turn
+from tracr_agent.agent.loop.marks import marked
+from tracr_agent.agent.loop.prompts import closed_set_labels
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.config import EpisodeConfig
+from tracr_agent.agent.records.recorder import Recorder
+from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.conditions import Condition, Residual
+from tracr_agent.tools.protocol.hooks import every_layer
 from tracr_agent.tools.suite.base import ToolContext, call_tool, get_condition
 
 STUDY_PROMPT = ("Analyse this tracr model layer by layer. compare provided data with known patterns from other "
@@ -32,11 +38,11 @@ def dump_input(subject, seed: int = 0) -> list:
     return [rng.choice(subject.vocab) for _ in range(subject.max_seq_len)]
 
 
-def build_dump(subject, condition: str, hooks=None, seed: int = 0, inputs=None,
-               residual: str = "labelled") -> str:
-    """The dump the condition declares (tools/suite/conditions.py StaticDump): for each input, each hook
+def static_dump(subject, condition: Condition, hooks=None, seed: int = 0, inputs=None,
+                residual: Residual = Residual.LABELLED) -> tuple[str, Optional[dict]]:
+    """The dump the condition declares (tools/conditions.py StaticDump): for each input, each hook
     (a per-layer name like `attn.hook_pattern` means every layer's; `hooks` overrides the declared ones),
-    then the declared number of input/output pairs."""
+    then the declared number of input/output pairs. Returns (the text, the pairs' run_model payload or None)."""
     dump = get_condition(condition).static
     hooks = hooks or dump.hooks
     ctx = ToolContext(condition="full", cap_tokens=DUMP_CAP_TOKENS, residual=residual)
@@ -45,22 +51,20 @@ def build_dump(subject, condition: str, hooks=None, seed: int = 0, inputs=None,
         x = subject.check_input(x)
         parts.append(f"input (BOS prepended): {x}")
         for hook in hooks:
-            names = [hook] if not hook.startswith(("attn.", "mlp.", "hook_resid", "hook_attn", "hook_mlp")) else \
-                [f"blocks.{layer}.{hook}" for layer in range(subject.n_layers)]
-            for name in names:
+            for name in every_layer(hook, subject.n_layers):
                 res = call_tool(subject, "get_activations", {"hook": name, "input": x}, ctx)
                 if res.is_error:
-                    from tracr_agent.tools.errors import UserError
-
                     raise UserError(f"static dump: {res.text}")
                 parts.append(f"== {name} ==\n{res.text}")
+    pairs = None
     if dump.io_pairs:
         rng = random.Random(seed + 1)
         inputs = [[rng.choice(subject.vocab) for _ in range(rng.randint(1, subject.max_seq_len))]
                   for _ in range(dump.io_pairs)]
         res = call_tool(subject, "run_model", {"inputs": inputs}, ctx)
         parts.append("== input/output pairs ==\n" + res.text)
-    return "\n\n".join(parts)
+        pairs = res.data
+    return "\n\n".join(parts), pairs
 
 
 def parse_answer(text: str) -> dict:
@@ -78,24 +82,28 @@ def parse_answer(text: str) -> dict:
     return {"label": label or "unknown", "description": text.strip()[:2000], "implementation": impl, "confidence": 0.5}
 
 
-def static_prompt(subject, condition: str, closed_set: bool = False, hooks=None, inputs=None,
-                  residual: str = "labelled") -> str:
+def static_prompt(subject, condition, closed_set: bool = False, hooks=None, inputs=None,
+                  residual=Residual.LABELLED) -> str:
     """The one prompt of a static condition: the study's text around the dump, the answer format, and
     (closed set) the zoo's labels."""
-    prompt = STUDY_PROMPT.format(data=build_dump(subject, condition, hooks, inputs=inputs,
-                                                 residual=residual)) + ANSWER_FORMAT
-    if closed_set:
-        from tracr_agent.agent.loop.prompts import closed_set_labels
+    return prompt_around(static_dump(subject, condition, hooks, inputs=inputs, residual=residual)[0], closed_set)
 
+
+def prompt_around(dump: str, closed_set: bool) -> str:
+    prompt = STUDY_PROMPT.format(data=dump) + ANSWER_FORMAT
+    if closed_set:
         prompt += "\nThe task is one of: " + ", ".join(closed_set_labels())
     return prompt
 
 
-def run_static(subject, backend, condition: str, recorder: Recorder, closed_set: bool = False,
-               hooks=None, inputs=None, remaining=None, residual: str = "labelled") -> dict:
-    """One LLM call on the dump; `remaining()` is the episode's wall time left (s), which bounds
-    the call's timeouts and retries like the agent's calls."""
-    msg = HumanMessage(content=static_prompt(subject, condition, closed_set, hooks, inputs, residual))
+def run_static(subject, backend, config: EpisodeConfig, recorder: Recorder, remaining=None) -> dict:
+    """One LLM call on the dump the episode's condition declares (its `static_hooks` and `static_inputs`
+    when given); `remaining()` is the episode's wall time left (s), which bounds the call's timeouts
+    and retries like the agent's calls."""
+    dump, pairs = static_dump(subject, config.condition, config.static_hooks, inputs=config.static_inputs,
+                              residual=config.residual)
+    prompt = prompt_around(dump, config.closed_set)
+    msg = marked(HumanMessage(content=prompt), pairs=pairs) if pairs else HumanMessage(content=prompt)
     turn = llm_turn(backend, backend.chat_model, [msg], [msg], 1, recorder, remaining)
     if turn.error:
         return {"status": "error", "error": turn.error, "llm_turns": 1}

@@ -20,7 +20,6 @@ from tracr_agent.agent.investigators.hypotheses import (
     probe_inputs,
     submit_prediction,
 )
-from tracr_agent.agent.investigators.parsing import parse_decode, write_order
 from tracr_agent.agent.investigators.zoo_lookup import zoo_hypotheses
 
 N_PROBES = 16
@@ -29,11 +28,9 @@ N_PROBES = 16
 def whitebox_step(info, results, forced, call, seed: int) -> AIMessage:
     n_layers = info.get("n_layers", 1)
     decodes = []  # (input tuple, layer, values)
-    for name, args, text in results:
-        if name == "decode_residual" and not text.startswith("error"):
-            parsed = parse_decode(text)
-            if parsed:
-                decodes.append((tuple(args.get("input", [])), parsed[0], parsed[1]))
+    for r in results:
+        if r.name == "decode_residual" and r.ok and r.data:
+            decodes.append((tuple(r.args.get("input", [])), r.data["layer"], r.data["values"]))
     probes = probe_inputs(info, seed)[:N_PROBES]
     order_input = max(probes, key=len)
     if not decodes and not forced:
@@ -66,3 +63,19 @@ def whitebox_step(info, results, forced, call, seed: int) -> AIMessage:
                              "No hypothesis explains the values of any variable written in the residual stream.",
                              "def f(tokens):\n    return [None] * len(tokens)\n", 0.05,
                              f"Checked {len(candidates)} variables on {len(final)} inputs")
+
+
+INPUT_VARS = ("tokens", "indices", "one")
+
+
+def write_order(decodes: list[tuple[tuple, int, dict]]) -> tuple[dict[str, int], list[str]]:
+    """From decode_residual readings (input, layer, values): the layer where each variable is first
+    written, and the non-input variables latest-written first (candidates for the output)."""
+    first_written: dict[str, int] = {}
+    for _, layer, vals in sorted(decodes, key=lambda d: d[1]):
+        for var, seq in vals.items():
+            if var not in first_written and any(v is not None for v in seq):
+                first_written[var] = layer
+    candidates = [v for v in first_written if v.split(":")[0] not in INPUT_VARS and not v.endswith(".sw")]
+    candidates.sort(key=lambda v: (-first_written[v], v))
+    return first_written, candidates

@@ -7,9 +7,8 @@ this module; the open-world baseline (openworld/) must never import it (a test c
 from __future__ import annotations
 
 from tracr_agent.agent.investigators.hypotheses import Hypothesis
+from tracr_agent.tools.subjects.zoo import all_tasks
 
 
 def zoo_hypotheses() -> list[Hypothesis]:
-    from tracr_agent.tools.subjects.zoo import all_tasks
-
     return [Hypothesis(t.id, t.description, t.reference_source(), t.reference, True) for t in all_tasks()]

@@ -35,12 +35,16 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
 
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.limits import MIN_CAP_TOKENS, Limits, check_cap  # noqa: F401 (re-exported)
-from tracr_agent.agent.episode.recorder import Recorder, message_to_dict  # noqa: F401 (re-exported)
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.limits import Limits
+from tracr_agent.agent.records.recorder import Recorder
 from tracr_agent.agent.loop.llm_turn import llm_turn
-from tracr_agent.agent.loop.prompts import FORCE, NUDGE
+from tracr_agent.agent.loop.marks import marked
+from tracr_agent.agent.loop.prompts import FORCE, NUDGE, OPENING, closed_set_labels, system_prompt
+from tracr_agent.agent.records.config import EpisodeConfig
+from tracr_agent.tools.protocol.payloads import envelope, payload
 from tracr_agent.tools.suite.base import ToolContext, call_tool
+from tracr_agent.tools.suite.langchain import langchain_tools
 
 MAX_NUDGES = 2
 LLM_GRACE_SECONDS = 5.0
@@ -114,9 +118,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
     (an interactive session passes one that leaves out the time spent waiting for the person).
     `answered` (call id -> ToolResultEvent): calls of a step that was cut short after its checkpoint
     whose results the transcript already holds; a resumed episode reuses them once instead of
-    running and recording them again (see lifecycle.cut_short_results)."""
-    from tracr_agent.tools.suite.langchain import langchain_tools
-
+    running and recording them again (see episode/drive.py cut_short_results)."""
     if interactive and checkpointer is None:
         raise ValueError("an interactive graph needs a checkpointer (interrupt() resumes from it)")
     all_tools = langchain_tools(subject, ctx)
@@ -198,9 +200,11 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
                 n_calls += done.origin == "tool"
                 if c["name"] == "submit_prediction" and done.origin == "tool" and not done.is_error:
                     prediction = dict(c["args"])  # its PredictionEvent is in the transcript already
-                out.append(ToolMessage(content=done.text, tool_call_id=c["id"], name=c["name"]))
+                out.append(tool_message(c, done.text, done.is_error,
+                                        payload(c["name"], c["args"], done.text, done.is_error)))
                 continue
             recorder.emit(tr.ToolCallEvent(step=step, call_id=c["id"], name=c["name"], args=c["args"]))
+            data = None
             if c.get("denied"):
                 text, is_error, latency, origin = f"error: the user denied this call: {c['denied']}", True, 0.0, "denied"
             elif prediction is not None or (already and c["name"] == "submit_prediction"):
@@ -212,7 +216,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
                 text, is_error, latency, origin = "error: tool-call limit reached; call submit_prediction", True, 0.0, "tool_limit"
             else:
                 res = call_tool(subject, c["name"], c["args"], ctx)
-                text, is_error, latency, origin = res.text, res.is_error, res.latency_ms, "tool"
+                text, is_error, latency, origin, data = res.text, res.is_error, res.latency_ms, "tool", res.data
                 n_calls += 1
                 if c["name"] == "submit_prediction" and not is_error:
                     prediction = dict(c["args"])
@@ -220,7 +224,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
                         k: prediction[k] for k in ("label", "description", "implementation", "confidence")}))
             recorder.emit(tr.ToolResultEvent(step=step, call_id=c["id"], name=c["name"], text=text,
                                              is_error=is_error, latency_ms=round(latency, 2), origin=origin))
-            out.append(ToolMessage(content=text, tool_call_id=c["id"], name=c["name"]))
+            out.append(tool_message(c, text, is_error, data))
         for i, bad in enumerate(ai.invalid_tool_calls):
             cid = bad.get("id") or f"bad_{step}_{i}"
             text = (f"error: the arguments of your {bad.get('name')!r} call are not valid JSON "
@@ -228,7 +232,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
             recorder.emit(tr.ToolCallEvent(step=step, call_id=cid, name=bad.get("name") or "", args=bad.get("args")))
             recorder.emit(tr.ToolResultEvent(step=step, call_id=cid, name=bad.get("name") or "", text=text, is_error=True,
                                              origin="invalid_call"))
-            out.append(ToolMessage(content=text, tool_call_id=cid, name=bad.get("name") or ""))
+            out.append(tool_message({"id": cid, "name": bad.get("name") or ""}, text, True, None))
         if answered:
             answered.clear()  # only the step that was cut short had them
         out += [HumanMessage(content=HINT.format(text=h)) for h in state.get("hints") or []]
@@ -245,7 +249,8 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
     def force_node(state: EpisodeState) -> dict:
         hit = exceeded(state, limits, elapsed()) or ("no-progress", float(MAX_NUDGES))
         recorder.emit(tr.LimitEvent(step=state.get("llm_turns", 0), limit=hit[0], value=hit[1]))
-        return {"messages": [HumanMessage(content=FORCE.format(limit=hit[0], value=hit[1]))], "forced": True}
+        notice = marked(HumanMessage(content=FORCE.format(limit=hit[0], value=hit[1])), forced=True, limit=hit[0])
+        return {"messages": [notice], "forced": True}
 
     def give_up_node(state: EpisodeState) -> dict:
         return {"status": "no_prediction"}
@@ -301,15 +306,28 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
     return g.compile(checkpointer=checkpointer)
 
 
-def initial_messages(system: str, opening: str) -> list:
-    return [SystemMessage(content=system), HumanMessage(content=opening)]
+def tool_message(call: dict, text: str, is_error: bool, data) -> ToolMessage:
+    """The result the model reads (`text`), with whether it succeeded and its structured payload
+    alongside, for programs (`artifact`: tools/protocol/payloads.py `envelope`)."""
+    return ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], artifact=envelope(not is_error, data))
 
 
-def opening_state(subject, condition: str, closed_set: bool = False, residual: str = "labelled") -> EpisodeState:
-    """The graph's first input: the system prompt for the condition and residual mode, the opening
-    message, zero counters."""
-    from tracr_agent.agent.loop.prompts import OPENING, closed_set_labels, system_prompt
+def initial_messages(system: str, opening: str, interface: Optional[dict] = None) -> list:
+    """The system prompt (marked with the interface it states, when given) and the opening message."""
+    prompt = SystemMessage(content=system)
+    return [marked(prompt, interface=interface) if interface else prompt, HumanMessage(content=opening)]
 
-    labels = closed_set_labels() if closed_set else None
-    return {"messages": initial_messages(system_prompt(condition, subject, labels, residual), OPENING),
+
+def interface_of(subject) -> dict:
+    """What every condition's prompt tells the investigator about the model's interface."""
+    return {"vocab": list(subject.vocab), "max_seq_len": subject.max_seq_len,
+            "numerical": subject.output_kind == "numerical"}
+
+
+def opening_state(subject, config: EpisodeConfig) -> EpisodeState:
+    """The graph's first input: the system prompt for the episode's condition and residual mode, the
+    opening message, zero counters."""
+    labels = closed_set_labels() if config.closed_set else None
+    system = system_prompt(config.condition, subject, labels, config.residual)
+    return {"messages": initial_messages(system, OPENING, interface_of(subject)),
             "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from tracr_agent.agent.backends.reply import invoke_within
-from tracr_agent.agent.episode import transcript as tr
-from tracr_agent.agent.episode.recorder import Recorder, message_to_dict
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.recorder import Recorder, message_to_dict
 
 
 @dataclass

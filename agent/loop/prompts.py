@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tracr_agent.tools.conditions import Condition, Residual
 from tracr_agent.tools.suite.base import REGISTRY, RESIDUAL_MODES, get_condition, tool_names
 
 SYSTEM = """You are an interpretability researcher investigating a small transformer compiled by Tracr.
@@ -29,8 +30,8 @@ Tools available in this session: {tools}.
 OPENING = "Investigate the model and commit to a prediction with submit_prediction."
 
 
-def system_prompt(condition: str, subject, closed_set_labels: list[str] | None = None,
-                  residual: str = "labelled") -> str:
+def system_prompt(condition: Condition, subject, closed_set_labels: list[str] | None = None,
+                  residual: Residual = Residual.LABELLED) -> str:
     names = tool_names(condition)
     tools = "; ".join(f"{n} ({REGISTRY[n].description.split('.')[0].lower()})" for n in names)
     kind = "numerical (one number per position)" if subject.output_kind == "numerical" else "categorical"
@@ -45,6 +46,7 @@ def system_prompt(condition: str, subject, closed_set_labels: list[str] | None =
 
 
 def closed_set_labels() -> list[str]:
+    # the zoo loads only for a closed-set episode: an open-world one never imports it (tests/integration/test_openworld.py)
     from tracr_agent.tools.subjects.zoo import all_tasks
 
     return [t.id for t in all_tasks()]

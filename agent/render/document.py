@@ -11,6 +11,10 @@ import json
 import re
 from typing import Optional
 
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.render.live import score_parts
+from tracr_agent.tools.subjects.tasks import get_task
+
 
 def fence(text: str, lang: str = "") -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
@@ -46,7 +50,6 @@ def truth_of(header) -> Optional[dict]:
     task_id = header.subject.task_id
     if header.subject.kind != "task" or not task_id:
         return None
-    from tracr_agent.tools.subjects.zoo import get_task
 
     try:
         task = get_task(task_id)
@@ -60,18 +63,14 @@ def truth_of(header) -> Optional[dict]:
 
 
 def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
-    from tracr_agent.agent.render.live import score_parts
-
     """The document as neutral blocks: (kind, payload…). Every renderer walks this list."""
-    from tracr_agent.agent.episode import transcript as tr
-
     h: tr.Header = events[0]
     end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
     facts = [("subject", h.subject.task_id or "(not a zoo task)"), ("fingerprint", h.subject.fingerprint),
              ("subject kind", h.subject.kind), ("condition", h.condition), ("LLM", h.llm), ("actor", h.actor),
              ("closed set", "yes" if h.closed_set else "no"), ("created", h.created),
              ("tracr-agent", h.tracr_agent_version), ("tool-output cap", f"{h.cap_tokens} tokens"),
-             ("limits", ", ".join(f"{k}={v}" for k, v in h.limits.items()) or "-")]
+             ("limits", ", ".join(f"{k}={v}" for k, v in (h.limits.model_dump() if h.limits else {}).items()) or "-")]
     if h.closed_world:
         facts.append(("closed world", "yes: the investigator knows the zoo's reference functions (a lookup)"))
     if h.unsafe_sandbox:

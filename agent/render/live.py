@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from tracr_agent.agent.episode import transcript as tr
+from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.grids import result_renderable
 from tracr_agent.agent.scoring.verdicts import Score
 

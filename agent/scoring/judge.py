@@ -16,7 +16,9 @@ import re
 import time
 from typing import Optional
 
+from tracr_agent.agent.backends.llm import PROVIDERS, check_compat, llm_backend
 from tracr_agent.agent.scoring.verdicts import JudgeScore
+from tracr_agent.tools.errors import UserError
 
 JUDGE_SYSTEM = (
     "You grade what someone who studied a small transformer says it computes. You are given the "
@@ -55,13 +57,14 @@ NOT_A_JUDGE = ("baseline", "baseline-closed", "decompiler", "replay")
 def make_judge(spec: str):
     """The Backend for `--judge-llm SPEC`: any `--llm` spec that names a chat model (not a built-in
     investigator or a replay, which cannot grade); a bad spec is one UserError line."""
-    from tracr_agent.agent.backends.llm import make_backend
-    from tracr_agent.tools.errors import UserError
-
     if spec.split(":", 1)[0] in NOT_A_JUDGE:
         raise UserError(f"--judge-llm {spec!r} is not a chat model: give an LLM spec such as openai:gpt-4o, "
                         "anthropic:MODEL or openai-compatible:MODEL@URL")
-    return make_backend(spec)
+    backend = llm_backend(spec, check_compat(None), "", timeout=120.0, max_retries=3)
+    if backend is None:
+        raise UserError(f"unknown --judge-llm {spec!r}: use openai:MODEL, openai-compatible:MODEL@URL or "
+                        f"{', '.join(f'{k}:MODEL' for k in PROVIDERS)}")
+    return backend
 
 
 def model_name(chat_model) -> str:

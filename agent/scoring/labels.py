@@ -15,7 +15,7 @@ by the matcher. `program_family(program)` derives a generated program's family f
 structure (see its docstring), so generated subjects get a family verdict too.
 
 The matcher's precision and recall are measured on agent/scoring/data/labels.jsonl (a labelled
-set with a tuning and a held-out part; docs/scoring.md has the figures, tests/test_labels.py checks them).
+set with a tuning and a held-out part; docs/scoring.md has the figures, tests/unit/test_labels.py checks them).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _stripped(label: str) -> set[str]:
 def task_labels(task) -> tuple[Optional[str], tuple[str, ...]]:
     """(id, every label) for a zoo Task, a task id, or a SubjectTruth."""
     if isinstance(task, str):
-        from tracr_agent.tools.subjects.zoo import get_task
+        from tracr_agent.tools.subjects.tasks import get_task  # zoo or generated id; lazy: the zoo loads only here
 
         task = get_task(task)
     task_id = getattr(task, "id", None) or getattr(task, "task_id", None)

@@ -11,7 +11,7 @@ Three independent scores:
   conventional name: their label verdict is None ("n/a") and their label is scored at the family
   level, against the family derived from the program. An imported model without known names
   has no label score.
-- functional: the implementation `f` is run in the sandbox (tracr_agent.agent.scoring.sandbox) on
+- functional: the implementation `f` is run in the sandbox (tracr_agent.tools.sandbox.runner) on
   the subject's domain (every input when there are at most 5000, else 2000
   sampled) and compared with the subject's own outputs using
   tracr_agent.tools.subjects.compare.outputs_equal (numerical tolerance NUM_TOL). Correct means 100%.
@@ -38,7 +38,7 @@ from typing import Any, Iterable, Optional
 from tracr_agent.agent.scoring.explanation import explain
 from tracr_agent.agent.scoring.judge import judge_description, judge_prediction, model_name, parse_verdict  # noqa: F401
 from tracr_agent.agent.scoring.labels import family_credit, match_label, task_family
-from tracr_agent.agent.scoring.sandbox import run_implementation
+from tracr_agent.tools.sandbox.runner import run_implementation
 from tracr_agent.tools.subjects.compare import outputs_equal
 
 # The score's types live in verdicts.py (light: transcripts and results read them without the scorer).
@@ -90,7 +90,7 @@ def score_functional(implementation: Optional[str], subject, inputs: Optional[It
                      **limits) -> FunctionalScore:
     """Runs `implementation` in the sandbox on the domain and compares with the subject.
 
-    `limits` go to tracr_agent.agent.scoring.sandbox.run_implementation (cpu_seconds, memory_mb, wall_seconds).
+    `limits` go to tracr_agent.tools.sandbox.runner.run_implementation (cpu_seconds, memory_mb, wall_seconds).
     """
     start = time.monotonic()
     if not isinstance(implementation, str) or not implementation.strip():
@@ -130,7 +130,7 @@ def _task_of(subject):
     if not task_id:
         truth = getattr(subject, "truth", None)
         return truth if truth is not None and getattr(truth, "labels", None) else None
-    from tracr_agent.tools.subjects.zoo import get_task
+    from tracr_agent.tools.subjects.tasks import get_task
 
     try:
         return get_task(task_id)
@@ -146,7 +146,7 @@ def score_prediction(prediction: Optional[dict], subject, task=None, closed_set:
     ("no prediction") scores incorrect everywhere with error "no prediction".
     """
     if isinstance(task, str):
-        from tracr_agent.tools.subjects.zoo import get_task
+        from tracr_agent.tools.subjects.tasks import get_task
 
         task = get_task(task)
     if task is None:

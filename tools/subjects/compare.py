@@ -9,7 +9,7 @@ the rule-based investigators eliminating hypotheses
 (`agent/investigators/hypotheses.py`), the open-world synthesis and the decompiler
 checking a fitted step or a decompiled program against what the model computed.
 No other module compares numbers within a tolerance of its own: it calls `within`,
-`nonzero`, `value_equal`, `held_equal` or `outputs_equal` (tests/test_compare.py guards this).
+`nonzero`, `value_equal`, `held_equal` or `outputs_equal` (tests/unit/test_compare.py guards this).
 
 Rules, symmetric in their two arguments:
 - a missing value (None, printed `-`) equals only a missing value;

@@ -37,7 +37,7 @@ def zero_initialised_layers():
     then sets all of them to zeros and writes its own matrices in: the random numbers are never used,
     yet drawing them compiles one XLA program per weight shape, two thirds of compiling a model
     (measured on 12 zoo tasks: 20.8 CPU-s, 6.6 with zeros). Zeros from the start give the same
-    weights, bit for bit (tests/test_foundation.py compares both on attention, MLP and numerical
+    weights, bit for bit (tests/e2e/test_foundation.py compares both on attention, MLP and numerical
     models). The patch is scoped to one compile at a time in this process."""
     import haiku as hk
     import numpy as np

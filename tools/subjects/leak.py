@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 
-from tracr_agent.tools.subjects.rawview import RAW_DIM
+from tracr_agent.tools.subjects.anonymize import split_label
+from tracr_agent.tools.protocol.raw import RAW_DIM
 
 # tracr's generic auto-labels name the primitive, not the task.
 _GENERIC = re.compile(r"^(map|sequence_map|aggregate|select|selector_width|numerical|categorical)_\d+$")
@@ -65,8 +66,6 @@ def find_label_leaks(text: str, subject) -> list[str]:
     has (`tokens`, `indices`, `one`) are ordinary words in prose, so they count only when used as
     a variable is printed: followed by `=` or by `:` and a value.
     """
-    from tracr_agent.tools.subjects.anonymize import split_label
-
     found = set()
     for label in residual_labels_of(subject):
         name, value = split_label(label)

@@ -1,4 +1,6 @@
-"""Getting a subject: from a zoo task, a user's RASP program file, or a model directory.
+"""Compiling and caching subjects, and loading a user's RASP program file or a model directory.
+(Tasks, zoo or generated, load through tools/subjects/tasks.py; tools/subjects/spec.py's `SubjectSpec`
+names every kind of subject and calls these.)
 
 Compiled subjects are cached as model directories under the user's cache
 directory (platformdirs; `TRACR_AGENT_CACHE` overrides), keyed by the
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Optional
 
 from tracr_agent.tools.errors import SubjectError
+from tracr_agent.tools.subjects.compile import compile_program
+from tracr_agent.tools.subjects.convert import convert
 from tracr_agent.tools.subjects.modeldir import read_card, read_weights, write_model_dir
 from tracr_agent.tools.subjects.subject import Subject, SubjectTruth
 
@@ -76,8 +80,6 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
         hit = load_cached(key, truth.kind)
         if hit is not None:
             return hit
-    from tracr_agent.tools.subjects.compile import compile_program
-    from tracr_agent.tools.subjects.convert import convert
 
     model = compile_program(program, vocab, max_seq_len)
     card, weights, provenance = convert(model, program.label, max_seq_len)
@@ -134,35 +136,6 @@ def store_entry(final: Path, card, weights, files: dict[str, str], *, replace: b
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def task_source(task) -> str:
-    import inspect
-
-    if task.origin == "generated":
-        from tracr_agent.tools.subjects.generate.task import program_source
-
-        return program_source(task)
-
-    return inspect.getsource(inspect.getmodule(task.build)) + task.id
-
-
-def load_task(task_id: str, use_cache: bool = True, refresh: bool = False) -> Subject:
-    from tracr_agent.tools.subjects.zoo import get_task
-
-    try:
-        task = get_task(task_id)
-    except KeyError as e:
-        raise SubjectError(e.args[0]) from None
-    key = cache_key(task_source(task), task.vocab, task.max_seq_len)
-    subject = load_cached(key) if use_cache and not refresh else None
-    if subject is None:
-        subject = compile_subject(task.build(), task.vocab, task.max_seq_len, key=key,
-                                  truth=SubjectTruth(task_id=task.id, labels=task.labels), use_cache=use_cache,
-                                  refresh=refresh)
-    # A generated program's cache entry is keyed by the program alone: the id asked for names it.
-    subject.truth.task_id, subject.truth.labels = task.id, tuple(task.labels)
-    return subject
-
-
 def load_program(spec: str, use_cache: bool = True) -> Subject:
     """`path/to/file.py:make_program` — the function returns (sop, vocab, max_seq_len)."""
     path_s, sep, func = spec.rpartition(":")
@@ -206,44 +179,3 @@ def load_model_dir(directory: str) -> Subject:
     card = read_card(d)  # checks every field against the others
     return Subject(card, read_weights(d, card), source=str(d.resolve()), kind="model_dir",
                    truth=SubjectTruth(kind="model_dir"))
-
-
-def model_dirs_under(spec: str, where: str = "--tasks") -> tuple[Path, list[Path]]:
-    """`dir:PATH` -> (PATH, the model directories at or below it: folders holding a model.json, sorted).
-    A missing or empty PATH is one SubjectError naming `where` the spec was given."""
-    path = spec[len("dir:"):]
-    if not path:
-        raise SubjectError(f"{where} dir:PATH needs a directory after 'dir:'")
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise SubjectError(f"{where} {spec}: {root} is not a directory")
-    dirs = sorted({p.parent for p in root.rglob("model.json")})
-    if not dirs:
-        raise SubjectError(f"{where} {spec}: {root} holds no model directory (a folder with model.json)")
-    return root, dirs
-
-
-def one_model_dir(spec: str) -> str:
-    """`dir:PATH` naming ONE model (PATH holds model.json, or a single model directory below it) -> PATH
-    of that model; a suite of several is refused with the names to choose from."""
-    root, dirs = model_dirs_under(spec, "the subject")
-    if len(dirs) == 1:
-        return str(dirs[0])
-    names = [d.relative_to(root).as_posix() for d in dirs]
-    shown = ", ".join(names[:5]) + (f", … ({len(names)} in all)" if len(names) > 5 else "")
-    raise SubjectError(f"{spec} is a suite of {len(names)} models ({shown}); name one, e.g. "
-                       f"dir:{(root / names[0]).as_posix()}, or run them all with `eval --tasks {spec}`")
-
-
-def load_subject(task: Optional[str] = None, program: Optional[str] = None,
-                 model_dir: Optional[str] = None, use_cache: bool = True) -> Subject:
-    given = [x for x in (task, program, model_dir) if x]
-    if len(given) != 1:
-        raise SubjectError("name exactly one subject: a TASK, --program FILE.py:FUNC, or --model-dir DIR")
-    if task and task.startswith("dir:"):
-        return load_model_dir(one_model_dir(task))
-    if task:
-        return load_task(task, use_cache)
-    if program:
-        return load_program(program, use_cache)
-    return load_model_dir(model_dir)

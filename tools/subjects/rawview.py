@@ -12,14 +12,7 @@ forwarded unchanged.
 
 from __future__ import annotations
 
-import re
-
-RAW_DIM = re.compile(r"d\d+")
-"""A raw residual dimension's name (`d0 … dN`): what a label-free reader sees and recognises."""
-
-
-def raw_dim_names(d_model: int) -> list[str]:
-    return [f"d{i}" for i in range(d_model)]
+from tracr_agent.tools.protocol.raw import raw_dim_names
 
 
 class RawView:

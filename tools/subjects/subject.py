@@ -18,8 +18,10 @@ from functools import cached_property
 from typing import Any, Optional, Sequence
 
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.subjects import modeldir
 from tracr_agent.tools.subjects.modeldir import ModelCard, token_key
-from tracr_agent.tools.subjects.rawview import raw_dim_names
+from tracr_agent.tools.protocol.hooks import attn_k, attn_q, attn_scores, standard_hooks
+from tracr_agent.tools.protocol.raw import raw_dim_names
 
 # Output logits below this mean "no value": tracr writes a zero vector where a
 # RASP value is undefined (e.g. an aggregate that selects nothing).
@@ -38,20 +40,6 @@ class SubjectTruth:
     labels: tuple[str, ...] = ()
     provenance: dict = field(default_factory=dict)
     kind: str = "task"
-
-
-def standard_hooks(n_layers: int) -> list[str]:
-    """The TransformerLens hook names tracr-agent exposes, in forward order."""
-    names = ["hook_embed", "hook_pos_embed"]
-    for layer in range(n_layers):
-        b = f"blocks.{layer}"
-        names += [
-            f"{b}.hook_resid_pre", f"{b}.attn.hook_q", f"{b}.attn.hook_k", f"{b}.attn.hook_v",
-            f"{b}.attn.hook_attn_scores", f"{b}.attn.hook_pattern", f"{b}.attn.hook_z",
-            f"{b}.hook_attn_out", f"{b}.hook_resid_mid", f"{b}.mlp.hook_pre",
-            f"{b}.mlp.hook_post", f"{b}.hook_mlp_out", f"{b}.hook_resid_post",
-        ]
-    return names
 
 
 def limit_torch_threads() -> None:
@@ -157,12 +145,10 @@ class Subject:
             self._warming = thread
 
     def _load_bridge(self):
-        from tracr_agent.tools.subjects.modeldir import build_bridge
-
         with self._bridge_lock:  # one build, whichever thread gets here first
             if self._bridge is None:
                 limit_torch_threads()
-                self._bridge = build_bridge(self.card, self.weights)
+                self._bridge = modeldir.build_bridge(self.card, self.weights)
             return self._bridge
 
     @cached_property
@@ -257,8 +243,8 @@ class Subject:
         # The TransformerBridge (TransformerLens 4.x) fires hook_attn_scores with the softmaxed pattern;
         # the real pre-softmax scores are q.k / sqrt(d_head) (no mask: attention is bidirectional).
         for layer in range(self.n_layers):
-            q, k = acts[f"blocks.{layer}.attn.hook_q"], acts[f"blocks.{layer}.attn.hook_k"]
-            acts[f"blocks.{layer}.attn.hook_attn_scores"] = torch.einsum("qhd,khd->hqk", q, k) / self.d_head**0.5
+            q, k = acts[attn_q(layer)], acts[attn_k(layer)]
+            acts[attn_scores(layer)] = torch.einsum("qhd,khd->hqk", q, k) / self.d_head**0.5
         self._cache[key] = acts
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

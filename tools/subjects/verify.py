@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracr_agent.tools.protocol.hooks import final_resid
 from tracr_agent.tools.subjects.compare import outputs_equal
+from tracr_agent.tools.subjects.compile import PAD, fast_xla
 
 
 @dataclass
@@ -33,12 +35,10 @@ def _padded_forward(model):
     this. The assembled model leaves `pad_token` unset, so each sequence length would need its own
     trace and XLA compile (about 0.25 s each, most of a task's verification); with PAD all lengths
     run in one batch. A masked key gets weight exactly 0, so the real positions are computed as
-    without padding (tests/test_foundation.py compares the final residuals with tracr's unpadded pass,
+    without padding (tests/e2e/test_foundation.py compares the final residuals with tracr's unpadded pass,
     one length at a time)."""
     import haiku as hk
     import jax
-
-    from tracr_agent.tools.subjects.compile import PAD
 
     pad = model.input_encoder.encoding_map[PAD]
 
@@ -58,8 +58,6 @@ def _tracr_outputs(subject, model, inputs: list[list]):
     import jax.numpy as jnp
     import numpy as np
     import torch
-
-    from tracr_agent.tools.subjects.compile import fast_xla
 
     if not inputs:
         return [], {}
@@ -94,7 +92,7 @@ def verify_task(task, subject, model) -> VerifyResult:
         ids = torch.tensor([subject.token_ids(inputs[i]) for i in idxs])
         with torch.no_grad():
             _, cache = subject.bridge.run_with_cache(ids, names_filter=lambda h: h.endswith("hook_resid_post"))
-        ours_resid = cache[f"blocks.{subject.n_layers - 1}.hook_resid_post"].numpy()
+        ours_resid = cache[final_resid(subject.n_layers)].numpy()
         max_diff = max(max_diff, float(np.abs(ours_resid - final).max()))
     agree_t = agree_r = 0
     first = ""

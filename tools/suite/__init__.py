@@ -6,15 +6,19 @@ same functions for a LangGraph agent.
 """
 
 from tracr_agent.tools.suite.base import (  # noqa: F401
-    CONDITIONS,
     REGISTRY,
-    RESIDUAL_MODES,
-    Condition,
     ToolContext,
     ToolResult,
     call_tool,
     check_condition,
+    tool_names,
+)
+from tracr_agent.tools.conditions import (  # noqa: F401
+    CONDITIONS,
+    RESIDUAL_MODES,
+    Condition,
+    ConditionRules,
+    Residual,
     check_residual,
     get_condition,
-    tool_names,
 )

@@ -18,10 +18,13 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracr_agent.tools.protocol.hooks import attn_out, attn_z, mlp_out
 from tracr_agent.tools.subjects.compare import value_equal
 from tracr_agent.tools.subjects.rawview import is_raw
 from tracr_agent.tools.suite.activations import check_head, resolve_hook
-from tracr_agent.tools.suite.base import ToolContext, ToolError, check_inputs, fmt_num, fmt_seq, tool
+from tracr_agent.tools.suite.base import ToolContext, check_inputs, tool
+from tracr_agent.tools.errors import ToolError
+from tracr_agent.tools.protocol.values import fmt_num, fmt_seq
 from tracr_agent.tools.suite.outputs import format_output
 from tracr_agent.tools.suite.residual import check_layer, decode_value, last_resid_hook, pos_labels, variables
 
@@ -56,10 +59,10 @@ def parse_component(subject, ctx: ToolContext, text, allow_hooks: bool = False) 
         layer = check_layer(subject, int(m.group(1)))
         if m.group(2) is not None:
             head = check_head(subject, int(m.group(2)))
-            return Component(f"{layer}.{head}", f"blocks.{layer}.attn.hook_z", layer, head)
+            return Component(f"{layer}.{head}", attn_z(layer), layer, head)
         if m.group(3):
-            return Component(f"{layer}.mlp", f"blocks.{layer}.hook_mlp_out", layer)
-        return Component(f"{layer}.attn", f"blocks.{layer}.hook_attn_out", layer)
+            return Component(f"{layer}.mlp", mlp_out(layer), layer)
+        return Component(f"{layer}.attn", attn_out(layer), layer)
     if allow_hooks and ("hook" in t or t == "logits"):
         hook = resolve_hook(subject, ctx, t, allow_logits=False)
         if hook.endswith("attn.hook_attn_scores"):
@@ -112,8 +115,7 @@ def mean_activations(subject, n_tokens: int) -> dict:
         return per_subject[n_tokens]
     rng = random.Random(0)
     batch = [[rng.choice(subject.vocab) for _ in range(n_tokens)] for _ in range(MEAN_SAMPLES)]
-    names = {f"blocks.{l}.{h}" for l in range(subject.n_layers)
-             for h in ("attn.hook_z", "hook_attn_out", "hook_mlp_out")}
+    names = {hook(l) for l in range(subject.n_layers) for hook in (attn_z, attn_out, mlp_out)}
     with torch.no_grad(), _lock(subject):
         _, cache = subject.bridge.run_with_cache(torch.tensor([subject.token_ids(x) for x in batch]),
                                                  names_filter=lambda n: n in names)

@@ -14,18 +14,16 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracr_agent.tools.subjects.subject import standard_hooks
+from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid, hook_kind, hook_layer, standard_hooks
 from tracr_agent.tools.suite.machine import activations_json
-from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, fmt_seq, shows_nonzero, tool
+from tracr_agent.tools.suite.base import ToolContext, tool
+from tracr_agent.tools.errors import ToolError
+from tracr_agent.tools.protocol.values import fmt_num, fmt_seq, shows_nonzero
 from tracr_agent.tools.suite.residual import check_layer, pos_labels
 
 FULL_TABLE_COLS = 12
 TOP_K = 8
 ONE_HOT = 0.9
-_RESID = ("hook_embed", "hook_pos_embed", "hook_resid_pre", "hook_resid_mid", "hook_resid_post",
-          "hook_attn_out", "hook_mlp_out")
-_PER_HEAD = ("attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z")
-_HEAD_TABLES = ("attn.hook_attn_scores", "attn.hook_pattern")
 
 
 # -- hook names -----------------------------------------------------------------------------
@@ -43,7 +41,7 @@ def resolve_hook(subject, ctx: ToolContext, hook: str, *, allow_logits: bool = T
     if name == "logits":
         if not ctx.reveals_output:
             raise ToolError("logits are not available in this session (decoded outputs are hidden); "
-                            f"read the residual stream instead, e.g. {subject_last(subject)}")
+                            f"read the residual stream instead, e.g. {final_resid(subject.n_layers)}")
         if allow_logits:
             return name
         raise ToolError("logits cannot be used here; name a hook inside the model (see list_hooks)")
@@ -56,29 +54,6 @@ def resolve_hook(subject, ctx: ToolContext, hook: str, *, allow_logits: bool = T
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     raise ToolError(f"unknown hook {name!r}.{hint} Hook names look like hook_embed, blocks.0.attn.hook_pattern, "
                     "blocks.0.hook_resid_post (call list_hooks for all of them)")
-
-
-def subject_last(subject) -> str:
-    return f"blocks.{subject.n_layers - 1}.hook_resid_post"
-
-
-def hook_kind(name: str) -> str:
-    """'resid' [T, d_model], 'per_head' [T, H, d_head], 'head_table' [H, T, T], 'mlp' [T, d_mlp], 'logits'."""
-    if name == "logits":
-        return "logits"
-    tail = name.split(".", 2)[2] if name.startswith("blocks.") else name
-    if tail in _RESID:
-        return "resid"
-    if tail in _PER_HEAD:
-        return "per_head"
-    if tail in _HEAD_TABLES:
-        return "head_table"
-    return "mlp"
-
-
-def hook_layer(name: str) -> Optional[int]:
-    m = re.match(r"^blocks\.(\d+)\.", name)
-    return int(m.group(1)) if m else None
 
 
 # -- formatting -----------------------------------------------------------------------------
@@ -360,7 +335,7 @@ def attention_pattern(subject, ctx: ToolContext, args: PatternArgs) -> str:
         nonempty = ", ".join(f"{l}.{h}" for l, h in subject.nonempty_heads) or "none"
         return (f"head {layer}.{head} is empty (all-zero weights): it writes nothing, whatever it attends to. "
                 f"Non-empty heads: {nonempty}")
-    P = subject.activations(tokens)[f"blocks.{layer}.attn.hook_pattern"][head].tolist()
+    P = subject.activations(tokens)[attn_pattern(layer)][head].tolist()
     labels = pos_labels(subject, tokens)
     toks = [subject.bos, *tokens]
     return "\n".join([

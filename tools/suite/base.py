@@ -12,39 +12,42 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ValidationError
 
-from tracr_agent.tools.output_cap import CHARS_PER_TOKEN, DEFAULT_CAP_TOKENS  # noqa: F401 (re-exported)
-from tracr_agent.tools.suite.conditions import (  # noqa: F401 (re-exported)
+from tracr_agent.tools.errors import ToolError
+from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS, cap_text
+from tracr_agent.tools.protocol.payloads import payload
+from tracr_agent.tools.protocol.values import fmt_seq
+from tracr_agent.tools.subjects.rawview import raw_view
+from tracr_agent.tools.subjects.subject import InputError
+from tracr_agent.tools.conditions import (  # noqa: F401 (re-exported)
     CONDITIONS,
     RESIDUAL_MODES,
     Condition,
+    ConditionRules,
+    Residual,
     check_residual,
     get_condition,
 )
 
 
-class ToolError(Exception):
-    """A bad call the caller can fix; the message says how."""
-
-
 @dataclass
 class ToolContext:
-    condition: str = "full"
+    condition: str = Condition.FULL
     cap_tokens: int = DEFAULT_CAP_TOKENS
-    residual: str = "labelled"
-    """'labelled' (tracr's residual variables under neutral names) or 'raw' (unlabelled dims d0 … dN)."""
+    residual: str = Residual.LABELLED
+    """Residual.LABELLED (tracr's residual variables under neutral names) or RAW (unlabelled dims d0 … dN)."""
 
     @property
     def raw(self) -> bool:
         """Whether the residual stream is shown without labels (tools/subjects/rawview.py)."""
-        return self.residual == "raw"
+        return self.residual == Residual.RAW
 
     @property
-    def rules(self) -> Condition:
-        """The condition's declaration (tools/suite/conditions.py)."""
+    def rules(self) -> ConditionRules:
+        """The condition's declaration (tools/conditions.py)."""
         return get_condition(self.condition)
 
     @property
@@ -70,6 +73,8 @@ class ToolResult:
     is_error: bool = False
     latency_ms: float = 0.0
     truncated: bool = False
+    data: Any = None
+    """The structured payload (tools/protocol/payloads.py): what a program reads instead of `text`."""
 
 
 REGISTRY: dict[str, ToolSpec] = {}
@@ -97,7 +102,7 @@ def check_condition(condition: str) -> str:
 def tool_names(condition: str) -> list[str]:
     """The tools available in a condition, in a stable order (TOOL_MODULES, then each module's own
     order), whichever module happened to be imported first."""
-    _load_all()
+    load_all()
     rules = get_condition(condition)
     order = {f"tracr_agent.tools.suite.{m}": i for i, m in enumerate(TOOL_MODULES)}
     names = sorted(REGISTRY, key=lambda n: order.get(REGISTRY[n].fn.__module__, len(order)))  # stable sort
@@ -108,7 +113,7 @@ TOOL_MODULES = ("residual", "activations", "outputs", "ablation", "probe", "info
 """The modules that register tools, in the order the agent's tool list shows them."""
 
 
-def _load_all() -> None:
+def load_all() -> None:
     # Importing the modules registers their tools.
     import importlib
 
@@ -119,24 +124,7 @@ def _load_all() -> None:
 # -- calling --------------------------------------------------------------------------------
 
 
-def cap_text(text: str, cap_tokens: int) -> tuple[str, bool]:
-    limit = cap_tokens * CHARS_PER_TOKEN
-    if len(text) <= limit:
-        return text, False
-    lines = text.split("\n")
-    kept, size = [], 0
-    for line in lines:
-        if size + len(line) + 1 > limit - 200:
-            break
-        kept.append(line)
-        size += len(line) + 1
-    cut = len(lines) - len(kept)
-    kept.append(f"[output cut: {cut} more lines (limit ~{cap_tokens} tokens); ask for fewer inputs, "
-                "positions or heads, or a single layer]")
-    return "\n".join(kept), True
-
-
-def _describe_validation(name: str, spec: ToolSpec, e: ValidationError) -> str:
+def describe_validation(name: str, spec: ToolSpec, e: ValidationError) -> str:
     problems = []
     for err in e.errors()[:4]:
         where = ".".join(str(x) for x in err["loc"]) or "arguments"
@@ -200,12 +188,12 @@ def call_tool(subject, name: str, args, ctx: Optional[ToolContext] = None) -> To
 def _call_tool(subject, name, args, ctx: ToolContext, t0: float) -> ToolResult:
     import difflib
 
-    _load_all()
+    load_all()
 
     def done(text: str, is_error: bool = False) -> ToolResult:
         text, truncated = cap_text(text, ctx.cap_tokens)
-        return ToolResult(name=name, text=text, is_error=is_error,
-                          latency_ms=(time.perf_counter() - t0) * 1000, truncated=truncated)
+        return ToolResult(name=name, text=text, is_error=is_error, latency_ms=(time.perf_counter() - t0) * 1000,
+                          truncated=truncated, data=payload(name, args, text, is_error))
 
     allowed = tool_names(ctx.condition)
     if not isinstance(name, str) or name not in allowed:
@@ -230,46 +218,19 @@ def _call_tool(subject, name, args, ctx: ToolContext, t0: float) -> ToolResult:
     try:
         parsed = spec.args.model_validate(args)
     except ValidationError as e:
-        return done(_describe_validation(name, spec, e), True)
+        return done(describe_validation(name, spec, e), True)
     if ctx.residual not in RESIDUAL_MODES:
         return done(f"error: unknown residual mode {ctx.residual!r}; choose one of: {', '.join(RESIDUAL_MODES)}", True)
     if ctx.raw:
-        from tracr_agent.tools.subjects.rawview import raw_view
-
         subject = raw_view(subject)
     try:
         return done(spec.fn(subject, ctx, parsed))
     except ToolError as e:
         return done(f"error: {e}", True)
     except Exception as e:  # an input error from the subject, or a bug: either way the loop goes on
-        from tracr_agent.tools.subjects.subject import InputError
-
         if isinstance(e, InputError):
             return done(f"error: {e}", True)
         return done(f"error: {name} failed: {type(e).__name__}: {e}", True)
-
-
-# -- shared formatting ----------------------------------------------------------------------
-
-
-def fmt_tok(t) -> str:
-    return json.dumps(t) if isinstance(t, str) else str(t)
-
-
-def fmt_seq(seq) -> str:
-    return "[" + ", ".join("-" if x is None else fmt_tok(x) for x in seq) + "]"
-
-
-def fmt_num(x: float, digits: int = 3) -> str:
-    v = round(float(x), digits)
-    if v == 0:
-        return "0"
-    return f"{v:g}"
-
-
-def shows_nonzero(x: float, digits: int = 3) -> bool:
-    """Whether `fmt_num` prints x as anything but 0: what the tools list as a non-zero entry."""
-    return round(float(x), digits) != 0
 
 
 def check_inputs(subject, inputs, max_inputs: int) -> list[list]:

@@ -12,7 +12,7 @@ from typing import Optional
 
 from pydantic import ValidationError
 
-from tracr_agent.tools.suite.base import REGISTRY, ToolContext, _describe_validation, call_tool, signature, tool_names
+from tracr_agent.tools.suite.base import REGISTRY, ToolContext, describe_validation, call_tool, signature, tool_names
 
 
 def _make(subject, ctx: ToolContext, name: str):
@@ -25,7 +25,7 @@ def _make(subject, ctx: ToolContext, name: str):
 
     def on_bad_args(e: Exception) -> str:
         if isinstance(e, ValidationError):
-            return _describe_validation(name, spec, e)
+            return describe_validation(name, spec, e)
         return f"error: bad arguments for {name}: {e}. Expected: {signature(spec)}"
 
     return StructuredTool.from_function(

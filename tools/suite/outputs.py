@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracr_agent.tools.suite.base import ToolContext, check_inputs, fmt_num, fmt_seq, tool
+from tracr_agent.tools.protocol.run_model import format_outputs, run_lines
+from tracr_agent.tools.suite.base import ToolContext, check_inputs, tool
 
 MAX_INPUTS = 32
 
@@ -15,9 +16,7 @@ class RunArgs(BaseModel):
 
 
 def format_output(subject, out) -> str:
-    if subject.output_kind == "numerical":
-        return "[" + ", ".join(fmt_num(x, 4) for x in out) + "]"
-    return fmt_seq(out)
+    return format_outputs(out, subject.output_kind == "numerical")
 
 
 @tool("run_model", RunArgs, kind="io")
@@ -25,4 +24,4 @@ def run_model(subject, ctx: ToolContext, args: RunArgs) -> str:
     """Run the model on up to 32 input sequences of your choice and get its decoded output at every position ('-' means no value)."""
     inputs = check_inputs(subject, args.inputs, MAX_INPUTS)
     outs = subject.run(inputs)
-    return "\n".join(f"{fmt_seq(x)} -> {format_output(subject, y)}" for x, y in zip(inputs, outs))
+    return run_lines(inputs, outs, subject.output_kind == "numerical")

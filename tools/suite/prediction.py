@@ -6,7 +6,8 @@ import ast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracr_agent.tools.suite.base import ToolContext, ToolError, tool
+from tracr_agent.tools.suite.base import ToolContext, tool
+from tracr_agent.tools.errors import ToolError
 
 
 class Prediction(BaseModel):

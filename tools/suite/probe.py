@@ -3,7 +3,7 @@
 A linear probe is fitted to the activations of one hook at the chosen positions, over a
 seeded sample of the subject's input domain, to a property the caller names: the token
 at the position read, the position itself, or a Python expression over `(tokens, i)`
-(evaluated in the scoring sandbox, agent/scoring/sandbox.py). A quarter of the sampled
+(evaluated in the sandbox, tools/sandbox/runner.py). A quarter of the sampled
 inputs is held out. A categorical property (not all numbers, or at most
 MAX_CLASSES values) is fitted by least squares onto one-hot targets and read by argmax
 (held-out accuracy, beside always guessing the most common value); a numerical one by
@@ -100,7 +100,7 @@ def _property_values(subject, spec: str, inputs: list[list]) -> list[list]:
     per_subject = _CACHE.setdefault(subject, {})
     if (text, len(inputs)) in per_subject:  # one sandbox run per expression and sample
         return per_subject[(text, len(inputs))]
-    from tracr_agent.agent.scoring.sandbox import run_implementation  # untrusted code: only in the sandbox
+    from tracr_agent.tools.sandbox.runner import run_implementation  # untrusted code: only in the sandbox
 
     source = f"def f(tokens):\n    return [({text}) for i in range(len(tokens))]\n"
     result = run_implementation(source, inputs)

@@ -16,9 +16,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracr_agent.tools.protocol.decode import decode_lines, fmt_vars
+from tracr_agent.tools.protocol.hooks import final_resid, resid
 from tracr_agent.tools.subjects.compare import DECODE_TOL, FLOAT_NOISE, nonzero, within
 from tracr_agent.tools.subjects.rawview import is_raw
-from tracr_agent.tools.suite.base import ToolContext, ToolError, fmt_num, shows_nonzero, tool
+from tracr_agent.tools.suite.base import ToolContext, tool
+from tracr_agent.tools.errors import ToolError
+from tracr_agent.tools.protocol.values import fmt_num, shows_nonzero
 
 _KEEP_ORDER = ("tokens", "indices", "one")
 
@@ -88,10 +92,6 @@ def decode_row(subject, row, only_set: bool = False) -> list[tuple[str, str]]:
     return out
 
 
-def fmt_vars(pairs) -> str:
-    return " ".join(f"{n}={v}" for n, v in pairs)
-
-
 def pos_labels(subject, tokens) -> list[str]:
     """'0 BOS', '1 a', … for an input without BOS."""
     return [f"{i} {t}" for i, t in enumerate([subject.bos, *tokens])]
@@ -104,7 +104,7 @@ def check_layer(subject, layer: int) -> int:
 
 
 def last_resid_hook(subject) -> str:
-    return f"blocks.{subject.n_layers - 1}.hook_resid_post"
+    return final_resid(subject.n_layers)
 
 
 # -- decode_residual ------------------------------------------------------------------------
@@ -123,20 +123,15 @@ def decode_residual(subject, ctx: ToolContext, args: DecodeArgs) -> str:
     """Read the residual stream at one layer (blocks.L.hook_resid_pre/mid/post) in the model's variable basis: for each position, the value every variable holds ('-' = no value; categorical variables are one-hot, numerical ones are numbers)."""
     tokens = subject.check_input(args.input)
     layer = check_layer(subject, args.layer)
-    hook = f"blocks.{layer}.hook_resid_{args.where}"
+    hook = resid(layer, args.where)
     x = subject.activations(tokens)[hook]
     labels = pos_labels(subject, tokens)
-    width = max(len(l) for l in labels)
+    rows = x.tolist()
     if is_raw(subject):
         # No variables to decode by: the non-zero dims per position are what a researcher reads.
-        lines = [f"{hook}, unlabelled: the non-zero dims per position (all others 0):"]
-        for label, row in zip(labels, x.tolist()):
-            dims = [(f"d{i}", fmt_num(x)) for i, x in enumerate(row) if shows_nonzero(x)]
-            lines.append(f"{label.ljust(width)}  {fmt_vars(dims) or 'all 0'}")
-        return "\n".join(lines)
-    lines = [f"{hook}, decoded by variable (one line per position):"]
-    for label, row in zip(labels, x.tolist()):
-        lines.append(f"{label.ljust(width)}  {fmt_vars(decode_row(subject, row))}")
+        pairs = [[(f"d{i}", fmt_num(v)) for i, v in enumerate(row) if shows_nonzero(v)] for row in rows]
+        return "\n".join(decode_lines(hook, labels, pairs, raw=True))
+    lines = decode_lines(hook, labels, [decode_row(subject, row) for row in rows], raw=False)
     if ctx.reveals_output and subject.output_variable:
         lines.append(f"the unembed reads {subject.output_variable}")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from tracr_agent.agent.investigators.decompiler.mlps import explain_mlp
 from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program
 from tracr_agent.agent.investigators.decompiler.variables import INPUT_VARS, Variable, read_all
+from tracr_agent.tools.protocol.hooks import attn_out, attn_pattern, final_resid, mlp_out, resid
 from tracr_agent.tools.subjects.compare import nonzero
 
 
@@ -24,28 +25,14 @@ def stage_hooks(info: dict) -> list[tuple[str, int]]:
     """(hook, stage) pairs: the embedding's residual stream, then what each non-empty attention layer
     and MLP adds to it (hook_attn_out / hook_mlp_out hold only the variables that component writes,
     so they are cheap to read). A variable is written at the first stage where it is non-zero."""
-    hooks = [("blocks.0.hook_resid_pre", 0)]
+    hooks = [(resid(0, "pre"), 0)]
     for layer in range(info["n_layers"]):
         if any(l == layer for l, _ in info["heads"]):
-            hooks.append((f"blocks.{layer}.hook_attn_out", 2 * layer + 1))
+            hooks.append((attn_out(layer), 2 * layer + 1))
         if layer in info["mlps"]:
-            hooks.append((f"blocks.{layer}.hook_mlp_out", 2 * layer + 2))
+            hooks.append((mlp_out(layer), 2 * layer + 2))
     return hooks
 
-
-def final_hook(n_layers: int) -> str:
-    return f"blocks.{n_layers - 1}.hook_resid_post"
-
-
-def pattern_hook(layer: int) -> str:
-    return f"blocks.{layer}.attn.hook_pattern"
-
-
-def stage_name(stage: int) -> str:
-    if stage == 0:
-        return "the embedding"
-    layer, part = divmod(stage - 1, 2)
-    return f"layer {layer} {'attention' if part == 0 else 'MLP'}"
 
 
 @dataclass
@@ -53,7 +40,6 @@ class Decompilation:
     program: Program
     variables: list[Variable]
     stages: dict[str, int] = field(default_factory=dict)
-    n_probes: int = 0
 
 
 def _scanned(obs: Observations, info: dict):
@@ -89,13 +75,12 @@ def dim_stages(obs: Observations, info: dict) -> dict[int, int]:
 
 def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decompilation:
     n_layers = info["n_layers"]
-    fh = final_hook(n_layers)
+    fh = final_resid(n_layers)
     stages = write_stages(obs, variables, info)
-    by_name = {v.name: v for v in variables}
     probes = []  # (input, values at pos 0..n, {layer: pattern})
     for x in obs.inputs_with(fh):
         vals = read_all(variables, obs.get(x, fh))
-        pats = {layer: obs.get(x, pattern_hook(layer)) for layer in range(n_layers) if obs.has(x, pattern_hook(layer))}
+        pats = {layer: obs.get(x, attn_pattern(layer)) for layer in range(n_layers) if obs.has(x, attn_pattern(layer))}
         probes.append((x, vals, pats))
     prog = Program(idents={v.name: v.ident for v in variables}, numerical_output=info.get("numerical", False))
     prog.index_offset = _index_offset(probes)
@@ -130,7 +115,7 @@ def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decom
         for v in written:
             _record(prog, explained, *explain_mlp(rows, layer, v, available, stages))
     prog.output = _output(prog, variables, stages, info, probes)
-    return Decompilation(prog, variables, stages, len(probes))
+    return Decompilation(prog, variables, stages)
 
 
 def _record(prog: Program, explained: set, step, why: Optional[str]) -> None:

@@ -18,17 +18,22 @@ from __future__ import annotations
 
 from typing import Optional
 
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import AIMessage
 
-from tracr_agent.agent.investigators.rule_based import DeterministicInvestigator, forced_turn, tool_results
+from tracr_agent.agent.investigators.rule_based import (
+    DeterministicInvestigator,
+    forced_turn,
+    model_info_of,
+    phases,
+    tool_results,
+)
 from tracr_agent.agent.investigators.decompiler import coverage, probes
-from tracr_agent.agent.investigators.decompiler.analysis import final_hook, pattern_hook
+from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid
 from tracr_agent.agent.investigators.decompiler.observations import read_results
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, describe, label, source
 from tracr_agent.agent.investigators.decompiler.variables import read_all
-from tracr_agent.agent.investigators.reading import rounds
-from tracr_agent.agent.investigators.reading.output import decompile_internals
-from tracr_agent.agent.investigators.reading.rounds import CALL_BUDGET, parse_info
+from tracr_agent.agent.investigators.decompiler import rounds
+from tracr_agent.agent.investigators.decompiler.output import decompile_internals
 
 COVER_MARK = "Coverage round"
 MAX_TURNS = 8
@@ -46,22 +51,22 @@ class DecompilerInvestigator(DeterministicInvestigator):
         def call(name: str, args: dict, i: int = 0) -> dict:
             return {"id": f"dc_{turn}_{i}", "name": name, "args": args}
 
-        if _submitted(messages):
+        results = tool_results(messages)
+        if any(r.name == "submit_prediction" and r.ok for r in results):
             return AIMessage(content="My prediction is the decompiled program I submitted; its description lists "
                                      "each step (the decompiler answers every question with it).")
         forced = forced_turn(messages)
         if "submit_prediction" not in self.available:
             return AIMessage(content="The decompiler needs tools (model_info, get_activations); none are offered here.")
-        results = tool_results(messages)
-        info_text = next((t for n, _, t in results if n == "model_info" and not t.startswith("error")), None)
-        if info_text is None:
+        info = model_info_of(results)
+        if info is None:
             if forced or "model_info" not in self.available:
                 return _submit(call, None, "the model's architecture could not be read (model_info is not available)")
             return AIMessage(content="First, the architecture: layers, non-empty heads and MLPs, vocabulary.",
                              tool_calls=[call("model_info", {})])
-        info = parse_info(info_text)
         used = sum(1 for m in messages if isinstance(m, AIMessage) for _ in m.tool_calls)
-        can_read = "get_activations" in self.available and not forced and turn < MAX_TURNS and used < CALL_BUDGET - 1
+        budget = self.limits.max_tool_calls
+        can_read = "get_activations" in self.available and not forced and turn < MAX_TURNS and used < budget - 1
         if "get_activations" not in self.available and not forced:
             return _submit(call, None, "activations cannot be read in this session (no get_activations)")
         obs = read_results(results, info["d_model"])
@@ -69,36 +74,33 @@ class DecompilerInvestigator(DeterministicInvestigator):
         r1 = rounds.round1(info, results)
         if can_read and not r1.scan_done:
             return rounds.read_message(call, info, obs, rounds.missing(obs, r1.requests),
-                              "Reading every stage of the residual stream on a few long inputs", used)
+                              "Reading every stage of the residual stream on a few long inputs", used, budget)
         requests = list(r1.requests)
-        cover_done = any(isinstance(m, AIMessage) and str(m.content).startswith(COVER_MARK) for m in messages)
+        cover_done = "cover" in phases(messages)
         if cover_done:
             extra = [x for x in obs.acts if x not in r1.probes and x not in r1.scan]
-            requests += [(x, (final_hook(info["n_layers"]),)) for x in extra]
+            requests += [(x, (final_resid(info["n_layers"]),)) for x in extra]
         missing = rounds.missing(obs, requests)
         if missing and can_read:
-            return rounds.read_message(call, info, obs, missing, "Reading the model's internals", used)
+            return rounds.read_message(call, info, obs, missing, "Reading the model's internals", used, budget)
         dec = decompile_internals(info, obs)
         if dec is None:
             return _submit(call, None, "no residual stream was read")
         prog, src = dec.program, source(dec.program)
-        if not cover_done and can_read and used < CALL_BUDGET - COVER_CALLS:
+        if not cover_done and can_read and used < budget - COVER_CALLS:
             cands = probes.domain_sample(info["vocab"], info["max_seq_len"])
             new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER) if x not in obs.acts]
             # the final residual stream fills MLP tables; heads whose rule is a table need their patterns
             table_layers = sorted({st.layer for st in prog.steps if isinstance(st, HeadStep) and st.rule == "table"})
-            hooks = (final_hook(info["n_layers"]),) + tuple(pattern_hook(layer) for layer in table_layers)
+            hooks = (final_resid(info["n_layers"]),) + tuple(attn_pattern(layer) for layer in table_layers)
             while new:
                 reqs = [(x, hooks) for x in new]
                 if len(rounds.plan(info, obs, reqs)) <= COVER_CALLS or len(new) == 1:
                     return rounds.read_message(call, info, obs, reqs,
-                                      f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed", used)
+                                      f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed", used, budget,
+                                               phase="cover")
                 new = new[: len(new) * 2 // 3]
         return _submit(call, dec, None, obs=obs, info=info)
-
-
-def _submitted(messages) -> bool:
-    return any(isinstance(m, ToolMessage) and str(m.content).startswith("prediction recorded") for m in messages)
 
 
 def _submit(call, dec, failure: Optional[str], obs=None, info=None) -> AIMessage:
@@ -109,7 +111,7 @@ def _submit(call, dec, failure: Optional[str], obs=None, info=None) -> AIMessage
     prog = dec.program
     src = source(prog)
     observed = {}
-    fh = final_hook(info["n_layers"])
+    fh = final_resid(info["n_layers"])
     for x in obs.inputs_with(fh):
         observed[x] = read_all(dec.variables, obs.get(x, fh))
     ok, total, bad = coverage.agreement(prog, src, observed)

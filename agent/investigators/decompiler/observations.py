@@ -1,4 +1,4 @@
-"""What the decompiler has seen: get_activations (format json) replies parsed back into dense arrays.
+"""What the decompiler has seen: get_activations (format json) payloads turned into dense arrays.
 
 Everything it knows about the model comes from here and from model_info's text: the activations of
 the hooks it asked for, per input, as numpy arrays; and the residual basis' column labels.
@@ -7,13 +7,14 @@ the hooks it asked for, per input, as numpy arrays; and the residual basis' colu
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
-_CAP = re.compile(r"over the output cap \(~(\d+)\)")
+from tracr_agent.tools.protocol.activations import dense
+from tracr_agent.tools.protocol.hooks import resid
+
 
 
 @dataclass
@@ -38,22 +39,17 @@ class Observations:
 
 
 def read_results(results, d_model: int) -> Observations:
-    """Observations from the (tool name, args, text) results of get_activations json calls."""
+    """Observations from the answered get_activations json calls (rule_based.Result: their payloads)."""
     obs = Observations()
-    for name, args, text in results:
-        if name != "get_activations" or not isinstance(args, dict) or args.get("format") != "json":
+    for r in results:
+        if r.name != "get_activations" or r.args.get("format") != "json":
             continue
-        if text.startswith("error"):
+        if not r.ok or not isinstance(r.data, dict) or "inputs" not in r.data:
             obs.failed += 1
-            m = _CAP.search(text)
-            if m:
-                obs.cap_chars = int(m.group(1))
+            if r.data and r.data.get("cap_chars"):  # refused as over the cap: the cap, learned
+                obs.cap_chars = r.data["cap_chars"]
             continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            obs.failed += 1
-            continue
+        data = r.data
         if data.get("residual_labels"):
             obs.residual_labels = data["residual_labels"]
         for entry in data.get("inputs", []):
@@ -61,7 +57,7 @@ def read_results(results, d_model: int) -> Observations:
             n_pos = len(x) + 1
             slot = obs.acts.setdefault(x, {})
             for hook, sp in entry["acts"].items():
-                slot[hook] = _dense_hook(sp, hook, n_pos, d_model)
+                slot[hook] = dense(sp, hook, n_pos, d_model)
                 size = obs.sizes.setdefault(hook_kind(hook), [0, 0])
                 size[0] += len(json.dumps(sp, separators=(",", ":"))) + len(hook) + 4
                 size[1] += n_pos
@@ -74,22 +70,6 @@ def hook_kind(hook: str) -> str:
         return "pattern"
     if hook.endswith(("hook_attn_out", "hook_mlp_out")):
         return "component"
-    if hook == "blocks.0.hook_resid_pre":
+    if hook == resid(0, "pre"):
         return "embedding"
     return "resid"
-
-
-def _dense_hook(sp, hook: str, n_pos: int, d_model: int) -> np.ndarray:
-    if hook.endswith("hook_pattern"):
-        # [heads][queries][[key, weight]…]
-        out = np.zeros((len(sp), n_pos, n_pos))
-        for h, rows in enumerate(sp):
-            for q, row in enumerate(rows):
-                for k, v in row:
-                    out[h, q, k] = v
-        return out
-    out = np.zeros((len(sp), d_model))
-    for p, row in enumerate(sp):
-        for j, v in row:
-            out[p, j] = v
-    return out

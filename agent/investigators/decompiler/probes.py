@@ -14,6 +14,9 @@ import json
 import random
 from typing import Optional
 
+from tracr_agent.agent.investigators.decompiler.observations import hook_kind
+from tracr_agent.tools.protocol.hooks import resid
+
 N_PROBES = 40
 N_SCAN = 3
 N_COVER = 40
@@ -61,8 +64,6 @@ def domain_sample(vocab: list, max_len: int, k: int = 3000, seed: int = 1) -> li
 def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Optional[dict] = None) -> int:
     """One (input, hook)'s share of a json reply: measured characters per position for this kind of
     hook when some were read already, else a first guess."""
-    from tracr_agent.agent.investigators.decompiler.observations import hook_kind
-
     n_pos = len(x) + 1
     seen = (sizes or {}).get(hook_kind(hook))
     if seen and seen[1]:
@@ -71,7 +72,7 @@ def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Option
         return 40 + n_heads * n_pos * (4 + 5 * n_pos)
     if hook.endswith(("hook_attn_out", "hook_mlp_out")):  # one component writes a variable or two
         return 40 + n_pos * (4 + 10 * 3)
-    if hook == "blocks.0.hook_resid_pre":  # tokens, indices, one
+    if hook == resid(0, "pre"):  # tokens, indices, one
         return 40 + n_pos * (4 + 10 * 3)
     return 40 + n_pos * (4 + 9 * max(n_vars, 4))
 
@@ -107,7 +108,3 @@ def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_var
         if batch:
             calls.append({"hook": ",".join(hooks), "input": [list(b) for b in batch], "format": "json"})
     return calls
-
-
-def args_key(args: dict) -> str:
-    return json.dumps(args, sort_keys=True)

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from tracr_agent.agent.investigators.parsing import parse_value
+from tracr_agent.tools.protocol.values import parse_value
 from tracr_agent.tools.subjects.compare import nonzero
 from tracr_agent.tools.suite.residual import parse_labels
 
@@ -73,9 +73,3 @@ def value_of(text: str) -> Any:
 def read_all(variables: list[Variable], resid: np.ndarray) -> dict[str, list]:
     """{variable: [value at position 0..n]} from a residual array [positions, d_model]."""
     return {v.name: [v.read(row) for row in resid] for v in variables}
-
-
-def value_set(var: Variable, seen: Optional[set] = None) -> set:
-    if var.kind == "categorical":
-        return set(var.values)
-    return set(seen or ())

@@ -6,7 +6,7 @@ the smallest composition of RASP-like blocks that reproduces every observed outp
 disagree), re-synthesize on everything seen when it fails, and submit the program (render.py):
 a mechanism, a generated description, and a neutral label naming the kind of computation.
 Without decoded outputs (`whitebox`, labelled or raw residual): read the residual stream with
-get_activations (reading/: the same reads as the decompiler's round 1), find the output variable
+get_activations (decompiler/rounds.py: the same reads as the decompiler's round 1), find the output variable
 (the one no decompiled step reads, of the output's kind and values; with raw dims, found from
 activations) and take its values on every probe input as the observed outputs; then synthesize
 and test on fresh inputs (their final residual stream) as with decoded outputs, saying so in the
@@ -26,13 +26,13 @@ from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.hypotheses import BATCH, probe_inputs, submit_prediction
 from tracr_agent.agent.investigators.openworld.fit import Fit, fit, refit
-from tracr_agent.agent.investigators.decompiler.analysis import final_hook
+from tracr_agent.tools.protocol.hooks import final_resid
 from tracr_agent.agent.investigators.decompiler.observations import read_results
-from tracr_agent.agent.investigators.parsing import parse_run_model
-from tracr_agent.agent.investigators.reading import rounds
-from tracr_agent.agent.investigators.reading.output import decompile_internals, is_raw, output_observations
-from tracr_agent.agent.investigators.reading.rounds import CALL_BUDGET, parse_info
-from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn
+from tracr_agent.agent.investigators.decompiler import rounds
+from tracr_agent.agent.investigators.decompiler.output import decompile_internals, output_observations
+from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn, model_info_of
+from tracr_agent.tools.protocol.raw import all_raw
+from tracr_agent.tools.protocol.run_model import observations
 from tracr_agent.tools.subjects.compare import outputs_equal
 
 RANDOM_BATCHES = 1
@@ -41,7 +41,8 @@ MAX_CHECKS = 4
 """Verification batches (each may refute the candidate and trigger a new synthesis)."""
 CHECK_MARK = "Testing the program on fresh inputs"
 MORE_MARK = "More evidence"
-"""How its whitebox turns begin: they count the test rounds (recomputed from the history each turn)."""
+"""How its whitebox test turns begin (for people: the turns are counted by their phase marks, "check"
+and "more", recomputed from the history each turn)."""
 UNKNOWN_SOURCE = "def f(tokens):\n    return [None] * len(tokens)\n"
 
 
@@ -74,14 +75,14 @@ class OpenWorldInvestigator(RuleInvestigator):
         obs: dict = {}
         before_checks: dict = {}  # what the first fit saw: the designed and random batches
         asked = 0
-        for name, _, text in t.results:
-            if name != "run_model":
+        for r in t.results:
+            if r.name != "run_model":
                 continue
             asked += 1
-            if not text.startswith("error"):
-                obs.update(parse_run_model(text))
+            if r.ok:
+                obs.update(observations(r.data))
                 if asked <= 1 + RANDOM_BATCHES:
-                    before_checks.update(parse_run_model(text))
+                    before_checks.update(observations(r.data))
         if not obs and not t.forced and asked == 0:
             return AIMessage(content="Probing with designed inputs: single tokens, sorted, reversed, constant and "
                                      "random sequences.",
@@ -133,15 +134,15 @@ class OpenWorldInvestigator(RuleInvestigator):
 
     # -- without decoded outputs: the model's internals ----------------------------------------
     def _from_residual(self, info: dict, t) -> AIMessage:
-        """Outputs read off the residual stream (reading/): round 1 of reads, the output variable
+        """Outputs read off the residual stream (decompiler/rounds.py): round 1 of reads, the output variable
         (the one no decompiled step reads, of the output's kind and values) on every probe, then
         synthesis and a test on fresh inputs exactly as with decoded outputs."""
-        text = next((x for n, _, x in t.results if n == "model_info" and not x.startswith("error")), None)
-        if text is None or "get_activations" not in self.available:
+        wb = model_info_of(t.results)
+        if wb is None or "get_activations" not in self.available:
             return self._submit(Fit([]), 0, t, "No decoded outputs and no activations to read them from")
-        wb = parse_info(text)
         used = len(t.results)
-        can_read = not t.forced and used < CALL_BUDGET - 1
+        budget = self.limits.max_tool_calls
+        can_read = not t.forced and used < budget - 1
         obs = read_results(t.results, wb["d_model"])
         r1 = rounds.round1(wb, t.results)
         miss = rounds.missing(obs, r1.requests)
@@ -150,28 +151,29 @@ class OpenWorldInvestigator(RuleInvestigator):
                     "layer writes each variable)" if not r1.scan_done else
                     "Reading the final residual stream and the attention patterns on designed inputs (to find the "
                     "output variable and its values)")
-            return rounds.read_message(t.call, wb, obs, miss, note, used)
+            return rounds.read_message(t.call, wb, obs, miss, note, used, budget)
         dec = decompile_internals(wb, obs)
         outs = output_observations(dec, obs, wb["n_layers"]) if dec is not None else {}
         if not outs:
             return self._submit(Fit([]), 0, t, "The output variable could not be found in the residual stream")
         var = dec.program.output
-        checks = sum(1 for text in t.said if text.startswith((CHECK_MARK, MORE_MARK)))
+        checks = sum(1 for phase in t.phases if phase in ("check", "more"))
         result = refit({x: y for x, y in outs.items() if x in set(r1.probes)}, outs, info)
-        fh = final_hook(wb["n_layers"])
+        fh = final_resid(wb["n_layers"])
         if result.best is not None and checks < 1 and can_read:
             probes = self._checks(info, result, outs, used)
             return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in probes],
                                        f"{CHECK_MARK} (random ones, and inputs on which the runners-up disagree): "
                                        f"the smallest program found on {len(outs)} inputs is {result.best.label}; "
-                                       f"the output is read off variable {var}", used)
+                                       f"the output is read off variable {var}", used, budget, phase="check")
         if result.best is None and checks < MAX_CHECKS and can_read:
             more = random_inputs(info, self.seed + used, BATCH, set(outs))
             return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in more],
                                        f"{MORE_MARK}: no composition of the building blocks explains the "
-                                       f"{len(outs)} inputs read so far; reading fresh ones", used)
+                                       f"{len(outs)} inputs read so far; reading fresh ones", used, budget,
+                                       phase="more")
         raw = " (dims found from activations; its dims, in order, read as the output's values)" \
-            if is_raw(obs.residual_labels) else ""
+            if all_raw(obs.residual_labels) else ""
         note = (f" (Inferred without decoded outputs: the output was read off residual variable {var}{raw}, the "
                 f"variable no decompiled step reads, on {len(outs)} inputs; the program reproduces it on all of them.)")
         return self._submit(result, len(outs), t, f"Output variable {var} read on {len(outs)} inputs "

@@ -13,6 +13,7 @@ from typing import Optional
 
 from tracr_agent.agent.investigators.openworld import blocks as B
 from tracr_agent.agent.investigators.openworld.synthesis import SOp, Space
+from tracr_agent.tools.subjects.compare import FLOAT_NOISE, outputs_equal, within
 
 PRIMITIVE_NAMES = {"tokens": "tokens", "indices": "indices", "length": "length"}
 PRIMITIVE_LINES = {"indices": "indices = list(range(len(tokens)))",
@@ -257,8 +258,6 @@ class Program:
 def _num(c: float) -> str:
     from fractions import Fraction
 
-    from tracr_agent.tools.subjects.compare import FLOAT_NOISE, within
-
     fr = Fraction(c).limit_denominator(12)
     if within(float(fr), c, FLOAT_NOISE):
         return str(fr.numerator) if fr.denominator == 1 else f"({fr.numerator} / {fr.denominator})"
@@ -267,8 +266,6 @@ def _num(c: float) -> str:
 
 def check(source: str, observations: dict, numerical: bool) -> bool:
     """Runs the rendered source on the observations (it is our own code, built from the blocks above)."""
-    from tracr_agent.tools.subjects.compare import outputs_equal
-
     scope: dict = {}
     try:
         exec(compile(source, "<synthesized>", "exec"), scope)  # noqa: S102 - our own generated program

@@ -7,7 +7,8 @@ import json
 from html import escape
 from urllib.parse import quote
 
-from tracr_agent.agent.evaluation.report import wilson
+from tracr_agent.agent.evaluation.stats import wilson
+from tracr_agent.tools.conditions import Residual
 from tracr_agent.agent.render.html.sources import Batch, Episode
 
 COLUMN_DIMS = (("condition", "condition"), ("llm", "LLM"), ("residual", "residual"))
@@ -34,7 +35,7 @@ def column_dims(episodes: list[Episode]) -> list[tuple[str, str]]:
             if k == "condition" or len({_value(e, k) for e in episodes}) > 1]
 
 
-DEFAULTS = {"residual": "labelled"}
+DEFAULTS = {"residual": Residual.LABELLED.value}
 """What a record written before a field existed means by its absence."""
 
 

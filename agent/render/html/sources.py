@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from tracr_agent.agent.episode.reading import load_events, summarize_events
+from tracr_agent.agent.evaluation.batch import ResultRecord, corrupt_line, results_lines
+from tracr_agent.agent.records.transcript import TranscriptError
+from tracr_agent.agent.render.document import episode_blocks
 from tracr_agent.tools.errors import UserError
 
-OUTCOMES = ("correct", "wrong", "no prediction")
 
 
 @dataclass
@@ -63,10 +66,6 @@ class Batch:
 
 def _episode_from_transcript(i: int, path: Path, shown_as: str, record: Optional[dict] = None) -> tuple[Episode, str]:
     """An episode with its blocks; the note is non-empty when the transcript is missing or damaged."""
-    from tracr_agent.agent.episode.reading import load_events, summarize_events
-    from tracr_agent.agent.episode.transcript import TranscriptError
-    from tracr_agent.agent.render.document import episode_blocks
-
     try:
         events, problem = load_events(path)
     except (TranscriptError, OSError) as e:
@@ -79,8 +78,6 @@ def _episode_from_transcript(i: int, path: Path, shown_as: str, record: Optional
 
 
 def _read_records(path: Path) -> list[dict]:
-    from tracr_agent.agent.evaluation.batch import ResultRecord, corrupt_line, results_lines
-
     records = []
     for lineno, line in results_lines(path):
         try:
@@ -107,8 +104,6 @@ def load_eval_dir(root: Path) -> Batch:
 
 
 def load_transcript_dir(root: Path) -> Batch:
-    from tracr_agent.agent.episode.transcript import TranscriptError
-
     batch = Batch(f"transcripts under {root.name}", root)
     skipped = 0
     for p in sorted(root.rglob("*.jsonl")):

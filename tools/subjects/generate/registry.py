@@ -75,15 +75,15 @@ def compile_and_verify(gid: GenId, program: Program, known: Optional[dict] = Non
     checked; `known` (input tuple -> RASP outputs) saves evaluating the program again where the behaviour
     rules already did. Returns (subject or None, rejection reason or None, detail)."""
     from tracr_agent.tools.errors import SubjectError
-    from tracr_agent.tools.subjects.generate.task import make_task
-    from tracr_agent.tools.subjects.load import cache_key, compile_subject, task_source
+    from tracr_agent.tools.subjects.generate.task import make_task, program_source
+    from tracr_agent.tools.subjects.load import cache_key, compile_subject
     from tracr_agent.tools.subjects.subject import SubjectTruth
     from tracr_agent.tools.subjects.verify import verify_task
 
     task = make_task(gid, program, {}, known)
     try:
         subject = compile_subject(task.build(), task.vocab, task.max_seq_len,
-                                  key=cache_key(task_source(task), task.vocab, task.max_seq_len),
+                                  key=cache_key(program_source(task), task.vocab, task.max_seq_len),
                                   truth=SubjectTruth(task_id=task.id, labels=task.labels), refresh=True)
     except SubjectError as e:
         return None, filters.NOT_COMPILABLE, str(e)

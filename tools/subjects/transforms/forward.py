@@ -6,7 +6,7 @@ weights as functions of the map being learned, which the bridge (a module with
 its own parameters and hooks) is not made for. This is the same computation —
 TransformerLens conventions, no layer norm, bidirectional attention scaled by
 1/sqrt(d_head), ReLU MLPs — over a dict of tensors, returning the activations the
-training compares (tests/test_transforms.py checks it against the bridge).
+training compares (tests/integration/test_transforms.py checks it against the bridge).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The task zoo: every RASP program tracr-agent knows about.
 
 Importing this package is cheap: builders import tracr lazily, so neither
-tracr, jax nor torch is loaded until a task is actually built.
+tracr, jax nor torch is loaded until a task is actually built. It knows only its own tasks; generated
+ones (tools/subjects/generate/) resolve through tools/subjects/tasks.py.
 """
 
 from __future__ import annotations
@@ -14,20 +15,8 @@ ZOO = TaskRegistry([*LIB_TASKS, *EXTRA_TASKS])
 
 
 def get_task(task_id: str) -> Task:
-    """Look a task up by id (or by any of its labels, normalized), or generate the one a `gen-S-D-I` id
-    names (tracr_agent.tools.subjects.generate): the one resolver every command shares.
-
-    Raises KeyError with a one-line message for an unknown or malformed id."""
-    from tracr_agent.tools.subjects.generate.ids import is_generated
-
-    if is_generated(task_id):
-        from tracr_agent.tools.errors import UserError
-        from tracr_agent.tools.subjects.generate.task import generated_task
-
-        try:
-            return generated_task(task_id)
-        except UserError as e:
-            raise KeyError(str(e)) from None
+    """A zoo task by id, or by any of its labels (normalized). Raises KeyError with a one-line message.
+    (tools/subjects/tasks.py `get_task` resolves generated ids too.)"""
     return ZOO.get(task_id)
 
 

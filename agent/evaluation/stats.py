@@ -1,0 +1,30 @@
+"""The statistics every report shares: Wilson intervals, the accuracy cell and the condition column
+(agent/evaluation/report.py, breakdown.py, plots.py and the viewer read them from here)."""
+
+from __future__ import annotations
+
+import math
+
+from tracr_agent.agent.evaluation.batch import ResultRecord
+from tracr_agent.tools.conditions import Residual
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 0.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # The bounds at k = 0 and k = n are exactly 0 and 1; floating point would leave a hair off.
+    return (0.0 if k == 0 else max(0.0, centre - half), 1.0 if k == n else min(1.0, centre + half))
+
+
+def fmt_acc(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} ({100 * k / n:.0f}%, CI {100 * lo:.0f}–{100 * hi:.0f})" if n else "-"
+
+
+def condition_name(r: ResultRecord) -> str:
+    """The condition column: a raw-residual run is its own row, `whitebox (raw)`, next to `whitebox`."""
+    return r.condition if r.residual == Residual.LABELLED else f"{r.condition} ({r.residual})"

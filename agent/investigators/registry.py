@@ -1,0 +1,71 @@
+"""The one registry of investigators: an `--llm` spec (or TRACR_AGENT_LLM) -> a `Backend`.
+
+- `baseline`                     the built-in open-world investigator (no LLM, no knowledge of the zoo)
+- `baseline-closed`              the closed-world baseline: hypotheses are the zoo's own reference
+                                 functions (a lookup, not an investigation; marked closed-world)
+- `decompiler`                   the built-in decompiler: reconstructs the program from the internals (no LLM)
+- `replay:TRANSCRIPT`            the LLM responses recorded in a transcript, in order
+- `openai:MODEL`, `openai-compatible:MODEL@URL`, `PROVIDER:MODEL[@URL]`: an LLM (agent/backends/llm.py)
+
+Every command that takes `--llm` (run, eval, `--judge-llm`, resume) goes through `make_backend`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Optional
+
+from langchain_core.messages import AIMessage
+
+from tracr_agent.agent.backends.llm import PROVIDERS, Backend, check_compat, default_spec, llm_backend
+from tracr_agent.agent.backends.replay import ReplayChatModel
+from tracr_agent.agent.records.transcript import LLMResponse, read_transcript
+from tracr_agent.tools.errors import UserError
+
+BUILT_IN = {"baseline": "openworld.investigator:OpenWorldInvestigator",
+            "baseline-closed": "baseline:BaselineInvestigator",
+            "decompiler": "decompiler.investigator:DecompilerInvestigator"}
+"""The investigators that need no LLM, by spec: module (under agent/investigators/) and class. Imported
+only when named, so an episode loads no other investigator's code (the open-world baseline never
+loads the closed-world one's zoo knowledge: tests/integration/test_openworld.py checks a whole episode)."""
+CLOSED_WORLD = frozenset({"baseline-closed"})
+"""Specs of investigators that know the zoo's answers: transcripts and reports mark them."""
+
+
+def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, timeout: float = 120.0,
+                 max_retries: int = 3) -> Backend:
+    """The investigator a spec names; without one, the environment's default (said in `announce`).
+    An unknown or incomplete spec is one UserError line."""
+    announce = ""
+    if not spec:
+        spec, announce = default_spec()
+    compat = check_compat(compat)
+    kind, _, rest = spec.partition(":")
+    if spec in BUILT_IN:
+        module, _, cls = BUILT_IN[spec].partition(":")
+        investigator = getattr(importlib.import_module(f"tracr_agent.agent.investigators.{module}"), cls)
+        return Backend(spec, investigator(), announce=announce, closed_world=spec in CLOSED_WORLD)
+    if kind == "replay":
+        if not rest:
+            raise UserError("replay needs a transcript: --llm replay:PATH")
+        return Backend(spec, ReplayChatModel(responses=recorded_responses(rest)), announce=announce)
+    backend = llm_backend(spec, compat, announce, timeout, max_retries)
+    if backend is None:
+        raise UserError(f"unknown --llm {spec!r}: use {', '.join(BUILT_IN)}, openai:MODEL, "
+                        f"openai-compatible:MODEL@URL, {', '.join(f'{k}:MODEL' for k in PROVIDERS)} or replay:TRANSCRIPT")
+    return backend
+
+
+def recorded_responses(path: str) -> list[AIMessage]:
+    """The LLM responses a transcript recorded, in order, as the messages a chat model returns."""
+    events, _ = read_transcript(path, strict=True)
+    responses = [AIMessage(
+        content=ev.text,
+        tool_calls=[{"id": c.id, "name": c.name, "args": c.args if isinstance(c.args, dict) else {"__raw__": c.args}}
+                    for c in ev.tool_calls],
+        usage_metadata={"input_tokens": ev.usage.input_tokens, "output_tokens": ev.usage.output_tokens,
+                        "total_tokens": ev.usage.input_tokens + ev.usage.output_tokens},
+    ) for ev in events if isinstance(ev, LLMResponse)]
+    if not responses:
+        raise UserError(f"{path}: the transcript holds no LLM responses to replay")
+    return responses

@@ -1,0 +1,163 @@
+"""The `decompiler` investigator: real tracr subjects, real TransformerLens forward passes, real
+episodes through the graph, scored by the real scorer (sandboxed, whole input domain).
+
+Per task: the submitted program is functionally correct and not tabulated (the scorer's
+`tabulated` flag), within the default tool-call limit. Plus: get_activations' json form, the
+decompiler's partial answer when a limit stops it, and its reads planned within the episode's
+tool-call limit. (What it may import is a contract in pyproject.toml, tests/unit/test_architecture.py.)
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.records import transcript as tr
+from tracr_agent.agent.records.limits import Limits
+from tracr_agent.tools.suite.base import ToolContext, call_tool
+
+# Ten zoo tasks covering every kind of step: categorical and numerical aggregates, selector width,
+# one- and two-input MLPs, numerical MLPs, several heads per layer, five or more layers.
+ZOO_TEN = ["sort", "reverse", "length", "frac_prevs", "pair_balance", "shuffle_dyck", "sort_freq",
+           "nary_sequencemap", "count_less_freq", "running_mean"]
+# Ten generated programs (seed 1, difficulties 1-3): maps, sequence maps, selects with several
+# comparisons, categorical and numerical aggregates, selector widths, int and letter vocabularies.
+GEN_TEN = ["gen-1-1-0", "gen-1-1-1", "gen-1-1-3", "gen-1-1-4", "gen-1-2-0", "gen-1-2-1", "gen-1-2-2",
+           "gen-1-3-0", "gen-1-3-1", "gen-1-3-2"]
+
+
+def decompile_episode(subject, tmp_path, condition="whitebox", limits=None, residual="labelled"):
+    path = tmp_path / f"{subject.truth.task_id}-{condition}-{residual}.jsonl"
+    return run_episode(subject, make_backend("decompiler"), condition=condition, transcript_path=path,
+                       limits=limits or Limits(), residual=residual)
+
+
+def assert_explained(result, subject):
+    assert result.status == "prediction", result.error
+    score = result.score
+    assert score.functional.correct, (subject.truth.task_id, score.functional, result.prediction["implementation"])
+    assert score.explanation.tabulated is False, score.explanation
+    assert score.explained is True
+    assert result.tool_calls <= Limits().max_tool_calls
+
+
+def test_decompiles_a_counting_model_fast(load, tmp_path):
+    """The fast representative: hist (selector width + a numerical-to-categorical MLP), whitebox."""
+    subject = load("hist")
+    result = decompile_episode(subject, tmp_path)
+    assert_explained(result, subject)
+    pred = result.prediction
+    # a decompiled program, not a lookup: the steps are named in the model's order
+    assert "layer 0 head 0.0" in pred["description"] and "layer 0 MLP" in pred["description"]
+    assert "selector width" in pred["description"]
+    assert "_select(" in pred["implementation"] and "_width(" in pred["implementation"]
+    assert "hist" not in pred["label"].lower() and "histogram" not in pred["description"].lower()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ZOO_TEN)
+def test_decompiles_zoo_task_in_whitebox(load, tmp_path, task):
+    subject = load(task)
+    assert_explained(decompile_episode(subject, tmp_path), subject)
+
+
+def test_decompiles_a_label_free_model_fast(load, tmp_path):
+    """Raw residual (d0…dN only): it finds the variables itself; frac_prevs has a numerical 0/1 flag,
+    a numerical mean over a prefix, and the input variables to recognise."""
+    subject = load("frac_prevs")
+    result = decompile_episode(subject, tmp_path, residual="raw")
+    assert_explained(result, subject)
+    assert "_mean(" in result.prediction["implementation"]
+    assert not any(name in result.prediction["implementation"] for name in ("v1", "v2"))  # no label reached it
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ZOO_TEN)
+def test_decompiles_zoo_task_in_whitebox_raw(load, tmp_path, task):
+    subject = load(task)
+    assert_explained(decompile_episode(subject, tmp_path, residual="raw"), subject)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("residual", ["labelled", "raw"])
+@pytest.mark.parametrize("task", GEN_TEN)
+def test_decompiles_generated_task_in_whitebox(load, tmp_path, task, residual):
+    subject = load(task)
+    assert_explained(decompile_episode(subject, tmp_path, residual=residual), subject)
+
+
+def test_limit_reached_submits_partial_program(load, tmp_path):
+    """Stopped after its first reads, it still submits: the program so far, and what it could not do."""
+    subject = load("frac_prevs")
+    result = decompile_episode(subject, tmp_path, limits=Limits(max_tool_calls=2))
+    assert result.status == "prediction"
+    pred = result.prediction
+    assert "def f(tokens)" in pred["implementation"]
+    assert pred["confidence"] <= 0.3
+    assert "Not decompiled" in pred["description"]
+
+
+def test_without_internal_tools_it_says_why(load, tmp_path):
+    """In blackbox there is nothing to decompile from: one clear reason, no crash."""
+    subject = load("hist")
+    result = decompile_episode(subject, tmp_path, condition="blackbox")
+    assert result.status == "prediction"
+    assert result.prediction["label"] == "unknown"
+    assert "Not decompiled" in result.prediction["description"] and "not available" in result.prediction["description"]
+
+
+# -- get_activations format json ------------------------------------------------------------------
+
+def test_get_activations_json_batches_inputs_and_hooks(load):
+    subject = load("hist")
+    ctx = ToolContext(condition="whitebox")
+    res = call_tool(subject, "get_activations", {"hook": "blocks.0.hook_resid_pre,blocks.0.attn.hook_pattern",
+                                                 "input": [["a", "b"], ["c"]], "format": "json"}, ctx)
+    assert not res.is_error, res.text
+    data = json.loads(res.text)
+    assert data["hooks"] == ["blocks.0.hook_resid_pre", "blocks.0.attn.hook_pattern"]
+    assert [e["input"] for e in data["inputs"]] == [["a", "b"], ["c"]]
+    assert data["residual_labels"] == subject.residual_labels
+    acts = subject.activations(["a", "b"])
+    resid = data["inputs"][0]["acts"]["blocks.0.hook_resid_pre"]
+    for p, row in enumerate(resid):  # sparse [index, value] pairs reproduce the dense activation
+        dense = [0.0] * subject.d_model
+        for j, v in row:
+            dense[j] = v
+        assert dense == pytest.approx(acts["blocks.0.hook_resid_pre"][p].tolist(), abs=1e-4)
+    pattern = data["inputs"][1]["acts"]["blocks.0.attn.hook_pattern"]
+    assert len(pattern) == subject.n_heads and len(pattern[0]) == 2  # [heads][queries] for an input of 1 token
+
+
+def test_get_activations_json_is_refused_not_cut_when_over_the_cap(load):
+    subject = load("hist")
+    ctx = ToolContext(condition="whitebox", cap_tokens=200)
+    res = call_tool(subject, "get_activations", {"hook": "blocks.0.hook_resid_post",
+                                                 "input": [["a", "b", "c", "a", "b", "c"]] * 8, "format": "json"}, ctx)
+    assert res.is_error and "over the output cap" in res.text and "fewer inputs" in res.text
+
+
+def test_get_activations_text_is_unchanged_by_default(load):
+    subject = load("hist")
+    ctx = ToolContext(condition="whitebox")
+    args = {"hook": "blocks.0.hook_resid_post", "input": ["a", "b"]}
+    assert call_tool(subject, "get_activations", args, ctx).text == \
+        call_tool(subject, "get_activations", {**args, "format": "text"}, ctx).text
+    assert not call_tool(subject, "get_activations", args, ctx).text.startswith("{")
+
+
+@pytest.mark.parametrize("llm", ["decompiler", "baseline"])
+def test_reads_are_planned_within_the_episodes_tool_call_limit(load, tmp_path, llm):
+    """--max-tool-calls reaches the investigators: with a limit of 12 they plan their reads to leave the
+    last call for the submission, so the limit never has to stop them (no limit event, no forced turn)."""
+    path = tmp_path / f"{llm}.jsonl"
+    result = run_episode(load("hist"), make_backend(llm), condition="whitebox", transcript_path=path,
+                         limits=Limits(max_tool_calls=5), score=False)
+    events, _ = tr.read_transcript(path)
+    assert result.status == "prediction" and result.tool_calls <= 5
+    assert not [e for e in events if isinstance(e, tr.LimitEvent)]
+    assert not [e for e in events if isinstance(e, tr.PredictionEvent) and e.forced]
+

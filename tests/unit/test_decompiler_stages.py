@@ -1,0 +1,236 @@
+"""Each stage of the decompiler (agent/investigators/decompiler/) on small hand-made data: no subject,
+no forward pass. The end-to-end decompiler on real compiled models is tests/integration/test_decompiler.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tracr_agent.agent.investigators.decompiler import coverage, discovery, heads, mlps, probes, rounds
+from tracr_agent.agent.investigators.decompiler.analysis import decompile, stage_hooks
+from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
+from tracr_agent.agent.investigators.decompiler.output import decompile_internals, output_observations
+from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program, describe, label, source, trace
+from tracr_agent.agent.investigators.decompiler.variables import Variable, from_labels, read_all, value_of
+from tracr_agent.agent.investigators.rule_based import Result
+from tracr_agent.agent.loop.marks import mark_of
+from tracr_agent.tools.protocol import activations, cap
+from tracr_agent.tools.protocol.hooks import attn_out, attn_pattern, final_resid, mlp_out, resid
+
+# A one-layer model over tokens a, b (max length 2): its MLP writes v1 = x for a, y for b.
+LABELS = ["tokens:a", "tokens:b", "indices:0", "indices:1", "indices:2", "one", "v1:x", "v1:y"]
+VOCAB = ["a", "b"]
+INFO = {"vocab": VOCAB, "max_seq_len": 2, "n_layers": 1, "heads_per_layer": 1, "d_model": 8, "numerical": False,
+        "output_values": ["x", "y"], "heads": [], "mlps": [0], "n_vars": 4}
+
+
+def resid_of(x: tuple, with_v1: bool = True, only_v1: bool = False) -> np.ndarray:
+    rows = np.zeros((len(x) + 1, 8))
+    for p, tok in enumerate(("BOS",) + x):
+        if not only_v1:
+            rows[p, 2 + p] = 1  # indices
+            rows[p, 5] = 1  # one
+            if tok in VOCAB:
+                rows[p, VOCAB.index(tok)] = 1
+        if (with_v1 or only_v1) and tok in VOCAB:
+            rows[p, 6 if tok == "a" else 7] = 1
+    return rows
+
+
+def observations(inputs) -> Observations:
+    obs = Observations(residual_labels=list(LABELS))
+    for x in inputs:
+        obs.acts[x] = {resid(0, "pre"): resid_of(x, with_v1=False), mlp_out(0): resid_of(x, only_v1=True),
+                       final_resid(1): resid_of(x)}
+    return obs
+
+
+# -- probes: which inputs, in calls under the cap ----------------------------------------------------
+
+def test_probe_inputs_start_designed_and_stay_distinct():
+    xs = probes.round1(["b", "a", "c"], 4, n=12)
+    assert xs[:3] == [("a",), ("b",), ("c",)] and ("a", "b", "c", "a") in xs and ("a",) * 4 in xs
+    assert len(xs) == len(set(xs)) <= 12
+    assert probes.scan_inputs(xs, 4)[0] == max((x for x in xs if len(x) == 4), key=lambda x: len(set(x)))
+    assert len(probes.domain_sample(["a", "b"], 3)) == 2 + 4 + 8  # a small domain whole
+    big = probes.domain_sample(list("abcdef"), 6, k=50)
+    assert len(big) == len(set(big)) <= 50
+
+
+def test_planned_calls_cover_every_request_within_the_budget():
+    reqs = [((t,) * 3, (final_resid(2), attn_pattern(0))) for t in "abcdefgh"]
+    for budget in (400, 1200, 100_000):
+        calls = probes.plan_calls(reqs, budget, n_vars=5, n_heads=1)
+        covered = {(tuple(x), h) for c in calls for x in c["input"] for h in c["hook"].split(",")}
+        assert covered == {(x, h) for x, hooks in reqs for h in hooks}
+        assert all(c["format"] == "json" for c in calls)
+    assert len(probes.plan_calls(reqs, 400, 5, 1)) > len(probes.plan_calls(reqs, 100_000, 5, 1)) == 1
+
+
+# -- observations: payloads back into arrays ----------------------------------------------------------
+
+def test_observations_read_json_payloads_and_learn_the_cap():
+    x = ("a", "b")
+    data = {"hooks": [final_resid(1)], "residual_labels": LABELS,
+            "inputs": [{"input": list(x), "acts": {final_resid(1): activations.sparse(_tensor(resid_of(x)))}}]}
+    refused = {"refused": "cap", "cap_chars": 3000}
+    results = [Result("get_activations", {"format": "json"}, True, data),
+               Result("get_activations", {"format": "json"}, False, refused),
+               Result("get_activations", {"format": "text"}, True, None), Result("model_info", {}, True, {})]
+    obs = read_results(results, 8)
+    assert obs.residual_labels == LABELS and obs.has(x, final_resid(1)) and not obs.has(x, attn_pattern(0))
+    assert np.array_equal(obs.get(x, final_resid(1)), resid_of(x))
+    assert (obs.failed, obs.cap_chars) == (1, 3000) and obs.sizes["resid"][1] == 3
+    assert cap.cap_chars(750) == 3000
+
+
+def _tensor(a):
+    import torch
+
+    return torch.tensor(a)
+
+
+# -- variables ----------------------------------------------------------------------------------
+
+def test_variables_from_labels_and_their_values():
+    vs = {v.name: v for v in from_labels(LABELS + ["v2", "v3:('a', 0)"], VOCAB)}
+    assert vs["tokens"].values == ("a", "b") and vs["indices"].values == (0, 1, 2)
+    assert (vs["v2"].kind, vs["v2"].dims) == ("numerical", (8,)) and vs["v3"].values == (("a", 0),)
+    row = np.zeros(10)
+    row[[1, 6]], row[8] = 1, 0.123456
+    assert (vs["tokens"].read(row), vs["v1"].read(row), vs["v2"].read(row)) == ("b", "x", 0.1235)
+    assert vs["indices"].read(row) is None and not vs["indices"].written(row) and vs["v1"].written(row)
+    assert [value_of(t) for t in ("3", "True", "('a', 0)", "x")] == [3, True, ("a", 0), "x"]
+    assert read_all([vs["tokens"]], resid_of(("a", "b")))["tokens"] == [None, "a", "b"]
+
+
+# -- discovery: variables from raw dims ----------------------------------------------------------------
+
+def test_discovery_groups_one_hot_dims_and_keeps_numerical_ones_apart():
+    finals = []
+    for x in [("a",), ("b",), ("a", "b"), ("b", "b")]:
+        r = resid_of(x)[:, [0, 1, 6, 7]]
+        num = np.array([[0.0]] + [[0.5 * (i + 1)] for i in range(len(x))])
+        finals.append((x, np.hstack([r, num])))
+    found = discovery.discover(finals, {0: 0, 1: 0, 2: 2, 3: 2, 4: 2})
+    kinds = sorted((v.kind, v.dims) for v in found)
+    assert ("numerical", (4,)) in kinds and ("categorical", (0, 1)) in kinds and ("categorical", (2, 3)) in kinds
+    out = Variable("r2", "categorical", (2, 3), (0, 1))
+    assert discovery.output_map(out, ["x", "y"], 5, {0, 1, 2, 3, 4}) == {0: "x", 1: "y"}
+    assert discovery.output_map(out, [], 5, set()) == {}
+
+
+# -- heads: selections, rules, and what a head moves ---------------------------------------------------
+
+def test_a_head_is_explained_by_its_selection_rule_and_the_value_it_moves():
+    # "reverse": query position q selects the key whose index equals its opposite index
+    pattern = np.zeros((4, 4))
+    pattern[0, 0] = pattern[1, 3] = pattern[2, 2] = pattern[3, 1] = 1
+    assert heads.selections(pattern) == ([[3], [2], [1]], False)
+    assert heads.fit_rule({(1, 1): True, (1, 2): False, (2, 1): False}) == "=="
+    assert heads.fit_rule({(1, 2): True, (2, 1): False, (1, 1): False}) == ">"
+    assert heads.fit_rule({("a", 1): True, ("a", 2): False, ("b", 1): False, ("b", 2): True}) is None
+    tokens = Variable("tokens", "categorical", (0, 1, 2), ("a", "b", "c"))
+    indices = Variable("indices", "categorical", (3, 4, 5, 6), (0, 1, 2, 3))
+    opp = Variable("opp", "categorical", (7, 8, 9, 10), (0, 1, 2, 3))
+    out = Variable("v1", "categorical", (11, 12, 13), ("a", "b", "c"))
+    probes_ = []
+    for word in ("abc", "cab", "bca", "ab", "ba"):
+        n = len(word)
+        vals = {"tokens": [None, *word], "indices": [0, *range(n)], "opp": [None, *range(n - 1, -1, -1)],
+                "v1": [None, *reversed(word)], "one": [1] * (n + 1)}
+        sel = [[k for k in range(1, n + 1) if vals["indices"][k] == vals["opp"][q]] for q in range(1, n + 1)]
+        probes_.append((vals, sel, False))
+    step, why = heads.explain_head(probes_, 1, 0, [out], [tokens, indices, opp])
+    assert why is None and (step.mode, step.value, step.out, step.rule) == ("pick", "tokens", "v1", "==")
+    assert {step.query, step.key} == {"indices", "opp"}
+    none, why = heads.explain_head([], 1, 0, [out], [tokens])
+    assert none is None and "no attention patterns" in why
+
+
+# -- MLPs: tables, linear maps, constants -------------------------------------------------------------
+
+def test_an_mlp_is_a_table_a_linear_map_or_a_constant():
+    tokens = Variable("tokens", "categorical", (0, 1), ("a", "b"))
+    num = Variable("n1", "numerical", (2,))
+    v = Variable("v1", "categorical", (3, 4), ("x", "y"))
+    w = Variable("w", "numerical", (5,))
+    rows = [{"tokens": t, "n1": k, "v1": "x" if t == "a" else "y", "w": 2 * k + 1, "one": 1}
+            for t in "ab" for k in (0, 1, 2)]
+    step, _ = mlps.explain_mlp(rows, 0, v, [tokens, num], {"tokens": 0, "n1": 0})
+    assert (step.inputs, step.table) == (["tokens"], {"a": "x", "b": "y"})
+    step, _ = mlps.explain_mlp(rows, 0, w, [num], {"n1": 0})
+    assert step.inputs == ["n1"] and step.linear == [2.0, 1.0]
+    const, _ = mlps.explain_mlp([{"v1": "x", "tokens": t} for t in "ab"], 0, v, [tokens], {})
+    assert const.inputs == [] and const.default == "x"
+    none, why = mlps.explain_mlp([{"v1": "x", "tokens": "a"}, {"v1": "y", "tokens": "a"}], 2, v, [tokens], {})
+    assert none is None and "not a function" in why
+
+
+# -- program, coverage: the source runs, agrees, and finds what it has not seen ------------------------
+
+def program() -> Program:
+    return Program(steps=[MlpStep(0, "v1", ["tokens"], table={"a": "x"}, default="x"),
+                          HeadStep(1, 0, "v2", "indices", "indices", "==", mode="pick", value="v1")],
+                   output="v2")
+
+
+def test_the_program_source_runs_and_describes_itself():
+    prog = program()
+    src = source(prog)
+    assert trace(src, ["a", "b"]) == {"tokens": ["a", "b"], "indices": [0, 1], "one": [1, 1],
+                                      "v1": ["x", "x"], "v2": ["x", "x"]}
+    scope: dict = {}
+    exec(src, scope)
+    assert scope["f"](["b"]) == ["x"]
+    words = describe(prog)
+    assert "2 steps" in words and "layer 0 MLP" in words and "the output is v2" in words
+    assert label(prog) and "reverse" not in label(prog)
+
+
+def test_coverage_checks_agreement_and_picks_inputs_that_reach_unseen_entries():
+    prog, src = program(), source(program())
+    observed = {("a",): {"v1": [None, "x"], "v2": [None, "x"]}, ("b",): {"v1": [None, "y"], "v2": [None, "y"]}}
+    ok, total, bad = coverage.agreement(prog, src, observed)
+    assert (ok, total, bad) == (1, 2, ["v1", "v2"])
+    assert coverage.covering_inputs(prog, src, [("a",), ("b", "a"), ("b",)], 1) in ([("b", "a")], [("b",)])
+    assert coverage.covering_inputs(prog, src, [("a",), ("a", "a")], 5) == []
+
+
+# -- analysis and output: the whole reading on the synthetic model ------------------------------------
+
+def test_analysis_decompiles_the_synthetic_model():
+    assert stage_hooks(INFO) == [(resid(0, "pre"), 0), (mlp_out(0), 2)]
+    inputs = [("a",), ("b",), ("a", "b"), ("b", "a"), ("b", "b")]
+    dec = decompile(INFO, observations(inputs), from_labels(LABELS, VOCAB))
+    assert dec.program.output == "v1" and not dec.program.unexplained
+    [step] = dec.program.steps
+    assert isinstance(step, MlpStep) and step.inputs == ["tokens"] and step.table == {"a": "x", "b": "y"}
+    again = decompile_internals(INFO, observations(inputs))
+    assert again.program.output == "v1"
+    assert output_observations(dec, observations(inputs), 1)[("b", "a")] == ["y", "x"]
+
+
+# -- rounds: which reads, within the episode's tool-call limit -------------------------------------------
+
+def test_reads_stop_short_of_the_tool_call_limit_and_mark_their_phase():
+    reqs = rounds.requests({**INFO, "heads": [(0, 0)]}, [("a",), ("b",)], [("a", "b")])
+    assert reqs[0] == (("a", "b"), (resid(0, "pre"), attn_out(0), mlp_out(0)))  # a head: its layer's attention
+    assert reqs[1] == (("a",), (final_resid(1), attn_pattern(0)))
+    many = [((t, u), (final_resid(1),)) for t in "ab" for u in "ab"]
+    obs = Observations(cap_chars=300)
+    call = lambda name, args, i=0: {"id": f"c{i}", "name": name, "args": args}  # noqa: E731
+    planned = len(rounds.plan(INFO, obs, many))
+    assert planned > 2
+    msg = rounds.read_message(call, INFO, obs, many, "Reading", used=5, budget=8, phase="cover")
+    assert len(msg.tool_calls) == 8 - 1 - 5 and mark_of(msg) == {"phase": "cover"}
+    assert len(rounds.read_message(call, INFO, obs, many, "Reading", used=20, budget=8).tool_calls) == 1
+    full = observations([("a",)])
+    assert rounds.missing(full, [(("a",), (final_resid(1),)), (("b",), (final_resid(1),))]) == \
+        [(("b",), (final_resid(1),))]
+
+
+def test_round_one_scans_every_stage_first():
+    r1 = rounds.round1(INFO, [])
+    assert not r1.scan_done and r1.probes == []
+    assert {x for x, hooks in r1.requests if hooks == (resid(0, "pre"), mlp_out(0))} == set(r1.scan)

@@ -1,0 +1,51 @@
+"""get_activations' machine-readable format (`format: "json"`) and its reader.
+
+The reply: `{"hooks": [...], "residual_labels": [...] (when a residual hook is read), "inputs":
+[{"input": [...], "acts": {hook: sparse}}]}`, where `sparse` is the activation as nested lists and,
+at the last axis, only the non-zero entries as [index, value] pairs (4 decimals; whole numbers as
+ints). `dense` turns one back into an array.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+
+def number(v: float):
+    """4 decimals; a whole number as an int (most entries are exactly 1: '1' instead of '1.0')."""
+    v = round(v, 4)
+    return int(v) if v == int(v) else v
+
+
+def sparse(x) -> list:
+    """Nested lists of a tensor; at the last axis [[index, value], …] of the non-zero entries."""
+    if x.dim() == 1:
+        return [[j, number(v)] for j, v in enumerate(x.tolist()) if number(v) != 0]
+    return [sparse(row) for row in x]
+
+
+def reply(out: dict) -> str:
+    return json.dumps(out, separators=(",", ":"))
+
+
+def payload(text: str) -> dict:
+    return json.loads(text)
+
+
+def dense(sp, hook: str, n_pos: int, d_model: int) -> np.ndarray:
+    """A hook's sparse activation as an array: [heads, queries, keys] for attention patterns,
+    [positions, d_model] for the residual stream and what writes to it."""
+    if hook.endswith("hook_pattern"):
+        out = np.zeros((len(sp), n_pos, n_pos))
+        for h, rows in enumerate(sp):
+            for q, row in enumerate(rows):
+                for k, v in row:
+                    out[h, q, k] = v
+        return out
+    out = np.zeros((len(sp), d_model))
+    for p, row in enumerate(sp):
+        for j, v in row:
+            out[p, j] = v
+    return out
