@@ -12,17 +12,25 @@ from typer.testing import CliRunner
 
 from tracr_agent.agent.cli.main import app
 from tracr_agent.tools.errors import UserError
+from program_audit import audit, measures
 from tracr_agent.tools.subjects.generate import filters
+from tracr_agent.tools.subjects.generate.candidate import candidate_program, prepare
+from tracr_agent.tools.subjects.generate.difficulty import DIFFICULTIES
 from tracr_agent.tools.subjects.generate.ids import GenId, parse_difficulties, parse_id, parse_spec
-from tracr_agent.tools.subjects.generate.program import Op, Program
+from tracr_agent.tools.subjects.generate.program import Op, Program, build_rasp
 from tracr_agent.tools.subjects.generate.render import render_program
 from tracr_agent.tools.subjects.generate.sampler import sample_program
+from tracr_agent.tools.subjects.generate.trace import comparable, trace_program
 
 runner = CliRunner()
 
 
 def _prog(*ops, vocab=(1, 2, 3), n=4, token_kind="int"):
     return Program(vocab=vocab, max_seq_len=n, ops=tuple(ops), token_kind=token_kind)
+
+
+def _behaviour(p, earlier=frozenset()):
+    return filters.check_behaviour(p, set(earlier), trace_program(p))
 
 
 # -- ids ------------------------------------------------------------------------------------------
@@ -46,19 +54,17 @@ def test_ids_parse_and_refuse_bad_forms():
 # -- determinism ----------------------------------------------------------------------------------
 
 _PRINT = """
-from tracr_agent.tools.subjects.generate.sampler import sample_program
+from tracr_agent.tools.subjects.generate.candidate import candidate_program
 from tracr_agent.tools.subjects.generate.render import render_program
-from tracr_agent.tools.subjects.generate.program import build_rasp, evaluate
 from tracr_agent.tools.subjects.generate import filters
 for d, k in ((1, 0), (2, 1), (4, 1)):
-    p = sample_program(11, d, k)
-    sop = build_rasp(p)
-    outs = [evaluate(sop, x)[0] for x in filters.program_domain(p)]
-    print(render_program(p), filters.fingerprint([o or [] for o in outs]))
+    c = candidate_program(11, d, k)
+    print(render_program(c.program), c.reason, c.measures, filters.fingerprint(c.trace.outputs()))
 """
 
 
 def test_same_candidate_same_program_and_fingerprint_in_two_processes():
+    """Sampled, simplified and measured in two processes (different str hashing): the same program."""
     outs = []
     for hashseed in ("1", "2"):  # str hashing differs between the two processes
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
@@ -68,25 +74,54 @@ def test_same_candidate_same_program_and_fingerprint_in_two_processes():
     assert outs[0] == outs[1]
     assert outs[0].count("output =") == 3
     # and the same in this process, whatever it generated before
-    sample_program(11, 3, 9)
-    assert render_program(sample_program(11, 4, 1)) in outs[0]
+    candidate_program(11, 3, 9)
+    assert render_program(candidate_program(11, 4, 1).program) in outs[0]
 
 
-def test_difficulty_grows_with_operations_and_layers():
-    from tracr_agent.tools.subjects.generate.sampler import DIFFICULTIES
+def _ready(seed: int, difficulty: int, count: int):
+    """The first `count` candidates of (seed, difficulty) that pass simplification and measuring: what goes on
+    to the behaviour rules and compilation."""
+    out, k = [], 0
+    while len(out) < count:
+        c = candidate_program(seed, difficulty, k)
+        if c.reason is None:
+            out.append(c)
+        k += 1
+    return out
 
-    for d, level in DIFFICULTIES.items():
-        for k in range(15):
-            p = sample_program(3, d, k)
-            assert level.min_ops <= len(p.ops) <= level.max_ops
-            assert p.meta["estimated_layers"] >= level.min_layers
-            assert 4 <= p.max_seq_len <= 8
+
+def _audit_seeds(seeds, per_difficulty):
+    """Independently audited (tests/program_audit.py, on tracr's RASP graph): no step does nothing, and the
+    measures fit each difficulty's definition."""
+    for seed in seeds:
+        for d, level in DIFFICULTIES.items():
+            for c in _ready(seed, d, per_difficulty):
+                p, sop = c.program, build_rasp(c.program)
+                assert audit(sop, p.vocab, p.max_seq_len) == [], (seed, d, render_program(p))
+                m = measures(sop, p.vocab, p.max_seq_len)
+                assert m == {k: getattr(c.measures, k) for k in m}, (seed, d, m, c.measures)
+                assert level.steps[0] <= m["steps"] <= level.steps[1], (seed, d, m)
+                assert m["patterns"] >= level.patterns and m["depth"] >= level.depth, (seed, d, m)
+                assert 4 <= p.max_seq_len <= 8
+
+
+def test_no_generated_program_has_a_step_that_does_nothing():
+    """Two seeds never used elsewhere, every difficulty: each program that goes on to compilation passes the
+    independent audit and measures up to its difficulty (the slow test below: ten seeds, three each)."""
+    _audit_seeds((401, 402), 1)
+
+
+@pytest.mark.slow
+def test_no_generated_program_has_a_step_that_does_nothing_many_seeds():
+    _audit_seeds(range(10), 3)
 
 
 def test_sampler_uses_every_primitive_and_comparison():
+    """Every kind of step and every comparison but FALSE (it selects nothing: an aggregate over it is
+    constant, so it never does anything)."""
     kinds, comparisons, outputs, vocabs = set(), set(), set(), set()
     for d in (1, 2, 3, 4):
-        for k in range(60):
+        for k in range(25):
             p = sample_program(1, d, k)
             kinds |= {op.kind for op in p.ops}
             comparisons |= {op.fn for op in p.ops if op.kind in ("aggregate", "numerical_aggregate", "selector_width")}
@@ -94,7 +129,7 @@ def test_sampler_uses_every_primitive_and_comparison():
             vocabs.add(p.token_kind)
     assert kinds == {"map", "numerical_map", "sequence_map", "linear_sequence_map", "aggregate",
                      "numerical_aggregate", "selector_width"}
-    assert comparisons == {"EQ", "LT", "LEQ", "GT", "GEQ", "NEQ", "TRUE", "FALSE"}
+    assert comparisons == {"EQ", "LT", "LEQ", "GT", "GEQ", "NEQ", "TRUE"}
     assert outputs == {True, False} and vocabs == {"int", "str"}
 
 
@@ -102,46 +137,46 @@ def test_sampler_uses_every_primitive_and_comparison():
 
 def test_rule_not_compilable_categorical_average():
     p = _prog(Op("v1", "aggregate", ("tokens", "tokens", "tokens"), "TRUE", (), "int"))
-    assert filters.check_behaviour(p, set()).reason == filters.NOT_COMPILABLE
+    assert _behaviour(p).reason == filters.NOT_COMPILABLE
 
 
 def test_rule_undefined():
     p = _prog(Op("v1", "aggregate", ("indices", "tokens", "tokens"), "FALSE", (), "int"))
-    assert filters.check_behaviour(p, set()).reason == filters.UNDEFINED
+    assert _behaviour(p).reason == filters.UNDEFINED
 
 
 def test_rule_constant():
     p = _prog(Op("v1", "map", ("tokens",), "min", (1,), "int"))
-    assert filters.check_behaviour(p, set()).reason == filters.CONSTANT
+    assert _behaviour(p).reason == filters.CONSTANT
 
 
 def test_rule_independent_of_tokens():
     p = _prog(Op("v1", "selector_width", ("tokens", "tokens"), "TRUE", (), "int"))  # the length
-    assert filters.check_behaviour(p, set()).reason == filters.IGNORES_TOKENS
+    assert _behaviour(p).reason == filters.IGNORES_TOKENS
 
 
 def test_rule_equal_to_tokens_and_to_indices():
     p = _prog(Op("v1", "map", ("tokens",), "max", (1,), "int"))  # max(x, 1) is x on {1, 2, 3}
-    assert filters.check_behaviour(p, set()).reason == filters.EQUALS_INPUT
+    assert _behaviour(p).reason == filters.EQUALS_INPUT
     # indices[j] == indices[i] reads the token at i: the tokens again, through attention
     p = _prog(Op("v1", "aggregate", ("indices", "indices", "tokens"), "EQ", (), "int"))
-    b = filters.check_behaviour(p, set())
+    b = _behaviour(p)
     assert (b.reason, b.detail) == (filters.EQUALS_INPUT, "tokens")
 
 
 def test_rule_equal_to_a_zoo_task():
     p = _prog(Op("v1", "selector_width", ("tokens", "tokens"), "EQ", (), "int"))  # the histogram
-    b = filters.check_behaviour(p, set())
+    b = _behaviour(p)
     assert (b.reason, b.detail) == (filters.EQUALS_ZOO, "zoo:hist")
 
 
 def test_rule_equal_to_an_earlier_program():
     p = _prog(Op("v1", "map", ("tokens",), "mul", (3,), "int"))
-    b = filters.check_behaviour(p, set())
+    b = _behaviour(p)
     assert b.reason is None
     same = _prog(Op("v1", "sequence_map", ("tokens", "tokens"), "plus", (), "int"),
                  Op("v2", "sequence_map", ("v1", "tokens"), "plus", (), "int"))  # (x + x) + x: another program, same function
-    assert filters.check_behaviour(same, {b.fingerprint}).reason == filters.EQUALS_EARLIER
+    assert _behaviour(same, {b.fingerprint}).reason == filters.EQUALS_EARLIER
 
 
 @pytest.mark.slow
@@ -152,17 +187,96 @@ def test_rule_compiled_model_disagrees():
     p = _prog(Op("v1", "numerical_map", ("tokens",), "ind_eq", (1,), "num"),
               Op("v2", "numerical_aggregate", ("indices", "indices", "v1"), "LEQ", (), "num"),
               Op("v3", "numerical_map", ("v2",), "square", (), "num"), n=4)
-    assert filters.check_behaviour(p, set()).reason is None
+    assert _behaviour(p).reason is None
     subject, reason, detail = compile_and_verify(GenId(990, 2, 0), p)
     assert subject is None and reason == filters.DISAGREES and "input" in detail
 
 
-@pytest.mark.slow
-def test_rule_too_shallow_for_difficulty():
-    from tracr_agent.tools.subjects.generate.registry import compile_and_verify
+# -- steps that do nothing: rewritten away or refused ------------------------------------------------
 
-    p = _prog(Op("v1", "map", ("tokens",), "add", (2,), "int"))
-    assert compile_and_verify(GenId(990, 4, 0), p)[1] == filters.TOO_SHALLOW
+def _count_width(var="v1"):
+    return Op(var, "selector_width", ("tokens", "tokens"), "EQ", (), "int")  # the histogram
+
+
+PADDED = {
+    # the issue's examples, each hidden in a program that otherwise does something
+    "identity aggregate": (_prog(_count_width(), Op("v2", "aggregate", ("indices", "indices", "v1"), "EQ", (), "int"),
+                                 Op("v3", "map", ("v2",), "add", (1,), "int")),
+                           ["v2: equal to v1 on every input: replaced by it"], 2),
+    "1 - (1 - x)": (_prog(Op("v1", "numerical_map", ("tokens",), "ind_eq", (1,), "num"),
+                          Op("v2", "numerical_aggregate", ("indices", "indices", "v1"), "LEQ", (), "num"),
+                          Op("v3", "numerical_map", ("v2",), "one_minus", (), "num"),
+                          Op("v4", "numerical_map", ("v3",), "one_minus", (), "num")),
+                    ["v4: equal to v2 on every input: replaced by it", "v3: no longer reach the output: dropped"], 2),
+    "letter/index round trip": (_prog(_count_width(), Op("v2", "map", ("v1",), "letter", (), "str"),
+                                      Op("v3", "map", ("v2",), "rank", (), "int"),
+                                      Op("v4", "sequence_map", ("v3", "tokens"), "plus", (), "int")),
+                                ["v3: equal to v1 on every input: replaced by it",
+                                 "v2: no longer reach the output: dropped"], 2),
+    "FALSE selection": (_prog(Op("v1", "numerical_map", ("tokens",), "ind_eq", (1,), "num"),
+                              Op("v2", "numerical_aggregate", ("indices", "indices", "v1"), "LEQ", (), "num"),
+                              Op("v3", "numerical_aggregate", ("tokens", "indices", "v1"), "FALSE", (), "num"),
+                              Op("v4", "linear_sequence_map", ("v2", "v3"), "lin_sum", (), "num")),
+                        ["v4: equal to v2 on every input: replaced by it", "v3: no longer reach the output: dropped"],
+                        2),
+    "a comparison that always holds": (_prog(Op("v1", "numerical_map", ("tokens",), "ind_eq", (1,), "num"),
+                                             Op("v2", "map", ("tokens",), "add", (3,), "int"),
+                                             Op("v3", "numerical_aggregate", ("tokens", "v2", "v1"), "LT", (), "num")),
+                                       ["v3: selects every position on every input: comparison TRUE over tokens",
+                                        "v2: no longer reach the output: dropped"], 2),
+    "a map that only decorates a comparison": (_prog(Op("v1", "map", ("tokens",), "add", (2,), "int"),
+                                                     Op("v2", "selector_width", ("v1", "v1"), "LT", (), "int")),
+                                               ["v2: selects the same comparing tokens as v1: compares tokens",
+                                                "v1: no longer reach the output: dropped"], 1),
+    "attention that ends in a function of the token": (
+        _prog(_count_width(), Op("v2", "map", ("v1",), "min", (0,), "int"),
+              Op("v3", "sequence_map", ("tokens", "v2"), "plus", (), "int"), Op("v4", "map", ("v3",), "eq", (2,), "int")),
+        ["v3: equal to tokens on every input: replaced by it", "v1, v2: no longer reach the output: dropped"], 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PADDED))
+def test_padding_is_rewritten_away(name):
+    """Each padded program comes out without the padding, its output unchanged on the whole domain, and the
+    independent audit, which flags the padded one, passes the result."""
+    p, rewrites, steps = PADDED[name]
+    assert audit(build_rasp(p), p.vocab, p.max_seq_len) != []
+    c = prepare(p, 1)
+    assert c.rewrites == rewrites
+    assert len(c.program.ops) == steps and c.reason in (None, filters.MISFIT), (c.reason, c.detail)
+    assert audit(build_rasp(c.program), p.vocab, p.max_seq_len) == []
+    same = [[comparable(v) for v in out] for out in trace_program(p).outputs()]
+    assert [[comparable(v) for v in out] for out in c.trace.outputs()] == same
+
+
+IDLE = {
+    "a map chain": (_prog(Op("v1", "map", ("tokens",), "add", (2,), "int"), Op("v2", "map", ("v1",), "mod", (3,), "int"),
+                          Op("v3", "selector_width", ("v2", "tokens"), "EQ", (), "int")),
+                    "v1 and v2 are one map written as two steps (nothing else reads v1)"),
+    "a two-input map one input decides": (_prog(_count_width(), Op("v2", "sequence_map", ("v1", "v1"), "plus", (), "int"),
+                                                Op("v3", "sequence_map", ("v2", "indices"), "less", (), "int")),
+                                          "v2 ignores v1: v1 alone decides it"),
+    "attention that moves nothing": (_prog(Op("v1", "selector_width", ("indices", "indices"), "LEQ", (), "int"),
+                                           Op("v2", "sequence_map", ("v1", "tokens"), "plus", (), "int")),
+                                     "v1 moves nothing: the values it reads at the same position decide it"),
+    "a constant step": (_prog(_count_width(), Op("v2", "map", ("v1",), "ge", (1,), "int"),
+                              Op("v3", "sequence_map", ("tokens", "v2"), "plus", (), "int")), "v2 is always 1"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IDLE))
+def test_a_step_that_does_nothing_is_refused(name):
+    p, reason = IDLE[name]
+    c = prepare(p, 1)
+    assert (c.reason, c.detail) == (filters.IDLE_STEP, reason)
+    assert audit(build_rasp(p), p.vocab, p.max_seq_len) != []
+
+
+def test_difficulty_is_measured_not_sampled():
+    """A candidate whose simplified program is too small for its difficulty is refused as such."""
+    p, _, _ = PADDED["identity aggregate"]
+    c = prepare(p, 3)
+    assert c.reason == filters.MISFIT and c.detail == "2 step(s), difficulty 3 has 4 to 5"
 
 
 # -- generated ids wherever a task id goes ---------------------------------------------------------
