@@ -310,6 +310,10 @@ def test_cli_generate_show_tool_and_bad_input():
     data = json.loads(r.stdout)
     assert [t["id"] for t in data["tasks"]] == ids and data["candidates"] >= 2
     assert all("layers" in t["features"] and "ops" in t["features"] for t in data["tasks"])
+    r = runner.invoke(app, ["generate", "--seed", "3", "--difficulty", "1", "--count", "2", "--stats"])
+    assert r.exit_code == 0 and "gen-3-1-0" not in r.stdout, r.output
+    row = next(line for line in r.stdout.splitlines() if line.strip("│ ").startswith("1 "))
+    assert [c.strip() for c in row.strip("│").split("│")][:3] == ["1", "2", "1"]  # difficulty 1: one step each
     r = runner.invoke(app, ["show", "gen-3-1-1"])
     assert r.exit_code == 0 and "layers:" in r.stdout
     for args, needle in ((["generate", "--difficulty", "7"], "unknown difficulty 7"),
@@ -324,6 +328,45 @@ def test_cli_generate_show_tool_and_bad_input():
         assert len(r.output.strip().splitlines()) == 1, r.output
 
 
+def test_show_prints_the_rasp_source_for_the_user(tmp_path):
+    """`show ID` ends with the program's RASP source; `--source` prints only that, a module which
+    `--program` takes back and which computes the task's reference on its whole domain; a --program
+    subject's source is the user's function. No tool output carries it (tests/test_suite_leaks.py)."""
+    from tracr.rasp import rasp
+
+    from tracr_agent.tools.subjects.leak import program_texts
+    from tracr_agent.tools.subjects.zoo import get_task
+
+    task = get_task("gen-3-2-0")
+    r = runner.invoke(app, ["show", "gen-3-2-0"])
+    assert r.exit_code == 0 and "layers:" in r.stdout and "RASP source" in r.stdout
+    assert task.extra["source"].splitlines()[-2].strip() in r.stdout
+    r = runner.invoke(app, ["show", "gen-3-2-0", "--source"])
+    assert r.exit_code == 0 and "layers:" not in r.stdout
+    path = tmp_path / "gen.py"
+    path.write_text(r.stdout)
+    scope: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), scope)
+    sop, vocab, max_seq_len = scope["program"]()
+    assert (tuple(sorted(vocab)), max_seq_len) == (tuple(sorted(task.vocab)), task.max_seq_len)
+    from tracr_agent.tools.subjects.verify import outputs_equal
+
+    numerical = task.output == "numerical"
+    assert all(outputs_equal(rasp.evaluate(sop, x), task.reference(x), numerical)
+               for x in filters.program_domain(task.extra["program"]))
+    # every statement of it is among the texts the leak check looks for in tool outputs
+    statements = [ln.strip() for ln in r.stdout.splitlines() if "rasp." in ln and "import" not in ln]
+    assert statements and set(statements) <= set(program_texts(task))
+    r = runner.invoke(app, ["show", "--program", f"{path}:program", "--source"])
+    assert r.exit_code == 0 and r.stdout.startswith("def program():")
+    r = runner.invoke(app, ["show", "reverse", "--source"])
+    assert r.exit_code == 0 and "make_reverse" in r.stdout
+    r = runner.invoke(app, ["compile", "gen-3-2-0", "--out", str(tmp_path / "model")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["show", "--model-dir", str(tmp_path / "model"), "--source"])
+    assert r.exit_code == 2 and "has no RASP source" in r.output and len(r.output.strip().splitlines()) == 1
+
+
 FAITHFUL = {1: 8, 2: 8, 3: 7, 4: 7}  # 30 generated tasks of seed 0: how many per difficulty
 
 
@@ -332,20 +375,25 @@ FAITHFUL = {1: 8, 2: 8, 3: 7, 4: 7}  # 30 generated tasks of seed 0: how many pe
 def test_thirty_generated_tasks_across_difficulties_are_faithful(difficulty):
     """30 generated tasks (difficulties 1-4, one test each so parallel workers share them): each was
     accepted only after tracr_agent.tools.subjects.verify agreed 100% with tracr and the RASP evaluation;
-    here each cached subject is checked again against the program on its whole domain, its features
-    against its difficulty, and the tasks of a difficulty are all different functions."""
-    from tracr_agent.tools.subjects.generate.sampler import DIFFICULTIES
+    here each cached subject is checked again against the program on its whole domain, the program passes
+    the independent audit (no step does nothing), its measures fit its difficulty, and the tasks of a
+    difficulty are all different functions."""
     from tracr_agent.tools.subjects.load import load_task
     from tracr_agent.tools.subjects.verify import outputs_equal
     from tracr_agent.tools.subjects.zoo import get_task
 
     assert sum(FAITHFUL.values()) == 30
     prints = set()
+    level = DIFFICULTIES[difficulty]
     for task_id in (f"gen-0-{difficulty}-{i}" for i in range(FAITHFUL[difficulty])):
         task, subject = get_task(task_id), load_task(task_id)
-        features, level = task.extra["features"], DIFFICULTIES[difficulty]
-        assert level.min_ops <= features["n_ops"] <= level.max_ops, task_id
-        assert subject.n_layers == features["layers"] >= level.min_layers, task_id
+        program, features = task.extra["program"], task.extra["features"]
+        sop = task.build()
+        assert audit(sop, task.vocab, task.max_seq_len) == [], (task_id, task.extra["rendering"])
+        m = measures(sop, task.vocab, task.max_seq_len)
+        assert {k: features[k] for k in m} == m and features["n_ops"] == len(program.ops), task_id
+        assert level.steps[0] <= m["steps"] <= level.steps[1] and m["patterns"] >= level.patterns, task_id
+        assert m["depth"] >= level.depth and subject.n_layers == features["layers"], task_id
         dom = subject.domain()
         numerical = task.output == "numerical"
         outs = subject.run(dom)

@@ -65,12 +65,18 @@ class ResultRecord(Counters, _RecordHead):
     """For a generated task: its features (operations by kind, layers, heads, numerical, difficulty)."""
 
 
+PROGRAM_SUITE = "program"
+"""The suite of `eval --program` subjects: the user's own RASP programs (no label to match)."""
+
+
 @dataclass(frozen=True)
 class TaskRef:
-    """A subject of the batch: a task id, or (suite set) one model directory of a `dir:PATH` suite."""
+    """A subject of the batch: a task id, or (suite set) one model directory of a `dir:PATH` suite or one
+    `--program FILE.py:FUNC`."""
     name: str
     suite: Optional[str] = None
     model_dir: Optional[str] = None
+    program: Optional[str] = None
 
 
 def _safe(text: str) -> str:
@@ -86,6 +92,7 @@ class EpisodeSpec:
     suite: Optional[str] = None
     model_dir: Optional[str] = None
     residual: str = "labelled"
+    program: Optional[str] = None
 
     @property
     def key(self) -> str:
@@ -246,7 +253,7 @@ def check_llm_reachable(spec: str) -> None:
 def plan(tasks: list, conditions: list[str], llms: list[str], trials: int,
          residuals: tuple[str, ...] = ("labelled",)) -> list[EpisodeSpec]:
     refs = [t if isinstance(t, TaskRef) else TaskRef(t) for t in tasks]
-    return [EpisodeSpec(t.name, c, l, i, suite=t.suite, model_dir=t.model_dir, residual=m)
+    return [EpisodeSpec(t.name, c, l, i, suite=t.suite, model_dir=t.model_dir, residual=m, program=t.program)
             for t in refs for c in conditions for m in residuals for l in llms for i in range(trials)]
 
 
@@ -266,11 +273,23 @@ def model_dir_suite(spec: str) -> list[TaskRef]:
     return refs
 
 
+def program_refs(programs: list[str]) -> list[TaskRef]:
+    """`--program FILE.py:FUNC` subjects, each compiled now (and cached), not in every episode; named
+    FILE.py:FUNC without the folder unless two would share that name."""
+    from pathlib import PurePath
+
+    from tracr_agent.tools.subjects.load import load_program
+
+    specs = list(dict.fromkeys(programs))
+    names = [f"{PurePath(spec.rpartition(':')[0]).name}:{spec.rpartition(':')[2]}" for spec in specs]
+    return [TaskRef(name if names.count(name) == 1 else spec, suite=PROGRAM_SUITE, program=load_program(spec).source)
+            for spec, name in zip(specs, names)]
+
+
 def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str],
-             residuals: tuple[str, ...] = ("labelled",)) -> list:
-    """Resolves task ids (aliases allowed; generated ids too), `gen:S:D:N` generated suites and `dir:PATH`
-    suites (TaskRefs), and checks everything
-    before any episode starts."""
+             residuals: tuple[str, ...] = ("labelled",), programs: tuple[str, ...] = ()) -> list:
+    """Resolves task ids (aliases allowed; generated ids too), `gen:S:D:N` generated suites, `dir:PATH`
+    suites and `--program` files (TaskRefs), and checks everything before any episode starts."""
     from tracr_agent.agent.backends.llm import make_backend
     from tracr_agent.tools.suite.base import CONDITIONS, RESIDUAL_MODES
     from tracr_agent.tools.subjects.zoo import all_tasks, get_task
@@ -298,6 +317,7 @@ def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: O
             resolved.append(get_task(t).id)
         except KeyError as e:
             raise UserError(e.args[0]) from None
+    resolved += program_refs(list(programs))
     bad = [c for c in conditions if c not in CONDITIONS]
     if bad:
         raise UserError(f"unknown condition(s) {', '.join(bad)}; choose from: {', '.join(CONDITIONS)}")
@@ -321,12 +341,13 @@ class BatchRunner:
         self._append_lock = threading.Lock()
 
     def subject(self, spec: EpisodeSpec):
-        key = spec.model_dir or spec.task
+        key = spec.model_dir or spec.program or spec.task
         with self._subject_lock:
             if key not in self._subjects:
-                from tracr_agent.tools.subjects.load import load_model_dir, load_task
+                from tracr_agent.tools.subjects.load import load_model_dir, load_program, load_task
 
-                self._subjects[key] = load_model_dir(spec.model_dir) if spec.model_dir else load_task(spec.task)
+                self._subjects[key] = load_model_dir(spec.model_dir) if spec.model_dir else \
+                    load_program(spec.program) if spec.program else load_task(spec.task)
             return self._subjects[key]
 
     def run_one(self, spec: EpisodeSpec) -> ResultRecord:

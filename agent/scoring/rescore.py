@@ -38,16 +38,17 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
     prediction (the caller keeps the record as it was)."""
     from tracr_agent.agent.scoring.sandbox import running_unsafe
     from tracr_agent.agent.scoring.score import score_prediction
-    from tracr_agent.tools.subjects.load import load_model_dir, load_task
+    from tracr_agent.tools.subjects.load import load_model_dir, load_program, load_task
 
     path = Path(out) / rec.transcript
-    if rec.suite:  # a model directory of a `dir:PATH` suite: the transcript header says which
+    if rec.suite:  # a model directory of a `dir:PATH` suite, or a --program: the transcript header says which
         if not path.is_file():
             return None
         events, _ = tr.read_transcript(path, strict=False)
-        key, task = events[0].subject.source, None
+        header = events[0].subject
+        key, task = header.source, None
         if key not in subjects:
-            subjects[key] = load_model_dir(key)
+            subjects[key] = load_program(key) if header.kind == "program" else load_model_dir(key)
     else:
         key = task = rec.task
         if key not in subjects:

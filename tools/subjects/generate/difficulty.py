@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 from tracr_agent.tools.subjects.generate.program import ATTENTION_KINDS, Program
+from tracr_agent.tools.subjects.generate.trace import pattern_key
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def measure(program: Program, patterns: dict[str, list]) -> Measures:
     for op in program.ops:
         depth[op.var] = 1 + max((depth.get(v, 0) for v in op.inputs), default=0)
         rounds[op.var] = (op.kind in ATTENTION_KINDS) + max((rounds.get(v, 0) for v in op.inputs), default=0)
-    distinct = {tuple(patterns[op.var]) for op in program.ops if op.kind in ATTENTION_KINDS}
+    distinct = {pattern_key(patterns[op.var]) for op in program.ops if op.kind in ATTENTION_KINDS}
     out = program.output.var
     return Measures(len(program.ops), len(distinct), depth[out], rounds[out])
 

@@ -70,14 +70,14 @@ def _one_map(first: Op, second: Op) -> bool:
         ("map", "sequence_map"), ("sequence_map", "map"))
 
 
-def pattern_of(comparison: str, keys: list[tuple], queries: list[tuple]) -> Optional[list[tuple]]:
-    """The selection tracr's Select makes on each input (query rows of key bools); None when the values
-    cannot be compared (an undefined value, letters against numbers)."""
+def same_pattern(comparison: str, keys: list[tuple], queries: list[tuple], pattern: list) -> bool:
+    """Does tracr's Select with `comparison` over these keys and queries select `pattern` on every input?
+    (False where the values cannot be compared: an undefined value, letters against numbers.)"""
     cmp = comparison_function(comparison)
     try:
-        return [tuple(tuple(bool(cmp(k, q)) for k in ks) for q in qs) for ks, qs in zip(keys, queries)]
+        return all([[bool(cmp(k, q)) for k in ks] for q in qs] == rows for ks, qs, rows in zip(keys, queries, pattern))
     except (ValueError, TypeError):
-        return None
+        return False
 
 
 @dataclass
@@ -103,7 +103,7 @@ def decoration(op: Op, ctx: Context) -> Optional[tuple[str, str]]:
             continue
         x = producer.inputs[0]
         keys, queries = (x if w == v else w for w in op.inputs[:2])
-        if pattern_of(op.fn, ctx.values[keys], ctx.values[queries]) == ctx.patterns[op.var]:
+        if same_pattern(op.fn, ctx.values[keys], ctx.values[queries], ctx.patterns[op.var]):
             return v, x
     return None
 

@@ -6,7 +6,7 @@ from typing import Optional
 
 from tracr_agent.tools.subjects.generate.ids import GenId, parse_id
 from tracr_agent.tools.subjects.generate.program import Program, build_rasp, evaluate
-from tracr_agent.tools.subjects.generate.render import describe_program, render_program
+from tracr_agent.tools.subjects.generate.render import describe_program, python_source, render_program
 from tracr_agent.tools.subjects.generate.sampler import GENERATOR_VERSION
 from tracr_agent.tools.subjects.zoo.base import Task
 
@@ -38,7 +38,8 @@ def make_task(gid: GenId, program: Program, features: dict, known: Optional[dict
         id=str(gid), name=str(gid), description=describe_program(program), category="generated",
         vocab=tuple(program.vocab), max_seq_len=program.max_seq_len, build=lambda: build_rasp(program),
         reference=RaspReference(program, known), output="numerical" if program.numerical_output else "categorical",
-        origin=ORIGIN, extra={"program": program, "rendering": rendering, "features": features},
+        origin=ORIGIN, extra={"program": program, "rendering": rendering, "features": features,
+                              "source": python_source(program, str(gid))},
     )
 
 

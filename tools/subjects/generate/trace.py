@@ -114,11 +114,17 @@ def _memo_class():
     return Memo
 
 
+def pattern_key(pattern: list) -> tuple:
+    """A selection on every input as one hashable value (equal selections, equal keys)."""
+    return tuple(tuple(map(tuple, rows)) for rows in pattern)
+
+
 @dataclass
 class Step:
     """One step's behaviour: `values[n]` is the tuple of its values on input n (None where undefined or
     where RASP raised; numbers `comparable`), `raw[n]` as RASP gave them; `pattern[n]` an attention
-    step's selection (query rows of key bools), else None."""
+    step's selection (a list of query rows, each a list of key bools; empty where RASP raised before it),
+    else None."""
     values: list[tuple]
     raw: list[tuple]
     pattern: Optional[list[tuple]] = None
@@ -153,10 +159,10 @@ class Evaluation:
                 raised += 1
             if len(ev.unsupported_exprs) > before and not problems:
                 problems = [f"input {x}: {u.reason}" for u in ev.unsupported_exprs[before:]]
-            if select is not None:
-                rows = ev.memo.get(id(select))
-                pattern.append(tuple(tuple(bool(b) for b in row) for row in rows) if rows is not None else ())
-        values = [tuple(comparable(v) for v in row) for row in raw]
+            if select is not None:  # lists of bools, as the evaluator made them (never changed afterwards)
+                pattern.append(ev.memo.get(id(select)) or [])
+        # only numerical steps hold floats
+        values = [tuple(comparable(v) for v in row) for row in raw] if op.out == "num" else raw
         step = Step(values, raw, pattern, problems, raised)
         step.sop, step.select = sop, select  # kept for `add`
         return step
