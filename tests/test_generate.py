@@ -475,11 +475,14 @@ def test_parallel_judging_accepts_the_same_ids(tmp_path, monkeypatch):
 def test_generated_id_in_lab_and_replay_rerun(tmp_path):
     """A generated id in the lab REPL (stdin piped) and `replay --rerun` of its transcript: the subject
     reloads by id, its fingerprint matches and every tool call gives the same result."""
+    from tracr_agent.tools.subjects.zoo import get_task
+
     path = tmp_path / "lab.jsonl"
+    tokens = list(get_task("gen-3-1-0").vocab)[:3]
     r = runner.invoke(app, ["lab", "gen-3-1-0", "--transcript", str(path)],
-                      input='model_info\nrun_model {"inputs": [[1, 2, 3]]}\nquit\n')
+                      input=f'model_info\nrun_model {{"inputs": [{json.dumps(tokens)}]}}\nquit\n')
     assert r.exit_code == 0, r.output
-    assert "[1, 2, 3] -> [" in r.output and "label n/a" in r.output
+    assert f"{json.dumps(tokens)} -> [" in r.output and "label n/a" in r.output
     r = runner.invoke(app, ["replay", str(path), "--rerun"])
     assert r.exit_code == 0, r.output
     assert "2 tool call(s) re-executed: 2 match, 0 differ" in r.output
