@@ -27,7 +27,7 @@ from tracr_agent.tools.subjects.generate import library as lib
 from tracr_agent.tools.subjects.generate.difficulty import DIFFICULTIES, measure, misfit
 from tracr_agent.tools.subjects.generate.program import ATTENTION_KINDS, Op, Program
 from tracr_agent.tools.subjects.generate.simplify import Context, built_on_attention, idle_reason
-from tracr_agent.tools.subjects.generate.trace import Evaluation, Step, pattern_key, probe_inputs
+from tracr_agent.tools.subjects.generate.trace import Evaluation, Step, probe_inputs
 
 GENERATOR_VERSION = "3"
 """Bump whenever the sampler, the library, the simplifier or the filters change what an id means."""
@@ -265,7 +265,7 @@ def sample_program(seed: int, difficulty: int, k: int) -> Program:
         prev = b.vars[0] if rng.random() < 0.85 else b.vars[1]
         misses = 0
         while len(b.ops) < n_ops and misses < MAX_MISSES:
-            patterns = len({pattern_key(p) for p in b.probes.patterns.values()})
+            patterns = len(b.probes.distinct_patterns)
             nxt = b.step(prev, attention_only=level.patterns - patterns >= n_ops - len(b.ops))
             if nxt is None:
                 misses += 1

@@ -64,7 +64,7 @@ def comparison(name: str):
 
 
 def _memo_evaluator():
-    """tracr's validating evaluator, evaluating each expression once per input (one instance per input)."""
+    """tracr's validating evaluator, evaluating each expression once per input (set `memo` to the input's)."""
     global _MEMO_CLASS
     if _MEMO_CLASS is None:
         _MEMO_CLASS = _memo_class()
@@ -109,7 +109,7 @@ def _memo_class():
             f = compare.get(sel.predicate)
             if f is None or None in keys or None in queries:  # tracr's own, which raises on None
                 return super().eval_select(sel, xs)
-            return [[bool(f(k, q)) for k in keys] for q in queries]
+            return [[f(k, q) for k in keys] for q in queries]  # the table's comparisons give bools
 
     return Memo
 
@@ -134,15 +134,19 @@ class Step:
 
 
 class Evaluation:
-    """Variables' values on `inputs`, one step added at a time."""
+    """Variables' values on `inputs`, one step added at a time. One evaluator serves every input, switching
+    to that input's memo."""
 
     def __init__(self, inputs: list[list]):
         self.inputs = [list(x) for x in inputs]
-        self._evaluators = [_memo_evaluator() for _ in self.inputs]
+        self._ev = _memo_evaluator()
+        self._memos: list[dict] = [{} for _ in self.inputs]
         self.env, self.selects = input_sops(), {}
         self.values: dict[str, list[tuple]] = {"tokens": [tuple(x) for x in self.inputs],
                                                "indices": [tuple(range(len(x))) for x in self.inputs]}
         self.patterns: dict[str, list[tuple]] = {}
+        self.distinct_patterns: set[tuple] = set()
+        """pattern_key of every attention step added."""
 
     def try_step(self, op: Op, index: int) -> Step:
         """Evaluates `op` (its inputs already added) without adding it."""
@@ -150,17 +154,18 @@ class Evaluation:
         sop = build_op(op, index, env, selects)
         select = selects.get(op.var)
         raw, pattern, problems, raised = [], [] if select is not None else None, [], 0
-        for x, ev in zip(self.inputs, self._evaluators):
-            before = len(ev.unsupported_exprs)
+        ev = self._ev
+        for x, memo in zip(self.inputs, self._memos):
+            ev.memo, ev.unsupported_exprs = memo, []
             try:
                 raw.append(tuple(ev.evaluate(sop, x)))
             except _RAISES:
                 raw.append((None,) * len(x))
                 raised += 1
-            if len(ev.unsupported_exprs) > before and not problems:
-                problems = [f"input {x}: {u.reason}" for u in ev.unsupported_exprs[before:]]
+            if ev.unsupported_exprs and not problems:
+                problems = [f"input {x}: {u.reason}" for u in ev.unsupported_exprs]
             if select is not None:  # lists of bools, as the evaluator made them (never changed afterwards)
-                pattern.append(ev.memo.get(id(select)) or [])
+                pattern.append(memo.get(id(select)) or [])
         # only numerical steps hold floats
         values = [tuple(comparable(v) for v in row) for row in raw] if op.out == "num" else raw
         step = Step(values, raw, pattern, problems, raised)
@@ -172,14 +177,15 @@ class Evaluation:
         if step.select is not None:
             self.selects[op.var] = step.select
             self.patterns[op.var] = step.pattern
+            self.distinct_patterns.add(pattern_key(step.pattern))
         self.values[op.var] = step.values
 
     def forget(self, step: Step) -> None:
         """Drops a refused step's memo entries (they would only take memory)."""
-        for ev in self._evaluators:
-            ev.memo.pop(id(step.sop), None)
+        for memo in self._memos:
+            memo.pop(id(step.sop), None)
             if step.select is not None:
-                ev.memo.pop(id(step.select), None)
+                memo.pop(id(step.select), None)
 
 
 @dataclass
