@@ -4,9 +4,10 @@ Candidates k = 0, 1, 2, … of (seed, difficulty) are tried in order; the
 accepted ones are numbered I = 0, 1, 2, …, so `gen-S-D-I` is the I-th accepted
 candidate, and it differs as a function from the accepted ones before it
 (the fingerprints of those are what "earlier" means). The verdict on every
-candidate is kept in the user cache (one JSON file per (seed, difficulty),
-under a folder keyed by the generator version and the library versions), so
-each candidate is compiled and verified once; a compiled task comes from the
+candidate (an accepted one with its simplified program and features) is kept
+in the user cache, one JSON file per (seed, difficulty) under a folder keyed by
+the generator version and the library versions, so each candidate is
+compiled and verified once; a compiled task comes from the
 subject cache afterwards. A file lock keeps concurrent processes from doing
 the work twice.
 """
