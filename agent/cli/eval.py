@@ -64,6 +64,7 @@ def register(app: typer.Typer) -> None:
     @limit_options
     def eval_cmd(
         tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Task ids, comma-separated, or 'all'; gen:SEED:DIFFICULTY:COUNT adds generated tasks; dir:PATH adds every model directory under PATH (a suite)."),
+        programs: Optional[List[str]] = typer.Option(None, "--program", help="Your RASP program FILE.py:FUNCTION returning (sop, vocab, max_seq_len), as `run --program`; repeat for several."),
         conditions: Optional[List[str]] = typer.Option(None, "--conditions", "-c", help="Conditions, comma-separated."),
         residual: Optional[List[str]] = typer.Option(None, "--residual", help="Residual modes, comma-separated: labelled (default), raw (unlabelled dims d0…dN)."),
         llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
@@ -107,8 +108,8 @@ def register(app: typer.Typer) -> None:
             spec, note = default_spec()
             llms = [spec]
         n_trials = trials if trials is not None else base.get("trials", 1)
-        if not task_list:
-            fail("give --tasks (comma-separated ids, or 'all') or a --preset")
+        if not task_list and not programs:
+            fail("give --tasks (comma-separated ids, or 'all'), --program FILE.py:FUNC or a --preset")
         if n_trials < 1:
             fail("--trials must be at least 1")
         if concurrency is not None and concurrency < 1:
@@ -118,7 +119,9 @@ def register(app: typer.Typer) -> None:
         runs_on = open_executor(executor)  # before any task is resolved (a gen: suite compiles)
         concurrency = concurrency or runs_on.episode_slots() or 2
         modes = tuple(dict.fromkeys(_split(residual))) or (Residual.LABELLED.value,)
-        task_list = validate(task_list, cond_list, llms, compat, modes)
+        # a --program is one more subject of the list, as `program:FILE.py:FUNC` names it anywhere
+        task_list = validate([*(task_list or []), *(f"program:{p}" for p in programs or ())], cond_list, llms,
+                             compat, modes)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
         if note:  # announced only once the arguments are known good, so a typo prints one line (as `run`)

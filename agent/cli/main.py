@@ -140,12 +140,27 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
 @app.command()
 @user_errors
 def show(task: Optional[str] = TaskArg, program: Optional[str] = ProgramOpt,
-         model_dir: Optional[str] = ModelDirOpt):
-    """Print a subject's architecture: layers, heads, sizes, vocab and the non-empty components."""
+         model_dir: Optional[str] = ModelDirOpt,
+         source: bool = typer.Option(False, "--source", help="Only the RASP source (a generated task's is a "
+                                     "runnable module: save it and `run --program FILE.py:program`).")):
+    """Print a subject's architecture (layers, heads, sizes, vocab, the non-empty components) and the RASP
+    program it was compiled from, where there is one (for you: the agent never sees it)."""
+    from tracr_agent.tools.subjects.sources import program_source_text, task_source_text
     from tracr_agent.tools.suite.info import model_info_text
 
-    subject = load_subject(subject_spec(task, program, model_dir))
+    spec = subject_spec(task, program, model_dir)
+    subject = load_subject(spec)
+    text = program_source_text(spec.ref) if spec.kind == "program" else task_source_text(spec.ref) \
+        if spec.kind == "task" else None
+    if source:
+        if text is None:
+            fail("this subject has no RASP source (a model directory holds weights only)")
+        typer.echo(text.rstrip("\n"))
+        return
     console.print(model_info_text(subject, show_output=True), highlight=False, markup=False)
+    if text:
+        console.rule("RASP source", style="dim")
+        console.print(text.rstrip("\n"), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("compile")

@@ -90,9 +90,14 @@ class EpisodeSpec:
     suite: Optional[str] = None
     model_dir: Optional[str] = None
     residual: Residual = Residual.LABELLED
+    subject: Optional[str] = None
+    """The subject's spec text where the task name alone does not name it (a `--program`, a transformed
+    subject); None: the task name (or the suite member's model directory)."""
 
     def subject_spec(self) -> SubjectSpec:
-        """The subject this episode investigates (a suite member's model directory, else the task name)."""
+        """The subject this episode investigates."""
+        if self.subject:
+            return SubjectSpec.parse(self.subject)
         return SubjectSpec(kind="model_dir", ref=self.model_dir) if self.model_dir else SubjectSpec.parse(self.task)
 
     @property
@@ -249,7 +254,8 @@ def check_llm_reachable(spec: str) -> None:
 
 def plan(members: list[SuiteMember], conditions: list[str], llms: list[str], trials: int,
          residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[EpisodeSpec]:
-    return [EpisodeSpec(m.name, c, l, i, suite=m.suite, model_dir=m.spec.ref if m.suite else None, residual=Residual(r))
+    return [EpisodeSpec(m.name, c, l, i, suite=m.suite, model_dir=m.spec.ref if m.spec.kind == "model_dir" and m.suite else None,
+                        residual=Residual(r), subject=str(m.spec) if m.spec.kind == "program" or m.spec.transform else None)
             for m in members for c in conditions for r in residuals for l in llms for i in range(trials)]
 
 

@@ -41,11 +41,12 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
     """The record with a fresh score, or None when its transcript is missing or torn before any
     prediction (the caller keeps the record as it was)."""
     path = Path(out) / rec.transcript
-    if rec.suite:  # a model directory of a `dir:PATH` suite: the transcript header says which
+    if rec.suite:  # a model directory of a `dir:PATH` suite, or a --program: the transcript header says which
         if not path.is_file():
             return None
         events, _ = tr.read_transcript(path, strict=False)
-        key, task = SubjectSpec(kind="model_dir", ref=events[0].subject.source), None
+        header = events[0].subject
+        key, task = SubjectSpec(kind="program" if header.kind == "program" else "model_dir", ref=header.source), None
     else:
         key = SubjectSpec.parse(rec.task)
         task = key.ref if key.kind == "task" else None

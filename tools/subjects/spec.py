@@ -207,6 +207,10 @@ def one_model_dir(spec: str) -> str:
                        f"dir:{(root / names[0]).as_posix()}, or run them all with `eval --tasks {spec}`")
 
 
+PROGRAM_SUITE = "program"
+"""The suite of `eval --program` subjects (the user's own RASP programs), apart from the zoo's tasks."""
+
+
 class SuiteMember(BaseModel):
     """One subject of an `eval --tasks` list: its spec, the name results show, and its suite (`dir:PATH`)."""
 
@@ -238,4 +242,7 @@ def parse_suite(text: str) -> list[SuiteMember]:
                                        suite=suite))
         return members
     spec = SubjectSpec.parse(text, "--tasks")
+    if spec.kind == "program":  # the user's own programs: FILE.py:FUNC, grouped apart from the zoo's tasks
+        path, _, func = spec.ref.rpartition(":")
+        return [SuiteMember(spec=spec, name=f"{Path(path).name}:{func}", suite=PROGRAM_SUITE)]
     return [SuiteMember(spec=spec, name=spec.name if spec.transform is None else f"{spec.name}@{spec.transform}")]

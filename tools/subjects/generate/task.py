@@ -6,8 +6,8 @@ from typing import Optional
 
 from tracr_agent.tools.subjects.generate.ids import GenId, parse_id
 from tracr_agent.tools.subjects.generate.program import Program, build_rasp, evaluate
-from tracr_agent.tools.subjects.generate.render import describe_program, render_program
-from tracr_agent.tools.subjects.generate.sampler import GENERATOR_VERSION, sample_program
+from tracr_agent.tools.subjects.generate.render import describe_program, python_source, render_program
+from tracr_agent.tools.subjects.generate.sampler import GENERATOR_VERSION
 from tracr_agent.tools.subjects.zoo.base import Task
 
 ORIGIN = "generated"
@@ -38,7 +38,8 @@ def make_task(gid: GenId, program: Program, features: dict, known: Optional[dict
         id=str(gid), name=str(gid), description=describe_program(program), category="generated",
         vocab=tuple(program.vocab), max_seq_len=program.max_seq_len, build=lambda: build_rasp(program),
         reference=RaspReference(program, known), output="numerical" if program.numerical_output else "categorical",
-        origin=ORIGIN, extra={"program": program, "rendering": rendering, "features": features},
+        origin=ORIGIN, extra={"program": program, "rendering": rendering, "features": features,
+                              "source": python_source(program, str(gid))},
     )
 
 
@@ -54,7 +55,17 @@ def generated_task(task_id: str, on_candidate=None) -> Task:
 
     gid = parse_id(task_id)
     row = accepted(gid, on_candidate)
-    return make_task(gid, sample_program(gid.seed, gid.difficulty, row["k"]), row.get("features", {}))
+    return make_task(gid, accepted_program(gid, row), row.get("features", {}))
+
+
+def accepted_program(gid: GenId, row: dict) -> Program:
+    """The program of an accepted row: as the row recorded it, or (a row without one) made again."""
+    meta = {"seed": gid.seed, "difficulty": gid.difficulty, "candidate": row["k"]}
+    if "program" in row:
+        return Program.from_json(row["program"], meta)
+    from tracr_agent.tools.subjects.generate.candidate import candidate_program
+
+    return candidate_program(gid.seed, gid.difficulty, row["k"]).program
 
 
 def is_generated_task(task) -> bool:
