@@ -31,7 +31,7 @@ from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
-from tracr_agent.tools.subjects.generate.task import task_features
+from tracr_agent.tools.subjects.generate.lookup import task_features
 from tracr_agent.tools.subjects.spec import SubjectSpec, SuiteMember, parse_suite
 from tracr_agent.tools.subjects.subject import limit_torch_threads
 from tracr_agent.tools.subjects.tasks import get_task

@@ -19,7 +19,7 @@ from tracr_agent.agent.evaluation.batch import ResultRecord
 from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
-from tracr_agent.tools.subjects.generate.task import generated_task
+from tracr_agent.tools.subjects.generate.lookup import generated_task
 
 
 def label_applies(r: ResultRecord) -> bool:
