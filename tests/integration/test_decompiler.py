@@ -17,6 +17,7 @@ from tracr_agent.agent.investigators.registry import make_backend
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.limits import Limits
+from tracr_agent.agent.scoring.labels import match_label
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 
 # Ten zoo tasks covering every kind of step: categorical and numerical aggregates, selector width,
@@ -53,11 +54,13 @@ def test_decompiles_a_counting_model_fast(load, tmp_path):
     result = decompile_episode(subject, tmp_path)
     assert_explained(result, subject)
     pred = result.prediction
-    # a decompiled program, not a lookup: the steps are named in the model's order
+    # what it computes, then how: the conventional name, read off the composition, then each step
+    # with the model components it stands for; the code is the RASP a person would write
+    assert pred["label"] == "histogram" and match_label(pred["label"], "hist").correct
+    assert pred["description"].startswith("What it computes: histogram")
     assert "layer 0 head 0.0" in pred["description"] and "layer 0 MLP" in pred["description"]
-    assert "selector width" in pred["description"]
-    assert "_select(" in pred["implementation"] and "_width(" in pred["implementation"]
-    assert "hist" not in pred["label"].lower() and "histogram" not in pred["description"].lower()
+    assert "SelectorWidth(Select(tokens, tokens, lambda k, q: k == q))" in pred["implementation"]
+    assert "{" not in pred["implementation"].split("def f(")[1]  # no table left in the steps
 
 
 @pytest.mark.slow
@@ -73,7 +76,8 @@ def test_decompiles_a_label_free_model_fast(load, tmp_path):
     subject = load("frac_prevs")
     result = decompile_episode(subject, tmp_path, residual="raw")
     assert_explained(result, subject)
-    assert "_mean(" in result.prediction["implementation"]
+    assert "Mean(Select(indices, indices, lambda k, q: k <= q)" in result.prediction["implementation"]
+    assert match_label(result.prediction["label"], "frac_prevs").correct
     assert not any(name in result.prediction["implementation"] for name in ("v1", "v2"))  # no label reached it
 
 
