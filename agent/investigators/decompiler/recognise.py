@@ -311,6 +311,10 @@ def _integer_maps(terms: list[Term], outs: list) -> Iterator[Expr]:
         yield call("abs", call("sub", a.expr, b.expr))
         for m in range(2, top + 1):
             yield call("mod", call("sub", a.expr, b.expr), const(m))
+    nums = [t for t in terms if t.kind in ("int", "num")]
+    for a, b in permutations(nums, 2):
+        if repr(a.expr) < repr(b.expr):
+            yield call("mul", a.expr, b.expr)
     for t in terms:
         if t.kind == "num":
             yield call("mul", t.expr, t.expr)
