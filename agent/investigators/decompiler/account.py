@@ -81,6 +81,8 @@ def _differs(readable: Readable, names: dict[str, str], prog: Program, inputs: l
                 mine = [None if w is None else 1.0 / (w + 1) for w in mine]
             elif how == "output":
                 theirs = [prog.output_map.get(v) if v is not None else None for v in theirs]
+            elif how == "encoded":
+                mine = [readable.encodings[var].get(v) if v is not None else None for v in mine]
             if len(mine) != len(theirs) or not all(_agrees(a, b) for a, b in zip(mine, theirs)):
                 culprits.add(var)
                 break

@@ -324,13 +324,11 @@ class Conventions:
                 if e.op == "and" and set(e.args) <= {arg(0), arg(1)}:
                     return all(collect(v) for v in st.inputs)
                 return False
-            if st.kind == "pick" and st.value == "tokens" and st.value_expr is not None:
+            c = self.rd.indicator_of(st) if st.kind == "pick" else None
+            if c is not None:
                 pos = self.rd.position(st)
-                e = st.value_expr
-                if pos and pos[0] == "form" and set(pos[1]) <= {"i", 1} and pos[1].get("i") == 1 \
-                        and e.op == "eq" and e.args[0] == arg(0) and e.args[1].op == "const":
-                    off = pos[1].get(1, 0)
-                    return tests.setdefault(off, e.args[1].value) == e.args[1].value
+                if pos and pos[0] == "form" and set(pos[1]) <= {"i", 1} and pos[1].get("i") == 1:
+                    return tests.setdefault(pos[1].get(1, 0), c) == c
             return False
 
         if not all(collect(v) for v in s.inputs) or len(tests) < 2:

@@ -145,7 +145,14 @@ class Reader(Structure):
 
 
 def _wrap(text: str) -> str:
-    return text if text.replace("_", "").replace("[", "").replace("]", "").isalnum() else f"({text})"
+    """The text in parentheses when it has an operator at its top level (a space outside brackets)."""
+    depth = 0
+    for ch in text:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == " " and depth == 0:
+            return f"({text})"
+    return text
 
 
 def _at_text(value_at_j: str, where: str) -> str:

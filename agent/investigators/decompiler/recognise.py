@@ -145,7 +145,10 @@ def affine(terms: list[Expr], coefs: list, constant) -> Expr:
 
 
 def _affine_fit(nums: list[Term], outs: list) -> Optional[Expr]:
-    if not nums or not all(_is_num(v) for v in outs):
+    """a·x + b solved by least squares, kept when exact. Integer outputs (categorical values) need
+    integer coefficients, and the fit needs more entries than coefficients plus one: any line
+    passes through two points."""
+    if not nums or not all(_is_num(v) for v in outs) or len(outs) < len(nums) + 2:
         return None
     X = np.column_stack([np.array([float(v) for v in t.values]) for t in nums] + [np.ones(len(outs))])
     y = np.array([float(v) for v in outs])
@@ -153,6 +156,8 @@ def _affine_fit(nums: list[Term], outs: list) -> Optional[Expr]:
     if not np.all(within(X @ coef, y)):
         return None
     snapped = [snap(float(c)) for c in coef]
+    if all(_is_int(v) for v in outs) and not all(isinstance(c, int) for c in snapped):
+        return None
     return affine([t.expr for t in nums], snapped[:-1], snapped[-1])
 
 

@@ -14,6 +14,7 @@ module rewrites it, without changing what it computes on any recovered entry:
 - the renaming of a value a head moves, an averaged indicator, the output's ordinal -> value map
   become part of the step that uses them; a map step that computes the indicator a head averages
   becomes that head's value;
+- a tuple a label-free residual holds as an ordinal is the tuple again (encodings.py);
 - steps the output does not depend on are left out (and counted).
 
 The result is a list of `Step`s in the model's order; naming.py names their variables, rasp_source.py
@@ -26,6 +27,7 @@ from copy import copy
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from tracr_agent.agent.investigators.decompiler.encodings import decode
 from tracr_agent.agent.investigators.decompiler.mlps import key_of
 from tracr_agent.agent.investigators.decompiler.primitives import Expr, arg, call, const
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program
@@ -53,7 +55,7 @@ class Step:
     value: Optional[str] = None  # the variable aggregated
     value_expr: Optional[Expr] = None  # applied to the value before aggregating (a renaming, an indicator)
     value_table: dict = field(default_factory=dict)  # a renaming nothing simpler gives
-    faithful: Optional[tuple[str, str]] = None  # (recovered variable, 'same' | 'fraction' | 'output')
+    faithful: Optional[tuple[str, str]] = None  # (recovered variable, 'same' | 'fraction' | 'output' | 'encoded')
 
     @property
     def reads(self) -> list[str]:
@@ -78,6 +80,7 @@ class Readable:
     unused: list[str] = field(default_factory=list)  # model components whose values the output does not use
     unexplained: list[str] = field(default_factory=list)
     numerical_output: bool = False
+    encodings: dict = field(default_factory=dict)  # variable -> {tuple: the ordinal the model holds for it}
 
     def step(self, name: str) -> Optional[Step]:
         return next((s for s in self.steps if s.name == name), None)
@@ -141,7 +144,7 @@ def simplify(prog: Program, keep_tables: frozenset = frozenset()) -> Readable:
     """The readable steps of a recovered program. `keep_tables`: variables whose step is written
     with its recovered tables even where a primitive fits (where the primitive was found to differ
     from the recovered program off the recovered entries)."""
-    recovered = list(prog.steps)
+    recovered, encoded = decode(list(prog.steps), prog.output, keep_tables)
     output_mapped = False
     if prog.output_map and prog.output:
         folded = _fold_output(recovered, prog)
@@ -152,7 +155,8 @@ def simplify(prog: Program, keep_tables: frozenset = frozenset()) -> Readable:
     reads_fraction: set[str] = set()
     for st in recovered:
         forced = st.out in keep_tables
-        faithful = (st.out, "output" if output_mapped and st.out == prog.output else "same")
+        faithful = (st.out, "output" if output_mapped and st.out == prog.output else
+                    "encoded" if st.out in encoded else "same")
         if isinstance(st, HeadStep):
             pred, selection = _rule(st, forced)
             s = Step(name=st.out, kind={"width": "count", "mean": "mean"}.get(st.mode, "pick"), where=[st.where],
@@ -178,7 +182,7 @@ def simplify(prog: Program, keep_tables: frozenset = frozenset()) -> Readable:
                  faithful=faithful)
         fraction_at = [i for i, v in enumerate(st.inputs) if v in fractions]
         table = st.table
-        if fraction_at and st.linear is None:
+        if fraction_at and st.linear is None and not forced:  # a kept table reads 1/(w+1), as recovered
             rekeyed = _rekeyed(st.table, fraction_at, len(st.inputs))
             if rekeyed is None:
                 reads_fraction |= {st.inputs[i] for i in fraction_at}
@@ -203,12 +207,12 @@ def simplify(prog: Program, keep_tables: frozenset = frozenset()) -> Readable:
     steps = _merge_counts(steps, reads_fraction)
     if prog.output_map and prog.output and not output_mapped:
         steps.append(_output_map_step(prog, keep_tables))
-    _use_indicators(steps)
+    _reuse_maps(steps)
     output = _renamed_output(steps, prog.output)
     needed = _needed(steps, output)
     unused = [w for s in steps if s.name not in needed for w in s.where]
     return Readable([s for s in steps if s.name in needed], output, prog.index_offset, len(prog.steps),
-                    unused, list(prog.unexplained), prog.numerical_output)
+                    unused, list(prog.unexplained), prog.numerical_output, encoded)
 
 
 def _output_map_step(prog: Program, keep_tables: frozenset) -> Step:
@@ -256,19 +260,20 @@ def _merge_counts(steps: list[Step], reads_fraction: set[str]) -> list[Step]:
     return out
 
 
-def _use_indicators(steps: list[Step]) -> None:
-    """A head averaging [value == c] reads the map step that computes exactly that, when there is one."""
-    by_name = {s.name: s for s in steps}
+def _reuse_maps(steps: list[Step]) -> None:
+    """A head that maps the value it moves (a renaming, an averaged indicator [value == c]) reads the
+    map step that computes exactly that, when there is one."""
     for s in steps:
-        if s.kind != "mean" or s.value_expr is None or s.value_expr.op != "eq":
+        if s.kind not in ("pick", "mean") or s.value_expr is None:
             continue
-        c = s.value_expr.args[1]
+        wanted = s.value_expr
         for m in steps:
-            if m.kind == "map" and m.inputs == [s.value] and m.expr is not None and m.name in by_name:
-                inner = m.expr.args[0] if m.expr.op in ("float", "int") else m.expr
-                if inner == call("eq", arg(0), c):
-                    s.value, s.value_expr = m.name, None
-                    break
+            if m.kind != "map" or m.inputs != [s.value] or m.expr is None or m is s:
+                continue
+            same = m.expr == wanted or (s.kind == "mean" and m.expr.op in ("float", "int") and m.expr.args[0] == wanted)
+            if same:
+                s.value, s.value_expr = m.name, None
+                break
 
 
 def _needed(steps: list[Step], output: Optional[str]) -> set[str]:

@@ -194,13 +194,19 @@ class Structure:
             return tuple(forms[a.value] for a in s.expr.args)  # a pair: its components' forms
         return affine_form(s.expr, forms)
 
+    def moved(self, s: Step) -> tuple[Optional[str], Optional[Expr]]:
+        """(the variable a head's value is a map of, that map) — through its own renaming or a map
+        step of one input it reads; (value, None) when it moves a variable as it is."""
+        if s.value_expr is not None:
+            return s.value, s.value_expr
+        m = self.by_name.get(s.value) if s.value else None
+        if m is not None and m.kind == "map" and m.expr is not None and len(m.inputs) == 1:
+            return m.inputs[0], m.expr
+        return s.value, None
+
     def indicator_of(self, s: Step):
-        """c when the step averages [token == c] (directly, or through a map computing it)."""
-        e, var = s.value_expr, s.value
-        if e is None and var in self.by_name:
-            m = self.by_name[var]
-            if m.kind == "map" and m.expr is not None and len(m.inputs) == 1:
-                e, var = m.expr, m.inputs[0]
+        """c when the step aggregates [token == c] (directly, or through a map computing it)."""
+        var, e = self.moved(s)
         if e is None or var != "tokens":
             return None
         e = e.args[0] if e.op in ("float", "int") else e
