@@ -70,6 +70,32 @@ def test_decompiles_zoo_task_in_whitebox(load, tmp_path, task):
     assert_explained(decompile_episode(subject, tmp_path), subject)
 
 
+# The primitive each task's explanation must name, as it appears in the submitted code.
+EXPECTED_PRIMITIVES = {
+    "reverse": ("length = SelectorWidth(Select(indices, indices, lambda k, q: True))", "mirror_index"),
+    "sort": ("rank = SelectorWidth(Select(", "Aggregate(Select(rank, indices, lambda k, q: k == q), tokens)"),
+    "prev_token": ("Aggregate(Select(indices, indices, lambda k, q: k == q - 1), tokens)",),
+    "count": ("SelectorWidth(Select(tokens, indices, lambda k, q: k == 'a'))",),
+    "running_mean": ("Mean(Select(indices, indices, lambda k, q: k <= q)",),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", sorted(EXPECTED_PRIMITIVES))
+def test_the_explanation_names_primitives_and_the_task(load, tmp_path, task):
+    """What the decompiler submits for a zoo model: functionally correct, every step a named primitive
+    (no table), the primitives the task is made of, a label the matcher accepts, what before how."""
+    subject = load(task)
+    result = decompile_episode(subject, tmp_path)
+    assert_explained(result, subject)
+    pred, ex = result.prediction, result.score.explanation
+    for primitive in EXPECTED_PRIMITIVES[task]:
+        assert primitive in pred["implementation"], (primitive, pred["implementation"])
+    assert ex.steps and ex.table_steps == 0, pred["implementation"]
+    assert match_label(pred["label"], task).correct, pred["label"]
+    assert pred["description"].startswith(f"What it computes: {pred['label']} — at each position i")
+
+
 def test_decompiles_a_label_free_model_fast(load, tmp_path):
     """Raw residual (d0…dN only): it finds the variables itself; frac_prevs has a numerical 0/1 flag,
     a numerical mean over a prefix, and the input variables to recognise."""

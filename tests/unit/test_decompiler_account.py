@@ -161,3 +161,15 @@ def test_without_a_conventional_name_the_label_is_the_kind_and_formula():
     told = account(prog, inputs((1, 2)))
     assert told.label == "elementwise: t[i] * i"
     assert "token_times_index = SequenceMap(lambda t, i: t * i, tokens, indices)" in told.implementation
+
+
+def test_running_fractions_of_an_opener_minus_a_closer_are_a_balance():
+    prog = Program(steps=[
+        HeadStep(0, 0, "v3", "indices", "indices", "<=", mode="mean", value="tokens", indicator=")"),
+        HeadStep(0, 1, "v4", "indices", "indices", "<=", mode="mean", value="tokens", indicator="("),
+        MlpStep(0, "v5", ["v3", "v4"], linear=[-1.0, 1.0, 0.0], default=0.0),
+    ], output="v5", numerical_output=True)
+    told = account(prog, inputs(("(", ")", "x")))
+    assert told.label == "running balance of parentheses"
+    assert "balance = SequenceMap(lambda x, y: y - x, running_frac_close, running_frac_open)" in told.implementation
+    assert run(told.implementation, "(()") == [1.0, 1.0, 1 / 3]

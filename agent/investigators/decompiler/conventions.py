@@ -26,6 +26,14 @@ def _lit(c) -> str:
     return literal(c)
 
 
+BRACKETS = {("(", ")"): "parentheses", ("[", "]"): "brackets", ("{", "}"): "braces", ("<", ">"): "angle brackets"}
+
+
+def _brackets(opener, closer) -> str:
+    """The conventional name of an opener and closer pair, else the two tokens."""
+    return BRACKETS.get((opener, closer)) or f"{_lit(opener)} against {_lit(closer)}"
+
+
 def _shift_name(form: Form) -> Optional[str]:
     keys = set(form)
     c = form.get(1, 0)
@@ -201,7 +209,7 @@ class Conventions:
             return "token plus index"
         balance = self._balance(s)
         if balance:
-            return f"running balance of {_lit(balance[0])} minus {_lit(balance[1])}"
+            return f"running balance of {_brackets(*balance)}"
         if e.op == "and":
             return self._dyck(s) or self._pattern(s)
         if len(s.inputs) == 2 and e in (call("eq", arg(0), arg(1)), call("eq", arg(1), arg(0))):
@@ -303,9 +311,8 @@ class Conventions:
                     nevers += self._tested(mean.value, lambda e: e == call("lt", arg(0), const(0)))
         if ends and sorted(ends, key=repr) == sorted(nevers, key=repr):
             kinds = len(ends)
-            pairs = " ".join(f"{a}{b}" for a, b in ends)
             if kinds == 1:
-                return "balanced parentheses" if ends[0] == ("(", ")") else f"balanced brackets {pairs}"
+                return f"balanced {_brackets(*ends[0])}"
             return f"balanced brackets of {('two', 'three', 'four')[kinds - 2] if kinds <= 4 else kinds} kinds"
         return None
 
