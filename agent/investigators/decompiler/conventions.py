@@ -81,6 +81,10 @@ class Conventions:
         """'' (ascending) / ' descending' / ' by frequency' / ' unique' for a sort keyed on key_var."""
         if key_var == "tokens":
             return " unique"
+        parts = self.rd.pair_parts(key_var)
+        if parts and len(parts) == 2 and parts[1] == "indices":  # (key, position): the position breaks ties
+            inner = self._sort_direction(parts[0])
+            return inner.replace(" unique", "") if inner is not None else None
         form = self.rd.base_form(key_var)
         if not isinstance(form, dict) or not form:
             return None
@@ -100,7 +104,7 @@ class Conventions:
         return order if tie else (order + " unique" if order else " unique")
 
     def _pick(self, s: Step) -> Optional[str]:
-        if s.value != "tokens" or s.value_expr is not None or s.value_table:
+        if self.rd.carried(s) != "tokens":
             return None
         pos = self.rd.position(s)
         if pos is not None and pos[0] == "form":

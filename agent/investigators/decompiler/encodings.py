@@ -7,8 +7,9 @@ ordinal, and every reader of the variable as a table over ordinals — true, but
 selecting `k[0] == 'a' and k[1] <= q` shows up as a table over numbers.
 
 An MLP of two or three inputs whose table is one-to-one is such an encoding; when every reader of
-its output reads it through a table, or a comparison the tuple keeps (== and != always; an order
-comparison when the ordinals follow the tuples' order), the variable is the tuple itself: the MLP
+its output reads it through a table, a comparison the tuple keeps (== and != always; an order
+comparison when the ordinals follow the tuples' order), or moves it renamed by a table, the variable
+is the tuple itself: the MLP
 becomes the pair, the readers' tables are re-keyed by it, and the tuple's ordinal is remembered for
 the check against the recovered program (account.py).
 """
@@ -59,8 +60,12 @@ def _rekey(st, var: str, tuples: dict, ordered: bool):
             else:
                 st.table = {tuple(tuples[x] if i in at else x for i, x in enumerate(k)): v for k, v in st.table.items()}
             return st
-        if st.value == var or (st.rule in ORDER_RULES and not (ordered and st.query == st.key == var)):
-            return None  # a moved or averaged encoding, or an order the tuples do not keep
+        if st.rule in ORDER_RULES and var in (st.query, st.key) and not (ordered and st.query == st.key == var):
+            return None  # an order the tuples do not keep
+        if st.value == var:
+            if st.mode != "pick" or not st.vmap:
+                return None  # averaged, or moved as the ordinal itself
+            st.vmap = {tuples[k]: v for k, v in st.vmap.items()}  # what is written for each tuple moved
         if st.rule == "table":
             st.table = {(tuples[q] if st.query == var else q, tuples[k] if st.key == var else k): s
                         for (q, k), s in st.table.items()}

@@ -245,6 +245,7 @@ def _conditions(terms: list[Term], truth: list[bool]) -> Iterator[Expr]:
     for a, b in permutations(terms, 2):  # a letter against an ordinal (a label-free residual's values)
         if a.kind == "str" and b.kind == "int" and all(len(v) == 1 and "a" <= v <= "z" for v in a.distinct):
             yield call("eq", call("alpha", a.expr), b.expr)
+            yield call("ne", call("alpha", a.expr), b.expr)
     flags = [t for t in terms if t.flag]
     for a, b in permutations(flags, 2):
         if repr(a.expr) < repr(b.expr):

@@ -204,6 +204,16 @@ class Structure:
             return m.inputs[0], m.expr
         return s.value, None
 
+    def carried(self, s: Step) -> Optional[str]:
+        """The variable a head moves as it is: its value, or the component of a pair it picks out."""
+        if s.value_expr is None and not s.value_table:
+            return s.value
+        e = s.value_expr
+        parts = self.pair_parts(s.value) if s.value else None
+        if e is not None and e.op == "item" and e.args[0] == arg(0) and parts and e.value < len(parts):
+            return parts[e.value]
+        return None
+
     def indicator_of(self, s: Step):
         """c when the step aggregates [token == c] (directly, or through a map computing it)."""
         var, e = self.moved(s)
