@@ -12,15 +12,15 @@ out (values the output does not use, what could not be decompiled, tables kept).
 
 from __future__ import annotations
 
-from typing import Optional
 
 from tracr_agent.agent.investigators.decompiler.conventions import Conventions
-from tracr_agent.agent.investigators.decompiler.primitives import Expr, OPS, arg, const, python, words
+from tracr_agent.agent.investigators.decompiler.primitives import Expr, arg, const, python, words
 from tracr_agent.agent.investigators.decompiler.recognise import K
 from tracr_agent.agent.investigators.decompiler.simplify import Readable, Step
 from tracr_agent.agent.investigators.decompiler.structure import Structure, form_text
 
 INLINE = 70  # a phrase at most this long is spelled out where a variable is read
+CONDITIONS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "notin", "not", "and", "or")
 
 
 class Reader(Structure):
@@ -107,41 +107,35 @@ class Reader(Structure):
             sel = self.predicate_text(s, words, self.spoken_at)
         if s.kind == "count":
             return "the length n" if s.predicate == const(True) else f"the number of positions j where {sel}"
-        moved = self._moved_words(s, depth)
+        moved = self._moved_words(s)
+        everywhere = s.predicate == const(True)
+        if s.kind == "mean" and moved.startswith("whether "):
+            what = f"the fraction of positions j at which {moved[len('whether '):]}"
+            return what if everywhere else f"{what}, among the positions j where {sel}"
         if s.kind == "mean":
-            what = moved if moved.startswith("whether") else f"the mean of {moved}"
-            if what.startswith("whether"):
-                what = "the fraction of positions j at which " + what[len("whether "):]
-                return what if s.predicate == const(True) else f"{what}, among the positions j where {sel}"
-            return f"{what} over all positions j" if s.predicate == const(True) else f"{what} over the positions j where {sel}"
+            return f"the mean of {moved} over {'all positions j' if everywhere else f'the positions j where {sel}'}"
         pos = self.position(s)
         if pos is not None:
-            where = self.where(pos)
-            return f"{moved.replace(' at j', '')} at position {where}"
+            return f"{moved.replace(' at j', '')} at position {self.where(pos)}"
         return f"{moved.replace(' at j', '')} at the position j where {sel}"
 
-    def _moved_words(self, s: Step, depth: int) -> str:
-        v = "the token at j" if s.value == "tokens" else f"{self.n(s.value)} at j"
-        if s.value_expr is not None:
-            e = s.value_expr.args[0] if s.value_expr.op in ("float", "int") else s.value_expr
-            text = words(e, [v])
-            return f"whether {text}" if e.op in OPS and OPS[e.op].prec in (3, 4, 5) or e.op in ("and", "or") else text
+    def _moved_words(self, s: Step) -> str:
+        """What a head moves from key position j, in words ('whether …' for a flag)."""
         if s.value_table:
-            return f"{v}, renamed by a table"
-        inner = self.by_name.get(s.value)
-        if inner is not None and inner.kind == "map" and inner.expr is not None and len(inner.inputs) == 1:
-            e = inner.expr.args[0] if inner.expr.op in ("float", "int") else inner.expr
-            if e.op in ("eq", "ne", "lt", "le", "gt", "ge"):
-                base = "the token at j" if inner.inputs[0] == "tokens" else f"{self.n(inner.inputs[0])} at j"
-                return f"whether {words(e, [base])}"
-        return v
+            return f"{self.spoken_at(s.value, 'j')}, renamed by a table"
+        var, e = self.moved(s)
+        base = self.spoken_at(var, "j")
+        if e is None:
+            return base
+        e = e.args[0] if e.op in ("float", "int") else e
+        text = words(e, [base])
+        return f"whether {text}" if e.op in CONDITIONS else text
 
     def _inline(self, var: str, depth: int) -> str:
         if var in ("tokens", "indices") or var in self.forms:
             return self.phrase(var)
         text = self.phrase(var, depth) if depth >= 0 else self.n(var)
         return text if len(text) <= INLINE else self.n(var)
-
 
 
 def _wrap(text: str) -> str:
