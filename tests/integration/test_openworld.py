@@ -96,7 +96,8 @@ def test_synthesis_finds_mechanisms_for_functions_it_was_never_told_about(name, 
     assert all(scope["f"](x) == fn(x) for x in domain), (name, best.source)
     assert not explain(best.source, vocab, n).tabulated
     assert best.label.split(":")[0] in ("permutation", "aggregation", "counting", "elementwise map", "pattern")
-    assert best.description.startswith("A composition of RASP-style steps")
+    assert best.description.startswith(f"What it computes: {best.label} — at each position i, ")
+    assert "How: " in best.description and "RASP-style step" in best.description
 
 
 MUST_EXPLAIN_ZOO = ["reverse", "sort", "hist", "shift_by", "max_broadcast", "mean_tokens"]
