@@ -40,7 +40,9 @@ err_console = Console(stderr=True)
 
 TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`), generated id gen-SEED-DIFFICULTY-INDEX "
                                      "(see `tracr-agent generate`), or dir:PATH, one model directory (as --model-dir; "
-                                     "dir:SUITE/NAME picks one model of a suite).", show_default=False)
+                                     "dir:SUITE/NAME picks one model of a suite); any of them (and --program, "
+                                     "--model-dir) may end in @rotated[:SEED] or @compressed[:D].",
+                         show_default=False)
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compile afresh instead of using the subject cache.")
 
 
@@ -141,11 +143,15 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
 @user_errors
 def show(task: Optional[str] = TaskArg, program: Optional[str] = ProgramOpt,
          model_dir: Optional[str] = ModelDirOpt):
-    """Print a subject's architecture: layers, heads, sizes, vocab and the non-empty components."""
+    """Print a subject's architecture: layers, heads, sizes, vocab and the non-empty components; for a
+    transformed subject (TASK@rotated[:SEED], TASK@compressed[:D]) also the transform: D/d_model, the
+    training time and the final loss."""
     from tracr_agent.tools.suite.info import model_info_text
 
     subject = load_subject(subject_spec(task, program, model_dir))
     console.print(model_info_text(subject, show_output=True), highlight=False, markup=False)
+    if subject.transform is not None:
+        console.print("\n".join(subject.transform.summary()), highlight=False, markup=False)
 
 
 @app.command("compile")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.episode.lifecycle import version
@@ -32,7 +32,8 @@ from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
 from tracr_agent.tools.subjects.generate.task import task_features
-from tracr_agent.tools.subjects.spec import SubjectSpec, SuiteMember, parse_suite
+from tracr_agent.tools.subjects.spec import NO_TRANSFORM, SubjectSpec, SuiteMember, member_spec, parse_suite
+from tracr_agent.tools.subjects.transforms import parse_transform
 from tracr_agent.tools.subjects.subject import limit_torch_threads
 from tracr_agent.tools.subjects.tasks import get_task
 from tracr_agent.tools.conditions import CONDITIONS, RESIDUAL_MODES, Residual
@@ -52,6 +53,9 @@ class _RecordHead(BaseModel):
     condition: str
     residual: Residual = Residual.LABELLED
     """`labelled` or `raw` (`--residual`); results from before the field read as labelled."""
+    transform: Optional[str] = None
+    """The subject's transform (`rotated`, `compressed:12`; `eval --transforms`, or an `ID@…` task); None:
+    untransformed."""
     llm: str
     trial: int
     status: str
@@ -62,6 +66,14 @@ class _RecordHead(BaseModel):
     family_correct: Optional[bool] = None
     explained: Optional[bool] = None
     """Functionally correct and not tabulated (agent/scoring/explanation.py)."""
+
+
+    @model_validator(mode="after")
+    def _transform_in_its_column(self):
+        # `--tasks reverse@rotated` once named the task with its transform: the transform has its own column
+        if self.transform is None and not self.suite and "@" in self.task:
+            self.task, _, self.transform = self.task.rpartition("@")
+        return self
 
 
 class ResultRecord(Counters, _RecordHead):
@@ -90,20 +102,26 @@ class EpisodeSpec:
     suite: Optional[str] = None
     model_dir: Optional[str] = None
     residual: Residual = Residual.LABELLED
+    transform: Optional[str] = None
+    """`rotated[:SEED]`, `compressed[:D]`, or None: untransformed."""
 
     def subject_spec(self) -> SubjectSpec:
-        """The subject this episode investigates (a suite member's model directory, else the task name)."""
-        return SubjectSpec(kind="model_dir", ref=self.model_dir) if self.model_dir else SubjectSpec.parse(self.task)
+        """The subject this episode investigates (a suite member's model directory, else the task name),
+        under its transform."""
+        return member_spec(self.task, self.model_dir, self.transform)
 
     @property
     def key(self) -> str:
         task = f"{self.suite}/{self.task}" if self.suite else self.task
-        # labelled keeps the key it had before residual modes existed, so old runs still --resume
+        # the subject's name as `ID@transform`, as `--tasks` takes it; labelled keeps the key it had
+        # before residual modes existed: old runs still --resume
+        task += f"@{self.transform}" if self.transform else ""
         mode = "" if self.residual == Residual.LABELLED else f"|{self.residual}"
         return f"{task}|{self.condition}{mode}|{self.llm}|{self.trial}"
 
     def filename(self) -> str:
         task = f"{_safe(self.suite)}__{_safe(self.task)}" if self.suite else self.task
+        task += f"@{_safe(self.transform)}" if self.transform else ""
         mode = "" if self.residual == Residual.LABELLED else f"__{self.residual}"
         return f"{task}__{self.condition.replace('+', '_')}{mode}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
 
@@ -119,7 +137,7 @@ def score_fields(score: Optional[Score]) -> dict:
 
 def record_from_score(spec: EpisodeSpec, score: Optional[Score], **fields) -> ResultRecord:
     return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition,
-                        residual=spec.residual, llm=spec.llm, trial=spec.trial,
+                        residual=spec.residual, transform=spec.transform, llm=spec.llm, trial=spec.trial,
                         score=score, features=None if spec.suite else task_features(spec.task),
                         **score_fields(score), **fields)
 
@@ -248,24 +266,55 @@ def check_llm_reachable(spec: str) -> None:
 
 
 def plan(members: list[SuiteMember], conditions: list[str], llms: list[str], trials: int,
-         residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[EpisodeSpec]:
-    return [EpisodeSpec(m.name, c, l, i, suite=m.suite, model_dir=m.spec.ref if m.suite else None, residual=Residual(r))
-            for m in members for c in conditions for r in residuals for l in llms for i in range(trials)]
+         residuals: tuple[str, ...] = (Residual.LABELLED,),
+         transforms: tuple[Optional[str], ...] = (None,)) -> list[EpisodeSpec]:
+    """Every episode: member × transform × condition × residual mode × LLM × trial. A member named with
+    its own transform (`reverse@rotated`) keeps it (`validate` refuses it beside `--transforms`)."""
+    return [EpisodeSpec(m.name, c, l, i, suite=m.suite, model_dir=m.spec.ref if m.suite else None,
+                        residual=Residual(r), transform=str(m.spec.transform) if m.spec.transform else x)
+            for m in members for x in transforms for c in conditions for r in residuals for l in llms
+            for i in range(trials)]
+
+
+def parse_transforms(values: list[str]) -> tuple[Optional[str], ...]:
+    """`eval --transforms none,rotated,compressed:12` -> (None, 'rotated', 'compressed:12'), each checked
+    (tools/subjects/transforms: one SubjectError line for an unknown one), repeats dropped."""
+    out = []
+    for v in values:
+        try:
+            out.append(None if v == NO_TRANSFORM else str(parse_transform(v)))
+        except UserError as e:
+            raise UserError(f"--transforms {v!r}: {e}; or {NO_TRANSFORM} for the untransformed subject") from None
+    return tuple(dict.fromkeys(out)) or (None,)
 
 
 def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str],
-             residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[SuiteMember]:
+             residuals: tuple[str, ...] = (Residual.LABELLED,),
+             transforms: tuple[Optional[str], ...] = (None,)) -> list[SuiteMember]:
     """Resolves every `--tasks` entry (tools/subjects/spec.py `parse_suite`: ids, aliases, generated ids,
-    `gen:S:D:N` and `dir:PATH` suites, `all`) and checks conditions, residual modes and LLMs, all before
-    any episode starts."""
+    `gen:S:D:N` and `dir:PATH` suites, `all`) and checks conditions, residual modes, transforms and LLMs,
+    all before any episode starts. Every compression is trained (or read from the cache) here: one that
+    cannot be faithful is one line now, not an error in each of its episodes."""
     # checked first: resolving generated tasks can take minutes
     bad = [m for m in residuals if m not in RESIDUAL_MODES]
     if bad:
         raise UserError(f"unknown residual mode(s) {', '.join(bad)}; choose from: {', '.join(RESIDUAL_MODES)}")
     members = [m for t in tasks for m in parse_suite(t)]
+    named = [m for m in members if m.spec.transform is not None]
+    if named and transforms != (None,):
+        raise UserError(f"--tasks {named[0].spec} names its transform and --transforms gives more: give the "
+                        f"untransformed {named[0].spec.without_transform()} with --transforms, or drop --transforms")
     for m in members:
         if is_generated(m.spec.ref):
             get_task(m.spec.ref)  # generated, compiled and verified now (cached), not in every episode
+    for m in members:
+        for x in transforms:
+            spec = m.spec.with_transform(parse_transform(x) if x else None)
+            if spec.transform is not None and spec.transform.name == "compressed":
+                try:
+                    spec.load()  # trained once and cached, or refused (and nothing cached)
+                except UserError as e:
+                    raise UserError(f"--tasks {m.name}@{spec.transform}: {e}") from None
     bad = [c for c in conditions if c not in CONDITIONS]
     if bad:
         raise UserError(f"unknown condition(s) {', '.join(bad)}; choose from: {', '.join(CONDITIONS)}")

@@ -15,7 +15,7 @@ from tracr_agent.agent.scoring.judge import make_judge
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.agent.scoring.score import score_prediction
-from tracr_agent.tools.subjects.spec import SubjectSpec
+from tracr_agent.tools.subjects.spec import member_spec
 
 
 class Unreadable(Exception):
@@ -45,9 +45,9 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
         if not path.is_file():
             return None
         events, _ = tr.read_transcript(path, strict=False)
-        key, task = SubjectSpec(kind="model_dir", ref=events[0].subject.source), None
+        key, task = member_spec(rec.task, events[0].subject.source, rec.transform), None
     else:
-        key = SubjectSpec.parse(rec.task)
+        key = member_spec(rec.task, None, rec.transform)  # the subject as the episode investigated it
         task = key.ref if key.kind == "task" else None
     if key not in subjects:
         subjects[key] = key.load()

@@ -75,11 +75,13 @@ def episode_samples(tasks: Any, condition: str, residual: str, cap_tokens: int, 
         raise PrerequisiteError(f"tracr_agent/interp: {e}") from None
     samples = []
     for ref in refs:  # as batch.plan makes an episode of a suite member
+        transform = str(ref.spec.transform) if ref.spec.transform else None
         episode = {"task": ref.name, "suite": ref.suite, "model_dir": ref.spec.ref if ref.suite else None,
-                   "condition": condition,
+                   "transform": transform, "condition": condition,
                    "residual": residual, "cap_tokens": int(cap_tokens), "closed_set": bool(closed_set),
                    "max_tool_calls": int(max_tool_calls)}
-        samples.append(Sample(id=f"{ref.suite}/{ref.name}" if ref.suite else ref.name, input=OPENING,
+        name = f"{ref.suite}/{ref.name}" if ref.suite else ref.name
+        samples.append(Sample(id=f"{name}@{transform}" if transform else name, input=OPENING,
                               metadata={EPISODE_METADATA: episode}))
     return samples
 
