@@ -89,3 +89,21 @@ def test_basis_check_is_not_vacuous(reverse_subject):
 def test_rotated_zoo_and_generated_subjects_leak_nothing(load, task_id):
     original = load(task_id)
     assert_leak_free(original, apply_transform(original, "rotated"), task_id)
+
+
+@pytest.mark.parametrize("residual", ["labelled", "raw"])
+def test_static_dump_of_a_transformed_subject_is_in_a_basis_nobody_chose(reverse_subject, residual):
+    """The static condition on a rotated subject: the same attention patterns (a change of basis leaves them
+    as they are), the positional embedding in the rotated basis — no label, no line of the original's."""
+    from tracr_agent.agent.investigators.static import static_dump, static_prompt
+
+    rotated = apply_transform(reverse_subject, "rotated:7")
+    text, _ = static_dump(rotated, "static", residual=residual)
+    before, _ = static_dump(reverse_subject, "static", residual="raw")
+    assert text.count("== blocks.") == rotated.n_layers and "== hook_pos_embed ==" in text
+    assert find_label_leaks(text, rotated) == [] and not TRANSFORM_WORDS.search(text)
+    assert not _basis_lines(before) & _basis_lines(text)
+    patterns = [part for part in text.split("== ") if "hook_pattern" in part]
+    assert patterns == [part for part in before.split("== ") if "hook_pattern" in part]
+    prompt = static_prompt(rotated, "static+io", residual=residual)
+    assert find_label_leaks(prompt, rotated) == [] and find_leaks(prompt, rotated.truth) == []
