@@ -18,7 +18,7 @@ from tracr_agent.tools.subjects.transforms import apply_transform
 from tracr_agent.tools.suite import ToolContext, call_tool
 
 TRANSFORM_WORDS = re.compile(r"rotat|compress|seed|privileged basis|original", re.IGNORECASE)
-RESIDUAL_TOOLS = ("embeddings", "decode_residual", "patch")
+RESIDUAL_TOOLS = ("embeddings", "decode_residual", "patch", "component_writes", "project")
 """Tools whose every output line is about the residual stream (get_activations: by hook, below)."""
 BASIS_FREE_HOOKS = ("hook_pattern", "hook_attn_scores", "mlp.hook_pre", "mlp.hook_post", "logits")
 """Hooks a change of residual and head basis leaves as they are: attention and MLP neurons."""
