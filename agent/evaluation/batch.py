@@ -34,7 +34,7 @@ from tracr_agent.tools.subjects.generate.ids import is_generated
 from tracr_agent.tools.subjects.generate.task import task_features
 from tracr_agent.tools.subjects.spec import NO_TRANSFORM, SubjectSpec, SuiteMember, member_spec, parse_suite
 from tracr_agent.tools.subjects.transforms import parse_transform
-from tracr_agent.tools.subjects.subject import limit_torch_threads
+from tracr_agent.tools.subjects.subject import limit_math_threads
 from tracr_agent.tools.subjects.tasks import get_task
 from tracr_agent.tools.conditions import CONDITIONS, RESIDUAL_MODES, Residual
 
@@ -378,7 +378,7 @@ class BatchRunner:
         return await self.run_in_threads(specs, concurrency)
 
     async def run_in_threads(self, specs: list[EpisodeSpec], concurrency: int) -> list[ResultRecord]:
-        limit_torch_threads()  # in the main thread, before the worker threads exist
+        limit_math_threads()  # in the main thread, before the worker threads exist
         sem = asyncio.Semaphore(max(1, concurrency))
 
         async def one(spec):

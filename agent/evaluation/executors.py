@@ -253,9 +253,9 @@ def _worker_runner(config: dict):
             from tracr_agent.agent.records.config import EpisodeSettings
             from tracr_agent.agent.scoring.judge import make_judge
             from tracr_agent.tools.sandbox.runner import allow_unsafe
-            from tracr_agent.tools.subjects.subject import limit_torch_threads
+            from tracr_agent.tools.subjects.subject import limit_math_threads
 
-            limit_torch_threads()
+            limit_math_threads()
             allow_unsafe(config["unsafe_sandbox"])
             judge = make_judge(config["judge_llm"]) if config["judge_llm"] else None
             out = Path(tempfile.mkdtemp(prefix="tracr-agent-ray-"))

@@ -3,7 +3,7 @@
 Over a set of inputs (a fixed sample of the domain, or the inputs given) every vector the component
 adds to the residual stream at the positions asked for is collected: a head's output `z @ W_O`, an
 MLP's `hook_mlp_out`, a whole attention layer's `hook_attn_out`. The subspace they span is found by
-an SVD (its rank: singular values above WRITE_RANK_TOL of the largest), the vectors are grouped into
+its singular values and directions (its rank: singular values above WRITE_RANK_TOL of the largest), the vectors are grouped into
 distinct writes (`write_tolerance`: along one direction, values within NUM_TOL; otherwise points within
 WRITE_SAME_TOL of the largest write's norm of each other; tracr writes a variable's values as a few
 exact points), and each distinct write is shown by its coordinates on
@@ -141,7 +141,11 @@ def _basis(vectors):
     of what is printed."""
     import numpy as np
 
-    _, s, vt = np.linalg.svd(vectors, full_matrices=False)
+    # The right singular vectors and values, from the small [d, d] second-moment matrix (an SVD of the
+    # [N, d] writes costs far more and says the same at the precision the rank is read at).
+    eig, vecs = np.linalg.eigh(vectors.T @ vectors)
+    s = np.sqrt(np.clip(eig[::-1], 0.0, None))
+    vt = vecs[:, ::-1].T
     if not len(s) or not nonzero(float(s[0]), 0.0):
         return np.zeros((0, vectors.shape[1])), []
     rel = s / s[0]
