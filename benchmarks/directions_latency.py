@@ -16,26 +16,13 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from probe_latency import GOAL_MS, _ms
+from probe_latency import GOAL_MS, _ms, session
 
 INPUTS = 4
 
 
 def measure(task: str, transform: str | None) -> dict:
-    from tracr_agent.tools.subjects.tasks import load_task
-    from tracr_agent.tools.subjects.transforms import apply_transform
-    from tracr_agent.tools.suite import ToolContext, call_tool
-
-    subject = load_task(task)
-    if transform:
-        subject = apply_transform(subject, transform)
-    subject.run([subject.vocab[:1]])  # the bridge, loaded before the clock starts
-    ctx = ToolContext(condition="whitebox")
-
-    def call(name, args):
-        r = call_tool(subject, name, args, ctx)
-        assert not r.is_error, r.text
-
+    subject, call = session(task, transform)
     comps = [f"{l}.{h}" for l, h in subject.nonempty_heads] + [f"{l}.mlp" for l in subject.nonempty_mlps]
     first = _ms(lambda: call("component_writes", {"component": comps[0]}))
     writes = [_ms(lambda c=c: call("component_writes", {"component": c})) for c in comps[1:]]
