@@ -124,8 +124,11 @@ def test_run_records_the_transform_and_rerun_rebuilds_it(env, tmp_path):
 
 def test_lab_and_resume_on_a_transformed_subject(env, tmp_path):
     path = tmp_path / "lab.jsonl"
+    calls = ['model_info', 'component_writes {"component": "3.0"}',
+             'project {"input": ["a", "b", "c"], "component": "3.0"}',
+             'project {"input": ["c", "a"], "probe": {"hook": "blocks.3.hook_resid_post", "property": "token"}}']
     p = cli(env, "lab", "reverse@rotated:5", "--condition", "whitebox", "--transcript", path,
-            input="model_info\npause\n")
+            input="\n".join(calls + ["pause"]) + "\n")
     assert NOT_PRIVILEGED in ok(p)
     sid = p.stdout.split("tracr-agent resume ")[1].split()[0]
     rows = {r["id"]: r for r in json.loads(ok(cli(env, "sessions", "--json")))}
@@ -136,7 +139,11 @@ def test_lab_and_resume_on_a_transformed_subject(env, tmp_path):
     assert "implementation correct (100.0% of 1364 inputs)" in out
     events = events_of(path)
     assert events[0].subject.transform.seed == 5 and events[-1].status == "prediction"
-    assert "0 differ" in ok(cli(env, "replay", "--rerun", path))
+    results = {e.name: e for e in of_type(events, tr.ToolResultEvent)}
+    assert "rank of the subspace they span: 4 of 43 dims" in results["component_writes"].text
+    assert "decoded by direction" in results["project"].text
+    rerun = ok(cli(env, "replay", "--rerun", path))  # the sample, the fits and the clusters are all deterministic
+    assert "5 tool call(s) re-executed: 5 match, 0 differ" in rerun
 
 
 def test_eval_takes_transforms_as_an_axis_and_every_reader_breaks_results_down_by_it(env, tmp_path):
@@ -159,6 +166,7 @@ def test_eval_takes_transforms_as_an_axis_and_every_reader_breaks_results_down_b
     ok(cli(env, "view", out))
     page = (out / "view.html").read_text()
     assert 'data-transform="rotated:1"' in page and 'data-transform="none"' in page
+    assert "rotated (seed 1): a random orthonormal residual basis" in page  # the episode's facts
 
     rescored = ok(cli(env, "rescore", out))
     assert "full (rotated:1)" in rescored and "rescored 2 episodes; 0 score(s) changed" in rescored

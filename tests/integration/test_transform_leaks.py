@@ -107,3 +107,17 @@ def test_static_dump_of_a_transformed_subject_is_in_a_basis_nobody_chose(reverse
     assert patterns == [part for part in before.split("== ") if "hook_pattern" in part]
     prompt = static_prompt(rotated, "static+io", residual=residual)
     assert find_label_leaks(prompt, rotated) == [] and find_leaks(prompt, rotated.truth) == []
+
+
+def test_the_system_prompt_of_a_transformed_subject_describes_no_one_hot_blocks(reverse_subject):
+    """The prompt says what model_info says — variables are directions, the basis is not privileged — in
+    either residual mode, and lists the tools that read directions."""
+    from tracr_agent.agent.loop.prompts import system_prompt
+
+    rotated = apply_transform(reverse_subject, "rotated:7")
+    for residual in ("labelled", "raw"):
+        prompt = system_prompt("whitebox", rotated, residual=residual)
+        assert "one-hot" not in prompt and "neutral names" not in prompt and "basis is not privileged" in prompt
+        assert "component_writes (" in prompt and "project (" in prompt and "probe (" in prompt
+        assert find_label_leaks(prompt, rotated) == [] and not re.search(r"rotat|compress|seed", prompt)
+    assert "one-hot" in system_prompt("whitebox", reverse_subject)
