@@ -145,15 +145,16 @@ class RayExecutor:
 
     # -- episodes
 
-    def _shipment(self, task: str):
-        """The object-store reference of the cache entries a worker needs for `task` (put once)."""
+    def _shipment(self, task: str, transform: Optional[str] = None):
+        """The object-store reference of the cache entries a worker needs for `task` under `transform`
+        (put once)."""
         import ray
 
-        from tracr_agent.agent.evaluation.shipped_cache import pack, task_paths
+        from tracr_agent.agent.evaluation.shipped_cache import pack, task_paths, transform_paths
 
-        if task not in self._shipped:
-            self._shipped[task] = ray.put(pack(task_paths(task)))
-        return self._shipped[task]
+        if (task, transform) not in self._shipped:
+            self._shipped[(task, transform)] = ray.put(pack(task_paths(task) + transform_paths(task, transform)))
+        return self._shipped[(task, transform)]
 
     async def run_episodes(self, runner, specs: list, concurrency: int) -> list:
         import ray
@@ -167,7 +168,7 @@ class RayExecutor:
         while pending or in_flight:
             while pending and len(in_flight) < max(1, concurrency):
                 spec = pending.pop(0)
-                shipped = None if spec.model_dir else self._shipment(spec.task)
+                shipped = None if spec.model_dir else self._shipment(spec.task, spec.transform)
                 in_flight[remote.remote(config, spec, shipped)] = spec
                 runner.on_event("start", spec, None)
             done = await asyncio.to_thread(_finished, list(in_flight))
