@@ -48,6 +48,15 @@ class SubjectRef(BaseModel):
     For the people running the study: never shown to the investigator. Absent before revision 1.3."""
 
     @property
+    def named_transform(self) -> Optional[str]:
+        """The transform as the subject was named (`rotated:3`, `compressed`: what `eval --transforms` and
+        a results record call it), or None."""
+        from tracr_agent.tools.subjects.spec import split_transform
+
+        transform = split_transform(self.spec)[1] if self.spec else None
+        return None if transform is None else str(transform)
+
+    @property
     def name(self) -> str:
         """What people's views call the subject: its task id (or fingerprint), with the transform applied."""
         base = self.task_id or self.fingerprint

@@ -170,6 +170,11 @@ def test_eval_takes_transforms_as_an_axis_and_every_reader_breaks_results_down_b
 
     rescored = ok(cli(env, "rescore", out))
     assert "full (rotated:1)" in rescored and "rescored 2 episodes; 0 score(s) changed" in rescored
+    # exported as an Inspect log and read back: the same episodes, the transform in its column
+    log, = [line.split("wrote ", 1)[1] for line in ok(cli(env, "export", out, "--format", "inspect")).splitlines()]
+    back = tmp_path / "back"
+    assert "rescored 2 episodes; 0 score(s) changed" in ok(cli(env, "rescore", log, "--out", back))
+    assert sorted((r.key, r.transform) for r in read_results(back)) == [(r.key, r.transform) for r in records]
     assert "resuming: 2 of 2 episodes already done" in cli(env, "eval", "--tasks", "reverse", "--transforms",
                                                           "none,rotated:1", "--conditions", "full", "--llm",
                                                           "baseline-closed", "--out", out, "--resume").stderr

@@ -70,6 +70,7 @@ def test_a_directory_whose_name_holds_an_at_sign_is_not_a_transform(tmp_path):
     ("reverse@compressed:4:5", "compressed:D takes an integer D, got '4:5'"),
     ("reverse@rotate", "unknown transform 'rotate' (did you mean rotated?)"),
     ("@rotated", "name the subject before '@'"),
+    ("reverse@rotated@compressed", "one transform per subject"),
     ("program:nocolon", "FILE.py:FUNCTION"),
     ("dir:", "needs a directory"),
     ("gen:1:1:2", "names a suite of generated tasks"),

@@ -149,6 +149,9 @@ def split_transform(text: str, where: str = "the subject") -> tuple[str, Optiona
         return text, None
     if not base:
         raise SubjectError(f"{where} {text!r}: name the subject before '@', e.g. reverse@{suffix}")
+    if "@" in base and not _existing_path(base):
+        raise SubjectError(f"{where} {text!r}: one transform per subject (the transforms apply to the untransformed "
+                           "subject only)")
     try:
         return base, parse_transform(suffix)
     except SubjectError as e:
