@@ -129,6 +129,8 @@ def test_project_on_a_numerical_probe(load):
     ("component_writes", {"component": "mlp"}, "component 'mlp' not understood"),
     ("component_writes", {"component": "0.0", "positions": [9]}, "positions must be some of 0..5"),
     ("component_writes", {"component": "0.0", "inputs": [["zz"]]}, "not in the vocab"),
+    ("component_writes", {"component": "0.0", "inputs": [5]}, "error: "),
+    ("component_writes", {"component": "0.0", "inputs": [[{"a": 1}]]}, "error: token "),
     ("component_writes", {"component": "0.0", "inputs": [["a", "b"]], "positions": [4]}, "no input has a position"),
     ("project", {"input": ["a"]}, "give either component"),
     ("project", {"input": ["a"], "component": "3.0", "probe": {"hook": "hook_embed", "property": "token"}},

@@ -168,16 +168,17 @@ def write_subspace(subject, ctx: ToolContext, component, samples: int = DEFAULT_
 
     comp = component_of(subject, ctx, component)
     pos = _check_positions(subject, positions)
-    key = ("writes", comp.name, samples, tuple(map(tuple, inputs)) if inputs is not None else None, pos)
+    given = None if inputs is None else check_inputs(subject, inputs, MAX_INPUTS)
+    key = ("writes", comp.name, samples, None if given is None else tuple(map(tuple, given)), pos)
     cache = per_subject(subject)
     if key in cache:
         return cache[key]
-    if inputs is None:
+    if given is None:
         xs = sample_inputs(subject, samples)
         acts = sample_activations(subject, xs)
         per_input, source = _vectors(subject, comp, lambda hook: acts[hook])
     else:
-        xs = check_inputs(subject, inputs, MAX_INPUTS)
+        xs = given
         per_input, source = _vectors(subject, comp, lambda hook: [
             subject.activations(x)[hook].reshape(len(x) + 1, -1).numpy() for x in xs])
     where = [(n, p) for n, x in enumerate(xs) for p in range(len(x) + 1) if (p in pos if pos else p >= 1)]
