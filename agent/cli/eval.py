@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
         programs: Optional[List[str]] = typer.Option(None, "--program", help="Your RASP program FILE.py:FUNCTION returning (sop, vocab, max_seq_len), as `run --program`; repeat for several."),
         conditions: Optional[List[str]] = typer.Option(None, "--conditions", "-c", help="Conditions, comma-separated."),
         residual: Optional[List[str]] = typer.Option(None, "--residual", help="Residual modes, comma-separated: labelled (default), raw (unlabelled dims d0…dN)."),
+        transforms: Optional[List[str]] = typer.Option(None, "--transforms", help="Subject transforms, comma-separated: none (default), rotated[:SEED], compressed[:D]; each is a column of the results."),
         llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
         trials: Optional[int] = typer.Option(None, "--trials", help="Episodes per (task, condition, LLM)."),
         concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Episodes in flight at once (default: 2; with --executor ray, the cluster's CPUs)."),
@@ -87,7 +88,8 @@ def register(app: typer.Typer) -> None:
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        from tracr_agent.agent.evaluation.batch import PRESETS, BatchRunner, pending, plan, prepare_out_dir, validate
+        from tracr_agent.agent.evaluation.batch import (PRESETS, BatchRunner, parse_transforms, pending, plan,
+                                                        prepare_out_dir, validate)
         from tracr_agent.agent.evaluation.report import load_rows, rich_table
         from tracr_agent.agent.investigators.registry import make_backend
         from tracr_agent.agent.records.config import EpisodeSettings
@@ -119,9 +121,10 @@ def register(app: typer.Typer) -> None:
         runs_on = open_executor(executor)  # before any task is resolved (a gen: suite compiles)
         concurrency = concurrency or runs_on.episode_slots() or 2
         modes = tuple(dict.fromkeys(_split(residual))) or (Residual.LABELLED.value,)
+        shapes = parse_transforms(_split(transforms))
         # a --program is one more subject of the list, as `program:FILE.py:FUNC` names it anywhere
         task_list = validate([*(task_list or []), *(f"program:{p}" for p in programs or ())], cond_list, llms,
-                             compat, modes)
+                             compat, modes, shapes)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
         if note:  # announced only once the arguments are known good, so a typo prints one line (as `run`)
@@ -129,7 +132,7 @@ def register(app: typer.Typer) -> None:
         if torn:
             err_console.print(f"results.jsonl ended in a torn line; moved it to {torn} (that episode runs again)",
                               highlight=False, markup=False)
-        specs = plan(task_list, cond_list, llms, n_trials, modes)
+        specs = plan(task_list, cond_list, llms, n_trials, modes, shapes)
         todo = pending(specs, out_dir)
         if len(todo) < len(specs):
             err_console.print(f"resuming: {len(specs) - len(todo)} of {len(specs)} episodes already done")
@@ -207,4 +210,7 @@ def register(app: typer.Typer) -> None:
             fail(f"{d} holds no results.jsonl")
         announce_sandbox(unsafe_sandbox)
         n, changed = rescore_dir(d, judge_llm=judge_llm)
+        from tracr_agent.agent.evaluation.report import load_rows, rich_table
+
+        _table_console().print(rich_table(load_rows(d)))  # rows by condition, residual mode and transform
         console.print(f"rescored {n} episodes; {changed} score(s) changed")

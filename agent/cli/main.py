@@ -40,7 +40,9 @@ err_console = Console(stderr=True)
 
 TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`), generated id gen-SEED-DIFFICULTY-INDEX "
                                      "(see `tracr-agent generate`), or dir:PATH, one model directory (as --model-dir; "
-                                     "dir:SUITE/NAME picks one model of a suite).", show_default=False)
+                                     "dir:SUITE/NAME picks one model of a suite); any of them (and --program, "
+                                     "--model-dir) may end in @rotated[:SEED] or @compressed[:D].",
+                         show_default=False)
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compile afresh instead of using the subject cache.")
 
 
@@ -144,7 +146,9 @@ def show(task: Optional[str] = TaskArg, program: Optional[str] = ProgramOpt,
          source: bool = typer.Option(False, "--source", help="Only the RASP source (a generated task's is a "
                                      "runnable module: save it and `run --program FILE.py:program`).")):
     """Print a subject's architecture (layers, heads, sizes, vocab, the non-empty components) and the RASP
-    program it was compiled from, where there is one (for you: the agent never sees it)."""
+    program it was compiled from, where there is one (for you: the agent never sees it); for a transformed
+    subject (TASK@rotated[:SEED], TASK@compressed[:D]) also the transform: D/d_model, the training time and
+    the final loss."""
     from tracr_agent.tools.subjects.sources import program_source_text, task_source_text
     from tracr_agent.tools.suite.info import model_info_text
 
@@ -158,6 +162,8 @@ def show(task: Optional[str] = TaskArg, program: Optional[str] = ProgramOpt,
         typer.echo(text.rstrip("\n"))
         return
     console.print(model_info_text(subject, show_output=True), highlight=False, markup=False)
+    if subject.transform is not None:
+        console.print("\n".join(subject.transform.summary()), highlight=False, markup=False)
     if text:
         console.rule("RASP source", style="dim")
         console.print(text.rstrip("\n"), highlight=False, markup=False, soft_wrap=True)

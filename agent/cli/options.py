@@ -63,6 +63,8 @@ def limit_options(fn):
     return wrapper
 
 
-ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
-ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see docs/model-dirs.md).")
+ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len); "
+                                                 "FILE.py:FUNCTION@rotated[:SEED] or @compressed[:D] transforms it.")
+ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see docs/model-dirs.md); "
+                                                    "DIR@rotated[:SEED] or DIR@compressed[:D] transforms it.")
 ResidualOpt = typer.Option(Residual.LABELLED.value, "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")

@@ -137,7 +137,7 @@ def load_recorded_subject(header):
     if subject.fingerprint != ref.fingerprint:
         raise TranscriptError(
             f"subject fingerprint mismatch: the transcript recorded {ref.fingerprint}, the freshly loaded "
-            f"{spec.ref} is {subject.fingerprint} (the model changed since the recording; "
+            f"{spec} is {subject.fingerprint} (the model changed since the recording; "
             "re-running its tool calls would compare different models)")
     return subject
 
@@ -198,7 +198,7 @@ def rerun_events(events, problem: Optional[str], name: str) -> int:
             row["text"] = call_tool(subject, row["name"], row["args"], ctx).text
             row["match"] = row["text"] == row["recorded"]
 
-    table = Table(title=f"rerun of {name} · {header.subject.task_id or header.subject.fingerprint} · "
+    table = Table(title=f"rerun of {name} · {header.subject.name} · "
                         f"condition {header.condition} · cap {header.cap_tokens} tokens")
     for col in ("step", "call", "tool", "match"):
         table.add_column(col, justify="right" if col == "step" else "left")

@@ -55,7 +55,8 @@ def version() -> str:
 def subject_ref(subject, spec: SubjectSpec) -> tr.SubjectRef:
     """The header's identity of a loaded subject, and the spec that named it."""
     return tr.SubjectRef(fingerprint=subject.fingerprint, kind=subject.kind, task_id=subject.truth.task_id,
-                         source=subject.truth.task_id or subject.source, spec=str(spec))
+                         source=subject.truth.task_id or subject.source, spec=str(spec),
+                         transform=getattr(subject, "transform", None))
 
 
 def default_transcript_path(out_dir: Path, subject, condition: str, llm: str) -> Path:

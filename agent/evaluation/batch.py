@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.episode.lifecycle import version
@@ -32,8 +32,9 @@ from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
 from tracr_agent.tools.subjects.generate.lookup import task_features
-from tracr_agent.tools.subjects.spec import SubjectSpec, SuiteMember, parse_suite
-from tracr_agent.tools.subjects.subject import limit_torch_threads
+from tracr_agent.tools.subjects.spec import NO_TRANSFORM, SubjectSpec, SuiteMember, member_spec, parse_suite
+from tracr_agent.tools.subjects.transforms import parse_transform
+from tracr_agent.tools.subjects.subject import limit_math_threads
 from tracr_agent.tools.subjects.tasks import get_task
 from tracr_agent.tools.conditions import CONDITIONS, RESIDUAL_MODES, Residual
 
@@ -52,6 +53,9 @@ class _RecordHead(BaseModel):
     condition: str
     residual: Residual = Residual.LABELLED
     """`labelled` or `raw` (`--residual`); results from before the field read as labelled."""
+    transform: Optional[str] = None
+    """The subject's transform (`rotated`, `compressed:12`; `eval --transforms`, or an `ID@…` task); None:
+    untransformed."""
     llm: str
     trial: int
     status: str
@@ -62,6 +66,14 @@ class _RecordHead(BaseModel):
     family_correct: Optional[bool] = None
     explained: Optional[bool] = None
     """Functionally correct and not tabulated (agent/scoring/explanation.py)."""
+
+
+    @model_validator(mode="after")
+    def _transform_in_its_column(self):
+        # `--tasks reverse@rotated` once named the task with its transform: the transform has its own column
+        if self.transform is None and not self.suite and "@" in self.task:
+            self.task, _, self.transform = self.task.rpartition("@")
+        return self
 
 
 class ResultRecord(Counters, _RecordHead):
@@ -91,24 +103,31 @@ class EpisodeSpec:
     model_dir: Optional[str] = None
     residual: Residual = Residual.LABELLED
     subject: Optional[str] = None
-    """The subject's spec text where the task name alone does not name it (a `--program`, a transformed
-    subject); None: the task name (or the suite member's model directory)."""
+    """The spec text of a `--program` subject (its task name is the file's name); None: the task name, or
+    the suite member's model directory."""
+    transform: Optional[str] = None
+    """`rotated[:SEED]`, `compressed[:D]`, or None: untransformed."""
 
     def subject_spec(self) -> SubjectSpec:
-        """The subject this episode investigates."""
+        """The subject this episode investigates (a program, a suite member's model directory, else the task
+        name), under its transform."""
         if self.subject:
-            return SubjectSpec.parse(self.subject)
-        return SubjectSpec(kind="model_dir", ref=self.model_dir) if self.model_dir else SubjectSpec.parse(self.task)
+            return SubjectSpec.parse(self.subject).with_transform(parse_transform(self.transform)
+                                                                   if self.transform else None)
+        return member_spec(self.task, self.model_dir, self.transform)
 
     @property
     def key(self) -> str:
         task = f"{self.suite}/{self.task}" if self.suite else self.task
-        # labelled keeps the key it had before residual modes existed, so old runs still --resume
+        # the subject's name as `ID@transform`, as `--tasks` takes it; labelled keeps the key it had
+        # before residual modes existed: old runs still --resume
+        task += f"@{self.transform}" if self.transform else ""
         mode = "" if self.residual == Residual.LABELLED else f"|{self.residual}"
         return f"{task}|{self.condition}{mode}|{self.llm}|{self.trial}"
 
     def filename(self) -> str:
         task = f"{_safe(self.suite)}__{_safe(self.task)}" if self.suite else self.task
+        task += f"@{_safe(self.transform)}" if self.transform else ""
         mode = "" if self.residual == Residual.LABELLED else f"__{self.residual}"
         return f"{task}__{self.condition.replace('+', '_')}{mode}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
 
@@ -124,7 +143,7 @@ def score_fields(score: Optional[Score]) -> dict:
 
 def record_from_score(spec: EpisodeSpec, score: Optional[Score], **fields) -> ResultRecord:
     return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition,
-                        residual=spec.residual, llm=spec.llm, trial=spec.trial,
+                        residual=spec.residual, transform=spec.transform, llm=spec.llm, trial=spec.trial,
                         score=score, features=None if spec.suite else task_features(spec.task),
                         **score_fields(score), **fields)
 
@@ -253,27 +272,59 @@ def check_llm_reachable(spec: str) -> None:
 
 
 def plan(members: list[SuiteMember], conditions: list[str], llms: list[str], trials: int,
-         residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[EpisodeSpec]:
-    return [EpisodeSpec(m.name, c, l, i, suite=m.suite, model_dir=m.spec.ref if m.spec.kind == "model_dir" and m.suite else None,
-                        residual=Residual(r), subject=str(m.spec) if m.spec.kind == "program" or m.spec.transform else None)
-            for m in members for c in conditions for r in residuals for l in llms for i in range(trials)]
+         residuals: tuple[str, ...] = (Residual.LABELLED,),
+         transforms: tuple[Optional[str], ...] = (None,)) -> list[EpisodeSpec]:
+    """Every episode: member × transform × condition × residual mode × LLM × trial. A member named with
+    its own transform (`reverse@rotated`) keeps it (`validate` refuses it beside `--transforms`)."""
+    return [EpisodeSpec(m.name, c, l, i, suite=m.suite,
+                        model_dir=m.spec.ref if m.spec.kind == "model_dir" and m.suite else None,
+                        residual=Residual(r), subject=str(m.spec.without_transform()) if m.spec.kind == "program" else None,
+                        transform=str(m.spec.transform) if m.spec.transform else x)
+            for m in members for x in transforms for c in conditions for r in residuals for l in llms
+            for i in range(trials)]
+
+
+def parse_transforms(values: list[str]) -> tuple[Optional[str], ...]:
+    """`eval --transforms none,rotated,compressed:12` -> (None, 'rotated', 'compressed:12'), each checked
+    (tools/subjects/transforms: one SubjectError line for an unknown one), repeats dropped."""
+    out = []
+    for v in values:
+        try:
+            out.append(None if v == NO_TRANSFORM else str(parse_transform(v)))
+        except UserError as e:
+            raise UserError(f"--transforms {v!r}: {e}; or {NO_TRANSFORM} for the untransformed subject") from None
+    return tuple(dict.fromkeys(out)) or (None,)
 
 
 def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str],
-             residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[SuiteMember]:
+             residuals: tuple[str, ...] = (Residual.LABELLED,),
+             transforms: tuple[Optional[str], ...] = (None,)) -> list[SuiteMember]:
     """Resolves every `--tasks` entry (tools/subjects/spec.py `parse_suite`: ids, aliases, generated ids,
-    `gen:S:D:N` and `dir:PATH` suites, `all`) and checks conditions, residual modes and LLMs, all before
-    any episode starts."""
+    `gen:S:D:N` and `dir:PATH` suites, `all`) and checks conditions, residual modes, transforms and LLMs,
+    all before any episode starts. Every compression is trained (or read from the cache) here: one that
+    cannot be faithful is one line now, not an error in each of its episodes."""
     # checked first: resolving generated tasks can take minutes
     bad = [m for m in residuals if m not in RESIDUAL_MODES]
     if bad:
         raise UserError(f"unknown residual mode(s) {', '.join(bad)}; choose from: {', '.join(RESIDUAL_MODES)}")
     members = [m for t in tasks for m in parse_suite(t)]
+    named = [m for m in members if m.spec.transform is not None]
+    if named and transforms != (None,):
+        raise UserError(f"--tasks {named[0].spec} names its transform and --transforms gives more: give the "
+                        f"untransformed {named[0].spec.without_transform()} with --transforms, or drop --transforms")
     for m in members:
         if m.spec.kind == "task" and is_generated(m.spec.ref):
             get_task(m.spec.ref)  # generated, compiled and verified now (cached), not in every episode
         elif m.spec.kind == "program":
             m.spec.load()  # the user's program: imported and compiled now (cached), a bad one is one line
+    for m in members:
+        for x in transforms:
+            spec = m.spec.with_transform(parse_transform(x) if x else None)
+            if spec.transform is not None and spec.transform.name == "compressed":
+                try:
+                    spec.load()  # trained once and cached, or refused (and nothing cached)
+                except UserError as e:
+                    raise UserError(f"--tasks {m.name}@{spec.transform}: {e}") from None
     bad = [c for c in conditions if c not in CONDITIONS]
     if bad:
         raise UserError(f"unknown condition(s) {', '.join(bad)}; choose from: {', '.join(CONDITIONS)}")
@@ -337,7 +388,7 @@ class BatchRunner:
         return await self.run_in_threads(specs, concurrency)
 
     async def run_in_threads(self, specs: list[EpisodeSpec], concurrency: int) -> list[ResultRecord]:
-        limit_torch_threads()  # in the main thread, before the worker threads exist
+        limit_math_threads()  # in the main thread, before the worker threads exist
         sem = asyncio.Semaphore(max(1, concurrency))
 
         async def one(spec):

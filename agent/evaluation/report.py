@@ -1,6 +1,7 @@
 """Reports over an evaluation directory: rich table, report.md and report.html with plots.
 
-Rows are task × condition (× residual mode: `whitebox (raw)` is its own row) × LLM: label, family and functional accuracy and the share
+Rows are task × condition (× residual mode and transform: `whitebox (raw)` and `whitebox (rotated)` are rows of
+their own) × LLM: label, family and functional accuracy and the share
 *explained* (functionally correct and not tabulated) with Wilson 95% intervals, mean tool
 calls, tokens, cost and wall time. Family and explained count only the records scored with
 them (results from before scorer version 2 show "-" until `rescore`). Label accuracy counts only
@@ -24,6 +25,7 @@ from tracr_agent.agent.evaluation.breakdown import label_applies
 from tracr_agent.agent.evaluation.plots import PLOTS, SKIP_REASONS
 from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc, wilson
 from tracr_agent.agent.investigators.registry import CLOSED_WORLD
+from tracr_agent.tools.subjects.spec import NO_TRANSFORM
 
 
 @dataclass
@@ -95,9 +97,11 @@ def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
 
 
 def _filters(task: str, r: ResultRecord) -> tuple:
-    """The viewer's filter for a row: its task (aggregate rows have none), condition, residual mode, LLM."""
+    """The viewer's filter for a row: its task (aggregate rows have none), condition, residual mode, transform,
+    LLM."""
     out = [] if task.startswith("(") else [("task", task)]
-    return tuple(out + [("condition", r.condition), ("residual", r.residual), ("llm", r.llm)])
+    return tuple(out + [("condition", r.condition), ("residual", r.residual),
+                        ("transform", r.transform or NO_TRANSFORM), ("llm", r.llm)])
 
 
 def llm_name(spec: str) -> str:

@@ -15,7 +15,8 @@ from tracr_agent.agent.scoring.judge import make_judge
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.agent.scoring.score import score_prediction
-from tracr_agent.tools.subjects.spec import SubjectSpec
+from tracr_agent.tools.subjects.spec import SubjectSpec, member_spec
+from tracr_agent.tools.subjects.transforms import parse_transform
 
 
 class Unreadable(Exception):
@@ -46,9 +47,10 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
             return None
         events, _ = tr.read_transcript(path, strict=False)
         header = events[0].subject
-        key, task = SubjectSpec(kind="program" if header.kind == "program" else "model_dir", ref=header.source), None
+        base = SubjectSpec(kind="program" if header.kind == "program" else "model_dir", ref=header.source)
+        key, task = base.with_transform(parse_transform(rec.transform) if rec.transform else None), None
     else:
-        key = SubjectSpec.parse(rec.task)
+        key = member_spec(rec.task, None, rec.transform)  # the subject as the episode investigated it
         task = key.ref if key.kind == "task" else None
     if key not in subjects:
         subjects[key] = key.load()

@@ -26,5 +26,7 @@ def fmt_acc(k: int, n: int) -> str:
 
 
 def condition_name(r: ResultRecord) -> str:
-    """The condition column: a raw-residual run is its own row, `whitebox (raw)`, next to `whitebox`."""
-    return r.condition if r.residual == Residual.LABELLED else f"{r.condition} ({r.residual})"
+    """The condition column: a raw-residual run and a transformed subject's are rows of their own,
+    `whitebox (raw)`, `whitebox (rotated)`, `whitebox (raw, compressed:12)`, next to `whitebox`."""
+    marks = ([] if r.residual == Residual.LABELLED else [str(r.residual)]) + ([r.transform] if r.transform else [])
+    return f"{r.condition} ({', '.join(marks)})" if marks else r.condition

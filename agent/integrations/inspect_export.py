@@ -43,7 +43,8 @@ def _messages(events: list) -> list:
 
 
 def episode_sample(events: list, sample_id: str, epoch: int, task: Optional[str] = None, suite: Optional[str] = None):
-    """One transcript as an Inspect EvalSample of tracr_agent/interp (`task`, `suite`: its results record's)."""
+    """One transcript as an Inspect EvalSample of tracr_agent/interp (`task`, `suite`: its results record's;
+    a transformed subject's sample id ends in its transform, `reverse@rotated`, as the task names it)."""
     from inspect_ai.log import EvalSample
     from inspect_ai.model import ModelOutput, ModelUsage
 
@@ -58,8 +59,9 @@ def episode_sample(events: list, sample_id: str, epoch: int, task: Optional[str]
     prediction = {k: getattr(pred, k) for k in ("label", "description", "implementation", "confidence")} if pred else None
     limit = next((e for e in events if isinstance(e, tr.LimitEvent)), None)
     ref = header.subject
+    transform = ref.named_transform
     store = {"task": task or ref.task_id or ref.source, "suite": suite,
-             "model_dir": None if ref.kind == "task" else ref.source,
+             "model_dir": None if ref.kind == "task" else ref.source, "transform": transform,
              "condition": header.condition, "residual": header.residual, "cap_tokens": header.cap_tokens,
              "closed_set": header.closed_set, "max_tool_calls": header.limits.max_tool_calls if header.limits else None,
              "seed": header.seed, "subject": ref.model_dump(), "tool_calls": end.tool_calls if end else 0,
@@ -72,7 +74,8 @@ def episode_sample(events: list, sample_id: str, epoch: int, task: Optional[str]
     last = next((m for m in reversed(messages) if m.role == "assistant"), None)
     first_user = next((m.text for m in messages if m.role == "user"), "")
     return EvalSample(
-        id=sample_id, epoch=epoch, input=first_user, target="", messages=messages,
+        id=f"{sample_id}@{transform}" if transform else sample_id, epoch=epoch, input=first_user, target="",
+        messages=messages,
         output=ModelOutput.from_content(header.llm, last.text if last else ""),
         scores={SCORER: inspect_score(typed, prediction, pred.forced if pred else None)} if typed else None,
         metadata={"tracr_agent": {k: store[k] for k in ("task", "suite", "model_dir", "condition", "residual",

@@ -204,7 +204,7 @@ def log_episodes(path: Path, sample: Optional[str] = None, notes: Optional[list]
         header, end = events[0], events[-1]
         ep = _store(s)
         spec = EpisodeSpec(ep["task"], header.condition, header.llm, s.epoch - 1, suite=ep.get("suite"),
-                           model_dir=ep.get("model_dir"), residual=header.residual)
+                           model_dir=ep.get("model_dir"), residual=header.residual, transform=ep.get("transform"))
         score = next((e.score for e in events if isinstance(e, tr.ScoreEvent)), None)
         pred = next((e for e in events if isinstance(e, tr.PredictionEvent)), None)
         record = record_from_score(spec, score, status=end.status, label=pred.label if pred else None,
@@ -237,7 +237,8 @@ def write_eval_dir(path: Path, out: Path, notes: Optional[list] = None) -> int:
     lines = []
     for e in episodes:
         r = e.record
-        spec = EpisodeSpec(r.task, r.condition, r.llm, r.trial, suite=r.suite, residual=r.residual)
+        spec = EpisodeSpec(r.task, r.condition, r.llm, r.trial, suite=r.suite, residual=r.residual,
+                           transform=r.transform)
         rel = Path("transcripts") / spec.filename()
         (out / rel).unlink(missing_ok=True)  # refreshed from the log, never appended to
         writer = tr.TranscriptWriter(out / rel)

@@ -8,8 +8,7 @@ from tracr_agent.tools.suite.base import REGISTRY, RESIDUAL_MODES, get_condition
 SYSTEM = """You are an interpretability researcher investigating a small transformer compiled by Tracr.
 Tracr compiles a RASP program (a sequence-to-sequence algorithm over short token sequences) into exact
 transformer weights: attention heads move information between positions, MLPs compute elementwise
-functions, and the residual stream holds variables in one-hot (categorical) or single-dimension
-(numerical) form. {residual_note} Every input starts with a BOS token at position 0; the model
+functions, and the residual stream holds variables {residual_form}. {residual_note} Every input starts with a BOS token at position 0; the model
 produces one output per input position 1..n.
 
 Your goal: find out which algorithm the model computes. Investigate with the tools, form hypotheses and test
@@ -27,6 +26,12 @@ output: {output_kind}.
 Tools available in this session: {tools}.
 {condition_note}Be economical: each tool call costs time and tokens, and outputs are capped."""
 
+ONE_HOT = "in one-hot (categorical) or single-dimension (numerical) form"
+AS_DIRECTIONS = "as directions or subspaces"
+NOT_PRIVILEGED = ("Here the residual dimensions are unlabelled (d0, d1, …) and the basis is not privileged: which "
+                  "directions form a variable,\nand what each one holds, is for you to find.")
+"""For a subject with no privileged residual basis (a transformed one): no one-hot blocks to read."""
+
 OPENING = "Investigate the model and commit to a prediction with submit_prediction."
 
 
@@ -36,8 +41,10 @@ def system_prompt(condition: Condition, subject, closed_set_labels: list[str] | 
     tools = "; ".join(f"{n} ({REGISTRY[n].description.split('.')[0].lower()})" for n in names)
     kind = "numerical (one number per position)" if subject.output_kind == "numerical" else "categorical"
     note = get_condition(condition).prompt_note
+    basis_free = getattr(subject, "transform", None) is not None
     text = SYSTEM.format(tools=tools, condition_note=note + "\n" if note else "", vocab=subject.vocab_text(),
-                         residual_note=RESIDUAL_MODES[residual].prompt_note,
+                         residual_form=AS_DIRECTIONS if basis_free else ONE_HOT,
+                         residual_note=NOT_PRIVILEGED if basis_free else RESIDUAL_MODES[residual].prompt_note,
                          max_seq_len=subject.max_seq_len, output_kind=kind)
     if closed_set_labels:
         text += ("\n\nThe model performs one of these tasks; your label must be exactly one of them:\n"

@@ -19,13 +19,15 @@ from tracr_agent.agent.records.limits import Limits
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.spec import SubjectSpec
+from tracr_agent.tools.subjects.transforms.record import TransformRecord
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
-SCHEMA_MINOR = 2
+SCHEMA_MINOR = 3
 """Additive revision within SCHEMA_VERSION, stamped on every header written (docs/transcript-format.md):
 0 = the first release; 1 = `tool_result.origin`; 2 = the header holds the whole EpisodeConfig
-(`subject.spec`, `compat`, `static_hooks`, `static_inputs`)."""
+(`subject.spec`, `compat`, `static_hooks`, `static_inputs`); 3 = `subject.transform`, the transform's
+record (tools/subjects/transforms/record.py)."""
 
 
 class _Event(BaseModel):
@@ -41,6 +43,24 @@ class SubjectRef(BaseModel):
     source: str = ""
     spec: Optional[str] = None
     """The SubjectSpec that named it (tools/subjects/spec.py, canonical text); absent before revision 1.2."""
+    transform: Optional[TransformRecord] = None
+    """A transformed subject's transform, as applied (its seed; compressed: D, the training, the search).
+    For the people running the study: never shown to the investigator. Absent before revision 1.3."""
+
+    @property
+    def named_transform(self) -> Optional[str]:
+        """The transform as the subject was named (`rotated:3`, `compressed`: what `eval --transforms` and
+        a results record call it), or None."""
+        from tracr_agent.tools.subjects.spec import split_transform
+
+        transform = split_transform(self.spec)[1] if self.spec else None
+        return None if transform is None else str(transform)
+
+    @property
+    def name(self) -> str:
+        """What people's views call the subject: its task id (or fingerprint), with the transform applied."""
+        base = self.task_id or self.fingerprint
+        return base if self.transform is None else f"{base}@{self.transform.applied}"
 
     def subject_spec(self) -> SubjectSpec:
         """How to load the subject again: its recorded spec, or (older files) one made from kind and source."""

@@ -71,6 +71,8 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
              ("closed set", "yes" if h.closed_set else "no"), ("created", h.created),
              ("tracr-agent", h.tracr_agent_version), ("tool-output cap", f"{h.cap_tokens} tokens"),
              ("limits", ", ".join(f"{k}={v}" for k, v in (h.limits.model_dump() if h.limits else {}).items()) or "-")]
+    if h.subject.transform is not None:
+        facts += [tuple(line.split(": ", 1)) for line in h.subject.transform.summary()]  # transform, training, search
     if h.closed_world:
         facts.append(("closed world", "yes: the investigator knows the zoo's reference functions (a lookup)"))
     if h.unsafe_sandbox:
@@ -80,7 +82,7 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
                   ("tokens", str(end.tokens)), ("cost", f"${end.cost:.4f}"), ("duration", f"{end.duration_s:.1f} s")]
     else:
         facts.append(("status", "incomplete (no end event)"))
-    title = f"tracr-agent episode: {h.subject.task_id or h.subject.fingerprint} · {h.condition} · {h.llm}"
+    title = f"tracr-agent episode: {h.subject.name} · {h.condition} · {h.llm}"
     blocks: list[tuple] = [("title", title), ("facts", facts)]
     if problem:
         blocks.append(("warning", f"The transcript is damaged: {problem}. Only the events before it are shown."))

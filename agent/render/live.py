@@ -53,7 +53,7 @@ class LiveView:
         self.t = max(self.t, ev.t)
         if isinstance(ev, tr.Header):
             who = "human" if ev.actor == "human" else ev.llm + (" (closed-world)" if ev.closed_world else "")
-            subj = ev.subject.task_id or ev.subject.fingerprint
+            subj = ev.subject.name
             c.rule(f"[bold]tracr-agent[/] · subject {subj} · condition {ev.condition} · {who}")
         elif isinstance(ev, tr.LLMRequest):
             if self.verbose and self._show("llm"):

@@ -150,10 +150,10 @@ def test_the_report_table_links_each_row_into_the_viewer(tmp_path):
     assert runner.invoke(app, ["report", str(d)]).exit_code == 0
     md = (d / "report.md").read_text()
     assert "| reverse | full | baseline | 6 | 6/6 (100%, CI 61–100) |" in md
-    assert "[view](view.html#task=reverse&condition=full&residual=labelled&llm=baseline) |" in md
-    assert "[view](view.html#condition=full&residual=labelled&llm=baseline) |" in md  # the (all tasks) row
+    assert "[view](view.html#task=reverse&condition=full&residual=labelled&transform=none&llm=baseline) |" in md
+    assert "[view](view.html#condition=full&residual=labelled&transform=none&llm=baseline) |" in md  # the (all tasks) row
     page = (d / "report.html").read_text()
-    assert ('<a href="view.html#task=sort&amp;condition=blackbox&amp;residual=labelled&amp;llm=baseline">view</a>'
+    assert ('<a href="view.html#task=sort&amp;condition=blackbox&amp;residual=labelled&amp;transform=none&amp;llm=baseline">view</a>'
             in page)
     view = (d / "view.html").read_text()
     assert 'data-task="sort"' in view and 'data-condition="blackbox"' in view

@@ -135,6 +135,25 @@ def test_whitebox_raw_offers_its_tools_and_shows_raw_dimensions(tmp_path, load):
     assert results[1].text == expected.text and "d0" in results[1].text and "tokens:" not in results[1].text
 
 
+def test_a_transformed_subject_is_its_own_sample_and_reads_back_with_its_transform(tmp_path, load):
+    from tracr_agent.tools.subjects.transforms import apply_transform
+
+    script = [call("decode_residual", {"input": ["a", "b"], "layer": 0}), call("submit_prediction", PREDICTION)]
+    log = run(tmp_path, script, tasks="reverse@rotated:2", condition="whitebox")
+    sample, = log.samples
+    assert sample.id == "reverse@rotated:2"
+    expected = call_tool(apply_transform(load("reverse"), "rotated:2"), "decode_residual",
+                         {"input": ["a", "b"], "layer": 0}, ToolContext(condition="whitebox"))
+    assert [m.text for m in sample.messages if m.role == "tool"][0] == expected.text
+    assert scored(sample).metadata["score"]["functional"]["correct"] is True
+    out = tmp_path / "from-inspect"
+    r = cli({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}, "rescore", log.location, "--out", out)
+    assert r.returncode == 0 and "whitebox (rotated:2)" in r.stdout, r.stdout + r.stderr
+    record = json.loads((out / "results.jsonl").read_text())
+    assert (record["key"], record["task"], record["transform"]) == (
+        "reverse@rotated:2|whitebox|inspect:mockllm/model|0", "reverse", "rotated:2")
+
+
 def test_after_the_tool_limit_only_submit_prediction_is_offered(tmp_path):
     script = [call("model_info", {}), call("list_hooks", {}), call("submit_prediction", PREDICTION)]
     log = run(tmp_path, script, tasks="reverse", condition="full", max_tool_calls=2)

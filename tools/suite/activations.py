@@ -18,7 +18,7 @@ from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid, hook_kin
 from tracr_agent.tools.suite.machine import activations_json
 from tracr_agent.tools.suite.base import ToolContext, tool
 from tracr_agent.tools.errors import ToolError
-from tracr_agent.tools.protocol.values import fmt_num, fmt_seq, shows_nonzero
+from tracr_agent.tools.protocol.values import fmt_num, fmt_seq, shows_nonzero, table
 from tracr_agent.tools.suite.residual import check_layer, pos_labels
 
 FULL_TABLE_COLS = 12
@@ -57,17 +57,6 @@ def resolve_hook(subject, ctx: ToolContext, hook: str, *, allow_logits: bool = T
 
 
 # -- formatting -----------------------------------------------------------------------------
-
-
-def table(row_labels: list[str], col_labels: list[str], rows: list[list[float]], corner: str = "") -> str:
-    """An aligned text table of rounded numbers."""
-    cells = [[fmt_num(x) for x in r] for r in rows]
-    w0 = max(len(corner), *(len(l) for l in row_labels))
-    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(col_labels)]
-    head = corner.ljust(w0) + "  " + "  ".join(c.rjust(w) for c, w in zip(col_labels, widths))
-    body = [l.ljust(w0) + "  " + "  ".join(x.rjust(w) for x, w in zip(r, widths))
-            for l, r in zip(row_labels, cells)]
-    return "\n".join([head.rstrip(), *(b.rstrip() for b in body)])
 
 
 def compress_ranges(idx: list[int], prefix: str = "") -> str:

@@ -109,7 +109,7 @@ def tool_names(condition: str) -> list[str]:
     return [n for n in names if rules.allows(REGISTRY[n])]
 
 
-TOOL_MODULES = ("residual", "activations", "outputs", "ablation", "probe", "info", "prediction")
+TOOL_MODULES = ("residual", "activations", "outputs", "ablation", "probe", "writes", "project", "info", "prediction")
 """The modules that register tools, in the order the agent's tool list shows them."""
 
 

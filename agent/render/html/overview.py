@@ -1,4 +1,4 @@
-"""The batch overview: a task × (condition × LLM × residual mode) heatmap of accuracy with Wilson intervals
+"""The batch overview: a task × (condition × LLM × residual mode × transform) heatmap of accuracy with Wilson intervals
 on hover, one breakdown table per optional field the results carry, and the filterable episode list."""
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from urllib.parse import quote
 
 from tracr_agent.agent.evaluation.stats import wilson
 from tracr_agent.tools.conditions import Residual
+from tracr_agent.tools.subjects.spec import NO_TRANSFORM
 from tracr_agent.agent.render.html.sources import Batch, Episode
 
-COLUMN_DIMS = (("condition", "condition"), ("llm", "LLM"), ("residual", "residual"))
+COLUMN_DIMS = (("condition", "condition"), ("llm", "LLM"), ("residual", "residual"), ("transform", "transform"))
 """Fields that split the heatmap's columns (each shown when the batch has more than one value; condition always)."""
 
-NOT_BREAKDOWNS = {"key", "task", "subject", "condition", "llm", "residual", "trial", "status", "label",
+NOT_BREAKDOWNS = {"key", "task", "subject", "condition", "llm", "residual", "transform", "trial", "status", "label",
                   "label_correct", "functional_correct", "agreement", "tool_calls", "llm_turns", "tokens", "cost",
                   "duration_s", "transcript", "error", "score", "file", "fingerprint", "actor", "created",
                   "prediction", "problem", "family_correct", "explained", "scorer_version", "functional", "judge",
@@ -35,14 +36,15 @@ def column_dims(episodes: list[Episode]) -> list[tuple[str, str]]:
             if k == "condition" or len({_value(e, k) for e in episodes}) > 1]
 
 
-DEFAULTS = {"residual": Residual.LABELLED.value}
-"""What a record written before a field existed means by its absence."""
+DEFAULTS = {"residual": Residual.LABELLED.value, "transform": NO_TRANSFORM}
+"""What a record written before a field existed (or with it empty) means by its absence."""
 
 
 def _value(ep: Episode, key: str) -> str:
     if key == "task":
         return ep.task
-    v = ep.get(key, DEFAULTS.get(key))
+    v = ep.get(key)
+    v = DEFAULTS.get(key) if v is None else v
     return "" if v is None else str(v)
 
 
