@@ -4,8 +4,9 @@ nothing ever reaches the internet. Not a test module.
 
 `ProviderServer(script)` answers each request with the next entry of `script`: an HTTP status code (an
 error reply), a float (sleep that many seconds, then a 503: a server slower than any sane limit), or
-`(text, [(tool_name, args), …])` in the provider's own wire format; it keeps every request (path,
-headers, JSON body) in `requests`.
+`(text, [(tool_name, args), …])` in the provider's own wire format (in OpenAI's, `args` given as a str is
+sent as the arguments text itself, e.g. '[1, 2]'); it keeps every request (path, headers, JSON body) in
+`requests`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def openai_reply(i: int, text: str, calls: list) -> dict:
             "choices": [{"index": 0, "finish_reason": "tool_calls" if calls else "stop",
                          "message": {"role": "assistant", "content": text, "tool_calls": [
                              {"id": f"call{i:02d}{k:03d}", "type": "function",
-                              "function": {"name": name, "arguments": json.dumps(args)}}
+                              "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
                              for k, (name, args) in enumerate(calls)]}}],
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}}
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
+from tracr_agent.agent.backends.tool_args import checked_mistral_class, checked_openai_class
 from tracr_agent.tools.errors import UserError
 
 ENV_LLM = "TRACR_AGENT_LLM"
@@ -163,7 +164,10 @@ def _provider_backend(kind: str, rest: str, prepare, announce: str, forced: dict
         kwargs["max_tokens"] = 8192  # the Messages API requires a cap on the reply
     if at:
         kwargs[p.url_kwarg] = url
-    chat = init_chat_model(model, model_provider=kind, **kwargs)
+    if kind == "mistralai":  # OpenAI's wire format: non-object arguments must not crash the reply
+        chat = checked_mistral_class()(model=model, **kwargs)
+    else:
+        chat = init_chat_model(model, model_provider=kind, **kwargs)
     price = (0.0, 0.0) if p.free else price_of(p.prices, model)
     spec = f"{kind}:{rest}"
     if price is None:
@@ -211,8 +215,6 @@ def llm_backend(spec: str, compat: str, announce: str, timeout: float, max_retri
 
 
 def _chat_openai(model: str, base_url: Optional[str], key_env: Optional[str], timeout: float):
-    from langchain_openai import ChatOpenAI
-
     # No client retries: backends/reply.py retries within the episode's wall time (the client's own
     # retries, each with the full timeout, once kept a 30 s episode running for 486 s).
     kwargs: dict = {"model": model, "timeout": timeout, "max_retries": 0}
@@ -223,4 +225,4 @@ def _chat_openai(model: str, base_url: Optional[str], key_env: Optional[str], ti
         kwargs["reasoning_effort"] = os.environ.get("TRACR_AGENT_REASONING_EFFORT", "medium")
     else:
         kwargs["temperature"] = 0
-    return ChatOpenAI(**kwargs)
+    return checked_openai_class()(**kwargs)

@@ -35,6 +35,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
 
+from tracr_agent.agent.backends.tool_args import NOT_AN_OBJECT
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.limits import Limits
 from tracr_agent.agent.records.recorder import Recorder
@@ -227,8 +228,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
             out.append(tool_message(c, text, is_error, data))
         for i, bad in enumerate(ai.invalid_tool_calls):
             cid = bad.get("id") or f"bad_{step}_{i}"
-            text = (f"error: the arguments of your {bad.get('name')!r} call are not valid JSON "
-                    f"({bad.get('error') or 'parse error'}); send a JSON object matching the tool's schema")
+            text = invalid_call_text(bad)
             recorder.emit(tr.ToolCallEvent(step=step, call_id=cid, name=bad.get("name") or "", args=bad.get("args")))
             recorder.emit(tr.ToolResultEvent(step=step, call_id=cid, name=bad.get("name") or "", text=text, is_error=True,
                                              origin="invalid_call"))
@@ -304,6 +304,15 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
     g.add_edge("force", "agent")
     g.add_edge("give_up", END)
     return g.compile(checkpointer=checkpointer)
+
+
+def invalid_call_text(bad: dict) -> str:
+    """The tool error that answers a call whose arguments could not be read (not JSON, or JSON but
+    not an object: agent/backends/tool_args.py)."""
+    error = bad.get("error") or "parse error"
+    what = error if error.startswith(NOT_AN_OBJECT) else f"not valid JSON ({error})"
+    return (f"error: the arguments of your {bad.get('name')!r} call are {what.removeprefix('the arguments are ')}; "
+            "send a JSON object matching the tool's schema")
 
 
 def tool_message(call: dict, text: str, is_error: bool, data) -> ToolMessage:

@@ -22,7 +22,7 @@ from tracr_agent.tools.protocol.hooks import attn_out, attn_z, mlp_out
 from tracr_agent.tools.subjects.compare import value_equal
 from tracr_agent.tools.subjects.rawview import is_raw
 from tracr_agent.tools.suite.activations import check_head, resolve_hook
-from tracr_agent.tools.suite.base import ToolContext, check_inputs, tool
+from tracr_agent.tools.suite.base import ToolContext, TokenLists, Tokens, check_inputs, tool
 from tracr_agent.tools.errors import ToolError
 from tracr_agent.tools.protocol.values import fmt_num, fmt_seq
 from tracr_agent.tools.suite.outputs import format_output
@@ -177,7 +177,7 @@ class AblateArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     components: list[str] = Field(
         description="Components to knock out together: 'L.H' a head (e.g. '0.1'), 'L.mlp' an MLP, 'L.attn' a whole attention layer.")
-    inputs: list[list] = Field(description="Input sequences (tokens from the vocab, BOS excluded), at most 16.")
+    inputs: TokenLists = Field(description="Input sequences (tokens from the vocab, BOS excluded), at most 16.")
     mode: Literal["zero", "mean"] = Field(
         "zero", description="'zero' sets the output to 0; 'mean' to its average over 64 fixed random inputs.")
 
@@ -235,8 +235,8 @@ def ablate(subject, ctx: ToolContext, args: AblateArgs) -> str:
 
 class PatchArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    clean_input: list = Field(description="The input whose activation is copied (tokens, BOS excluded).")
-    corrupt_input: list = Field(description="The input the model runs on; same number of tokens as clean_input.")
+    clean_input: Tokens = Field(description="The input whose activation is copied (tokens, BOS excluded).")
+    corrupt_input: Tokens = Field(description="The input the model runs on; same number of tokens as clean_input.")
     component: str = Field(
         description="'L.H' a head (its attn.hook_z slice), 'L.mlp' an MLP's output, 'L.attn' an attention layer's "
         "output, or any hook name from list_hooks (e.g. 'blocks.1.hook_resid_post').")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid, hook_kind, hook_layer, standard_hooks
 from tracr_agent.tools.suite.machine import activations_json
-from tracr_agent.tools.suite.base import ToolContext, tool
+from tracr_agent.tools.suite.base import ToolContext, Tokens, tool
 from tracr_agent.tools.errors import ToolError
 from tracr_agent.tools.protocol.values import fmt_num, fmt_seq, shows_nonzero
 from tracr_agent.tools.suite.residual import check_layer, pos_labels
@@ -124,7 +124,8 @@ def matrix_text(row_labels: list[str], col_labels: list[str], rows: list[list[fl
 class ActArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hook: str = Field(description="A hook name exactly as list_hooks prints it, e.g. 'blocks.0.attn.hook_pattern'.")
-    input: list = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
+    input: Tokens = Field(description="One input sequence (tokens from the vocab, BOS excluded); with format 'json', "
+                                       "also a list of such sequences.")
     head: Optional[int] = Field(None, description="Only this head (attention hooks with a head dimension).")
     positions: Optional[list[int]] = Field(
         None, description="Only these positions (0 is BOS, the input is at 1..n); for attention tables, these queries.")
@@ -214,7 +215,7 @@ class PatternArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     layer: int = Field(description="Layer index, 0..n_layers-1.")
     head: int = Field(description="Head index, 0..n_heads-1.")
-    input: list = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
+    input: Tokens = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
 
 
 def _key(j: int) -> str:

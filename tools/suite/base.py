@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, WithJsonSchema
 
 from tracr_agent.tools.errors import ToolError
 from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS, cap_text
@@ -31,6 +31,15 @@ from tracr_agent.tools.conditions import (  # noqa: F401 (re-exported)
     check_residual,
     get_condition,
 )
+
+
+TOKEN_SCHEMA = {"type": "string", "description": "a token of the input vocab (a number may be given as text: \"3\" for 3)"}
+Tokens = Annotated[list, WithJsonSchema({"type": "array", "items": TOKEN_SCHEMA})]
+"""One input sequence. Every array in a tool's schema has a typed `items` (Gemini's function declarations
+reject `items: {}`); tokens are declared as text, which every provider's schema rules accept and
+`Subject.check_input` reads back ("3" is the token 3), while the values themselves are checked there."""
+TokenLists = Annotated[list[list], WithJsonSchema({"type": "array", "items": {"type": "array", "items": TOKEN_SCHEMA}})]
+"""Several input sequences (see `Tokens`)."""
 
 
 @dataclass
