@@ -56,8 +56,8 @@ def _write_reports(out_dir, rows):
 
 
 def register(app: typer.Typer) -> None:
-    from tracr_agent.agent.cli.main import announce_sandbox, console, err_console, fail, user_errors
-    from tracr_agent.agent.cli.options import limit_options
+    from tracr_agent.agent.cli.main import announce_sandbox, check_sampling_options, console, err_console, fail, user_errors
+    from tracr_agent.agent.cli.options import PriceOpt, TemperatureOpt, TrimOpt, limit_options
 
     @app.command("eval")
     @user_errors
@@ -78,6 +78,9 @@ def register(app: typer.Typer) -> None:
         judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge (any --llm spec naming a chat model)."),
         limits=None,  # the limit options, from @limit_options
         unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
+        temperature: Optional[float] = TemperatureOpt,
+        price: Optional[str] = PriceOpt,
+        trim_tool_outputs: Optional[int] = TrimOpt,
     ):
         """Run many episodes headless across tasks, conditions, LLMs and trials; then print the report."""
         import asyncio
@@ -87,11 +90,13 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         from tracr_agent.agent.evaluation.batch import PRESETS, BatchRunner, pending, plan, prepare_out_dir, validate
+        from tracr_agent.agent.backends.pricing import parse_price
         from tracr_agent.agent.evaluation.report import load_rows, rich_table
-        from tracr_agent.agent.investigators.registry import make_backend
         from tracr_agent.agent.records.config import EpisodeSettings
         from tracr_agent.agent.scoring.judge import make_judge
-    
+
+        check_sampling_options(temperature, trim_tool_outputs)
+        price_set = parse_price(price)
         base = {}
         if preset:
             if preset not in PRESETS:
@@ -118,7 +123,7 @@ def register(app: typer.Typer) -> None:
         runs_on = open_executor(executor)  # before any task is resolved (a gen: suite compiles)
         concurrency = concurrency or runs_on.episode_slots() or 2
         modes = tuple(dict.fromkeys(_split(residual))) or (Residual.LABELLED.value,)
-        task_list = validate(task_list, cond_list, llms, compat, modes)
+        task_list = validate(task_list, cond_list, llms, compat, modes, temperature=temperature)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
         if note:  # announced only once the arguments are known good, so a typo prints one line (as `run`)
@@ -149,8 +154,10 @@ def register(app: typer.Typer) -> None:
             judge = None
             if judge_llm:
                 judge = make_judge(judge_llm)
-            runner = BatchRunner(out_dir, EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set),
-                                 judge=judge, on_event=on_event, executor=runs_on)
+            settings = EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set, temperature=temperature,
+                                       price=list(price_set) if price_set else None, trim_tool_outputs=trim_tool_outputs,
+                                       **base.get("settings", {}))
+            runner = BatchRunner(out_dir, settings, judge=judge, on_event=on_event, executor=runs_on)
             t0 = time.monotonic()
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)

@@ -48,6 +48,11 @@ class ToolContext:
     cap_tokens: int = DEFAULT_CAP_TOKENS
     residual: str = Residual.LABELLED
     """Residual.LABELLED (tracr's residual variables under neutral names) or RAW (unlabelled dims d0 … dN)."""
+    seed: int = 0
+    """The episode's seed (its trial in a batch): tools that sample inputs draw them with it."""
+    check_submission: bool = True
+    """Whether submit_prediction runs f on a few inputs before recording it (not in a forced last turn,
+    which has no turn left to fix it: the prediction is recorded and scored as it is)."""
 
     @property
     def raw(self) -> bool:

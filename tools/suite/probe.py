@@ -48,15 +48,16 @@ class ProbeArgs(BaseModel):
                                       "Positions where it gives None are left out.")
     positions: Optional[list[int]] = Field(None, description="Positions to read (1..n; 0 is BOS and holds no "
                                                              "property); default every token position.")
-    samples: int = Field(300, ge=20, le=2000, description="Inputs drawn from the domain (always the same ones); a quarter "
+    samples: int = Field(300, ge=20, le=2000, description="Inputs drawn from the domain (the same ones throughout a session); a quarter "
                                                           "is held out for the score.")
     kind: Literal["auto", "categorical", "numerical"] = Field(
         "auto", description="'auto': categorical unless every value is a number and there are more than 12.")
 
 
-def _sample(subject, n: int) -> list[list]:
+def _sample(subject, n: int, seed: int = 0) -> list[list]:
+    """`n` inputs of the domain, drawn with the episode's `seed` (the same ones throughout a session)."""
     domain = subject.domain()
-    return random.Random(0).sample(domain, min(n, len(domain)))
+    return random.Random(seed).sample(domain, min(n, len(domain)))
 
 
 def _activations(subject, inputs: list[list]) -> dict:
@@ -158,7 +159,7 @@ def probe(subject, ctx: ToolContext, args: ProbeArgs) -> str:
         if not positions or bad:
             raise ToolError(f"positions must be some of 1..{subject.max_seq_len} (0 is BOS and holds no property), "
                             f"got {args.positions}")
-    inputs = _sample(subject, args.samples)
+    inputs = _sample(subject, args.samples, ctx.seed)
     values = _property_values(subject, args.property, inputs)
     acts = _activations(subject, inputs)[hook]
     held_from = len(inputs) - max(1, len(inputs) // 4)
