@@ -50,7 +50,7 @@ def _write_reports(out_dir, rows):
     reports = write_reports(out_dir, rows, linked=linked)
     if reports.warning:
         err_console.print(f"[bold red]{escape(reports.warning)}[/]", highlight=False, soft_wrap=True)
-    for line in reports.failed_plots:
+    for line in reports.notes + reports.failed_plots:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     return reports
 

@@ -244,6 +244,14 @@ class Counters(BaseModel):
         return cls(**{k: values[k] for k in cls.model_fields if values.get(k) is not None})
 
 
+def cost_text(cost: float, unknown: bool) -> str:
+    """A cost as people read it: `$0.0123`, `unknown` when no call was priced, `$0.0123 + unknown` when
+    only some were (their price unknown: no table entry, no --price)."""
+    if unknown:
+        return f"${cost:.4f} + unknown" if cost else "unknown"
+    return f"${cost:.4f}"
+
+
 class _EndHead(_Event):
     type: Literal["end"] = "end"
     status: Literal["prediction", "no_prediction", "error", "interrupted"]
