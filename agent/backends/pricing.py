@@ -27,6 +27,10 @@ class Price(NamedTuple):
     cache_write: Optional[float] = None
     """Input written to the prompt cache (None: the input price)."""
 
+    def setting(self) -> list[float]:
+        """As `--price` gives it and the header records it: input, output and (when set) cached input."""
+        return [self.input, self.output] + ([self.cached_input] if self.cached_input is not None else [])
+
     def cost(self, usage: "TokenUsage") -> float:
         cached = self.input if self.cached_input is None else self.cached_input
         write = self.input if self.cache_write is None else self.cache_write

@@ -155,7 +155,7 @@ def register(app: typer.Typer) -> None:
             if judge_llm:
                 judge = make_judge(judge_llm)
             settings = EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set, temperature=temperature,
-                                       price=list(price_set) if price_set else None, trim_tool_outputs=trim_tool_outputs,
+                                       price=price_set.setting() if price_set else None, trim_tool_outputs=trim_tool_outputs,
                                        **base.get("settings", {}))
             runner = BatchRunner(out_dir, settings, judge=judge, on_event=on_event, executor=runs_on)
             t0 = time.monotonic()

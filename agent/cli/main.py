@@ -347,7 +347,7 @@ def run(
                            compat=compat, limits=limits, cap_tokens=cap, closed_set=closed_set,
                            static_hooks=[h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None,
                            static_inputs=inputs, seed=seed, trim_tool_outputs=trim_tool_outputs,
-                           price=list(parse_price(price)) if price else None, **backend.sampling())
+                           price=parse_price(price).setting() if price else None, **backend.sampling())
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
     announce(backend)
     announce_sandbox(unsafe_sandbox)

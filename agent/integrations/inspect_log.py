@@ -126,7 +126,7 @@ def sample_events(log, sample) -> list:
             events.append(tr.LLMRequest(step=step, messages=pending, t=t))
             pending = []
             calls = [tr.ToolCallRec(id=c.id, name=c.function, args=c.arguments) for c in m.tool_calls or []]
-            events.append(tr.LLMResponse(step=step, text=m.text, tool_calls=calls, usage=usage, t=t,
+            events.append(tr.LLMResponse(step=step, text=m.text, tool_calls=calls, usage=usage, t=t, cost=0.0,
                                          latency_ms=round((getattr(event, "working_time", None) or 0) * 1000, 2)))
             events += [tr.ToolCallEvent(step=step, call_id=c.id, name=c.name, args=c.args, t=t) for c in calls]
         elif m.role == "tool":

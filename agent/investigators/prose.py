@@ -4,10 +4,12 @@ The prior study's prompt (`--preset seed`, agent/investigators/static.py) asks f
 the model writes its analysis and ends with its prediction in prose ("... so the top 1 task is most
 likely **sequence reversal**"). `label_from_prose` reads the answer's segments (lines, then
 sentences and clauses) from the last to the first and takes the first one the offline label matcher
-(agent/scoring/labels.py) accepts as naming any zoo task — the whole segment when it does, else its
-leftmost longest span of up to MAX_SPAN words; segments that open with a negation ("not sorting",
-"rather than a sort") are passed over. The label is that text as written, so it is scored like any
-label, against the subject's own task; an answer that names no zoo task gets its last line.
+(agent/scoring/labels.py) accepts as naming any zoo task — the whole segment when it does, else
+(in the last few segments) its leftmost longest run of up to MAX_SPAN words that does not speak of
+the model's parts ("the patterns are", "layer 2": ANALYSIS words; "pattern" alone names a task);
+segments that open with a negation ("not sorting", "rather than a sort") are passed over. The label
+is that text as written, so it is scored like any label, against the subject's own task; an answer
+that names no zoo task gets its last line.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ MAX_SEGMENTS = 60
 SPAN_SEGMENTS = 8
 """In how many of the last segments runs of words are tried."""
 NEGATIONS = ("not ", "rather than ", "unlike ", "instead of ", "as opposed to ", "no ")
+ANALYSIS = frozenset({"attention", "attends", "attend", "pattern", "patterns", "head", "heads", "layer", "layers", "mlp", "embedding",
+                      "embeddings", "residual", "query", "queries", "key", "keys"})
+"""Words of the analysis itself: a run of words holding one is not read as a task's name."""
 _SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*[:—–()\[\]]\s*|\s+-\s+")
 _MARKUP = "*_`#>\"' \t.,;:!?"
 
@@ -58,6 +63,8 @@ def label_from_prose(text: str) -> Optional[str]:
         for start in range(len(words)):
             for end in range(min(len(words), start + MAX_SPAN), start, -1):
                 phrase = " ".join(words[start:end]).strip(_MARKUP)
+                if any(w.strip(_MARKUP).lower() in ANALYSIS for w in words[start:end]):
+                    continue
                 if phrase and _names_a_task(phrase, tasks, seen):
                     return phrase
     return None

@@ -132,8 +132,8 @@ class LLMResponse(_Event):
     tool_calls: list[ToolCallRec] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
-    cost: Optional[float] = 0.0
-    """USD; None when the model's price is unknown (no table entry, no --price)."""
+    cost: Optional[float] = None
+    """USD; absent (None) when the model's price is unknown (no table entry, no --price)."""
     model: Optional[str] = None
     """The model snapshot the provider said answered (its reply's `model`), when it said."""
 
