@@ -5,7 +5,8 @@ the model writes its analysis and ends with its prediction in prose ("... so the
 likely **sequence reversal**"). `label_from_prose` reads the answer's segments (lines, then
 sentences and clauses) from the last to the first and takes the first one the offline label matcher
 (agent/scoring/labels.py) accepts as naming any zoo task — the whole segment when it does, else
-(in the last few segments) its leftmost longest run of up to MAX_SPAN words that does not speak of
+(in the last few segments that say they conclude: CUES) its leftmost longest run of up to MAX_SPAN
+words that does not speak of
 the model's parts ("the patterns are", "layer 2": ANALYSIS words; "pattern" alone names a task);
 segments that open with a negation ("not sorting", "rather than a sort") are passed over. The label
 is that text as written, so it is scored like any label, against the subject's own task; an answer
@@ -27,6 +28,8 @@ NEGATIONS = ("not ", "rather than ", "unlike ", "instead of ", "as opposed to ",
 ANALYSIS = frozenset({"attention", "attends", "attend", "pattern", "patterns", "head", "heads", "layer", "layers", "mlp", "embedding",
                       "embeddings", "residual", "query", "queries", "key", "keys"})
 """Words of the analysis itself: a run of words holding one is not read as a task's name."""
+CUES = ("task", "predict", "answer", "perform", "compute", "implement", "conclu", "likely", "probably", "model is")
+"""What a segment says when it gives the prediction; only such segments are searched word by word."""
 _SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*[:—–()\[\]]\s*|\s+-\s+")
 _MARKUP = "*_`#>\"' \t.,;:!?"
 
@@ -59,6 +62,8 @@ def label_from_prose(text: str) -> Optional[str]:
         if _names_a_task(seg, tasks, seen):
             return seg
     for seg in reversed(segs[-SPAN_SEGMENTS:]):
+        if not any(cue in seg.lower() for cue in CUES):
+            continue
         words = seg.split()
         for start in range(len(words)):
             for end in range(min(len(words), start + MAX_SPAN), start, -1):
