@@ -139,25 +139,24 @@ PROVIDERS = {
 
 def anthropic_cache_marks(messages: list) -> list:
     """Anthropic's prompt caching: a cache_control marker on the system prompt and on the last message
-    (the prefix the next request repeats), on copies; the transcript keeps the messages as they were."""
-    from langchain_core.messages import SystemMessage
-
+    (the prefix the next request repeats), on copies; the transcript keeps the messages as they were.
+    Every system, user and tool message is sent as content blocks, marked or not, so a message reads
+    the same in the request that marks it and in the later ones that repeat it (a cached prefix)."""
     marker = {"type": "ephemeral"}
 
-    def marked(m):
+    def as_blocks(m, mark: bool):
+        if m.type not in ("system", "human", "tool"):
+            return m
         blocks = [{"type": "text", "text": m.content}] if isinstance(m.content, str) else [dict(b) for b in m.content]
-        if not blocks or not (blocks[-1].get("text") if blocks[-1].get("type") == "text" else True):
-            return m  # empty text cannot carry a marker
-        blocks[-1]["cache_control"] = marker
+        if not blocks or (blocks[-1].get("type") == "text" and not blocks[-1].get("text")):
+            return m  # empty text can carry no block (nor a marker)
+        if mark:
+            blocks[-1]["cache_control"] = marker
         return m.model_copy(update={"content": blocks})
 
-    out = list(messages)
-    for i, m in enumerate(out):
-        if isinstance(m, SystemMessage):
-            out[i] = marked(m)
-    if out and out[-1].type in ("human", "tool"):
-        out[-1] = marked(out[-1])
-    return out
+    last = len(messages) - 1
+    return [as_blocks(m, m.type == "system" or (i == last and m.type in ("human", "tool")))
+            for i, m in enumerate(messages)]
 
 
 def _with_priced(backend: Backend, price_override: Optional[Price], found: Optional[Price]) -> Backend:
