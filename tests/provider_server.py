@@ -1,6 +1,6 @@
-"""A scripted fake of the providers' HTTP APIs (Anthropic's /v1/messages, Ollama's /api/chat, and
-Mistral's /v1/chat/completions, OpenAI's shape), so LangChain clients can be tested against 127.0.0.1 and
-nothing ever reaches the internet. Not a test module.
+"""A scripted fake of the providers' HTTP APIs (Anthropic's /v1/messages, Ollama's /api/chat, Mistral's
+/v1/chat/completions, OpenAI's shape, and Gemini's …/models/MODEL:generateContent), so LangChain clients
+can be tested against 127.0.0.1 and nothing ever reaches the internet. Not a test module.
 
 `ProviderServer(script)` answers each request with the next entry of `script`: an HTTP status code (an
 error reply), a float (sleep that many seconds, then a 503: a server slower than any sane limit), or
@@ -101,7 +101,22 @@ def openai_usage(body: dict, seen: list, out_tokens: int) -> dict:
             "prompt_tokens_details": {"cached_tokens": cached}}
 
 
+def gemini_reply(i: int, text: str, calls: list, usage=None) -> dict:
+    """Gemini's generateContent shape (the google-genai client's REST replies)."""
+    parts = ([{"text": text}] if text else []) + [{"functionCall": {"name": name, "args": args}} for name, args in calls]
+    return {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": usage or {"promptTokenCount": 100, "candidatesTokenCount": 20, "totalTokenCount": 120},
+            "modelVersion": MODEL_SNAPSHOT}
+
+
 FORMATS = {"/v1/messages": anthropic_reply, "/api/chat": ollama_reply, "/v1/chat/completions": openai_reply}
+GEMINI_METHOD = ":generateContent"
+"""Gemini's path ends with the method: /v1beta/models/MODEL:generateContent."""
+
+
+def reply_format(path: str):
+    path = path.split("?")[0]
+    return gemini_reply if path.endswith(GEMINI_METHOD) else FORMATS.get(path)
 
 
 class ProviderServer(ThreadingHTTPServer):
@@ -148,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             if server.closed.wait(step):
                 return
             step = 503
-        fmt = FORMATS.get(self.path.split("?")[0])
+        fmt = reply_format(self.path)
         if fmt is None or isinstance(step, int):
             status = 404 if fmt is None else step
             data = json.dumps({"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}).encode()

@@ -131,7 +131,7 @@ class Provider:
 
 PROVIDERS = {
     "anthropic": Provider("langchain-anthropic", "langchain_anthropic", "ANTHROPIC_API_KEY", "base_url", "anthropic"),
-    "google_genai": Provider("langchain-google-genai", "langchain_google_genai", "GOOGLE_API_KEY", None, "google-genai"),
+    "google_genai": Provider("langchain-google-genai", "langchain_google_genai", "GOOGLE_API_KEY", "base_url", "google-genai"),
     "mistralai": Provider("langchain-mistralai", "langchain_mistralai", "MISTRAL_API_KEY", "endpoint", "mistralai"),
     "ollama": Provider("langchain-ollama", "langchain_ollama", None, "base_url", extra="ollama", free=True),
 }
