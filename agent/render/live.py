@@ -163,5 +163,8 @@ def print_run_result(result, console: Console, err_console: Console, quiet: bool
             console.print(score_line(result.score))
     if result.error:
         err_console.print(f"[red]episode error:[/] {escape(result.error)}")
+    if getattr(result, "limit", None):
+        console.print(f"limit reached: {result.limit}" + ("; the prediction was made in the forced last turn"
+                                                          if result.forced else ""), markup=False)
     console.print(f"transcript: {result.transcript}", markup=False)
     return 1 if result.status in ("error", "interrupted") else 0

@@ -122,3 +122,4 @@ def test_with_a_price_max_cost_binds(tmp_path):
     assert r.returncode == 0, r.stderr
     assert [e["limit"] for e in ev if e["type"] == "limit"] == ["cost (USD)"]
     assert ev[-1]["forced"] is True and ev[-1]["limit"] == "cost (USD)"
+    assert "limit reached: cost (USD); the prediction was made in the forced last turn" in r.stdout

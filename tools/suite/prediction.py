@@ -37,7 +37,7 @@ prediction is then recorded unchecked, and scoring reports the same problem."""
 
 class Prediction(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label: str = Field(description="A short conventional name for the algorithm, e.g. 'reverse' or 'histogram'.")
+    label: str = Field(description="A short conventional name for the algorithm, e.g. 'cumulative sum'.")
     description: str = Field(description="What the model computes, in one paragraph.")
     implementation: str = Field(
         description="Python source defining f(tokens: list) -> list that reproduces the model's output "
