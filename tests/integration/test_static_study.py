@@ -63,3 +63,15 @@ def test_the_seed_preset_runs_the_study_style():
     settings = EpisodeSettings(**PRESETS["seed"]["settings"])
     config = BatchRunner(Path("."), settings).config(EpisodeSpec("reverse", "static", "baseline", 4))
     assert config.static_style == "study" and config.seed == 4
+
+
+def test_the_tools_sampled_inputs_follow_the_seed(reverse_subject):
+    """Mean ablation's inputs and the probe's samples are drawn with the episode's seed (ToolContext.seed)."""
+    import torch
+
+    from tracr_agent.tools.suite.ablation import mean_activations
+    from tracr_agent.tools.suite.probe import _sample
+
+    assert _sample(reverse_subject, 50, 0) == _sample(reverse_subject, 50, 0) != _sample(reverse_subject, 50, 1)
+    a, b = mean_activations(reverse_subject, 3, 0), mean_activations(reverse_subject, 3, 1)
+    assert any(not torch.equal(a[k], b[k]) for k in a)
