@@ -50,14 +50,14 @@ def _write_reports(out_dir, rows):
     reports = write_reports(out_dir, rows, linked=linked)
     if reports.warning:
         err_console.print(f"[bold red]{escape(reports.warning)}[/]", highlight=False, soft_wrap=True)
-    for line in reports.failed_plots:
+    for line in reports.notes + reports.failed_plots:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     return reports
 
 
 def register(app: typer.Typer) -> None:
-    from tracr_agent.agent.cli.main import announce_sandbox, console, err_console, fail, user_errors
-    from tracr_agent.agent.cli.options import limit_options
+    from tracr_agent.agent.cli.main import announce_sandbox, check_sampling_options, console, err_console, fail, user_errors
+    from tracr_agent.agent.cli.options import PriceOpt, TemperatureOpt, TrimOpt, limit_options
 
     @app.command("eval")
     @user_errors
@@ -80,6 +80,9 @@ def register(app: typer.Typer) -> None:
         judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge (any --llm spec naming a chat model)."),
         limits=None,  # the limit options, from @limit_options
         unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
+        temperature: Optional[float] = TemperatureOpt,
+        price: Optional[str] = PriceOpt,
+        trim_tool_outputs: Optional[int] = TrimOpt,
     ):
         """Run many episodes headless across tasks, conditions, LLMs and trials; then print the report."""
         import asyncio
@@ -90,11 +93,13 @@ def register(app: typer.Typer) -> None:
 
         from tracr_agent.agent.evaluation.batch import (PRESETS, BatchRunner, parse_transforms, pending, plan,
                                                         prepare_out_dir, validate)
+        from tracr_agent.agent.backends.pricing import parse_price
         from tracr_agent.agent.evaluation.report import load_rows, rich_table
-        from tracr_agent.agent.investigators.registry import make_backend
         from tracr_agent.agent.records.config import EpisodeSettings
         from tracr_agent.agent.scoring.judge import make_judge
-    
+
+        check_sampling_options(temperature, trim_tool_outputs)
+        price_set = parse_price(price)
         base = {}
         if preset:
             if preset not in PRESETS:
@@ -124,7 +129,7 @@ def register(app: typer.Typer) -> None:
         shapes = parse_transforms(_split(transforms))
         # a --program is one more subject of the list, as `program:FILE.py:FUNC` names it anywhere
         task_list = validate([*(task_list or []), *(f"program:{p}" for p in programs or ())], cond_list, llms,
-                             compat, modes, shapes)
+                             compat, modes, shapes, temperature=temperature)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
         if note:  # announced only once the arguments are known good, so a typo prints one line (as `run`)
@@ -155,8 +160,10 @@ def register(app: typer.Typer) -> None:
             judge = None
             if judge_llm:
                 judge = make_judge(judge_llm)
-            runner = BatchRunner(out_dir, EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set),
-                                 judge=judge, on_event=on_event, executor=runs_on)
+            settings = EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set, temperature=temperature,
+                                       price=price_set.setting() if price_set else None, trim_tool_outputs=trim_tool_outputs,
+                                       **base.get("settings", {}))
+            runner = BatchRunner(out_dir, settings, judge=judge, on_event=on_event, executor=runs_on)
             t0 = time.monotonic()
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)

@@ -23,9 +23,12 @@ from tracr_agent.agent.cli.options import (
     ConditionOpt,
     ModelDirOpt,
     PlainOpt,
+    PriceOpt,
     ProgramOpt,
     ResidualOpt,
+    TemperatureOpt,
     ToolConditionOpt,
+    TrimOpt,
     limit_options,
 )
 
@@ -101,6 +104,16 @@ def check_probe_options(condition: str, residual: str, cap: int) -> None:
     except ToolError as e:
         fail(str(e))
     check_cap(cap)
+
+
+def check_sampling_options(temperature: Optional[float], trim_tool_outputs: Optional[int]) -> None:
+    """--temperature and --trim-tool-outputs, each one line when out of range."""
+    import math
+
+    if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= 2):
+        fail(f"--temperature must be a number from 0 to 2 (got {temperature})")
+    if trim_tool_outputs is not None and trim_tool_outputs < 1:
+        fail(f"--trim-tool-outputs must be at least 1 (got {trim_tool_outputs})")
 
 
 def subject_spec(task: Optional[str], program: Optional[str] = None, model_dir: Optional[str] = None):
@@ -309,6 +322,11 @@ def run(
                                      "hints, ask questions after the prediction; resumable (`tracr-agent resume`)."),
     unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
     residual: str = ResidualOpt,
+    temperature: Optional[float] = TemperatureOpt,
+    price: Optional[str] = PriceOpt,
+    trim_tool_outputs: Optional[int] = TrimOpt,
+    seed: int = typer.Option(0, "--seed", help="The episode's seed: the static dump's input, the inputs a submission "
+                             "is checked on, and the tools' sampled inputs."),
 ):
     """Run one investigation episode, live, and score its prediction.
 
@@ -323,16 +341,18 @@ def run(
     from tracr_agent.agent.episode.drive import Suspended, run_episode, start_run
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
     from tracr_agent.agent.episode.store import abs_llm_spec, open_store
+    from tracr_agent.agent.backends.pricing import parse_price
     from tracr_agent.agent.investigators.registry import make_backend
     from tracr_agent.agent.records.config import EpisodeConfig
     from tracr_agent.agent.render.live import LiveView, print_run_result
 
     check_probe_options(condition, residual, cap)
+    check_sampling_options(temperature, trim_tool_outputs)
     if interactive:
         from tracr_agent.agent.interactive.session import check_options
 
         check_options(condition, quiet)
-    backend = make_backend(llm, compat)
+    backend = make_backend(llm, compat, temperature=temperature, price=parse_price(price))
     spec = subject_spec(task, program, model_dir)
     subject = load_subject(spec)
     inputs = None
@@ -347,7 +367,8 @@ def run(
     config = EpisodeConfig(subject=spec, condition=condition, residual=residual, llm=abs_llm_spec(backend.spec),
                            compat=compat, limits=limits, cap_tokens=cap, closed_set=closed_set,
                            static_hooks=[h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None,
-                           static_inputs=inputs)
+                           static_inputs=inputs, seed=seed, trim_tool_outputs=trim_tool_outputs,
+                           price=parse_price(price).setting() if price else None, **backend.sampling())
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
     announce(backend)
     announce_sandbox(unsafe_sandbox)

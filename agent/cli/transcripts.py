@@ -191,7 +191,8 @@ def rerun_events(events, problem: Optional[str], name: str) -> int:
 
     header = events[0]
     subject = load_recorded_subject(header)
-    ctx = ToolContext(condition=header.condition, cap_tokens=header.cap_tokens, residual=header.residual)
+    ctx = ToolContext(condition=header.condition, cap_tokens=header.cap_tokens, residual=header.residual,
+                      seed=header.seed)
     rows = plan_rerun(events)
     for row in rows:
         if row["skip"] is None:

@@ -33,8 +33,9 @@ Outcome = dict
 the counters `tool_calls`, `llm_turns`, `tokens`, `cost` (the graph's final state is one)."""
 
 
-class EpisodeResult(tr.Counters):
-    """What `finish` hands back: the end event's status and counters, the prediction and the typed score."""
+class EpisodeResult(tr.Counters, tr.Ending):
+    """What `finish` hands back: the end event's status, counters and ending (forced, the limit reached,
+    the model snapshot), the prediction and the typed score."""
 
     transcript: Path
     status: str
@@ -155,10 +156,20 @@ class Episode:
                 score_error = reason = f"scoring failed: {type(e).__name__}: {e}"
                 self.recorder.emit(tr.ErrorEvent(message=score_error, where="score"))
         counters = tr.Counters.of(outcome).model_copy(update={"duration_s": round(self.elapsed(), 2)})
-        self.recorder.emit(tr.EndEvent(status=status, reason=reason, **counters.model_dump()))
+        ending = ending_of(outcome)
+        self.recorder.emit(tr.EndEvent(status=status, reason=reason, **counters.model_dump(), **ending))
         self.writer.close()
         return EpisodeResult(transcript=self.path, status=status, prediction=prediction, score=score,
-                             error=outcome.get("error", ""), score_error=score_error, **counters.model_dump())
+                             error=outcome.get("error", ""), score_error=score_error, **counters.model_dump(), **ending)
+
+
+def ending_of(outcome: Outcome) -> dict:
+    """The ending fields of an outcome: `forced` says whether its prediction came in the forced last
+    turn (a limit reached), `limit` which limit was reached, `model` the snapshot the provider reported."""
+    fields = tr.Ending.of(outcome).model_dump(exclude_none=True)
+    if outcome.get("prediction") or outcome.get("limit"):
+        fields["forced"] = bool(outcome.get("forced")) and bool(outcome.get("prediction"))
+    return fields
 
 
 def score_episode(prediction: Optional[dict], subject, closed_set: bool = False, judge=None) -> Score:

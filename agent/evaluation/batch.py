@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import hashlib
 import json
 import os
 import threading
@@ -24,9 +25,9 @@ from pydantic import BaseModel, model_validator
 
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.episode.lifecycle import version
-from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.investigators.registry import backend_for, deterministic, make_backend
 from tracr_agent.agent.records.config import EpisodeConfig, EpisodeSettings
-from tracr_agent.agent.records.transcript import Counters
+from tracr_agent.agent.records.transcript import Counters, Ending, Header, LLMRequest, read_transcript
 from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
@@ -41,8 +42,10 @@ from tracr_agent.tools.conditions import CONDITIONS, RESIDUAL_MODES, Residual
 EVAL_FORMAT = "tracr-agent-eval/1"
 PRESETS = {
     "seed": {"tasks": ["reverse", "sort", "length"], "conditions": ["static", "static+io", "whitebox", "full"],
-             "trials": 10},
+             "trials": 10, "settings": {"static_style": "study"}},
 }
+"""Named designs for `eval --preset`: tasks, conditions, trials, and episode settings. `seed` is the prior
+study's (its static conditions get the study's own inputs: agent/investigators/static.py)."""
 
 
 class _RecordHead(BaseModel):
@@ -76,9 +79,10 @@ class _RecordHead(BaseModel):
         return self
 
 
-class ResultRecord(Counters, _RecordHead):
+class ResultRecord(Counters, Ending, _RecordHead):
     """One line of results.jsonl: the episode's key and summary columns, its counters
-    (transcript.Counters), and the typed score (older files' score objects read into it)."""
+    (transcript.Counters), how it ended (transcript.Ending: forced, the limit reached, the model
+    snapshot), and the typed score (older files' score objects read into it)."""
 
     transcript: str = ""
     error: str = ""
@@ -87,6 +91,14 @@ class ResultRecord(Counters, _RecordHead):
     """True when the submitted code was scored without OS-level isolation (--unsafe-sandbox)."""
     features: Optional[dict] = None
     """For a generated task: its features (operations by kind, layers, heads, numerical, difficulty)."""
+    temperature: Optional[float] = None
+    """The sampling temperature sent (None: the provider's default)."""
+    prompt_sha: Optional[str] = None
+    """A hash of the first request's messages and the sampling settings: trials that share it were
+    asked the same thing the same way."""
+    replicable: Optional[bool] = None
+    """Whether the investigator answers the same prompt the same way (a built-in or replayed one, or an
+    LLM at temperature 0): such trials with one prompt_sha are replicas (the report warns)."""
 
 
 def _safe(text: str) -> str:
@@ -298,7 +310,8 @@ def parse_transforms(values: list[str]) -> tuple[Optional[str], ...]:
 
 def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str],
              residuals: tuple[str, ...] = (Residual.LABELLED,),
-             transforms: tuple[Optional[str], ...] = (None,)) -> list[SuiteMember]:
+             transforms: tuple[Optional[str], ...] = (None,),
+             temperature: Optional[float] = None) -> list[SuiteMember]:
     """Resolves every `--tasks` entry (tools/subjects/spec.py `parse_suite`: ids, aliases, generated ids,
     `gen:S:D:N` and `dir:PATH` suites, `all`) and checks conditions, residual modes, transforms and LLMs,
     all before any episode starts. Every compression is trained (or read from the cache) here: one that
@@ -329,7 +342,7 @@ def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: O
     if bad:
         raise UserError(f"unknown condition(s) {', '.join(bad)}; choose from: {', '.join(CONDITIONS)}")
     for spec in llms:
-        make_backend(spec, compat)
+        make_backend(spec, compat, temperature=temperature)
         check_llm_reachable(spec)
     return members
 
@@ -351,11 +364,14 @@ class BatchRunner:
         self._subject_lock = threading.Lock()
         self._append_lock = threading.Lock()
 
-    def config(self, spec: EpisodeSpec) -> EpisodeConfig:
+    def config(self, spec: EpisodeSpec, backend=None) -> EpisodeConfig:
         """The episode's EpisodeConfig: the batch's settings, this episode's subject, condition, residual
-        mode and LLM, and its trial as the seed."""
+        mode and LLM, its trial as the seed, and how the backend samples."""
         return EpisodeConfig(**{**self.settings.settings(), "subject": spec.subject_spec(), "condition": spec.condition,
-                                "residual": spec.residual, "llm": spec.llm, "seed": spec.trial})
+                                "residual": spec.residual, "llm": spec.llm, "seed": spec.trial,
+                                **(backend.sampling() if backend is not None else {})})
+
+
 
     def subject(self, config: EpisodeConfig):
         with self._subject_lock:
@@ -369,13 +385,15 @@ class BatchRunner:
             path.unlink()  # a transcript left by a killed run: this episode starts over
         rel = str(path.relative_to(self.out))
         try:
-            config = self.config(spec)
-            backend = make_backend(spec.llm, config.compat)
+            backend = backend_for(self.settings, spec.llm)
+            config = self.config(spec, backend)
             res = run_episode(self.subject(config), backend, config, transcript_path=path, judge=self.judge)
             rec = record_from_score(spec, res.score, status=res.status,
                                     label=(res.prediction or {}).get("label"),
                                     **Counters.of(res.model_dump()).model_dump(), transcript=rel, error=res.error,
-                                    unsafe_sandbox=running_unsafe() or None)
+                                    unsafe_sandbox=running_unsafe() or None,
+                                    **Ending.of(res.model_dump()).model_dump(exclude_none=True),
+                                    **replica_fields(read_transcript(path, strict=False)[0]))
         except Exception as e:  # recorded, and the batch goes on
             rec = record_from_score(spec, None, status="error", transcript=rel, error=f"{type(e).__name__}: {e}")
         append_result(self.out, rec, self._append_lock)
@@ -399,6 +417,23 @@ class BatchRunner:
                 return rec
 
         return list(await asyncio.gather(*(one(s) for s in specs)))
+
+
+def replica_fields(events: list) -> dict:
+    """A results record's `temperature`, `prompt_sha` (a short hash of the first request's messages and of
+    how the LLM sampled) and `replicable`, from a transcript's events."""
+    header = events[0] if events and isinstance(events[0], Header) else None
+    if header is None:
+        return {}
+    sampling = {"temperature": header.temperature, "reasoning_effort": header.reasoning_effort,
+                "max_output_tokens": header.max_output_tokens}
+    first = next((e for e in events if isinstance(e, LLMRequest)), None)
+    sha = None
+    if first is not None:
+        text = json.dumps({"messages": first.messages, "sampling": sampling}, sort_keys=True, default=str)
+        sha = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return {"temperature": header.temperature, "prompt_sha": sha,
+            "replicable": deterministic(header.llm) or header.temperature == 0}
 
 
 def pending(specs: list[EpisodeSpec], out: Path) -> list[EpisodeSpec]:

@@ -8,6 +8,10 @@ them (results from before scorer version 2 show "-" until `rescore`). Label accu
 subjects with a conventional name: generated programs and a suite's models show "n/a"; the report's
 headline leads with functional accuracy (agent/evaluation/breakdown.py, with the feature breakdown). A closed-world
 investigator (one that knows the zoo's answers, e.g. `baseline-closed`) is marked in the LLM column.
+The `forced` column counts the predictions made in the forced last turn and names the limits that
+were reached; a cost is `unknown` where a model had no price. Notes under the table warn when the
+trials of a row are deterministic replicas (`replica_notes`): its intervals then count one episode
+as many.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import base64
 import html
 import sys
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -49,6 +54,12 @@ class Row:
     """Records with a label to get right (generated and imported subjects have none); None: all n."""
     filters: tuple = ()
     """(field, value) pairs that select this row's episodes in the viewer (VIEW_FILE's URL hash)."""
+    cost_unknown: bool = False
+    """Some episode's cost was unknown (a model without a price): `cost` leaves it out."""
+    forced_k: int = 0
+    """Predictions made in the forced last turn."""
+    limits_hit: tuple = ()
+    """(limit, episodes) for each limit reached, most often first."""
 
     @property
     def label_total(self) -> int:
@@ -92,7 +103,8 @@ def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
                         sum(bool(r.functional_correct) for r in rs), sum(r.status == "error" for r in rs),
                         sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, sum(r.cost for r in rs),
                         sum(r.duration_s for r in rs) / n, sum(fam), len(fam), sum(expl), len(expl), len(labelled),
-                        _filters(task, rs[0])))
+                        _filters(task, rs[0]), any(r.cost_unknown for r in rs), sum(bool(r.forced) for r in rs),
+                        tuple(Counter(r.limit for r in rs if r.limit).most_common())))
     return rows
 
 
@@ -110,13 +122,42 @@ def llm_name(spec: str) -> str:
 
 
 COLUMNS = ("task", "condition", "LLM", "n", "label acc", "family acc", "functional acc", "explained",
-           "tool calls", "tokens", "cost $", "time s")
+           "tool calls", "tokens", "cost $", "time s", "forced")
 
 
 def row_cells(r: Row) -> list[str]:
     return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.label_total) if r.label_total else "n/a", fmt_acc(r.family_k, r.family_n),
             fmt_acc(r.func_k, r.n), fmt_acc(r.explained_k, r.explained_n),
-            f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", f"{r.cost:.4f}", f"{r.seconds:.1f}"]
+            f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", cost_cell(r), f"{r.seconds:.1f}", forced_cell(r)]
+
+
+def cost_cell(r: Row) -> str:
+    if r.cost_unknown:
+        return f"{r.cost:.4f} + unknown" if r.cost else "unknown"
+    return f"{r.cost:.4f}"
+
+
+def forced_cell(r: Row) -> str:
+    """`k/n`, then the limits reached and how often (e.g. `3/10 (tool-call 2, context (tokens) 1)`)."""
+    hit = ", ".join(f"{name} {count}" for name, count in r.limits_hit)
+    return f"{r.forced_k}/{r.n}" + (f" ({hit})" if hit else "")
+
+
+def replica_notes(records: list[ResultRecord]) -> list[str]:
+    """One warning per task × condition × LLM whose trials are deterministic replicas: several trials,
+    every one asked the same first prompt with the same settings (`prompt_sha`) by an investigator that
+    answers alike (`replicable`: a built-in or replayed one, or an LLM at temperature 0)."""
+    groups: dict[tuple, list[ResultRecord]] = {}
+    for r in records:
+        groups.setdefault((task_name(r), condition_name(r), r.llm), []).append(r)
+    notes = []
+    for (task, cond, llm), rs in sorted(groups.items()):
+        shas = {r.prompt_sha for r in rs}
+        if len(rs) > 1 and len(shas) == 1 and None not in shas and all(r.replicable for r in rs):
+            why = "a deterministic investigator" if rs[0].temperature is None else f"temperature {rs[0].temperature:g}"
+            notes.append(f"{task} · {cond} · {llm}: the {len(rs)} trials are deterministic replicas (identical prompts "
+                         f"and settings, {why}): they are one observation, and their interval is overconfident")
+    return notes
 
 
 def rich_table(rows: list[Row]):
@@ -173,6 +214,8 @@ class Reports:
     failed_plots: list[str]
     warning: Optional[str] = None
     """Set when some episodes were scored with --unsafe-sandbox (shown atop both reports)."""
+    notes: list[str] = field(default_factory=list)
+    """Warnings about the table (`replica_notes`), shown under it in both reports."""
 
 
 def unsafe_warning(records: list[ResultRecord]) -> Optional[str]:
@@ -192,6 +235,7 @@ def write_reports(out_dir: Path, rows: list[Row], linked: bool = False) -> Repor
     out_dir = Path(out_dir)
     records = read_results(out_dir)
     warning = unsafe_warning(records)
+    notes = replica_notes(records)
     plots, failed, skipped = _plots(rows)
     for name, data in plots:
         (out_dir / name).write_bytes(data)
@@ -201,7 +245,7 @@ def write_reports(out_dir: Path, rows: list[Row], linked: bool = False) -> Repor
           "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     md += ["| " + " | ".join([c.replace("|", "\\|") for c in row_cells(r)]
                              + ([f"[view]({view_link(r)})"] if linked else [])) + " |" for r in rows]
-    md += [""] + breakdown.markdown(records)
+    md += [""] + [f"> ⚠ {note}" for note in notes] + ([""] if notes else []) + breakdown.markdown(records)
     md += [f"![{n}]({n})" for n, _ in plots] + [f"*{line}*" for line in failed + skipped]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md) + "\n")
@@ -218,10 +262,11 @@ def write_reports(out_dir: Path, rows: list[Row], linked: bool = False) -> Repor
         "</style></head><body><h1>tracr-agent evaluation</h1>"
         + (f"<p class='unsafe'>⚠ {html.escape(warning)}</p>" if warning else "") +
         f"<table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr></thead>"
-        f"<tbody>{cells}</tbody></table>{breakdown.html_sections(records)}{imgs}</body></html>")
+        f"<tbody>{cells}</tbody></table>" + "".join(f"<p class='note'>⚠ {html.escape(n)}</p>" for n in notes)
+        + f"{breakdown.html_sections(records)}{imgs}</body></html>")
     html_path = out_dir / "report.html"
     html_path.write_text(page)
-    return Reports(md_path, html_path, failed, warning)
+    return Reports(md_path, html_path, failed, warning, notes)
 
 
 def load_rows(out_dir: Path) -> list[Row]:

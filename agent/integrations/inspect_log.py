@@ -126,7 +126,7 @@ def sample_events(log, sample) -> list:
             events.append(tr.LLMRequest(step=step, messages=pending, t=t))
             pending = []
             calls = [tr.ToolCallRec(id=c.id, name=c.function, args=c.arguments) for c in m.tool_calls or []]
-            events.append(tr.LLMResponse(step=step, text=m.text, tool_calls=calls, usage=usage, t=t,
+            events.append(tr.LLMResponse(step=step, text=m.text, tool_calls=calls, usage=usage, t=t, cost=0.0,
                                          latency_ms=round((getattr(event, "working_time", None) or 0) * 1000, 2)))
             events += [tr.ToolCallEvent(step=step, call_id=c.id, name=c.name, args=c.args, t=t) for c in calls]
         elif m.role == "tool":
@@ -149,8 +149,10 @@ def sample_events(log, sample) -> list:
     if typed is not None:
         events.append(tr.ScoreEvent(score=typed, t=events[-1].t))
     status = "error" if sample.error is not None else "prediction" if prediction else "no_prediction"
+    ending = {"forced": bool(meta.get("forced")) and bool(prediction)} if prediction or limit else {}
     events.append(tr.EndEvent(status=status, tool_calls=ep.get("tool_calls", 0), llm_turns=step, tokens=tokens,
                               duration_s=round(sample.total_time or events[-1].t, 2), t=events[-1].t,
+                              limit=limit["limit"] if limit else None, **ending,
                               reason=None if typed is not None else "not scored (the sample has no tracr_scorer score)"))
     return events
 
@@ -184,7 +186,7 @@ def log_episodes(path: Path, sample: Optional[str] = None, notes: Optional[list]
     """The episodes of an Inspect log of tracr_agent/interp (or only sample `ID` / `ID:EPOCH`). A sample
     that never started its episode (its setup failed) is left out, with one line in `notes`."""
     from tracr_agent.agent.records.transcript import Counters
-    from tracr_agent.agent.evaluation.batch import EpisodeSpec, record_from_score
+    from tracr_agent.agent.evaluation.batch import EpisodeSpec, record_from_score, replica_fields
 
     log = read_log(Path(path))
     samples = list(log.samples or [])
@@ -209,7 +211,8 @@ def log_episodes(path: Path, sample: Optional[str] = None, notes: Optional[list]
         pred = next((e for e in events if isinstance(e, tr.PredictionEvent)), None)
         record = record_from_score(spec, score, status=end.status, label=pred.label if pred else None,
                                    **Counters.of(end.model_dump()).model_dump(),
-                                   error=s.error.message if s.error else "")
+                                   **tr.Ending.of(end.model_dump()).model_dump(exclude_none=True),
+                                   **replica_fields(events), error=s.error.message if s.error else "")
         out.append(LogEpisode(name, events, record))
     if sample is not None and not out:
         names = ", ".join(f"{s.id}:{s.epoch}" if several_epochs else str(s.id) for s in samples)

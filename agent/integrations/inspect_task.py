@@ -109,7 +109,7 @@ def episode_setup() -> Solver:
             from tracr_agent.agent.investigators.static import static_prompt
 
             prompt = await anyio.to_thread.run_sync(
-                lambda: static_prompt(subject, ep.condition, ep.closed_set, residual=ep.residual))
+                lambda: static_prompt(subject, ep.condition, ep.closed_set, residual=ep.residual, seed=ep.seed))
             state.messages = [ChatMessageUser(content=prompt)]
             state.tools = []
             return state

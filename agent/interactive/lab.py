@@ -82,7 +82,8 @@ class LabDriver(Driver):
         self.subject = subject
         self.config = config
         self.plain = plain  # True: results as the text the tools return, no shaded grids
-        self.ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual)
+        self.ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual,
+                               seed=config.seed)
         self.console = console or Console()
         self.tools = tool_names(config.condition)
         self.episode: Optional[Episode] = None

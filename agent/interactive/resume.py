@@ -19,7 +19,7 @@ from tracr_agent.agent.episode.lifecycle import Episode
 from tracr_agent.agent.episode.store import SessionStore, alive, peek, row_config, sessions_db
 from tracr_agent.agent.interactive.lab import LabDriver
 from tracr_agent.agent.interactive.session import SessionDriver
-from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.investigators.registry import backend_for
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.live import LiveView, print_run_result
 from tracr_agent.tools.errors import UserError
@@ -56,7 +56,7 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
         raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
     config = row_config(meta)
     kind = meta.get("kind", "interactive")
-    backend = None if kind == "lab" else make_backend(config.llm, config.compat)
+    backend = None if kind == "lab" else backend_for(config)
     subject = config.subject.load()
     if subject.fingerprint != meta["fingerprint"]:
         raise UserError(f"session {sid}: the subject changed since the session started "

@@ -179,7 +179,8 @@ class SessionDriver(Driver):
         its end; returns the final state (the outcome)."""
         self.episode = episode
         config = episode.config
-        ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual)
+        ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual,
+                          seed=config.seed)
         graph_config = {"recursion_limit": recursion_limit(config.limits),
                         "configurable": {"thread_id": episode.session_id}}
         saved = self.store.saver.get_tuple(graph_config)
@@ -187,11 +188,12 @@ class SessionDriver(Driver):
         backend = self.backend.with_limits(config.limits)
         graph = build_graph(episode.subject, backend, ctx, config.limits, self.recorder,
                             checkpointer=self.store.saver, interactive=True, clock=self.clock,
-                            elapsed_before=before, answered=cut_short_results(resumed or []))
+                            elapsed_before=before, answered=cut_short_results(resumed or []),
+                            trim=config.trim_tool_outputs)
         snap = graph.get_state(graph_config)
         first_input = None
         if not snap.values:  # a new session, or one that never reached its first checkpoint
-            first_input = opening_state(episode.subject, config)
+            first_input = opening_state(episode.subject, config, backend.priced)
         else:
             skip_used(backend, snap.values)
         if first_input is not None:

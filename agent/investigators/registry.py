@@ -18,7 +18,9 @@ from typing import Optional
 from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.backends.llm import PROVIDERS, Backend, check_compat, default_spec, llm_backend
+from tracr_agent.agent.backends.pricing import Price
 from tracr_agent.agent.backends.replay import ReplayChatModel
+from tracr_agent.agent.records.config import EpisodeSettings
 from tracr_agent.agent.records.transcript import LLMResponse, read_transcript
 from tracr_agent.tools.errors import UserError
 
@@ -33,9 +35,10 @@ CLOSED_WORLD = frozenset({"baseline-closed"})
 
 
 def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, timeout: float = 120.0,
-                 max_retries: int = 3) -> Backend:
+                 max_retries: int = 3, temperature: Optional[float] = None, price: Optional[Price] = None) -> Backend:
     """The investigator a spec names; without one, the environment's default (said in `announce`).
-    An unknown or incomplete spec is one UserError line."""
+    `temperature` (None: the provider's default) and `price` (`--price`, overriding the price table)
+    apply to LLMs only. An unknown or incomplete spec is one UserError line."""
     announce = ""
     if not spec:
         spec, announce = default_spec()
@@ -44,16 +47,31 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
     if spec in BUILT_IN:
         module, _, cls = BUILT_IN[spec].partition(":")
         investigator = getattr(importlib.import_module(f"tracr_agent.agent.investigators.{module}"), cls)
-        return Backend(spec, investigator(), announce=announce, closed_world=spec in CLOSED_WORLD)
+        return Backend(spec, investigator(), announce=announce, closed_world=spec in CLOSED_WORLD,
+                       deterministic=deterministic(spec))
     if kind == "replay":
         if not rest:
             raise UserError("replay needs a transcript: --llm replay:PATH")
-        return Backend(spec, ReplayChatModel(responses=recorded_responses(rest)), announce=announce)
-    backend = llm_backend(spec, compat, announce, timeout, max_retries)
+        return Backend(spec, ReplayChatModel(responses=recorded_responses(rest)), announce=announce,
+                       deterministic=deterministic(spec))
+    backend = llm_backend(spec, compat, announce, timeout, max_retries, temperature, price)
     if backend is None:
         raise UserError(f"unknown --llm {spec!r}: use {', '.join(BUILT_IN)}, openai:MODEL, "
                         f"openai-compatible:MODEL@URL, {', '.join(f'{k}:MODEL' for k in PROVIDERS)} or replay:TRANSCRIPT")
     return backend
+
+
+def deterministic(spec: str) -> bool:
+    """Whether the investigator a spec names answers the same prompt the same way (a built-in one, a
+    replay); an LLM does only at temperature 0, which its settings say."""
+    return spec in BUILT_IN or spec.startswith("replay:")
+
+
+def backend_for(settings: EpisodeSettings, spec: Optional[str] = None) -> Backend:
+    """The backend an episode's settings name (`spec` overrides their `llm`), with their temperature and
+    `--price`: how `eval` builds each episode's and `resume` rebuilds a session's."""
+    return make_backend(spec or settings.llm, settings.compat, temperature=settings.temperature,
+                        price=Price(*settings.price) if settings.price else None)
 
 
 def recorded_responses(path: str) -> list[AIMessage]:

@@ -23,11 +23,14 @@ from tracr_agent.tools.subjects.transforms.record import TransformRecord
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
-SCHEMA_MINOR = 3
+SCHEMA_MINOR = 4
 """Additive revision within SCHEMA_VERSION, stamped on every header written (docs/transcript-format.md):
 0 = the first release; 1 = `tool_result.origin`; 2 = the header holds the whole EpisodeConfig
 (`subject.spec`, `compat`, `static_hooks`, `static_inputs`); 3 = `subject.transform`, the transform's
-record (tools/subjects/transforms/record.py)."""
+record (tools/subjects/transforms/record.py); 4 = sampling and budget settings in the
+header (`temperature`, `reasoning_effort`, `max_output_tokens`, `price`, `trim_tool_outputs`,
+`static_style`, `limits.max_context_tokens`), cached tokens and the reported `model` on llm_response
+(whose `cost` is null when unknown), and `forced`, `limit`, `model`, `cost_unknown` on end."""
 
 
 class _Event(BaseModel):
@@ -134,7 +137,12 @@ class LLMRequest(_Event):
 
 class Usage(BaseModel):
     input_tokens: int = 0
+    """Every input token of the request, cached ones included."""
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    """Input tokens read from the provider's prompt cache."""
+    cache_write_tokens: int = 0
+    """Input tokens written to the provider's prompt cache."""
 
 
 class LLMResponse(_Event):
@@ -144,7 +152,10 @@ class LLMResponse(_Event):
     tool_calls: list[ToolCallRec] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
-    cost: float = 0.0
+    cost: Optional[float] = None
+    """USD; absent (None) when the model's price is unknown (no table entry, no --price)."""
+    model: Optional[str] = None
+    """The model snapshot the provider said answered (its reply's `model`), when it said."""
 
 
 class ToolCallEvent(_Event):
@@ -242,6 +253,9 @@ class Counters(BaseModel):
     llm_turns: int = 0
     tokens: int = 0
     cost: float = 0.0
+    """USD of the calls whose price is known."""
+    cost_unknown: bool = False
+    """Some call's price was unknown (no table entry, no --price): `cost` leaves it out."""
     duration_s: float = 0.0
 
     @classmethod
@@ -250,12 +264,36 @@ class Counters(BaseModel):
         return cls(**{k: values[k] for k in cls.model_fields if values.get(k) is not None})
 
 
+def cost_text(cost: float, unknown: bool) -> str:
+    """A cost as people read it: `$0.0123`, `unknown` when no call was priced, `$0.0123 + unknown` when
+    only some were (their price unknown: no table entry, no --price)."""
+    if unknown:
+        return f"${cost:.4f} + unknown" if cost else "unknown"
+    return f"${cost:.4f}"
+
+
 class _EndHead(_Event):
     type: Literal["end"] = "end"
     status: Literal["prediction", "no_prediction", "error", "interrupted"]
 
 
-class EndEvent(Counters, _EndHead):
+class Ending(BaseModel):
+    """How an investigation ended besides its status, declared once: the end event, the episode's
+    result and each results.jsonl record carry these fields."""
+
+    forced: Optional[bool] = None
+    """Whether the prediction was made in the forced last turn, after a limit was reached."""
+    limit: Optional[str] = None
+    """The limit that was reached (e.g. "tool-call", "context (tokens)"), if one was."""
+    model: Optional[str] = None
+    """The model snapshot the provider reported (the last reply's), when it did."""
+
+    @classmethod
+    def of(cls, values) -> "Ending":
+        return cls(**{k: values.get(k) for k in cls.model_fields if values.get(k) is not None})
+
+
+class EndEvent(Counters, Ending, _EndHead):
     """The last event: how the episode ended and its counters (fields in the order t, type, status, …)."""
 
     reason: Optional[str] = None

@@ -79,7 +79,7 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
         facts.append(("sandbox", "UNSAFE: scored without OS-level isolation (--unsafe-sandbox)"))
     if end is not None:
         facts += [("status", end.status), ("tool calls", str(end.tool_calls)), ("LLM turns", str(end.llm_turns)),
-                  ("tokens", str(end.tokens)), ("cost", f"${end.cost:.4f}"), ("duration", f"{end.duration_s:.1f} s")]
+                  ("tokens", str(end.tokens)), ("cost", tr.cost_text(end.cost, end.cost_unknown)), ("duration", f"{end.duration_s:.1f} s")]
     else:
         facts.append(("status", "incomplete (no end event)"))
     title = f"tracr-agent episode: {h.subject.name} · {h.condition} · {h.llm}"

@@ -31,6 +31,7 @@ class LiveView:
         self.tool_calls = 0
         self.tokens = 0
         self.cost = 0.0
+        self.cost_unknown = False
         self.t = 0.0
 
     def continue_from(self, events: list) -> "LiveView":
@@ -38,7 +39,8 @@ class LiveView:
         answers = [e for e in events if isinstance(e, tr.LLMResponse)]
         self.tool_calls = sum(isinstance(e, tr.ToolResultEvent) for e in events)  # a call cut short is made again
         self.tokens = sum(e.usage.input_tokens + e.usage.output_tokens for e in answers)
-        self.cost = sum(e.cost for e in answers)
+        self.cost = sum(e.cost or 0.0 for e in answers)
+        self.cost_unknown = any(e.cost is None for e in answers)
         self.t = max((e.t for e in events), default=0.0)
         return self
 
@@ -46,7 +48,10 @@ class LiveView:
         return self.only is None or self.only == kind
 
     def counters(self) -> str:
-        return f"[dim]tools {self.tool_calls} · tokens {self.tokens} · ${self.cost:.4f} · {self.t:.1f}s[/]"
+        return f"[dim]tools {self.tool_calls} · tokens {self.tokens} · {self.cost_text()} · {self.t:.1f}s[/]"
+
+    def cost_text(self) -> str:
+        return tr.cost_text(self.cost, self.cost_unknown)
 
     def __call__(self, ev) -> None:
         c = self.console
@@ -63,7 +68,8 @@ class LiveView:
                                       border_style="blue", expand=False))
         elif isinstance(ev, tr.LLMResponse):
             self.tokens += ev.usage.input_tokens + ev.usage.output_tokens
-            self.cost += ev.cost
+            self.cost += ev.cost or 0.0
+            self.cost_unknown = self.cost_unknown or ev.cost is None
             if self._show("llm"):
                 head = f"[bold cyan]turn {ev.step}[/] {self.counters()}"
                 c.print(head)
@@ -107,7 +113,7 @@ class LiveView:
             c.print(f"[bold red]error[/] ({ev.where}): {ev.message}")
         elif isinstance(ev, tr.EndEvent):
             c.rule(f"{ev.status} · {ev.tool_calls} tool calls · {ev.llm_turns} turns · {ev.tokens} tokens · "
-                   f"${ev.cost:.4f} · {ev.duration_s:.1f}s")
+                   f"{tr.cost_text(ev.cost, ev.cost_unknown)} · {ev.duration_s:.1f}s")
 
 
 def score_parts(score: Score, markup: bool = True) -> list[str]:
@@ -157,5 +163,8 @@ def print_run_result(result, console: Console, err_console: Console, quiet: bool
             console.print(score_line(result.score))
     if result.error:
         err_console.print(f"[red]episode error:[/] {escape(result.error)}")
+    if getattr(result, "limit", None):
+        console.print(f"limit reached: {result.limit}" + ("; the prediction was made in the forced last turn"
+                                                          if result.forced else ""), markup=False)
     console.print(f"transcript: {result.transcript}", markup=False)
     return 1 if result.status in ("error", "interrupted") else 0

@@ -82,7 +82,7 @@ def test_tool_calls_read_the_same_text_as_our_agent(full_run, load):
     first = next(e for e in sample.events if e.event == "model")
     assert [t.name for t in first.tools] == tool_names("full")
     system = sample.messages[0]
-    assert system.role == "system" and "Tools available in this session" in system.text
+    assert system.role == "system" and "\n- run_model: Run the model" in system.text
     assert "reverse" not in system.text and "reverse" not in sample.messages[1].text
 
 
@@ -108,7 +108,7 @@ def test_a_wrong_prediction_scores_as_ours_does(tmp_path, load):
 
 
 def test_a_gen_suite_is_one_sample_per_generated_task_scored_as_ours(tmp_path, load):
-    guess = {**PREDICTION, "label": "identity", "implementation": "def f(tokens):\n    return list(tokens)\n"}
+    guess = {**PREDICTION, "label": "identity", "implementation": "def f(tokens):\n    return [None] * len(tokens)\n"}
     log = run(tmp_path, [call("run_model", {"inputs": [[1, 2]]}), call("submit_prediction", guess)],
               tasks="gen:1:1:1", condition="full")
     sample, = log.samples

@@ -117,7 +117,8 @@ def test_the_system_prompt_of_a_transformed_subject_describes_no_one_hot_blocks(
     rotated = apply_transform(reverse_subject, "rotated:7")
     for residual in ("labelled", "raw"):
         prompt = system_prompt("whitebox", rotated, residual=residual)
-        assert "one-hot" not in prompt and "neutral names" not in prompt and "basis is not privileged" in prompt
-        assert "component_writes (" in prompt and "project (" in prompt and "probe (" in prompt
+        about, tools = prompt.split("## Tools", 1)  # the tools' own descriptions state their general behaviour
+        assert "one-hot" not in about and "neutral names" not in about and "basis is not privileged" in about
+        assert "- component_writes: " in tools and "- project: " in tools and "- probe: " in tools
         assert find_label_leaks(prompt, rotated) == [] and not re.search(r"rotat|compress|seed", prompt)
     assert "one-hot" in system_prompt("whitebox", reverse_subject)

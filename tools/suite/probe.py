@@ -67,8 +67,9 @@ def _property_values(subject, spec: str, inputs: list[list]) -> list[list]:
         raise ToolError(f"property must be 'token', 'position' or a Python expression over (tokens, i); "
                         f"{text!r} is not one ({e.msg})") from None
     cache = per_subject(subject)
-    if ("property", text, len(inputs)) in cache:  # one sandbox run per expression and sample
-        return cache[("property", text, len(inputs))]
+    key = ("property", text, tuple(map(tuple, inputs)))  # one sandbox run per expression and sample
+    if key in cache:
+        return cache[key]
     from tracr_agent.tools.sandbox.runner import run_implementation  # untrusted code: only in the sandbox
 
     source = f"def f(tokens):\n    return [({text}) for i in range(len(tokens))]\n"
@@ -76,7 +77,7 @@ def _property_values(subject, spec: str, inputs: list[list]) -> list[list]:
     if result.outputs is None or result.failed:
         raise ToolError(f"the property expression failed: {result.error}; where it has no value let it give "
                         "None, e.g. 'tokens[i+1] if i+1 < len(tokens) else None'")
-    cache[("property", text, len(inputs))] = result.outputs
+    cache[key] = result.outputs
     return result.outputs
 
 
@@ -162,9 +163,9 @@ def fit_probe(subject, ctx: ToolContext, args: ProbeArgs) -> ProbeFit:
         if not positions or bad:
             raise ToolError(f"positions must be some of 1..{subject.max_seq_len} (0 is BOS and holds no property), "
                             f"got {args.positions}")
-    inputs = sample_inputs(subject, args.samples)
+    inputs = sample_inputs(subject, args.samples, ctx.seed)
     values = _property_values(subject, args.property, inputs)
-    acts = sample_activations(subject, inputs)[hook]
+    acts = sample_activations(subject, inputs, ctx.seed)[hook]
     held_from = len(inputs) - max(1, len(inputs) // 4)
     rows: list = []  # (held out?, vector, value)
     for n, (x, vals) in enumerate(zip(inputs, values)):

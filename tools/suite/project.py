@@ -13,29 +13,38 @@ Both are printed as a table (a heatmap in people's views) and a decode.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from tracr_agent.tools.errors import ToolError
 from tracr_agent.tools.protocol.directions import MAX_COLUMNS, Projection, project_text, same_write
 from tracr_agent.tools.protocol.hooks import final_resid, hook_kind
 from tracr_agent.tools.protocol.values import fmt_num
 from tracr_agent.tools.suite.activations import resolve_hook
-from tracr_agent.tools.suite.base import ToolContext, tool
+from tracr_agent.tools.suite.base import ToolContext, Tokens, tool
 from tracr_agent.tools.suite.probe import READS_AT, ProbeArgs, fit_probe
 from tracr_agent.tools.suite.residual import pos_labels
 from tracr_agent.tools.suite.sample import DEFAULT_SAMPLES
 from tracr_agent.tools.suite.writes import component_name, write_subspace
 
 
+def _inline_schema(model) -> dict:
+    """`model`'s JSON schema written out in place, optional: a tool schema holds no `$defs`/`$ref` (Gemini's
+    function declarations refuse them)."""
+    schema = model.model_json_schema()
+    assert "$defs" not in schema, "a nested model inside an inlined one"
+    schema.pop("title", None)
+    return {"anyOf": [schema, {"type": "null"}], "default": None}
+
+
 class ProjectArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    input: list = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
+    input: Tokens = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
     component: Optional[str] = Field(None, description="Project onto the write subspace of this head 'L.H', MLP "
                                                        "'L.mlp' or attention layer 'L.attn' (as component_writes "
                                                        "finds it).")
-    probe: Optional[ProbeArgs] = Field(None, description="Or project onto a probe's directions: the arguments of a "
+    probe: Annotated[Optional[ProbeArgs], WithJsonSchema(_inline_schema(ProbeArgs))] = Field(None, description="Or project onto a probe's directions: the arguments of a "
                                                          "probe call, e.g. {\"hook\": \"blocks.1.hook_resid_post\", "
                                                          "\"property\": \"token\"}.")
     hook: Optional[str] = Field(None, description="The hook whose vectors are projected; default the final residual "

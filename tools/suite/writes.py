@@ -29,7 +29,7 @@ from tracr_agent.tools.subjects.compare import NUM_TOL, WRITE_RANK_TOL, WRITE_SA
 from tracr_agent.tools.subjects.rawview import is_raw
 from tracr_agent.tools.suite.ablation import Component, parse_component
 from tracr_agent.tools.suite.activations import TOP_K
-from tracr_agent.tools.suite.base import ToolContext, check_inputs, tool
+from tracr_agent.tools.suite.base import TokenLists, ToolContext, check_inputs, tool
 from tracr_agent.tools.suite.residual import decode_row
 from tracr_agent.tools.suite.sample import DEFAULT_SAMPLES, per_subject, sample_activations, sample_inputs
 
@@ -169,13 +169,14 @@ def write_subspace(subject, ctx: ToolContext, component, samples: int = DEFAULT_
     comp = component_of(subject, ctx, component)
     pos = _check_positions(subject, positions)
     given = None if inputs is None else check_inputs(subject, inputs, MAX_INPUTS)
-    key = ("writes", comp.name, samples, None if given is None else tuple(map(tuple, given)), pos)
+    seed = ctx.seed
+    key = ("writes", comp.name, samples, seed, None if given is None else tuple(map(tuple, given)), pos)
     cache = per_subject(subject)
     if key in cache:
         return cache[key]
     if given is None:
-        xs = sample_inputs(subject, samples)
-        acts = sample_activations(subject, xs)
+        xs = sample_inputs(subject, samples, seed)
+        acts = sample_activations(subject, xs, seed)
         per_input, source = _vectors(subject, comp, lambda hook: acts[hook])
     else:
         xs = given
@@ -263,7 +264,7 @@ class WritesArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     component: str = Field(description="A head 'L.H' (e.g. '1.0'), an MLP 'L.mlp' or a whole attention layer "
                                        "'L.attn'.")
-    inputs: Optional[list] = Field(None, description=f"Input sequences to read it on (at most {MAX_INPUTS}); default "
+    inputs: Optional[TokenLists] = Field(None, description=f"Input sequences to read it on (at most {MAX_INPUTS}); default "
                                                      "a fixed sample of the domain.")
     samples: int = Field(DEFAULT_SAMPLES, ge=20, le=2000, description="Without inputs: how many inputs of the domain "
                                                                       "to sample (always the same ones).")
