@@ -20,11 +20,10 @@ def _split(values: Optional[List[str]]) -> list[str]:
 
 def _table_console():
     """Headless runs (logs, pipes) get a wide console so the table is never squeezed."""
-    from rich.console import Console
-
     from tracr_agent.agent.cli.main import console
+    from tracr_agent.agent.render.terminal import SafeConsole
 
-    return console if console.is_terminal else Console(width=max(console.width, 170))
+    return console if console.is_terminal else SafeConsole(width=max(console.width, 170))
 
 
 def _write_reports(out_dir, rows):

@@ -11,7 +11,9 @@ them may carry a transform suffix, `ID@rotated[:SEED]` or `ID@compressed[:D]`, p
 
 `str(spec)` is the spec's canonical text (paths absolute, aliases resolved): `SubjectSpec.parse`
 reads it back, so a transcript header or the session store can reload the subject from anywhere.
-Anything unknown or malformed is one `SubjectError` line naming what was given and what is accepted.
+Anything unknown or malformed is one `SubjectError` line naming what was given and what is accepted;
+so is a name hiding a character (a bidi override, a zero-width space, a control: `re\u202everse`
+must not quietly become `reverse`), whichever way it is given.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from tracr_agent.tools.errors import SubjectError, UserError
 from tracr_agent.tools.subjects.load import load_model_dir, load_program
 from tracr_agent.tools.subjects.modeldir import read_card
+from tracr_agent.tools.untrusted.text import check_name
 
 DIR_PREFIX = "dir:"
 PROGRAM_PREFIX = "program:"
@@ -87,7 +90,7 @@ class SubjectSpec(BaseModel):
         """One subject from its text (a TASK argument, a header, the session store)."""
         if not isinstance(text, str) or not text.strip():
             raise SubjectError(f"{where}: name a subject: {FORMS}")
-        text = text.strip()
+        text = check_name(text, where, SubjectError).strip()
         transform = None
         m = _SUFFIX.match(text)
         if m and not _existing_path(text):
@@ -119,6 +122,8 @@ class SubjectSpec(BaseModel):
                      model_dir: Optional[str] = None) -> "SubjectSpec":
         """The subject a command names with a TASK argument, `--program FILE.py:FUNC` or `--model-dir DIR`."""
         given = [x for x in (task, program, model_dir) if x]
+        for x in given:
+            check_name(x, "the subject", SubjectError)
         if len(given) != 1:
             raise SubjectError("name exactly one subject: a TASK, --program FILE.py:FUNC, or --model-dir DIR")
         if task:
@@ -222,7 +227,7 @@ def parse_suite(text: str) -> list[SuiteMember]:
     from tracr_agent.tools.subjects.generate.ids import parse_spec  # the generator loads only when named
     from tracr_agent.tools.subjects.zoo import all_tasks
 
-    text = text.strip()
+    text = check_name(text, "--tasks", SubjectError).strip()
     if text == "all":
         return [SuiteMember(spec=SubjectSpec(kind="task", ref=t.id), name=t.id) for t in all_tasks()]
     if text.startswith(GEN_SUITE_PREFIX):

@@ -4,11 +4,13 @@ PATH is an eval directory (results.jsonl, each record naming its transcript), a 
 (searched recursively), one transcript, or an Inspect AI log of tracr_agent/interp (one episode a sample). Records keep every field results.jsonl carries, so
 breakdowns others add later (difficulty, family, residual mode, …) show up without a change here.
 Anything else, or a corrupt results line, is a `UserError`: one line for the CLI, exit 2.
+
+Everything read is untrusted: records are drawn as `shown_data` gives them back, and a record's
+transcript is read only from inside its eval directory (`inside`; tools/untrusted/).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -18,6 +20,9 @@ from tracr_agent.agent.evaluation.batch import ResultRecord, corrupt_line, resul
 from tracr_agent.agent.records.transcript import TranscriptError
 from tracr_agent.agent.render.document import episode_blocks
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted import jsonio
+from tracr_agent.tools.untrusted.files import inside
+from tracr_agent.tools.untrusted.text import shown, shown_data
 
 
 
@@ -81,11 +86,11 @@ def _read_records(path: Path) -> list[dict]:
     records = []
     for lineno, line in results_lines(path):
         try:
-            data = json.loads(line)
+            data = jsonio.loads(line)
             ResultRecord.model_validate(data)  # the fields every record must have; extras are kept
         except ValueError as e:  # JSONDecodeError and pydantic's ValidationError alike
             raise corrupt_line(path, lineno, e) from None
-        records.append(data)
+        records.append(shown_data(data))
     return records
 
 
@@ -96,7 +101,13 @@ def load_eval_dir(root: Path) -> Batch:
         if not rel:
             batch.episodes.append(Episode(f"ep-{i}", rec))
             continue
-        ep, note = _episode_from_transcript(i, root / rel, rel, rec)
+        where = inside(root, rel)
+        if where is None:
+            batch.episodes.append(Episode(f"ep-{i}", rec))
+            batch.notes.append(f"{rec.get('key', rel)}: its transcript {shown(rel, one_line=True)} is outside the "
+                               "evaluation directory: not read")
+            continue
+        ep, note = _episode_from_transcript(i, where, rel, rec)
         batch.episodes.append(ep)
         if note:
             batch.notes.append(note)
