@@ -73,6 +73,9 @@ class ResultRecord(Counters, _RecordHead):
     transcript: str = ""
     error: str = ""
     score: Optional[Score] = None
+    unscorable: Optional[str] = None
+    """Why `rescore`/`report` could not score the episode from its own transcript (missing, torn
+    before its prediction, outside the evaluation directory, …): such a record is never correct."""
     unsafe_sandbox: Optional[bool] = None
     """True when the submitted code was scored without OS-level isolation (--unsafe-sandbox)."""
     features: Optional[dict] = None
@@ -208,8 +211,6 @@ def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a directory: choose a directory for the evaluation")
     manifest = out / "manifest.json"
-    for name in ("manifest.json", "results.jsonl"):  # written later: a symlink or a device there is refused now
-        check_target(out / name)
     if manifest.is_file():
         try:
             fmt = jsonio.loads(manifest.read_text()).get("format")
@@ -224,6 +225,8 @@ def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
         (out / "transcripts").mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a file on the way (a/file/b), no permission, read-only filesystem
         raise UserError(f"cannot create the evaluation directory {out}: {e.strerror}") from None
+    for name in ("manifest.json", "results.jsonl"):  # written later: a symlink or a device there is refused now
+        check_target(out / name)
     if not manifest.is_file():
         write_atomic(manifest, json.dumps({"format": EVAL_FORMAT, "tracr_agent_version": version(),
                                         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}))
@@ -303,9 +306,8 @@ class BatchRunner:
             return self._subjects[config.subject]
 
     def run_one(self, spec: EpisodeSpec) -> ResultRecord:
+        # a transcript left by a killed run is started over (a symlink or a device there is refused)
         path = self.out / "transcripts" / spec.filename()
-        if path.exists():
-            path.unlink()  # a transcript left by a killed run: this episode starts over
         rel = str(path.relative_to(self.out))
         try:
             config = self.config(spec)

@@ -145,7 +145,7 @@ def render(blocks, renderers: dict) -> list[tuple[str, str]]:
 
 def _md(text) -> str:
     """Text outside a code fence: HTML escaped (Markdown would pass a `<script>` through)."""
-    return html_text(text)
+    return html_text(text, quote=False)
 
 
 def _md_facts(pairs) -> str:

@@ -132,14 +132,17 @@ def open_regular(path: Union[str, Path], mode: str = "a", what: str = ""):
     return os.fdopen(fd, "a", encoding="utf-8")
 
 
-def inside(root: Union[str, Path], name: str) -> Optional[Path]:
+def inside(root: Union[str, Path], name: str, links_out: bool = False) -> Optional[Path]:
     """The file `name` (relative, as a record stores it) under `root`, or None when it would leave
-    `root`: an absolute path, a `..` component, or a symlink (at any depth) resolving outside."""
+    `root`: an absolute path, a `..` component, or a symlink (at any depth) resolving outside —
+    unless `links_out` (a folder the user named, whose own links are the user's choice)."""
     if not isinstance(name, str) or not name or "\x00" in name:
         return None
     rel = Path(name)
     if rel.is_absolute() or ".." in rel.parts:
         return None
+    if links_out:
+        return Path(root) / rel
     root_real = Path(os.path.realpath(root))
     real = Path(os.path.realpath(root_real / rel))
     if real != root_real and root_real not in real.parents:

@@ -59,9 +59,10 @@ def markup(text: Any, one_line: bool = False) -> str:
     return escape(shown(text, one_line))
 
 
-def html_text(text: Any, one_line: bool = False) -> str:
-    """`shown(text)` escaped for HTML (and Markdown, which passes HTML through)."""
-    return html.escape(shown(text, one_line))
+def html_text(text: Any, one_line: bool = False, quote: bool = True) -> str:
+    """`shown(text)` escaped for HTML: safe in an element and in a quoted attribute. Markdown, which
+    passes HTML through, takes it with `quote=False` (its quotes stay readable)."""
+    return html.escape(shown(text, one_line), quote=quote)
 
 
 MAX_DATA_DEPTH = 256

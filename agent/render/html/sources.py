@@ -94,9 +94,11 @@ def _read_records(path: Path) -> list[dict]:
     return records
 
 
-def load_eval_dir(root: Path) -> Batch:
+def load_eval_dir(root: Path, records: Optional[list[dict]] = None) -> Batch:
+    """An eval directory's episodes: `records` (e.g. as `report` scored them afresh), or results.jsonl's."""
     batch = Batch(f"evaluation {root.name}", root)
-    for i, rec in enumerate(_read_records(root / "results.jsonl"), 1):
+    records = _read_records(root / "results.jsonl") if records is None else [shown_data(r) for r in records]
+    for i, rec in enumerate(records, 1):
         rel = rec.get("transcript") or ""
         if not rel:
             batch.episodes.append(Episode(f"ep-{i}", rec))
