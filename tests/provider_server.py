@@ -3,16 +3,45 @@ Mistral's /v1/chat/completions, OpenAI's shape), so LangChain clients can be tes
 nothing ever reaches the internet. Not a test module.
 
 `ProviderServer(script)` answers each request with the next entry of `script`: an HTTP status code (an
-error reply), a float (sleep that many seconds, then a 503: a server slower than any sane limit), or
-`(text, [(tool_name, args), …])` in the provider's own wire format; it keeps every request (path,
-headers, JSON body) in `requests`.
+error reply), a float (sleep that many seconds, then a 503: a server slower than any sane limit),
+`(text, [(tool_name, args), …])` in the provider's own wire format, or one of the faults below —
+`Drip` (a whole reply sent a byte at a time), `RetryAfter` (429 or 503 with a Retry-After header),
+`Malformed` (200 with a body that is not JSON); it keeps every request (path, headers, JSON body, monotonic time
+`at`) in `requests`.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Drip:
+    """A valid reply (`text`, no tool call) sent one byte every `every` seconds: each read of the
+    client gets a byte long before its timeout, so only a deadline on the whole call ends it."""
+
+    every: float = 0.5
+    text: str = "thinking"
+
+
+@dataclass(frozen=True)
+class RetryAfter:
+    """An error reply asking the client to wait: `Retry-After: value` (seconds or an HTTP date)."""
+
+    value: str
+    status: int = 429
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A 200 reply whose body is not JSON (a proxy's page, a cut stream)."""
+
+    body: bytes = b'{"id": "x", "choices": [{"message": <html>bad gateway</html>'
+
 
 
 def anthropic_reply(i: int, text: str, calls: list) -> dict:
@@ -76,7 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
         server: ProviderServer = self.server
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
         with server.lock:
-            server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                                    "at": time.monotonic()})
             i = len(server.requests)
             step = server.script.pop(0) if server.script else 500
         if isinstance(step, float):  # a server that takes this long to say anything, then fails
@@ -84,13 +114,33 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             step = 503
         fmt = FORMATS.get(self.path.split("?")[0])
-        if fmt is None or isinstance(step, int):
+        headers = {}
+        if isinstance(step, RetryAfter):
+            headers["retry-after"] = step.value
+            step = step.status
+        if isinstance(step, Malformed):
+            status, data = 200, step.body
+        elif fmt is None or isinstance(step, int):
             status = 404 if fmt is None else step
             data = json.dumps({"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}).encode()
+        elif isinstance(step, Drip):
+            status, data = 200, json.dumps(fmt(i, step.text, [])).encode()
         else:
             status, data = 200, json.dumps(fmt(i, *step)).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if isinstance(step, Drip):
+                for k in range(len(data)):
+                    if server.closed.wait(step.every):
+                        return
+                    self.wfile.write(data[k:k + 1])
+                    self.wfile.flush()
+            else:
+                self.wfile.write(data)
+        except OSError:  # the client gave up (its deadline): expected
+            pass
