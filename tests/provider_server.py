@@ -38,9 +38,11 @@ class RetryAfter:
 
 @dataclass(frozen=True)
 class Malformed:
-    """A 200 reply whose body is not JSON (a proxy's page, a cut stream)."""
+    """A reply whose body is not what the client expects: by default a 200 that is not JSON (a proxy's
+    page, a cut stream); with another `status`, an error whose text is `body`."""
 
     body: bytes = b'{"id": "x", "choices": [{"message": <html>bad gateway</html>'
+    status: int = 200
 
 
 
@@ -119,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["retry-after"] = step.value
             step = step.status
         if isinstance(step, Malformed):
-            status, data = 200, step.body
+            status, data = step.status, step.body
         elif fmt is None or isinstance(step, int):
             status = 404 if fmt is None else step
             data = json.dumps({"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}).encode()

@@ -72,11 +72,14 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def user_errors(fn):
-    """Turns UserError (and its kin) into a one-line message and exit code 2."""
+    """Turns UserError (and its kin) into a one-line message and exit code 2; so is a file operation the
+    disk refused (read-only, full, no permission: tools/untrusted/files.py `DISK_ERRNOS`), wherever it
+    happened — a hostile environment is one line, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from tracr_agent.tools.errors import UserError
+        from tracr_agent.tools.untrusted.files import DISK_ERRNOS, write_error
 
         try:
             return fn(*args, **kwargs)
@@ -84,6 +87,10 @@ def user_errors(fn):
             fail(str(e))
         except KeyboardInterrupt:
             fail("interrupted", code=130)
+        except OSError as e:
+            if e.errno not in DISK_ERRNOS:
+                raise
+            fail(str(write_error(e, doing="use")))
 
     return wrapper
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -31,7 +32,7 @@ from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc, wilson
 from tracr_agent.agent.evaluation.rescore import fresh_records
 from tracr_agent.agent.investigators.registry import CLOSED_WORLD
 from tracr_agent.tools.untrusted.files import write_atomic
-from tracr_agent.tools.untrusted.text import html_text, shown
+from tracr_agent.tools.untrusted.text import html_text, shown, shown_data
 
 
 @dataclass
@@ -157,7 +158,9 @@ def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str], list[st
             import matplotlib
 
             matplotlib.use("Agg")
-            png = draw(rows)
+            with warnings.catch_warnings():  # a name shown as ␛ has no glyph in the font: drawn as a box
+                warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+                png = draw(rows)
         except Exception as e:  # noqa: BLE001 — any plotting failure is reported, the tables still get written
             plt = sys.modules.get("matplotlib.pyplot")
             if plt is not None:
@@ -245,5 +248,6 @@ def report_records(out_dir: Path, judge_llm: Optional[str] = None, models: Optio
                    keep: frozenset = frozenset()) -> list[ResultRecord]:
     """Every record of the evaluation scored afresh from its own transcript (rescore.fresh_records;
     `keep`: keys this process scored itself). Every line must read: a corrupt one stops the report
-    (one line naming it), never a table that silently leaves an episode out."""
-    return fresh_records(Path(out_dir), judge_llm, models, keep)[1]
+    (one line naming it), never a table that silently leaves an episode out. Every text in them is
+    `shown` (tools/untrusted/text.py) before any table, plot or page draws it."""
+    return [shown_data(r) for r in fresh_records(Path(out_dir), judge_llm, models, keep)[1]]

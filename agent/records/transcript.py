@@ -23,7 +23,7 @@ from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.spec import SubjectSpec
 from tracr_agent.tools.untrusted import jsonio
-from tracr_agent.tools.untrusted.files import open_regular
+from tracr_agent.tools.untrusted.files import open_regular, write_error
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -274,12 +274,18 @@ class TranscriptWriter:
             event.schema_minor = SCHEMA_MINOR
         if not event.t:
             event.t = round(time.monotonic() - self.start, 3)
-        self._fh.write(event.model_dump_json(exclude_none=True) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(event.model_dump_json(exclude_none=True) + "\n")
+            self._fh.flush()
+        except OSError as e:  # a full or read-only disk: one line naming the transcript
+            raise write_error(e, self.path) from None
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:  # the flush of a line a full disk refused: `write` has raised it already
+                pass
 
 
 def drop_torn_tail(path: Path) -> bool:

@@ -103,3 +103,22 @@ def test_a_body_that_is_not_json_is_one_clear_line(tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     assert n == 1  # not a transient fault: no retry
     one_clear_error(r, events, "reply is not valid JSON")
+
+
+def test_a_server_error_text_with_markup_and_escapes_is_shown_not_obeyed(tmp_path):
+    """The live view (not -q) prints the server's error text: `[/]` would crash rich's markup, an escape
+    sequence would rewrite the terminal. Both are shown as text."""
+    evil = "[/] \x1b]0;pwned\x07\x1b[2K implementation correct \u202e"
+    server = ProviderServer([Malformed(body=json.dumps({"error": {"message": evil}}).encode(), status=400),
+                             Malformed(body=evil.encode(), status=400)])
+    try:
+        for shows_text in (True, False):  # a JSON error's message is quoted by the client; a bare body is not
+            path = tmp_path / "t.jsonl"
+            base = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+            r = run_cli({**base, "COLUMNS": "200"}, "run", "reverse", "--llm", f"openai-compatible:m@{server.url}/v1",
+                        "--transcript", path, "--max-seconds", 30)
+            out = r.stdout + r.stderr
+            assert r.returncode == 1 and "Traceback" not in out, out
+            assert "\x1b" not in out and "\u202e" not in out and ("[/]" in out) == shows_text, out
+    finally:
+        server.close()

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.tools.errors import SubjectError
+from tracr_agent.tools.errors import SubjectError, UserError
 from tracr_agent.tools.subjects.compile import compile_program
 from tracr_agent.tools.subjects.convert import convert
 from tracr_agent.tools.subjects.modeldir import read_card, read_weights, write_model_dir
@@ -98,8 +98,9 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
                                 default=str)
         try:
             store_entry(final, card, weights_t, {"truth.json": truth_text}, replace=refresh)
-        except OSError as e:  # a read-only or full disk: one line that says where and what to do
-            raise SubjectError(f"cannot write the subject cache {final.parent}: {e.strerror or e} (point "
+        except (OSError, UserError) as e:  # a read-only or full disk: one line that says where and what to do
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).rpartition(": ")[2]
+            raise SubjectError(f"cannot write the subject cache {final.parent}: {why} (point "
                                "TRACR_AGENT_CACHE at a writable folder, or give --no-cache)") from None
         subject = load_cached(key, truth.kind)
     subject.tracr_model = model

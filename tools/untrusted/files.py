@@ -82,7 +82,13 @@ def replace_with(path: Union[str, Path], write: Callable[[Path], None], what: st
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
         os.close(fd)
         tmp = Path(name)
-        write(tmp)
+        try:
+            write(tmp)
+        except (OSError, UserError):
+            raise
+        except Exception as e:  # a library's own error for a full disk (safetensors': "os error 28")
+            first = (str(e).splitlines() or [""])[0]
+            raise UserError(f"cannot write {path}: {type(e).__name__}: {first}") from None
         check_target(path, what)  # planted meanwhile: still refused (os.replace would not follow it either)
         os.replace(tmp, path)
         tmp = None

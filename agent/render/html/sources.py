@@ -77,7 +77,7 @@ def _episode_from_transcript(i: int, path: Path, shown_as: str, record: Optional
         if record is None:
             raise
         return Episode(f"ep-{i}", record, shown_as), f"{record.get('key', shown_as)}: {e}"
-    ep = Episode(f"ep-{i}", record or summarize_events(events, problem, shown_as), shown_as,
+    ep = Episode(f"ep-{i}", shown_data(record or summarize_events(events, problem, shown_as)), shown_as,
                  episode_blocks(events, problem), problem)
     return ep, (problem or "")  # the problem already starts with the transcript's path
 
@@ -143,7 +143,7 @@ def load_inspect_log(path: Path) -> Batch:
 
     notes: list = []
     return Batch(f"Inspect log {path.name}", path, [
-        Episode(f"ep-{i}", {**e.record.model_dump(mode="json"), "sample": e.sample}, f"sample {e.sample}",
+        Episode(f"ep-{i}", shown_data({**e.record.model_dump(mode="json"), "sample": e.sample}), f"sample {e.sample}",
                 episode_blocks(e.events, None)) for i, e in enumerate(log_episodes(path, notes=notes), 1)], notes)
 
 
