@@ -38,6 +38,8 @@ def transcript_events(out: Path, rec: ResultRecord) -> list:
     if path is None:
         raise Unscorable(f"its transcript {shown(rec.transcript, one_line=True)} is outside the evaluation directory")
     if not path.is_file():
+        if rec.status == "error" and rec.error:  # an episode that failed before its transcript began
+            raise Unscorable(f"its transcript is missing (the episode failed: {shown(rec.error, one_line=True)[:200]})")
         raise Unscorable(f"its transcript {shown(rec.transcript, one_line=True)} is missing")
     try:
         events, problem = tr.read_transcript(path, strict=False)
