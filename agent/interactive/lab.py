@@ -17,10 +17,8 @@ ToolResultEvent, a submission adds PredictionEvent, and the end is ScoreEvent
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -37,7 +35,7 @@ from tracr_agent.agent.render.live import score_line
 from tracr_agent.tools.protocol.hooks import standard_hooks
 from tracr_agent.tools.suite.base import REGISTRY, ToolContext, call_tool, signature, tool_names
 from tracr_agent.tools.untrusted.text import markup, shown
-from tracr_agent.agent.render.terminal import SafeConsole
+from tracr_agent.agent.render.terminal import SafeConsole, text_input
 
 PROMPT = "lab> "
 COMMANDS = ("help", "submit", "pause", "quit")
@@ -47,20 +45,6 @@ DELIMS = " \t\n\"'[]{},:="
 
 def history_file() -> Path:
     return Path(user_data_dir("tracr-agent")) / "lab_history"
-
-
-def text_input(prompt: str, console: Console) -> str:
-    """input(prompt) for a person at the lab: a line holding bytes that are not UTF-8 (a pasted binary,
-    another encoding) is refused with one line and asked again, never a crash and never recorded."""
-    if isinstance(sys.stdin, io.TextIOWrapper) and sys.stdin.errors != "surrogateescape":
-        sys.stdin.reconfigure(errors="surrogateescape")  # undecodable bytes arrive as U+DC80..U+DCFF
-    while True:
-        line = input(prompt)
-        bad = next((i for i, ch in enumerate(line) if "\udc80" <= ch <= "\udcff"), None)
-        if bad is None:
-            return line
-        console.print(f"that line is not UTF-8 text (byte 0x{ord(line[bad]) - 0xDC00:02x} at column {bad + 1}); "
-                      "ignored — type it again", style="red", highlight=False, markup=False)
 
 
 def parse_args(rest: str):

@@ -41,7 +41,7 @@ from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.untrusted.text import markup
 from tracr_agent.tools.suite.base import REGISTRY, ToolContext, describe_validation, load_all, signature
 from tracr_agent.tools.conditions import get_condition, with_tools
-from tracr_agent.agent.render.terminal import SafeConsole
+from tracr_agent.agent.render.terminal import SafeConsole, text_input
 
 
 REVIEW_PROMPT = "[a]pprove (Enter) [e]dit [d]eny [h]int [p]ause > "
@@ -103,7 +103,7 @@ class SessionDriver(Driver):
         raise_if_interrupted()
         t0 = time.monotonic()
         try:
-            return read_line(prompt)
+            return read_line(prompt, self.console)
         except EOFError:
             raise KeyboardInterrupt from None  # Ctrl-D at a prompt: leave the session open
         finally:
@@ -228,18 +228,20 @@ class SessionDriver(Driver):
         return stop.code
 
 
-def read_line(prompt: str) -> str:
+def read_line(prompt: str, console: Optional[Console] = None) -> str:
     """input(prompt), except that Ctrl-C (or SIGHUP, SIGTERM) is never lost at the prompt. The kernel may
     deliver the signal to any thread (LangGraph's, the tools'), and input() waits in a read() that only
     the receiving thread leaves: the session then sat at its prompt until Enter (seen in CI). Waiting
-    for the line in 0.1 s select() ticks lets Python raise the interrupt wherever the signal landed."""
+    for the line in 0.1 s select() ticks lets Python raise the interrupt wherever the signal landed.
+    Bytes that are not UTF-8 are refused with one line (render/terminal.py `text_input`)."""
+    console = console or SafeConsole()
     if not sys.stdin.isatty():
-        return input(prompt)
+        return text_input(prompt, console)
     sys.stdout.write(prompt)
     sys.stdout.flush()
     while not select.select([sys.stdin], [], [], 0.1)[0]:
         pass
-    return input()
+    return text_input("", console)
 
 
 def _pending(snap) -> list:
