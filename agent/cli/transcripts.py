@@ -143,18 +143,14 @@ def rerun_spec(header, model_dir: Optional[str] = None):
     transcript names, which would run or read whatever its author chose. The header's transform, if
     any, is applied to either."""
     from tracr_agent.agent.records.transcript import TranscriptError
-    from tracr_agent.tools.subjects.spec import SubjectSpec
+    from tracr_agent.tools.subjects.spec import SubjectSpec, names_a_path, transform_suffix
 
     ref = header.subject
-    try:
-        recorded = ref.subject_spec() if ref.kind == "task" or ref.spec else None
-    except TranscriptError:
-        recorded = None
-    transform = recorded.transform if recorded is not None else None
-    if model_dir:
-        return SubjectSpec.from_options(model_dir=model_dir).model_copy(update={"transform": transform})
-    if ref.kind == "task" and recorded is not None and recorded.kind == "task":
-        return recorded
+    if model_dir:  # only the transform is read from the header's text: no path it names is searched
+        return SubjectSpec.from_options(model_dir=model_dir).model_copy(
+            update={"transform": transform_suffix(ref.spec or "")})
+    if ref.kind == "task" and not names_a_path(ref.spec or "") and not names_a_path(ref.task_id or ""):
+        return ref.subject_spec()
     what = {"program": "a RASP program", "model_dir": "a model directory"}.get(ref.kind, "not a task")
     raise TranscriptError(
         f"the transcript's subject is {what} ({ref.source or ref.spec}): a rerun builds only zoo and generated "

@@ -21,7 +21,7 @@ from tracr_agent.agent.scoring.judge import make_judge
 from tracr_agent.agent.scoring.score import score_prediction
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.sandbox.runner import running_unsafe
-from tracr_agent.tools.subjects.spec import SubjectSpec
+from tracr_agent.tools.subjects.spec import SubjectSpec, names_a_path
 from tracr_agent.tools.untrusted.files import inside, write_atomic
 from tracr_agent.tools.untrusted.text import shown
 
@@ -77,6 +77,8 @@ def subject_spec(rec: ResultRecord, header: tr.Header, models: Optional[Path]) -
         if where is None or not (where / "model.json").is_file():
             raise Unscorable(f"--models {root} holds no model {shown(rec.task, one_line=True)}")
         return SubjectSpec(kind="model_dir", ref=str(where.resolve()))
+    if names_a_path(rec.task):  # never a folder to search or a file to import because a record says so
+        raise Unscorable("its subject is not a zoo or generated task")
     try:
         spec = SubjectSpec.parse(rec.task)
     except UserError as e:

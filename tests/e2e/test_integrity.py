@@ -99,7 +99,13 @@ def hostile(tmp_path_factory):
     outside = dict(rec, key=EVIL, llm=EVIL, label=EVIL, transcript="../evil.jsonl")
     poisoned = dict(rec, key="poisoned", transcript="transcripts/evil.jsonl")
     shutil.copy(d / "evil.jsonl", d / "ev_evil" / "transcripts" / "evil.jsonl")
-    write_jsonl(d / "ev_evil" / "results.jsonl", [rec, outside, poisoned])
+    searching = dict(rec, key="searching", task="dir:/")  # a subject that would search the whole disk
+    write_jsonl(d / "ev_evil" / "results.jsonl", [rec, outside, poisoned, searching])
+    # a header naming the whole disk as its model directory, and one naming a program to import
+    for name, subject in (("rootdir", {"kind": "model_dir", "source": "/", "spec": "dir:/"}),
+                          ("program", {"kind": "program", "source": f"{d}/evil.py:f", "spec": f"program:{d}/evil.py:f"})):
+        write_jsonl(d / f"{name}.jsonl", [{**events[0], "subject": {**events[0]["subject"], **subject}}, *events[1:]])
+    (d / "evil.py").write_text("open('pwned', 'w').write('imported')\ndef f():\n    return None\n")
     shutil.copytree(d / "ev", d / "ev_deep")
     (d / "ev_deep" / "results.jsonl").write_text(f'{{"key": {DEEP}}}\n')
 
@@ -193,8 +199,12 @@ CASES = [
     ("export-inspect-deep", ["export", "{d}/ev_deep", "-f", "inspect"], "refused", ["corrupt results line"]),
     ("show-deep-card", ["show", "--model-dir", "{d}/md_deep"], "refused", ["model.json"]),
     # records that lie: counted apart, never correct, named in the headline; their text escaped
-    ("report-evil", ["report", "{d}/ev_evil"], "shown", ["UNSCORABLE: 2 of 3", "outside the evaluation directory",
-                                                         "the record says decompiler"]),
+    ("report-evil", ["report", "{d}/ev_evil"], "shown", ["UNSCORABLE: 3 of 4", "outside the evaluation directory",
+                                                         "the record says decompiler", "not a zoo or generated task"]),
+    ("rescore-evil", ["rescore", "{d}/ev_evil"], "shown", ["3 unscorable"]),
+    # a transcript naming a folder to search or a program to import: rerun loads neither
+    ("rerun-root-dir", ["replay", "--rerun", "{d}/rootdir.jsonl"], "refused", ["--model-dir DIR"]),
+    ("rerun-program", ["replay", "--rerun", "{d}/program.jsonl"], "refused", ["--model-dir DIR"]),
     ("view-evil", ["view", "{d}/ev_evil"], "shown", ["outside the evaluation directory: not read"]),
     # model directories whose names or tokens are code or control characters
     ("show-vocab", ["show", "--model-dir", "{d}/md_vocab"], "refused", ["input_encoding.vocab", "control"]),

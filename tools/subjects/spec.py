@@ -156,6 +156,18 @@ class SubjectSpec(BaseModel):
         return apply_transform(subject, self.transform) if self.transform else subject
 
 
+def names_a_path(text: str) -> bool:
+    """Whether `text` names a model directory or a program file (`dir:`, `program:`): something read
+    from the filesystem, which a name taken from a file must never make us search or import."""
+    return isinstance(text, str) and text.strip().startswith((DIR_PREFIX, PROGRAM_PREFIX, GEN_SUITE_PREFIX))
+
+
+def transform_suffix(text: str) -> Optional[TransformSpec]:
+    """The `@transform[:ARG]` a subject's text ends with, read without touching the filesystem."""
+    m = _SUFFIX.match(text.strip()) if isinstance(text, str) else None
+    return TransformSpec.parse(m["name"], m["arg"], text) if m else None
+
+
 def _existing_path(text: str) -> bool:
     """Whether `text` names a directory or program file as it stands (a path may hold an '@')."""
     for prefix in (DIR_PREFIX, PROGRAM_PREFIX):
