@@ -33,6 +33,7 @@ override, a zero-width space and HTML: wherever a text comes from a file, a mode
 HIDDEN = ("\x1b", "\x07", "\u202e", "\u200b")
 DEEP = "[" * 60_000 + "]" * 60_000
 HANG_S = 240
+pytestmark = pytest.mark.xdist_group("test_integrity")  # the artefacts (an eval, a compile) are made once
 
 
 @contextlib.contextmanager
