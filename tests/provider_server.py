@@ -3,10 +3,11 @@
 can be tested against 127.0.0.1 and nothing ever reaches the internet. Not a test module.
 
 `ProviderServer(script)` answers each request with the next entry of `script`: an HTTP status code (an
-error reply), a float (sleep that many seconds, then a 503: a server slower than any sane limit), or
+error reply), a float (sleep that many seconds, then a 503: a server slower than any sane limit),
 `(text, [(tool_name, args), …])` in the provider's own wire format (in OpenAI's, `args` given as a str is
-sent as the arguments text itself, e.g. '[1, 2]'); it keeps every request (path, headers, JSON body) in
-`requests`.
+sent as the arguments text itself, e.g. '[1, 2]'), or one of the faults below — `Drip` (a whole reply
+sent a byte at a time), `RetryAfter` (429 or 503 with a Retry-After header), `Malformed` (200 with a body
+that is not JSON); it keeps every request (path, headers, JSON body, monotonic time `at`) in `requests`.
 
 Usage: every reply reports 100 input and 20 output tokens, unless the server is made with
 `measured=True`: then input tokens are counted from the request (CHARS_PER_TOKEN characters a token) and
@@ -22,7 +23,35 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Drip:
+    """A valid reply (`text`, no tool call) sent one byte every `every` seconds: each read of the
+    client gets a byte long before its timeout, so only a deadline on the whole call ends it."""
+
+    every: float = 0.5
+    text: str = "thinking"
+
+
+@dataclass(frozen=True)
+class RetryAfter:
+    """An error reply asking the client to wait: `Retry-After: value` (seconds or an HTTP date)."""
+
+    value: str
+    status: int = 429
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A reply whose body is not what the client expects: by default a 200 that is not JSON (a proxy's
+    page, a cut stream); with another `status`, an error whose text is `body`."""
+
+    body: bytes = b'{"id": "x", "choices": [{"message": <html>bad gateway</html>'
+    status: int = 200
 
 
 MODEL_SNAPSHOT = "fake-model-2026-01-01"
@@ -156,7 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
         server: ProviderServer = self.server
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
         with server.lock:
-            server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                                    "at": time.monotonic()})
             i = len(server.requests)
             step = server.script.pop(0) if server.script else 500
         if isinstance(step, float):  # a server that takes this long to say anything, then fails
@@ -164,9 +194,17 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             step = 503
         fmt = reply_format(self.path)
-        if fmt is None or isinstance(step, int):
+        headers = {}
+        if isinstance(step, RetryAfter):
+            headers["retry-after"] = step.value
+            step = step.status
+        if isinstance(step, Malformed):
+            status, data = step.status, step.body
+        elif fmt is None or isinstance(step, int):
             status = 404 if fmt is None else step
             data = json.dumps({"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}).encode()
+        elif isinstance(step, Drip):
+            status, data = 200, json.dumps(fmt(i, step.text, [])).encode()
         else:
             usage = None
             if server.measured:
@@ -175,8 +213,20 @@ class _Handler(BaseHTTPRequestHandler):
                     usage = (anthropic_usage(body, server.cache, out) if fmt is anthropic_reply
                              else openai_usage(body, server.seen, out) if fmt is openai_reply else None)
             status, data = 200, json.dumps(fmt(i, *step, usage=usage)).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if isinstance(step, Drip):
+                for k in range(len(data)):
+                    if server.closed.wait(step.every):
+                        return
+                    self.wfile.write(data[k:k + 1])
+                    self.wfile.flush()
+            else:
+                self.wfile.write(data)
+        except OSError:  # the client gave up (its deadline): expected
+            pass

@@ -20,38 +20,41 @@ def _split(values: Optional[List[str]]) -> list[str]:
 
 def _table_console():
     """Headless runs (logs, pipes) get a wide console so the table is never squeezed."""
-    from rich.console import Console
-
     from tracr_agent.agent.cli.main import console
+    from tracr_agent.agent.render.terminal import SafeConsole
 
-    return console if console.is_terminal else Console(width=max(console.width, 170))
+    return console if console.is_terminal else SafeConsole(width=max(console.width, 170))
 
 
-def _write_reports(out_dir, rows):
-    """report.md/.html, plots and the batch viewer (view.html, which the reports' rows link into); a plot
-    or a viewer that failed gets one warning line, the rest is written."""
+def _report(out_dir, records):
+    """The table on the terminal, then report.md/.html, plots and the batch viewer (view.html, which the
+    reports' rows link into), all from `records` (scored afresh: report.report_records); a plot or a
+    viewer that failed gets one warning line, the rest is written."""
     from pathlib import Path
 
-    from rich.markup import escape
-
     from tracr_agent.agent.cli.main import err_console
-    from tracr_agent.agent.evaluation.report import VIEW_FILE, write_reports
+    from tracr_agent.agent.evaluation.report import VIEW_FILE, rich_table, summarize, write_reports
     from tracr_agent.agent.render.html.page import viewer_page
     from tracr_agent.agent.render.html.sources import load_eval_dir
     from tracr_agent.tools.errors import UserError
+    from tracr_agent.tools.untrusted.files import write_atomic
 
+    rows = summarize(records)
+    _table_console().print(rich_table(rows))
     try:
-        (Path(out_dir) / VIEW_FILE).write_text(viewer_page(load_eval_dir(Path(out_dir))), encoding="utf-8")
+        page = viewer_page(load_eval_dir(Path(out_dir), [r.model_dump(mode="json") for r in records]))
+        write_atomic(Path(out_dir) / VIEW_FILE, page)
         linked = True
-    except (UserError, OSError) as e:  # e.g. a corrupt results line: the reports are still written, unlinked
+    except (UserError, OSError) as e:  # e.g. a symlink planted there: the reports are still written, unlinked
         linked = False
-        err_console.print(f"[yellow]warning:[/] {VIEW_FILE} not written: {escape(str(e))}", highlight=False,
+        err_console.print(f"warning: {VIEW_FILE} not written: {e}", style="yellow", markup=False, highlight=False,
                           soft_wrap=True)
-    reports = write_reports(out_dir, rows, linked=linked)
-    if reports.warning:
-        err_console.print(f"[bold red]{escape(reports.warning)}[/]", highlight=False, soft_wrap=True)
+    reports = write_reports(out_dir, rows, records, linked=linked)
+    for line in (reports.warning, reports.unscorable):
+        if line:
+            err_console.print(line, style="bold red", markup=False, highlight=False, soft_wrap=True)
     for line in reports.notes + reports.failed_plots:
-        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err_console.print(f"warning: {line}", style="yellow", markup=False, highlight=False, soft_wrap=True)
     return reports
 
 
@@ -94,7 +97,7 @@ def register(app: typer.Typer) -> None:
         from tracr_agent.agent.evaluation.batch import (PRESETS, BatchRunner, parse_transforms, pending, plan,
                                                         prepare_out_dir, validate)
         from tracr_agent.agent.backends.pricing import parse_price
-        from tracr_agent.agent.evaluation.report import load_rows, rich_table
+        from tracr_agent.agent.evaluation.report import report_records
         from tracr_agent.agent.records.config import EpisodeSettings
         from tracr_agent.agent.scoring.judge import make_judge
 
@@ -133,7 +136,7 @@ def register(app: typer.Typer) -> None:
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
         if note:  # announced only once the arguments are known good, so a typo prints one line (as `run`)
-            err_console.print(f"[yellow]{note}[/]")
+            err_console.print(note, style="yellow", markup=False, highlight=False)
         if torn:
             err_console.print(f"results.jsonl ended in a torn line; moved it to {torn} (that episode runs again)",
                               highlight=False, markup=False)
@@ -165,59 +168,87 @@ def register(app: typer.Typer) -> None:
                                        **base.get("settings", {}))
             runner = BatchRunner(out_dir, settings, judge=judge, on_event=on_event, executor=runs_on)
             t0 = time.monotonic()
-            asyncio.run(runner.run_all(todo, concurrency))
-        rows = load_rows(out_dir)
-        _table_console().print(rich_table(rows))
-        reports = _write_reports(out_dir, rows)
+            done = asyncio.run(runner.run_all(todo, concurrency))
+        # this run's episodes were scored here moments ago; the rest (--resume) from their transcripts
+        reports = _report(out_dir, report_records(out_dir, keep=frozenset(r.key for r in done),
+                                                    programs=tuple(programs or ())))
         console.print(f"{len(todo)} episodes in {time.monotonic() - t0:.1f}s · failed {counts['failed']} · "
-                      f"reports: {reports.md}, {reports.html}")
+                      f"reports: {reports.md}, {reports.html}", markup=False, highlight=False)
 
-    @app.command()
-    @user_errors
-    def report(out: str = typer.Argument(..., help="An evaluation directory.")):
-        """Print the accuracy table of an evaluation and write report.md and report.html."""
+    ModelsOpt = typer.Option(None, "--models", help="A suite's folder (`eval --tasks dir:PATH`): its models are "
+                             "scored from here, each checked against its transcript's fingerprint (a path a "
+                             "transcript names is never loaded).")
+    UnsafeOpt = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox "
+                             "(bubblewrap) is usable: UNSAFE, recorded in results.jsonl and the report.")
+    ProgramsOpt = typer.Option(None, "--program", help="FILE.py:FUNCTION of an `eval --program` subject: its episodes "
+                               "are scored against it (a program a record names is never imported); repeat for several.")
+    JudgeOpt = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge "
+                            "(any --llm spec naming a chat model).")
+
+    def _eval_dir(out: str):
         from pathlib import Path
-
-        from tracr_agent.agent.evaluation.report import load_rows, rich_table
 
         d = Path(out)
         if not (d / "results.jsonl").is_file():
             fail(f"{d} holds no results.jsonl (run `tracr-agent eval --out {d}` first)")
-        rows = load_rows(d)
-        _table_console().print(rich_table(rows))
-        reports = _write_reports(d, rows)
-        console.print(f"wrote {reports.md} and {reports.html}")
+        return d
+
+    @app.command()
+    @user_errors
+    def report(out: str = typer.Argument(..., help="An evaluation directory."), models: Optional[str] = ModelsOpt,
+               programs: Optional[List[str]] = ProgramsOpt, judge_llm: Optional[str] = JudgeOpt,
+               unsafe_sandbox: bool = UnsafeOpt):
+        """Score every episode afresh from its own transcript (nothing recorded is trusted), print the accuracy
+        table, and write report.md and report.html."""
+        from pathlib import Path
+
+        from tracr_agent.agent.evaluation.report import report_records
+
+        d = _eval_dir(out)
+        announce_sandbox(unsafe_sandbox)
+        reports = _report(d, report_records(d, judge_llm, Path(models) if models else None,
+                                            programs=tuple(programs or ())))
+        console.print(f"wrote {reports.md} and {reports.html}", markup=False, highlight=False)
 
     @app.command()
     @user_errors
     def rescore(
         out: str = typer.Argument(..., help="An evaluation directory, or an Inspect log (.eval/.json) of tracr_agent/interp."),
-        judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge (any --llm spec naming a chat model)."),
-        unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in results.jsonl and the report."),
+        judge_llm: Optional[str] = JudgeOpt,
+        unsafe_sandbox: bool = UnsafeOpt,
+        models: Optional[str] = ModelsOpt,
+        programs: Optional[List[str]] = ProgramsOpt,
         into: Optional[str] = typer.Option(None, "--out", help="For an Inspect log: the evaluation directory its episodes are written to (default: the log's path without its suffix)."),
     ):
-        """Recompute every score from the saved transcripts, without calling the agent's model. An Inspect
-        log is first written out as an evaluation directory (results.jsonl, transcripts), which is rescored."""
+        """Recompute every score from the saved transcripts, without calling the agent's model; an episode its
+        own transcript cannot score is marked unscorable. An Inspect log is first written out as an evaluation
+        directory (results.jsonl, transcripts), which is rescored."""
         from pathlib import Path
 
-        from rich.markup import escape
-
+        from tracr_agent.agent.evaluation.breakdown import unscorable_line
         from tracr_agent.agent.evaluation.rescore import rescore_dir
         from tracr_agent.agent.integrations.inspect_log import is_inspect_log, write_eval_dir
 
         d = Path(out)
         if is_inspect_log(d):
             log, d, notes = d, Path(into) if into else d.with_suffix(""), []
-            console.print(f"{write_eval_dir(log, d, notes)} episode(s) of {log} written to {d}", highlight=False)
+            console.print(f"{write_eval_dir(log, d, notes)} episode(s) of {log} written to {d}", highlight=False,
+                          markup=False)
             for note in notes:  # samples whose episode never started
-                err_console.print("[yellow]warning:[/] " + escape(note), highlight=False, soft_wrap=True)
+                err_console.print(f"warning: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
         elif into:
             fail("--out is for an Inspect log; an evaluation directory is rescored in place")
-        if not (d / "results.jsonl").is_file():
-            fail(f"{d} holds no results.jsonl")
+        d = _eval_dir(str(d))
         announce_sandbox(unsafe_sandbox)
-        n, changed = rescore_dir(d, judge_llm=judge_llm)
-        from tracr_agent.agent.evaluation.report import load_rows, rich_table
+        n, changed, records = rescore_dir(d, judge_llm=judge_llm, models=Path(models) if models else None,
+                                              programs=tuple(programs or ()))
+        from tracr_agent.agent.evaluation.report import rich_table, summarize
+        from tracr_agent.tools.untrusted.text import shown_data
 
-        _table_console().print(rich_table(load_rows(d)))  # rows by condition, residual mode and transform
-        console.print(f"rescored {n} episodes; {changed} score(s) changed")
+        _table_console().print(rich_table(summarize([shown_data(r) for r in records])))  # rows by condition, residual mode and transform
+        bad = sum(bool(r.unscorable) for r in records)
+        console.print(f"rescored {n} episodes; {changed} score(s) changed" + (f"; {bad} unscorable" if bad else ""),
+                      markup=False, highlight=False)
+        line = unscorable_line(records)
+        if line:
+            err_console.print(line, style="bold red", markup=False, highlight=False, soft_wrap=True)

@@ -15,8 +15,8 @@ import sys
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
+from tracr_agent.agent.render.terminal import SafeConsole
 from tracr_agent.agent.cli.options import (
     DEFAULT_OUT,
     CapOpt,
@@ -38,8 +38,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
 
 TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`), generated id gen-SEED-DIFFICULTY-INDEX "
                                      "(see `tracr-agent generate`), or dir:PATH, one model directory (as --model-dir; "
@@ -68,19 +68,23 @@ def _main(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 
 def fail(message: str, code: int = 2) -> None:
-    from rich.markup import escape
+    from tracr_agent.tools.untrusted.text import markup
 
-    # The message is text, not markup: "pip install 'tracr-agent[anthropic]'" must keep its brackets.
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    # The message is text, not markup ("pip install 'tracr-agent[anthropic]'" keeps its brackets), and
+    # it may quote what a file or a server said: shown on one line, never obeyed.
+    err_console.print(f"[bold red]error:[/] {markup(message, one_line=True)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def user_errors(fn):
-    """Turns UserError (and its kin) into a one-line message and exit code 2."""
+    """Turns UserError (and its kin) into a one-line message and exit code 2; so is a file operation the
+    disk refused (read-only, full, no permission: tools/untrusted/files.py `DISK_ERRNOS`), wherever it
+    happened — a hostile environment is one line, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from tracr_agent.tools.errors import UserError
+        from tracr_agent.tools.untrusted.files import DISK_ERRNOS, write_error
 
         try:
             return fn(*args, **kwargs)
@@ -88,6 +92,10 @@ def user_errors(fn):
             fail(str(e))
         except KeyboardInterrupt:
             fail("interrupted", code=130)
+        except OSError as e:
+            if e.errno not in DISK_ERRNOS:
+                raise
+            fail(str(write_error(e, doing="use")))
 
     return wrapper
 
@@ -236,7 +244,7 @@ def compile_cmd(
                 row += [str(r.n_inputs), f"{100 * r.agree_tracr / r.n_inputs:.1f}%",
                         f"{100 * r.agree_reference / r.n_inputs:.1f}%", f"{r.max_resid_diff:.1e}"]
                 if not r.ok:
-                    err_console.print(f"[red]{tid}: {r.first_mismatch}[/]")
+                    err_console.print(f"{tid}: {r.first_mismatch}", style="red", markup=False, highlight=False)
             if out:
                 from pathlib import Path
 
@@ -260,7 +268,7 @@ def announce(backend) -> None:
     """Says which LLM stands in (e.g. the baseline when none is configured) — only once the
     arguments have been checked, so a typo prints its one error line and nothing else."""
     if backend.announce:
-        err_console.print(f"[yellow]{backend.announce}[/]")
+        err_console.print(backend.announce, style="yellow", markup=False, highlight=False)
 
 
 @app.command()
@@ -284,7 +292,9 @@ def tool(
     name, args = parts[0], (parts[1] if len(parts) > 1 else "{}")
     subject = load_subject(subject_spec(task, program, model_dir))
     res = call_tool(subject, name, args, ToolContext(condition=condition, cap_tokens=cap, residual=residual))
-    typer.echo(res.text)
+    from tracr_agent.tools.untrusted.text import shown
+
+    typer.echo(shown(res.text))
     if res.is_error:  # every tool error is about the arguments it was given: bad input, as everywhere else
         raise typer.Exit(2)
 
@@ -335,8 +345,6 @@ def run(
     lists the open ones)."""
     from pathlib import Path
 
-    from rich.markup import escape
-
     # imported here, not at the top: `tracr-agent --help` must not pay for pydantic models and the episode machinery
     from tracr_agent.agent.episode.drive import Suspended, run_episode, start_run
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
@@ -345,6 +353,7 @@ def run(
     from tracr_agent.agent.investigators.registry import make_backend
     from tracr_agent.agent.records.config import EpisodeConfig
     from tracr_agent.agent.render.live import LiveView, print_run_result
+    from tracr_agent.tools.untrusted.files import check_target
 
     check_probe_options(condition, residual, cap)
     check_sampling_options(temperature, trim_tool_outputs)
@@ -370,6 +379,7 @@ def run(
                            static_inputs=inputs, seed=seed, trim_tool_outputs=trim_tool_outputs,
                            price=parse_price(price).setting() if price else None, **backend.sampling())
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
+    check_target(path, "the transcript")  # before a session row names it: a symlink or a device is one line
     announce(backend)
     announce_sandbox(unsafe_sandbox)
     if interactive:
@@ -380,8 +390,8 @@ def run(
     listeners = [] if quiet else [LiveView(console, verbose=verbose, plain=plain)]
     store, problem = open_store()
     if store is None:  # checkpoints are a safety net: without them the run still runs
-        err_console.print(f"[yellow]warning: {escape(problem)}; this run cannot be resumed if it is interrupted[/]",
-                          highlight=False, soft_wrap=True)
+        err_console.print(f"warning: {problem}; this run cannot be resumed if it is interrupted", style="yellow",
+                          markup=False, highlight=False, soft_wrap=True)
         result = run_episode(subject, backend, config, transcript_path=path, listeners=listeners)
     else:
         try:

@@ -98,9 +98,7 @@ class Episode:
 
     def open(self) -> "Episode":
         """Starts the transcript (a new episode never appends to an old file) with its header."""
-        if self.path.exists():
-            self.path.unlink()
-        self._attach(tr.TranscriptWriter(self.path))
+        self._attach(tr.TranscriptWriter(self.path, new=True))
         self.recorder.emit(tr.Header(
             tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             subject=subject_ref(self.subject, self.config.subject), actor=self.actor, session_id=self.session_id,

@@ -31,6 +31,8 @@ from tracr_agent.agent.records.transcript import Counters, Ending, Header, LLMRe
 from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted import jsonio
+from tracr_agent.tools.untrusted.files import check_target, open_regular, write_atomic
 from tracr_agent.tools.subjects.generate.ids import is_generated
 from tracr_agent.tools.subjects.generate.lookup import task_features
 from tracr_agent.tools.subjects.spec import NO_TRANSFORM, SubjectSpec, SuiteMember, member_spec, parse_suite
@@ -87,6 +89,9 @@ class ResultRecord(Counters, Ending, _RecordHead):
     transcript: str = ""
     error: str = ""
     score: Optional[Score] = None
+    unscorable: Optional[str] = None
+    """Why `rescore`/`report` could not score the episode from its own transcript (missing, torn
+    before its prediction, outside the evaluation directory, …): such a record is never correct."""
     unsafe_sandbox: Optional[bool] = None
     """True when the submitted code was scored without OS-level isolation (--unsafe-sandbox)."""
     features: Optional[dict] = None
@@ -199,14 +204,11 @@ def read_results(out: Path, strict: bool = False) -> list[ResultRecord]:
 
 
 def append_result(out: Path, record: ResultRecord, lock: threading.Lock) -> None:
-    data = (record.model_dump_json() + "\n").encode()
-    with lock:
-        fd = os.open(Path(out) / "results.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    data = record.model_dump_json() + "\n"
+    with lock, open_regular(Path(out) / "results.jsonl", "a", "the results") as fh:  # never through a symlink
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def set_aside_torn_tail(out: Path) -> Optional[Path]:
@@ -234,11 +236,8 @@ def set_aside_torn_tail(out: Path) -> Optional[Path]:
         return None
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     aside = path.with_name(f"results.jsonl.torn-{stamp}")
-    aside.write_bytes(tail)
-    with open(path, "r+b") as f:
-        f.truncate(cut)
-        f.flush()
-        os.fsync(f.fileno())
+    write_atomic(aside, tail)
+    write_atomic(path, data[:cut])
     return aside
 
 
@@ -250,7 +249,7 @@ def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
     manifest = out / "manifest.json"
     if manifest.is_file():
         try:
-            fmt = json.loads(manifest.read_text()).get("format")
+            fmt = jsonio.loads(manifest.read_text()).get("format")
         except ValueError:
             fmt = None
         if fmt != EVAL_FORMAT:
@@ -262,8 +261,10 @@ def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
         (out / "transcripts").mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a file on the way (a/file/b), no permission, read-only filesystem
         raise UserError(f"cannot create the evaluation directory {out}: {e.strerror}") from None
+    for name in ("manifest.json", "results.jsonl"):  # written later: a symlink or a device there is refused now
+        check_target(out / name)
     if not manifest.is_file():
-        manifest.write_text(json.dumps({"format": EVAL_FORMAT, "tracr_agent_version": version(),
+        write_atomic(manifest, json.dumps({"format": EVAL_FORMAT, "tracr_agent_version": version(),
                                         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}))
     return set_aside_torn_tail(out) if resume else None
 
@@ -380,9 +381,8 @@ class BatchRunner:
             return self._subjects[config.subject]
 
     def run_one(self, spec: EpisodeSpec) -> ResultRecord:
+        # a transcript left by a killed run is started over (a symlink or a device there is refused)
         path = self.out / "transcripts" / spec.filename()
-        if path.exists():
-            path.unlink()  # a transcript left by a killed run: this episode starts over
         rel = str(path.relative_to(self.out))
         try:
             backend = backend_for(self.settings, spec.llm)

@@ -15,7 +15,6 @@ difficulty, layers, encoding and the kinds of operation used.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 
 from tracr_agent.agent.evaluation.batch import ResultRecord
@@ -23,6 +22,7 @@ from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
 from tracr_agent.tools.subjects.generate.lookup import generated_task
+from tracr_agent.tools.untrusted.text import html_text
 
 
 def label_applies(r: ResultRecord) -> bool:
@@ -39,9 +39,19 @@ def _pct(k: int, n: int) -> str:
     return fmt_acc(k, n) if n else "n/a"
 
 
+def unscorable_line(records: list[ResultRecord]) -> str | None:
+    """The line naming the records no transcript could score (counted apart, never correct), or None."""
+    bad = [r for r in records if r.unscorable]
+    if not bad:
+        return None
+    named = "; ".join(f"{r.key}: {r.unscorable}" for r in bad[:5]) + (f"; … ({len(bad) - 5} more)" if len(bad) > 5 else "")
+    return f"UNSCORABLE: {len(bad)} of {len(records)} episode(s) could not be scored from their own transcript, " \
+           f"so none of them counts as correct ({named})"
+
+
 def headline(records: list[ResultRecord]) -> list[str]:
     """One line per condition × LLM: functional accuracy first; label accuracy over labelled subjects only;
-    the judge's verdicts when there are any."""
+    the judge's verdicts when there are any. The unscorable records, if any, lead."""
     groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
     for r in records:
         groups[(condition_name(r), r.llm)].append(r)
@@ -56,7 +66,8 @@ def headline(records: list[ResultRecord]) -> list[str]:
         if verdicts:
             parts.append(f"judge {_pct(sum(verdicts), len(verdicts))}")
         lines.append(f"{cond} · {llm}: " + " · ".join(parts))
-    return lines
+    bad = unscorable_line(records)
+    return ([bad] if bad else []) + lines
 
 
 def _feature_values(features: dict) -> list[tuple[str, str]]:
@@ -154,10 +165,10 @@ def _tables(records: list[ResultRecord]) -> list[tuple[str, tuple, list[list[str
 
 
 def markdown(records: list[ResultRecord]) -> list[str]:
-    md = ["## Headline", ""] + [f"- {line}" for line in headline(records)] + [""]
+    md = ["## Headline", ""] + [f"- {html_text(line, one_line=True, quote=False)}" for line in headline(records)] + [""]
     for title, columns, rows in _tables(records):
         md += [f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        md += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in rows] + [""]
+        md += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows] + [""]
     programs = generated_programs(records)
     if programs:
         md += ["## Generated programs (ground truth)", ""]
@@ -166,15 +177,20 @@ def markdown(records: list[ResultRecord]) -> list[str]:
     return md
 
 
+def md_cell(text: str) -> str:
+    """A Markdown table cell from untrusted text: one line, HTML escaped, `|` escaped."""
+    return html_text(text, one_line=True, quote=False).replace("|", "\\|")
+
+
 def html_sections(records: list[ResultRecord]) -> str:
-    out = "<h2>Headline</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in headline(records)) + "</ul>"
+    out = "<h2>Headline</h2><ul>" + "".join(f"<li>{html_text(line)}</li>" for line in headline(records)) + "</ul>"
     for title, columns, rows in _tables(records):
-        out += (f"<h2>{html.escape(title)}</h2><table><thead><tr>"
-                + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr></thead><tbody>"
-                + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+        out += (f"<h2>{html_text(title)}</h2><table><thead><tr>"
+                + "".join(f"<th>{html_text(c)}</th>" for c in columns) + "</tr></thead><tbody>"
+                + "".join("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row) + "</tr>" for row in rows)
                 + "</tbody></table>")
     programs = generated_programs(records)
     if programs:
         out += "<h2>Generated programs (ground truth)</h2>" + "".join(
-            f"<h3>{html.escape(i)}</h3><pre>{html.escape(code)}</pre><p>{html.escape(d)}</p>" for i, code, d in programs)
+            f"<h3>{html_text(i)}</h3><pre>{html_text(code)}</pre><p>{html_text(d)}</p>" for i, code, d in programs)
     return out

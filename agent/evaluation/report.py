@@ -12,25 +12,34 @@ The `forced` column counts the predictions made in the forced last turn and name
 were reached; a cost is `unknown` where a model had no price. Notes under the table warn when the
 trials of a row are deterministic replicas (`replica_notes`): its intervals then count one episode
 as many.
+
+The records come from `report_records`: every score recomputed from the evaluation directory's own
+transcripts (agent/evaluation/rescore.py), nothing taken from results.jsonl on trust. An episode no
+transcript can score is *unscorable*: it stays in its row's n, is never correct, is counted in its own
+column, and is named in the headline. Every text from a record is escaped where it is drawn (rich
+Text, HTML, Markdown), and every file is written through a temporary file and a rename.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import sys
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from tracr_agent.agent.evaluation import breakdown
-from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
+from tracr_agent.agent.evaluation.batch import ResultRecord
 from tracr_agent.agent.evaluation.breakdown import label_applies
 from tracr_agent.agent.evaluation.plots import PLOTS, SKIP_REASONS
 from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc, wilson
+from tracr_agent.agent.evaluation.rescore import fresh_records
 from tracr_agent.agent.investigators.registry import CLOSED_WORLD
 from tracr_agent.tools.subjects.spec import NO_TRANSFORM
+from tracr_agent.tools.untrusted.files import write_atomic
+from tracr_agent.tools.untrusted.text import html_text, shown, shown_data
 
 
 @dataclass
@@ -60,6 +69,8 @@ class Row:
     """Predictions made in the forced last turn."""
     limits_hit: tuple = ()
     """(limit, episodes) for each limit reached, most often first."""
+    unscorable: int = 0
+    """Episodes in n that no transcript could score (never correct)."""
 
     @property
     def label_total(self) -> int:
@@ -96,15 +107,17 @@ def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
     rows = []
     for (task, cond, llm), rs in items:
         n = len(rs)
-        fam = [r.family_correct for r in rs if r.family_correct is not None]
-        expl = [r.explained for r in rs if r.explained is not None]
+        # an unscorable episode counts, as wrong, wherever a scored one would
+        fam = [r.family_correct for r in rs if r.family_correct is not None or r.unscorable]
+        expl = [r.explained for r in rs if r.explained is not None or r.unscorable]
         labelled = [r for r in rs if label_applies(r)]
         rows.append(Row(task, cond, llm_name(llm), n, sum(bool(r.label_correct) for r in labelled),
                         sum(bool(r.functional_correct) for r in rs), sum(r.status == "error" for r in rs),
                         sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, sum(r.cost for r in rs),
-                        sum(r.duration_s for r in rs) / n, sum(fam), len(fam), sum(expl), len(expl), len(labelled),
-                        _filters(task, rs[0]), any(r.cost_unknown for r in rs), sum(bool(r.forced) for r in rs),
-                        tuple(Counter(r.limit for r in rs if r.limit).most_common())))
+                        sum(r.duration_s for r in rs) / n, sum(map(bool, fam)), len(fam), sum(map(bool, expl)),
+                        len(expl), len(labelled), _filters(task, rs[0]), any(r.cost_unknown for r in rs),
+                        sum(bool(r.forced) for r in rs), tuple(Counter(r.limit for r in rs if r.limit).most_common()),
+                        sum(bool(r.unscorable) for r in rs)))
     return rows
 
 
@@ -123,12 +136,19 @@ def llm_name(spec: str) -> str:
 
 COLUMNS = ("task", "condition", "LLM", "n", "label acc", "family acc", "functional acc", "explained",
            "tool calls", "tokens", "cost $", "time s", "forced")
+UNSCORABLE_COLUMN = "unscorable"
+"""Shown after the others when some episode is unscorable."""
 
 
-def row_cells(r: Row) -> list[str]:
+def columns(rows: list[Row]) -> tuple:
+    return COLUMNS + ((UNSCORABLE_COLUMN,) if any(r.unscorable for r in rows) else ())
+
+
+def row_cells(r: Row, with_unscorable: bool = False) -> list[str]:
     return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.label_total) if r.label_total else "n/a", fmt_acc(r.family_k, r.family_n),
             fmt_acc(r.func_k, r.n), fmt_acc(r.explained_k, r.explained_n),
-            f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", cost_cell(r), f"{r.seconds:.1f}", forced_cell(r)]
+            f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", cost_cell(r), f"{r.seconds:.1f}", forced_cell(r)] \
+        + ([str(r.unscorable)] if with_unscorable else [])
 
 
 def cost_cell(r: Row) -> str:
@@ -162,12 +182,14 @@ def replica_notes(records: list[ResultRecord]) -> list[str]:
 
 def rich_table(rows: list[Row]):
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title="tracr-agent evaluation (95% Wilson intervals)")
-    for c in COLUMNS:
+    cols = columns(rows)
+    for c in cols:
         t.add_column(c, justify="left" if c in ("task", "condition", "LLM") else "right")
-    for r in rows:
-        t.add_row(*row_cells(r))
+    for r in rows:  # task and LLM names come from the records: text, never markup
+        t.add_row(*(Text(shown(c, one_line=True)) for c in row_cells(r, UNSCORABLE_COLUMN in cols)))
     return t
 
 
@@ -182,7 +204,9 @@ def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str], list[st
             import matplotlib
 
             matplotlib.use("Agg")
-            png = draw(rows)
+            with warnings.catch_warnings():  # a name shown as ␛ has no glyph in the font: drawn as a box
+                warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+                png = draw(rows)
         except Exception as e:  # noqa: BLE001 — any plotting failure is reported, the tables still get written
             plt = sys.modules.get("matplotlib.pyplot")
             if plt is not None:
@@ -216,6 +240,8 @@ class Reports:
     """Set when some episodes were scored with --unsafe-sandbox (shown atop both reports)."""
     notes: list[str] = field(default_factory=list)
     """Warnings about the table (`replica_notes`), shown under it in both reports."""
+    unscorable: Optional[str] = None
+    """Set when some episodes could not be scored from their own transcript (atop both reports)."""
 
 
 def unsafe_warning(records: list[ResultRecord]) -> Optional[str]:
@@ -227,49 +253,52 @@ def unsafe_warning(records: list[ResultRecord]) -> Optional[str]:
             f"code ran without OS-level isolation (only rlimits and an audit hook it can switch off).")
 
 
-def write_reports(out_dir: Path, rows: list[Row], linked: bool = False) -> Reports:
-    """Writes the plots, report.md and report.html; a plot that fails is named in `failed_plots`
-    (and in both reports) instead of stopping the rest. Episodes scored with --unsafe-sandbox
-    (results.jsonl says which) put a warning at the top of both. `linked`: each row links into the
-    batch viewer (VIEW_FILE, which the caller writes next to the reports)."""
+def write_reports(out_dir: Path, rows: list[Row], records: list[ResultRecord], linked: bool = False) -> Reports:
+    """Writes the plots, report.md and report.html (`records`: as `report_records` scored them); a plot
+    that fails is named in `failed_plots` (and in both reports) instead of stopping the rest. Episodes
+    scored with --unsafe-sandbox, and unscorable ones, put a warning at the top of both. `linked`: each
+    row links into the batch viewer (VIEW_FILE, which the caller writes next to the reports)."""
     out_dir = Path(out_dir)
-    records = read_results(out_dir)
     warning = unsafe_warning(records)
     notes = replica_notes(records)
+    unscorable = breakdown.unscorable_line(records)
     plots, failed, skipped = _plots(rows)
     for name, data in plots:
-        (out_dir / name).write_bytes(data)
-    cols = COLUMNS + (("episodes",) if linked else ())
-    md = ["# tracr-agent evaluation", ""] + ([f"> **⚠ {warning}**", ""] if warning else []) + [
+        write_atomic(out_dir / name, data)
+    table_cols = columns(rows)
+    cols = table_cols + (("episodes",) if linked else ())
+    md = ["# tracr-agent evaluation", ""] + [f"> **⚠ {html_text(w, one_line=True, quote=False)}**\n" for w in (warning, unscorable) if w] + [
           f"Results: `{out_dir / 'results.jsonl'}`", "",
           "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    md += ["| " + " | ".join([c.replace("|", "\\|") for c in row_cells(r)]
+    md += ["| " + " | ".join([breakdown.md_cell(c) for c in row_cells(r, UNSCORABLE_COLUMN in table_cols)]
                              + ([f"[view]({view_link(r)})"] if linked else [])) + " |" for r in rows]
-    md += [""] + [f"> ⚠ {note}" for note in notes] + ([""] if notes else []) + breakdown.markdown(records)
-    md += [f"![{n}]({n})" for n, _ in plots] + [f"*{line}*" for line in failed + skipped]
-    md_path = out_dir / "report.md"
-    md_path.write_text("\n".join(md) + "\n")
+    md += [""] + [f"> ⚠ {html_text(note, one_line=True, quote=False)}" for note in notes] + ([""] if notes else []) \
+        + breakdown.markdown(records)
+    md += [f"![{n}]({n})" for n, _ in plots] + [f"*{html_text(line, one_line=True, quote=False)}*" for line in failed + skipped]
+    md_path = write_atomic(out_dir / "report.md", "\n".join(md) + "\n")
     cells = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(r))
-        + (f'<td><a href="{html.escape(view_link(r))}">view</a></td>' if linked else "") + "</tr>" for r in rows)
+        "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row_cells(r, UNSCORABLE_COLUMN in table_cols))
+        + (f'<td><a href="{html_text(view_link(r))}">view</a></td>' if linked else "") + "</tr>" for r in rows)
     imgs = "".join(f'<figure><img alt="{n}" src="data:image/png;base64,{base64.b64encode(d).decode()}"/></figure>'
-                   for n, d in plots) + "".join(f"<p><em>{html.escape(line)}</em></p>" for line in failed + skipped)
+                   for n, d in plots) + "".join(f"<p><em>{html_text(line)}</em></p>" for line in failed + skipped)
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>tracr-agent evaluation</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(-n+3){text-align:left}"
         "img{max-width:100%}.unsafe{background:#fdd;border:2px solid #c00;padding:8px;font-weight:bold}"
         "</style></head><body><h1>tracr-agent evaluation</h1>"
-        + (f"<p class='unsafe'>⚠ {html.escape(warning)}</p>" if warning else "") +
-        f"<table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr></thead>"
-        f"<tbody>{cells}</tbody></table>" + "".join(f"<p class='note'>⚠ {html.escape(n)}</p>" for n in notes)
+        + "".join(f"<p class='unsafe'>⚠ {html_text(w)}</p>" for w in (warning, unscorable) if w) +
+        f"<table><thead><tr>{''.join(f'<th>{html_text(c)}</th>' for c in cols)}</tr></thead>"
+        f"<tbody>{cells}</tbody></table>" + "".join(f"<p class='note'>⚠ {html_text(n)}</p>" for n in notes)
         + f"{breakdown.html_sections(records)}{imgs}</body></html>")
-    html_path = out_dir / "report.html"
-    html_path.write_text(page)
-    return Reports(md_path, html_path, failed, warning, notes)
+    html_path = write_atomic(out_dir / "report.html", page)
+    return Reports(md_path, html_path, failed, warning, notes, unscorable)
 
 
-def load_rows(out_dir: Path) -> list[Row]:
-    """Every record must read: a corrupt line stops the report (one line naming it), never a
-    table that silently leaves an episode out."""
-    return summarize(read_results(out_dir, strict=True))
+def report_records(out_dir: Path, judge_llm: Optional[str] = None, models: Optional[Path] = None,
+                   keep: frozenset = frozenset(), programs: tuple = ()) -> list[ResultRecord]:
+    """Every record of the evaluation scored afresh from its own transcript (rescore.fresh_records;
+    `keep`: keys this process scored itself; `programs`: the user's program files, FILE.py:FUNC). Every line must read: a corrupt one stops the report
+    (one line naming it), never a table that silently leaves an episode out. Every text in them is
+    `shown` (tools/untrusted/text.py) before any table, plot or page draws it."""
+    return [shown_data(r) for r in fresh_records(Path(out_dir), judge_llm, models, keep, programs)[1]]

@@ -16,6 +16,7 @@ from typing import Optional
 
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.files import inside, replace_with
 
 
 def _messages(events: list) -> list:
@@ -117,8 +118,7 @@ def write_log(samples: list, llm: str, created: str, dest: Path) -> None:
     results = EvalResults(total_samples=len(samples), completed_samples=len(samples),
                           scores=[EvalScore(name=SCORER, scorer=SCORER, metrics=metrics)])
     log = EvalLog(version=2, status="success", eval=spec, results=results, samples=samples)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    write_eval_log(log, str(dest))
+    replace_with(dest, lambda tmp: write_eval_log(log, str(tmp)), "the Inspect log")
 
 
 def export_inspect(path: Path, dest: Optional[Path] = None) -> list[Path]:
@@ -143,9 +143,10 @@ def export_inspect(path: Path, dest: Optional[Path] = None) -> list[Path]:
         raise UserError(f"{path} is neither a transcript nor an evaluation directory (no results.jsonl)")
     groups: dict = {}
     for rec in read_results(path, strict=True):
-        if not rec.transcript or not (path / rec.transcript).is_file():
+        where = inside(path, rec.transcript)  # a record's transcript is read only inside its eval directory
+        if where is None or not where.is_file():
             continue
-        events, _ = load_events(path / rec.transcript)
+        events, _ = load_events(where)
         sample_id = f"{rec.suite}/{rec.task}" if rec.suite else rec.task
         groups.setdefault((rec.llm, rec.condition, rec.residual), []).append(
             (episode_sample(events, sample_id, rec.trial + 1, rec.task, rec.suite), events[0].created))

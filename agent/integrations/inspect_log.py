@@ -17,6 +17,7 @@ from typing import Optional
 
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.files import write_atomic
 
 TASK_NAME = "tracr_agent/interp"
 SCORER = "tracr_scorer"
@@ -234,7 +235,7 @@ def write_eval_dir(path: Path, out: Path, notes: Optional[list] = None) -> int:
             same = False
         if not same:
             raise UserError(f"{out} already holds other files: choose a new --out for the episodes of {path}")
-        (out / "results.jsonl").unlink(missing_ok=True)
+        write_atomic(out / "results.jsonl", "")
     episodes = log_episodes(path, notes=notes)
     prepare_out_dir(out, resume=False)
     lines = []
@@ -243,12 +244,11 @@ def write_eval_dir(path: Path, out: Path, notes: Optional[list] = None) -> int:
         spec = EpisodeSpec(r.task, r.condition, r.llm, r.trial, suite=r.suite, residual=r.residual,
                            transform=r.transform)
         rel = Path("transcripts") / spec.filename()
-        (out / rel).unlink(missing_ok=True)  # refreshed from the log, never appended to
-        writer = tr.TranscriptWriter(out / rel)
+        writer = tr.TranscriptWriter(out / rel, new=True)  # refreshed from the log, never appended to
         for ev in e.events:
             writer.write(ev)
         writer.close()
         lines.append(r.model_copy(update={"transcript": rel.as_posix()}).model_dump_json() + "\n")
-    (out / "results.jsonl").write_text("".join(lines))
-    source.write_text(json.dumps({"log": str(Path(path).resolve())}))
+    write_atomic(out / "results.jsonl", "".join(lines))
+    write_atomic(source, json.dumps({"log": str(Path(path).resolve())}))
     return len(episodes)

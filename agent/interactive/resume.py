@@ -23,13 +23,15 @@ from tracr_agent.agent.investigators.registry import backend_for
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.live import LiveView, print_run_result
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.text import markup
+from tracr_agent.agent.render.terminal import SafeConsole
 
 
 def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None, plain: bool = False,
                    err_console: Optional[Console] = None) -> int:
     """Continues the session from its last checkpoint, appending to the same transcript; returns the exit code."""
-    console = console or Console()
-    err_console = err_console or Console(stderr=True)
+    console = console or SafeConsole()
+    err_console = err_console or SafeConsole(stderr=True)
     db = sessions_db()
     row = peek(sid)
     if row is None:
@@ -37,7 +39,7 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     status, meta = row
     if status == "finished":
         raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
-    if meta.get("pid") and meta["pid"] != os.getpid() and alive(meta["pid"]):
+    if isinstance(meta.get("pid"), int) and meta["pid"] != os.getpid() and alive(meta["pid"]):
         raise UserError(f"session {sid} is being driven by another process (pid {meta['pid']}); "
                         "finish or interrupt it there first")
     path = Path(meta["transcript"])
@@ -64,7 +66,7 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     store = SessionStore(db)
     try:
         if kind == "lab":
-            console.print(f"resuming lab [bold]{sid}[/] · {config.condition} · transcript {path} "
+            console.print(f"resuming lab [bold]{sid}[/] · {markup(config.condition)} · transcript {markup(path)} "
                           f"({len(events)} events so far)", highlight=False, soft_wrap=True)
             driver = LabDriver(subject, config, console=console, plain=plain)
             episode = Episode(subject, config, transcript_path=path, session_id=sid, actor="human")
@@ -74,8 +76,8 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
         driver = SessionDriver(backend, console, meta, verbose, plain)
         episode = Episode(subject, config, transcript_path=path, session_id=sid, listeners=[driver.show],
                           closed_world=backend.closed_world)
-        console.print(f"resuming session [bold]{sid}[/] · {config.condition} · {config.llm} · "
-                      f"transcript {path} ({len(events)} events so far)", highlight=False, soft_wrap=True)
+        console.print(f"resuming session [bold]{sid}[/] · {markup(config.condition)} · {markup(config.llm)} · "
+                      f"transcript {markup(path)} ({len(events)} events so far)", highlight=False, soft_wrap=True)
         last_turn = next((e for e in reversed(events) if isinstance(e, tr.LLMResponse)), None)
         if last_turn is not None:  # where it stopped: the agent's last turn
             driver.show(last_turn)
@@ -90,7 +92,7 @@ def _resume_run(store, sid: str, meta: dict, config, events: list, subject, back
     """`resume` of a plain `run`: the live view (unless the run was --quiet), then what `run` prints."""
     quiet = bool(meta.get("quiet"))
     view = None if quiet else LiveView(console, verbose=verbose, plain=plain).continue_from(events)
-    console.print(f"resuming run [bold]{sid}[/] · {config.condition} · {config.llm} · transcript {meta['transcript']} "
+    console.print(f"resuming run [bold]{sid}[/] · {markup(config.condition)} · {markup(config.llm)} · transcript {markup(meta['transcript'])} "
                   f"({len(events)} events so far)", highlight=False, soft_wrap=True)
     episode = Episode(subject, config, transcript_path=Path(meta["transcript"]), session_id=sid,
                       listeners=[view] if view else [], closed_world=backend.closed_world)

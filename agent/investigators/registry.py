@@ -23,6 +23,7 @@ from tracr_agent.agent.backends.replay import ReplayChatModel
 from tracr_agent.agent.records.config import EpisodeSettings
 from tracr_agent.agent.records.transcript import LLMResponse, read_transcript
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.text import check_name
 
 BUILT_IN = {"baseline": "openworld.investigator:OpenWorldInvestigator",
             "baseline-closed": "baseline:BaselineInvestigator",
@@ -42,6 +43,7 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
     announce = ""
     if not spec:
         spec, announce = default_spec()
+    check_name(spec, "--llm")
     compat = check_compat(compat)
     kind, _, rest = spec.partition(":")
     if spec in BUILT_IN:

@@ -3,11 +3,14 @@
 A transcript starts with a `header` event, then events in the order they
 happened, and normally closes with `end`. Each event is flushed when written,
 so a crash leaves a readable prefix. See docs/transcript-format.md.
+
+A transcript is data anyone could have written: lines are read with their nesting bounded
+(tools/untrusted/jsonio.py), and the file is written only where it is a regular file, never
+through a symlink (tools/untrusted/files.py).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
@@ -20,6 +23,8 @@ from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.spec import SubjectSpec
 from tracr_agent.tools.subjects.transforms.record import TransformRecord
+from tracr_agent.tools.untrusted import jsonio
+from tracr_agent.tools.untrusted.files import open_regular, write_error
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -313,12 +318,13 @@ class TranscriptError(UserError):
 
 
 class TranscriptWriter:
-    """Appends events to a JSONL file, flushing each one."""
+    """Appends events to a JSONL file, flushing each one. `new`: the file starts empty (a new episode
+    never appends to an old file). A symlink or a file that is not a regular one (a device, a pipe) is
+    refused with one UserError line, and nothing there is touched."""
 
-    def __init__(self, path: Path, start: Optional[float] = None):
+    def __init__(self, path: Path, start: Optional[float] = None, new: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open_regular(self.path, "w" if new else "a", "the transcript")
         self.start = start if start is not None else time.monotonic()
 
     def write(self, event) -> None:
@@ -326,12 +332,18 @@ class TranscriptWriter:
             event.schema_minor = SCHEMA_MINOR
         if not event.t:
             event.t = round(time.monotonic() - self.start, 3)
-        self._fh.write(event.model_dump_json(exclude_none=True) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(event.model_dump_json(exclude_none=True) + "\n")
+            self._fh.flush()
+        except OSError as e:  # a full or read-only disk: one line naming the transcript
+            raise write_error(e, self.path) from None
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:  # the flush of a line a full disk refused: `write` has raised it already
+                pass
 
 
 def drop_torn_tail(path: Path) -> bool:
@@ -358,9 +370,9 @@ def read_transcript(path: Path, strict: bool = True) -> tuple[list, Optional[str
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError as e:
-                problem = f"{path}:{lineno}: corrupt or truncated line ({e.msg})"
+                data = jsonio.loads(line)
+            except ValueError as e:  # not JSON, or nested deeper than anything a transcript holds
+                problem = f"{path}:{lineno}: corrupt or truncated line ({getattr(e, 'msg', e)})"
                 break
             if lineno == 1 or not events:
                 if not isinstance(data, dict) or data.get("type") != "header":

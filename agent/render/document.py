@@ -3,6 +3,10 @@
 `episode_blocks` walks a transcript's events and yields (kind, payload…) tuples; `to_markdown` renders
 them here, `tracr_agent.agent.render.html.episode` renders the same blocks as HTML with pictures
 (`export --format md|html` and `view` both use them).
+
+A transcript is untrusted text: `episode_blocks` reads its events as `shown_data` gives them back
+(control, bidi and zero-width characters shown), and Markdown escapes HTML outside code fences
+(tools/untrusted/text.py), as the HTML renderer does everywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Optional
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.live import score_parts
 from tracr_agent.tools.subjects.tasks import get_task
+from tracr_agent.tools.untrusted.text import html_text, shown, shown_data
 
 
 def fence(text: str, lang: str = "") -> str:
@@ -64,6 +69,8 @@ def truth_of(header) -> Optional[dict]:
 
 def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
     """The document as neutral blocks: (kind, payload…). Every renderer walks this list."""
+    events = [shown_data(e) for e in events]
+    problem = shown(problem, one_line=True) if problem else problem
     h: tr.Header = events[0]
     end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
     facts = [("subject", h.subject.task_id or "(not a zoo task)"), ("fingerprint", h.subject.fingerprint),
@@ -138,9 +145,14 @@ def render(blocks, renderers: dict) -> list[tuple[str, str]]:
     return [(b[0], renderers[b[0]](*b[1:])) for b in blocks if b[0] in renderers]
 
 
+def _md(text) -> str:
+    """Text outside a code fence: HTML escaped (Markdown would pass a `<script>` through)."""
+    return html_text(text, quote=False)
+
+
 def _md_facts(pairs) -> str:
     return "| | |\n|---|---|\n" + "\n".join(
-        f"| {k} | {str(v).replace('|', chr(92) + '|').replace(chr(10), ' ')} |" for k, v in pairs)
+        f"| {_md(k)} | {_md(v).replace('|', chr(92) + '|').replace(chr(10), ' ')} |" for k, v in pairs)
 
 
 def _md_prediction(pred: dict, truth) -> str:
@@ -155,26 +167,26 @@ def _md_prediction(pred: dict, truth) -> str:
 
 
 def _md_score(lines: list[str], disagree: list[str]) -> str:
-    out = "## Score\n\n" + "\n".join(f"- {x}" for x in lines)
+    out = "## Score\n\n" + "\n".join(f"- {_md(x)}" for x in lines)
     if disagree:
         out += "\n\nInputs on which the prediction and the model disagree:\n\n" + "\n".join(f"- `{x}`" for x in disagree)
     return out
 
 
 MARKDOWN = {
-    "title": lambda text: f"# {text}",
+    "title": lambda text: f"# {_md(text)}",
     "facts": _md_facts,
-    "h2": lambda text: f"## {text}",
-    "h3": lambda text: f"### {text}",
-    "meta": lambda text: f"*{text}*",
-    "text": lambda text: "\n".join("> " + line if line else ">" for line in text.splitlines()),
+    "h2": lambda text: f"## {_md(text)}",
+    "h3": lambda text: f"### {_md(text)}",
+    "meta": lambda text: f"*{_md(text)}*",
+    "text": lambda text: "\n".join("> " + _md(line) if line else ">" for line in text.splitlines()),
     "code": fence,
-    "result": lambda name, text, is_error, latency_ms: f"*{result_meta(name, is_error, latency_ms)}*\n\n{fence(text)}",
+    "result": lambda name, text, is_error, latency_ms: f"*{_md(result_meta(name, is_error, latency_ms))}*\n\n{fence(text)}",
     "prediction": _md_prediction,
     "score": _md_score,
-    "note": lambda text: f"**Note:** {text}",
-    "warning": lambda text: f"**Warning:** {text}",
-    "details": lambda summary, text: f"<details><summary>{summary}</summary>\n\n{fence(text, 'text')}\n\n</details>",
+    "note": lambda text: f"**Note:** {_md(text)}",
+    "warning": lambda text: f"**Warning:** {_md(text)}",
+    "details": lambda summary, text: f"<details><summary>{_md(summary)}</summary>\n\n{fence(text, 'text')}\n\n</details>",
 }
 
 

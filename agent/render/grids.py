@@ -1,6 +1,9 @@
 """Tool results as shaded grids in the terminal (rich): attention patterns and other numeric tables as
 heatmaps, residual decodes as tables coloured by value. Only the person's view changes; the agent still
-reads the text. The live view, `replay` and `lab` use `result_renderable`; `--plain` skips it."""
+reads the text. The live view, `replay` and `lab` use `result_renderable`; `--plain` skips it.
+
+Every label and value in a grid comes from the subject (a model directory's vocabulary, its labels):
+cells, headers and captions are `Text`, never markup, and shown as tools/untrusted/text.py says."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tracr_agent.agent.render import parse as P
+from tracr_agent.tools.untrusted.text import shown
 
 GRID_PARTS = (P.Matrix, P.VarTable)
 """The parts drawn as grids; anything else in the result stays text."""
@@ -48,31 +52,35 @@ def _number(text: str) -> Optional[float]:
         return None
 
 
+def _t(text: str, **style) -> Text:
+    return Text(shown(text), **style)
+
+
 def _titled(title: str, table: Table) -> RenderableType:
     # A table's own title wraps at the table's width; a line above it does not.
-    return Group(Text(title, style="dim"), table) if title else table
+    return Group(_t(title, style="dim"), table) if title else table
 
 
 def matrix_grid(m: P.Matrix) -> RenderableType:
     scale = max((abs(v) for row in m.values for v in row), default=0.0)
     t = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False)
-    t.add_column(m.corner, justify="right", style="bold")
+    t.add_column(_t(m.corner), justify="right", style="bold")
     for c in m.cols:
-        t.add_column(c, justify="center", no_wrap=True)
+        t.add_column(_t(c), justify="center", no_wrap=True)
     for label, row in zip(m.rows, m.values):
-        t.add_row(label, *(Text(f"{v:g}", style=heat_style(v, scale)) for v in row))
+        t.add_row(_t(label), *(Text(f"{v:g}", style=heat_style(v, scale)) for v in row))
     return _titled(m.title, t)
 
 
 def vartable_grid(v: P.VarTable) -> RenderableType:
     scale = max((abs(_number(x) or 0.0) for row in v.cells for x in row), default=0.0) if v.sparse else 0.0
-    t = Table(caption=v.footer or None, caption_justify="left", box=None, padding=(0, 1), show_edge=False,
+    t = Table(caption=_t(v.footer) if v.footer else None, caption_justify="left", box=None, padding=(0, 1), show_edge=False,
               pad_edge=False)
     t.add_column("position", justify="right", style="bold", no_wrap=True)
     for c in v.cols:
-        t.add_column(c, justify="center", no_wrap=True)
+        t.add_column(_t(c), justify="center", no_wrap=True)
     for label, row in zip(v.rows, v.cells):
-        t.add_row(label, *(Text(x, style=heat_style(_number(x) or 0.0, scale) if v.sparse else value_style(x))
+        t.add_row(_t(label), *(_t(x, style=heat_style(_number(x) or 0.0, scale) if v.sparse else value_style(x))
                            for x in row))
     return _titled(v.title, t)
 
@@ -87,4 +95,4 @@ def result_renderable(text: str, is_error: bool = False) -> Optional[RenderableT
             isinstance(p, (*GRID_PARTS, P.Lines)) for p in parts):
         return None
     return Group(*(matrix_grid(p) if isinstance(p, P.Matrix) else vartable_grid(p) if isinstance(p, P.VarTable)
-                   else Text(p.text) for p in parts))
+                   else _t(p.text) for p in parts))

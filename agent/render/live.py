@@ -1,7 +1,10 @@
 """The live view: renders transcript events with rich as they happen (and, for replay, as they were).
 
 One renderer serves `run` (events arrive from the recorder) and `replay`
-(events come from a file), so a replayed episode looks the way it did live.
+(events come from a file), so a replayed episode looks the way it did live. Every event is
+untrusted text (an LLM's reply, a tool result, a label, a transcript someone else wrote): it is
+drawn as `shown_data` gives it back (control, bidi and zero-width characters shown, not obeyed),
+and what goes into markup through `markup` (tools/untrusted/text.py).
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
-from rich.markup import escape as rich_escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
@@ -17,6 +19,8 @@ from rich.text import Text
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.grids import result_renderable
 from tracr_agent.agent.scoring.verdicts import Score
+from tracr_agent.tools.untrusted.text import markup, shown_data
+from tracr_agent.agent.render.terminal import SafeConsole
 
 PREVIEW_LINES = 8
 
@@ -24,7 +28,7 @@ PREVIEW_LINES = 8
 class LiveView:
     def __init__(self, console: Console | None = None, verbose: bool = False, only: str | None = None,
                  plain: bool = False):
-        self.console = console or Console()
+        self.console = console or SafeConsole()
         self.verbose = verbose
         self.plain = plain  # True: tool results as the text the agent read, no grids
         self.only = only  # None, "tools", "llm" or "human"
@@ -55,16 +59,17 @@ class LiveView:
 
     def __call__(self, ev) -> None:
         c = self.console
+        ev = shown_data(ev)
         self.t = max(self.t, ev.t)
         if isinstance(ev, tr.Header):
             who = "human" if ev.actor == "human" else ev.llm + (" (closed-world)" if ev.closed_world else "")
             subj = ev.subject.name
-            c.rule(f"[bold]tracr-agent[/] · subject {subj} · condition {ev.condition} · {who}")
+            c.rule(f"[bold]tracr-agent[/] · subject {markup(subj)} · condition {markup(ev.condition)} · {markup(who)}")
         elif isinstance(ev, tr.LLMRequest):
             if self.verbose and self._show("llm"):
                 for m in ev.messages:
                     if m.get("role") in ("system", "user"):
-                        c.print(Panel(Text(str(m.get("content", ""))), title=f"{m['role']} → LLM", title_align="left",
+                        c.print(Panel(Text(str(m.get("content", ""))), title=Text(f"{m.get('role')} → LLM"), title_align="left",
                                       border_style="blue", expand=False))
         elif isinstance(ev, tr.LLMResponse):
             self.tokens += ev.usage.input_tokens + ev.usage.output_tokens
@@ -86,21 +91,21 @@ class LiveView:
         elif isinstance(ev, tr.ToolResultEvent):
             grid = None if self.plain else result_renderable(ev.text, ev.is_error)
             if self._show("tools") and grid is not None:  # attention patterns, residual decodes: shaded grids
-                c.print(Panel(grid, title=f"{ev.name} · {ev.latency_ms:.0f} ms", title_align="left",
+                c.print(Panel(grid, title=Text(f"{ev.name} · {ev.latency_ms:.0f} ms"), title_align="left",
                               border_style="dim", expand=False))
             elif self._show("tools"):
                 lines = ev.text.splitlines()
                 shown = lines if self.verbose else lines[:PREVIEW_LINES]
                 body = "\n".join(shown) + ("" if len(shown) == len(lines) else f"\n… ({len(lines) - len(shown)} more lines; --verbose shows all)")
                 style = "red" if ev.is_error else "white"
-                c.print(Panel(Text(body, style=style), title=f"{ev.name} · {ev.latency_ms:.0f} ms",
+                c.print(Panel(Text(body, style=style), title=Text(f"{ev.name} · {ev.latency_ms:.0f} ms"),
                               title_align="left", border_style="red" if ev.is_error else "dim", expand=False))
         elif isinstance(ev, tr.LimitEvent):
-            c.print(f"[bold magenta]limit reached:[/] {ev.limit} ({ev.value:g}) — the agent must commit now")
+            c.print(f"[bold magenta]limit reached:[/] {markup(ev.limit)} ({ev.value:g}) — the agent must commit now")
         elif isinstance(ev, tr.HumanEvent):
             if self._show("human"):
-                c.print(f"[bold green]human {ev.action}[/]" + (f": {ev.text}" if ev.text else "")
-                        + (f" {json.dumps(ev.args)}" if ev.args is not None else ""))
+                c.print(f"[bold green]human {markup(ev.action)}[/]" + (f": {markup(ev.text)}" if ev.text else "")
+                        + (f" {markup(json.dumps(ev.args, ensure_ascii=False))}" if ev.args is not None else ""))
         elif isinstance(ev, tr.PredictionEvent):
             c.print(Panel.fit(
                 Text.assemble(("label: ", "bold"), ev.label, "\n", ("confidence: ", "bold"), f"{ev.confidence:g}",
@@ -110,9 +115,9 @@ class LiveView:
         elif isinstance(ev, tr.ScoreEvent):
             c.print(score_line(ev.score))
         elif isinstance(ev, tr.ErrorEvent):
-            c.print(f"[bold red]error[/] ({ev.where}): {ev.message}")
+            c.print(f"[bold red]error[/] ({markup(ev.where)}): {markup(ev.message)}")
         elif isinstance(ev, tr.EndEvent):
-            c.rule(f"{ev.status} · {ev.tool_calls} tool calls · {ev.llm_turns} turns · {ev.tokens} tokens · "
+            c.rule(f"{markup(ev.status)} · {ev.tool_calls} tool calls · {ev.llm_turns} turns · {ev.tokens} tokens · "
                    f"{tr.cost_text(ev.cost, ev.cost_unknown)} · {ev.duration_s:.1f}s")
 
 
@@ -126,14 +131,14 @@ def score_parts(score: Score, markup: bool = True) -> list[str]:
     parts = []
     lab = score.label
     if lab is not None and lab.correct is None:  # a generated program: scored at the family level only
-        parts.append("label n/a" + (f" (family {lab.family} {verdict(lab.family_correct)})"
+        parts.append("label n/a" + (f" (family {_text(lab.family, markup)} {verdict(lab.family_correct)})"
                                     if lab.family_correct is not None else ""))
     elif lab is not None:
         part = f"label {verdict(lab.correct)}"
         if lab.correct and lab.matched_by:  # which rule (or judge) accepted it; a model name is text, not markup
-            part += f" ({rich_escape(lab.matched_by) if markup else lab.matched_by})"
+            part += f" ({_text(lab.matched_by, markup)})"
         if not lab.correct and lab.family_correct:  # credit as the prior study counted it
-            part += f" (family {lab.family} {verdict(True)})"
+            part += f" (family {_text(lab.family, markup)} {verdict(True)})"
         parts.append(part)
     elif score.functional is not None:  # a subject with no label to match (generated or imported)
         parts.append("label n/a")
@@ -141,11 +146,18 @@ def score_parts(score: Score, markup: bool = True) -> list[str]:
     if fn is not None:
         detail = f"{100 * (fn.agreement or 0):.1f}% of {fn.n_inputs} inputs"
         if fn.error:
-            detail += f"; {fn.error}"
+            detail += f"; {_text(fn.error, markup)}"
         parts.append(f"implementation {verdict(fn.correct)} ({detail})")
     if score.judge is not None:
-        parts.append(f"judge {verdict(score.judge.correct, 'yes', 'no')} ({score.judge.model})")
+        parts.append(f"judge {verdict(score.judge.correct, 'yes', 'no')} ({_text(score.judge.model, markup)})")
     return parts or ["not scored"]
+
+
+def _text(value, as_markup: bool) -> str:
+    # a score's words come from a scorer, a judge's server or a recorded file: text, never markup
+    from tracr_agent.tools.untrusted.text import shown
+
+    return markup(value, one_line=True) if as_markup else shown(value, one_line=True)
 
 
 def score_line(score: Score) -> str:
@@ -154,15 +166,14 @@ def score_line(score: Score) -> str:
 
 def print_run_result(result, console: Console, err_console: Console, quiet: bool) -> int:
     """What `run` (and `resume` of a run) prints once the episode ended; returns the exit code."""
-    from rich.markup import escape
-
     if quiet:
         pred = result.prediction
-        console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False)
+        console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False,
+                      highlight=False)
         if result.score:
             console.print(score_line(result.score))
     if result.error:
-        err_console.print(f"[red]episode error:[/] {escape(result.error)}")
+        err_console.print(f"[red]episode error:[/] {markup(result.error, one_line=True)}", highlight=False)
     if getattr(result, "limit", None):
         console.print(f"limit reached: {result.limit}" + ("; the prediction was made in the forced last turn"
                                                           if result.forced else ""), markup=False)

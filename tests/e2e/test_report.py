@@ -1,17 +1,29 @@
 """`tracr-agent report` over results.jsonl files written here: extreme cells never crash the plots,
-and a plot that fails still leaves the table, report.md and report.html written."""
+and a plot that fails still leaves the table, report.md and report.html written.
+
+These tests are about drawing a report from records: the records written here have no transcripts,
+so `report_records` is made to hand them over as recorded (the `as_recorded` fixture). That
+`report` scores every record afresh from its own transcript, and marks one it cannot score, is
+tested on real evaluations in tests/e2e/test_integrity.py."""
 
 from __future__ import annotations
 
 import matplotlib.axes
 import matplotlib.figure
+import pytest
 from typer.testing import CliRunner
 
 from tracr_agent.agent.cli.main import app
-from tracr_agent.agent.evaluation.batch import ResultRecord
+from tracr_agent.agent.evaluation import report
+from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
 from tracr_agent.agent.evaluation.report import wilson
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def as_recorded(monkeypatch):
+    monkeypatch.setattr(report, "report_records", lambda out_dir, *a, **k: read_results(out_dir, strict=True))
 
 
 def record(task: str, trial: int, correct: bool | None, condition: str = "full", status: str = "prediction"):

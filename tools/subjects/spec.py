@@ -11,7 +11,9 @@ them may carry a transform suffix, `ID@rotated[:SEED]` or `ID@compressed[:D]`, p
 
 `str(spec)` is the spec's canonical text (paths absolute, aliases resolved): `SubjectSpec.parse`
 reads it back, so a transcript header or the session store can reload the subject from anywhere.
-Anything unknown or malformed is one `SubjectError` line naming what was given and what is accepted.
+Anything unknown or malformed is one `SubjectError` line naming what was given and what is accepted;
+so is a name hiding a character (a bidi override, a zero-width space, a control: `re\u202everse`
+must not quietly become `reverse`), whichever way it is given.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tracr_agent.tools.errors import SubjectError
 from tracr_agent.tools.subjects.load import load_model_dir, load_program
 from tracr_agent.tools.subjects.modeldir import read_card
 from tracr_agent.tools.subjects.transforms import TransformSpec, apply_transform, parse_transform
+from tracr_agent.tools.untrusted.text import check_name
 
 DIR_PREFIX = "dir:"
 PROGRAM_PREFIX = "program:"
@@ -62,7 +65,7 @@ class SubjectSpec(BaseModel):
         """One subject from its text (a TASK argument, a header, the session store)."""
         if not isinstance(text, str) or not text.strip():
             raise SubjectError(f"{where}: name a subject: {FORMS}")
-        text, transform = split_transform(text.strip(), where)
+        text, transform = split_transform(check_name(text, where, SubjectError).strip(), where)
         if text.startswith(DIR_PREFIX):
             return cls(kind="model_dir", ref=one_model_dir(text), transform=transform)
         if text.startswith(PROGRAM_PREFIX):
@@ -89,6 +92,8 @@ class SubjectSpec(BaseModel):
                      model_dir: Optional[str] = None) -> "SubjectSpec":
         """The subject a command names with a TASK argument, `--program FILE.py:FUNC` or `--model-dir DIR`."""
         given = [x for x in (task, program, model_dir) if x]
+        for x in given:
+            check_name(x, "the subject", SubjectError)
         if len(given) != 1:
             raise SubjectError("name exactly one subject: a TASK, --program FILE.py:FUNC, or --model-dir DIR")
         if task:
@@ -158,6 +163,18 @@ def split_transform(text: str, where: str = "the subject") -> tuple[str, Optiona
         raise SubjectError(f"{where} {text!r}: {e}") from None
 
 
+def names_a_path(text: str) -> bool:
+    """Whether `text` names a model directory or a program file (`dir:`, `program:`): something read
+    from the filesystem, which a name taken from a file must never make us search or import."""
+    return isinstance(text, str) and text.strip().startswith((DIR_PREFIX, PROGRAM_PREFIX, GEN_SUITE_PREFIX))
+
+
+def transform_suffix(text: str) -> Optional[TransformSpec]:
+    """The `@transform[:ARG]` a subject's text ends with, read without touching the filesystem."""
+    base, at, suffix = text.strip().rpartition("@") if isinstance(text, str) else ("", "", "")
+    return parse_transform(suffix) if at and base else None
+
+
 def _existing_path(text: str) -> bool:
     """Whether `text` names a directory or program file as it stands (a path may hold an '@')."""
     for prefix in (DIR_PREFIX, PROGRAM_PREFIX):
@@ -207,6 +224,12 @@ PROGRAM_SUITE = "program"
 """The suite of `eval --program` subjects (the user's own RASP programs), apart from the zoo's tasks."""
 
 
+def program_member_name(spec: "SubjectSpec") -> str:
+    """What results call a `--program` subject: its file's name and function (`prog.py:make`)."""
+    path, _, func = spec.ref.rpartition(":")
+    return f"{Path(path).name}:{func}"
+
+
 class SuiteMember(BaseModel):
     """One subject of an `eval --tasks` list: its spec (with the transform it names, if any), the name
     results show (without it: the transform is a column of its own), and its suite (`dir:PATH`)."""
@@ -223,7 +246,7 @@ def parse_suite(text: str) -> list[SuiteMember]:
     from tracr_agent.tools.subjects.generate.ids import parse_spec  # the generator loads only when named
     from tracr_agent.tools.subjects.zoo import all_tasks
 
-    text = text.strip()
+    text = check_name(text, "--tasks", SubjectError).strip()
     if text == "all":
         return [SuiteMember(spec=SubjectSpec(kind="task", ref=t.id), name=t.id) for t in all_tasks()]
     if text.startswith(GEN_SUITE_PREFIX):
@@ -240,6 +263,5 @@ def parse_suite(text: str) -> list[SuiteMember]:
         return members
     spec = SubjectSpec.parse(text, "--tasks")
     if spec.kind == "program":  # the user's own programs: FILE.py:FUNC, grouped apart from the zoo's tasks
-        path, _, func = spec.ref.rpartition(":")
-        return [SuiteMember(spec=spec, name=f"{Path(path).name}:{func}", suite=PROGRAM_SUITE)]
+        return [SuiteMember(spec=spec, name=program_member_name(spec), suite=PROGRAM_SUITE)]
     return [SuiteMember(spec=spec, name=spec.name)]

@@ -6,13 +6,25 @@ an attention head selects keys by a rule over (query value, key value) and moves
 variables' values to its output's value (a table per value, or an exact linear formula).
 `source` writes the steps as they were recovered (tables and all): the program the decompiler
 checks against the model. What it submits is the readable version (account.py).
+
+The source is built from data a model directory supplies (its residual labels, its values), and
+`trace` runs it in this process: no artefact text ever becomes code. A variable's name becomes an
+identifier only through `python_names` (anything but a plain name gets a `var_` name of its own),
+a value only through `repr` of the scalar `value_of` read, and a name in a comment only on one line
+with its control characters shown.
 """
 
 from __future__ import annotations
 
+import builtins
+import hashlib
+import keyword
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
+
+from tracr_agent.tools.untrusted.text import shown
 
 COMPARATORS = {
     "==": lambda k, q: k == q, "!=": lambda k, q: k != q, "<": lambda k, q: k < q,
@@ -23,6 +35,46 @@ COMPARATOR_SOURCE = {
     "==": "k == q", "!=": "k != q", "<": "k < q", "<=": "k <= q", ">": "k > q", ">=": "k >= q",
     "true": "True", "false": "False",
 }
+
+
+INPUT_VARS = ("tokens", "indices", "one")
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_TAKEN = frozenset(dir(builtins)) | {"n", "selected", "run", "f", "k", "q", "v", "x", "y", "z", "w", "keys", "held",
+                                     "out", "vals", "t", "OUTPUT_VALUES"}
+"""Names the generated source uses itself (its locals, helpers' arguments, builtins): no variable may
+take one."""
+
+
+def python_name(name: str) -> str:
+    """The identifier of one variable: a plain name as it is (`v3`, `tokens`); a dotted one with
+    underscores (`v3.sw` -> `v3_sw`); anything else — or a name the source uses itself — `var_` plus
+    its word characters and a hash of the whole name, so that no text becomes code."""
+    if name in INPUT_VARS:
+        return name
+    plain = name.replace(".", "_").replace(":", "_")
+    if _PLAIN.fullmatch(plain) and not keyword.iskeyword(plain) and plain not in _TAKEN \
+            and not plain.startswith(("SELECT_", "MAP_")):
+        return plain
+    word = re.sub(r"[^A-Za-z0-9_]", "_", name, flags=re.ASCII)[:40]
+    return f"var_{word}_{hashlib.sha1(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def python_names(names: Iterable[str]) -> dict[str, str]:
+    """name -> identifier for several variables, no two the same (`v3.sw` and `v3_sw` differ)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        ident = python_name(name)
+        if ident in used:
+            ident = f"var_{hashlib.sha1(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+        used.add(ident)
+        out[name] = ident
+    return out
+
+
+def comment(text: Any) -> str:
+    """Text for a `#` comment of the source: one line, nothing hidden."""
+    return shown(text, one_line=True)
 
 
 @dataclass
@@ -69,7 +121,7 @@ class Program:
     output_map: dict = field(default_factory=dict)  # raw residual: output dim ordinal -> output value
 
     def ident(self, name: str) -> str:
-        return self.idents.get(name) or name.replace(".", "_").replace(":", "_")
+        return self.idents.get(name) or python_name(name)
 
 
 # -- Python source ------------------------------------------------------------------------------
@@ -185,7 +237,7 @@ def source(prog: Program) -> str:
                 rule = f"lambda k, q: {name}.get(q, {{}}).get(k, False)"
             else:
                 rule = f"lambda k, q: {COMPARATOR_SOURCE[st.rule]}"
-            body.append(f"    # {st.where}: query reads {st.query}, key reads {st.key}")
+            body.append(f"    # {st.where}: query reads {comment(st.query)}, key reads {comment(st.key)}")
             body.append(f"    selected = Select({k}, {q}, {rule})")
             if st.mode == "width":
                 need("_width")
@@ -202,7 +254,7 @@ def source(prog: Program) -> str:
                 body.append(f"    {out} = _pick(selected, {prog.ident(st.value)}{vm})")
         else:
             ins = [prog.ident(v) for v in st.inputs]
-            body.append(f"    # {st.where}: {st.out} from {', '.join(st.inputs) or 'nothing (constant)'}")
+            body.append(f"    # {st.where}: {comment(st.out)} from {comment(', '.join(st.inputs) or 'nothing (constant)')}")
             if st.linear is not None:
                 terms = " + ".join(f"{_lit(c)} * {v}" for c, v in zip(st.linear[:-1], "xyzw")) or "0"
                 zipped = f"zip({', '.join(ins)})" if len(ins) > 1 else ins[0]
@@ -213,7 +265,8 @@ def source(prog: Program) -> str:
             else:
                 need("_map")
                 name = f"MAP_{out.upper()}"
-                consts.append(f"{name} = {_dict_lit(nested(st.table, len(st.inputs)))}  # {' -> '.join(st.inputs)} -> {st.out}")
+                consts.append(f"{name} = {_dict_lit(nested(st.table, len(st.inputs)))}  # "
+                              f"{comment(' -> '.join([*st.inputs, st.out]))}")
                 body.append(f"    {out} = _map({name}, {_lit(st.default)}, {', '.join(ins)})")
     body.append("    return {" + ", ".join(f"{x!r}: {x}" for x in dict.fromkeys(names)) + "}")
     out = prog.ident(prog.output) if prog.output else None

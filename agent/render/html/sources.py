@@ -4,11 +4,13 @@ PATH is an eval directory (results.jsonl, each record naming its transcript), a 
 (searched recursively), one transcript, or an Inspect AI log of tracr_agent/interp (one episode a sample). Records keep every field results.jsonl carries, so
 breakdowns others add later (difficulty, family, residual mode, …) show up without a change here.
 Anything else, or a corrupt results line, is a `UserError`: one line for the CLI, exit 2.
+
+Everything read is untrusted: records are drawn as `shown_data` gives them back, and a record's
+transcript is read only from inside its eval directory (`inside`; tools/untrusted/).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -18,6 +20,9 @@ from tracr_agent.agent.evaluation.batch import ResultRecord, corrupt_line, resul
 from tracr_agent.agent.records.transcript import TranscriptError
 from tracr_agent.agent.render.document import episode_blocks
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted import jsonio
+from tracr_agent.tools.untrusted.files import inside
+from tracr_agent.tools.untrusted.text import shown, shown_data
 
 
 
@@ -72,7 +77,7 @@ def _episode_from_transcript(i: int, path: Path, shown_as: str, record: Optional
         if record is None:
             raise
         return Episode(f"ep-{i}", record, shown_as), f"{record.get('key', shown_as)}: {e}"
-    ep = Episode(f"ep-{i}", record or summarize_events(events, problem, shown_as), shown_as,
+    ep = Episode(f"ep-{i}", shown_data(record or summarize_events(events, problem, shown_as)), shown_as,
                  episode_blocks(events, problem), problem)
     return ep, (problem or "")  # the problem already starts with the transcript's path
 
@@ -81,22 +86,30 @@ def _read_records(path: Path) -> list[dict]:
     records = []
     for lineno, line in results_lines(path):
         try:
-            data = json.loads(line)
+            data = jsonio.loads(line)
             ResultRecord.model_validate(data)  # the fields every record must have; extras are kept
         except ValueError as e:  # JSONDecodeError and pydantic's ValidationError alike
             raise corrupt_line(path, lineno, e) from None
-        records.append(data)
+        records.append(shown_data(data))
     return records
 
 
-def load_eval_dir(root: Path) -> Batch:
+def load_eval_dir(root: Path, records: Optional[list[dict]] = None) -> Batch:
+    """An eval directory's episodes: `records` (e.g. as `report` scored them afresh), or results.jsonl's."""
     batch = Batch(f"evaluation {root.name}", root)
-    for i, rec in enumerate(_read_records(root / "results.jsonl"), 1):
+    records = _read_records(root / "results.jsonl") if records is None else [shown_data(r) for r in records]
+    for i, rec in enumerate(records, 1):
         rel = rec.get("transcript") or ""
         if not rel:
             batch.episodes.append(Episode(f"ep-{i}", rec))
             continue
-        ep, note = _episode_from_transcript(i, root / rel, rel, rec)
+        where = inside(root, rel)
+        if where is None:
+            batch.episodes.append(Episode(f"ep-{i}", rec))
+            batch.notes.append(f"{rec.get('key', rel)}: its transcript {shown(rel, one_line=True)} is outside the "
+                               "evaluation directory: not read")
+            continue
+        ep, note = _episode_from_transcript(i, where, rel, rec)
         batch.episodes.append(ep)
         if note:
             batch.notes.append(note)
@@ -130,7 +143,7 @@ def load_inspect_log(path: Path) -> Batch:
 
     notes: list = []
     return Batch(f"Inspect log {path.name}", path, [
-        Episode(f"ep-{i}", {**e.record.model_dump(mode="json"), "sample": e.sample}, f"sample {e.sample}",
+        Episode(f"ep-{i}", shown_data({**e.record.model_dump(mode="json"), "sample": e.sample}), f"sample {e.sample}",
                 episode_blocks(e.events, None)) for i, e in enumerate(log_episodes(path, notes=notes), 1)], notes)
 
 
