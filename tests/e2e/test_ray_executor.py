@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -50,7 +51,8 @@ def comparable(out: Path) -> dict:
 def transcript_events(path: Path) -> list:
     events = []
     for line in path.read_text().splitlines():
-        e = json.loads(line)
+        # the budget line after each tool result counts the seconds left: a clock reading too
+        e = json.loads(re.sub(r"\b\d+ of (\d+(?:\.\d+)?) s\b", r"_ of \1 s", line))
         for clock in ("t", "latency_ms", "created", "session_id", "duration_s"):
             e.pop(clock, None)
         if e["type"] == "score":
