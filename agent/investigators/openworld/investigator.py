@@ -26,8 +26,6 @@ from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.hypotheses import BATCH, probe_inputs, submit_prediction
 from tracr_agent.agent.investigators.openworld.fit import Fit, fit, refit
-from tracr_agent.tools.protocol.hooks import final_resid
-from tracr_agent.agent.investigators.decompiler.observations import read_results
 from tracr_agent.agent.investigators.decompiler import rounds
 from tracr_agent.agent.investigators.decompiler.output import decompile_internals, output_observations
 from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn, model_info_of
@@ -143,7 +141,7 @@ class OpenWorldInvestigator(RuleInvestigator):
         used = len(t.results)
         budget = self.limits.max_tool_calls
         can_read = not t.forced and used < budget - 1
-        obs = read_results(t.results, wb["d_model"])
+        obs = rounds.observe(t.results, wb)
         r1 = rounds.round1(wb, t.results)
         miss = rounds.missing(obs, r1.requests)
         if miss and can_read:
@@ -152,28 +150,28 @@ class OpenWorldInvestigator(RuleInvestigator):
                     "Reading the final residual stream and the attention patterns on designed inputs (to find the "
                     "output variable and its values)")
             return rounds.read_message(t.call, wb, obs, miss, note, used, budget)
-        dec = decompile_internals(wb, obs)
+        dec = decompile_internals(wb, obs, r1.scan)
         outs = output_observations(dec, obs, wb["n_layers"]) if dec is not None else {}
         if not outs:
             return self._submit(Fit([]), 0, t, "The output variable could not be found in the residual stream")
         var = dec.program.output
         checks = sum(1 for phase in t.phases if phase in ("check", "more"))
         result = refit({x: y for x, y in outs.items() if x in set(r1.probes)}, outs, info)
-        fh = final_resid(wb["n_layers"])
+        values = r1.value_hooks(wb)
         if result.best is not None and checks < 1 and can_read:
             probes = self._checks(info, result, outs, used)
-            return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in probes],
+            return rounds.read_message(t.call, wb, obs, [(tuple(x), values) for x in probes],
                                        f"{CHECK_MARK} (random ones, and inputs on which the runners-up disagree): "
                                        f"the smallest program found on {len(outs)} inputs is {result.best.label}; "
                                        f"the output is read off variable {var}", used, budget, phase="check")
         if result.best is None and checks < MAX_CHECKS and can_read:
             more = random_inputs(info, self.seed + used, BATCH, set(outs))
-            return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in more],
+            return rounds.read_message(t.call, wb, obs, [(tuple(x), values) for x in more],
                                        f"{MORE_MARK}: no composition of the building blocks explains the "
                                        f"{len(outs)} inputs read so far; reading fresh ones", used, budget,
                                        phase="more")
-        raw = " (dims found from activations; its dims, in order, read as the output's values)" \
-            if all_raw(obs.residual_labels) else ""
+        raw = " (variables found as what each component writes; the output's values named as the decompiler " \
+              "names them)" if all_raw(obs.residual_labels) else ""
         note = (f" (Inferred without decoded outputs: the output was read off residual variable {var}{raw}, the "
                 f"variable no decompiled step reads, on {len(outs)} inputs; the program reproduces it on all of them.)")
         return self._submit(result, len(outs), t, f"Output variable {var} read on {len(outs)} inputs "
