@@ -28,6 +28,8 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+LAST_MESSAGES: list = []
+"""The last episode's messages (for looking into a miss)."""
 
 
 def drive(subject, condition: str = "whitebox", residual: str = "raw", max_calls: int = 40, llm: str = "decompiler") -> tuple[dict, int]:
@@ -43,6 +45,7 @@ def drive(subject, condition: str = "whitebox", residual: str = "raw", max_calls
     model = make_backend(llm).with_limits(Limits(max_tool_calls=max_calls)).chat_model
     model = model.bind_tools([{"name": n} for n in tool_names(condition)])
     messages: list = [SystemMessage(content="investigate"), HumanMessage(content="begin")]
+    LAST_MESSAGES[:] = [messages]
     calls = 0
     for _ in range(40):
         ai: AIMessage = model._decide(messages)

@@ -37,10 +37,11 @@ def payload(text: str) -> dict:
 PER_HEAD_TAILS = ("attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z")
 
 
-def dense(sp, hook: str, n_pos: int, d_model: int, d_head: int = 0) -> np.ndarray:
+def dense(sp, hook: str, n_pos: int, d_model: int, d_head: int = 0, d_mlp: int = 0) -> np.ndarray:
     """A hook's sparse activation as an array: [heads, queries, keys] for attention patterns,
     [positions, heads, d_head] for a head's query, key, value or output (d_head: at least the largest
-    index read), [positions, d_model] for the residual stream and what writes to it."""
+    index read), [positions, d_mlp] for an MLP's hidden activations, [positions, d_model] for the
+    residual stream and what writes to it."""
     if hook.endswith(PER_HEAD_TAILS):
         width = max([d_head] + [j + 1 for pos in sp for head in pos for j, _ in head])
         out = np.zeros((len(sp), max((len(pos) for pos in sp), default=0), width))
@@ -56,7 +57,10 @@ def dense(sp, hook: str, n_pos: int, d_model: int, d_head: int = 0) -> np.ndarra
                 for k, v in row:
                     out[h, q, k] = v
         return out
-    out = np.zeros((len(sp), d_model))
+    width = d_model
+    if hook.endswith(("mlp.hook_pre", "mlp.hook_post")):
+        width = max([d_mlp] + [j + 1 for row in sp for j, _ in row])
+    out = np.zeros((len(sp), width))
     for p, row in enumerate(sp):
         for j, v in row:
             out[p, j] = v

@@ -54,6 +54,10 @@ class Found:
     """The component ('attn1', 'mlp2') or, for a layer with several heads, 'z1.0' (head 0 of layer 1)."""
     stage: int
     centres: Optional[np.ndarray] = None
+    """Categorical: its distinct points, one per value (ordinal)."""
+    dominant: list = field(default_factory=list)
+    """Categorical: for each value, the value whose point is most of it (itself unless its point is a
+    mixture of others: what the model decodes it as)."""
     direction: Optional[np.ndarray] = None
     scale: float = 1.0
     names: dict = field(default_factory=dict)
@@ -155,8 +159,51 @@ def _variable(name: str, src: str, stage: int, rows: np.ndarray) -> Found:
             free = True
         return Found(Variable(name, "numerical", (), (), free_scale=free), src, stage, direction=u)
     centres = _order(_distinct(nonzero, CLUSTER_TOL * top))
-    return Found(Variable(name, "categorical", (), tuple(range(len(centres)))), src, stage, centres=centres,
-                 names={i: i for i in range(len(centres))})
+    k = len(centres)
+    return Found(Variable(name, "categorical", (), tuple(range(k))), src, stage, centres=centres,
+                 dominant=_dominant(centres), names={i: i for i in range(k)})
+
+
+def _dominant(centres: np.ndarray) -> list[int]:
+    """For each centre, the centre it mostly is: a centre that is a mixture of two others (or of one and
+    nothing), most of it one of them, is that one (tracr's selector width writes such mixtures for wide
+    selections, and what reads them carries them on; heads may treat them apart, the unembedding
+    decodes them as their larger part); any other centre is itself."""
+    n = len(centres)
+    alias = list(range(n))
+    for i in range(n):
+        best, weight = None, 0.5
+        for j in range(n):
+            for k in [None, *range(n)]:
+                if j == i or k in (i, j):
+                    continue
+                t = _mix(centres[i], centres[j], None if k is None else centres[k])
+                if t is not None and t > weight:
+                    best, weight = j, t
+        if best is not None:
+            alias[i] = best
+    return [_root(alias, i) for i in range(n)]
+
+
+def _root(alias: list[int], i: int) -> int:
+    seen = set()
+    while alias[i] != i and i not in seen:
+        seen.add(i)
+        i = alias[i]
+    return i
+
+
+def _mix(c: np.ndarray, a: np.ndarray, b: Optional[np.ndarray]) -> Optional[float]:
+    """The weight t of `a` when c = t·a + (1 − t)·b (b None: the zero vector), within SAME_POINT; else None."""
+    other = np.zeros_like(a) if b is None else b
+    d = a - other
+    den = float(d @ d)
+    if den <= 0:
+        return None
+    t = float((c - other) @ d) / den
+    if not 0 < t < 1 or np.linalg.norm(c - (t * a + (1 - t) * other)) > SAME_POINT * max(1.0, float(np.linalg.norm(c))):
+        return None
+    return t
 
 
 def _distinct(rows: np.ndarray, tol: float) -> np.ndarray:

@@ -101,12 +101,15 @@ class DecompilerInvestigator(DeterministicInvestigator):
         dec = decompile_internals(info, obs, r1.scan)
         if dec is None:
             return _submit(call, None, "no residual stream was read")
-        unexplained = dec.writes.unexplained if dec.writes is not None else []
-        if unexplained and can_read and calls_in.get("split", 0) < rounds.SPLIT_CALLS:
-            reqs = rounds.split_requests(info, unexplained)
-            args = rounds.plan(info, obs, reqs)[: max(1, min(rounds.SPLIT_CALLS - calls_in.get("split", 0), budget - 1 - used))]
-            return phase_message("split", f"{len(unexplained)} inputs hold values the components' write subspaces "
-                                          f"read so far do not explain: reading them component by component "
+        if dec.writes is not None and dec.writes.dependent and not r1.direct:
+            # the subspaces overlap after all (a compressed model): later inputs are read component by component
+            every = rounds.value_hooks(info, True) + rounds.pattern_hooks(info)
+        reqs = rounds.split_requests(info, dec.writes) if dec.writes is not None else []
+        if reqs and can_read and calls_in.get("split", 0) < rounds.SPLIT_CALLS:
+            room = min(rounds.SPLIT_TURN, rounds.SPLIT_CALLS - calls_in.get("split", 0), budget - 1 - used)
+            args = rounds.plan(info, obs, reqs)[: max(1, room)]
+            return phase_message("split", f"{len(dec.writes.unexplained)} inputs hold values the components' write "
+                                          "subspaces read so far do not explain: reading the components left unknown "
                                           f"({len(args)} get_activations calls).",
                                  [call("get_activations", a, i) for i, a in enumerate(args)])
         can_run = "run_model" in self.available and not forced and turn < MAX_TURNS and used < limit - 1

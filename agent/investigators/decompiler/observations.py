@@ -39,7 +39,7 @@ class Observations:
         return [x for x, a in self.acts.items() if hook in a]
 
 
-def read_results(results, d_model: int, d_head: int = 0) -> Observations:
+def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Observations:
     """Observations from the answered get_activations json calls (rule_based.Result: their payloads)."""
     obs = Observations()
     for r in results:
@@ -59,7 +59,7 @@ def read_results(results, d_model: int, d_head: int = 0) -> Observations:
             n_pos = len(x) + 1
             slot = obs.acts.setdefault(x, {})
             for hook, sp in entry["acts"].items():
-                slot[hook] = dense(sp, hook, n_pos, d_model, d_head)
+                slot[hook] = dense(sp, hook, n_pos, d_model, d_head, d_mlp)
                 size = obs.sizes.setdefault(hook_kind(hook), [0, 0])
                 size[0] += len(json.dumps(sp, separators=(",", ":"))) + len(hook) + 4
                 size[1] += n_pos
@@ -75,6 +75,8 @@ def hook_kind(hook: str) -> str:
         return "head"
     if hook.endswith(("hook_attn_out", "hook_mlp_out")):
         return "component"
+    if hook.endswith(("mlp.hook_pre", "mlp.hook_post")):
+        return "neurons"
     if hook in (resid(0, "pre"), EMBED, POS_EMBED):
         return "embedding"
     return "resid"

@@ -19,9 +19,10 @@ from tracr_agent.tools.protocol.hooks import resid
 
 N_PROBES = 40
 N_SCAN = 3
-N_SCAN_RAW = 2
+N_SCAN_RAW = 1
 """Without labels every component's writes are read on the scanned inputs, dense in a rotated basis:
-fewer of them (new values met later are attributed by decompiler/writes.py)."""
+one of them (new values met later are attributed by decompiler/writes.py, or read then); the
+embedding of every other token is read on that token alone."""
 N_COVER = 40
 DEFAULT_CAP_CHARS = 6000
 
@@ -49,12 +50,13 @@ def round1(vocab: list, max_len: int, n: int = N_PROBES, seed: int = 0) -> list[
     return seen[:n]
 
 
-def scan_inputs(probes: list[tuple], max_len: int, n: int = N_SCAN) -> list[tuple]:
-    """The most varied long inputs, and then more until every token occurs in one (the embedding's
-    write subspace is then seen whole)."""
+def scan_inputs(probes: list[tuple], max_len: int, n: int = N_SCAN, every_token: bool = True) -> list[tuple]:
+    """The most varied long inputs, and then (`every_token`) more until every token occurs in one."""
     longest = [p for p in probes if len(p) == max_len]
     longest.sort(key=lambda p: -len(set(p)))
     chosen = longest[:n] or probes[:n]
+    if not every_token:
+        return chosen
     every = {t for p in probes for t in p}
     for p in sorted(probes, key=lambda p: (-len(set(p)), -len(p))):
         if every <= {t for c in chosen for t in c}:
@@ -89,8 +91,8 @@ def candidates(vocab: list, max_len: int, k: int = 3000, seed: int = 1) -> list[
     return list(dict.fromkeys(sample + few))
 
 
-DENSE_CHARS = 13
-"""Characters of one entry of a dense vector in the json ("[12,-0.1234],")."""
+DENSE_CHARS = 12
+"""Characters of one entry of a dense vector in the json ("[12,-0.1234],", or shorter)."""
 
 
 def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Optional[dict] = None,
@@ -102,13 +104,15 @@ def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Option
     seen = (sizes or {}).get(hook_kind(hook))
     if seen and seen[1]:
         return int(20 + n_pos * seen[0] / seen[1] * 1.1)
-    if dense and not hook.endswith("hook_pattern"):
+    if dense and not hook.endswith("hook_pattern") and hook_kind(hook) != "neurons":
         width = n_heads * 16 if hook_kind(hook) == "head" else dense
         return 40 + n_pos * (4 + DENSE_CHARS * width)
     if hook.endswith("hook_pattern"):
         return 40 + n_heads * n_pos * (4 + 5 * n_pos)
     if hook_kind(hook) == "head":  # every head's output, dense in its own basis
         return 40 + n_pos * n_heads * (4 + 13 * 8)
+    if hook_kind(hook) == "neurons":  # tracr's MLP units: a few active per position
+        return 40 + n_pos * (4 + 12 * 6)
     if hook.endswith(("hook_attn_out", "hook_mlp_out")):  # one component writes a variable or two
         return 40 + n_pos * (4 + 10 * 3)
     if hook_kind(hook) == "embedding":  # tokens, indices, one

@@ -24,7 +24,7 @@ import numpy as np
 
 from tracr_agent.agent.investigators.decompiler.mlps import key_of
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep
-from tracr_agent.tools.protocol.hooks import final_resid
+from tracr_agent.agent.investigators.decompiler.observations import hook_kind
 from tracr_agent.tools.subjects.compare import value_equal, within
 
 OUTPUT = "output"
@@ -147,37 +147,44 @@ def names_of(prog, name: str, dec) -> dict:
 
 
 def _dims(found) -> Optional[list[int]]:
-    """The residual dimension of each value, when the variable's points are tracr's one-hot ones."""
+    """The residual dimension of each value, when the variable's points are tracr's one-hot ones (a
+    point mixing two values counts as the one it mostly is)."""
     if found is None:
         return None
     if found.centres is not None:
-        pts = found.centres
+        pts = [found.centres[j] for j in found.dominant]
     elif found.direction is not None:
-        pts = found.direction[None, :]
+        pts = [found.direction]
     else:
         return None
     dims = [int(np.argmax(p)) for p in pts]
-    if not all(p[j] >= 0.6 and np.all(p > -0.05) for p, j in zip(pts, dims)) or len(set(dims)) != len(dims):
-        return None
-    return dims
+    pure = {j for p, j in zip(pts, dims) if p[j] >= 0.6 and np.all(p > -0.05)}
+    return dims if set(dims) <= pure else None
 
 
 def _by_dims(dims: list[int], keys: list, values: list, obs, info: dict) -> tuple[dict, str]:
     """Values in the order of their dimensions, over a window of as many dimensions as the output has
     values that holds the variable's and otherwise only dimensions never seen holding anything (values
     never observed)."""
-    fh = final_resid(info["n_layers"])
-    used = set()
-    for x in obs.inputs_with(fh):
-        used |= set(np.nonzero(np.any(np.abs(obs.get(x, fh)) > 0.02, axis=0))[0].tolist())
     n, d = len(values), info["d_model"]
-    ordinal = dict(zip(dims, keys))
+    used = set()  # every dimension any read of the residual stream or of a write to it shows holding something
+    for acts in obs.acts.values():
+        for hook, a in acts.items():
+            if hook_kind(hook) in ("resid", "component", "embedding") and a.ndim == 2 and a.shape[1] == d:
+                used |= set(np.nonzero(np.any(np.abs(a) > 0.02, axis=0))[0].tolist())
+    mine = set(dims)
     windows = [list(range(s, s + n)) for s in range(max(0, max(dims) - n + 1), min(dims) + 1)
-               if s + n <= d and all(j in ordinal or j not in used for j in range(s, s + n))]
+               if s + n <= d and all(j in mine or j not in used for j in range(s, s + n))]
     if not windows:
         return {}, "the output variable has more values than the output"
+    # tracr packs variables into adjacent blocks: a window whose ends meet another variable's dimensions
+    # (or the ends of the residual stream) is likelier than one that leaves unused dimensions beside it
+    def fit(w):
+        return (w[0] == 0 or w[0] - 1 in used) + (w[-1] == d - 1 or w[-1] + 1 in used)
+    best = max(fit(w) for w in windows)
+    windows = [w for w in windows if fit(w) == best]
     w = windows[0]
-    omap = {ordinal[j]: values[w.index(j)] for j in dims}
+    omap = {key: values[w.index(j)] for key, j in zip(keys, dims)}
     guess = "" if len(windows) == 1 else "the output's values were aligned with its dimensions in one of several ways"
     return omap, guess
 

@@ -18,14 +18,18 @@ from tracr_agent.agent.investigators.decompiler import probes
 from tracr_agent.agent.investigators.decompiler.analysis import stage_hooks
 from tracr_agent.agent.investigators.decompiler.discovery import multi_head_layers
 from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
-from tracr_agent.agent.investigators.decompiler.writes import read_writes
+from tracr_agent.agent.investigators.decompiler.writes import post_hook, read_writes
 from tracr_agent.agent.investigators.rule_based import phase_message
-from tracr_agent.tools.protocol.hooks import attn_pattern, attn_z, final_resid
+from tracr_agent.tools.protocol.hooks import EMBED, attn_pattern, attn_z, final_resid
 
 ROUND1_CALLS = 24
 """Round 1's share of the budget (the rest: later rounds and the submission)."""
-SPLIT_CALLS = 6
+ROUND1_SPLIT_CALLS = 18
+"""…when the final residual stream is split (a dense basis): later rounds read what it leaves unknown."""
+SPLIT_CALLS = 8
 """At most this many calls read unexplained inputs component by component."""
+SPLIT_TURN = 2
+"""…at most this many in one turn (what they show may explain the rest)."""
 
 Request = tuple[tuple, tuple[str, ...]]
 """(input, hooks to read on it)."""
@@ -45,7 +49,7 @@ def head_hooks(info: dict) -> tuple[str, ...]:
 
 
 def scan_hooks(info: dict) -> tuple[str, ...]:
-    return tuple(h for h, _ in stage_hooks(info)) + head_hooks(info)
+    return tuple(h for h, _ in stage_hooks(info)) + head_hooks(info) + neuron_hooks(info)
 
 
 def value_hooks(info: dict, direct: bool) -> tuple[str, ...]:
@@ -53,7 +57,13 @@ def value_hooks(info: dict, direct: bool) -> tuple[str, ...]:
     variables, or the write subspaces split it), or each component's writes when they cannot be split."""
     if direct:
         return tuple(h for h, stage in stage_hooks(info) if stage > 0) + head_hooks(info)
-    return (final_resid(info["n_layers"]),) + head_hooks(info)
+    return (final_resid(info["n_layers"]),) + head_hooks(info) + neuron_hooks(info)
+
+
+def neuron_hooks(info: dict) -> tuple[str, ...]:
+    """Without labels, when the final residual stream is split: each MLP's hidden activations (cheap,
+    in the neurons' own basis), by which its write is known wherever they were seen before."""
+    return () if labelled(info) else tuple(post_hook(layer) for layer in info["mlps"])
 
 
 def requests(info: dict, xs, scan, hooks: tuple[str, ...] | None = None, direct: bool = False) -> list[Request]:
@@ -117,20 +127,23 @@ class Round1:
 
 
 def observe(results, info: dict) -> Observations:
-    return read_results(results, info["d_model"], info.get("d_head", 0))
+    return read_results(results, info["d_model"], info.get("d_head", 0), info.get("d_mlp", 0))
 
 
 def round1(info: dict, results) -> Round1:
     """Round 1's reads, given what the history has read so far."""
     obs = observe(results, info)
     n_scan = probes.N_SCAN if labelled(info) else probes.N_SCAN_RAW
-    scan = probes.scan_inputs(probes.round1(info["vocab"], info["max_seq_len"]), info["max_seq_len"], n_scan)
+    scan = probes.scan_inputs(probes.round1(info["vocab"], info["max_seq_len"]), info["max_seq_len"], n_scan,
+                              every_token=labelled(info))
     scan_reqs = requests(info, scan, scan)
+    if not labelled(info):  # the embedding of each token the scan lacks, on that token alone (cheap)
+        scan_reqs += [((t,), (EMBED,)) for t in probes.sorted_vocab(info["vocab"]) if not any(t in x for x in scan)]
     if missing(obs, scan_reqs):
         # the first read is one input: its reply measures every hook's size for the rest
         answered = any(r.name == "get_activations" and r.ok for r in results)
         return Round1(scan, [], scan_reqs if answered else scan_reqs[:1], False)
-    scan_obs = observe([r for r in results if _reads_only(r, scan)], info)
+    scan_obs = observe([r for r in results if _reads_only(r, [x for x, _ in scan_reqs])], info)
     scan_obs.failed = 0
     direct = not labelled(info) and (read_writes(info, scan_obs, scan).dependent or _cheap(info, scan_obs))
     probe_set = _probe_set(info, scan_obs, direct)
@@ -148,20 +161,24 @@ def _cheap(info: dict, obs: Observations) -> bool:
     return n_comp * comp[0] / comp[1] <= 1.2 * resid[0] / resid[1]
 
 
-def split_requests(info: dict, inputs: list[tuple]) -> list[Request]:
-    """Without labels: every component's hook on the inputs whose final residual stream the write
-    subspaces did not explain (each such read also widens the subspaces)."""
+def split_requests(info: dict, writes) -> list[Request]:
+    """Without labels: on the inputs whose final residual stream the write subspaces did not explain,
+    the hooks of the components whose writes were left unknown there (each such read also widens the
+    subspaces and memoizes MLP writes, so later inputs need fewer); the longest inputs first."""
     if labelled(info):
         return []
-    return [(tuple(x), value_hooks(info, True)) for x in inputs]
+    hook = {c.name: c.hook for c in writes.comps}
+    order = sorted(writes.unexplained, key=lambda x: (-len(x), x))
+    return [(tuple(x), tuple(hook[n] for n in sorted(writes.needs.get(x, ())))) for x in order if writes.needs.get(x)]
 
 
 def _probe_set(info: dict, scan_obs: Observations, direct: bool) -> list[tuple]:
-    """As many of the designed inputs as fit in ROUND1_CALLS calls, sized from the scan's replies."""
+    """As many of the designed inputs as fit in round 1's calls, sized from the scan's replies."""
     n = probes.N_PROBES
+    calls = ROUND1_CALLS if labelled(info) or direct else ROUND1_SPLIT_CALLS
     while True:
         probe_set = probes.round1(info["vocab"], info["max_seq_len"], n)
-        if n <= 12 or len(plan(info, scan_obs, requests(info, probe_set, [], direct=direct))) <= ROUND1_CALLS - 3:
+        if n <= 12 or len(plan(info, scan_obs, requests(info, probe_set, [], direct=direct))) <= calls - 3:
             return probe_set
         n -= 4
 

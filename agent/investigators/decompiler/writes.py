@@ -21,7 +21,7 @@ from typing import Optional
 import numpy as np
 
 from tracr_agent.agent.investigators.decompiler.observations import Observations
-from tracr_agent.tools.protocol.hooks import EMBED, POS_EMBED, attn_out, final_resid, mlp_out, resid
+from tracr_agent.tools.protocol.hooks import EMBED, POS_EMBED, attn_out, block, final_resid, mlp_out, resid
 
 SPAN_TOL = 0.05
 """A singular value of a component's writes above this spans a direction: tracr's values are at
@@ -87,25 +87,45 @@ class Writes:
     by_input: dict[tuple, dict[str, np.ndarray]] = field(default_factory=dict)
     """input -> component -> writes [positions, d] (row 0, BOS, is not used)."""
     unexplained: list[tuple] = field(default_factory=list)
-    """Inputs whose final residual stream the known subspaces do not explain (to read component by component)."""
+    """Inputs whose final residual stream the known subspaces do not explain."""
+    needs: dict[tuple, set[str]] = field(default_factory=dict)
+    """Unexplained input -> the components whose writes there are not known (their hooks to read)."""
 
     def of(self, x: tuple) -> Optional[dict[str, np.ndarray]]:
         return self.by_input.get(tuple(x))
 
 
+def post_hook(layer: int) -> str:
+    """An MLP's hidden activations: in the neurons' basis, which no change of residual basis touches."""
+    return block(layer, "mlp.hook_post")
+
+
+def _key(post_row: np.ndarray):
+    """An MLP's hidden activations at one position, as a key: the same key, the same write."""
+    return tuple((int(j), round(float(post_row[j]), 3)) for j in np.nonzero(np.abs(post_row) > 5e-4)[0])
+
+
 def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = None) -> Writes:
     """Every component's writes on every input read so far: from its own hook where read (the
     embedding's need not be: the token and position say what it writes), else from the final residual
-    stream decomposed onto the write subspaces. The subspaces come from the inputs where the
-    components' hooks were read, widened by what decomposing shows (`_decompose`); whether they
-    overlap is decided from the scan's inputs alone when `scan` is given (so the reads planned from it
-    do not change as later replies come in)."""
+    stream decomposed onto the write subspaces (`_split`). The subspaces come from the inputs where the
+    components' hooks were read, widened by what decomposing shows; whether they overlap is decided
+    from the scan's inputs alone when `scan` is given (so the reads planned from it do not change as
+    later replies come in)."""
     comps = components(info)
     own = [c for c in comps if c.stage > 0]
     fh = final_resid(info["n_layers"])
     w = Writes(comps)
     rows: dict[str, list[np.ndarray]] = {c.name: [obs.get(x, c.hook)[1:] for x in obs.acts if obs.has(x, c.hook)]
                                          for c in comps}
+    posts = {c.name: post_hook((c.stage - 2) // 2) for c in own if c.hook.endswith("hook_mlp_out")}
+    memo: dict[tuple[str, tuple], np.ndarray] = {}  # (MLP, hidden activations) -> its write
+    for x, acts in obs.acts.items():
+        for name, ph in posts.items():
+            c = next(c for c in comps if c.name == name)
+            if ph in acts and c.hook in acts:
+                for p in range(1, acts[ph].shape[0]):
+                    memo.setdefault((name, _key(acts[ph][p])), acts[c.hook][p])
     if scan is not None:
         scanned = [x for x in scan if all(obs.has(x, c.hook) for c in comps)]
         w.dependent = bool(scanned) and not independent(
@@ -119,20 +139,18 @@ def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = Non
             w.dependent = not independent(list(w.bases.values()))
         if w.dependent:
             break
-        new = 0
-        found = {}
+        grown = 0
+        found, w.needs = {}, {}
         for x in pending:
-            acts = obs.acts[x]
-            known = {c.name: acts[c.hook] for c in comps if c.hook in acts}
-            todo = [c for c in comps if c.name not in known]
-            rest = acts[fh] - sum(known.values()) if known else acts[fh].copy()
-            split, attributed = _decompose(rest, [w.bases[c.name] for c in todo], [c.stage > 0 for c in todo])
-            for i, vecs in attributed.items():
-                rows[todo[i].name].append(np.array(vecs))
-                new += len(vecs)
-            if split is not None:
-                found[x] = {**known, **{c.name: part for c, part in zip(todo, split)}}
-        if not new:
+            parts, needs, new_rows = _split(obs.acts[x], comps, posts, memo, w.bases, fh)
+            for name, vecs in new_rows.items():
+                rows[name] += vecs
+                grown += len(vecs)
+            if needs:
+                w.needs[x] = needs
+            else:
+                found[x] = parts
+        if not grown:
             break
     for x, acts in obs.acts.items():
         if all(c.hook in acts for c in own):
@@ -141,6 +159,7 @@ def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = Non
             w.by_input[x] = found[x]
         elif fh in acts:
             w.unexplained.append(x)
+            w.needs.setdefault(x, {c.name for c in own})
     return w
 
 
@@ -148,36 +167,55 @@ ATTRIBUTION_ROUNDS = 6
 """Decomposition passes: each may find new points of a component, which widen its subspace for the next."""
 
 
-def _decompose(r: np.ndarray, bases: list[np.ndarray], may_own: list[bool]):
-    """(r [positions, d] as one vector per subspace at every position ≥ 1 (row 0 is zero), or None when
-    some position is not explained; {subspace index: [vectors attributed to it]}).
+def _split(acts: dict, comps: list[Component], posts: dict, memo: dict, bases: dict, fh: str):
+    """(each component's writes on one input, the components whose writes some position leaves unknown,
+    {component: new points found}).
 
-    What the subspaces leave at a position is a value no read showed yet. A component writes one point
-    per position: the part left belongs to the one component (that `may_own` it) with nothing
-    explained there, when exactly one has nothing; it is then a new point of that component."""
-    sizes = [len(b) for b in bases]
+    At each position: the writes read directly, and an MLP's write when its hidden activations were
+    seen with a known write, are subtracted; the rest is split by least squares onto the other
+    components' subspaces. What the subspaces leave is a value no read showed yet: it is a new point
+    of the one component that may hold it (an MLP whose hidden activations are new there, or another
+    component writing nothing known there), when exactly one may; an MLP's write is then memoized."""
+    r = acts[fh]
     n = r.shape[0]
-    parts = [np.zeros_like(r) for _ in bases]
-    left = r[1:].copy()
-    if sum(sizes):
-        B = np.vstack([b for b in bases if len(b)])  # [k, d]
-        coef, *_ = np.linalg.lstsq(B.T, r[1:].T, rcond=None)  # [k, positions]
-        at = 0
-        for i, k in enumerate(sizes):
-            if k:
-                parts[i][1:] = (bases[i].T @ coef[at:at + k]).T
-            at += k
-        left = r[1:] - (B.T @ coef).T
-    attributed: dict[int, list[np.ndarray]] = {}
-    ok = True
+    parts = {c.name: np.zeros_like(r) for c in comps}
+    needs: set[str] = set()
+    new_rows: dict[str, list[np.ndarray]] = {}
     for p in range(1, n):
-        rest = left[p - 1]
-        if np.linalg.norm(rest) <= EXPLAINED_TOL:
-            continue
-        owners = [i for i in range(len(bases)) if may_own[i] and np.linalg.norm(parts[i][p]) <= EXPLAINED_TOL]
-        if len(owners) != 1:
-            ok = False
-            continue
-        parts[owners[0]][p] += rest
-        attributed.setdefault(owners[0], []).append(rest)
-    return (parts if ok else None), attributed
+        fixed, keys = {}, {}
+        for c in comps:
+            if c.hook in acts:
+                fixed[c.name] = acts[c.hook][p]
+            elif c.name in posts and posts[c.name] in acts:
+                keys[c.name] = _key(acts[posts[c.name]][p])
+                if (c.name, keys[c.name]) in memo:
+                    fixed[c.name] = memo[(c.name, keys[c.name])]
+        todo = [c for c in comps if c.name not in fixed]
+        rest = r[p] - sum(fixed.values()) if fixed else r[p].copy()
+        got = {c.name: np.zeros(r.shape[1]) for c in todo}
+        sizes = [len(bases[c.name]) for c in todo]
+        if sum(sizes):
+            B = np.vstack([bases[c.name] for c in todo if len(bases[c.name])])
+            coef, *_ = np.linalg.lstsq(B.T, rest, rcond=None)
+            at = 0
+            for c, k in zip(todo, sizes):
+                if k:
+                    got[c.name] = bases[c.name].T @ coef[at:at + k]
+                at += k
+            rest = rest - B.T @ coef
+        if np.linalg.norm(rest) > EXPLAINED_TOL:
+            # who may hold a point never seen: an MLP whose hidden activations are new here, or another
+            # component (attention) that writes nothing known here
+            owners = [c for c in todo if c.stage > 0 and
+                      (c.name in keys or (c.name not in posts and np.linalg.norm(got[c.name]) <= EXPLAINED_TOL))]
+            if len(owners) != 1:
+                needs |= {c.name for c in (owners or [c for c in todo if c.stage > 0])}
+                continue
+            got[owners[0].name] = got[owners[0].name] + rest
+            new_rows.setdefault(owners[0].name, []).append(rest)
+        for c in todo:
+            if c.name in keys:
+                memo.setdefault((c.name, keys[c.name]), got[c.name])
+        for name, v in {**fixed, **got}.items():
+            parts[name][p] = v
+    return parts, needs, new_rows
