@@ -31,7 +31,7 @@ from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
-from tracr_agent.tools.subjects.generate.task import task_features
+from tracr_agent.tools.subjects.generate.lookup import task_features
 from tracr_agent.tools.subjects.spec import SubjectSpec, SuiteMember, parse_suite
 from tracr_agent.tools.subjects.subject import limit_torch_threads
 from tracr_agent.tools.subjects.tasks import get_task
@@ -270,8 +270,10 @@ def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: O
         raise UserError(f"unknown residual mode(s) {', '.join(bad)}; choose from: {', '.join(RESIDUAL_MODES)}")
     members = [m for t in tasks for m in parse_suite(t)]
     for m in members:
-        if is_generated(m.spec.ref):
+        if m.spec.kind == "task" and is_generated(m.spec.ref):
             get_task(m.spec.ref)  # generated, compiled and verified now (cached), not in every episode
+        elif m.spec.kind == "program":
+            m.spec.load()  # the user's program: imported and compiled now (cached), a bad one is one line
     bad = [c for c in conditions if c not in CONDITIONS]
     if bad:
         raise UserError(f"unknown condition(s) {', '.join(bad)}; choose from: {', '.join(CONDITIONS)}")

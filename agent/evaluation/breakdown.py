@@ -1,7 +1,10 @@
-"""Report sections after the main table: the headline, the labels table, and accuracy by feature.
+"""Report sections after the main table: the headline, the labels table, how readable the
+explanations are, and accuracy by feature.
 
 The labels table lists each distinct submitted label per task with its verdict, the rule or judge
 that gave it (agent/scoring/labels.py, agent/scoring/judge.py) and why, so a reader can check them.
+The explanations table gives, per condition × LLM, the share of the submitted steps written as named
+primitives rather than tables and the description's length (agent/scoring/explanation.py).
 
 Generated programs and imported models have no label to match, so their label
 verdict is None ("n/a", never counted as wrong) and their headline is functional
@@ -19,7 +22,7 @@ from tracr_agent.agent.evaluation.batch import ResultRecord
 from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
-from tracr_agent.tools.subjects.generate.task import generated_task
+from tracr_agent.tools.subjects.generate.lookup import generated_task
 
 
 def label_applies(r: ResultRecord) -> bool:
@@ -113,13 +116,39 @@ def label_rows(records: list[ResultRecord]) -> list[list[str]]:
     return [[*key, str(n)] for key, n in sorted(groups.items())]
 
 
+READABILITY_COLUMNS = ("condition", "LLM", "answers", "steps per answer", "named steps", "description words")
+
+
+def readability_rows(records: list[ResultRecord]) -> list[list[str]]:
+    """Per condition × LLM, over the answers whose implementation has steps (agent/scoring/explanation.py):
+    the share of steps written as named primitives rather than tables (all answers' steps pooled), and
+    the description's length in words (mean, and median in brackets)."""
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in records:
+        ex = r.score.explanation if r.score else None
+        if ex is not None and (ex.steps is not None or ex.description_words is not None):
+            groups[(condition_name(r), r.llm)].append(ex)
+    rows = []
+    for (cond, llm), exs in sorted(groups.items()):
+        counted = [e for e in exs if e.steps]
+        steps = sum(e.steps for e in counted)
+        tables = sum(e.table_steps or 0 for e in counted)
+        words = sorted(e.description_words for e in exs if e.description_words is not None)
+        rows.append([cond, llm, str(len(counted)), f"{steps / len(counted):.1f}" if counted else "n/a",
+                     f"{steps - tables}/{steps} ({100 * (steps - tables) / steps:.0f}%)" if steps else "n/a",
+                     f"{sum(words) / len(words):.0f} ({words[len(words) // 2]})" if words else "n/a"])
+    return rows
+
+
 LABELS_TITLE = "Labels: verdicts and the rule or judge behind each"
 FEATURES_TITLE = "Generated tasks: functional accuracy by feature"
+READABILITY_TITLE = "Explanations: steps written as named primitives (not tables), description length"
 
 
 def _tables(records: list[ResultRecord]) -> list[tuple[str, tuple, list[list[str]]]]:
     """(title, columns, rows) of each table section that has rows."""
     tables = [(LABELS_TITLE, LABEL_COLUMNS, label_rows(records)),
+              (READABILITY_TITLE, READABILITY_COLUMNS, readability_rows(records)),
               (FEATURES_TITLE, BREAKDOWN_COLUMNS, feature_rows(records))]
     return [t for t in tables if t[2]]
 

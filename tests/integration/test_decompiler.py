@@ -17,6 +17,7 @@ from tracr_agent.agent.investigators.registry import make_backend
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.limits import Limits
+from tracr_agent.agent.scoring.labels import match_label
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 
 # Ten zoo tasks covering every kind of step: categorical and numerical aggregates, selector width,
@@ -53,11 +54,13 @@ def test_decompiles_a_counting_model_fast(load, tmp_path):
     result = decompile_episode(subject, tmp_path)
     assert_explained(result, subject)
     pred = result.prediction
-    # a decompiled program, not a lookup: the steps are named in the model's order
+    # what it computes, then how: the conventional name, read off the composition, then each step
+    # with the model components it stands for; the code is the RASP a person would write
+    assert pred["label"] == "histogram" and match_label(pred["label"], "hist").correct
+    assert pred["description"].startswith("What it computes: histogram")
     assert "layer 0 head 0.0" in pred["description"] and "layer 0 MLP" in pred["description"]
-    assert "selector width" in pred["description"]
-    assert "_select(" in pred["implementation"] and "_width(" in pred["implementation"]
-    assert "hist" not in pred["label"].lower() and "histogram" not in pred["description"].lower()
+    assert "SelectorWidth(Select(tokens, tokens, lambda k, q: k == q))" in pred["implementation"]
+    assert "{" not in pred["implementation"].split("def f(")[1]  # no table left in the steps
 
 
 @pytest.mark.slow
@@ -67,13 +70,40 @@ def test_decompiles_zoo_task_in_whitebox(load, tmp_path, task):
     assert_explained(decompile_episode(subject, tmp_path), subject)
 
 
+# The primitive each task's explanation must name, as it appears in the submitted code.
+EXPECTED_PRIMITIVES = {
+    "reverse": ("length = SelectorWidth(Select(indices, indices, lambda k, q: True))", "mirror_index"),
+    "sort": ("rank = SelectorWidth(Select(", "Aggregate(Select(rank, indices, lambda k, q: k == q), tokens)"),
+    "prev_token": ("Aggregate(Select(indices, indices, lambda k, q: k == q - 1), tokens)",),
+    "count": ("SelectorWidth(Select(tokens, indices, lambda k, q: k == 'a'))",),
+    "running_mean": ("Mean(Select(indices, indices, lambda k, q: k <= q)",),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", sorted(EXPECTED_PRIMITIVES))
+def test_the_explanation_names_primitives_and_the_task(load, tmp_path, task):
+    """What the decompiler submits for a zoo model: functionally correct, every step a named primitive
+    (no table), the primitives the task is made of, a label the matcher accepts, what before how."""
+    subject = load(task)
+    result = decompile_episode(subject, tmp_path)
+    assert_explained(result, subject)
+    pred, ex = result.prediction, result.score.explanation
+    for primitive in EXPECTED_PRIMITIVES[task]:
+        assert primitive in pred["implementation"], (primitive, pred["implementation"])
+    assert ex.steps and ex.table_steps == 0, pred["implementation"]
+    assert match_label(pred["label"], task).correct, pred["label"]
+    assert pred["description"].startswith(f"What it computes: {pred['label']} — at each position i")
+
+
 def test_decompiles_a_label_free_model_fast(load, tmp_path):
     """Raw residual (d0…dN only): it finds the variables itself; frac_prevs has a numerical 0/1 flag,
     a numerical mean over a prefix, and the input variables to recognise."""
     subject = load("frac_prevs")
     result = decompile_episode(subject, tmp_path, residual="raw")
     assert_explained(result, subject)
-    assert "_mean(" in result.prediction["implementation"]
+    assert "Mean(Select(indices, indices, lambda k, q: k <= q)" in result.prediction["implementation"]
+    assert match_label(result.prediction["label"], "frac_prevs").correct
     assert not any(name in result.prediction["implementation"] for name in ("v1", "v2"))  # no label reached it
 
 

@@ -490,7 +490,7 @@ def test_generated_id_in_lab_and_replay_rerun(tmp_path):
 
 
 _WEIGHTS = """
-from tracr_agent.tools.subjects.generate.task import generated_task
+from tracr_agent.tools.subjects.generate.lookup import generated_task
 from tracr_agent.tools.subjects.load import compile_subject
 from tracr_agent.tools.subjects.subject import SubjectTruth
 t = generated_task("gen-3-1-0")

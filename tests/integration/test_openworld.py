@@ -96,7 +96,8 @@ def test_synthesis_finds_mechanisms_for_functions_it_was_never_told_about(name, 
     assert all(scope["f"](x) == fn(x) for x in domain), (name, best.source)
     assert not explain(best.source, vocab, n).tabulated
     assert best.label.split(":")[0] in ("permutation", "aggregation", "counting", "elementwise map", "pattern")
-    assert best.description.startswith("A composition of RASP-style steps")
+    assert best.description.startswith(f"What it computes: {best.label} — at each position i, ")
+    assert "How: " in best.description and "RASP-style step" in best.description
 
 
 MUST_EXPLAIN_ZOO = ["reverse", "sort", "hist", "shift_by", "max_broadcast", "mean_tokens"]
@@ -165,10 +166,10 @@ def assert_explained_in_whitebox(subject, tmp_path, residual):
 @pytest.mark.parametrize("task_id,residual", [("hist", "labelled"), ("frac_prevs", "raw")])
 def test_open_world_whitebox_reads_outputs_off_the_residual_fast(load, tmp_path, task_id, residual):
     """The fast representatives: labelled residual, and label-free dims d0…dN (the issue's 0/15 case:
-    the variables are found from activations, the output is the variable no step reads)."""
+    the variables are found as what each component writes, the output is the variable no step reads)."""
     res = assert_explained_in_whitebox(load(task_id), tmp_path, residual)
     if residual == "raw":
-        assert "dims found from activations" in res.prediction["description"]
+        assert "found as what each component writes" in res.prediction["description"]
 
 
 WHITEBOX_ZOO = ["reverse", "sort", "max_broadcast", "count", "shift_by", "nary_sequencemap"]

@@ -21,7 +21,7 @@ from tracr_agent.agent.investigators.decompiler.program import HeadStep, Program
 from tracr_agent.agent.investigators.decompiler.variables import INPUT_VARS, Variable, read_all
 from tracr_agent.agent.investigators.decompiler.writes import components
 from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid
-from tracr_agent.tools.subjects.compare import FLOAT_NOISE
+from tracr_agent.tools.subjects.compare import FLOAT_NOISE, within
 
 
 def stage_hooks(info: dict) -> list[tuple[str, int]]:
@@ -136,7 +136,7 @@ def decompile(info: dict, obs: Observations, reading: Reading) -> Decompilation:
 
 def _rescale(values: dict, name: str, factor: float) -> None:
     """A variable known up to a factor, in the scale its head computes (values / factor)."""
-    if abs(factor - 1.0) <= FLOAT_NOISE * 1000:
+    if within(factor, 1.0, FLOAT_NOISE * 1000):
         return
     for vals in values.values():
         if name in vals:

@@ -28,18 +28,11 @@ from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.variables import Variable
 from tracr_agent.agent.investigators.decompiler.writes import Writes
 from tracr_agent.tools.protocol.hooks import attn_z
+from tracr_agent.tools.subjects.compare import CLUSTER_TOL, LINE_TOL, WRITE_ZERO_TOL, within
 
-ZERO_TOL = 0.05
-"""A write shorter than this is the zero vector (no value; numerical 0)."""
 SAME_POINT = 0.02
 """Two writes closer than this (relative to the largest write) are the same point, up to the json's
 4 decimals and soft attention's leakage."""
-CLUSTER_TOL = 0.15
-"""Two points of a categorical variable closer than this (relative to the largest write) are one
-value: tracr's values are one-hot (√2 apart); a compressed model's are only close to its points."""
-LINE_TOL = 0.05
-"""Points lie on one line when the second singular value of the distinct points is below this
-fraction of the first."""
 NUM_SNAP = 2e-4
 """A numerical value within this of a fraction with a denominator up to SNAP_DENOMINATOR is that
 fraction: tracr's numbers are such fractions (means, 1/(w+1)), read back through a rotation at ~1e-4."""
@@ -143,7 +136,7 @@ def _sorted(values) -> list:
 def _variable(name: str, src: str, stage: int, rows: np.ndarray) -> Found:
     norms = np.linalg.norm(rows, axis=1)
     top = float(norms.max()) if len(norms) else 0.0
-    nonzero = rows[norms > ZERO_TOL]
+    nonzero = rows[norms > WRITE_ZERO_TOL]
     if not len(nonzero):
         return Found(Variable(name, "numerical", (), (), free_scale=True), src, stage, direction=np.zeros(rows.shape[1]))
     points = _distinct(nonzero, SAME_POINT * top)
@@ -232,7 +225,7 @@ def read(found: Found, w: np.ndarray) -> Any:
     if found.direction is not None:
         t = float(w @ found.direction) * found.scale
         return snap(t)
-    if np.linalg.norm(w) <= ZERO_TOL:
+    if np.linalg.norm(w) <= WRITE_ZERO_TOL:
         return None
     return int(np.argmin(np.linalg.norm(found.centres - w, axis=1)))
 
@@ -240,4 +233,4 @@ def read(found: Found, w: np.ndarray) -> Any:
 def snap(t: float) -> float:
     """A number read back through a change of basis, as the fraction it is when one is that close."""
     f = Fraction(t).limit_denominator(SNAP_DENOMINATOR)
-    return float(f) if abs(float(f) - t) <= NUM_SNAP else round(t, 4)
+    return float(f) if within(float(f), t, NUM_SNAP) else round(t, 4)  # read at 4 decimals: more digits are noise

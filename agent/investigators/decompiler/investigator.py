@@ -14,8 +14,10 @@ each turn marks its phase:
 5. `check` (where run_model is offered): the program against the model on fresh inputs; the inputs it
    gets wrong are read (`fix`) and the program decompiled again, until a check passes or the budget
    is spent;
-6. submit: the program's Python source, a description generated from it, a neutral label, and a
-   confidence from what was verified (decompiler/confidence.py).
+6. submit: the program as RASP-like Python (named primitives wherever a recovered table equals one,
+   variables named by role), a description saying what it computes before how, a conventional name
+   as the label when the composition is one (account.py), and a confidence from what was verified
+   (decompiler/confidence.py).
 It uses only the tools its condition offers and never sees the model's task or program. When a limit
 forces it, it submits what it has decompiled so far and names what it could not.
 """
@@ -29,7 +31,8 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 from tracr_agent.agent.investigators.decompiler import confidence, coverage, probes, rounds
 from tracr_agent.agent.investigators.decompiler.output import decompile_internals
-from tracr_agent.agent.investigators.decompiler.program import describe, label, source
+from tracr_agent.agent.investigators.decompiler.account import account
+from tracr_agent.agent.investigators.decompiler.program import source
 from tracr_agent.agent.investigators.decompiler.readout import OUTPUT, read_outputs
 from tracr_agent.agent.investigators.rule_based import (
     DeterministicInvestigator,
@@ -51,6 +54,7 @@ CHECK_INPUTS = 32
 MAX_CHECKS = 3
 FIX_INPUTS = 8
 FIX_CALLS = 8
+CHECK_SAMPLE = 300  # inputs of the domain on which the readable program is checked against the recovered one
 
 
 class DecompilerInvestigator(DeterministicInvestigator):
@@ -219,9 +223,11 @@ def _submit(call, dec, failure: Optional[str], info=None, checks=(), outputs=Non
     src = source(prog)
     ok, total, bad = coverage.agreement(prog, src, dec.values)
     verdict = confidence.assess(dec, src, info, ok, total, list(checks), outputs or {})
-    desc = describe(prog) + f" Checked on {total} probe inputs: every decompiled variable matches the model's " \
-                            f"internals on {ok}." + (f" Mismatching: {', '.join(bad)}." if bad else "") + verdict.words
+    told = account(prog, list(dec.values) + probes.domain_sample(info["vocab"], info["max_seq_len"], k=CHECK_SAMPLE))
+    desc = told.description + f" Checked on {total} probe inputs: every decompiled variable matches the model's " \
+                              f"internals on {ok}." + (f" Mismatching: {', '.join(bad)}." if bad else "") + verdict.words
     return AIMessage(content=f"Decompiled {len(prog.steps)} steps; output variable {prog.output}; reproduces the "
                              f"internals on {ok}/{total} probes.{verdict.words}",
-                     tool_calls=[call("submit_prediction", {"label": label(prog), "description": desc,
-                                                            "implementation": src, "confidence": verdict.confidence})])
+                     tool_calls=[call("submit_prediction", {"label": told.label, "description": desc,
+                                                            "implementation": told.implementation,
+                                                            "confidence": verdict.confidence})])

@@ -1,9 +1,11 @@
-"""The decompiled program: its steps, the Python source that composes them, and a description.
+"""The decompiled program: its steps, and the Python source that runs them as recovered.
 
 A step is what one model component computes, over residual VALUES (never over whole inputs):
 an attention head selects keys by a rule over (query value, key value) and moves a value
 (categorical pick, numerical mean, or tracr's selector-width fraction); an MLP maps its input
 variables' values to its output's value (a table per value, or an exact linear formula).
+`source` writes the steps as they were recovered (tables and all): the program the decompiler
+checks against the model. What it submits is the readable version (account.py).
 """
 
 from __future__ import annotations
@@ -73,14 +75,14 @@ class Program:
 # -- Python source ------------------------------------------------------------------------------
 
 HELPERS = {
-    "_select": '''def _select(queries, keys, rule):
-    """For each query position, the key positions whose (key value, query value) the rule accepts."""
-    def accepts(k, q):
+    "_select": '''def Select(keys, queries, predicate):
+    """RASP Select: for each query position, the key positions j where predicate(keys[j], query) holds."""
+    def holds(k, q):
         try:
-            return bool(rule(k, q))
-        except TypeError:  # a value missing (None) compares to nothing
+            return bool(predicate(k, q))
+        except TypeError:  # a missing value (None) compares to nothing
             return False
-    return [[j for j, k in enumerate(keys) if accepts(k, q)] for q in queries]
+    return [[j for j, k in enumerate(keys) if holds(k, q)] for q in queries]
 ''',
     "_pick": '''def _pick(selected, values, vmap=None):
     """Categorical aggregate: the value held at the selected keys (None when none is selected)."""
@@ -124,9 +126,9 @@ HELPERS = {
 
 
 def _lit(v) -> str:
-    if isinstance(v, float):
-        return repr(round(v, 6))
-    return repr(v)
+    """A value as a Python literal that reads back exactly (a categorical output such as 1.40625
+    must match to the last bit)."""
+    return repr(float(v)) if isinstance(v, float) else repr(v)
 
 
 def nested(d: dict, depth: int) -> dict:
@@ -184,7 +186,7 @@ def source(prog: Program) -> str:
             else:
                 rule = f"lambda k, q: {COMPARATOR_SOURCE[st.rule]}"
             body.append(f"    # {st.where}: query reads {st.query}, key reads {st.key}")
-            body.append(f"    selected = _select({q}, {k}, {rule})")
+            body.append(f"    selected = Select({k}, {q}, {rule})")
             if st.mode == "width":
                 need("_width")
                 body.append(f"    {out} = _width(selected)")
@@ -235,67 +237,3 @@ def _compiled(src: str):
     ns: dict = {}
     exec(compile(src, "<decompiled>", "exec"), ns)
     return ns["run"]
-
-
-# -- words ----------------------------------------------------------------------------------------
-
-def _rule_words(st: HeadStep) -> str:
-    if st.rule == "table":
-        sel = sorted((q, k) for (q, k), v in st.table.items() if v)
-        shown = ", ".join(f"({q!r},{k!r})" for q, k in sel[:12]) + (" …" if len(sel) > 12 else "")
-        return f"a table over (query {st.query}, key {st.key}) values; selected pairs: {shown or 'none'}"
-    if st.rule == "true":
-        return "every key"
-    if st.rule == "false":
-        return "no key"
-    return f"the keys whose {st.key} is {st.rule} the query's {st.query}"
-
-
-def describe(prog: Program) -> str:
-    lines = []
-    for i, st in enumerate(prog.steps, 1):
-        if isinstance(st, HeadStep):
-            sel = _rule_words(st)
-            if st.mode == "width":
-                what = f"writes {st.out} = 1/(w+1) where w counts the selected keys (selector width)"
-            elif st.mode == "mean":
-                of = st.value if st.indicator is None else f"[{st.value} == {st.indicator!r}]"
-                what = f"writes {st.out} = the mean of {of} over the selected keys (0 if none)"
-            else:
-                what = f"writes {st.out} = the {st.value} value at the selected key (none if none is selected)"
-                if st.vmap:
-                    what += f", renamed by {st.vmap!r}"
-            lines.append(f"{i}. {st.where}: each position attends to {sel}; it {what}.")
-        else:
-            if st.linear is not None:
-                terms = " + ".join(f"{c:g}*{v}" for c, v in zip(st.linear, st.inputs))
-                what = f"{st.out} = {terms} + {st.linear[-1]:g}"
-            elif not st.inputs:
-                what = f"{st.out} = {st.default!r} everywhere"
-            else:
-                shown = dict(sorted(st.table.items(), key=lambda kv: repr(kv[0]))[:16])
-                more = " …" if len(st.table) > 16 else ""
-                what = f"{st.out} = a function of {', '.join(st.inputs)} at the same position: {shown!r}{more}"
-            lines.append(f"{i}. {st.where}: {what}.")
-    head = (f"Decompiled from the model's internals ({len(prog.steps)} steps, in the model's order); "
-            f"the output is {prog.output or 'unknown'} at positions 1..n.")
-    tail = ""
-    if prog.unexplained:
-        tail = " Not decompiled: " + "; ".join(prog.unexplained) + "."
-    return head + " " + " ".join(lines) + tail
-
-
-def label(prog: Program) -> str:
-    """A neutral phrase for what the program does (no conventional task names)."""
-    heads = [s for s in prog.steps if isinstance(s, HeadStep)]
-    mlps = [s for s in prog.steps if isinstance(s, MlpStep)]
-    parts = []
-    if any(h.mode == "width" for h in heads):
-        parts.append("counting")
-    if any(h.mode == "mean" for h in heads):
-        parts.append("averaging")
-    if any(h.mode == "pick" for h in heads):
-        parts.append("moving values between positions")
-    if mlps:
-        parts.append("elementwise maps")
-    return ("program of " + ", ".join(parts)) if parts else "elementwise program"

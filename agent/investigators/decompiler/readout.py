@@ -91,7 +91,7 @@ def _exact(c: float) -> float:
     printed at 4 decimals, so a fitted 1.000004 is 1)."""
     c = float(c)
     f = float(Fraction(c).limit_denominator(COEF_DENOMINATOR))
-    return f if abs(f - c) <= COEF_SNAP else round(c, 6)
+    return f if within(f, c, COEF_SNAP) else c
 
 
 # -- without decoded outputs ------------------------------------------------------------------------

@@ -22,16 +22,11 @@ import numpy as np
 
 from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.tools.protocol.hooks import EMBED, POS_EMBED, attn_out, block, final_resid, mlp_out, resid
+from tracr_agent.tools.subjects.compare import EXPLAINED_TOL, SPAN_TOL, nonzero
 
-SPAN_TOL = 0.05
-"""A singular value of a component's writes above this spans a direction: tracr's values are at
-least ~0.1 (a selector width's 1/(n+1)), and the json's 4 decimals leave noise far below."""
 INDEPENDENT = 0.1
 """Write subspaces are independent when the smallest singular value of their stacked orthonormal
 bases is above this (1 for orthogonal subspaces, as in tracr's basis or a rotation of it)."""
-EXPLAINED_TOL = 0.02
-"""A position's final residual stream is explained when the decomposition leaves at most this much
-(Euclidean): the 4-decimal print, and soft attention's leakage (0.999 / 0.003), stay far below."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +97,7 @@ def post_hook(layer: int) -> str:
 
 def _key(post_row: np.ndarray):
     """An MLP's hidden activations at one position, as a key: the same key, the same write."""
-    return tuple((int(j), round(float(post_row[j]), 3)) for j in np.nonzero(np.abs(post_row) > 5e-4)[0])
+    return tuple((int(j), round(float(post_row[j]), 3)) for j in np.nonzero(nonzero(post_row))[0])
 
 
 def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = None) -> Writes:

@@ -32,6 +32,7 @@ from tracr_agent.tools.subjects.generate.features import program_features
 from tracr_agent.tools.subjects.generate.ids import GenId
 from tracr_agent.tools.subjects.generate.program import Program
 from tracr_agent.tools.subjects.generate.sampler import GENERATOR_VERSION
+from tracr_agent.tools.subjects.generate.task import make_task, program_source
 
 _LOCK = threading.Lock()
 
@@ -77,7 +78,6 @@ def compile_and_verify(gid: GenId, program: Program, known: Optional[dict] = Non
     checked; `known` (input tuple -> RASP outputs) saves evaluating the program again where the behaviour
     rules already did. Returns (subject or None, rejection reason or None, detail)."""
     from tracr_agent.tools.errors import SubjectError
-    from tracr_agent.tools.subjects.generate.task import make_task, program_source
     from tracr_agent.tools.subjects.load import cache_key, compile_subject
     from tracr_agent.tools.subjects.subject import SubjectTruth
     from tracr_agent.tools.subjects.verify import verify_task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from tracr_agent.tools.subjects.generate.ids import GenId, parse_id
+from tracr_agent.tools.subjects.generate.ids import GenId
 from tracr_agent.tools.subjects.generate.program import Program, build_rasp, evaluate
 from tracr_agent.tools.subjects.generate.render import describe_program, python_source, render_program
 from tracr_agent.tools.subjects.generate.sampler import GENERATOR_VERSION
@@ -49,37 +49,5 @@ def program_source(task: Task) -> str:
     return f"generator {GENERATOR_VERSION}\n{render_program(task.extra['program'])}"
 
 
-def generated_task(task_id: str, on_candidate=None) -> Task:
-    """The Task a generated id names; generates (and caches) the sequence up to it on first use."""
-    from tracr_agent.tools.subjects.generate.registry import accepted
-
-    gid = parse_id(task_id)
-    row = accepted(gid, on_candidate)
-    return make_task(gid, accepted_program(gid, row), row.get("features", {}))
-
-
-def accepted_program(gid: GenId, row: dict) -> Program:
-    """The program of an accepted row: as the row recorded it, or (a row without one) made again."""
-    meta = {"seed": gid.seed, "difficulty": gid.difficulty, "candidate": row["k"]}
-    if "program" in row:
-        return Program.from_json(row["program"], meta)
-    from tracr_agent.tools.subjects.generate.candidate import candidate_program
-
-    return candidate_program(gid.seed, gid.difficulty, row["k"]).program
-
-
 def is_generated_task(task) -> bool:
     return getattr(task, "origin", None) == ORIGIN
-
-
-def task_features(task_id: str):
-    """A generated task's features (for results.jsonl); None for any other task or a bad id."""
-    from tracr_agent.tools.errors import UserError
-    from tracr_agent.tools.subjects.generate.ids import is_generated
-
-    if not is_generated(task_id):
-        return None
-    try:
-        return dict(generated_task(task_id).extra["features"]) or None
-    except UserError:
-        return None
