@@ -173,8 +173,11 @@ def _index_offset(probes) -> int:
 
 
 def _output(prog: Program, variables: list[Variable], stages: dict, info: dict, probes) -> Optional[str]:
-    """The variable the model outputs: written by a step, read by none; the value set and kind the
-    model's output has; the latest written."""
+    """The variable the model outputs: of the kind and values the model's output has (`model_info`
+    lists the unembedding's columns: every value the variable holds has one, or, failing any such,
+    most of its values do: a value with no column decodes as no value); written by a step and read by
+    none, else written, else an input variable (an unembedding may read the tokens themselves); the
+    latest written."""
     read: set[str] = set()
     for st in prog.steps:
         if isinstance(st, HeadStep):
@@ -186,19 +189,23 @@ def _output(prog: Program, variables: list[Variable], stages: dict, info: dict, 
     want_kind = "numerical" if info.get("numerical") else "categorical"
     out_values = set(map(repr, info.get("output_values") or []))
 
-    def fits(name: str) -> bool:
+    def fits(name: str, partly: bool = False) -> bool:
         v = kinds[name]
         if info.get("raw"):  # values are ordinals until the output is known: only the kind can be checked
             # (a categorical variable seen with one value lies on one line: it was read as numerical)
             return v.kind == want_kind or (want_kind == "categorical" and _distinct_values(name, probes) <= 1)
         if v.kind != want_kind:
             return False
-        return not out_values or v.kind == "numerical" or set(map(repr, v.values)) <= out_values | {"None"}
+        if not out_values or v.kind == "numerical":
+            return True
+        held = set(map(repr, v.values)) - {"None", repr("BOS")}  # BOS is never at an output position
+        return len(held & out_values) * 2 > len(held) if partly else held <= out_values
 
-    pool = [n for n in written if n not in read and fits(n)] or [n for n in written if fits(n)] or list(written)
-    if not pool:
-        # no step decompiled: an input variable may be the output itself (an identity program)
-        pool = [v.name for v in variables if fits(v.name) and v.name != "one"]
+    # without labels an input variable's values are not compared with the output's: it is not considered
+    inputs = [] if info.get("raw") and written else [v.name for v in variables if v.name not in written and v.name != "one"]
+    pool = ([n for n in written if n not in read and fits(n)] or [n for n in written if fits(n)]
+            or [n for n in inputs if fits(n)] or [n for n in written if n not in read and fits(n, True)]
+            or [n for n in written if fits(n, True)] or list(written))
     if not pool:
         return None
     return max(pool, key=lambda n: (stages.get(n, -1), n))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from tracr_agent.agent.investigators.decompiler import coverage, probes
+from tracr_agent.agent.investigators.decompiler.readout import readout_unseen
 from tracr_agent.tools.subjects.compare import outputs_equal
 
 VERIFIED = 0.95
@@ -29,6 +30,9 @@ WRONG = 0.1
 CONSISTENT = 0.9
 """No decoded outputs; every variable matches on every probe, every step and the output's values known,
 every reachable table entry observed."""
+ASSUMED = 0.8
+"""… but what the unembedding reads is assumed: the listed output values do not confirm it (another
+number of values, a numerical output's scale, an input variable taken as the output)."""
 UNCOVERED = 0.6
 """… but some table entry the program can reach was never observed (it is filled with a default)."""
 GUESSED = 0.4
@@ -72,6 +76,9 @@ def assess(dec, src: str, info: dict, ok: int, total: int, checks: list[dict], o
     unseen = _unseen(prog, src, info)
     if unseen:
         return Verdict(UNCOVERED, f" Unsure: {unseen} input(s) of a domain sample reach table entries never observed.")
+    assumed = readout_unseen(dec, info)
+    if assumed:
+        return Verdict(ASSUMED, f" Not verified without decoded outputs: {assumed}.")
     return Verdict(CONSISTENT, "")
 
 

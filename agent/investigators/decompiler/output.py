@@ -18,7 +18,7 @@ from tracr_agent.agent.investigators.decompiler.discovery import discover
 from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.orders import names_from_match, order_of
 from tracr_agent.agent.investigators.decompiler.program import HeadStep
-from tracr_agent.agent.investigators.decompiler.readout import whitebox_map
+from tracr_agent.agent.investigators.decompiler.readout import labelled_map, whitebox_map
 from tracr_agent.agent.investigators.decompiler.variables import from_labels
 from tracr_agent.agent.investigators.decompiler.writes import read_writes
 from tracr_agent.tools.protocol.raw import all_raw
@@ -31,7 +31,9 @@ def decompile_internals(info: dict, obs: Observations, scan: Optional[list[tuple
         return None
     if not all_raw(obs.residual_labels):
         variables = from_labels(obs.residual_labels, info["vocab"])
-        return decompile(info, obs, labelled_reading(info, obs, variables))
+        dec = decompile(info, obs, labelled_reading(info, obs, variables))
+        dec.program.output_map = labelled_map(dec, info)
+        return dec
     info = {**info, "raw": True}
     writes = read_writes(info, obs, scan)
     found = discover(info, obs, writes)

@@ -127,6 +127,40 @@ def whitebox_map(dec, info: dict, obs) -> tuple[dict, str]:
     return {}, "the output variable's values could not be named"
 
 
+def labelled_map(dec, info: dict) -> dict:
+    """For an output variable named by labels: {value: output value} when some value it holds has no
+    column among the listed output values (that value decodes as no value: `.get` gives None), else {}."""
+    var = next((v for v in dec.variables if v.name == dec.program.output), None)
+    listed = {repr(v): v for v in info.get("output_values") or []}
+    if var is None or var.kind != "categorical" or not listed:
+        return {}
+    held = [v for v in var.values if v is not None and v != "BOS"]
+    if all(repr(v) in listed for v in held):
+        return {}
+    return {v: listed[repr(v)] for v in held if repr(v) in listed}
+
+
+def readout_unseen(dec, info: dict) -> str:
+    """Without decoded outputs: why the unembedding's reading of the output variable is an assumption
+    the listed output values do not confirm, or "" when they do (a categorical variable holding exactly
+    the listed values: each value its column)."""
+    var = next((v for v in dec.variables if v.name == dec.program.output), None)
+    if var is None:
+        return "no output variable was found"
+    if info.get("numerical"):
+        return "the output is taken to be the variable's value as it is: its scale and offset in the unembedding are not observed"
+    if dec.found:  # found without labels: its values are named by `whitebox_map`, which says when that is a guess
+        return ""
+    listed = list(info.get("output_values") or [])
+    held = [v for v in var.values if v is not None and v != "BOS"]
+    if not {repr(v) for v in held} <= {repr(v) for v in listed}:  # columns no value uses decode nothing
+        return (f"the output variable holds {len(held)} values and the output lists {len(listed)}: which value each "
+                "column decodes is assumed")
+    if dec.program.output in {s.out for s in dec.program.steps}:
+        return ""
+    return "the output is taken to be an input variable, whose values the output lists"
+
+
 def names_of(prog, name: str, dec) -> dict:
     """Value -> the input value it carries, for a variable a chain of heads picks from tokens or indices."""
     if name in ("tokens", "indices"):

@@ -1,0 +1,68 @@
+"""The decompiler on model directories that follow other conventions than this project's compiler
+(tests/foreign_models.py): the unembedding's columns permuted, columns no value uses, a value with no
+column, another variable read, a numerical output scaled. Real compiled models rewritten and written
+as model directories, loaded as `--model-dir` loads them, real episodes, the real scorer.
+
+With decoded outputs (`full`) what the unembedding reads is read from them, so every convention is
+decompiled right; without them (`whitebox`) it is read from what `model_info` lists for the output,
+and where that does not confirm it (a numerical output's scale) the answer is marked unsure.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from foreign_models import write_foreign
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.records.limits import Limits
+from tracr_agent.tools.subjects.load import load_model_dir
+
+
+def foreign(load, tmp_path, task: str, convention: str):
+    d = write_foreign(load(task), convention, tmp_path / f"{task}-{convention}")
+    assert d is not None
+    return load_model_dir(str(d))
+
+
+def episode(subject, tmp_path, condition: str, residual: str = "labelled"):
+    return run_episode(subject, make_backend("decompiler"), condition=condition,
+                       transcript_path=tmp_path / f"{condition}-{residual}.jsonl", limits=Limits(), residual=residual)
+
+
+@pytest.mark.parametrize("task,convention", [("hist", "permuted"), ("hist", "extra_columns"),
+                                             ("hist", "fewer_columns"), ("hist", "other_variable"),
+                                             ("frac_prevs", "affine")])
+def test_full_reads_what_the_unembedding_reads_from_decoded_outputs(load, tmp_path, task, convention):
+    subject = foreign(load, tmp_path, task, convention)
+    result = episode(subject, tmp_path, "full")
+    assert result.status == "prediction", result.error
+    assert result.score.functional.correct, (convention, result.score.functional, result.prediction["implementation"])
+    assert result.score.explained
+    assert result.prediction["confidence"] >= 0.9  # checked against run_model on fresh inputs
+
+
+def test_full_reads_a_label_free_foreign_model(load, tmp_path):
+    subject = foreign(load, tmp_path, "hist", "other_variable")
+    result = episode(subject, tmp_path, "full", residual="raw")
+    assert result.score.functional.correct, (result.score.functional, result.prediction["implementation"])
+
+
+@pytest.mark.parametrize("task,convention", [("hist", "permuted"), ("hist", "fewer_columns"),
+                                             ("hist", "other_variable")])
+def test_whitebox_names_the_output_from_the_listed_columns(load, tmp_path, task, convention):
+    """Permuted columns, a value with no column (it decodes as no value), the tokens read instead of
+    the count: each follows from the output values model_info lists."""
+    subject = foreign(load, tmp_path, task, convention)
+    result = episode(subject, tmp_path, "whitebox")
+    assert result.score.functional.correct, (convention, result.score.functional, result.prediction["implementation"])
+
+
+def test_whitebox_is_unsure_of_a_scale_it_cannot_observe(load, tmp_path):
+    """A numerical output the unembedding scales: nothing a whitebox session reads shows the scale, so
+    the answer (wrong here) is not given with high confidence, and says what was assumed."""
+    subject = foreign(load, tmp_path, "frac_prevs", "affine")
+    result = episode(subject, tmp_path, "whitebox")
+    assert not result.score.functional.correct
+    assert result.prediction["confidence"] < 0.9
+    assert "scale and offset in the unembedding are not observed" in result.prediction["description"]
