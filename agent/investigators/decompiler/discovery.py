@@ -33,9 +33,11 @@ from tracr_agent.tools.subjects.compare import CLUSTER_TOL, LINE_TOL, WRITE_ZERO
 SAME_POINT = 0.02
 """Two writes closer than this (relative to the largest write) are the same point, up to the json's
 4 decimals and soft attention's leakage."""
-NUM_SNAP = 2e-4
+NUM_SNAP = 5e-4
 """A numerical value within this of a fraction with a denominator up to SNAP_DENOMINATOR is that
-fraction: tracr's numbers are such fractions (means, 1/(w+1)), read back through a rotation at ~1e-4."""
+fraction, the smallest denominator first: tracr's numbers are such fractions (means, 1/(w+1)), read
+back through a rotation of a dense residual printed at 4 decimals (errors up to ~3e-4 seen on
+d_model ≈ 30); fractions with denominators up to 8 lie ≥ 1/56 apart, so the first found is the one."""
 SNAP_DENOMINATOR = 32
 
 
@@ -232,5 +234,8 @@ def read(found: Found, w: np.ndarray) -> Any:
 
 def snap(t: float) -> float:
     """A number read back through a change of basis, as the fraction it is when one is that close."""
-    f = Fraction(t).limit_denominator(SNAP_DENOMINATOR)
-    return float(f) if within(float(f), t, NUM_SNAP) else round(t, 4)  # read at 4 decimals: more digits are noise
+    for d in range(1, SNAP_DENOMINATOR + 1):
+        f = Fraction(round(t * d), d)
+        if within(float(f), t, NUM_SNAP):
+            return float(f)
+    return round(t, 4)  # read at 4 decimals: more digits are noise

@@ -166,6 +166,8 @@ def names_of(prog, name: str, dec) -> dict:
     if name in ("tokens", "indices"):
         return {v: v for vals in dec.values.values() for v in vals.get(name, [])[1:] if v is not None}
     step = next((s for s in prog.steps if s.out == name), None)
+    if isinstance(step, MlpStep):
+        return _widths(prog, step)
     if not isinstance(step, HeadStep) or step.mode != "pick" or not step.value:
         return {}
     below = names_of(prog, step.value, dec)
@@ -178,6 +180,23 @@ def names_of(prog, name: str, dec) -> dict:
         if held in below and out.setdefault(written, below[held]) != below[held]:
             return {}
     return out
+
+
+def _widths(prog, step: MlpStep) -> dict:
+    """Value -> the selector width it stands for, for an MLP whose one input is a selector-width head's
+    fraction 1/(w+1) and whose table gives each width its own value: the second half of tracr's
+    SelectorWidth, which writes the width as a categorical value."""
+    src = next((s for s in prog.steps if s.out == (step.inputs or [None])[0]), None)
+    if len(step.inputs) != 1 or step.linear is not None or not isinstance(src, HeadStep) or src.mode != "width":
+        return {}
+    out: dict = {}
+    for frac, value in step.table.items():
+        if not isinstance(frac, (int, float)) or isinstance(frac, bool) or not 0 < frac <= 1:
+            return {}
+        w = int(round(1 / frac - 1))
+        if out.setdefault(value, w) != w:
+            return {}
+    return out if len(set(out.values())) == len(out) else {}
 
 
 def _dims(found) -> Optional[list[int]]:
