@@ -268,3 +268,19 @@ def test_round_one_scans_every_stage_first():
     # MLP's hidden activations
     [(x, hooks)] = raw.requests
     assert x in raw.scan and {EMBED, POS_EMBED, mlp_out(0), post_hook(0)} <= set(hooks)
+
+
+def test_inputs_too_long_to_read_at_all_are_left_out_after_a_refusal():
+    """A wide model in a dense basis: one hook on one long input is over the cap. Later reads use
+    inputs short enough, and nothing asks for the long one again (no turn without a call)."""
+    refused = Result("get_activations", {"hook": mlp_out(0), "input": [["a", "b"]], "format": "json"}, False,
+                     {"refused": "cap", "cap_chars": 400})
+    obs = rounds.observe([refused], RAW_INFO)
+    assert obs.too_long == 2 and rounds.read_len(RAW_INFO, obs) == 1
+    r1 = rounds.round1(RAW_INFO, [refused])
+    assert r1.scan and all(len(x) == 1 for x in r1.scan)
+    assert rounds.missing(obs, [(("a", "b"), (mlp_out(0),)), (("a",), (mlp_out(0),))]) == [(("a",), (mlp_out(0),))]
+    # a refusal of several hooks or inputs at once says nothing about what one hook on one input costs
+    several = Result("get_activations", {"hook": f"{mlp_out(0)},{EMBED}", "input": [["a", "b"]], "format": "json"},
+                     False, {"refused": "cap", "cap_chars": 400})
+    assert rounds.observe([several], RAW_INFO).too_long is None

@@ -28,6 +28,9 @@ class Observations:
     """Calls refused since the last answered one (each answer measures the sizes again)."""
     sizes: dict = field(default_factory=dict)
     """hook kind -> [characters, positions] summed over every activation read: to size later calls."""
+    too_long: Optional[int] = None
+    """The shortest input whose read of one hook alone was refused as over the cap (a dense basis on a
+    wide model): inputs this long cannot be read at all."""
 
     def has(self, x, hook: str) -> bool:
         return hook in self.acts.get(tuple(x), {})
@@ -49,6 +52,9 @@ def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Obse
             obs.failed += 1
             if r.data and r.data.get("cap_chars"):  # refused as over the cap: the cap, learned
                 obs.cap_chars = r.data["cap_chars"]
+                xs = r.args.get("input") or []
+                if len(xs) == 1 and isinstance(xs[0], list) and "," not in str(r.args.get("hook", "")):
+                    obs.too_long = min(len(xs[0]), obs.too_long or len(xs[0]))
             continue
         data = r.data
         obs.failed = 0

@@ -78,9 +78,23 @@ def requests(info: dict, xs, scan, hooks: tuple[str, ...] | None = None, direct:
     return out + [(tuple(x), hooks) for x in xs]
 
 
+def read_len(info: dict, obs: Observations) -> int:
+    """The longest input that can be read: every length, unless one hook on one input was refused as
+    over the cap (each position a dense vector of a wide model); then the longest shorter one whose
+    dense reply fits."""
+    n = info["max_seq_len"]
+    if obs.too_long is None:
+        return n
+    budget = (obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 - 300
+    fits = int(budget // (4 + probes.DENSE_CHARS * info["d_model"])) - 1  # positions, BOS included
+    return max(1, min(n, obs.too_long - 1, fits))
+
+
 def plan(info: dict, obs: Observations, reqs: list[Request]) -> list[dict]:
     """get_activations json arguments covering the requests, each reply within the output cap (as
-    learned from a refusal, halved again after each further refusal)."""
+    learned from a refusal, halved again after each further refusal); inputs too long to be read at
+    all are left out (`missing` leaves them out too)."""
+    reqs = missing(obs, reqs)
     budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 2)))
     return probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, _sizes(info, obs),
                              dense=0 if labelled(info) else info["d_model"])
@@ -109,7 +123,9 @@ def read_message(call, info: dict, obs: Observations, reqs: list[Request], note:
 
 
 def missing(obs: Observations, reqs: list[Request]) -> list[Request]:
-    return [(x, hooks) for x, hooks in reqs if not all(obs.has(x, h) for h in hooks)]
+    """The requests not read yet, but for inputs too long to be read at all (`Observations.too_long`)."""
+    return [(x, hooks) for x, hooks in reqs if not all(obs.has(x, h) for h in hooks)
+            and (obs.too_long is None or len(x) < obs.too_long)]
 
 
 @dataclass
@@ -134,8 +150,8 @@ def round1(info: dict, results) -> Round1:
     """Round 1's reads, given what the history has read so far."""
     obs = observe(results, info)
     n_scan = probes.N_SCAN if labelled(info) else probes.N_SCAN_RAW
-    scan = probes.scan_inputs(probes.round1(info["vocab"], info["max_seq_len"]), info["max_seq_len"], n_scan,
-                              every_token=labelled(info))
+    longest = read_len(info, obs)
+    scan = probes.scan_inputs(probes.round1(info["vocab"], longest), longest, n_scan, every_token=labelled(info))
     scan_reqs = requests(info, scan, scan)
     if not labelled(info):  # the embedding of each token the scan lacks, on that token alone (cheap)
         scan_reqs += [((t,), (EMBED,)) for t in probes.sorted_vocab(info["vocab"]) if not any(t in x for x in scan)]
@@ -146,7 +162,7 @@ def round1(info: dict, results) -> Round1:
     scan_obs = observe([r for r in results if _reads_only(r, [x for x, _ in scan_reqs])], info)
     scan_obs.failed = 0
     direct = not labelled(info) and (read_writes(info, scan_obs, scan).dependent or _cheap(info, scan_obs))
-    probe_set = _probe_set(info, scan_obs, direct)
+    probe_set = _probe_set(info, scan_obs, direct, longest)
     return Round1(scan, probe_set, scan_reqs + requests(info, probe_set, [], direct=direct), True, direct)
 
 
@@ -172,12 +188,12 @@ def split_requests(info: dict, writes) -> list[Request]:
     return [(tuple(x), tuple(hook[n] for n in sorted(writes.needs.get(x, ())))) for x in order if writes.needs.get(x)]
 
 
-def _probe_set(info: dict, scan_obs: Observations, direct: bool) -> list[tuple]:
+def _probe_set(info: dict, scan_obs: Observations, direct: bool, longest: int) -> list[tuple]:
     """As many of the designed inputs as fit in round 1's calls, sized from the scan's replies."""
     n = probes.N_PROBES
     calls = ROUND1_CALLS if labelled(info) or direct else ROUND1_SPLIT_CALLS
     while True:
-        probe_set = probes.round1(info["vocab"], info["max_seq_len"], n)
+        probe_set = probes.round1(info["vocab"], longest, n)
         if n <= 12 or len(plan(info, scan_obs, requests(info, probe_set, [], direct=direct))) <= calls - 3:
             return probe_set
         n -= 4
