@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.agent.evaluation.batch import ResultRecord, read_results, score_fields
+from tracr_agent.agent.evaluation.batch import ResultRecord, read_results, score_fields, stated_confidence
 from tracr_agent.agent.scoring.judge import make_judge
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.sandbox.runner import running_unsafe
@@ -61,6 +61,7 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None) -> 
     score = score_prediction(prediction, subjects[key], task=task, closed_set=closed,
                              judge_llm=judge)
     return rec.model_copy(update={"score": score, **score_fields(score), "label": (prediction or {}).get("label"),
+                                  "confidence": stated_confidence(prediction),
                                   "unsafe_sandbox": running_unsafe() or None})
 
 
