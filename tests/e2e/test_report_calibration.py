@@ -3,9 +3,7 @@ condition and investigator, the Brier score and how often an answer at confidenc
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
-from tracr_agent.agent.cli.main import app
+from terminal import report_over
 from tracr_agent.agent.evaluation.batch import ResultRecord, stated_confidence
 
 
@@ -15,21 +13,16 @@ def record(task: str, llm: str, confidence, correct: bool) -> ResultRecord:
 
 
 def test_the_report_measures_how_the_confidence_tracks_correctness(tmp_path):
-    d = tmp_path / "ev"
-    d.mkdir()
     recs = [record("reverse", "decompiler", 0.95, True), record("sort", "decompiler", 0.9, False),
             record("hist", "decompiler", 0.4, False), record("count", "decompiler", None, True),
             record("reverse", "baseline", 0.5, True)]
-    (d / "results.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in recs))
-    r = CliRunner().invoke(app, ["report", str(d)])
-    assert r.exit_code == 0, r.output
-    md = (d / "report.md").read_text()
+    md, page = report_over(tmp_path, recs)
     assert "## Confidence: calibration against functional correctness" in md
     # decompiler: three answers state a confidence; Brier (0.05² + 0.9² + 0.4²) / 3 = 0.3242; of the two
     # at ≥ 0.9 one was right, one wrong
     assert "| whitebox | decompiler | 3 | 0.324 | 1/2 | 1 | 0.95 / 0.65 |" in md
     assert "| whitebox | baseline | 1 | 0.250 | 0/0 | 0 | 0.50 / - |" in md
-    assert "Confidence: calibration" in (d / "report.html").read_text()
+    assert "Confidence: calibration" in page
 
 
 def test_a_stated_confidence_is_kept_only_when_it_is_a_probability():
