@@ -56,6 +56,9 @@ class Decompilation:
     """Without labels: every component's writes (decompiler/writes.py `Writes`)."""
     output_guess: str = ""
     """Why the output's values are only guessed (without decoded outputs), or "" when they are not."""
+    order_guess: str = ""
+    """Why the order of some variable's values (found without a basis) is only one of several the
+    heads' observed comparisons allow, or "" when none is."""
 
 
 def _scanned(obs: Observations, info: dict):

@@ -34,7 +34,8 @@ ASSUMED = 0.8
 """… but what the unembedding reads is assumed: the listed output values do not confirm it (another
 number of values, a numerical output's scale, an input variable taken as the output)."""
 UNCOVERED = 0.6
-"""… but some table entry the program can reach was never observed (it is filled with a default)."""
+"""… but some table entry the program can reach was never observed (it is filled with a default), or
+the order of a variable's values is one of several its observed comparisons allow."""
 GUESSED = 0.4
 """… but the output's values are guessed (no decoded outputs, no basis that orders them)."""
 MISMATCH = 0.3
@@ -73,6 +74,8 @@ def assess(dec, src: str, info: dict, ok: int, total: int, checks: list[dict], o
         return Verdict(MISMATCH, " Unsure: some decompiled variables differ from the model's internals.")
     if dec.output_guess:
         return Verdict(GUESSED, f" Unsure: {dec.output_guess}.")
+    if dec.order_guess:
+        return Verdict(UNCOVERED, f" Unsure: {dec.order_guess}.")
     unseen = _unseen(prog, src, info)
     if unseen:
         return Verdict(UNCOVERED, f" Unsure: {unseen} input(s) of a domain sample reach table entries never observed.")

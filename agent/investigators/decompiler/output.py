@@ -39,10 +39,14 @@ def decompile_internals(info: dict, obs: Observations, scan: Optional[list[tuple
     found = discover(info, obs, writes)
     owners = {f.var.name: (f.stage // 2, int(f.var.name.split("_")[1])) for f in found.found if f.var.name.startswith("h")}
     named: set[str] = set()
+    unsure: set[str] = set()
     for _ in range(RENAMING_ROUNDS):
         dec = decompile(info, obs, Reading(found.variables, found.stages, found.values, owners))
-        if not _name_values(dec, found, named):
+        if not _name_values(dec, found, named, unsure):
             break
+    if unsure:
+        dec.order_guess = (f"the order of the values of {', '.join(sorted(unsure))} was read from comparisons that "
+                           "leave some pairs open")
     dec.found = found.found
     dec.writes = writes
     dec.program.output_map, dec.output_guess = whitebox_map(dec, info, obs)
@@ -53,9 +57,10 @@ RENAMING_ROUNDS = 4
 """Decompiling again after values were named from a head's comparisons (each naming may reveal more)."""
 
 
-def _name_values(dec: Decompilation, found, named: set[str]) -> bool:
+def _name_values(dec: Decompilation, found, named: set[str], unsure: set[str]) -> bool:
     """Names or orders the values of variables found without a basis from the heads that read them with
-    a rule that is a table (decompiler/orders.py); whether anything was renamed."""
+    a rule that is a table (decompiler/orders.py); whether anything was renamed. A variable whose order
+    the observed comparisons leave open (some pair never compared) is added to `unsure`."""
     free = {f.var.name: f.var for f in found.found if f.var.kind == "categorical"}
     for st in dec.program.steps:
         if not isinstance(st, HeadStep) or st.rule != "table":
@@ -63,9 +68,11 @@ def _name_values(dec: Decompilation, found, named: set[str]) -> bool:
         if st.query == st.key and st.query in free and st.query not in named:
             got = order_of(st.table)
             if got is not None:
-                order, _ = got
+                order, unique = got
                 _rename(found, free[st.query], {v: i for i, v in enumerate(order)})
                 named.add(st.query)
+                if not unique:
+                    unsure.add(st.query)
                 return True
         for known, other, known_is_query in ((st.query, st.key, True), (st.key, st.query, False)):
             if known in ("tokens", "indices") and other in free and other not in named:
