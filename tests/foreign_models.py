@@ -7,7 +7,7 @@ compiled subject's unembedding (`unembed.W_U`, `unembed.b_U`) and output encodin
 writes a model directory (`model.json` + weights) that `--model-dir` / `dir:` load; the function stays
 well defined (it is whatever the rewritten model decodes), the residual labels stay, and the
 `output_variable` mark is dropped (other compilers do not write it). Used by
-tests/integration/test_decompiler_foreign.py and benchmarks/decompiler_study.py (`--sets foreign`).
+tests/integration/test_decompiler_conventions.py and benchmarks/decompiler_study.py (`--sets foreign`).
 """
 
 from __future__ import annotations

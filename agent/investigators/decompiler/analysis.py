@@ -192,7 +192,8 @@ def _output(prog: Program, variables: list[Variable], stages: dict, info: dict, 
     want_kind = "numerical" if info.get("numerical") else "categorical"
     out_values = set(map(repr, info.get("output_values") or []))
 
-    def fits(name: str, partly: bool = False) -> bool:
+    def fits(name: str, how: str = "within") -> bool:
+        """how: 'exactly' the listed values, 'within' them, or 'partly' (most of its values listed)."""
         v = kinds[name]
         if info.get("raw"):  # values are ordinals until the output is known: only the kind can be checked
             # (a categorical variable seen with one value lies on one line: it was read as numerical)
@@ -202,13 +203,17 @@ def _output(prog: Program, variables: list[Variable], stages: dict, info: dict, 
         if not out_values or v.kind == "numerical":
             return True
         held = set(map(repr, v.values)) - {"None", repr("BOS")}  # BOS is never at an output position
-        return len(held & out_values) * 2 > len(held) if partly else held <= out_values
+        return {"exactly": held == out_values, "within": held <= out_values,
+                "partly": len(held & out_values) * 2 > len(held)}[how]
 
     # without labels an input variable's values are not compared with the output's: it is not considered
     inputs = [] if info.get("raw") and written else [v.name for v in variables if v.name not in written and v.name != "one"]
-    pool = ([n for n in written if n not in read and fits(n)] or [n for n in written if fits(n)]
-            or [n for n in inputs if fits(n)] or [n for n in written if n not in read and fits(n, True)]
-            or [n for n in written if fits(n, True)] or list(written))
+    pool: list[str] = []
+    for how in ("exactly", "within", "partly"):
+        pool = pool or [n for n in written if n not in read and fits(n, how)] or [n for n in written if fits(n, how)]
+        if how != "partly":
+            pool = pool or [n for n in inputs if fits(n, how)]
+    pool = pool or list(written)
     if not pool:
         return None
     return max(pool, key=lambda n: (stages.get(n, -1), n))

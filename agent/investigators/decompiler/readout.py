@@ -111,8 +111,12 @@ def whitebox_map(dec, info: dict, obs) -> tuple[dict, str]:
     observed = sorted({v for vals in dec.values.values() for v in vals.get(var.name, [])[1:] if v is not None},
                       key=repr)
     named = names_of(prog, var.name, dec)
-    if named and all(v in named for v in observed) and {repr(named[v]) for v in observed} <= set(map(repr, values)):
-        return {v: named[v] for v in observed}, ""
+    listed = {repr(v): v for v in values}
+    if named and all(v in named for v in observed):
+        # a named value with no listed column decodes as no value (`.get` gives None), as with labels
+        columns = {v: listed[repr(named[v])] for v in observed if repr(named[v]) in listed}
+        if len(columns) * 2 > len(observed):
+            return columns, ""
     found = next((f for f in getattr(dec, "found", None) or [] if f.var.name == var.name), None)
     dims = _dims(found)
     if dims is not None:
@@ -142,23 +146,37 @@ def labelled_map(dec, info: dict) -> dict:
 
 def readout_unseen(dec, info: dict) -> str:
     """Without decoded outputs: why the unembedding's reading of the output variable is an assumption
-    the listed output values do not confirm, or "" when they do (a categorical variable holding exactly
-    the listed values: each value its column)."""
-    var = next((v for v in dec.variables if v.name == dec.program.output), None)
+    the listed output values do not confirm, or "" when they do: the variable the program ends in
+    (written, read by no step), each of its values a listed column."""
+    prog = dec.program
+    var = next((v for v in dec.variables if v.name == prog.output), None)
     if var is None:
         return "no output variable was found"
     if info.get("numerical"):
         return "the output is taken to be the variable's value as it is: its scale and offset in the unembedding are not observed"
+    if prog.output not in {s.out for s in prog.steps}:
+        return "the output is taken to be an input variable, whose values the output lists"
+    if prog.output in _read(prog):
+        return "the output is taken to be a variable later steps read (the one the program ends in holds other values)"
     if dec.found:  # found without labels: its values are named by `whitebox_map`, which says when that is a guess
+        observed = {v for vals in dec.values.values() for v in vals.get(var.name, [])[1:] if v is not None}
+        if prog.output_map and not observed <= set(prog.output_map):
+            return "some of the output variable's values have no listed column: they are taken to decode as no value"
         return ""
     listed = list(info.get("output_values") or [])
     held = [v for v in var.values if v is not None and v != "BOS"]
     if not {repr(v) for v in held} <= {repr(v) for v in listed}:  # columns no value uses decode nothing
         return (f"the output variable holds {len(held)} values and the output lists {len(listed)}: which value each "
                 "column decodes is assumed")
-    if dec.program.output in {s.out for s in dec.program.steps}:
-        return ""
-    return "the output is taken to be an input variable, whose values the output lists"
+    return ""
+
+
+def _read(prog) -> set[str]:
+    """The variables some step reads."""
+    out: set[str] = set()
+    for st in prog.steps:
+        out |= {st.query, st.key, st.value} if isinstance(st, HeadStep) else set(st.inputs)
+    return out
 
 
 def names_of(prog, name: str, dec) -> dict:

@@ -1,7 +1,9 @@
-"""The decompiler on model directories that follow other conventions than this project's compiler
-(tests/foreign_models.py): the unembedding's columns permuted, columns no value uses, a value with no
-column, another variable read, a numerical output scaled. Real compiled models rewritten and written
-as model directories, loaded as `--model-dir` loads them, real episodes, the real scorer.
+"""The decompiler on models that do not follow this project's conventions. Model directories whose
+unembedding follows another compiler's (tests/foreign_models.py): its columns permuted, columns no
+value uses, a value with no column, another variable read, a numerical output scaled — real compiled
+models rewritten and written as model directories, loaded as `--model-dir` loads them. And subjects
+with no privileged residual basis (`apply_transform`: a random rotation, a learned compression), whose
+variables are found as what each component writes. Real episodes, the real scorer.
 
 With decoded outputs (`full`) what the unembedding reads is read from them, so every convention is
 decompiled right; without them (`whitebox`) it is read from what `model_info` lists for the output,
@@ -17,6 +19,7 @@ from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.investigators.registry import make_backend
 from tracr_agent.agent.records.limits import Limits
 from tracr_agent.tools.subjects.load import load_model_dir
+from tracr_agent.tools.subjects.transforms import apply_transform
 
 
 def foreign(load, tmp_path, task: str, convention: str):
@@ -26,6 +29,7 @@ def foreign(load, tmp_path, task: str, convention: str):
 
 
 def episode(subject, tmp_path, condition: str, residual: str = "labelled"):
+    """One decompiler episode (a transformed subject has no residual labels: residual="raw")."""
     return run_episode(subject, make_backend("decompiler"), condition=condition,
                        transcript_path=tmp_path / f"{condition}-{residual}.jsonl", limits=Limits(), residual=residual)
 
@@ -66,3 +70,26 @@ def test_whitebox_is_unsure_of_a_scale_it_cannot_observe(load, tmp_path):
     assert not result.score.functional.correct
     assert result.prediction["confidence"] < 0.9
     assert "scale and offset in the unembedding are not observed" in result.prediction["description"]
+
+
+@pytest.mark.parametrize("task", ["hist", "frac_prevs", "reverse"])
+def test_rotated_subjects_are_decompiled_from_write_subspaces_in_whitebox(load, tmp_path, task):
+    """A random rotation of the residual stream and of each head: counts named by the selector width
+    that computes them (hist), a numerical mean's scale fixed by the head (frac_prevs), token names
+    carried by the heads that move them (reverse)."""
+    subject = apply_transform(load(task), "rotated:0")
+    result = episode(subject, tmp_path, "whitebox", residual="raw")
+    assert result.score.functional.correct, (task, result.score.functional, result.prediction["implementation"])
+    # a numerical output's scale in the unembedding is never observed without decoded outputs: 0.8
+    assert result.score.explained and result.prediction["confidence"] >= (0.8 if task == "frac_prevs" else 0.9)
+
+
+def test_a_rotated_map_is_named_from_decoded_outputs_and_unsure_without_them(load, tmp_path):
+    """identity_map rotated: the MLP's output points keep no order and no name, so without decoded
+    outputs the answer is a guess and says so; with run_model the readout names them and is checked."""
+    subject = apply_transform(load("identity_map"), "rotated:0")
+    blind = episode(subject, tmp_path, "whitebox", residual="raw")
+    assert blind.prediction["confidence"] < 0.9 and "Unsure" in blind.prediction["description"]
+    full = episode(subject, tmp_path, "full", residual="raw")
+    assert full.score.functional.correct and full.score.explained, full.prediction["implementation"]
+    assert full.prediction["confidence"] >= 0.9
