@@ -218,3 +218,15 @@ def test_refit_keeps_a_program_the_fresh_inputs_confirm_and_searches_again_when_
     scope: dict = {}
     exec(again.source, scope)
     assert all(scope["f"](list(x)) == y for x, y in everything.items())
+
+
+def test_open_world_whitebox_on_rotated_subjects_says_what_it_could_not_read(load, tmp_path):
+    """No privileged basis (a random rotation): counts are read and explained (hist); a map's output
+    points keep no name, so the answer read off them is a guess and is stated as one."""
+    from tracr_agent.tools.subjects.transforms import apply_transform
+
+    hist = run_open_world(apply_transform(load("hist"), "rotated:0"), "whitebox", tmp_path, "hist", "raw")
+    assert hist.score.functional.correct and hist.score.explained, hist.prediction
+    mapped = run_open_world(apply_transform(load("identity_map"), "rotated:0"), "whitebox", tmp_path, "map", "raw")
+    assert mapped.status == "prediction", mapped.error
+    assert mapped.prediction["confidence"] <= 0.4 and "Unsure" in mapped.prediction["description"]

@@ -27,7 +27,9 @@ from langchain_core.messages import AIMessage
 from tracr_agent.agent.investigators.hypotheses import BATCH, probe_inputs, submit_prediction
 from tracr_agent.agent.investigators.openworld.fit import Fit, fit, refit
 from tracr_agent.agent.investigators.decompiler import rounds
+from tracr_agent.agent.investigators.decompiler.confidence import ASSUMED, GUESSED
 from tracr_agent.agent.investigators.decompiler.output import decompile_internals, output_observations
+from tracr_agent.agent.investigators.decompiler.readout import readout_unseen
 from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn, model_info_of
 from tracr_agent.tools.protocol.raw import all_raw
 from tracr_agent.tools.protocol.run_model import observations
@@ -119,14 +121,16 @@ class OpenWorldInvestigator(RuleInvestigator):
                         break
         return found + random_inputs(info, rng.randrange(1 << 30), BATCH - len(found), set(obs) | {tuple(f) for f in found})
 
-    def _submit(self, result: Fit, n_obs: int, t, note: str, source_note: str = "") -> AIMessage:
+    def _submit(self, result: Fit, n_obs: int, t, note: str, source_note: str = "", cap: float = 1.0) -> AIMessage:
+        """`cap`: the most confidence the observations allow (outputs read off internals whose values
+        were only guessed allow less)."""
         best = result.best
         if best is None:
             return submit_prediction(t.call, "unknown computation",
                                      "No composition of the baseline's building blocks (within its search budget) "
                                      f"reproduces the {n_obs} observed inputs." + source_note,
                                      UNKNOWN_SOURCE, 0.05, note + "; no program explains them")
-        conf = 0.9 if len(result.programs) == 1 else 0.75
+        conf = min(0.9 if len(result.programs) == 1 else 0.75, cap)
         return submit_prediction(t.call, best.label, best.description + source_note, best.source, conf,
                                  note + f"; program of {best.cost} step(s) consistent with all of them")
 
@@ -174,8 +178,13 @@ class OpenWorldInvestigator(RuleInvestigator):
               "names them)" if all_raw(obs.residual_labels) else ""
         note = (f" (Inferred without decoded outputs: the output was read off residual variable {var}{raw}, the "
                 f"variable no decompiled step reads, on {len(outs)} inputs; the program reproduces it on all of them.)")
+        # the observations are only as sure as the reading that named them
+        doubt = dec.output_guess or readout_unseen(dec, wb)
+        if doubt:
+            note += f" Unsure: {doubt}."
         return self._submit(result, len(outs), t, f"Output variable {var} read on {len(outs)} inputs "
-                                                  f"({checks} test batch(es))", note)
+                                                  f"({checks} test batch(es))", note,
+                            cap=GUESSED if dec.output_guess else ASSUMED if doubt else 1.0)
 
     # -- the static dump (no tools) ---------------------------------------------------------------
     def _static_answer(self, obs: dict, numerical: bool) -> AIMessage:
