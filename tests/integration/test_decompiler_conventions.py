@@ -93,3 +93,13 @@ def test_a_rotated_map_is_named_from_decoded_outputs_and_unsure_without_them(loa
     full = episode(subject, tmp_path, "full", residual="raw")
     assert full.score.functional.correct and full.score.explained, full.prediction["implementation"]
     assert full.prediction["confidence"] >= 0.9
+
+
+def test_label_free_whitebox_does_not_vouch_for_a_readout_the_columns_contradict(load, tmp_path):
+    """sort_unique whose unembedding reads another variable (columns 0…5): without labels the program
+    ends in the tokens moved by a head, which hold the vocabulary, not the listed values — so the
+    answer is not given as sure."""
+    subject = foreign(load, tmp_path, "sort_unique", "other_variable")
+    result = episode(subject, tmp_path, "whitebox", residual="raw")
+    assert result.prediction["confidence"] < 0.9
+    assert "carries the input's values" in result.prediction["description"]

@@ -162,6 +162,11 @@ def readout_unseen(dec, info: dict) -> str:
         observed = {v for vals in dec.values.values() for v in vals.get(var.name, [])[1:] if v is not None}
         if prog.output_map and not observed <= set(prog.output_map):
             return "some of the output variable's values have no listed column: they are taken to decode as no value"
+        every = {"tokens": info.get("vocab"), "indices": range(info.get("max_seq_len", 0))}.get(_carries(prog, var.name))
+        listed = {repr(v) for v in info.get("output_values") or []}
+        if every is not None and listed and {repr(v) for v in every} != listed:
+            # a variable that carries the input tokens (or positions) holds every one of them
+            return "the output variable carries the input's values, and the listed columns are other values"
         return ""
     listed = list(info.get("output_values") or [])
     held = [v for v in var.values if v is not None and v != "BOS"]
@@ -169,6 +174,20 @@ def readout_unseen(dec, info: dict) -> str:
         return (f"the output variable holds {len(held)} values and the output lists {len(listed)}: which value each "
                 "column decodes is assumed")
     return ""
+
+
+def _carries(prog, name: str):
+    """'tokens' or 'indices' when `name` is that variable or is picked from it by a chain of heads (each
+    value written its own point: a one-to-one renaming); else None."""
+    seen: set[str] = set()
+    while name not in ("tokens", "indices") and name not in seen:
+        seen.add(name)
+        step = next((s for s in prog.steps if s.out == name), None)
+        if not isinstance(step, HeadStep) or step.mode != "pick" or not step.value or \
+                len(set(map(repr, step.vmap.values()))) != len(step.vmap):
+            return None
+        name = step.value
+    return name if name in ("tokens", "indices") else None
 
 
 def _read(prog) -> set[str]:
