@@ -98,3 +98,24 @@ def events_of(path):
 
 def of_type(events, cls, **match):
     return [e for e in events if isinstance(e, cls) and all(getattr(e, k) == v for k, v in match.items())]
+
+
+def report_over(tmp_path, records) -> tuple[str, str]:
+    """(report.md, report.html) of `tracr-agent report` over an evaluation directory holding `records`,
+    drawn as recorded: the tables are under test here, the rescoring from transcripts that `report` does
+    first (report_records) is tested in tests/e2e/test_eval.py and test_integrity.py."""
+    from unittest import mock
+
+    from typer.testing import CliRunner
+
+    from tracr_agent.agent.cli.main import app
+    from tracr_agent.agent.evaluation import report
+    from tracr_agent.agent.evaluation.batch import read_results
+
+    d = tmp_path / "ev"
+    d.mkdir()
+    (d / "results.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records))
+    with mock.patch.object(report, "report_records", lambda out_dir, *a, **k: read_results(out_dir, strict=True)):
+        r = CliRunner().invoke(app, ["report", str(d)])
+    assert r.exit_code == 0, r.output
+    return (d / "report.md").read_text(), (d / "report.html").read_text()

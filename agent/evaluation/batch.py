@@ -71,6 +71,8 @@ class _RecordHead(BaseModel):
     family_correct: Optional[bool] = None
     explained: Optional[bool] = None
     """Functionally correct and not tabulated (agent/scoring/explanation.py)."""
+    confidence: Optional[float] = None
+    """The confidence the prediction stated (for the report's calibration table)."""
 
 
     @model_validator(mode="after")
@@ -156,6 +158,15 @@ def score_fields(score: Optional[Score]) -> dict:
     return {"label_correct": lab.correct if lab else None, "functional_correct": fn.correct if fn else None,
             "agreement": fn.agreement if fn else None, "family_correct": lab.family_correct if lab else None,
             "explained": score.explained if score else None}
+
+
+def stated_confidence(prediction: Optional[dict]) -> Optional[float]:
+    """The prediction's stated confidence as a number in [0, 1], or None when it states none."""
+    try:
+        c = float((prediction or {}).get("confidence"))
+    except (TypeError, ValueError):
+        return None
+    return c if 0.0 <= c <= 1.0 else None
 
 
 def record_from_score(spec: EpisodeSpec, score: Optional[Score], **fields) -> ResultRecord:
@@ -390,6 +401,7 @@ class BatchRunner:
             res = run_episode(self.subject(config), backend, config, transcript_path=path, judge=self.judge)
             rec = record_from_score(spec, res.score, status=res.status,
                                     label=(res.prediction or {}).get("label"),
+                                    confidence=stated_confidence(res.prediction),
                                     **Counters.of(res.model_dump()).model_dump(), transcript=rel, error=res.error,
                                     unsafe_sandbox=running_unsafe() or None,
                                     **Ending.of(res.model_dump()).model_dump(exclude_none=True),

@@ -4,7 +4,9 @@ explanations are, and accuracy by feature.
 The labels table lists each distinct submitted label per task with its verdict, the rule or judge
 that gave it (agent/scoring/labels.py, agent/scoring/judge.py) and why, so a reader can check them.
 The explanations table gives, per condition × LLM, the share of the submitted steps written as named
-primitives rather than tables and the description's length (agent/scoring/explanation.py).
+primitives rather than tables and the description's length (agent/scoring/explanation.py). The
+calibration table asks whether the confidence a prediction states tracks whether it is functionally
+correct: its Brier score, and how many answers stated ≥ 0.9 and how many of those were right.
 
 Generated programs and imported models have no label to match, so their label
 verdict is None ("n/a", never counted as wrong) and their headline is functional
@@ -151,15 +153,44 @@ def readability_rows(records: list[ResultRecord]) -> list[list[str]]:
     return rows
 
 
+CALIBRATION_COLUMNS = ("condition", "LLM", "answers", "Brier score", "correct at confidence ≥ 0.9",
+                       "wrong at confidence ≥ 0.9", "mean confidence (right / wrong)")
+HIGH_CONFIDENCE = 0.9
+
+
+def calibration_rows(records: list[ResultRecord]) -> list[list[str]]:
+    """Per condition × LLM, over the scored answers that stated a confidence: the Brier score (mean
+    squared difference between the confidence and functional correctness, 0 is perfect), the
+    answers at confidence ≥ 0.9 that were correct (of those at ≥ 0.9), the wrong ones among them, and
+    the mean confidence of right and of wrong answers."""
+    groups: dict[tuple, list[tuple[float, bool]]] = defaultdict(list)
+    for r in records:
+        if r.confidence is not None and r.functional_correct is not None:
+            groups[(condition_name(r), r.llm)].append((r.confidence, bool(r.functional_correct)))
+    rows = []
+    for (cond, llm), pairs in sorted(groups.items()):
+        n = len(pairs)
+        brier = sum((c - ok) ** 2 for c, ok in pairs) / n
+        high = [ok for c, ok in pairs if c >= HIGH_CONFIDENCE]
+        right = [c for c, ok in pairs if ok]
+        wrong = [c for c, ok in pairs if not ok]
+        mean = lambda cs: f"{sum(cs) / len(cs):.2f}" if cs else "-"  # noqa: E731
+        rows.append([cond, llm, str(n), f"{brier:.3f}", f"{sum(high)}/{len(high)}", str(len(high) - sum(high)),
+                     f"{mean(right)} / {mean(wrong)}"])
+    return rows
+
+
 LABELS_TITLE = "Labels: verdicts and the rule or judge behind each"
 FEATURES_TITLE = "Generated tasks: functional accuracy by feature"
 READABILITY_TITLE = "Explanations: steps written as named primitives (not tables), description length"
+CALIBRATION_TITLE = "Confidence: calibration against functional correctness"
 
 
 def _tables(records: list[ResultRecord]) -> list[tuple[str, tuple, list[list[str]]]]:
     """(title, columns, rows) of each table section that has rows."""
     tables = [(LABELS_TITLE, LABEL_COLUMNS, label_rows(records)),
               (READABILITY_TITLE, READABILITY_COLUMNS, readability_rows(records)),
+              (CALIBRATION_TITLE, CALIBRATION_COLUMNS, calibration_rows(records)),
               (FEATURES_TITLE, BREAKDOWN_COLUMNS, feature_rows(records))]
     return [t for t in tables if t[2]]
 

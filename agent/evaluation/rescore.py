@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.agent.evaluation.batch import ResultRecord, read_results, score_fields
+from tracr_agent.agent.evaluation.batch import ResultRecord, read_results, score_fields, stated_confidence
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.scoring.judge import make_judge
 from tracr_agent.agent.scoring.score import score_prediction
@@ -145,6 +145,7 @@ def rescore_record(out: Path, rec: ResultRecord, subjects: dict, judge=None,
     status = end.status if end else "prediction"
     return rec.model_copy(update={"score": score, **score_fields(score), "label": (prediction or {}).get("label"),
                                   "status": status, **counters, "unscorable": None,
+                                  "confidence": stated_confidence(prediction),
                                   "unsafe_sandbox": running_unsafe() or None})
 
 

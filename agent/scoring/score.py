@@ -79,8 +79,7 @@ def family_verdict(label: Optional[str], task, label_correct: bool = False) -> t
 # -- functional -------------------------------------------------------------------------
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    """A value as it is, unrounded: a mismatch between 1.40625 and 1.406 must show as one."""
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return repr(value)

@@ -4,9 +4,7 @@ than tables, and the description's length."""
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
-from tracr_agent.agent.cli.main import app
+from terminal import report_over
 from tracr_agent.agent.evaluation.batch import ResultRecord
 from tracr_agent.agent.scoring.explanation import explain
 from tracr_agent.agent.scoring.verdicts import FunctionalScore, Score
@@ -25,17 +23,12 @@ def record(task: str, llm: str, source: str, description: str) -> ResultRecord:
 
 
 def test_the_report_measures_named_steps_and_description_length(tmp_path):
-    d = tmp_path / "ev"
-    d.mkdir()
     recs = [record("reverse", "decompiler", NAMED, "one two three four"),
             record("sort", "decompiler", NAMED, "one two"),
             record("reverse", "baseline", TABULAR, "a much longer description of six words")]
-    (d / "results.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in recs))
-    r = CliRunner().invoke(app, ["report", str(d)])
-    assert r.exit_code == 0, r.output
-    md = (d / "report.md").read_text()
+    md, page = report_over(tmp_path, recs)
     assert "## Explanations: steps written as named primitives (not tables), description length" in md
     # NAMED: 3 steps (the length, last, the return), none keeps a table; TABULAR: 2 steps, one reads T
     assert "| whitebox | decompiler | 2 | 3.0 | 6/6 (100%) | 3 (4) |" in md
     assert "| whitebox | baseline | 1 | 2.0 | 1/2 (50%) | 7 (7) |" in md
-    assert "Explanations: steps written as named primitives" in (d / "report.html").read_text()
+    assert "Explanations: steps written as named primitives" in page

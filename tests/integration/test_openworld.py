@@ -166,10 +166,10 @@ def assert_explained_in_whitebox(subject, tmp_path, residual):
 @pytest.mark.parametrize("task_id,residual", [("hist", "labelled"), ("frac_prevs", "raw")])
 def test_open_world_whitebox_reads_outputs_off_the_residual_fast(load, tmp_path, task_id, residual):
     """The fast representatives: labelled residual, and label-free dims d0…dN (the issue's 0/15 case:
-    the variables are found from activations, the output is the variable no step reads)."""
+    the variables are found as what each component writes, the output is the variable no step reads)."""
     res = assert_explained_in_whitebox(load(task_id), tmp_path, residual)
     if residual == "raw":
-        assert "dims found from activations" in res.prediction["description"]
+        assert "found as what each component writes" in res.prediction["description"]
 
 
 WHITEBOX_ZOO = ["reverse", "sort", "max_broadcast", "count", "shift_by", "nary_sequencemap"]
@@ -218,3 +218,15 @@ def test_refit_keeps_a_program_the_fresh_inputs_confirm_and_searches_again_when_
     scope: dict = {}
     exec(again.source, scope)
     assert all(scope["f"](list(x)) == y for x, y in everything.items())
+
+
+def test_open_world_whitebox_on_rotated_subjects_says_what_it_could_not_read(load, tmp_path):
+    """No privileged basis (a random rotation): counts are read and explained (hist); a map's output
+    points keep no name, so the answer read off them is a guess and is stated as one."""
+    from tracr_agent.tools.subjects.transforms import apply_transform
+
+    hist = run_open_world(apply_transform(load("hist"), "rotated:0"), "whitebox", tmp_path, "hist", "raw")
+    assert hist.score.functional.correct and hist.score.explained, hist.prediction
+    mapped = run_open_world(apply_transform(load("identity_map"), "rotated:0"), "whitebox", tmp_path, "map", "raw")
+    assert mapped.status == "prediction", mapped.error
+    assert mapped.prediction["confidence"] <= 0.4 and "Unsure" in mapped.prediction["description"]

@@ -65,6 +65,16 @@ def test_scoring_uses_the_same_tolerance(load):
     assert score_functional(bad, subject, inputs=inputs).agreement == 0.0
 
 
+def test_a_mismatch_shows_both_values_unrounded(load):
+    # a value off by 2e-3 at the 4th significant digit would print the same on both sides if rounded
+    subject = load("frac_prevs")
+    x = ["x", "y", "y"]
+    want = subject.run([x])[0]
+    impl = f"def f(tokens):\n    return [v + 0.002 for v in {want!r}]\n"
+    s = score_functional(impl, subject, inputs=[x])
+    assert s.first_mismatch == f"input {x!r}: expected {want!r}, got {[v + 0.002 for v in want]!r}"
+
+
 def test_ablation_reports_a_change_by_the_same_rule():
     numerical, categorical = SimpleNamespace(output_kind="numerical"), SimpleNamespace(output_kind="categorical")
     assert not _outputs_differ(numerical, 0.5, 0.5 + NUM_TOL / 2)

@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 
 from tracr_agent.agent.investigators.decompiler import coverage, discovery, heads, mlps, probes, rounds
-from tracr_agent.agent.investigators.decompiler.analysis import decompile, stage_hooks
+from tracr_agent.agent.investigators.decompiler.analysis import Reading, decompile, stage_hooks
 from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
 from tracr_agent.agent.investigators.decompiler.output import decompile_internals, output_observations
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program, source, trace
 from tracr_agent.agent.investigators.decompiler.variables import Variable, from_labels, read_all, value_of
+from tracr_agent.agent.investigators.decompiler.writes import post_hook, read_writes
 from tracr_agent.agent.investigators.rule_based import Result
 from tracr_agent.agent.loop.marks import mark_of
 from tracr_agent.tools.protocol import activations, cap
-from tracr_agent.tools.protocol.hooks import attn_out, attn_pattern, final_resid, mlp_out, resid
+from tracr_agent.tools.protocol.hooks import EMBED, POS_EMBED, attn_out, attn_pattern, final_resid, mlp_out, resid
 
 # A one-layer model over tokens a, b (max length 2): its MLP writes v1 = x for a, y for b.
 LABELS = ["tokens:a", "tokens:b", "indices:0", "indices:1", "indices:2", "one", "v1:x", "v1:y"]
@@ -104,20 +105,43 @@ def test_variables_from_labels_and_their_values():
     assert read_all([vs["tokens"]], resid_of(("a", "b")))["tokens"] == [None, "a", "b"]
 
 
-# -- discovery: variables from raw dims ----------------------------------------------------------------
+# -- discovery: variables as the distinct points each component writes, in any basis ------------------
 
-def test_discovery_groups_one_hot_dims_and_keeps_numerical_ones_apart():
-    finals = []
-    for x in [("a",), ("b",), ("a", "b"), ("b", "b")]:
-        r = resid_of(x)[:, [0, 1, 6, 7]]
-        num = np.array([[0.0]] + [[0.5 * (i + 1)] for i in range(len(x))])
-        finals.append((x, np.hstack([r, num])))
-    found = discovery.discover(finals, {0: 0, 1: 0, 2: 2, 3: 2, 4: 2})
-    kinds = sorted((v.kind, v.dims) for v in found)
-    assert ("numerical", (4,)) in kinds and ("categorical", (0, 1)) in kinds and ("categorical", (2, 3)) in kinds
-    out = Variable("r2", "categorical", (2, 3), (0, 1))
-    assert discovery.output_map(out, ["x", "y"], 5, {0, 1, 2, 3, 4}) == {0: "x", 1: "y"}
-    assert discovery.output_map(out, [], 5, set()) == {}
+RAW_INFO = {**INFO, "labelled": False, "d_mlp": 0}
+
+
+def rotated_observations(inputs, q: np.ndarray) -> Observations:
+    """The synthetic model's reads in the basis q (rows: the new basis), without residual labels."""
+    obs = Observations()
+    for x, acts in observations(inputs).acts.items():
+        obs.acts[x] = {hook: a @ q.T for hook, a in acts.items()}
+    return obs
+
+
+def test_discovery_finds_a_variable_as_the_distinct_points_a_component_writes_in_any_basis():
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(8, 8)))
+    inputs = [("a",), ("b",), ("a", "b"), ("b", "a"), ("b", "b")]
+    obs = rotated_observations(inputs, q)
+    writes = read_writes(RAW_INFO, obs)
+    assert not writes.dependent and not writes.unexplained
+    found = discovery.discover(RAW_INFO, obs, writes)
+    [m0] = [f for f in found.found if f.source == "mlp0"]
+    assert m0.var.kind == "categorical" and len(m0.var.values) == 2  # two points, not eight dimensions
+    v = {x: found.values[x]["m0"][1:] for x in inputs}
+    assert v[("a", "b")] == [v[("a",)][0], v[("b",)][0]] and v[("a",)] != v[("b",)] and v[("b", "a")][1] == v[("a",)][0]
+
+
+def test_a_write_on_a_line_is_one_numerical_variable_and_a_mixture_decodes_as_its_larger_part():
+    d = np.random.default_rng(1).normal(size=8)
+    d /= np.linalg.norm(d)
+    line = discovery._variable("n", "mlp0", 2, np.array([0.25 * k * d for k in range(5)]))
+    assert line.var.kind == "numerical" and line.direction is not None
+    e = np.eye(8)
+    # two one-hot points and a point three quarters of the first (selector width's wide selections)
+    cat = discovery._variable("c", "attn0", 1, np.array([e[0], e[1], 0.75 * e[0] + 0.25 * e[1], e[0]]))
+    assert cat.var.kind == "categorical" and len(cat.centres) == 3
+    mixed = discovery.read(cat, 0.75 * e[0] + 0.25 * e[1])
+    assert cat.dominant[mixed] == discovery.read(cat, e[0]) != discovery.read(cat, e[1])
 
 
 # -- heads: selections, rules, and what a head moves ---------------------------------------------------
@@ -141,10 +165,10 @@ def test_a_head_is_explained_by_its_selection_rule_and_the_value_it_moves():
                 "v1": [None, *reversed(word)], "one": [1] * (n + 1)}
         sel = [[k for k in range(1, n + 1) if vals["indices"][k] == vals["opp"][q]] for q in range(1, n + 1)]
         probes_.append((vals, sel, False))
-    step, why = heads.explain_head(probes_, 1, 0, [out], [tokens, indices, opp])
-    assert why is None and (step.mode, step.value, step.out, step.rule) == ("pick", "tokens", "v1", "==")
+    step, why, factor = heads.explain_head(probes_, 1, 0, [out], [tokens, indices, opp])
+    assert why is None and factor == 1 and (step.mode, step.value, step.out, step.rule) == ("pick", "tokens", "v1", "==")
     assert {step.query, step.key} == {"indices", "opp"}
-    none, why = heads.explain_head([], 1, 0, [out], [tokens])
+    none, why, _ = heads.explain_head([], 1, 0, [out], [tokens])
     assert none is None and "no attention patterns" in why
 
 
@@ -199,7 +223,10 @@ def test_coverage_checks_agreement_and_picks_inputs_that_reach_unseen_entries():
 def test_analysis_decompiles_the_synthetic_model():
     assert stage_hooks(INFO) == [(resid(0, "pre"), 0), (mlp_out(0), 2)]
     inputs = [("a",), ("b",), ("a", "b"), ("b", "a"), ("b", "b")]
-    dec = decompile(INFO, observations(inputs), from_labels(LABELS, VOCAB))
+    obs = observations(inputs)
+    variables = from_labels(LABELS, VOCAB)
+    values = {x: read_all(variables, obs.get(x, final_resid(1))) for x in inputs}
+    dec = decompile(INFO, obs, Reading(variables, {"tokens": 0, "indices": 0, "one": 0, "v1": 2}, values))
     assert dec.program.output == "v1" and not dec.program.unexplained
     [step] = dec.program.steps
     assert isinstance(step, MlpStep) and step.inputs == ["tokens"] and step.table == {"a": "x", "b": "y"}
@@ -212,7 +239,9 @@ def test_analysis_decompiles_the_synthetic_model():
 
 def test_reads_stop_short_of_the_tool_call_limit_and_mark_their_phase():
     reqs = rounds.requests({**INFO, "heads": [(0, 0)]}, [("a",), ("b",)], [("a", "b")])
-    assert reqs[0] == (("a", "b"), (resid(0, "pre"), attn_out(0), mlp_out(0)))  # a head: its layer's attention
+    # the scanned input: every stage's writes (a head: its layer's attention), the final residual stream
+    # the labels name, and the patterns
+    assert reqs[0] == (("a", "b"), (resid(0, "pre"), attn_out(0), mlp_out(0), final_resid(1), attn_pattern(0)))
     assert reqs[1] == (("a",), (final_resid(1), attn_pattern(0)))
     many = [((t, u), (final_resid(1),)) for t in "ab" for u in "ab"]
     obs = Observations(cap_chars=300)
@@ -230,4 +259,28 @@ def test_reads_stop_short_of_the_tool_call_limit_and_mark_their_phase():
 def test_round_one_scans_every_stage_first():
     r1 = rounds.round1(INFO, [])
     assert not r1.scan_done and r1.probes == []
-    assert {x for x, hooks in r1.requests if hooks == (resid(0, "pre"), mlp_out(0))} == set(r1.scan)
+    # one input first (its reply measures every hook's size for the rest): every stage and the final
+    # residual stream the labels name
+    [(x, hooks)] = r1.requests
+    assert x in r1.scan and hooks == (resid(0, "pre"), mlp_out(0), final_resid(1))
+    raw = rounds.round1(RAW_INFO, [])
+    # without labels: every component's writes (the token and position embeddings apart) and the
+    # MLP's hidden activations
+    [(x, hooks)] = raw.requests
+    assert x in raw.scan and {EMBED, POS_EMBED, mlp_out(0), post_hook(0)} <= set(hooks)
+
+
+def test_inputs_too_long_to_read_at_all_are_left_out_after_a_refusal():
+    """A wide model in a dense basis: one hook on one long input is over the cap. Later reads use
+    inputs short enough, and nothing asks for the long one again (no turn without a call)."""
+    refused = Result("get_activations", {"hook": mlp_out(0), "input": [["a", "b"]], "format": "json"}, False,
+                     {"refused": "cap", "cap_chars": 400})
+    obs = rounds.observe([refused], RAW_INFO)
+    assert obs.too_long == 2 and rounds.read_len(RAW_INFO, obs) == 1
+    r1 = rounds.round1(RAW_INFO, [refused])
+    assert r1.scan and all(len(x) == 1 for x in r1.scan)
+    assert rounds.missing(obs, [(("a", "b"), (mlp_out(0),)), (("a",), (mlp_out(0),))]) == [(("a",), (mlp_out(0),))]
+    # a refusal of several hooks or inputs at once says nothing about what one hook on one input costs
+    several = Result("get_activations", {"hook": f"{mlp_out(0)},{EMBED}", "input": [["a", "b"]], "format": "json"},
+                     False, {"refused": "cap", "cap_chars": 400})
+    assert rounds.observe([several], RAW_INFO).too_long is None

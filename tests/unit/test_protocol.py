@@ -86,10 +86,11 @@ def test_model_info_reads_back():
     info = model_info.parse_model_info(model_info.model_info_text(_subject(), show_output=True, raw=False))
     assert info == {"vocab": ["a", "b", 3], "max_seq_len": 5, "n_layers": 3, "heads_per_layer": 2, "d_model": 12,
                     "numerical": False, "output_values": ["x", 2], "heads": [(0, 0), (2, 1)], "mlps": [1],
-                    "n_vars": 5}
+                    "n_vars": 5, "labelled": True, "d_head": 4, "d_mlp": 8}
     raw_info = model_info.parse_model_info(model_info.model_info_text(
         _subject(output_kind="numerical", nonempty_heads=[]), show_output=False, raw=True))
     assert raw_info["numerical"] and raw_info["heads"] == [] and raw_info["n_vars"] == 4  # d_model // 3
+    assert not raw_info["labelled"]
     assert model_info.info_of({"heads": [[0, 1]], "d_model": 3})["heads"] == [(0, 1)]
 
 

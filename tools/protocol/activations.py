@@ -34,9 +34,22 @@ def payload(text: str) -> dict:
     return json.loads(text)
 
 
-def dense(sp, hook: str, n_pos: int, d_model: int) -> np.ndarray:
+PER_HEAD_TAILS = ("attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z")
+
+
+def dense(sp, hook: str, n_pos: int, d_model: int, d_head: int = 0, d_mlp: int = 0) -> np.ndarray:
     """A hook's sparse activation as an array: [heads, queries, keys] for attention patterns,
-    [positions, d_model] for the residual stream and what writes to it."""
+    [positions, heads, d_head] for a head's query, key, value or output (d_head: at least the largest
+    index read), [positions, d_mlp] for an MLP's hidden activations, [positions, d_model] for the
+    residual stream and what writes to it."""
+    if hook.endswith(PER_HEAD_TAILS):
+        width = max([d_head] + [j + 1 for pos in sp for head in pos for j, _ in head])
+        out = np.zeros((len(sp), max((len(pos) for pos in sp), default=0), width))
+        for p, pos in enumerate(sp):
+            for h, row in enumerate(pos):
+                for j, v in row:
+                    out[p, h, j] = v
+        return out
     if hook.endswith("hook_pattern"):
         out = np.zeros((len(sp), n_pos, n_pos))
         for h, rows in enumerate(sp):
@@ -44,7 +57,10 @@ def dense(sp, hook: str, n_pos: int, d_model: int) -> np.ndarray:
                 for k, v in row:
                     out[h, q, k] = v
         return out
-    out = np.zeros((len(sp), d_model))
+    width = d_model
+    if hook.endswith(("mlp.hook_pre", "mlp.hook_post")):
+        width = max([d_mlp] + [j + 1 for row in sp for j, _ in row])
+    out = np.zeros((len(sp), width))
     for p, row in enumerate(sp):
         for j, v in row:
             out[p, j] = v

@@ -52,8 +52,9 @@ def _var_order(name: str):
 
 def parse_model_info(text: str) -> dict:
     """model_info's text (or an interface stating `input vocab: […]   max_seq_len: N`) -> vocab,
-    max_seq_len, n_layers, heads_per_layer, d_model, numerical, output_values, heads [(layer, head)],
-    mlps [layer], and n_vars (the residual variables; for raw dims, a guess from d_model)."""
+    max_seq_len, n_layers, heads_per_layer, d_model, d_head, d_mlp, numerical, output_values, heads [(layer, head)],
+    mlps [layer], n_vars (the residual variables; for raw dims, a guess from d_model) and labelled
+    (whether the residual stream's variables are named)."""
     info: dict = {}
     m = re.search(r"input vocab: (\[.*?\])\s+max_seq_len: (\d+)", text)
     if m:
@@ -71,6 +72,10 @@ def parse_model_info(text: str) -> dict:
     info["mlps"] = [int(a) for a in re.findall(r"(\d+)\.mlp", m.group(1))] if m else []
     m = re.search(r"residual stream variables \(\d+ dims\): (.*)", text)
     info["n_vars"] = len(m.group(1).split(",")) if m else max(4, info["d_model"] // 3)
+    info["labelled"] = m is not None
+    for key in ("d_head", "d_mlp"):
+        m = re.search(rf"{key}: (\d+)", text)
+        info[key] = int(m.group(1)) if m else 0
     return info
 
 

@@ -79,6 +79,30 @@ FLOAT_NOISE = 1e-6
 residual dim within 1e-6 of 0 holds nothing (decode_residual's list of set variables)."""
 
 
+# -- reading a residual stream without its basis (the decompiler's write subspaces) --------------
+
+WRITE_ZERO_TOL = 0.05
+"""A component's write (one position) shorter than this (Euclidean) is the zero vector: no value, or
+a numerical 0. tracr's smallest written value is a selector width's 1/(n+1) (≥ 0.1 for the zoo's
+lengths); the json's 4 decimals and soft attention's leakage stay below 0.01."""
+
+CLUSTER_TOL = 0.15
+"""Relative to the largest write: two points of a categorical variable closer than this are one
+value. tracr's values are one-hot (√2 apart); a compressed model's are only close to its points."""
+
+LINE_TOL = 0.05
+"""Relative: a component's distinct writes lie on one line (a numerical variable) when the second
+singular value of the points is below this fraction of the first."""
+
+SPAN_TOL = 0.05
+"""A singular value of a component's writes above this spans a direction of its write subspace
+(the same floor as WRITE_ZERO_TOL: tracr's values are at least ~0.1)."""
+
+EXPLAINED_TOL = 0.02
+"""A position's final residual stream is explained by the write subspaces when splitting it onto
+them leaves at most this much (Euclidean): the 4-decimal print and soft attention's leakage
+(0.999 / 0.003) stay far below."""
+
 def within(a: Any, b: Any, tol: float = NUM_TOL) -> Any:
     """|a - b| <= tol, for numbers or numpy arrays (elementwise). NaN is within nothing."""
     return abs(a - b) <= tol

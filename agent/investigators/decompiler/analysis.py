@@ -1,38 +1,46 @@
-"""Putting it together: the layer each variable is written in, then each head and MLP explained in
-the model's order, then the output variable; the result is a `Program`.
+"""Putting it together: each head and MLP explained in the model's order over the variables read, then
+the output variable; the result is a `Program`.
 
-Stages: 0 = the embedding (input variables); 2L+1 = layer L's attention (non-zero in its
-hook_attn_out); 2L+2 = layer L's MLP (non-zero in its hook_mlp_out).
+What is explained is a `Reading`: the variables, the stage each is written at, and their values at
+every position of every input read. In a labelled session the residual labels name the variables
+(their stages from the scan); without them, decompiler/discovery.py finds them as what each
+component writes. Stages: 0 = the embedding (input variables); 2L+1 = layer L's attention (non-zero
+in its hook_attn_out); 2L+2 = layer L's MLP (non-zero in its hook_mlp_out).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
-import numpy as np
-
+from tracr_agent.agent.investigators.decompiler.discovery import snap
 from tracr_agent.agent.investigators.decompiler.heads import explain_head, selections
 from tracr_agent.agent.investigators.decompiler.mlps import explain_mlp
 from tracr_agent.agent.investigators.decompiler.observations import Observations
-from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program, python_names
+from tracr_agent.agent.investigators.decompiler.program import HeadStep, Program, python_names
 from tracr_agent.agent.investigators.decompiler.variables import INPUT_VARS, Variable, read_all
-from tracr_agent.tools.protocol.hooks import attn_out, attn_pattern, final_resid, mlp_out, resid
-from tracr_agent.tools.subjects.compare import nonzero
+from tracr_agent.agent.investigators.decompiler.writes import components
+from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid
+from tracr_agent.tools.subjects.compare import FLOAT_NOISE, within
 
 
 def stage_hooks(info: dict) -> list[tuple[str, int]]:
     """(hook, stage) pairs: the embedding's residual stream, then what each non-empty attention layer
     and MLP adds to it (hook_attn_out / hook_mlp_out hold only the variables that component writes,
-    so they are cheap to read). A variable is written at the first stage where it is non-zero."""
-    hooks = [(resid(0, "pre"), 0)]
-    for layer in range(info["n_layers"]):
-        if any(l == layer for l, _ in info["heads"]):
-            hooks.append((attn_out(layer), 2 * layer + 1))
-        if layer in info["mlps"]:
-            hooks.append((mlp_out(layer), 2 * layer + 2))
-    return hooks
+    so they are cheap to read in tracr's basis). A variable is written at the first stage where it is
+    non-zero."""
+    return [(c.hook, c.stage) for c in components(info, split_embedding=not info.get("labelled", True))]
 
+
+@dataclass
+class Reading:
+    """The variables, the stage each is written at, and their values on every input read."""
+    variables: list[Variable]
+    stages: dict[str, int]
+    values: dict[tuple, dict[str, list]]
+    """input -> variable -> value at positions 0..n."""
+    owners: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """variable -> the (layer, head) that writes it, when known (found without labels)."""
 
 
 @dataclass
@@ -40,6 +48,17 @@ class Decompilation:
     program: Program
     variables: list[Variable]
     stages: dict[str, int] = field(default_factory=dict)
+    values: dict[tuple, dict[str, list]] = field(default_factory=dict)
+    """input -> variable -> value at positions 0..n, as read from the model (scaled as the program computes it)."""
+    found: list = field(default_factory=list)
+    """Without labels: the variables discovery found, with how each is read (decompiler/discovery.py `Found`)."""
+    writes: Any = None
+    """Without labels: every component's writes (decompiler/writes.py `Writes`)."""
+    output_guess: str = ""
+    """Why the output's values are only guessed (without decoded outputs), or "" when they are not."""
+    order_guess: str = ""
+    """Why the order of some variable's values (found without a basis) is only one of several the
+    heads' observed comparisons allow, or "" when none is."""
 
 
 def _scanned(obs: Observations, info: dict):
@@ -50,36 +69,29 @@ def _scanned(obs: Observations, info: dict):
             yield from ((acts[h], i) for h, i in hooks)
 
 
-def _first(stages: dict, key, stage: int) -> None:
-    stages[key] = min(stages.get(key, stage), stage)
-
-
 def write_stages(obs: Observations, variables: list[Variable], info: dict) -> dict[str, int]:
-    """The first stage at which each variable holds a value on any scanned input."""
+    """The first stage at which each labelled variable holds a value on any scanned input."""
     stages: dict[str, int] = {}
     for resid, i in _scanned(obs, info):
         for v in variables:
             if any(v.written(row) for row in resid[1:]) or (v.name in INPUT_VARS and v.written(resid[0])):
-                _first(stages, v.name, i)
+                stages[v.name] = min(stages.get(v.name, i), i)
     return stages
 
 
-def dim_stages(obs: Observations, info: dict) -> dict[int, int]:
-    """The first stage at which each residual dim is non-zero (any position) on a scanned input."""
-    stages: dict[int, int] = {}
-    for resid, i in _scanned(obs, info):
-        for j in np.nonzero(np.any(nonzero(resid), axis=0))[0]:
-            _first(stages, int(j), i)
-    return stages
+def labelled_reading(info: dict, obs: Observations, variables: list[Variable]) -> Reading:
+    """Variables named by the residual labels, read off the final residual stream."""
+    fh = final_resid(info["n_layers"])
+    values = {x: read_all(variables, obs.get(x, fh)) for x in obs.inputs_with(fh)}
+    return Reading(variables, write_stages(obs, variables, info), values)
 
 
-def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decompilation:
+def decompile(info: dict, obs: Observations, reading: Reading) -> Decompilation:
     n_layers = info["n_layers"]
-    fh = final_resid(n_layers)
-    stages = write_stages(obs, variables, info)
+    variables, stages = reading.variables, dict(reading.stages)
+    values = {x: dict(v) for x, v in reading.values.items()}
     probes = []  # (input, values at pos 0..n, {layer: pattern})
-    for x in obs.inputs_with(fh):
-        vals = read_all(variables, obs.get(x, fh))
+    for x, vals in values.items():
         pats = {layer: obs.get(x, attn_pattern(layer)) for layer in range(n_layers) if obs.has(x, attn_pattern(layer))}
         probes.append((x, vals, pats))
     prog = Program(idents=python_names(v.name for v in variables), numerical_output=info.get("numerical", False))
@@ -101,8 +113,14 @@ def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decom
             if hl != layer:
                 continue
             hp = [(vals, *selections(pats[layer][hh])) for _, vals, pats in probes if layer in pats]
-            remaining = [v for v in written if v.name not in explained]
-            _record(prog, explained, *explain_head(hp, layer, hh, remaining, available))
+            own = [v for v in written if reading.owners.get(v.name) == (hl, hh)]
+            remaining = own or [v for v in written if v.name not in explained and v.name not in reading.owners]
+            step, why, factor = explain_head(hp, layer, hh, remaining, available)
+            if step is not None and factor not in (None, 1.0):
+                _rescale(values, step.out, factor)
+            if step is not None:
+                _fix_scale(step, variables)
+            _record(prog, explained, step, why)
         for v in written:
             if v.name not in explained:
                 prog.unexplained.append(f"{v.name} (written by layer {layer}'s attention) matches no head's aggregate")
@@ -113,9 +131,32 @@ def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decom
         rows = [{name: vs[p] for name, vs in vals.items()} for _, vals, _ in probes
                 for p in range(1, len(next(iter(vals.values()))))]
         for v in written:
-            _record(prog, explained, *explain_mlp(rows, layer, v, available, stages))
+            step, why = explain_mlp(rows, layer, v, available, stages)
+            _record(prog, explained, step, why)
     prog.output = _output(prog, variables, stages, info, probes)
-    return Decompilation(prog, variables, stages)
+    return Decompilation(prog, variables, stages, values)
+
+
+def _rescale(values: dict, name: str, factor: float) -> None:
+    """A variable known up to a factor, in the scale its head computes (values / factor)."""
+    if within(factor, 1.0, FLOAT_NOISE * 1000):
+        return
+    for vals in values.values():
+        if name in vals:
+            vals[name] = [None if v is None else snap(v / factor) for v in vals[name]]
+
+
+def _fix_scale(step: HeadStep, variables: list[Variable]) -> None:
+    """A numerical variable whose scale was free is now known exactly when its head computes it from
+    values that are: a selector width, or the mean of a categorical value's indicator or of a number
+    known exactly."""
+    by = {v.name: v for v in variables}
+    out = by.get(step.out)
+    if out is None or not out.free_scale:
+        return
+    moved = by.get(step.value) if step.value else None
+    if step.mode == "width" or step.indicator is not None or (moved is not None and not moved.free_scale):
+        out.free_scale = False
 
 
 def _record(prog: Program, explained: set, step, why: Optional[str]) -> None:
@@ -135,8 +176,11 @@ def _index_offset(probes) -> int:
 
 
 def _output(prog: Program, variables: list[Variable], stages: dict, info: dict, probes) -> Optional[str]:
-    """The variable the model outputs: written by a step, read by none; the value set and kind the
-    model's output has; the latest written."""
+    """The variable the model outputs: of the kind and values the model's output has (`model_info`
+    lists the unembedding's columns: every value the variable holds has one, or, failing any such,
+    most of its values do: a value with no column decodes as no value); written by a step and read by
+    none, else written, else an input variable (an unembedding may read the tokens themselves); the
+    latest written."""
     read: set[str] = set()
     for st in prog.steps:
         if isinstance(st, HeadStep):
@@ -148,18 +192,33 @@ def _output(prog: Program, variables: list[Variable], stages: dict, info: dict, 
     want_kind = "numerical" if info.get("numerical") else "categorical"
     out_values = set(map(repr, info.get("output_values") or []))
 
-    def fits(name: str) -> bool:
+    def fits(name: str, how: str = "within") -> bool:
+        """how: 'exactly' the listed values, 'within' them, or 'partly' (most of its values listed)."""
         v = kinds[name]
+        if info.get("raw"):  # values are ordinals until the output is known: only the kind can be checked
+            # (a categorical variable seen with one value lies on one line: it was read as numerical)
+            return v.kind == want_kind or (want_kind == "categorical" and _distinct_values(name, probes) <= 1)
         if v.kind != want_kind:
             return False
-        if info.get("raw"):  # values are ordinals until the output is known: only the count can be checked
-            return not out_values or len(v.dims) <= len(out_values)
-        return not out_values or v.kind == "numerical" or set(map(repr, v.values)) <= out_values | {"None"}
+        if not out_values or v.kind == "numerical":
+            return True
+        held = set(map(repr, v.values)) - {"None", repr("BOS")}  # BOS is never at an output position
+        return {"exactly": held == out_values, "within": held <= out_values,
+                "partly": len(held & out_values) * 2 > len(held)}[how]
 
-    pool = [n for n in written if n not in read and fits(n)] or [n for n in written if fits(n)] or list(written)
-    if not pool:
-        # no step decompiled: an input variable may be the output itself (an identity program)
-        pool = [v.name for v in variables if fits(v.name) and v.name != "one"]
+    # without labels an input variable's values are not compared with the output's: it is not considered
+    inputs = [] if info.get("raw") and written else [v.name for v in variables if v.name not in written and v.name != "one"]
+    pool: list[str] = []
+    for how in ("exactly", "within", "partly"):
+        pool = pool or [n for n in written if n not in read and fits(n, how)] or [n for n in written if fits(n, how)]
+        if how != "partly":
+            pool = pool or [n for n in inputs if fits(n, how)]
+    pool = pool or list(written)
     if not pool:
         return None
     return max(pool, key=lambda n: (stages.get(n, -1), n))
+
+
+def _distinct_values(name: str, probes) -> int:
+    """How many non-zero values a variable takes on the probes."""
+    return len({v for _, vals, _ in probes for v in vals.get(name, [])[1:] if v not in (None, 0, 0.0)})

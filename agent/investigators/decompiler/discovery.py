@@ -1,139 +1,241 @@
-"""Finding the variables in a label-free (raw) residual stream, from activations alone.
+"""Finding the variables of a model whose residual stream is unlabelled, from activations alone.
 
-Tracr's residual space is a concatenation of one-hot blocks (categorical variables, one dim per
-value, values in sorted order, blocks in name order) and single dims (numerical variables). From the
-residual streams read on the probes, with each dim's first stage on the scanned inputs:
-- a dim whose values are all 0 or 1 is one-hot material; others are numerical variables;
-- adjacent one-hot dims written at the same stage and never hot together form one categorical
-  variable; a lone 0/1 dim is a numerical variable holding 0 or 1 (tracr's numerical flags);
-- among the embedding's variables, the dim hot at every position is `one`, the block whose hot
-  dim follows the input token is `tokens`, the block that follows the position is `indices`.
-Other variables are named r1, r2, … in dim order; their values are the ordinals of their dims
-(tracr sorts a variable's values, so the ordinal order is the value order). Dims never non-zero
-on any probe are left out (a value never seen).
+No residual basis is trusted: a variable is what one component writes, and its values are the
+distinct points it writes (decompiler/writes.py gives every component's writes on every input read).
+Each attention head and each MLP layer writes one variable (a layer with several heads is split by
+its heads' outputs, `attn.hook_z`, each in its own value space):
+- the points it writes at the token positions, the zero vector left out, are found up to the json's
+  precision; when they all lie on one line through the origin the variable is numerical, its value
+  the coordinate along that line (a unit vector: a rotation keeps the scale; in an unrotated basis
+  the line is a residual dimension and the coordinate is what the dimension holds);
+- otherwise it is categorical: its values are the clusters of points (the zero vector is no value),
+  numbered in the order of their coordinates, so that in tracr's own basis, where a categorical
+  variable is one-hot and its values sorted, the numbers follow the values' order.
+`tokens` and `indices` are the input token and its position. A numerical variable's scale is only
+known up to a factor when the basis is not privileged: the head explaining it may fix it
+(`Variable.free_scale`, decompiler/analysis.py).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Optional
 
 import numpy as np
 
+from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.variables import Variable
-from tracr_agent.tools.subjects.compare import ONE_HOT_TOL, nonzero, within  # one-hot: within 0.02 of 0 or 1
+from tracr_agent.agent.investigators.decompiler.writes import Writes
+from tracr_agent.tools.protocol.hooks import attn_z
+from tracr_agent.tools.subjects.compare import CLUSTER_TOL, LINE_TOL, WRITE_ZERO_TOL, within
+
+SAME_POINT = 0.02
+"""Two writes closer than this (relative to the largest write) are the same point, up to the json's
+4 decimals and soft attention's leakage."""
+NUM_SNAP = 5e-4
+"""A numerical value within this of a fraction with a denominator up to SNAP_DENOMINATOR is that
+fraction, the smallest denominator first: tracr's numbers are such fractions (means, 1/(w+1)), read
+back through a rotation of a dense residual printed at 4 decimals (errors up to ~3e-4 seen on
+d_model ≈ 30); fractions with denominators up to 8 lie ≥ 1/56 apart, so the first found is the one."""
+SNAP_DENOMINATOR = 32
 
 
-def discover(final_resids: list[tuple[tuple, np.ndarray]], dim_stage: dict[int, int]) -> list[Variable]:
-    """Variables from (input, residual [positions, d_model]) pairs and each dim's first stage."""
-    if not final_resids:
-        return []
-    R = np.concatenate([r for _, r in final_resids])
-    d = R.shape[1]
-    seen = np.any(nonzero(R, ONE_HOT_TOL), axis=0)
-    binary = np.all(within(R, 0, ONE_HOT_TOL) | within(R, 1, ONE_HOT_TOL), axis=0)
-    unit = np.all((R > -ONE_HOT_TOL) & (R < 1 + ONE_HOT_TOL), axis=0)
-    hot = R > 0.5
-    groups: list[list[int]] = []
-    numerical: set[int] = set()
-    current: list[int] = []
+@dataclass
+class Found:
+    """A variable found in one component's writes, and how its value is read from a write."""
+    var: Variable
+    source: str
+    """The component ('attn1', 'mlp2') or, for a layer with several heads, 'z1.0' (head 0 of layer 1)."""
+    stage: int
+    centres: Optional[np.ndarray] = None
+    """Categorical: its distinct points, one per value (ordinal)."""
+    dominant: list = field(default_factory=list)
+    """Categorical: for each value, the value whose point is most of it (itself unless its point is a
+    mixture of others: what the model decodes it as)."""
+    direction: Optional[np.ndarray] = None
+    scale: float = 1.0
+    names: dict = field(default_factory=dict)
+    """Categorical: the value each centre (by its index) is read as; renamed when a head names or orders them."""
 
-    def close():
-        if current:
-            groups.append(list(current))
-            current.clear()
 
-    for j in range(d):
-        if not seen[j]:
-            continue
-        stage = dim_stage.get(j)
-        # a categorical aggregate may average one-hots where it selects several keys, and a selector
-        # width's MLP is not exact for wide selections: such dims are fractions in [0, 1] summing to 0
-        # or 1 with their block (checked below); any other fractional dim is numerical
-        soft = unit[j] and stage is not None
-        if not binary[j] and not soft:
-            close()
-            numerical.add(j)
-            groups.append([j])
-            continue
-        # a dim not seen on the scanned inputs has no stage: it may join either side
-        same_stage = stage is None or _stage(current, dim_stage) in (None, stage)
-        if current and same_stage and np.all(R[:, current + [j]].sum(axis=1) < 1 + ONE_HOT_TOL):
-            current.append(j)
+@dataclass
+class Discovered:
+    variables: list[Variable]
+    stages: dict[str, int]
+    values: dict[tuple, dict[str, list]] = field(default_factory=dict)
+    """input -> variable -> value at positions 0..n (BOS: None)."""
+    found: list[Found] = field(default_factory=list)
+
+
+def head_sources(info: dict) -> list[tuple[str, int, Optional[int]]]:
+    """(source, layer, head or None) of every head's variable: the layer's attention output for a
+    layer with one non-empty head, the head's own output (hook_z) for a layer with several."""
+    out = []
+    for layer in range(info["n_layers"]):
+        hs = sorted(h for l, h in info["heads"] if l == layer)
+        if len(hs) == 1:
+            out.append((f"attn{layer}", layer, None))
         else:
-            close()
-            current.append(j)
-    close()
-    # (Adjacent numerical 0/1 flags written together, e.g. "token is x" and "token is y", stay one
-    # block: a head averaging one of them is read as averaging that value's indicator.)
-    # A block of fractions must sum to 0 or 1 on every row to be one averaged categorical variable.
-    split = []
-    for dims in groups:
-        sums = R[:, dims].sum(axis=1)
-        mixed = not np.all(binary[dims]) and not np.all(within(sums, 0, ONE_HOT_TOL) | within(sums, 1, ONE_HOT_TOL))
-        if len(dims) > 1 and mixed:
-            split += [[j] for j in dims]
-            numerical |= {j for j in dims if not binary[j]}
-        else:
-            split.append(dims)
-    return _name(split, numerical, final_resids, hot, dim_stage)
-
-
-def _stage(dims: list[int], dim_stage: dict[int, int]) -> Optional[int]:
-    return next((dim_stage[j] for j in dims if j in dim_stage), None)
-
-
-def _follows(final_resids, dims: list[int], key) -> Optional[dict]:
-    """dim -> the value key(input, position) whenever that dim is hot (positions ≥ 1), if a bijection."""
-    seen: dict = {}
-    back: dict = {}
-    for x, r in final_resids:
-        for p in range(1, r.shape[0]):
-            on = [j for j in dims if r[p, j] > 0.5]
-            if len(on) != 1:
-                return None
-            v = key(x, p)
-            if seen.setdefault(on[0], v) != v or back.setdefault(repr(v), on[0]) != on[0]:
-                return None
-    return seen
-
-
-def _name(groups, numerical, final_resids, hot, dim_stage) -> list[Variable]:
-    out: list[Variable] = []
-    k = 0
-    for dims in groups:
-        everywhere = bool(np.all(hot[:, dims[0]])) if len(dims) == 1 else False
-        if len(dims) == 1 and everywhere and dims[0] not in numerical:
-            out.append(Variable("one", "categorical", (dims[0],), (1,)))
-            continue
-        if dims[0] in numerical or len(dims) == 1:
-            k += 1
-            out.append(Variable(f"r{k}", "numerical", (dims[0],)))
-            continue
-        if _stage(dims, dim_stage) == 0:
-            toks = _follows(final_resids, dims, lambda x, p: x[p - 1])
-            if toks is not None and not any(v.name == "tokens" for v in out):
-                out.append(Variable("tokens", "categorical", tuple(dims), tuple(toks.get(j, "BOS") for j in dims)))
-                continue
-            pos = _follows(final_resids, dims, lambda x, p: p - 1)
-            if pos is not None and not any(v.name == "indices" for v in out):
-                out.append(Variable("indices", "categorical", tuple(dims), tuple(pos.get(j, -1) for j in dims)))
-                continue
-        k += 1
-        out.append(Variable(f"r{k}", "categorical", tuple(dims), tuple(range(len(dims)))))
+            out += [(f"z{layer}.{h}", layer, h) for h in hs]
     return out
 
 
-def output_map(var: Variable, output_values: list, d_model: int, used: set[int]) -> dict:
-    """Ordinal -> output value for the output variable: its dims, widened over adjacent dims no
-    variable holds (values never seen) to as many dims as the model has output values, read in order."""
-    if var.kind != "categorical" or not output_values:
-        return {}
-    n = len(output_values)
-    lo, hi = min(var.dims), max(var.dims)
-    for start in range(max(0, hi - n + 1), lo + 1):
-        window = list(range(start, start + n))
-        if window[-1] >= d_model:
-            break
-        if all(j in var.dims or j not in used for j in window):
-            return {i: output_values[window.index(j)] for i, j in enumerate(var.dims)}
-    return {}
+def multi_head_layers(info: dict) -> list[int]:
+    """Layers whose heads are told apart by their own outputs (attn.hook_z)."""
+    return sorted({layer for s, layer, h in head_sources(info) if h is not None})
+
+
+def discover(info: dict, obs: Observations, writes: Writes) -> Discovered:
+    """Variables, their stages and their values on every input whose writes are known."""
+    inputs = [x for x in writes.by_input if all(obs.has(x, attn_z(l)) for l in multi_head_layers(info))]
+    rows_of: dict[str, list[np.ndarray]] = {}
+    sources: list[tuple[str, int, str]] = []  # (source, stage, variable name)
+    for src, layer, head in head_sources(info):
+        name = f"h{layer}_{head if head is not None else _only_head(info, layer)}"
+        sources.append((src, 2 * layer + 1, name))
+        for x in inputs:
+            rows_of.setdefault(src, []).append(_rows(obs, writes, x, src, layer, head))
+    for layer in info["mlps"]:
+        sources.append((f"mlp{layer}", 2 * layer + 2, f"m{layer}"))
+        for x in inputs:
+            rows_of.setdefault(f"mlp{layer}", []).append(writes.of(x)[f"mlp{layer}"][1:])
+    toks = Variable("tokens", "categorical", (), tuple(_sorted(info["vocab"])))
+    idx = Variable("indices", "categorical", (), tuple(range(info["max_seq_len"])))
+    out = Discovered([toks, idx], {"tokens": 0, "indices": 0})
+    for x in inputs:
+        out.values[x] = {"tokens": [None, *x], "indices": [None, *range(len(x))]}
+    for src, stage, name in sources:
+        rows = rows_of.get(src) or []
+        if not rows:
+            continue
+        found = _variable(name, src, stage, np.vstack(rows))
+        out.variables.append(found.var)
+        out.found.append(found)
+        out.stages[name] = stage
+        for x, r in zip(inputs, rows):
+            out.values[x][name] = [None] + [read(found, w) for w in r]
+    return out
+
+
+def _only_head(info: dict, layer: int) -> int:
+    return next(h for l, h in info["heads"] if l == layer)
+
+
+def _rows(obs: Observations, writes: Writes, x: tuple, src: str, layer: int, head: Optional[int]) -> np.ndarray:
+    if head is None:
+        return writes.of(x)[src][1:]
+    return obs.get(x, attn_z(layer))[1:, head, :]
+
+
+def _sorted(values) -> list:
+    try:
+        return sorted(values)
+    except TypeError:
+        return list(values)
+
+
+def _variable(name: str, src: str, stage: int, rows: np.ndarray) -> Found:
+    norms = np.linalg.norm(rows, axis=1)
+    top = float(norms.max()) if len(norms) else 0.0
+    nonzero = rows[norms > WRITE_ZERO_TOL]
+    if not len(nonzero):
+        return Found(Variable(name, "numerical", (), (), free_scale=True), src, stage, direction=np.zeros(rows.shape[1]))
+    points = _distinct(nonzero, SAME_POINT * top)
+    s = np.linalg.svd(points, compute_uv=False)
+    if len(points) == 1 or s[1] < LINE_TOL * s[0]:
+        u = np.linalg.svd(points, full_matrices=False)[2][0]
+        j = int(np.argmax(np.abs(u)))
+        if abs(u[j]) > 0.999:  # the line is a dimension: the coordinate is what it holds, sign included
+            u = np.sign(u[j]) * u
+            free = False
+        else:
+            u = u if (points @ u).sum() >= 0 else -u
+            free = True
+        return Found(Variable(name, "numerical", (), (), free_scale=free), src, stage, direction=u)
+    centres = _order(_distinct(nonzero, CLUSTER_TOL * top))
+    k = len(centres)
+    return Found(Variable(name, "categorical", (), tuple(range(k))), src, stage, centres=centres,
+                 dominant=_dominant(centres), names={i: i for i in range(k)})
+
+
+def _dominant(centres: np.ndarray) -> list[int]:
+    """For each centre, the centre it mostly is: a centre that is a mixture of two others (or of one and
+    nothing), most of it one of them, is that one (tracr's selector width writes such mixtures for wide
+    selections, and what reads them carries them on; heads may treat them apart, the unembedding
+    decodes them as their larger part); any other centre is itself."""
+    n = len(centres)
+    alias = list(range(n))
+    for i in range(n):
+        best, weight = None, 0.5
+        for j in range(n):
+            for k in [None, *range(n)]:
+                if j == i or k in (i, j):
+                    continue
+                t = _mix(centres[i], centres[j], None if k is None else centres[k])
+                if t is not None and t > weight:
+                    best, weight = j, t
+        if best is not None:
+            alias[i] = best
+    return [_root(alias, i) for i in range(n)]
+
+
+def _root(alias: list[int], i: int) -> int:
+    seen = set()
+    while alias[i] != i and i not in seen:
+        seen.add(i)
+        i = alias[i]
+    return i
+
+
+def _mix(c: np.ndarray, a: np.ndarray, b: Optional[np.ndarray]) -> Optional[float]:
+    """The weight t of `a` when c = t·a + (1 − t)·b (b None: the zero vector), within SAME_POINT; else None."""
+    other = np.zeros_like(a) if b is None else b
+    d = a - other
+    den = float(d @ d)
+    if den <= 0:
+        return None
+    t = float((c - other) @ d) / den
+    if not 0 < t < 1 or np.linalg.norm(c - (t * a + (1 - t) * other)) > SAME_POINT * max(1.0, float(np.linalg.norm(c))):
+        return None
+    return t
+
+
+def _distinct(rows: np.ndarray, tol: float) -> np.ndarray:
+    """Greedy clustering in order: each row joins the first centre within tol; centres are the means."""
+    centres: list[np.ndarray] = []
+    members: list[list[np.ndarray]] = []
+    for r in rows:
+        for i, c in enumerate(centres):
+            if np.linalg.norm(r - c) <= tol:
+                members[i].append(r)
+                break
+        else:
+            centres.append(r)
+            members.append([r])
+    return np.array([np.mean(m, axis=0) for m in members])
+
+
+def _order(centres: np.ndarray) -> np.ndarray:
+    """Centres by their coordinates, largest first (one-hot points in the order of their dimension)."""
+    keys = [tuple(-np.round(c, 2)) for c in centres]
+    return centres[sorted(range(len(centres)), key=lambda i: keys[i])]
+
+
+def read(found: Found, w: np.ndarray) -> Any:
+    """The variable's value in one write vector."""
+    if found.direction is not None:
+        t = float(w @ found.direction) * found.scale
+        return snap(t)
+    if np.linalg.norm(w) <= WRITE_ZERO_TOL:
+        return None
+    return int(np.argmin(np.linalg.norm(found.centres - w, axis=1)))
+
+
+def snap(t: float) -> float:
+    """A number read back through a change of basis, as the fraction it is when one is that close."""
+    for d in range(1, SNAP_DENOMINATOR + 1):
+        f = Fraction(round(t * d), d)
+        if within(float(f), t, NUM_SNAP):
+            return float(f)
+    return round(t, 4)  # read at 4 decimals: more digits are noise

@@ -62,6 +62,7 @@ def explain_selection(probes, layer: int, head: int, candidates: list[Variable])
     """The (query var, key var, rule, table) explaining the head's selections on every probe, or None.
     probes: [(values {var: [v at pos 0..n]}, selections per query 1..n)]."""
     best = None
+    sizes = {v.name: _n_values(v, probes) for v in candidates}
     for qv, kv in product(candidates, candidates):
         table: dict = {}
         ok = True
@@ -83,43 +84,74 @@ def explain_selection(probes, layer: int, head: int, candidates: list[Variable])
         if not ok:
             continue
         rule = fit_rule(table)
-        possible = max(1, len(qv.values) * len(kv.values))
+        possible = max(1, sizes[qv.name] * sizes[kv.name])
         score = (rule is not None, len(table) / possible)
         if best is None or score > best[0]:
             best = (score, qv.name, kv.name, rule or "table", table)
     return None if best is None else best[1:]
 
 
-def _mean_fits(probes, out: str, value: str, indicator) -> bool:
+def _n_values(v: Variable, probes) -> int:
+    """How many values a variable can take: its categorical values, else the distinct ones observed."""
+    if v.kind == "categorical" and v.values:
+        return len(v.values)
+    return max(1, len({x for vals, _ in probes for x in vals[v.name][1:]}))
+
+
+def _selectable(v: Variable, probes) -> bool:
+    """Whether a variable can be a selector's query or key: categorical, or a number taking few values
+    (a categorical variable seen with a single value is read as a number when found without labels)."""
+    return v.name != "one" and (v.kind == "categorical" or _n_values(v, probes) <= 2)
+
+
+def _means(probes, out: str, value: str, indicator) -> Optional[list[tuple[float, float]]]:
+    """(written, mean of the value var over the selection) at every query of every probe, None when a
+    selected key holds no value."""
+    pairs = []
     for vals, sel in probes:
         xs = vals[value] if indicator is None else [1.0 if x == indicator else 0.0 for x in vals[value]]
         for q, keys in enumerate(sel, 1):
             if any(xs[k] is None for k in keys):
-                return False
+                return None
             m = sum(xs[k] for k in keys) / len(keys) if keys else 0.0
-            if not within(vals[out][q], m):
-                return False
-    return True
+            pairs.append((vals[out][q], m))
+    return pairs
+
+
+def _factor(pairs: list[tuple], free: bool) -> Optional[float]:
+    """The factor f with written == f * computed at every pair (1 unless the written variable's scale is
+    free), or None when no factor fits."""
+    if any(w is None for w, _ in pairs):
+        return None
+    f = 1.0
+    if free:
+        num = sum(w * c for w, c in pairs)
+        den = sum(c * c for _, c in pairs)
+        if den <= 0 or abs(num) <= 0:
+            return None
+        f = num / den
+    return f if all(within(w, f * c) for w, c in pairs) else None
 
 
 def explain_value(probes, out: Variable, candidates: list[Variable], width_mode: bool):
-    """(mode, value var, vmap, indicator) such that aggregating the value var over the selections gives `out`, or None."""
+    """(mode, value var, vmap, indicator, factor) such that aggregating the value var over the selections
+    gives `out` (times factor, for a variable whose scale is free), or None."""
     if width_mode:
         if out.kind != "numerical":
             return None
-        for vals, sel in probes:
-            for q, keys in enumerate(sel, 1):
-                if not within(vals[out.name][q], 1.0 / (len(keys) + 1)):
-                    return None
-        return ("width", None, {}, None)
+        pairs = [(vals[out.name][q], 1.0 / (len(keys) + 1)) for vals, sel in probes for q, keys in enumerate(sel, 1)]
+        f = _factor(pairs, out.free_scale)
+        return None if f is None else ("width", None, {}, None, f)
     for v in candidates:
         if out.kind == "numerical":
             # a numerical value, or (a label-free residual may show numerical 0/1 flags as one block)
             # the indicator of one value of a categorical variable
             options = [None] if v.kind == "numerical" else list(v.values)
             for ind in options:
-                if _mean_fits(probes, out.name, v.name, ind):
-                    return ("mean", v.name, {}, ind)
+                pairs = _means(probes, out.name, v.name, ind)
+                f = None if pairs is None else _factor(pairs, out.free_scale or (v.free_scale and ind is None))
+                if f is not None:
+                    return ("mean", v.name, {}, ind, f)
         elif out.kind == "categorical" and v.kind == "categorical":
             vmap: dict = {}
             ok = True
@@ -138,14 +170,15 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
                     break
             if ok:
                 ident = all(a == b for a, b in vmap.items())
-                return ("pick", v.name, {} if ident else vmap, None)
+                return ("pick", v.name, {} if ident else vmap, None, 1.0)
     return None
 
 
 def explain_head(probes, layer: int, head: int, written: list[Variable], available: list[Variable]):
-    """(HeadStep, None) for one head, or (None, reason)."""
+    """(HeadStep, None, factor) for one head, or (None, reason, None); factor: the written variable's
+    values are factor times what the step computes (1 unless its scale is free)."""
     if not probes:
-        return None, f"head {layer}.{head}: no attention patterns observed"
+        return None, f"head {layer}.{head}: no attention patterns observed", None
     width_mode = all(bos for _, _, bos in probes)
     pr = [(vals, sel) for vals, sel, _ in probes]
     value = None
@@ -154,13 +187,13 @@ def explain_head(probes, layer: int, head: int, written: list[Variable], availab
         if value:
             break
     if not value:
-        return None, f"head {layer}.{head}: no variable written in layer {layer} is an aggregate of its selection"
-    cats = [v for v in available if v.kind == "categorical" and v.name != "one"]
+        return None, f"head {layer}.{head}: no variable written in layer {layer} is an aggregate of its selection", None
+    cats = [v for v in available if _selectable(v, pr)]
     found = explain_selection(pr, layer, head, cats)
     if found is None:
-        return None, f"head {layer}.{head}: no pair of variables explains its selection"
+        return None, f"head {layer}.{head}: no pair of variables explains its selection", None
     qn, kn, rule, table = found
-    mode, vname, vmap, indicator = value
+    mode, vname, vmap, indicator, factor = value
     step = HeadStep(layer=layer, head=head, out=out.name, query=qn, key=kn, rule=rule,
                     table=table if rule == "table" else {}, mode=mode, value=vname, vmap=vmap, indicator=indicator)
-    return step, None
+    return step, None, factor

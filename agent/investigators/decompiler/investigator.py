@@ -1,46 +1,59 @@
 """The decompiler's chat-model face: a deterministic investigator that emits tool calls and, at the
 end, a submit_prediction holding the decompiled program.
 
-Every turn is recomputed from the message history (stateless, so replay and resumption work):
+Every turn is recomputed from the message history (stateless, so replay and resumption work), and
+each turn marks its phase:
 1. model_info (layers, non-empty heads and MLPs, vocab, output kind and values);
-2. get_activations in json form: every stage's residual stream on a few long inputs (which layer
-   writes each variable), and on every probe input the final residual stream and each attention
-   layer's pattern — batched into calls that fit the output cap;
-3. one coverage round: inputs reaching table entries the program has not observed yet;
-4. submit: the program as RASP-like Python (named primitives wherever a recovered table equals one,
+2. `read`: get_activations in json form — every component's writes on a few long inputs, then on
+   every probe input what holds the variables' values and each attention layer's pattern — batched
+   into calls that fit the cap; `split`: without labels, the inputs whose final residual stream the
+   components' write subspaces do not explain, read component by component;
+3. `outputs` (where run_model is offered): the decoded outputs of every input read, from which the
+   readout (what the unembedding reads) is found (decompiler/readout.py);
+4. `cover`: inputs reaching table entries the program has not observed yet;
+5. `check` (where run_model is offered): the program against the model on fresh inputs; the inputs it
+   gets wrong are read (`fix`) and the program decompiled again, until a check passes or the budget
+   is spent;
+6. submit: the program as RASP-like Python (named primitives wherever a recovered table equals one,
    variables named by role), a description saying what it computes before how, a conventional name
-   as the label when the composition is one (account.py), and a confidence from how well it
-   reproduces the probes.
-It uses only the tools its condition offers (no decoded outputs are needed) and never sees the
-model's task or program. When a limit forces it, it submits what it has decompiled so far and
-names what it could not.
+   as the label when the composition is one (account.py), and a confidence from what was verified
+   (decompiler/confidence.py).
+It uses only the tools its condition offers and never sees the model's task or program. When a limit
+forces it, it submits what it has decompiled so far and names what it could not.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Optional
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolMessage
 
+from tracr_agent.agent.investigators.decompiler import confidence, coverage, probes, rounds
+from tracr_agent.agent.investigators.decompiler.output import decompile_internals
+from tracr_agent.agent.investigators.decompiler.account import account
+from tracr_agent.agent.investigators.decompiler.program import source
+from tracr_agent.agent.investigators.decompiler.readout import OUTPUT, read_outputs
 from tracr_agent.agent.investigators.rule_based import (
     DeterministicInvestigator,
     forced_turn,
     model_info_of,
-    phases,
+    phase_message,
     tool_results,
 )
-from tracr_agent.agent.investigators.decompiler import coverage, probes
-from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid
-from tracr_agent.agent.investigators.decompiler.observations import read_results
-from tracr_agent.agent.investigators.decompiler.account import account
-from tracr_agent.agent.investigators.decompiler.program import HeadStep, source
-from tracr_agent.agent.investigators.decompiler.variables import read_all
-from tracr_agent.agent.investigators.decompiler import rounds
-from tracr_agent.agent.investigators.decompiler.output import decompile_internals
+from tracr_agent.agent.loop.marks import mark_of
+from tracr_agent.tools.protocol.run_model import observations as run_observations
 
 COVER_MARK = "Coverage round"
-MAX_TURNS = 8
-COVER_CALLS = 10
+FULL_RESERVE = 3
+"""Calls kept from reading internals where outputs can be decoded: reading them, a check, a repair."""
+MAX_TURNS = 14
+COVER_CALLS = 12
+COVER_ROUNDS = 4
+CHECK_INPUTS = 32
+MAX_CHECKS = 3
+FIX_INPUTS = 8
+FIX_CALLS = 8
 CHECK_SAMPLE = 300  # inputs of the domain on which the readable program is checked against the recovered one
 
 
@@ -69,63 +82,152 @@ class DecompilerInvestigator(DeterministicInvestigator):
             return AIMessage(content="First, the architecture: layers, non-empty heads and MLPs, vocabulary.",
                              tool_calls=[call("model_info", {})])
         used = sum(1 for m in messages if isinstance(m, AIMessage) for _ in m.tool_calls)
-        budget = self.limits.max_tool_calls
+        limit = self.limits.max_tool_calls
+        # reading internals leaves room for the submission and, where outputs can be decoded, for reading
+        # them and one check against the model
+        budget = limit - (FULL_RESERVE if "run_model" in self.available else 0)
         can_read = "get_activations" in self.available and not forced and turn < MAX_TURNS and used < budget - 1
         if "get_activations" not in self.available and not forced:
             return _submit(call, None, "activations cannot be read in this session (no get_activations)")
-        obs = read_results(results, info["d_model"])
-        # first the scan (every stage, a few long inputs): its replies also size the later calls
+        by_phase = _results_by_phase(messages, results)
+        calls_in = {p: len(rs) for p, rs in by_phase.items()}
+        obs = rounds.observe(results, info)
+        # first the scan (every component, a few long inputs): its replies also size the later calls
         r1 = rounds.round1(info, results)
         if can_read and not r1.scan_done:
             return rounds.read_message(call, info, obs, rounds.missing(obs, r1.requests),
-                              "Reading every stage of the residual stream on a few long inputs", used, budget)
-        requests = list(r1.requests)
-        cover_done = "cover" in phases(messages)
-        if cover_done:
-            extra = [x for x in obs.acts if x not in r1.probes and x not in r1.scan]
-            requests += [(x, (final_resid(info["n_layers"]),)) for x in extra]
-        missing = rounds.missing(obs, requests)
+                                       "Reading every component's writes on a few long inputs", used, budget)
+        later = [x for x in obs.acts if x not in r1.probes and x not in r1.scan]
+        every = r1.value_hooks(info) + rounds.pattern_hooks(info)
+        missing = rounds.missing(obs, r1.requests + [(x, every) for x in later])
         if missing and can_read:
             return rounds.read_message(call, info, obs, missing, "Reading the model's internals", used, budget)
-        dec = decompile_internals(info, obs)
+        dec = decompile_internals(info, obs, r1.scan)
         if dec is None:
             return _submit(call, None, "no residual stream was read")
+        if dec.writes is not None and dec.writes.dependent and not r1.direct:
+            # the subspaces overlap after all (a compressed model): later inputs are read component by component
+            every = rounds.value_hooks(info, True) + rounds.pattern_hooks(info)
+        reqs = rounds.split_requests(info, dec.writes) if dec.writes is not None else []
+        if reqs and can_read and calls_in.get("split", 0) < rounds.SPLIT_CALLS:
+            room = min(rounds.SPLIT_TURN, rounds.SPLIT_CALLS - calls_in.get("split", 0), budget - 1 - used)
+            args = rounds.plan(info, obs, reqs)[: max(1, room)]
+            return phase_message("split", f"{len(dec.writes.unexplained)} inputs hold values the components' write "
+                                          "subspaces read so far do not explain: reading the components left unknown "
+                                          f"({len(args)} get_activations calls).",
+                                 [call("get_activations", a, i) for i, a in enumerate(args)])
+        can_run = "run_model" in self.available and not forced and turn < MAX_TURNS and used < limit - 1
+        outputs = _outputs(results)
+        if "run_model" in self.available:
+            need = [x for x in dec.values if x not in outputs]
+            if need and can_run:
+                batches = [need[i:i + CHECK_INPUTS] for i in range(0, len(need), CHECK_INPUTS)][: limit - 1 - used]
+                return phase_message("outputs", f"The decoded outputs of the {len(need)} inputs read: what the "
+                                                "unembedding reads is found from them.",
+                                     [call("run_model", {"inputs": [list(x) for x in b]}, i) for i, b in enumerate(batches)])
+            _read_out(dec, outputs, info)
         prog, src = dec.program, source(dec.program)
-        if not cover_done and can_read and used < budget - COVER_CALLS:
-            cands = probes.domain_sample(info["vocab"], info["max_seq_len"])
+        if calls_in.get("cover", 0) < COVER_CALLS and can_read and _phase_list(messages).count("cover") < COVER_ROUNDS:
+            cands = probes.candidates(info["vocab"], info["max_seq_len"])
             new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER) if x not in obs.acts]
-            # the final residual stream fills MLP tables; heads whose rule is a table need their patterns
-            table_layers = sorted({st.layer for st in prog.steps if isinstance(st, HeadStep) and st.rule == "table"})
-            hooks = (final_resid(info["n_layers"]),) + tuple(attn_pattern(layer) for layer in table_layers)
             while new:
-                reqs = [(x, hooks) for x in new]
-                if len(rounds.plan(info, obs, reqs)) <= COVER_CALLS or len(new) == 1:
+                reqs = [(x, every) for x in new]
+                if len(rounds.plan(info, obs, reqs)) <= min(COVER_CALLS - calls_in.get("cover", 0), budget - 2 - used) \
+                        or len(new) == 1:
                     return rounds.read_message(call, info, obs, reqs,
-                                      f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed", used, budget,
-                                               phase="cover")
+                                               f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed",
+                                               used, budget, phase="cover")
                 new = new[: len(new) * 2 // 3]
-        return _submit(call, dec, None, obs=obs, info=info)
+        checks = [run_observations(r.data) for r in by_phase.get("check", []) if r.ok]
+        if can_run and "run_model" in self.available:
+            wrong = _wrong(prog, src, checks[-1], info) if checks else []
+            fixed = [x for x in wrong if x in obs.acts]
+            can_fix = "get_activations" in self.available and used < limit - 3
+            if wrong and len(fixed) < len(wrong) and can_fix and calls_in.get("fix", 0) < FIX_CALLS:
+                reqs = [(x, every) for x in wrong if x not in obs.acts][:FIX_INPUTS]
+                return rounds.read_message(call, info, obs, reqs, f"The program disagrees with the model on "
+                                           f"{len(wrong)} fresh inputs: reading them to repair it", used, limit - 2,
+                                           phase="fix")
+            if len(checks) < MAX_CHECKS and (not checks or wrong):
+                seen = set(obs.acts) | {x for c in checks for x in c} | set(outputs)
+                fresh = _fresh(info, len(checks), seen)
+                if fresh:
+                    return phase_message("check", f"Checking the program against the model on {len(fresh)} fresh "
+                                                  "inputs.", [call("run_model", {"inputs": [list(x) for x in fresh]})])
+        return _submit(call, dec, None, info=info, checks=checks, outputs=outputs)
 
 
-def _submit(call, dec, failure: Optional[str], obs=None, info=None) -> AIMessage:
+def _phase_list(messages) -> list[str]:
+    return [p for m in messages if isinstance(m, AIMessage) and (p := mark_of(m).get("phase"))]
+
+
+def _results_by_phase(messages, results) -> dict[str, list]:
+    """The answered calls grouped by the phase their turn marked."""
+    phase_of: dict[str, Optional[str]] = {}
+    for m in messages:
+        if isinstance(m, AIMessage):
+            for c in m.tool_calls:
+                phase_of[c["id"]] = mark_of(m).get("phase")
+    answered = [phase_of.get(m.tool_call_id) for m in messages
+                if isinstance(m, ToolMessage) and m.tool_call_id in phase_of]
+    out: dict[str, list] = {}
+    for p, r in zip(answered, results):
+        out.setdefault(p or "", []).append(r)
+    return out
+
+
+def _outputs(results) -> dict[tuple, list]:
+    out: dict[tuple, list] = {}
+    for r in results:
+        if r.name == "run_model" and r.ok:
+            out.update(run_observations(r.data))
+    return out
+
+
+def _read_out(dec, outputs: dict, info: dict) -> None:
+    """With decoded outputs: the program's last step is what the unembedding reads (when something read does)."""
+    if not outputs:
+        return
+    step = read_outputs(dec, outputs, info)
+    if step is None:
+        dec.program.unexplained.append("no variable read explains the decoded outputs")
+        return
+    dec.program.steps.append(step)
+    dec.program.output = OUTPUT
+    dec.program.output_map = {}
+    dec.output_guess = ""
+    for x, vals in dec.values.items():
+        if x in outputs:
+            vals[OUTPUT] = [None, *outputs[x]]
+
+
+def _fresh(info: dict, k: int, seen: set) -> list[tuple]:
+    """CHECK_INPUTS inputs not read or run before, from a seeded sample of the domain (longer ones first:
+    they exercise more)."""
+    cands = [x for x in probes.domain_sample(info["vocab"], info["max_seq_len"], seed=100 + k) if x not in seen]
+    random.Random(k).shuffle(cands)
+    return sorted(cands[:CHECK_INPUTS], key=lambda x: -len(x))
+
+
+def _wrong(prog, src: str, observed: dict, info: dict) -> list[tuple]:
+    """The inputs on which the program's output differs from the model's."""
+    return [x for x, y in observed.items() if not confidence.same_output(prog, src, x, y, info)]
+
+
+def _submit(call, dec, failure: Optional[str], info=None, checks=(), outputs=None) -> AIMessage:
     if dec is None:
         src = "def f(tokens):\n    return [None] * len(tokens)\n"
         return AIMessage(content=f"Nothing to decompile: {failure}.", tool_calls=[call("submit_prediction", {
             "label": "unknown", "description": f"Not decompiled: {failure}.", "implementation": src, "confidence": 0.0})])
     prog = dec.program
     src = source(prog)
-    observed = {}
-    fh = final_resid(info["n_layers"])
-    for x in obs.inputs_with(fh):
-        observed[x] = read_all(dec.variables, obs.get(x, fh))
-    ok, total, bad = coverage.agreement(prog, src, observed)
-    told = account(prog, list(observed) + probes.domain_sample(info["vocab"], info["max_seq_len"], k=CHECK_SAMPLE))
+    ok, total, bad = coverage.agreement(prog, src, dec.values)
+    verdict = confidence.assess(dec, src, info, ok, total, list(checks), outputs or {})
+    told = account(prog, list(dec.values) + probes.domain_sample(info["vocab"], info["max_seq_len"], k=CHECK_SAMPLE))
     desc = told.description + f" Checked on {total} probe inputs: every decompiled variable matches the model's " \
-                              f"residual stream on {ok}." + (f" Mismatching: {', '.join(bad)}." if bad else "")
-    conf = round(0.9 * ok / total, 2) if total else 0.1
-    if prog.unexplained or not prog.output:
-        conf = min(conf, 0.3)
+                              f"internals on {ok}." + (f" Mismatching: {', '.join(bad)}." if bad else "") + verdict.words
     return AIMessage(content=f"Decompiled {len(prog.steps)} steps; output variable {prog.output}; reproduces the "
-                             f"residual stream on {ok}/{total} probes.",
+                             f"internals on {ok}/{total} probes.{verdict.words}",
                      tool_calls=[call("submit_prediction", {"label": told.label, "description": desc,
-                                                            "implementation": told.implementation, "confidence": conf})])
+                                                            "implementation": told.implementation,
+                                                            "confidence": verdict.confidence})])

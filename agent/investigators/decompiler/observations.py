@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from tracr_agent.tools.protocol.activations import dense
-from tracr_agent.tools.protocol.hooks import resid
+from tracr_agent.tools.protocol.hooks import EMBED, POS_EMBED, resid
 
 
 
@@ -25,8 +25,12 @@ class Observations:
     cap_chars: Optional[int] = None
     """The output cap learned from a refusal, if any."""
     failed: int = 0
+    """Calls refused since the last answered one (each answer measures the sizes again)."""
     sizes: dict = field(default_factory=dict)
     """hook kind -> [characters, positions] summed over every activation read: to size later calls."""
+    too_long: Optional[int] = None
+    """The shortest input whose read of one hook alone was refused as over the cap (a dense basis on a
+    wide model): inputs this long cannot be read at all."""
 
     def has(self, x, hook: str) -> bool:
         return hook in self.acts.get(tuple(x), {})
@@ -38,7 +42,7 @@ class Observations:
         return [x for x, a in self.acts.items() if hook in a]
 
 
-def read_results(results, d_model: int) -> Observations:
+def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Observations:
     """Observations from the answered get_activations json calls (rule_based.Result: their payloads)."""
     obs = Observations()
     for r in results:
@@ -48,8 +52,12 @@ def read_results(results, d_model: int) -> Observations:
             obs.failed += 1
             if r.data and r.data.get("cap_chars"):  # refused as over the cap: the cap, learned
                 obs.cap_chars = r.data["cap_chars"]
+                xs = r.args.get("input") or []
+                if len(xs) == 1 and isinstance(xs[0], list) and "," not in str(r.args.get("hook", "")):
+                    obs.too_long = min(len(xs[0]), obs.too_long or len(xs[0]))
             continue
         data = r.data
+        obs.failed = 0
         if data.get("residual_labels"):
             obs.residual_labels = data["residual_labels"]
         for entry in data.get("inputs", []):
@@ -57,7 +65,7 @@ def read_results(results, d_model: int) -> Observations:
             n_pos = len(x) + 1
             slot = obs.acts.setdefault(x, {})
             for hook, sp in entry["acts"].items():
-                slot[hook] = dense(sp, hook, n_pos, d_model)
+                slot[hook] = dense(sp, hook, n_pos, d_model, d_head, d_mlp)
                 size = obs.sizes.setdefault(hook_kind(hook), [0, 0])
                 size[0] += len(json.dumps(sp, separators=(",", ":"))) + len(hook) + 4
                 size[1] += n_pos
@@ -65,11 +73,16 @@ def read_results(results, d_model: int) -> Observations:
 
 
 def hook_kind(hook: str) -> str:
-    """What sizes a hook's json: the residual stream, one component's output, or attention patterns."""
+    """What sizes a hook's json: the residual stream, one component's output, attention patterns, or
+    each head's output."""
     if hook.endswith("hook_pattern"):
         return "pattern"
+    if hook.endswith(("attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z")):
+        return "head"
     if hook.endswith(("hook_attn_out", "hook_mlp_out")):
         return "component"
-    if hook == resid(0, "pre"):
+    if hook.endswith(("mlp.hook_pre", "mlp.hook_post")):
+        return "neurons"
+    if hook in (resid(0, "pre"), EMBED, POS_EMBED):
         return "embedding"
     return "resid"

@@ -1,50 +1,119 @@
-"""The model's output read off its residual stream, without decoded outputs.
+"""The whole reading: the variables and their values (from the residual labels, or found without a
+basis), the program decompiled over them, and the output read off the residual stream.
 
-The variables come from the residual labels, or, in a label-free (raw) session, are found from
-activations (decompiler/discovery.py). The output variable is the one the decompiled program's last
-steps write and no step reads, of the kind and values `model_info` lists for the output
-(decompiler/analysis.py); with raw dims its ordinals are mapped, in order, onto those values.
+The variables come from the residual labels, or, in a label-free session (raw dims, or a rotated or
+compressed model), are found as what each component writes (decompiler/writes.py,
+decompiler/discovery.py). Without decoded outputs the output variable is the one the program's
+last steps write and no step reads, of the kind and values `model_info` lists for the output
+(decompiler/analysis.py), and its values are named by decompiler/readout.py; with decoded outputs,
+readout.py reads what the unembedding reads from them.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from tracr_agent.agent.investigators.decompiler.analysis import Decompilation, decompile, dim_stages
-from tracr_agent.tools.protocol.hooks import final_resid
-from tracr_agent.tools.protocol.raw import all_raw
-from tracr_agent.agent.investigators.decompiler.discovery import discover, output_map
+from tracr_agent.agent.investigators.decompiler.analysis import Decompilation, Reading, decompile, labelled_reading
+from tracr_agent.agent.investigators.decompiler.discovery import discover
 from tracr_agent.agent.investigators.decompiler.observations import Observations
+from tracr_agent.agent.investigators.decompiler.orders import names_from_match, order_of
+from tracr_agent.agent.investigators.decompiler.program import HeadStep
+from tracr_agent.agent.investigators.decompiler.readout import labelled_map, whitebox_map
 from tracr_agent.agent.investigators.decompiler.variables import from_labels
+from tracr_agent.agent.investigators.decompiler.writes import read_writes
+from tracr_agent.tools.protocol.raw import all_raw
 
-def decompile_internals(info: dict, obs: Observations) -> Optional[Decompilation]:
-    """The program decompiled from what was read (None: no residual stream was read)."""
+
+def decompile_internals(info: dict, obs: Observations, scan: Optional[list[tuple]] = None) -> Optional[Decompilation]:
+    """The program decompiled from what was read (None: no residual stream was read). `scan`: the inputs
+    read at every stage first (they decide whether the final residual stream can be split)."""
     if not obs.residual_labels:
         return None
     if not all_raw(obs.residual_labels):
-        return decompile(info, obs, from_labels(obs.residual_labels, info["vocab"]))
-    # a label-free residual: find the variables first, then name the output's values
+        variables = from_labels(obs.residual_labels, info["vocab"])
+        dec = decompile(info, obs, labelled_reading(info, obs, variables))
+        dec.program.output_map = labelled_map(dec, info)
+        return dec
     info = {**info, "raw": True}
-    fh = final_resid(info["n_layers"])
-    finals = [(x, obs.get(x, fh)) for x in obs.inputs_with(fh)]
-    dec = decompile(info, obs, discover(finals, dim_stages(obs, info)))
-    out = next((v for v in dec.variables if v.name == dec.program.output), None)
-    if out is not None:
-        used = {j for v in dec.variables for j in v.dims}
-        dec.program.output_map = output_map(out, info["output_values"], info["d_model"], used)
+    writes = read_writes(info, obs, scan)
+    found = discover(info, obs, writes)
+    owners = {f.var.name: (f.stage // 2, int(f.var.name.split("_")[1])) for f in found.found if f.var.name.startswith("h")}
+    named: set[str] = set()
+    unsure: set[str] = set()
+    for _ in range(RENAMING_ROUNDS):
+        dec = decompile(info, obs, Reading(found.variables, found.stages, found.values, owners))
+        if not _name_values(dec, found, named, unsure):
+            break
+    if unsure:
+        dec.order_guess = (f"the order of the values of {', '.join(sorted(unsure))} was read from comparisons that "
+                           "leave some pairs open")
+    dec.found = found.found
+    dec.writes = writes
+    dec.program.output_map, dec.output_guess = whitebox_map(dec, info, obs)
     return dec
 
 
+RENAMING_ROUNDS = 4
+"""Decompiling again after values were named from a head's comparisons (each naming may reveal more)."""
+
+
+def _name_values(dec: Decompilation, found, named: set[str], unsure: set[str]) -> bool:
+    """Names or orders the values of variables found without a basis from the heads that read them with
+    a rule that is a table (decompiler/orders.py); whether anything was renamed. A variable whose order
+    the observed comparisons leave open (some pair never compared) is added to `unsure`."""
+    free = {f.var.name: f.var for f in found.found if f.var.kind == "categorical"}
+    for st in dec.program.steps:
+        if not isinstance(st, HeadStep) or st.rule != "table":
+            continue
+        if st.query == st.key and st.query in free and st.query not in named:
+            got = order_of(st.table)
+            if got is not None:
+                order, unique = got
+                _rename(found, free[st.query], {v: i for i, v in enumerate(order)})
+                named.add(st.query)
+                if not unique:
+                    unsure.add(st.query)
+                return True
+        for known, other, known_is_query in ((st.query, st.key, True), (st.key, st.query, False)):
+            if known in ("tokens", "indices") and other in free and other not in named:
+                names = names_from_match(st.table, known_is_query)
+                if names is not None and set(free[other].values) <= set(names):
+                    _rename(found, free[other], names)
+                    named.add(other)
+                    return True
+    return False
+
+
+def _rename(found, var, mapping: dict) -> None:
+    """A variable's values renamed everywhere they were read (values not in the mapping keep theirs)."""
+    for vals in found.values.values():
+        if var.name in vals:
+            vals[var.name] = [mapping.get(v, v) if v is not None else None for v in vals[var.name]]
+    var.values = tuple(_sorted(mapping.get(v, v) for v in var.values))
+    for f in found.found:
+        if f.var is var:
+            f.names = {i: mapping.get(n, n) for i, n in f.names.items()}
+
+
+def _sorted(values) -> list:
+    values = list(values)
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=repr)
+
+
 def output_observations(dec: Decompilation, obs: Observations, n_layers: int) -> dict[tuple, list]:
-    """{input: the output variable's value at each token position} on every input whose final
-    residual stream was read; raw ordinals are mapped to the output's values when they could be."""
-    var = next((v for v in dec.variables if v.name == dec.program.output), None)
-    if var is None:
+    """{input: the output variable's value at each token position} on every input whose variables
+    were read; values are named as the output's when a map names them."""
+    name = dec.program.output
+    if name is None:
         return {}
-    fh = final_resid(n_layers)
     omap = dec.program.output_map
     out = {}
-    for x in obs.inputs_with(fh):
-        vals = [var.read(row) for row in obs.get(x, fh)[1:]]
-        out[tuple(x)] = [omap.get(v) if omap and v is not None else v for v in vals]
+    for x, vals in dec.values.items():
+        if name not in vals:
+            continue
+        vs = vals[name][1:]
+        out[tuple(x)] = [omap.get(v) if omap and v is not None else v for v in vs]
     return out

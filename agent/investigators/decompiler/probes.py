@@ -19,6 +19,10 @@ from tracr_agent.tools.protocol.hooks import resid
 
 N_PROBES = 40
 N_SCAN = 3
+N_SCAN_RAW = 1
+"""Without labels every component's writes are read on the scanned inputs, dense in a rotated basis:
+one of them (new values met later are attributed by decompiler/writes.py, or read then); the
+embedding of every other token is read on that token alone."""
 N_COVER = 40
 DEFAULT_CAP_CHARS = 6000
 
@@ -46,14 +50,24 @@ def round1(vocab: list, max_len: int, n: int = N_PROBES, seed: int = 0) -> list[
     return seen[:n]
 
 
-def scan_inputs(probes: list[tuple], max_len: int) -> list[tuple]:
+def scan_inputs(probes: list[tuple], max_len: int, n: int = N_SCAN, every_token: bool = True) -> list[tuple]:
+    """The most varied long inputs, and then (`every_token`) more until every token occurs in one."""
     longest = [p for p in probes if len(p) == max_len]
-    # the most varied long inputs first
     longest.sort(key=lambda p: -len(set(p)))
-    return longest[:N_SCAN] or probes[:N_SCAN]
+    chosen = longest[:n] or probes[:n]
+    if not every_token:
+        return chosen
+    every = {t for p in probes for t in p}
+    for p in sorted(probes, key=lambda p: (-len(set(p)), -len(p))):
+        if every <= {t for c in chosen for t in c}:
+            break
+        if set(p) - {t for c in chosen for t in c}:
+            chosen.append(p)
+    return chosen
 
 
 def domain_sample(vocab: list, max_len: int, k: int = 3000, seed: int = 1) -> list[tuple]:
+    """The whole domain when it has at most k inputs, else k seeded random inputs."""
     total = sum(len(vocab) ** i for i in range(1, max_len + 1))
     if total <= k:
         return [x for i in range(1, max_len + 1) for x in itertools.product(vocab, repeat=i)]
@@ -61,24 +75,53 @@ def domain_sample(vocab: list, max_len: int, k: int = 3000, seed: int = 1) -> li
     return list(dict.fromkeys(tuple(rng.choice(vocab) for _ in range(rng.randint(1, max_len))) for _ in range(k)))
 
 
-def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Optional[dict] = None) -> int:
+def candidates(vocab: list, max_len: int, k: int = 3000, seed: int = 1) -> list[tuple]:
+    """Inputs to search for ones reaching what was not observed: a sample of the domain and, when the
+    domain is larger, every input over one or two tokens (counts, runs and repeats that random inputs
+    of a large domain almost never hold: five equal tokens among six)."""
+    sample = domain_sample(vocab, max_len, k, seed)
+    if sum(len(vocab) ** i for i in range(1, max_len + 1)) <= k:
+        return sample
+    order = sorted_vocab(vocab)
+    few = [x for a, b in itertools.combinations(order, 2) for n in range(1, max_len + 1)
+           for x in itertools.product((a, b), repeat=n) if len(set(x)) == 2]
+    few += [(t,) * n for t in order for n in range(1, max_len + 1)]
+    if len(few) > 2 * k:
+        few = random.Random(seed).sample(few, 2 * k)
+    return list(dict.fromkeys(sample + few))
+
+
+DENSE_CHARS = 12
+"""Characters of one entry of a dense vector in the json ("[12,-0.1234],", or shorter)."""
+
+
+def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Optional[dict] = None,
+                   dense: int = 0) -> int:
     """One (input, hook)'s share of a json reply: measured characters per position for this kind of
-    hook when some were read already, else a first guess."""
+    hook when some were read already, else a first guess (`dense`: the residual width, when nothing says
+    the residual stream is sparse — a label-free model may be in any basis)."""
     n_pos = len(x) + 1
     seen = (sizes or {}).get(hook_kind(hook))
     if seen and seen[1]:
         return int(20 + n_pos * seen[0] / seen[1] * 1.1)
+    if dense and not hook.endswith("hook_pattern") and hook_kind(hook) != "neurons":
+        width = n_heads * 16 if hook_kind(hook) == "head" else dense
+        return 40 + n_pos * (4 + DENSE_CHARS * width)
     if hook.endswith("hook_pattern"):
         return 40 + n_heads * n_pos * (4 + 5 * n_pos)
+    if hook_kind(hook) == "head":  # every head's output, dense in its own basis
+        return 40 + n_pos * n_heads * (4 + 13 * 8)
+    if hook_kind(hook) == "neurons":  # tracr's MLP units: a few active per position
+        return 40 + n_pos * (4 + 12 * 6)
     if hook.endswith(("hook_attn_out", "hook_mlp_out")):  # one component writes a variable or two
         return 40 + n_pos * (4 + 10 * 3)
-    if hook == resid(0, "pre"):  # tokens, indices, one
+    if hook_kind(hook) == "embedding":  # tokens, indices, one
         return 40 + n_pos * (4 + 10 * 3)
     return 40 + n_pos * (4 + 9 * max(n_vars, 4))
 
 
 def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_vars: int, n_heads: int,
-               sizes: Optional[dict] = None) -> list[dict]:
+               sizes: Optional[dict] = None, dense: int = 0) -> list[dict]:
     """get_activations json arguments covering every (input, hooks) request, each reply within budget."""
     calls: list[dict] = []
     groups: dict[tuple, list[tuple]] = {}
@@ -87,7 +130,7 @@ def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_var
         chunk: list[str] = []
         size = 60 + 20 * len(x)
         for h in hooks:
-            s = estimate_chars(x, h, n_vars, n_heads, sizes) + len(h) + 6
+            s = estimate_chars(x, h, n_vars, n_heads, sizes, dense) + len(h) + 6
             if chunk and size + s > budget:
                 groups.setdefault(tuple(chunk), []).append(x)
                 chunk, size = [], 60 + 20 * len(x)
@@ -99,7 +142,7 @@ def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_var
         batch: list = []
         size = 200 + 40 * n_vars
         for x in xs:
-            s = 60 + 20 * len(x) + sum(estimate_chars(x, h, n_vars, n_heads, sizes) for h in hooks)
+            s = 60 + 20 * len(x) + sum(estimate_chars(x, h, n_vars, n_heads, sizes, dense) for h in hooks)
             if batch and size + s > budget:
                 calls.append({"hook": ",".join(hooks), "input": [list(b) for b in batch], "format": "json"})
                 batch, size = [], 200 + 40 * n_vars

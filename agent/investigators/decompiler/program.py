@@ -178,9 +178,9 @@ HELPERS = {
 
 
 def _lit(v) -> str:
-    if isinstance(v, float):
-        return repr(round(v, 6))
-    return repr(v)
+    """A value as a Python literal that reads back exactly (a categorical output such as 1.40625
+    must match to the last bit)."""
+    return repr(float(v)) if isinstance(v, float) else repr(v)
 
 
 def nested(d: dict, depth: int) -> dict:

@@ -1,9 +1,11 @@
 """Which activations to read, in get_activations json calls that fit the output cap.
 
-Round 1 is the same for every investigator that reads internals: a scan (every stage of the
-residual stream on a few long inputs: which layer writes each variable), then, on designed probe
-inputs, the final residual stream and every attention layer's pattern. Its size is chosen from the
-scan's replies only, so every turn (recomputed from the history) computes the same reads.
+Round 1 is the same for every investigator that reads internals: a scan (every component's writes
+on a few long inputs: which layer writes each variable, and each component's write subspace), then,
+on designed probe inputs, what holds every variable's values (`value_hooks`) and every attention
+layer's pattern. Its size is chosen from the scan's replies only, so every turn (recomputed from the
+history) computes the same reads. Without labels, an input whose final residual stream the write
+subspaces do not explain is then read component by component (`split_requests`).
 """
 
 from __future__ import annotations
@@ -14,32 +16,100 @@ from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.decompiler import probes
 from tracr_agent.agent.investigators.decompiler.analysis import stage_hooks
-from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid
+from tracr_agent.agent.investigators.decompiler.discovery import multi_head_layers
 from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
+from tracr_agent.agent.investigators.decompiler.writes import post_hook, read_writes
 from tracr_agent.agent.investigators.rule_based import phase_message
+from tracr_agent.tools.protocol.hooks import EMBED, attn_pattern, attn_z, final_resid
 
 ROUND1_CALLS = 24
-"""Round 1's share of the budget (the rest: a later round and the submission)."""
+"""Round 1's share of the budget (the rest: later rounds and the submission)."""
+ROUND1_SPLIT_CALLS = 18
+"""…when the final residual stream is split (a dense basis): later rounds read what it leaves unknown."""
+SPLIT_CALLS = 8
+"""At most this many calls read unexplained inputs component by component."""
+SPLIT_TURN = 2
+"""…at most this many in one turn (what they show may explain the rest)."""
 
 Request = tuple[tuple, tuple[str, ...]]
 """(input, hooks to read on it)."""
 
 
-def requests(info: dict, xs, scan, hooks: tuple[str, ...] | None = None) -> list[Request]:
-    """Every stage on the scanned inputs; on each of xs the given hooks (default: the final residual
-    stream and every attention layer's pattern)."""
+def labelled(info: dict) -> bool:
+    return bool(info.get("labelled", True))
+
+
+def pattern_hooks(info: dict) -> tuple[str, ...]:
+    return tuple(attn_pattern(layer) for layer in sorted({l for l, _ in info["heads"]}))
+
+
+def head_hooks(info: dict) -> tuple[str, ...]:
+    """Without labels, the outputs of the heads of a layer with several (to tell them apart)."""
+    return () if labelled(info) else tuple(attn_z(layer) for layer in multi_head_layers(info))
+
+
+def scan_hooks(info: dict) -> tuple[str, ...]:
+    return tuple(h for h, _ in stage_hooks(info)) + head_hooks(info) + neuron_hooks(info)
+
+
+def value_hooks(info: dict, direct: bool) -> tuple[str, ...]:
+    """What holds every variable's values on an input: the final residual stream (labels name its
+    variables, or the write subspaces split it), or each component's writes when they cannot be split."""
+    if direct:
+        return tuple(h for h, stage in stage_hooks(info) if stage > 0) + head_hooks(info)
+    return (final_resid(info["n_layers"]),) + head_hooks(info) + neuron_hooks(info)
+
+
+def neuron_hooks(info: dict) -> tuple[str, ...]:
+    """Without labels, when the final residual stream is split: each MLP's hidden activations (cheap,
+    in the neurons' own basis), by which its write is known wherever they were seen before."""
+    return () if labelled(info) else tuple(post_hook(layer) for layer in info["mlps"])
+
+
+def requests(info: dict, xs, scan, hooks: tuple[str, ...] | None = None, direct: bool = False) -> list[Request]:
+    """Every component's hook and the patterns on the scanned inputs (whose replies size every later
+    call; with labels also the final residual stream, which labels name), and on each of xs the given
+    hooks (default: what holds the variables' values, and every attention layer's pattern)."""
     if hooks is None:
-        layers = sorted({l for l, _ in info["heads"]})
-        hooks = (final_resid(info["n_layers"]),) + tuple(attn_pattern(l) for l in layers)
-    out = [(tuple(x), tuple(h for h, _ in stage_hooks(info))) for x in scan]
+        hooks = value_hooks(info, direct) + pattern_hooks(info)
+    extra = (final_resid(info["n_layers"]),) if labelled(info) else ()
+    everything = tuple(dict.fromkeys(scan_hooks(info) + extra + pattern_hooks(info)))
+    out = [(tuple(x), everything) for x in scan]
     return out + [(tuple(x), hooks) for x in xs]
+
+
+def read_len(info: dict, obs: Observations) -> int:
+    """The longest input that can be read: every length, unless one hook on one input was refused as
+    over the cap (each position a dense vector of a wide model); then the longest shorter one whose
+    dense reply fits."""
+    n = info["max_seq_len"]
+    if obs.too_long is None:
+        return n
+    budget = (obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 - 300
+    fits = int(budget // (4 + probes.DENSE_CHARS * info["d_model"])) - 1  # positions, BOS included
+    return max(1, min(n, obs.too_long - 1, fits))
 
 
 def plan(info: dict, obs: Observations, reqs: list[Request]) -> list[dict]:
     """get_activations json arguments covering the requests, each reply within the output cap (as
-    learned from a refusal, halved again after each further refusal)."""
+    learned from a refusal, halved again after each further refusal); inputs too long to be read at
+    all are left out (`missing` leaves them out too)."""
+    reqs = missing(obs, reqs)
     budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 2)))
-    return probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, obs.sizes)
+    return probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, _sizes(info, obs),
+                             dense=0 if labelled(info) else info["d_model"])
+
+
+def _sizes(info: dict, obs: Observations) -> dict:
+    """The measured sizes, and for the final residual stream, when it was not read yet, what the scan
+    says: the embedding and every component together, at most a dense vector per position."""
+    sizes = dict(obs.sizes)
+    emb, comp = sizes.get("embedding"), sizes.get("component")
+    if "resid" not in sizes and emb and comp and emb[1] and comp[1]:
+        n_comp = sum(1 for _, stage in stage_hooks(info) if stage > 0)
+        per_pos = min(emb[0] / emb[1] + n_comp * comp[0] / comp[1], 4 + probes.DENSE_CHARS * info["d_model"])
+        sizes["resid"] = [per_pos, 1]
+    return sizes
 
 
 def read_message(call, info: dict, obs: Observations, reqs: list[Request], note: str, used: int,
@@ -53,7 +123,9 @@ def read_message(call, info: dict, obs: Observations, reqs: list[Request], note:
 
 
 def missing(obs: Observations, reqs: list[Request]) -> list[Request]:
-    return [(x, hooks) for x, hooks in reqs if not all(obs.has(x, h) for h in hooks)]
+    """The requests not read yet, but for inputs too long to be read at all (`Observations.too_long`)."""
+    return [(x, hooks) for x, hooks in reqs if not all(obs.has(x, h) for h in hooks)
+            and (obs.too_long is None or len(x) < obs.too_long)]
 
 
 @dataclass
@@ -63,27 +135,66 @@ class Round1:
     """The designed inputs (empty until the scan is read: their number depends on its replies)."""
     requests: list[Request]
     scan_done: bool
+    direct: bool = False
+    """Without labels: the write subspaces overlap, so every input is read component by component."""
+
+    def value_hooks(self, info: dict) -> tuple[str, ...]:
+        return value_hooks(info, self.direct)
+
+
+def observe(results, info: dict) -> Observations:
+    return read_results(results, info["d_model"], info.get("d_head", 0), info.get("d_mlp", 0))
 
 
 def round1(info: dict, results) -> Round1:
     """Round 1's reads, given what the history has read so far."""
-    obs = read_results(results, info["d_model"])
-    scan = probes.scan_inputs(probes.round1(info["vocab"], info["max_seq_len"]), info["max_seq_len"])
+    obs = observe(results, info)
+    n_scan = probes.N_SCAN if labelled(info) else probes.N_SCAN_RAW
+    longest = read_len(info, obs)
+    scan = probes.scan_inputs(probes.round1(info["vocab"], longest), longest, n_scan, every_token=labelled(info))
     scan_reqs = requests(info, scan, scan)
+    if not labelled(info):  # the embedding of each token the scan lacks, on that token alone (cheap)
+        scan_reqs += [((t,), (EMBED,)) for t in probes.sorted_vocab(info["vocab"]) if not any(t in x for x in scan)]
     if missing(obs, scan_reqs):
-        return Round1(scan, [], scan_reqs, False)
-    scan_obs = read_results([r for r in results if _reads_only(r, scan)], info["d_model"])
+        # the first read is one input: its reply measures every hook's size for the rest
+        answered = any(r.name == "get_activations" and r.ok for r in results)
+        return Round1(scan, [], scan_reqs if answered else scan_reqs[:1], False)
+    scan_obs = observe([r for r in results if _reads_only(r, [x for x, _ in scan_reqs])], info)
     scan_obs.failed = 0
-    probe_set = _probe_set(info, scan_obs)
-    return Round1(scan, probe_set, scan_reqs + requests(info, probe_set, []), True)
+    direct = not labelled(info) and (read_writes(info, scan_obs, scan).dependent or _cheap(info, scan_obs))
+    probe_set = _probe_set(info, scan_obs, direct, longest)
+    return Round1(scan, probe_set, scan_reqs + requests(info, probe_set, [], direct=direct), True, direct)
 
 
-def _probe_set(info: dict, scan_obs: Observations) -> list[tuple]:
-    """As many of the designed inputs as fit in ROUND1_CALLS calls, sized from the scan's replies."""
+def _cheap(info: dict, obs: Observations) -> bool:
+    """Whether reading every component's writes costs no more than the final residual stream (in
+    tracr's sparse basis they hold its non-zero entries between them; in a rotated one each is dense)."""
+    sizes = _sizes(info, obs)
+    comp, resid = sizes.get("component"), sizes.get("resid")
+    if not comp or not resid or not comp[1] or not resid[1]:
+        return False
+    n_comp = sum(1 for _, stage in stage_hooks(info) if stage > 0)
+    return n_comp * comp[0] / comp[1] <= 1.2 * resid[0] / resid[1]
+
+
+def split_requests(info: dict, writes) -> list[Request]:
+    """Without labels: on the inputs whose final residual stream the write subspaces did not explain,
+    the hooks of the components whose writes were left unknown there (each such read also widens the
+    subspaces and memoizes MLP writes, so later inputs need fewer); the longest inputs first."""
+    if labelled(info):
+        return []
+    hook = {c.name: c.hook for c in writes.comps}
+    order = sorted(writes.unexplained, key=lambda x: (-len(x), x))
+    return [(tuple(x), tuple(hook[n] for n in sorted(writes.needs.get(x, ())))) for x in order if writes.needs.get(x)]
+
+
+def _probe_set(info: dict, scan_obs: Observations, direct: bool, longest: int) -> list[tuple]:
+    """As many of the designed inputs as fit in round 1's calls, sized from the scan's replies."""
     n = probes.N_PROBES
+    calls = ROUND1_CALLS if labelled(info) or direct else ROUND1_SPLIT_CALLS
     while True:
-        probe_set = probes.round1(info["vocab"], info["max_seq_len"], n)
-        if n <= 12 or len(plan(info, scan_obs, requests(info, probe_set, []))) <= ROUND1_CALLS - 3:
+        probe_set = probes.round1(info["vocab"], longest, n)
+        if n <= 12 or len(plan(info, scan_obs, requests(info, probe_set, [], direct=direct))) <= calls - 3:
             return probe_set
         n -= 4
 

@@ -25,7 +25,9 @@ class Variable:
     name: str
     kind: str  # 'categorical' | 'numerical'
     dims: tuple[int, ...]
-    values: tuple = ()  # categorical: the value of each dim
+    values: tuple = ()  # categorical: the value of each dim (found without a basis: its values)
+    free_scale: bool = False
+    """Numerical, found without a privileged basis: its values are known only up to a factor."""
 
     def read(self, row: np.ndarray) -> Any:
         """This variable's value in one residual vector (None: no value)."""

@@ -26,10 +26,10 @@ from langchain_core.messages import AIMessage
 
 from tracr_agent.agent.investigators.hypotheses import BATCH, probe_inputs, submit_prediction
 from tracr_agent.agent.investigators.openworld.fit import Fit, fit, refit
-from tracr_agent.tools.protocol.hooks import final_resid
-from tracr_agent.agent.investigators.decompiler.observations import read_results
 from tracr_agent.agent.investigators.decompiler import rounds
+from tracr_agent.agent.investigators.decompiler.confidence import ASSUMED, GUESSED
 from tracr_agent.agent.investigators.decompiler.output import decompile_internals, output_observations
+from tracr_agent.agent.investigators.decompiler.readout import readout_unseen
 from tracr_agent.agent.investigators.rule_based import RuleInvestigator, Turn, model_info_of
 from tracr_agent.tools.protocol.raw import all_raw
 from tracr_agent.tools.protocol.run_model import observations
@@ -121,14 +121,16 @@ class OpenWorldInvestigator(RuleInvestigator):
                         break
         return found + random_inputs(info, rng.randrange(1 << 30), BATCH - len(found), set(obs) | {tuple(f) for f in found})
 
-    def _submit(self, result: Fit, n_obs: int, t, note: str, source_note: str = "") -> AIMessage:
+    def _submit(self, result: Fit, n_obs: int, t, note: str, source_note: str = "", cap: float = 1.0) -> AIMessage:
+        """`cap`: the most confidence the observations allow (outputs read off internals whose values
+        were only guessed allow less)."""
         best = result.best
         if best is None:
             return submit_prediction(t.call, "unknown computation",
                                      "No composition of the baseline's building blocks (within its search budget) "
                                      f"reproduces the {n_obs} observed inputs." + source_note,
                                      UNKNOWN_SOURCE, 0.05, note + "; no program explains them")
-        conf = 0.9 if len(result.programs) == 1 else 0.75
+        conf = min(0.9 if len(result.programs) == 1 else 0.75, cap)
         return submit_prediction(t.call, best.label, best.description + source_note, best.source, conf,
                                  note + f"; program of {best.cost} step(s) consistent with all of them")
 
@@ -143,7 +145,7 @@ class OpenWorldInvestigator(RuleInvestigator):
         used = len(t.results)
         budget = self.limits.max_tool_calls
         can_read = not t.forced and used < budget - 1
-        obs = read_results(t.results, wb["d_model"])
+        obs = rounds.observe(t.results, wb)
         r1 = rounds.round1(wb, t.results)
         miss = rounds.missing(obs, r1.requests)
         if miss and can_read:
@@ -152,32 +154,37 @@ class OpenWorldInvestigator(RuleInvestigator):
                     "Reading the final residual stream and the attention patterns on designed inputs (to find the "
                     "output variable and its values)")
             return rounds.read_message(t.call, wb, obs, miss, note, used, budget)
-        dec = decompile_internals(wb, obs)
+        dec = decompile_internals(wb, obs, r1.scan)
         outs = output_observations(dec, obs, wb["n_layers"]) if dec is not None else {}
         if not outs:
             return self._submit(Fit([]), 0, t, "The output variable could not be found in the residual stream")
         var = dec.program.output
         checks = sum(1 for phase in t.phases if phase in ("check", "more"))
         result = refit({x: y for x, y in outs.items() if x in set(r1.probes)}, outs, info)
-        fh = final_resid(wb["n_layers"])
+        values = r1.value_hooks(wb)
         if result.best is not None and checks < 1 and can_read:
             probes = self._checks(info, result, outs, used)
-            return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in probes],
+            return rounds.read_message(t.call, wb, obs, [(tuple(x), values) for x in probes],
                                        f"{CHECK_MARK} (random ones, and inputs on which the runners-up disagree): "
                                        f"the smallest program found on {len(outs)} inputs is {result.best.label}; "
                                        f"the output is read off variable {var}", used, budget, phase="check")
         if result.best is None and checks < MAX_CHECKS and can_read:
             more = random_inputs(info, self.seed + used, BATCH, set(outs))
-            return rounds.read_message(t.call, wb, obs, [(tuple(x), (fh,)) for x in more],
+            return rounds.read_message(t.call, wb, obs, [(tuple(x), values) for x in more],
                                        f"{MORE_MARK}: no composition of the building blocks explains the "
                                        f"{len(outs)} inputs read so far; reading fresh ones", used, budget,
                                        phase="more")
-        raw = " (dims found from activations; its dims, in order, read as the output's values)" \
-            if all_raw(obs.residual_labels) else ""
+        raw = " (variables found as what each component writes; the output's values named as the decompiler " \
+              "names them)" if all_raw(obs.residual_labels) else ""
         note = (f" (Inferred without decoded outputs: the output was read off residual variable {var}{raw}, the "
                 f"variable no decompiled step reads, on {len(outs)} inputs; the program reproduces it on all of them.)")
+        # the observations are only as sure as the reading that named them
+        doubt = dec.output_guess or readout_unseen(dec, wb)
+        if doubt:
+            note += f" Unsure: {doubt}."
         return self._submit(result, len(outs), t, f"Output variable {var} read on {len(outs)} inputs "
-                                                  f"({checks} test batch(es))", note)
+                                                  f"({checks} test batch(es))", note,
+                            cap=GUESSED if dec.output_guess else ASSUMED if doubt else 1.0)
 
     # -- the static dump (no tools) ---------------------------------------------------------------
     def _static_answer(self, obs: dict, numerical: bool) -> AIMessage:

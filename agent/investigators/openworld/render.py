@@ -272,7 +272,7 @@ def _num(c: float) -> str:
     fr = Fraction(c).limit_denominator(12)
     if within(float(fr), c, FLOAT_NOISE):
         return str(fr.numerator) if fr.denominator == 1 else f"({fr.numerator} / {fr.denominator})"
-    return repr(round(c, 6))
+    return repr(float(c))  # exact: a rounded constant would miss a categorical output
 
 
 def check(source: str, observations: dict, numerical: bool) -> bool:

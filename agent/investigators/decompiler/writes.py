@@ -1,0 +1,216 @@
+"""What each component writes into the residual stream, found without trusting the residual basis.
+
+A component is the embedding (the token's and the position's), one attention layer, or one layer's MLP. What it writes at the token
+positions (1..n; BOS is left out: tracr's selector width cleans up there) spans its *write subspace*.
+On an input where a component's own hook was read (`hook_embed` and `hook_pos_embed` for the
+embedding, `hook_attn_out`, `hook_mlp_out`), its writes are that hook. Elsewhere they come from the final
+residual stream, decomposed onto the write subspaces by least squares: exact when the subspaces are
+independent, as in tracr's own basis or any rotation of it, and checked position by position (a
+residual stream the subspaces do not explain, e.g. holding a value no read showed yet, leaves that
+input unexplained: it is read component by component later). When the subspaces overlap, as in a
+compressed model, the final residual stream cannot be split, and every input is read component by
+component (`Writes.dependent`; decompiler/rounds.py also reads so where that costs no more than the
+final residual stream, as in tracr's sparse basis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from tracr_agent.agent.investigators.decompiler.observations import Observations
+from tracr_agent.tools.protocol.hooks import EMBED, POS_EMBED, attn_out, block, final_resid, mlp_out, resid
+from tracr_agent.tools.subjects.compare import EXPLAINED_TOL, SPAN_TOL, nonzero
+
+INDEPENDENT = 0.1
+"""Write subspaces are independent when the smallest singular value of their stacked orthonormal
+bases is above this (1 for orthogonal subspaces, as in tracr's basis or a rotation of it)."""
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    stage: int
+    """0 = the embedding; 2L+1 = layer L's attention; 2L+2 = layer L's MLP."""
+    hook: str
+    """The hook holding its writes."""
+
+
+def components(info: dict, split_embedding: bool = True) -> list[Component]:
+    """The embedding (the token's and the position's, apart: every token and every position read once
+    is then the embedding's whole write subspace; or both together as the residual stream before layer
+    0), then each attention layer with a non-empty head and each non-empty MLP, in order."""
+    if split_embedding:
+        out = [Component("token", 0, EMBED), Component("position", 0, POS_EMBED)]
+    else:
+        out = [Component("embed", 0, resid(0, "pre"))]
+    for layer in range(info["n_layers"]):
+        if any(l == layer for l, _ in info["heads"]):
+            out.append(Component(f"attn{layer}", 2 * layer + 1, attn_out(layer)))
+        if layer in info["mlps"]:
+            out.append(Component(f"mlp{layer}", 2 * layer + 2, mlp_out(layer)))
+    return out
+
+
+def basis(rows: np.ndarray) -> np.ndarray:
+    """An orthonormal basis [k, d] of the span of the rows (directions with a singular value above SPAN_TOL)."""
+    if rows.size == 0:
+        return np.zeros((0, rows.shape[1] if rows.ndim == 2 else 0))
+    _, s, vt = np.linalg.svd(rows, full_matrices=False)
+    return vt[s > SPAN_TOL]
+
+
+def independent(bases: list[np.ndarray]) -> bool:
+    """Whether subspaces (orthonormal bases) are linearly independent, with a margin."""
+    stacked = np.vstack([b for b in bases if len(b)]) if any(len(b) for b in bases) else None
+    if stacked is None:
+        return True
+    s = np.linalg.svd(stacked, compute_uv=False)
+    return len(s) == stacked.shape[0] and s.min() > INDEPENDENT
+
+
+@dataclass
+class Writes:
+    comps: list[Component]
+    bases: dict[str, np.ndarray] = field(default_factory=dict)
+    """component -> orthonormal basis of its write subspace (rows)."""
+    dependent: bool = False
+    """The subspaces overlap (a compressed model): the final residual stream cannot be split, so writes
+    are read from each component's hook on every input."""
+    by_input: dict[tuple, dict[str, np.ndarray]] = field(default_factory=dict)
+    """input -> component -> writes [positions, d] (row 0, BOS, is not used)."""
+    unexplained: list[tuple] = field(default_factory=list)
+    """Inputs whose final residual stream the known subspaces do not explain."""
+    needs: dict[tuple, set[str]] = field(default_factory=dict)
+    """Unexplained input -> the components whose writes there are not known (their hooks to read)."""
+
+    def of(self, x: tuple) -> Optional[dict[str, np.ndarray]]:
+        return self.by_input.get(tuple(x))
+
+
+def post_hook(layer: int) -> str:
+    """An MLP's hidden activations: in the neurons' basis, which no change of residual basis touches."""
+    return block(layer, "mlp.hook_post")
+
+
+def _key(post_row: np.ndarray):
+    """An MLP's hidden activations at one position, as a key: the same key, the same write."""
+    return tuple((int(j), round(float(post_row[j]), 3)) for j in np.nonzero(nonzero(post_row))[0])
+
+
+def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = None) -> Writes:
+    """Every component's writes on every input read so far: from its own hook where read (the
+    embedding's need not be: the token and position say what it writes), else from the final residual
+    stream decomposed onto the write subspaces (`_split`). The subspaces come from the inputs where the
+    components' hooks were read, widened by what decomposing shows; whether they overlap is decided
+    from the scan's inputs alone when `scan` is given (so the reads planned from it do not change as
+    later replies come in)."""
+    comps = components(info)
+    own = [c for c in comps if c.stage > 0]
+    fh = final_resid(info["n_layers"])
+    w = Writes(comps)
+    rows: dict[str, list[np.ndarray]] = {c.name: [obs.get(x, c.hook)[1:] for x in obs.acts if obs.has(x, c.hook)]
+                                         for c in comps}
+    posts = {c.name: post_hook((c.stage - 2) // 2) for c in own if c.hook.endswith("hook_mlp_out")}
+    memo: dict[tuple[str, tuple], np.ndarray] = {}  # (MLP, hidden activations) -> its write
+    for x, acts in obs.acts.items():
+        for name, ph in posts.items():
+            c = next(c for c in comps if c.name == name)
+            if ph in acts and c.hook in acts:
+                for p in range(1, acts[ph].shape[0]):
+                    memo.setdefault((name, _key(acts[ph][p])), acts[c.hook][p])
+    if scan is not None:
+        scanned = [x for x in scan if all(obs.has(x, c.hook) for c in comps)]
+        w.dependent = bool(scanned) and not independent(
+            [basis(np.vstack([obs.get(x, c.hook)[1:] for x in scanned])) for c in comps])
+    pending = [x for x, acts in obs.acts.items() if fh in acts and not all(c.hook in acts for c in own)]
+    found: dict[tuple, dict[str, np.ndarray]] = {}
+    for _ in range(ATTRIBUTION_ROUNDS):
+        w.bases = {c.name: basis(np.vstack(rows[c.name])) if rows[c.name] else np.zeros((0, info["d_model"]))
+                   for c in comps}
+        if scan is None:
+            w.dependent = not independent(list(w.bases.values()))
+        if w.dependent:
+            break
+        grown = 0
+        found, w.needs = {}, {}
+        for x in pending:
+            parts, needs, new_rows = _split(obs.acts[x], comps, posts, memo, w.bases, fh)
+            for name, vecs in new_rows.items():
+                rows[name] += vecs
+                grown += len(vecs)
+            if needs:
+                w.needs[x] = needs
+            else:
+                found[x] = parts
+        if not grown:
+            break
+    for x, acts in obs.acts.items():
+        if all(c.hook in acts for c in own):
+            w.by_input[x] = {c.name: acts[c.hook] for c in comps if c.hook in acts}
+        elif x in found and not w.dependent:
+            w.by_input[x] = found[x]
+        elif fh in acts:
+            w.unexplained.append(x)
+            w.needs.setdefault(x, {c.name for c in own})
+    return w
+
+
+ATTRIBUTION_ROUNDS = 6
+"""Decomposition passes: each may find new points of a component, which widen its subspace for the next."""
+
+
+def _split(acts: dict, comps: list[Component], posts: dict, memo: dict, bases: dict, fh: str):
+    """(each component's writes on one input, the components whose writes some position leaves unknown,
+    {component: new points found}).
+
+    At each position: the writes read directly, and an MLP's write when its hidden activations were
+    seen with a known write, are subtracted; the rest is split by least squares onto the other
+    components' subspaces. What the subspaces leave is a value no read showed yet: it is a new point
+    of the one component that may hold it (an MLP whose hidden activations are new there, or another
+    component writing nothing known there), when exactly one may; an MLP's write is then memoized."""
+    r = acts[fh]
+    n = r.shape[0]
+    parts = {c.name: np.zeros_like(r) for c in comps}
+    needs: set[str] = set()
+    new_rows: dict[str, list[np.ndarray]] = {}
+    for p in range(1, n):
+        fixed, keys = {}, {}
+        for c in comps:
+            if c.hook in acts:
+                fixed[c.name] = acts[c.hook][p]
+            elif c.name in posts and posts[c.name] in acts:
+                keys[c.name] = _key(acts[posts[c.name]][p])
+                if (c.name, keys[c.name]) in memo:
+                    fixed[c.name] = memo[(c.name, keys[c.name])]
+        todo = [c for c in comps if c.name not in fixed]
+        rest = r[p] - sum(fixed.values()) if fixed else r[p].copy()
+        got = {c.name: np.zeros(r.shape[1]) for c in todo}
+        sizes = [len(bases[c.name]) for c in todo]
+        if sum(sizes):
+            B = np.vstack([bases[c.name] for c in todo if len(bases[c.name])])
+            coef, *_ = np.linalg.lstsq(B.T, rest, rcond=None)
+            at = 0
+            for c, k in zip(todo, sizes):
+                if k:
+                    got[c.name] = bases[c.name].T @ coef[at:at + k]
+                at += k
+            rest = rest - B.T @ coef
+        if np.linalg.norm(rest) > EXPLAINED_TOL:
+            # who may hold a point never seen: an MLP whose hidden activations are new here, or another
+            # component (attention) that writes nothing known here
+            owners = [c for c in todo if c.stage > 0 and
+                      (c.name in keys or (c.name not in posts and np.linalg.norm(got[c.name]) <= EXPLAINED_TOL))]
+            if len(owners) != 1:
+                needs |= {c.name for c in (owners or [c for c in todo if c.stage > 0])}
+                continue
+            got[owners[0].name] = got[owners[0].name] + rest
+            new_rows.setdefault(owners[0].name, []).append(rest)
+        for c in todo:
+            if c.name in keys:
+                memo.setdefault((c.name, keys[c.name]), got[c.name])
+        for name, v in {**fixed, **got}.items():
+            parts[name][p] = v
+    return parts, needs, new_rows

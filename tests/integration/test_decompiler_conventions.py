@@ -1,0 +1,105 @@
+"""The decompiler on models that do not follow this project's conventions. Model directories whose
+unembedding follows another compiler's (tests/foreign_models.py): its columns permuted, columns no
+value uses, a value with no column, another variable read, a numerical output scaled — real compiled
+models rewritten and written as model directories, loaded as `--model-dir` loads them. And subjects
+with no privileged residual basis (`apply_transform`: a random rotation, a learned compression), whose
+variables are found as what each component writes. Real episodes, the real scorer.
+
+With decoded outputs (`full`) what the unembedding reads is read from them, so every convention is
+decompiled right; without them (`whitebox`) it is read from what `model_info` lists for the output,
+and where that does not confirm it (a numerical output's scale) the answer is marked unsure.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from foreign_models import write_foreign
+from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.records.limits import Limits
+from tracr_agent.tools.subjects.load import load_model_dir
+from tracr_agent.tools.subjects.transforms import apply_transform
+
+
+def foreign(load, tmp_path, task: str, convention: str):
+    d = write_foreign(load(task), convention, tmp_path / f"{task}-{convention}")
+    assert d is not None
+    return load_model_dir(str(d))
+
+
+def episode(subject, tmp_path, condition: str, residual: str = "labelled"):
+    """One decompiler episode (a transformed subject has no residual labels: residual="raw")."""
+    return run_episode(subject, make_backend("decompiler"), condition=condition,
+                       transcript_path=tmp_path / f"{condition}-{residual}.jsonl", limits=Limits(), residual=residual)
+
+
+@pytest.mark.parametrize("task,convention", [("hist", "permuted"), ("hist", "extra_columns"),
+                                             ("hist", "fewer_columns"), ("hist", "other_variable"),
+                                             ("frac_prevs", "affine")])
+def test_full_reads_what_the_unembedding_reads_from_decoded_outputs(load, tmp_path, task, convention):
+    subject = foreign(load, tmp_path, task, convention)
+    result = episode(subject, tmp_path, "full")
+    assert result.status == "prediction", result.error
+    assert result.score.functional.correct, (convention, result.score.functional, result.prediction["implementation"])
+    assert result.score.explained
+    assert result.prediction["confidence"] >= 0.9  # checked against run_model on fresh inputs
+
+
+def test_full_reads_a_label_free_foreign_model(load, tmp_path):
+    subject = foreign(load, tmp_path, "hist", "other_variable")
+    result = episode(subject, tmp_path, "full", residual="raw")
+    assert result.score.functional.correct, (result.score.functional, result.prediction["implementation"])
+
+
+@pytest.mark.parametrize("task,convention", [("hist", "permuted"), ("hist", "fewer_columns"),
+                                             ("hist", "other_variable")])
+def test_whitebox_names_the_output_from_the_listed_columns(load, tmp_path, task, convention):
+    """Permuted columns, a value with no column (it decodes as no value), the tokens read instead of
+    the count: each follows from the output values model_info lists."""
+    subject = foreign(load, tmp_path, task, convention)
+    result = episode(subject, tmp_path, "whitebox")
+    assert result.score.functional.correct, (convention, result.score.functional, result.prediction["implementation"])
+
+
+def test_whitebox_is_unsure_of_a_scale_it_cannot_observe(load, tmp_path):
+    """A numerical output the unembedding scales: nothing a whitebox session reads shows the scale, so
+    the answer (wrong here) is not given with high confidence, and says what was assumed."""
+    subject = foreign(load, tmp_path, "frac_prevs", "affine")
+    result = episode(subject, tmp_path, "whitebox")
+    assert not result.score.functional.correct
+    assert result.prediction["confidence"] < 0.9
+    assert "scale and offset in the unembedding are not observed" in result.prediction["description"]
+
+
+@pytest.mark.parametrize("task", ["hist", "frac_prevs", "reverse"])
+def test_rotated_subjects_are_decompiled_from_write_subspaces_in_whitebox(load, tmp_path, task):
+    """A random rotation of the residual stream and of each head: counts named by the selector width
+    that computes them (hist), a numerical mean's scale fixed by the head (frac_prevs), token names
+    carried by the heads that move them (reverse)."""
+    subject = apply_transform(load(task), "rotated:0")
+    result = episode(subject, tmp_path, "whitebox", residual="raw")
+    assert result.score.functional.correct, (task, result.score.functional, result.prediction["implementation"])
+    # a numerical output's scale in the unembedding is never observed without decoded outputs: 0.8
+    assert result.score.explained and result.prediction["confidence"] >= (0.8 if task == "frac_prevs" else 0.9)
+
+
+def test_a_rotated_map_is_named_from_decoded_outputs_and_unsure_without_them(load, tmp_path):
+    """identity_map rotated: the MLP's output points keep no order and no name, so without decoded
+    outputs the answer is a guess and says so; with run_model the readout names them and is checked."""
+    subject = apply_transform(load("identity_map"), "rotated:0")
+    blind = episode(subject, tmp_path, "whitebox", residual="raw")
+    assert blind.prediction["confidence"] < 0.9 and "Unsure" in blind.prediction["description"]
+    full = episode(subject, tmp_path, "full", residual="raw")
+    assert full.score.functional.correct and full.score.explained, full.prediction["implementation"]
+    assert full.prediction["confidence"] >= 0.9
+
+
+def test_label_free_whitebox_does_not_vouch_for_a_readout_the_columns_contradict(load, tmp_path):
+    """sort_unique whose unembedding reads another variable (columns 0…5): without labels the program
+    ends in the tokens moved by a head, which hold the vocabulary, not the listed values — so the
+    answer is not given as sure."""
+    subject = foreign(load, tmp_path, "sort_unique", "other_variable")
+    result = episode(subject, tmp_path, "whitebox", residual="raw")
+    assert result.prediction["confidence"] < 0.9
+    assert "carries the input's values" in result.prediction["description"]
