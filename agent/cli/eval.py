@@ -41,7 +41,11 @@ def _write_reports(out_dir, rows):
     from tracr_agent.tools.errors import UserError
 
     try:
-        (Path(out_dir) / VIEW_FILE).write_text(viewer_page(load_eval_dir(Path(out_dir))), encoding="utf-8")
+        dest = Path(out_dir) / VIEW_FILE
+        batch = load_eval_dir(Path(out_dir))
+        dest.write_text(viewer_page(batch, dest), encoding="utf-8")
+        for note in batch.notes:  # a missing or damaged transcript: its episode is listed, not drawn
+            err_console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
         linked = True
     except (UserError, OSError) as e:  # e.g. a corrupt results line: the reports are still written, unlinked
         linked = False

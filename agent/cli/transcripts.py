@@ -10,6 +10,7 @@ subject whose fingerprint changed) print one `error: …` line and exit non-zero
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -312,9 +313,9 @@ def inspect_cmd(
 # -- export -------------------------------------------------------------------------------------
 
 
-def write_document(dest: Path, doc: str, source: Path) -> None:
-    """Writes `doc` to `dest` (creating its folder); never over the source itself nor over an existing
-    .jsonl file (a transcript or a results.jsonl: the records a document is made from); one line on failure."""
+def check_destination(dest: Path, source: Path) -> None:
+    """Refuses (one line) to write a document over its source itself or over an existing .jsonl file (a
+    transcript or a results.jsonl: the records a document is made from)."""
     from tracr_agent.agent.cli.main import fail
 
     if dest.resolve() == source.resolve():
@@ -322,6 +323,13 @@ def write_document(dest: Path, doc: str, source: Path) -> None:
     if dest.suffix == ".jsonl" and dest.exists():
         fail(f"refusing to overwrite {dest}: it holds records (a transcript or results.jsonl); "
              "give --out a new .html or .md path")
+
+
+def write_document(dest: Path, doc: str, source: Path) -> None:
+    """Writes `doc` to `dest` (creating its folder), after `check_destination`; one line on failure."""
+    from tracr_agent.agent.cli.main import fail
+
+    check_destination(dest, source)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(doc, encoding="utf-8")
@@ -386,7 +394,8 @@ def view_cmd(
     src = Path(path)
     batch = load(src)
     dest = Path(out) if out else default_view_path(src)
-    write_document(dest, viewer_page(batch), src)
+    check_destination(dest, src)
+    write_document(dest, viewer_page(batch, dest, workers=os.cpu_count() or 1), src)
     for note in batch.notes:
         err_console.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
     console.print(f"wrote {dest} ({len(batch.episodes)} episode(s))", highlight=False, soft_wrap=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 
-from tracr_agent.agent.evaluation.batch import ResultRecord
+from tracr_agent.agent.evaluation.results import ResultRecord
 from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from tracr_agent.agent.evaluation import breakdown
-from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
+from tracr_agent.agent.evaluation.results import ResultRecord, read_results
 from tracr_agent.agent.evaluation.breakdown import label_applies
 from tracr_agent.agent.evaluation.plots import PLOTS, SKIP_REASONS
 from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc, wilson

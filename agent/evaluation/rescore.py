@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.agent.evaluation.batch import ResultRecord, read_results, score_fields
+from tracr_agent.agent.evaluation.results import ResultRecord, read_results, score_fields
 from tracr_agent.agent.scoring.judge import make_judge
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.sandbox.runner import running_unsafe

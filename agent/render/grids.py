@@ -1,6 +1,7 @@
 """Tool results as shaded grids in the terminal (rich): attention patterns and other numeric tables as
-heatmaps, residual decodes as tables coloured by value. Only the person's view changes; the agent still
-reads the text. The live view, `replay` and `lab` use `result_renderable`; `--plain` skips it."""
+heatmaps, residual reads and decodes as tables coloured by value — from the text a tool printed or from
+its JSON reply alike (agent/render/readings.py). Only the person's view changes; the agent still reads
+the text. The live view, `replay` and `lab` use `result_renderable`; `--plain` skips it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from rich.table import Table
 from rich.text import Text
 
 from tracr_agent.agent.render import parse as P
+from tracr_agent.agent.render.readings import result_parts
+
+NUMBERS_UP_TO = 16
+"""A heatmap writes its numbers in the cells up to this many columns (wider: shaded blanks, to fit)."""
 
 GRID_PARTS = (P.Matrix, P.VarTable)
 """The parts drawn as grids; anything else in the result stays text."""
@@ -54,14 +59,17 @@ def _titled(title: str, table: Table) -> RenderableType:
 
 
 def matrix_grid(m: P.Matrix) -> RenderableType:
-    scale = max((abs(v) for row in m.values for v in row), default=0.0)
-    t = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False)
-    t.add_column(m.corner, justify="right", style="bold")
+    scale = m.scale if m.scale is not None else max((abs(v) for row in m.values for v in row), default=0.0)
+    show = len(m.cols) <= NUMBERS_UP_TO
+    t = Table(box=None, padding=(0, 1) if show else (0, 0), show_edge=False, pad_edge=False,
+              show_header=show)
+    t.add_column(m.corner, justify="right", style="bold", no_wrap=True)
     for c in m.cols:
         t.add_column(c, justify="center", no_wrap=True)
     for label, row in zip(m.rows, m.values):
-        t.add_row(label, *(Text(f"{v:g}", style=heat_style(v, scale)) for v in row))
-    return _titled(m.title, t)
+        t.add_row(label, *(Text(m.text(v) if show else "  ", style=heat_style(v, scale)) for v in row))
+    title = m.title if show else f"{m.title} ({len(m.cols)} columns: {m.cols[0]} … {m.cols[-1]})"
+    return _titled(title, t)
 
 
 def vartable_grid(v: P.VarTable) -> RenderableType:
@@ -77,14 +85,16 @@ def vartable_grid(v: P.VarTable) -> RenderableType:
     return _titled(v.title, t)
 
 
-def result_renderable(text: str, is_error: bool = False) -> Optional[RenderableType]:
-    """The result with its grids drawn, or None when it holds no grid (or holds other structures a grid
-    would drop): then the text is shown as before."""
+def result_renderable(text: str, is_error: bool = False, name: str = "", args=None,
+                      limit: Optional[int] = None) -> Optional[RenderableType]:
+    """The result with its grids drawn (at most `limit`, a line counting the rest), or None when it holds
+    no grid (or holds other structures a grid would drop): then the text is shown as before."""
     if is_error:
         return None
-    parts = P.parse_result(text)
+    parts = result_parts(name, args, text, limit=limit)
     if not any(isinstance(p, GRID_PARTS) for p in parts) or not all(
-            isinstance(p, (*GRID_PARTS, P.Lines)) for p in parts):
+            isinstance(p, (*GRID_PARTS, P.Lines, P.Omitted)) for p in parts):
         return None
     return Group(*(matrix_grid(p) if isinstance(p, P.Matrix) else vartable_grid(p) if isinstance(p, P.VarTable)
+                   else Text(p.text + " (--verbose draws them all)", style="dim") if isinstance(p, P.Omitted)
                    else Text(p.text) for p in parts))

@@ -1,7 +1,11 @@
 """The live view: renders transcript events with rich as they happen (and, for replay, as they were).
 
 One renderer serves `run` (events arrive from the recorder) and `replay`
-(events come from a file), so a replayed episode looks the way it did live.
+(events come from a file), so a replayed episode looks the way it did live. A call's arguments are one
+compact line; its result is drawn as grids where it holds matrices (text or JSON alike, at most
+PREVIEW_PICTURES of them), else shown as text cut after PREVIEW_LINES lines (JSON laid out one value per
+line first); `--verbose` shows everything. Colours are the terminal's own (no white or yellow text), so
+the view reads on light backgrounds as on dark ones.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from rich.text import Text
 
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.grids import result_renderable
+from tracr_agent.agent.render.readings import compact_args, cut_lines, readable_text
 from tracr_agent.agent.scoring.verdicts import Score
 
 PREVIEW_LINES = 8
+PREVIEW_PICTURES = 1
+"""Grids drawn per result without --verbose (a json read of 5 inputs × 3 hooks holds 15)."""
 
 
 class LiveView:
@@ -32,6 +39,8 @@ class LiveView:
         self.tokens = 0
         self.cost = 0.0
         self.t = 0.0
+        self.args: dict = {}
+        """Call id -> the call's arguments: they say how to read its result (e.g. format json)."""
 
     def continue_from(self, events: list) -> "LiveView":
         """A resumed episode: the counters go on from what its transcript holds so far."""
@@ -68,26 +77,29 @@ class LiveView:
                 head = f"[bold cyan]turn {ev.step}[/] {self.counters()}"
                 c.print(head)
                 if ev.text.strip():
-                    c.print(Text(ev.text.strip(), style="cyan"))
+                    c.print(Text(ev.text.strip(), style="italic"))
         elif isinstance(ev, tr.ToolCallEvent):
             self.tool_calls += 1
+            self.args[ev.call_id] = ev.args
             if self._show("tools"):
-                args = json.dumps(ev.args, ensure_ascii=False) if not isinstance(ev.args, str) else ev.args
-                if ev.name == "submit_prediction" and isinstance(ev.args, dict):
-                    args = json.dumps({k: v for k, v in ev.args.items() if k != "implementation"}, ensure_ascii=False)
-                shown = args if len(args) <= 300 or self.verbose else args[:300] + "…"
-                c.print(Text.assemble(("  → ", "bold yellow"), (ev.name, "bold yellow"), (" " + shown, "yellow")))
+                if self.verbose:
+                    args = ev.args if isinstance(ev.args, str) else json.dumps(ev.args, ensure_ascii=False)
+                else:
+                    args = compact_args(ev.name, ev.args, width=60)
+                c.print(Text.assemble(("  → ", "bold magenta"), (ev.name, "bold magenta"), " ", args))
         elif isinstance(ev, tr.ToolResultEvent):
-            grid = None if self.plain else result_renderable(ev.text, ev.is_error)
-            if self._show("tools") and grid is not None:  # attention patterns, residual decodes: shaded grids
+            args = self.args.get(ev.call_id)
+            grid = None if self.plain else result_renderable(ev.text, ev.is_error, ev.name, args,
+                                                               limit=None if self.verbose else PREVIEW_PICTURES)
+            if self._show("tools") and grid is not None:  # attention patterns, residual reads: shaded grids
                 c.print(Panel(grid, title=f"{ev.name} · {ev.latency_ms:.0f} ms", title_align="left",
                               border_style="dim", expand=False))
             elif self._show("tools"):
-                lines = ev.text.splitlines()
-                shown = lines if self.verbose else lines[:PREVIEW_LINES]
-                body = "\n".join(shown) + ("" if len(shown) == len(lines) else f"\n… ({len(lines) - len(shown)} more lines; --verbose shows all)")
-                style = "red" if ev.is_error else "white"
-                c.print(Panel(Text(body, style=style), title=f"{ev.name} · {ev.latency_ms:.0f} ms",
+                text = ev.text if self.plain else readable_text(ev.text)
+                body, more = (text, 0) if self.verbose else cut_lines(text, PREVIEW_LINES)
+                if more:
+                    body += f"\n… {more} more lines (--verbose shows all)"
+                c.print(Panel(Text(body, style="red" if ev.is_error else ""), title=f"{ev.name} · {ev.latency_ms:.0f} ms",
                               title_align="left", border_style="red" if ev.is_error else "dim", expand=False))
         elif isinstance(ev, tr.LimitEvent):
             c.print(f"[bold magenta]limit reached:[/] {ev.limit} ({ev.value:g}) — the agent must commit now")

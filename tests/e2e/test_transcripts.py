@@ -510,12 +510,15 @@ def test_export_markdown_and_html(tmp_path):
     p = cli("export", src, "--format", "html", "--out", out)
     assert p.returncode == 0, p.stderr
     html = out.read_text()
-    assert "<script>" not in html and "&lt;script&gt;" in html
+    # The episode's own text is escaped; the page's only scripts are its pictures (inert JSON) and the
+    # script that draws them.
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     parser = _Collect()
     parser.feed(html)
     parser.close()
     assert not parser.open
-    assert "script" not in parser.tags and {"h1", "h2", "pre", "code", "table", "style"} <= set(parser.tags)
+    assert parser.tags.count("script") == 2 and '<script type="application/json" id="pictures">' in html
+    assert {"h1", "h2", "pre", "code", "style"} <= set(parser.tags)
     text = "".join(parser.text)
     assert pred.implementation.strip() in text and pred.label in text
     first_result = next(e for e in events if isinstance(e, tr.ToolResultEvent))

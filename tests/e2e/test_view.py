@@ -133,13 +133,16 @@ def test_an_episode_shows_its_tool_calls_as_pictures(eval_dir):
     html = (eval_dir / "v.html").read_text()
     rows = Dom(html).find("tr", class_="ep")
     ep = next(r["id"].removeprefix("row-") for r in rows if r["data-outcome"] == "wrong")
-    dom = Dom(chromium_dom(eval_dir / "v.html", f"#{ep}"))
+    drawn = chromium_dom(eval_dir / "v.html", f"#{ep}")
+    dom = Dom(drawn)
     assert "reading" in dom.find("body")[0].get("class", "")  # the overview steps aside for the episode
     text = "".join(dom.text)
     for tool in ("attention_pattern", "decode_residual", "ablate", "patch", "run_model", "submit_prediction"):
         assert f"→ {tool}" in text, tool
+    # The episode is drawn when it is opened: the page's file holds it as data, the browser draws it.
+    assert 'class="heatmap attention"' not in html
     # The attention pattern is a heatmap with the tokens on both axes and one cell per query × key.
-    heat = html.split(f'id="{ep}"')[1]
+    heat = drawn.split(f'id="{ep}"')[1]
     att = Dom(heat.split('class="heatmap attention"')[1].split("</table>")[0])
     assert [a for a in att.elements if a[0] == "th"]
     labels = "".join(att.text)

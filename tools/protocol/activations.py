@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 
 def number(v: float):
     """4 decimals; a whole number as an int (most entries are exactly 1: '1' instead of '1.0')."""
@@ -37,6 +35,8 @@ def payload(text: str) -> dict:
 def dense(sp, hook: str, n_pos: int, d_model: int) -> np.ndarray:
     """A hook's sparse activation as an array: [heads, queries, keys] for attention patterns,
     [positions, d_model] for the residual stream and what writes to it."""
+    import numpy as np  # here, not at the top: the viewer reads payloads without numpy
+
     if hook.endswith("hook_pattern"):
         out = np.zeros((len(sp), n_pos, n_pos))
         for h, rows in enumerate(sp):
