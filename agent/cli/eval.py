@@ -27,9 +27,10 @@ def _table_console():
     return console if console.is_terminal else Console(width=max(console.width, 170))
 
 
-def _write_reports(out_dir, rows):
+def _write_reports(out_dir, rows, names=None):
     """report.md/.html, plots and the batch viewer (view.html, which the reports' rows link into); a plot
-    or a viewer that failed gets one warning line, the rest is written."""
+    or a viewer that failed gets one warning line, the rest is written. Returns (the reports, the viewer's
+    path or None)."""
     from pathlib import Path
 
     from rich.markup import escape
@@ -40,8 +41,8 @@ def _write_reports(out_dir, rows):
     from tracr_agent.agent.render.html.sources import load_eval_dir
     from tracr_agent.tools.errors import UserError
 
+    dest = Path(out_dir) / VIEW_FILE
     try:
-        dest = Path(out_dir) / VIEW_FILE
         batch = load_eval_dir(Path(out_dir))
         dest.write_text(viewer_page(batch, dest), encoding="utf-8")
         for note in batch.notes:  # a missing or damaged transcript: its episode is listed, not drawn
@@ -51,12 +52,75 @@ def _write_reports(out_dir, rows):
         linked = False
         err_console.print(f"[yellow]warning:[/] {VIEW_FILE} not written: {escape(str(e))}", highlight=False,
                           soft_wrap=True)
-    reports = write_reports(out_dir, rows, linked=linked)
+    reports = write_reports(out_dir, rows, linked=linked, names=names)
     if reports.warning:
         err_console.print(f"[bold red]{escape(reports.warning)}[/]", highlight=False, soft_wrap=True)
     for line in reports.failed_plots:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    return reports
+    return reports, (dest if linked else None)
+
+
+def _print_table(rows, as_json: bool) -> None:
+    """The report's table: rich in a terminal (wide when piped, so nothing is squeezed), or one `cell`
+    object per row (--json)."""
+    from tracr_agent.agent.evaluation.report import rich_table
+
+    if as_json:
+        from tracr_agent.agent.evaluation.json_output import cell_object, line
+
+        for row in rows:
+            typer.echo(line(cell_object(row)))
+    else:
+        _table_console().print(rich_table(rows))
+
+
+def _written(reports, view) -> str:
+    """The files a report wrote, for the last line: report.md, report.html and the viewer."""
+    return ", ".join(str(p) for p in (reports.md, reports.html, view) if p is not None)
+
+
+def _paired_names(values: list[str], llms: list[str], parse) -> dict[str, str]:
+    """eval's --llm-name: NAME values paired with the --llm specs in order, or SPEC=NAME each."""
+    from tracr_agent.tools.errors import UserError
+
+    if all("=" not in v for v in values):
+        if len(values) > len(llms):
+            raise UserError(f"{len(values)} --llm-name for {len(llms)} --llm: give one name per --llm, in order")
+        return {spec: name for spec, name in zip(llms, values)}
+    return parse(values, llms)
+
+
+def episode_line(rec, n: int, total: int, names: dict) -> str:
+    """One finished episode in one plain line, for a log or a pipe."""
+    task = f"{rec.suite}/{rec.task}" if rec.suite else rec.task
+    if rec.status != "prediction":
+        verdict = rec.status + (f": {rec.error.splitlines()[0]}" if rec.error else "")
+    else:
+        ok = rec.functional_correct if rec.functional_correct is not None else rec.label_correct
+        verdict = "correct" if ok else "wrong"
+    mode = "" if rec.residual == Residual.LABELLED else f" ({rec.residual})"
+    return (f"[{n}/{total}] {task} · {rec.condition}{mode} · {names.get(rec.llm, rec.llm)} · trial {rec.trial}: "
+            f"{verdict} · {rec.tool_calls} calls · {rec.duration_s:.1f}s")
+
+
+def _episode_drawer(out_dir, n_episodes: int):
+    """For a batch the viewer will keep beside its page (more than INLINE_EPISODES), each episode is drawn
+    as it finishes, so the view written at the end draws nothing again; a smaller batch is drawn then."""
+    from pathlib import Path
+
+    from tracr_agent.agent.evaluation.report import VIEW_FILE
+    from tracr_agent.agent.render.html.episodes import INLINE_EPISODES, draw_episode
+    from tracr_agent.agent.render.html.sources import Episode
+
+    if n_episodes <= INLINE_EPISODES:
+        return lambda rec: None
+
+    def draw(rec):
+        path = Path(out_dir) / rec.transcript if rec.transcript else None
+        if path is not None and path.is_file():
+            draw_episode(Path(out_dir) / VIEW_FILE, Episode(rec.key, rec.model_dump(mode="json"), rec.transcript, path))
+
+    return draw
 
 
 def register(app: typer.Typer) -> None:
@@ -70,7 +134,10 @@ def register(app: typer.Typer) -> None:
         tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Task ids, comma-separated, or 'all'; gen:SEED:DIFFICULTY:COUNT adds generated tasks; dir:PATH adds every model directory under PATH (a suite)."),
         conditions: Optional[List[str]] = typer.Option(None, "--conditions", "-c", help="Conditions, comma-separated."),
         residual: Optional[List[str]] = typer.Option(None, "--residual", help="Residual modes, comma-separated: labelled (default), raw (unlabelled dims d0…dN)."),
-        llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
+        llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec (see `tracr-agent run --help`); repeat for several."),
+        llm_name: Optional[List[str]] = typer.Option(None, "--llm-name", help="The name an --llm is shown by in reports and the viewer (e.g. qwen for openai-compatible:qwen2.5@http://…); repeat in --llm's order, or SPEC=NAME."),
+        api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="The environment variable holding the API key of an openai-compatible endpoint (e.g. VLLM_API_KEY); default OPENAI_COMPATIBLE_API_KEY, else none."),
+        as_json: bool = typer.Option(False, "--json", help="For scripts: one JSON object per line — an `episode` as each finishes, then a `cell` per row of the report and a `summary` (docs/json-output.md)."),
         trials: Optional[int] = typer.Option(None, "--trials", help="Episodes per (task, condition, LLM)."),
         concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Episodes in flight at once (default: 2; with --executor ray, the cluster's CPUs)."),
         executor: str = typer.Option("local", "--executor", help="Where episodes run: local (threads here), ray (a local Ray, or RAY_ADDRESS's cluster) or ray:ADDRESS."),
@@ -91,11 +158,10 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         from tracr_agent.agent.evaluation.batch import PRESETS, BatchRunner, pending, plan, prepare_out_dir, validate
-        from tracr_agent.agent.evaluation.report import load_rows, rich_table
-        from tracr_agent.agent.investigators.registry import make_backend
+        from tracr_agent.agent.evaluation.report import load_rows, parse_llm_names
         from tracr_agent.agent.records.config import EpisodeSettings
         from tracr_agent.agent.scoring.judge import make_judge
-    
+
         base = {}
         if preset:
             if preset not in PRESETS:
@@ -122,7 +188,8 @@ def register(app: typer.Typer) -> None:
         runs_on = open_executor(executor)  # before any task is resolved (a gen: suite compiles)
         concurrency = concurrency or runs_on.episode_slots() or 2
         modes = tuple(dict.fromkeys(_split(residual))) or (Residual.LABELLED.value,)
-        task_list = validate(task_list, cond_list, llms, compat, modes)
+        names = _paired_names(llm_name or [], llms, parse_llm_names)
+        task_list = validate(task_list, cond_list, llms, compat, modes, api_key_env=api_key_env)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
         if note:  # announced only once the arguments are known good, so a typo prints one line (as `run`)
@@ -136,9 +203,11 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"resuming: {len(specs) - len(todo)} of {len(specs)} episodes already done")
         announce_sandbox(unsafe_sandbox)
         counts = {"done": 0, "failed": 0, "running": 0}
+        piped = not console.is_terminal and not as_json  # a log or a pipe: a plain line per finished episode
+        draw = _episode_drawer(out_dir, len(specs))
         with Progress(TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                      console=err_console) as progress:
+                      console=err_console, disable=not err_console.is_terminal) as progress:
             bar = progress.add_task("eval", total=len(todo), status="")
 
             def on_event(kind, spec, rec):
@@ -148,36 +217,67 @@ def register(app: typer.Typer) -> None:
                     counts["running"] -= 1
                     counts["failed" if rec.status == "error" else "done"] += 1
                     progress.advance(bar)
+                    finished(rec, counts["done"] + counts["failed"])
                 progress.update(bar, status=f"done {counts['done']} · failed {counts['failed']} · running {counts['running']}")
+
+            def finished(rec, n):
+                draw(rec)
+                if as_json:
+                    from tracr_agent.agent.evaluation.json_output import episode_object, line
+
+                    typer.echo(line(episode_object(rec, out_dir)))
+                elif piped:
+                    typer.echo(episode_line(rec, n, len(todo), names))
 
             judge = None
             if judge_llm:
                 judge = make_judge(judge_llm)
-            runner = BatchRunner(out_dir, EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set),
-                                 judge=judge, on_event=on_event, executor=runs_on)
+            runner = BatchRunner(out_dir, EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set,
+                                                          api_key_env=api_key_env),
+                                 judge=judge, on_event=on_event, executor=runs_on, llm_names=names)
             t0 = time.monotonic()
             asyncio.run(runner.run_all(todo, concurrency))
         rows = load_rows(out_dir)
-        _table_console().print(rich_table(rows))
-        reports = _write_reports(out_dir, rows)
-        console.print(f"{len(todo)} episodes in {time.monotonic() - t0:.1f}s · failed {counts['failed']} · "
-                      f"reports: {reports.md}, {reports.html}")
+        _print_table(rows, as_json)
+        reports, view = _write_reports(out_dir, rows)
+        took = time.monotonic() - t0
+        if as_json:
+            from tracr_agent.agent.evaluation.json_output import line, summary_object
+
+            typer.echo(line(summary_object(len(todo), counts["failed"], took, {
+                "report_md": reports.md, "report_html": reports.html, "view_html": view})))
+        else:
+            console.print(f"{len(todo)} episodes in {took:.1f}s · failed {counts['failed']} · "
+                          f"written: {_written(reports, view)}", highlight=False, soft_wrap=True)
 
     @app.command()
     @user_errors
-    def report(out: str = typer.Argument(..., help="An evaluation directory.")):
-        """Print the accuracy table of an evaluation and write report.md and report.html."""
+    def report(
+        out: str = typer.Argument(..., help="An evaluation directory."),
+        llm_name: Optional[List[str]] = typer.Option(None, "--llm-name", help="Show an LLM by a name in the tables and plots: SPEC=NAME (repeatable), or NAME when the results hold one LLM."),
+        as_json: bool = typer.Option(False, "--json", help="For scripts: one JSON `cell` object per row of the report, then a `summary` (docs/json-output.md)."),
+    ):
+        """Print the accuracy table of an evaluation and write report.md, report.html and view.html."""
         from pathlib import Path
 
-        from tracr_agent.agent.evaluation.report import load_rows, rich_table
+        from tracr_agent.agent.evaluation.report import load_rows, parse_llm_names
+        from tracr_agent.agent.evaluation.results import read_results
 
         d = Path(out)
         if not (d / "results.jsonl").is_file():
             fail(f"{d} holds no results.jsonl (run `tracr-agent eval --out {d}` first)")
-        rows = load_rows(d)
-        _table_console().print(rich_table(rows))
-        reports = _write_reports(d, rows)
-        console.print(f"wrote {reports.md} and {reports.html}")
+        names = parse_llm_names(llm_name or [], [r.llm for r in read_results(d, strict=True)])
+        rows = load_rows(d, names)
+        _print_table(rows, as_json)
+        reports, view = _write_reports(d, rows, names)
+        if as_json:
+            from tracr_agent.agent.evaluation.json_output import line, summary_object
+
+            typer.echo(line(summary_object(sum(r.n for r in rows if not r.task.startswith("(")),
+                                           sum(r.errors for r in rows if not r.task.startswith("(")), None,
+                                           {"report_md": reports.md, "report_html": reports.html, "view_html": view})))
+        else:
+            console.print(f"wrote {_written(reports, view)}", highlight=False, soft_wrap=True)
 
     @app.command()
     @user_errors

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from tracr_agent.agent.backends.llm import check_reachable
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.evaluation.results import ResultRecord, append_result, read_results, score_fields
 from tracr_agent.agent.episode.lifecycle import version
@@ -140,21 +141,6 @@ def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
     return set_aside_torn_tail(out) if resume else None
 
 
-def check_llm_reachable(spec: str) -> None:
-    """An unreachable OpenAI-compatible endpoint is an error before any episode starts."""
-    kind, _, rest = spec.partition(":")
-    if kind != "openai-compatible":
-        return
-    import urllib.error
-    import urllib.request
-
-    url = rest.partition("@")[2].rstrip("/") + "/models"
-    try:
-        urllib.request.urlopen(url, timeout=5).read()
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise UserError(f"LLM endpoint {url} is unreachable ({getattr(e, 'reason', e)}); start the server or fix --llm") from None
-
-
 def plan(members: list[SuiteMember], conditions: list[str], llms: list[str], trials: int,
          residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[EpisodeSpec]:
     return [EpisodeSpec(m.name, c, l, i, suite=m.suite, model_dir=m.spec.ref if m.suite else None, residual=Residual(r))
@@ -162,7 +148,7 @@ def plan(members: list[SuiteMember], conditions: list[str], llms: list[str], tri
 
 
 def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str],
-             residuals: tuple[str, ...] = (Residual.LABELLED,)) -> list[SuiteMember]:
+             residuals: tuple[str, ...] = (Residual.LABELLED,), api_key_env: Optional[str] = None) -> list[SuiteMember]:
     """Resolves every `--tasks` entry (tools/subjects/spec.py `parse_suite`: ids, aliases, generated ids,
     `gen:S:D:N` and `dir:PATH` suites, `all`) and checks conditions, residual modes and LLMs, all before
     any episode starts."""
@@ -178,8 +164,8 @@ def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: O
     if bad:
         raise UserError(f"unknown condition(s) {', '.join(bad)}; choose from: {', '.join(CONDITIONS)}")
     for spec in llms:
-        make_backend(spec, compat)
-        check_llm_reachable(spec)
+        make_backend(spec, compat, api_key_env=api_key_env)
+        check_reachable(spec, api_key_env)
     return members
 
 
@@ -189,9 +175,11 @@ class BatchRunner:
 
     def __init__(self, out: Path, settings: EpisodeSettings, *, judge=None,
                  on_event: Optional[Callable[[str, EpisodeSpec, Optional[ResultRecord]], None]] = None,
-                 executor=None):
+                 executor=None, llm_names: Optional[dict[str, str]] = None):
         self.out = Path(out)
         self.settings = settings
+        self.llm_names = llm_names or {}
+        """Spec -> the name each record shows it by (`eval --llm-name`)."""
         self.executor = executor
         """Where the episodes run (agent/evaluation/executors.py); None: threads in this process."""
         self.judge = judge
@@ -219,14 +207,15 @@ class BatchRunner:
         rel = str(path.relative_to(self.out))
         try:
             config = self.config(spec)
-            backend = make_backend(spec.llm, config.compat)
+            backend = make_backend(spec.llm, config.compat, api_key_env=config.api_key_env)
             res = run_episode(self.subject(config), backend, config, transcript_path=path, judge=self.judge)
             rec = record_from_score(spec, res.score, status=res.status,
                                     label=(res.prediction or {}).get("label"),
                                     **Counters.of(res.model_dump()).model_dump(), transcript=rel, error=res.error,
-                                    unsafe_sandbox=running_unsafe() or None)
+                                    unsafe_sandbox=running_unsafe() or None, llm_name=self.llm_names.get(spec.llm))
         except Exception as e:  # recorded, and the batch goes on
-            rec = record_from_score(spec, None, status="error", transcript=rel, error=f"{type(e).__name__}: {e}")
+            rec = record_from_score(spec, None, status="error", transcript=rel, error=f"{type(e).__name__}: {e}",
+                                    llm_name=self.llm_names.get(spec.llm))
         append_result(self.out, rec, self._append_lock)
         return rec
 

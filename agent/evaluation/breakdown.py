@@ -1,7 +1,11 @@
-"""Report sections after the main table: the headline, the labels table, and accuracy by feature.
+"""Report sections around the main table: the headline, accuracy by every other axis that varies, the
+labels table, accuracy by feature, and the appendix of generated programs.
 
-The labels table lists each distinct submitted label per task with its verdict, the rule or judge
-that gave it (agent/scoring/labels.py, agent/scoring/judge.py) and why, so a reader can check them.
+The headline gives functional accuracy per condition × LLM, conditions in the study's order. Accuracy
+is broken down by any categorical field of the records that varies and is not already a column (a
+transform, a suite, …): a new axis needs no code here. The labels table lists each distinct submitted
+label per task with its verdict, the rule or judge that gave it (agent/scoring/labels.py,
+agent/scoring/judge.py) and why, so a reader can check them.
 
 Generated programs and imported models have no label to match, so their label
 verdict is None ("n/a", never counted as wrong) and their headline is functional
@@ -16,7 +20,7 @@ import html
 from collections import defaultdict
 
 from tracr_agent.agent.evaluation.results import ResultRecord
-from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc
+from tracr_agent.agent.evaluation.stats import condition_name, condition_order, fmt_acc
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
 from tracr_agent.tools.subjects.generate.task import generated_task
@@ -36,14 +40,15 @@ def _pct(k: int, n: int) -> str:
     return fmt_acc(k, n) if n else "n/a"
 
 
-def headline(records: list[ResultRecord]) -> list[str]:
-    """One line per condition × LLM: functional accuracy first; label accuracy over labelled subjects only;
-    the judge's verdicts when there are any."""
+def headline(records: list[ResultRecord], names: dict[str, str] | None = None) -> list[str]:
+    """One line per condition × LLM (conditions in the study's order): functional accuracy first; label
+    accuracy over labelled subjects only; the judge's verdicts when there are any."""
+    names = names or {}
     groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
     for r in records:
-        groups[(condition_name(r), r.llm)].append(r)
+        groups[(condition_name(r), names.get(r.llm, r.llm))].append(r)
     lines = []
-    for (cond, llm), rs in sorted(groups.items()):
+    for (cond, llm), rs in sorted(groups.items(), key=lambda kv: (condition_order(kv[0][0]), kv[0][1])):
         labelled = [r for r in rs if label_applies(r)]
         unlabelled = len(rs) - len(labelled)
         parts = [f"functional {_pct(sum(bool(r.functional_correct) for r in rs), len(rs))}",
@@ -54,6 +59,43 @@ def headline(records: list[ResultRecord]) -> list[str]:
             parts.append(f"judge {_pct(sum(verdicts), len(verdicts))}")
         lines.append(f"{cond} · {llm}: " + " · ".join(parts))
     return lines
+
+
+NOT_AXES = {"key", "task", "condition", "residual", "llm", "llm_name", "trial", "status", "label", "label_correct",
+            "functional_correct", "agreement", "family_correct", "explained", "transcript", "error", "score",
+            "unsafe_sandbox", "features", "tool_calls", "llm_turns", "tokens", "cost", "duration_s", "cost_known"}
+"""Record fields that are not axes to break accuracy down by: columns of the main table, verdicts, facts."""
+MAX_AXIS_VALUES = 40
+
+
+def axis_fields(records: list[ResultRecord]) -> list[str]:
+    """The records' other axes: categorical fields (text, booleans, integers) with 2..MAX_AXIS_VALUES values."""
+    values: dict[str, set] = defaultdict(set)
+    for r in records:
+        for k, v in r.model_dump(mode="json").items():
+            if k not in NOT_AXES and isinstance(v, (str, bool, int)) and not isinstance(v, float):
+                values[k].add(v)
+    return [k for k, vs in sorted(values.items()) if 2 <= len(vs) <= MAX_AXIS_VALUES]
+
+
+AXIS_COLUMNS = ("axis", "value", "condition", "LLM", "n", "functional acc")
+
+
+def axis_rows(records: list[ResultRecord], names: dict[str, str] | None = None) -> list[list[str]]:
+    """Functional accuracy by each other axis' value × condition × LLM."""
+    names = names or {}
+    rows = []
+    for axis in axis_fields(records):
+        groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
+        for r in records:
+            v = getattr(r, axis, None)
+            if v is not None:
+                groups[(str(v), condition_name(r), names.get(r.llm, r.llm))].append(r)
+        for (value, cond, llm), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], condition_order(kv[0][1]),
+                                                                              kv[0][2])):
+            rows.append([axis, value, cond, llm, str(len(rs)),
+                         _pct(sum(bool(r.functional_correct) for r in rs), len(rs))])
+    return rows
 
 
 def _feature_values(features: dict) -> list[tuple[str, str]]:
@@ -67,15 +109,17 @@ def _feature_values(features: dict) -> list[tuple[str, str]]:
 BREAKDOWN_COLUMNS = ("feature", "value", "condition", "LLM", "n", "functional acc")
 
 
-def feature_rows(records: list[ResultRecord]) -> list[list[str]]:
+def feature_rows(records: list[ResultRecord], names: dict[str, str] | None = None) -> list[list[str]]:
     """Functional accuracy of generated tasks by feature value × condition × LLM."""
+    names = names or {}
     groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
     for r in records:
         for feature, value in _feature_values(r.features or {}) if r.features else ():
-            groups[(feature, value, condition_name(r), r.llm)].append(r)
+            groups[(feature, value, condition_name(r), names.get(r.llm, r.llm))].append(r)
     order = {name: i for i, name in enumerate(("difficulty", "layers", "output", "numerical ops", "vocab", "uses"))}
     rows = []
-    for (feature, value, cond, llm), rs in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1:])):
+    for (feature, value, cond, llm), rs in sorted(groups.items(), key=lambda kv: (
+            order[kv[0][0]], kv[0][1], condition_order(kv[0][2]), kv[0][3])):
         rows.append([feature, value, cond, llm, str(len(rs)), _pct(sum(bool(r.functional_correct) for r in rs), len(rs))])
     return rows
 
@@ -115,37 +159,54 @@ def label_rows(records: list[ResultRecord]) -> list[list[str]]:
 
 LABELS_TITLE = "Labels: verdicts and the rule or judge behind each"
 FEATURES_TITLE = "Generated tasks: functional accuracy by feature"
+AXES_TITLE = "Functional accuracy by every other axis that varies"
 
 
-def _tables(records: list[ResultRecord]) -> list[tuple[str, tuple, list[list[str]]]]:
+def _tables(records: list[ResultRecord], names: dict[str, str] | None) -> list[tuple[str, tuple, list[list[str]]]]:
     """(title, columns, rows) of each table section that has rows."""
-    tables = [(LABELS_TITLE, LABEL_COLUMNS, label_rows(records)),
-              (FEATURES_TITLE, BREAKDOWN_COLUMNS, feature_rows(records))]
+    tables = [(AXES_TITLE, AXIS_COLUMNS, axis_rows(records, names)),
+              (LABELS_TITLE, LABEL_COLUMNS, label_rows(records)),
+              (FEATURES_TITLE, BREAKDOWN_COLUMNS, feature_rows(records, names))]
     return [t for t in tables if t[2]]
 
 
-def markdown(records: list[ResultRecord]) -> list[str]:
-    md = ["## Headline", ""] + [f"- {line}" for line in headline(records)] + [""]
-    for title, columns, rows in _tables(records):
+def headline_markdown(records: list[ResultRecord], names: dict[str, str] | None = None) -> list[str]:
+    return ["## Headline", ""] + [f"- {line}" for line in headline(records, names)] + [""]
+
+
+def headline_html(records: list[ResultRecord], names: dict[str, str] | None = None) -> str:
+    return "<h2>Headline</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in headline(records, names)) + "</ul>"
+
+
+def tables_markdown(records: list[ResultRecord], names: dict[str, str] | None = None) -> list[str]:
+    md = []
+    for title, columns, rows in _tables(records, names):
         md += [f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         md += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in rows] + [""]
-    programs = generated_programs(records)
-    if programs:
-        md += ["## Generated programs (ground truth)", ""]
-        for task_id, code, description in programs:
-            md += [f"### {task_id}", "", "```python", code, "```", "", description, ""]
     return md
 
 
-def html_sections(records: list[ResultRecord]) -> str:
-    out = "<h2>Headline</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in headline(records)) + "</ul>"
-    for title, columns, rows in _tables(records):
+def tables_html(records: list[ResultRecord], names: dict[str, str] | None = None) -> str:
+    out = ""
+    for title, columns, rows in _tables(records, names):
         out += (f"<h2>{html.escape(title)}</h2><table><thead><tr>"
                 + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr></thead><tbody>"
                 + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
                 + "</tbody></table>")
-    programs = generated_programs(records)
-    if programs:
-        out += "<h2>Generated programs (ground truth)</h2>" + "".join(
-            f"<h3>{html.escape(i)}</h3><pre>{html.escape(code)}</pre><p>{html.escape(d)}</p>" for i, code, d in programs)
     return out
+
+
+def appendix_markdown(records: list[ResultRecord]) -> list[str]:
+    programs = generated_programs(records)
+    md = ["## Appendix: generated programs (ground truth)", ""] if programs else []
+    for task_id, code, description in programs:
+        md += [f"### {task_id}", "", "```python", code, "```", "", description, ""]
+    return md
+
+
+def appendix_html(records: list[ResultRecord]) -> str:
+    programs = generated_programs(records)
+    if not programs:
+        return ""
+    return "<h2>Appendix: generated programs (ground truth)</h2>" + "".join(
+        f"<h3>{html.escape(i)}</h3><pre>{html.escape(code)}</pre><p>{html.escape(d)}</p>" for i, code, d in programs)

@@ -1,12 +1,18 @@
 """Reports over an evaluation directory: rich table, report.md and report.html with plots.
 
-Rows are task × condition (× residual mode: `whitebox (raw)` is its own row) × LLM: label, family and functional accuracy and the share
-*explained* (functionally correct and not tabulated) with Wilson 95% intervals, mean tool
-calls, tokens, cost and wall time. Family and explained count only the records scored with
-them (results from before scorer version 2 show "-" until `rescore`). Label accuracy counts only
-subjects with a conventional name: generated programs and a suite's models show "n/a"; the report's
-headline leads with functional accuracy (agent/evaluation/breakdown.py, with the feature breakdown). A closed-world
-investigator (one that knows the zoo's answers, e.g. `baseline-closed`) is marked in the LLM column.
+Rows are task × condition (× residual mode: `whitebox (raw)` is its own row) × LLM: label, family and
+functional accuracy and the share *explained* (functionally correct and not tabulated) with Wilson 95%
+intervals, mean tool calls, tokens, cost and wall time. Conditions read in the study's order (static,
+static+io, blackbox, whitebox, full). Family and explained count only the records scored with them
+(results from before scorer version 2 show "-" until `rescore`). Label accuracy counts only subjects with
+a conventional name: generated programs and a suite's models show "n/a". A closed-world investigator (one
+that knows the zoo's answers, e.g. `baseline-closed`) is marked in the LLM column, and an LLM is shown by
+its name (`--llm-name`, else its spec without the `@URL`), never a flood of URL. A cost a record could not
+price is unknown, never $0.
+
+report.md and report.html read: the headline (functional accuracy per condition × LLM), the accuracy chart
+by condition × LLM, the table, the breakdowns (agent/evaluation/breakdown.py), the other plots, then the
+appendix of generated programs.
 """
 
 from __future__ import annotations
@@ -14,16 +20,17 @@ from __future__ import annotations
 import base64
 import html
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from tracr_agent.agent.evaluation import breakdown
-from tracr_agent.agent.evaluation.results import ResultRecord, read_results
 from tracr_agent.agent.evaluation.breakdown import label_applies
 from tracr_agent.agent.evaluation.plots import PLOTS, SKIP_REASONS
-from tracr_agent.agent.evaluation.stats import condition_name, fmt_acc, wilson
-from tracr_agent.agent.investigators.registry import CLOSED_WORLD
+from tracr_agent.agent.evaluation.results import ResultRecord, read_results
+from tracr_agent.agent.evaluation.stats import condition_name, condition_order, fmt_acc, short_llm_names, wilson
+from tracr_agent.agent.investigators.names import CLOSED_WORLD
+from tracr_agent.tools.errors import UserError
 
 
 @dataclass
@@ -37,7 +44,8 @@ class Row:
     errors: int
     tool_calls: float
     tokens: float
-    cost: float
+    cost: Optional[float]
+    """The total cost, or None when some episode's cost is unknown (no price for its model)."""
     seconds: float
     family_k: int = 0
     family_n: int = 0
@@ -47,6 +55,8 @@ class Row:
     """Records with a label to get right (generated and imported subjects have none); None: all n."""
     filters: tuple = ()
     """(field, value) pairs that select this row's episodes in the viewer (VIEW_FILE's URL hash)."""
+    spec: str = ""
+    """The LLM's spec (`llm` is the name it is shown by)."""
 
     @property
     def label_total(self) -> int:
@@ -62,35 +72,55 @@ def task_name(r: ResultRecord) -> str:
     return f"{r.suite}/{r.task}" if r.suite else r.task
 
 
-def summarize(records: list[ResultRecord], overall: bool = True) -> list[Row]:
+def cost_known(r: ResultRecord) -> bool:
+    """Whether a record's cost is a price (a record may say its model had none: unknown, not $0)."""
+    return r.cost is not None and getattr(r, "cost_known", True) is not False
+
+
+def llm_names(records: list[ResultRecord], given: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The LLM column's text per spec: `given` (report --llm-name), else the name the records carry (eval
+    --llm-name), else the spec without its `@URL` (agent/evaluation/stats.py); closed-world investigators
+    say so."""
+    names = short_llm_names(r.llm for r in records)
+    for r in records:
+        if getattr(r, "llm_name", None):
+            names[r.llm] = r.llm_name
+    names.update(given or {})
+    return {spec: f"{name} (closed-world)" if spec in CLOSED_WORLD else name for spec, name in names.items()}
+
+
+def summarize(records: list[ResultRecord], overall: bool = True, names: Optional[dict[str, str]] = None) -> list[Row]:
     """One row per task × condition × LLM, then (with several tasks) an '(all tasks)' row per condition × LLM."""
+    names = names or llm_names(records)
+    order = lambda key: (key[0], condition_order(key[1]), names.get(key[2], key[2]))  # noqa: E731
     groups: dict[tuple, list[ResultRecord]] = {}
     for r in records:
         groups.setdefault((task_name(r), condition_name(r), r.llm), []).append(r)
-    items = sorted(groups.items())
+    items = sorted(groups.items(), key=lambda kv: order(kv[0]))
     suites = {r.suite for r in records if r.suite}
     if overall and suites:  # a row per suite of imported models, next to the zoo tasks' rows
         per_suite: dict[tuple, list[ResultRecord]] = {}
         for r in records:
             if r.suite:
                 per_suite.setdefault((f"(suite {r.suite})", condition_name(r), r.llm), []).append(r)
-        items += sorted(per_suite.items())
+        items += sorted(per_suite.items(), key=lambda kv: order(kv[0]))
     if overall and len({task_name(r) for r in records}) > 1:
         totals: dict[tuple, list[ResultRecord]] = {}
         for r in records:
             totals.setdefault(("(all tasks)", condition_name(r), r.llm), []).append(r)
-        items += sorted(totals.items())
+        items += sorted(totals.items(), key=lambda kv: order(kv[0]))
     rows = []
     for (task, cond, llm), rs in items:
         n = len(rs)
         fam = [r.family_correct for r in rs if r.family_correct is not None]
         expl = [r.explained for r in rs if r.explained is not None]
         labelled = [r for r in rs if label_applies(r)]
-        rows.append(Row(task, cond, llm_name(llm), n, sum(bool(r.label_correct) for r in labelled),
+        cost = sum(r.cost for r in rs) if all(cost_known(r) for r in rs) else None
+        rows.append(Row(task, cond, names.get(llm, llm), n, sum(bool(r.label_correct) for r in labelled),
                         sum(bool(r.functional_correct) for r in rs), sum(r.status == "error" for r in rs),
-                        sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, sum(r.cost for r in rs),
+                        sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, cost,
                         sum(r.duration_s for r in rs) / n, sum(fam), len(fam), sum(expl), len(expl), len(labelled),
-                        _filters(task, rs[0])))
+                        _filters(task, rs[0]), llm))
     return rows
 
 
@@ -100,29 +130,44 @@ def _filters(task: str, r: ResultRecord) -> tuple:
     return tuple(out + [("condition", r.condition), ("residual", r.residual), ("llm", r.llm)])
 
 
-def llm_name(spec: str) -> str:
-    """The LLM column: closed-world investigators (they know the zoo's answers) say so."""
-    return f"{spec} (closed-world)" if spec in CLOSED_WORLD else spec
-
-
 COLUMNS = ("task", "condition", "LLM", "n", "label acc", "family acc", "functional acc", "explained",
            "tool calls", "tokens", "cost $", "time s")
 
 
+def _cost(r: Row) -> str:
+    return "unknown" if r.cost is None else f"{r.cost:.4f}"
+
+
 def row_cells(r: Row) -> list[str]:
-    return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.label_total) if r.label_total else "n/a", fmt_acc(r.family_k, r.family_n),
-            fmt_acc(r.func_k, r.n), fmt_acc(r.explained_k, r.explained_n),
-            f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", f"{r.cost:.4f}", f"{r.seconds:.1f}"]
+    return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.label_total) if r.label_total else "n/a",
+            fmt_acc(r.family_k, r.family_n), fmt_acc(r.func_k, r.n), fmt_acc(r.explained_k, r.explained_n),
+            f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", _cost(r), f"{r.seconds:.1f}"]
+
+
+def compact_acc(k: int, n: int) -> str:
+    """k/n and the 95% Wilson interval in percent, `3/10 [11–60]`: a cell that fits a terminal."""
+    if not n:
+        return "-"
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} [{100 * lo:.0f}–{100 * hi:.0f}]"
 
 
 def rich_table(rows: list[Row]):
+    """The table for a terminal: accuracy cells compact (`k/n [lo–hi]`), and no id, name or path ever cut —
+    a long one folds onto the next line of its cell."""
     from rich.table import Table
 
-    t = Table(title="tracr-agent evaluation (95% Wilson intervals)")
+    t = Table(title="tracr-agent evaluation · k/n correct [95% Wilson interval, %]", title_justify="left")
     for c in COLUMNS:
-        t.add_column(c, justify="left" if c in ("task", "condition", "LLM") else "right")
+        left = c in ("task", "condition", "LLM")
+        t.add_column(c, justify="left" if left else "right", overflow="fold", no_wrap=not left,
+                     min_width=len(c) if not left else None)
     for r in rows:
-        t.add_row(*row_cells(r))
+        t.add_row(r.task, r.condition, r.llm, str(r.n),
+                  compact_acc(r.label_k, r.label_total) if r.label_total else "n/a",
+                  compact_acc(r.family_k, r.family_n), compact_acc(r.func_k, r.n),
+                  compact_acc(r.explained_k, r.explained_n), f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", _cost(r),
+                  f"{r.seconds:.1f}")
     return t
 
 
@@ -153,13 +198,15 @@ def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str], list[st
 
 VIEW_FILE = "view.html"
 """The batch viewer (`tracr-agent view DIR`) the report's rows link into."""
+CHART = PLOTS[0][0]
+"""The accuracy chart by condition × LLM, shown right after the headline."""
 
 
 def view_link(r: Row) -> str:
     """The viewer's episode list filtered to this row's episodes."""
     from urllib.parse import quote
 
-    return f"{VIEW_FILE}#" + "&".join(f"{k}={quote(v, safe='')}" for k, v in r.filters)
+    return f"{VIEW_FILE}#" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in r.filters)
 
 
 @dataclass
@@ -169,6 +216,7 @@ class Reports:
     failed_plots: list[str]
     warning: Optional[str] = None
     """Set when some episodes were scored with --unsafe-sandbox (shown atop both reports)."""
+    plots: list[str] = field(default_factory=list)
 
 
 def unsafe_warning(records: list[ResultRecord]) -> Optional[str]:
@@ -180,47 +228,81 @@ def unsafe_warning(records: list[ResultRecord]) -> Optional[str]:
             f"code ran without OS-level isolation (only rlimits and an audit hook it can switch off).")
 
 
-def write_reports(out_dir: Path, rows: list[Row], linked: bool = False) -> Reports:
+def write_reports(out_dir: Path, rows: list[Row], linked: bool = False,
+                  names: Optional[dict[str, str]] = None) -> Reports:
     """Writes the plots, report.md and report.html; a plot that fails is named in `failed_plots`
     (and in both reports) instead of stopping the rest. Episodes scored with --unsafe-sandbox
     (results.jsonl says which) put a warning at the top of both. `linked`: each row links into the
     batch viewer (VIEW_FILE, which the caller writes next to the reports)."""
     out_dir = Path(out_dir)
     records = read_results(out_dir)
+    names = llm_names(records, names)
     warning = unsafe_warning(records)
     plots, failed, skipped = _plots(rows)
     for name, data in plots:
         (out_dir / name).write_bytes(data)
+    chart = [(n, d) for n, d in plots if n == CHART]
+    others = [(n, d) for n, d in plots if n != CHART]
+    notes = failed + skipped
     cols = COLUMNS + (("episodes",) if linked else ())
-    md = ["# tracr-agent evaluation", ""] + ([f"> **⚠ {warning}**", ""] if warning else []) + [
-          f"Results: `{out_dir / 'results.jsonl'}`", "",
-          "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+
+    md = ["# tracr-agent evaluation", ""] + ([f"> **⚠ {warning}**", ""] if warning else [])
+    md += breakdown.headline_markdown(records, names) + [f"![{n}]({n})" for n, _ in chart] + [""]
+    md += [f"Results: `{out_dir / 'results.jsonl'}`", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     md += ["| " + " | ".join([c.replace("|", "\\|") for c in row_cells(r)]
                              + ([f"[view]({view_link(r)})"] if linked else [])) + " |" for r in rows]
-    md += [""] + breakdown.markdown(records)
-    md += [f"![{n}]({n})" for n, _ in plots] + [f"*{line}*" for line in failed + skipped]
+    md += [""] + breakdown.tables_markdown(records, names)
+    md += [f"![{n}]({n})" for n, _ in others] + [f"*{line}*" for line in notes] + [""]
+    md += breakdown.appendix_markdown(records)
     md_path = out_dir / "report.md"
-    md_path.write_text("\n".join(md) + "\n")
+    md_path.write_text("\n".join(md).rstrip() + "\n")
+
+    def imgs(items) -> str:
+        return "".join(f'<figure><img alt="{n}" src="data:image/png;base64,{base64.b64encode(d).decode()}"/>'
+                       "</figure>" for n, d in items)
+
     cells = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(r))
         + (f'<td><a href="{html.escape(view_link(r))}">view</a></td>' if linked else "") + "</tr>" for r in rows)
-    imgs = "".join(f'<figure><img alt="{n}" src="data:image/png;base64,{base64.b64encode(d).decode()}"/></figure>'
-                   for n, d in plots) + "".join(f"<p><em>{html.escape(line)}</em></p>" for line in failed + skipped)
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>tracr-agent evaluation</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "<style>body{font-family:sans-serif;margin:2em;color:#1d1d1f;background:#fff}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(-n+3){text-align:left}"
         "img{max-width:100%}.unsafe{background:#fdd;border:2px solid #c00;padding:8px;font-weight:bold}"
         "</style></head><body><h1>tracr-agent evaluation</h1>"
-        + (f"<p class='unsafe'>⚠ {html.escape(warning)}</p>" if warning else "") +
-        f"<table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr></thead>"
-        f"<tbody>{cells}</tbody></table>{breakdown.html_sections(records)}{imgs}</body></html>")
+        + (f"<p class='unsafe'>⚠ {html.escape(warning)}</p>" if warning else "")
+        + breakdown.headline_html(records, names) + imgs(chart)
+        + f"<h2>Results</h2><table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr></thead>"
+        f"<tbody>{cells}</tbody></table>{breakdown.tables_html(records, names)}{imgs(others)}"
+        + "".join(f"<p><em>{html.escape(line)}</em></p>" for line in notes)
+        + breakdown.appendix_html(records) + "</body></html>")
     html_path = out_dir / "report.html"
     html_path.write_text(page)
-    return Reports(md_path, html_path, failed, warning)
+    return Reports(md_path, html_path, failed, warning, [n for n, _ in plots])
 
 
-def load_rows(out_dir: Path) -> list[Row]:
+def load_rows(out_dir: Path, names: Optional[dict[str, str]] = None) -> list[Row]:
     """Every record must read: a corrupt line stops the report (one line naming it), never a
     table that silently leaves an episode out."""
-    return summarize(read_results(out_dir, strict=True))
+    records = read_results(out_dir, strict=True)
+    return summarize(records, names=llm_names(records, names))
+
+
+def parse_llm_names(values: list[str], specs: list[str]) -> dict[str, str]:
+    """`--llm-name` values: `SPEC=NAME` each, or (with one LLM in `specs`) a bare NAME; one UserError line
+    for a spec that is not there or a bare name with several LLMs."""
+    out: dict[str, str] = {}
+    for value in values:
+        spec, eq, name = value.rpartition("=")
+        if not eq:
+            if len(set(specs)) != 1:
+                raise UserError(f"--llm-name {value!r}: these results hold {len(set(specs))} LLMs; say which one "
+                                "as SPEC=NAME (e.g. --llm-name 'openai-compatible:qwen@http://host/v1=qwen')")
+            spec, name = specs[0], value
+        if spec not in specs:
+            raise UserError(f"--llm-name {value!r}: no LLM {spec!r} in these results (they hold: "
+                            f"{', '.join(sorted(set(specs)))})")
+        if not name.strip():
+            raise UserError(f"--llm-name {value!r}: the name is empty")
+        out[spec] = name.strip()
+    return out

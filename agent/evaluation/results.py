@@ -28,6 +28,8 @@ class _RecordHead(BaseModel):
     residual: Residual = Residual.LABELLED
     """`labelled` or `raw` (`--residual`); results from before the field read as labelled."""
     llm: str
+    llm_name: Optional[str] = None
+    """The name the LLM is shown by in reports and the viewer (`eval --llm-name`); None: from its spec."""
     trial: int
     status: str
     label: Optional[str] = None

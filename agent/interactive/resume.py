@@ -25,9 +25,18 @@ from tracr_agent.agent.render.live import LiveView, print_run_result
 from tracr_agent.tools.errors import UserError
 
 
+def status_line(kind: str, sid: str, config, path, events: list) -> str:
+    """What `resume` prints first, before anything loads: which episode goes on, and its counters so far."""
+    what = {"run": "run", "lab": "lab"}.get(kind, "session")
+    who = "" if kind == "lab" else f" · {config.llm}"
+    return (f"resuming {what} [bold]{sid}[/] · {config.condition}{who} · transcript {path} ({len(events)} events "
+            f"so far) " + LiveView().continue_from(events).counters())
+
+
 def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None, plain: bool = False,
-                   err_console: Optional[Console] = None) -> int:
-    """Continues the session from its last checkpoint, appending to the same transcript; returns the exit code."""
+                   err_console: Optional[Console] = None, on_start=None) -> int:
+    """Continues the session from its last checkpoint, appending to the same transcript; returns the exit code.
+    Its status line comes first, then `on_start()` (the sandbox's line), then the subject loads."""
     console = console or Console()
     err_console = err_console or Console(stderr=True)
     db = sessions_db()
@@ -56,7 +65,10 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
         raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
     config = row_config(meta)
     kind = meta.get("kind", "interactive")
-    backend = None if kind == "lab" else make_backend(config.llm, config.compat)
+    console.print(status_line(kind, sid, config, path, events), highlight=False, soft_wrap=True)
+    if on_start is not None:
+        on_start()
+    backend = None if kind == "lab" else make_backend(config.llm, config.compat, api_key_env=config.api_key_env)
     subject = config.subject.load()
     if subject.fingerprint != meta["fingerprint"]:
         raise UserError(f"session {sid}: the subject changed since the session started "
@@ -64,8 +76,6 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     store = SessionStore(db)
     try:
         if kind == "lab":
-            console.print(f"resuming lab [bold]{sid}[/] · {config.condition} · transcript {path} "
-                          f"({len(events)} events so far)", highlight=False, soft_wrap=True)
             driver = LabDriver(subject, config, console=console, plain=plain)
             episode = Episode(subject, config, transcript_path=path, session_id=sid, actor="human")
             return driver.run(episode, store, resumed=events)
@@ -74,8 +84,6 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
         driver = SessionDriver(backend, console, meta, verbose, plain)
         episode = Episode(subject, config, transcript_path=path, session_id=sid, listeners=[driver.show],
                           closed_world=backend.closed_world)
-        console.print(f"resuming session [bold]{sid}[/] · {config.condition} · {config.llm} · "
-                      f"transcript {path} ({len(events)} events so far)", highlight=False, soft_wrap=True)
         last_turn = next((e for e in reversed(events) if isinstance(e, tr.LLMResponse)), None)
         if last_turn is not None:  # where it stopped: the agent's last turn
             driver.show(last_turn)
@@ -90,8 +98,6 @@ def _resume_run(store, sid: str, meta: dict, config, events: list, subject, back
     """`resume` of a plain `run`: the live view (unless the run was --quiet), then what `run` prints."""
     quiet = bool(meta.get("quiet"))
     view = None if quiet else LiveView(console, verbose=verbose, plain=plain).continue_from(events)
-    console.print(f"resuming run [bold]{sid}[/] · {config.condition} · {config.llm} · transcript {meta['transcript']} "
-                  f"({len(events)} events so far)", highlight=False, soft_wrap=True)
     episode = Episode(subject, config, transcript_path=Path(meta["transcript"]), session_id=sid,
                       listeners=[view] if view else [], closed_world=backend.closed_world)
     try:

@@ -5,9 +5,11 @@
                                  functions (a lookup, not an investigation; marked closed-world)
 - `decompiler`                   the built-in decompiler: reconstructs the program from the internals (no LLM)
 - `replay:TRANSCRIPT`            the LLM responses recorded in a transcript, in order
-- `openai:MODEL`, `openai-compatible:MODEL@URL`, `PROVIDER:MODEL[@URL]`: an LLM (agent/backends/llm.py)
+- `openai:MODEL`, `openai-compatible:MODEL@URL`, `PROVIDER:MODEL[@URL]` (ours, or any LangChain
+  `init_chat_model` provider): an LLM (agent/backends/llm.py)
 
-Every command that takes `--llm` (run, eval, `--judge-llm`, resume) goes through `make_backend`.
+Every command that takes `--llm` (run, eval, `--judge-llm`, resume) goes through `make_backend`; the
+built-in investigators' names live in names.py (read by `--help` without loading any of them).
 """
 
 from __future__ import annotations
@@ -17,23 +19,15 @@ from typing import Optional
 
 from langchain_core.messages import AIMessage
 
-from tracr_agent.agent.backends.llm import PROVIDERS, Backend, check_compat, default_spec, llm_backend
+from tracr_agent.agent.backends.llm import PROVIDER_FORMS, Backend, check_compat, default_spec, llm_backend
 from tracr_agent.agent.backends.replay import ReplayChatModel
+from tracr_agent.agent.investigators.names import BUILT_IN, CLOSED_WORLD
 from tracr_agent.agent.records.transcript import LLMResponse, read_transcript
 from tracr_agent.tools.errors import UserError
 
-BUILT_IN = {"baseline": "openworld.investigator:OpenWorldInvestigator",
-            "baseline-closed": "baseline:BaselineInvestigator",
-            "decompiler": "decompiler.investigator:DecompilerInvestigator"}
-"""The investigators that need no LLM, by spec: module (under agent/investigators/) and class. Imported
-only when named, so an episode loads no other investigator's code (the open-world baseline never
-loads the closed-world one's zoo knowledge: tests/integration/test_openworld.py checks a whole episode)."""
-CLOSED_WORLD = frozenset({"baseline-closed"})
-"""Specs of investigators that know the zoo's answers: transcripts and reports mark them."""
-
 
 def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, timeout: float = 120.0,
-                 max_retries: int = 3) -> Backend:
+                 max_retries: int = 3, api_key_env: Optional[str] = None) -> Backend:
     """The investigator a spec names; without one, the environment's default (said in `announce`).
     An unknown or incomplete spec is one UserError line."""
     announce = ""
@@ -49,10 +43,10 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
         if not rest:
             raise UserError("replay needs a transcript: --llm replay:PATH")
         return Backend(spec, ReplayChatModel(responses=recorded_responses(rest)), announce=announce)
-    backend = llm_backend(spec, compat, announce, timeout, max_retries)
+    backend = llm_backend(spec, compat, announce, timeout, max_retries, api_key_env)
     if backend is None:
         raise UserError(f"unknown --llm {spec!r}: use {', '.join(BUILT_IN)}, openai:MODEL, "
-                        f"openai-compatible:MODEL@URL, {', '.join(f'{k}:MODEL' for k in PROVIDERS)} or replay:TRANSCRIPT")
+                        f"openai-compatible:MODEL@URL, {PROVIDER_FORMS} (any LangChain provider) or replay:TRANSCRIPT")
     return backend
 
 

@@ -22,10 +22,10 @@ from tracr_agent.tools.subjects.spec import SubjectSpec
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
-SCHEMA_MINOR = 2
+SCHEMA_MINOR = 3
 """Additive revision within SCHEMA_VERSION, stamped on every header written (docs/transcript-format.md):
 0 = the first release; 1 = `tool_result.origin`; 2 = the header holds the whole EpisodeConfig
-(`subject.spec`, `compat`, `static_hooks`, `static_inputs`)."""
+(`subject.spec`, `compat`, `static_hooks`, `static_inputs`); 3 = `api_key_env`."""
 
 
 class _Event(BaseModel):

@@ -164,10 +164,12 @@ def print_run_result(result, console: Console, err_console: Console, quiet: bool
 
     if quiet:
         pred = result.prediction
-        console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False)
+        console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False,
+                      soft_wrap=True)
         if result.score:
-            console.print(score_line(result.score))
+            console.print(score_line(result.score), soft_wrap=True)
     if result.error:
-        err_console.print(f"[red]episode error:[/] {escape(result.error)}")
-    console.print(f"transcript: {result.transcript}", markup=False)
+        err_console.print(f"[red]episode error:[/] {escape(result.error)}", soft_wrap=True)
+    # one unbroken line, whatever the terminal's width: scripts and people copy it whole
+    console.print(f"transcript: {result.transcript}", markup=False, highlight=False, soft_wrap=True)
     return 1 if result.status in ("error", "interrupted") else 0

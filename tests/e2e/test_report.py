@@ -54,10 +54,10 @@ def test_report_with_all_correct_all_wrong_and_errored_cells(tmp_path):
     assert "| length | full | baseline | 11 | 0/11 (0%, CI 0–26) |" in md
     assert "| hist | full | baseline | 2 | 0/2 (0%" in md
     assert "| (all tasks) | full | baseline | 19 | 6/19" in md
-    for png in ("accuracy.png", "accuracy_intervals.png", "accuracy_vs_tokens.png"):
+    for png in ("accuracy_by_condition.png", "accuracy.png", "accuracy_intervals.png", "accuracy_vs_tokens.png"):
         assert (d / png).read_bytes().startswith(b"\x89PNG"), png
         assert f"![{png}]({png})" in md
-    assert (d / "report.html").read_text().count("data:image/png;base64,") == 3
+    assert (d / "report.html").read_text().count("data:image/png;base64,") == 4
 
 
 def test_report_of_an_empty_results_file(tmp_path):
@@ -88,13 +88,13 @@ def test_a_failing_plot_leaves_the_reports_and_names_itself(tmp_path, monkeypatc
     assert "| reverse | full | baseline | 6 | 6/6" in md and "plot accuracy_vs_tokens.png failed" in md
     assert (d / "accuracy.png").is_file() and not (d / "accuracy_vs_tokens.png").exists()
     page = (d / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 and "plot accuracy_vs_tokens.png failed" in page
+    assert page.count("data:image/png;base64,") == 3 and "plot accuracy_vs_tokens.png failed" in page
 
     # every plot failing still writes both reports
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken)
     r = runner.invoke(app, ["report", str(d)])
     assert r.exit_code == 0, r.output
-    assert len([line for line in r.stderr.splitlines() if "warning" in line]) == 3
+    assert len([line for line in r.stderr.splitlines() if "warning" in line]) == 4
     assert "6/6" in (d / "report.md").read_text()
 
 
