@@ -18,15 +18,6 @@ def _split(values: Optional[List[str]]) -> list[str]:
     return out
 
 
-def _table_console():
-    """Headless runs (logs, pipes) get a wide console so the table is never squeezed."""
-    from rich.console import Console
-
-    from tracr_agent.agent.cli.main import console
-
-    return console if console.is_terminal else Console(width=max(console.width, 170))
-
-
 def _write_reports(out_dir, rows, names=None):
     """report.md/.html, plots and the batch viewer (view.html, which the reports' rows link into); a plot
     or a viewer that failed gets one warning line, the rest is written. Returns (the reports, the viewer's
@@ -61,17 +52,25 @@ def _write_reports(out_dir, rows, names=None):
 
 
 def _print_table(rows, as_json: bool) -> None:
-    """The report's table: rich in a terminal (wide when piped, so nothing is squeezed), or one `cell`
-    object per row (--json)."""
-    from tracr_agent.agent.evaluation.report import rich_table
+    """The report's table (nothing in it cut: agent/render/tables.py; a log or a pipe gets a wide one), or
+    one `cell` object per row (--json)."""
+    from rich.console import Console
+
+    from tracr_agent.agent.cli.main import console
+    from tracr_agent.agent.evaluation.report import TERMINAL_COLUMNS, TERMINAL_TITLE, terminal_cells
+    from tracr_agent.agent.render.tables import natural_width, print_table
 
     if as_json:
         from tracr_agent.agent.evaluation.json_output import cell_object, line
 
         for row in rows:
             typer.echo(line(cell_object(row)))
-    else:
-        _table_console().print(rich_table(rows))
+        return
+    cells = terminal_cells(rows)
+    out = console if console.is_terminal else Console(width=max(console.width, natural_width(
+        list(TERMINAL_COLUMNS), cells)), highlight=False)
+    print_table(out, TERMINAL_TITLE, list(TERMINAL_COLUMNS), cells,
+                right=frozenset(TERMINAL_COLUMNS[3:]))
 
 
 def _written(reports, view) -> str:

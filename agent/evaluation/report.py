@@ -152,23 +152,16 @@ def compact_acc(k: int, n: int) -> str:
     return f"{k}/{n} [{100 * lo:.0f}–{100 * hi:.0f}]"
 
 
-def rich_table(rows: list[Row]):
-    """The table for a terminal: accuracy cells compact (`k/n [lo–hi]`), and no id, name or path ever cut —
-    a long one folds onto the next line of its cell."""
-    from rich.table import Table
+TERMINAL_COLUMNS = ("task", "condition", "LLM", "n", "label", "family", "functional", "explained", "calls",
+                    "tokens", "cost $", "s")
+TERMINAL_TITLE = "tracr-agent evaluation · k/n correct [95% Wilson interval, %] · mean calls, tokens, s per episode"
 
-    t = Table(title="tracr-agent evaluation · k/n correct [95% Wilson interval, %]", title_justify="left")
-    for c in COLUMNS:
-        left = c in ("task", "condition", "LLM")
-        t.add_column(c, justify="left" if left else "right", overflow="fold", no_wrap=not left,
-                     min_width=len(c) if not left else None)
-    for r in rows:
-        t.add_row(r.task, r.condition, r.llm, str(r.n),
-                  compact_acc(r.label_k, r.label_total) if r.label_total else "n/a",
-                  compact_acc(r.family_k, r.family_n), compact_acc(r.func_k, r.n),
-                  compact_acc(r.explained_k, r.explained_n), f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", _cost(r),
-                  f"{r.seconds:.1f}")
-    return t
+
+def terminal_cells(rows: list[Row]) -> list[list[str]]:
+    """The table for a terminal: accuracy cells compact (`k/n [lo–hi]`), as TERMINAL_COLUMNS."""
+    return [[r.task, r.condition, r.llm, str(r.n), compact_acc(r.label_k, r.label_total) if r.label_total else "n/a",
+             compact_acc(r.family_k, r.family_n), compact_acc(r.func_k, r.n), compact_acc(r.explained_k, r.explained_n),
+             f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", _cost(r), f"{r.seconds:.1f}"] for r in rows]
 
 
 def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str], list[str]]:
