@@ -83,7 +83,9 @@ class _Handler(BaseHTTPRequestHandler):
             if server.closed.wait(step):
                 return
             step = 503
-        fmt = FORMATS.get(self.path.split("?")[0])
+        path = self.path.split("?")[0]
+        # OpenAI's shape at any chat-completions path (Azure's carries the deployment: /openai/deployments/D/…)
+        fmt = FORMATS.get(path) or (openai_reply if path.endswith("/chat/completions") else None)
         if fmt is None or isinstance(step, int):
             status = 404 if fmt is None else step
             data = json.dumps({"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}).encode()

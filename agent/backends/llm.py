@@ -213,6 +213,21 @@ def check_compat(compat: Optional[str]) -> str:
 
 _PIP = re.compile(r"pip install (?:-U )?[`'\"]?([A-Za-z0-9_.\-\[\]]+)")
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+URL_KWARGS = {"azure_openai": "azure_endpoint", "bedrock": "endpoint_url", "bedrock_converse": "endpoint_url"}
+"""The client argument a passed-through provider takes `@URL` in, where it is not `base_url`."""
+
+
+def _in_a_line(e: Exception) -> str:
+    """An exception in one line: pydantic's first error by itself (its first line only counts errors)."""
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            return f"{'.'.join(map(str, first.get('loc', ()))) or type(e).__name__}: {first['msg']}".lstrip(": ")
+        except (TypeError, IndexError, KeyError):
+            pass
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return f"{type(e).__name__}: {lines[0] if lines else ''}"
 
 
 def _passed_through(kind: str, rest: str, prepare, announce: str, forced: dict, timeout: float,
@@ -234,7 +249,7 @@ def _passed_through(kind: str, rest: str, prepare, announce: str, forced: dict, 
     if key:
         kwargs["api_key"] = key
     if at:
-        kwargs["base_url"] = url
+        kwargs[URL_KWARGS.get(kind, "base_url")] = url
     try:
         chat = init_chat_model(model, model_provider=kind, **kwargs)
     except ImportError as e:
@@ -246,9 +261,9 @@ def _passed_through(kind: str, rest: str, prepare, announce: str, forced: dict, 
             known = str(e).split("Supported model providers are:")[-1].strip().rstrip(".")
             raise UserError(f"unknown --llm {kind}:…: not one of ours nor a provider LangChain's init_chat_model "
                             f"knows ({known})") from None
-        raise UserError(f"--llm {kind}:{rest}: {str(e).strip().splitlines()[0]}") from None
+        raise UserError(f"--llm {kind}:{rest}: {_in_a_line(e)}") from None
     except Exception as e:  # noqa: BLE001 — a client refusing its settings (no key, a bad region): its own words
-        raise UserError(f"--llm {kind}:{rest}: {type(e).__name__}: {str(e).strip().splitlines()[0]}") from None
+        raise UserError(f"--llm {kind}:{rest}: {_in_a_line(e)}") from None
     spec = f"{kind}:{rest}"
     announce = "; ".join(x for x in (announce, unpriced_note(spec)) if x)
     return Backend(spec, chat, prepare, None, announce, forced_bind_kwargs=forced, timeout=timeout,

@@ -35,7 +35,8 @@ def heat_style(v: float, scale: float) -> Style:
     a = 0.0 if scale <= 0 else min(1.0, abs(v) / scale)
     target = (0.15, 0.39, 0.92) if v >= 0 else (0.86, 0.15, 0.15)
     bg = tuple(1 - a * (1 - c) for c in target)
-    return Style(bgcolor=_rgb(*bg), color="white" if a > 0.55 else "black")
+    # the text's colour is chosen against the cell's own background, so it is exact too
+    return Style(bgcolor=_rgb(*bg), color=_rgb(1, 1, 1) if a > 0.55 else _rgb(0, 0, 0))
 
 
 def value_style(value: str) -> Style:

@@ -15,7 +15,8 @@ import json
 from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.panel import Panel
-from rich.syntax import Syntax
+from rich.style import Style
+from rich.syntax import ANSISyntaxTheme, Syntax
 from rich.text import Text
 
 from tracr_agent.agent.records import transcript as tr
@@ -26,6 +27,19 @@ from tracr_agent.agent.scoring.verdicts import Score
 PREVIEW_LINES = 8
 PREVIEW_PICTURES = 1
 """Grids drawn per result without --verbose (a json read of 5 inputs × 3 hooks holds 15)."""
+
+
+def _code_theme() -> ANSISyntaxTheme:
+    """Python in the terminal's own colours, none of them white, black or yellow: readable on a light
+    background as on a dark one (rich's ansi themes write plain text white or black)."""
+    from pygments.token import Comment, Keyword, Name, Number, Operator, String, Token
+
+    return ANSISyntaxTheme({Token: Style(), Comment: Style(dim=True, italic=True), Keyword: Style(color="magenta", bold=True),
+                            Name.Function: Style(color="blue"), Name.Builtin: Style(color="cyan"),
+                            String: Style(color="green"), Number: Style(color="cyan"), Operator: Style(bold=True)})
+
+
+CODE_THEME = _code_theme()
 
 
 class LiveView:
@@ -75,7 +89,7 @@ class LiveView:
             self.cost += ev.cost
             if self._show("llm"):
                 head = f"[bold cyan]turn {ev.step}[/] {self.counters()}"
-                c.print(head)
+                c.print(head, highlight=False)
                 if ev.text.strip():
                     c.print(Text(ev.text.strip(), style="italic"))
         elif isinstance(ev, tr.ToolCallEvent):
@@ -86,7 +100,7 @@ class LiveView:
                     args = ev.args if isinstance(ev.args, str) else json.dumps(ev.args, ensure_ascii=False)
                 else:
                     args = compact_args(ev.name, ev.args, width=60)
-                c.print(Text.assemble(("  → ", "bold magenta"), (ev.name, "bold magenta"), " ", args))
+                c.print(Text.assemble(("  → ", "bold magenta"), (ev.name, "bold magenta"), (" " + args) if args else ""))
         elif isinstance(ev, tr.ToolResultEvent):
             args = self.args.get(ev.call_id)
             grid = None if self.plain else result_renderable(ev.text, ev.is_error, ev.name, args,
@@ -98,25 +112,27 @@ class LiveView:
                 text = ev.text if self.plain else readable_text(ev.text)
                 body, more = (text, 0) if self.verbose else cut_lines(text, PREVIEW_LINES)
                 if more:
-                    body += f"\n… {more} more lines (--verbose shows all)"
+                    body += f"\n… {more} more line{'s' if more > 1 else ''} (--verbose shows all)"
                 c.print(Panel(Text(body, style="red" if ev.is_error else ""), title=f"{ev.name} · {ev.latency_ms:.0f} ms",
                               title_align="left", border_style="red" if ev.is_error else "dim", expand=False))
         elif isinstance(ev, tr.LimitEvent):
-            c.print(f"[bold magenta]limit reached:[/] {ev.limit} ({ev.value:g}) — the agent must commit now")
+            c.print(f"[bold magenta]limit reached:[/] {ev.limit} ({ev.value:g}) — the agent must commit now",
+                    highlight=False)
         elif isinstance(ev, tr.HumanEvent):
             if self._show("human"):
                 c.print(f"[bold green]human {ev.action}[/]" + (f": {ev.text}" if ev.text else "")
-                        + (f" {json.dumps(ev.args)}" if ev.args is not None else ""))
+                        + (f" {json.dumps(ev.args)}" if ev.args is not None else ""), highlight=False)
         elif isinstance(ev, tr.PredictionEvent):
             c.print(Panel.fit(
                 Text.assemble(("label: ", "bold"), ev.label, "\n", ("confidence: ", "bold"), f"{ev.confidence:g}",
                               "\n", ("description: ", "bold"), ev.description),
                 title="prediction" + (" (forced)" if ev.forced else ""), border_style="green"))
-            c.print(Syntax(ev.implementation.rstrip(), "python", theme="ansi_dark", line_numbers=False))
+            c.print(Syntax(ev.implementation.rstrip(), "python", theme=CODE_THEME, line_numbers=False,
+                           background_color="default"))
         elif isinstance(ev, tr.ScoreEvent):
-            c.print(score_line(ev.score))
+            c.print(score_line(ev.score), highlight=False)
         elif isinstance(ev, tr.ErrorEvent):
-            c.print(f"[bold red]error[/] ({ev.where}): {ev.message}")
+            c.print(f"[bold red]error[/] ({ev.where}): {ev.message}", highlight=False)
         elif isinstance(ev, tr.EndEvent):
             c.rule(f"{ev.status} · {ev.tool_calls} tool calls · {ev.llm_turns} turns · {ev.tokens} tokens · "
                    f"${ev.cost:.4f} · {ev.duration_s:.1f}s")

@@ -192,9 +192,9 @@ def _num(v) -> str:
 def episode_list_html(batch: Batch) -> str:
     eps = batch.episodes
     names = llm_names(eps)
-    dims = [("task", "task")] + column_dims(eps)
-    if ("condition", "condition") not in dims:
-        dims.insert(1, ("condition", "condition"))  # always a column of the list, even when it does not vary
+    # task, condition and LLM are always columns of the list (a residual mode only when it varies)
+    dims = [("task", "task"), ("condition", "condition"), ("llm", "LLM")] + [
+        d for d in column_dims(eps) if d[0] not in ("condition", "llm")]
     selects = []
     for key, name in dims:
         values = sorted({_value(e, key) for e in eps}, key=_order(key))

@@ -201,7 +201,8 @@ var tracrDraw = (function () {
     if (lines.length > SHOWN) {
       var more = document.createElement('details');
       more.className = 'more';
-      more.innerHTML = '<summary>… ' + (lines.length - SHOWN) + ' more lines</summary><pre class="rest'
+      var left = lines.length - SHOWN;
+      more.innerHTML = '<summary>… ' + left + ' more line' + (left > 1 ? 's' : '') + '</summary><pre class="rest'
         + (pre.classList.contains('error') ? ' error' : '') + '"><code></code></pre>';
       more.querySelector('code').textContent = lines.slice(SHOWN).join('\\n');
       pre.parentNode.insertBefore(more, pre.nextSibling);
