@@ -1,4 +1,5 @@
-"""Benchmark: generated tasks per minute (sampled, filtered, compiled, verified) and rejections by reason.
+"""Benchmark: generated tasks per minute (sampled, filtered, compiled, verified), rejections by reason, and
+what the accepted programs do per difficulty (steps, attention patterns, depth, layers).
 
     python benchmarks/generate.py                      # 25 tasks at each difficulty 1-4 (100), seed 0
     python benchmarks/generate.py --count 5 --difficulty 1-2 --seed 3 --jobs 2
@@ -42,16 +43,18 @@ def main() -> None:
     from rich.table import Table
 
     from tracr_agent.tools.subjects.generate.ids import ids_for, parse_difficulties
-    from tracr_agent.tools.subjects.generate.registry import ensure, rejection_counts, worker_pool
+    from tracr_agent.tools.subjects.generate.registry import accepted_rows, ensure, rejection_counts, worker_pool
+    from tracr_agent.tools.subjects.generate.stats import COLUMNS, distribution
     from tracr_agent.tools.subjects.tasks import load_task
 
-    console = Console()
+    console = Console(width=120)
     difficulties = parse_difficulties(args.difficulty)
     table = Table(title=f"generate: seed {args.seed}, {args.count} per difficulty, --jobs {args.jobs}, fresh cache")
     pool = worker_pool(args.jobs) if args.jobs > 1 else None
     for col in ("difficulty", "tasks", "candidates", "seconds", "CPU s", "tasks/min", "s/candidate (accepted, rejected)"):
         table.add_column(col, justify="right")
     reasons: Counter = Counter()
+    features: dict[int, list[dict]] = {}
     t_all, c_all, n_tasks, n_cand = time.monotonic(), cpu_seconds(), 0, 0
     for d in difficulties:
         t0, c0 = time.monotonic(), time.process_time()
@@ -61,6 +64,7 @@ def main() -> None:
                       pool=pool, jobs=args.jobs)
         secs = time.monotonic() - t0
         reasons.update(rejection_counts(rows))
+        features[d] = [r["features"] for r in accepted_rows(rows)[:args.count]]
         acc = [r["seconds"] for r in rows if r["reason"] is None]
         rej = [r["seconds"] for r in rows if r["reason"] is not None]
         cpu = "-" if pool is not None else f"{time.process_time() - c0:.0f}"  # workers' CPU is known at the end
@@ -80,6 +84,12 @@ def main() -> None:
     console.print(f"rejection rate {100 * (n_cand - n_tasks) / n_cand:.0f}% of {n_cand} candidates; by reason:")
     for reason, c in reasons.most_common():
         console.print(f"  {reason}: {c} ({100 * c / n_cand:.0f}%)")
+    grid = Table(title="what the accepted programs do: min-max (mean) per difficulty")
+    for col in COLUMNS:
+        grid.add_column(col, justify="right", no_wrap=True)
+    for row in distribution(features):
+        grid.add_row(*row)
+    console.print(grid)
     t0 = time.monotonic()
     for gid in ids_for(args.seed, difficulties, args.count):
         load_task(str(gid))

@@ -24,15 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from tracr_agent.tools.subjects.generate.ids import ids_for
+
 DEFAULT_TASKS = [
     # zoo: explained in `full` / `blackbox` (README) ...
     "reverse", "sort", "hist", "shift_by", "max_broadcast", "mean_tokens", "frac_prevs",
     # ... and beyond the search (these spend its whole budget: five searches)
     "is_sorted", "palindrome_check",
-    # generated, seed 1 (gen-1-1-9 and gen-1-2-4 beyond the search)
-    "gen-1-1-0", "gen-1-1-1", "gen-1-1-2", "gen-1-1-3", "gen-1-1-4", "gen-1-1-9",
-    "gen-1-2-0", "gen-1-2-1", "gen-1-2-2", "gen-1-2-3", "gen-1-2-4",
-    "gen-1-3-0", "gen-1-3-1", "gen-1-3-2", "gen-1-3-3",
+    # generated, seed 1: the first five at difficulties 1-3 (picked through the generator's ids)
+    *(str(g) for g in ids_for(1, [1, 2, 3], 5)),
 ]
 
 

@@ -23,22 +23,34 @@ def _ms(fn) -> float:
     return 1000 * (time.perf_counter() - t0)
 
 
-def measure(task: str, transform: str | None) -> dict:
+def session(task: str, transform: str | None):
+    """(the subject, a `call(name, args)` of its tools as the agent makes them in whitebox): freshly loaded,
+    so nothing is kept from an earlier call, with its bridge built before any clock starts."""
     from tracr_agent.tools.subjects.tasks import load_task
-    from tracr_agent.tools.subjects.subject import standard_hooks
     from tracr_agent.tools.subjects.transforms import apply_transform
     from tracr_agent.tools.suite import ToolContext, call_tool
-    from tracr_agent.tools.suite.activations import hook_kind
 
     subject = load_task(task)
     if transform:
         subject = apply_transform(subject, transform)
-    subject.run([subject.vocab[:1]])  # the bridge, loaded before the clock starts
+    subject.run([subject.vocab[:1]])
     ctx = ToolContext(condition="whitebox")
 
-    def probe(hook, prop):
-        r = call_tool(subject, "probe", {"hook": hook, "property": prop}, ctx)
+    def call(name: str, args: dict) -> None:
+        r = call_tool(subject, name, args, ctx)
         assert not r.is_error, r.text
+
+    return subject, call
+
+
+def measure(task: str, transform: str | None) -> dict:
+    from tracr_agent.tools.subjects.subject import standard_hooks
+    from tracr_agent.tools.suite.activations import hook_kind
+
+    subject, call = session(task, transform)
+
+    def probe(hook, prop):
+        call("probe", {"hook": hook, "property": prop})
 
     last = f"blocks.{subject.n_layers - 1}.hook_resid_post"
     first = _ms(lambda: probe(last, "token"))

@@ -6,8 +6,8 @@ This runs decompiler episodes (real tracr subjects, real forward passes, real sc
 checks recorded, and prints, per check, how many numerical comparisons were made, the largest
 difference among those that passed, and how many differences fell within a factor of two of the
 tolerance (in (NUM_TOL/2, 2*NUM_TOL]: where a change of tolerance would change a decision).
-Usage: python benchmarks/tolerance_margins.py [TASK ...] (default: the decompiler tests' 20 tasks,
-labelled and raw).
+Usage: python benchmarks/tolerance_margins.py [TASK ...] (default: ten zoo tasks of the decompiler tests
+and the first three generated programs of seed 1 at each difficulty, labelled and raw).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tracr_agent.tools.subjects.generate.ids import ids_for
+
 TASKS = ["sort", "reverse", "length", "frac_prevs", "pair_balance", "shuffle_dyck", "sort_freq", "nary_sequencemap",
-         "count_less_freq", "running_mean", "gen-1-1-0", "gen-1-1-1", "gen-1-1-3", "gen-1-1-4", "gen-1-2-0",
-         "gen-1-2-1", "gen-1-2-2", "gen-1-3-0", "gen-1-3-1", "gen-1-3-2"]
+         "count_less_freq", "running_mean", *(str(g) for g in ids_for(1, [1, 2, 3, 4], 3))]
 
 
 def main(tasks: list[str]) -> None:

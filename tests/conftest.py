@@ -46,6 +46,7 @@ def pytest_collection_modifyitems(config, items):
 # The longest single tests of the suite (measured from an empty cache on 2 cores: the llama-cpp episode ~100 s with its
 # server, the zoo verification ~35 s, the generated tasks 11-31 s per difficulty), then the rest of the slow tier.
 LONGEST = ("test_compile_all_verify_agrees_everywhere", "test_episode_through_openai_compatible_server",
+           "test_no_generated_program_has_a_step_that_does_nothing_many_seeds",
            "test_thirty_generated_tasks_across_difficulties_are_faithful")
 
 

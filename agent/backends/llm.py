@@ -12,7 +12,10 @@ one place, agent/investigators/registry.py (`make_backend`); this module builds 
 
 `check_reachable` asks an endpoint named by URL whether it answers before an episode starts (`run`, `eval`).
 Server quirks are handled by a named compatibility mode (`--compat llama-cpp`),
-applied to the outgoing messages only, never in the main path.
+applied to the outgoing messages only, never in the main path. So are Anthropic's prompt-cache
+markers (`anthropic_cache_marks`). Sampling is the provider's default unless `--temperature` is
+given; what was sent (temperature, reasoning effort, the reply's token cap) is on the `Backend`, so
+the transcript header records it. Prices and token usage: pricing.py.
 """
 
 from __future__ import annotations
@@ -22,15 +25,16 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
+from tracr_agent.agent.backends.pricing import FREE, OPENAI_PRICES, PROVIDER_PRICES, Price, TokenUsage, price_of, unpriced_note
+from tracr_agent.agent.backends.tool_args import checked_mistral_class, checked_openai_class
 from tracr_agent.tools.errors import UserError
 
 ENV_LLM = "TRACR_AGENT_LLM"
 ENV_COMPAT = "TRACR_AGENT_COMPAT"
 DEFAULT_OPENAI_MODEL = "o4-mini"
 REASONING = re.compile(r"^(o\d|gpt-5)")
-# USD per million tokens (input, output); unknown models cost 0 and say so.
-PRICES = {"o1": (15.0, 60.0), "o3": (2.0, 8.0), "o4-mini": (1.1, 4.4), "o3-mini": (1.1, 4.4),
-          "gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6), "gpt-4.1": (2.0, 8.0), "gpt-4.1-mini": (0.4, 1.6)}
+ANTHROPIC_MAX_TOKENS = 8192
+"""The Messages API requires a cap on the reply's tokens."""
 COMPAT_MODES = ("none", "llama-cpp")
 COMPATIBLE_KEY_ENV = "OPENAI_COMPATIBLE_API_KEY"
 """Where an openai-compatible endpoint's key is read from without --api-key-env."""
@@ -41,7 +45,8 @@ class Backend:
     spec: str
     chat_model: Any
     prepare: Callable[[list], list] = field(default=lambda msgs: msgs)
-    price: Optional[tuple[float, float]] = None
+    price: Optional[Price] = FREE
+    """USD per million tokens; None: unknown (an LLM without a known price and no --price)."""
     announce: str = ""
     bind_kwargs: dict = field(default_factory=dict)
     """Extra arguments for bind_tools (e.g. tool_choice) in normal turns…"""
@@ -58,6 +63,14 @@ class Backend:
 
     closed_world: bool = False
     """The investigator knows the zoo's answers (`baseline-closed`): its results are lookups, marked so."""
+    deterministic: bool = False
+    """Given the same prompt it always answers the same (the built-in investigators, replay)."""
+    temperature: Optional[float] = None
+    """The sampling temperature sent with every request (None: the provider's default)."""
+    reasoning_effort: Optional[str] = None
+    """The reasoning effort sent (OpenAI's reasoning models), or None."""
+    max_output_tokens: Optional[int] = None
+    """The cap on a reply's tokens sent with every request (None: the provider's default)."""
 
     def with_limits(self, limits) -> "Backend":
         """This backend for an episode with these limits: an investigator that plans its tool calls
@@ -65,10 +78,19 @@ class Backend:
         configure = getattr(self.chat_model, "with_limits", None)
         return replace(self, chat_model=configure(limits)) if configure is not None and limits else self
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        if not self.price:
-            return 0.0
-        return (input_tokens * self.price[0] + output_tokens * self.price[1]) / 1e6
+    @property
+    def priced(self) -> bool:
+        """Whether the cost of its calls is known."""
+        return self.price is not None
+
+    def cost(self, usage: TokenUsage) -> Optional[float]:
+        """The cost of one reply (cached input at its own price), or None when the price is unknown."""
+        return None if self.price is None else self.price.cost(usage)
+
+    def sampling(self) -> dict:
+        """What the transcript header records about how it samples."""
+        return {"temperature": self.temperature, "reasoning_effort": self.reasoning_effort,
+                "max_output_tokens": self.max_output_tokens}
 
 
 def default_spec() -> tuple[str, str]:
@@ -108,38 +130,48 @@ class Provider:
     """The environment variable holding the API key (None: a local server needs none)."""
     url_kwarg: Optional[str]
     """The client argument that takes a base URL (for `PROVIDER:MODEL@URL`)."""
-    prices: dict = field(default_factory=dict)
-    """USD per million tokens (input, output) by model-name prefix; the longest matching prefix wins."""
     extra: str = ""
     free: bool = False
     """Runs locally: every model costs 0 and that is no surprise."""
 
 
 PROVIDERS = {
-    "anthropic": Provider("langchain-anthropic", "langchain_anthropic", "ANTHROPIC_API_KEY", "base_url",
-                          {"claude-opus-4": (15.0, 75.0), "claude-sonnet-4": (3.0, 15.0), "claude-haiku-4": (1.0, 5.0),
-                           "claude-3-7-sonnet": (3.0, 15.0), "claude-3-5-sonnet": (3.0, 15.0),
-                           "claude-3-5-haiku": (0.8, 4.0), "claude-3-haiku": (0.25, 1.25)}, "anthropic"),
-    "google_genai": Provider("langchain-google-genai", "langchain_google_genai", "GOOGLE_API_KEY", None,
-                             {"gemini-2.5-pro": (1.25, 10.0), "gemini-2.5-flash-lite": (0.1, 0.4),
-                              "gemini-2.5-flash": (0.3, 2.5), "gemini-2.0-flash": (0.1, 0.4)}, "google-genai"),
-    "mistralai": Provider("langchain-mistralai", "langchain_mistralai", "MISTRAL_API_KEY", "endpoint",
-                          {"mistral-large": (2.0, 6.0), "mistral-medium": (0.4, 2.0), "mistral-small": (0.1, 0.3),
-                           "codestral": (0.3, 0.9)}, "mistralai"),
+    "anthropic": Provider("langchain-anthropic", "langchain_anthropic", "ANTHROPIC_API_KEY", "base_url", "anthropic"),
+    "google_genai": Provider("langchain-google-genai", "langchain_google_genai", "GOOGLE_API_KEY", "base_url", "google-genai"),
+    "mistralai": Provider("langchain-mistralai", "langchain_mistralai", "MISTRAL_API_KEY", "endpoint", "mistralai"),
     "ollama": Provider("langchain-ollama", "langchain_ollama", None, "base_url", extra="ollama", free=True),
 }
 
 
-def price_of(table: dict, model: str) -> Optional[tuple[float, float]]:
-    """The price of `model`: an exact entry, else the longest prefix (dated ids like claude-sonnet-4-2025…)."""
-    if model in table:
-        return table[model]
-    prefixes = [p for p in table if model.startswith(p)]
-    return table[max(prefixes, key=len)] if prefixes else None
+def anthropic_cache_marks(messages: list) -> list:
+    """Anthropic's prompt caching: a cache_control marker on the system prompt and on the last message
+    (the prefix the next request repeats), on copies; the transcript keeps the messages as they were.
+    Every system, user and tool message is sent as content blocks, marked or not, so a message reads
+    the same in the request that marks it and in the later ones that repeat it (a cached prefix)."""
+    marker = {"type": "ephemeral"}
+
+    def as_blocks(m, mark: bool):
+        if m.type not in ("system", "human", "tool"):
+            return m
+        blocks = [{"type": "text", "text": m.content}] if isinstance(m.content, str) else [dict(b) for b in m.content]
+        if not blocks or (blocks[-1].get("type") == "text" and not blocks[-1].get("text")):
+            return m  # empty text can carry no block (nor a marker)
+        if mark:
+            blocks[-1]["cache_control"] = marker
+        return m.model_copy(update={"content": blocks})
+
+    last = len(messages) - 1
+    return [as_blocks(m, m.type == "system" or (i == last and m.type in ("human", "tool")))
+            for i, m in enumerate(messages)]
 
 
-def unpriced_note(spec: str) -> str:
-    return f"no price known for {spec}: its cost is counted as $0 (so --max-cost cannot stop it)"
+def _with_priced(backend: Backend, price_override: Optional[Price], found: Optional[Price]) -> Backend:
+    """The backend with `--price` when given, else the table's price; an unknown one is announced."""
+    price = price_override or found
+    backend.price = price
+    if price is None:
+        backend.announce = "; ".join(x for x in (backend.announce, unpriced_note(backend.spec)) if x)
+    return backend
 
 
 def api_key(api_key_env: Optional[str], default_env: Optional[str] = None, default: Optional[str] = None) -> Optional[str]:
@@ -166,7 +198,8 @@ def llm_help(built_in) -> str:
 
 
 def _provider_backend(kind: str, rest: str, prepare, announce: str, forced: dict, timeout: float,
-                      max_retries: int, key: Optional[str] = None) -> Backend:
+                      max_retries: int, temperature: Optional[float], price: Optional[Price],
+                      key: Optional[str] = None) -> Backend:
     import importlib.util
 
     p = PROVIDERS[kind]
@@ -183,7 +216,7 @@ def _provider_backend(kind: str, rest: str, prepare, announce: str, forced: dict
     from langchain.chat_models import init_chat_model
 
     # No client retries (backends/reply.py retries within the episode's wall time), as for OpenAI.
-    kwargs: dict = {"temperature": 0}
+    kwargs: dict = {} if temperature is None else {"temperature": temperature}
     if key:
         kwargs["api_key"] = key
     if kind == "ollama":
@@ -191,16 +224,24 @@ def _provider_backend(kind: str, rest: str, prepare, announce: str, forced: dict
     else:
         kwargs.update(timeout=timeout, max_retries=0)
     if kind == "anthropic":
-        kwargs["max_tokens"] = 8192  # the Messages API requires a cap on the reply
+        kwargs["max_tokens"] = ANTHROPIC_MAX_TOKENS
     if at:
         kwargs[p.url_kwarg] = url
-    chat = init_chat_model(model, model_provider=kind, **kwargs)
-    price = (0.0, 0.0) if p.free else price_of(p.prices, model)
-    spec = f"{kind}:{rest}"
-    if price is None:
-        announce = "; ".join(x for x in (announce, unpriced_note(spec)) if x)
-    return Backend(spec, chat, prepare, price, announce, forced_bind_kwargs=forced, timeout=timeout,
-                   max_retries=max_retries, timeout_per_call=kind == "anthropic")
+    if kind == "mistralai":  # OpenAI's wire format: non-object arguments must not crash the reply
+        chat = checked_mistral_class()(model=model, **kwargs)
+    else:
+        chat = init_chat_model(model, model_provider=kind, **kwargs)
+    if kind == "anthropic":
+        prepare = _then(prepare, anthropic_cache_marks)
+    backend = Backend(f"{kind}:{rest}", chat, prepare, None, announce, forced_bind_kwargs=forced, timeout=timeout,
+                      max_retries=max_retries, timeout_per_call=kind == "anthropic",
+                      temperature=getattr(chat, "temperature", temperature),  # what the client sends by default
+                      max_output_tokens=kwargs.get("max_tokens"))
+    return _with_priced(backend, price, FREE if p.free else price_of(PROVIDER_PRICES.get(kind, {}), model))
+
+
+def _then(first: Callable[[list], list], second: Callable[[list], list]) -> Callable[[list], list]:
+    return lambda msgs: second(first(msgs))
 
 
 def check_compat(compat: Optional[str]) -> str:
@@ -231,8 +272,10 @@ def _in_a_line(e: Exception) -> str:
 
 
 def _passed_through(kind: str, rest: str, prepare, announce: str, forced: dict, timeout: float,
-                    max_retries: int, key: Optional[str]) -> Backend:
-    """Any other provider LangChain's `init_chat_model` knows: the client it builds, no price known. A
+                    max_retries: int, temperature: Optional[float], price: Optional[Price],
+                    key: Optional[str]) -> Backend:
+    """Any other provider LangChain's `init_chat_model` knows: the client it builds, no price known unless
+    `--price` gives one. A
     provider it does not know, a package that is missing, a client that refuses its settings (no key): one
     UserError line each."""
     import importlib.util
@@ -245,7 +288,9 @@ def _passed_through(kind: str, rest: str, prepare, announce: str, forced: dict, 
                         f"langchain-{kind.replace('_', '-')}")
     from langchain.chat_models import init_chat_model
 
-    kwargs: dict = {"temperature": 0, "timeout": timeout, "max_retries": 0}
+    kwargs: dict = {"timeout": timeout, "max_retries": 0}
+    if temperature is not None:
+        kwargs["temperature"] = temperature
     if key:
         kwargs["api_key"] = key
     if at:
@@ -264,16 +309,19 @@ def _passed_through(kind: str, rest: str, prepare, announce: str, forced: dict, 
         raise UserError(f"--llm {kind}:{rest}: {_in_a_line(e)}") from None
     except Exception as e:  # noqa: BLE001 — a client refusing its settings (no key, a bad region): its own words
         raise UserError(f"--llm {kind}:{rest}: {_in_a_line(e)}") from None
-    spec = f"{kind}:{rest}"
-    announce = "; ".join(x for x in (announce, unpriced_note(spec)) if x)
-    return Backend(spec, chat, prepare, None, announce, forced_bind_kwargs=forced, timeout=timeout,
-                   max_retries=max_retries, timeout_per_call=False)
+    backend = Backend(f"{kind}:{rest}", chat, prepare, None, announce, forced_bind_kwargs=forced, timeout=timeout,
+                      max_retries=max_retries, timeout_per_call=False,
+                      temperature=getattr(chat, "temperature", temperature))  # what the client sends by default
+    return _with_priced(backend, price, None)
 
 
 def llm_backend(spec: str, compat: str, announce: str, timeout: float, max_retries: int,
+                temperature: Optional[float] = None, price: Optional[Price] = None,
                 api_key_env: Optional[str] = None) -> Optional[Backend]:
     """The backend of an LLM spec (`openai:`, `openai-compatible:`, a LangChain provider), or None
-    when `spec` names no LLM kind (a kind that is not a lowercase name)."""
+    when `spec` names no LLM kind (a kind that is not a lowercase name). `temperature` None: the
+    provider's default; `price` (`--price`) overrides the price table; `api_key_env` names the variable
+    holding the key."""
     prepare = llama_cpp_compat if compat == "llama-cpp" else (lambda msgs: msgs)
     kind, _, rest = spec.partition(":")
     # The forced last turn names the one tool it may call.
@@ -284,11 +332,10 @@ def llm_backend(spec: str, compat: str, announce: str, timeout: float, max_retri
         key = api_key(api_key_env, "OPENAI_API_KEY")
         if not key:
             raise UserError("--llm openai:… needs OPENAI_API_KEY in the environment")
-        price = price_of(PRICES, rest)
-        if price is None:
-            announce = "; ".join(x for x in (announce, unpriced_note(spec)) if x)
-        return Backend(spec, _chat_openai(rest, None, key, timeout), prepare,
-                       price, announce, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
+        chat, effort = _chat_openai(rest, None, key, timeout, temperature)
+        backend = Backend(spec, chat, prepare, None, announce, forced_bind_kwargs=forced, timeout=timeout,
+                          max_retries=max_retries, temperature=temperature, reasoning_effort=effort)
+        return _with_priced(backend, price, price_of(OPENAI_PRICES, rest))
     if kind == "openai-compatible":
         model, at, url = rest.partition("@")
         if not model or not at or not re.match(r"^https?://", url):
@@ -296,13 +343,16 @@ def llm_backend(spec: str, compat: str, announce: str, timeout: float, max_retri
         # llama-cpp-python ignores the tool list unless tool_choice is given
         normal = {"tool_choice": "auto"} if compat == "llama-cpp" else {}
         key = api_key(api_key_env, COMPATIBLE_KEY_ENV, "not-needed")
-        return Backend(spec, _chat_openai(model, url, key, timeout), prepare, None, announce,
-                       bind_kwargs=normal, forced_bind_kwargs=forced, timeout=timeout, max_retries=max_retries)
+        chat, _ = _chat_openai(model, url, key, timeout, temperature)
+        backend = Backend(spec, chat, prepare, None, announce, bind_kwargs=normal, forced_bind_kwargs=forced,
+                          timeout=timeout, max_retries=max_retries, temperature=temperature)
+        return _with_priced(backend, price, None)  # any server, any model: no price unless --price gives one
     if kind in PROVIDERS:
-        return _provider_backend(kind, rest, prepare, announce, forced, timeout, max_retries,
+        return _provider_backend(kind, rest, prepare, announce, forced, timeout, max_retries, temperature, price,
                                  api_key(api_key_env))
     if _KIND.match(kind) and rest:
-        return _passed_through(kind, rest, prepare, announce, forced, timeout, max_retries, api_key(api_key_env))
+        return _passed_through(kind, rest, prepare, announce, forced, timeout, max_retries, temperature, price,
+                               api_key(api_key_env))
     return None
 
 
@@ -343,16 +393,20 @@ def check_reachable(spec: str, api_key_env: Optional[str] = None, timeout: float
                         "or fix --llm") from None
 
 
-def _chat_openai(model: str, base_url: Optional[str], key: Optional[str], timeout: float):
-    from langchain_openai import ChatOpenAI
-
+def _chat_openai(model: str, base_url: Optional[str], key: Optional[str], timeout: float,
+                 temperature: Optional[float]):
+    """(the chat model, the reasoning effort it sends or None)."""
     # No client retries: backends/reply.py retries within the episode's wall time (the client's own
     # retries, each with the full timeout, once kept a 30 s episode running for 486 s).
     kwargs: dict = {"model": model, "timeout": timeout, "max_retries": 0, "api_key": key}
     if base_url:
         kwargs["base_url"] = base_url
+    effort = None
     if REASONING.match(model) and not base_url:
-        kwargs["reasoning_effort"] = os.environ.get("TRACR_AGENT_REASONING_EFFORT", "medium")
-    else:
-        kwargs["temperature"] = 0
-    return ChatOpenAI(**kwargs)
+        if temperature is not None:
+            raise UserError(f"--temperature: {model} is a reasoning model, which takes no temperature "
+                            "(set its reasoning effort with TRACR_AGENT_REASONING_EFFORT)")
+        effort = kwargs["reasoning_effort"] = os.environ.get("TRACR_AGENT_REASONING_EFFORT", "medium")
+    elif temperature is not None:
+        kwargs["temperature"] = temperature
+    return checked_openai_class()(**kwargs), effort

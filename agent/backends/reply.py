@@ -1,14 +1,21 @@
-"""One LLM call within the episode's wall-time budget: per-request timeout and retries.
+"""One LLM call within the episode's wall-time budget: a hard deadline, retries, and clear faults.
 
-The OpenAI client is built without retries of its own (see llm.py); here each attempt gets
-a timeout of min(the backend's timeout, the wall time left), transient faults (timeouts,
-connection errors, 5xx, 429, and a reply with an empty `choices` list) are retried with a
-short backoff while time is left, so a slow or broken server can never keep an episode
-running much past --max-seconds. Whatever is left is raised as one clear exception.
+The clients are built without retries of their own (see llm.py). Each attempt gets min(the
+backend's timeout, the wall time left) as its request timeout where the client takes one, and is
+waited for at most that long whatever the client does: an HTTP timeout bounds each read, not the
+whole reply, so a server that drips a byte a second would otherwise keep a call (and the episode)
+alive indefinitely. Transient faults (timeouts, connection errors, 5xx, 429, a reply with an empty
+`choices` list) are retried while time is left, after the server's Retry-After when it sends one
+(and at once given up when that is beyond the time left), else after a short backoff. A reply that
+is not valid JSON is one clear line. Whatever is left is raised as one clear exception.
 """
 
 from __future__ import annotations
 
+import contextvars
+import email.utils
+import json
+import math
 import time
 from typing import Callable, Optional
 
@@ -19,6 +26,14 @@ class EmptyReply(RuntimeError):
 
 class OutOfTime(TimeoutError):
     """The wall-time limit ran out before the LLM answered."""
+
+
+class MalformedReply(ValueError):
+    """The server's reply is not valid JSON."""
+
+
+MIN_ATTEMPT_S = 0.5
+"""Less wall time than this left: no new attempt is started."""
 
 
 BACKOFF_S = 1.0
@@ -43,22 +58,25 @@ class CallTimedOut(TimeoutError):
     """A call to a client that takes no per-request timeout outlived the time it was given."""
 
 
-def _invoke_by(model, messages: list, seconds: float):
-    """`model.invoke(messages)` waited for at most `seconds`: for clients whose requests take no
-    timeout of their own (ollama's, mistral's), so their fixed client timeout cannot outlive
-    --max-seconds. A call that runs over is abandoned in its daemon thread (its reply, if any,
-    is dropped) and counts as a transient timeout, retried while time is left."""
+def _invoke_by(model, messages: list, seconds: float, per_call: bool = False):
+    """`model.invoke(messages)` waited for at most `seconds` (a hard deadline: a reply dripping in
+    byte by byte, or a client whose fixed timeout is longer, cannot outlive it). `per_call`: the
+    client also takes `timeout=seconds` itself. A call that runs over is abandoned in its daemon
+    thread (its reply, if any, is dropped) and counts as a transient timeout, retried while time is
+    left."""
     import threading
 
     box: dict = {}
+    kwargs = {"timeout": seconds} if per_call else {}
 
     def call():
         try:
-            box["reply"] = model.invoke(messages)
+            box["reply"] = model.invoke(messages, **kwargs)
         except BaseException as e:  # handed to the caller's thread, which decides
             box["error"] = e
 
-    worker = threading.Thread(target=call, daemon=True, name="llm-call")
+    # the caller's context (callbacks, tracing) goes along into the thread
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(call,), daemon=True, name="llm-call")
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
@@ -82,27 +100,48 @@ def _empty_choices(e: IndexError) -> bool:
         code.co_filename.replace("\\", "/").endswith("langchain_core/language_models/chat_models.py")
 
 
+def retry_after(e: Exception) -> Optional[float]:
+    """The seconds a server asked to wait before retrying (`Retry-After`: seconds or an HTTP date;
+    OpenAI's `retry-after-ms`), from the response an exception carries; None when it asked nothing."""
+    headers = getattr(getattr(e, "response", None), "headers", None)
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            try:
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, OverflowError):
+                continue
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    return None
+
+
 def invoke_within(backend, model, messages: list, remaining: Optional[Callable[[], float]] = None):
-    """`model.invoke(messages)` with the backend's retries; `remaining()` is the wall time left (s)."""
+    """`model.invoke(messages)` with the backend's retries; `remaining()` is the wall time left (s),
+    a hard deadline for every attempt and every wait."""
     if backend.timeout is None:  # in-process backends (baseline, replay): no network, nothing to retry
         return model.invoke(messages)
     remaining = remaining or (lambda: backend.timeout)
     attempt = 0
     while True:
         left = remaining()
-        if left <= 0:
+        if left < MIN_ATTEMPT_S:
             raise OutOfTime(f"the wall-time limit ran out waiting for the LLM (after {attempt} attempt(s))")
         attempt += 1
         try:
-            if backend.timeout_per_call:
-                ai = model.invoke(messages, timeout=max(1.0, min(backend.timeout, left)))
-            else:
-                ai = _invoke_by(model, messages, max(1.0, min(backend.timeout, left)))
-            return ai
+            return _invoke_by(model, messages, min(backend.timeout, left), per_call=backend.timeout_per_call)
         except IndexError as e:
             if not _empty_choices(e):
                 raise
             err: Exception = EmptyReply("the LLM server's reply held an empty `choices` list")
+        except json.JSONDecodeError as e:
+            raise MalformedReply(f"the LLM server's reply is not valid JSON ({e.msg} at character {e.pos})") from None
         except Exception as e:
             if not _transient(e):
                 raise
@@ -111,4 +150,9 @@ def invoke_within(backend, model, messages: list, remaining: Optional[Callable[[
             if isinstance(err, EmptyReply):
                 raise EmptyReply(f"{err} (gave up after {attempt} attempts)")
             raise err
-        time.sleep(max(0.0, min(BACKOFF_S * 2.0 ** (attempt - 1), remaining() - 1.0)))
+        asked = retry_after(err)
+        if asked is not None and asked > remaining() - MIN_ATTEMPT_S:
+            raise OutOfTime(f"the LLM server asked to retry after {asked:g} s, more than the {max(0.0, remaining()):.0f} s "
+                            f"left of the wall-time limit (after {attempt} attempt(s))")
+        wait = asked if asked is not None else BACKOFF_S * 2.0 ** (attempt - 1)
+        time.sleep(max(0.0, min(wait, remaining() - MIN_ATTEMPT_S)))

@@ -18,47 +18,46 @@ def _split(values: Optional[List[str]]) -> list[str]:
     return out
 
 
-def _write_reports(out_dir, rows, names=None):
-    """report.md/.html, plots and the batch viewer (view.html, which the reports' rows link into); a plot
-    or a viewer that failed gets one warning line, the rest is written. Returns (the reports, the viewer's
-    path or None)."""
+def _write_reports(out_dir, rows, records, names=None):
+    """report.md/.html, plots and the batch viewer (view.html, which the reports' rows link into), all from
+    `records` (scored afresh: report.report_records; `names`: --llm-name); a plot or a viewer that failed
+    gets one warning line, the rest is written. Returns (the reports, the viewer's path or None)."""
     from pathlib import Path
-
-    from rich.markup import escape
 
     from tracr_agent.agent.cli.main import err_console
     from tracr_agent.agent.evaluation.report import VIEW_FILE, write_reports
     from tracr_agent.agent.render.html.page import viewer_page
     from tracr_agent.agent.render.html.sources import load_eval_dir
     from tracr_agent.tools.errors import UserError
+    from tracr_agent.tools.untrusted.files import write_atomic
 
     dest = Path(out_dir) / VIEW_FILE
     try:
-        batch = load_eval_dir(Path(out_dir))
-        dest.write_text(viewer_page(batch, dest), encoding="utf-8")
+        batch = load_eval_dir(Path(out_dir), [r.model_dump(mode="json") for r in records])
+        write_atomic(dest, viewer_page(batch, dest))
         for note in batch.notes:  # a missing or damaged transcript: its episode is listed, not drawn
-            err_console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+            err_console.print(f"warning: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
         linked = True
-    except (UserError, OSError) as e:  # e.g. a corrupt results line: the reports are still written, unlinked
+    except (UserError, OSError) as e:  # e.g. a symlink planted there: the reports are still written, unlinked
         linked = False
-        err_console.print(f"[yellow]warning:[/] {VIEW_FILE} not written: {escape(str(e))}", highlight=False,
+        err_console.print(f"warning: {VIEW_FILE} not written: {e}", style="yellow", markup=False, highlight=False,
                           soft_wrap=True)
-    reports = write_reports(out_dir, rows, linked=linked, names=names)
-    if reports.warning:
-        err_console.print(f"[bold red]{escape(reports.warning)}[/]", highlight=False, soft_wrap=True)
-    for line in reports.failed_plots:
-        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    reports = write_reports(out_dir, rows, records, linked=linked, names=names)
+    for line in (reports.warning, reports.unscorable):
+        if line:
+            err_console.print(line, style="bold red", markup=False, highlight=False, soft_wrap=True)
+    for line in reports.notes + reports.failed_plots:
+        err_console.print(f"warning: {line}", style="yellow", markup=False, highlight=False, soft_wrap=True)
     return reports, (dest if linked else None)
 
 
 def _print_table(rows, as_json: bool) -> None:
-    """The report's table (nothing in it cut: agent/render/tables.py; a log or a pipe gets a wide one), or
-    one `cell` object per row (--json)."""
-    from rich.console import Console
-
+    """The report's table (nothing in it cut, every cell shown as text: agent/render/tables.py; a log or a
+    pipe gets a wide one), or one `cell` object per row (--json)."""
     from tracr_agent.agent.cli.main import console
-    from tracr_agent.agent.evaluation.report import TERMINAL_COLUMNS, TERMINAL_TITLE, terminal_cells
+    from tracr_agent.agent.evaluation.report import TERMINAL_TITLE, terminal_cells, terminal_columns
     from tracr_agent.agent.render.tables import natural_width, print_table
+    from tracr_agent.agent.render.terminal import SafeConsole
 
     if as_json:
         from tracr_agent.agent.evaluation.json_output import cell_object, line
@@ -66,11 +65,11 @@ def _print_table(rows, as_json: bool) -> None:
         for row in rows:
             typer.echo(line(cell_object(row)))
         return
+    cols = list(terminal_columns(rows))
     cells = terminal_cells(rows)
-    out = console if console.is_terminal else Console(width=max(console.width, natural_width(
-        list(TERMINAL_COLUMNS), cells)), highlight=False)
-    print_table(out, TERMINAL_TITLE, list(TERMINAL_COLUMNS), cells,
-                right=frozenset(TERMINAL_COLUMNS[3:]))
+    out = console if console.is_terminal else SafeConsole(width=max(console.width, natural_width(cols, cells)),
+                                                          highlight=False)
+    print_table(out, TERMINAL_TITLE, cols, cells, right=frozenset(cols[3:]))
 
 
 def _written(reports, view) -> str:
@@ -90,16 +89,22 @@ def _paired_names(values: list[str], llms: list[str], parse) -> dict[str, str]:
 
 
 def episode_line(rec, n: int, total: int, names: dict) -> str:
-    """One finished episode in one plain line, for a log or a pipe."""
+    """One finished episode in one plain line, for a log or a pipe (every text from the record shown, never
+    obeyed: tools/untrusted/text.py)."""
+    from tracr_agent.tools.untrusted.text import shown
+
     task = f"{rec.suite}/{rec.task}" if rec.suite else rec.task
     if rec.status != "prediction":
         verdict = rec.status + (f": {rec.error.splitlines()[0]}" if rec.error else "")
     else:
         ok = rec.functional_correct if rec.functional_correct is not None else rec.label_correct
         verdict = "correct" if ok else "wrong"
-    mode = "" if rec.residual == Residual.LABELLED else f" ({rec.residual})"
-    return (f"[{n}/{total}] {task} · {rec.condition}{mode} · {names.get(rec.llm, rec.llm)} · trial {rec.trial}: "
-            f"{verdict} · {rec.tool_calls} calls · {rec.duration_s:.1f}s")
+    if rec.forced:
+        verdict += f" (forced: {rec.limit} limit)" if rec.limit else " (forced)"
+    marks = ([] if rec.residual == Residual.LABELLED else [str(rec.residual)]) + ([rec.transform] if rec.transform else [])
+    mode = f" ({', '.join(marks)})" if marks else ""
+    return shown(f"[{n}/{total}] {task} · {rec.condition}{mode} · {names.get(rec.llm, rec.llm)} · trial {rec.trial}: "
+                 f"{verdict} · {rec.tool_calls} calls · {rec.duration_s:.1f}s", one_line=True)
 
 
 def _episode_drawer(out_dir, n_episodes: int):
@@ -123,16 +128,18 @@ def _episode_drawer(out_dir, n_episodes: int):
 
 
 def register(app: typer.Typer) -> None:
-    from tracr_agent.agent.cli.main import announce_sandbox, console, err_console, fail, user_errors
-    from tracr_agent.agent.cli.options import limit_options
+    from tracr_agent.agent.cli.main import announce_sandbox, check_sampling_options, console, err_console, fail, user_errors
+    from tracr_agent.agent.cli.options import PriceOpt, TemperatureOpt, TrimOpt, limit_options
 
     @app.command("eval")
     @user_errors
     @limit_options
     def eval_cmd(
         tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Task ids, comma-separated, or 'all'; gen:SEED:DIFFICULTY:COUNT adds generated tasks; dir:PATH adds every model directory under PATH (a suite)."),
+        programs: Optional[List[str]] = typer.Option(None, "--program", help="Your RASP program FILE.py:FUNCTION returning (sop, vocab, max_seq_len), as `run --program`; repeat for several."),
         conditions: Optional[List[str]] = typer.Option(None, "--conditions", "-c", help="Conditions, comma-separated."),
         residual: Optional[List[str]] = typer.Option(None, "--residual", help="Residual modes, comma-separated: labelled (default), raw (unlabelled dims d0…dN)."),
+        transforms: Optional[List[str]] = typer.Option(None, "--transforms", help="Subject transforms, comma-separated: none (default), rotated[:SEED], compressed[:D]; each is a column of the results."),
         llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec (see `tracr-agent run --help`); repeat for several."),
         llm_name: Optional[List[str]] = typer.Option(None, "--llm-name", help="The name an --llm is shown by in reports and the viewer (e.g. qwen for openai-compatible:qwen2.5@http://…); repeat in --llm's order, or SPEC=NAME."),
         api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="The environment variable holding the API key of an openai-compatible endpoint (e.g. VLLM_API_KEY); default OPENAI_COMPATIBLE_API_KEY, else none."),
@@ -148,6 +155,9 @@ def register(app: typer.Typer) -> None:
         judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge (any --llm spec naming a chat model)."),
         limits=None,  # the limit options, from @limit_options
         unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
+        temperature: Optional[float] = TemperatureOpt,
+        price: Optional[str] = PriceOpt,
+        trim_tool_outputs: Optional[int] = TrimOpt,
     ):
         """Run many episodes headless across tasks, conditions, LLMs and trials; then print the report."""
         import asyncio
@@ -156,11 +166,15 @@ def register(app: typer.Typer) -> None:
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        from tracr_agent.agent.evaluation.batch import PRESETS, BatchRunner, pending, plan, prepare_out_dir, validate
-        from tracr_agent.agent.evaluation.report import load_rows, parse_llm_names
+        from tracr_agent.agent.evaluation.batch import (PRESETS, BatchRunner, parse_transforms, pending, plan,
+                                                        prepare_out_dir, validate)
+        from tracr_agent.agent.backends.pricing import parse_price
+        from tracr_agent.agent.evaluation.report import parse_llm_names, report_records, summarize
         from tracr_agent.agent.records.config import EpisodeSettings
         from tracr_agent.agent.scoring.judge import make_judge
 
+        check_sampling_options(temperature, trim_tool_outputs)
+        price_set = parse_price(price)
         base = {}
         if preset:
             if preset not in PRESETS:
@@ -176,8 +190,8 @@ def register(app: typer.Typer) -> None:
             spec, note = default_spec()
             llms = [spec]
         n_trials = trials if trials is not None else base.get("trials", 1)
-        if not task_list:
-            fail("give --tasks (comma-separated ids, or 'all') or a --preset")
+        if not task_list and not programs:
+            fail("give --tasks (comma-separated ids, or 'all'), --program FILE.py:FUNC or a --preset")
         if n_trials < 1:
             fail("--trials must be at least 1")
         if concurrency is not None and concurrency < 1:
@@ -188,15 +202,18 @@ def register(app: typer.Typer) -> None:
         concurrency = concurrency or runs_on.episode_slots() or 2
         modes = tuple(dict.fromkeys(_split(residual))) or (Residual.LABELLED.value,)
         names = _paired_names(llm_name or [], llms, parse_llm_names)
-        task_list = validate(task_list, cond_list, llms, compat, modes, api_key_env=api_key_env)
+        shapes = parse_transforms(_split(transforms))
+        # a --program is one more subject of the list, as `program:FILE.py:FUNC` names it anywhere
+        task_list = validate([*(task_list or []), *(f"program:{p}" for p in programs or ())], cond_list, llms,
+                             compat, modes, shapes, temperature=temperature, api_key_env=api_key_env)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
         if note:  # announced only once the arguments are known good, so a typo prints one line (as `run`)
-            err_console.print(f"[yellow]{note}[/]")
+            err_console.print(note, style="yellow", markup=False, highlight=False)
         if torn:
             err_console.print(f"results.jsonl ended in a torn line; moved it to {torn} (that episode runs again)",
                               highlight=False, markup=False)
-        specs = plan(task_list, cond_list, llms, n_trials, modes)
+        specs = plan(task_list, cond_list, llms, n_trials, modes, shapes)
         todo = pending(specs, out_dir)
         if len(todo) < len(specs):
             err_console.print(f"resuming: {len(specs) - len(todo)} of {len(specs)} episodes already done")
@@ -231,80 +248,120 @@ def register(app: typer.Typer) -> None:
             judge = None
             if judge_llm:
                 judge = make_judge(judge_llm)
-            runner = BatchRunner(out_dir, EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set,
-                                                          api_key_env=api_key_env),
-                                 judge=judge, on_event=on_event, executor=runs_on, llm_names=names)
+            settings = EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set, api_key_env=api_key_env,
+                                       temperature=temperature, price=price_set.setting() if price_set else None,
+                                       trim_tool_outputs=trim_tool_outputs, **base.get("settings", {}))
+            runner = BatchRunner(out_dir, settings, judge=judge, on_event=on_event, executor=runs_on, llm_names=names)
             t0 = time.monotonic()
-            asyncio.run(runner.run_all(todo, concurrency))
-        rows = load_rows(out_dir)
+            done = asyncio.run(runner.run_all(todo, concurrency))
+        # this run's episodes were scored here moments ago; the rest (--resume) from their transcripts
+        records = report_records(out_dir, keep=frozenset(r.key for r in done), programs=tuple(programs or ()))
+        rows = summarize(records)
         _print_table(rows, as_json)
-        reports, view = _write_reports(out_dir, rows)
+        reports, view = _write_reports(out_dir, rows, records)
         took = time.monotonic() - t0
         if as_json:
             from tracr_agent.agent.evaluation.json_output import line, summary_object
 
             typer.echo(line(summary_object(len(todo), counts["failed"], took, {
-                "report_md": reports.md, "report_html": reports.html, "view_html": view})))
+                "report_md": reports.md, "report_html": reports.html, "view_html": view},
+                unscorable=sum(bool(r.unscorable) for r in records))))
         else:
             console.print(f"{len(todo)} episodes in {took:.1f}s · failed {counts['failed']} · "
-                          f"written: {_written(reports, view)}", highlight=False, soft_wrap=True)
+                          f"written: {_written(reports, view)}", markup=False, highlight=False, soft_wrap=True)
+
+    ModelsOpt = typer.Option(None, "--models", help="A suite's folder (`eval --tasks dir:PATH`): its models are "
+                             "scored from here, each checked against its transcript's fingerprint (a path a "
+                             "transcript names is never loaded).")
+    UnsafeOpt = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox "
+                             "(bubblewrap) is usable: UNSAFE, recorded in results.jsonl and the report.")
+    ProgramsOpt = typer.Option(None, "--program", help="FILE.py:FUNCTION of an `eval --program` subject: its episodes "
+                               "are scored against it (a program a record names is never imported); repeat for several.")
+    JudgeOpt = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge "
+                            "(any --llm spec naming a chat model).")
+
+    def _eval_dir(out: str):
+        from pathlib import Path
+
+        d = Path(out)
+        if not (d / "results.jsonl").is_file():
+            fail(f"{d} holds no results.jsonl (run `tracr-agent eval --out {d}` first)")
+        return d
 
     @app.command()
     @user_errors
     def report(
         out: str = typer.Argument(..., help="An evaluation directory."),
+        models: Optional[str] = ModelsOpt,
+        programs: Optional[List[str]] = ProgramsOpt,
+        judge_llm: Optional[str] = JudgeOpt,
+        unsafe_sandbox: bool = UnsafeOpt,
         llm_name: Optional[List[str]] = typer.Option(None, "--llm-name", help="Show an LLM by a name in the tables and plots: SPEC=NAME (repeatable), or NAME when the results hold one LLM."),
         as_json: bool = typer.Option(False, "--json", help="For scripts: one JSON `cell` object per row of the report, then a `summary` (docs/json-output.md)."),
     ):
-        """Print the accuracy table of an evaluation and write report.md, report.html and view.html."""
+        """Score every episode afresh from its own transcript (nothing recorded is trusted), print the accuracy
+        table, and write report.md, report.html and view.html."""
         from pathlib import Path
 
-        from tracr_agent.agent.evaluation.report import load_rows, parse_llm_names
+        from tracr_agent.agent.evaluation.report import parse_llm_names, report_records, summarize
         from tracr_agent.agent.evaluation.results import read_results
 
-        d = Path(out)
-        if not (d / "results.jsonl").is_file():
-            fail(f"{d} holds no results.jsonl (run `tracr-agent eval --out {d}` first)")
+        d = _eval_dir(out)
+        # checked before anything is scored: a name for an LLM the results do not hold is one line
         names = parse_llm_names(llm_name or [], [r.llm for r in read_results(d, strict=True)])
-        rows = load_rows(d, names)
+        announce_sandbox(unsafe_sandbox, quiet=as_json)
+        records = report_records(d, judge_llm, Path(models) if models else None, programs=tuple(programs or ()))
+        rows = summarize(records, names=names)
         _print_table(rows, as_json)
-        reports, view = _write_reports(d, rows, names)
+        reports, view = _write_reports(d, rows, records, names)
         if as_json:
             from tracr_agent.agent.evaluation.json_output import line, summary_object
 
-            typer.echo(line(summary_object(sum(r.n for r in rows if not r.task.startswith("(")),
-                                           sum(r.errors for r in rows if not r.task.startswith("(")), None,
-                                           {"report_md": reports.md, "report_html": reports.html, "view_html": view})))
+            typer.echo(line(summary_object(len(records), sum(r.status == "error" for r in records), None,
+                                           {"report_md": reports.md, "report_html": reports.html, "view_html": view},
+                                           unscorable=sum(bool(r.unscorable) for r in records))))
         else:
-            console.print(f"wrote {_written(reports, view)}", highlight=False, soft_wrap=True)
+            console.print(f"wrote {_written(reports, view)}", markup=False, highlight=False, soft_wrap=True)
 
     @app.command()
     @user_errors
     def rescore(
         out: str = typer.Argument(..., help="An evaluation directory, or an Inspect log (.eval/.json) of tracr_agent/interp."),
-        judge_llm: Optional[str] = typer.Option(None, "--judge-llm", help="Also grade labels and descriptions with this LLM as judge (any --llm spec naming a chat model)."),
-        unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in results.jsonl and the report."),
+        judge_llm: Optional[str] = JudgeOpt,
+        unsafe_sandbox: bool = UnsafeOpt,
+        models: Optional[str] = ModelsOpt,
+        programs: Optional[List[str]] = ProgramsOpt,
         into: Optional[str] = typer.Option(None, "--out", help="For an Inspect log: the evaluation directory its episodes are written to (default: the log's path without its suffix)."),
     ):
-        """Recompute every score from the saved transcripts, without calling the agent's model. An Inspect
-        log is first written out as an evaluation directory (results.jsonl, transcripts), which is rescored."""
+        """Recompute every score from the saved transcripts, without calling the agent's model; an episode its
+        own transcript cannot score is marked unscorable. An Inspect log is first written out as an evaluation
+        directory (results.jsonl, transcripts), which is rescored."""
         from pathlib import Path
 
-        from rich.markup import escape
-
+        from tracr_agent.agent.evaluation.breakdown import unscorable_line
         from tracr_agent.agent.evaluation.rescore import rescore_dir
         from tracr_agent.agent.integrations.inspect_log import is_inspect_log, write_eval_dir
 
         d = Path(out)
         if is_inspect_log(d):
             log, d, notes = d, Path(into) if into else d.with_suffix(""), []
-            console.print(f"{write_eval_dir(log, d, notes)} episode(s) of {log} written to {d}", highlight=False)
+            console.print(f"{write_eval_dir(log, d, notes)} episode(s) of {log} written to {d}", highlight=False,
+                          markup=False)
             for note in notes:  # samples whose episode never started
-                err_console.print("[yellow]warning:[/] " + escape(note), highlight=False, soft_wrap=True)
+                err_console.print(f"warning: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
         elif into:
             fail("--out is for an Inspect log; an evaluation directory is rescored in place")
-        if not (d / "results.jsonl").is_file():
-            fail(f"{d} holds no results.jsonl")
+        d = _eval_dir(str(d))
         announce_sandbox(unsafe_sandbox)
-        n, changed = rescore_dir(d, judge_llm=judge_llm)
-        console.print(f"rescored {n} episodes; {changed} score(s) changed")
+        n, changed, records = rescore_dir(d, judge_llm=judge_llm, models=Path(models) if models else None,
+                                              programs=tuple(programs or ()))
+        from tracr_agent.agent.evaluation.report import summarize
+        from tracr_agent.tools.untrusted.text import shown_data
+
+        _print_table(summarize([shown_data(r) for r in records]), as_json=False)  # rows by condition, residual mode and transform
+        bad = sum(bool(r.unscorable) for r in records)
+        console.print(f"rescored {n} episodes; {changed} score(s) changed" + (f"; {bad} unscorable" if bad else ""),
+                      markup=False, highlight=False)
+        line = unscorable_line(records)
+        if line:
+            err_console.print(line, style="bold red", markup=False, highlight=False, soft_wrap=True)

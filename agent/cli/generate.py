@@ -14,14 +14,16 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def generate(
         seed: str = typer.Option("0", "--seed", help="Any non-negative whole number; the same seed gives the same tasks."),
-        difficulty: str = typer.Option("1", "--difficulty", help="1 (one or two operations) to 4 (six or more, "
-                                       "at least three layers), or a range such as 1-3."),
+        difficulty: str = typer.Option("1", "--difficulty", help="1 (one or two steps) to 4 (six to eight steps, three "
+                                       "attention patterns, five deep), or a range such as 1-3."),
         count: str = typer.Option("10", "--count", help="Tasks per difficulty."),
         as_json: bool = typer.Option(False, "--json", help="One JSON document: ids with features, rejection counts."),
         jobs: str = typer.Option("1", "--jobs", help="Processes judging candidates side by side (one per core; "
                                  "the ids are the same for any number)."),
         executor: str = typer.Option("local", "--executor", help="Where candidates are judged: local (processes "
                                      "here) or ray / ray:ADDRESS (Ray tasks; --jobs defaults to the cluster's CPUs)."),
+        stats: bool = typer.Option(False, "--stats", help="Print what the programs do per difficulty (steps, "
+                                   "attention patterns, depth, layers) instead of their ids."),
     ):
         """Generate RASP programs nobody has memorized; print their task ids (gen-SEED-DIFFICULTY-INDEX), one a line.
 
@@ -58,13 +60,29 @@ def register(app: typer.Typer) -> None:
                 rows = accepted_rows(candidates)[:n]
                 for gid, row in zip(ids_for(s, [d], n), rows):
                     out.append({"id": str(gid), "features": row.get("features", {})})
-                    if not as_json:
+                    if not (as_json or stats):
                         console.print(str(gid), markup=False, highlight=False)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        from tracr_agent.tools.subjects.generate.stats import COLUMNS, distribution
+
+        table = distribution({d: [t["features"] for t in out if t["features"].get("difficulty") == d] for d in ds})
         if as_json:
-            typer.echo(json.dumps({"seed": s, "difficulties": ds, "count": n, "tasks": out, "candidates": tried,
-                                   "rejections": counts}, indent=1))
+            doc = {"seed": s, "difficulties": ds, "count": n, "tasks": out, "candidates": tried, "rejections": counts}
+            if stats:
+                doc["stats"] = [dict(zip(COLUMNS, row)) for row in table]
+            typer.echo(json.dumps(doc, indent=1))
+        elif stats:
+            from rich.console import Console
+            from rich.table import Table
+
+            grid = Table(title=f"generated programs of seed {s}: min-max (mean) per difficulty")
+            for col in COLUMNS:
+                grid.add_column(col, justify="right", no_wrap=True)
+            for row in table:
+                grid.add_row(*row)
+            # a pipe or a log gets a console wide enough that no figure is cut
+            (console if console.is_terminal else Console(width=max(console.width, 120))).print(grid)
         else:
             rejected = sum(counts.values())
             err_console.print(f"{len(out)} task(s) from {tried} candidates ({rejected} rejected"

@@ -58,6 +58,7 @@ def lab_cmd(
     from tracr_agent.agent.interactive.lab import start_lab
     from tracr_agent.agent.records.config import EpisodeConfig
     from tracr_agent.tools.conditions import get_condition, with_tools
+    from tracr_agent.tools.untrusted.files import check_target
 
     check_probe_options(condition, residual, cap)
     if not get_condition(condition).has_tools:
@@ -67,6 +68,7 @@ def lab_cmd(
     config = EpisodeConfig(subject=spec, condition=condition, residual=residual, llm="human", limits=None,
                            cap_tokens=cap)
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, "human")
+    check_target(path, "the transcript")  # before a session row names it: a symlink or a device is one line
     raise typer.Exit(start_lab(subject, config, transcript_path=path, console=console, plain=plain))
 
 
@@ -75,16 +77,18 @@ def sessions_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-rea
     import json
 
     from rich.table import Table
+    from rich.text import Text
 
     from tracr_agent.agent.cli.main import console
     from tracr_agent.agent.episode.store import fmt_age, open_sessions, sessions_db
+    from tracr_agent.tools.untrusted.text import shown
 
     rows = open_sessions()
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
     if not rows:
-        console.print(f"no open sessions (in {sessions_db()})", highlight=False, soft_wrap=True)
+        console.print(f"no open sessions (in {sessions_db()})", highlight=False, markup=False, soft_wrap=True)
         return
     table = Table(title=f"open sessions ({len(rows)}); continue one with: tracr-agent resume ID")
     for col in ("id", "kind", "subject", "condition", "LLM", "age", "where it stopped"):
@@ -92,7 +96,9 @@ def sessions_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-rea
     for r in rows:
         cond = r["condition"] + (f" ({Residual.RAW})" if r["residual"] == Residual.RAW else "")
         where = r["where"] + (" · running now" if r["running"] else "")
-        table.add_row(r["id"], r["kind"], r["subject"], cond, r["llm"], fmt_age(r["age_s"]), where)
+        # the store's rows may hold anything a file held: text, never markup
+        table.add_row(*(Text(shown(x)) for x in (r["id"], r["kind"], r["subject"], cond, r["llm"], fmt_age(r["age_s"]),
+                                                  where)))
     console.print(table)
 
 

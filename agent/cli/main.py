@@ -15,8 +15,8 @@ import sys
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
+from tracr_agent.agent.render.terminal import SafeConsole
 from tracr_agent.agent.cli.options import (
     DEFAULT_OUT,
     ApiKeyEnvOpt,
@@ -25,9 +25,12 @@ from tracr_agent.agent.cli.options import (
     LlmOpt,
     ModelDirOpt,
     PlainOpt,
+    PriceOpt,
     ProgramOpt,
     ResidualOpt,
+    TemperatureOpt,
     ToolConditionOpt,
+    TrimOpt,
     limit_options,
 )
 
@@ -37,12 +40,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
 
 TaskArg = typer.Argument(None, help="Zoo task id (see `tracr-agent tasks`), generated id gen-SEED-DIFFICULTY-INDEX "
                                      "(see `tracr-agent generate`), or dir:PATH, one model directory (as --model-dir; "
-                                     "dir:SUITE/NAME picks one model of a suite).", show_default=False)
+                                     "dir:SUITE/NAME picks one model of a suite); any of them (and --program, "
+                                     "--model-dir) may end in @rotated[:SEED] or @compressed[:D].",
+                         show_default=False)
 NoCacheOpt = typer.Option(False, "--no-cache", help="Compile afresh instead of using the subject cache.")
 
 
@@ -65,19 +70,23 @@ def _main(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 
 def fail(message: str, code: int = 2) -> None:
-    from rich.markup import escape
+    from tracr_agent.tools.untrusted.text import markup
 
-    # The message is text, not markup: "pip install 'tracr-agent[anthropic]'" must keep its brackets.
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    # The message is text, not markup ("pip install 'tracr-agent[anthropic]'" keeps its brackets), and
+    # it may quote what a file or a server said: shown on one line, never obeyed.
+    err_console.print(f"[bold red]error:[/] {markup(message, one_line=True)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def user_errors(fn):
-    """Turns UserError (and its kin) into a one-line message and exit code 2."""
+    """Turns UserError (and its kin) into a one-line message and exit code 2; so is a file operation the
+    disk refused (read-only, full, no permission: tools/untrusted/files.py `DISK_ERRNOS`), wherever it
+    happened — a hostile environment is one line, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from tracr_agent.tools.errors import UserError
+        from tracr_agent.tools.untrusted.files import DISK_ERRNOS, write_error
 
         try:
             return fn(*args, **kwargs)
@@ -85,6 +94,10 @@ def user_errors(fn):
             fail(str(e))
         except KeyboardInterrupt:
             fail("interrupted", code=130)
+        except OSError as e:
+            if e.errno not in DISK_ERRNOS:
+                raise
+            fail(str(write_error(e, doing="use")))
 
     return wrapper
 
@@ -101,6 +114,16 @@ def check_probe_options(condition: str, residual: str, cap: int) -> None:
     except ToolError as e:
         fail(str(e))
     check_cap(cap)
+
+
+def check_sampling_options(temperature: Optional[float], trim_tool_outputs: Optional[int]) -> None:
+    """--temperature and --trim-tool-outputs, each one line when out of range."""
+    import math
+
+    if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= 2):
+        fail(f"--temperature must be a number from 0 to 2 (got {temperature})")
+    if trim_tool_outputs is not None and trim_tool_outputs < 1:
+        fail(f"--trim-tool-outputs must be at least 1 (got {trim_tool_outputs})")
 
 
 def subject_spec(task: Optional[str], program: Optional[str] = None, model_dir: Optional[str] = None):
@@ -142,12 +165,31 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
 @app.command()
 @user_errors
 def show(task: Optional[str] = TaskArg, program: Optional[str] = ProgramOpt,
-         model_dir: Optional[str] = ModelDirOpt):
-    """Print a subject's architecture: layers, heads, sizes, vocab and the non-empty components."""
+         model_dir: Optional[str] = ModelDirOpt,
+         source: bool = typer.Option(False, "--source", help="Only the RASP source (a generated task's is a "
+                                     "runnable module: save it and `run --program FILE.py:program`).")):
+    """Print a subject's architecture (layers, heads, sizes, vocab, the non-empty components) and the RASP
+    program it was compiled from, where there is one (for you: the agent never sees it); for a transformed
+    subject (TASK@rotated[:SEED], TASK@compressed[:D]) also the transform: D/d_model, the training time and
+    the final loss."""
+    from tracr_agent.tools.subjects.sources import program_source_text, task_source_text
     from tracr_agent.tools.suite.info import model_info_text
 
-    subject = load_subject(subject_spec(task, program, model_dir))
+    spec = subject_spec(task, program, model_dir)
+    subject = load_subject(spec)
+    text = program_source_text(spec.ref) if spec.kind == "program" else task_source_text(spec.ref) \
+        if spec.kind == "task" else None
+    if source:
+        if text is None:
+            fail("this subject has no RASP source (a model directory holds weights only)")
+        typer.echo(text.rstrip("\n"))
+        return
     console.print(model_info_text(subject, show_output=True), highlight=False, markup=False)
+    if subject.transform is not None:
+        console.print("\n".join(subject.transform.summary()), highlight=False, markup=False)
+    if text:
+        console.rule("RASP source", style="dim")
+        console.print(text.rstrip("\n"), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("compile")
@@ -204,7 +246,7 @@ def compile_cmd(
                 row += [str(r.n_inputs), f"{100 * r.agree_tracr / r.n_inputs:.1f}%",
                         f"{100 * r.agree_reference / r.n_inputs:.1f}%", f"{r.max_resid_diff:.1e}"]
                 if not r.ok:
-                    err_console.print(f"[red]{tid}: {r.first_mismatch}[/]")
+                    err_console.print(f"{tid}: {r.first_mismatch}", style="red", markup=False, highlight=False)
             if out:
                 from pathlib import Path
 
@@ -228,7 +270,7 @@ def announce(backend) -> None:
     """Says which LLM stands in (e.g. the baseline when none is configured) — only once the
     arguments have been checked, so a typo prints its one error line and nothing else."""
     if backend.announce:
-        err_console.print(f"[yellow]{backend.announce}[/]")
+        err_console.print(backend.announce, style="yellow", markup=False, highlight=False)
 
 
 @app.command()
@@ -252,7 +294,9 @@ def tool(
     name, args = parts[0], (parts[1] if len(parts) > 1 else "{}")
     subject = load_subject(subject_spec(task, program, model_dir))
     res = call_tool(subject, name, args, ToolContext(condition=condition, cap_tokens=cap, residual=residual))
-    typer.echo(res.text)
+    from tracr_agent.tools.untrusted.text import shown
+
+    typer.echo(shown(res.text))
     if res.is_error:  # every tool error is about the arguments it was given: bad input, as everywhere else
         raise typer.Exit(2)
 
@@ -295,6 +339,11 @@ def run(
                                      "hints, ask questions after the prediction; resumable (`tracr-agent resume`)."),
     unsafe_sandbox: bool = typer.Option(False, "--unsafe-sandbox", help="Score submitted code even where no OS-level sandbox (bubblewrap) is usable: UNSAFE, recorded in the transcript."),
     residual: str = ResidualOpt,
+    temperature: Optional[float] = TemperatureOpt,
+    price: Optional[str] = PriceOpt,
+    trim_tool_outputs: Optional[int] = TrimOpt,
+    seed: int = typer.Option(0, "--seed", help="The episode's seed: the static dump's input, the inputs a submission "
+                             "is checked on, and the tools' sampled inputs."),
 ):
     """Run one investigation episode, live, and score its prediction.
 
@@ -303,26 +352,27 @@ def run(
     lists the open ones)."""
     from pathlib import Path
 
-    from rich.markup import escape
-
     # imported here, not at the top: `tracr-agent --help` must not pay for pydantic models and the episode machinery
     from tracr_agent.agent.episode.drive import Suspended, run_episode, start_run
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
     from tracr_agent.agent.backends.llm import check_reachable
     from tracr_agent.agent.episode.store import abs_llm_spec, open_store
+    from tracr_agent.agent.backends.pricing import parse_price
     from tracr_agent.agent.investigators.registry import make_backend
     from tracr_agent.agent.records.config import EpisodeConfig
     from tracr_agent.agent.render.live import LiveView, print_run_result
+    from tracr_agent.tools.untrusted.files import check_target
 
     check_probe_options(condition, residual, cap)
     quiet = quiet or as_json
+    check_sampling_options(temperature, trim_tool_outputs)
     if interactive:
         from tracr_agent.agent.interactive.session import check_options
 
         if as_json:
             fail("--json is for headless runs; --interactive asks a person")
         check_options(condition, quiet)
-    backend = make_backend(llm, compat, api_key_env=api_key_env)
+    backend = make_backend(llm, compat, temperature=temperature, price=parse_price(price), api_key_env=api_key_env)
     check_reachable(backend.spec, api_key_env)  # as eval does: a server that is not there is one line, now
     spec = subject_spec(task, program, model_dir)
     subject = load_subject(spec)
@@ -338,8 +388,10 @@ def run(
     config = EpisodeConfig(subject=spec, condition=condition, residual=residual, llm=abs_llm_spec(backend.spec),
                            compat=compat, api_key_env=api_key_env, limits=limits, cap_tokens=cap, closed_set=closed_set,
                            static_hooks=[h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None,
-                           static_inputs=inputs)
+                           static_inputs=inputs, seed=seed, trim_tool_outputs=trim_tool_outputs,
+                           price=parse_price(price).setting() if price else None, **backend.sampling())
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
+    check_target(path, "the transcript")  # before a session row names it: a symlink or a device is one line
     announce(backend)
     announce_sandbox(unsafe_sandbox, quiet=quiet)
     if interactive:
@@ -350,8 +402,8 @@ def run(
     listeners = [] if quiet else [LiveView(console, verbose=verbose, plain=plain)]
     store, problem = open_store()
     if store is None:  # checkpoints are a safety net: without them the run still runs
-        err_console.print(f"[yellow]warning: {escape(problem)}; this run cannot be resumed if it is interrupted[/]",
-                          highlight=False, soft_wrap=True)
+        err_console.print(f"warning: {problem}; this run cannot be resumed if it is interrupted", style="yellow",
+                          markup=False, highlight=False, soft_wrap=True)
         result = run_episode(subject, backend, config, transcript_path=path, listeners=listeners)
     else:
         try:
@@ -370,25 +422,24 @@ def print_run_json(result, config, subject) -> int:
     exit code `run` returns."""
     from tracr_agent.agent.evaluation.batch import EpisodeSpec, record_from_score
     from tracr_agent.agent.evaluation.json_output import episode_object, line
-    from tracr_agent.agent.records.transcript import Counters
+    from tracr_agent.agent.records.transcript import Counters, Ending
+    from tracr_agent.tools.untrusted.text import markup
 
-    task = subject.truth.task_id or str(config.subject)
-    spec = EpisodeSpec(task, str(config.condition), config.llm, config.seed, residual=config.residual)
+    task = subject.truth.task_id or str(config.subject.without_transform())
+    transform = config.subject.transform
+    spec = EpisodeSpec(task, str(config.condition), config.llm, config.seed, residual=config.residual,
+                       transform=str(transform) if transform else None)
+    values = result.model_dump()
     rec = record_from_score(spec, result.score, status=result.status,
                             label=(result.prediction or {}).get("label"),
-                            **Counters.of(result.model_dump()).model_dump(), transcript=str(result.transcript),
-                            error=result.error)
+                            **Counters.of(values).model_dump(), **Ending.of(values).model_dump(exclude_none=True),
+                            transcript=str(result.transcript), error=result.error,
+                            temperature=config.temperature)
     typer.echo(line(episode_object(rec, prediction=result.prediction,
                                    session=getattr(result, "session_id", None))))
     if result.error:
-        err_console.print(f"[red]episode error:[/] {escape_text(result.error)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]episode error:[/] {markup(result.error)}", highlight=False, soft_wrap=True)
     return 1 if result.status in ("error", "interrupted") else 0
-
-
-def escape_text(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def suspended(stop) -> None:

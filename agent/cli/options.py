@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from typing import Optional
 
 import typer
 
@@ -45,7 +46,7 @@ def limit_options(fn):
     sig = inspect.signature(fn)
     if "limits" not in sig.parameters:
         raise TypeError(f"{fn.__name__} needs a `limits` parameter for @limit_options")
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind,
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(name),
                                default=typer.Option(default, "--" + name.replace("_", "-"), help=help_))
              for name, (kind, default, help_) in LIMIT_FIELDS.items()]
 
@@ -61,8 +62,14 @@ def limit_options(fn):
     params = [p for p in sig.parameters.values() if p.name != "limits"]
     wrapper.__signature__ = sig.replace(parameters=params + extra)
     wrapper.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "limits"}
-    wrapper.__annotations__.update({name: kind for name, (kind, _, _) in LIMIT_FIELDS.items()})
+    wrapper.__annotations__.update({name: _annotation(name) for name in LIMIT_FIELDS})
     return wrapper
+
+
+def _annotation(name: str):
+    """A limit option's type: Optional for a limit that is off unless given."""
+    kind, default, _ = LIMIT_FIELDS[name]
+    return Optional[kind] if default is None else kind
 
 
 LlmOpt = typer.Option(None, "--llm", help=llm_help(BUILT_IN))
@@ -70,6 +77,14 @@ ApiKeyEnvOpt = typer.Option(None, "--api-key-env", metavar="VAR", help="The envi
                             "endpoint's API key (openai-compatible servers such as vLLM; any --llm provider): its "
                             "name, never the key, is recorded. Default for openai-compatible: "
                             "OPENAI_COMPATIBLE_API_KEY, else no key.")
-ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len).")
-ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see docs/model-dirs.md).")
+ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len); "
+                                                 "FILE.py:FUNCTION@rotated[:SEED] or @compressed[:D] transforms it.")
+ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see docs/model-dirs.md); "
+                                                    "DIR@rotated[:SEED] or DIR@compressed[:D] transforms it.")
+TemperatureOpt = typer.Option(None, "--temperature", help="Sampling temperature sent to the LLM (default: the "
+                              "provider's own default; recorded in the transcript header).")
+PriceOpt = typer.Option(None, "--price", help="IN,OUT[,CACHED]: USD per million input, output and cached-input "
+                        "tokens, overriding the price table (an openai-compatible server's cost is unknown without it).")
+TrimOpt = typer.Option(None, "--trim-tool-outputs", help="Send only the last N tool outputs in full (older ones, "
+                       "in blocks of N, as a one-line stub); the transcript keeps them whole.")
 ResidualOpt = typer.Option(Residual.LABELLED.value, "--residual", help="labelled (tracr's residual variables, neutral names) | raw (unlabelled dims d0…dN).")

@@ -34,6 +34,9 @@ SKIP_REASONS = {
 ONLY_CHOICES = ("tools", "llm", "human")
 MAX_GAP_S = 10.0
 """`--speed` playback never waits longer than this between two events (e.g. a long human pause)."""
+SPEED_RANGE = (0.01, 10_000.0)
+"""`--speed` is 0 (no waiting) or in this range: 100 times slower than the episode at most (a tiny
+positive speed would wait MAX_GAP_S at every event), 10,000 times faster at most."""
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -56,7 +59,10 @@ def _render(events, problem: Optional[str], *, step: bool, speed: float, only: O
         if stepping and isinstance(ev, (tr.LLMResponse, tr.EndEvent)):
             if seen_turn:
                 err_console.print("[dim]— Enter: next turn · q: play to the end —[/]", end="")
-                line = sys.stdin.readline()
+                try:
+                    line = sys.stdin.readline()
+                except (UnicodeDecodeError, OSError):  # bytes that are not text: play to the end
+                    line = ""
                 if not line or line.strip().lower() == "q":  # EOF or q: stop pausing
                     stepping = False
             seen_turn = True
@@ -79,6 +85,8 @@ def replay_cmd(
                                                      "loaded subject and compare with the recorded results."),
     plain: bool = PlainOpt,
     sample: Optional[str] = typer.Option(None, "--sample", help="For an Inspect log: only sample ID (or ID:EPOCH)."),
+    model_dir: Optional[str] = typer.Option(None, "--model-dir", help="--rerun of a model directory's or a program's "
+                                            "transcript: the model to re-execute on (checked by fingerprint first)."),
 ):
     """Replay a saved transcript as the live view showed it, or re-execute its tool calls (--rerun).
     FILE may also be an Inspect AI log (.eval/.json) of tracr_agent/interp: each sample is one episode."""
@@ -87,59 +95,85 @@ def replay_cmd(
 
     if only is not None and only not in ONLY_CHOICES:
         fail(f"--only takes one of: {', '.join(ONLY_CHOICES)} (got {only!r})")
-    if speed < 0:
-        fail("--speed must be >= 0 (0 means no waiting)")
+    import math
+
+    if not math.isfinite(speed) or (speed != 0 and not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]):
+        fail(f"--speed must be 0 (no waiting) or between {SPEED_RANGE[0]:g} and {SPEED_RANGE[1]:g} "
+             f"times the episode's own pace (got {speed!r})")
     from tracr_agent.agent.episode.reading import load_events
 
     path = Path(file)
+    if model_dir and not rerun:
+        fail("--model-dir names the model a --rerun re-executes on: give it with --rerun")
     if is_inspect_log(path):
-        raise typer.Exit(_replay_inspect_log(path, sample, rerun, step=step, speed=speed, only=only,
+        raise typer.Exit(_replay_inspect_log(path, sample, rerun, model_dir, step=step, speed=speed, only=only,
                                              verbose=verbose, plain=plain))
     if sample is not None:
         fail("--sample is for an Inspect log (.eval/.json); a transcript holds one episode")
     if rerun:
-        raise typer.Exit(rerun_transcript(path))
+        raise typer.Exit(rerun_transcript(path, model_dir))
     events, problem = load_events(path)
     _render(events, problem, step=step, speed=speed, only=only, verbose=verbose, plain=plain)
     if problem:
         fail(f"{problem}; the {len(events)} valid event(s) before it are shown above")
 
 
-def _replay_inspect_log(path: Path, sample: Optional[str], rerun: bool, **render) -> int:
+def _replay_inspect_log(path: Path, sample: Optional[str], rerun: bool, model_dir: Optional[str], **render) -> int:
     """Each episode of an Inspect log, rendered or re-executed in turn; the worst exit code."""
-    from rich.markup import escape
-
     from tracr_agent.agent.cli.main import console, err_console
     from tracr_agent.agent.integrations.inspect_log import log_episodes
+    from tracr_agent.tools.untrusted.text import markup
 
     code, notes = 0, []
     for ep in log_episodes(path, sample, notes):
-        console.rule(f"[bold]{path.name} · sample {ep.sample}[/]")
+        console.rule(f"[bold]{markup(path.name)} · sample {markup(ep.sample)}[/]")
         if rerun:
-            code = max(code, rerun_events(ep.events, None, f"{path.name} sample {ep.sample}"))
+            code = max(code, rerun_events(ep.events, None, f"{path.name} sample {ep.sample}", model_dir))
         else:
             _render(ep.events, None, **render)
     for note in notes:
-        err_console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {markup(note)}", highlight=False, soft_wrap=True)
     return code
 
 
 # -- rerun --------------------------------------------------------------------------------------
 
 
-def load_recorded_subject(header):
-    """The transcript's subject, loaded afresh (as its header's spec names it), with its fingerprint checked."""
+def rerun_spec(header, model_dir: Optional[str] = None):
+    """The subject a rerun loads: only a zoo or generated task the header names (our own code builds
+    it), or the model directory the user names with --model-dir — never a program file or a folder the
+    transcript names, which would run or read whatever its author chose. The header's transform, if
+    any, is applied to either."""
+    from tracr_agent.agent.records.transcript import TranscriptError
+    from tracr_agent.tools.subjects.spec import SubjectSpec, names_a_path, transform_suffix
+
+    ref = header.subject
+    if model_dir:  # only the transform is read from the header's text: no path it names is searched
+        return SubjectSpec.from_options(model_dir=model_dir).model_copy(
+            update={"transform": transform_suffix(ref.spec or "")})
+    if ref.kind == "task" and not names_a_path(ref.spec or "") and not names_a_path(ref.task_id or ""):
+        return ref.subject_spec()
+    what = {"program": "a RASP program", "model_dir": "a model directory"}.get(ref.kind, "not a task")
+    raise TranscriptError(
+        f"the transcript's subject is {what} ({ref.source or ref.spec}): a rerun builds only zoo and generated "
+        "tasks by itself; name the model with --model-dir DIR (for a program, write one first with "
+        "`tracr-agent compile --program FILE.py:FUNC --out DIR`)")
+
+
+def load_recorded_subject(header, model_dir: Optional[str] = None):
+    """The transcript's subject, loaded afresh (`rerun_spec`), with its fingerprint checked before any
+    tool runs."""
     from tracr_agent.agent.cli.main import err_console
     from tracr_agent.agent.records.transcript import TranscriptError
 
     ref = header.subject
-    spec = ref.subject_spec()
+    spec = rerun_spec(header, model_dir)
     with err_console.status("loading subject…"):
         subject = spec.load()
     if subject.fingerprint != ref.fingerprint:
         raise TranscriptError(
             f"subject fingerprint mismatch: the transcript recorded {ref.fingerprint}, the freshly loaded "
-            f"{spec.ref} is {subject.fingerprint} (the model changed since the recording; "
+            f"{spec} is {subject.fingerprint} (the model changed since the recording; "
             "re-running its tool calls would compare different models)")
     return subject
 
@@ -173,35 +207,38 @@ def plan_rerun(events) -> list[dict]:
     return rows
 
 
-def rerun_transcript(path: Path) -> int:
+def rerun_transcript(path: Path, model_dir: Optional[str] = None) -> int:
     """Re-executes the recorded tool calls; returns the exit code (0 only when every call matches)."""
     from tracr_agent.agent.episode.reading import load_events
 
     events, problem = load_events(path)
-    return rerun_events(events, problem, path.name)
+    return rerun_events(events, problem, path.name, model_dir)
 
 
-def rerun_events(events, problem: Optional[str], name: str) -> int:
+def rerun_events(events, problem: Optional[str], name: str, model_dir: Optional[str] = None) -> int:
     """`rerun_transcript` on loaded events (a transcript's, or an Inspect log sample's)."""
     import difflib
 
     from rich.syntax import Syntax
     from rich.table import Table
+    from rich.text import Text
 
     from tracr_agent.agent.cli.main import console, err_console
     from tracr_agent.tools.suite.base import ToolContext, call_tool
+    from tracr_agent.tools.untrusted.text import markup, shown
 
     header = events[0]
-    subject = load_recorded_subject(header)
-    ctx = ToolContext(condition=header.condition, cap_tokens=header.cap_tokens, residual=header.residual)
+    subject = load_recorded_subject(header, model_dir)
+    ctx = ToolContext(condition=header.condition, cap_tokens=header.cap_tokens, residual=header.residual,
+                      seed=header.seed)
     rows = plan_rerun(events)
     for row in rows:
         if row["skip"] is None:
             row["text"] = call_tool(subject, row["name"], row["args"], ctx).text
             row["match"] = row["text"] == row["recorded"]
 
-    table = Table(title=f"rerun of {name} · {header.subject.task_id or header.subject.fingerprint} · "
-                        f"condition {header.condition} · cap {header.cap_tokens} tokens")
+    table = Table(title=Text(shown(f"rerun of {name} · {header.subject.name} · "
+                                   f"condition {header.condition} · cap {header.cap_tokens} tokens")))
     for col in ("step", "call", "tool", "match"):
         table.add_column(col, justify="right" if col == "step" else "left")
     for row in rows:
@@ -209,16 +246,16 @@ def rerun_events(events, problem: Optional[str], name: str) -> int:
             verdict = f"[dim]skipped ({row['skip']})[/]"
         else:
             verdict = "[green]yes[/]" if row["match"] else "[bold red]NO[/]"
-        table.add_row(str(row["step"]), row["call_id"], row["name"], verdict)
+        table.add_row(str(row["step"]), Text(shown(row["call_id"])), Text(shown(row["name"])), verdict)
     console.print(table)
 
     bad = [r for r in rows if r["skip"] is None and not r["match"]]
     for r in bad:
-        console.rule(f"[red]mismatch at step {r['step']}: {r['name']} ({r['call_id']})[/]")
+        console.rule(f"[red]mismatch at step {r['step']}: {markup(r['name'])} ({markup(r['call_id'])})[/]")
         diff = "".join(difflib.unified_diff(
             r["recorded"].splitlines(keepends=True), r["text"].splitlines(keepends=True),
             fromfile=f"recorded (step {r['step']})", tofile="re-executed", n=2))
-        console.print(Syntax(diff.rstrip("\n"), "diff", theme="ansi_dark", word_wrap=True))
+        console.print(Syntax(shown(diff.rstrip("\n")), "diff", theme="ansi_dark", word_wrap=True))
     n_run = sum(r["skip"] is None for r in rows)
     n_skip = len(rows) - n_run
     summary = f"{n_run} tool call(s) re-executed: {n_run - len(bad)} match, {len(bad)} differ; {n_skip} skipped"
@@ -226,7 +263,7 @@ def rerun_events(events, problem: Optional[str], name: str) -> int:
         summary += " — mismatch at step(s) " + ", ".join(str(s) for s in sorted({r["step"] for r in bad}))
     console.print(summary, style="bold red" if bad else "bold green", highlight=False)
     if problem:
-        err_console.print(f"[bold red]error:[/] {problem}; only the calls before it were re-executed",
+        err_console.print(f"[bold red]error:[/] {markup(problem, one_line=True)}; only the calls before it were re-executed",
                           highlight=False, soft_wrap=True)
         return 2
     return 1 if bad else 0
@@ -270,7 +307,7 @@ def transcripts_cmd(
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         if skipped:
-            err_console.print(f"[dim]{note}[/]")
+            err_console.print(note, style="dim", markup=False)
         return
     names = [Path(r["file"]).name for r in rows]
     unique = len(set(names)) == len(names)  # the bare file name when unambiguous; the full path is in --json
@@ -302,27 +339,28 @@ def inspect_alias(
 
 
 def check_destination(dest: Path, source: Path) -> None:
-    """Refuses (one line) to write a document over its source itself or over an existing .jsonl file (a
-    transcript or a results.jsonl: the records a document is made from)."""
+    """Refuses (one line) to write a document over its source itself, over an existing .jsonl file (a
+    transcript or a results.jsonl: the records a document is made from), or over a symlink or anything but
+    a regular file (tools/untrusted/files.py `check_target`)."""
     from tracr_agent.agent.cli.main import fail
+    from tracr_agent.tools.untrusted.files import check_target
 
     if dest.resolve() == source.resolve():
         fail(f"refusing to overwrite {source} itself: give --out a new .html or .md path")
     if dest.suffix == ".jsonl" and dest.exists():
         fail(f"refusing to overwrite {dest}: it holds records (a transcript or results.jsonl); "
              "give --out a new .html or .md path")
+    check_target(dest, "the document")
 
 
 def write_document(dest: Path, doc: str, source: Path) -> None:
-    """Writes `doc` to `dest` (creating its folder), after `check_destination`; one line on failure."""
-    from tracr_agent.agent.cli.main import fail
+    """Writes `doc` to `dest` (creating its folder) through a temporary file and a rename, after
+    `check_destination`; never over a symlink or anything but a regular file (tools/untrusted/files.py);
+    one line on failure."""
+    from tracr_agent.tools.untrusted.files import write_atomic
 
     check_destination(dest, source)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(doc, encoding="utf-8")
-    except OSError as e:
-        fail(f"cannot write {dest}: {e.strerror or e}")
+    write_atomic(dest, doc)
 
 
 def export_cmd(
@@ -346,7 +384,7 @@ def export_cmd(
         from tracr_agent.agent.integrations.inspect_export import export_inspect
 
         for dest in export_inspect(path, Path(out) if out else None):
-            console.print(f"wrote {dest}", highlight=False)
+            console.print(f"wrote {dest}", highlight=False, markup=False)
         return
     events, problem = load_events(path)
     blocks = episode_blocks(events, problem)
@@ -354,8 +392,9 @@ def export_cmd(
     dest = Path(out) if out else path.with_suffix("." + fmt)
     write_document(dest, doc, path)
     if problem:
-        err_console.print(f"[yellow]warning:[/] {problem}; exported the events before it", highlight=False)
-    console.print(f"wrote {dest}", highlight=False)
+        err_console.print(f"warning: {problem}; exported the events before it", style="yellow", markup=False,
+                          highlight=False)
+    console.print(f"wrote {dest}", highlight=False, markup=False)
 
 
 # -- view ---------------------------------------------------------------------------------------
@@ -385,14 +424,14 @@ def view_cmd(
     check_destination(dest, src)
     write_document(dest, viewer_page(batch, dest, workers=os.cpu_count() or 1), src)
     for note in batch.notes:
-        err_console.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
-    console.print(f"wrote {dest} ({len(batch.episodes)} episode(s))", highlight=False, soft_wrap=True)
+        err_console.print(f"warning: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {dest} ({len(batch.episodes)} episode(s))", highlight=False, markup=False, soft_wrap=True)
     if open_it:
         import webbrowser
 
         if not webbrowser.open(dest.resolve().as_uri()):
-            err_console.print(f"[yellow]warning:[/] no browser could be started; open {dest} yourself",
-                              highlight=False)
+            err_console.print(f"warning: no browser could be started; open {dest} yourself", style="yellow",
+                              markup=False, highlight=False)
 
 
 # -- registration -------------------------------------------------------------------------------

@@ -106,20 +106,21 @@ class AgentDriver(Driver):
             return done or run_static(episode.subject, backend, config, episode.recorder,
                                       remaining=lambda: config.limits.max_seconds + LLM_GRACE_SECONDS - episode.elapsed())
         checkpointer = self.store.saver if self.store is not None else None
-        ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual)
+        ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual,
+                          seed=config.seed)
         graph_config = {"recursion_limit": recursion_limit(config.limits),
                         "configurable": {"thread_id": episode.session_id}}
         saved = checkpointer.get_tuple(graph_config) if checkpointer is not None and resumed is not None else None
         values = (saved.checkpoint.get("channel_values") or {}) if saved else {}
         graph = build_graph(episode.subject, backend, ctx, config.limits, episode.recorder, checkpointer=checkpointer,
                             review=self.review, elapsed_before=float(values.get("agent_s", 0.0)),
-                            answered=cut_short_results(resumed or []))
+                            answered=cut_short_results(resumed or []), trim=config.trim_tool_outputs)
         sync = {"durability": "sync"} if checkpointer is not None else {}  # a kill loses no finished step
         if saved is not None:
             snap = graph.get_state(graph_config)
             skip_used(backend, snap.values)
             return graph.invoke(None, graph_config, **sync) if snap.next else snap.values
-        return graph.invoke(opening_state(episode.subject, config), graph_config, **sync)
+        return graph.invoke(opening_state(episode.subject, config, backend.priced), graph_config, **sync)
 
 
 def cut_short_results(events: list) -> dict:
@@ -206,7 +207,7 @@ def run_episode(subject, backend, config: Optional[EpisodeConfig] = None, *, tra
     """One whole episode headless (no store: a batch episode, a script, a test): `config`, or one
     made from `settings` (EpisodeSettings fields) for this subject and backend."""
     if config is None:
-        config = EpisodeConfig(subject=SubjectSpec.of(subject), llm=backend.spec, **settings)
+        config = EpisodeConfig(subject=SubjectSpec.of(subject), llm=backend.spec, **{**backend.sampling(), **settings})
     episode = Episode(subject, config, transcript_path=transcript_path, listeners=listeners, judge=judge,
                       score=score, closed_world=backend.closed_world)
     return drive(episode, AgentDriver(backend, review=review))

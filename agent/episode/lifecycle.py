@@ -33,8 +33,9 @@ Outcome = dict
 the counters `tool_calls`, `llm_turns`, `tokens`, `cost` (the graph's final state is one)."""
 
 
-class EpisodeResult(tr.Counters):
-    """What `finish` hands back: the end event's status and counters, the prediction and the typed score."""
+class EpisodeResult(tr.Counters, tr.Ending):
+    """What `finish` hands back: the end event's status, counters and ending (forced, the limit reached,
+    the model snapshot), the prediction and the typed score."""
 
     transcript: Path
     status: str
@@ -55,7 +56,8 @@ def version() -> str:
 def subject_ref(subject, spec: SubjectSpec) -> tr.SubjectRef:
     """The header's identity of a loaded subject, and the spec that named it."""
     return tr.SubjectRef(fingerprint=subject.fingerprint, kind=subject.kind, task_id=subject.truth.task_id,
-                         source=subject.truth.task_id or subject.source, spec=str(spec))
+                         source=subject.truth.task_id or subject.source, spec=str(spec),
+                         transform=getattr(subject, "transform", None))
 
 
 def default_transcript_path(out_dir: Path, subject, condition: str, llm: str) -> Path:
@@ -96,9 +98,7 @@ class Episode:
 
     def open(self) -> "Episode":
         """Starts the transcript (a new episode never appends to an old file) with its header."""
-        if self.path.exists():
-            self.path.unlink()
-        self._attach(tr.TranscriptWriter(self.path))
+        self._attach(tr.TranscriptWriter(self.path, new=True))
         self.recorder.emit(tr.Header(
             tracr_agent_version=version(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             subject=subject_ref(self.subject, self.config.subject), actor=self.actor, session_id=self.session_id,
@@ -154,10 +154,20 @@ class Episode:
                 score_error = reason = f"scoring failed: {type(e).__name__}: {e}"
                 self.recorder.emit(tr.ErrorEvent(message=score_error, where="score"))
         counters = tr.Counters.of(outcome).model_copy(update={"duration_s": round(self.elapsed(), 2)})
-        self.recorder.emit(tr.EndEvent(status=status, reason=reason, **counters.model_dump()))
+        ending = ending_of(outcome)
+        self.recorder.emit(tr.EndEvent(status=status, reason=reason, **counters.model_dump(), **ending))
         self.writer.close()
         return EpisodeResult(transcript=self.path, status=status, prediction=prediction, score=score,
-                             error=outcome.get("error", ""), score_error=score_error, **counters.model_dump())
+                             error=outcome.get("error", ""), score_error=score_error, **counters.model_dump(), **ending)
+
+
+def ending_of(outcome: Outcome) -> dict:
+    """The ending fields of an outcome: `forced` says whether its prediction came in the forced last
+    turn (a limit reached), `limit` which limit was reached, `model` the snapshot the provider reported."""
+    fields = tr.Ending.of(outcome).model_dump(exclude_none=True)
+    if outcome.get("prediction") or outcome.get("limit"):
+        fields["forced"] = bool(outcome.get("forced")) and bool(outcome.get("prediction"))
+    return fields
 
 
 def score_episode(prediction: Optional[dict], subject, closed_set: bool = False, judge=None) -> Score:

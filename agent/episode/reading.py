@@ -53,7 +53,8 @@ def summarize_events(events, problem: Optional[str], file: str) -> dict:
     return {
         "file": file,
         "task": header.subject.task_id,
-        "subject": header.subject.task_id or header.subject.fingerprint,
+        "subject": header.subject.name,
+        "transform": header.subject.transform.applied if header.subject.transform else None,
         "fingerprint": header.subject.fingerprint,
         "condition": header.condition,
         "llm": header.llm,

@@ -29,6 +29,8 @@ from tracr_agent.agent.records.config import EpisodeConfig, EpisodeSettings
 from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.spec import SubjectSpec
+from tracr_agent.tools.untrusted import jsonio
+from tracr_agent.tools.untrusted.text import check_name
 
 ENV_SESSIONS = "TRACR_AGENT_SESSIONS"
 TABLE = "tracr_sessions"
@@ -42,18 +44,35 @@ def sessions_db() -> Path:
     return Path(user_data_dir("tracr-agent")) / "sessions.sqlite"
 
 
+class StoreError(UserError):
+    """The session store cannot be opened or read (not a database, a damaged row, a read-only disk)."""
+
+
 class SessionStore:
-    """The checkpoint database plus the `tracr_sessions` table (one row per session: status, meta JSON)."""
+    """The checkpoint database plus the `tracr_sessions` table (one row per session: status, meta JSON).
+    A store that is not a database, or that cannot be written, is one StoreError line."""
 
     def __init__(self, path: Optional[Path] = None):
         self.path = Path(path or sessions_db())
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # several processes may checkpoint at once (runs side by side): wait for the lock, do not fail
-        self.conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
-        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id TEXT PRIMARY KEY, created TEXT, "
-                          "status TEXT, meta TEXT)")
-        self.conn.commit()
+        self.conn = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # several processes may checkpoint at once (runs side by side): wait for the lock, do not fail
+            self.conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id TEXT PRIMARY KEY, created TEXT, "
+                              "status TEXT, meta TEXT)")
+            self.conn.commit()
+        except (OSError, sqlite3.Error) as e:
+            if self.conn is not None:
+                self.conn.close()
+            raise self.unusable(e) from None
         self._saver = None
+
+    def unusable(self, e: Exception) -> StoreError:
+        """The one line for a store that fails: where it is, why, and what to do."""
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        return StoreError(f"the session store {self.path} is not usable ({why}); move it aside (a new one is "
+                          f"made), or point {ENV_SESSIONS} at another file")
 
     @property
     def saver(self):
@@ -75,9 +94,21 @@ class SessionStore:
                            json.dumps(meta)))
         self.conn.commit()
 
+    def _meta(self, text) -> dict:
+        try:
+            meta = jsonio.loads(text)
+        except (TypeError, ValueError) as e:
+            raise self.unusable(ValueError(f"a damaged session row: {e}")) from None
+        if not isinstance(meta, dict):
+            raise self.unusable(ValueError("a damaged session row"))
+        return meta
+
     def get(self, sid: str) -> Optional[tuple[str, dict]]:
-        row = self.conn.execute(f"SELECT status, meta FROM {TABLE} WHERE id = ?", (sid,)).fetchone()
-        return (row[0], json.loads(row[1])) if row else None
+        try:
+            row = self.conn.execute(f"SELECT status, meta FROM {TABLE} WHERE id = ?", (sid,)).fetchone()
+        except sqlite3.Error as e:
+            raise self.unusable(e) from None
+        return (row[0], self._meta(row[1])) if row else None
 
     def update_meta(self, sid: str, **fields) -> None:
         row = self.get(sid)
@@ -101,15 +132,21 @@ class SessionStore:
     def rows(self, status: Optional[str] = None) -> list[tuple[str, str, str, dict]]:
         """(id, created, status, meta) of every session (with `status`: only those), oldest first."""
         query = f"SELECT id, created, status, meta FROM {TABLE}" + (" WHERE status = ?" if status else "")
-        return [(r[0], r[1], r[2], json.loads(r[3]))
-                for r in self.conn.execute(query + " ORDER BY created", (status,) if status else ())]
+        try:
+            rows = self.conn.execute(query + " ORDER BY created", (status,) if status else ()).fetchall()
+        except sqlite3.Error as e:
+            raise self.unusable(e) from None
+        return [(str(r[0]), str(r[1]), str(r[2]), self._meta(r[3])) for r in rows]
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
 
 
 def peek(sid: str) -> Optional[tuple[str, dict]]:
-    """(status, meta) of a session, or None when there is no such session (nor any store)."""
+    """(status, meta) of a session, or None when there is no such session (nor any store). An id that
+    hides characters (a bidi override, a zero-width space) is one UserError line."""
+    check_name(sid, "session id")
     db = sessions_db()
     if not db.is_file():
         return None
@@ -127,6 +164,8 @@ def open_store() -> tuple[Optional[SessionStore], str]:
         store = SessionStore()
         store.saver.setup()
         return store, ""
+    except StoreError as e:
+        return None, str(e)
     except (OSError, sqlite3.Error) as e:
         return None, f"the session store {sessions_db()} is not usable ({type(e).__name__}: {e})"
 
@@ -283,11 +322,11 @@ def open_sessions(db: Optional[Path] = None) -> list[dict]:
             config = row_config(meta)
         except (ValueError, UserError):  # a row whose subject is gone still lists, and resume says why
             config = None
-        pid = meta.get("pid")
+        pid = meta.get("pid") if isinstance(meta.get("pid"), int) else None
         out.append({"id": sid, "kind": meta.get("kind", "interactive"), "subject": str(config.subject) if config else "?",
                     "condition": str(config.condition) if config else "", "residual": str(config.residual) if config else "",
                     "llm": config.llm if config else "", "created": created, "age_s": round(_age(created), 1),
-                    "where": where_stopped(Path(meta.get("transcript", "")), meta.get("kind", "interactive")), "transcript": meta.get("transcript", ""),
+                    "where": where_stopped(Path(str(meta.get("transcript", ""))), meta.get("kind", "interactive")), "transcript": meta.get("transcript", ""),
                     "running": bool(pid and pid != os.getpid() and alive(pid))})
     return out
 

@@ -1,11 +1,15 @@
 """Report sections around the main table: the headline, accuracy by every other axis that varies, the
-labels table, accuracy by feature, and the appendix of generated programs.
+labels table, how readable the explanations are, accuracy by feature, and the appendix of generated
+programs.
 
-The headline gives functional accuracy per condition × LLM, conditions in the study's order. Accuracy
-is broken down by any categorical field of the records that varies and is not already a column (a
-transform, a suite, …): a new axis needs no code here. The labels table lists each distinct submitted
-label per task with its verdict, the rule or judge that gave it (agent/scoring/labels.py,
-agent/scoring/judge.py) and why, so a reader can check them.
+The headline gives functional accuracy per condition × LLM, conditions in the study's order, led by the
+line naming the unscorable records if there are any. Accuracy is broken down by any categorical field of
+the records that varies and is not already a column (a suite, a model snapshot, …): a new axis needs no
+code here. The labels table lists each distinct submitted label per task with its verdict, the rule or
+judge that gave it (agent/scoring/labels.py, agent/scoring/judge.py) and why, so a reader can check them.
+The explanations table gives, per condition × LLM, the share of the submitted steps written as named
+primitives rather than tables and the description's length (agent/scoring/explanation.py). Every text
+from a record is escaped where it is drawn (`html_text`, `md_cell`).
 
 Generated programs and imported models have no label to match, so their label
 verdict is None ("n/a", never counted as wrong) and their headline is functional
@@ -16,14 +20,14 @@ difficulty, layers, encoding and the kinds of operation used.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 
 from tracr_agent.agent.evaluation.results import ResultRecord
 from tracr_agent.agent.evaluation.stats import condition_name, condition_order, fmt_acc
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
-from tracr_agent.tools.subjects.generate.task import generated_task
+from tracr_agent.tools.subjects.generate.lookup import generated_task
+from tracr_agent.tools.untrusted.text import html_text
 
 
 def label_applies(r: ResultRecord) -> bool:
@@ -40,9 +44,20 @@ def _pct(k: int, n: int) -> str:
     return fmt_acc(k, n) if n else "n/a"
 
 
+def unscorable_line(records: list[ResultRecord]) -> str | None:
+    """The line naming the records no transcript could score (counted apart, never correct), or None."""
+    bad = [r for r in records if r.unscorable]
+    if not bad:
+        return None
+    named = "; ".join(f"{r.key}: {r.unscorable}" for r in bad[:5]) + (f"; … ({len(bad) - 5} more)" if len(bad) > 5 else "")
+    return f"UNSCORABLE: {len(bad)} of {len(records)} episode(s) could not be scored from their own transcript, " \
+           f"so none of them counts as correct ({named})"
+
+
 def headline(records: list[ResultRecord], names: dict[str, str] | None = None) -> list[str]:
     """One line per condition × LLM (conditions in the study's order): functional accuracy first; label
-    accuracy over labelled subjects only; the judge's verdicts when there are any."""
+    accuracy over labelled subjects only; the judge's verdicts when there are any. The unscorable records,
+    if any, lead."""
     names = names or {}
     groups: dict[tuple, list[ResultRecord]] = defaultdict(list)
     for r in records:
@@ -58,13 +73,16 @@ def headline(records: list[ResultRecord], names: dict[str, str] | None = None) -
         if verdicts:
             parts.append(f"judge {_pct(sum(verdicts), len(verdicts))}")
         lines.append(f"{cond} · {llm}: " + " · ".join(parts))
-    return lines
+    bad = unscorable_line(records)
+    return ([bad] if bad else []) + lines
 
 
 NOT_AXES = {"key", "task", "condition", "residual", "llm", "llm_name", "trial", "status", "label", "label_correct",
             "functional_correct", "agreement", "family_correct", "explained", "transcript", "error", "score",
-            "unsafe_sandbox", "features", "tool_calls", "llm_turns", "tokens", "cost", "duration_s", "cost_known"}
-"""Record fields that are not axes to break accuracy down by: columns of the main table, verdicts, facts."""
+            "unsafe_sandbox", "features", "tool_calls", "llm_turns", "tokens", "cost", "duration_s", "cost_unknown",
+            "transform", "forced", "limit", "unscorable", "temperature", "prompt_sha", "replicable"}
+"""Record fields that are not axes to break accuracy down by: columns of the main table (a transform is
+part of the condition column, forced and the limit have their column), verdicts, facts."""
 MAX_AXIS_VALUES = 40
 
 
@@ -157,41 +175,74 @@ def label_rows(records: list[ResultRecord]) -> list[list[str]]:
     return [[*key, str(n)] for key, n in sorted(groups.items())]
 
 
+READABILITY_COLUMNS = ("condition", "LLM", "answers", "steps per answer", "named steps", "description words")
+
+
+def readability_rows(records: list[ResultRecord], names: dict[str, str] | None = None) -> list[list[str]]:
+    """Per condition × LLM, over the answers whose implementation has steps (agent/scoring/explanation.py):
+    the share of steps written as named primitives rather than tables (all answers' steps pooled), and
+    the description's length in words (mean, and median in brackets)."""
+    names = names or {}
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in records:
+        ex = r.score.explanation if r.score else None
+        if ex is not None and (ex.steps is not None or ex.description_words is not None):
+            groups[(condition_name(r), names.get(r.llm, r.llm))].append(ex)
+    rows = []
+    for (cond, llm), exs in sorted(groups.items(), key=lambda kv: (condition_order(kv[0][0]), kv[0][1])):
+        counted = [e for e in exs if e.steps]
+        steps = sum(e.steps for e in counted)
+        tables = sum(e.table_steps or 0 for e in counted)
+        words = sorted(e.description_words for e in exs if e.description_words is not None)
+        rows.append([cond, llm, str(len(counted)), f"{steps / len(counted):.1f}" if counted else "n/a",
+                     f"{steps - tables}/{steps} ({100 * (steps - tables) / steps:.0f}%)" if steps else "n/a",
+                     f"{sum(words) / len(words):.0f} ({words[len(words) // 2]})" if words else "n/a"])
+    return rows
+
+
 LABELS_TITLE = "Labels: verdicts and the rule or judge behind each"
 FEATURES_TITLE = "Generated tasks: functional accuracy by feature"
 AXES_TITLE = "Functional accuracy by every other axis that varies"
+READABILITY_TITLE = "Explanations: steps written as named primitives (not tables), description length"
 
 
 def _tables(records: list[ResultRecord], names: dict[str, str] | None) -> list[tuple[str, tuple, list[list[str]]]]:
     """(title, columns, rows) of each table section that has rows."""
     tables = [(AXES_TITLE, AXIS_COLUMNS, axis_rows(records, names)),
               (LABELS_TITLE, LABEL_COLUMNS, label_rows(records)),
+              (READABILITY_TITLE, READABILITY_COLUMNS, readability_rows(records, names)),
               (FEATURES_TITLE, BREAKDOWN_COLUMNS, feature_rows(records, names))]
     return [t for t in tables if t[2]]
 
 
+def md_cell(text: str) -> str:
+    """A Markdown table cell from untrusted text: one line, HTML escaped, `|` escaped."""
+    return html_text(text, one_line=True, quote=False).replace("|", "\\|")
+
+
 def headline_markdown(records: list[ResultRecord], names: dict[str, str] | None = None) -> list[str]:
-    return ["## Headline", ""] + [f"- {line}" for line in headline(records, names)] + [""]
+    return ["## Headline", ""] + [f"- {html_text(line, one_line=True, quote=False)}"
+                                  for line in headline(records, names)] + [""]
 
 
 def headline_html(records: list[ResultRecord], names: dict[str, str] | None = None) -> str:
-    return "<h2>Headline</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in headline(records, names)) + "</ul>"
+    return "<h2>Headline</h2><ul>" + "".join(f"<li>{html_text(line)}</li>" for line in headline(records, names)) + "</ul>"
 
 
 def tables_markdown(records: list[ResultRecord], names: dict[str, str] | None = None) -> list[str]:
     md = []
     for title, columns, rows in _tables(records, names):
         md += [f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        md += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in rows] + [""]
+        md += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows] + [""]
     return md
 
 
 def tables_html(records: list[ResultRecord], names: dict[str, str] | None = None) -> str:
     out = ""
     for title, columns, rows in _tables(records, names):
-        out += (f"<h2>{html.escape(title)}</h2><table><thead><tr>"
-                + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr></thead><tbody>"
-                + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+        out += (f"<h2>{html_text(title)}</h2><table><thead><tr>"
+                + "".join(f"<th>{html_text(c)}</th>" for c in columns) + "</tr></thead><tbody>"
+                + "".join("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row) + "</tr>" for row in rows)
                 + "</tbody></table>")
     return out
 
@@ -209,4 +260,4 @@ def appendix_html(records: list[ResultRecord]) -> str:
     if not programs:
         return ""
     return "<h2>Appendix: generated programs (ground truth)</h2>" + "".join(
-        f"<h3>{html.escape(i)}</h3><pre>{html.escape(code)}</pre><p>{html.escape(d)}</p>" for i, code, d in programs)
+        f"<h3>{html_text(i)}</h3><pre>{html_text(code)}</pre><p>{html_text(d)}</p>" for i, code, d in programs)

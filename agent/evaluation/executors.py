@@ -145,15 +145,16 @@ class RayExecutor:
 
     # -- episodes
 
-    def _shipment(self, task: str):
-        """The object-store reference of the cache entries a worker needs for `task` (put once)."""
+    def _shipment(self, task: str, transform: Optional[str] = None):
+        """The object-store reference of the cache entries a worker needs for `task` under `transform`
+        (put once)."""
         import ray
 
-        from tracr_agent.agent.evaluation.shipped_cache import pack, task_paths
+        from tracr_agent.agent.evaluation.shipped_cache import pack, task_paths, transform_paths
 
-        if task not in self._shipped:
-            self._shipped[task] = ray.put(pack(task_paths(task)))
-        return self._shipped[task]
+        if (task, transform) not in self._shipped:
+            self._shipped[(task, transform)] = ray.put(pack(task_paths(task) + transform_paths(task, transform)))
+        return self._shipped[(task, transform)]
 
     async def run_episodes(self, runner, specs: list, concurrency: int) -> list:
         import ray
@@ -167,7 +168,7 @@ class RayExecutor:
         while pending or in_flight:
             while pending and len(in_flight) < max(1, concurrency):
                 spec = pending.pop(0)
-                shipped = None if spec.model_dir else self._shipment(spec.task)
+                shipped = None if spec.model_dir else self._shipment(spec.task, spec.transform)
                 in_flight[remote.remote(config, spec, shipped)] = spec
                 runner.on_event("start", spec, None)
             done = await asyncio.to_thread(_finished, list(in_flight))
@@ -254,9 +255,9 @@ def _worker_runner(config: dict):
             from tracr_agent.agent.records.config import EpisodeSettings
             from tracr_agent.agent.scoring.judge import make_judge
             from tracr_agent.tools.sandbox.runner import allow_unsafe
-            from tracr_agent.tools.subjects.subject import limit_torch_threads
+            from tracr_agent.tools.subjects.subject import limit_math_threads
 
-            limit_torch_threads()
+            limit_math_threads()
             allow_unsafe(config["unsafe_sandbox"])
             judge = make_judge(config["judge_llm"]) if config["judge_llm"] else None
             out = Path(tempfile.mkdtemp(prefix="tracr-agent-ray-"))

@@ -1,25 +1,35 @@
 """Reports over an evaluation directory: rich table, report.md and report.html with plots.
 
-Rows are task × condition (× residual mode: `whitebox (raw)` is its own row) × LLM: label, family and
-functional accuracy and the share *explained* (functionally correct and not tabulated) with Wilson 95%
-intervals, mean tool calls, tokens, cost and wall time. Conditions read in the study's order (static,
-static+io, blackbox, whitebox, full). Family and explained count only the records scored with them
-(results from before scorer version 2 show "-" until `rescore`). Label accuracy counts only subjects with
-a conventional name: generated programs and a suite's models show "n/a". A closed-world investigator (one
-that knows the zoo's answers, e.g. `baseline-closed`) is marked in the LLM column, and an LLM is shown by
-its name (`--llm-name`, else its spec without the `@URL`), never a flood of URL. A cost a record could not
-price is unknown, never $0.
+Rows are task × condition (× residual mode and transform: `whitebox (raw)` and `whitebox (rotated)` are
+rows of their own) × LLM: label, family and functional accuracy and the share *explained* (functionally
+correct and not tabulated) with Wilson 95% intervals, mean tool calls, tokens, cost and wall time, and the
+forced submissions. Conditions read in the study's order (static, static+io, blackbox, whitebox, full).
+Family and explained count only the records scored with them (results from before scorer version 2 show
+"-" until `rescore`). Label accuracy counts only subjects with a conventional name: generated programs and
+a suite's models show "n/a". A closed-world investigator (one that knows the zoo's answers, e.g.
+`baseline-closed`) is marked in the LLM column, and an LLM is shown by its name (`--llm-name`, else its
+spec without the `@URL`), never a flood of URL. The `forced` column counts the predictions made in the
+forced last turn and names the limits that were reached; a cost is `unknown` where a model had no price,
+never $0. Notes under the table warn when the trials of a row are deterministic replicas
+(`replica_notes`): its intervals then count one episode as many.
 
-report.md and report.html read: the headline (functional accuracy per condition × LLM), the accuracy chart
-by condition × LLM, the table, the breakdowns (agent/evaluation/breakdown.py), the other plots, then the
-appendix of generated programs.
+The records come from `report_records`: every score recomputed from the evaluation directory's own
+transcripts (agent/evaluation/rescore.py), nothing taken from results.jsonl on trust. An episode no
+transcript can score is *unscorable*: it stays in its row's n, is never correct, is counted in its own
+column, and is named in the headline. Every text from a record is escaped where it is drawn (rich
+Text, HTML, Markdown), and every file is written through a temporary file and a rename.
+
+report.md and report.html read: the headline (functional accuracy per condition × LLM; unscorable
+episodes first), the accuracy chart by condition × LLM, the table and its notes, the breakdowns
+(agent/evaluation/breakdown.py), the other plots, then the appendix of generated programs.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import sys
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -27,10 +37,14 @@ from typing import Optional
 from tracr_agent.agent.evaluation import breakdown
 from tracr_agent.agent.evaluation.breakdown import label_applies
 from tracr_agent.agent.evaluation.plots import PLOTS, SKIP_REASONS
-from tracr_agent.agent.evaluation.results import ResultRecord, read_results
+from tracr_agent.agent.evaluation.rescore import fresh_records
+from tracr_agent.agent.evaluation.results import ResultRecord
 from tracr_agent.agent.evaluation.stats import condition_name, condition_order, fmt_acc, short_llm_names, wilson
 from tracr_agent.agent.investigators.names import CLOSED_WORLD
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.subjects.spec import NO_TRANSFORM
+from tracr_agent.tools.untrusted.files import write_atomic
+from tracr_agent.tools.untrusted.text import html_text, shown_data
 
 
 @dataclass
@@ -44,8 +58,8 @@ class Row:
     errors: int
     tool_calls: float
     tokens: float
-    cost: Optional[float]
-    """The total cost, or None when some episode's cost is unknown (no price for its model)."""
+    cost: float
+    """The total cost of the calls whose price is known (`cost_unknown`: some were not)."""
     seconds: float
     family_k: int = 0
     family_n: int = 0
@@ -55,6 +69,14 @@ class Row:
     """Records with a label to get right (generated and imported subjects have none); None: all n."""
     filters: tuple = ()
     """(field, value) pairs that select this row's episodes in the viewer (VIEW_FILE's URL hash)."""
+    cost_unknown: bool = False
+    """Some episode's cost was unknown (a model without a price): `cost` leaves it out."""
+    forced_k: int = 0
+    """Predictions made in the forced last turn."""
+    limits_hit: tuple = ()
+    """(limit, episodes) for each limit reached, most often first."""
+    unscorable: int = 0
+    """Episodes in n that no transcript could score (never correct)."""
     spec: str = ""
     """The LLM's spec (`llm` is the name it is shown by)."""
 
@@ -70,11 +92,6 @@ class Row:
 def task_name(r: ResultRecord) -> str:
     """The task column: a suite's models are prefixed with the suite, `SUITE/MODEL`."""
     return f"{r.suite}/{r.task}" if r.suite else r.task
-
-
-def cost_known(r: ResultRecord) -> bool:
-    """Whether a record's cost is a price (a record may say its model had none: unknown, not $0)."""
-    return r.cost is not None and getattr(r, "cost_known", True) is not False
 
 
 def llm_names(records: list[ResultRecord], given: Optional[dict[str, str]] = None) -> dict[str, str]:
@@ -112,36 +129,55 @@ def summarize(records: list[ResultRecord], overall: bool = True, names: Optional
     rows = []
     for (task, cond, llm), rs in items:
         n = len(rs)
-        fam = [r.family_correct for r in rs if r.family_correct is not None]
-        expl = [r.explained for r in rs if r.explained is not None]
+        # an unscorable episode counts, as wrong, wherever a scored one would
+        fam = [r.family_correct for r in rs if r.family_correct is not None or r.unscorable]
+        expl = [r.explained for r in rs if r.explained is not None or r.unscorable]
         labelled = [r for r in rs if label_applies(r)]
-        cost = sum(r.cost for r in rs) if all(cost_known(r) for r in rs) else None
         rows.append(Row(task, cond, names.get(llm, llm), n, sum(bool(r.label_correct) for r in labelled),
                         sum(bool(r.functional_correct) for r in rs), sum(r.status == "error" for r in rs),
-                        sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, cost,
-                        sum(r.duration_s for r in rs) / n, sum(fam), len(fam), sum(expl), len(expl), len(labelled),
-                        _filters(task, rs[0]), llm))
+                        sum(r.tool_calls for r in rs) / n, sum(r.tokens for r in rs) / n, sum(r.cost for r in rs),
+                        sum(r.duration_s for r in rs) / n, sum(map(bool, fam)), len(fam), sum(map(bool, expl)),
+                        len(expl), len(labelled), _filters(task, rs[0]), any(r.cost_unknown for r in rs),
+                        sum(bool(r.forced) for r in rs), tuple(Counter(r.limit for r in rs if r.limit).most_common()),
+                        sum(bool(r.unscorable) for r in rs), llm))
     return rows
 
 
 def _filters(task: str, r: ResultRecord) -> tuple:
-    """The viewer's filter for a row: its task (aggregate rows have none), condition, residual mode, LLM."""
+    """The viewer's filter for a row: its task (aggregate rows have none), condition, residual mode, transform,
+    LLM."""
     out = [] if task.startswith("(") else [("task", task)]
-    return tuple(out + [("condition", r.condition), ("residual", r.residual), ("llm", r.llm)])
+    return tuple(out + [("condition", r.condition), ("residual", r.residual),
+                        ("transform", r.transform or NO_TRANSFORM), ("llm", r.llm)])
 
 
 COLUMNS = ("task", "condition", "LLM", "n", "label acc", "family acc", "functional acc", "explained",
-           "tool calls", "tokens", "cost $", "time s")
+           "tool calls", "tokens", "cost $", "time s", "forced")
+UNSCORABLE_COLUMN = "unscorable"
+"""Shown after the others when some episode is unscorable."""
 
 
-def _cost(r: Row) -> str:
-    return "unknown" if r.cost is None else f"{r.cost:.4f}"
+def columns(rows: list[Row]) -> tuple:
+    return COLUMNS + ((UNSCORABLE_COLUMN,) if any(r.unscorable for r in rows) else ())
 
 
-def row_cells(r: Row) -> list[str]:
+def row_cells(r: Row, with_unscorable: bool = False) -> list[str]:
     return [r.task, r.condition, r.llm, str(r.n), fmt_acc(r.label_k, r.label_total) if r.label_total else "n/a",
             fmt_acc(r.family_k, r.family_n), fmt_acc(r.func_k, r.n), fmt_acc(r.explained_k, r.explained_n),
-            f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", _cost(r), f"{r.seconds:.1f}"]
+            f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", cost_cell(r), f"{r.seconds:.1f}", forced_cell(r)] \
+        + ([str(r.unscorable)] if with_unscorable else [])
+
+
+def cost_cell(r: Row) -> str:
+    if r.cost_unknown:
+        return f"{r.cost:.4f} + unknown" if r.cost else "unknown"
+    return f"{r.cost:.4f}"
+
+
+def forced_cell(r: Row) -> str:
+    """`k/n`, then the limits reached and how often (e.g. `3/10 (tool-call 2, context (tokens) 1)`)."""
+    hit = ", ".join(f"{name} {count}" for name, count in r.limits_hit)
+    return f"{r.forced_k}/{r.n}" + (f" ({hit})" if hit else "")
 
 
 def compact_acc(k: int, n: int) -> str:
@@ -153,15 +189,41 @@ def compact_acc(k: int, n: int) -> str:
 
 
 TERMINAL_COLUMNS = ("task", "condition", "LLM", "n", "label", "family", "functional", "explained", "calls",
-                    "tokens", "cost $", "s")
+                    "tokens", "cost $", "s", "forced")
 TERMINAL_TITLE = "tracr-agent evaluation · k/n correct [95% Wilson interval, %] · mean calls, tokens, s per episode"
 
 
+def terminal_columns(rows: list[Row]) -> tuple:
+    """TERMINAL_COLUMNS, and `unscorable` when some episode is."""
+    return TERMINAL_COLUMNS + ((UNSCORABLE_COLUMN,) if any(r.unscorable for r in rows) else ())
+
+
 def terminal_cells(rows: list[Row]) -> list[list[str]]:
-    """The table for a terminal: accuracy cells compact (`k/n [lo–hi]`), as TERMINAL_COLUMNS."""
+    """The table for a terminal: accuracy cells compact (`k/n [lo–hi]`), as `terminal_columns(rows)`."""
+    unscorable = UNSCORABLE_COLUMN in terminal_columns(rows)
     return [[r.task, r.condition, r.llm, str(r.n), compact_acc(r.label_k, r.label_total) if r.label_total else "n/a",
              compact_acc(r.family_k, r.family_n), compact_acc(r.func_k, r.n), compact_acc(r.explained_k, r.explained_n),
-             f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", _cost(r), f"{r.seconds:.1f}"] for r in rows]
+             f"{r.tool_calls:.1f}", f"{r.tokens:.0f}", cost_cell(r), f"{r.seconds:.1f}", forced_cell(r)]
+            + ([str(r.unscorable)] if unscorable else []) for r in rows]
+
+
+def replica_notes(records: list[ResultRecord], names: Optional[dict[str, str]] = None) -> list[str]:
+    """One warning per task × condition × LLM whose trials are deterministic replicas: several trials,
+    every one asked the same first prompt with the same settings (`prompt_sha`) by an investigator that
+    answers alike (`replicable`: a built-in or replayed one, or an LLM at temperature 0)."""
+    names = names or {}
+    groups: dict[tuple, list[ResultRecord]] = {}
+    for r in records:
+        groups.setdefault((task_name(r), condition_name(r), r.llm), []).append(r)
+    notes = []
+    for (task, cond, llm), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], condition_order(kv[0][1]), kv[0][2])):
+        shas = {r.prompt_sha for r in rs}
+        if len(rs) > 1 and len(shas) == 1 and None not in shas and all(r.replicable for r in rs):
+            why = "a deterministic investigator" if rs[0].temperature is None else f"temperature {rs[0].temperature:g}"
+            notes.append(f"{task} · {cond} · {names.get(llm, llm)}: the {len(rs)} trials are deterministic replicas "
+                         f"(identical prompts and settings, {why}): they are one observation, and their interval is "
+                         "overconfident")
+    return notes
 
 
 def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str], list[str]]:
@@ -175,7 +237,9 @@ def _plots(rows: list[Row]) -> tuple[list[tuple[str, bytes]], list[str], list[st
             import matplotlib
 
             matplotlib.use("Agg")
-            png = draw(rows)
+            with warnings.catch_warnings():  # a name shown as ␛ has no glyph in the font: drawn as a box
+                warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+                png = draw(rows)
         except Exception as e:  # noqa: BLE001 — any plotting failure is reported, the tables still get written
             plt = sys.modules.get("matplotlib.pyplot")
             if plt is not None:
@@ -209,7 +273,12 @@ class Reports:
     failed_plots: list[str]
     warning: Optional[str] = None
     """Set when some episodes were scored with --unsafe-sandbox (shown atop both reports)."""
+    notes: list[str] = field(default_factory=list)
+    """Warnings about the table (`replica_notes`), shown under it in both reports."""
+    unscorable: Optional[str] = None
+    """Set when some episodes could not be scored from their own transcript (atop both reports)."""
     plots: list[str] = field(default_factory=list)
+    """The plots drawn (file names beside the reports)."""
 
 
 def unsafe_warning(records: list[ResultRecord]) -> Optional[str]:
@@ -221,63 +290,77 @@ def unsafe_warning(records: list[ResultRecord]) -> Optional[str]:
             f"code ran without OS-level isolation (only rlimits and an audit hook it can switch off).")
 
 
-def write_reports(out_dir: Path, rows: list[Row], linked: bool = False,
+def write_reports(out_dir: Path, rows: list[Row], records: list[ResultRecord], linked: bool = False,
                   names: Optional[dict[str, str]] = None) -> Reports:
-    """Writes the plots, report.md and report.html; a plot that fails is named in `failed_plots`
-    (and in both reports) instead of stopping the rest. Episodes scored with --unsafe-sandbox
-    (results.jsonl says which) put a warning at the top of both. `linked`: each row links into the
-    batch viewer (VIEW_FILE, which the caller writes next to the reports)."""
+    """Writes the plots, report.md and report.html (`records`: as `report_records` scored them; `names`:
+    `--llm-name`s); a plot that fails is named in `failed_plots` (and in both reports) instead of stopping
+    the rest. Episodes scored with --unsafe-sandbox, and unscorable ones, put a warning at the top of both.
+    `linked`: each row links into the batch viewer (VIEW_FILE, which the caller writes next to the reports)."""
     out_dir = Path(out_dir)
-    records = read_results(out_dir)
     names = llm_names(records, names)
     warning = unsafe_warning(records)
+    notes = replica_notes(records, names)
+    unscorable = breakdown.unscorable_line(records)
     plots, failed, skipped = _plots(rows)
     for name, data in plots:
-        (out_dir / name).write_bytes(data)
+        write_atomic(out_dir / name, data)
     chart = [(n, d) for n, d in plots if n == CHART]
     others = [(n, d) for n, d in plots if n != CHART]
-    notes = failed + skipped
-    cols = COLUMNS + (("episodes",) if linked else ())
+    missing = failed + skipped
+    table_cols = columns(rows)
+    cols = table_cols + (("episodes",) if linked else ())
 
-    md = ["# tracr-agent evaluation", ""] + ([f"> **⚠ {warning}**", ""] if warning else [])
+    def md_text(text: str) -> str:
+        return html_text(text, one_line=True, quote=False)
+
+    md = ["# tracr-agent evaluation", ""] + [f"> **⚠ {md_text(w)}**\n" for w in (warning, unscorable) if w]
     md += breakdown.headline_markdown(records, names) + [f"![{n}]({n})" for n, _ in chart] + [""]
-    md += [f"Results: `{out_dir / 'results.jsonl'}`", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    md += ["| " + " | ".join([c.replace("|", "\\|") for c in row_cells(r)]
+    md += [f"Results: `{md_text(out_dir / 'results.jsonl')}`", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    md += ["| " + " | ".join([breakdown.md_cell(c) for c in row_cells(r, UNSCORABLE_COLUMN in table_cols)]
                              + ([f"[view]({view_link(r)})"] if linked else [])) + " |" for r in rows]
-    md += [""] + breakdown.tables_markdown(records, names)
-    md += [f"![{n}]({n})" for n, _ in others] + [f"*{line}*" for line in notes] + [""]
+    md += [""] + [f"> ⚠ {md_text(note)}" for note in notes] + ([""] if notes else [])
+    md += breakdown.tables_markdown(records, names)
+    md += [f"![{n}]({n})" for n, _ in others] + [f"*{md_text(line)}*" for line in missing] + [""]
     md += breakdown.appendix_markdown(records)
-    md_path = out_dir / "report.md"
-    md_path.write_text("\n".join(md).rstrip() + "\n")
+    md_path = write_atomic(out_dir / "report.md", "\n".join(md).rstrip() + "\n")
 
     def imgs(items) -> str:
-        return "".join(f'<figure><img alt="{n}" src="data:image/png;base64,{base64.b64encode(d).decode()}"/>'
+        return "".join(f'<figure><img alt="{html_text(n)}" src="data:image/png;base64,{base64.b64encode(d).decode()}"/>'
                        "</figure>" for n, d in items)
 
     cells = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(r))
-        + (f'<td><a href="{html.escape(view_link(r))}">view</a></td>' if linked else "") + "</tr>" for r in rows)
+        "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row_cells(r, UNSCORABLE_COLUMN in table_cols))
+        + (f'<td><a href="{html_text(view_link(r))}">view</a></td>' if linked else "") + "</tr>" for r in rows)
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>tracr-agent evaluation</title>"
         "<style>body{font-family:sans-serif;margin:2em;color:#1d1d1f;background:#fff}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(-n+3){text-align:left}"
         "img{max-width:100%}.unsafe{background:#fdd;border:2px solid #c00;padding:8px;font-weight:bold}"
         "</style></head><body><h1>tracr-agent evaluation</h1>"
-        + (f"<p class='unsafe'>⚠ {html.escape(warning)}</p>" if warning else "")
+        + "".join(f"<p class='unsafe'>⚠ {html_text(w)}</p>" for w in (warning, unscorable) if w)
         + breakdown.headline_html(records, names) + imgs(chart)
-        + f"<h2>Results</h2><table><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr></thead>"
-        f"<tbody>{cells}</tbody></table>{breakdown.tables_html(records, names)}{imgs(others)}"
-        + "".join(f"<p><em>{html.escape(line)}</em></p>" for line in notes)
+        + f"<h2>Results</h2><table><thead><tr>{''.join(f'<th>{html_text(c)}</th>' for c in cols)}</tr></thead>"
+        f"<tbody>{cells}</tbody></table>" + "".join(f"<p class='note'>⚠ {html_text(n)}</p>" for n in notes)
+        + f"{breakdown.tables_html(records, names)}{imgs(others)}"
+        + "".join(f"<p><em>{html_text(line)}</em></p>" for line in missing)
         + breakdown.appendix_html(records) + "</body></html>")
-    html_path = out_dir / "report.html"
-    html_path.write_text(page)
-    return Reports(md_path, html_path, failed, warning, [n for n, _ in plots])
+    html_path = write_atomic(out_dir / "report.html", page)
+    return Reports(md_path, html_path, failed, warning, notes=notes, unscorable=unscorable, plots=[n for n, _ in plots])
+
+
+def report_records(out_dir: Path, judge_llm: Optional[str] = None, models: Optional[Path] = None,
+                   keep: frozenset = frozenset(), programs: tuple = ()) -> list[ResultRecord]:
+    """Every record of the evaluation scored afresh from its own transcript (rescore.fresh_records;
+    `keep`: keys this process scored itself; `programs`: the user's program files, FILE.py:FUNC). Every
+    line must read: a corrupt one stops the report (one line naming it), never a table that silently leaves
+    an episode out. Every text in them is `shown` (tools/untrusted/text.py) before any table, plot or page
+    draws it."""
+    return [shown_data(r) for r in fresh_records(Path(out_dir), judge_llm, models, keep, programs)[1]]
 
 
 def load_rows(out_dir: Path, names: Optional[dict[str, str]] = None) -> list[Row]:
-    """Every record must read: a corrupt line stops the report (one line naming it), never a
-    table that silently leaves an episode out."""
-    records = read_results(out_dir, strict=True)
+    """The report's rows over `report_records(out_dir)` (`names`: --llm-name)."""
+    records = report_records(out_dir)
     return summarize(records, names=llm_names(records, names))
 
 

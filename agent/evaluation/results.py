@@ -11,12 +11,13 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
-from tracr_agent.agent.records.transcript import Counters
+from tracr_agent.agent.records.transcript import Counters, Ending
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.conditions import Residual
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.files import open_regular
 
 
 class _RecordHead(BaseModel):
@@ -27,6 +28,9 @@ class _RecordHead(BaseModel):
     condition: str
     residual: Residual = Residual.LABELLED
     """`labelled` or `raw` (`--residual`); results from before the field read as labelled."""
+    transform: Optional[str] = None
+    """The subject's transform (`rotated`, `compressed:12`; `eval --transforms`, or an `ID@…` task); None:
+    untransformed."""
     llm: str
     llm_name: Optional[str] = None
     """The name the LLM is shown by in reports and the viewer (`eval --llm-name`); None: from its spec."""
@@ -40,18 +44,37 @@ class _RecordHead(BaseModel):
     explained: Optional[bool] = None
     """Functionally correct and not tabulated (agent/scoring/explanation.py)."""
 
+    @model_validator(mode="after")
+    def _transform_in_its_column(self):
+        # `--tasks reverse@rotated` once named the task with its transform: the transform has its own column
+        if self.transform is None and not self.suite and "@" in self.task:
+            self.task, _, self.transform = self.task.rpartition("@")
+        return self
 
-class ResultRecord(Counters, _RecordHead):
+
+class ResultRecord(Counters, Ending, _RecordHead):
     """One line of results.jsonl: the episode's key and summary columns, its counters
-    (transcript.Counters), and the typed score (older files' score objects read into it)."""
+    (transcript.Counters), how it ended (transcript.Ending: forced, the limit reached, the model
+    snapshot), and the typed score (older files' score objects read into it)."""
 
     transcript: str = ""
     error: str = ""
     score: Optional[Score] = None
+    unscorable: Optional[str] = None
+    """Why `rescore`/`report` could not score the episode from its own transcript (missing, torn
+    before its prediction, outside the evaluation directory, …): such a record is never correct."""
     unsafe_sandbox: Optional[bool] = None
     """True when the submitted code was scored without OS-level isolation (--unsafe-sandbox)."""
     features: Optional[dict] = None
     """For a generated task: its features (operations by kind, layers, heads, numerical, difficulty)."""
+    temperature: Optional[float] = None
+    """The sampling temperature sent (None: the provider's default)."""
+    prompt_sha: Optional[str] = None
+    """A hash of the first request's messages and the sampling settings: trials that share it were
+    asked the same thing the same way."""
+    replicable: Optional[bool] = None
+    """Whether the investigator answers the same prompt the same way (a built-in or replayed one, or an
+    LLM at temperature 0): such trials with one prompt_sha are replicas (the report warns)."""
 
 
 def score_fields(score: Optional[Score]) -> dict:
@@ -102,11 +125,8 @@ def read_results(out: Path, strict: bool = False) -> list[ResultRecord]:
 
 
 def append_result(out: Path, record: ResultRecord, lock: threading.Lock) -> None:
-    data = (record.model_dump_json() + "\n").encode()
-    with lock:
-        fd = os.open(Path(out) / "results.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    data = record.model_dump_json() + "\n"
+    with lock, open_regular(Path(out) / "results.jsonl", "a", "the results") as fh:  # never through a symlink
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -2,7 +2,8 @@
 
 A compiled subject lives in the user's cache (tools/subjects/load.py) as a model directory keyed by
 its program; a generated task also needs the verdicts that number its candidates
-(tools/subjects/generate/registry.py). `pack` puts such paths, relative to the cache root, into one
+(tools/subjects/generate/registry.py); a compressed subject, its compression (tools/subjects/transforms/
+cache.py). `pack` puts such paths, relative to the cache root, into one
 tar; `unpack` places each one that is missing on this machine, atomically (a temporary copy renamed
 into place), so a worker on another node loads the subject instead of compiling it again. On one
 machine (or a shared cache path) every entry is already there and `unpack` does nothing.
@@ -33,6 +34,19 @@ def task_paths(task_id: str) -> list[str]:
         gid = parse_id(task_id)
         paths.append(verdicts_path(gid.seed, gid.difficulty))
     return paths
+
+
+def transform_paths(task_id: str, transform: Optional[str]) -> list[str]:
+    """The cache path of task `task_id`'s compression under `transform` (`compressed[:D]`), so a machine
+    loads it instead of training it again; nothing for no transform or a rotation (computed, not cached)."""
+    from tracr_agent.tools.subjects.transforms import cache, parse_transform
+
+    spec = parse_transform(transform) if transform else None
+    if spec is None or spec.name != "compressed":
+        return []
+    from tracr_agent.tools.subjects.tasks import load_task
+
+    return [f"transforms/{cache.key(load_task(task_id), spec.arg, 0)}"]
 
 
 def verdicts_path(seed: int, difficulty: int) -> str:
@@ -100,11 +114,11 @@ def unpack(data: Optional[bytes]) -> int:
 
 
 def _placeable(tmp: Path) -> list[Path]:
-    """The units to place: each subject entry directory, and each file elsewhere."""
+    """The units to place: each subject or compression entry directory, and each file elsewhere."""
     out = []
     for p in sorted(tmp.rglob("*")):
         rel = p.relative_to(tmp).parts
-        if rel[0] == "subjects":
+        if rel[0] in ("subjects", "transforms"):
             if len(rel) == 2 and p.is_dir():
                 out.append(p)
         elif p.is_file():

@@ -28,13 +28,16 @@ def fmt_acc(k: int, n: int) -> str:
 
 
 def condition_name(r: ResultRecord) -> str:
-    """The condition column: a raw-residual run is its own row, `whitebox (raw)`, next to `whitebox`."""
-    return r.condition if r.residual == Residual.LABELLED else f"{r.condition} ({r.residual})"
+    """The condition column: a raw-residual run and a transformed subject's are rows of their own,
+    `whitebox (raw)`, `whitebox (rotated)`, `whitebox (raw, compressed:12)`, next to `whitebox`."""
+    marks = ([] if r.residual == Residual.LABELLED else [str(r.residual)]) + ([r.transform] if r.transform else [])
+    return f"{r.condition} ({', '.join(marks)})" if marks else r.condition
 
 
 def condition_order(name: str) -> tuple:
-    """Conditions in the study's order (static, static+io, blackbox, whitebox, full), a residual mode after
-    its condition (`whitebox (raw)` after `whitebox`), anything unknown last by name."""
+    """Conditions in the study's order (static, static+io, blackbox, whitebox, full), a residual mode or a
+    transform after its condition (`whitebox (raw)`, `whitebox (rotated)` after `whitebox`), anything
+    unknown last by name."""
     base, _, mode = str(name).partition(" (")
     order = list(CONDITIONS)
     return (order.index(base) if base in order else len(order), base, mode)

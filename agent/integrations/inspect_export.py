@@ -16,6 +16,7 @@ from typing import Optional
 
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.files import inside, replace_with
 
 
 def _messages(events: list) -> list:
@@ -43,7 +44,8 @@ def _messages(events: list) -> list:
 
 
 def episode_sample(events: list, sample_id: str, epoch: int, task: Optional[str] = None, suite: Optional[str] = None):
-    """One transcript as an Inspect EvalSample of tracr_agent/interp (`task`, `suite`: its results record's)."""
+    """One transcript as an Inspect EvalSample of tracr_agent/interp (`task`, `suite`: its results record's;
+    a transformed subject's sample id ends in its transform, `reverse@rotated`, as the task names it)."""
     from inspect_ai.log import EvalSample
     from inspect_ai.model import ModelOutput, ModelUsage
 
@@ -58,8 +60,9 @@ def episode_sample(events: list, sample_id: str, epoch: int, task: Optional[str]
     prediction = {k: getattr(pred, k) for k in ("label", "description", "implementation", "confidence")} if pred else None
     limit = next((e for e in events if isinstance(e, tr.LimitEvent)), None)
     ref = header.subject
+    transform = ref.named_transform
     store = {"task": task or ref.task_id or ref.source, "suite": suite,
-             "model_dir": None if ref.kind == "task" else ref.source,
+             "model_dir": None if ref.kind == "task" else ref.source, "transform": transform,
              "condition": header.condition, "residual": header.residual, "cap_tokens": header.cap_tokens,
              "closed_set": header.closed_set, "max_tool_calls": header.limits.max_tool_calls if header.limits else None,
              "seed": header.seed, "subject": ref.model_dump(), "tool_calls": end.tool_calls if end else 0,
@@ -72,7 +75,8 @@ def episode_sample(events: list, sample_id: str, epoch: int, task: Optional[str]
     last = next((m for m in reversed(messages) if m.role == "assistant"), None)
     first_user = next((m.text for m in messages if m.role == "user"), "")
     return EvalSample(
-        id=sample_id, epoch=epoch, input=first_user, target="", messages=messages,
+        id=f"{sample_id}@{transform}" if transform else sample_id, epoch=epoch, input=first_user, target="",
+        messages=messages,
         output=ModelOutput.from_content(header.llm, last.text if last else ""),
         scores={SCORER: inspect_score(typed, prediction, pred.forced if pred else None)} if typed else None,
         metadata={"tracr_agent": {k: store[k] for k in ("task", "suite", "model_dir", "condition", "residual",
@@ -114,8 +118,7 @@ def write_log(samples: list, llm: str, created: str, dest: Path) -> None:
     results = EvalResults(total_samples=len(samples), completed_samples=len(samples),
                           scores=[EvalScore(name=SCORER, scorer=SCORER, metrics=metrics)])
     log = EvalLog(version=2, status="success", eval=spec, results=results, samples=samples)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    write_eval_log(log, str(dest))
+    replace_with(dest, lambda tmp: write_eval_log(log, str(tmp)), "the Inspect log")
 
 
 def export_inspect(path: Path, dest: Optional[Path] = None) -> list[Path]:
@@ -140,9 +143,10 @@ def export_inspect(path: Path, dest: Optional[Path] = None) -> list[Path]:
         raise UserError(f"{path} is neither a transcript nor an evaluation directory (no results.jsonl)")
     groups: dict = {}
     for rec in read_results(path, strict=True):
-        if not rec.transcript or not (path / rec.transcript).is_file():
+        where = inside(path, rec.transcript)  # a record's transcript is read only inside its eval directory
+        if where is None or not where.is_file():
             continue
-        events, _ = load_events(path / rec.transcript)
+        events, _ = load_events(where)
         sample_id = f"{rec.suite}/{rec.task}" if rec.suite else rec.task
         groups.setdefault((rec.llm, rec.condition, rec.residual), []).append(
             (episode_sample(events, sample_id, rec.trial + 1, rec.task, rec.suite), events[0].created))

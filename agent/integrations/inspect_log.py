@@ -17,6 +17,7 @@ from typing import Optional
 
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.files import write_atomic
 
 TASK_NAME = "tracr_agent/interp"
 SCORER = "tracr_scorer"
@@ -126,7 +127,7 @@ def sample_events(log, sample) -> list:
             events.append(tr.LLMRequest(step=step, messages=pending, t=t))
             pending = []
             calls = [tr.ToolCallRec(id=c.id, name=c.function, args=c.arguments) for c in m.tool_calls or []]
-            events.append(tr.LLMResponse(step=step, text=m.text, tool_calls=calls, usage=usage, t=t,
+            events.append(tr.LLMResponse(step=step, text=m.text, tool_calls=calls, usage=usage, t=t, cost=0.0,
                                          latency_ms=round((getattr(event, "working_time", None) or 0) * 1000, 2)))
             events += [tr.ToolCallEvent(step=step, call_id=c.id, name=c.name, args=c.args, t=t) for c in calls]
         elif m.role == "tool":
@@ -149,8 +150,10 @@ def sample_events(log, sample) -> list:
     if typed is not None:
         events.append(tr.ScoreEvent(score=typed, t=events[-1].t))
     status = "error" if sample.error is not None else "prediction" if prediction else "no_prediction"
+    ending = {"forced": bool(meta.get("forced")) and bool(prediction)} if prediction or limit else {}
     events.append(tr.EndEvent(status=status, tool_calls=ep.get("tool_calls", 0), llm_turns=step, tokens=tokens,
                               duration_s=round(sample.total_time or events[-1].t, 2), t=events[-1].t,
+                              limit=limit["limit"] if limit else None, **ending,
                               reason=None if typed is not None else "not scored (the sample has no tracr_scorer score)"))
     return events
 
@@ -184,7 +187,7 @@ def log_episodes(path: Path, sample: Optional[str] = None, notes: Optional[list]
     """The episodes of an Inspect log of tracr_agent/interp (or only sample `ID` / `ID:EPOCH`). A sample
     that never started its episode (its setup failed) is left out, with one line in `notes`."""
     from tracr_agent.agent.records.transcript import Counters
-    from tracr_agent.agent.evaluation.batch import EpisodeSpec, record_from_score
+    from tracr_agent.agent.evaluation.batch import EpisodeSpec, record_from_score, replica_fields
 
     log = read_log(Path(path))
     samples = list(log.samples or [])
@@ -204,12 +207,13 @@ def log_episodes(path: Path, sample: Optional[str] = None, notes: Optional[list]
         header, end = events[0], events[-1]
         ep = _store(s)
         spec = EpisodeSpec(ep["task"], header.condition, header.llm, s.epoch - 1, suite=ep.get("suite"),
-                           model_dir=ep.get("model_dir"), residual=header.residual)
+                           model_dir=ep.get("model_dir"), residual=header.residual, transform=ep.get("transform"))
         score = next((e.score for e in events if isinstance(e, tr.ScoreEvent)), None)
         pred = next((e for e in events if isinstance(e, tr.PredictionEvent)), None)
         record = record_from_score(spec, score, status=end.status, label=pred.label if pred else None,
                                    **Counters.of(end.model_dump()).model_dump(),
-                                   error=s.error.message if s.error else "")
+                                   **tr.Ending.of(end.model_dump()).model_dump(exclude_none=True),
+                                   **replica_fields(events), error=s.error.message if s.error else "")
         out.append(LogEpisode(name, events, record))
     if sample is not None and not out:
         names = ", ".join(f"{s.id}:{s.epoch}" if several_epochs else str(s.id) for s in samples)
@@ -231,20 +235,20 @@ def write_eval_dir(path: Path, out: Path, notes: Optional[list] = None) -> int:
             same = False
         if not same:
             raise UserError(f"{out} already holds other files: choose a new --out for the episodes of {path}")
-        (out / "results.jsonl").unlink(missing_ok=True)
+        write_atomic(out / "results.jsonl", "")
     episodes = log_episodes(path, notes=notes)
     prepare_out_dir(out, resume=False)
     lines = []
     for e in episodes:
         r = e.record
-        spec = EpisodeSpec(r.task, r.condition, r.llm, r.trial, suite=r.suite, residual=r.residual)
+        spec = EpisodeSpec(r.task, r.condition, r.llm, r.trial, suite=r.suite, residual=r.residual,
+                           transform=r.transform)
         rel = Path("transcripts") / spec.filename()
-        (out / rel).unlink(missing_ok=True)  # refreshed from the log, never appended to
-        writer = tr.TranscriptWriter(out / rel)
+        writer = tr.TranscriptWriter(out / rel, new=True)  # refreshed from the log, never appended to
         for ev in e.events:
             writer.write(ev)
         writer.close()
         lines.append(r.model_copy(update={"transcript": rel.as_posix()}).model_dump_json() + "\n")
-    (out / "results.jsonl").write_text("".join(lines))
-    source.write_text(json.dumps({"log": str(Path(path).resolve())}))
+    write_atomic(out / "results.jsonl", "".join(lines))
+    write_atomic(source, json.dumps({"log": str(Path(path).resolve())}))
     return len(episodes)

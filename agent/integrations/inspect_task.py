@@ -75,11 +75,15 @@ def episode_samples(tasks: Any, condition: str, residual: str, cap_tokens: int, 
         raise PrerequisiteError(f"tracr_agent/interp: {e}") from None
     samples = []
     for ref in refs:  # as batch.plan makes an episode of a suite member
-        episode = {"task": ref.name, "suite": ref.suite, "model_dir": ref.spec.ref if ref.suite else None,
-                   "condition": condition,
+        transform = str(ref.spec.transform) if ref.spec.transform else None
+        program = ref.spec.kind == "program"  # named by its spec, which loads it again in the sample
+        episode = {"task": str(ref.spec.without_transform()) if program else ref.name, "suite": ref.suite,
+                   "model_dir": ref.spec.ref if ref.spec.kind == "model_dir" and ref.suite else None,
+                   "transform": transform, "condition": condition,
                    "residual": residual, "cap_tokens": int(cap_tokens), "closed_set": bool(closed_set),
                    "max_tool_calls": int(max_tool_calls)}
-        samples.append(Sample(id=f"{ref.suite}/{ref.name}" if ref.suite else ref.name, input=OPENING,
+        name = f"{ref.suite}/{ref.name}" if ref.suite else ref.name
+        samples.append(Sample(id=f"{name}@{transform}" if transform else name, input=OPENING,
                               metadata={EPISODE_METADATA: episode}))
     return samples
 
@@ -105,7 +109,7 @@ def episode_setup() -> Solver:
             from tracr_agent.agent.investigators.static import static_prompt
 
             prompt = await anyio.to_thread.run_sync(
-                lambda: static_prompt(subject, ep.condition, ep.closed_set, residual=ep.residual))
+                lambda: static_prompt(subject, ep.condition, ep.closed_set, residual=ep.residual, seed=ep.seed))
             state.messages = [ChatMessageUser(content=prompt)]
             state.tools = []
             return state

@@ -37,6 +37,8 @@ class EpisodeStore(StoreModel):
     """The subject's task id, or the model directory's name within its suite."""
     suite: Optional[str] = None
     model_dir: Optional[str] = None
+    transform: Optional[str] = None
+    """The subject's transform (`rotated:3`), or None."""
     condition: str = "full"
     residual: str = "labelled"
     cap_tokens: int = DEFAULT_CAP_TOKENS
@@ -59,20 +61,20 @@ _subjects_lock = threading.Lock()
 
 
 def sample_spec(ep: EpisodeStore):
-    """The SubjectSpec of a sample: its suite member's model directory, else its task name (as batch.py's
-    EpisodeSpec.subject_spec)."""
-    from tracr_agent.tools.subjects.spec import SubjectSpec
+    """The SubjectSpec of a sample: its suite member's model directory, else its task name, under its
+    transform (as batch.py's EpisodeSpec.subject_spec)."""
+    from tracr_agent.tools.subjects.spec import member_spec
 
-    return SubjectSpec(kind="model_dir", ref=ep.model_dir) if ep.model_dir else SubjectSpec.parse(ep.task)
+    return member_spec(ep.task, ep.model_dir, ep.transform)
 
 
 def sample_subject(ep: EpisodeStore):
-    """The subject of a sample, loaded once per process (samples of one task share it; its forward
+    """The subject of a sample, loaded once per process (samples of one subject share it; its forward
     passes are serialised by the subject's own lock)."""
-    key = ep.model_dir or ep.task
+    key = sample_spec(ep)
     with _subjects_lock:
         if key not in _subjects:
-            _subjects[key] = sample_spec(ep).load()
+            _subjects[key] = key.load()
         return _subjects[key]
 
 

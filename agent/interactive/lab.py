@@ -24,7 +24,6 @@ from typing import Optional
 
 from platformdirs import user_data_dir
 from rich.console import Console
-from rich.markup import escape
 
 from tracr_agent.agent.episode.drive import Driver, PauseRequested, Suspended, open_row
 from tracr_agent.agent.episode.lifecycle import Episode
@@ -35,6 +34,8 @@ from tracr_agent.agent.render.grids import result_renderable
 from tracr_agent.agent.render.live import score_line
 from tracr_agent.tools.protocol.hooks import standard_hooks
 from tracr_agent.tools.suite.base import REGISTRY, ToolContext, call_tool, signature, tool_names
+from tracr_agent.tools.untrusted.text import markup, shown
+from tracr_agent.agent.render.terminal import SafeConsole, text_input
 
 PROMPT = "lab> "
 COMMANDS = ("help", "submit", "pause", "quit")
@@ -82,8 +83,9 @@ class LabDriver(Driver):
         self.subject = subject
         self.config = config
         self.plain = plain  # True: results as the text the tools return, no shaded grids
-        self.ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual)
-        self.console = console or Console()
+        self.ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual,
+                               seed=config.seed)
+        self.console = console or SafeConsole()
         self.tools = tool_names(config.condition)
         self.episode: Optional[Episode] = None
         self.step = 0
@@ -141,7 +143,7 @@ class LabDriver(Driver):
         if grid is not None:  # attention patterns and residual decodes as shaded grids
             self.console.print(grid)
         else:
-            self.console.print(escape(res.text), style="red" if res.is_error else None, highlight=False,
+            self.console.print(shown(res.text), style="red" if res.is_error else None, highlight=False, markup=False,
                                soft_wrap=True)
         return res
 
@@ -155,7 +157,7 @@ class LabDriver(Driver):
             for n in self.tools:
                 first = REGISTRY[n].description.split(". ")[0].rstrip(".")
                 first = first if len(first) <= room else first[:room - 1] + "…"
-                c.print(f"  {n:<18} {escape(first)}", highlight=False)
+                c.print(f"  {n:<18} {first}", highlight=False, markup=False)
             c.print('TOOL {"key": value, …} or TOOL key=value … calls a tool; help TOOL; submit; quit',
                     highlight=False, markup=False)
             return
@@ -164,7 +166,8 @@ class LabDriver(Driver):
             c.print(signature(spec), style="bold", highlight=False, markup=False)
             c.print(spec.description, highlight=False, markup=False, soft_wrap=True)
         elif name in REGISTRY:
-            c.print(f"{name} is not available in this session ({self.config.condition})", style="red", highlight=False)
+            c.print(f"{name} is not available in this session ({self.config.condition})", style="red", highlight=False,
+                    markup=False)
         else:
             c.print(f"no tool {name!r}; `help` lists them", style="red", highlight=False, markup=False)
 
@@ -186,17 +189,17 @@ class LabDriver(Driver):
 
     def _submit(self) -> Optional[dict]:
         try:
-            label = input("label: ").strip()
-            description = input("description: ").strip()
+            label = text_input("label: ", self.console).strip()
+            description = text_input("description: ", self.console).strip()
             print("implementation (Python defining f(tokens) -> list; end with a line holding only '.'):")
             lines = []
             while True:
-                line = input("... ")
+                line = text_input("... ", self.console)
                 if line.strip() == ".":
                     break
                 lines.append(line)
             while True:
-                raw = input("confidence (0..1): ").strip()
+                raw = text_input("confidence (0..1): ", self.console).strip()
                 try:
                     confidence = float(raw)
                     break
@@ -219,7 +222,7 @@ class LabDriver(Driver):
             self.console.print(result.score_error, style="red", highlight=False, markup=False)
         if result.score is not None:
             self.console.print(score_line(result.score), highlight=False)
-        self.console.print(f"transcript: {self.episode.path}", highlight=False, soft_wrap=True)
+        self.console.print(f"transcript: {self.episode.path}", highlight=False, markup=False, soft_wrap=True)
         return 0
 
     def report_suspended(self, stop: Suspended) -> int:
@@ -245,13 +248,13 @@ class LabDriver(Driver):
             self.n_calls = sum(isinstance(e, tr.ToolResultEvent) for e in resumed)
         rl = self._setup_readline()
         c = self.console
-        c.rule(f"[bold]tracr-agent lab[/] · condition {self.config.condition} · transcript {escape(str(episode.path))}")
+        c.rule(f"[bold]tracr-agent lab[/] · condition {markup(self.config.condition)} · transcript {markup(episode.path)}")
         c.print("`help` lists the tools, `help TOOL` explains one; Tab completes; `submit` commits; `pause` leaves it to "
                 "`tracr-agent resume`; `quit` ends.",
                 highlight=False, markup=False)
         while True:
             try:
-                line = input(PROMPT)
+                line = text_input(PROMPT, self.console)
             except Hangup:
                 raise
             except KeyboardInterrupt:

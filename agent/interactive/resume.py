@@ -19,26 +19,28 @@ from tracr_agent.agent.episode.lifecycle import Episode
 from tracr_agent.agent.episode.store import SessionStore, alive, peek, row_config, sessions_db
 from tracr_agent.agent.interactive.lab import LabDriver
 from tracr_agent.agent.interactive.session import SessionDriver
-from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.investigators.registry import backend_for
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.live import LiveView, print_run_result
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.text import markup
+from tracr_agent.agent.render.terminal import SafeConsole
 
 
 def status_line(kind: str, sid: str, config, path, events: list) -> str:
     """What `resume` prints first, before anything loads: which episode goes on, and its counters so far."""
     what = {"run": "run", "lab": "lab"}.get(kind, "session")
-    who = "" if kind == "lab" else f" · {config.llm}"
-    return (f"resuming {what} [bold]{sid}[/] · {config.condition}{who} · transcript {path} ({len(events)} events "
-            f"so far) " + LiveView().continue_from(events).counters())
+    who = "" if kind == "lab" else f" · {markup(config.llm)}"
+    return (f"resuming {what} [bold]{markup(sid)}[/] · {markup(config.condition)}{who} · transcript {markup(path)} "
+            f"({len(events)} events so far) " + LiveView().continue_from(events).counters())
 
 
 def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None, plain: bool = False,
                    err_console: Optional[Console] = None, on_start=None) -> int:
     """Continues the session from its last checkpoint, appending to the same transcript; returns the exit code.
     Its status line comes first, then `on_start()` (the sandbox's line), then the subject loads."""
-    console = console or Console()
-    err_console = err_console or Console(stderr=True)
+    console = console or SafeConsole()
+    err_console = err_console or SafeConsole(stderr=True)
     db = sessions_db()
     row = peek(sid)
     if row is None:
@@ -46,7 +48,7 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     status, meta = row
     if status == "finished":
         raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
-    if meta.get("pid") and meta["pid"] != os.getpid() and alive(meta["pid"]):
+    if isinstance(meta.get("pid"), int) and meta["pid"] != os.getpid() and alive(meta["pid"]):
         raise UserError(f"session {sid} is being driven by another process (pid {meta['pid']}); "
                         "finish or interrupt it there first")
     path = Path(meta["transcript"])
@@ -68,7 +70,7 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     console.print(status_line(kind, sid, config, path, events), highlight=False, soft_wrap=True)
     if on_start is not None:
         on_start()
-    backend = None if kind == "lab" else make_backend(config.llm, config.compat, api_key_env=config.api_key_env)
+    backend = None if kind == "lab" else backend_for(config)
     subject = config.subject.load()
     if subject.fingerprint != meta["fingerprint"]:
         raise UserError(f"session {sid}: the subject changed since the session started "

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Optional
 
 from rich.console import Console
-from rich.markup import escape
 
 from langgraph.types import Command
 from pydantic import ValidationError
@@ -39,8 +38,10 @@ from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.config import EpisodeConfig
 from tracr_agent.agent.render.live import LiveView
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.text import markup
 from tracr_agent.tools.suite.base import REGISTRY, ToolContext, describe_validation, load_all, signature
 from tracr_agent.tools.conditions import get_condition, with_tools
+from tracr_agent.agent.render.terminal import SafeConsole, text_input
 
 
 REVIEW_PROMPT = "[a]pprove (Enter) [e]dit [d]eny [h]int [p]ause > "
@@ -102,7 +103,7 @@ class SessionDriver(Driver):
         raise_if_interrupted()
         t0 = time.monotonic()
         try:
-            return read_line(prompt)
+            return read_line(prompt, self.console)
         except EOFError:
             raise KeyboardInterrupt from None  # Ctrl-D at a prompt: leave the session open
         finally:
@@ -126,7 +127,7 @@ class SessionDriver(Driver):
                         "call's result)[/]")
         of = f" (call {req['index'] + 1} of {req['of']})" if req.get("of", 1) > 1 else ""
         shown = json.dumps(args, ensure_ascii=False)
-        self._print(f"[bold yellow]  ? {escape(name)}[/] [yellow]{escape(shown[:300] + ('…' if len(shown) > 300 else ''))}[/]{of}",
+        self._print(f"[bold yellow]  ? {markup(name)}[/] [yellow]{markup(shown[:300] + ('…' if len(shown) > 300 else ''))}[/]{of}",
                     highlight=False)
         while True:
             choice = self._input(REVIEW_PROMPT).strip().lower()
@@ -134,14 +135,14 @@ class SessionDriver(Driver):
                 self.human(step, "approve", name, cid)
                 return {"action": "approve", "hints": hints}
             if choice in ("e", "edit"):
-                self._print(f"current arguments: {escape(json.dumps(args, ensure_ascii=False))}", highlight=False,
+                self._print(f"current arguments: {markup(json.dumps(args, ensure_ascii=False))}", highlight=False,
                             soft_wrap=True)
                 line = self._input(EDIT_PROMPT).strip()
                 if not line:
                     continue
                 new, problem = validate_args(name, line)
                 if problem:
-                    self._print(f"[red]refused:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+                    self._print(f"[red]refused:[/] {markup(problem)}", highlight=False, soft_wrap=True)
                     continue
                 self.human(step, "edit", name, cid, new)
                 return {"action": "edit", "args": new, "hints": hints}
@@ -163,7 +164,7 @@ class SessionDriver(Driver):
                 self._input(PAUSE_PROMPT)
                 self.human(step, "resume", f"resumed after {time.monotonic() - t0:.1f}s")
                 continue
-            self._print(f"[red]unknown choice {escape(choice)!r}[/]: a, e, d, h or p")
+            self._print(f"[red]unknown choice {markup(choice)!r}[/]: a, e, d, h or p")
 
     def question(self, req: dict) -> str:
         self._print("[bold]Ask the agent about its prediction[/] (tools stay available within the limits).")
@@ -179,7 +180,8 @@ class SessionDriver(Driver):
         its end; returns the final state (the outcome)."""
         self.episode = episode
         config = episode.config
-        ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual)
+        ctx = ToolContext(condition=config.condition, cap_tokens=config.cap_tokens, residual=config.residual,
+                          seed=config.seed)
         graph_config = {"recursion_limit": recursion_limit(config.limits),
                         "configurable": {"thread_id": episode.session_id}}
         saved = self.store.saver.get_tuple(graph_config)
@@ -187,11 +189,12 @@ class SessionDriver(Driver):
         backend = self.backend.with_limits(config.limits)
         graph = build_graph(episode.subject, backend, ctx, config.limits, self.recorder,
                             checkpointer=self.store.saver, interactive=True, clock=self.clock,
-                            elapsed_before=before, answered=cut_short_results(resumed or []))
+                            elapsed_before=before, answered=cut_short_results(resumed or []),
+                            trim=config.trim_tool_outputs)
         snap = graph.get_state(graph_config)
         first_input = None
         if not snap.values:  # a new session, or one that never reached its first checkpoint
-            first_input = opening_state(episode.subject, config)
+            first_input = opening_state(episode.subject, config, backend.priced)
         else:
             skip_used(backend, snap.values)
         if first_input is not None:
@@ -210,14 +213,14 @@ class SessionDriver(Driver):
             graph.invoke(Command(resume=decision), graph_config, durability="sync")
         values = graph.get_state(graph_config).values
         if values.get("ended_by") and values.get("prediction"):
-            self._print(f"[dim]questions over: {escape(values['ended_by'])}[/]")
+            self._print(f"[dim]questions over: {markup(values['ended_by'])}[/]")
         return values
 
     def report(self, result) -> int:
         """What the session prints once it ended; returns the exit code."""
         if result.error:
-            self._print(f"[red]episode error:[/] {escape(result.error)}")
-        self._print(f"transcript: {self.meta['transcript']}", highlight=False, soft_wrap=True)
+            self._print(f"[red]episode error:[/] {markup(result.error)}")
+        self._print(f"transcript: {self.meta['transcript']}", highlight=False, markup=False, soft_wrap=True)
         self._print(f"session {self.episode.session_id} finished", highlight=False)
         return 1 if result.status == "error" else 0
 
@@ -227,18 +230,20 @@ class SessionDriver(Driver):
         return stop.code
 
 
-def read_line(prompt: str) -> str:
+def read_line(prompt: str, console: Optional[Console] = None) -> str:
     """input(prompt), except that Ctrl-C (or SIGHUP, SIGTERM) is never lost at the prompt. The kernel may
     deliver the signal to any thread (LangGraph's, the tools'), and input() waits in a read() that only
     the receiving thread leaves: the session then sat at its prompt until Enter (seen in CI). Waiting
-    for the line in 0.1 s select() ticks lets Python raise the interrupt wherever the signal landed."""
+    for the line in 0.1 s select() ticks lets Python raise the interrupt wherever the signal landed.
+    Bytes that are not UTF-8 are refused with one line (render/terminal.py `text_input`)."""
+    console = console or SafeConsole()
     if not sys.stdin.isatty():
-        return input(prompt)
+        return text_input(prompt, console)
     sys.stdout.write(prompt)
     sys.stdout.flush()
     while not select.select([sys.stdin], [], [], 0.1)[0]:
         pass
-    return input()
+    return text_input("", console)
 
 
 def _pending(snap) -> list:
@@ -272,7 +277,7 @@ def validate_args(name: str, line: str) -> tuple[Optional[dict], Optional[str]]:
 def start_session(subject, backend, config: EpisodeConfig, *, transcript_path: Path, verbose: bool = False,
                   plain: bool = False, console: Optional[Console] = None) -> int:
     """`run --interactive`: a new session, driven until it finishes or is interrupted. Returns the exit code."""
-    console = console or Console()
+    console = console or SafeConsole()
     check_options(config.condition, False)
     store = SessionStore()
     sid = store.new_id()
@@ -281,7 +286,7 @@ def start_session(subject, backend, config: EpisodeConfig, *, transcript_path: P
     episode = Episode(subject, config, transcript_path=path, session_id=sid, listeners=[driver.show],
                       closed_world=backend.closed_world)
     driver.meta = open_row(store, driver, episode)
-    console.print(f"session [bold]{sid}[/] · transcript {path}\n"
+    console.print(f"session [bold]{sid}[/] · transcript {markup(path)}\n"
                   f"[dim]Ctrl-C leaves the session saved; continue it with: tracr-agent resume {sid}[/]",
                   highlight=False, soft_wrap=True)
     try:

@@ -1,10 +1,17 @@
 """The prior study's static method: one prompt holding a dump of chosen hooks, one answer.
 
 Condition `static` dumps the attention patterns and positional embeddings of
-one input (the prior study's best setting); `static+io` adds input/output
-pairs. The prompt is the study's own text, followed by a short, separate
-request for a parseable last line so the answer can be scored like any
-prediction.
+one input (the prior study's best setting; the input is drawn with the episode's
+seed); `static+io` adds input/output pairs. The prompt is the study's own text.
+Two styles (`EpisodeSettings.static_style`):
+
+- `tool` (the default): each hook as the tools print it (neutral labels on the axes),
+  followed by a short, separate request for a parseable last line, so the answer is
+  scored like any prediction;
+- `study` (`eval --preset seed`): the study's inputs exactly — its prompt verbatim around
+  the TransformerLens cache tensors as `repr` prints them (batch dimension included, no
+  labels, no notes), and no format request. The label is then read from the prose: the
+  last task it names (agent/investigators/prose.py).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Optional
 
 from langchain_core.messages import HumanMessage
 
+from tracr_agent.agent.investigators.prose import label_from_prose
 from tracr_agent.agent.loop.llm_turn import llm_turn
 from tracr_agent.agent.loop.marks import marked
 from tracr_agent.agent.loop.prompts import closed_set_labels
@@ -38,6 +46,34 @@ def dump_input(subject, seed: int = 0) -> list:
     return [rng.choice(subject.vocab) for _ in range(subject.max_seq_len)]
 
 
+def io_inputs(subject, n: int, seed: int = 0) -> list[list]:
+    """The inputs of a dump's input/output pairs, drawn with the episode's seed."""
+    rng = random.Random(seed + 1)
+    return [[rng.choice(subject.vocab) for _ in range(rng.randint(1, subject.max_seq_len))] for _ in range(n)]
+
+
+def study_dump(subject, condition: Condition, hooks=None, seed: int = 0, inputs=None) -> tuple[str, Optional[dict]]:
+    """The dump as the prior study printed it: for each input, each hook's TransformerLens cache tensor
+    (`repr`, batch dimension included) under its hook name; then the input/output pairs as Python lists.
+    Returns (the text, the pairs' run_model payload or None)."""
+    dump = get_condition(condition).static
+    parts = []
+    for x in inputs or [dump_input(subject, seed)]:
+        acts = subject.activations(subject.check_input(x))
+        for hook in hooks or dump.hooks:
+            for name in every_layer(hook, subject.n_layers):
+                if name not in acts:
+                    raise UserError(f"static dump: unknown hook {name!r}")
+                parts.append(f"{name}: {acts[name].unsqueeze(0)!r}")
+    pairs = None
+    if dump.io_pairs:
+        xs = io_inputs(subject, dump.io_pairs, seed)
+        ys = subject.run(xs)
+        parts.append("\n".join(f"{x!r} -> {y!r}" for x, y in zip(xs, ys)))
+        pairs = call_tool(subject, "run_model", {"inputs": xs}, ToolContext(condition="full")).data
+    return "\n".join(parts), pairs
+
+
 def static_dump(subject, condition: Condition, hooks=None, seed: int = 0, inputs=None,
                 residual: Residual = Residual.LABELLED) -> tuple[str, Optional[dict]]:
     """The dump the condition declares (tools/conditions.py StaticDump): for each input, each hook
@@ -58,16 +94,20 @@ def static_dump(subject, condition: Condition, hooks=None, seed: int = 0, inputs
                 parts.append(f"== {name} ==\n{res.text}")
     pairs = None
     if dump.io_pairs:
-        rng = random.Random(seed + 1)
-        inputs = [[rng.choice(subject.vocab) for _ in range(rng.randint(1, subject.max_seq_len))]
-                  for _ in range(dump.io_pairs)]
-        res = call_tool(subject, "run_model", {"inputs": inputs}, ctx)
+        res = call_tool(subject, "run_model", {"inputs": io_inputs(subject, dump.io_pairs, seed)}, ctx)
         parts.append("== input/output pairs ==\n" + res.text)
         pairs = res.data
     return "\n\n".join(parts), pairs
 
 
-def parse_answer(text: str) -> dict:
+def parse_answer(text: str, style: str = "tool") -> dict:
+    """The prediction in an answer: its `PREDICTION:` line (style `tool`) or the last task its prose
+    names (`study`), the last ```python block defining f, the whole text as the description."""
+    if style == "study":
+        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        label = label_from_prose(text) or (lines[-1][:80] if lines else "")
+        return {"label": label or "unknown", "description": text.strip()[:2000], "implementation": _code(text),
+                "confidence": 0.5}
     label = ""
     for line in reversed(text.strip().splitlines()):
         m = re.match(r"\s*\**PREDICTION\**\s*:\s*\**(.+?)\**\s*$", line, re.IGNORECASE)
@@ -77,20 +117,35 @@ def parse_answer(text: str) -> dict:
     if not label:
         lines = [l for l in text.strip().splitlines() if l.strip()]
         label = lines[-1].strip()[:80] if lines else ""
+    return {"label": label or "unknown", "description": text.strip()[:2000], "implementation": _code(text),
+            "confidence": 0.5}
+
+
+def _code(text: str) -> str:
+    """The last ```python block of an answer that defines f, or ""."""
     blocks = re.findall(r"```(?:python|py)?\s*\n(.*?)```", text, re.DOTALL)
-    impl = next((b for b in reversed(blocks) if re.search(r"^def f\(", b, re.MULTILINE)), "")
-    return {"label": label or "unknown", "description": text.strip()[:2000], "implementation": impl, "confidence": 0.5}
+    return next((b for b in reversed(blocks) if re.search(r"^def f\(", b, re.MULTILINE)), "")
 
 
 def static_prompt(subject, condition, closed_set: bool = False, hooks=None, inputs=None,
-                  residual=Residual.LABELLED) -> str:
-    """The one prompt of a static condition: the study's text around the dump, the answer format, and
-    (closed set) the zoo's labels."""
-    return prompt_around(static_dump(subject, condition, hooks, inputs=inputs, residual=residual)[0], closed_set)
+                  residual=Residual.LABELLED, seed: int = 0, style: str = "tool") -> str:
+    """The one prompt of a static condition: the study's text around the dump, in style `tool` the
+    answer format, and (closed set) the zoo's labels."""
+    return static_question(subject, condition, closed_set, hooks, inputs, residual, seed, style)[0]
 
 
-def prompt_around(dump: str, closed_set: bool) -> str:
-    prompt = STUDY_PROMPT.format(data=dump) + ANSWER_FORMAT
+def static_question(subject, condition, closed_set: bool = False, hooks=None, inputs=None,
+                    residual=Residual.LABELLED, seed: int = 0, style: str = "tool") -> tuple[str, Optional[dict]]:
+    """(`static_prompt`, the run_model payload of its input/output pairs or None)."""
+    if style == "study":
+        dump, pairs = study_dump(subject, condition, hooks, seed, inputs)
+    else:
+        dump, pairs = static_dump(subject, condition, hooks, seed, inputs, residual)
+    return prompt_around(dump, closed_set, style), pairs
+
+
+def prompt_around(dump: str, closed_set: bool, style: str = "tool") -> str:
+    prompt = STUDY_PROMPT.format(data=dump) + (ANSWER_FORMAT if style == "tool" else "")
     if closed_set:
         prompt += "\nThe task is one of: " + ", ".join(closed_set_labels())
     return prompt
@@ -100,17 +155,17 @@ def run_static(subject, backend, config: EpisodeConfig, recorder: Recorder, rema
     """One LLM call on the dump the episode's condition declares (its `static_hooks` and `static_inputs`
     when given); `remaining()` is the episode's wall time left (s), which bounds the call's timeouts
     and retries like the agent's calls."""
-    dump, pairs = static_dump(subject, config.condition, config.static_hooks, inputs=config.static_inputs,
-                              residual=config.residual)
-    prompt = prompt_around(dump, config.closed_set)
+    prompt, pairs = static_question(subject, config.condition, config.closed_set, config.static_hooks,
+                                  config.static_inputs, config.residual, config.seed, config.static_style)
     msg = marked(HumanMessage(content=prompt), pairs=pairs) if pairs else HumanMessage(content=prompt)
     turn = llm_turn(backend, backend.chat_model, [msg], [msg], 1, recorder, remaining)
     if turn.error:
         return {"status": "error", "error": turn.error, "llm_turns": 1}
     text = turn.ai.content if isinstance(turn.ai.content, str) else str(turn.ai.content)
-    pred = parse_answer(text)
+    pred = parse_answer(text, config.static_style)
     recorder.emit(tr.PredictionEvent(step=1, **pred))
-    return {"status": "prediction", "prediction": pred, "llm_turns": 1, "tokens": turn.tokens, "cost": turn.cost}
+    return {"status": "prediction", "prediction": pred, "llm_turns": 1, "tokens": turn.tokens,
+            "cost": turn.cost or 0.0, "cost_unknown": turn.cost is None, "model": turn.model}
 
 
 def static_outcome(events: list) -> Optional[dict]:
@@ -123,4 +178,4 @@ def static_outcome(events: list) -> Optional[dict]:
     return {"status": "prediction", "llm_turns": len(answers),
             "prediction": {k: getattr(pred, k) for k in ("label", "description", "implementation", "confidence")},
             "tokens": sum(e.usage.input_tokens + e.usage.output_tokens for e in answers),
-            "cost": sum(e.cost for e in answers)}
+            "cost": sum(e.cost or 0.0 for e in answers), "cost_unknown": any(e.cost is None for e in answers)}

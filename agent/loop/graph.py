@@ -27,6 +27,7 @@ agent/interactive/session.py, which resumes the graph with `Command(resume=...)`
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated, Callable, Optional, TypedDict
 
@@ -35,13 +36,16 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
 
+from tracr_agent.agent.backends.tool_args import NOT_AN_OBJECT
 from tracr_agent.agent.records import transcript as tr
-from tracr_agent.agent.records.limits import Limits
+from tracr_agent.agent.records.limits import LIMIT_NAMES, Limits
 from tracr_agent.agent.records.recorder import Recorder
 from tracr_agent.agent.loop.llm_turn import llm_turn
 from tracr_agent.agent.loop.marks import marked
-from tracr_agent.agent.loop.prompts import FORCE, NUDGE, OPENING, closed_set_labels, system_prompt
+from tracr_agent.agent.loop.prompts import FORCE, NUDGE, OPENING, budget_left, closed_set_labels, system_prompt
+from tracr_agent.agent.loop.trim import trimmed
 from tracr_agent.agent.records.config import EpisodeConfig
+from tracr_agent.tools.protocol.cap import CHARS_PER_TOKEN
 from tracr_agent.tools.protocol.payloads import envelope, payload
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 from tracr_agent.tools.suite.langchain import langchain_tools
@@ -59,6 +63,13 @@ _CounterChannels = TypedDict("_CounterChannels", {k: f.annotation for k, f in tr
 class EpisodeState(_CounterChannels, total=False):
     messages: Annotated[list, add_messages]
     forced: bool
+    limit: str
+    """The limit that was reached (its name as the forced turn's notice gives it)."""
+    context: int
+    """The next request's estimated size (tokens): the last request's input and output, and what was
+    added since (CHARS_PER_TOKEN characters a token)."""
+    model: str
+    """The model snapshot the provider last reported."""
     nudges: int
     prediction: Optional[dict]
     status: str
@@ -82,13 +93,14 @@ class EpisodeState(_CounterChannels, total=False):
 def exceeded(state: EpisodeState, limits: Limits, elapsed: float,
              skip: tuple[str, ...] = ()) -> Optional[tuple[str, float]]:
     """The first limit reached, as (name, limit), or None."""
-    checks = (("tool-call", state.get("tool_calls", 0), limits.max_tool_calls),
-              ("LLM-turn", state.get("llm_turns", 0), limits.max_llm_turns),
-              ("token", state.get("tokens", 0), limits.max_tokens),
-              ("wall-time (s)", elapsed, limits.max_seconds),
-              ("cost (USD)", state.get("cost", 0.0), limits.max_cost))
+    checks = ((LIMIT_NAMES["max_tool_calls"], state.get("tool_calls", 0), limits.max_tool_calls),
+              (LIMIT_NAMES["max_llm_turns"], state.get("llm_turns", 0), limits.max_llm_turns),
+              (LIMIT_NAMES["max_context_tokens"], state.get("context", 0), limits.max_context_tokens),
+              (LIMIT_NAMES["max_tokens"], state.get("tokens", 0), limits.max_tokens),
+              (LIMIT_NAMES["max_seconds"], elapsed, limits.max_seconds),
+              (LIMIT_NAMES["max_cost"], state.get("cost", 0.0), limits.max_cost))
     for name, value, limit in checks:
-        if name not in skip and value >= limit:
+        if name not in skip and limit is not None and value >= limit:
             return name, float(limit)
     return None
 
@@ -103,14 +115,14 @@ def recursion_limit(limits: Limits) -> int:
 
 def question_blocked(state: EpisodeState, limits: Limits, elapsed: float) -> Optional[str]:
     """After the prediction: the limit (other than tool calls) that stops further answers, if any."""
-    hit = exceeded(state, limits, elapsed, skip=("tool-call",))
+    hit = exceeded(state, limits, elapsed, skip=(LIMIT_NAMES["max_tool_calls"],))
     return hit[0] if hit else None
 
 
 def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Recorder,
                 checkpointer=None, review: Optional[Callable] = None, interactive: bool = False,
                 clock: Callable[[], float] = time.monotonic, elapsed_before: float = 0.0,
-                answered: Optional[dict] = None):
+                answered: Optional[dict] = None, trim: Optional[int] = None):
     """`review(calls, state) -> calls`, if given, lets a caller approve/edit/deny calls before they run.
 
     `interactive=True` adds the review and ask nodes, which pause the graph with `interrupt()`
@@ -118,13 +130,15 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
     (an interactive session passes one that leaves out the time spent waiting for the person).
     `answered` (call id -> ToolResultEvent): calls of a step that was cut short after its checkpoint
     whose results the transcript already holds; a resumed episode reuses them once instead of
-    running and recording them again (see episode/drive.py cut_short_results)."""
+    running and recording them again (see episode/drive.py cut_short_results). `trim`: send only the
+    last tool outputs in full (agent/loop/trim.py); the state and the transcript keep them whole."""
     if interactive and checkpointer is None:
         raise ValueError("an interactive graph needs a checkpointer (interrupt() resumes from it)")
     all_tools = langchain_tools(subject, ctx)
     submit_only = [t for t in all_tools if t.name == "submit_prediction"]
     model_all = backend.chat_model.bind_tools(all_tools, **backend.bind_kwargs)
     model_submit = backend.chat_model.bind_tools(submit_only, **backend.forced_bind_kwargs)
+    unchecked_ctx = dataclasses.replace(ctx, check_submission=False)  # the forced turn has none left to fix f
     t_start = clock()
 
     def elapsed() -> float:
@@ -137,11 +151,18 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
         step = state.get("llm_turns", 0) + 1
         model = model_submit if state.get("forced") and not state.get("asking") else model_all
         turn = llm_turn(backend, model, msgs, msgs[state.get("sent", 0):], step, recorder,
-                        lambda: limits.max_seconds + LLM_GRACE_SECONDS - elapsed())
+                        lambda: limits.max_seconds + LLM_GRACE_SECONDS - elapsed(),
+                        sent=trimmed(msgs, trim) if trim else None)
         if turn.error:
             return {"status": "error", "error": turn.error, "agent_s": elapsed()}
-        return {"messages": [turn.ai], "llm_turns": step, "tokens": state.get("tokens", 0) + turn.tokens,
-                "cost": state.get("cost", 0.0) + turn.cost, "sent": len(msgs) + 1, "agent_s": elapsed()}
+        update = {"messages": [turn.ai], "llm_turns": step, "tokens": state.get("tokens", 0) + turn.tokens,
+                  "cost": state.get("cost", 0.0) + (turn.cost or 0.0), "sent": len(msgs) + 1, "agent_s": elapsed(),
+                  "context": turn.context}
+        if turn.cost is None:
+            update["cost_unknown"] = True
+        if turn.model:
+            update["model"] = turn.model
+        return update
 
     def review_node(state: EpisodeState) -> dict:
         # Pure: LangGraph re-executes this node from the top on every resume, replaying the
@@ -215,7 +236,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
             elif n_calls >= limits.max_tool_calls and c["name"] != "submit_prediction":
                 text, is_error, latency, origin = "error: tool-call limit reached; call submit_prediction", True, 0.0, "tool_limit"
             else:
-                res = call_tool(subject, c["name"], c["args"], ctx)
+                res = call_tool(subject, c["name"], c["args"], unchecked_ctx if forced else ctx)
                 text, is_error, latency, origin, data = res.text, res.is_error, res.latency_ms, "tool", res.data
                 n_calls += 1
                 if c["name"] == "submit_prediction" and not is_error:
@@ -227,16 +248,21 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
             out.append(tool_message(c, text, is_error, data))
         for i, bad in enumerate(ai.invalid_tool_calls):
             cid = bad.get("id") or f"bad_{step}_{i}"
-            text = (f"error: the arguments of your {bad.get('name')!r} call are not valid JSON "
-                    f"({bad.get('error') or 'parse error'}); send a JSON object matching the tool's schema")
+            text = invalid_call_text(bad)
             recorder.emit(tr.ToolCallEvent(step=step, call_id=cid, name=bad.get("name") or "", args=bad.get("args")))
             recorder.emit(tr.ToolResultEvent(step=step, call_id=cid, name=bad.get("name") or "", text=text, is_error=True,
                                              origin="invalid_call"))
             out.append(tool_message({"id": cid, "name": bad.get("name") or ""}, text, True, None))
         if answered:
             answered.clear()  # only the step that was cut short had them
+        context = state.get("context", 0) + sum(len(m.content) for m in out) // CHARS_PER_TOKEN
+        if out and not state.get("asking") and limits is not None:
+            # what is left, after the step's last result (the transcript's tool_result keeps the tool's text)
+            left = budget_left({**state, "tool_calls": n_calls, "context": context}, limits, elapsed(), backend.priced)
+            out[-1] = out[-1].model_copy(update={"content": f"{out[-1].content}\n\n{left}"})
+            context += len(left) // CHARS_PER_TOKEN + 1
         out += [HumanMessage(content=HINT.format(text=h)) for h in state.get("hints") or []]
-        update: dict = {"messages": out, "tool_calls": n_calls, "agent_s": elapsed()}
+        update: dict = {"messages": out, "tool_calls": n_calls, "agent_s": elapsed(), "context": context}
         if interactive:
             update.update(denials={}, hints=[])
         if prediction is not None:
@@ -250,7 +276,7 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
         hit = exceeded(state, limits, elapsed()) or ("no-progress", float(MAX_NUDGES))
         recorder.emit(tr.LimitEvent(step=state.get("llm_turns", 0), limit=hit[0], value=hit[1]))
         notice = marked(HumanMessage(content=FORCE.format(limit=hit[0], value=hit[1])), forced=True, limit=hit[0])
-        return {"messages": [notice], "forced": True}
+        return {"messages": [notice], "forced": True, "limit": hit[0]}
 
     def give_up_node(state: EpisodeState) -> dict:
         return {"status": "no_prediction"}
@@ -306,6 +332,15 @@ def build_graph(subject, backend, ctx: ToolContext, limits: Limits, recorder: Re
     return g.compile(checkpointer=checkpointer)
 
 
+def invalid_call_text(bad: dict) -> str:
+    """The tool error that answers a call whose arguments could not be read (not JSON, or JSON but
+    not an object: agent/backends/tool_args.py)."""
+    error = bad.get("error") or "parse error"
+    what = error if error.startswith(NOT_AN_OBJECT) else f"not valid JSON ({error})"
+    return (f"error: the arguments of your {bad.get('name')!r} call are {what.removeprefix('the arguments are ')}; "
+            "send a JSON object matching the tool's schema")
+
+
 def tool_message(call: dict, text: str, is_error: bool, data) -> ToolMessage:
     """The result the model reads (`text`), with whether it succeeded and its structured payload
     alongside, for programs (`artifact`: tools/protocol/payloads.py `envelope`)."""
@@ -324,10 +359,11 @@ def interface_of(subject) -> dict:
             "numerical": subject.output_kind == "numerical"}
 
 
-def opening_state(subject, config: EpisodeConfig) -> EpisodeState:
-    """The graph's first input: the system prompt for the episode's condition and residual mode, the
+def opening_state(subject, config: EpisodeConfig, priced: bool = True) -> EpisodeState:
+    """The graph's first input: the system prompt for the episode's condition, residual mode and
+    budget (`priced`: whether the investigator's cost is known, so the prompt states a cost limit), the
     opening message, zero counters."""
     labels = closed_set_labels() if config.closed_set else None
-    system = system_prompt(config.condition, subject, labels, config.residual)
+    system = system_prompt(config.condition, subject, labels, config.residual, config.limits, priced)
     return {"messages": initial_messages(system, OPENING, interface_of(subject)),
             "tool_calls": 0, "llm_turns": 0, "tokens": 0, "cost": 0.0}

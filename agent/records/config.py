@@ -14,7 +14,7 @@ not know, so a new field never breaks the format.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -47,7 +47,22 @@ class EpisodeSettings(BaseModel):
     static_hooks: Optional[list[str]] = None
     """static conditions: the hooks dumped (None: the condition's declared ones)."""
     static_inputs: Optional[list[list]] = None
-    """static conditions: the inputs dumped (None: one random input of full length)."""
+    """static conditions: the inputs dumped (None: one random input of full length, drawn with the seed)."""
+    static_style: Literal["tool", "study"] = "tool"
+    """static conditions: `tool` dumps each hook as the tools print it (neutral labels) and asks for a
+    `PREDICTION:` line; `study` reproduces the prior study's inputs exactly (`--preset seed`): its prompt
+    and raw TransformerLens tensors, nothing else (agent/investigators/static.py)."""
+    temperature: Optional[float] = None
+    """The sampling temperature sent to the LLM (None: the provider's default, recorded as sent)."""
+    reasoning_effort: Optional[str] = None
+    """The reasoning effort sent to the LLM (OpenAI's reasoning models), or None."""
+    max_output_tokens: Optional[int] = None
+    """The cap on a reply's tokens sent to the LLM, or None (the provider's default)."""
+    price: Optional[list[float]] = None
+    """`--price`: USD per million input, output and cached-input tokens, overriding the price table."""
+    trim_tool_outputs: Optional[int] = None
+    """Send only the last N tool outputs in full (older ones as a one-line stub; the transcript keeps
+    them whole); None sends every one in full."""
 
     @field_validator("limits", mode="before")
     @classmethod

@@ -7,6 +7,8 @@ transcript header records them, and the graph enforces them.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pydantic import BaseModel, Field, ValidationError
 
 from tracr_agent.agent.records.limit_fields import LIMIT_FIELDS
@@ -22,13 +24,19 @@ def _field(name: str):
     return Field(default, gt=0, description=description, **({"allow_inf_nan": False} if kind is float else {}))
 
 
+LIMIT_NAMES = {"max_tool_calls": "tool-call", "max_llm_turns": "LLM-turn", "max_context_tokens": "context (tokens)",
+               "max_tokens": "token", "max_seconds": "wall-time (s)", "max_cost": "cost (USD)"}
+"""How a limit is named where it is reached (the forced turn's notice, the limit event, results.jsonl)."""
+
+
 class Limits(BaseModel):
     """An episode's budget (fields, defaults and help from records/limit_fields.py); every limit is
     positive and finite."""
 
     max_tool_calls: int = _field("max_tool_calls")
     max_llm_turns: int = _field("max_llm_turns")
-    max_tokens: int = _field("max_tokens")
+    max_context_tokens: int = _field("max_context_tokens")
+    max_tokens: Optional[int] = _field("max_tokens")
     max_seconds: float = _field("max_seconds")
     max_cost: float = _field("max_cost")
 
@@ -40,8 +48,7 @@ class Limits(BaseModel):
         except ValidationError as e:
             err = e.errors()[0]
             option = "--" + str(err["loc"][0]).replace("_", "-")
-            kind = "a positive integer" if cls.model_fields[err["loc"][0]].annotation is int else \
-                "a positive, finite number"
+            kind = "a positive integer" if LIMIT_FIELDS[err["loc"][0]][0] is int else "a positive, finite number"
             raise UserError(f"{option} must be {kind} (got {err.get('input')!r})") from None
 
 

@@ -3,11 +3,14 @@
 A transcript starts with a `header` event, then events in the order they
 happened, and normally closes with `end`. Each event is flushed when written,
 so a crash leaves a readable prefix. See docs/transcript-format.md.
+
+A transcript is data anyone could have written: lines are read with their nesting bounded
+(tools/untrusted/jsonio.py), and the file is written only where it is a regular file, never
+through a symlink (tools/untrusted/files.py).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
@@ -19,13 +22,21 @@ from tracr_agent.agent.records.limits import Limits
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.subjects.spec import SubjectSpec
+from tracr_agent.tools.subjects.transforms.record import TransformRecord
+from tracr_agent.tools.untrusted import jsonio
+from tracr_agent.tools.untrusted.files import open_regular, write_error
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
-SCHEMA_MINOR = 3
+SCHEMA_MINOR = 5
 """Additive revision within SCHEMA_VERSION, stamped on every header written (docs/transcript-format.md):
 0 = the first release; 1 = `tool_result.origin`; 2 = the header holds the whole EpisodeConfig
-(`subject.spec`, `compat`, `static_hooks`, `static_inputs`); 3 = `api_key_env`."""
+(`subject.spec`, `compat`, `static_hooks`, `static_inputs`); 3 = `subject.transform`, the transform's
+record (tools/subjects/transforms/record.py); 4 = sampling and budget settings in the
+header (`temperature`, `reasoning_effort`, `max_output_tokens`, `price`, `trim_tool_outputs`,
+`static_style`, `limits.max_context_tokens`), cached tokens and the reported `model` on llm_response
+(whose `cost` is null when unknown), and `forced`, `limit`, `model`, `cost_unknown` on end;
+5 = `api_key_env` in the header."""
 
 
 class _Event(BaseModel):
@@ -41,6 +52,24 @@ class SubjectRef(BaseModel):
     source: str = ""
     spec: Optional[str] = None
     """The SubjectSpec that named it (tools/subjects/spec.py, canonical text); absent before revision 1.2."""
+    transform: Optional[TransformRecord] = None
+    """A transformed subject's transform, as applied (its seed; compressed: D, the training, the search).
+    For the people running the study: never shown to the investigator. Absent before revision 1.3."""
+
+    @property
+    def named_transform(self) -> Optional[str]:
+        """The transform as the subject was named (`rotated:3`, `compressed`: what `eval --transforms` and
+        a results record call it), or None."""
+        from tracr_agent.tools.subjects.spec import split_transform
+
+        transform = split_transform(self.spec)[1] if self.spec else None
+        return None if transform is None else str(transform)
+
+    @property
+    def name(self) -> str:
+        """What people's views call the subject: its task id (or fingerprint), with the transform applied."""
+        base = self.task_id or self.fingerprint
+        return base if self.transform is None else f"{base}@{self.transform.applied}"
 
     def subject_spec(self) -> SubjectSpec:
         """How to load the subject again: its recorded spec, or (older files) one made from kind and source."""
@@ -114,7 +143,12 @@ class LLMRequest(_Event):
 
 class Usage(BaseModel):
     input_tokens: int = 0
+    """Every input token of the request, cached ones included."""
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    """Input tokens read from the provider's prompt cache."""
+    cache_write_tokens: int = 0
+    """Input tokens written to the provider's prompt cache."""
 
 
 class LLMResponse(_Event):
@@ -124,7 +158,10 @@ class LLMResponse(_Event):
     tool_calls: list[ToolCallRec] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
-    cost: float = 0.0
+    cost: Optional[float] = None
+    """USD; absent (None) when the model's price is unknown (no table entry, no --price)."""
+    model: Optional[str] = None
+    """The model snapshot the provider said answered (its reply's `model`), when it said."""
 
 
 class ToolCallEvent(_Event):
@@ -222,6 +259,9 @@ class Counters(BaseModel):
     llm_turns: int = 0
     tokens: int = 0
     cost: float = 0.0
+    """USD of the calls whose price is known."""
+    cost_unknown: bool = False
+    """Some call's price was unknown (no table entry, no --price): `cost` leaves it out."""
     duration_s: float = 0.0
 
     @classmethod
@@ -230,12 +270,36 @@ class Counters(BaseModel):
         return cls(**{k: values[k] for k in cls.model_fields if values.get(k) is not None})
 
 
+def cost_text(cost: float, unknown: bool) -> str:
+    """A cost as people read it: `$0.0123`, `unknown` when no call was priced, `$0.0123 + unknown` when
+    only some were (their price unknown: no table entry, no --price)."""
+    if unknown:
+        return f"${cost:.4f} + unknown" if cost else "unknown"
+    return f"${cost:.4f}"
+
+
 class _EndHead(_Event):
     type: Literal["end"] = "end"
     status: Literal["prediction", "no_prediction", "error", "interrupted"]
 
 
-class EndEvent(Counters, _EndHead):
+class Ending(BaseModel):
+    """How an investigation ended besides its status, declared once: the end event, the episode's
+    result and each results.jsonl record carry these fields."""
+
+    forced: Optional[bool] = None
+    """Whether the prediction was made in the forced last turn, after a limit was reached."""
+    limit: Optional[str] = None
+    """The limit that was reached (e.g. "tool-call", "context (tokens)"), if one was."""
+    model: Optional[str] = None
+    """The model snapshot the provider reported (the last reply's), when it did."""
+
+    @classmethod
+    def of(cls, values) -> "Ending":
+        return cls(**{k: values.get(k) for k in cls.model_fields if values.get(k) is not None})
+
+
+class EndEvent(Counters, Ending, _EndHead):
     """The last event: how the episode ended and its counters (fields in the order t, type, status, …)."""
 
     reason: Optional[str] = None
@@ -255,12 +319,13 @@ class TranscriptError(UserError):
 
 
 class TranscriptWriter:
-    """Appends events to a JSONL file, flushing each one."""
+    """Appends events to a JSONL file, flushing each one. `new`: the file starts empty (a new episode
+    never appends to an old file). A symlink or a file that is not a regular one (a device, a pipe) is
+    refused with one UserError line, and nothing there is touched."""
 
-    def __init__(self, path: Path, start: Optional[float] = None):
+    def __init__(self, path: Path, start: Optional[float] = None, new: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open_regular(self.path, "w" if new else "a", "the transcript")
         self.start = start if start is not None else time.monotonic()
 
     def write(self, event) -> None:
@@ -268,12 +333,18 @@ class TranscriptWriter:
             event.schema_minor = SCHEMA_MINOR
         if not event.t:
             event.t = round(time.monotonic() - self.start, 3)
-        self._fh.write(event.model_dump_json(exclude_none=True) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(event.model_dump_json(exclude_none=True) + "\n")
+            self._fh.flush()
+        except OSError as e:  # a full or read-only disk: one line naming the transcript
+            raise write_error(e, self.path) from None
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:  # the flush of a line a full disk refused: `write` has raised it already
+                pass
 
 
 def drop_torn_tail(path: Path) -> bool:
@@ -300,9 +371,9 @@ def read_transcript(path: Path, strict: bool = True) -> tuple[list, Optional[str
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError as e:
-                problem = f"{path}:{lineno}: corrupt or truncated line ({e.msg})"
+                data = jsonio.loads(line)
+            except ValueError as e:  # not JSON, or nested deeper than anything a transcript holds
+                problem = f"{path}:{lineno}: corrupt or truncated line ({getattr(e, 'msg', e)})"
                 break
             if lineno == 1 or not events:
                 if not isinstance(data, dict) or data.get("type") != "header":

@@ -3,6 +3,10 @@
 `episode_blocks` walks a transcript's events and yields (kind, payload…) tuples; `to_markdown` renders
 them here, `tracr_agent.agent.render.html.episode` renders the same blocks as HTML with pictures
 (`export --format md|html` and `view` both use them).
+
+A transcript is untrusted text: `episode_blocks` reads its events as `shown_data` gives them back
+(control, bidi and zero-width characters shown), and Markdown escapes HTML outside code fences
+(tools/untrusted/text.py), as the HTML renderer does everywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Optional
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.live import score_parts
 from tracr_agent.agent.render.readings import prompt_parts
+from tracr_agent.tools.untrusted.text import html_text, shown, shown_data
 
 
 def fence(text: str, lang: str = "") -> str:
@@ -90,6 +95,8 @@ def truth_of(header) -> Optional[dict]:
 
 def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
     """The document as neutral blocks: (kind, payload…). Every renderer walks this list."""
+    events = [shown_data(e) for e in events]
+    problem = shown(problem, one_line=True) if problem else problem
     h: tr.Header = events[0]
     end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
     facts = [("subject", h.subject.task_id or "(not a zoo task)"), ("fingerprint", h.subject.fingerprint),
@@ -97,16 +104,18 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
              ("closed set", "yes" if h.closed_set else "no"), ("created", h.created),
              ("tracr-agent", h.tracr_agent_version), ("tool-output cap", f"{h.cap_tokens} tokens"),
              ("limits", ", ".join(f"{k}={v}" for k, v in (h.limits.model_dump() if h.limits else {}).items()) or "-")]
+    if h.subject.transform is not None:
+        facts += [tuple(line.split(": ", 1)) for line in h.subject.transform.summary()]  # transform, training, search
     if h.closed_world:
         facts.append(("closed world", "yes: the investigator knows the zoo's reference functions (a lookup)"))
     if h.unsafe_sandbox:
         facts.append(("sandbox", "UNSAFE: scored without OS-level isolation (--unsafe-sandbox)"))
     if end is not None:
         facts += [("status", end.status), ("tool calls", str(end.tool_calls)), ("LLM turns", str(end.llm_turns)),
-                  ("tokens", str(end.tokens)), ("cost", f"${end.cost:.4f}"), ("duration", f"{end.duration_s:.1f} s")]
+                  ("tokens", str(end.tokens)), ("cost", tr.cost_text(end.cost, end.cost_unknown)), ("duration", f"{end.duration_s:.1f} s")]
     else:
         facts.append(("status", "incomplete (no end event)"))
-    title = f"tracr-agent episode: {h.subject.task_id or h.subject.fingerprint} · {h.condition} · {h.llm}"
+    title = f"tracr-agent episode: {h.subject.name} · {h.condition} · {h.llm}"
     truth = truth_of(h)
     blocks: list[tuple] = [("title", title), ("verdict", verdict_of(events, truth)), ("facts", facts)]
     if problem:
@@ -180,9 +189,14 @@ def verdict_line(v: dict) -> str:
     return line
 
 
+def _md(text) -> str:
+    """Text outside a code fence: HTML escaped (Markdown would pass a `<script>` through)."""
+    return html_text(text, quote=False)
+
+
 def _md_facts(pairs) -> str:
     return "| | |\n|---|---|\n" + "\n".join(
-        f"| {k} | {str(v).replace('|', chr(92) + '|').replace(chr(10), ' ')} |" for k, v in pairs)
+        f"| {_md(k)} | {_md(v).replace('|', chr(92) + '|').replace(chr(10), ' ')} |" for k, v in pairs)
 
 
 def _md_prediction(pred: dict, truth) -> str:
@@ -197,29 +211,30 @@ def _md_prediction(pred: dict, truth) -> str:
 
 
 def _md_score(lines: list[str], disagree: list[str]) -> str:
-    out = "## Score\n\n" + "\n".join(f"- {x}" for x in lines)
+    out = "## Score\n\n" + "\n".join(f"- {_md(x)}" for x in lines)
     if disagree:
         out += "\n\nInputs on which the prediction and the model disagree:\n\n" + "\n".join(f"- `{x}`" for x in disagree)
     return out
 
 
 MARKDOWN = {
-    "title": lambda text: f"# {text}",
+    "title": lambda text: f"# {_md(text)}",
     "facts": _md_facts,
-    "h2": lambda text: f"## {text}",
-    "h3": lambda text: f"### {text}",
-    "meta": lambda text: f"*{text}*",
-    "text": lambda text: "\n".join("> " + line if line else ">" for line in text.splitlines()),
+    "h2": lambda text: f"## {_md(text)}",
+    "h3": lambda text: f"### {_md(text)}",
+    "meta": lambda text: f"*{_md(text)}*",
+    "text": lambda text: "\n".join("> " + _md(line) if line else ">" for line in text.splitlines()),
     "args": lambda name, args: fence(args_json(args), "json"),
-    "verdict": lambda v: f"**Verdict:** {verdict_line(v)}",
+    "verdict": lambda v: f"**Verdict:** {_md(verdict_line(v))}",
     "result": lambda name, args, text, is_error, latency_ms: (
-        f"*{result_meta(name, is_error, latency_ms)}*\n\n{fence(text)}"),
-    "dump": lambda summary, text, parts: f"<details><summary>{summary}</summary>\n\n{fence(text, 'text')}\n\n</details>",
+        f"*{_md(result_meta(name, is_error, latency_ms))}*\n\n{fence(text)}"),
+    "dump": lambda summary, text, parts: (f"<details><summary>{_md(summary)}</summary>\n\n{fence(text, 'text')}"
+                                          "\n\n</details>"),
     "prediction": _md_prediction,
     "score": _md_score,
-    "note": lambda text: f"**Note:** {text}",
-    "warning": lambda text: f"**Warning:** {text}",
-    "details": lambda summary, text: f"<details><summary>{summary}</summary>\n\n{fence(text, 'text')}\n\n</details>",
+    "note": lambda text: f"**Note:** {_md(text)}",
+    "warning": lambda text: f"**Warning:** {_md(text)}",
+    "details": lambda summary, text: f"<details><summary>{_md(summary)}</summary>\n\n{fence(text, 'text')}\n\n</details>",
 }
 
 

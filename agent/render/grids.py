@@ -1,7 +1,10 @@
 """Tool results as shaded grids in the terminal (rich): attention patterns and other numeric tables as
 heatmaps, residual reads and decodes as tables coloured by value — from the text a tool printed or from
 its JSON reply alike (agent/render/readings.py). Only the person's view changes; the agent still reads
-the text. The live view, `replay` and `lab` use `result_renderable`; `--plain` skips it."""
+the text. The live view, `replay` and `lab` use `result_renderable`; `--plain` skips it.
+
+Every label and value in a grid comes from the subject (a model directory's vocabulary, its labels):
+cells, headers and captions are `Text`, never markup, and shown as tools/untrusted/text.py says."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from rich.text import Text
 
 from tracr_agent.agent.render import parse as P
 from tracr_agent.agent.render.readings import result_parts
+from tracr_agent.tools.untrusted.text import shown
 
 NUMBERS_UP_TO = 16
 """A heatmap writes its numbers in the cells up to this many columns (wider: shaded blanks, to fit)."""
@@ -54,9 +58,13 @@ def _number(text: str) -> Optional[float]:
         return None
 
 
+def _t(text: str, **style) -> Text:
+    return Text(shown(text), **style)
+
+
 def _titled(title: str, table: Table) -> RenderableType:
     # A table's own title wraps at the table's width; a line above it does not.
-    return Group(Text(title, style="dim"), table) if title else table
+    return Group(_t(title, style="dim"), table) if title else table
 
 
 def matrix_grid(m: P.Matrix) -> RenderableType:
@@ -64,24 +72,24 @@ def matrix_grid(m: P.Matrix) -> RenderableType:
     show = len(m.cols) <= NUMBERS_UP_TO
     t = Table(box=None, padding=(0, 1) if show else (0, 0), show_edge=False, pad_edge=False,
               show_header=show)
-    t.add_column(m.corner, justify="right", style="bold", no_wrap=True)
+    t.add_column(_t(m.corner), justify="right", style="bold", no_wrap=True)
     for c in m.cols:
-        t.add_column(c, justify="center", no_wrap=True)
+        t.add_column(_t(c), justify="center", no_wrap=True)
     for label, row in zip(m.rows, m.values):
-        t.add_row(label, *(Text(m.text(v) if show else "  ", style=heat_style(v, scale)) for v in row))
+        t.add_row(_t(label), *(Text(m.text(v) if show else "  ", style=heat_style(v, scale)) for v in row))
     title = m.title if show else f"{m.title} ({len(m.cols)} columns: {m.cols[0]} … {m.cols[-1]})"
     return _titled(title, t)
 
 
 def vartable_grid(v: P.VarTable) -> RenderableType:
     scale = max((abs(_number(x) or 0.0) for row in v.cells for x in row), default=0.0) if v.sparse else 0.0
-    t = Table(caption=v.footer or None, caption_justify="left", box=None, padding=(0, 1), show_edge=False,
+    t = Table(caption=_t(v.footer) if v.footer else None, caption_justify="left", box=None, padding=(0, 1), show_edge=False,
               pad_edge=False)
     t.add_column("position", justify="right", style="bold", no_wrap=True)
     for c in v.cols:
-        t.add_column(c, justify="center", no_wrap=True)
+        t.add_column(_t(c), justify="center", no_wrap=True)
     for label, row in zip(v.rows, v.cells):
-        t.add_row(label, *(Text(x, style=heat_style(_number(x) or 0.0, scale) if v.sparse else value_style(x))
+        t.add_row(_t(label), *(_t(x, style=heat_style(_number(x) or 0.0, scale) if v.sparse else value_style(x))
                            for x in row))
     return _titled(v.title, t)
 
@@ -97,5 +105,5 @@ def result_renderable(text: str, is_error: bool = False, name: str = "", args=No
             isinstance(p, (*GRID_PARTS, P.Lines, P.Omitted)) for p in parts):
         return None
     return Group(*(matrix_grid(p) if isinstance(p, P.Matrix) else vartable_grid(p) if isinstance(p, P.VarTable)
-                   else Text(p.text + " (--verbose draws them all)", style="dim") if isinstance(p, P.Omitted)
-                   else Text(p.text) for p in parts))
+                   else _t(p.text + " (--verbose draws them all)", style="dim") if isinstance(p, P.Omitted)
+                   else _t(p.text) for p in parts))

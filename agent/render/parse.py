@@ -5,15 +5,18 @@ The agent always reads the tool's text; this module only recovers its structure 
 forgiving by design: any line it does not recognise stays a `Lines` part, so an unknown or newer
 format still shows, as text. Shapes recognised (see tools/suite/):
 
-- a numeric table under a `query\\key` or `pos` corner (attention patterns, get_activations),
-- a residual decode: `LABEL  var=value var=value …` lines after a "decoded by variable" header,
+- a numeric table under a `query\\key`, `pos` or `cluster` corner (attention patterns, get_activations,
+  project's coordinates, component_writes' distinct writes),
+- a residual decode: `LABEL  var=value var=value …` lines after a "decoded by variable" (or, for
+  project, "decoded by direction") header,
 - ablation effects: `INPUT: before [..]  after [..]  changed at positions …`,
 - activation patching: `clean … -> [..]`, `corrupt … -> [..]`, `patched (…) -> [..]`,
 - input/output pairs: `[..] -> [..]` (run_model),
 - a probe's scores: `held-out accuracy …` and `directions needed: … (rank 1: 48.2%, …)`.
 
 Every part that is a picture names its kind (`Part.picture`: attention, residual, activation, ablation,
-patching, io, probe), which the HTML carries as `data-picture`. A `get_activations` header (`HOOK for input
+patching, io, probe; readings.py names component_writes' and project's `writes` and `projection`), which
+the HTML carries as `data-picture`. A `get_activations` header (`HOOK for input
 [..]: …`) or a static dump's section (`== HOOK ==`) names the pictures under it.
 """
 
@@ -27,7 +30,7 @@ from typing import Optional, Union
 _ITEM = re.compile(r'"(?:[^"\\]|\\.)*"|[^,\[\]\s]+')
 _SEQ = r"\[[^\[\]]*\]"
 _NUM = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?$", re.I)
-_CORNERS = ("query\\key", "pos")
+_CORNERS = ("query\\key", "pos", "cluster")
 
 
 @dataclass
@@ -327,7 +330,7 @@ def parse_result(text: str) -> list[Part]:
         if isinstance(parts[-1] if parts else None, Changes) and (head or line.startswith("  final residual")):
             i += 1  # between two inputs of a white-box ablation: their headers are in the rows
             continue
-        is_decode = "decoded by variable" in line or "non-zero dim" in line
+        is_decode = any(mark in line for mark in ("decoded by variable", "decoded by direction", "non-zero dim"))
         block, j = _take_vartable(lines, i) if is_decode else (None, i)
         if block is not None and _HEADER.match(line):
             block.title = context  # a get_activations read of the residual stream: its header is the title

@@ -152,6 +152,22 @@ results in a machine-readable form (None: the call's text form, read by parse.pa
 payload holds matrices adds itself here."""
 
 
+TEXT_PICTURES = {"component_writes": "writes", "project": "projection"}
+"""Tool name -> the kind of the pictures read from its text, where the shape alone would say less (a
+`cluster` table is a component's distinct writes; `project`'s coordinates and its reading by direction)."""
+
+
+def _named(parts: list[P.Part], kind: Optional[str]) -> list[P.Part]:
+    """The parts, their matrices and decode tables marked as `kind`'s pictures (None: as they are)."""
+    if kind is not None:
+        for part in parts:
+            if isinstance(part, P.Matrix) and not part.kind:
+                part.kind = kind
+            elif isinstance(part, P.VarTable):
+                part.picture = kind
+    return parts
+
+
 def result_parts(name: str, args: Any, text: str, is_error: bool = False,
                  limit: Optional[int] = None) -> list[P.Part]:
     """What one tool result shows: pictures where it has any (at most `limit`, an `Omitted` part counting
@@ -166,7 +182,7 @@ def result_parts(name: str, args: Any, text: str, is_error: bool = False,
             parts = None
         if parts is not None:
             return parts
-    return limited(P.parse_result(text), limit)
+    return limited(_named(P.parse_result(text), TEXT_PICTURES.get(name)), limit)
 
 
 def limited(parts: list[P.Part], limit: Optional[int]) -> list[P.Part]:

@@ -2,8 +2,9 @@
 
 `print_table` draws a table when every cell fits on its line at the console's width; otherwise each row
 becomes a block — its first cell on a line of its own, the others as `header value` pairs below, wrapped
-by the terminal rather than cut. Used by `transcripts` (the listing) and the report's table (`eval`,
-`report`). Colours come from the terminal's own palette, readable on light and dark backgrounds.
+by the terminal rather than cut. Every title, caption and cell is shown as plain text (tools/untrusted/text.py
+`shown`): a cell read from a transcript or a results file can neither style nor move the terminal. Used
+by `transcripts` (the listing) and the report's table (`eval`, `report`). Colours come from the terminal's own palette, readable on light and dark backgrounds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from tracr_agent.tools.untrusted.text import shown
 
 GAP = 2
 """Spaces between two columns of a table."""
@@ -30,6 +33,9 @@ def print_table(console: Console, title: str, columns: list[str], rows: list[lis
     value)`: a cell's style. A table when it fits the console, else one block per row (see the module
     docstring)."""
     style = style or (lambda column, value: "")
+    title, caption = shown(title, one_line=True), shown(caption)
+    columns = [shown(c, one_line=True) for c in columns]
+    rows = [[shown(v, one_line=True) for v in row] for row in rows]
     if natural_width(columns, rows) <= console.width:
         table = Table(title=title or None, caption=caption or None, box=box.SIMPLE_HEAD, pad_edge=False,
                       padding=(0, GAP // 2), show_edge=False, title_justify="left", caption_justify="left")

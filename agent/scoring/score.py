@@ -174,7 +174,7 @@ def score_prediction(prediction: Optional[dict], subject, task=None, closed_set:
         label = LabelScore(correct=None, reason="no conventional name: the label is scored at the family level")
     functional = score_functional(prediction.get("implementation"), subject, inputs, **limits)
     explanation = explain(prediction.get("implementation"), subject.vocab, subject.max_seq_len,
-                          reference_source(task))
+                          reference_source(task), prediction.get("description"))
     judge = None
     if judge_llm is not None and task is not None and getattr(task, "description", None):
         judge = judge_prediction(text, prediction.get("description"), task, judge_llm, ask_label=label is not None)

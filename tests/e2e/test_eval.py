@@ -134,23 +134,52 @@ def test_bad_input_fails_before_any_episode(tmp_path):
         assert a_file.read_text() == "mine"
 
 
-def test_rescore_keeps_a_score_whose_transcript_is_torn_before_the_prediction_or_missing(tmp_path):
+def test_rescore_and_report_never_keep_a_score_whose_transcript_is_torn_missing_or_outside(tmp_path):
+    """A recorded "correct" counts for nothing: torn before its prediction, missing, or a path leading out
+    of the evaluation directory (`..`, absolute, a symlink), the episode is unscorable: counted, never
+    correct, and named in the headline of report.md and on the terminal."""
     out = tmp_path / "ev"
     assert cli("eval", "--tasks", "reverse", "--llm", "baseline-closed", "--out", str(out)).exit_code == 0
     before = (out / "results.jsonl").read_text()
     [rec] = read_results(out)
     assert rec.functional_correct
     path = out / rec.transcript
-    lines = path.read_text().splitlines()
+    whole = path.read_text()
+    lines = whole.splitlines()
     cut = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "prediction")
-    path.write_text("\n".join(lines[:cut]) + "\n" + lines[cut][:30])  # a copy cut mid-prediction
-    for damage in ("torn", "missing"):
-        if damage == "missing":
-            path.unlink()
-        r = cli("rescore", str(out))
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_text(whole)  # a correct transcript, but not the evaluation's own
+    cases = {
+        "torn": ("\n".join(lines[:cut]) + "\n" + lines[cut][:30], rec.transcript, "ends before its prediction"),
+        "missing": (None, rec.transcript, "is missing"),
+        "dotdot": (whole, "../elsewhere.jsonl", "outside the evaluation directory"),
+        "absolute": (whole, str(outside), "outside the evaluation directory"),
+        "symlink": ("link", rec.transcript, "outside the evaluation directory"),
+    }
+    for damage, (text, name, why) in cases.items():
+        (out / "results.jsonl").write_text(before.replace(json.dumps(rec.transcript), json.dumps(name)))
+        path.unlink(missing_ok=True)
+        if text == "link":
+            path.symlink_to(outside)
+        elif text is not None:
+            path.write_text(text)
+        r = cli("report", str(out))
         assert r.exit_code == 0, (damage, r.output)
-        assert "rescored 0 episodes; 0 score(s) changed" in r.output, (damage, r.output)
-        assert (out / "results.jsonl").read_text() == before, damage
+        assert "UNSCORABLE: 1 of 1 episode(s)" in " ".join(r.output.split()) and why in " ".join(r.output.split()), \
+            (damage, r.output)
+        md = (out / "report.md").read_text()
+        assert "UNSCORABLE: 1 of 1" in md and "| reverse | full | baseline-closed (closed-world) | 1 | 0/1" in md, damage
+        r = cli("rescore", str(out))
+        assert r.exit_code == 0 and "rescored 0 episodes; 1 score(s) changed; 1 unscorable" in r.output, (damage, r.output)
+        [again] = read_results(out)
+        assert again.unscorable and why in again.unscorable, (damage, again.unscorable)
+        assert again.functional_correct is None and again.label_correct is None and again.score is None
+    # the whole transcript back: scored afresh, correct again
+    path.unlink()
+    path.write_text(whole)
+    (out / "results.jsonl").write_text(before)
+    r = cli("rescore", str(out))
+    assert "rescored 1 episodes; 0 score(s) changed" in r.output and read_results(out)[0].functional_correct
 
 
 def test_eval_without_llm_and_bad_arguments_prints_only_the_error(tmp_path, monkeypatch):

@@ -100,7 +100,8 @@ def test_deny_reaches_the_model(steered):
     res = of_type(ev, tr.ToolResultEvent, call_id="bl_3_0")[0]
     assert res.is_error and res.text == "error: the user denied this call: not yet"
     seen = of_type(ev, tr.LLMRequest, step=4)[0].messages
-    assert {"role": "tool", "content": res.text, "tool_call_id": "bl_3_0", "name": "run_model"} in seen
+    sent = next(m for m in seen if m.get("role") == "tool" and m.get("tool_call_id") == "bl_3_0")
+    assert sent["name"] == "run_model" and sent["content"].startswith(res.text + "\n\n[budget left: ")
     # the baseline simply carried on: the same probes again, approved and executed
     assert not of_type(ev, tr.ToolResultEvent, call_id="bl_4_0")[0].is_error
 

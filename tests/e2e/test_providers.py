@@ -13,7 +13,8 @@ import pytest
 
 from provider_server import ProviderServer
 from terminal import cli as run_cli
-from tracr_agent.agent.backends.llm import PROVIDERS, price_of
+from tracr_agent.agent.backends.llm import PROVIDERS
+from tracr_agent.agent.backends.pricing import FREE, PROVIDER_PRICES, TokenUsage, price_of
 from tracr_agent.agent.investigators.registry import make_backend
 from tracr_agent.tools.errors import UserError
 
@@ -69,8 +70,8 @@ def test_a_provider_runs_an_episode_with_retries_tokens_and_cost(tmp_path, provi
     assert results[0]["text"].startswith('["a", "b", "c"] -> ["c", "b", "a"]')  # the real subject answered
     end = next(e for e in ev if e["type"] == "end")
     assert end["status"] == "prediction" and end["tokens"] == 240
-    price = (0.0, 0.0) if PROVIDERS[provider].free else price_of(PROVIDERS[provider].prices, model)
-    assert end["cost"] == pytest.approx(2 * (100 * price[0] + 20 * price[1]) / 1e6)
+    price = FREE if PROVIDERS[provider].free else price_of(PROVIDER_PRICES[provider], model)
+    assert end["cost"] == pytest.approx(2 * (100 * price.input + 20 * price.output) / 1e6)
     assert provider == "ollama" or end["cost"] > 0
     score = next(e for e in ev if e["type"] == "score")["score"]
     assert score["label"]["correct"] and score["functional"]["correct"]
@@ -89,18 +90,21 @@ def test_a_missing_key_or_extra_is_one_line_and_exit_2(tmp_path):
     assert r.returncode == 2 and "anthropic needs a model" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_prices_by_provider_and_unknown_models_say_they_cost_nothing(monkeypatch):
+def test_prices_by_provider_and_unknown_models_have_an_unknown_cost(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-fake")
     known = make_backend("anthropic:claude-3-5-haiku-20241022@http://127.0.0.1:9")
-    assert known.price == (0.8, 4.0) and known.cost(1_000_000, 1_000_000) == pytest.approx(4.8)
+    assert known.price[:2] == (0.8, 4.0) and known.cost(TokenUsage(1_000_000, 1_000_000)) == pytest.approx(4.8)
+    # a million cached input tokens cost a tenth of the input price, a million written 1.25 times it
+    assert known.cost(TokenUsage(1_000_000, 0, cache_read=1_000_000)) == pytest.approx(0.08)
+    assert known.cost(TokenUsage(1_000_000, 0, cache_write=1_000_000)) == pytest.approx(1.0)
     assert "no price known" not in known.announce
     unknown = make_backend("anthropic:claude-next@http://127.0.0.1:9")
-    assert unknown.price is None and unknown.cost(10**6, 10**6) == 0.0
-    assert "no price known for anthropic:claude-next@http://127.0.0.1:9: its cost is counted as $0" in unknown.announce
-    assert make_backend("ollama:qwen3@http://127.0.0.1:9").price == (0.0, 0.0)  # local: free, and no note
+    assert unknown.price is None and unknown.cost(TokenUsage(10**6, 10**6)) is None
+    assert "no price known for anthropic:claude-next@http://127.0.0.1:9: its cost is unknown" in unknown.announce
+    assert make_backend("ollama:qwen3@http://127.0.0.1:9").price == FREE  # local: free, and no note
     with pytest.raises(UserError, match="needs a model"):
         make_backend("ollama:@http://127.0.0.1:9")
-    assert price_of(PROVIDERS["google_genai"].prices, "gemini-2.5-flash-lite-001") == (0.1, 0.4)  # longest prefix
+    assert price_of(PROVIDER_PRICES["google_genai"], "gemini-2.5-flash-lite-001")[:2] == (0.1, 0.4)  # longest prefix
 
 
 # ~8 s each (the limit and the last turn's grace, waited out): the fast tier keeps ollama (its client takes no

@@ -147,3 +147,22 @@ def test_a_bad_episode_cpu_setting_is_one_line(tmp_path):
             "--executor", "ray", "--out", tmp_path / "ev")
     assert r.returncode == 2
     assert r.stderr.strip() == "error: TRACR_AGENT_RAY_EPISODE_CPUS must be a positive number of CPUs (got '0')"
+
+
+def test_a_compression_travels_with_its_task(tmp_path, monkeypatch, load):
+    """A worker with a cache of its own gets a compressed subject's compression through the object store
+    (packed with the task's compile) and loads it without training; a rotation has nothing to carry."""
+    from tracr_agent.agent.evaluation.shipped_cache import pack, task_paths, transform_paths, unpack
+    from tracr_agent.tools.subjects.spec import SubjectSpec
+    from tracr_agent.tools.subjects.transforms import cache
+
+    kept = SubjectSpec.parse("identity_map@compressed:6").load()  # trained or read in the user's cache
+    assert transform_paths("identity_map", "rotated:3") == transform_paths("identity_map", None) == []
+    paths = task_paths("identity_map") + transform_paths("identity_map", "compressed:6")
+    assert paths[-1] == f"transforms/{cache.key(load('identity_map'), 6, 0)}"
+    data = pack(paths)
+    monkeypatch.setenv("TRACR_AGENT_CACHE", str(tmp_path / "worker"))
+    assert unpack(data) == 2
+    monkeypatch.setattr("tracr_agent.tools.subjects.transforms.compress.Trainer", None)  # no training here
+    shipped = SubjectSpec.parse("identity_map@compressed:6").load()
+    assert shipped.fingerprint == kept.fingerprint and shipped.transform == kept.transform

@@ -1,5 +1,10 @@
 """`tracr-agent report` over results.jsonl files written here: extreme cells never crash the plots,
-and a plot that fails still leaves the table, report.md and report.html written."""
+and a plot that fails still leaves the table, report.md and report.html written.
+
+These tests are about drawing a report from records: the records written here have no transcripts,
+so `report_records` is made to hand them over as recorded (the `as_recorded` fixture). That
+`report` scores every record afresh from its own transcript, and marks one it cannot score, is
+tested on real evaluations in tests/e2e/test_integrity.py."""
 
 from __future__ import annotations
 
@@ -8,13 +13,20 @@ import re
 
 import matplotlib.axes
 import matplotlib.figure
+import pytest
 from typer.testing import CliRunner
 
 from tracr_agent.agent.cli.main import app
-from tracr_agent.agent.evaluation.batch import ResultRecord
+from tracr_agent.agent.evaluation import report
+from tracr_agent.agent.evaluation.batch import ResultRecord, read_results
 from tracr_agent.agent.evaluation.report import wilson
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def as_recorded(monkeypatch):
+    monkeypatch.setattr(report, "report_records", lambda out_dir, *a, **k: read_results(out_dir, strict=True))
 
 
 def record(task: str, trial: int, correct: bool | None, condition: str = "full", status: str = "prediction"):
@@ -153,10 +165,10 @@ def test_the_report_table_links_each_row_into_the_viewer(tmp_path):
     assert runner.invoke(app, ["report", str(d)]).exit_code == 0
     md = (d / "report.md").read_text()
     assert "| reverse | full | baseline | 6 | 6/6 (100%, CI 61–100) |" in md
-    assert "[view](view.html#task=reverse&condition=full&residual=labelled&llm=baseline) |" in md
-    assert "[view](view.html#condition=full&residual=labelled&llm=baseline) |" in md  # the (all tasks) row
+    assert "[view](view.html#task=reverse&condition=full&residual=labelled&transform=none&llm=baseline) |" in md
+    assert "[view](view.html#condition=full&residual=labelled&transform=none&llm=baseline) |" in md  # the (all tasks) row
     page = (d / "report.html").read_text()
-    assert ('<a href="view.html#task=sort&amp;condition=blackbox&amp;residual=labelled&amp;llm=baseline">view</a>'
+    assert ('<a href="view.html#task=sort&amp;condition=blackbox&amp;residual=labelled&amp;transform=none&amp;llm=baseline">view</a>'
             in page)
     view = (d / "view.html").read_text()
     assert 'data-task="sort"' in view and 'data-condition="blackbox"' in view

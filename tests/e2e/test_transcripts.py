@@ -269,13 +269,24 @@ def test_rerun_model_dir_subject(tmp_path, length_subject):
     run_episode(load_model_dir(str(model_dir)), make_backend("baseline"), transcript_path=path)
     h = tr.read_transcript(path)[0][0]
     assert h.subject.kind == "model_dir" and h.subject.source == str(model_dir)
+    # The folder the transcript names is never loaded by itself: the user names the model.
     p = cli("replay", path, "--rerun")
+    no_traceback(p)
+    assert p.returncode == 2 and "--model-dir DIR" in p.stderr, p.stderr
+    p = cli("replay", path, "--rerun", "--model-dir", model_dir)
     no_traceback(p)
     assert p.returncode == 0, p.stdout + p.stderr
-    shutil.rmtree(model_dir)
-    p = cli("replay", path, "--rerun")
+    # another model is refused by fingerprint before any tool runs
+    other = tmp_path / "other"
+    write_model_dir(other, length_subject.card, {**length_subject.weights,
+                                                 "unembed.b_U": length_subject.weights["unembed.b_U"] + 1})
+    p = cli("replay", path, "--rerun", "--model-dir", other)
     no_traceback(p)
-    assert p.returncode == 2 and "no longer exists" in p.stderr
+    assert p.returncode == 2 and "fingerprint mismatch" in p.stderr
+    shutil.rmtree(model_dir)
+    p = cli("replay", path, "--rerun", "--model-dir", model_dir)
+    no_traceback(p)
+    assert p.returncode == 2 and "does not exist" in p.stderr
 
 
 @pytest.mark.slow  # > 15 s: full suite only (see README, fast tier)

@@ -17,16 +17,20 @@ from tracr_agent.agent.investigators.registry import make_backend
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.limits import Limits
+from tracr_agent.agent.scoring.labels import match_label
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 
 # Ten zoo tasks covering every kind of step: categorical and numerical aggregates, selector width,
 # one- and two-input MLPs, numerical MLPs, several heads per layer, five or more layers.
 ZOO_TEN = ["sort", "reverse", "length", "frac_prevs", "pair_balance", "shuffle_dyck", "sort_freq",
            "nary_sequencemap", "count_less_freq", "running_mean"]
-# Ten generated programs (seed 1, difficulties 1-3): maps, sequence maps, selects with several
-# comparisons, categorical and numerical aggregates, selector widths, int and letter vocabularies.
-GEN_TEN = ["gen-1-1-0", "gen-1-1-1", "gen-1-1-3", "gen-1-1-4", "gen-1-2-0", "gen-1-2-1", "gen-1-2-2",
-           "gen-1-3-0", "gen-1-3-1", "gen-1-3-2"]
+# Generated programs, picked through the generator's API (the first five of seed 1 at each difficulty),
+# and how many of the five (in each residual mode) the decompiler explains at least: its measured share
+# with generator version 3 (20/20 labelled and raw with version 2, whose programs carried steps that do
+# nothing). Misses: a categorical aggregate read as constant 0, rare branches, an off-by-one output
+# value, an undefined value where the model gives 0 (issue 24's decompiler part raises these).
+GEN_FIRST = 5
+GEN_EXPLAINED = {1: 5, 2: 4, 3: 4, 4: 2}
 
 
 def decompile_episode(subject, tmp_path, condition="whitebox", limits=None, residual="labelled"):
@@ -50,11 +54,13 @@ def test_decompiles_a_counting_model_fast(load, tmp_path):
     result = decompile_episode(subject, tmp_path)
     assert_explained(result, subject)
     pred = result.prediction
-    # a decompiled program, not a lookup: the steps are named in the model's order
+    # what it computes, then how: the conventional name, read off the composition, then each step
+    # with the model components it stands for; the code is the RASP a person would write
+    assert pred["label"] == "histogram" and match_label(pred["label"], "hist").correct
+    assert pred["description"].startswith("What it computes: histogram")
     assert "layer 0 head 0.0" in pred["description"] and "layer 0 MLP" in pred["description"]
-    assert "selector width" in pred["description"]
-    assert "_select(" in pred["implementation"] and "_width(" in pred["implementation"]
-    assert "hist" not in pred["label"].lower() and "histogram" not in pred["description"].lower()
+    assert "SelectorWidth(Select(tokens, tokens, lambda k, q: k == q))" in pred["implementation"]
+    assert "{" not in pred["implementation"].split("def f(")[1]  # no table left in the steps
 
 
 @pytest.mark.slow
@@ -64,13 +70,40 @@ def test_decompiles_zoo_task_in_whitebox(load, tmp_path, task):
     assert_explained(decompile_episode(subject, tmp_path), subject)
 
 
+# The primitive each task's explanation must name, as it appears in the submitted code.
+EXPECTED_PRIMITIVES = {
+    "reverse": ("length = SelectorWidth(Select(indices, indices, lambda k, q: True))", "mirror_index"),
+    "sort": ("rank = SelectorWidth(Select(", "Aggregate(Select(rank, indices, lambda k, q: k == q), tokens)"),
+    "prev_token": ("Aggregate(Select(indices, indices, lambda k, q: k == q - 1), tokens)",),
+    "count": ("SelectorWidth(Select(tokens, indices, lambda k, q: k == 'a'))",),
+    "running_mean": ("Mean(Select(indices, indices, lambda k, q: k <= q)",),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", sorted(EXPECTED_PRIMITIVES))
+def test_the_explanation_names_primitives_and_the_task(load, tmp_path, task):
+    """What the decompiler submits for a zoo model: functionally correct, every step a named primitive
+    (no table), the primitives the task is made of, a label the matcher accepts, what before how."""
+    subject = load(task)
+    result = decompile_episode(subject, tmp_path)
+    assert_explained(result, subject)
+    pred, ex = result.prediction, result.score.explanation
+    for primitive in EXPECTED_PRIMITIVES[task]:
+        assert primitive in pred["implementation"], (primitive, pred["implementation"])
+    assert ex.steps and ex.table_steps == 0, pred["implementation"]
+    assert match_label(pred["label"], task).correct, pred["label"]
+    assert pred["description"].startswith(f"What it computes: {pred['label']} — at each position i")
+
+
 def test_decompiles_a_label_free_model_fast(load, tmp_path):
     """Raw residual (d0…dN only): it finds the variables itself; frac_prevs has a numerical 0/1 flag,
     a numerical mean over a prefix, and the input variables to recognise."""
     subject = load("frac_prevs")
     result = decompile_episode(subject, tmp_path, residual="raw")
     assert_explained(result, subject)
-    assert "_mean(" in result.prediction["implementation"]
+    assert "Mean(Select(indices, indices, lambda k, q: k <= q)" in result.prediction["implementation"]
+    assert match_label(result.prediction["label"], "frac_prevs").correct
     assert not any(name in result.prediction["implementation"] for name in ("v1", "v2"))  # no label reached it
 
 
@@ -82,11 +115,27 @@ def test_decompiles_zoo_task_in_whitebox_raw(load, tmp_path, task):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("residual", ["labelled", "raw"])
-@pytest.mark.parametrize("task", GEN_TEN)
-def test_decompiles_generated_task_in_whitebox(load, tmp_path, task, residual):
-    subject = load(task)
-    assert_explained(decompile_episode(subject, tmp_path, residual=residual), subject)
+@pytest.mark.parametrize("difficulty", sorted(GEN_EXPLAINED))
+def test_decompiles_generated_programs_in_whitebox(load, tmp_path, capsys, difficulty):
+    """The first GEN_FIRST generated programs of seed 1 at `difficulty`, labelled and raw: the share explained
+    (functionally correct and not tabulated, within the tool-call limit) is printed and at least the floor."""
+    from tracr_agent.tools.subjects.generate.ids import ids_for
+
+    explained = {}
+    for gid in ids_for(1, [difficulty], GEN_FIRST):
+        subject = load(str(gid))
+        for residual in ("labelled", "raw"):
+            result = decompile_episode(subject, tmp_path, residual=residual)
+            score = result.score
+            explained[(str(gid), residual)] = bool(result.status == "prediction" and score and score.explained
+                                                   and result.tool_calls <= Limits().max_tool_calls)
+    with capsys.disabled():
+        for residual in ("labelled", "raw"):
+            hits = [t for (t, r), ok in explained.items() if r == residual and ok]
+            print(f"\n[decompiler, whitebox {residual}] difficulty {difficulty}: explained {len(hits)}/{GEN_FIRST}")
+    for residual in ("labelled", "raw"):
+        hits = sum(ok for (_, r), ok in explained.items() if r == residual)
+        assert hits >= GEN_EXPLAINED[difficulty], (residual, explained)
 
 
 def test_limit_reached_submits_partial_program(load, tmp_path):

@@ -165,13 +165,14 @@ def test_report_shows_family_and_explained_and_rescore_recomputes_them(tmp_path)
     assert rec["family_correct"] is not None and rec["explained"] is not None
     md = (out / "report.md").read_text()
     assert "family acc" in md and "explained" in md
-    # an old results line (before scorer version 2) has neither: rescore fills them in
+    # an old results line (before scorer version 2) has neither: the report scores the transcript afresh
+    # (it trusts no recorded score), and rescore fills them in
     old = {k: v for k, v in rec.items() if k not in ("family_correct", "explained")}
     old["score"] = {k: v for k, v in rec["score"].items() if k not in ("explanation", "explained")}
     (out / "results.jsonl").write_text(json.dumps(old) + "\n")
     assert CliRunner().invoke(app, ["report", str(out)]).exit_code == 0
     row = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith("| reverse |"))
-    assert row.split("|")[6].strip() == "-" and row.split("|")[8].strip() == "-"  # family, explained unknown
+    assert row.split("|")[6].strip() != "-" and row.split("|")[8].strip() != "-"  # family, explained
     r = CliRunner().invoke(app, ["rescore", str(out)])
     assert r.exit_code == 0, r.output
     new = json.loads((out / "results.jsonl").read_text().splitlines()[0])

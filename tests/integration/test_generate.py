@@ -12,17 +12,25 @@ from typer.testing import CliRunner
 
 from tracr_agent.agent.cli.main import app
 from tracr_agent.tools.errors import UserError
+from program_audit import audit, measures
 from tracr_agent.tools.subjects.generate import filters
+from tracr_agent.tools.subjects.generate.candidate import candidate_program, prepare
+from tracr_agent.tools.subjects.generate.difficulty import DIFFICULTIES
 from tracr_agent.tools.subjects.generate.ids import GenId, parse_difficulties, parse_id, parse_spec
-from tracr_agent.tools.subjects.generate.program import Op, Program
+from tracr_agent.tools.subjects.generate.program import Op, Program, build_rasp
 from tracr_agent.tools.subjects.generate.render import render_program
 from tracr_agent.tools.subjects.generate.sampler import sample_program
+from tracr_agent.tools.subjects.generate.trace import comparable, trace_program
 
 runner = CliRunner()
 
 
 def _prog(*ops, vocab=(1, 2, 3), n=4, token_kind="int"):
     return Program(vocab=vocab, max_seq_len=n, ops=tuple(ops), token_kind=token_kind)
+
+
+def _behaviour(p, earlier=frozenset()):
+    return filters.check_behaviour(p, set(earlier), trace_program(p))
 
 
 # -- ids ------------------------------------------------------------------------------------------
@@ -46,19 +54,17 @@ def test_ids_parse_and_refuse_bad_forms():
 # -- determinism ----------------------------------------------------------------------------------
 
 _PRINT = """
-from tracr_agent.tools.subjects.generate.sampler import sample_program
+from tracr_agent.tools.subjects.generate.candidate import candidate_program
 from tracr_agent.tools.subjects.generate.render import render_program
-from tracr_agent.tools.subjects.generate.program import build_rasp, evaluate
 from tracr_agent.tools.subjects.generate import filters
 for d, k in ((1, 0), (2, 1), (4, 1)):
-    p = sample_program(11, d, k)
-    sop = build_rasp(p)
-    outs = [evaluate(sop, x)[0] for x in filters.program_domain(p)]
-    print(render_program(p), filters.fingerprint([o or [] for o in outs]))
+    c = candidate_program(11, d, k)
+    print(render_program(c.program), c.reason, c.measures, filters.fingerprint(c.trace.outputs()))
 """
 
 
 def test_same_candidate_same_program_and_fingerprint_in_two_processes():
+    """Sampled, simplified and measured in two processes (different str hashing): the same program."""
     outs = []
     for hashseed in ("1", "2"):  # str hashing differs between the two processes
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
@@ -68,25 +74,54 @@ def test_same_candidate_same_program_and_fingerprint_in_two_processes():
     assert outs[0] == outs[1]
     assert outs[0].count("output =") == 3
     # and the same in this process, whatever it generated before
-    sample_program(11, 3, 9)
-    assert render_program(sample_program(11, 4, 1)) in outs[0]
+    candidate_program(11, 3, 9)
+    assert render_program(candidate_program(11, 4, 1).program) in outs[0]
 
 
-def test_difficulty_grows_with_operations_and_layers():
-    from tracr_agent.tools.subjects.generate.sampler import DIFFICULTIES
+def _ready(seed: int, difficulty: int, count: int):
+    """The first `count` candidates of (seed, difficulty) that pass simplification and measuring: what goes on
+    to the behaviour rules and compilation."""
+    out, k = [], 0
+    while len(out) < count:
+        c = candidate_program(seed, difficulty, k)
+        if c.reason is None:
+            out.append(c)
+        k += 1
+    return out
 
-    for d, level in DIFFICULTIES.items():
-        for k in range(15):
-            p = sample_program(3, d, k)
-            assert level.min_ops <= len(p.ops) <= level.max_ops
-            assert p.meta["estimated_layers"] >= level.min_layers
-            assert 4 <= p.max_seq_len <= 8
+
+def _audit_seeds(seeds, per_difficulty):
+    """Independently audited (tests/program_audit.py, on tracr's RASP graph): no step does nothing, and the
+    measures fit each difficulty's definition."""
+    for seed in seeds:
+        for d, level in DIFFICULTIES.items():
+            for c in _ready(seed, d, per_difficulty):
+                p, sop = c.program, build_rasp(c.program)
+                assert audit(sop, p.vocab, p.max_seq_len) == [], (seed, d, render_program(p))
+                m = measures(sop, p.vocab, p.max_seq_len)
+                assert m == {k: getattr(c.measures, k) for k in m}, (seed, d, m, c.measures)
+                assert level.steps[0] <= m["steps"] <= level.steps[1], (seed, d, m)
+                assert m["patterns"] >= level.patterns and m["depth"] >= level.depth, (seed, d, m)
+                assert 4 <= p.max_seq_len <= 8
+
+
+def test_no_generated_program_has_a_step_that_does_nothing():
+    """Two seeds never used elsewhere, every difficulty: each program that goes on to compilation passes the
+    independent audit and measures up to its difficulty (the slow test below: ten seeds, three each)."""
+    _audit_seeds((401, 402), 1)
+
+
+@pytest.mark.slow
+def test_no_generated_program_has_a_step_that_does_nothing_many_seeds():
+    _audit_seeds(range(10), 3)
 
 
 def test_sampler_uses_every_primitive_and_comparison():
+    """Every kind of step and every comparison but FALSE (it selects nothing: an aggregate over it is
+    constant, so it never does anything)."""
     kinds, comparisons, outputs, vocabs = set(), set(), set(), set()
     for d in (1, 2, 3, 4):
-        for k in range(60):
+        for k in range(25):
             p = sample_program(1, d, k)
             kinds |= {op.kind for op in p.ops}
             comparisons |= {op.fn for op in p.ops if op.kind in ("aggregate", "numerical_aggregate", "selector_width")}
@@ -94,7 +129,7 @@ def test_sampler_uses_every_primitive_and_comparison():
             vocabs.add(p.token_kind)
     assert kinds == {"map", "numerical_map", "sequence_map", "linear_sequence_map", "aggregate",
                      "numerical_aggregate", "selector_width"}
-    assert comparisons == {"EQ", "LT", "LEQ", "GT", "GEQ", "NEQ", "TRUE", "FALSE"}
+    assert comparisons == {"EQ", "LT", "LEQ", "GT", "GEQ", "NEQ", "TRUE"}
     assert outputs == {True, False} and vocabs == {"int", "str"}
 
 
@@ -102,46 +137,46 @@ def test_sampler_uses_every_primitive_and_comparison():
 
 def test_rule_not_compilable_categorical_average():
     p = _prog(Op("v1", "aggregate", ("tokens", "tokens", "tokens"), "TRUE", (), "int"))
-    assert filters.check_behaviour(p, set()).reason == filters.NOT_COMPILABLE
+    assert _behaviour(p).reason == filters.NOT_COMPILABLE
 
 
 def test_rule_undefined():
     p = _prog(Op("v1", "aggregate", ("indices", "tokens", "tokens"), "FALSE", (), "int"))
-    assert filters.check_behaviour(p, set()).reason == filters.UNDEFINED
+    assert _behaviour(p).reason == filters.UNDEFINED
 
 
 def test_rule_constant():
     p = _prog(Op("v1", "map", ("tokens",), "min", (1,), "int"))
-    assert filters.check_behaviour(p, set()).reason == filters.CONSTANT
+    assert _behaviour(p).reason == filters.CONSTANT
 
 
 def test_rule_independent_of_tokens():
     p = _prog(Op("v1", "selector_width", ("tokens", "tokens"), "TRUE", (), "int"))  # the length
-    assert filters.check_behaviour(p, set()).reason == filters.IGNORES_TOKENS
+    assert _behaviour(p).reason == filters.IGNORES_TOKENS
 
 
 def test_rule_equal_to_tokens_and_to_indices():
     p = _prog(Op("v1", "map", ("tokens",), "max", (1,), "int"))  # max(x, 1) is x on {1, 2, 3}
-    assert filters.check_behaviour(p, set()).reason == filters.EQUALS_INPUT
+    assert _behaviour(p).reason == filters.EQUALS_INPUT
     # indices[j] == indices[i] reads the token at i: the tokens again, through attention
     p = _prog(Op("v1", "aggregate", ("indices", "indices", "tokens"), "EQ", (), "int"))
-    b = filters.check_behaviour(p, set())
+    b = _behaviour(p)
     assert (b.reason, b.detail) == (filters.EQUALS_INPUT, "tokens")
 
 
 def test_rule_equal_to_a_zoo_task():
     p = _prog(Op("v1", "selector_width", ("tokens", "tokens"), "EQ", (), "int"))  # the histogram
-    b = filters.check_behaviour(p, set())
+    b = _behaviour(p)
     assert (b.reason, b.detail) == (filters.EQUALS_ZOO, "zoo:hist")
 
 
 def test_rule_equal_to_an_earlier_program():
     p = _prog(Op("v1", "map", ("tokens",), "mul", (3,), "int"))
-    b = filters.check_behaviour(p, set())
+    b = _behaviour(p)
     assert b.reason is None
     same = _prog(Op("v1", "sequence_map", ("tokens", "tokens"), "plus", (), "int"),
                  Op("v2", "sequence_map", ("v1", "tokens"), "plus", (), "int"))  # (x + x) + x: another program, same function
-    assert filters.check_behaviour(same, {b.fingerprint}).reason == filters.EQUALS_EARLIER
+    assert _behaviour(same, {b.fingerprint}).reason == filters.EQUALS_EARLIER
 
 
 @pytest.mark.slow
@@ -152,17 +187,96 @@ def test_rule_compiled_model_disagrees():
     p = _prog(Op("v1", "numerical_map", ("tokens",), "ind_eq", (1,), "num"),
               Op("v2", "numerical_aggregate", ("indices", "indices", "v1"), "LEQ", (), "num"),
               Op("v3", "numerical_map", ("v2",), "square", (), "num"), n=4)
-    assert filters.check_behaviour(p, set()).reason is None
+    assert _behaviour(p).reason is None
     subject, reason, detail = compile_and_verify(GenId(990, 2, 0), p)
     assert subject is None and reason == filters.DISAGREES and "input" in detail
 
 
-@pytest.mark.slow
-def test_rule_too_shallow_for_difficulty():
-    from tracr_agent.tools.subjects.generate.registry import compile_and_verify
+# -- steps that do nothing: rewritten away or refused ------------------------------------------------
 
-    p = _prog(Op("v1", "map", ("tokens",), "add", (2,), "int"))
-    assert compile_and_verify(GenId(990, 4, 0), p)[1] == filters.TOO_SHALLOW
+def _count_width(var="v1"):
+    return Op(var, "selector_width", ("tokens", "tokens"), "EQ", (), "int")  # the histogram
+
+
+PADDED = {
+    # the issue's examples, each hidden in a program that otherwise does something
+    "identity aggregate": (_prog(_count_width(), Op("v2", "aggregate", ("indices", "indices", "v1"), "EQ", (), "int"),
+                                 Op("v3", "map", ("v2",), "add", (1,), "int")),
+                           ["v2: equal to v1 on every input: replaced by it"], 2),
+    "1 - (1 - x)": (_prog(Op("v1", "numerical_map", ("tokens",), "ind_eq", (1,), "num"),
+                          Op("v2", "numerical_aggregate", ("indices", "indices", "v1"), "LEQ", (), "num"),
+                          Op("v3", "numerical_map", ("v2",), "one_minus", (), "num"),
+                          Op("v4", "numerical_map", ("v3",), "one_minus", (), "num")),
+                    ["v4: equal to v2 on every input: replaced by it", "v3: no longer reach the output: dropped"], 2),
+    "letter/index round trip": (_prog(_count_width(), Op("v2", "map", ("v1",), "letter", (), "str"),
+                                      Op("v3", "map", ("v2",), "rank", (), "int"),
+                                      Op("v4", "sequence_map", ("v3", "tokens"), "plus", (), "int")),
+                                ["v3: equal to v1 on every input: replaced by it",
+                                 "v2: no longer reach the output: dropped"], 2),
+    "FALSE selection": (_prog(Op("v1", "numerical_map", ("tokens",), "ind_eq", (1,), "num"),
+                              Op("v2", "numerical_aggregate", ("indices", "indices", "v1"), "LEQ", (), "num"),
+                              Op("v3", "numerical_aggregate", ("tokens", "indices", "v1"), "FALSE", (), "num"),
+                              Op("v4", "linear_sequence_map", ("v2", "v3"), "lin_sum", (), "num")),
+                        ["v4: equal to v2 on every input: replaced by it", "v3: no longer reach the output: dropped"],
+                        2),
+    "a comparison that always holds": (_prog(Op("v1", "numerical_map", ("tokens",), "ind_eq", (1,), "num"),
+                                             Op("v2", "map", ("tokens",), "add", (3,), "int"),
+                                             Op("v3", "numerical_aggregate", ("tokens", "v2", "v1"), "LT", (), "num")),
+                                       ["v3: selects every position on every input: comparison TRUE over tokens",
+                                        "v2: no longer reach the output: dropped"], 2),
+    "a map that only decorates a comparison": (_prog(Op("v1", "map", ("tokens",), "add", (2,), "int"),
+                                                     Op("v2", "selector_width", ("v1", "v1"), "LT", (), "int")),
+                                               ["v2: selects the same comparing tokens as v1: compares tokens",
+                                                "v1: no longer reach the output: dropped"], 1),
+    "attention that ends in a function of the token": (
+        _prog(_count_width(), Op("v2", "map", ("v1",), "min", (0,), "int"),
+              Op("v3", "sequence_map", ("tokens", "v2"), "plus", (), "int"), Op("v4", "map", ("v3",), "eq", (2,), "int")),
+        ["v3: equal to tokens on every input: replaced by it", "v1, v2: no longer reach the output: dropped"], 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PADDED))
+def test_padding_is_rewritten_away(name):
+    """Each padded program comes out without the padding, its output unchanged on the whole domain, and the
+    independent audit, which flags the padded one, passes the result."""
+    p, rewrites, steps = PADDED[name]
+    assert audit(build_rasp(p), p.vocab, p.max_seq_len) != []
+    c = prepare(p, 1)
+    assert c.rewrites == rewrites
+    assert len(c.program.ops) == steps and c.reason in (None, filters.MISFIT), (c.reason, c.detail)
+    assert audit(build_rasp(c.program), p.vocab, p.max_seq_len) == []
+    same = [[comparable(v) for v in out] for out in trace_program(p).outputs()]
+    assert [[comparable(v) for v in out] for out in c.trace.outputs()] == same
+
+
+IDLE = {
+    "a map chain": (_prog(Op("v1", "map", ("tokens",), "add", (2,), "int"), Op("v2", "map", ("v1",), "mod", (3,), "int"),
+                          Op("v3", "selector_width", ("v2", "tokens"), "EQ", (), "int")),
+                    "v1 and v2 are one map written as two steps (nothing else reads v1)"),
+    "a two-input map one input decides": (_prog(_count_width(), Op("v2", "sequence_map", ("v1", "v1"), "plus", (), "int"),
+                                                Op("v3", "sequence_map", ("v2", "indices"), "less", (), "int")),
+                                          "v2 ignores v1: v1 alone decides it"),
+    "attention that moves nothing": (_prog(Op("v1", "selector_width", ("indices", "indices"), "LEQ", (), "int"),
+                                           Op("v2", "sequence_map", ("v1", "tokens"), "plus", (), "int")),
+                                     "v1 moves nothing: the values it reads at the same position decide it"),
+    "a constant step": (_prog(_count_width(), Op("v2", "map", ("v1",), "ge", (1,), "int"),
+                              Op("v3", "sequence_map", ("tokens", "v2"), "plus", (), "int")), "v2 is always 1"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IDLE))
+def test_a_step_that_does_nothing_is_refused(name):
+    p, reason = IDLE[name]
+    c = prepare(p, 1)
+    assert (c.reason, c.detail) == (filters.IDLE_STEP, reason)
+    assert audit(build_rasp(p), p.vocab, p.max_seq_len) != []
+
+
+def test_difficulty_is_measured_not_sampled():
+    """A candidate whose simplified program is too small for its difficulty is refused as such."""
+    p, _, _ = PADDED["identity aggregate"]
+    c = prepare(p, 3)
+    assert c.reason == filters.MISFIT and c.detail == "2 step(s), difficulty 3 has 4 to 5"
 
 
 # -- generated ids wherever a task id goes ---------------------------------------------------------
@@ -197,6 +311,10 @@ def test_cli_generate_show_tool_and_bad_input():
     data = json.loads(r.stdout)
     assert [t["id"] for t in data["tasks"]] == ids and data["candidates"] >= 2
     assert all("layers" in t["features"] and "ops" in t["features"] for t in data["tasks"])
+    r = runner.invoke(app, ["generate", "--seed", "3", "--difficulty", "1", "--count", "2", "--stats"])
+    assert r.exit_code == 0 and "gen-3-1-0" not in r.stdout, r.output
+    row = next(line for line in r.stdout.splitlines() if line.strip("│ ").startswith("1 "))
+    assert [c.strip() for c in row.strip("│").split("│")][:3] == ["1", "2", "1"]  # difficulty 1: one step each
     r = runner.invoke(app, ["show", "gen-3-1-1"])
     assert r.exit_code == 0 and "layers:" in r.stdout
     for args, needle in ((["generate", "--difficulty", "7"], "unknown difficulty 7"),
@@ -211,6 +329,45 @@ def test_cli_generate_show_tool_and_bad_input():
         assert len(r.output.strip().splitlines()) == 1, r.output
 
 
+def test_show_prints_the_rasp_source_for_the_user(tmp_path):
+    """`show ID` ends with the program's RASP source; `--source` prints only that, a module which
+    `--program` takes back and which computes the task's reference on its whole domain; a --program
+    subject's source is the user's function. No tool output carries it (tests/integration/test_suite_leaks.py)."""
+    from tracr.rasp import rasp
+
+    from tracr_agent.tools.subjects.leak import program_texts
+    from tracr_agent.tools.subjects.tasks import get_task
+
+    task = get_task("gen-3-2-0")
+    r = runner.invoke(app, ["show", "gen-3-2-0"])
+    assert r.exit_code == 0 and "layers:" in r.stdout and "RASP source" in r.stdout
+    assert task.extra["source"].splitlines()[-2].strip() in r.stdout
+    r = runner.invoke(app, ["show", "gen-3-2-0", "--source"])
+    assert r.exit_code == 0 and "layers:" not in r.stdout
+    path = tmp_path / "gen.py"
+    path.write_text(r.stdout)
+    scope: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), scope)
+    sop, vocab, max_seq_len = scope["program"]()
+    assert (tuple(sorted(vocab)), max_seq_len) == (tuple(sorted(task.vocab)), task.max_seq_len)
+    from tracr_agent.tools.subjects.verify import outputs_equal
+
+    numerical = task.output == "numerical"
+    assert all(outputs_equal(rasp.evaluate(sop, x), task.reference(x), numerical)
+               for x in filters.program_domain(task.extra["program"]))
+    # every statement of it is among the texts the leak check looks for in tool outputs
+    statements = [ln.strip() for ln in r.stdout.splitlines() if "rasp." in ln and "import" not in ln]
+    assert statements and set(statements) <= set(program_texts(task))
+    r = runner.invoke(app, ["show", "--program", f"{path}:program", "--source"])
+    assert r.exit_code == 0 and r.stdout.startswith("def program():")
+    r = runner.invoke(app, ["show", "reverse", "--source"])
+    assert r.exit_code == 0 and "make_reverse" in r.stdout
+    r = runner.invoke(app, ["compile", "gen-3-2-0", "--out", str(tmp_path / "model")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["show", "--model-dir", str(tmp_path / "model"), "--source"])
+    assert r.exit_code == 2 and "has no RASP source" in r.output and len(r.output.strip().splitlines()) == 1
+
+
 FAITHFUL = {1: 8, 2: 8, 3: 7, 4: 7}  # 30 generated tasks of seed 0: how many per difficulty
 
 
@@ -219,20 +376,25 @@ FAITHFUL = {1: 8, 2: 8, 3: 7, 4: 7}  # 30 generated tasks of seed 0: how many pe
 def test_thirty_generated_tasks_across_difficulties_are_faithful(difficulty):
     """30 generated tasks (difficulties 1-4, one test each so parallel workers share them): each was
     accepted only after tracr_agent.tools.subjects.verify agreed 100% with tracr and the RASP evaluation;
-    here each cached subject is checked again against the program on its whole domain, its features
-    against its difficulty, and the tasks of a difficulty are all different functions."""
-    from tracr_agent.tools.subjects.generate.sampler import DIFFICULTIES
+    here each cached subject is checked again against the program on its whole domain, the program passes
+    the independent audit (no step does nothing), its measures fit its difficulty, and the tasks of a
+    difficulty are all different functions."""
     from tracr_agent.tools.subjects.tasks import load_task
     from tracr_agent.tools.subjects.verify import outputs_equal
     from tracr_agent.tools.subjects.tasks import get_task
 
     assert sum(FAITHFUL.values()) == 30
     prints = set()
+    level = DIFFICULTIES[difficulty]
     for task_id in (f"gen-0-{difficulty}-{i}" for i in range(FAITHFUL[difficulty])):
         task, subject = get_task(task_id), load_task(task_id)
-        features, level = task.extra["features"], DIFFICULTIES[difficulty]
-        assert level.min_ops <= features["n_ops"] <= level.max_ops, task_id
-        assert subject.n_layers == features["layers"] >= level.min_layers, task_id
+        program, features = task.extra["program"], task.extra["features"]
+        sop = task.build()
+        assert audit(sop, task.vocab, task.max_seq_len) == [], (task_id, task.extra["rendering"])
+        m = measures(sop, task.vocab, task.max_seq_len)
+        assert {k: features[k] for k in m} == m and features["n_ops"] == len(program.ops), task_id
+        assert level.steps[0] <= m["steps"] <= level.steps[1] and m["patterns"] >= level.patterns, task_id
+        assert m["depth"] >= level.depth and subject.n_layers == features["layers"], task_id
         dom = subject.domain()
         numerical = task.output == "numerical"
         outs = subject.run(dom)
@@ -314,18 +476,21 @@ def test_parallel_judging_accepts_the_same_ids(tmp_path, monkeypatch):
 def test_generated_id_in_lab_and_replay_rerun(tmp_path):
     """A generated id in the lab REPL (stdin piped) and `replay --rerun` of its transcript: the subject
     reloads by id, its fingerprint matches and every tool call gives the same result."""
+    from tracr_agent.tools.subjects.tasks import get_task
+
     path = tmp_path / "lab.jsonl"
+    tokens = list(get_task("gen-3-1-0").vocab)[:3]
     r = runner.invoke(app, ["lab", "gen-3-1-0", "--transcript", str(path)],
-                      input='model_info\nrun_model {"inputs": [[1, 2, 3]]}\nquit\n')
+                      input=f'model_info\nrun_model {{"inputs": [{json.dumps(tokens)}]}}\nquit\n')
     assert r.exit_code == 0, r.output
-    assert "[1, 2, 3] -> [" in r.output and "label n/a" in r.output
+    assert f"{json.dumps(tokens)} -> [" in r.output and "label n/a" in r.output
     r = runner.invoke(app, ["replay", str(path), "--rerun"])
     assert r.exit_code == 0, r.output
     assert "2 tool call(s) re-executed: 2 match, 0 differ" in r.output
 
 
 _WEIGHTS = """
-from tracr_agent.tools.subjects.generate.task import generated_task
+from tracr_agent.tools.subjects.generate.lookup import generated_task
 from tracr_agent.tools.subjects.load import compile_subject
 from tracr_agent.tools.subjects.subject import SubjectTruth
 t = generated_task("gen-3-1-0")

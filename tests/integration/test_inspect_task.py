@@ -82,7 +82,7 @@ def test_tool_calls_read_the_same_text_as_our_agent(full_run, load):
     first = next(e for e in sample.events if e.event == "model")
     assert [t.name for t in first.tools] == tool_names("full")
     system = sample.messages[0]
-    assert system.role == "system" and "Tools available in this session" in system.text
+    assert system.role == "system" and "\n- run_model: Run the model" in system.text
     assert "reverse" not in system.text and "reverse" not in sample.messages[1].text
 
 
@@ -108,7 +108,7 @@ def test_a_wrong_prediction_scores_as_ours_does(tmp_path, load):
 
 
 def test_a_gen_suite_is_one_sample_per_generated_task_scored_as_ours(tmp_path, load):
-    guess = {**PREDICTION, "label": "identity", "implementation": "def f(tokens):\n    return list(tokens)\n"}
+    guess = {**PREDICTION, "label": "identity", "implementation": "def f(tokens):\n    return [None] * len(tokens)\n"}
     log = run(tmp_path, [call("run_model", {"inputs": [[1, 2]]}), call("submit_prediction", guess)],
               tasks="gen:1:1:1", condition="full")
     sample, = log.samples
@@ -133,6 +133,25 @@ def test_whitebox_raw_offers_its_tools_and_shows_raw_dimensions(tmp_path, load):
     expected = call_tool(load("reverse"), "decode_residual", {"input": ["a", "b"], "layer": 0},
                          ToolContext(condition="whitebox", residual="raw", cap_tokens=300))
     assert results[1].text == expected.text and "d0" in results[1].text and "tokens:" not in results[1].text
+
+
+def test_a_transformed_subject_is_its_own_sample_and_reads_back_with_its_transform(tmp_path, load):
+    from tracr_agent.tools.subjects.transforms import apply_transform
+
+    script = [call("decode_residual", {"input": ["a", "b"], "layer": 0}), call("submit_prediction", PREDICTION)]
+    log = run(tmp_path, script, tasks="reverse@rotated:2", condition="whitebox")
+    sample, = log.samples
+    assert sample.id == "reverse@rotated:2"
+    expected = call_tool(apply_transform(load("reverse"), "rotated:2"), "decode_residual",
+                         {"input": ["a", "b"], "layer": 0}, ToolContext(condition="whitebox"))
+    assert [m.text for m in sample.messages if m.role == "tool"][0] == expected.text
+    assert scored(sample).metadata["score"]["functional"]["correct"] is True
+    out = tmp_path / "from-inspect"
+    r = cli({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}, "rescore", log.location, "--out", out)
+    assert r.returncode == 0 and "whitebox (rotated:2)" in r.stdout, r.stdout + r.stderr
+    record = json.loads((out / "results.jsonl").read_text())
+    assert (record["key"], record["task"], record["transform"]) == (
+        "reverse@rotated:2|whitebox|inspect:mockllm/model|0", "reverse", "rotated:2")
 
 
 def test_after_the_tool_limit_only_submit_prediction_is_offered(tmp_path):

@@ -938,12 +938,13 @@ def test_unsafe_scoring_in_eval_resume_and_rescore_is_recorded_and_reported(tmp_
     assert "sandbox: UNSAFE" in resumed.output
     flags = {r.task: r.unsafe_sandbox for r in read_results(out)}
     assert flags == {"reverse": None, "sort": True}
-    warning = "UNSAFE: 1 of 2 episode(s) were scored with --unsafe-sandbox"
+    # the report scores every episode afresh, the old one too: both were scored unsafely for it
+    warning = "UNSAFE: 2 of 2 episode(s) were scored with --unsafe-sandbox"
     assert warning in " ".join(resumed.output.split())
     assert warning in (out / "report.md").read_text()
     assert "class='unsafe'" in (out / "report.html").read_text() and warning in (out / "report.html").read_text()
 
-    # rescore: refused without the flag (announced), flagged with it; `report` shows the warning
+    # rescore: refused without the flag (announced), flagged with it; `report`, which scores afresh too, the same
     refused = cli("rescore", str(out))
     assert refused.exit_code == 0 and "scoring of submitted code is refused" in " ".join(refused.output.split())
     assert all(r.unsafe_sandbox is None and r.functional_correct is False for r in read_results(out))
@@ -952,6 +953,9 @@ def test_unsafe_scoring_in_eval_resume_and_rescore_is_recorded_and_reported(tmp_
     records = read_results(out)
     assert all(r.unsafe_sandbox is True for r in records) and all(r.functional_correct for r in records)
     reported = cli("report", str(out))
+    assert reported.exit_code == 0 and "scoring of submitted code is refused" in " ".join(reported.output.split())
+    assert "UNSAFE" not in (out / "report.md").read_text()
+    reported = cli("report", str(out), "--unsafe-sandbox")
     assert reported.exit_code == 0
     assert "UNSAFE: 2 of 2 episode(s)" in " ".join(reported.output.split())
     assert "UNSAFE: 2 of 2 episode(s)" in (out / "report.md").read_text()

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracr_agent.tools.protocol.hooks import standard_hooks
+from tracr_agent.tools.protocol.hooks import hook_kind, standard_hooks
 from tracr_agent.tools.suite import ToolContext, call_tool, tool_names
 
 SUBJECTS = ["reverse", "sort"]
@@ -90,6 +90,9 @@ def valid_args(subject, name, condition):
     comps = ([f"{l}.{h}" for l in range(subject.n_layers) for h in range(subject.n_heads)]
              + [f"{l}.mlp" for l in range(subject.n_layers)] + [f"{l}.attn" for l in range(subject.n_layers)])
     pair = n_tok.flatmap(lambda n: st.tuples(*[st.lists(st.sampled_from(subject.vocab), min_size=n, max_size=n)] * 2))
+    live = [f"{l}.{h}" for l, h in subject.nonempty_heads] + [f"{l}.mlp" for l in subject.nonempty_mlps]
+    resid_hooks = [h for h in hooks if hook_kind(h) == "resid"]
+    samples = st.integers(20, 80)
 
     def act(hook):
         has_head = any(k in hook for k in ("hook_q", "hook_k", "hook_v", "hook_z", "hook_attn_scores", "hook_pattern"))
@@ -115,6 +118,16 @@ def valid_args(subject, name, condition):
              "property": st.sampled_from(["token", "position"])},
             optional={"positions": st.lists(st.integers(1, subject.max_seq_len), min_size=1, max_size=3),
                       "samples": st.integers(20, 80), "kind": st.sampled_from(["auto", "categorical"])}),
+        "component_writes": st.fixed_dictionaries(
+            {"component": st.sampled_from(comps)},
+            optional={"samples": samples,
+                      "positions": st.lists(st.integers(0, subject.max_seq_len), min_size=1, max_size=3)})
+        | st.fixed_dictionaries({"component": st.sampled_from(comps), "inputs": st.lists(inp, min_size=1, max_size=3)}),
+        "project": st.fixed_dictionaries({"input": inp, "component": st.sampled_from(live)},
+                                         optional={"hook": st.sampled_from(resid_hooks), "samples": samples})
+        | st.fixed_dictionaries({"input": inp, "probe": st.fixed_dictionaries(
+            {"hook": st.sampled_from(resid_hooks), "property": st.sampled_from(["token", "position"]),
+             "samples": samples})}, optional={"hook": st.sampled_from(resid_hooks)}),
         "submit_prediction": st.fixed_dictionaries({
             "label": st.text(min_size=1, max_size=10).filter(str.strip), "description": st.text(max_size=10),
             "implementation": st.just("def f(tokens):\n    return tokens"), "confidence": st.floats(0, 1)}),

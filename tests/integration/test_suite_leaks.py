@@ -54,8 +54,15 @@ def calls(subject, condition: str):
         out.append(("patch", {"clean_input": x1, "corrupt_input": x3, "component": c}))
     out.append(("ablate", {"components": comps[:3] or ["0.0"], "inputs": [x1, x3], "mode": "mean"}))
     out.append(("patch", {"clean_input": x3, "corrupt_input": x1, "component": "blocks.0.hook_resid_post"}))
-    out += [("probe", {"hook": f"blocks.{subject.n_layers - 1}.hook_resid_post", "property": p, "samples": 60})
-            for p in ("token", "position")]
+    final = f"blocks.{subject.n_layers - 1}.hook_resid_post"
+    out += [("probe", {"hook": final, "property": p, "samples": 60}) for p in ("token", "position")]
+    # the tools that read directions: a component's distinct writes, and projections onto them or a probe
+    for c in comps[:3]:
+        out.append(("component_writes", {"component": c, "samples": 60}))
+        out.append(("project", {"input": x1, "component": c, "samples": 60}))
+    out.append(("component_writes", {"component": comps[-1], "inputs": [x1, x2, x3], "positions": [0, 1]}))
+    out.append(("project", {"input": x3, "probe": {"hook": final, "property": "token", "samples": 60},
+                            "hook": "blocks.0.hook_resid_pre"}))
     out.append(("submit_prediction", {"label": "my guess", "description": "d", "implementation": "def f(t):\n    return t",
                                       "confidence": 0.5}))
     # errors are read by the agent too
@@ -69,6 +76,9 @@ def calls(subject, condition: str):
         ("attention_pattern", {"layer": 0, "head": 99, "input": x1}),
         ("ablate", {"components": ["x"], "inputs": [x1]}),
         ("patch", {"clean_input": x1, "corrupt_input": x2, "component": "0.0"}),
+        ("component_writes", {"component": f"{subject.n_layers}.0"}),
+        ("project", {"input": x1, "component": comps[0], "hook": "blocks.0.mlp.hook_post"}),
+        ("project", {"input": x1}),
         ("run_modle", {}),
     ]
     return out

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tracr_agent.tools.suite import ToolContext, call_tool
-from tracr_agent.tools.suite.activations import describe_pattern
+from tracr_agent.tools.protocol.attention import describe_pattern
 
 FULL = ToolContext(condition="full")
 WHITE = ToolContext(condition="whitebox")
@@ -172,12 +172,31 @@ def test_attention_pattern_empty_head_and_ranges(reverse_subject):
     ([[1, 0, 0, 0]] + [[0, 1 / 3, 1 / 3, 1 / 3]] * 3, ["B", 1, 2, 3], "uniformly to all keys"),
     ([[1, 0, 0, 0], [.5, .5, 0, 0], [1 / 3, 1 / 3, 1 / 3, 0], [.5, 0, 0, .5]], ["B", 1, 1, 2],
      "the keys <= i holding the same token as the query; BOS gets an equal share"),
-    ([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0]], ["B", 1, 1, 2], "one key per query"),
+    ([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0]], ["B", 1, 1, 2],
+     "each query attends to the keys < i holding the same token as the query; queries with no such key attend to BOS"),
     ([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, .5, .5, 0]], ["B", 1, 2, 3],
      "keys < i; queries with no such key attend to BOS"),
 ])
 def test_describe_pattern_families(rows, toks, expected):
     assert expected in describe_pattern(rows[: len(toks)], toks)
+
+
+def test_every_rule_a_pattern_fits_is_listed_with_a_warning():
+    prefix = [[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, .5, .5, 0]]
+    # on a sorted input "keys < i" and "token <" select the same keys: both are named, and the ambiguity said
+    text = describe_pattern(prefix, ["B", 1, 2, 3])
+    assert text.startswith("3 rules fit this pattern on this input, which cannot tell them apart")
+    assert "(token, position) is < the query's" in text
+    assert "each query attends uniformly to keys < i" in text
+    assert "each query attends uniformly to the keys whose token is < the query's token" in text
+    # on an unsorted one the same weights fit only the positional rule
+    assert describe_pattern(prefix, ["B", 3, 1, 2]).startswith("each query attends uniformly to keys < i")
+    # two tokens: the previous position, the wrap-around and the anti-diagonal coincide
+    two = describe_pattern([[1, 0, 0], [0, 0, 1], [0, 1, 0]], ["B", "a", "b"])
+    assert "anti-diagonal" in two and "wrapping around" in two and "rules fit" in two
+    # a pattern no rule fits is written out, with no warning
+    assert describe_pattern([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 1, 0, 0]], ["B", 1, 2, 3]) == \
+        "one key per query, query->key: 1->2, 2->1, 3->1"
 
 
 # -- ablate -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from tracr_agent.tools.subjects.transforms import apply_transform
 from tracr_agent.tools.suite import ToolContext, call_tool
 
 TRANSFORM_WORDS = re.compile(r"rotat|compress|seed|privileged basis|original", re.IGNORECASE)
-RESIDUAL_TOOLS = ("embeddings", "decode_residual", "patch")
+RESIDUAL_TOOLS = ("embeddings", "decode_residual", "patch", "component_writes", "project")
 """Tools whose every output line is about the residual stream (get_activations: by hook, below)."""
 BASIS_FREE_HOOKS = ("hook_pattern", "hook_attn_scores", "mlp.hook_pre", "mlp.hook_post", "logits")
 """Hooks a change of residual and head basis leaves as they are: attention and MLP neurons."""
@@ -89,3 +89,36 @@ def test_basis_check_is_not_vacuous(reverse_subject):
 def test_rotated_zoo_and_generated_subjects_leak_nothing(load, task_id):
     original = load(task_id)
     assert_leak_free(original, apply_transform(original, "rotated"), task_id)
+
+
+@pytest.mark.parametrize("residual", ["labelled", "raw"])
+def test_static_dump_of_a_transformed_subject_is_in_a_basis_nobody_chose(reverse_subject, residual):
+    """The static condition on a rotated subject: the same attention patterns (a change of basis leaves them
+    as they are), the positional embedding in the rotated basis — no label, no line of the original's."""
+    from tracr_agent.agent.investigators.static import static_dump, static_prompt
+
+    rotated = apply_transform(reverse_subject, "rotated:7")
+    text, _ = static_dump(rotated, "static", residual=residual)
+    before, _ = static_dump(reverse_subject, "static", residual="raw")
+    assert text.count("== blocks.") == rotated.n_layers and "== hook_pos_embed ==" in text
+    assert find_label_leaks(text, rotated) == [] and not TRANSFORM_WORDS.search(text)
+    assert not _basis_lines(before) & _basis_lines(text)
+    patterns = [part for part in text.split("== ") if "hook_pattern" in part]
+    assert patterns == [part for part in before.split("== ") if "hook_pattern" in part]
+    prompt = static_prompt(rotated, "static+io", residual=residual)
+    assert find_label_leaks(prompt, rotated) == [] and find_leaks(prompt, rotated.truth) == []
+
+
+def test_the_system_prompt_of_a_transformed_subject_describes_no_one_hot_blocks(reverse_subject):
+    """The prompt says what model_info says — variables are directions, the basis is not privileged — in
+    either residual mode, and lists the tools that read directions."""
+    from tracr_agent.agent.loop.prompts import system_prompt
+
+    rotated = apply_transform(reverse_subject, "rotated:7")
+    for residual in ("labelled", "raw"):
+        prompt = system_prompt("whitebox", rotated, residual=residual)
+        about, tools = prompt.split("## Tools", 1)  # the tools' own descriptions state their general behaviour
+        assert "one-hot" not in about and "neutral names" not in about and "basis is not privileged" in about
+        assert "- component_writes: " in tools and "- project: " in tools and "- probe: " in tools
+        assert find_label_leaks(prompt, rotated) == [] and not re.search(r"rotat|compress|seed", prompt)
+    assert "one-hot" in system_prompt("whitebox", reverse_subject)

@@ -31,10 +31,10 @@ def private_cache(tmp_path, monkeypatch):
 # -- the suffix --------------------------------------------------------------------------------------
 
 def test_parse_transform_reads_every_form():
-    assert parse_transform("rotated") == TransformSpec("rotated")
-    assert parse_transform("rotated:7") == TransformSpec("rotated", 7)
-    assert parse_transform("compressed") == TransformSpec("compressed")
-    assert parse_transform("compressed:12") == TransformSpec("compressed", 12)
+    assert parse_transform("rotated") == TransformSpec(name="rotated")
+    assert parse_transform("rotated:7") == TransformSpec(name="rotated", arg=7)
+    assert parse_transform("compressed") == TransformSpec(name="compressed")
+    assert parse_transform("compressed:12") == TransformSpec(name="compressed", arg=12)
     assert str(parse_transform("compressed:12")) == "compressed:12"
 
 

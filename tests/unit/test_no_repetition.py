@@ -56,7 +56,7 @@ ASSIGNED_NUMBER = re.compile(r"^\s*(\w+)\s*(?::[^=]*)?=\s*([\d_]+(?:\.\d+)?)\s*(
 
 def limit_copies(source: str) -> list[str]:
     """Names of a limit or budget assigned a literal equal to a Limits default or the cap's default."""
-    defaults = {float(f.default) for f in Limits.model_fields.values()} | {float(DEFAULT_CAP_TOKENS)}
+    defaults = {float(f.default) for f in Limits.model_fields.values() if f.default is not None} | {float(DEFAULT_CAP_TOKENS)}
     found = []
     for line in source.splitlines():
         m = ASSIGNED_NUMBER.match(line)

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tracr_agent.tools.protocol import activations, cap, decode, hooks, model_info, payloads, raw, run_model, values
+from tracr_agent.tools.protocol import (activations, cap, decode, directions, hooks, model_info, payloads, raw,
+                                        run_model, values)
 
 
 @pytest.mark.parametrize("seq", [["a", "b", None], [1, 2, 3], [True, False], ['q"uote', "x,y", "[z]"], [-1, 0.5]])
@@ -53,6 +54,32 @@ def _subject(**over):
                 output_values=["x", None, 2], residual_labels=["tokens:a", "v1:1", "v2", "v10:3", "one"],
                 output_variable="v2")
     return SimpleNamespace(**{**base, **over})
+
+
+@pytest.mark.parametrize("rank, more", [(3, 0), (1, 2), (0, 0)])
+def test_component_writes_read_back(rank, more):
+    clusters = [directions.Cluster("w1", 412, 0.412, 1.414, [1.414, 0, 0][:rank], [("token", "a"), ("n", 3)],
+                                   [(["a", "b"], 1), (["c", 'q"', "a"], 3)], "v3=a v4=1"),
+                directions.Cluster("w2", 7, 0.007, 0.5, [0, -0.5, 0.25][:rank], [], [([1, 2], 0)], "")]
+    w = directions.Writes("head 1.0", "blocks.1.attn.hook_z @ W_O", "positions 0, 2", "300 inputs (a sample)", 1000,
+                          43, [1, 0.707, 0.5, 0][: rank + 1], rank, 581, clusters if rank else [], more, 5 * more)
+    text = directions.writes_text(w)
+    assert directions.parse_writes(text) == w
+    assert payloads.payload("component_writes", {}, text)["clusters"] == [
+        {**vars(c), "shared": list(c.shared), "examples": list(c.examples)} for c in w.clusters]
+    assert directions.parse_writes("error: head 9 is out of range") is None
+
+
+def test_projections_read_back():
+    p = directions.Projection("blocks.3.hook_resid_post", ["a", "b"], "the write subspace of head 3.0 (2 directions)",
+                              ["c1", "c2"], ["0 BOS", "1 a", "2 b"], [[0, 0], [1, 0.5], [0, 1]], "3.0",
+                              ["-", "w1", "?"], "nearest write of head 3.0 at each position")
+    text = directions.project_text(p)
+    assert directions.parse_projection(text) == p
+    assert payloads.payload("project", {}, text)["decoded"] == [None, "w1", "?"]
+    numerical = directions.project_text(directions.Projection(
+        "hook_embed", [1], "a probe", ["value"], ["0 BOS", "1 1"], [[0.1], [0.667]], "probe", ["0.1", "0.667"], "r"))
+    assert payloads.payload("project", {}, numerical)["decoded"] == [0.1, 0.667]
 
 
 def test_model_info_reads_back():

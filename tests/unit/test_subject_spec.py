@@ -64,7 +64,13 @@ def test_a_directory_whose_name_holds_an_at_sign_is_not_a_transform(tmp_path):
     ("gen-1-9-0", "unknown difficulty 9"),
     ("gen-1-x", "malformed generated task id"),
     ("reverse@twisted", "unknown transform 'twisted'"),
-    ("reverse@rotated:x", "must be a non-negative whole number"),
+    ("reverse@rotated:x", "the subject 'reverse@rotated:x': rotated:SEED takes an integer SEED, got 'x'"),
+    ("reverse@rotated:-2", "rotated:SEED takes a seed of 0 or more, got -2"),
+    ("reverse@compressed:0", "compressed:D needs D of at least 1, got 0"),
+    ("reverse@compressed:4:5", "compressed:D takes an integer D, got '4:5'"),
+    ("reverse@rotate", "unknown transform 'rotate' (did you mean rotated?)"),
+    ("@rotated", "name the subject before '@'"),
+    ("reverse@rotated@compressed", "one transform per subject"),
     ("program:nocolon", "FILE.py:FUNCTION"),
     ("dir:", "needs a directory"),
     ("gen:1:1:2", "names a suite of generated tasks"),
@@ -96,7 +102,8 @@ def test_suites_for_eval(tmp_path):
     with pytest.raises(SubjectError):  # every card is read before any episode: these are not model cards
         parse_suite(f"dir:{tmp_path / 'zoo'}")
     one = parse_suite("Reverse@rotated:2")
-    assert [(m.name, m.suite, str(m.spec)) for m in one] == [("reverse@rotated:2", None, "reverse@rotated:2")]
+    # the name results show is the subject's; the transform has a column of its own (eval --transforms)
+    assert [(m.name, m.suite, str(m.spec)) for m in one] == [("reverse", None, "reverse@rotated:2")]
 
 
 def test_a_loaded_subject_names_its_spec():
@@ -107,10 +114,28 @@ def test_a_loaded_subject_names_its_spec():
         ["sort", "program:/p.py:make", "dir:/models/rev"]
 
 
-def test_a_transform_needs_the_transforms_library():
-    spec = SubjectSpec.parse("reverse@rotated:1")
-    try:
-        import tracr_agent.tools.subjects.transforms  # noqa: F401
-    except ModuleNotFoundError:
-        with pytest.raises(UserError, match="no subject transforms"):
-            spec.load()
+def test_every_kind_of_subject_takes_a_transform_suffix(tmp_path, monkeypatch):
+    """Zoo ids, generated ids, dir:PATH, --model-dir and --program: the suffix is the transform, the rest
+    the subject; the canonical text reads back. A path that itself holds an '@' stays a path."""
+    d = model_dir(tmp_path / "suite")
+    prog = tmp_path / "p.py"
+    prog.write_text("def make():\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    rotated3 = TransformSpec(name="rotated", arg=3)
+    for spec in (SubjectSpec.parse(f"dir:{d}@rotated:3"), SubjectSpec.from_options(model_dir=f"suite/m@rotated:3"),
+                 SubjectSpec.from_options(program="p.py:make@rotated:3"), SubjectSpec.parse("gen-1-2-0@rotated:3")):
+        assert spec.transform == rotated3 and "@" not in spec.ref
+        assert SubjectSpec.parse(str(spec)) == spec and str(spec).endswith("@rotated:3")
+        assert spec.without_transform().transform is None
+    odd = model_dir(tmp_path, "odd@rotated")
+    assert SubjectSpec.from_options(model_dir=str(odd)).transform is None
+    assert SubjectSpec.parse(f"dir:{odd}@compressed").transform == TransformSpec(name="compressed")
+    with pytest.raises(SubjectError, match="--model-dir 'nowhere@twisted': unknown transform"):
+        SubjectSpec.from_options(model_dir="nowhere@twisted")
+
+
+def test_a_second_transform_is_refused():
+    spec = SubjectSpec.parse("reverse@rotated")
+    with pytest.raises(SubjectError, match="already names a transform"):
+        spec.with_transform(TransformSpec(name="compressed"))
+    assert spec.with_transform(None) == spec

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from tracr_agent.tools.protocol import activations, decode, model_info, run_model
+from tracr_agent.tools.protocol import activations, decode, directions, model_info, run_model
 from tracr_agent.tools.protocol.cap import refused_cap
 
 
@@ -25,6 +25,8 @@ PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "model_info": lambda args, text: model_info.parse_model_info(text),
     "decode_residual": lambda args, text: decode.payload(text),
     "get_activations": _activations,
+    "component_writes": lambda args, text: directions.writes_payload(text),
+    "project": lambda args, text: directions.project_payload(text),
     "submit_prediction": lambda args, text: {"recorded": True},
 }
 """Tool name -> (arguments, text) -> payload, for the tools whose results programs read."""

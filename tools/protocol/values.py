@@ -28,6 +28,17 @@ def fmt_num(x: float, digits: int = 3) -> str:
     return f"{v:g}"
 
 
+def table(row_labels: list[str], col_labels: list[str], rows: list[list[float]], corner: str = "") -> str:
+    """An aligned text table of rounded numbers under `corner` (people's views draw it as a heatmap)."""
+    cells = [[fmt_num(x) for x in r] for r in rows]
+    w0 = max(len(corner), *(len(label) for label in row_labels))
+    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(col_labels)]
+    head = corner.ljust(w0) + "  " + "  ".join(c.rjust(w) for c, w in zip(col_labels, widths))
+    body = [label.ljust(w0) + "  " + "  ".join(x.rjust(w) for x, w in zip(r, widths))
+            for label, r in zip(row_labels, cells)]
+    return "\n".join([head.rstrip(), *(b.rstrip() for b in body)])
+
+
 def shows_nonzero(x: float, digits: int = 3) -> bool:
     """Whether `fmt_num` prints x as anything but 0: what the tools list as a non-zero entry."""
     return round(float(x), digits) != 0

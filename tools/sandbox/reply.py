@@ -30,6 +30,8 @@ import math
 import sys
 from typing import Optional, Sequence
 
+from tracr_agent.tools.untrusted.text import shown
+
 MAX_RESULT_BYTES = 8 * 1024 * 1024
 # Most values (tokens, plus one per input) one run may answer: bounds the work of parsing any reply
 # (json.loads builds at most about this many objects); a scoring domain (at most 5,000 inputs of at
@@ -115,21 +117,10 @@ def _decode(data: bytes):
         raise ValueError(f"result is not valid JSON ({message[:80]})") from None
 
 
-def _shown(ch: str) -> str:
-    code = ord(ch)
-    if ch.isprintable():
-        return ch
-    if code < 0x20:
-        return chr(0x2400 + code)  # the control's picture: ␛ for ESC
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
 def visible(text: str) -> str:
-    """`text` on one line with every non-printable character shown, not obeyed: C0 controls as
-    their Unicode pictures (ESC as ␛), the rest (DEL, C1, bidi overrides, zero-width, lone
-    surrogates) as \\uXXXX. The sandbox's error lines carry the submission's own text."""
-    text = " ".join(text.split())
-    return text if text.isprintable() else "".join(map(_shown, text))
+    """`text` on one line with every non-printable character shown, not obeyed (tools/untrusted/text.py):
+    the sandbox's error lines carry the submission's own text."""
+    return shown(text, one_line=True)
 
 
 _SCALARS = frozenset({type(None), bool, int, float, str})

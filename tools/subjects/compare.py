@@ -59,6 +59,20 @@ residual stream uses. float32 round-off of squared activations sits near 1e-14 o
 direction that holds a value of 1 once among thousands of vectors sits near 1e-4. A direction that
 falls below and still matters only makes the first width tried unfaithful; the search then widens."""
 
+WRITE_SAME_TOL = 0.05
+"""Relative: two vectors a component writes into the residual stream, spanning two directions or more,
+are the same distinct write when they are within 5% of its largest write's norm of each other, and a
+write that short is no write at all (component_writes' clusters, project's nearest write). A softmax
+that does not quite saturate leaks up to ~3% of a head's write elsewhere (seen on sort), a compressed
+subject's trained maps leave ~1% of noise around each point, while the distinct values of a
+categorical variable sit at least ~40% of the largest norm apart. Writes along a single direction are
+a number's values, told apart within NUM_TOL (tracr's fractions can be 3% apart)."""
+
+WRITE_RANK_TOL = 1e-3
+"""Relative: a singular value of a component's writes below 1e-3 of the largest spans no direction of
+its write subspace (component_writes' rank). float32 round-off sits near 1e-7; the smallest direction
+a tracr variable needs (one value of a numerical variable among hundreds of writes) near 1e-2."""
+
 FLOAT_NOISE = 1e-6
 """Float rounding, not a tolerance on what a model computed: a least-squares coefficient within
 1e-6 of a simple fraction is that fraction, a coefficient within 1e-6 of 0 is no term, and a

@@ -80,10 +80,12 @@ def find_label_leaks(text: str, subject) -> list[str]:
 
 
 def program_texts(task) -> list[str]:
-    """A generated task's ground-truth texts: every statement of its program rendering and every
-    sentence of its auto-written description (short fragments like `output = v3` are left out)."""
+    """A generated task's ground-truth texts: every statement of its program rendering and of its runnable
+    RASP source, and every sentence of its auto-written description (short fragments like `output = v3`
+    are left out)."""
     extra = getattr(task, "extra", None) or {}
     lines = [ln.strip() for ln in extra.get("rendering", "").splitlines() if not ln.startswith("#")]
+    lines += [ln.strip() for ln in extra.get("source", "").splitlines() if "rasp." in ln and "import" not in ln]
     lines += [ln.strip() for ln in (task.description or "").splitlines()] if extra.get("rendering") else []
     return [ln for ln in lines if len(ln) >= 16]
 

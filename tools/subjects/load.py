@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.tools.errors import SubjectError
+from tracr_agent.tools.errors import SubjectError, UserError
 from tracr_agent.tools.subjects.compile import compile_program
 from tracr_agent.tools.subjects.convert import convert
 from tracr_agent.tools.subjects.modeldir import read_card, read_weights, write_model_dir
@@ -96,7 +96,12 @@ def compile_subject(program, vocab, max_seq_len: int, *, key: str, truth: Subjec
     if subject is None:
         truth_text = json.dumps({"task_id": truth.task_id, "labels": list(truth.labels), "provenance": provenance},
                                 default=str)
-        store_entry(final, card, weights_t, {"truth.json": truth_text}, replace=refresh)
+        try:
+            store_entry(final, card, weights_t, {"truth.json": truth_text}, replace=refresh)
+        except (OSError, UserError) as e:  # a read-only or full disk: one line that says where and what to do
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).rpartition(": ")[2]
+            raise SubjectError(f"cannot write the subject cache {final.parent}: {why} (point "
+                               "TRACR_AGENT_CACHE at a writable folder, or give --no-cache)") from None
         subject = load_cached(key, truth.kind)
     subject.tracr_model = model
     return subject
@@ -120,9 +125,13 @@ def store_entry(final: Path, card, weights, files: dict[str, str], *, replace: b
     folder, then renamed into place."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".tmp-"))
-    write_model_dir(tmp, card, weights)
-    for name, text in files.items():
-        (tmp / name).write_text(text)
+    try:
+        write_model_dir(tmp, card, weights)
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk leaves no half-written entry behind
+        raise
     if replace and final.exists():  # a damaged entry: moved aside first, as a rename cannot replace a folder
         trash = Path(tempfile.mkdtemp(dir=final.parent, prefix=".old-"))
         try:

@@ -6,18 +6,30 @@ as a HookedTransformer-style state dict (`embed.W_E`, `pos_embed.W_pos`,
 or `weights.npz`. It is the format of the community's tracr→TransformerLens
 notebooks, so models nobody compiled here can be imported with `--model-dir`;
 it is also what the compile cache stores. Loading never imports JAX or tracr.
+
+A model directory is data from anyone: its names follow a strict grammar (`NAME`: a residual
+variable's name, `NAME:VALUE` a residual label) and every token and value is plain printable text
+(no control, bidi or zero-width character, at most MAX_TEXT characters), checked when the card is
+read. Tool outputs, the decompiler's generated program and every display can then rely on it.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, Field, ValidationError
 
 from tracr_agent.tools.errors import SubjectError
+from tracr_agent.tools.untrusted.text import hidden_character, shown
+from tracr_agent.tools.untrusted.files import check_target, replace_with, write_atomic
 
 FORMAT = "tracr-agent-model/1"
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,99}")
+"""A residual variable's name: tracr's SOp labels and the neutral names (`v3`, `v3.sw`, `tokens`, `d12`)."""
+MAX_TEXT = 100
+"""Longest token, output value or label value (a tuple value such as `('a', 0)` is far shorter)."""
 Token = Union[bool, int, float, str]
 WEIGHT_FILES = ("weights.safetensors", "weights.pt", "weights.npz")
 
@@ -132,6 +144,9 @@ def card_problem(card: ModelCard) -> Optional[tuple[str, str]]:
     Each of these would otherwise surface later as a KeyError or a shape error in the
     middle of an episode (e.g. a TracrBench-style `<s>` BOS that the vocab lacks)."""
     c, enc, out = card.config, card.input_encoding, card.output_encoding
+    problem = text_problem(card)
+    if problem:
+        return problem
     keys = [token_key(t) for t in enc.vocab]
     seen: set = set()
     for t, k in zip(enc.vocab, keys):
@@ -161,6 +176,41 @@ def card_problem(card: ModelCard) -> Optional[tuple[str, str]]:
         return "max_seq_len", f"must be between 1 and config.n_ctx - 1 = {c.n_ctx - 1} (BOS takes a position), got {card.max_seq_len}"
     if card.residual_labels is not None and len(card.residual_labels) != c.d_model:
         return "residual_labels", f"has {len(card.residual_labels)} names but config.d_model is {c.d_model}"
+    return None
+
+
+def _bad_text(value) -> Optional[str]:
+    """Why a token or value is not plain text (a hidden character, too long), or None."""
+    if not isinstance(value, str):
+        return None
+    hidden = hidden_character(value)
+    if hidden is not None:
+        return f"'{shown(value)}' holds a control or invisible character ({hidden})"
+    if len(value) > MAX_TEXT:
+        return f"'{shown(value[:20])}'… is longer than {MAX_TEXT} characters"
+    return None
+
+
+def text_problem(card: ModelCard) -> Optional[tuple[str, str]]:
+    """The first name or text of the card that breaks the grammar (module docstring), as (field, message)."""
+    enc, out = card.input_encoding, card.output_encoding
+    for where, values in (("input_encoding.vocab", enc.vocab), ("input_encoding.bos", [enc.bos]),
+                          ("input_encoding.pad", [enc.pad]), ("output_encoding.values", out.values or [])):
+        for v in values:
+            why = _bad_text(v)
+            if why:
+                return where, f"token {why}"
+    for label in card.residual_labels or []:
+        name, sep, value = label.rpartition(":")
+        name = name if sep else label
+        if not NAME.fullmatch(name):
+            return "residual_labels", (f"'{shown(label)}' is not NAME or NAME:VALUE (a NAME is a letter or _ then "
+                                       "letters, digits, _ . -; at most 100 characters)")
+        why = _bad_text(value) if sep else None
+        if why or (sep and not value):
+            return "residual_labels", f"the value of '{shown(label)}': {why or 'is empty'}"
+    if card.output_variable is not None and not NAME.fullmatch(card.output_variable):
+        return "output_variable", f"'{shown(card.output_variable)}' is not a variable NAME"
     return None
 
 
@@ -212,13 +262,14 @@ def write_model_dir(directory: Path, card: ModelCard, weights: dict) -> None:
     directory = Path(directory)
     text = card.model_dump_json(indent=1, exclude_none=True)
     existing = directory / "model.json"
+    for name in ("model.json", "weights.safetensors"):
+        check_target(directory / name)  # a symlink or a device there is refused before anything is written
     if existing.is_file() and existing.read_bytes() != text.encode():
         raise SubjectError(f"{directory} already holds a different model (model.json); choose another --out "
                            "or remove it first")
-    directory.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(np.asarray(v, dtype=np.float32)) for k, v in weights.items()},
-              str(directory / "weights.safetensors"))
-    existing.write_text(text)
+    tensors = {k: np.ascontiguousarray(np.asarray(v, dtype=np.float32)) for k, v in weights.items()}
+    replace_with(directory / "weights.safetensors", lambda tmp: save_file(tensors, str(tmp)))
+    write_atomic(existing, text)
 
 
 def build_bridge(card: ModelCard, weights: dict):

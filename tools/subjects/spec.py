@@ -11,53 +11,31 @@ them may carry a transform suffix, `ID@rotated[:SEED]` or `ID@compressed[:D]`, p
 
 `str(spec)` is the spec's canonical text (paths absolute, aliases resolved): `SubjectSpec.parse`
 reads it back, so a transcript header or the session store can reload the subject from anywhere.
-Anything unknown or malformed is one `SubjectError` line naming what was given and what is accepted.
+Anything unknown or malformed is one `SubjectError` line naming what was given and what is accepted;
+so is a name hiding a character (a bidi override, a zero-width space, a control: `re\u202everse`
+must not quietly become `reverse`), whichever way it is given.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from tracr_agent.tools.errors import SubjectError, UserError
+from tracr_agent.tools.errors import SubjectError
 from tracr_agent.tools.subjects.load import load_model_dir, load_program
 from tracr_agent.tools.subjects.modeldir import read_card
+from tracr_agent.tools.subjects.transforms import TransformSpec, apply_transform, parse_transform
+from tracr_agent.tools.untrusted.text import check_name
 
 DIR_PREFIX = "dir:"
 PROGRAM_PREFIX = "program:"
 GEN_SUITE_PREFIX = "gen:"
+NO_TRANSFORM = "none"
+"""What `eval --transforms` calls the untransformed subject."""
 FORMS = ("a zoo task id (see `tracr-agent tasks`), a generated id gen-SEED-DIFFICULTY-INDEX, dir:PATH "
          "(one model directory), or program:FILE.py:FUNC")
-
-TRANSFORMS = {"rotated": "SEED", "compressed": "D"}
-"""Transforms a subject name may carry (`ID@NAME[:ARG]`), each with what its optional argument is."""
-_SUFFIX = re.compile(r"^(?P<base>.+)@(?P<name>[A-Za-z_][\w-]*)(?::(?P<arg>[^/@:]*))?$")
-
-
-class TransformSpec(BaseModel):
-    """`@rotated[:SEED]` or `@compressed[:D]`: a change applied to the loaded subject."""
-
-    model_config = ConfigDict(frozen=True)
-    name: str
-    arg: Optional[int] = None
-
-    def __str__(self) -> str:
-        return self.name if self.arg is None else f"{self.name}:{self.arg}"
-
-    @classmethod
-    def parse(cls, name: str, arg: Optional[str], text: str) -> "TransformSpec":
-        forms = " or ".join(f"@{n}[:{a}]" for n, a in TRANSFORMS.items())
-        if name not in TRANSFORMS:
-            raise SubjectError(f"unknown transform {name!r} in {text!r}: choose {forms}")
-        if arg is None:
-            return cls(name=name)
-        if not re.fullmatch(r"\d+", arg.strip()):
-            raise SubjectError(f"the {TRANSFORMS[name]} of @{name} in {text!r} must be a non-negative whole number, "
-                               f"got {arg!r}")
-        return cls(name=name, arg=int(arg))
 
 
 class SubjectSpec(BaseModel):
@@ -87,12 +65,7 @@ class SubjectSpec(BaseModel):
         """One subject from its text (a TASK argument, a header, the session store)."""
         if not isinstance(text, str) or not text.strip():
             raise SubjectError(f"{where}: name a subject: {FORMS}")
-        text = text.strip()
-        transform = None
-        m = _SUFFIX.match(text)
-        if m and not _existing_path(text):
-            transform = TransformSpec.parse(m["name"], m["arg"], text)
-            text = m["base"]
+        text, transform = split_transform(check_name(text, where, SubjectError).strip(), where)
         if text.startswith(DIR_PREFIX):
             return cls(kind="model_dir", ref=one_model_dir(text), transform=transform)
         if text.startswith(PROGRAM_PREFIX):
@@ -119,13 +92,17 @@ class SubjectSpec(BaseModel):
                      model_dir: Optional[str] = None) -> "SubjectSpec":
         """The subject a command names with a TASK argument, `--program FILE.py:FUNC` or `--model-dir DIR`."""
         given = [x for x in (task, program, model_dir) if x]
+        for x in given:
+            check_name(x, "the subject", SubjectError)
         if len(given) != 1:
             raise SubjectError("name exactly one subject: a TASK, --program FILE.py:FUNC, or --model-dir DIR")
         if task:
             return cls.parse(task)
         if program:
             return cls.parse(PROGRAM_PREFIX + program)
-        return cls(kind="model_dir", ref=str(Path(model_dir).expanduser().resolve()))
+        text = model_dir.strip()
+        path, transform = (text, None) if Path(text).expanduser().exists() else split_transform(text, "--model-dir")
+        return cls(kind="model_dir", ref=str(Path(path).expanduser().resolve()), transform=transform)
 
     @classmethod
     def of(cls, subject) -> "SubjectSpec":
@@ -150,26 +127,62 @@ class SubjectSpec(BaseModel):
             subject = load_model_dir(self.ref)
         return apply_transform(subject, self.transform) if self.transform else subject
 
+    def without_transform(self) -> "SubjectSpec":
+        """The untransformed subject this spec transforms (itself when it has no transform)."""
+        return self.model_copy(update={"transform": None})
+
+    def with_transform(self, transform: Optional[TransformSpec]) -> "SubjectSpec":
+        """This subject under `transform` (None: untransformed); SubjectError when it names one already."""
+        if transform is not None and self.transform is not None:
+            raise SubjectError(f"{self} already names a transform: give the untransformed subject and @{transform}, "
+                               "or drop one of them")
+        return self if transform is None else self.model_copy(update={"transform": transform})
+
+
+def member_spec(task: str, model_dir: Optional[str] = None, transform: Optional[str] = None) -> SubjectSpec:
+    """The subject of one episode of a batch (`eval`, the Inspect task, `rescore`): a suite member's model
+    directory, else the task name; under `transform` (`rotated:3`; None or `none`: untransformed)."""
+    spec = SubjectSpec(kind="model_dir", ref=model_dir) if model_dir else SubjectSpec.parse(task)
+    return spec.with_transform(parse_transform(transform) if transform not in (None, NO_TRANSFORM) else None)
+
+
+def split_transform(text: str, where: str = "the subject") -> tuple[str, Optional[TransformSpec]]:
+    """`ID@NAME[:ARG]` -> (ID, its TransformSpec); (text, None) without a suffix. A model directory or
+    program file whose own path holds an '@' is a path, not a transform."""
+    base, at, suffix = text.rpartition("@")
+    if not at or _existing_path(text):
+        return text, None
+    if not base:
+        raise SubjectError(f"{where} {text!r}: name the subject before '@', e.g. reverse@{suffix}")
+    if "@" in base and not _existing_path(base):
+        raise SubjectError(f"{where} {text!r}: one transform per subject (the transforms apply to the untransformed "
+                           "subject only)")
+    try:
+        return base, parse_transform(suffix)
+    except SubjectError as e:
+        raise SubjectError(f"{where} {text!r}: {e}") from None
+
+
+def names_a_path(text: str) -> bool:
+    """Whether `text` names a model directory or a program file (`dir:`, `program:`): something read
+    from the filesystem, which a name taken from a file must never make us search or import."""
+    return isinstance(text, str) and text.strip().startswith((DIR_PREFIX, PROGRAM_PREFIX, GEN_SUITE_PREFIX))
+
+
+def transform_suffix(text: str) -> Optional[TransformSpec]:
+    """The `@transform[:ARG]` a subject's text ends with, read without touching the filesystem."""
+    base, at, suffix = text.strip().rpartition("@") if isinstance(text, str) else ("", "", "")
+    return parse_transform(suffix) if at and base else None
+
 
 def _existing_path(text: str) -> bool:
     """Whether `text` names a directory or program file as it stands (a path may hold an '@')."""
     for prefix in (DIR_PREFIX, PROGRAM_PREFIX):
         if text.startswith(prefix):
             body = text[len(prefix):]
-            return Path(body).expanduser().exists() or Path(body.rpartition(":")[0]).expanduser().is_file()
+            file, _, func = body.rpartition(":")
+            return Path(body).expanduser().exists() or (func.isidentifier() and Path(file).expanduser().is_file())
     return False
-
-
-def apply_transform(subject, transform: TransformSpec):
-    """The subject under `transform`, by the transforms library (tools/subjects/transforms/)."""
-    import importlib
-
-    try:
-        library = importlib.import_module("tracr_agent.tools.subjects.transforms")
-    except ModuleNotFoundError:
-        raise UserError(f"@{transform} cannot be applied: this installation has no subject transforms "
-                        "(tools/subjects/transforms/)") from None
-    return library.apply_transform(subject, transform.name, transform.arg)
 
 
 def program_ref(text: str) -> str:
@@ -207,8 +220,19 @@ def one_model_dir(spec: str) -> str:
                        f"dir:{(root / names[0]).as_posix()}, or run them all with `eval --tasks {spec}`")
 
 
+PROGRAM_SUITE = "program"
+"""The suite of `eval --program` subjects (the user's own RASP programs), apart from the zoo's tasks."""
+
+
+def program_member_name(spec: "SubjectSpec") -> str:
+    """What results call a `--program` subject: its file's name and function (`prog.py:make`)."""
+    path, _, func = spec.ref.rpartition(":")
+    return f"{Path(path).name}:{func}"
+
+
 class SuiteMember(BaseModel):
-    """One subject of an `eval --tasks` list: its spec, the name results show, and its suite (`dir:PATH`)."""
+    """One subject of an `eval --tasks` list: its spec (with the transform it names, if any), the name
+    results show (without it: the transform is a column of its own), and its suite (`dir:PATH`)."""
 
     model_config = ConfigDict(frozen=True)
     spec: SubjectSpec
@@ -222,7 +246,7 @@ def parse_suite(text: str) -> list[SuiteMember]:
     from tracr_agent.tools.subjects.generate.ids import parse_spec  # the generator loads only when named
     from tracr_agent.tools.subjects.zoo import all_tasks
 
-    text = text.strip()
+    text = check_name(text, "--tasks", SubjectError).strip()
     if text == "all":
         return [SuiteMember(spec=SubjectSpec(kind="task", ref=t.id), name=t.id) for t in all_tasks()]
     if text.startswith(GEN_SUITE_PREFIX):
@@ -238,4 +262,6 @@ def parse_suite(text: str) -> list[SuiteMember]:
                                        suite=suite))
         return members
     spec = SubjectSpec.parse(text, "--tasks")
-    return [SuiteMember(spec=spec, name=spec.name if spec.transform is None else f"{spec.name}@{spec.transform}")]
+    if spec.kind == "program":  # the user's own programs: FILE.py:FUNC, grouped apart from the zoo's tasks
+        return [SuiteMember(spec=spec, name=program_member_name(spec), suite=PROGRAM_SUITE)]
+    return [SuiteMember(spec=spec, name=spec.name)]

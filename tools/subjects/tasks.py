@@ -11,7 +11,8 @@ import inspect
 
 from tracr_agent.tools.errors import SubjectError, UserError
 from tracr_agent.tools.subjects.generate.ids import is_generated
-from tracr_agent.tools.subjects.generate.task import generated_task, program_source
+from tracr_agent.tools.subjects.generate.lookup import generated_task
+from tracr_agent.tools.subjects.generate.task import program_source
 from tracr_agent.tools.subjects.load import cache_key, compile_subject, load_cached
 from tracr_agent.tools.subjects.subject import Subject, SubjectTruth
 from tracr_agent.tools.subjects.zoo import ZOO, Task

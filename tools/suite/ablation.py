@@ -22,7 +22,7 @@ from tracr_agent.tools.protocol.hooks import attn_out, attn_z, mlp_out
 from tracr_agent.tools.subjects.compare import value_equal
 from tracr_agent.tools.subjects.rawview import is_raw
 from tracr_agent.tools.suite.activations import check_head, resolve_hook
-from tracr_agent.tools.suite.base import ToolContext, check_inputs, tool
+from tracr_agent.tools.suite.base import ToolContext, TokenLists, Tokens, check_inputs, tool
 from tracr_agent.tools.errors import ToolError
 from tracr_agent.tools.protocol.values import fmt_num, fmt_seq
 from tracr_agent.tools.suite.outputs import format_output
@@ -105,22 +105,22 @@ def _hooked_batch(subject, inputs: list[list], hooks: list) -> list[tuple]:
     return [(logits[i], resid[i]) for i in range(len(inputs))]
 
 
-def mean_activations(subject, n_tokens: int) -> dict:
-    """Mean of every head output (hook_z), attention output and MLP output over a fixed set of
-    MEAN_SAMPLES random inputs with n_tokens tokens (seed 0), per position."""
+def mean_activations(subject, n_tokens: int, seed: int = 0) -> dict:
+    """Mean of every head output (hook_z), attention output and MLP output over a set of
+    MEAN_SAMPLES random inputs with n_tokens tokens drawn with `seed` (the episode's), per position."""
     import torch
 
     per_subject = _MEANS.setdefault(subject, {})
-    if n_tokens in per_subject:
-        return per_subject[n_tokens]
-    rng = random.Random(0)
+    if (n_tokens, seed) in per_subject:
+        return per_subject[n_tokens, seed]
+    rng = random.Random(seed)
     batch = [[rng.choice(subject.vocab) for _ in range(n_tokens)] for _ in range(MEAN_SAMPLES)]
     names = {hook(l) for l in range(subject.n_layers) for hook in (attn_z, attn_out, mlp_out)}
     with torch.no_grad(), _lock(subject):
         _, cache = subject.bridge.run_with_cache(torch.tensor([subject.token_ids(x) for x in batch]),
                                                  names_filter=lambda n: n in names)
     means = {n: cache[n].mean(0).detach().clone() for n in names}
-    per_subject[n_tokens] = means
+    per_subject[n_tokens, seed] = means
     return means
 
 
@@ -177,14 +177,14 @@ class AblateArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     components: list[str] = Field(
         description="Components to knock out together: 'L.H' a head (e.g. '0.1'), 'L.mlp' an MLP, 'L.attn' a whole attention layer.")
-    inputs: list[list] = Field(description="Input sequences (tokens from the vocab, BOS excluded), at most 16.")
+    inputs: TokenLists = Field(description="Input sequences (tokens from the vocab, BOS excluded), at most 16.")
     mode: Literal["zero", "mean"] = Field(
         "zero", description="'zero' sets the output to 0; 'mean' to its average over 64 fixed random inputs.")
 
 
 @tool("ablate", AblateArgs)
 def ablate(subject, ctx: ToolContext, args: AblateArgs) -> str:
-    """Knock out components together and see what changes: each 'L.H' (a head's slice of attn.hook_z), 'L.mlp' (an MLP's output) or 'L.attn' (an attention layer's output) is set to zero or to its mean over 64 fixed random inputs. Per input, reports which positions change: the decoded outputs before and after when this session shows outputs, otherwise the variables of the final residual stream."""
+    """Knock out components together and see what changes: each 'L.H' (a head's slice of attn.hook_z), 'L.mlp' (an MLP's output) or 'L.attn' (an attention layer's output) is set to zero or to its mean over 64 random inputs (the same ones throughout a session). Per input, reports which positions change: the decoded outputs before and after when this session shows outputs, otherwise the variables of the final residual stream."""
     if not args.components:
         raise ToolError(f"give at least one component; {_component_help(subject)}")
     if len(args.components) > MAX_COMPONENTS:
@@ -203,7 +203,7 @@ def ablate(subject, ctx: ToolContext, args: AblateArgs) -> str:
         hooks = []
         for c in comps:
             if args.mode == "mean":
-                value = mean_activations(subject, size)[c.hook]
+                value = mean_activations(subject, size, ctx.seed)[c.hook]
                 value = value[:, c.head, :] if c.head is not None else value
             else:
                 value = 0.0
@@ -235,8 +235,8 @@ def ablate(subject, ctx: ToolContext, args: AblateArgs) -> str:
 
 class PatchArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    clean_input: list = Field(description="The input whose activation is copied (tokens, BOS excluded).")
-    corrupt_input: list = Field(description="The input the model runs on; same number of tokens as clean_input.")
+    clean_input: Tokens = Field(description="The input whose activation is copied (tokens, BOS excluded).")
+    corrupt_input: Tokens = Field(description="The input the model runs on; same number of tokens as clean_input.")
     component: str = Field(
         description="'L.H' a head (its attn.hook_z slice), 'L.mlp' an MLP's output, 'L.attn' an attention layer's "
         "output, or any hook name from list_hooks (e.g. 'blocks.1.hook_resid_post').")

@@ -14,16 +14,16 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracr_agent.tools.protocol.attention import describe_pattern
 from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid, hook_kind, hook_layer, standard_hooks
 from tracr_agent.tools.suite.machine import activations_json
-from tracr_agent.tools.suite.base import ToolContext, tool
+from tracr_agent.tools.suite.base import ToolContext, Tokens, tool
 from tracr_agent.tools.errors import ToolError
-from tracr_agent.tools.protocol.values import fmt_num, fmt_seq, shows_nonzero
+from tracr_agent.tools.protocol.values import fmt_num, fmt_seq, shows_nonzero, table
 from tracr_agent.tools.suite.residual import check_layer, pos_labels
 
 FULL_TABLE_COLS = 12
 TOP_K = 8
-ONE_HOT = 0.9
 
 
 # -- hook names -----------------------------------------------------------------------------
@@ -57,17 +57,6 @@ def resolve_hook(subject, ctx: ToolContext, hook: str, *, allow_logits: bool = T
 
 
 # -- formatting -----------------------------------------------------------------------------
-
-
-def table(row_labels: list[str], col_labels: list[str], rows: list[list[float]], corner: str = "") -> str:
-    """An aligned text table of rounded numbers."""
-    cells = [[fmt_num(x) for x in r] for r in rows]
-    w0 = max(len(corner), *(len(l) for l in row_labels))
-    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(col_labels)]
-    head = corner.ljust(w0) + "  " + "  ".join(c.rjust(w) for c, w in zip(col_labels, widths))
-    body = [l.ljust(w0) + "  " + "  ".join(x.rjust(w) for x, w in zip(r, widths))
-            for l, r in zip(row_labels, cells)]
-    return "\n".join([head.rstrip(), *(b.rstrip() for b in body)])
 
 
 def compress_ranges(idx: list[int], prefix: str = "") -> str:
@@ -124,7 +113,8 @@ def matrix_text(row_labels: list[str], col_labels: list[str], rows: list[list[fl
 class ActArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hook: str = Field(description="A hook name exactly as list_hooks prints it, e.g. 'blocks.0.attn.hook_pattern'.")
-    input: list = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
+    input: Tokens = Field(description="One input sequence (tokens from the vocab, BOS excluded); with format 'json', "
+                                       "also a list of such sequences.")
     head: Optional[int] = Field(None, description="Only this head (attention hooks with a head dimension).")
     positions: Optional[list[int]] = Field(
         None, description="Only these positions (0 is BOS, the input is at 1..n); for attention tables, these queries.")
@@ -214,120 +204,12 @@ class PatternArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     layer: int = Field(description="Layer index, 0..n_layers-1.")
     head: int = Field(description="Head index, 0..n_heads-1.")
-    input: list = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
-
-
-def _key(j: int) -> str:
-    return "BOS" if j == 0 else str(j)
-
-
-def _keyset(s) -> str:
-    return "{" + ",".join(_key(j) for j in sorted(s)) + "}" if s else "BOS only"
-
-
-def _describe_map(a: dict[int, int], n: int) -> str:
-    """A one-hot pattern: query q attends only to key a[q] (0 = BOS)."""
-    qs = range(1, n + 1)
-    if all(a[q] == 0 for q in qs):
-        return "all queries attend to BOS"
-    if all(a[q] == q for q in qs):
-        return "each query attends to its own position (key i)"
-    if n >= 2 and all(a[q] == n + 1 - q for q in qs):
-        return f"query i attends to key n+1-i (anti-diagonal; n = {n} here)"
-    for d in sorted(range(-(n - 1), n), key=lambda d: (abs(d), d)):
-        if d != 0 and all(a[q] == (q + d if 1 <= q + d <= n else 0) for q in qs):
-            rel = f"i{d:+d}"
-            name = {-1: " (the previous position)", 1: " (the following position)"}.get(d, "")
-            tail = "; queries with no such key attend to BOS" if any(a[q] == 0 for q in qs) else ""
-            return f"query i attends to key {rel}{name}{tail}"
-    for d in sorted(range(1, n), key=lambda d: (min(d, n - d), d > n - d)):
-        if all(a[q] == (q - 1 + d) % n + 1 for q in qs):
-            if d <= n - d:
-                return f"query i attends to key i+{d}, wrapping around past the end (query {n} -> key {d})"
-            return (f"query i attends to key i-{n - d}, wrapping around past the start "
-                    f"(query 1 -> key {a[1]})")
-    if n >= 2 and len({a[q] for q in qs}) == 1:
-        return f"all queries attend to key {_key(a[1])}"
-    pairs = ", ".join(f"{q}->{_key(a[q])}" for q in qs)
-    if sorted(a[q] for q in qs) == list(qs):
-        return f"a permutation, query->key: {pairs}"
-    return f"one key per query, query->key: {pairs}"
-
-
-def _relations(toks: list, n: int):
-    """Candidate key sets per query, in the order they are tried: (description, {q: set of keys})."""
-    qs = range(1, n + 1)
-    ks = range(1, n + 1)
-    yield "all keys", {q: set(ks) for q in qs}
-    yield "keys <= i (prefix)", {q: set(range(1, q + 1)) for q in qs}
-    yield "keys >= i (suffix)", {q: set(range(q, n + 1)) for q in qs}
-    yield "keys < i", {q: set(range(1, q)) for q in qs}
-    yield "keys > i", {q: set(range(q + 1, n + 1)) for q in qs}
-    yield "the keys holding the same token as the query", {q: {k for k in ks if toks[k] == toks[q]} for q in qs}
-    yield ("the keys <= i holding the same token as the query",
-           {q: {k for k in ks if k <= q and toks[k] == toks[q]} for q in qs})
-    yield ("the keys < i holding the same token as the query",
-           {q: {k for k in ks if k < q and toks[k] == toks[q]} for q in qs})
-    yield "the keys holding a different token from the query", {q: {k for k in ks if toks[k] != toks[q]} for q in qs}
-    try:
-        for op, f in (("<", lambda a, b: a < b), ("<=", lambda a, b: a <= b),
-                      (">", lambda a, b: a > b), (">=", lambda a, b: a >= b)):
-            sets = {q: {k for k in ks if f(toks[k], toks[q])} for q in qs}
-            yield f"the keys whose token is {op} the query's token", sets
-        yield ("the keys whose (token, position) is < the query's (smaller token, ties broken by position)",
-               {q: {k for k in ks if (toks[k], k) < (toks[q], q)} for q in qs})
-        yield ("the keys whose (token, position) is > the query's (larger token, ties broken by position)",
-               {q: {k for k in ks if (toks[k], k) > (toks[q], q)} for q in qs})
-    except TypeError:  # tokens of mixed types do not compare
-        return
-    for t in sorted(set(toks[1:]), key=str):
-        yield f"the keys holding token {t}", {q: {k for k in ks if toks[k] == t} for q in qs}
-
-
-def describe_pattern(P: list[list[float]], toks: list) -> str:
-    """A one-line plain description of an attention pattern (rows = queries, BOS at 0)."""
-    n = len(P) - 1
-    if n == 0:
-        return "only BOS is present"
-    qs = range(1, n + 1)
-    if all(max(P[q]) >= ONE_HOT for q in qs):
-        return _describe_map({q: max(range(n + 1), key=lambda j: (P[q][j], -j)) for q in qs}, n)
-    support: dict[int, set] = {}
-    for q in qs:
-        row, m = P[q], max(P[q])
-        s = {j for j in range(n + 1) if row[j] >= 0.5 * m}
-        inside = [row[j] for j in s]
-        if sum(row) - sum(inside) > 0.1 or max(inside) > 1.25 * min(inside):
-            support = {}
-            break
-        support[q] = s
-    if not support:
-        tops = []
-        for q in qs:
-            ent = sorted(((j, P[q][j]) for j in range(n + 1) if P[q][j] >= 0.1), key=lambda e: (-e[1], e[0]))
-            tops.append(f"{q}->{{" + ", ".join(f"{_key(j)}:{fmt_num(x, 2)}" for j, x in ent) + "}")
-        return "mixed weights; keys with weight >= 0.1 per query: " + ", ".join(tops)
-    keys = {q: support[q] - {0} for q in qs}
-    with_bos = [q for q in qs if 0 in support[q]]
-    if all(not keys[q] for q in qs):
-        return "all queries attend to BOS"
-    if len(with_bos) == n:
-        bos = "; BOS gets an equal share in every query's set"
-    elif all(not keys[q] for q in with_bos):
-        bos = "; queries with no such key attend to BOS" if with_bos else ""
-    else:
-        bos = None
-    if bos is not None:
-        for desc, sets in _relations(toks, n):
-            if all(keys[q] == sets[q] for q in qs):
-                return f"each query attends uniformly to {desc}{bos}"
-    return "each query attends uniformly to a set of keys, query->keys: " + ", ".join(
-        f"{q}->{_keyset(support[q])}" for q in qs)
+    input: Tokens = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
 
 
 @tool("attention_pattern", PatternArgs)
 def attention_pattern(subject, ctx: ToolContext, args: PatternArgs) -> str:
-    """One head's attention pattern on one input: the query x key table (rows are queries, 0 is BOS) and a one-line description of what it does (e.g. 'query i attends to key i-1')."""
+    """One head's attention pattern on one input: the query x key table (rows are queries, 0 is BOS) and a line naming every rule the pattern fits on this input (e.g. 'query i attends to key i-1'); when several fit, it says so, and other inputs tell them apart."""
     layer = check_layer(subject, args.layer)
     head = check_head(subject, args.head)
     tokens = subject.check_input(args.input)

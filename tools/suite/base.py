@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, WithJsonSchema
 
 from tracr_agent.tools.errors import ToolError
 from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS, cap_text
@@ -33,12 +33,26 @@ from tracr_agent.tools.conditions import (  # noqa: F401 (re-exported)
 )
 
 
+TOKEN_SCHEMA = {"type": "string", "description": "a token of the input vocab (a number may be given as text: \"3\" for 3)"}
+Tokens = Annotated[list, WithJsonSchema({"type": "array", "items": TOKEN_SCHEMA})]
+"""One input sequence. Every array in a tool's schema has a typed `items` (Gemini's function declarations
+reject `items: {}`); tokens are declared as text, which every provider's schema rules accept and
+`Subject.check_input` reads back ("3" is the token 3), while the values themselves are checked there."""
+TokenLists = Annotated[list[list], WithJsonSchema({"type": "array", "items": {"type": "array", "items": TOKEN_SCHEMA}})]
+"""Several input sequences (see `Tokens`)."""
+
+
 @dataclass
 class ToolContext:
     condition: str = Condition.FULL
     cap_tokens: int = DEFAULT_CAP_TOKENS
     residual: str = Residual.LABELLED
     """Residual.LABELLED (tracr's residual variables under neutral names) or RAW (unlabelled dims d0 … dN)."""
+    seed: int = 0
+    """The episode's seed (its trial in a batch): tools that sample inputs draw them with it."""
+    check_submission: bool = True
+    """Whether submit_prediction runs f on a few inputs before recording it (not in a forced last turn,
+    which has no turn left to fix it: the prediction is recorded and scored as it is)."""
 
     @property
     def raw(self) -> bool:
@@ -109,7 +123,7 @@ def tool_names(condition: str) -> list[str]:
     return [n for n in names if rules.allows(REGISTRY[n])]
 
 
-TOOL_MODULES = ("residual", "activations", "outputs", "ablation", "probe", "info", "prediction")
+TOOL_MODULES = ("residual", "activations", "outputs", "ablation", "probe", "writes", "project", "info", "prediction")
 """The modules that register tools, in the order the agent's tool list shows them."""
 
 

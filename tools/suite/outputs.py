@@ -5,14 +5,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from tracr_agent.tools.protocol.run_model import format_outputs, run_lines
-from tracr_agent.tools.suite.base import ToolContext, check_inputs, tool
+from tracr_agent.tools.suite.base import ToolContext, TokenLists, check_inputs, tool
 
 MAX_INPUTS = 32
 
 
 class RunArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    inputs: list[list] = Field(description="Input sequences (tokens from the vocab, BOS excluded), at most 32.")
+    inputs: TokenLists = Field(description="Input sequences (tokens from the vocab, BOS excluded), at most 32.")
 
 
 def format_output(subject, out) -> str:

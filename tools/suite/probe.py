@@ -16,25 +16,25 @@ the probe reads labelled, raw, rotated and compressed subjects alike.
 from __future__ import annotations
 
 import ast
-import random
-import weakref
-from typing import Literal, Optional
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tracr_agent.tools.suite.activations import hook_kind, resolve_hook
 from tracr_agent.tools.suite.base import ToolContext, ToolError, tool
+from tracr_agent.tools.suite.sample import DEFAULT_SAMPLES, per_subject, sample_activations, sample_inputs
 
 MAX_CLASSES = 12
 """A numerical property with at most this many values is fitted as categorical (a position, a count)."""
 READABLE = 0.95
 """Held-out accuracy or R² from which the verdict is 'linearly readable'."""
+READS_AT = 0.5
+"""A categorical probe reads a value where that value's score is at least this (its targets are one-hot)."""
 KEEPS = 0.01
 """A reduced-rank probe keeps the full probe's score when within this much of it."""
 RIDGE = 1e-6
 """Least-squares regularisation, relative to the mean feature variance: only against singular systems."""
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-"""Per subject: the activations of a sample (keyed by its size), an expression's values (by text and size)."""
 
 
 class ProbeArgs(BaseModel):
@@ -48,41 +48,10 @@ class ProbeArgs(BaseModel):
                                       "Positions where it gives None are left out.")
     positions: Optional[list[int]] = Field(None, description="Positions to read (1..n; 0 is BOS and holds no "
                                                              "property); default every token position.")
-    samples: int = Field(300, ge=20, le=2000, description="Inputs drawn from the domain (always the same ones); a quarter "
-                                                          "is held out for the score.")
+    samples: int = Field(DEFAULT_SAMPLES, ge=20, le=2000, description="Inputs drawn from the domain (always the same "
+                                                                      "ones); a quarter is held out for the score.")
     kind: Literal["auto", "categorical", "numerical"] = Field(
         "auto", description="'auto': categorical unless every value is a number and there are more than 12.")
-
-
-def _sample(subject, n: int) -> list[list]:
-    domain = subject.domain()
-    return random.Random(0).sample(domain, min(n, len(domain)))
-
-
-def _activations(subject, inputs: list[list]) -> dict:
-    """hook -> [input] -> [position, features] (float32) for every hook with one vector per position,
-    from one forward pass per input length; kept per subject and sample, so later probes only fit."""
-    import numpy as np
-    import torch
-
-    from tracr_agent.tools.subjects.subject import standard_hooks
-    from tracr_agent.tools.subjects.transforms.forward import batches_by_length
-
-    per_subject = _CACHE.setdefault(subject, {})
-    if len(inputs) in per_subject:
-        return per_subject[len(inputs)]
-    names = {h for h in standard_hooks(subject.n_layers) if hook_kind(h) != "head_table"}
-    out: dict = {h: [None] * len(inputs) for h in names | {"logits"}}
-    with torch.no_grad(), subject.lock:
-        for ids, idxs in batches_by_length(subject, inputs):
-            logits, cache = subject.bridge.run_with_cache(ids, names_filter=lambda n: n in names)
-            for h in out:
-                acts = logits if h == "logits" else cache[h]
-                acts = acts.reshape(acts.shape[0], acts.shape[1], -1).numpy().astype(np.float32)
-                for row, i in zip(acts, idxs):
-                    out[h][i] = row
-    per_subject[len(inputs)] = out
-    return out
 
 
 def _property_values(subject, spec: str, inputs: list[list]) -> list[list]:
@@ -97,9 +66,10 @@ def _property_values(subject, spec: str, inputs: list[list]) -> list[list]:
     except SyntaxError as e:
         raise ToolError(f"property must be 'token', 'position' or a Python expression over (tokens, i); "
                         f"{text!r} is not one ({e.msg})") from None
-    per_subject = _CACHE.setdefault(subject, {})
-    if (text, len(inputs)) in per_subject:  # one sandbox run per expression and sample
-        return per_subject[(text, len(inputs))]
+    cache = per_subject(subject)
+    key = ("property", text, tuple(map(tuple, inputs)))  # one sandbox run per expression and sample
+    if key in cache:
+        return cache[key]
     from tracr_agent.tools.sandbox.runner import run_implementation  # untrusted code: only in the sandbox
 
     source = f"def f(tokens):\n    return [({text}) for i in range(len(tokens))]\n"
@@ -107,7 +77,7 @@ def _property_values(subject, spec: str, inputs: list[list]) -> list[list]:
     if result.outputs is None or result.failed:
         raise ToolError(f"the property expression failed: {result.error}; where it has no value let it give "
                         "None, e.g. 'tokens[i+1] if i+1 < len(tokens) else None'")
-    per_subject[(text, len(inputs))] = result.outputs
+    cache[key] = result.outputs
     return result.outputs
 
 
@@ -143,9 +113,44 @@ def _score(categorical: bool, pred, truth) -> float:
     return 1.0 - float(((pred - truth) ** 2).sum()) / total
 
 
-@tool("probe", ProbeArgs)
-def probe(subject, ctx: ToolContext, args: ProbeArgs) -> str:
-    """Fit a linear probe at a hook (and positions) to a property of the input — the token at the position, the position, or a Python expression over (tokens, i) — on a sample of the domain; report the held-out accuracy (or R²) and how many directions it needed."""
+@dataclass
+class ProbeFit:
+    """A fitted probe: what `probe` reports and what `project` projects onto."""
+
+    hook: str
+    where: str
+    """'every token position' or 'positions 1, 2'."""
+    categorical: bool
+    classes: list
+    """The property's values (categorical), in the order of W's columns; [] for a numerical property."""
+    W: Any
+    """[features, classes] (or [features, 1]): the rank-`rank` probe, the directions it needed."""
+    b: Any
+    full: float
+    """Held-out accuracy or R² of the full probe."""
+    by_rank: list
+    """Held-out score of the rank-1, rank-2, … probes, up to the first that keeps the full probe's."""
+    n_features: int
+    n_fit: int
+    n_scored: int
+    fit_inputs: int
+    scored_inputs: int
+    common: float = 0.0
+    """Categorical: the held-out share of the most common value."""
+    single: Any = None
+    """The one value the property has everywhere (nothing to fit), else None."""
+
+    @property
+    def readable(self) -> bool:
+        return self.full >= READABLE
+
+    @property
+    def rank(self) -> int:
+        return len(self.by_rank)
+
+
+def fit_probe(subject, ctx: ToolContext, args: ProbeArgs) -> ProbeFit:
+    """The probe `args` describe, fitted on the sample (ToolError for a call that cannot be fitted)."""
     import numpy as np
 
     hook = resolve_hook(subject, ctx, args.hook)
@@ -158,9 +163,9 @@ def probe(subject, ctx: ToolContext, args: ProbeArgs) -> str:
         if not positions or bad:
             raise ToolError(f"positions must be some of 1..{subject.max_seq_len} (0 is BOS and holds no property), "
                             f"got {args.positions}")
-    inputs = _sample(subject, args.samples)
+    inputs = sample_inputs(subject, args.samples, ctx.seed)
     values = _property_values(subject, args.property, inputs)
-    acts = _activations(subject, inputs)[hook]
+    acts = sample_activations(subject, inputs, ctx.seed)[hook]
     held_from = len(inputs) - max(1, len(inputs) // 4)
     rows: list = []  # (held out?, vector, value)
     for n, (x, vals) in enumerate(zip(inputs, values)):
@@ -174,41 +179,58 @@ def probe(subject, ctx: ToolContext, args: ProbeArgs) -> str:
     categorical = args.kind == "categorical" or (args.kind == "auto" and not (numbers and len(distinct) > MAX_CLASSES))
     if not categorical and not numbers:
         raise ToolError("kind 'numerical' needs a property whose every value is a number")
-    if len(distinct) < 2:
-        return f"the property has one value on every sampled position ({distinct[0][1]!r}): nothing to probe"
+    where = "every token position" if positions is None else "positions " + ", ".join(map(str, sorted(positions)))
     X = np.array([r[1] for r in rows], dtype=np.float64)
+    held = np.array([r[0] for r in rows])
+    fit = ProbeFit(hook, where, categorical, [v for _, v in distinct] if categorical else [], None, None, 0.0, [],
+                   X.shape[1], int((~held).sum()), int(held.sum()), held_from, len(inputs) - held_from)
+    if len(distinct) < 2:
+        fit.single = distinct[0][1]
+        return fit
     if categorical:
         index = {k: j for j, k in enumerate(distinct)}
         Y = np.zeros((len(rows), len(distinct)))
         Y[np.arange(len(rows)), [index[(type(v).__name__, v)] for _, _, v in rows]] = 1.0
     else:
         Y = np.array([[float(v)] for _, _, v in rows])
-    held = np.array([r[0] for r in rows])
     if held.all() or not held.any():
         raise ToolError("too few sampled inputs to hold some out: raise samples")
     W, b, mean = _fit(X[~held], Y[~held])
-    full = _score(categorical, X[held] @ W + b, Y[held])
-    by_rank = []
+    fit.full = _score(categorical, X[held] @ W + b, Y[held])
+    fit.W, fit.b = W, b
     for rank in range(1, min(W.shape) + 1):
-        by_rank.append(_score(categorical, X[held] @ _reduced(W, X[~held], mean, rank) + b, Y[held]))
-        if by_rank[-1] >= full - KEEPS:
+        reduced = _reduced(W, X[~held], mean, rank)
+        fit.by_rank.append(_score(categorical, X[held] @ reduced + b, Y[held]))
+        if fit.by_rank[-1] >= fit.full - KEEPS:
+            fit.W = reduced
             break
-    where = "every token position" if positions is None else "positions " + ", ".join(map(str, sorted(positions)))
-    what = (f"{len(distinct)} values, categorical" if categorical else "numerical")
-    lines = [f"probe at {hook}, {where}; property {args.property.strip()} ({what})",
-             f"fit on {int((~held).sum())} positions of {held_from} inputs, scored on {int(held.sum())} held-out "
-             f"positions of {len(inputs) - held_from} inputs (a fixed sample of the domain)"]
     if categorical:
-        common = float(Y[held].mean(0).max())
-        lines.append(f"held-out accuracy {100 * full:.1f}% (always guessing the most common value: {100 * common:.1f}%)")
+        fit.common = float(Y[held].mean(0).max())
+    return fit
+
+
+@tool("probe", ProbeArgs)
+def probe(subject, ctx: ToolContext, args: ProbeArgs) -> str:
+    """Fit a linear probe at a hook (and positions) to a property of the input — the token at the position, the position, or a Python expression over (tokens, i) — on a sample of the domain; report the held-out accuracy (or R²) and how many directions it needed."""
+    fit = fit_probe(subject, ctx, args)
+    if fit.single is not None:
+        return f"the property has one value on every sampled position ({fit.single!r}): nothing to probe"
+    categorical = fit.categorical
+    what = (f"{len(fit.classes)} values, categorical" if categorical else "numerical")
+    lines = [f"probe at {fit.hook}, {fit.where}; property {args.property.strip()} ({what})",
+             f"fit on {fit.n_fit} positions of {fit.fit_inputs} inputs, scored on {fit.n_scored} held-out "
+             f"positions of {fit.scored_inputs} inputs (a fixed sample of the domain)"]
+    if categorical:
+        lines.append(f"held-out accuracy {100 * fit.full:.1f}% (always guessing the most common value: "
+                     f"{100 * fit.common:.1f}%)")
     else:
-        lines.append(f"held-out R² {full:.3f}")
-    if full < READABLE:
+        lines.append(f"held-out R² {fit.full:.3f}")
+    if not fit.readable:
         lines.append("verdict: not linearly readable here (held-out "
                      + (f"accuracy below {100 * READABLE:g}%)" if categorical else f"R² below {READABLE:g})"))
         return "\n".join(lines)
     steps = ", ".join(f"rank {k}: {100 * s:.1f}%" if categorical else f"rank {k}: R² {s:.3f}"
-                      for k, s in enumerate(by_rank, 1))
-    lines.append(f"directions needed: {len(by_rank)} of {X.shape[1]} ({steps})")
+                      for k, s in enumerate(fit.by_rank, 1))
+    lines.append(f"directions needed: {fit.rank} of {fit.n_features} ({steps})")
     lines.append("verdict: linearly readable here")
     return "\n".join(lines)

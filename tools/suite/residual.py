@@ -20,7 +20,7 @@ from tracr_agent.tools.protocol.decode import decode_lines, fmt_vars
 from tracr_agent.tools.protocol.hooks import final_resid, resid
 from tracr_agent.tools.subjects.compare import DECODE_TOL, FLOAT_NOISE, nonzero, within
 from tracr_agent.tools.subjects.rawview import is_raw
-from tracr_agent.tools.suite.base import ToolContext, tool
+from tracr_agent.tools.suite.base import ToolContext, Tokens, tool
 from tracr_agent.tools.errors import ToolError
 from tracr_agent.tools.protocol.values import fmt_num, shows_nonzero
 
@@ -112,7 +112,7 @@ def last_resid_hook(subject) -> str:
 
 class DecodeArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    input: list = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
+    input: Tokens = Field(description="One input sequence (tokens from the vocab, BOS excluded).")
     layer: int = Field(description="Layer index, 0..n_layers-1.")
     where: Literal["pre", "mid", "post"] = Field(
         "post", description="'pre' = before the layer's attention, 'mid' = after attention, 'post' = after the MLP.")

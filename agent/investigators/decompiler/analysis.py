@@ -15,7 +15,7 @@ import numpy as np
 from tracr_agent.agent.investigators.decompiler.heads import explain_head, selections
 from tracr_agent.agent.investigators.decompiler.mlps import explain_mlp
 from tracr_agent.agent.investigators.decompiler.observations import Observations
-from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program
+from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program, python_names
 from tracr_agent.agent.investigators.decompiler.variables import INPUT_VARS, Variable, read_all
 from tracr_agent.tools.protocol.hooks import attn_out, attn_pattern, final_resid, mlp_out, resid
 from tracr_agent.tools.subjects.compare import nonzero
@@ -82,7 +82,7 @@ def decompile(info: dict, obs: Observations, variables: list[Variable]) -> Decom
         vals = read_all(variables, obs.get(x, fh))
         pats = {layer: obs.get(x, attn_pattern(layer)) for layer in range(n_layers) if obs.has(x, attn_pattern(layer))}
         probes.append((x, vals, pats))
-    prog = Program(idents={v.name: v.ident for v in variables}, numerical_output=info.get("numerical", False))
+    prog = Program(idents=python_names(v.name for v in variables), numerical_output=info.get("numerical", False))
     prog.index_offset = _index_offset(probes)
     # Variables never seen written on a scanned input (e.g. numerical zero there) still hold values on
     # probes: place them at the latest stage so they can read everything (a rough guess, said so).

@@ -7,8 +7,10 @@ Every turn is recomputed from the message history (stateless, so replay and resu
    writes each variable), and on every probe input the final residual stream and each attention
    layer's pattern — batched into calls that fit the output cap;
 3. one coverage round: inputs reaching table entries the program has not observed yet;
-4. submit: the program's Python source (the steps composed in the model's order), a description
-   generated from it, a neutral label, and a confidence from how well it reproduces the probes.
+4. submit: the program as RASP-like Python (named primitives wherever a recovered table equals one,
+   variables named by role), a description saying what it computes before how, a conventional name
+   as the label when the composition is one (account.py), and a confidence from how well it
+   reproduces the probes.
 It uses only the tools its condition offers (no decoded outputs are needed) and never sees the
 model's task or program. When a limit forces it, it submits what it has decompiled so far and
 names what it could not.
@@ -30,7 +32,8 @@ from tracr_agent.agent.investigators.rule_based import (
 from tracr_agent.agent.investigators.decompiler import coverage, probes
 from tracr_agent.tools.protocol.hooks import attn_pattern, final_resid
 from tracr_agent.agent.investigators.decompiler.observations import read_results
-from tracr_agent.agent.investigators.decompiler.program import HeadStep, describe, label, source
+from tracr_agent.agent.investigators.decompiler.account import account
+from tracr_agent.agent.investigators.decompiler.program import HeadStep, source
 from tracr_agent.agent.investigators.decompiler.variables import read_all
 from tracr_agent.agent.investigators.decompiler import rounds
 from tracr_agent.agent.investigators.decompiler.output import decompile_internals
@@ -38,6 +41,7 @@ from tracr_agent.agent.investigators.decompiler.output import decompile_internal
 COVER_MARK = "Coverage round"
 MAX_TURNS = 8
 COVER_CALLS = 10
+CHECK_SAMPLE = 300  # inputs of the domain on which the readable program is checked against the recovered one
 
 
 class DecompilerInvestigator(DeterministicInvestigator):
@@ -115,12 +119,13 @@ def _submit(call, dec, failure: Optional[str], obs=None, info=None) -> AIMessage
     for x in obs.inputs_with(fh):
         observed[x] = read_all(dec.variables, obs.get(x, fh))
     ok, total, bad = coverage.agreement(prog, src, observed)
-    desc = describe(prog) + f" Checked on {total} probe inputs: every decompiled variable matches the model's " \
-                            f"residual stream on {ok}." + (f" Mismatching: {', '.join(bad)}." if bad else "")
+    told = account(prog, list(observed) + probes.domain_sample(info["vocab"], info["max_seq_len"], k=CHECK_SAMPLE))
+    desc = told.description + f" Checked on {total} probe inputs: every decompiled variable matches the model's " \
+                              f"residual stream on {ok}." + (f" Mismatching: {', '.join(bad)}." if bad else "")
     conf = round(0.9 * ok / total, 2) if total else 0.1
     if prog.unexplained or not prog.output:
         conf = min(conf, 0.3)
     return AIMessage(content=f"Decompiled {len(prog.steps)} steps; output variable {prog.output}; reproduces the "
                              f"residual stream on {ok}/{total} probes.",
-                     tool_calls=[call("submit_prediction", {"label": label(prog), "description": desc,
-                                                            "implementation": src, "confidence": conf})])
+                     tool_calls=[call("submit_prediction", {"label": told.label, "description": desc,
+                                                            "implementation": told.implementation, "confidence": conf})])

@@ -1,16 +1,30 @@
-"""The decompiled program: its steps, the Python source that composes them, and a description.
+"""The decompiled program: its steps, and the Python source that runs them as recovered.
 
 A step is what one model component computes, over residual VALUES (never over whole inputs):
 an attention head selects keys by a rule over (query value, key value) and moves a value
 (categorical pick, numerical mean, or tracr's selector-width fraction); an MLP maps its input
 variables' values to its output's value (a table per value, or an exact linear formula).
+`source` writes the steps as they were recovered (tables and all): the program the decompiler
+checks against the model. What it submits is the readable version (account.py).
+
+The source is built from data a model directory supplies (its residual labels, its values), and
+`trace` runs it in this process: no artefact text ever becomes code. A variable's name becomes an
+identifier only through `python_names` (anything but a plain name gets a `var_` name of its own),
+a value only through `repr` of the scalar `value_of` read, and a name in a comment only on one line
+with its control characters shown.
 """
 
 from __future__ import annotations
 
+import builtins
+import hashlib
+import keyword
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
+
+from tracr_agent.tools.untrusted.text import shown
 
 COMPARATORS = {
     "==": lambda k, q: k == q, "!=": lambda k, q: k != q, "<": lambda k, q: k < q,
@@ -21,6 +35,46 @@ COMPARATOR_SOURCE = {
     "==": "k == q", "!=": "k != q", "<": "k < q", "<=": "k <= q", ">": "k > q", ">=": "k >= q",
     "true": "True", "false": "False",
 }
+
+
+INPUT_VARS = ("tokens", "indices", "one")
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_TAKEN = frozenset(dir(builtins)) | {"n", "selected", "run", "f", "k", "q", "v", "x", "y", "z", "w", "keys", "held",
+                                     "out", "vals", "t", "OUTPUT_VALUES"}
+"""Names the generated source uses itself (its locals, helpers' arguments, builtins): no variable may
+take one."""
+
+
+def python_name(name: str) -> str:
+    """The identifier of one variable: a plain name as it is (`v3`, `tokens`); a dotted one with
+    underscores (`v3.sw` -> `v3_sw`); anything else — or a name the source uses itself — `var_` plus
+    its word characters and a hash of the whole name, so that no text becomes code."""
+    if name in INPUT_VARS:
+        return name
+    plain = name.replace(".", "_").replace(":", "_")
+    if _PLAIN.fullmatch(plain) and not keyword.iskeyword(plain) and plain not in _TAKEN \
+            and not plain.startswith(("SELECT_", "MAP_")):
+        return plain
+    word = re.sub(r"[^A-Za-z0-9_]", "_", name, flags=re.ASCII)[:40]
+    return f"var_{word}_{hashlib.sha1(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def python_names(names: Iterable[str]) -> dict[str, str]:
+    """name -> identifier for several variables, no two the same (`v3.sw` and `v3_sw` differ)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        ident = python_name(name)
+        if ident in used:
+            ident = f"var_{hashlib.sha1(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+        used.add(ident)
+        out[name] = ident
+    return out
+
+
+def comment(text: Any) -> str:
+    """Text for a `#` comment of the source: one line, nothing hidden."""
+    return shown(text, one_line=True)
 
 
 @dataclass
@@ -67,20 +121,20 @@ class Program:
     output_map: dict = field(default_factory=dict)  # raw residual: output dim ordinal -> output value
 
     def ident(self, name: str) -> str:
-        return self.idents.get(name) or name.replace(".", "_").replace(":", "_")
+        return self.idents.get(name) or python_name(name)
 
 
 # -- Python source ------------------------------------------------------------------------------
 
 HELPERS = {
-    "_select": '''def _select(queries, keys, rule):
-    """For each query position, the key positions whose (key value, query value) the rule accepts."""
-    def accepts(k, q):
+    "_select": '''def Select(keys, queries, predicate):
+    """RASP Select: for each query position, the key positions j where predicate(keys[j], query) holds."""
+    def holds(k, q):
         try:
-            return bool(rule(k, q))
-        except TypeError:  # a value missing (None) compares to nothing
+            return bool(predicate(k, q))
+        except TypeError:  # a missing value (None) compares to nothing
             return False
-    return [[j for j, k in enumerate(keys) if accepts(k, q)] for q in queries]
+    return [[j for j, k in enumerate(keys) if holds(k, q)] for q in queries]
 ''',
     "_pick": '''def _pick(selected, values, vmap=None):
     """Categorical aggregate: the value held at the selected keys (None when none is selected)."""
@@ -183,8 +237,8 @@ def source(prog: Program) -> str:
                 rule = f"lambda k, q: {name}.get(q, {{}}).get(k, False)"
             else:
                 rule = f"lambda k, q: {COMPARATOR_SOURCE[st.rule]}"
-            body.append(f"    # {st.where}: query reads {st.query}, key reads {st.key}")
-            body.append(f"    selected = _select({q}, {k}, {rule})")
+            body.append(f"    # {st.where}: query reads {comment(st.query)}, key reads {comment(st.key)}")
+            body.append(f"    selected = Select({k}, {q}, {rule})")
             if st.mode == "width":
                 need("_width")
                 body.append(f"    {out} = _width(selected)")
@@ -200,7 +254,7 @@ def source(prog: Program) -> str:
                 body.append(f"    {out} = _pick(selected, {prog.ident(st.value)}{vm})")
         else:
             ins = [prog.ident(v) for v in st.inputs]
-            body.append(f"    # {st.where}: {st.out} from {', '.join(st.inputs) or 'nothing (constant)'}")
+            body.append(f"    # {st.where}: {comment(st.out)} from {comment(', '.join(st.inputs) or 'nothing (constant)')}")
             if st.linear is not None:
                 terms = " + ".join(f"{_lit(c)} * {v}" for c, v in zip(st.linear[:-1], "xyzw")) or "0"
                 zipped = f"zip({', '.join(ins)})" if len(ins) > 1 else ins[0]
@@ -211,7 +265,8 @@ def source(prog: Program) -> str:
             else:
                 need("_map")
                 name = f"MAP_{out.upper()}"
-                consts.append(f"{name} = {_dict_lit(nested(st.table, len(st.inputs)))}  # {' -> '.join(st.inputs)} -> {st.out}")
+                consts.append(f"{name} = {_dict_lit(nested(st.table, len(st.inputs)))}  # "
+                              f"{comment(' -> '.join([*st.inputs, st.out]))}")
                 body.append(f"    {out} = _map({name}, {_lit(st.default)}, {', '.join(ins)})")
     body.append("    return {" + ", ".join(f"{x!r}: {x}" for x in dict.fromkeys(names)) + "}")
     out = prog.ident(prog.output) if prog.output else None
@@ -235,67 +290,3 @@ def _compiled(src: str):
     ns: dict = {}
     exec(compile(src, "<decompiled>", "exec"), ns)
     return ns["run"]
-
-
-# -- words ----------------------------------------------------------------------------------------
-
-def _rule_words(st: HeadStep) -> str:
-    if st.rule == "table":
-        sel = sorted((q, k) for (q, k), v in st.table.items() if v)
-        shown = ", ".join(f"({q!r},{k!r})" for q, k in sel[:12]) + (" …" if len(sel) > 12 else "")
-        return f"a table over (query {st.query}, key {st.key}) values; selected pairs: {shown or 'none'}"
-    if st.rule == "true":
-        return "every key"
-    if st.rule == "false":
-        return "no key"
-    return f"the keys whose {st.key} is {st.rule} the query's {st.query}"
-
-
-def describe(prog: Program) -> str:
-    lines = []
-    for i, st in enumerate(prog.steps, 1):
-        if isinstance(st, HeadStep):
-            sel = _rule_words(st)
-            if st.mode == "width":
-                what = f"writes {st.out} = 1/(w+1) where w counts the selected keys (selector width)"
-            elif st.mode == "mean":
-                of = st.value if st.indicator is None else f"[{st.value} == {st.indicator!r}]"
-                what = f"writes {st.out} = the mean of {of} over the selected keys (0 if none)"
-            else:
-                what = f"writes {st.out} = the {st.value} value at the selected key (none if none is selected)"
-                if st.vmap:
-                    what += f", renamed by {st.vmap!r}"
-            lines.append(f"{i}. {st.where}: each position attends to {sel}; it {what}.")
-        else:
-            if st.linear is not None:
-                terms = " + ".join(f"{c:g}*{v}" for c, v in zip(st.linear, st.inputs))
-                what = f"{st.out} = {terms} + {st.linear[-1]:g}"
-            elif not st.inputs:
-                what = f"{st.out} = {st.default!r} everywhere"
-            else:
-                shown = dict(sorted(st.table.items(), key=lambda kv: repr(kv[0]))[:16])
-                more = " …" if len(st.table) > 16 else ""
-                what = f"{st.out} = a function of {', '.join(st.inputs)} at the same position: {shown!r}{more}"
-            lines.append(f"{i}. {st.where}: {what}.")
-    head = (f"Decompiled from the model's internals ({len(prog.steps)} steps, in the model's order); "
-            f"the output is {prog.output or 'unknown'} at positions 1..n.")
-    tail = ""
-    if prog.unexplained:
-        tail = " Not decompiled: " + "; ".join(prog.unexplained) + "."
-    return head + " " + " ".join(lines) + tail
-
-
-def label(prog: Program) -> str:
-    """A neutral phrase for what the program does (no conventional task names)."""
-    heads = [s for s in prog.steps if isinstance(s, HeadStep)]
-    mlps = [s for s in prog.steps if isinstance(s, MlpStep)]
-    parts = []
-    if any(h.mode == "width" for h in heads):
-        parts.append("counting")
-    if any(h.mode == "mean" for h in heads):
-        parts.append("averaging")
-    if any(h.mode == "pick" for h in heads):
-        parts.append("moving values between positions")
-    if mlps:
-        parts.append("elementwise maps")
-    return ("program of " + ", ".join(parts)) if parts else "elementwise program"

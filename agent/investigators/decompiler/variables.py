@@ -13,11 +13,11 @@ from typing import Any, Optional
 
 import numpy as np
 
+from tracr_agent.agent.investigators.decompiler.program import INPUT_VARS, python_name
 from tracr_agent.tools.protocol.values import parse_value
 from tracr_agent.tools.subjects.compare import nonzero
 from tracr_agent.tools.suite.residual import parse_labels
 
-INPUT_VARS = ("tokens", "indices", "one")
 
 
 @dataclass
@@ -40,8 +40,8 @@ class Variable:
 
     @property
     def ident(self) -> str:
-        """A Python identifier for the variable."""
-        return self.name.replace(".", "_").replace(":", "_")
+        """A Python identifier for the variable (program.python_name: no label text becomes code)."""
+        return python_name(self.name)
 
 
 def from_labels(labels: list[str], vocab: list) -> list[Variable]:

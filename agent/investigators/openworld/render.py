@@ -2,8 +2,9 @@
 
 The source composes the building blocks step by step (one line per operation, with the
 helpers it uses defined above `f`), so the submission is a mechanism, never an input ->
-output table. The description is generated from the same steps; the label names the kind of
-computation (the family) and its last step, since the baseline knows no task names.
+output table. The description is generated from the same steps, what before how: the label and
+the output's last step in words, then every step; the label names the kind of computation (the
+family) and the output's formula, since the baseline knows no task names.
 """
 
 from __future__ import annotations
@@ -182,8 +183,18 @@ class Program:
         return None
 
     def description(self) -> str:
+        """What the output is at each position (the label, then the last step in words), then how:
+        every step of the composition."""
         steps = [t for t in (self._step_text(s) for s in self.order) if t]
-        return ("A composition of RASP-style steps that reproduces every observed output: "
+        what = self._step_text(self.root)
+        if what is None:
+            what = PRIMITIVE_TEXT.get(self.root.op, self.name(self.root))
+        else:
+            what = what.split(" = ", 1)[1].replace("at each position i, ", "")
+        head = f"What it computes: {self.label()} — at each position i, {what}."
+        if len(steps) <= 1:
+            return head + " How: that one RASP-style step, which reproduces every observed output."
+        return (head + " How: a composition of RASP-style steps that reproduces every observed output: "
                 + "; ".join(steps) + f". The output at each position is {self.name(self.root)}.")
 
     # -- label --------------------------------------------------------------------------------

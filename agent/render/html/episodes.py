@@ -25,6 +25,9 @@ from typing import Optional
 from tracr_agent.agent.render.html.episode import episode_html
 from tracr_agent.agent.render.html.pictures import Drawing
 from tracr_agent.agent.render.html.sources import Batch, Episode
+from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted.files import write_atomic, write_error
+from tracr_agent.tools.untrusted.text import shown
 
 INLINE_EPISODES = 200
 """Up to this many episodes the page holds them all (one file); more are written beside it, one file each."""
@@ -43,7 +46,8 @@ def inert(value) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
+    """An episode file, written through a temporary file and a rename (never through a symlink)."""
+    write_atomic(path, text)
 
 
 def episode_fragment(ep: Episode, notes: list[str]) -> Optional[dict]:
@@ -82,6 +86,20 @@ def episodes_folder(dest: Path) -> Path:
     return dest.with_name(dest.stem + "-episodes")
 
 
+def episode_folder(dest: Path) -> Path:
+    """`episodes_folder(dest)`, created; one UserError line when it is a symbolic link or not a folder (the
+    viewer writes into it and removes its stale episode files: never somewhere a link leads)."""
+    folder = episodes_folder(dest)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise UserError(f"refusing to write the viewer's episodes into {shown(folder, one_line=True)}: it is "
+                        f"{'a symbolic link' if folder.is_symlink() else 'not a folder'}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_error(e, folder, "create") from None
+    return folder
+
+
 def _file_name(ep: Episode, source: Path) -> tuple[str, bool]:
     """(the episode's file name, whether it stays valid while its transcript is unchanged)."""
     if ep.path is None:  # given blocks (an Inspect log): drawn every time
@@ -118,8 +136,7 @@ def episode_files(batch: Batch, dest: Path, workers: int = 1) -> list[str]:
     """One script per episode in `episodes_folder(dest)`, drawn anew only when its transcript changed, by up
     to `workers` processes; the sections that load them. Files of episodes no longer in the batch (or of a
     transcript since changed) are removed."""
-    folder = episodes_folder(dest)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = episode_folder(dest)
     existing = set(os.listdir(folder))
     named, jobs = {}, []
     for ep in batch.episodes:
@@ -147,8 +164,7 @@ def episode_files(batch: Batch, dest: Path, workers: int = 1) -> list[str]:
 def draw_episode(dest: Path, ep: Episode) -> list[str]:
     """Draws one episode into the folder beside `dest` now (an eval, as each episode finishes), so the page
     written later finds it; the notes of a transcript that could not be drawn."""
-    folder = episodes_folder(dest)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = episode_folder(dest)
     name, lasting = _file_name(ep, dest)
     if lasting and (folder / name).is_file():
         return []

@@ -1,13 +1,14 @@
 """The batch overview and the episode list.
 
-The overview: a task × (the axes that vary: condition, LLM, residual mode) heatmap of accuracy with
-Wilson intervals on hover, then one breakdown table per other axis the results carry — any categorical
-field of the records (a suite, a transform, a difficulty, …) with at least two values, so a new axis
-needs no code here. Conditions read in the study's order (static, static+io, blackbox, whitebox, full).
+The overview: a task × (the axes that vary: condition, LLM, residual mode, transform) heatmap of accuracy
+with Wilson intervals on hover, then one breakdown table per other axis the results carry — any
+categorical field of the records (a suite, a difficulty, a forced submission, …) with at least two values,
+so a new axis needs no code here. Conditions read in the study's order (static, static+io, blackbox,
+whitebox, full).
 
 The list: one row per episode with its task, axes, trial, outcome, predicted label, tool calls, tokens,
 cost and time; every column sorts (click its header), the text box searches every cell, the selects
-filter; the state lives in the URL hash (page.py's script).
+filter; the state lives in the URL hash (page.py's script). Every text is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from html import escape
 from urllib.parse import quote
 
 from tracr_agent.agent.evaluation.stats import condition_order, short_llm_names, wilson
+from tracr_agent.tools.subjects.spec import NO_TRANSFORM
 from tracr_agent.agent.render.html.sources import Batch, Episode
 from tracr_agent.tools.conditions import Residual
 
-COLUMN_DIMS = (("condition", "condition"), ("llm", "LLM"), ("residual", "residual"))
+COLUMN_DIMS = (("condition", "condition"), ("llm", "LLM"), ("residual", "residual"), ("transform", "transform"))
 """Fields that split the heatmap's columns, each shown when the batch has more than one value (condition
 when none does)."""
 
-NOT_BREAKDOWNS = {"key", "task", "subject", "condition", "llm", "llm_name", "residual", "trial", "status", "label",
+NOT_BREAKDOWNS = {"key", "task", "subject", "condition", "llm", "llm_name", "residual", "transform", "trial", "status",
+                  "label", "prompt_sha", "replicable", "cost_unknown", "unscorable",
                   "label_correct", "functional_correct", "agreement", "tool_calls", "llm_turns", "tokens", "cost",
                   "duration_s", "transcript", "error", "score", "file", "fingerprint", "actor", "created",
                   "prediction", "problem", "family_correct", "explained", "scorer_version", "functional", "judge",
@@ -39,14 +42,15 @@ METRICS = (("label_correct", "label"), ("family_correct", "family"), ("explained
 
 OUTCOME_SLUG = {"correct": "correct", "wrong": "wrong", "no prediction": "none"}
 
-DEFAULTS = {"residual": Residual.LABELLED.value}
-"""What a record written before a field existed means by its absence."""
+DEFAULTS = {"residual": Residual.LABELLED.value, "transform": NO_TRANSFORM}
+"""What a record written before a field existed (or with it empty) means by its absence."""
 
 
 def _value(ep: Episode, key: str) -> str:
     if key == "task":
         return ep.task
-    v = ep.get(key, DEFAULTS.get(key))
+    v = ep.get(key)
+    v = DEFAULTS.get(key) if v is None else v
     return "" if v is None else str(v)
 
 

@@ -6,9 +6,10 @@ What a result shows comes from agent/render/readings.py (text or JSON alike); he
 compact descriptor (`descriptor`) and a placeholder `<figure class="picture" data-picture="KIND"
 data-i="N">` in the episode's HTML, and DRAW_SCRIPT draws the figures from the descriptors in the browser.
 Drawing there keeps a page of 1,000 episodes small (numbers, not styled cells) and quick to write. Every
-picture carries `data-picture` (attention, residual, activation, ablation, patching, io, probe) for scripts
-and browser tests. Long texts (a result, a prompt) are cut after SHOWN_LINES lines, the rest folded
-under "… N more lines"; a JSON text is laid out one value per line first, so it is cut the same way.
+picture carries `data-picture` (attention, residual, activation, ablation, patching, io, probe, writes,
+projection) for scripts and browser tests. Long texts (a result, a prompt) are cut after SHOWN_LINES
+lines, the rest folded under "… N more lines"; a JSON text is laid out one value per line first, so it is
+cut the same way.
 """
 
 from __future__ import annotations

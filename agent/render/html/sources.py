@@ -6,11 +6,13 @@ sample). Records keep every field results.jsonl carries, so breakdowns others ad
 family, residual mode, transform, …) show up without a change here. An episode's transcript is read
 when the episode is drawn (`Episode.read_blocks`), not when the batch is listed. Anything else, or a
 corrupt results line, is a `UserError`: one line for the CLI, exit 2.
+
+Everything read is untrusted: records are drawn as `shown_data` gives them back, and a record's
+transcript is read only from inside its eval directory (`inside`; tools/untrusted/).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -20,6 +22,9 @@ from tracr_agent.agent.evaluation.results import ResultRecord, corrupt_line, res
 from tracr_agent.agent.records.transcript import TranscriptError
 from tracr_agent.agent.render.document import episode_blocks, outcome
 from tracr_agent.tools.errors import UserError
+from tracr_agent.tools.untrusted import jsonio
+from tracr_agent.tools.untrusted.files import inside
+from tracr_agent.tools.untrusted.text import shown, shown_data
 
 
 
@@ -88,31 +93,36 @@ def _read_records(path: Path) -> list[dict]:
     records = []
     for lineno, line in results_lines(path):
         try:
-            data = json.loads(line)
+            data = jsonio.loads(line)
             ResultRecord.model_validate(data)  # the fields every record must have; extras are kept
         except ValueError as e:  # JSONDecodeError and pydantic's ValidationError alike
             raise corrupt_line(path, lineno, e) from None
-        records.append(data)
+        records.append(shown_data(data))
     return records
 
 
-def load_eval_dir(root: Path) -> Batch:
-    """The records of results.jsonl; each episode's transcript is read only when it is drawn."""
+def load_eval_dir(root: Path, records: Optional[list[dict]] = None) -> Batch:
+    """An eval directory's episodes: `records` (e.g. as `report` scored them afresh), or results.jsonl's;
+    each episode's transcript is read only when it is drawn, and only from inside `root`."""
     batch = Batch(f"evaluation {root.name}", root)
-    for i, rec in enumerate(_read_records(root / "results.jsonl"), 1):
+    records = _read_records(root / "results.jsonl") if records is None else [shown_data(r) for r in records]
+    for i, rec in enumerate(records, 1):
         rel = rec.get("transcript") or ""
-        path = root / rel if rel else None
-        if path is not None and not path.is_file():
-            batch.notes.append(f"{rec.get('key', rel)}: {path}: no such transcript")
-            path = None
-        batch.episodes.append(Episode(f"ep-{i}", rec, rel or None, path))
+        where = inside(root, rel) if rel else None
+        if rel and where is None:
+            batch.notes.append(f"{rec.get('key', rel)}: its transcript {shown(rel, one_line=True)} is outside the "
+                               "evaluation directory: not read")
+        elif where is not None and not where.is_file():
+            batch.notes.append(f"{rec.get('key', rel)}: {shown(where, one_line=True)}: no such transcript")
+            where = None
+        batch.episodes.append(Episode(f"ep-{i}", rec, rel or None, where))
     return batch
 
 
 def _summarized(i: int, path: Path, shown_as: str) -> Episode:
     """An episode of a transcript read for its summary (TranscriptError, OSError: not a transcript)."""
     events, problem = load_events(path)
-    return Episode(f"ep-{i}", summarize_events(events, problem, shown_as), shown_as, path)
+    return Episode(f"ep-{i}", shown_data(summarize_events(events, problem, shown_as)), shown_as, path)
 
 
 def load_transcript_dir(root: Path) -> Batch:
@@ -138,7 +148,7 @@ def load_inspect_log(path: Path) -> Batch:
 
     notes: list = []
     return Batch(f"Inspect log {path.name}", path, [
-        Episode(f"ep-{i}", {**e.record.model_dump(mode="json"), "sample": e.sample}, f"sample {e.sample}",
+        Episode(f"ep-{i}", shown_data({**e.record.model_dump(mode="json"), "sample": e.sample}), f"sample {e.sample}",
                 episode_blocks(e.events, None)) for i, e in enumerate(log_episodes(path, notes=notes), 1)], notes)
 
 

@@ -1,8 +1,11 @@
 """The rejection rules: which sampled programs become tasks, each refusal with a counted reason.
 
-Cheap rules run first, on the RASP evaluation over the program's input domain
-(the same domain the subject is verified and scored on); compiling and
-verifying (tracr_agent.tools.subjects.verify, exactly as the zoo is checked) come last.
+Cheap rules run first, on the RASP evaluation of every step over the
+program's input domain (the trace; the same domain the subject is verified and
+scored on): the simplified program must have no step that does nothing
+(simplify.idle_step) and must measure up to its difficulty (difficulty.misfit),
+then the behaviour rules below. Compiling and verifying
+(tracr_agent.tools.subjects.verify, exactly as the zoo is checked) come last.
 Behaviour is compared through a fingerprint: a hash of the outputs on the
 domain with numbers rounded to the verification tolerance.
 """
@@ -15,23 +18,24 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional
 
-from tracr_agent.tools.subjects.generate.program import Program, build_rasp, evaluate
+from tracr_agent.tools.subjects.generate.program import Program
+from tracr_agent.tools.subjects.generate.sampler import UNDEFINED_LIMIT
+from tracr_agent.tools.subjects.generate.trace import Trace, program_domain
 from tracr_agent.tools.subjects.subject import input_domain
 
-UNDEFINED_LIMIT = 0.25
-"""Most positions must be defined: more than a quarter None (or a failing evaluation) rejects."""
-
+NO_SHAPE = "no program of its difficulty found"
 NOT_COMPILABLE = "does not compile"
+IDLE_STEP = "a step does nothing"
+MISFIT = "does not measure up to its difficulty"
 UNDEFINED = "undefined on more than a quarter of positions"
 CONSTANT = "output constant"
 IGNORES_TOKENS = "independent of the tokens"
 EQUALS_INPUT = "equal to tokens or indices"
 EQUALS_ZOO = "equal to a zoo task"
 EQUALS_EARLIER = "equal to an earlier generated program"
-TOO_SHALLOW = "fewer layers than its difficulty needs"
 DISAGREES = "compiled model disagrees with the program"
-REASONS = (NOT_COMPILABLE, UNDEFINED, CONSTANT, IGNORES_TOKENS, EQUALS_INPUT, EQUALS_ZOO, EQUALS_EARLIER,
-           TOO_SHALLOW, DISAGREES)
+REASONS = (NO_SHAPE, NOT_COMPILABLE, IDLE_STEP, MISFIT, UNDEFINED, CONSTANT, IGNORES_TOKENS, EQUALS_INPUT,
+           EQUALS_ZOO, EQUALS_EARLIER, DISAGREES)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a domain's outputs repeat a few values ~10^5 times
@@ -47,10 +51,6 @@ def fingerprint(outputs: list[list]) -> str:
     """A behavioural fingerprint: equal outputs on the domain (numbers to 3 decimals) give equal hashes."""
     data = json.dumps([[_norm(v) for v in out] for out in outputs], separators=(",", ":"))
     return hashlib.sha256(data.encode()).hexdigest()[:20]
-
-
-def program_domain(program: Program) -> list[list]:
-    return input_domain(program.vocab, program.max_seq_len)
 
 
 _ZOO_PRINTS: dict[tuple, dict[str, str]] = {}
@@ -85,24 +85,15 @@ class Behaviour:
     outputs: list = field(default_factory=list, repr=False)
 
 
-def check_behaviour(program: Program, earlier: set[str]) -> Behaviour:
-    """Every rule that needs no compilation, in order: compilable per tracr's validator, defined,
-    not constant, dependent on the tokens, and new (not tokens, indices, a zoo task or `earlier`)."""
-    try:
-        sop = build_rasp(program)
-    except Exception as e:  # noqa: BLE001 — tracr refuses some constructions outright
-        return Behaviour(NOT_COMPILABLE, detail=f"{type(e).__name__}: {e}")
-    domain = program_domain(program)
-    outputs, positions, undefined = [], 0, 0
-    for x in domain:
-        out, problems = evaluate(sop, x)
-        if problems:
-            return Behaviour(NOT_COMPILABLE, detail=f"input {x}: {problems[0]}")
-        if out is None:  # RASP itself fails, e.g. an undefined value reaches a Select
-            out = [None] * len(x)
-        outputs.append(out)
-        positions += len(x)
-        undefined += sum(v is None for v in out)
+def check_behaviour(program: Program, earlier: set[str], trace: Trace) -> Behaviour:
+    """Every rule on the output that needs no compilation, in order, from the program's trace: compilable
+    per tracr's validator, defined, not constant, dependent on the tokens, and new (not tokens, indices,
+    a zoo task or `earlier`)."""
+    if trace.problems:
+        return Behaviour(NOT_COMPILABLE, detail=trace.problems[0])
+    domain, outputs = trace.domain, trace.outputs()
+    positions = sum(len(x) for x in domain)
+    undefined = sum(v is None for out in outputs for v in out)
     if undefined > UNDEFINED_LIMIT * positions:
         return Behaviour(UNDEFINED, detail=f"{undefined} of {positions} positions undefined")
     values = {_norm(v) for out in outputs for v in out}

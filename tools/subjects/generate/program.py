@@ -56,37 +56,64 @@ class Program:
     def numerical_output(self) -> bool:
         return self.output.out == "num"
 
+    def to_json(self) -> dict:
+        return {"vocab": list(self.vocab), "max_seq_len": self.max_seq_len, "token_kind": self.token_kind,
+                "ops": [[op.var, op.kind, list(op.inputs), op.fn, list(op.params), op.out] for op in self.ops]}
+
+    @classmethod
+    def from_json(cls, data: dict, meta: Optional[dict] = None) -> "Program":
+        ops = tuple(Op(var, kind, tuple(inputs), fn, tuple(params), out)
+                    for var, kind, inputs, fn, params, out in data["ops"])
+        return cls(tuple(data["vocab"]), data["max_seq_len"], ops, data["token_kind"], dict(meta or {}))
+
 
 def function(op: Op):
     """The Python function a Map/SequenceMap applies."""
     return lib.BY_KEY[op.fn].make(*op.params)
 
 
-def build_rasp(program: Program):
-    """The RASP SOp of `program` (imports tracr)."""
+def build_op(op: Op, index: int, env: dict, selects: dict):
+    """Adds the SOp of `op` (the `index`-th operation) to `env`, and its Select to `selects` (imports tracr)."""
     from tracr.rasp import rasp
 
-    env = {"tokens": rasp.tokens, "indices": rasp.indices}
-    for i, op in enumerate(program.ops):
-        args = [env[name] for name in op.inputs]
-        if op.kind in ("map", "numerical_map"):
-            sop = rasp.Map(function(op), args[0], simplify=False)
-            sop = rasp.numerical(sop) if op.out == "num" else rasp.categorical(sop)
-        elif op.kind == "sequence_map":
-            sop = rasp.categorical(rasp.SequenceMap(function(op), args[0], args[1]))
-        elif op.kind == "linear_sequence_map":
-            _, fx, fy, _, _ = lib.LINEAR_BY_KEY[op.fn]
-            sop = rasp.numerical(rasp.LinearSequenceMap(args[0], args[1], fx, fy))
+    args = [env[name] for name in op.inputs]
+    if op.kind in ("map", "numerical_map"):
+        sop = rasp.Map(function(op), args[0], simplify=False)
+        sop = rasp.numerical(sop) if op.out == "num" else rasp.categorical(sop)
+    elif op.kind == "sequence_map":
+        sop = rasp.categorical(rasp.SequenceMap(function(op), args[0], args[1]))
+    elif op.kind == "linear_sequence_map":
+        _, fx, fy, _, _ = lib.LINEAR_BY_KEY[op.fn]
+        sop = rasp.numerical(rasp.LinearSequenceMap(args[0], args[1], fx, fy))
+    else:
+        select = selects[op.var] = rasp.Select(args[0], args[1], rasp.Comparison[op.fn]).named(f"select_{index + 1}")
+        if op.kind == "selector_width":
+            sop = rasp.categorical(rasp.SelectorWidth(select))
+        elif op.kind == "numerical_aggregate":
+            sop = rasp.numerical(rasp.Aggregate(select, args[2], default=0))
         else:
-            select = rasp.Select(args[0], args[1], rasp.Comparison[op.fn]).named(f"select_{i + 1}")
-            if op.kind == "selector_width":
-                sop = rasp.categorical(rasp.SelectorWidth(select))
-            elif op.kind == "numerical_aggregate":
-                sop = rasp.numerical(rasp.Aggregate(select, args[2], default=0))
-            else:
-                sop = rasp.categorical(rasp.Aggregate(select, args[2]))
-        env[op.var] = sop.named(op.label)
-    return env[program.output.var]
+            sop = rasp.categorical(rasp.Aggregate(select, args[2]))
+    env[op.var] = sop.named(op.label)
+    return env[op.var]
+
+
+def input_sops() -> dict:
+    from tracr.rasp import rasp
+
+    return {"tokens": rasp.tokens, "indices": rasp.indices}
+
+
+def build_graph(program: Program) -> tuple[dict, dict]:
+    """({variable: SOp} for tokens, indices and every operation, {attention variable: its Select}) (imports tracr)."""
+    env, selects = input_sops(), {}
+    for i, op in enumerate(program.ops):
+        build_op(op, i, env, selects)
+    return env, selects
+
+
+def build_rasp(program: Program):
+    """The RASP SOp of `program` (imports tracr)."""
+    return build_graph(program)[0][program.output.var]
 
 
 def evaluate(sop, tokens: list) -> tuple[Optional[list], list[str]]:

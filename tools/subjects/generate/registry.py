@@ -4,9 +4,10 @@ Candidates k = 0, 1, 2, … of (seed, difficulty) are tried in order; the
 accepted ones are numbered I = 0, 1, 2, …, so `gen-S-D-I` is the I-th accepted
 candidate, and it differs as a function from the accepted ones before it
 (the fingerprints of those are what "earlier" means). The verdict on every
-candidate is kept in the user cache (one JSON file per (seed, difficulty),
-under a folder keyed by the generator version and the library versions), so
-each candidate is compiled and verified once; a compiled task comes from the
+candidate (an accepted one with its simplified program and features) is kept
+in the user cache, one JSON file per (seed, difficulty) under a folder keyed by
+the generator version and the library versions, so each candidate is
+compiled and verified once; a compiled task comes from the
 subject cache afterwards. A file lock keeps concurrent processes from doing
 the work twice.
 """
@@ -26,10 +27,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from tracr_agent.tools.subjects.generate import filters
+from tracr_agent.tools.subjects.generate.candidate import candidate_program
 from tracr_agent.tools.subjects.generate.features import program_features
 from tracr_agent.tools.subjects.generate.ids import GenId
 from tracr_agent.tools.subjects.generate.program import Program
-from tracr_agent.tools.subjects.generate.sampler import DIFFICULTIES, GENERATOR_VERSION, sample_program
+from tracr_agent.tools.subjects.generate.sampler import GENERATOR_VERSION
+from tracr_agent.tools.subjects.generate.task import make_task, program_source
 
 _LOCK = threading.Lock()
 
@@ -75,7 +78,6 @@ def compile_and_verify(gid: GenId, program: Program, known: Optional[dict] = Non
     checked; `known` (input tuple -> RASP outputs) saves evaluating the program again where the behaviour
     rules already did. Returns (subject or None, rejection reason or None, detail)."""
     from tracr_agent.tools.errors import SubjectError
-    from tracr_agent.tools.subjects.generate.task import make_task, program_source
     from tracr_agent.tools.subjects.load import cache_key, compile_subject
     from tracr_agent.tools.subjects.subject import SubjectTruth
     from tracr_agent.tools.subjects.verify import verify_task
@@ -87,8 +89,6 @@ def compile_and_verify(gid: GenId, program: Program, known: Optional[dict] = Non
                                   truth=SubjectTruth(task_id=task.id, labels=task.labels), refresh=True)
     except SubjectError as e:
         return None, filters.NOT_COMPILABLE, str(e)
-    if subject.n_layers < DIFFICULTIES[gid.difficulty].min_layers:
-        return None, filters.TOO_SHALLOW, f"{subject.n_layers} layer(s)"
     result = verify_task(task, subject, subject.tracr_model)
     if not result.ok:
         return None, filters.DISAGREES, result.first_mismatch
@@ -98,29 +98,37 @@ def compile_and_verify(gid: GenId, program: Program, known: Optional[dict] = Non
 def judge_candidate(seed: int, difficulty: int, k: int, earlier: set[str]) -> dict:
     """The verdict on candidate k of (seed, difficulty), given fingerprints of accepted ones before it
     (`earlier` may be a subset of them: `settle` completes the rule; the cache key does not depend on
-    the id, so candidates can be judged in parallel before their ids are known)."""
-    program = sample_program(seed, difficulty, k)
+    the id, so candidates can be judged in parallel before their ids are known). An accepted row holds the
+    simplified program and its measures."""
     t0 = time.monotonic()
-    behaviour = filters.check_behaviour(program, earlier)
-    row = {"k": k, "reason": behaviour.reason, "detail": behaviour.detail[:300], "fingerprint": behaviour.fingerprint}
-    if behaviour.reason is None:
-        known = {tuple(x): out for x, out in zip(filters.program_domain(program), behaviour.outputs)}
-        subject, reason, detail = compile_and_verify(GenId(seed, difficulty, 0), program, known)
-        row.update(reason=reason, detail=detail[:300])
-        if subject is not None:
-            row["features"] = program_features(program, subject)
+    row = {"k": k, "reason": None, "detail": "", "fingerprint": ""}
+    verdict = candidate_program(seed, difficulty, k)
+    if verdict.reason is not None:
+        row.update(reason=verdict.reason, detail=verdict.detail[:300])
+    else:
+        program, trace = verdict.program, verdict.trace
+        behaviour = filters.check_behaviour(program, earlier, trace)
+        row.update(reason=behaviour.reason, detail=behaviour.detail[:300], fingerprint=behaviour.fingerprint)
+        if behaviour.reason is None:
+            known = {tuple(x): out for x, out in zip(trace.domain, behaviour.outputs)}
+            subject, reason, detail = compile_and_verify(GenId(seed, difficulty, 0), program, known)
+            row.update(reason=reason, detail=detail[:300])
+            if subject is not None:
+                row["program"] = program.to_json()
+                row["features"] = program_features(program, subject, verdict.measures)
     row["seconds"] = round(time.monotonic() - t0, 2)
     return row
 
 
-_PAST_THE_BEHAVIOUR_RULES = (None, filters.NOT_COMPILABLE, filters.TOO_SHALLOW, filters.DISAGREES)
+_PAST_THE_BEHAVIOUR_RULES = (None, filters.NOT_COMPILABLE, filters.DISAGREES)
 
 
 def settle(row: dict, earlier: set[str]) -> dict:
     """The rule order is: behaviour rules, then "equal to an earlier program", then compile and verify.
     A candidate judged before all earlier acceptances were known gets the earlier rule applied now."""
     if row["fingerprint"] and row["fingerprint"] in earlier and row["reason"] in _PAST_THE_BEHAVIOUR_RULES:
-        row = {**{k: v for k, v in row.items() if k != "features"}, "reason": filters.EQUALS_EARLIER, "detail": ""}
+        row = {**{k: v for k, v in row.items() if k not in ("features", "program")},
+               "reason": filters.EQUALS_EARLIER, "detail": ""}
     return row
 
 

@@ -6,6 +6,8 @@ reports; neither is ever shown to the investigating agent.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from tracr_agent.tools.subjects.generate import library as lib
 from tracr_agent.tools.subjects.generate.program import Op, Program
 
@@ -16,26 +18,34 @@ def _code(op: Op) -> str:
     return lib.BY_KEY[op.fn].code.format(*op.params)
 
 
-def _select(op: Op) -> str:
-    keys, queries = op.inputs[0], op.inputs[1]
-    return f"Select(keys={keys}, queries={queries}, predicate={op.fn})"
+def _statement(op: Op, python: bool = False, producers: Optional[dict] = None) -> str:
+    """`op` as one line of pseudo-code, or (`python`) of runnable RASP (`producers`: the steps by variable)."""
+    p = "rasp." if python else ""
+    a = [f"rasp.{n}" if python and n in ("tokens", "indices") else n for n in op.inputs]
+    if op.kind in ("map", "numerical_map"):
+        # tracr folds a Map of a Map into one Map unless told not to; the model was compiled unfolded
+        inner = (producers or {}).get(op.inputs[0])
+        unfold = ", simplify=False" if python and inner is not None and inner.kind in ("map", "numerical_map") else ""
+        body = f"{p}Map(lambda x: {_code(op)}, {a[0]}{unfold})"
+    elif op.kind == "sequence_map":
+        body = f"{p}SequenceMap(lambda x, y: {_code(op)}, {a[0]}, {a[1]})"
+    elif op.kind == "linear_sequence_map":
+        _, fx, fy, _, _ = lib.LINEAR_BY_KEY[op.fn]
+        body = f"{p}LinearSequenceMap({a[0]}, {a[1]}, {fx:g}, {fy:g})"
+    else:
+        select = f"rasp.Select({a[0]}, {a[1]}, rasp.Comparison.{op.fn})" if python else \
+            f"Select(keys={a[0]}, queries={a[1]}, predicate={op.fn})"
+        if op.kind == "selector_width":
+            body = f"{p}SelectorWidth({select})"
+        elif op.kind == "numerical_aggregate":
+            body = f"{p}Aggregate({select}, {a[2]}, default=0)"
+        else:
+            body = f"{p}Aggregate({select}, {a[2]})"
+    return f"{op.var} = {p}{'numerical' if op.out == 'num' else 'categorical'}({body})"
 
 
 def render_op(op: Op) -> str:
-    if op.kind in ("map", "numerical_map"):
-        body = f"Map(lambda x: {_code(op)}, {op.inputs[0]})"
-    elif op.kind == "sequence_map":
-        body = f"SequenceMap(lambda x, y: {_code(op)}, {op.inputs[0]}, {op.inputs[1]})"
-    elif op.kind == "linear_sequence_map":
-        _, fx, fy, _, _ = lib.LINEAR_BY_KEY[op.fn]
-        body = f"LinearSequenceMap({op.inputs[0]}, {op.inputs[1]}, {fx:g}, {fy:g})"
-    elif op.kind == "selector_width":
-        body = f"SelectorWidth({_select(op)})"
-    elif op.kind == "numerical_aggregate":
-        body = f"Aggregate({_select(op)}, {op.inputs[2]}, default=0)"
-    else:
-        body = f"Aggregate({_select(op)}, {op.inputs[2]})"
-    return f"{op.var} = {'numerical' if op.out == 'num' else 'categorical'}({body})"
+    return _statement(op)
 
 
 def _vocab_text(program: Program) -> str:
@@ -91,3 +101,16 @@ def describe_program(program: Program) -> str:
     lines += [describe_op(op) for op in program.ops]
     lines.append(f"The output at position i is {program.output.var}[i].")
     return "\n".join(lines)
+
+
+def python_source(program: Program, task_id: str = "") -> str:
+    """The program as a runnable RASP module: `tracr-agent run --program FILE.py:program` compiles it."""
+    producers = {op.var: op for op in program.ops}
+    vocab = _vocab_text(program)
+    return "\n".join([
+        f'"""{task_id or "A generated RASP program"}: {len(program.ops)} step(s), '
+        f'{"numerical" if program.numerical_output else "categorical"} output."""',
+        "", "from tracr.rasp import rasp", "", "",
+        "def program():",
+        *(f"    {_statement(op, True, producers)}" for op in program.ops),
+        f"    return {program.output.var}, {vocab}, {program.max_seq_len}", ""])

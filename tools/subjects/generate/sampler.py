@@ -5,35 +5,40 @@ Each candidate draws from its own `random.Random` seeded with the string
 by `random`, unlike `hash()`, so this is the same on every machine and under
 any PYTHONHASHSEED). The program is a chain: every operation takes the
 previous one's result as an input, so every operation reaches the output.
-Value sets are tracked as tracr infers them, to keep every operation's inputs
-inside what tracr can compile (numerical aggregates average 0/1 values only;
-Selects compare categorical values of one kind).
+
+Each drawn step is evaluated at once (tracr's RASP evaluator, on a few hundred
+probe inputs of the domain) and refused, then drawn again, when it does
+nothing (simplify.idle_reason), would not compile, or is undefined too often;
+the finished chain must have the size, attention patterns and depth of its
+difficulty (difficulty.DIFFICULTIES). Value sets are tracked as tracr infers
+them, to keep every operation's inputs inside what tracr can compile
+(numerical aggregates average 0/1 values only; Selects compare categorical
+values of one kind).
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
 from tracr_agent.tools.subjects.generate import library as lib
+from tracr_agent.tools.subjects.generate.difficulty import DIFFICULTIES, measure, misfit
 from tracr_agent.tools.subjects.generate.program import ATTENTION_KINDS, Op, Program
+from tracr_agent.tools.subjects.generate.simplify import Context, built_on_attention, idle_reason
+from tracr_agent.tools.subjects.generate.trace import Evaluation, Step, probe_inputs
 
-GENERATOR_VERSION = "2"
-"""Bump whenever the sampler, the library or the filters change what an id means."""
+GENERATOR_VERSION = "3"
+"""Bump whenever the sampler, the library, the simplifier or the filters change what an id means."""
 
-
-@dataclass(frozen=True)
-class Level:
-    min_ops: int
-    max_ops: int
-    min_layers: int
-
-
-DIFFICULTIES = {1: Level(1, 2, 1), 2: Level(3, 4, 1), 3: Level(4, 5, 2), 4: Level(6, 8, 3)}
 MAX_VALUES = 12
 """Largest value set an operation may produce (categorical MLPs grow with it)."""
-MAX_STRUCTURE_TRIES = 200
+MAX_STRUCTURE_TRIES = 60
+MAX_MISSES = 40
+"""Draws refused in a row before the chain is abandoned and started again."""
+UNDEFINED_LIMIT = 0.25
+"""Most positions must be defined: a step undefined on more than a quarter of them is refused."""
 
 
 def candidate_rng(seed: int, difficulty: int, k: int) -> random.Random:
@@ -83,17 +88,36 @@ def _apply(f, values, *more):
     return frozenset(v for v in out if v is not None)
 
 
+def _undefined_share(step: Step) -> float:
+    positions = sum(len(row) for row in step.values)
+    return sum(v is None for row in step.values for v in row) / max(1, positions)
+
+
 class _Builder:
-    def __init__(self, rng: random.Random, vocab: tuple, max_seq_len: int, token_kind: str):
+    def __init__(self, rng: random.Random, vocab: tuple, max_seq_len: int, token_kind: str, probes: list[list]):
         self.rng = rng
         self.max_seq_len = max_seq_len
         self.vars = [Var("tokens", token_kind, frozenset(vocab), -1),
                      Var("indices", "int", frozenset(range(max_seq_len)), -1)]
         self.ops: list[Op] = []
+        self.probes = Evaluation(probes)
+        self.attended: set[str] = set()
+        """Variables built on an attention step."""
 
     def categorical(self, kind: Optional[str] = None) -> list[Var]:
         """Categorical variables a Select may compare (never one that can be undefined)."""
         return [v for v in self.vars if v.kind != "num" and not v.maybe_none and (kind is None or v.kind == kind)]
+
+    def _refusal(self, op: Op, step: Step) -> Optional[str]:
+        """Why the evaluated step is not taken (None: it is)."""
+        if step.problems:
+            return step.problems[0]
+        if _undefined_share(step) > UNDEFINED_LIMIT:
+            return "undefined too often"
+        ctx = Context({**self.probes.values, op.var: step.values}, {**self.probes.patterns, op.var: step.pattern},
+                      self.attended, {o.var: o for o in self.ops},
+                      Counter(v for o in (*self.ops, op) for v in dict.fromkeys(o.inputs)))
+        return idle_reason(op, ctx)
 
     def _add(self, op: Op, values, inputs: list[Var], attention: bool, mlp_after: bool = False) -> Optional[Var]:
         limit = 2 * MAX_VALUES if op.out == "num" else MAX_VALUES
@@ -103,14 +127,22 @@ class _Builder:
         maybe_none = op.kind == "aggregate" or (op.kind != "numerical_aggregate" and any(v.maybe_none for v in inputs))
         if maybe_none and op.out == "num":
             return None
+        step = self.probes.try_step(op, len(self.ops))
+        if self._refusal(op, step) is not None:
+            self.probes.forget(step)
+            return None
+        self.probes.add(op, step)
+        if built_on_attention(op, self.attended):
+            self.attended.add(op.var)
         exact = op.kind != "numerical_aggregate" and all(v.exact for v in inputs)
         var = Var(op.var, op.out, frozenset(values), s + 1 if mlp_after else s, maybe_none, exact)
         self.ops.append(op)
         self.vars.append(var)
         return var
 
-    def step(self, prev: Var) -> Optional[Var]:
-        """One operation that takes `prev` as an input (None: this draw did not fit; draw again)."""
+    def step(self, prev: Var, attention_only: bool = False) -> Optional[Var]:
+        """One operation that takes `prev` as an input (None: this draw did not fit; draw again);
+        `attention_only`: an attention step."""
         rng, name = self.rng, f"v{len(self.ops) + 1}"
         if prev.kind == "num":
             choices = (["numerical_map"] * 3 if prev.exact else []) + ["linear_sequence_map"]
@@ -119,6 +151,10 @@ class _Builder:
         else:
             choices = ["map"] * 3 + ["numerical_map"] * 2 + ["sequence_map"] * 2 + ["aggregate"] * 3 + \
                 ["selector_width"] * 2 + ["numerical_aggregate"]
+        if attention_only:
+            choices = [c for c in choices if c in ATTENTION_KINDS]
+            if not choices:
+                return None
         kind = rng.choice(choices)
         if kind in ("map", "numerical_map"):
             table = lib.MAPS if kind == "map" else lib.NUMERICAL_MAPS
@@ -152,8 +188,14 @@ class _Builder:
         return self._attention(kind, prev, name)
 
     def _selector(self, prev: Var, must_use_prev: bool) -> Optional[tuple[Var, Var, str]]:
-        """keys, queries, comparison; prev among keys/queries when `must_use_prev`."""
+        """keys, queries, comparison; prev among keys/queries when `must_use_prev`. Never FALSE (it selects
+        nothing: an aggregate over it is constant); TRUE compares tokens with tokens (what it compares
+        does not matter), so never when prev must be compared."""
         rng = self.rng
+        comparisons = [c for c in lib.COMPARISONS if c != "FALSE" and not (must_use_prev and c == "TRUE")]
+        comparison = rng.choices(comparisons, [4 if c == "EQ" else 2 for c in comparisons])[0]
+        if comparison == "TRUE":
+            return self.vars[0], self.vars[0], comparison
         if must_use_prev:
             if prev.kind == "num" or prev.maybe_none:
                 return None
@@ -163,9 +205,7 @@ class _Builder:
             kind = rng.choice(["int", "int", self.vars[0].kind])
             pool = self.categorical(kind) or self.categorical("int")
             keys, queries = rng.choice(pool), rng.choice(pool)
-        comparisons = list(lib.COMPARISONS)
-        weights = [4 if c == "EQ" else 1 if c == "FALSE" else 2 for c in comparisons]
-        return keys, queries, rng.choices(comparisons, weights)[0]
+        return keys, queries, comparison
 
     def _attention(self, kind: str, prev: Var, name: str) -> Optional[Var]:
         rng = self.rng
@@ -218,23 +258,24 @@ def sample_program(seed: int, difficulty: int, k: int) -> Program:
         start = rng.choice([0, 1])
         vocab = tuple(range(start, start + size))
     max_seq_len = rng.randint(4, 8)
-    n_ops = rng.randint(level.min_ops, level.max_ops)
-    best: Optional[_Builder] = None
+    probes = probe_inputs(vocab, max_seq_len)
     for _ in range(MAX_STRUCTURE_TRIES):
-        b = _Builder(rng, vocab, max_seq_len, token_kind)
+        n_ops = rng.randint(*level.steps)
+        b = _Builder(rng, vocab, max_seq_len, token_kind, probes)
         prev = b.vars[0] if rng.random() < 0.85 else b.vars[1]
         misses = 0
-        while len(b.ops) < n_ops and misses < 50:
-            nxt = b.step(prev)
+        while len(b.ops) < n_ops and misses < MAX_MISSES:
+            patterns = len(b.probes.distinct_patterns)
+            nxt = b.step(prev, attention_only=level.patterns - patterns >= n_ops - len(b.ops))
             if nxt is None:
                 misses += 1
                 continue
-            prev = nxt
-        if len(b.ops) == n_ops and layers_of(b.vars) >= level.min_layers:
-            best = b
-            break
-    if best is None:  # pragma: no cover - every level is reachable within the tries in practice
-        raise RuntimeError(f"the sampler found no program shape for difficulty {difficulty}")
-    return Program(vocab=vocab, max_seq_len=max_seq_len, ops=tuple(best.ops), token_kind=token_kind,
-                   meta={"seed": seed, "difficulty": difficulty, "candidate": k,
-                         "estimated_layers": layers_of(best.vars)})
+            prev, misses = nxt, 0
+        if len(b.ops) < n_ops:
+            continue
+        program = Program(vocab=vocab, max_seq_len=max_seq_len, ops=tuple(b.ops), token_kind=token_kind,
+                          meta={"seed": seed, "difficulty": difficulty, "candidate": k,
+                                "estimated_layers": layers_of(b.vars)})
+        if misfit(difficulty, measure(program, b.probes.patterns)) is None:
+            return program
+    raise RuntimeError(f"the sampler found no program of difficulty {difficulty} for candidate {k} of seed {seed}")

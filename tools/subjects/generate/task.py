@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from tracr_agent.tools.subjects.generate.ids import GenId, parse_id
+from tracr_agent.tools.subjects.generate.ids import GenId
 from tracr_agent.tools.subjects.generate.program import Program, build_rasp, evaluate
-from tracr_agent.tools.subjects.generate.render import describe_program, render_program
-from tracr_agent.tools.subjects.generate.sampler import GENERATOR_VERSION, sample_program
+from tracr_agent.tools.subjects.generate.render import describe_program, python_source, render_program
+from tracr_agent.tools.subjects.generate.sampler import GENERATOR_VERSION
 from tracr_agent.tools.subjects.zoo.base import Task
 
 ORIGIN = "generated"
@@ -38,7 +38,8 @@ def make_task(gid: GenId, program: Program, features: dict, known: Optional[dict
         id=str(gid), name=str(gid), description=describe_program(program), category="generated",
         vocab=tuple(program.vocab), max_seq_len=program.max_seq_len, build=lambda: build_rasp(program),
         reference=RaspReference(program, known), output="numerical" if program.numerical_output else "categorical",
-        origin=ORIGIN, extra={"program": program, "rendering": rendering, "features": features},
+        origin=ORIGIN, extra={"program": program, "rendering": rendering, "features": features,
+                              "source": python_source(program, str(gid))},
     )
 
 
@@ -48,27 +49,5 @@ def program_source(task: Task) -> str:
     return f"generator {GENERATOR_VERSION}\n{render_program(task.extra['program'])}"
 
 
-def generated_task(task_id: str, on_candidate=None) -> Task:
-    """The Task a generated id names; generates (and caches) the sequence up to it on first use."""
-    from tracr_agent.tools.subjects.generate.registry import accepted
-
-    gid = parse_id(task_id)
-    row = accepted(gid, on_candidate)
-    return make_task(gid, sample_program(gid.seed, gid.difficulty, row["k"]), row.get("features", {}))
-
-
 def is_generated_task(task) -> bool:
     return getattr(task, "origin", None) == ORIGIN
-
-
-def task_features(task_id: str):
-    """A generated task's features (for results.jsonl); None for any other task or a bad id."""
-    from tracr_agent.tools.errors import UserError
-    from tracr_agent.tools.subjects.generate.ids import is_generated
-
-    if not is_generated(task_id):
-        return None
-    try:
-        return dict(generated_task(task_id).extra["features"]) or None
-    except UserError:
-        return None

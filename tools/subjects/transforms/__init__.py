@@ -18,8 +18,11 @@ no privileged basis:
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
+
+from pydantic import BaseModel, ConfigDict
 
 from tracr_agent.tools.errors import SubjectError
 
@@ -55,10 +58,11 @@ TRANSFORMS: dict[str, Transform] = {t.name: t for t in (
 )}
 
 
-@dataclass(frozen=True)
-class TransformSpec:
-    """A parsed transform suffix: `rotated`, `rotated:3`, `compressed`, `compressed:12`."""
+class TransformSpec(BaseModel):
+    """A parsed transform suffix: `rotated`, `rotated:3`, `compressed`, `compressed:12` (a field of
+    tools/subjects/spec.py's SubjectSpec, so it is saved with an episode's config)."""
 
+    model_config = ConfigDict(frozen=True)
     name: str
     arg: Optional[int] = None
 
@@ -80,12 +84,10 @@ def parse_transform(text: str) -> TransformSpec:
         raise SubjectError(f"{what}{hint}; choose one of: {choices()}")
     t = TRANSFORMS[name]
     if not sep:
-        return TransformSpec(name)
-    try:
-        arg = int(arg_text)
-    except ValueError:
-        raise SubjectError(f"{name}:{t.arg} takes an integer {t.arg}, got {arg_text!r}") from None
-    return TransformSpec(name, _check_arg(t, arg))
+        return TransformSpec(name=name)
+    if not re.fullmatch(r"[+-]?\d+", arg_text.strip()):  # int() would also take '1_0' and ' 1 '
+        raise SubjectError(f"{name}:{t.arg} takes an integer {t.arg}, got {arg_text!r}")
+    return TransformSpec(name=name, arg=_check_arg(t, int(arg_text)))
 
 
 def _check_arg(t: Transform, arg) -> int:
@@ -109,7 +111,7 @@ def apply_transform(subject, transform: Union[str, TransformSpec], arg: Optional
     if arg is not None:
         if spec.arg is not None:
             raise SubjectError(f"give the {TRANSFORMS[spec.name].arg} of {spec} once, not twice")
-        spec = TransformSpec(spec.name, _check_arg(TRANSFORMS[spec.name], arg))
+        spec = TransformSpec(name=spec.name, arg=_check_arg(TRANSFORMS[spec.name], arg))
     _check_arg(TRANSFORMS["rotated"], seed)
     from tracr_agent.tools.subjects.transforms.record import check_transformable
 

@@ -258,11 +258,11 @@ def compress(subject, d: Optional[int] = None, *, seed: int = 0, use_cache: bool
         hit = cache.load(key, subject)
         if hit is not None:
             return hit
-    from tracr_agent.tools.subjects.subject import limit_torch_threads
+    from tracr_agent.tools.subjects.subject import limit_math_threads
     from tracr_agent.tools.subjects.transforms.check import check_transform
     from tracr_agent.tools.subjects.transforms.record import SearchStep, TransformRecord, transformed_subject
 
-    limit_torch_threads()
+    limit_math_threads()
     wall, cpu = time.perf_counter(), time.process_time()
     inputs = subject.domain()
     trainer = Trainer(subject, inputs)

@@ -53,6 +53,11 @@ class TransformRecord(BaseModel):
         return f"rotated:{self.seed}" if self.name == "rotated" else f"compressed:{self.d}:seed={self.seed}"
 
     @property
+    def applied(self) -> str:
+        """The transform as applied, for people: `rotated:3`, `compressed:12` (the D found or asked for)."""
+        return f"rotated:{self.seed}" if self.name == "rotated" else f"compressed:{self.d}"
+
+    @property
     def spec(self) -> str:
         """The suffix that asks for this transform again (`rotated:3`, `compressed:12`, `compressed`)."""
         if self.name == "rotated":
