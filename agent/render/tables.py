@@ -19,12 +19,13 @@ from rich.text import Text
 from tracr_agent.tools.untrusted.text import shown
 
 GAP = 2
-"""Spaces between two columns of a table."""
+"""Spaces of padding between two columns of a table (the box's divider, a blank, sits between them too)."""
 
 
 def natural_width(columns: list[str], rows: list[list[str]]) -> int:
-    """The width the table needs for every cell to sit on one line."""
-    return sum(max([len(c)] + [len(row[i]) for row in rows]) for i, c in enumerate(columns)) + GAP * (len(columns) - 1)
+    """The width the table needs for every cell to sit on one line: the widest cell of each column, and
+    between two columns their padding and the box's one-character divider."""
+    return sum(max([len(c)] + [len(row[i]) for row in rows]) for i, c in enumerate(columns)) + (GAP + 1) * (len(columns) - 1)
 
 
 def print_table(console: Console, title: str, columns: list[str], rows: list[list[str]], *, caption: str = "",

@@ -263,14 +263,15 @@ def test_a_narrow_terminal_never_cuts_a_cell(tmp_path):
     from rich.console import Console
 
     from tracr_agent.agent.evaluation.report import TERMINAL_COLUMNS, TERMINAL_TITLE, load_rows, terminal_cells
-    from tracr_agent.agent.render.tables import print_table
+    from tracr_agent.agent.render.tables import natural_width, print_table
 
     d = tmp_path / "ev"
     recs = _records_of_a_study()
     recs.append(record("a_task_with_a_rather_long_name_indeed", 0, True))
     write_results(d, recs)
     cells = terminal_cells(load_rows(d))
-    for width in (60, 100, 250):
+    fits = natural_width(list(TERMINAL_COLUMNS), cells)
+    for width in (60, 100, fits - 1, fits, 250):  # a table exactly as wide as the console is whole too
         console = Console(width=width, record=True, color_system=None)
         print_table(console, TERMINAL_TITLE, list(TERMINAL_COLUMNS), cells, right=frozenset(TERMINAL_COLUMNS[3:]))
         text = console.export_text()
