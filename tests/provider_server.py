@@ -144,8 +144,12 @@ GEMINI_METHOD = ":generateContent"
 
 
 def reply_format(path: str):
+    """The reply shape of a request path: Gemini's method, a known path, or OpenAI's shape at any
+    chat-completions path (Azure's carries the deployment: /openai/deployments/D/chat/completions)."""
     path = path.split("?")[0]
-    return gemini_reply if path.endswith(GEMINI_METHOD) else FORMATS.get(path)
+    if path.endswith(GEMINI_METHOD):
+        return gemini_reply
+    return FORMATS.get(path) or (openai_reply if path.endswith("/chat/completions") else None)
 
 
 class ProviderServer(ThreadingHTTPServer):

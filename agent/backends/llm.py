@@ -3,10 +3,14 @@ timeouts and server quirks. Which spec names which backend or built-in investiga
 one place, agent/investigators/registry.py (`make_backend`); this module builds the LLM ones:
 
 - `openai:MODEL`                 OpenAI via langchain-openai (reasoning models get reasoning effort, no temperature)
-- `openai-compatible:MODEL@URL`  any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)
-- `PROVIDER:MODEL[@URL]`         anthropic, google_genai, mistralai, ollama through LangChain's
-                                 `init_chat_model` (each an optional extra; @URL points the client elsewhere)
+- `openai-compatible:MODEL@URL`  any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio); its key
+                                 from `--api-key-env VAR` (else OPENAI_COMPATIBLE_API_KEY, else none)
+- `PROVIDER:MODEL[@URL]`         anthropic, google_genai, mistralai, ollama (prices and keys known here, each
+                                 an optional extra) — and any other provider LangChain's `init_chat_model`
+                                 knows (groq, azure_openai, bedrock, …), passed through to it; a missing
+                                 package is one line saying what to pip install. @URL points the client elsewhere.
 
+`check_reachable` asks an endpoint named by URL whether it answers before an episode starts (`run`, `eval`).
 Server quirks are handled by a named compatibility mode (`--compat llama-cpp`),
 applied to the outgoing messages only, never in the main path. So are Anthropic's prompt-cache
 markers (`anthropic_cache_marks`). Sampling is the provider's default unless `--temperature` is
@@ -32,6 +36,8 @@ REASONING = re.compile(r"^(o\d|gpt-5)")
 ANTHROPIC_MAX_TOKENS = 8192
 """The Messages API requires a cap on the reply's tokens."""
 COMPAT_MODES = ("none", "llama-cpp")
+COMPATIBLE_KEY_ENV = "OPENAI_COMPATIBLE_API_KEY"
+"""Where an openai-compatible endpoint's key is read from without --api-key-env."""
 
 
 @dataclass
@@ -168,8 +174,32 @@ def _with_priced(backend: Backend, price_override: Optional[Price], found: Optio
     return backend
 
 
+def api_key(api_key_env: Optional[str], default_env: Optional[str] = None, default: Optional[str] = None) -> Optional[str]:
+    """The key in `--api-key-env VAR` (one UserError line when VAR is unset), else in `default_env`, else
+    `default`."""
+    if api_key_env:
+        if not os.environ.get(api_key_env):
+            raise UserError(f"--api-key-env {api_key_env}: {api_key_env} is not set in the environment")
+        return os.environ[api_key_env]
+    return os.environ.get(default_env, default) if default_env else default
+
+
+PROVIDER_FORMS = "PROVIDER:MODEL[@URL]"
+"""How a LangChain provider is named on --llm."""
+
+
+def llm_help(built_in) -> str:
+    """--llm's help: every built-in investigator and every LLM form."""
+    # "\\[" keeps rich (typer's help) from reading [@URL] as markup
+    return (" | ".join(built_in) + " | openai:MODEL | openai-compatible:MODEL@URL (key: --api-key-env) | "
+            f"{PROVIDER_FORMS.replace('[', chr(92) + '[')} ({', '.join(PROVIDERS)}, or any provider LangChain's init_chat_model knows: "
+            "groq, azure_openai, bedrock, fireworks, together, …) | replay:FILE. Default: TRACR_AGENT_LLM, "
+            "else openai:o4-mini with OPENAI_API_KEY, else baseline.")
+
+
 def _provider_backend(kind: str, rest: str, prepare, announce: str, forced: dict, timeout: float,
-                      max_retries: int, temperature: Optional[float], price: Optional[Price]) -> Backend:
+                      max_retries: int, temperature: Optional[float], price: Optional[Price],
+                      key: Optional[str] = None) -> Backend:
     import importlib.util
 
     p = PROVIDERS[kind]
@@ -181,12 +211,14 @@ def _provider_backend(kind: str, rest: str, prepare, announce: str, forced: dict
     missing = [pkg for pkg, mod in ((p.package, p.module), ("langchain", "langchain")) if not importlib.util.find_spec(mod)]
     if missing:
         raise UserError(f"--llm {kind}:… needs {' and '.join(missing)}: pip install 'tracr-agent[{p.extra}]'")
-    if p.key_env and not os.environ.get(p.key_env):
+    if p.key_env and not key and not os.environ.get(p.key_env):
         raise UserError(f"--llm {kind}:… needs {p.key_env} in the environment")
     from langchain.chat_models import init_chat_model
 
     # No client retries (backends/reply.py retries within the episode's wall time), as for OpenAI.
     kwargs: dict = {} if temperature is None else {"temperature": temperature}
+    if key:
+        kwargs["api_key"] = key
     if kind == "ollama":
         kwargs["client_kwargs"] = {"timeout": timeout}
     else:
@@ -220,11 +252,76 @@ def check_compat(compat: Optional[str]) -> str:
     return compat
 
 
+_PIP = re.compile(r"pip install (?:-U )?[`'\"]?([A-Za-z0-9_.\-\[\]]+)")
+_KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+URL_KWARGS = {"azure_openai": "azure_endpoint", "bedrock": "endpoint_url", "bedrock_converse": "endpoint_url"}
+"""The client argument a passed-through provider takes `@URL` in, where it is not `base_url`."""
+
+
+def _in_a_line(e: Exception) -> str:
+    """An exception in one line: pydantic's first error by itself (its first line only counts errors)."""
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            return f"{'.'.join(map(str, first.get('loc', ()))) or type(e).__name__}: {first['msg']}".lstrip(": ")
+        except (TypeError, IndexError, KeyError):
+            pass
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return f"{type(e).__name__}: {lines[0] if lines else ''}"
+
+
+def _passed_through(kind: str, rest: str, prepare, announce: str, forced: dict, timeout: float,
+                    max_retries: int, temperature: Optional[float], price: Optional[Price],
+                    key: Optional[str]) -> Backend:
+    """Any other provider LangChain's `init_chat_model` knows: the client it builds, no price known unless
+    `--price` gives one. A
+    provider it does not know, a package that is missing, a client that refuses its settings (no key): one
+    UserError line each."""
+    import importlib.util
+
+    model, at, url = rest.partition("@")
+    if not model or (at and not re.match(r"^https?://", url)):
+        raise UserError(f"{kind} needs a model: --llm {kind}:MODEL (optionally {kind}:MODEL@http://HOST:PORT)")
+    if importlib.util.find_spec("langchain") is None:
+        raise UserError(f"--llm {kind}:… goes through LangChain's init_chat_model: pip install langchain "
+                        f"langchain-{kind.replace('_', '-')}")
+    from langchain.chat_models import init_chat_model
+
+    kwargs: dict = {"timeout": timeout, "max_retries": 0}
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    if key:
+        kwargs["api_key"] = key
+    if at:
+        kwargs[URL_KWARGS.get(kind, "base_url")] = url
+    try:
+        chat = init_chat_model(model, model_provider=kind, **kwargs)
+    except ImportError as e:
+        pkg = _PIP.search(str(e))
+        raise UserError(f"--llm {kind}:… needs its LangChain package: pip install "
+                        f"{pkg.group(1) if pkg else 'langchain-' + kind.replace('_', '-')}") from None
+    except ValueError as e:
+        if "Unsupported" in str(e) and "provider" in str(e):
+            known = str(e).split("Supported model providers are:")[-1].strip().rstrip(".")
+            raise UserError(f"unknown --llm {kind}:…: not one of ours nor a provider LangChain's init_chat_model "
+                            f"knows ({known})") from None
+        raise UserError(f"--llm {kind}:{rest}: {_in_a_line(e)}") from None
+    except Exception as e:  # noqa: BLE001 — a client refusing its settings (no key, a bad region): its own words
+        raise UserError(f"--llm {kind}:{rest}: {_in_a_line(e)}") from None
+    backend = Backend(f"{kind}:{rest}", chat, prepare, None, announce, forced_bind_kwargs=forced, timeout=timeout,
+                      max_retries=max_retries, timeout_per_call=False,
+                      temperature=getattr(chat, "temperature", temperature))  # what the client sends by default
+    return _with_priced(backend, price, None)
+
+
 def llm_backend(spec: str, compat: str, announce: str, timeout: float, max_retries: int,
-                temperature: Optional[float] = None, price: Optional[Price] = None) -> Optional[Backend]:
+                temperature: Optional[float] = None, price: Optional[Price] = None,
+                api_key_env: Optional[str] = None) -> Optional[Backend]:
     """The backend of an LLM spec (`openai:`, `openai-compatible:`, a LangChain provider), or None
-    when `spec` names no LLM kind. `temperature` None: the provider's default; `price` (`--price`)
-    overrides the price table."""
+    when `spec` names no LLM kind (a kind that is not a lowercase name). `temperature` None: the
+    provider's default; `price` (`--price`) overrides the price table; `api_key_env` names the variable
+    holding the key."""
     prepare = llama_cpp_compat if compat == "llama-cpp" else (lambda msgs: msgs)
     kind, _, rest = spec.partition(":")
     # The forced last turn names the one tool it may call.
@@ -232,9 +329,10 @@ def llm_backend(spec: str, compat: str, announce: str, timeout: float, max_retri
     if kind == "openai":
         if not rest:
             raise UserError("openai needs a model: --llm openai:MODEL (e.g. openai:o4-mini)")
-        if not os.environ.get("OPENAI_API_KEY"):
+        key = api_key(api_key_env, "OPENAI_API_KEY")
+        if not key:
             raise UserError("--llm openai:… needs OPENAI_API_KEY in the environment")
-        chat, effort = _chat_openai(rest, None, timeout, temperature)
+        chat, effort = _chat_openai(rest, None, key, timeout, temperature)
         backend = Backend(spec, chat, prepare, None, announce, forced_bind_kwargs=forced, timeout=timeout,
                           max_retries=max_retries, temperature=temperature, reasoning_effort=effort)
         return _with_priced(backend, price, price_of(OPENAI_PRICES, rest))
@@ -244,23 +342,65 @@ def llm_backend(spec: str, compat: str, announce: str, timeout: float, max_retri
             raise UserError("openai-compatible needs MODEL@URL, e.g. openai-compatible:qwen@http://127.0.0.1:8000/v1")
         # llama-cpp-python ignores the tool list unless tool_choice is given
         normal = {"tool_choice": "auto"} if compat == "llama-cpp" else {}
-        chat, _ = _chat_openai(model, url, timeout, temperature)
+        key = api_key(api_key_env, COMPATIBLE_KEY_ENV, "not-needed")
+        chat, _ = _chat_openai(model, url, key, timeout, temperature)
         backend = Backend(spec, chat, prepare, None, announce, bind_kwargs=normal, forced_bind_kwargs=forced,
                           timeout=timeout, max_retries=max_retries, temperature=temperature)
         return _with_priced(backend, price, None)  # any server, any model: no price unless --price gives one
     if kind in PROVIDERS:
-        return _provider_backend(kind, rest, prepare, announce, forced, timeout, max_retries, temperature, price)
+        return _provider_backend(kind, rest, prepare, announce, forced, timeout, max_retries, temperature, price,
+                                 api_key(api_key_env))
+    if _KIND.match(kind) and rest:
+        return _passed_through(kind, rest, prepare, announce, forced, timeout, max_retries, temperature, price,
+                               api_key(api_key_env))
     return None
 
 
-def _chat_openai(model: str, base_url: Optional[str], timeout: float, temperature: Optional[float]):
+def check_reachable(spec: str, api_key_env: Optional[str] = None, timeout: float = 5.0) -> None:
+    """An endpoint named by URL (`openai-compatible:MODEL@URL`, `PROVIDER:MODEL@URL`) that does not answer
+    is one UserError line before any episode starts. An OpenAI-compatible one is asked for its /models
+    (with its key: a 401 or 403 says the key is wrong); any other is connected to. Any HTTP answer but
+    those means the server is there."""
+    import socket
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    kind, _, rest = spec.partition(":")
+    url = rest.partition("@")[2].rstrip("/")
+    if kind == "replay" or not re.match(r"^https?://", url):
+        return
+    if kind != "openai-compatible":
+        parts = urllib.parse.urlsplit(url)
+        try:
+            with socket.create_connection((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)),
+                                          timeout=timeout):
+                return
+        except (OSError, ValueError) as e:
+            raise UserError(f"LLM endpoint {url} is unreachable ({e}); start the server or fix --llm") from None
+    request = urllib.request.Request(url + "/models")
+    key = api_key(api_key_env, COMPATIBLE_KEY_ENV)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        urllib.request.urlopen(request, timeout=timeout).read()
+    except urllib.error.HTTPError as e:
+        if e.code in (401, 403):
+            raise UserError(f"LLM endpoint {url} refused the API key ({e.code} on /models): give the variable "
+                            "holding its key with --api-key-env VAR") from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise UserError(f"LLM endpoint {url}/models is unreachable ({getattr(e, 'reason', e)}); start the server "
+                        "or fix --llm") from None
+
+
+def _chat_openai(model: str, base_url: Optional[str], key: Optional[str], timeout: float,
+                 temperature: Optional[float]):
     """(the chat model, the reasoning effort it sends or None)."""
     # No client retries: backends/reply.py retries within the episode's wall time (the client's own
     # retries, each with the full timeout, once kept a 30 s episode running for 486 s).
-    kwargs: dict = {"model": model, "timeout": timeout, "max_retries": 0}
+    kwargs: dict = {"model": model, "timeout": timeout, "max_retries": 0, "api_key": key}
     if base_url:
         kwargs["base_url"] = base_url
-        kwargs["api_key"] = os.environ.get("OPENAI_COMPATIBLE_API_KEY", "not-needed")
     effort = None
     if REASONING.match(model) and not base_url:
         if temperature is not None:

@@ -18,44 +18,113 @@ def _split(values: Optional[List[str]]) -> list[str]:
     return out
 
 
-def _table_console():
-    """Headless runs (logs, pipes) get a wide console so the table is never squeezed."""
-    from tracr_agent.agent.cli.main import console
-    from tracr_agent.agent.render.terminal import SafeConsole
-
-    return console if console.is_terminal else SafeConsole(width=max(console.width, 170))
-
-
-def _report(out_dir, records):
-    """The table on the terminal, then report.md/.html, plots and the batch viewer (view.html, which the
-    reports' rows link into), all from `records` (scored afresh: report.report_records); a plot or a
-    viewer that failed gets one warning line, the rest is written."""
+def _write_reports(out_dir, rows, records, names=None):
+    """report.md/.html, plots and the batch viewer (view.html, which the reports' rows link into), all from
+    `records` (scored afresh: report.report_records; `names`: --llm-name); a plot or a viewer that failed
+    gets one warning line, the rest is written. Returns (the reports, the viewer's path or None)."""
     from pathlib import Path
 
     from tracr_agent.agent.cli.main import err_console
-    from tracr_agent.agent.evaluation.report import VIEW_FILE, rich_table, summarize, write_reports
+    from tracr_agent.agent.evaluation.report import VIEW_FILE, write_reports
     from tracr_agent.agent.render.html.page import viewer_page
     from tracr_agent.agent.render.html.sources import load_eval_dir
     from tracr_agent.tools.errors import UserError
     from tracr_agent.tools.untrusted.files import write_atomic
 
-    rows = summarize(records)
-    _table_console().print(rich_table(rows))
+    dest = Path(out_dir) / VIEW_FILE
     try:
-        page = viewer_page(load_eval_dir(Path(out_dir), [r.model_dump(mode="json") for r in records]))
-        write_atomic(Path(out_dir) / VIEW_FILE, page)
+        batch = load_eval_dir(Path(out_dir), [r.model_dump(mode="json") for r in records])
+        write_atomic(dest, viewer_page(batch, dest))
+        for note in batch.notes:  # a missing or damaged transcript: its episode is listed, not drawn
+            err_console.print(f"warning: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
         linked = True
     except (UserError, OSError) as e:  # e.g. a symlink planted there: the reports are still written, unlinked
         linked = False
         err_console.print(f"warning: {VIEW_FILE} not written: {e}", style="yellow", markup=False, highlight=False,
                           soft_wrap=True)
-    reports = write_reports(out_dir, rows, records, linked=linked)
+    reports = write_reports(out_dir, rows, records, linked=linked, names=names)
     for line in (reports.warning, reports.unscorable):
         if line:
             err_console.print(line, style="bold red", markup=False, highlight=False, soft_wrap=True)
     for line in reports.notes + reports.failed_plots:
         err_console.print(f"warning: {line}", style="yellow", markup=False, highlight=False, soft_wrap=True)
-    return reports
+    return reports, (dest if linked else None)
+
+
+def _print_table(rows, as_json: bool) -> None:
+    """The report's table (nothing in it cut, every cell shown as text: agent/render/tables.py; a log or a
+    pipe gets a wide one), or one `cell` object per row (--json)."""
+    from tracr_agent.agent.cli.main import console
+    from tracr_agent.agent.evaluation.report import TERMINAL_TITLE, terminal_cells, terminal_columns
+    from tracr_agent.agent.render.tables import natural_width, print_table
+    from tracr_agent.agent.render.terminal import SafeConsole
+
+    if as_json:
+        from tracr_agent.agent.evaluation.json_output import cell_object, line
+
+        for row in rows:
+            typer.echo(line(cell_object(row)))
+        return
+    cols = list(terminal_columns(rows))
+    cells = terminal_cells(rows)
+    out = console if console.is_terminal else SafeConsole(width=max(console.width, natural_width(cols, cells)),
+                                                          highlight=False)
+    print_table(out, TERMINAL_TITLE, cols, cells, right=frozenset(cols[3:]))
+
+
+def _written(reports, view) -> str:
+    """The files a report wrote, for the last line: report.md, report.html and the viewer."""
+    return ", ".join(str(p) for p in (reports.md, reports.html, view) if p is not None)
+
+
+def _paired_names(values: list[str], llms: list[str], parse) -> dict[str, str]:
+    """eval's --llm-name: NAME values paired with the --llm specs in order, or SPEC=NAME each."""
+    from tracr_agent.tools.errors import UserError
+
+    if all("=" not in v for v in values):
+        if len(values) > len(llms):
+            raise UserError(f"{len(values)} --llm-name for {len(llms)} --llm: give one name per --llm, in order")
+        return {spec: name for spec, name in zip(llms, values)}
+    return parse(values, llms)
+
+
+def episode_line(rec, n: int, total: int, names: dict) -> str:
+    """One finished episode in one plain line, for a log or a pipe (every text from the record shown, never
+    obeyed: tools/untrusted/text.py)."""
+    from tracr_agent.tools.untrusted.text import shown
+
+    task = f"{rec.suite}/{rec.task}" if rec.suite else rec.task
+    if rec.status != "prediction":
+        verdict = rec.status + (f": {rec.error.splitlines()[0]}" if rec.error else "")
+    else:
+        ok = rec.functional_correct if rec.functional_correct is not None else rec.label_correct
+        verdict = "correct" if ok else "wrong"
+    if rec.forced:
+        verdict += f" (forced: {rec.limit} limit)" if rec.limit else " (forced)"
+    marks = ([] if rec.residual == Residual.LABELLED else [str(rec.residual)]) + ([rec.transform] if rec.transform else [])
+    mode = f" ({', '.join(marks)})" if marks else ""
+    return shown(f"[{n}/{total}] {task} · {rec.condition}{mode} · {names.get(rec.llm, rec.llm)} · trial {rec.trial}: "
+                 f"{verdict} · {rec.tool_calls} calls · {rec.duration_s:.1f}s", one_line=True)
+
+
+def _episode_drawer(out_dir, n_episodes: int):
+    """For a batch the viewer will keep beside its page (more than INLINE_EPISODES), each episode is drawn
+    as it finishes, so the view written at the end draws nothing again; a smaller batch is drawn then."""
+    from pathlib import Path
+
+    from tracr_agent.agent.evaluation.report import VIEW_FILE
+    from tracr_agent.agent.render.html.episodes import INLINE_EPISODES, draw_episode
+    from tracr_agent.agent.render.html.sources import Episode
+
+    if n_episodes <= INLINE_EPISODES:
+        return lambda rec: None
+
+    def draw(rec):
+        path = Path(out_dir) / rec.transcript if rec.transcript else None
+        if path is not None and path.is_file():
+            draw_episode(Path(out_dir) / VIEW_FILE, Episode(rec.key, rec.model_dump(mode="json"), rec.transcript, path))
+
+    return draw
 
 
 def register(app: typer.Typer) -> None:
@@ -71,7 +140,10 @@ def register(app: typer.Typer) -> None:
         conditions: Optional[List[str]] = typer.Option(None, "--conditions", "-c", help="Conditions, comma-separated."),
         residual: Optional[List[str]] = typer.Option(None, "--residual", help="Residual modes, comma-separated: labelled (default), raw (unlabelled dims d0…dN)."),
         transforms: Optional[List[str]] = typer.Option(None, "--transforms", help="Subject transforms, comma-separated: none (default), rotated[:SEED], compressed[:D]; each is a column of the results."),
-        llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec; repeat for several."),
+        llm: Optional[List[str]] = typer.Option(None, "--llm", help="LLM spec (see `tracr-agent run --help`); repeat for several."),
+        llm_name: Optional[List[str]] = typer.Option(None, "--llm-name", help="The name an --llm is shown by in reports and the viewer (e.g. qwen for openai-compatible:qwen2.5@http://…); repeat in --llm's order, or SPEC=NAME."),
+        api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="The environment variable holding the API key of an openai-compatible endpoint (e.g. VLLM_API_KEY); default OPENAI_COMPATIBLE_API_KEY, else none."),
+        as_json: bool = typer.Option(False, "--json", help="For scripts: one JSON object per line — an `episode` as each finishes, then a `cell` per row of the report and a `summary` (docs/json-output.md)."),
         trials: Optional[int] = typer.Option(None, "--trials", help="Episodes per (task, condition, LLM)."),
         concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Episodes in flight at once (default: 2; with --executor ray, the cluster's CPUs)."),
         executor: str = typer.Option("local", "--executor", help="Where episodes run: local (threads here), ray (a local Ray, or RAY_ADDRESS's cluster) or ray:ADDRESS."),
@@ -97,7 +169,7 @@ def register(app: typer.Typer) -> None:
         from tracr_agent.agent.evaluation.batch import (PRESETS, BatchRunner, parse_transforms, pending, plan,
                                                         prepare_out_dir, validate)
         from tracr_agent.agent.backends.pricing import parse_price
-        from tracr_agent.agent.evaluation.report import report_records
+        from tracr_agent.agent.evaluation.report import parse_llm_names, report_records, summarize
         from tracr_agent.agent.records.config import EpisodeSettings
         from tracr_agent.agent.scoring.judge import make_judge
 
@@ -129,10 +201,11 @@ def register(app: typer.Typer) -> None:
         runs_on = open_executor(executor)  # before any task is resolved (a gen: suite compiles)
         concurrency = concurrency or runs_on.episode_slots() or 2
         modes = tuple(dict.fromkeys(_split(residual))) or (Residual.LABELLED.value,)
+        names = _paired_names(llm_name or [], llms, parse_llm_names)
         shapes = parse_transforms(_split(transforms))
         # a --program is one more subject of the list, as `program:FILE.py:FUNC` names it anywhere
         task_list = validate([*(task_list or []), *(f"program:{p}" for p in programs or ())], cond_list, llms,
-                             compat, modes, shapes, temperature=temperature)
+                             compat, modes, shapes, temperature=temperature, api_key_env=api_key_env)
         out_dir = Path(out)
         torn = prepare_out_dir(out_dir, resume)
         if note:  # announced only once the arguments are known good, so a typo prints one line (as `run`)
@@ -146,9 +219,11 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"resuming: {len(specs) - len(todo)} of {len(specs)} episodes already done")
         announce_sandbox(unsafe_sandbox)
         counts = {"done": 0, "failed": 0, "running": 0}
+        piped = not console.is_terminal and not as_json  # a log or a pipe: a plain line per finished episode
+        draw = _episode_drawer(out_dir, len(specs))
         with Progress(TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                      console=err_console) as progress:
+                      console=err_console, disable=not err_console.is_terminal) as progress:
             bar = progress.add_task("eval", total=len(todo), status="")
 
             def on_event(kind, spec, rec):
@@ -158,22 +233,42 @@ def register(app: typer.Typer) -> None:
                     counts["running"] -= 1
                     counts["failed" if rec.status == "error" else "done"] += 1
                     progress.advance(bar)
+                    finished(rec, counts["done"] + counts["failed"])
                 progress.update(bar, status=f"done {counts['done']} · failed {counts['failed']} · running {counts['running']}")
+
+            def finished(rec, n):
+                draw(rec)
+                if as_json:
+                    from tracr_agent.agent.evaluation.json_output import episode_object, line
+
+                    typer.echo(line(episode_object(rec, out_dir)))
+                elif piped:
+                    typer.echo(episode_line(rec, n, len(todo), names))
 
             judge = None
             if judge_llm:
                 judge = make_judge(judge_llm)
-            settings = EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set, temperature=temperature,
-                                       price=price_set.setting() if price_set else None, trim_tool_outputs=trim_tool_outputs,
-                                       **base.get("settings", {}))
-            runner = BatchRunner(out_dir, settings, judge=judge, on_event=on_event, executor=runs_on)
+            settings = EpisodeSettings(limits=limits, compat=compat, closed_set=closed_set, api_key_env=api_key_env,
+                                       temperature=temperature, price=price_set.setting() if price_set else None,
+                                       trim_tool_outputs=trim_tool_outputs, **base.get("settings", {}))
+            runner = BatchRunner(out_dir, settings, judge=judge, on_event=on_event, executor=runs_on, llm_names=names)
             t0 = time.monotonic()
             done = asyncio.run(runner.run_all(todo, concurrency))
         # this run's episodes were scored here moments ago; the rest (--resume) from their transcripts
-        reports = _report(out_dir, report_records(out_dir, keep=frozenset(r.key for r in done),
-                                                    programs=tuple(programs or ())))
-        console.print(f"{len(todo)} episodes in {time.monotonic() - t0:.1f}s · failed {counts['failed']} · "
-                      f"reports: {reports.md}, {reports.html}", markup=False, highlight=False)
+        records = report_records(out_dir, keep=frozenset(r.key for r in done), programs=tuple(programs or ()))
+        rows = summarize(records)
+        _print_table(rows, as_json)
+        reports, view = _write_reports(out_dir, rows, records)
+        took = time.monotonic() - t0
+        if as_json:
+            from tracr_agent.agent.evaluation.json_output import line, summary_object
+
+            typer.echo(line(summary_object(len(todo), counts["failed"], took, {
+                "report_md": reports.md, "report_html": reports.html, "view_html": view},
+                unscorable=sum(bool(r.unscorable) for r in records))))
+        else:
+            console.print(f"{len(todo)} episodes in {took:.1f}s · failed {counts['failed']} · "
+                          f"written: {_written(reports, view)}", markup=False, highlight=False, soft_wrap=True)
 
     ModelsOpt = typer.Option(None, "--models", help="A suite's folder (`eval --tasks dir:PATH`): its models are "
                              "scored from here, each checked against its transcript's fingerprint (a path a "
@@ -195,20 +290,38 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @user_errors
-    def report(out: str = typer.Argument(..., help="An evaluation directory."), models: Optional[str] = ModelsOpt,
-               programs: Optional[List[str]] = ProgramsOpt, judge_llm: Optional[str] = JudgeOpt,
-               unsafe_sandbox: bool = UnsafeOpt):
+    def report(
+        out: str = typer.Argument(..., help="An evaluation directory."),
+        models: Optional[str] = ModelsOpt,
+        programs: Optional[List[str]] = ProgramsOpt,
+        judge_llm: Optional[str] = JudgeOpt,
+        unsafe_sandbox: bool = UnsafeOpt,
+        llm_name: Optional[List[str]] = typer.Option(None, "--llm-name", help="Show an LLM by a name in the tables and plots: SPEC=NAME (repeatable), or NAME when the results hold one LLM."),
+        as_json: bool = typer.Option(False, "--json", help="For scripts: one JSON `cell` object per row of the report, then a `summary` (docs/json-output.md)."),
+    ):
         """Score every episode afresh from its own transcript (nothing recorded is trusted), print the accuracy
-        table, and write report.md and report.html."""
+        table, and write report.md, report.html and view.html."""
         from pathlib import Path
 
-        from tracr_agent.agent.evaluation.report import report_records
+        from tracr_agent.agent.evaluation.report import parse_llm_names, report_records, summarize
+        from tracr_agent.agent.evaluation.results import read_results
 
         d = _eval_dir(out)
-        announce_sandbox(unsafe_sandbox)
-        reports = _report(d, report_records(d, judge_llm, Path(models) if models else None,
-                                            programs=tuple(programs or ())))
-        console.print(f"wrote {reports.md} and {reports.html}", markup=False, highlight=False)
+        # checked before anything is scored: a name for an LLM the results do not hold is one line
+        names = parse_llm_names(llm_name or [], [r.llm for r in read_results(d, strict=True)])
+        announce_sandbox(unsafe_sandbox, quiet=as_json)
+        records = report_records(d, judge_llm, Path(models) if models else None, programs=tuple(programs or ()))
+        rows = summarize(records, names=names)
+        _print_table(rows, as_json)
+        reports, view = _write_reports(d, rows, records, names)
+        if as_json:
+            from tracr_agent.agent.evaluation.json_output import line, summary_object
+
+            typer.echo(line(summary_object(len(records), sum(r.status == "error" for r in records), None,
+                                           {"report_md": reports.md, "report_html": reports.html, "view_html": view},
+                                           unscorable=sum(bool(r.unscorable) for r in records))))
+        else:
+            console.print(f"wrote {_written(reports, view)}", markup=False, highlight=False, soft_wrap=True)
 
     @app.command()
     @user_errors
@@ -242,10 +355,10 @@ def register(app: typer.Typer) -> None:
         announce_sandbox(unsafe_sandbox)
         n, changed, records = rescore_dir(d, judge_llm=judge_llm, models=Path(models) if models else None,
                                               programs=tuple(programs or ()))
-        from tracr_agent.agent.evaluation.report import rich_table, summarize
+        from tracr_agent.agent.evaluation.report import summarize
         from tracr_agent.tools.untrusted.text import shown_data
 
-        _table_console().print(rich_table(summarize([shown_data(r) for r in records])))  # rows by condition, residual mode and transform
+        _print_table(summarize([shown_data(r) for r in records]), as_json=False)  # rows by condition, residual mode and transform
         bad = sum(bool(r.unscorable) for r in records)
         console.print(f"rescored {n} episodes; {changed} score(s) changed" + (f"; {bad} unscorable" if bad else ""),
                       markup=False, highlight=False)

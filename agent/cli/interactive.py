@@ -27,11 +27,15 @@ def resume_cmd(
     from tracr_agent.agent.episode.store import peek
 
     row = peek(session)
+    sandbox = None
     if row is not None and row[0] == "open" and row[1].get("kind") != "lab":
-        announce_sandbox(bool(row[1].get("unsafe_sandbox")))  # scored as the run was started: with its isolation
+        # scored as the run was started: with its isolation (and as quiet as it was)
+        meta = row[1]
+        sandbox = lambda: announce_sandbox(bool(meta.get("unsafe_sandbox")), quiet=bool(meta.get("quiet")))  # noqa: E731
     from tracr_agent.agent.interactive.resume import resume_session
 
-    raise typer.Exit(resume_session(session, verbose=verbose, console=console, plain=plain, err_console=err_console))
+    raise typer.Exit(resume_session(session, verbose=verbose, console=console, plain=plain, err_console=err_console,
+                                    on_start=sandbox))
 
 
 def lab_cmd(

@@ -19,8 +19,10 @@ import typer
 from tracr_agent.agent.render.terminal import SafeConsole
 from tracr_agent.agent.cli.options import (
     DEFAULT_OUT,
+    ApiKeyEnvOpt,
     CapOpt,
     ConditionOpt,
+    LlmOpt,
     ModelDirOpt,
     PlainOpt,
     PriceOpt,
@@ -299,13 +301,16 @@ def tool(
         raise typer.Exit(2)
 
 
-def announce_sandbox(unsafe: bool) -> None:
-    """Sets whether unsandboxed scoring is allowed and says once which isolation is in force."""
+def announce_sandbox(unsafe: bool, quiet: bool = False) -> None:
+    """Sets whether unsandboxed scoring is allowed and says once which isolation is in force (on stderr;
+    with `quiet`, only when it is weaker than the OS-level sandbox: that is a warning)."""
     from tracr_agent.tools.sandbox import runner as sandbox
 
     sandbox.allow_unsafe(unsafe)
     line = sandbox.isolation_line()
-    err_console.print(line, style="yellow" if "bubblewrap (" not in line else None, markup=False)
+    weaker = "bubblewrap (" not in line
+    if weaker or not quiet:
+        err_console.print(line, style="yellow" if weaker else None, markup=False, soft_wrap=quiet)
 
 
 @app.command()
@@ -313,7 +318,8 @@ def announce_sandbox(unsafe: bool) -> None:
 @limit_options
 def run(
     task: Optional[str] = TaskArg,
-    llm: Optional[str] = typer.Option(None, "--llm", help="baseline | openai:MODEL | openai-compatible:MODEL@URL | replay:FILE (env TRACR_AGENT_LLM)."),
+    llm: Optional[str] = LlmOpt,
+    api_key_env: Optional[str] = ApiKeyEnvOpt,
     condition: str = ConditionOpt,
     limits=None,  # the limit options, from @limit_options
     closed_set: bool = typer.Option(False, "--closed-set", help="Tell the agent the zoo's task labels."),
@@ -323,7 +329,8 @@ def run(
     cap: int = CapOpt,
     static_hooks: Optional[str] = typer.Option(None, "--static-hooks", help="static conditions: hooks to dump, comma-separated (default attn.hook_pattern,hook_pos_embed; a per-layer name means every layer)."),
     static_inputs: Optional[str] = typer.Option(None, "--static-inputs", help='static conditions: JSON list of inputs to dump, e.g. \'[["a","b","c"]]\' (default: one random input of full length).'),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; print only the result."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; print only the result (the transcript's path on one line)."),
+    as_json: bool = typer.Option(False, "--json", help="For scripts: no live view; one JSON `episode` object on stdout (docs/json-output.md)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show full tool outputs."),
     plain: bool = PlainOpt,
     program: Optional[str] = ProgramOpt,
@@ -348,6 +355,7 @@ def run(
     # imported here, not at the top: `tracr-agent --help` must not pay for pydantic models and the episode machinery
     from tracr_agent.agent.episode.drive import Suspended, run_episode, start_run
     from tracr_agent.agent.episode.lifecycle import default_transcript_path
+    from tracr_agent.agent.backends.llm import check_reachable
     from tracr_agent.agent.episode.store import abs_llm_spec, open_store
     from tracr_agent.agent.backends.pricing import parse_price
     from tracr_agent.agent.investigators.registry import make_backend
@@ -356,12 +364,16 @@ def run(
     from tracr_agent.tools.untrusted.files import check_target
 
     check_probe_options(condition, residual, cap)
+    quiet = quiet or as_json
     check_sampling_options(temperature, trim_tool_outputs)
     if interactive:
         from tracr_agent.agent.interactive.session import check_options
 
+        if as_json:
+            fail("--json is for headless runs; --interactive asks a person")
         check_options(condition, quiet)
-    backend = make_backend(llm, compat, temperature=temperature, price=parse_price(price))
+    backend = make_backend(llm, compat, temperature=temperature, price=parse_price(price), api_key_env=api_key_env)
+    check_reachable(backend.spec, api_key_env)  # as eval does: a server that is not there is one line, now
     spec = subject_spec(task, program, model_dir)
     subject = load_subject(spec)
     inputs = None
@@ -374,14 +386,14 @@ def run(
             fail('--static-inputs must be a JSON list of input lists, e.g. [["a","b"]]')
         inputs = [subject.check_input(x) for x in inputs]
     config = EpisodeConfig(subject=spec, condition=condition, residual=residual, llm=abs_llm_spec(backend.spec),
-                           compat=compat, limits=limits, cap_tokens=cap, closed_set=closed_set,
+                           compat=compat, api_key_env=api_key_env, limits=limits, cap_tokens=cap, closed_set=closed_set,
                            static_hooks=[h.strip() for h in static_hooks.split(",") if h.strip()] if static_hooks else None,
                            static_inputs=inputs, seed=seed, trim_tool_outputs=trim_tool_outputs,
                            price=parse_price(price).setting() if price else None, **backend.sampling())
     path = Path(transcript) if transcript else default_transcript_path(Path(out), subject, condition, backend.spec)
     check_target(path, "the transcript")  # before a session row names it: a symlink or a device is one line
     announce(backend)
-    announce_sandbox(unsafe_sandbox)
+    announce_sandbox(unsafe_sandbox, quiet=quiet)
     if interactive:
         from tracr_agent.agent.interactive.session import start_session
 
@@ -400,7 +412,34 @@ def run(
             suspended(stop)
         finally:
             store.close()
+    if as_json:
+        raise typer.Exit(print_run_json(result, config, subject))
     raise typer.Exit(print_run_result(result, console, err_console, quiet))
+
+
+def print_run_json(result, config, subject) -> int:
+    """`run --json`: the episode as one JSON object on stdout (its record, prediction and session); the
+    exit code `run` returns."""
+    from tracr_agent.agent.evaluation.batch import EpisodeSpec, record_from_score
+    from tracr_agent.agent.evaluation.json_output import episode_object, line
+    from tracr_agent.agent.records.transcript import Counters, Ending
+    from tracr_agent.tools.untrusted.text import markup
+
+    task = subject.truth.task_id or str(config.subject.without_transform())
+    transform = config.subject.transform
+    spec = EpisodeSpec(task, str(config.condition), config.llm, config.seed, residual=config.residual,
+                       transform=str(transform) if transform else None)
+    values = result.model_dump()
+    rec = record_from_score(spec, result.score, status=result.status,
+                            label=(result.prediction or {}).get("label"),
+                            **Counters.of(values).model_dump(), **Ending.of(values).model_dump(exclude_none=True),
+                            transcript=str(result.transcript), error=result.error,
+                            temperature=config.temperature)
+    typer.echo(line(episode_object(rec, prediction=result.prediction,
+                                   session=getattr(result, "session_id", None))))
+    if result.error:
+        err_console.print(f"[red]episode error:[/] {markup(result.error)}", highlight=False, soft_wrap=True)
+    return 1 if result.status in ("error", "interrupted") else 0
 
 
 def suspended(stop) -> None:

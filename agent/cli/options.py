@@ -15,6 +15,8 @@ from typing import Optional
 
 import typer
 
+from tracr_agent.agent.backends.llm import llm_help
+from tracr_agent.agent.investigators.names import BUILT_IN
 from tracr_agent.agent.records.limit_fields import LIMIT_FIELDS
 from tracr_agent.tools.conditions import CONDITIONS, Residual, with_tools
 from tracr_agent.tools.protocol.cap import DEFAULT_CAP_TOKENS
@@ -70,6 +72,11 @@ def _annotation(name: str):
     return Optional[kind] if default is None else kind
 
 
+LlmOpt = typer.Option(None, "--llm", help=llm_help(BUILT_IN))
+ApiKeyEnvOpt = typer.Option(None, "--api-key-env", metavar="VAR", help="The environment variable holding the LLM "
+                            "endpoint's API key (openai-compatible servers such as vLLM; any --llm provider): its "
+                            "name, never the key, is recorded. Default for openai-compatible: "
+                            "OPENAI_COMPATIBLE_API_KEY, else no key.")
 ProgramOpt = typer.Option(None, "--program", help="Your RASP program: FILE.py:FUNCTION returning (sop, vocab, max_seq_len); "
                                                  "FILE.py:FUNCTION@rotated[:SEED] or @compressed[:D] transforms it.")
 ModelDirOpt = typer.Option(None, "--model-dir", help="A converted Tracr model directory (see docs/model-dirs.md); "

@@ -1,4 +1,5 @@
-"""Transcript commands: `replay` (render or re-execute), `inspect` (list a directory), `export` (md/html).
+"""Transcript commands: `replay` (render or re-execute), `transcripts` (list a directory; `inspect` is its old
+name, kept as an alias that says so: Inspect AI's command is also `inspect`), `export` (md/html), `view`.
 
 Registered on the main typer app by `tracr_agent.agent.cli.main._register_more()`. Every import of
 the project's machinery stays inside the command that needs it: start-up time (`tracr-agent --help`
@@ -10,6 +11,7 @@ subject whose fingerprint changed) print one `error: …` line and exit non-zero
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -267,43 +269,28 @@ def rerun_events(events, problem: Optional[str], name: str, model_dir: Optional[
     return 1 if bad else 0
 
 
-# -- inspect ------------------------------------------------------------------------------------
+# -- transcripts (formerly inspect) -------------------------------------------------------------------
 
 
 def _mark(v) -> str:
     return "-" if v is None else ("yes" if v else "no")
 
 
-# Cells are plain text (their widths are measured); colour comes from the cell's value.
+# Cells are plain text; colour comes from the cell's value.
 _STYLES = {"yes": "green", "no": "red", "prediction": "green", "no_prediction": "yellow"}
+RENAMED = ("`tracr-agent inspect` is now `tracr-agent transcripts` (Inspect AI's command is also called "
+           "inspect); this old name still works for now")
 
 
-def _fit_widths(cols, cells, total: int, free: dict[str, int]) -> list[int]:
-    """Column widths that fit `total` (one space between columns): the short columns keep their
-    natural width; the free-text ones (name -> floor) give way, the widest first, down to their floor."""
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
-    excess = sum(widths) + len(cols) - 1 - total
-    while excess > 0:
-        shrinkable = [i for i, c in enumerate(cols) if c in free and widths[i] > free[c]]
-        if not shrinkable:
-            break  # narrower than the floors allow: rich crops the right edge
-        widths[max(shrinkable, key=lambda i: widths[i])] -= 1
-        excess -= 1
-    return widths
-
-
-def inspect_cmd(
+def transcripts_cmd(
     directory: str = typer.Argument(..., metavar="DIR", help="A directory holding transcripts (searched recursively)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output: a JSON list of objects."),
 ):
     """List the transcripts under DIR: subject, condition, LLM, tool calls, tokens, prediction, score."""
-    from rich.table import Table
-    from rich.text import Text
-
     from tracr_agent.agent.cli.main import console, err_console, fail
     from tracr_agent.agent.episode.reading import summarize_transcript
+    from tracr_agent.agent.render.tables import print_table
     from tracr_agent.agent.records.transcript import TranscriptError
-    from tracr_agent.tools.untrusted.text import shown
 
     root = Path(directory)
     if not root.is_dir():
@@ -322,48 +309,57 @@ def inspect_cmd(
         if skipped:
             err_console.print(note, style="dim", markup=False)
         return
-    from rich import box
-
-    table = Table(title=Text(shown(f"transcripts under {root}")), caption=note, box=box.SIMPLE_HEAD, pad_edge=False,
-                  padding=(0, 0), show_edge=False)
     names = [Path(r["file"]).name for r in rows]
     unique = len(set(names)) == len(names)  # the bare file name when unambiguous; the full path is in --json
-    cells = []
-    for r, name in zip(rows, names):
-        # every cell comes from a transcript: shown as text (tools/untrusted/text.py), never markup
-        cells.append([shown(x, one_line=True) for x in (
-            name if unique else r["file"], r["subject"] or "-", r["condition"], r["llm"], r["actor"],
-            str(r["tool_calls"]), str(r["tokens"]), r["prediction"] or "-", _mark(r["label_correct"]),
-            _mark(r["functional_correct"]), f"{r['duration_s']:.1f}", r["status"])])
-    cols = ("file", "task", "condition", "LLM", "actor", "calls", "tokens", "prediction", "label", "impl", "secs",
-            "status")
-    widths = _fit_widths(cols, cells, console.width, free={"file": 12, "task": 4, "condition": 4, "LLM": 4,
-                                                           "prediction": 4, "status": 10})
-    # One line per transcript at any width: long cells end in "…" instead of wrapping.
-    for col, w in zip(cols, widths):
-        table.add_column(col, justify="right" if col in ("calls", "tokens", "secs") else "left", no_wrap=True,
-                         overflow="ellipsis", max_width=w)
-    for row in cells:
-        table.add_row(*map(Text, row[:8]), *(Text(c, style=_STYLES.get(c, "")) for c in row[8:10]), Text(row[10]),
-                      Text(row[11], style=_STYLES.get(row[11], "red")))
-    console.print(table)
+    actors = len({r["actor"] for r in rows}) > 1  # a column only when it varies
+    cols = ["file", "task", "condition", "LLM"] + (["actor"] if actors else []) + [
+        "calls", "tokens", "prediction", "label", "impl", "secs", "status"]
+    cells = [[name if unique else r["file"], r["subject"] or "-", r["condition"], r["llm"]]
+             + ([r["actor"]] if actors else [])
+             + [str(r["tool_calls"]), str(r["tokens"]), r["prediction"] or "-", _mark(r["label_correct"]),
+                _mark(r["functional_correct"]), f"{r['duration_s']:.1f}", r["status"]] for r, name in zip(rows, names)]
+    print_table(console, f"transcripts under {root}", cols, cells, caption=note,
+                right=frozenset({"calls", "tokens", "secs"}),
+                style=lambda col, v: _STYLES.get(v, "") if col in ("label", "impl") else
+                _STYLES.get(v, "red") if col == "status" else "")
+
+
+def inspect_alias(
+    directory: str = typer.Argument(..., metavar="DIR", help="A directory holding transcripts (searched recursively)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output: a JSON list of objects."),
+):
+    """The old name of `transcripts` (renamed: Inspect AI's command is also `inspect`)."""
+    from tracr_agent.agent.cli.main import err_console
+
+    err_console.print(f"note: {RENAMED}", style="yellow", highlight=False, markup=False, soft_wrap=True)
+    transcripts_cmd(directory, as_json)
 
 
 # -- export -------------------------------------------------------------------------------------
 
 
-def write_document(dest: Path, doc: str, source: Path) -> None:
-    """Writes `doc` to `dest` (creating its folder) through a temporary file and a rename; never over
-    the source itself, an existing .jsonl file (a transcript or a results.jsonl: the records a document
-    is made from), a symlink or anything but a regular file (tools/untrusted/files.py); one line on failure."""
+def check_destination(dest: Path, source: Path) -> None:
+    """Refuses (one line) to write a document over its source itself, over an existing .jsonl file (a
+    transcript or a results.jsonl: the records a document is made from), or over a symlink or anything but
+    a regular file (tools/untrusted/files.py `check_target`)."""
     from tracr_agent.agent.cli.main import fail
-    from tracr_agent.tools.untrusted.files import write_atomic
+    from tracr_agent.tools.untrusted.files import check_target
 
     if dest.resolve() == source.resolve():
         fail(f"refusing to overwrite {source} itself: give --out a new .html or .md path")
     if dest.suffix == ".jsonl" and dest.exists():
         fail(f"refusing to overwrite {dest}: it holds records (a transcript or results.jsonl); "
              "give --out a new .html or .md path")
+    check_target(dest, "the document")
+
+
+def write_document(dest: Path, doc: str, source: Path) -> None:
+    """Writes `doc` to `dest` (creating its folder) through a temporary file and a rename, after
+    `check_destination`; never over a symlink or anything but a regular file (tools/untrusted/files.py);
+    one line on failure."""
+    from tracr_agent.tools.untrusted.files import write_atomic
+
+    check_destination(dest, source)
     write_atomic(dest, doc)
 
 
@@ -425,7 +421,8 @@ def view_cmd(
     src = Path(path)
     batch = load(src)
     dest = Path(out) if out else default_view_path(src)
-    write_document(dest, viewer_page(batch), src)
+    check_destination(dest, src)
+    write_document(dest, viewer_page(batch, dest, workers=os.cpu_count() or 1), src)
     for note in batch.notes:
         err_console.print(f"warning: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {dest} ({len(batch.episodes)} episode(s))", highlight=False, markup=False, soft_wrap=True)
@@ -444,6 +441,7 @@ def register(app: typer.Typer) -> None:
     from tracr_agent.agent.cli.main import user_errors
 
     app.command("replay")(user_errors(replay_cmd))
-    app.command("inspect")(user_errors(inspect_cmd))
+    app.command("transcripts")(user_errors(transcripts_cmd))
+    app.command("inspect", hidden=True)(user_errors(inspect_alias))
     app.command("export")(user_errors(export_cmd))
     app.command("view")(user_errors(view_cmd))

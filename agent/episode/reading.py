@@ -1,5 +1,5 @@
 """Reading transcripts for people: load one (refusing files that are not transcripts) and summarize it
-in one record (subject, condition, LLM, calls, tokens, prediction, score, status) for `inspect` and `view`."""
+in one record (subject, condition, LLM, calls, tokens, prediction, score, status) for `transcripts` and `view`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def load_events(path: Path, strict: bool = False):
     as not being a transcript (rather than reported as a corrupt line 1)."""
     path = Path(path)
     if path.is_dir():
-        raise TranscriptError(f"{path} is a directory, not a transcript file (`tracr-agent inspect DIR` lists one)")
+        raise TranscriptError(f"{path} is a directory, not a transcript file (`tracr-agent transcripts DIR` lists one)")
     events, problem = read_transcript(path, strict=False)
     if not events:
         why = " (its first line is not a valid header event)" if problem else " (the file is empty)"

@@ -15,15 +15,15 @@ import asyncio
 import datetime as _dt
 import hashlib
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from pydantic import BaseModel, model_validator
-
+from tracr_agent.agent.backends.llm import check_reachable
 from tracr_agent.agent.episode.drive import run_episode
+from tracr_agent.agent.evaluation.results import (ResultRecord, append_result, read_results, score_fields,
+                                                  stated_confidence)
 from tracr_agent.agent.episode.lifecycle import version
 from tracr_agent.agent.investigators.registry import backend_for, deterministic, make_backend
 from tracr_agent.agent.records.config import EpisodeConfig, EpisodeSettings
@@ -32,7 +32,7 @@ from tracr_agent.tools.sandbox.runner import running_unsafe
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.untrusted import jsonio
-from tracr_agent.tools.untrusted.files import check_target, open_regular, write_atomic
+from tracr_agent.tools.untrusted.files import check_target, write_atomic
 from tracr_agent.tools.subjects.generate.ids import is_generated
 from tracr_agent.tools.subjects.generate.lookup import task_features
 from tracr_agent.tools.subjects.spec import NO_TRANSFORM, SubjectSpec, SuiteMember, member_spec, parse_suite
@@ -48,64 +48,6 @@ PRESETS = {
 }
 """Named designs for `eval --preset`: tasks, conditions, trials, and episode settings. `seed` is the prior
 study's (its static conditions get the study's own inputs: agent/investigators/static.py)."""
-
-
-class _RecordHead(BaseModel):
-    key: str
-    task: str
-    suite: Optional[str] = None
-    """For a subject from `--tasks dir:PATH`: PATH's folder name (the task is the model's folder)."""
-    condition: str
-    residual: Residual = Residual.LABELLED
-    """`labelled` or `raw` (`--residual`); results from before the field read as labelled."""
-    transform: Optional[str] = None
-    """The subject's transform (`rotated`, `compressed:12`; `eval --transforms`, or an `ID@…` task); None:
-    untransformed."""
-    llm: str
-    trial: int
-    status: str
-    label: Optional[str] = None
-    label_correct: Optional[bool] = None
-    functional_correct: Optional[bool] = None
-    agreement: Optional[float] = None
-    family_correct: Optional[bool] = None
-    explained: Optional[bool] = None
-    """Functionally correct and not tabulated (agent/scoring/explanation.py)."""
-    confidence: Optional[float] = None
-    """The confidence the prediction stated (for the report's calibration table)."""
-
-
-    @model_validator(mode="after")
-    def _transform_in_its_column(self):
-        # `--tasks reverse@rotated` once named the task with its transform: the transform has its own column
-        if self.transform is None and not self.suite and "@" in self.task:
-            self.task, _, self.transform = self.task.rpartition("@")
-        return self
-
-
-class ResultRecord(Counters, Ending, _RecordHead):
-    """One line of results.jsonl: the episode's key and summary columns, its counters
-    (transcript.Counters), how it ended (transcript.Ending: forced, the limit reached, the model
-    snapshot), and the typed score (older files' score objects read into it)."""
-
-    transcript: str = ""
-    error: str = ""
-    score: Optional[Score] = None
-    unscorable: Optional[str] = None
-    """Why `rescore`/`report` could not score the episode from its own transcript (missing, torn
-    before its prediction, outside the evaluation directory, …): such a record is never correct."""
-    unsafe_sandbox: Optional[bool] = None
-    """True when the submitted code was scored without OS-level isolation (--unsafe-sandbox)."""
-    features: Optional[dict] = None
-    """For a generated task: its features (operations by kind, layers, heads, numerical, difficulty)."""
-    temperature: Optional[float] = None
-    """The sampling temperature sent (None: the provider's default)."""
-    prompt_sha: Optional[str] = None
-    """A hash of the first request's messages and the sampling settings: trials that share it were
-    asked the same thing the same way."""
-    replicable: Optional[bool] = None
-    """Whether the investigator answers the same prompt the same way (a built-in or replayed one, or an
-    LLM at temperature 0): such trials with one prompt_sha are replicas (the report warns)."""
 
 
 def _safe(text: str) -> str:
@@ -151,75 +93,11 @@ class EpisodeSpec:
         return f"{task}__{self.condition.replace('+', '_')}{mode}__{_safe(self.llm)[:60]}__t{self.trial}.jsonl"
 
 
-def score_fields(score: Optional[Score]) -> dict:
-    """The summary columns of a results line, from its score (all None when there is none)."""
-    lab = score.label if score else None
-    fn = score.functional if score else None
-    return {"label_correct": lab.correct if lab else None, "functional_correct": fn.correct if fn else None,
-            "agreement": fn.agreement if fn else None, "family_correct": lab.family_correct if lab else None,
-            "explained": score.explained if score else None}
-
-
-def stated_confidence(prediction: Optional[dict]) -> Optional[float]:
-    """The prediction's stated confidence as a number in [0, 1], or None when it states none."""
-    try:
-        c = float((prediction or {}).get("confidence"))
-    except (TypeError, ValueError):
-        return None
-    return c if 0.0 <= c <= 1.0 else None
-
-
 def record_from_score(spec: EpisodeSpec, score: Optional[Score], **fields) -> ResultRecord:
     return ResultRecord(key=spec.key, task=spec.task, suite=spec.suite, condition=spec.condition,
                         residual=spec.residual, transform=spec.transform, llm=spec.llm, trial=spec.trial,
                         score=score, features=None if spec.suite else task_features(spec.task),
                         **score_fields(score), **fields)
-
-
-def results_lines(path: Path):
-    """(line number, text) of each non-blank line of a results file; bytes that are not UTF-8
-    (a cut copy, a stray editor) become U+FFFD, so such a line reads as corrupt, not as a crash."""
-    for lineno, line in enumerate(Path(path).read_bytes().decode("utf-8", errors="replace").splitlines(), 1):
-        if line.strip():
-            yield lineno, line
-
-
-def corrupt_line(path: Path, lineno: int, e: ValueError) -> UserError:
-    """The one line a reader that must see every record (report, rescore, view) stops with: a line
-    that is not JSON (torn, cut, not UTF-8), or JSON that is not a results record."""
-    from pydantic import ValidationError
-
-    err = e.errors()[0] if isinstance(e, ValidationError) else None
-    if err is None or err["type"] == "json_invalid":
-        why = err["msg"] if err else getattr(e, "msg", str(e))
-        return UserError(f"{path}:{lineno}: corrupt results line ({why}); move it aside "
-                         "(or run `tracr-agent eval … --resume`, which sets a torn last line aside)")
-    return UserError(f"{path}:{lineno}: not a results record: {'.'.join(map(str, err['loc']))}: {err['msg']}")
-
-
-def read_results(out: Path, strict: bool = False) -> list[ResultRecord]:
-    """The records of OUT/results.jsonl. Lenient (eval --resume): an unreadable line, a torn last
-    line from a crash, is an episode not done. `strict` (report, rescore): the first unreadable
-    line is a UserError naming it, so nothing is summarised or rewritten without it."""
-    path = Path(out) / "results.jsonl"
-    if not path.is_file():
-        return []
-    records = []
-    for lineno, line in results_lines(path):
-        try:
-            records.append(ResultRecord.model_validate_json(line))
-        except ValueError as e:
-            if strict:
-                raise corrupt_line(path, lineno, e) from None
-    return records
-
-
-def append_result(out: Path, record: ResultRecord, lock: threading.Lock) -> None:
-    data = record.model_dump_json() + "\n"
-    with lock, open_regular(Path(out) / "results.jsonl", "a", "the results") as fh:  # never through a symlink
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def set_aside_torn_tail(out: Path) -> Optional[Path]:
@@ -280,21 +158,6 @@ def prepare_out_dir(out: Path, resume: bool) -> Optional[Path]:
     return set_aside_torn_tail(out) if resume else None
 
 
-def check_llm_reachable(spec: str) -> None:
-    """An unreachable OpenAI-compatible endpoint is an error before any episode starts."""
-    kind, _, rest = spec.partition(":")
-    if kind != "openai-compatible":
-        return
-    import urllib.error
-    import urllib.request
-
-    url = rest.partition("@")[2].rstrip("/") + "/models"
-    try:
-        urllib.request.urlopen(url, timeout=5).read()
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise UserError(f"LLM endpoint {url} is unreachable ({getattr(e, 'reason', e)}); start the server or fix --llm") from None
-
-
 def plan(members: list[SuiteMember], conditions: list[str], llms: list[str], trials: int,
          residuals: tuple[str, ...] = (Residual.LABELLED,),
          transforms: tuple[Optional[str], ...] = (None,)) -> list[EpisodeSpec]:
@@ -323,7 +186,7 @@ def parse_transforms(values: list[str]) -> tuple[Optional[str], ...]:
 def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: Optional[str],
              residuals: tuple[str, ...] = (Residual.LABELLED,),
              transforms: tuple[Optional[str], ...] = (None,),
-             temperature: Optional[float] = None) -> list[SuiteMember]:
+             temperature: Optional[float] = None, api_key_env: Optional[str] = None) -> list[SuiteMember]:
     """Resolves every `--tasks` entry (tools/subjects/spec.py `parse_suite`: ids, aliases, generated ids,
     `gen:S:D:N` and `dir:PATH` suites, `all`) and checks conditions, residual modes, transforms and LLMs,
     all before any episode starts. Every compression is trained (or read from the cache) here: one that
@@ -354,8 +217,8 @@ def validate(tasks: list[str], conditions: list[str], llms: list[str], compat: O
     if bad:
         raise UserError(f"unknown condition(s) {', '.join(bad)}; choose from: {', '.join(CONDITIONS)}")
     for spec in llms:
-        make_backend(spec, compat, temperature=temperature)
-        check_llm_reachable(spec)
+        make_backend(spec, compat, temperature=temperature, api_key_env=api_key_env)
+        check_reachable(spec, api_key_env)
     return members
 
 
@@ -365,9 +228,11 @@ class BatchRunner:
 
     def __init__(self, out: Path, settings: EpisodeSettings, *, judge=None,
                  on_event: Optional[Callable[[str, EpisodeSpec, Optional[ResultRecord]], None]] = None,
-                 executor=None):
+                 executor=None, llm_names: Optional[dict[str, str]] = None):
         self.out = Path(out)
         self.settings = settings
+        self.llm_names = llm_names or {}
+        """Spec -> the name each record shows it by (`eval --llm-name`)."""
         self.executor = executor
         """Where the episodes run (agent/evaluation/executors.py); None: threads in this process."""
         self.judge = judge
@@ -403,11 +268,12 @@ class BatchRunner:
                                     label=(res.prediction or {}).get("label"),
                                     confidence=stated_confidence(res.prediction),
                                     **Counters.of(res.model_dump()).model_dump(), transcript=rel, error=res.error,
-                                    unsafe_sandbox=running_unsafe() or None,
+                                    unsafe_sandbox=running_unsafe() or None, llm_name=self.llm_names.get(spec.llm),
                                     **Ending.of(res.model_dump()).model_dump(exclude_none=True),
                                     **replica_fields(read_transcript(path, strict=False)[0]))
         except Exception as e:  # recorded, and the batch goes on
-            rec = record_from_score(spec, None, status="error", transcript=rel, error=f"{type(e).__name__}: {e}")
+            rec = record_from_score(spec, None, status="error", transcript=rel, error=f"{type(e).__name__}: {e}",
+                                    llm_name=self.llm_names.get(spec.llm))
         append_result(self.out, rec, self._append_lock)
         return rec
 

@@ -208,7 +208,8 @@ def receive_episode(runner, spec, ref):
     """The worker's record and transcript written here; a task that failed for good is an error record."""
     import ray
 
-    from tracr_agent.agent.evaluation.batch import ResultRecord, append_result, record_from_score
+    from tracr_agent.agent.evaluation.batch import record_from_score
+    from tracr_agent.agent.evaluation.results import ResultRecord, append_result
 
     rel = f"transcripts/{spec.filename()}"
     try:

@@ -1,5 +1,8 @@
 """The report's plots (PNG, matplotlib): sized to stay readable from 3 rows to 100+.
 
+- accuracy_by_condition.png: functional accuracy over all tasks per condition (in the study's order:
+  static, static+io, blackbox, whitebox, full) × LLM, a bar each with its 95% Wilson interval — the
+  chart the report shows right after its headline;
 - accuracy.png: a task × (condition · LLM) heatmap of functional accuracy, k/n written in each cell
   (while the cells are big enough to hold it);
 - accuracy_intervals.png: small multiples, one panel per condition · LLM, of a dot plot of the tasks
@@ -14,7 +17,7 @@ from __future__ import annotations
 import io
 from typing import Callable, Optional
 
-from tracr_agent.agent.evaluation.stats import wilson
+from tracr_agent.agent.evaluation.stats import condition_order, wilson
 
 ROW_INCH = 0.22
 """Height per task row: 100 tasks make a 22-inch figure, labels at 7 pt stay legible."""
@@ -36,7 +39,7 @@ def _per_task(rows) -> list:
 
 
 def _columns(rows) -> list[tuple[str, str]]:
-    return sorted({(r.condition, r.llm) for r in rows})
+    return sorted({(r.condition, r.llm) for r in rows}, key=lambda c: (condition_order(c[0]), c[1]))
 
 
 def _col_label(col: tuple[str, str], several_llms: bool) -> str:
@@ -58,6 +61,49 @@ def _layout(rows) -> Optional[tuple[list, list, list[str], bool]]:
         return None
     cols = _columns(rows)
     return rows, cols, _task_order(rows), len({l for _, l in cols}) > 1
+
+
+def accuracy_by_condition(rows) -> Optional[bytes]:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = _per_task(rows)
+    if not rows:
+        return None
+    conds = sorted({r.condition for r in rows}, key=condition_order)
+    llms = sorted({r.llm for r in rows})
+    totals: dict[tuple, list[int]] = {}
+    for r in rows:
+        k_n = totals.setdefault((r.condition, r.llm), [0, 0])
+        k_n[0] += r.func_k
+        k_n[1] += r.n
+    width = 0.8 / len(llms)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(conds) * max(1, len(llms)) ** 0.5 + 2.5), 4.2))
+    for i, llm in enumerate(llms):
+        xs, accs, errs, labels = [], [], [[], []], []
+        for j, c in enumerate(conds):
+            if (c, llm) not in totals:
+                continue
+            k, n = totals[(c, llm)]
+            lo, hi = wilson(k, n)
+            xs.append(j - 0.4 + width * (i + 0.5))
+            accs.append(k / n)
+            errs[0].append(k / n - lo)
+            errs[1].append(hi - k / n)
+            labels.append(f"{k}/{n}")
+        bars = ax.bar(xs, accs, width * 0.92, yerr=np.array(errs), capsize=3, label=llm[:40],
+                      error_kw={"elinewidth": 1, "ecolor": "#333333"})
+        for bar, text in zip(bars, labels):
+            ax.text(bar.get_x() + bar.get_width() / 2, 0.02, text, ha="center", va="bottom", fontsize=7,
+                    rotation=90 if len(llms) > 3 else 0)
+    ax.set_xticks(range(len(conds)), conds, fontsize=9)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("functional accuracy")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title("Functional accuracy by condition × LLM (all tasks; bars: 95% Wilson interval)", fontsize=10)
+    if len(llms) > 1:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(fig)
 
 
 def accuracy_heatmap(rows) -> Optional[bytes]:
@@ -139,6 +185,7 @@ def accuracy_vs_tokens(rows) -> Optional[bytes]:
 SKIP_REASONS = {"accuracy_vs_tokens.png": "no row spent LLM tokens (e.g. the baseline only)"}
 
 PLOTS: tuple[tuple[str, Callable], ...] = (
+    ("accuracy_by_condition.png", accuracy_by_condition),
     ("accuracy.png", accuracy_heatmap),
     ("accuracy_intervals.png", accuracy_intervals),
     ("accuracy_vs_tokens.png", accuracy_vs_tokens),

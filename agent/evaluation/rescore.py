@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from tracr_agent.agent.evaluation.batch import ResultRecord, read_results, score_fields, stated_confidence
+from tracr_agent.agent.evaluation.results import ResultRecord, read_results, score_fields, stated_confidence
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.scoring.judge import make_judge
 from tracr_agent.agent.scoring.score import score_prediction

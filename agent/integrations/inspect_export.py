@@ -137,7 +137,7 @@ def export_inspect(path: Path, dest: Optional[Path] = None) -> list[Path]:
         write_log([episode_sample(events, h.subject.task_id or h.subject.fingerprint[:12], h.seed + 1)],
                   h.llm, h.created, out)
         return [out]
-    from tracr_agent.agent.evaluation.batch import read_results
+    from tracr_agent.agent.evaluation.results import read_results
 
     if not (path / "results.jsonl").is_file():
         raise UserError(f"{path} is neither a transcript nor an evaluation directory (no results.jsonl)")

@@ -27,9 +27,18 @@ from tracr_agent.tools.untrusted.text import markup
 from tracr_agent.agent.render.terminal import SafeConsole
 
 
+def status_line(kind: str, sid: str, config, path, events: list) -> str:
+    """What `resume` prints first, before anything loads: which episode goes on, and its counters so far."""
+    what = {"run": "run", "lab": "lab"}.get(kind, "session")
+    who = "" if kind == "lab" else f" · {markup(config.llm)}"
+    return (f"resuming {what} [bold]{markup(sid)}[/] · {markup(config.condition)}{who} · transcript {markup(path)} "
+            f"({len(events)} events so far) " + LiveView().continue_from(events).counters())
+
+
 def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console] = None, plain: bool = False,
-                   err_console: Optional[Console] = None) -> int:
-    """Continues the session from its last checkpoint, appending to the same transcript; returns the exit code."""
+                   err_console: Optional[Console] = None, on_start=None) -> int:
+    """Continues the session from its last checkpoint, appending to the same transcript; returns the exit code.
+    Its status line comes first, then `on_start()` (the sandbox's line), then the subject loads."""
     console = console or SafeConsole()
     err_console = err_console or SafeConsole(stderr=True)
     db = sessions_db()
@@ -58,6 +67,9 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
         raise UserError(f"session {sid} is finished (transcript: {meta['transcript']})")
     config = row_config(meta)
     kind = meta.get("kind", "interactive")
+    console.print(status_line(kind, sid, config, path, events), highlight=False, soft_wrap=True)
+    if on_start is not None:
+        on_start()
     backend = None if kind == "lab" else backend_for(config)
     subject = config.subject.load()
     if subject.fingerprint != meta["fingerprint"]:
@@ -66,8 +78,6 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
     store = SessionStore(db)
     try:
         if kind == "lab":
-            console.print(f"resuming lab [bold]{sid}[/] · {markup(config.condition)} · transcript {markup(path)} "
-                          f"({len(events)} events so far)", highlight=False, soft_wrap=True)
             driver = LabDriver(subject, config, console=console, plain=plain)
             episode = Episode(subject, config, transcript_path=path, session_id=sid, actor="human")
             return driver.run(episode, store, resumed=events)
@@ -76,8 +86,6 @@ def resume_session(sid: str, *, verbose: bool = False, console: Optional[Console
         driver = SessionDriver(backend, console, meta, verbose, plain)
         episode = Episode(subject, config, transcript_path=path, session_id=sid, listeners=[driver.show],
                           closed_world=backend.closed_world)
-        console.print(f"resuming session [bold]{sid}[/] · {markup(config.condition)} · {markup(config.llm)} · "
-                      f"transcript {markup(path)} ({len(events)} events so far)", highlight=False, soft_wrap=True)
         last_turn = next((e for e in reversed(events) if isinstance(e, tr.LLMResponse)), None)
         if last_turn is not None:  # where it stopped: the agent's last turn
             driver.show(last_turn)
@@ -92,8 +100,6 @@ def _resume_run(store, sid: str, meta: dict, config, events: list, subject, back
     """`resume` of a plain `run`: the live view (unless the run was --quiet), then what `run` prints."""
     quiet = bool(meta.get("quiet"))
     view = None if quiet else LiveView(console, verbose=verbose, plain=plain).continue_from(events)
-    console.print(f"resuming run [bold]{sid}[/] · {markup(config.condition)} · {markup(config.llm)} · transcript {markup(meta['transcript'])} "
-                  f"({len(events)} events so far)", highlight=False, soft_wrap=True)
     episode = Episode(subject, config, transcript_path=Path(meta["transcript"]), session_id=sid,
                       listeners=[view] if view else [], closed_world=backend.closed_world)
     try:

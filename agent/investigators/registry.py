@@ -5,9 +5,11 @@
                                  functions (a lookup, not an investigation; marked closed-world)
 - `decompiler`                   the built-in decompiler: reconstructs the program from the internals (no LLM)
 - `replay:TRANSCRIPT`            the LLM responses recorded in a transcript, in order
-- `openai:MODEL`, `openai-compatible:MODEL@URL`, `PROVIDER:MODEL[@URL]`: an LLM (agent/backends/llm.py)
+- `openai:MODEL`, `openai-compatible:MODEL@URL`, `PROVIDER:MODEL[@URL]` (ours, or any LangChain
+  `init_chat_model` provider): an LLM (agent/backends/llm.py)
 
-Every command that takes `--llm` (run, eval, `--judge-llm`, resume) goes through `make_backend`.
+Every command that takes `--llm` (run, eval, `--judge-llm`, resume) goes through `make_backend`; the
+built-in investigators' names live in names.py (read by `--help` without loading any of them).
 """
 
 from __future__ import annotations
@@ -17,29 +19,22 @@ from typing import Optional
 
 from langchain_core.messages import AIMessage
 
-from tracr_agent.agent.backends.llm import PROVIDERS, Backend, check_compat, default_spec, llm_backend
+from tracr_agent.agent.backends.llm import PROVIDER_FORMS, Backend, check_compat, default_spec, llm_backend
 from tracr_agent.agent.backends.pricing import Price
 from tracr_agent.agent.backends.replay import ReplayChatModel
+from tracr_agent.agent.investigators.names import BUILT_IN, CLOSED_WORLD
 from tracr_agent.agent.records.config import EpisodeSettings
 from tracr_agent.agent.records.transcript import LLMResponse, read_transcript
 from tracr_agent.tools.errors import UserError
 from tracr_agent.tools.untrusted.text import check_name
 
-BUILT_IN = {"baseline": "openworld.investigator:OpenWorldInvestigator",
-            "baseline-closed": "baseline:BaselineInvestigator",
-            "decompiler": "decompiler.investigator:DecompilerInvestigator"}
-"""The investigators that need no LLM, by spec: module (under agent/investigators/) and class. Imported
-only when named, so an episode loads no other investigator's code (the open-world baseline never
-loads the closed-world one's zoo knowledge: tests/integration/test_openworld.py checks a whole episode)."""
-CLOSED_WORLD = frozenset({"baseline-closed"})
-"""Specs of investigators that know the zoo's answers: transcripts and reports mark them."""
-
 
 def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, timeout: float = 120.0,
-                 max_retries: int = 3, temperature: Optional[float] = None, price: Optional[Price] = None) -> Backend:
+                 max_retries: int = 3, temperature: Optional[float] = None, price: Optional[Price] = None,
+                 api_key_env: Optional[str] = None) -> Backend:
     """The investigator a spec names; without one, the environment's default (said in `announce`).
-    `temperature` (None: the provider's default) and `price` (`--price`, overriding the price table)
-    apply to LLMs only. An unknown or incomplete spec is one UserError line."""
+    `temperature` (None: the provider's default), `price` (`--price`, overriding the price table) and
+    `api_key_env` (`--api-key-env`) apply to LLMs only. An unknown or incomplete spec is one UserError line."""
     announce = ""
     if not spec:
         spec, announce = default_spec()
@@ -56,10 +51,10 @@ def make_backend(spec: Optional[str] = None, compat: Optional[str] = None, *, ti
             raise UserError("replay needs a transcript: --llm replay:PATH")
         return Backend(spec, ReplayChatModel(responses=recorded_responses(rest)), announce=announce,
                        deterministic=deterministic(spec))
-    backend = llm_backend(spec, compat, announce, timeout, max_retries, temperature, price)
+    backend = llm_backend(spec, compat, announce, timeout, max_retries, temperature, price, api_key_env)
     if backend is None:
         raise UserError(f"unknown --llm {spec!r}: use {', '.join(BUILT_IN)}, openai:MODEL, "
-                        f"openai-compatible:MODEL@URL, {', '.join(f'{k}:MODEL' for k in PROVIDERS)} or replay:TRANSCRIPT")
+                        f"openai-compatible:MODEL@URL, {PROVIDER_FORMS} (any LangChain provider) or replay:TRANSCRIPT")
     return backend
 
 
@@ -70,10 +65,10 @@ def deterministic(spec: str) -> bool:
 
 
 def backend_for(settings: EpisodeSettings, spec: Optional[str] = None) -> Backend:
-    """The backend an episode's settings name (`spec` overrides their `llm`), with their temperature and
-    `--price`: how `eval` builds each episode's and `resume` rebuilds a session's."""
+    """The backend an episode's settings name (`spec` overrides their `llm`), with their temperature,
+    `--price` and `--api-key-env`: how `eval` builds each episode's and `resume` rebuilds a session's."""
     return make_backend(spec or settings.llm, settings.compat, temperature=settings.temperature,
-                        price=Price(*settings.price) if settings.price else None)
+                        price=Price(*settings.price) if settings.price else None, api_key_env=settings.api_key_env)
 
 
 def recorded_responses(path: str) -> list[AIMessage]:

@@ -35,6 +35,8 @@ class EpisodeSettings(BaseModel):
     """The investigator's spec (`--llm`), as given (a replay file's path made absolute)."""
     compat: Optional[str] = None
     """The LLM server's quirks mode (`--compat`)."""
+    api_key_env: Optional[str] = None
+    """The environment variable holding the LLM endpoint's key (`--api-key-env`): its name, never the key."""
     limits: Optional[Limits] = Field(default_factory=Limits)
     """The budget; None for an episode that runs without one (the lab)."""
     cap_tokens: int = DEFAULT_CAP_TOKENS

@@ -28,14 +28,15 @@ from tracr_agent.tools.untrusted.files import open_regular, write_error
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
-SCHEMA_MINOR = 4
+SCHEMA_MINOR = 5
 """Additive revision within SCHEMA_VERSION, stamped on every header written (docs/transcript-format.md):
 0 = the first release; 1 = `tool_result.origin`; 2 = the header holds the whole EpisodeConfig
 (`subject.spec`, `compat`, `static_hooks`, `static_inputs`); 3 = `subject.transform`, the transform's
 record (tools/subjects/transforms/record.py); 4 = sampling and budget settings in the
 header (`temperature`, `reasoning_effort`, `max_output_tokens`, `price`, `trim_tool_outputs`,
 `static_style`, `limits.max_context_tokens`), cached tokens and the reported `model` on llm_response
-(whose `cost` is null when unknown), and `forced`, `limit`, `model`, `cost_unknown` on end."""
+(whose `cost` is null when unknown), and `forced`, `limit`, `model`, `cost_unknown` on end;
+5 = `api_key_env` in the header."""
 
 
 class _Event(BaseModel):

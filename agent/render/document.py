@@ -17,7 +17,7 @@ from typing import Optional
 
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.live import score_parts
-from tracr_agent.tools.subjects.tasks import get_task
+from tracr_agent.agent.render.readings import prompt_parts
 from tracr_agent.tools.untrusted.text import html_text, shown, shown_data
 
 
@@ -33,6 +33,30 @@ def args_json(args) -> str:
         return args
     line = json.dumps(args, ensure_ascii=False)
     return line if len(line) <= 100 else json.dumps(args, indent=1, ensure_ascii=False)
+
+
+def outcome(status: Optional[str], functional_correct: Optional[bool], label_correct: Optional[bool]) -> str:
+    """An episode's outcome in one word: correct (the implementation matched the model on its whole domain,
+    or, with no implementation score, the label), wrong, or no prediction."""
+    if status != "prediction":
+        return "no prediction"
+    ok = functional_correct if functional_correct is not None else label_correct
+    return "correct" if ok else "wrong"
+
+
+def verdict_of(events, truth: Optional[dict]) -> dict:
+    """What the top of an episode says: its outcome, the score in words, and the predicted label beside
+    the true one (zoo tasks) — read from the whole transcript."""
+    end = next((e for e in events if isinstance(e, tr.EndEvent)), None)
+    pred = next((e for e in events if isinstance(e, tr.PredictionEvent)), None)
+    scored = next((e for e in events if isinstance(e, tr.ScoreEvent)), None)
+    score = scored.score if scored else None
+    lab, fn = (score.label, score.functional) if score else (None, None)
+    status = end.status if end else ("prediction" if pred else "incomplete")
+    word = outcome(status if pred or end else None, fn.correct if fn else None, lab.correct if lab else None)
+    return {"outcome": word if end or pred else "incomplete", "score": score_parts(score, markup=False) if score else [],
+            "predicted": pred.label if pred else None, "truth": truth["label"] if truth else None,
+            "forced": bool(pred and pred.forced)}
 
 
 def disagreements(score) -> list[str]:
@@ -55,6 +79,8 @@ def truth_of(header) -> Optional[dict]:
     task_id = header.subject.task_id
     if header.subject.kind != "task" or not task_id:
         return None
+    # Imported here: `view` of a batch whose episodes are already drawn never loads the zoo.
+    from tracr_agent.tools.subjects.tasks import get_task
 
     try:
         task = get_task(task_id)
@@ -90,16 +116,23 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
     else:
         facts.append(("status", "incomplete (no end event)"))
     title = f"tracr-agent episode: {h.subject.name} · {h.condition} · {h.llm}"
-    blocks: list[tuple] = [("title", title), ("facts", facts)]
+    truth = truth_of(h)
+    blocks: list[tuple] = [("title", title), ("verdict", verdict_of(events, truth)), ("facts", facts)]
     if problem:
         blocks.append(("warning", f"The transcript is damaged: {problem}. Only the events before it are shown."))
     first_request = True
+    args: dict = {}  # call id -> the call's arguments, which say how to read its result (e.g. format json)
     for ev in events[1:]:
         if isinstance(ev, tr.LLMRequest):
             if first_request:
                 first_request = False
                 for m in ev.messages:
-                    blocks.append(("details", f"{m.get('role', '?')} prompt", str(m.get("content", ""))))
+                    content = str(m.get("content", ""))
+                    dump = prompt_parts(content) if m.get("role") == "user" else []
+                    if dump:  # a static condition's dump: the only evidence there, drawn
+                        blocks.append(("dump", "the dump in the prompt", content, dump))
+                    else:
+                        blocks.append(("details", f"{m.get('role', '?')} prompt", content))
             else:
                 for m in ev.messages:
                     if m.get("role") == "user":
@@ -112,10 +145,11 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
             if ev.text.strip():
                 blocks.append(("text", ev.text.strip()))
         elif isinstance(ev, tr.ToolCallEvent):
+            args[ev.call_id] = ev.args
             blocks.append(("h3", f"→ {ev.name}  (call {ev.call_id})"))
-            blocks.append(("code", args_json(ev.args), "json"))
+            blocks.append(("args", ev.name, ev.args))
         elif isinstance(ev, tr.ToolResultEvent):
-            blocks.append(("result", ev.name, ev.text, ev.is_error, ev.latency_ms))
+            blocks.append(("result", ev.name, args.get(ev.call_id), ev.text, ev.is_error, ev.latency_ms))
         elif isinstance(ev, tr.LimitEvent):
             blocks.append(("note", f"Limit reached: {ev.limit} ({ev.value:g}); the agent must commit now."))
         elif isinstance(ev, tr.HumanEvent):
@@ -125,7 +159,7 @@ def episode_blocks(events, problem: Optional[str]) -> list[tuple]:
         elif isinstance(ev, tr.PredictionEvent):
             blocks.append(("prediction", {"label": ev.label, "confidence": f"{ev.confidence:g}",
                                           "description": ev.description, "implementation": ev.implementation,
-                                          "forced": ev.forced}, truth_of(h)))
+                                          "forced": ev.forced}, truth))
         elif isinstance(ev, tr.ScoreEvent):
             blocks.append(("score", score_parts(ev.score, markup=False), disagreements(ev.score)))
         elif isinstance(ev, tr.ErrorEvent):
@@ -143,6 +177,16 @@ def render(blocks, renderers: dict) -> list[tuple[str, str]]:
     """(kind, text) per block, its text from the renderer its kind names (called with the block's
     payload); a kind the renderer does not draw is left out. Every format renders this way."""
     return [(b[0], renderers[b[0]](*b[1:])) for b in blocks if b[0] in renderers]
+
+
+def verdict_line(v: dict) -> str:
+    """The verdict block in one line of text."""
+    line = v["outcome"] + (" (forced)" if v["forced"] else "")
+    if v["score"]:
+        line += " · " + " · ".join(v["score"])
+    if v["predicted"] is not None:
+        line += f" · predicted {v['predicted']!r}" + (f", truth {v['truth']!r}" if v["truth"] else "")
+    return line
 
 
 def _md(text) -> str:
@@ -180,8 +224,12 @@ MARKDOWN = {
     "h3": lambda text: f"### {_md(text)}",
     "meta": lambda text: f"*{_md(text)}*",
     "text": lambda text: "\n".join("> " + _md(line) if line else ">" for line in text.splitlines()),
-    "code": fence,
-    "result": lambda name, text, is_error, latency_ms: f"*{_md(result_meta(name, is_error, latency_ms))}*\n\n{fence(text)}",
+    "args": lambda name, args: fence(args_json(args), "json"),
+    "verdict": lambda v: f"**Verdict:** {_md(verdict_line(v))}",
+    "result": lambda name, args, text, is_error, latency_ms: (
+        f"*{_md(result_meta(name, is_error, latency_ms))}*\n\n{fence(text)}"),
+    "dump": lambda summary, text, parts: (f"<details><summary>{_md(summary)}</summary>\n\n{fence(text, 'text')}"
+                                          "\n\n</details>"),
     "prediction": _md_prediction,
     "score": _md_score,
     "note": lambda text: f"**Note:** {_md(text)}",

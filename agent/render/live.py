@@ -1,10 +1,14 @@
 """The live view: renders transcript events with rich as they happen (and, for replay, as they were).
 
 One renderer serves `run` (events arrive from the recorder) and `replay`
-(events come from a file), so a replayed episode looks the way it did live. Every event is
-untrusted text (an LLM's reply, a tool result, a label, a transcript someone else wrote): it is
-drawn as `shown_data` gives it back (control, bidi and zero-width characters shown, not obeyed),
-and what goes into markup through `markup` (tools/untrusted/text.py).
+(events come from a file), so a replayed episode looks the way it did live. A call's arguments are one
+compact line; its result is drawn as grids where it holds matrices (text or JSON alike, at most
+PREVIEW_PICTURES of them), else shown as text cut after PREVIEW_LINES lines (JSON laid out one value per
+line first); `--verbose` shows everything. Colours are the terminal's own (no white or yellow text), so
+the view reads on light backgrounds as on dark ones. Every event is untrusted text (an LLM's reply, a
+tool result, a label, a transcript someone else wrote): it is drawn as `shown_data` gives it back
+(control, bidi and zero-width characters shown, not obeyed), and what goes into markup through
+`markup` (tools/untrusted/text.py).
 """
 
 from __future__ import annotations
@@ -13,16 +17,33 @@ import json
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.syntax import Syntax
+from rich.style import Style
+from rich.syntax import ANSISyntaxTheme, Syntax
 from rich.text import Text
 
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.render.grids import result_renderable
+from tracr_agent.agent.render.readings import compact_args, cut_lines, readable_text
 from tracr_agent.agent.scoring.verdicts import Score
 from tracr_agent.tools.untrusted.text import markup, shown_data
 from tracr_agent.agent.render.terminal import SafeConsole
 
 PREVIEW_LINES = 8
+PREVIEW_PICTURES = 1
+"""Grids drawn per result without --verbose (a json read of 5 inputs × 3 hooks holds 15)."""
+
+
+def _code_theme() -> ANSISyntaxTheme:
+    """Python in the terminal's own colours, none of them white, black or yellow: readable on a light
+    background as on a dark one (rich's ansi themes write plain text white or black)."""
+    from pygments.token import Comment, Keyword, Name, Number, Operator, String, Token
+
+    return ANSISyntaxTheme({Token: Style(), Comment: Style(dim=True, italic=True), Keyword: Style(color="magenta", bold=True),
+                            Name.Function: Style(color="blue"), Name.Builtin: Style(color="cyan"),
+                            String: Style(color="green"), Number: Style(color="cyan"), Operator: Style(bold=True)})
+
+
+CODE_THEME = _code_theme()
 
 
 class LiveView:
@@ -37,6 +58,8 @@ class LiveView:
         self.cost = 0.0
         self.cost_unknown = False
         self.t = 0.0
+        self.args: dict = {}
+        """Call id -> the call's arguments: they say how to read its result (e.g. format json)."""
 
     def continue_from(self, events: list) -> "LiveView":
         """A resumed episode: the counters go on from what its transcript holds so far."""
@@ -77,45 +100,51 @@ class LiveView:
             self.cost_unknown = self.cost_unknown or ev.cost is None
             if self._show("llm"):
                 head = f"[bold cyan]turn {ev.step}[/] {self.counters()}"
-                c.print(head)
+                c.print(head, highlight=False)
                 if ev.text.strip():
-                    c.print(Text(ev.text.strip(), style="cyan"))
+                    c.print(Text(ev.text.strip(), style="italic"))
         elif isinstance(ev, tr.ToolCallEvent):
             self.tool_calls += 1
+            self.args[ev.call_id] = ev.args
             if self._show("tools"):
-                args = json.dumps(ev.args, ensure_ascii=False) if not isinstance(ev.args, str) else ev.args
-                if ev.name == "submit_prediction" and isinstance(ev.args, dict):
-                    args = json.dumps({k: v for k, v in ev.args.items() if k != "implementation"}, ensure_ascii=False)
-                shown = args if len(args) <= 300 or self.verbose else args[:300] + "…"
-                c.print(Text.assemble(("  → ", "bold yellow"), (ev.name, "bold yellow"), (" " + shown, "yellow")))
+                if self.verbose:
+                    args = ev.args if isinstance(ev.args, str) else json.dumps(ev.args, ensure_ascii=False)
+                else:
+                    args = compact_args(ev.name, ev.args, width=60)
+                c.print(Text.assemble(("  → ", "bold magenta"), (ev.name, "bold magenta"), (" " + args) if args else ""))
         elif isinstance(ev, tr.ToolResultEvent):
-            grid = None if self.plain else result_renderable(ev.text, ev.is_error)
-            if self._show("tools") and grid is not None:  # attention patterns, residual decodes: shaded grids
+            args = self.args.get(ev.call_id)
+            grid = None if self.plain else result_renderable(ev.text, ev.is_error, ev.name, args,
+                                                               limit=None if self.verbose else PREVIEW_PICTURES)
+            if self._show("tools") and grid is not None:  # attention patterns, residual reads: shaded grids
                 c.print(Panel(grid, title=Text(f"{ev.name} · {ev.latency_ms:.0f} ms"), title_align="left",
                               border_style="dim", expand=False))
             elif self._show("tools"):
-                lines = ev.text.splitlines()
-                shown = lines if self.verbose else lines[:PREVIEW_LINES]
-                body = "\n".join(shown) + ("" if len(shown) == len(lines) else f"\n… ({len(lines) - len(shown)} more lines; --verbose shows all)")
-                style = "red" if ev.is_error else "white"
-                c.print(Panel(Text(body, style=style), title=Text(f"{ev.name} · {ev.latency_ms:.0f} ms"),
+                text = ev.text if self.plain else readable_text(ev.text)
+                body, more = (text, 0) if self.verbose else cut_lines(text, PREVIEW_LINES)
+                if more:
+                    body += f"\n… {more} more line{'s' if more > 1 else ''} (--verbose shows all)"
+                c.print(Panel(Text(body, style="red" if ev.is_error else ""), title=Text(f"{ev.name} · {ev.latency_ms:.0f} ms"),
                               title_align="left", border_style="red" if ev.is_error else "dim", expand=False))
         elif isinstance(ev, tr.LimitEvent):
-            c.print(f"[bold magenta]limit reached:[/] {markup(ev.limit)} ({ev.value:g}) — the agent must commit now")
+            c.print(f"[bold magenta]limit reached:[/] {markup(ev.limit)} ({ev.value:g}) — the agent must commit now",
+                    highlight=False)
         elif isinstance(ev, tr.HumanEvent):
             if self._show("human"):
                 c.print(f"[bold green]human {markup(ev.action)}[/]" + (f": {markup(ev.text)}" if ev.text else "")
-                        + (f" {markup(json.dumps(ev.args, ensure_ascii=False))}" if ev.args is not None else ""))
+                        + (f" {markup(json.dumps(ev.args, ensure_ascii=False))}" if ev.args is not None else ""),
+                        highlight=False)
         elif isinstance(ev, tr.PredictionEvent):
             c.print(Panel.fit(
                 Text.assemble(("label: ", "bold"), ev.label, "\n", ("confidence: ", "bold"), f"{ev.confidence:g}",
                               "\n", ("description: ", "bold"), ev.description),
                 title="prediction" + (" (forced)" if ev.forced else ""), border_style="green"))
-            c.print(Syntax(ev.implementation.rstrip(), "python", theme="ansi_dark", line_numbers=False))
+            c.print(Syntax(ev.implementation.rstrip(), "python", theme=CODE_THEME, line_numbers=False,
+                           background_color="default"))
         elif isinstance(ev, tr.ScoreEvent):
-            c.print(score_line(ev.score))
+            c.print(score_line(ev.score), highlight=False)
         elif isinstance(ev, tr.ErrorEvent):
-            c.print(f"[bold red]error[/] ({markup(ev.where)}): {markup(ev.message)}")
+            c.print(f"[bold red]error[/] ({markup(ev.where)}): {markup(ev.message)}", highlight=False)
         elif isinstance(ev, tr.EndEvent):
             c.rule(f"{markup(ev.status)} · {ev.tool_calls} tool calls · {ev.llm_turns} turns · {ev.tokens} tokens · "
                    f"{tr.cost_text(ev.cost, ev.cost_unknown)} · {ev.duration_s:.1f}s")
@@ -169,13 +198,16 @@ def print_run_result(result, console: Console, err_console: Console, quiet: bool
     if quiet:
         pred = result.prediction
         console.print(f"prediction: {pred['label'] if pred else '(none)'}  ({result.status})", markup=False,
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
         if result.score:
-            console.print(score_line(result.score))
+            console.print(score_line(result.score), soft_wrap=True)
     if result.error:
-        err_console.print(f"[red]episode error:[/] {markup(result.error, one_line=True)}", highlight=False)
+        err_console.print(f"[red]episode error:[/] {markup(result.error, one_line=True)}", highlight=False,
+                          soft_wrap=True)
     if getattr(result, "limit", None):
         console.print(f"limit reached: {result.limit}" + ("; the prediction was made in the forced last turn"
-                                                          if result.forced else ""), markup=False)
-    console.print(f"transcript: {result.transcript}", markup=False)
+                                                          if result.forced else ""), markup=False, highlight=False,
+                      soft_wrap=True)
+    # one unbroken line, whatever the terminal's width: scripts and people copy it whole
+    console.print(f"transcript: {result.transcript}", markup=False, highlight=False, soft_wrap=True)
     return 1 if result.status in ("error", "interrupted") else 0

@@ -11,7 +11,13 @@ format still shows, as text. Shapes recognised (see tools/suite/):
   project, "decoded by direction") header,
 - ablation effects: `INPUT: before [..]  after [..]  changed at positions …`,
 - activation patching: `clean … -> [..]`, `corrupt … -> [..]`, `patched (…) -> [..]`,
-- input/output pairs: `[..] -> [..]` (run_model).
+- input/output pairs: `[..] -> [..]` (run_model),
+- a probe's scores: `held-out accuracy …` and `directions needed: … (rank 1: 48.2%, …)`.
+
+Every part that is a picture names its kind (`Part.picture`: attention, residual, activation, ablation,
+patching, io, probe; readings.py names component_writes' and project's `writes` and `projection`), which
+the HTML carries as `data-picture`. A `get_activations` header (`HOOK for input
+[..]: …`) or a static dump's section (`== HOOK ==`) names the pictures under it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ class Lines:
     """Text kept as it is."""
     text: str
 
+    picture = None
+
 
 @dataclass
 class Matrix:
@@ -41,10 +49,24 @@ class Matrix:
     rows: list[str]
     cols: list[str]
     values: list[list[float]]
+    kind: str = ""
+    """The picture's kind when the table says less than its source (residual, probe); else from the corner."""
+    scale: Optional[float] = None
+    """The value drawn at full colour (attention weights, a probe's scores: 1); None: the largest |value|."""
+    percent: bool = False
+    """Values are fractions written as percentages (a probe's accuracy)."""
+
+    def text(self, v: float) -> str:
+        """A cell's value as written in the picture."""
+        return f"{100 * v:.1f}%" if self.percent else f"{v:g}"
 
     @property
     def is_attention(self) -> bool:
         return self.corner == "query\\key"
+
+    @property
+    def picture(self) -> str:
+        return self.kind or ("attention" if self.is_attention else "activation")
 
 
 @dataclass
@@ -57,6 +79,8 @@ class VarTable:
     footer: str = ""
     sparse: bool = False
     """Raw dimensions (no variables): cells are numbers, 0 where the row did not list the dimension."""
+
+    picture = "residual"
 
 
 @dataclass
@@ -81,6 +105,10 @@ class Effects:
     title: str
     rows: list[Effect] = field(default_factory=list)
 
+    @property
+    def picture(self) -> str:
+        return "patching" if self.kind == "patch" else "ablation"
+
 
 @dataclass
 class Change:
@@ -100,14 +128,32 @@ class Changes:
     rows: list[Change] = field(default_factory=list)
     reference_name: str = ""
 
+    @property
+    def picture(self) -> str:
+        return "patching" if self.reference_name else "ablation"
+
 
 @dataclass
 class IOPairs:
     """Inputs and the model's outputs."""
     rows: list[tuple[list[str], list[str]]]
 
+    picture = "io"
 
-Part = Union[Lines, Matrix, VarTable, Effects, Changes, IOPairs]
+
+@dataclass
+class Omitted:
+    """Pictures a result holds beyond those drawn (a reader stops at its limit)."""
+    count: int
+
+    picture = None
+
+    @property
+    def text(self) -> str:
+        return f"… {self.count} more picture(s)"
+
+
+Part = Union[Lines, Matrix, VarTable, Effects, Changes, IOPairs, Omitted]
 
 
 def seq(text: str) -> list[str]:
@@ -210,6 +256,36 @@ def _take_patch(lines: list[str], i: int) -> tuple[Optional[Effects], int]:
     return effects, j
 
 
+_HEADER = re.compile(rf"^(\S+) for input ({_SEQ}):")
+"""get_activations' first line, `HOOK for input [..]: shape …`: what the tables under it show."""
+_SECTION = re.compile(r"^== (.+) ==$")
+"""A static dump's section, `== HOOK ==`."""
+_RANKS = re.compile(r"^directions needed: \d+ of \d+ \((.*)\)$")
+_RANK = re.compile(r"rank (\d+): (R² )?(-?[\d.]+)(%?)")
+_COMMON = re.compile(r"always guessing the most common value: ([\d.]+)%")
+
+
+def _take_probe(lines: list[str], i: int, loose: list[str]) -> tuple[Optional[Matrix], int]:
+    """A probe's held-out score by the number of directions kept (and, for a categorical property, the
+    score of always guessing the most common value), as one row: the probe's picture."""
+    m = _RANKS.match(lines[i])
+    ranks = _RANK.findall(m.group(1)) if m else []
+    if not ranks:
+        return None, i
+    percent = ranks[0][3] == "%"
+    cols, values = [], []
+    common = next((c for c in map(_COMMON.search, loose) if c), None)
+    if common and percent:
+        cols.append("most common value")
+        values.append(float(common.group(1)) / 100)
+    for k, _, v, _ in ranks:
+        cols.append(f"rank {k}")
+        values.append(float(v) / 100 if percent else float(v))
+    title = next((line for line in loose if line.startswith("probe at ")), "probe")
+    return Matrix(title, "held-out", ["accuracy" if percent else "R²"], cols, [values], kind="probe", scale=1.0,
+                  percent=percent), i + 1
+
+
 _VALUE = r"\?\([^)]*\)|[^\s,\[\]]+"
 _CHANGE = re.compile(rf"(\S+): ({_VALUE}) -> ({_VALUE})(?: \[(\w+) ({_VALUE})\])?")
 _CHANGE_LINE = re.compile(r"^  (\S+(?: \S+)?)\s{2,}(\S+: .* -> .*)$")
@@ -228,9 +304,13 @@ def parse_result(text: str) -> list[Part]:
             loose.clear()
 
     current_input = ""
+    context = ""  # what the tables under a get_activations header or a dump section show
     i = 0
     while i < len(lines):
         line = lines[i]
+        header = _HEADER.match(line) or _SECTION.match(line)
+        if header:
+            context = header.group(1) + (f" on {' '.join(seq(header.group(2)))}" if header.re is _HEADER else "")
         head = _INPUT_HEAD.match(line)
         if head:
             current_input = " ".join(seq(head.group(1) or head.group(3)))  # patching changes the corrupt run
@@ -252,12 +332,18 @@ def parse_result(text: str) -> list[Part]:
             continue
         is_decode = any(mark in line for mark in ("decoded by variable", "decoded by direction", "non-zero dim"))
         block, j = _take_vartable(lines, i) if is_decode else (None, i)
+        if block is not None and _HEADER.match(line):
+            block.title = context  # a get_activations read of the residual stream: its header is the title
         if block is None:
             block, j = _take_matrix(lines, i, loose[-1] if loose else "")
-            if block is not None and loose:
-                loose.pop()  # the line above the table is its title
+            if block is not None and loose and not _HEADER.match(loose[-1]):
+                loose.pop()  # the line above the table is its title (a header stays: it says what follows)
+            if block is not None and context and context.split()[0] not in block.title:
+                block.title = f"{context} · {block.title.rstrip(':')}".rstrip(" ·")
         if block is None:
             block, j = _take_patch(lines, i)
+        if block is None and line.startswith("directions needed:"):
+            block, j = _take_probe(lines, i, loose)
         if block is not None:
             flush()
             parts.append(block)

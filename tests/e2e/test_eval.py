@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -198,3 +199,38 @@ def test_eval_without_llm_and_bad_arguments_prints_only_the_error(tmp_path, monk
         assert r.exit_code == 2, (args, r.output)
         assert needle in r.output and "No LLM configured" not in r.output, (args, r.output)
         assert not (out / "results.jsonl").exists()
+
+
+def test_a_piped_eval_prints_a_line_per_episode_and_json_an_object_per_episode(tmp_path):
+    """Piped (stdout not a terminal, as under CliRunner): one plain line per finished episode, and a last
+    line naming every file written; --json: an `episode` object per episode, a `cell` per report row, a
+    `summary` — every line JSON with its schema_version."""
+    out = tmp_path / "ev"
+    r = cli("eval", "--tasks", "reverse", "--conditions", "full", "--llm", "baseline", "--trials", "2",
+            "--out", str(out))
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    finished = [line for line in lines if line.startswith("[")]
+    assert len(finished) == 2 and {f.split("]")[0] for f in finished} == {"[1/2", "[2/2"}
+    assert all(" reverse · full · baseline · trial " in f and ": correct · " in f for f in finished)
+    assert lines[-1].startswith("2 episodes in") and all(
+        str(out / name) in lines[-1] for name in ("report.md", "report.html", "view.html"))
+
+    out2 = tmp_path / "ev2"
+    r = cli("eval", "--tasks", "reverse", "--conditions", "full", "--llm", "baseline", "--trials", "2",
+            "--llm-name", "open-world", "--out", str(out2), "--json")
+    assert r.exit_code == 0, r.output
+    objects = [json.loads(line) for line in r.stdout.splitlines()]  # every line of stdout is one JSON object
+    assert all(o["schema_version"] == 1 for o in objects)
+    assert [o["type"] for o in objects] == ["episode", "episode", "cell", "summary"]
+    episode = objects[0]
+    assert episode["task"] == "reverse" and episode["llm"] == "baseline" and episode["llm_name"] == "open-world"
+    assert episode["functional_correct"] is True and Path(episode["transcript"]).is_absolute()
+    assert Path(episode["transcript"]).is_file() and episode["score"]["functional"]["correct"]
+    cell = objects[2]
+    assert (cell["task"], cell["llm"], cell["llm_spec"], cell["n"]) == ("reverse", "open-world", "baseline", 2)
+    assert cell["functional"] == {"k": 2, "n": 2, "rate": 1.0, "ci_low": 0.3424, "ci_high": 1.0}
+    assert objects[-1]["episodes"] == 2 and objects[-1]["view_html"] == str((out2 / "view.html").resolve())
+    # the name is recorded: the report and the viewer show it
+    assert "| reverse | full | open-world | 2 |" in (out2 / "report.md").read_text()
+    assert ">open-world<" in (out2 / "view.html").read_text()

@@ -331,7 +331,7 @@ def test_lab_session_runs_tools_and_submits(home, reverse_subject):
     p = cli(env, "replay", path)
     assert p.returncode == 0, p.stderr
     assert "human tool: run_modle" in p.stdout and "tracr-agent · subject reverse · condition full · human" in p.stdout
-    p = cli(env, "inspect", d)
+    p = cli(env, "transcripts", d)
     assert p.returncode == 0 and "human" in p.stdout
 
 

@@ -137,3 +137,83 @@ def test_a_silent_provider_never_outlives_max_seconds(tmp_path, provider, model,
     assert end["status"] != "prediction"
     errors = [e for e in ev if e["type"] == "error"]
     assert errors and all("LLM call failed" in e["message"] for e in errors), errors
+
+
+def test_any_langchain_provider_passes_through_and_a_missing_package_says_what_to_install(tmp_path):
+    r = cli("run", "reverse", "--llm", "nosuchprovider:m", "-q", "--transcript", tmp_path / "x.jsonl", env={})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "unknown --llm nosuchprovider:…: not one of ours nor a provider LangChain's init_chat_model knows" in r.stderr
+    assert "groq" in r.stderr and "bedrock" in r.stderr  # it names those it knows
+    for kind, module, package in (("groq", "langchain_groq", "langchain-groq"),
+                                  ("bedrock", "langchain_aws", "langchain-aws")):
+        if importlib.util.find_spec(module) is None:  # not installed here: one line saying what to install
+            r = cli("run", "reverse", "--llm", f"{kind}:some-model", "-q", "--transcript", tmp_path / "y.jsonl", env={})
+            assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+            assert f"error: --llm {kind}:… needs its LangChain package: pip install {package}" == r.stderr.strip()
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_a_passed_through_provider_runs_an_episode(tmp_path):
+    """azure_openai: not one of the providers declared here, built by LangChain's init_chat_model (its client
+    is langchain-openai's, installed here), pointed at the local fake with @URL: a whole episode, scored."""
+    server = ProviderServer(SCRIPT[1:])
+    try:
+        t = tmp_path / "t.jsonl"
+        r = cli("run", "reverse", "--llm", f"azure_openai:gpt-4o@{server.url}", "-q", "--transcript", t,
+                "--max-seconds", "120", env={"AZURE_OPENAI_API_KEY": "az-fake", "OPENAI_API_VERSION": "2024-10-21"})
+    finally:
+        server.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no price known for azure_openai:gpt-4o" in r.stderr  # cost counted as $0, and said
+    assert [q["path"] for q in server.requests] == ["/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"] * 2
+    assert {k.lower(): v for k, v in server.requests[0]["headers"].items()}["api-key"] == "az-fake"
+    ev = events(t)
+    assert next(e for e in ev if e["type"] == "score")["score"]["functional"]["correct"]
+
+
+def test_api_key_env_names_the_key_and_run_checks_the_endpoint_first(tmp_path):
+    import http.server
+    import threading
+    import time
+
+    # an unset variable, an endpoint that is not there: one line each, before anything is written
+    r = cli("run", "reverse", "--llm", "openai-compatible:m@http://127.0.0.1:9/v1", "--api-key-env", "MY_VLLM_KEY",
+            "-q", "--transcript", tmp_path / "a.jsonl", env={})
+    assert r.returncode == 2 and r.stderr.strip() == "error: --api-key-env MY_VLLM_KEY: MY_VLLM_KEY is not set in the environment"
+    t0 = time.monotonic()
+    r = cli("run", "reverse", "--llm", "openai-compatible:m@http://127.0.0.1:9/v1", "-q",
+            "--transcript", tmp_path / "b.jsonl", env={})
+    assert r.returncode == 2 and "http://127.0.0.1:9/v1/models is unreachable" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and time.monotonic() - t0 < 10 and not list(tmp_path.iterdir())
+
+    class Locked(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200 if self.headers.get("authorization") == "Bearer right" else 401)
+            self.end_headers()
+
+    locked = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Locked)
+    threading.Thread(target=locked.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{locked.server_address[1]}/v1"
+        r = cli("run", "reverse", "--llm", f"openai-compatible:m@{url}", "--api-key-env", "MY_VLLM_KEY", "-q",
+                "--transcript", tmp_path / "c.jsonl", env={"MY_VLLM_KEY": "wrong"})
+        assert r.returncode == 2 and f"LLM endpoint {url} refused the API key (401 on /models)" in r.stderr, r.stderr
+    finally:
+        locked.shutdown()
+        locked.server_close()
+
+    # the key is read from the variable named, sent to the server, and never written down
+    server = ProviderServer(SCRIPT[1:])
+    try:
+        t = tmp_path / "d.jsonl"
+        r = cli("run", "reverse", "--llm", f"openai-compatible:m@{server.url}/v1", "--api-key-env", "MY_VLLM_KEY",
+                "-q", "--transcript", t, env={"MY_VLLM_KEY": "sk-vllm-secret"})
+    finally:
+        server.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert server.requests and all({k.lower(): v for k, v in q["headers"].items()}.get("authorization")
+                                   == "Bearer sk-vllm-secret" for q in server.requests)
+    assert events(t)[0]["api_key_env"] == "MY_VLLM_KEY" and "sk-vllm-secret" not in t.read_text()

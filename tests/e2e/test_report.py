@@ -8,6 +8,9 @@ tested on real evaluations in tests/e2e/test_integrity.py."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import matplotlib.axes
 import matplotlib.figure
 import pytest
@@ -66,10 +69,10 @@ def test_report_with_all_correct_all_wrong_and_errored_cells(tmp_path):
     assert "| length | full | baseline | 11 | 0/11 (0%, CI 0–26) |" in md
     assert "| hist | full | baseline | 2 | 0/2 (0%" in md
     assert "| (all tasks) | full | baseline | 19 | 6/19" in md
-    for png in ("accuracy.png", "accuracy_intervals.png", "accuracy_vs_tokens.png"):
+    for png in ("accuracy_by_condition.png", "accuracy.png", "accuracy_intervals.png", "accuracy_vs_tokens.png"):
         assert (d / png).read_bytes().startswith(b"\x89PNG"), png
         assert f"![{png}]({png})" in md
-    assert (d / "report.html").read_text().count("data:image/png;base64,") == 3
+    assert (d / "report.html").read_text().count("data:image/png;base64,") == 4
 
 
 def test_report_of_an_empty_results_file(tmp_path):
@@ -100,13 +103,13 @@ def test_a_failing_plot_leaves_the_reports_and_names_itself(tmp_path, monkeypatc
     assert "| reverse | full | baseline | 6 | 6/6" in md and "plot accuracy_vs_tokens.png failed" in md
     assert (d / "accuracy.png").is_file() and not (d / "accuracy_vs_tokens.png").exists()
     page = (d / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 and "plot accuracy_vs_tokens.png failed" in page
+    assert page.count("data:image/png;base64,") == 3 and "plot accuracy_vs_tokens.png failed" in page
 
     # every plot failing still writes both reports
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken)
     r = runner.invoke(app, ["report", str(d)])
     assert r.exit_code == 0, r.output
-    assert len([line for line in r.stderr.splitlines() if "warning" in line]) == 3
+    assert len([line for line in r.stderr.splitlines() if "warning" in line]) == 4
     assert "6/6" in (d / "report.md").read_text()
 
 
@@ -197,3 +200,81 @@ def test_report_and_rescore_of_a_corrupt_results_file_say_which_line_and_change_
             # nothing lost: rescore does not rewrite the file without the line it could not read
             assert (d / "results.jsonl").read_bytes() == before, (cmd, d.name)
             assert not (d / "report.md").exists()
+
+
+def _records_of_a_study() -> list[ResultRecord]:
+    """Two LLMs — one a spec with a URL — over every condition, given out of the study's order."""
+    url = "openai-compatible:qwen2.5-coder-32b-instruct@http://10.0.0.5:8000/v1"
+    recs = []
+    for c in ("full", "static", "whitebox", "static+io", "blackbox"):
+        for llm in ("baseline", url):
+            for t in range(2):
+                recs.append(ResultRecord(key=f"reverse|{c}|{llm}|{t}", task="reverse", condition=c, llm=llm, trial=t,
+                                         status="prediction", label="reverse", label_correct=t == 0,
+                                         functional_correct=t == 0, tool_calls=2, tokens=10 * (llm != "baseline")))
+    return recs
+
+
+def test_the_report_reads_headline_chart_table_breakdowns_plots_then_appendix(tmp_path):
+    d = tmp_path / "ev"
+    write_results(d, _records_of_a_study() + [record("gen-1-1-2", 0, True)])
+    r = runner.invoke(app, ["report", str(d)])
+    assert r.exit_code == 0, r.output
+    md = (d / "report.md").read_text()
+    order = ["## Headline", "![accuracy_by_condition.png]", "| task | condition | LLM |", "![accuracy.png]",
+             "![accuracy_intervals.png]", "## Appendix: generated programs"]
+    at = [md.index(x) for x in order]
+    assert at == sorted(at), dict(zip(order, at))
+    page = (d / "report.html").read_text()
+    html_order = ["<h2>Headline</h2>", 'alt="accuracy_by_condition.png"', "<h2>Results</h2>", 'alt="accuracy.png"',
+                  "<h2>Appendix: generated programs"]
+    assert [page.index(x) for x in html_order] == sorted(page.index(x) for x in html_order)
+    # conditions in the study's order; the URL spec by its model, never the URL
+    headline = md.split("## Headline")[1].split("![")[0]
+    conds = [line.split(" · ")[0].removeprefix("- ") for line in headline.splitlines() if line.startswith("- ")]
+    assert conds == [c for c in ("static", "static+io", "blackbox", "whitebox", "full") for _ in range(2)]
+    shown = re.sub(r"\(view\.html#[^)]*\)", "", md)  # the text, without the viewer links' targets
+    assert "openai-compatible:qwen2.5-coder-32b-instruct" in shown and "10.0.0.5" not in shown
+    table = [row.split(" | ")[1] for row in md.splitlines() if row.startswith("| reverse | ")]
+    assert table == [c for c in ("static", "static+io", "blackbox", "whitebox", "full") for _ in range(2)]
+
+
+def test_llm_names_and_json_cells(tmp_path):
+    d = tmp_path / "ev"
+    write_results(d, _records_of_a_study())
+    url = "openai-compatible:qwen2.5-coder-32b-instruct@http://10.0.0.5:8000/v1"
+    r = runner.invoke(app, ["report", str(d), "--llm-name", f"{url}=qwen32b", "--json"])
+    assert r.exit_code == 0, r.output
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    cells = [o for o in objects if o["type"] == "cell"]
+    assert {c["llm"] for c in cells} == {"baseline", "qwen32b"} and {c["llm_spec"] for c in cells} == {"baseline", url}
+    static = next(c for c in cells if c["condition"] == "static" and c["llm"] == "qwen32b")
+    assert static["functional"] == {"k": 1, "n": 2, "rate": 0.5, "ci_low": 0.0945, "ci_high": 0.9055}
+    assert static["label"]["k"] == 1 and static["tokens"] == 10.0 and static["cost"] == 0.0
+    assert objects[-1]["type"] == "summary" and objects[-1]["episodes"] == 20
+    assert "qwen32b" in (d / "report.md").read_text()
+    # a bare name with several LLMs, or a spec that is not there, is one line
+    for bad, says in (("qwen", "hold 2 LLMs"), ("nope=x", "no LLM 'nope'")):
+        r = runner.invoke(app, ["report", str(d), "--llm-name", bad])
+        assert r.exit_code == 2 and says in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_narrow_terminal_never_cuts_a_cell(tmp_path):
+    from rich.console import Console
+
+    from tracr_agent.agent.evaluation.report import TERMINAL_COLUMNS, TERMINAL_TITLE, load_rows, terminal_cells
+    from tracr_agent.agent.render.tables import natural_width, print_table
+
+    d = tmp_path / "ev"
+    recs = _records_of_a_study()
+    recs.append(record("a_task_with_a_rather_long_name_indeed", 0, True))
+    write_results(d, recs)
+    cells = terminal_cells(load_rows(d))
+    fits = natural_width(list(TERMINAL_COLUMNS), cells)
+    for width in (60, 100, fits - 1, fits, 250):  # a table exactly as wide as the console is whole too
+        console = Console(width=width, record=True, color_system=None)
+        print_table(console, TERMINAL_TITLE, list(TERMINAL_COLUMNS), cells, right=frozenset(TERMINAL_COLUMNS[3:]))
+        text = console.export_text()
+        for row in cells:  # every cell whole, never cut or folded
+            assert all(any(cell in line for line in text.splitlines()) for cell in row), (width, row)
+        assert "…" not in text

@@ -4,7 +4,7 @@ condition and investigator, the Brier score and how often an answer at confidenc
 from __future__ import annotations
 
 from terminal import report_over
-from tracr_agent.agent.evaluation.batch import ResultRecord, stated_confidence
+from tracr_agent.agent.evaluation.results import ResultRecord, stated_confidence
 
 
 def record(task: str, llm: str, confidence, correct: bool) -> ResultRecord:

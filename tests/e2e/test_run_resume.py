@@ -101,6 +101,9 @@ def test_sigint_then_sigterm_then_resume_finishes_in_one_transcript(env, tmp_pat
         p = cli(env, "resume", sid)
         assert p.returncode == 0, p.stdout + p.stderr
         assert "score: label correct" in p.stdout and f"transcript: {path}" in p.stdout
+        # the status line comes first, before anything loads, with the counters the episode goes on from
+        first = p.stdout.splitlines()[0]
+        assert first.startswith(f"resuming run {sid}") and "tools 2 · tokens" in first, p.stdout
     finally:
         server.close()
 

@@ -395,15 +395,15 @@ def test_missing_file_and_directory(tmp_path):
     assert p.returncode == 2 and "no such transcript file" in p.stderr
     p = cli("replay", tmp_path)
     assert p.returncode == 2 and "is a directory" in p.stderr
-    p = cli("inspect", tmp_path / "nope")
+    p = cli("transcripts", tmp_path / "nope")
     assert p.returncode == 2 and "is not a directory" in p.stderr
     no_traceback(p)
 
 
-# -- inspect ------------------------------------------------------------------------------------
+# -- transcripts (formerly inspect) -------------------------------------------------------------
 
 
-def test_inspect_table_and_json(tmp_path):
+def test_transcripts_table_and_json(tmp_path):
     (tmp_path / "nested" / "deeper").mkdir(parents=True)
     shutil.copy(EXAMPLES[0], tmp_path / "a.jsonl")
     shutil.copy(EXAMPLES[1], tmp_path / "nested" / "b.jsonl")
@@ -413,7 +413,7 @@ def test_inspect_table_and_json(tmp_path):
     cut = EXAMPLES[0].read_text().splitlines()[:7]
     write_lines(tmp_path / "partial.jsonl", cut)
 
-    p = cli("inspect", tmp_path)
+    p = cli("transcripts", tmp_path)
     no_traceback(p)
     assert p.returncode == 0, p.stderr
     for word in ("a.jsonl", "b.jsonl", "c.jsonl", "partial.jsonl", "reverse", "sort", "length", "baseline",
@@ -421,7 +421,14 @@ def test_inspect_table_and_json(tmp_path):
         assert word in p.stdout, word
     assert "other.jsonl" not in p.stdout.replace("other .jsonl", "")
 
-    p = cli("inspect", tmp_path, "--json")
+    # `inspect`, the old name (Inspect AI's command is also `inspect`), still works and says so, once
+    old = cli("inspect", tmp_path, "--json")
+    assert old.returncode == 0 and old.stdout == cli("transcripts", tmp_path, "--json").stdout
+    assert old.stderr.count("`tracr-agent inspect` is now `tracr-agent transcripts`") == 1
+    commands = [line.split()[1] for line in cli("--help").stdout.splitlines() if line.startswith("│ ") and line.split()[1:]]
+    assert "transcripts" in commands and "inspect" not in commands  # listed under its new name only
+
+    p = cli("transcripts", tmp_path, "--json")
     assert p.returncode == 0
     rows = {r["file"]: r for r in json.loads(p.stdout)}
     assert set(rows) == {"a.jsonl", "nested/b.jsonl", "nested/deeper/c.jsonl", "partial.jsonl"}
@@ -438,34 +445,32 @@ def test_inspect_table_and_json(tmp_path):
     assert rows["partial.jsonl"]["status"] == "incomplete" and rows["partial.jsonl"]["prediction"] is None
 
 
-def test_inspect_keeps_one_line_per_transcript_in_80_columns(tmp_path):
+def test_transcripts_never_cut_a_file_name_at_any_width(tmp_path):
     long_name = "reverse__full__openai-compatible_qwen2.5-coder-32b-instruct__trial0-2026-11-26T00-00-00.jsonl"
     (tmp_path / "eval-2026-11-26" / "transcripts").mkdir(parents=True)
     for ex in EXAMPLES:
         shutil.copy(ex, tmp_path / "eval-2026-11-26" / "transcripts" / ex.name)
     shutil.copy(EXAMPLES[0], tmp_path / "eval-2026-11-26" / "transcripts" / long_name)
 
-    p = cli("inspect", tmp_path, columns=80)
-    assert p.returncode == 0, p.stderr
-    lines = p.stdout.splitlines()
-    assert all(len(line) <= 80 for line in lines), p.stdout
-    body = [line for line in lines if line.startswith(("baseline-", "reverse__"))]
-    assert len(body) == 4, p.stdout  # one line per transcript, nothing wrapped onto the next
-    shown = [line.split()[0] for line in body]
     names = sorted([e.name for e in EXAMPLES]) + [long_name]
-    assert all(n.startswith(s.rstrip("…")) and len(s) >= 12 for s, n in zip(shown, names)), shown
-    assert shown[3].endswith("…") and long_name not in p.stdout
-    assert all(line.rstrip().endswith("prediction") for line in body)  # the last column is still there
-    header = next(line for line in lines if line.startswith("file"))
-    assert header.split()[-1] == "status"
+    for columns in (60, 80, 120, 250):
+        p = cli("transcripts", tmp_path, columns=columns)
+        assert p.returncode == 0, p.stderr
+        assert "…" not in p.stdout  # nothing cut short
+        for name in names:  # every file name whole, on one line
+            assert any(name in line for line in p.stdout.splitlines()), (columns, name, p.stdout)
+        assert p.stdout.count("prediction") >= len(names)  # each transcript's status is there
+    wide = cli("transcripts", tmp_path, columns=250).stdout.splitlines()
+    header = next(line for line in wide if line.startswith("file"))
+    assert header.split()[-1] == "status" and len([line for line in wide if ".jsonl" in line]) == 4  # a table
 
-    rows = json.loads(cli("inspect", tmp_path, "--json", columns=80).stdout)
+    rows = json.loads(cli("transcripts", tmp_path, "--json", columns=80).stdout)
     assert f"eval-2026-11-26/transcripts/{long_name}" in {r["file"] for r in rows}
 
     # two transcripts with one file name in different folders: the table shows their paths
     (tmp_path / "other").mkdir()
     shutil.copy(EXAMPLES[1], tmp_path / "other" / EXAMPLES[1].name)
-    p = cli("inspect", tmp_path, columns=200)
+    p = cli("transcripts", tmp_path, columns=250)
     assert f"other/{EXAMPLES[1].name}" in p.stdout and f"transcripts/{EXAMPLES[1].name}" in p.stdout
 
 
@@ -521,12 +526,15 @@ def test_export_markdown_and_html(tmp_path):
     p = cli("export", src, "--format", "html", "--out", out)
     assert p.returncode == 0, p.stderr
     html = out.read_text()
-    assert "<script>" not in html and "&lt;script&gt;" in html
+    # The episode's own text is escaped; the page's only scripts are its pictures (inert JSON) and the
+    # script that draws them.
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     parser = _Collect()
     parser.feed(html)
     parser.close()
     assert not parser.open
-    assert "script" not in parser.tags and {"h1", "h2", "pre", "code", "table", "style"} <= set(parser.tags)
+    assert parser.tags.count("script") == 2 and '<script type="application/json" id="pictures">' in html
+    assert {"h1", "h2", "pre", "code", "style"} <= set(parser.tags)
     text = "".join(parser.text)
     assert pred.implementation.strip() in text and pred.label in text
     first_result = next(e for e in events if isinstance(e, tr.ToolResultEvent))

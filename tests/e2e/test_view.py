@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from browser import chromium_dom, in_page
+from recorded import recorded
 from tracr_agent.agent.cli.main import app
 
 # one pytest-xdist worker runs this whole module: the evaluated folder (a module fixture) is built once
@@ -58,19 +58,6 @@ def eval_dir(tmp_path_factory) -> Path:
                             "--llm", f"replay:{wrong}", "--llm", f"replay:{silent}", "--trials", "1", "--out", str(out)])
     assert r.exit_code == 0, r.output
     return out
-
-
-def chromium_dom(page: Path, fragment: str = "") -> str:
-    """The DOM after the page's scripts ran, from a real headless Chromium."""
-    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    assert exe, "these tests need Chromium: apt-get install chromium"
-    # a profile of its own: Chromium instances sharing one profile (parallel test workers) refuse to start
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        p = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-                            "--dump-dom", page.resolve().as_uri() + fragment], capture_output=True, text=True,
-                           timeout=120)
-    assert p.returncode == 0 and "<html" in p.stdout, p.stderr[-2000:]
-    return p.stdout
 
 
 class Dom(HTMLParser):
@@ -133,13 +120,16 @@ def test_an_episode_shows_its_tool_calls_as_pictures(eval_dir):
     html = (eval_dir / "v.html").read_text()
     rows = Dom(html).find("tr", class_="ep")
     ep = next(r["id"].removeprefix("row-") for r in rows if r["data-outcome"] == "wrong")
-    dom = Dom(chromium_dom(eval_dir / "v.html", f"#{ep}"))
+    drawn = chromium_dom(eval_dir / "v.html", f"#{ep}")
+    dom = Dom(drawn)
     assert "reading" in dom.find("body")[0].get("class", "")  # the overview steps aside for the episode
     text = "".join(dom.text)
     for tool in ("attention_pattern", "decode_residual", "ablate", "patch", "run_model", "submit_prediction"):
         assert f"→ {tool}" in text, tool
+    # The episode is drawn when it is opened: the page's file holds it as data, the browser draws it.
+    assert 'class="heatmap attention"' not in html
     # The attention pattern is a heatmap with the tokens on both axes and one cell per query × key.
-    heat = html.split(f'id="{ep}"')[1]
+    heat = drawn.split(f'id="{ep}"')[1]
     att = Dom(heat.split('class="heatmap attention"')[1].split("</table>")[0])
     assert [a for a in att.elements if a[0] == "th"]
     labels = "".join(att.text)
@@ -276,3 +266,91 @@ def test_unsafe_scoring_is_flagged_atop_the_page(tmp_path, eval_dir):
     shutil.copy(src, tdir / "b.jsonl")
     assert view(tdir, "--out", tmp_path / "t.html").exit_code == 0
     assert 'class="unsafe">UNSAFE: 1 of 2 episode(s)' in (tmp_path / "t.html").read_text()
+
+
+VISIBLE = "Array.from(document.querySelectorAll('tr.ep')).filter(function (r) { return !r.hidden; })"
+
+
+def test_the_list_sorts_searches_filters_into_view_and_moves_between_episodes_by_keys(eval_dir):
+    assert view(eval_dir, "--out", eval_dir / "nav.html").exit_code == 0
+    out = in_page(eval_dir / "nav.html", f"""
+      var col = Array.from(document.querySelectorAll('#list th[data-col]'))
+        .find(function (h) {{ return h.textContent === 'tool calls'; }}).getAttribute('data-col');
+      await go('#sort=' + col + ':desc');
+      out.sorted = {VISIBLE}.map(function (r) {{ return +r.cells[col].getAttribute('data-v'); }});
+      document.querySelector('#list th[data-col="' + col + '"]').click(); await wait(50);
+      out.clicked = decodeURIComponent(location.hash);
+      out.ascending = {VISIBLE}.map(function (r) {{ return +r.cells[col].getAttribute('data-v'); }});
+      await go('#q=REPLAY');
+      out.searched = {VISIBLE}.map(function (r) {{ return r.getAttribute('data-llm'); }});
+      out.shown = document.getElementById('shown').textContent;
+      window.scrollTo(0, 0); await wait(10);
+      out.listBefore = Math.round(document.getElementById('list').getBoundingClientRect().top);
+      await go('#filter=wrong');
+      out.listTop = Math.round(document.getElementById('list').getBoundingClientRect().top);
+      out.atBottom = Math.abs(window.scrollY + window.innerHeight - document.documentElement.scrollHeight) <= 2;
+      await go('#list');
+      var rows = {VISIBLE}.map(function (r) {{ return r.id.slice(4); }});
+      out.rows = rows;
+      await go('#' + rows[0]); await drawn(rows[0]);
+      out.pos = document.querySelector('#' + rows[0] + ' .pos').textContent;
+      out.prevOff = document.querySelector('#' + rows[0] + ' a.prev').classList.contains('off');
+      out.verdict = document.querySelector('#' + rows[0] + ' div.verdict') !== null;
+      await key('j'); out.j = location.hash;
+      await key('ArrowRight'); out.right = location.hash;
+      await key('k'); out.k = location.hash;
+      await key('Escape'); out.esc = location.hash;
+      out.reading = document.body.classList.contains('reading');
+    """, size="1000,400")
+    assert out["sorted"] == sorted(out["sorted"], reverse=True) and out["sorted"][0] > out["sorted"][-1]
+    assert out["clicked"].endswith(":asc") and out["ascending"] == sorted(out["ascending"])  # a click flips it
+    # the search reads every cell of a row, ignoring case: the two replayed LLMs
+    assert out["shown"] == "2" and all(llm.startswith("replay:") for llm in out["searched"])
+    # a filter brings the list into view: to the top of the window, or as far as the page scrolls
+    assert out["listBefore"] > 100 and (abs(out["listTop"]) <= 2 or (out["atBottom"] and out["listTop"] < 100)), out
+    rows = out["rows"]
+    assert len(rows) == 3 and out["pos"] == "1 of 3 shown" and out["prevOff"] and out["verdict"]
+    assert (out["j"], out["right"], out["k"]) == (f"#{rows[1]}", f"#{rows[2]}", f"#{rows[1]}")
+    assert out["esc"] == "#list" and not out["reading"]
+
+
+def test_view_of_one_transcript_opens_on_its_episode(tmp_path):
+    out = tmp_path / "one.html"
+    assert view(REPO / "transcripts" / "baseline-sort.jsonl", "--out", out).exit_code == 0
+    dom = Dom(chromium_dom(out))
+    assert "reading" in dom.find("body")[0].get("class", "")
+    assert dom.find("section", class_="open") and dom.find("div", class_="verdict")
+
+
+def test_json_reads_a_probe_and_a_static_dump_are_drawn_as_pictures(tmp_path, reverse_subject):
+    from tracr_agent.agent.investigators.static import static_prompt
+    from tracr_agent.tools.conditions import Condition
+
+    json_read = {"hook": "blocks.3.hook_resid_post,blocks.3.attn.hook_pattern", "input": [X, ["d", "a"]],
+                 "format": "json"}
+    path = recorded(tmp_path / "ep.jsonl", reverse_subject,
+                     [("get_activations", json_read), ("probe", {"hook": "blocks.3.hook_resid_post", "property": "token"})],
+                     prompt=static_prompt(reverse_subject, Condition.STATIC_IO))
+    assert view(path, "--out", tmp_path / "ep.html").exit_code == 0
+    out = in_page(tmp_path / "ep.html", """
+      await drawn('ep-1');
+      var body = document.querySelector('#ep-1 .body');
+      out.calls = Array.from(body.querySelectorAll('div.call')).map(function (c) {
+        return Array.from(c.querySelectorAll('figure.picture')).map(function (f) {
+          return [f.getAttribute('data-picture'), f.querySelectorAll('td').length]; }); });
+      out.dump = Array.from(body.querySelectorAll('div.dump figure.picture')).map(function (f) {
+        return f.getAttribute('data-picture'); });
+      out.args = body.querySelector('div.call p.args').textContent;
+      var raw = body.querySelector('div.call details.raw');
+      out.cut = raw.querySelector('pre').textContent.split('\\n').length;
+      out.more = raw.querySelector('details.more summary').textContent;
+    """)
+    read, probe = out["calls"]
+    # per input: the residual stream by variable, then the head's pattern; every cell drawn
+    assert [kind for kind, _ in read] == ["residual", "attention", "residual", "attention"]
+    assert read[1][1] == 4 * 4 and read[3][1] == 3 * 3  # BOS + 3 queries × keys; BOS + 2
+    assert probe == [["probe", 4]]  # guessing the most common value, then ranks 1..3
+    assert out["dump"].count("attention") >= 4 and "io" in out["dump"]  # every layer's pattern, and the pairs
+    assert out["args"] == ("hook=blocks.3.hook_resid_post,blocks.3.attn.hook_pattern input=2 inputs: [a b c] [d a] "
+                           "format=json")
+    assert out["cut"] == 30 and out["more"].startswith("… ") and out["more"].endswith("more lines")  # JSON laid out, cut

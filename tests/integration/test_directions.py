@@ -150,19 +150,26 @@ def test_a_bad_call_is_one_line(reverse_subject, name, args, message):
 
 def test_pictures_are_drawn_as_the_other_tools_are(reverse_subject):
     """The live view and the viewer draw the distinct writes and the coordinates as heatmaps and the
-    projection's reading as a decode table."""
+    projection's reading as a decode table, each picture named for its tool (`data-picture`)."""
     from tracr_agent.agent.render import parse as P
     from tracr_agent.agent.render.grids import result_renderable
-    from tracr_agent.agent.render.html.pictures import matrix_html, vartable_html
+    from tracr_agent.agent.render.html.pictures import Drawing
+    from tracr_agent.agent.render.readings import result_parts
 
-    writes = _call(reverse_subject, "component_writes", {"component": "3.0"}).text
-    parts = P.parse_result(writes)
+    args = {"component": "3.0"}
+    writes = _call(reverse_subject, "component_writes", args).text
+    parts = result_parts("component_writes", args, writes)
     heat = [p for p in parts if isinstance(p, P.Matrix)]
     assert len(heat) == 1 and heat[0].corner == "cluster" and heat[0].cols == ["c1", "c2", "c3", "c4"]
     assert [r.split()[0] for r in heat[0].rows] == ["w1", "w2", "w3", "w4"]
-    assert 'class="heatmap activation"' in matrix_html(heat[0]) and result_renderable(writes) is not None
-    projected = _call(reverse_subject, "project", {"input": ["a", "b"], "component": "3.0"}).text
-    matrix, decode = P.parse_result(projected)
+    drawing = Drawing()
+    assert 'data-picture="writes"' in drawing.figure(heat[0]) and drawing.descriptors[0]["draw"] == "matrix"
+    assert result_renderable(writes, name="component_writes", args=args) is not None
+    args = {"input": ["a", "b"], "component": "3.0"}
+    projected = _call(reverse_subject, "project", args).text
+    matrix, decode = result_parts("project", args, projected)
     assert isinstance(matrix, P.Matrix) and matrix.rows == ["0 BOS", "1 a", "2 b"] and "project" in matrix.title
     assert isinstance(decode, P.VarTable) and decode.cols == ["3.0"] and [r[0] for r in decode.cells][0] == "-"
-    assert "<table" in vartable_html(decode) and result_renderable(projected) is not None
+    assert 'data-picture="projection"' in drawing.figure(matrix) and 'data-picture="projection"' in drawing.figure(decode)
+    assert drawing.descriptors[-1]["draw"] == "table"
+    assert result_renderable(projected, name="project", args=args) is not None

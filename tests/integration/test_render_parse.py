@@ -76,3 +76,27 @@ def test_raw_residual_decode_is_a_sparse_table_of_dimensions(reverse_subject):
     assert all(c.startswith("d") for c in t.cols) and t.cols == sorted(t.cols, key=lambda c: int(c[1:]))
     # Every row lists its own non-zero dims; the others read 0.
     assert all(any(v != "0" for v in row) for row in t.cells) and any(v == "0" for v in t.cells[0])
+
+
+def test_a_json_read_draws_the_same_pictures_as_the_text_read(reverse_subject):
+    """The same reads in get_activations' two forms (the decompiler and the baselines read JSON) give the
+    same pictures: attention as the text table's weights, the residual stream as decode_residual's values."""
+    from tracr_agent.agent.render.readings import result_parts
+
+    hooks = "blocks.3.attn.hook_pattern,blocks.2.hook_resid_post"
+    args = {"hook": hooks, "input": [X], "format": "json"}
+    res = call_tool(reverse_subject, "get_activations", args, ToolContext(condition="whitebox"))
+    assert not res.is_error, res.text
+    att, resid = result_parts("get_activations", args, res.text)
+    (text_att,) = run(reverse_subject, "attention_pattern", {"layer": 3, "head": 0, "input": X})[1]
+    assert (att.picture, att.rows, att.cols) == ("attention", text_att.rows, text_att.cols)
+    assert att.values == text_att.values
+    (decoded,) = run(reverse_subject, "decode_residual", {"layer": 2, "input": X})[1]
+    assert resid.picture == "residual" and resid.rows == decoded.rows
+    for var in resid.cols:  # a variable written anywhere holds what decode_residual says it holds
+        assert [row[resid.cols.index(var)] for row in resid.cells] == [row[decoded.cols.index(var)]
+                                                                       for row in decoded.cells], var
+    # raw dimensions: the same read, a heatmap of the non-zero dims
+    res = call_tool(reverse_subject, "get_activations", args, ToolContext(condition="whitebox", residual="raw"))
+    raw = result_parts("get_activations", args, res.text)[1]
+    assert raw.picture == "residual" and all(c.startswith("d") for c in raw.cols) and raw.values

@@ -61,7 +61,7 @@ def skips(events) -> dict:
 
 def test_the_loop_records_who_wrote_each_result_and_rerun_reads_it(reverse_subject, tmp_path):
     events = every_refusal_episode(reverse_subject, tmp_path / "new.jsonl")
-    assert events[0].schema_minor == tr.SCHEMA_MINOR == 4
+    assert events[0].schema_minor == tr.SCHEMA_MINOR == 5
     results = {e.call_id: e for e in events if isinstance(e, tr.ToolResultEvent)}
     assert {k: e.origin for k, e in results.items()} == EXPECTED
     assert all(e.is_error for k, e in results.items() if EXPECTED[k] != "tool")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 
 def number(v: float):
     """4 decimals; a whole number as an int (most entries are exactly 1: '1' instead of '1.0')."""
@@ -42,6 +40,8 @@ def dense(sp, hook: str, n_pos: int, d_model: int, d_head: int = 0, d_mlp: int =
     [positions, heads, d_head] for a head's query, key, value or output (d_head: at least the largest
     index read), [positions, d_mlp] for an MLP's hidden activations, [positions, d_model] for the
     residual stream and what writes to it."""
+    import numpy as np  # here, not at the top: the viewer reads payloads without numpy
+
     if hook.endswith(PER_HEAD_TAILS):
         width = max([d_head] + [j + 1 for pos in sp for head in pos for j, _ in head])
         out = np.zeros((len(sp), max((len(pos) for pos in sp), default=0), width))

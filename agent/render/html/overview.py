@@ -1,5 +1,15 @@
-"""The batch overview: a task × (condition × LLM × residual mode × transform) heatmap of accuracy with Wilson intervals
-on hover, one breakdown table per optional field the results carry, and the filterable episode list."""
+"""The batch overview and the episode list.
+
+The overview: a task × (the axes that vary: condition, LLM, residual mode, transform) heatmap of accuracy
+with Wilson intervals on hover, then one breakdown table per other axis the results carry — any
+categorical field of the records (a suite, a difficulty, a forced submission, …) with at least two values,
+so a new axis needs no code here. Conditions read in the study's order (static, static+io, blackbox,
+whitebox, full).
+
+The list: one row per episode with its task, axes, trial, outcome, predicted label, tool calls, tokens,
+cost and time; every column sorts (click its header), the text box searches every cell, the selects
+filter; the state lives in the URL hash (page.py's script). Every text is HTML-escaped.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +17,21 @@ import json
 from html import escape
 from urllib.parse import quote
 
-from tracr_agent.agent.evaluation.stats import wilson
-from tracr_agent.tools.conditions import Residual
+from tracr_agent.agent.evaluation.stats import condition_order, short_llm_names, wilson
 from tracr_agent.tools.subjects.spec import NO_TRANSFORM
 from tracr_agent.agent.render.html.sources import Batch, Episode
+from tracr_agent.tools.conditions import Residual
 
 COLUMN_DIMS = (("condition", "condition"), ("llm", "LLM"), ("residual", "residual"), ("transform", "transform"))
-"""Fields that split the heatmap's columns (each shown when the batch has more than one value; condition always)."""
+"""Fields that split the heatmap's columns, each shown when the batch has more than one value (condition
+when none does)."""
 
-NOT_BREAKDOWNS = {"key", "task", "subject", "condition", "llm", "residual", "transform", "trial", "status", "label",
+NOT_BREAKDOWNS = {"key", "task", "subject", "condition", "llm", "llm_name", "residual", "transform", "trial", "status",
+                  "label", "prompt_sha", "replicable", "cost_unknown", "unscorable",
                   "label_correct", "functional_correct", "agreement", "tool_calls", "llm_turns", "tokens", "cost",
                   "duration_s", "transcript", "error", "score", "file", "fingerprint", "actor", "created",
                   "prediction", "problem", "family_correct", "explained", "scorer_version", "functional", "judge",
-                  "explanation", "unsafe_sandbox"}
+                  "explanation", "unsafe_sandbox", "sample", "schema_version"}
 """Per-episode fields that are not categories to break accuracy down by."""
 MAX_LEVELS = 40
 MAX_INT_LEVELS = 8
@@ -29,12 +41,6 @@ METRICS = (("label_correct", "label"), ("family_correct", "family"), ("explained
 """Further verdicts shown in a cell's hover text, each over the episodes that have it."""
 
 OUTCOME_SLUG = {"correct": "correct", "wrong": "wrong", "no prediction": "none"}
-
-
-def column_dims(episodes: list[Episode]) -> list[tuple[str, str]]:
-    return [(k, name) for k, name in COLUMN_DIMS
-            if k == "condition" or len({_value(e, k) for e in episodes}) > 1]
-
 
 DEFAULTS = {"residual": Residual.LABELLED.value, "transform": NO_TRANSFORM}
 """What a record written before a field existed (or with it empty) means by its absence."""
@@ -48,15 +54,38 @@ def _value(ep: Episode, key: str) -> str:
     return "" if v is None else str(v)
 
 
+def _order(key: str):
+    """The sort key of an axis' values: conditions in the study's order, the others by name."""
+    return condition_order if key == "condition" else (lambda v: v)
+
+
+def column_dims(episodes: list[Episode]) -> list[tuple[str, str]]:
+    varying = [(k, name) for k, name in COLUMN_DIMS if len({_value(e, k) for e in episodes}) > 1]
+    return varying or [COLUMN_DIMS[0]]
+
+
+def llm_names(episodes: list[Episode]) -> dict[str, str]:
+    """The LLM column's text per spec: the name given with --llm-name, else a short form of the spec."""
+    names = short_llm_names(_value(e, "llm") for e in episodes)
+    for e in episodes:
+        if e.get("llm_name"):
+            names[_value(e, "llm")] = str(e.get("llm_name"))
+    return names
+
+
+def _shown(key: str, value: str, names: dict[str, str]) -> str:
+    return names.get(value, value) if key == "llm" else value
+
+
 def breakdown_fields(episodes: list[Episode]) -> list[str]:
-    """Categorical fields of the records (and of their scores) with 1..MAX_LEVELS values (integers: at most
-    MAX_INT_LEVELS), not per-episode facts or verdicts."""
+    """Categorical fields of the records (and of their scores) that vary: 2..MAX_LEVELS values (integers:
+    at most MAX_INT_LEVELS), not per-episode facts or verdicts."""
     fields: dict[str, set] = {}
     for ep in episodes:
         for k, v in _extras(ep).items():
             fields.setdefault(k, set()).add(v)
     return [k for k, vals in sorted(fields.items())
-            if 1 <= len(vals) <= (MAX_INT_LEVELS if all(isinstance(v, int) for v in vals) else MAX_LEVELS)]
+            if 2 <= len(vals) <= (MAX_INT_LEVELS if all(isinstance(v, int) for v in vals) else MAX_LEVELS)]
 
 
 def _extras(ep: Episode) -> dict:
@@ -99,22 +128,26 @@ def _cell(eps: list[Episode], filters: dict[str, str] | None) -> str:
 
 
 def heatmap_html(episodes: list[Episode], row_key: str = "task", row_name: str = "task",
-                 total: bool = True, links: bool = True) -> str:
+                 total: bool = True, links: bool = True, names: dict | None = None) -> str:
+    names = names or {}
     dims = column_dims(episodes)
-    cols = sorted({tuple(_value(e, k) for k, _ in dims) for e in episodes})
-    rows = sorted({_value(e, row_key) for e in episodes})
-    head = "".join(f'<th class="col">{"<br>".join(escape(v) for v in c if v)}</th>' for c in cols)
+    keyed = [(tuple(_value(e, k) for k, _ in dims), _value(e, row_key), e) for e in episodes]
+    cols = sorted({c for c, _, _ in keyed}, key=lambda c: tuple(_order(k)(v) for (k, _), v in zip(dims, c)))
+    rows = sorted({r for _, r, _ in keyed})
+    head = "".join(f'<th class="col">{"<br>".join(escape(_shown(k, v, names)) for (k, _), v in zip(dims, c) if v)}'
+                   "</th>" for c in cols)
+    cells_of: dict[tuple, list[Episode]] = {}
+    for c, r, e in keyed:
+        cells_of.setdefault((r, c), []).append(e)
+        cells_of.setdefault(("(all)", c), []).append(e)
     body = []
-    groups = [(r, [e for e in episodes if _value(e, row_key) == r]) for r in rows]
-    if total and len(rows) > 1:
-        groups.append(("(all)", episodes))
-    for r, eps in groups:
+    groups = rows + (["(all)"] if total and len(rows) > 1 else [])
+    for r in groups:
         cells = []
         for c in cols:
-            in_col = [e for e in eps if tuple(_value(e, k) for k, _ in dims) == c]
             filters = {"filter": "all", **({row_key: r} if r != "(all)" else {}),
                        **{k: v for (k, _), v in zip(dims, c)}}
-            cells.append(_cell(in_col, filters if links else None))
+            cells.append(_cell(cells_of.get((r, c), []), filters if links else None))
         body.append(f'<tr><th class="row">{escape(r)}</th>{"".join(cells)}</tr>')
     corner = escape(row_name) + " \\ " + " · ".join(name for _, name in dims)
     return (f'<table class="heatmap accuracy" data-rows="{escape(row_key)}"><thead><tr><th class="corner">{corner}'
@@ -123,10 +156,11 @@ def heatmap_html(episodes: list[Episode], row_key: str = "task", row_name: str =
 
 def overview_html(batch: Batch) -> str:
     eps = batch.episodes
+    names = llm_names(eps)
     out = [f'<section id="overview"><h2>Accuracy</h2><p class="meta">{len(eps)} episode(s). A cell is k/n correct '
            "(the implementation matched the model on its whole input domain; the label where there is no "
            "implementation score); hover for the 95% Wilson interval and label accuracy, click for its "
-           "episodes.</p>", heatmap_html(eps)]
+           "episodes.</p>", heatmap_html(eps, names=names)]
     unsafe = sum(bool(e.get("unsafe_sandbox")) for e in eps)
     if unsafe:  # as atop report.md/html: these scores ran submitted code without OS-level isolation
         out.insert(1, f'<p class="unsafe">UNSAFE: {unsafe} of {len(eps)} episode(s) were scored with '
@@ -134,42 +168,75 @@ def overview_html(batch: Batch) -> str:
     for field in breakdown_fields(eps):
         sub = [e for e in eps if field in _extras(e)]  # episodes without the field (older results) sit out
         out.append(f'<h3>by {escape(field)}</h3>')
-        out.append(_breakdown(sub, field))
+        out.append(_breakdown(sub, field, names))
     out.append("</section>")
     return "".join(out)
 
 
-def _breakdown(episodes: list[Episode], field: str) -> str:
+def _breakdown(episodes: list[Episode], field: str, names: dict) -> str:
     shadow = [Episode(e.id, {**e.record, "_by": str(_extras(e)[field])}, e.file) for e in episodes]
-    return heatmap_html(shadow, "_by", field, total=False, links=False)
+    return heatmap_html(shadow, "_by", field, total=False, links=False, names=names)
+
+
+def _cost(ep: Episode) -> tuple[str, str]:
+    """(cell text, sort value) of an episode's cost: unknown when the record says so (no price known)."""
+    cost = ep.get("cost")
+    if cost is None or ep.get("cost_known") is False:
+        return "unknown", ""
+    return f"{float(cost):.4f}", f"{float(cost):.6f}"
+
+
+def _num(v) -> str:
+    try:
+        return f"{float(v):g}"
+    except (TypeError, ValueError):
+        return ""
 
 
 def episode_list_html(batch: Batch) -> str:
     eps = batch.episodes
-    dims = [("task", "task")] + column_dims(eps)
+    names = llm_names(eps)
+    # task, condition and LLM are always columns of the list (a residual mode only when it varies)
+    dims = [("task", "task"), ("condition", "condition"), ("llm", "LLM")] + [
+        d for d in column_dims(eps) if d[0] not in ("condition", "llm")]
     selects = []
     for key, name in dims:
-        values = sorted({_value(e, key) for e in eps})
-        opts = '<option value="">all</option>' + "".join(f'<option value="{escape(v)}">{escape(v)}</option>'
-                                                          for v in values)
+        values = sorted({_value(e, key) for e in eps}, key=_order(key))
+        opts = '<option value="">all</option>' + "".join(
+            f'<option value="{escape(v)}">{escape(_shown(key, v, names))}</option>' for v in values)
         selects.append(f'<label>{escape(name)} <select data-key="{escape(key)}">{opts}</select></label>')
     outcome = ('<label>outcome <select data-key="filter"><option value="all">all</option>'
                + "".join(f'<option value="{slug}">{escape(o)}</option>' for o, slug in OUTCOME_SLUG.items())
                + "</select></label>")
-    head = "".join(f"<th>{escape(n)}</th>" for _, n in dims) + "<th>outcome</th><th>prediction</th>" \
-        "<th>tool calls</th><th>tokens</th><th>seconds</th><th></th>"
+    search = ('<label class="search">search <input type="search" data-key="q" placeholder="any text (press /)" '
+              'autocomplete="off"></label>')
+    columns = [(name, "text") for _, name in dims] + [
+        ("trial", "num"), ("outcome", "text"), ("label", "text"), ("tool calls", "num"), ("tokens", "num"),
+        ("cost $", "num"), ("seconds", "num")]
+    head = "".join(f'<th data-col="{i}" data-type="{t}" title="sort by {escape(n)}">{escape(n)}</th>'
+                   for i, (n, t) in enumerate(columns)) + "<th></th>"
     rows = []
     for e in eps:
         attrs = " ".join(f'data-{escape(k)}="{escape(_value(e, k))}"' for k, _ in dims)
         slug = OUTCOME_SLUG[e.outcome]
-        link = (f'<a href="#{e.id}">open</a>' if e.blocks is not None
+        link = (f'<a href="#{e.id}">open</a>' if e.has_episode
                 else f'<span class="meta">{escape("no transcript" if not e.file else "transcript unreadable")}</span>')
-        cells = "".join(f"<td>{escape(_value(e, k))}</td>" for k, _ in dims)
-        rows.append(f'<tr class="ep" id="row-{e.id}" {attrs} data-outcome="{slug}">{cells}'
-                    f'<td class="outcome {slug}">{escape(e.outcome)}</td><td>{escape(str(e.get("label") or e.get("prediction") or "-"))}</td>'
-                    f'<td>{e.get("tool_calls", 0)}</td><td>{e.get("tokens", 0)}</td>'
-                    f'<td>{float(e.get("duration_s") or 0):.1f}</td><td>{link}</td></tr>')
+        cells = "".join(f"<td>{escape(_shown(k, _value(e, k), names))}</td>" for k, _ in dims)
+        cost, cost_v = _cost(e)
+        trial = e.get("trial")
+        rows.append(
+            f'<tr class="ep" id="row-{e.id}" {attrs} data-outcome="{slug}">{cells}'
+            f'<td data-v="{_num(trial)}">{"" if trial is None else escape(str(trial))}</td>'
+            f'<td class="outcome {slug}">{escape(e.outcome)}</td>'
+            f'<td class="label">{escape(str(e.get("label") or e.get("prediction") or "-"))}</td>'
+            f'<td data-v="{_num(e.get("tool_calls", 0))}">{e.get("tool_calls", 0)}</td>'
+            f'<td data-v="{_num(e.get("tokens", 0))}">{e.get("tokens", 0)}</td>'
+            f'<td data-v="{cost_v}">{cost}</td>'
+            f'<td data-v="{_num(e.get("duration_s") or 0)}">{float(e.get("duration_s") or 0):.1f}</td>'
+            f"<td>{link}</td></tr>")
     keys = json.dumps([k for k, _ in dims] + ["filter"])
-    return (f'<section id="list" data-keys="{escape(keys)}"><h2>Episodes</h2><form class="filters">{"".join(selects)}'
-            f'{outcome}</form><p class="meta"><span id="shown">{len(eps)}</span> of {len(eps)} episode(s) shown</p>'
+    return (f'<section id="list" data-keys="{escape(keys)}"><h2>Episodes</h2><form class="filters" '
+            f'onsubmit="return false">{"".join(selects)}{outcome}{search}</form><p class="meta"><span id="shown">'
+            f'{len(eps)}</span> of {len(eps)} episode(s) shown · click a column to sort · keys: / search, '
+            "j/k or →/← next/previous episode, Esc back to the list</p>"
             f'<table class="episodes"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
