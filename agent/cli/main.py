@@ -308,7 +308,7 @@ def announce_sandbox(unsafe: bool, quiet: bool = False) -> None:
 
     sandbox.allow_unsafe(unsafe)
     line = sandbox.isolation_line()
-    weaker = "bubblewrap (" not in line
+    weaker = not line.startswith("sandbox: bubblewrap (")  # the refusal line names bubblewrap too (its install hint)
     if weaker or not quiet:
         err_console.print(line, style="yellow" if weaker else None, markup=False, soft_wrap=quiet)
 

@@ -111,7 +111,7 @@ def test_json_reads_are_drawn_not_dumped_and_the_view_reads_on_light_backgrounds
     assert "indices" in out and "tokens" in out and "48;2;" in out  # residual reads drawn, coloured
     assert len(out.splitlines()) < 300  # was ~440 lines of JSON
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
-    assert "→ get_activations hook=blocks.0.hook_resid_pre," in plain and "input=2 inputs: [a b c d a]" in plain
+    assert "→ get_activations hook=blocks.0.hook_resid_pre," in plain and "input=1 input: [a b c d a]" in plain
     assert not _basic_foregrounds(_sgr_codes(out)) & {33, 37, 93, 97}, sorted(_basic_foregrounds(_sgr_codes(out)))
 
 
@@ -126,5 +126,5 @@ def test_run_quiet_prints_its_path_whole_and_no_sandbox_banner(tmp_path):
     assert p.returncode == 0, p.stderr
     path = next(deep.glob("*.jsonl"))
     assert f"transcript: {path}\n" in p.stdout  # one unbroken line, however narrow the terminal
-    if "bubblewrap (" in isolation_line():  # the full sandbox: nothing to warn about, so quiet says nothing
+    if isolation_line().startswith("sandbox: bubblewrap ("):  # the full sandbox: nothing to warn about, so quiet says nothing
         assert "sandbox:" not in p.stdout + p.stderr

@@ -426,7 +426,7 @@ def test_eval_over_generated_suite_reports_functional_headline_and_features(tmp_
     assert "| n/a |" in row
     assert "## Headline" in md and "(1 without a label: n/a)" in md and "label 1/1" in md
     assert "## Generated tasks: functional accuracy by feature" in md and "| difficulty | 1 | full |" in md
-    assert "## Generated programs (ground truth)" in md and "### gen-3-1-0" in md and "output = v" in md
+    assert "## Appendix: generated programs (ground truth)" in md and "### gen-3-1-0" in md and "output = v" in md
     assert "Generated tasks" in (out / "report.html").read_text()
     r = runner.invoke(app, ["rescore", str(out), "--unsafe-sandbox"])
     assert r.exit_code == 0, r.output

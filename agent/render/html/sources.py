@@ -149,7 +149,7 @@ def load_inspect_log(path: Path) -> Batch:
     notes: list = []
     return Batch(f"Inspect log {path.name}", path, [
         Episode(f"ep-{i}", shown_data({**e.record.model_dump(mode="json"), "sample": e.sample}), f"sample {e.sample}",
-                episode_blocks(e.events, None)) for i, e in enumerate(log_episodes(path, notes=notes), 1)], notes)
+                blocks=episode_blocks(e.events, None)) for i, e in enumerate(log_episodes(path, notes=notes), 1)], notes)
 
 
 def load(path: Path) -> Batch:
