@@ -24,6 +24,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from tracr_agent.agent.investigators.decompiler.heads import selections
 from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.variables import Variable
 from tracr_agent.agent.investigators.decompiler.writes import Writes
@@ -57,7 +58,7 @@ class Found:
     scale: float = 1.0
     names: dict = field(default_factory=dict)
     """Categorical: the value each centre (by its index) is read as; renamed when a head names or orders them."""
-    dependent: bool = False
+    noisy: bool = False
     """Compressed (overlapping write subspaces): a write is read as the nearest of its centres and the zero
     vector (no value), not by a fixed tolerance."""
 
@@ -99,7 +100,7 @@ def discover(info: dict, obs: Observations, writes: Writes) -> Discovered:
         sources.append((src, 2 * layer + 1, name))
         for x in inputs:
             rows_of.setdefault(src, []).append(_rows(obs, writes, x, src, layer, head))
-        if writes.dependent:
+        if writes.noisy:
             _remove_null(rows_of.get(src) or [], [_empty(obs, x, layer, head if head is not None else
                                                          _only_head(info, layer)) for x in inputs])
     for layer in info["mlps"]:
@@ -115,7 +116,7 @@ def discover(info: dict, obs: Observations, writes: Writes) -> Discovered:
         rows = rows_of.get(src) or []
         if not rows:
             continue
-        found = _variable(name, src, stage, np.vstack(rows), writes.dependent)
+        found = _variable(name, src, stage, np.vstack(rows), writes.noisy)
         out.variables.append(found.var)
         out.found.append(found)
         out.stages[name] = stage
@@ -129,11 +130,12 @@ NULL_SHARE = 0.9
 
 
 def _empty(obs: Observations, x: tuple, layer: int, head: int) -> Optional[np.ndarray]:
-    """For each query position 1..n of x, whether the head selects nothing there (None: no pattern read)."""
+    """For each query position 1..n of x, whether the head selects nothing there (None: no pattern read,
+    or BOS shares every query's weight equally: a selector width's head, whose write there is its value)."""
     if not obs.has(x, attn_pattern(layer)):
         return None
     pat = obs.get(x, attn_pattern(layer))
-    if head >= pat.shape[0]:
+    if head >= pat.shape[0] or selections(pat[head])[1]:
         return None
     return pat[head, 1:, 0] >= NULL_SHARE
 
@@ -168,11 +170,11 @@ def _sorted(values) -> list:
         return list(values)
 
 
-def _variable(name: str, src: str, stage: int, rows: np.ndarray, dependent: bool = False) -> Found:
+def _variable(name: str, src: str, stage: int, rows: np.ndarray, noisy: bool = False) -> Found:
     norms = np.linalg.norm(rows, axis=1)
     top = float(norms.max()) if len(norms) else 0.0
     # in a compressed model "no value" is only near the zero vector (its writes spread like any value's)
-    nonzero = rows[norms > (DEPENDENT_CLUSTER_TOL * top / 2 if dependent else WRITE_ZERO_TOL)]
+    nonzero = rows[norms > (NOISY_CLUSTER_TOL * top / 2 if noisy else WRITE_ZERO_TOL)]
     if not len(nonzero):
         return Found(Variable(name, "numerical", (), (), free_scale=True), src, stage, direction=np.zeros(rows.shape[1]))
     points = _distinct(nonzero, SAME_POINT * top)
@@ -187,10 +189,10 @@ def _variable(name: str, src: str, stage: int, rows: np.ndarray, dependent: bool
             u = u if (points @ u).sum() >= 0 else -u
             free = True
         return Found(Variable(name, "numerical", (), (), free_scale=free), src, stage, direction=u)
-    centres = _order(_linked(points, DEPENDENT_CLUSTER_TOL * top) if dependent else _distinct(nonzero, CLUSTER_TOL * top))
+    centres = _order(_linked(points, NOISY_CLUSTER_TOL * top) if noisy else _distinct(nonzero, CLUSTER_TOL * top))
     k = len(centres)
     return Found(Variable(name, "categorical", (), tuple(range(k))), src, stage, centres=centres,
-                 dominant=_dominant(centres), names={i: i for i in range(k)}, dependent=dependent)
+                 dominant=_dominant(centres), names={i: i for i in range(k)}, noisy=noisy)
 
 
 def _dominant(centres: np.ndarray) -> list[int]:
@@ -250,7 +252,7 @@ def _distinct(rows: np.ndarray, tol: float) -> np.ndarray:
     return np.array([np.mean(m, axis=0) for m in members])
 
 
-DEPENDENT_CLUSTER_TOL = 0.3
+NOISY_CLUSTER_TOL = 0.3
 """Relative to the largest write, in a compressed model: points of one value chained closer than this are
 that value. Each component reads its inputs through the compression's overlapping directions, so one
 value's writes spread (up to ~0.28 of the largest write seen on the zoo) where tracr's distinct values
@@ -291,7 +293,7 @@ def read(found: Found, w: np.ndarray) -> Any:
         return snap(t)
     dist = np.linalg.norm(found.centres - w, axis=1)
     i = int(np.argmin(dist))
-    if np.linalg.norm(w) <= WRITE_ZERO_TOL or (found.dependent and np.linalg.norm(w) < dist[i]):
+    if np.linalg.norm(w) <= WRITE_ZERO_TOL or (found.noisy and np.linalg.norm(w) < dist[i]):
         return None
     return i
 
