@@ -135,7 +135,7 @@ def _empty(obs: Observations, x: tuple, layer: int, head: int) -> Optional[np.nd
     if not obs.has(x, attn_pattern(layer)):
         return None
     pat = obs.get(x, attn_pattern(layer))
-    if head >= pat.shape[0] or selections(pat[head])[1]:
+    if head >= pat.shape[0] or selections(pat[head], True)[1]:
         return None
     return pat[head, 1:, 0] >= NULL_SHARE
 

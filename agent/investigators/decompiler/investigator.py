@@ -108,7 +108,7 @@ class DecompilerInvestigator(DeterministicInvestigator):
         dec = decompile_internals(info, obs, r1.scan)
         if dec is None:
             return _submit(call, None, "no residual stream was read")
-        if dec.writes is not None and dec.writes.dependent and not r1.direct:
+        if dec.writes is not None and (dec.writes.dependent or dec.writes.noisy) and not r1.direct:
             # the subspaces overlap after all (a compressed model): later inputs are read component by component
             every = rounds.value_hooks(info, True) + rounds.pattern_hooks(info)
         reqs = rounds.split_requests(info, dec.writes) if dec.writes is not None else []
