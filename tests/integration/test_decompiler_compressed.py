@@ -53,3 +53,16 @@ def test_a_verified_answer_was_checked_on_64_fresh_inputs(prev_token, tmp_path):
     result = episode(prev_token, tmp_path, "full")
     assert result.prediction["confidence"] >= 0.9
     assert "the last 64 of them fresh" in result.prediction["description"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("condition", ["whitebox", "full"])
+def test_a_compressed_selector_width_is_read_as_the_count_it_computes(load, tmp_path, condition):
+    """hist compressed (d_model 20 -> 15): the width's head gives BOS only roughly the selected keys' share
+    and writes 1/(w+1) only roughly (1/3 seen as 0.30–0.37), so the head is matched within a tolerance,
+    its variable takes the fraction it computes, and the MLP after it is the count, named by that width."""
+    subject = apply_transform(load("hist"), "compressed:15")
+    result = episode(subject, tmp_path, condition)
+    assert result.score.functional.correct, (result.score.functional, result.prediction["implementation"])
+    assert result.score.explained and result.prediction["confidence"] >= 0.9
+    assert "selectorwidth" in result.prediction["implementation"].lower()
