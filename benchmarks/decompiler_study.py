@@ -13,7 +13,9 @@ whose unembedding follows other conventions: tests/foreign_models.py), or task i
 Forms: `labelled`, `raw` (--residual raw), `rotated` (`rotated:0`), `compressed` (the smallest faithful
 D; subjects whose compression is refused are counted and skipped). Prints one line per episode, then per
 set × form × condition: explained / functionally correct / tabulated, and the confidence's calibration
-(Brier score; among answers at confidence ≥ 0.9, how many were correct). `explain_miss` lists, for a
+(Brier score; among answers at confidence ≥ 0.9, how many were correct), and how many programs are the
+model's function up to a renaming of the output values (`up_to_names`: what a whitebox session can reach
+on a rotated or compressed model, whose unembedding is never read). `explain_miss` lists, for a
 labelled subject, the decompiled variables whose values differ from the model's on one input.
 """
 
@@ -87,6 +89,31 @@ def explain_miss(subject, pred: dict, tokens: list) -> None:
             print(f"  {name}: decompiled {mine} model {vals[1:]}")
 
 
+def up_to_names(pred: dict, subject) -> bool:
+    """Whether the submitted program is the model's function up to a renaming of its output values: one
+    output value for each value it returns, the same on every input of the domain. Without decoded
+    outputs, the values a rotated or compressed model's unembedding gives the output variable's points
+    are not identifiable from its internals (the same internals with the unembedding's columns swapped
+    compute the renamed function), so this is what a whitebox session can reach."""
+    from tracr_agent.tools.sandbox.runner import run_implementation
+
+    if subject.output_kind == "numerical":
+        return False
+    inputs = subject.domain()
+    result = run_implementation(pred.get("implementation") or "", inputs)
+    if result.outputs is None or result.failed:
+        return False
+    forward: dict = {}
+    backward: dict = {}
+    for got, want in zip(result.outputs, subject.run(inputs)):
+        if len(got) != len(want):
+            return False
+        for g, w in zip(got, want):
+            if forward.setdefault(repr(g), repr(w)) != repr(w) or backward.setdefault(repr(w), repr(g)) != repr(g):
+                return False
+    return True
+
+
 def subjects_of(spec: str):
     """(set name, [(id, loader)]) for a set spec."""
     from tracr_agent.tools.subjects.tasks import load_task
@@ -157,7 +184,8 @@ def main(argv: list[str]) -> None:
                             tab = bool(score.explanation and score.explanation.tabulated)
                             rec = {"correct": correct, "tabulated": tab, "explained": correct and not tab,
                                    "confidence": float(pred.get("confidence") or 0.0), "calls": calls,
-                                   "agreement": score.functional.agreement, "mismatch": score.functional.first_mismatch}
+                                   "agreement": score.functional.agreement, "mismatch": score.functional.first_mismatch,
+                                   "renamed": correct or up_to_names(pred, subject)}
                         except Exception as e:  # a crash is a result too: counted, never hidden
                             if os.environ.get("STUDY_TRACEBACK"):
                                 traceback.print_exc()
@@ -184,11 +212,11 @@ def table(records: list[dict]) -> None:
             continue
         groups.setdefault((r["set"], r["form"], r["condition"], r["llm"]), []).append(r)
     print("| subjects | form | condition | investigator | explained | correct | tabulated | crashes | Brier | "
-          "correct at conf ≥ 0.9 | wrong at conf ≥ 0.9 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "correct at conf ≥ 0.9 | wrong at conf ≥ 0.9 | right up to output names |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (s, form, cond, llm), rs in groups.items():
         if cond == "-":
-            print(f"| {s} | {form} | (refused: {len(rs)}) | | | | | | | | |")
+            print(f"| {s} | {form} | (refused: {len(rs)}) | | | | | | | | | |")
             continue
         n = len(rs)
         ex = sum(r["explained"] for r in rs)
@@ -198,7 +226,8 @@ def table(records: list[dict]) -> None:
         brier = sum((r["confidence"] - r["correct"]) ** 2 for r in rs) / n
         high = [r for r in rs if r["confidence"] >= 0.9]
         print(f"| {s} | {form} | {cond} | {llm} | {ex}/{n} ({100 * ex / n:.0f}%) | {co}/{n} | {tab} | {crash} | "
-              f"{brier:.3f} | {sum(r['correct'] for r in high)}/{len(high)} | {sum(not r['correct'] for r in high)} |")
+              f"{brier:.3f} | {sum(r['correct'] for r in high)}/{len(high)} | {sum(not r['correct'] for r in high)} | "
+              f"{sum(bool(r.get('renamed')) for r in rs)}/{n} |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from tracr_agent.agent.investigators.decompiler.discovery import snap
-from tracr_agent.agent.investigators.decompiler.heads import explain_head, selections
+from tracr_agent.agent.investigators.decompiler.heads import computed, explain_head, selections
 from tracr_agent.agent.investigators.decompiler.mlps import explain_mlp
 from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, Program, python_names
@@ -112,11 +112,17 @@ def decompile(info: dict, obs: Observations, reading: Reading) -> Decompilation:
         for (hl, hh) in heads:
             if hl != layer:
                 continue
-            hp = [(vals, *selections(pats[layer][hh])) for _, vals, pats in probes if layer in pats]
+            hp = [(vals, *selections(pats[layer][hh], bool(info.get("noisy")))) for _, vals, pats in probes if layer in pats]
             own = [v for v in written if reading.owners.get(v.name) == (hl, hh)]
             remaining = own or [v for v in written if v.name not in explained and v.name not in reading.owners]
-            step, why, factor = explain_head(hp, layer, hh, remaining, available)
-            if step is not None and factor not in (None, 1.0):
+            step, why, factor = explain_head(hp, layer, hh, remaining, available, bool(info.get("noisy")))
+            if step is not None and info.get("noisy") and step.mode in ("width", "mean"):
+                # what the model wrote is only near the number the head computes: the number is the value
+                for (_, vals, pats) in (p for p in probes if layer in p[2]):
+                    exact = computed(step, vals, selections(pats[layer][hh], True)[0])
+                    if exact is not None:
+                        vals[step.out] = exact
+            elif step is not None and factor not in (None, 1.0):
                 _rescale(values, step.out, factor)
             if step is not None:
                 _fix_scale(step, variables)

@@ -24,10 +24,11 @@ from typing import Any, Optional
 
 import numpy as np
 
+from tracr_agent.agent.investigators.decompiler.heads import selections
 from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.variables import Variable
 from tracr_agent.agent.investigators.decompiler.writes import Writes
-from tracr_agent.tools.protocol.hooks import attn_z
+from tracr_agent.tools.protocol.hooks import attn_pattern, attn_z
 from tracr_agent.tools.subjects.compare import CLUSTER_TOL, LINE_TOL, WRITE_ZERO_TOL, within
 
 SAME_POINT = 0.02
@@ -57,6 +58,9 @@ class Found:
     scale: float = 1.0
     names: dict = field(default_factory=dict)
     """Categorical: the value each centre (by its index) is read as; renamed when a head names or orders them."""
+    noisy: bool = False
+    """Compressed (overlapping write subspaces): a write is read as the nearest of its centres and the zero
+    vector (no value), not by a fixed tolerance."""
 
 
 @dataclass
@@ -96,6 +100,9 @@ def discover(info: dict, obs: Observations, writes: Writes) -> Discovered:
         sources.append((src, 2 * layer + 1, name))
         for x in inputs:
             rows_of.setdefault(src, []).append(_rows(obs, writes, x, src, layer, head))
+        if writes.noisy:
+            _remove_null(rows_of.get(src) or [], [_empty(obs, x, layer, head if head is not None else
+                                                         _only_head(info, layer)) for x in inputs])
     for layer in info["mlps"]:
         sources.append((f"mlp{layer}", 2 * layer + 2, f"m{layer}"))
         for x in inputs:
@@ -109,7 +116,7 @@ def discover(info: dict, obs: Observations, writes: Writes) -> Discovered:
         rows = rows_of.get(src) or []
         if not rows:
             continue
-        found = _variable(name, src, stage, np.vstack(rows))
+        found = _variable(name, src, stage, np.vstack(rows), writes.noisy)
         out.variables.append(found.var)
         out.found.append(found)
         out.stages[name] = stage
@@ -118,14 +125,42 @@ def discover(info: dict, obs: Observations, writes: Writes) -> Discovered:
     return out
 
 
+NULL_SHARE = 0.9
+"""A query giving BOS at least this share of its attention selects nothing (tracr's default: no value)."""
+
+
+def _empty(obs: Observations, x: tuple, layer: int, head: int) -> Optional[np.ndarray]:
+    """For each query position 1..n of x, whether the head selects nothing there (None: no pattern read,
+    or BOS shares every query's weight equally: a selector width's head, whose write there is its value)."""
+    if not obs.has(x, attn_pattern(layer)):
+        return None
+    pat = obs.get(x, attn_pattern(layer))
+    if head >= pat.shape[0] or selections(pat[head], True)[1]:
+        return None
+    return pat[head, 1:, 0] >= NULL_SHARE
+
+
+def _remove_null(rows: list[np.ndarray], empty: list[Optional[np.ndarray]]) -> None:
+    """In a compressed model a head that selects nothing still writes something: BOS's value is read
+    through the compression's overlapping directions, so it is not the zero vector. That point is the
+    head's "no value" (tracr's default); it is subtracted from every write of the head (in place), so that
+    no value is the zero vector again and a mean over selected keys is a linear image of their values."""
+    null = [r[e] for r, e in zip(rows, empty) if e is not None and len(e) == len(r) and e.any()]
+    if not null:
+        return
+    centre = np.mean(np.vstack(null), axis=0)
+    for r in rows:
+        r -= centre
+
+
 def _only_head(info: dict, layer: int) -> int:
     return next(h for l, h in info["heads"] if l == layer)
 
 
 def _rows(obs: Observations, writes: Writes, x: tuple, src: str, layer: int, head: Optional[int]) -> np.ndarray:
     if head is None:
-        return writes.of(x)[src][1:]
-    return obs.get(x, attn_z(layer))[1:, head, :]
+        return np.array(writes.of(x)[src][1:])
+    return np.array(obs.get(x, attn_z(layer))[1:, head, :])
 
 
 def _sorted(values) -> list:
@@ -135,10 +170,11 @@ def _sorted(values) -> list:
         return list(values)
 
 
-def _variable(name: str, src: str, stage: int, rows: np.ndarray) -> Found:
+def _variable(name: str, src: str, stage: int, rows: np.ndarray, noisy: bool = False) -> Found:
     norms = np.linalg.norm(rows, axis=1)
     top = float(norms.max()) if len(norms) else 0.0
-    nonzero = rows[norms > WRITE_ZERO_TOL]
+    # in a compressed model "no value" is only near the zero vector (its writes spread like any value's)
+    nonzero = rows[norms > (NOISY_CLUSTER_TOL * top / 2 if noisy else WRITE_ZERO_TOL)]
     if not len(nonzero):
         return Found(Variable(name, "numerical", (), (), free_scale=True), src, stage, direction=np.zeros(rows.shape[1]))
     points = _distinct(nonzero, SAME_POINT * top)
@@ -153,10 +189,10 @@ def _variable(name: str, src: str, stage: int, rows: np.ndarray) -> Found:
             u = u if (points @ u).sum() >= 0 else -u
             free = True
         return Found(Variable(name, "numerical", (), (), free_scale=free), src, stage, direction=u)
-    centres = _order(_distinct(nonzero, CLUSTER_TOL * top))
+    centres = _order(_linked(points, NOISY_CLUSTER_TOL * top) if noisy else _distinct(nonzero, CLUSTER_TOL * top))
     k = len(centres)
     return Found(Variable(name, "categorical", (), tuple(range(k))), src, stage, centres=centres,
-                 dominant=_dominant(centres), names={i: i for i in range(k)})
+                 dominant=_dominant(centres), names={i: i for i in range(k)}, noisy=noisy)
 
 
 def _dominant(centres: np.ndarray) -> list[int]:
@@ -216,6 +252,34 @@ def _distinct(rows: np.ndarray, tol: float) -> np.ndarray:
     return np.array([np.mean(m, axis=0) for m in members])
 
 
+NOISY_CLUSTER_TOL = 0.3
+"""Relative to the largest write, in a compressed model: points of one value chained closer than this are
+that value. Each component reads its inputs through the compression's overlapping directions, so one
+value's writes spread (up to ~0.28 of the largest write seen on the zoo) where tracr's distinct values
+lie ≥ 0.6 apart."""
+
+
+def _linked(points: np.ndarray, tol: float) -> np.ndarray:
+    """Single-linkage clusters of points (a chain of points each within tol of the next is one cluster):
+    their means."""
+    n = len(points)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    dist = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
+    for i, j in zip(*np.nonzero(np.triu(dist <= tol, 1))):
+        parent[root(int(i))] = root(int(j))
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return np.array([points[g].mean(axis=0) for g in groups.values()])
+
+
 def _order(centres: np.ndarray) -> np.ndarray:
     """Centres by their coordinates, largest first (one-hot points in the order of their dimension)."""
     keys = [tuple(-np.round(c, 2)) for c in centres]
@@ -227,9 +291,11 @@ def read(found: Found, w: np.ndarray) -> Any:
     if found.direction is not None:
         t = float(w @ found.direction) * found.scale
         return snap(t)
-    if np.linalg.norm(w) <= WRITE_ZERO_TOL:
+    dist = np.linalg.norm(found.centres - w, axis=1)
+    i = int(np.argmin(dist))
+    if np.linalg.norm(w) <= WRITE_ZERO_TOL or (found.noisy and np.linalg.norm(w) < dist[i]):
         return None
-    return int(np.argmin(np.linalg.norm(found.centres - w, axis=1)))
+    return i
 
 
 def snap(t: float) -> float:

@@ -36,6 +36,7 @@ def decompile_internals(info: dict, obs: Observations, scan: Optional[list[tuple
         return dec
     info = {**info, "raw": True}
     writes = read_writes(info, obs, scan)
+    info["noisy"] = writes.noisy
     found = discover(info, obs, writes)
     owners = {f.var.name: (f.stage // 2, int(f.var.name.split("_")[1])) for f in found.found if f.var.name.startswith("h")}
     named: set[str] = set()

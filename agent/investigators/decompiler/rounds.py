@@ -161,7 +161,10 @@ def round1(info: dict, results) -> Round1:
         return Round1(scan, [], scan_reqs if answered else scan_reqs[:1], False)
     scan_obs = observe([r for r in results if _reads_only(r, [x for x, _ in scan_reqs])], info)
     scan_obs.failed = 0
-    direct = not labelled(info) and (read_writes(info, scan_obs, scan).dependent or _cheap(info, scan_obs))
+    split = read_writes(info, scan_obs, scan)
+    # a final residual stream the subspaces cannot split (overlapping), or split only roughly (tilted, as in a
+    # compressed model: least squares then mixes the components' noise), is not read; the components are
+    direct = not labelled(info) and (split.dependent or split.noisy or _cheap(info, scan_obs))
     probe_set = _probe_set(info, scan_obs, direct, longest)
     return Round1(scan, probe_set, scan_reqs + requests(info, probe_set, [], direct=direct), True, direct)
 

@@ -62,13 +62,20 @@ def basis(rows: np.ndarray) -> np.ndarray:
     return vt[s > SPAN_TOL]
 
 
-def independent(bases: list[np.ndarray]) -> bool:
+ORTHOGONAL = 0.9
+"""…and orthogonal when it is above this: exactly 1 in tracr's basis or a rotation of it. A compressed
+model whose D leaves room for every subspace still tilts them towards each other (0.15–0.52 seen on the
+zoo), and its components read their inputs through those overlaps, so what they write is noisy: one
+value's writes spread (`Writes.noisy`)."""
+
+
+def independent(bases: list[np.ndarray], margin: float = INDEPENDENT) -> bool:
     """Whether subspaces (orthonormal bases) are linearly independent, with a margin."""
     stacked = np.vstack([b for b in bases if len(b)]) if any(len(b) for b in bases) else None
     if stacked is None:
         return True
     s = np.linalg.svd(stacked, compute_uv=False)
-    return len(s) == stacked.shape[0] and s.min() > INDEPENDENT
+    return len(s) == stacked.shape[0] and s.min() > margin
 
 
 @dataclass
@@ -79,6 +86,9 @@ class Writes:
     dependent: bool = False
     """The subspaces overlap (a compressed model): the final residual stream cannot be split, so writes
     are read from each component's hook on every input."""
+    noisy: bool = False
+    """The subspaces are not orthogonal (a compressed model, even where they are independent): one value's
+    writes spread, and a head that selects nothing writes something (decompiler/discovery.py)."""
     by_input: dict[tuple, dict[str, np.ndarray]] = field(default_factory=dict)
     """input -> component -> writes [positions, d] (row 0, BOS, is not used)."""
     unexplained: list[tuple] = field(default_factory=list)
@@ -123,8 +133,9 @@ def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = Non
                     memo.setdefault((name, _key(acts[ph][p])), acts[c.hook][p])
     if scan is not None:
         scanned = [x for x in scan if all(obs.has(x, c.hook) for c in comps)]
-        w.dependent = bool(scanned) and not independent(
-            [basis(np.vstack([obs.get(x, c.hook)[1:] for x in scanned])) for c in comps])
+        scanned_bases = [basis(np.vstack([obs.get(x, c.hook)[1:] for x in scanned])) for c in comps] if scanned else []
+        w.dependent = bool(scanned) and not independent(scanned_bases)
+        w.noisy = bool(scanned) and not independent(scanned_bases, ORTHOGONAL)
     pending = [x for x, acts in obs.acts.items() if fh in acts and not all(c.hook in acts for c in own)]
     found: dict[tuple, dict[str, np.ndarray]] = {}
     for _ in range(ATTRIBUTION_ROUNDS):
@@ -132,6 +143,7 @@ def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = Non
                    for c in comps}
         if scan is None:
             w.dependent = not independent(list(w.bases.values()))
+            w.noisy = not independent(list(w.bases.values()), ORTHOGONAL)
         if w.dependent:
             break
         grown = 0
