@@ -66,3 +66,17 @@ def test_a_compressed_selector_width_is_read_as_the_count_it_computes(load, tmp_
     assert result.score.functional.correct, (result.score.functional, result.prediction["implementation"])
     assert result.score.explained and result.prediction["confidence"] >= 0.9
     assert "selectorwidth" in result.prediction["implementation"].lower()
+
+
+@pytest.mark.slow
+def test_a_compressed_aggregate_whose_attention_leaks_still_selects_nothing(tmp_path):
+    """gen-11-2-8 (d_model 20 -> 6): a head picks, at each position, the flag held at the position the
+    flag names; where no position matches, a compressed model's attention gives BOS only ~0.7 and leaks
+    the rest onto a key. That query still selects nothing, so the head moves the flag (two values, not
+    three) and, with decoded outputs, the program is right and verified."""
+    from tracr_agent.tools.subjects.tasks import load_task
+
+    subject = apply_transform(load_task("gen-11-2-8"), "compressed:6")
+    result = episode(subject, tmp_path, "full")
+    assert result.score.functional.correct, (result.score.functional, result.prediction["implementation"])
+    assert result.score.explained and result.prediction["confidence"] >= 0.9

@@ -94,15 +94,17 @@ def discover(info: dict, obs: Observations, writes: Writes) -> Discovered:
     """Variables, their stages and their values on every input whose writes are known."""
     inputs = [x for x in writes.by_input if all(obs.has(x, attn_z(l)) for l in multi_head_layers(info))]
     rows_of: dict[str, list[np.ndarray]] = {}
+    nothing: dict[str, list[Optional[np.ndarray]]] = {}  # noisy: per input, the queries selecting nothing
     sources: list[tuple[str, int, str]] = []  # (source, stage, variable name)
     for src, layer, head in head_sources(info):
         name = f"h{layer}_{head if head is not None else _only_head(info, layer)}"
         sources.append((src, 2 * layer + 1, name))
         for x in inputs:
             rows_of.setdefault(src, []).append(_rows(obs, writes, x, src, layer, head))
-        if writes.noisy:
-            _remove_null(rows_of.get(src) or [], [_empty(obs, x, layer, head if head is not None else
-                                                         _only_head(info, layer)) for x in inputs])
+        h = head if head is not None else _only_head(info, layer)
+        if writes.noisy and not _width_head(obs, inputs, layer, h):
+            _remove_null(rows_of.get(src) or [], [_empty(obs, x, layer, h) for x in inputs])
+            nothing[src] = [_empty(obs, x, layer, h, NOTHING_SHARE) for x in inputs]
     for layer in info["mlps"]:
         sources.append((f"mlp{layer}", 2 * layer + 2, f"m{layer}"))
         for x in inputs:
@@ -116,28 +118,46 @@ def discover(info: dict, obs: Observations, writes: Writes) -> Discovered:
         rows = rows_of.get(src) or []
         if not rows:
             continue
-        found = _variable(name, src, stage, np.vstack(rows), writes.noisy)
+        skip = nothing.get(src) or [None] * len(rows)
+        # a query that selects nothing writes no value, however far its leaky attention carries the write
+        kept = [r[~e] if e is not None and len(e) == len(r) else r for r, e in zip(rows, skip)]
+        found = _variable(name, src, stage, np.vstack(kept) if any(len(k) for k in kept) else np.vstack(rows),
+                          writes.noisy)
         out.variables.append(found.var)
         out.found.append(found)
         out.stages[name] = stage
-        for x, r in zip(inputs, rows):
-            out.values[x][name] = [None] + [read(found, w) for w in r]
+        for x, r, e in zip(inputs, rows, skip):
+            out.values[x][name] = [None] + [None if e is not None and len(e) == len(r) and e[p]
+                                            and found.centres is not None else read(found, w)
+                                            for p, w in enumerate(r)]
     return out
 
 
 NULL_SHARE = 0.9
-"""A query giving BOS at least this share of its attention selects nothing (tracr's default: no value)."""
+"""A query giving BOS at least this share of its attention selects nothing (tracr's default: no value),
+cleanly enough for its write to be the head's no-value point."""
+NOTHING_SHARE = 2 / 3
+"""…and one giving BOS at least this share selects nothing, though a compressed model's attention leaks
+the rest onto keys (0.73 / 0.27 seen where no key matches)."""
 
 
-def _empty(obs: Observations, x: tuple, layer: int, head: int) -> Optional[np.ndarray]:
-    """For each query position 1..n of x, whether the head selects nothing there (None: no pattern read,
-    or BOS shares every query's weight equally: a selector width's head, whose write there is its value)."""
+def _width_head(obs: Observations, inputs: list[tuple], layer: int, head: int) -> bool:
+    """Whether BOS is among the keys every query selects, on every input read: a selector width's head,
+    whose write where BOS takes all the attention is its value (1/(0+1)), not its no-value point."""
+    pats = [obs.get(x, attn_pattern(layer)) for x in inputs if obs.has(x, attn_pattern(layer))]
+    pats = [p[head] for p in pats if head < p.shape[0]]
+    return bool(pats) and all(selections(p, True)[1] for p in pats)
+
+
+def _empty(obs: Observations, x: tuple, layer: int, head: int, share: float = NULL_SHARE) -> Optional[np.ndarray]:
+    """For each query position 1..n of x, whether the head selects nothing there: BOS takes at least
+    `share` of its attention (None: no pattern read)."""
     if not obs.has(x, attn_pattern(layer)):
         return None
     pat = obs.get(x, attn_pattern(layer))
-    if head >= pat.shape[0] or selections(pat[head], True)[1]:
+    if head >= pat.shape[0]:
         return None
-    return pat[head, 1:, 0] >= NULL_SHARE
+    return pat[head, 1:, 0] >= share
 
 
 def _remove_null(rows: list[np.ndarray], empty: list[Optional[np.ndarray]]) -> None:
