@@ -129,7 +129,8 @@ class DecompilerInvestigator(DeterministicInvestigator):
         prog, src = dec.program, source(dec.program)
         if calls_in.get("cover", 0) < COVER_CALLS and can_read and _phase_list(messages).count("cover") < COVER_ROUNDS:
             cands = probes.candidates(info["vocab"], info["max_seq_len"])
-            new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER) if x not in obs.acts]
+            new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER, rounds.dense_reads(info, obs))
+                   if x not in obs.acts]
             while new:
                 reqs = [(x, every) for x in new]
                 if len(rounds.plan(info, obs, reqs)) <= min(COVER_CALLS - calls_in.get("cover", 0), budget - 2 - used) \

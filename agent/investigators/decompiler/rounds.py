@@ -194,6 +194,13 @@ def round1(info: dict, results) -> Round1:
     return Round1(scan, probe_set, scan_reqs + requests(info, probe_set, [], direct=direct), True, direct)
 
 
+def dense_reads(info: dict, obs: Observations) -> bool:
+    """Whether reading the residual stream costs a dense vector per position (a basis nobody chose):
+    then every position read counts against the budget, and shorter inputs are worth more."""
+    resid = obs.sizes.get("resid")
+    return bool(resid and resid[1]) and resid[0] / resid[1] > 4 * info["d_model"]
+
+
 def _cheap(info: dict, obs: Observations) -> bool:
     """Whether reading every component's writes costs no more than the final residual stream (in
     tracr's sparse basis they hold its non-zero entries between them; in a rotated one each is dense)."""
