@@ -108,7 +108,7 @@ class DecompilerInvestigator(DeterministicInvestigator):
         if dec.writes is not None and dec.writes.dependent and not r1.direct:
             # the subspaces overlap after all (a compressed model): later inputs are read component by component
             every = rounds.value_hooks(info, True) + rounds.pattern_hooks(info)
-        reqs = rounds.split_requests(info, dec.writes) if dec.writes is not None else []
+        reqs = rounds.split_requests(info, dec.writes, rounds.dense_reads(info, obs)) if dec.writes is not None else []
         if reqs and can_read and calls_in.get("split", 0) < rounds.SPLIT_CALLS:
             room = min(rounds.SPLIT_TURN, rounds.SPLIT_CALLS - calls_in.get("split", 0), budget - 1 - used)
             args = rounds.plan(info, obs, reqs)[: max(1, room)]

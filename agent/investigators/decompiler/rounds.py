@@ -212,14 +212,16 @@ def _cheap(info: dict, obs: Observations) -> bool:
     return n_comp * comp[0] / comp[1] <= 1.2 * resid[0] / resid[1]
 
 
-def split_requests(info: dict, writes) -> list[Request]:
+def split_requests(info: dict, writes, dense: bool = False) -> list[Request]:
     """Without labels: on the inputs whose final residual stream the write subspaces did not explain,
     the hooks of the components whose writes were left unknown there (each such read also widens the
-    subspaces and memoizes MLP writes, so later inputs need fewer); the longest inputs first."""
+    subspaces and memoizes MLP writes, so later inputs need fewer); the longest inputs first (they show
+    the most), or, where every position read costs a dense vector (`dense`), the shortest (several fit
+    one call)."""
     if labelled(info):
         return []
     hook = {c.name: c.hook for c in writes.comps}
-    order = sorted(writes.unexplained, key=lambda x: (-len(x), x))
+    order = sorted(writes.unexplained, key=lambda x: (len(x) if dense else -len(x), x))
     return [(tuple(x), tuple(hook[n] for n in sorted(writes.needs.get(x, ())))) for x in order if writes.needs.get(x)]
 
 
