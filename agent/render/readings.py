@@ -31,7 +31,9 @@ def _positions(tokens: list) -> list[str]:
 
 
 def _dense_rows(sparse_rows: list, width: Optional[int] = None) -> tuple[list[int], list[list[float]]]:
-    """Rows of [[index, value], …] -> (the columns non-zero somewhere, or all `width` of them; the rows)."""
+    """Rows of [[index, value], …] (or plain numbers) -> (the columns non-zero somewhere, or all `width` of
+    them; the rows)."""
+    sparse_rows = [activations.entries(row) for row in sparse_rows]
     cols = list(range(width)) if width is not None else sorted({j for row in sparse_rows for j, _ in row})
     at = {j: k for k, j in enumerate(cols)}
     values = [[0.0] * len(cols) for _ in sparse_rows]
@@ -80,7 +82,7 @@ def residual_table(title: str, rows: list[str], sparse_rows: list, basis: Basis)
     seen: set[str] = set()
     for row in sparse_rows:
         found: dict[str, list] = {}
-        for j, v in row:
+        for j, v in activations.entries(row):
             name, value = dims[j] if j < n_dims else (f"d{j}", f"d{j}")
             if name in found:
                 found[name].append((value, v))

@@ -18,6 +18,7 @@ from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.limits import Limits
 from tracr_agent.agent.scoring.labels import match_label
+from tracr_agent.tools.protocol.activations import entries
 from tracr_agent.tools.suite.base import ToolContext, call_tool
 
 # Ten zoo tasks covering every kind of step: categorical and numerical aggregates, selector width,
@@ -180,7 +181,7 @@ def test_get_activations_json_batches_inputs_and_hooks(load):
     resid = data["inputs"][0]["acts"]["blocks.0.hook_resid_pre"]
     for p, row in enumerate(resid):  # sparse [index, value] pairs reproduce the dense activation
         dense = [0.0] * subject.d_model
-        for j, v in row:
+        for j, v in entries(row):
             dense[j] = v
         assert dense == pytest.approx(acts["blocks.0.hook_resid_pre"][p].tolist(), abs=1e-4)
     pattern = data["inputs"][1]["acts"]["blocks.0.attn.hook_pattern"]

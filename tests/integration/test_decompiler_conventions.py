@@ -103,3 +103,15 @@ def test_label_free_whitebox_does_not_vouch_for_a_readout_the_columns_contradict
     result = episode(subject, tmp_path, "whitebox", residual="raw")
     assert result.prediction["confidence"] < 0.9
     assert "carries the input's values" in result.prediction["description"]
+
+
+@pytest.mark.slow
+def test_a_wide_rotated_model_is_decompiled_within_the_budget(load, tmp_path):
+    """palindrome_check rotated (d_model 47, five layers): every position read is a dense vector, so
+    the reads must not repeat a refused call or a hook already read, and the inputs left unexplained
+    are read shortest first; selector widths and a head selecting every pair but a matching with the
+    token (`!=`) name the values a rotation leaves unnamed. Checked against run_model: sure and right."""
+    subject = apply_transform(load("palindrome_check"), "rotated:0")
+    result = episode(subject, tmp_path, "full", residual="raw")
+    assert result.score.functional.correct and result.score.explained, result.prediction["implementation"]
+    assert result.prediction["confidence"] >= 0.9

@@ -100,11 +100,13 @@ def test_the_unembedded_variable_is_named_only_where_outputs_are_shown():
 
 
 def test_activations_sparse_form_reads_back_dense():
-    resid = torch.tensor([[1.0, 0.0, 0.25], [0.0, 0.00004, 2.0]])
+    resid = torch.tensor([[1.0, 0.0, 0.25], [0.0, 0.00004, 2.0], [0, 0, 0]])
     pattern = torch.tensor([[[1.0, 0.0], [0.5, 0.5]]])
-    assert activations.sparse(resid) == [[[0, 1], [2, 0.25]], [[2, 2]]]
-    back = activations.dense(activations.sparse(resid), hooks.resid(0), 2, 3)
-    assert back.tolist() == [[1.0, 0.0, 0.25], [0.0, 0.0, 2.0]]
+    # a row mostly non-zero is every number (shorter than index pairs); a sparse one, its pairs
+    assert activations.sparse(resid) == [[1, 0, 0.25], [[2, 2]], []]
+    assert activations.sparse(torch.tensor([0.0] * 9 + [0.5])) == [[9, 0.5]]
+    back = activations.dense(activations.sparse(resid), hooks.resid(0), 3, 3)
+    assert back.tolist() == [[1.0, 0.0, 0.25], [0.0, 0.0, 2.0], [0.0, 0.0, 0.0]]
     assert activations.dense(activations.sparse(pattern), hooks.attn_pattern(0), 2, 3).tolist() == pattern.tolist()
     reply = activations.reply({"hooks": ["h"], "inputs": []})
     assert reply == '{"hooks":["h"],"inputs":[]}' and activations.payload(reply) == {"hooks": ["h"], "inputs": []}

@@ -2,8 +2,9 @@
 
 The reply: `{"hooks": [...], "residual_labels": [...] (when a residual hook is read), "inputs":
 [{"input": [...], "acts": {hook: sparse}}]}`, where `sparse` is the activation as nested lists and,
-at the last axis, only the non-zero entries as [index, value] pairs (4 decimals; whole numbers as
-ints). `dense` turns one back into an array.
+at the last axis, only the non-zero entries as [index, value] pairs, or every entry as a plain number
+when that is shorter (4 decimals; whole numbers as ints; `entries` reads either). `dense` turns one back
+into an array.
 """
 
 from __future__ import annotations
@@ -18,10 +19,21 @@ def number(v: float):
 
 
 def sparse(x) -> list:
-    """Nested lists of a tensor; at the last axis [[index, value], …] of the non-zero entries."""
+    """Nested lists of a tensor; at the last axis [[index, value], …] of the non-zero entries, or every
+    entry as a plain number where that is shorter (a vector in a basis nobody chose is dense: pairs
+    would spend most of its characters on indices)."""
     if x.dim() == 1:
-        return [[j, number(v)] for j, v in enumerate(x.tolist()) if number(v) != 0]
+        values = [number(v) for v in x.tolist()]
+        pairs = [[j, v] for j, v in enumerate(values) if v != 0]
+        return values if len(reply(values)) < len(reply(pairs)) else pairs
     return [sparse(row) for row in x]
+
+
+def entries(row: list) -> list:
+    """A last-axis row as [(index, value)] of its non-zero entries, whichever form `sparse` chose."""
+    if row and not isinstance(row[0], list):
+        return [(j, v) for j, v in enumerate(row) if v != 0]
+    return [(j, v) for j, v in row]
 
 
 def reply(out: dict) -> str:
@@ -43,25 +55,25 @@ def dense(sp, hook: str, n_pos: int, d_model: int, d_head: int = 0, d_mlp: int =
     import numpy as np  # here, not at the top: the viewer reads payloads without numpy
 
     if hook.endswith(PER_HEAD_TAILS):
-        width = max([d_head] + [j + 1 for pos in sp for head in pos for j, _ in head])
+        width = max([d_head] + [j + 1 for pos in sp for head in pos for j, _ in entries(head)])
         out = np.zeros((len(sp), max((len(pos) for pos in sp), default=0), width))
         for p, pos in enumerate(sp):
             for h, row in enumerate(pos):
-                for j, v in row:
+                for j, v in entries(row):
                     out[p, h, j] = v
         return out
     if hook.endswith("hook_pattern"):
         out = np.zeros((len(sp), n_pos, n_pos))
         for h, rows in enumerate(sp):
             for q, row in enumerate(rows):
-                for k, v in row:
+                for k, v in entries(row):
                     out[h, q, k] = v
         return out
     width = d_model
     if hook.endswith(("mlp.hook_pre", "mlp.hook_post")):
-        width = max([d_mlp] + [j + 1 for row in sp for j, _ in row])
+        width = max([d_mlp] + [j + 1 for row in sp for j, _ in entries(row)])
     out = np.zeros((len(sp), width))
     for p, row in enumerate(sp):
-        for j, v in row:
+        for j, v in entries(row):
             out[p, j] = v
     return out

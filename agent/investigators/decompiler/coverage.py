@@ -54,8 +54,9 @@ def unseen_keys(prog: Program, got: dict) -> set:
     return keys
 
 
-def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int) -> list[tuple]:
-    """Up to `limit` inputs reaching table entries not yet observed, greedily most new entries first."""
+def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int, by_length: bool = False) -> list[tuple]:
+    """Up to `limit` inputs reaching table entries not yet observed, greedily most new entries first
+    (`by_length`: most new entries per position, where every position read costs a dense vector)."""
     reach = []
     for x in candidates:
         try:
@@ -68,7 +69,7 @@ def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int
     chosen: list[tuple] = []
     covered: set = set()
     while reach and len(chosen) < limit:
-        x, k = max(reach, key=lambda e: (len(e[1] - covered), -len(e[0])))
+        x, k = max(reach, key=lambda e: (len(e[1] - covered) / ((len(e[0]) + 1) if by_length else 1), -len(e[0])))
         if not k - covered:
             break
         chosen.append(x)

@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from tracr_agent.agent.investigators.decompiler.orders import names_from_match
 from tracr_agent.agent.investigators.decompiler.program import COMPARATORS, HeadStep
 from tracr_agent.agent.investigators.decompiler.variables import Variable
 from tracr_agent.tools.subjects.compare import ATTENTION_SHARE_TOL, nonzero, within
@@ -89,10 +90,19 @@ def explain_selection(probes, layer: int, head: int, candidates: list[Variable])
             continue
         rule = fit_rule(table)
         possible = max(1, sizes[qv.name] * sizes[kv.name])
-        score = (rule is not None, len(table) / possible)
+        # a table pairing a variable one to one with the token or position names that variable's values
+        # (decompiler/output.py), after which the rule is `==` or `!=`: as good as a rule found
+        score = (rule is not None or _matches_known(qv.name, kv.name, table), len(table) / possible)
         if best is None or score > best[0]:
             best = (score, qv.name, kv.name, rule or "table", table)
     return None if best is None else best[1:]
+
+
+def _matches_known(q: str, k: str, table: dict) -> bool:
+    known = ("tokens", "indices")
+    if (q in known) == (k in known):
+        return False
+    return names_from_match(table, q in known) is not None
 
 
 def _n_values(v: Variable, probes) -> int:

@@ -111,7 +111,7 @@ class DecompilerInvestigator(DeterministicInvestigator):
         if dec.writes is not None and (dec.writes.dependent or dec.writes.noisy) and not r1.direct:
             # the subspaces overlap after all (a compressed model): later inputs are read component by component
             every = rounds.value_hooks(info, True) + rounds.pattern_hooks(info)
-        reqs = rounds.split_requests(info, dec.writes) if dec.writes is not None else []
+        reqs = rounds.split_requests(info, dec.writes, rounds.dense_reads(info, obs)) if dec.writes is not None else []
         if reqs and can_read and calls_in.get("split", 0) < rounds.SPLIT_CALLS:
             room = min(rounds.SPLIT_TURN, rounds.SPLIT_CALLS - calls_in.get("split", 0), budget - 1 - used)
             args = rounds.plan(info, obs, reqs)[: max(1, room)]
@@ -132,7 +132,8 @@ class DecompilerInvestigator(DeterministicInvestigator):
         prog, src = dec.program, source(dec.program)
         if calls_in.get("cover", 0) < COVER_CALLS and can_read and _phase_list(messages).count("cover") < COVER_ROUNDS:
             cands = probes.candidates(info["vocab"], info["max_seq_len"])
-            new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER) if x not in obs.acts]
+            new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER, rounds.dense_reads(info, obs))
+                   if x not in obs.acts]
             while new:
                 reqs = [(x, every) for x in new]
                 if len(rounds.plan(info, obs, reqs)) <= min(COVER_CALLS - calls_in.get("cover", 0), budget - 2 - used) \

@@ -31,6 +31,11 @@ class Observations:
     too_long: Optional[int] = None
     """The shortest input whose read of one hook alone was refused as over the cap (a dense basis on a
     wide model): inputs this long cannot be read at all."""
+    too_wide: dict = field(default_factory=dict)
+    """MLP hidden-activation hook -> the shortest input on which it alone was refused as over the cap
+    (a wide MLP, dense in its neurons): it is not read on inputs this long, which can still be read."""
+    refused: set = field(default_factory=set)
+    """The calls refused as over the cap, as (hooks, inputs): planned again, they would be refused again."""
 
     def has(self, x, hook: str) -> bool:
         return hook in self.acts.get(tuple(x), {})
@@ -53,8 +58,13 @@ def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Obse
             if r.data and r.data.get("cap_chars"):  # refused as over the cap: the cap, learned
                 obs.cap_chars = r.data["cap_chars"]
                 xs = r.args.get("input") or []
-                if len(xs) == 1 and isinstance(xs[0], list) and "," not in str(r.args.get("hook", "")):
-                    obs.too_long = min(len(xs[0]), obs.too_long or len(xs[0]))
+                obs.refused.add(call_key(r.args))
+                hook = str(r.args.get("hook", ""))
+                if len(xs) == 1 and isinstance(xs[0], list) and "," not in hook:
+                    if hook_kind(hook) == "neurons":  # an MLP's hidden units: a shortcut, done without
+                        obs.too_wide[hook] = min(len(xs[0]), obs.too_wide.get(hook, len(xs[0])))
+                    else:
+                        obs.too_long = min(len(xs[0]), obs.too_long or len(xs[0]))
             continue
         data = r.data
         obs.failed = 0
@@ -70,6 +80,13 @@ def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Obse
                 size[0] += len(json.dumps(sp, separators=(",", ":"))) + len(hook) + 4
                 size[1] += n_pos
     return obs
+
+
+def call_key(args: dict) -> tuple:
+    """A get_activations call's (hooks, inputs), to recognise the same call planned again."""
+    hooks = tuple(h.strip() for h in str(args.get("hook", "")).split(","))
+    xs = args.get("input") or []
+    return hooks, tuple(tuple(x) if isinstance(x, list) else x for x in xs)
 
 
 def hook_kind(hook: str) -> str:

@@ -6,7 +6,9 @@ are a comparison under *some* order of the values, that order is read off the se
 (`order_of`: every observed pair says which of its two values comes first), and the values are
 renumbered in it, so the head's rule becomes `<` (or `<=`) and generalizes to pairs never observed.
 When a head matches the variable against a variable whose values are known (the input token or its
-position) one to one, its values are named by those (`names_from_match`), and the rule becomes `==`.
+position) one to one, or selects every pair but such a matching, its values are named by those
+(`names_from_match`; a value matched with none gets a name no known value has), and the rule becomes
+`==` (or `!=`).
 """
 
 from __future__ import annotations
@@ -51,8 +53,13 @@ def order_of(table: dict) -> Optional[tuple[list, bool]]:
 
 def names_from_match(table: dict, known_is_query: bool) -> Optional[dict]:
     """Value -> name for the unnamed side of a head whose selections pair it one to one with a variable
-    of known values (each unnamed value selected with exactly one known value, distinct ones); None
-    when the selections are not such a matching."""
+    of known values (each unnamed value selected with exactly one known value, distinct ones: `==`),
+    or whose selections leave out such pairs (`!=`); None when the selections are neither. Values
+    paired with no known value are not named here."""
+    return _matching(table, known_is_query) or _matching({k: not s for k, s in table.items()}, known_is_query)
+
+
+def _matching(table: dict, known_is_query: bool) -> Optional[dict]:
     pairs: dict = {}
     for (q, k), s in table.items():
         if not s:

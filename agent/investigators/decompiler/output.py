@@ -15,10 +15,11 @@ from typing import Optional
 
 from tracr_agent.agent.investigators.decompiler.analysis import Decompilation, Reading, decompile, labelled_reading
 from tracr_agent.agent.investigators.decompiler.discovery import discover
+from tracr_agent.agent.investigators.decompiler.mlps import key_of
 from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.orders import names_from_match, order_of
-from tracr_agent.agent.investigators.decompiler.program import HeadStep
-from tracr_agent.agent.investigators.decompiler.readout import labelled_map, whitebox_map
+from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep
+from tracr_agent.agent.investigators.decompiler.readout import labelled_map, whitebox_map, widths as width_names
 from tracr_agent.agent.investigators.decompiler.variables import from_labels
 from tracr_agent.agent.investigators.decompiler.writes import read_writes
 from tracr_agent.tools.protocol.raw import all_raw
@@ -48,22 +49,32 @@ def decompile_internals(info: dict, obs: Observations, scan: Optional[list[tuple
     if unsure:
         dec.order_guess = (f"the order of the values of {', '.join(sorted(unsure))} was read from comparisons that "
                            "leave some pairs open")
+    _complete_widths(dec.program, info["max_seq_len"])
     dec.found = found.found
     dec.writes = writes
     dec.program.output_map, dec.output_guess = whitebox_map(dec, info, obs)
     return dec
 
 
-RENAMING_ROUNDS = 4
+RENAMING_ROUNDS = 8
 """Decompiling again after values were named from a head's comparisons (each naming may reveal more)."""
 
 
 def _name_values(dec: Decompilation, found, named: set[str], unsure: set[str]) -> bool:
     """Names or orders the values of variables found without a basis from the heads that read them with
-    a rule that is a table (decompiler/orders.py); whether anything was renamed. A variable whose order
+    a rule that is a table (decompiler/orders.py), or, for the MLP completing a selector width, by the
+    widths they stand for; whether anything was renamed. A variable whose order
     the observed comparisons leave open (some pair never compared) is added to `unsure`."""
     free = {f.var.name: f.var for f in found.found if f.var.kind == "categorical"}
     for st in dec.program.steps:
+        if isinstance(st, MlpStep) and st.out in free and st.out not in named and st.out != dec.program.output:
+            # the second half of a selector width: each value is the width its fraction stands for (the
+            # output's values are named apart, by what the unembedding reads: readout.py)
+            widths = _complete(width_names(dec.program, st) or None, free[st.out].values)
+            if widths is not None:
+                _rename(found, free[st.out], widths)
+                named.add(st.out)
+                return True
         if not isinstance(st, HeadStep) or st.rule != "table":
             continue
         if st.query == st.key and st.query in free and st.query not in named:
@@ -77,12 +88,37 @@ def _name_values(dec: Decompilation, found, named: set[str], unsure: set[str]) -
                 return True
         for known, other, known_is_query in ((st.query, st.key, True), (st.key, st.query, False)):
             if known in ("tokens", "indices") and other in free and other not in named:
-                names = names_from_match(st.table, known_is_query)
-                if names is not None and set(free[other].values) <= set(names):
+                names = _complete(names_from_match(st.table, known_is_query), free[other].values)
+                if names is not None:
                     _rename(found, free[other], names)
                     named.add(other)
                     return True
     return False
+
+
+def _complete_widths(prog, max_len: int) -> None:
+    """An MLP decoding a selector width, its table w for 1/(w+1) on every width observed, decodes every
+    width a selection can have (0..max_len: tracr's SelectorWidth builds it so), observed or not."""
+    for st in prog.steps:
+        if isinstance(st, MlpStep) and st.out != prog.output and width_names(prog, st) and all(
+                isinstance(w, int) and key_of((1 / (w + 1),)) == frac for frac, w in st.table.items()):
+            for w in range(max_len + 1):
+                st.table.setdefault(key_of((1 / (w + 1),)), w)
+
+
+def _complete(names: Optional[dict], values) -> Optional[dict]:
+    """A matching's names for every value: one it left unnamed (matched with no known value) gets a
+    whole number no known value is, so it never equals one (None: no matching, or names not numbers)."""
+    if names is None:
+        return None
+    left = [v for v in values if v not in names]
+    known = list(names.values())
+    if not left:
+        return names
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in known):
+        return None
+    fresh = max(known) + 1
+    return {**names, **{v: fresh + i for i, v in enumerate(left)}}
 
 
 def _rename(found, var, mapping: dict) -> None:

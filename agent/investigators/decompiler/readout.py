@@ -204,7 +204,7 @@ def names_of(prog, name: str, dec) -> dict:
         return {v: v for vals in dec.values.values() for v in vals.get(name, [])[1:] if v is not None}
     step = next((s for s in prog.steps if s.out == name), None)
     if isinstance(step, MlpStep):
-        return _widths(prog, step)
+        return widths(prog, step)
     if not isinstance(step, HeadStep) or step.mode != "pick" or not step.value:
         return {}
     below = names_of(prog, step.value, dec)
@@ -219,7 +219,7 @@ def names_of(prog, name: str, dec) -> dict:
     return out
 
 
-def _widths(prog, step: MlpStep) -> dict:
+def widths(prog, step: MlpStep) -> dict:
     """Value -> the selector width it stands for, for an MLP whose one input is a selector-width head's
     fraction 1/(w+1) and whose table gives each width its own value: the second half of tracr's
     SelectorWidth, which writes the width as a categorical value."""

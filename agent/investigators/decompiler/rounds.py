@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage
 from tracr_agent.agent.investigators.decompiler import probes
 from tracr_agent.agent.investigators.decompiler.analysis import stage_hooks
 from tracr_agent.agent.investigators.decompiler.discovery import multi_head_layers
-from tracr_agent.agent.investigators.decompiler.observations import Observations, read_results
+from tracr_agent.agent.investigators.decompiler.observations import Observations, call_key, read_results
 from tracr_agent.agent.investigators.decompiler.writes import post_hook, read_writes
 from tracr_agent.agent.investigators.rule_based import phase_message
 from tracr_agent.tools.protocol.hooks import EMBED, attn_pattern, attn_z, final_resid
@@ -96,8 +96,29 @@ def plan(info: dict, obs: Observations, reqs: list[Request]) -> list[dict]:
     all are left out (`missing` leaves them out too)."""
     reqs = missing(obs, reqs)
     budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 2)))
-    return probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, _sizes(info, obs),
-                             dense=0 if labelled(info) else info["d_model"])
+    calls = probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, _sizes(info, obs),
+                              dense=0 if labelled(info) else info["d_model"])
+    return _split_refused(calls, obs.refused)
+
+
+def _split_refused(calls: list[dict], refused: set) -> list[dict]:
+    """Every call that was refused as over the cap before, halved (its hooks, else its inputs) until no
+    part of it is one refused already: a size guessed wrong (a hook kind never measured, dense where
+    it was taken to be sparse) is not asked for again."""
+    out: list[dict] = []
+    todo = list(calls)
+    while todo:
+        c = todo.pop(0)
+        hooks, xs = call_key(c)
+        if (hooks, xs) not in refused or (len(hooks) == 1 and len(xs) == 1):
+            out.append(c)
+        elif len(hooks) > 1:
+            half = len(hooks) // 2
+            todo[:0] = [{**c, "hook": ",".join(hooks[:half])}, {**c, "hook": ",".join(hooks[half:])}]
+        else:
+            half = len(xs) // 2
+            todo[:0] = [{**c, "input": c["input"][:half]}, {**c, "input": c["input"][half:]}]
+    return out
 
 
 def _sizes(info: dict, obs: Observations) -> dict:
@@ -123,9 +144,16 @@ def read_message(call, info: dict, obs: Observations, reqs: list[Request], note:
 
 
 def missing(obs: Observations, reqs: list[Request]) -> list[Request]:
-    """The requests not read yet, but for inputs too long to be read at all (`Observations.too_long`)."""
-    return [(x, hooks) for x, hooks in reqs if not all(obs.has(x, h) for h in hooks)
-            and (obs.too_long is None or len(x) < obs.too_long)]
+    """The requests not read yet, each with only its hooks not read yet (an input asked for twice, once),
+    but for inputs too long to be read at all (`Observations.too_long`) and the hooks too wide to be read
+    on inputs this long (`Observations.too_wide`)."""
+    out: dict[tuple, tuple[str, ...]] = {}  # one request per input, its hooks merged in order
+    for x, hooks in reqs:
+        left = tuple(h for h in hooks if not obs.has(x, h) and h not in out.get(tuple(x), ())
+                     and len(x) < obs.too_wide.get(h, len(x) + 1))
+        if left and (obs.too_long is None or len(x) < obs.too_long):
+            out[tuple(x)] = out.get(tuple(x), ()) + left
+    return list(out.items())
 
 
 @dataclass
@@ -169,6 +197,13 @@ def round1(info: dict, results) -> Round1:
     return Round1(scan, probe_set, scan_reqs + requests(info, probe_set, [], direct=direct), True, direct)
 
 
+def dense_reads(info: dict, obs: Observations) -> bool:
+    """Whether reading the residual stream costs a dense vector per position (a basis nobody chose):
+    then every position read counts against the budget, and shorter inputs are worth more."""
+    resid = obs.sizes.get("resid")
+    return bool(resid and resid[1]) and resid[0] / resid[1] > 4 * info["d_model"]
+
+
 def _cheap(info: dict, obs: Observations) -> bool:
     """Whether reading every component's writes costs no more than the final residual stream (in
     tracr's sparse basis they hold its non-zero entries between them; in a rotated one each is dense)."""
@@ -180,14 +215,16 @@ def _cheap(info: dict, obs: Observations) -> bool:
     return n_comp * comp[0] / comp[1] <= 1.2 * resid[0] / resid[1]
 
 
-def split_requests(info: dict, writes) -> list[Request]:
+def split_requests(info: dict, writes, dense: bool = False) -> list[Request]:
     """Without labels: on the inputs whose final residual stream the write subspaces did not explain,
     the hooks of the components whose writes were left unknown there (each such read also widens the
-    subspaces and memoizes MLP writes, so later inputs need fewer); the longest inputs first."""
+    subspaces and memoizes MLP writes, so later inputs need fewer); the longest inputs first (they show
+    the most), or, where every position read costs a dense vector (`dense`), the shortest (several fit
+    one call)."""
     if labelled(info):
         return []
     hook = {c.name: c.hook for c in writes.comps}
-    order = sorted(writes.unexplained, key=lambda x: (-len(x), x))
+    order = sorted(writes.unexplained, key=lambda x: (len(x) if dense else -len(x), x))
     return [(tuple(x), tuple(hook[n] for n in sorted(writes.needs.get(x, ())))) for x in order if writes.needs.get(x)]
 
 

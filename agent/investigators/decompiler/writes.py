@@ -125,12 +125,16 @@ def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = Non
                                          for c in comps}
     posts = {c.name: post_hook((c.stage - 2) // 2) for c in own if c.hook.endswith("hook_mlp_out")}
     memo: dict[tuple[str, tuple], np.ndarray] = {}  # (MLP, hidden activations) -> its write
+    seen: dict[str, tuple[list, list]] = {name: ([], []) for name in posts}  # MLP -> (hidden rows, writes)
     for x, acts in obs.acts.items():
         for name, ph in posts.items():
             c = next(c for c in comps if c.name == name)
             if ph in acts and c.hook in acts:
                 for p in range(1, acts[ph].shape[0]):
                     memo.setdefault((name, _key(acts[ph][p])), acts[c.hook][p])
+                    seen[name][0].append(acts[ph][p])
+                    seen[name][1].append(acts[c.hook][p])
+    linear = {name: OutMap(np.array(h), np.array(v)) for name, (h, v) in seen.items() if h}
     if scan is not None:
         scanned = [x for x in scan if all(obs.has(x, c.hook) for c in comps)]
         scanned_bases = [basis(np.vstack([obs.get(x, c.hook)[1:] for x in scanned])) for c in comps] if scanned else []
@@ -149,7 +153,7 @@ def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = Non
         grown = 0
         found, w.needs = {}, {}
         for x in pending:
-            parts, needs, new_rows = _split(obs.acts[x], comps, posts, memo, w.bases, fh)
+            parts, needs, new_rows = _split(obs.acts[x], comps, posts, memo, w.bases, fh, linear)
             for name, vecs in new_rows.items():
                 rows[name] += vecs
                 grown += len(vecs)
@@ -174,12 +178,33 @@ ATTRIBUTION_ROUNDS = 6
 """Decomposition passes: each may find new points of a component, which widen its subspace for the next."""
 
 
-def _split(acts: dict, comps: list[Component], posts: dict, memo: dict, bases: dict, fh: str):
+class OutMap:
+    """An MLP's write as the linear function of its hidden activations it is (its output weights and
+    bias), known on the span of the hidden activations seen with their writes: a hidden activation in
+    that span gives its write exactly, though that activation was never seen itself."""
+
+    def __init__(self, hidden: np.ndarray, writes: np.ndarray):
+        self.rows = np.hstack([hidden, np.ones((len(hidden), 1))])
+        self.writes = writes
+        self.span = basis(self.rows)
+
+    def write(self, hidden_row: np.ndarray) -> Optional[np.ndarray]:
+        """The write for these hidden activations, or None when they leave the span seen."""
+        a = np.append(hidden_row, 1.0)
+        if len(a) != self.rows.shape[1] or np.linalg.norm(a - self.span.T @ (self.span @ a)) > EXPLAINED_TOL:
+            return None
+        coef, *_ = np.linalg.lstsq(self.rows.T, a, rcond=None)
+        return coef @ self.writes
+
+
+def _split(acts: dict, comps: list[Component], posts: dict, memo: dict, bases: dict, fh: str,
+           linear: Optional[dict] = None):
     """(each component's writes on one input, the components whose writes some position leaves unknown,
     {component: new points found}).
 
     At each position: the writes read directly, and an MLP's write when its hidden activations were
-    seen with a known write, are subtracted; the rest is split by least squares onto the other
+    seen with a known write (or lying in the span of hidden activations seen with theirs: `OutMap`), are
+    subtracted; the rest is split by least squares onto the other
     components' subspaces. What the subspaces leave is a value no read showed yet: it is a new point
     of the one component that may hold it (an MLP whose hidden activations are new there, or another
     component writing nothing known there), when exactly one may; an MLP's write is then memoized."""
@@ -197,6 +222,10 @@ def _split(acts: dict, comps: list[Component], posts: dict, memo: dict, bases: d
                 keys[c.name] = _key(acts[posts[c.name]][p])
                 if (c.name, keys[c.name]) in memo:
                     fixed[c.name] = memo[(c.name, keys[c.name])]
+                elif linear and c.name in linear:
+                    got_w = linear[c.name].write(acts[posts[c.name]][p])
+                    if got_w is not None:
+                        fixed[c.name] = got_w
         todo = [c for c in comps if c.name not in fixed]
         rest = r[p] - sum(fixed.values()) if fixed else r[p].copy()
         got = {c.name: np.zeros(r.shape[1]) for c in todo}

@@ -1,0 +1,50 @@
+"""The decompiler's reading of a residual stream in a basis nobody chose: calls planned within the
+output cap that never repeat a refused one, an MLP's write known from hidden activations it never saw
+(in the span of those it did), and values named from a head that matches them with the token."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tracr_agent.agent.investigators.decompiler import rounds
+from tracr_agent.agent.investigators.decompiler.observations import Observations
+from tracr_agent.agent.investigators.decompiler.orders import names_from_match
+from tracr_agent.agent.investigators.decompiler.output import _complete
+from tracr_agent.agent.investigators.decompiler.writes import OutMap
+
+INFO = {"n_vars": 4, "heads_per_layer": 1, "d_model": 40, "labelled": False, "max_seq_len": 4}
+
+
+def test_a_refused_call_is_halved_and_read_hooks_are_not_asked_again():
+    obs = Observations(cap_chars=20000)
+    x, y = ("a", "b"), ("b",)
+    obs.acts[x] = {"h1": np.zeros((3, 40))}
+    reqs = [(x, ("h1", "h2", "h3")), (x, ("h2",)), (y, ("h2", "h3"))]
+    assert rounds.missing(obs, reqs) == [(x, ("h2", "h3")), (y, ("h2", "h3"))]
+    calls = rounds.plan(INFO, obs, reqs)
+    assert sorted(c["hook"] for c in calls) == ["h2,h3"] and calls[0]["input"] == [["a", "b"], ["b"]]
+    obs.refused.add((("h2", "h3"), (x, y)))  # that call came back over the cap
+    halves = rounds.plan(INFO, obs, reqs)
+    assert [(c["hook"], c["input"]) for c in halves] == [("h2", [["a", "b"], ["b"]]), ("h3", [["a", "b"], ["b"]])]
+    obs.refused.add((("h2",), (x, y)))
+    assert [(c["hook"], c["input"]) for c in rounds.plan(INFO, obs, reqs)][:2] == [("h2", [["a", "b"]]), ("h2", [["b"]])]
+
+
+def test_an_mlp_write_is_known_in_the_span_of_hidden_activations_seen():
+    rng = np.random.default_rng(0)
+    w_out, bias = rng.normal(size=(5, 8)), rng.normal(size=8)
+    hidden = np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 2, 0, 0]], dtype=float)
+    m = OutMap(hidden, hidden @ w_out + bias)
+    new = np.array([0.5, 0.5, 0, 0, 0])  # never seen, but an affine combination of what was
+    assert np.allclose(m.write(new), new @ w_out + bias)
+    assert m.write(np.array([0, 0, 0, 1.0, 0])) is None  # a neuron never seen active: unknown
+
+
+def test_values_are_named_from_a_head_selecting_all_but_a_matching():
+    # unnamed values 0..3 against tokens 1..3: value v is left out exactly for token v + 1 (k != q - 1)
+    table = {(t, v): v != t - 1 for t in (1, 2, 3) for v in range(4)}
+    names = names_from_match(table, known_is_query=True)
+    assert names == {0: 1, 1: 2, 2: 3}
+    # value 3 matches no token: it gets a name no token has, so `!=` holds for it against every token
+    assert _complete(names, range(4)) == {0: 1, 1: 2, 2: 3, 3: 4}
+    assert names_from_match({(t, v): True for t in (1, 2) for v in range(2)}, True) is None  # selects all
