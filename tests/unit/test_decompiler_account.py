@@ -108,6 +108,20 @@ def test_a_head_rule_table_becomes_the_previous_position():
     assert run(told.implementation, "abc") == [None, "a", "b"]
 
 
+def test_a_comparison_fills_pairs_a_head_was_never_seen_comparing():
+    """A head's rule observed on positions 0..3 only (the probes were short): on those pairs it is
+    k == q - 1, and on longer inputs the recovered table would say "not selected" for pairs it never saw
+    — a guess. The account writes the comparison, which extends to them, rather than keeping the table."""
+    seen = range(4)
+    table = {(q, k): k == q - 1 for q in seen for k in seen}
+    prog = Program(steps=[HeadStep(0, 0, "v1", "indices", "indices", "table", table=table, mode="pick",
+                                   value="tokens")], output="v1")
+    told = account(prog, inputs())
+    assert told.kept_tables == ()
+    assert "lambda k, q: k == q - 1" in told.implementation
+    assert run(told.implementation, "abcab") == [None, "a", "b", "c", "a"]
+
+
 def test_a_sort_by_rank_is_named_sort():
     """tracr's make_sort: key = token + index / max_len, rank = how many keys are smaller, then the
     token whose rank is this position."""

@@ -5,8 +5,10 @@ variables named by role (naming.py), written as RASP-like Python (rasp_source.py
 (describe.py). A primitive equals its table on every recovered entry; off those entries it could
 differ from the recovered program (an input value the model was never seen reading), so before
 the account is given, the readable program is run beside the recovered one on the inputs given
-(the probes and a sample of the input domain): where a step's values differ, that step is written
-with its recovered tables instead, until both agree on every input.
+(the probes and a sample of the input domain) on which no head compares a pair never observed: where a
+step's values differ, that step is written with its recovered tables instead, until both agree on every
+such input. On a pair never observed the recovered rule table only guesses, and a named comparison that
+equals it on every observed pair is the better guess.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
+from tracr_agent.agent.investigators.decompiler.coverage import unseen_keys
 from tracr_agent.agent.investigators.decompiler.describe import description, label
 from tracr_agent.agent.investigators.decompiler.naming import variable_names
-from tracr_agent.agent.investigators.decompiler.program import Program, source, trace
+from tracr_agent.agent.investigators.decompiler.program import HeadStep, Program, source, trace
 from tracr_agent.agent.investigators.decompiler.rasp_source import rasp_source
 from tracr_agent.agent.investigators.decompiler.simplify import Readable, simplify
 from tracr_agent.tools.subjects.compare import held_equal, outputs_equal
@@ -99,10 +102,29 @@ def _differs(readable: Readable, names: dict[str, str], prog: Program, inputs: l
     return output_differs, culprits
 
 
+def grounded(prog: Program, inputs: Iterable[tuple]) -> list[tuple]:
+    """The inputs on which no head of the recovered program compares a pair of values never observed. A
+    head's rule table fills such a pair with "not selected", a guess no better than the named comparison
+    that equals the table on every observed pair — so a comparison is not rejected for differing there.
+    (An MLP's table is another matter: reading a number it never saw as the nearest it did is what tracr's
+    numerical MLPs do.)"""
+    src = source(prog)
+    out = []
+    for x in inputs:
+        try:
+            got = trace(src, list(x))
+        except Exception:  # noqa: BLE001 - the recovered program fails here: _differs skips it too
+            continue
+        if not any(isinstance(prog.steps[i], HeadStep) and not (isinstance(k, tuple) and k[:1] == ("moved",))
+                   for i, k in unseen_keys(prog, got)):
+            out.append(x)
+    return out
+
+
 def account(prog: Program, inputs: Iterable[tuple]) -> Account:
     """The label, description and readable implementation of a recovered program, checked to compute
-    what the recovered program computes on `inputs`."""
-    inputs = list(inputs)
+    what the recovered program computes on `inputs` wherever it reaches only observed entries."""
+    inputs = grounded(prog, inputs)
     keep: frozenset = frozenset()
     for _ in range(MAX_REPAIRS):
         readable = simplify(prog, keep)

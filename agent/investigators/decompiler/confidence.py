@@ -51,12 +51,16 @@ class Verdict:
     """A sentence for the description: what was verified, and what was not."""
 
 
-def assess(dec, src: str, info: dict, ok: int, total: int, checks: list[dict], outputs: dict) -> Verdict:
+def assess(dec, src: str, info: dict, ok: int, total: int, checks: list[dict], outputs: dict,
+           submitted: str = "") -> Verdict:
+    """`src`: the recovered program's source; `submitted`: the implementation submitted (its readable
+    account, which may fill table entries never observed with a named primitive), whose outputs are the
+    ones compared with the model's."""
     prog = dec.program
     if prog.unexplained or not prog.output:
         return Verdict(INCOMPLETE, " Unsure: part of the model could not be decompiled.")
     if outputs:
-        wrong = [x for x, y in outputs.items() if not same_output(prog, src, x, y, info)]
+        wrong = [x for x, y in outputs.items() if not same_output(prog, submitted or src, x, y, info)]
         if wrong:
             return Verdict(WRONG, f" Unsure: the program's output differs from the model's on {len(wrong)} of "
                                   f"{len(outputs)} inputs run.")

@@ -244,8 +244,8 @@ def _submit(call, dec, failure: Optional[str], info=None, checks=(), outputs=Non
     prog = dec.program
     src = source(prog)
     ok, total, bad = coverage.agreement(prog, src, dec.values)
-    verdict = confidence.assess(dec, src, info, ok, total, list(checks), outputs or {})
     told = account(prog, list(dec.values) + probes.domain_sample(info["vocab"], info["max_seq_len"], k=CHECK_SAMPLE))
+    verdict = confidence.assess(dec, src, info, ok, total, list(checks), outputs or {}, told.implementation)
     desc = told.description + f" Checked on {total} probe inputs: every decompiled variable matches the model's " \
                               f"internals on {ok}." + (f" Mismatching: {', '.join(bad)}." if bad else "") + verdict.words
     return AIMessage(content=f"Decompiled {len(prog.steps)} steps; output variable {prog.output}; reproduces the "
