@@ -264,10 +264,21 @@ def test_round_one_scans_every_stage_first():
     [(x, hooks)] = r1.requests
     assert x in r1.scan and hooks == (resid(0, "pre"), mlp_out(0), final_resid(1))
     raw = rounds.round1(RAW_INFO, [])
-    # without labels: every component's writes (the token and position embeddings apart) and the
-    # MLP's hidden activations
+    # without labels: the final residual stream alone first (how dense it is bounds every component's
+    # writes in the same basis) ...
     [(x, hooks)] = raw.requests
-    assert x in raw.scan and {EMBED, POS_EMBED, mlp_out(0), post_hook(0)} <= set(hooks)
+    assert x in raw.scan and hooks == (final_resid(1),)
+    # ... then every component's writes (the token and position embeddings apart) and the MLP's hidden
+    # activations, in calls sized from it (the final residual stream is not read again)
+    data = {"hooks": [final_resid(1)], "residual_labels": [f"d{i}" for i in range(8)],
+            "inputs": [{"input": list(x), "acts": {final_resid(1): activations.sparse(_tensor(resid_of(x)))}}]}
+    first = Result("get_activations", {"hook": final_resid(1), "input": [list(x)], "format": "json"}, True, data)
+    raw = rounds.round1(RAW_INFO, [first])
+    read = rounds.observe([first], RAW_INFO)
+    hooks = {h for again, hs in rounds.missing(read, raw.requests) if again == x for h in hs}
+    assert {EMBED, POS_EMBED, mlp_out(0), post_hook(0)} <= hooks and final_resid(1) not in hooks
+    # what the scan still asks for on that input fits one call (each input read once)
+    assert len(rounds.plan(RAW_INFO, read, raw.requests)) == 1
 
 
 def test_inputs_too_long_to_read_at_all_are_left_out_after_a_refusal():

@@ -9,7 +9,7 @@ inputs reaching most of them are chosen for a further round of reading the model
 from __future__ import annotations
 
 from tracr_agent.agent.investigators.decompiler.mlps import key_of
-from tracr_agent.agent.investigators.decompiler.program import HeadStep, Program, trace
+from tracr_agent.agent.investigators.decompiler.program import COMPARATORS, HeadStep, Program, trace
 from tracr_agent.tools.subjects.compare import held_equal
 
 
@@ -35,11 +35,18 @@ def agreement(prog: Program, src: str, observed: dict[tuple, dict[str, list]]) -
 
 
 def unseen_keys(prog: Program, got: dict) -> set:
+    """The table entries (MLP keys, head-rule pairs, values moved) the program reaches on one input
+    without having observed them, and the output variable's values its output map lacks (an aggregate
+    of a value never seen aggregated: which output it decodes as is unknown until one is read)."""
     keys = set()
+    held = got.get(prog.ident(prog.output)) if prog.output_open and prog.output else None
+    if held is not None:
+        keys |= {("output", v) for v in held if v is not None and v not in prog.output_map}
     for i, st in enumerate(prog.steps):
         if isinstance(st, HeadStep):
-            if st.vmap and got.get(prog.ident(st.value)) is not None:  # values moved but never seen moved
-                keys |= {(i, ("moved", v)) for v in got[prog.ident(st.value)] if v is not None and v not in st.vmap}
+            moved = got.get(prog.ident(st.value)) if st.vmap else None
+            if moved is not None:  # values moved but never seen moved (held at a selected key)
+                keys |= {(i, ("moved", v)) for v in _held(st, got, prog, moved) if v is not None and v not in st.vmap}
             if st.rule != "table":
                 continue
             qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))
@@ -51,7 +58,31 @@ def unseen_keys(prog: Program, got: dict) -> set:
             if any(c is None for c in cols):
                 continue
             keys |= {(i, key_of(vals)) for vals in zip(*cols) if key_of(vals) not in st.table}
+            mine = [key_of(vals) for vals in zip(*cols)]
+            for j, (names, table) in enumerate(st.alternatives):
+                alt = [got.get(prog.ident(v)) for v in names]
+                if any(c is None for c in alt):
+                    continue
+                # an entry the other input set never observed, or one where it predicts another value
+                keys |= {(i, ("alternative", j, a, m)) for a, m in zip(map(key_of, zip(*alt)), mine)
+                         if a not in table or (m in st.table and repr(table[a]) != repr(st.table[m]))}
     return keys
+
+
+def _held(st: HeadStep, got: dict, prog: Program, moved: list) -> set:
+    """The values of the moved variable at the keys the head's rule selects for some query."""
+    qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))
+    if qs is None or ks is None:
+        return set(moved)
+
+    def holds(q, k) -> bool:
+        if st.rule == "table":
+            return bool(st.table.get((q, k), False))
+        try:
+            return bool(COMPARATORS[st.rule](k, q))
+        except TypeError:  # a missing value compares to nothing
+            return False
+    return {moved[j] for q in qs for j, k in enumerate(ks) if holds(q, k)}
 
 
 def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int) -> list[tuple]:

@@ -195,6 +195,7 @@ def _read_out(dec, outputs: dict, info: dict) -> None:
     dec.program.steps.append(step)
     dec.program.output = OUTPUT
     dec.program.output_map = {}
+    dec.program.output_open = False
     dec.output_guess = ""
     for x, vals in dec.values.items():
         if x in outputs:

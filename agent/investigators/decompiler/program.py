@@ -104,6 +104,9 @@ class MlpStep:
     table: dict = field(default_factory=dict)  # key (value, or tuple of values) -> value
     default: Any = None
     linear: Optional[list[float]] = None  # coefficients per input, then the constant
+    alternatives: list = field(default_factory=list)
+    """Other input sets (names, table) that explain every observation as well: inputs on which one of
+    them reaches an entry never observed, or predicts otherwise, tell them apart (decompiler/coverage.py)."""
 
     @property
     def where(self) -> str:
@@ -119,6 +122,9 @@ class Program:
     numerical_output: bool = False
     unexplained: list[str] = field(default_factory=list)  # what could not be decompiled, in words
     output_map: dict = field(default_factory=dict)  # raw residual: output dim ordinal -> output value
+    output_open: bool = False
+    """The output map names only the output variable's values observed (found without labels): a value
+    the program reaches that it lacks was never seen, and which column it has is not known."""
 
     def ident(self, name: str) -> str:
         return self.idents.get(name) or python_name(name)

@@ -94,7 +94,10 @@ def plan(info: dict, obs: Observations, reqs: list[Request]) -> list[dict]:
     """get_activations json arguments covering the requests, each reply within the output cap (as
     learned from a refusal, halved again after each further refusal); inputs too long to be read at
     all are left out (`missing` leaves them out too)."""
-    reqs = missing(obs, reqs)
+    merged: dict[tuple, tuple[str, ...]] = {}
+    for x, hooks in missing(obs, reqs):  # one input asked for in several requests is read once
+        merged[x] = tuple(dict.fromkeys(merged.get(x, ()) + hooks))
+    reqs = list(merged.items())
     budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 2)))
     return probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, _sizes(info, obs),
                              dense=0 if labelled(info) else info["d_model"])
@@ -123,9 +126,14 @@ def read_message(call, info: dict, obs: Observations, reqs: list[Request], note:
 
 
 def missing(obs: Observations, reqs: list[Request]) -> list[Request]:
-    """The requests not read yet, but for inputs too long to be read at all (`Observations.too_long`)."""
-    return [(x, hooks) for x, hooks in reqs if not all(obs.has(x, h) for h in hooks)
-            and (obs.too_long is None or len(x) < obs.too_long)]
+    """The requests not read yet (each with the hooks not read on its input), but for inputs too long to
+    be read at all (`Observations.too_long`)."""
+    out = []
+    for x, hooks in reqs:
+        unread = tuple(h for h in hooks if not obs.has(x, h))
+        if unread and (obs.too_long is None or len(x) < obs.too_long):
+            out.append((x, unread))
+    return out
 
 
 @dataclass
@@ -156,9 +164,12 @@ def round1(info: dict, results) -> Round1:
     if not labelled(info):  # the embedding of each token the scan lacks, on that token alone (cheap)
         scan_reqs += [((t,), (EMBED,)) for t in probes.sorted_vocab(info["vocab"]) if not any(t in x for x in scan)]
     if missing(obs, scan_reqs):
-        # the first read is one input: its reply measures every hook's size for the rest
+        # the first read is one input: its reply measures every hook's size for the rest. Without labels
+        # that is its final residual stream alone: how dense it is bounds every component's writes in
+        # the same basis, so the scan's hooks are then packed into few calls, not one dense guess each
         answered = any(r.name == "get_activations" and r.ok for r in results)
-        return Round1(scan, [], scan_reqs if answered else scan_reqs[:1], False)
+        first = scan_reqs[:1] if labelled(info) else [(scan[0], (final_resid(info["n_layers"]),))]
+        return Round1(scan, [], scan_reqs if answered else first, False)
     scan_obs = observe([r for r in results if _reads_only(r, [x for x, _ in scan_reqs])], info)
     scan_obs.failed = 0
     direct = not labelled(info) and (read_writes(info, scan_obs, scan).dependent or _cheap(info, scan_obs))
