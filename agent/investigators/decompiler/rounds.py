@@ -178,14 +178,17 @@ def round1(info: dict, results) -> Round1:
 
 
 def _cheap(info: dict, obs: Observations) -> bool:
-    """Whether reading every component's writes costs no more than the final residual stream (in
-    tracr's sparse basis they hold its non-zero entries between them; in a rotated one each is dense)."""
+    """Whether reading every component's writes costs no more than what splitting the final residual
+    stream reads (in tracr's sparse basis they hold its non-zero entries between them; in a rotated
+    one each is dense)."""
     sizes = _sizes(info, obs)
-    comp, resid = sizes.get("component"), sizes.get("resid")
+    comp, resid, neurons = sizes.get("component"), sizes.get("resid"), sizes.get("neurons")
     if not comp or not resid or not comp[1] or not resid[1]:
         return False
     n_comp = sum(1 for _, stage in stage_hooks(info) if stage > 0)
-    return n_comp * comp[0] / comp[1] <= 1.2 * resid[0] / resid[1]
+    # split, the final residual stream comes with every MLP's hidden activations (neuron_hooks)
+    split = resid[0] / resid[1] + (len(info["mlps"]) * neurons[0] / neurons[1] if neurons and neurons[1] else 0)
+    return n_comp * comp[0] / comp[1] <= 1.2 * split
 
 
 def split_requests(info: dict, writes) -> list[Request]:
