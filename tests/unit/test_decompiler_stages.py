@@ -295,3 +295,24 @@ def test_inputs_too_long_to_read_at_all_are_left_out_after_a_refusal():
     several = Result("get_activations", {"hook": f"{mlp_out(0)},{EMBED}", "input": [["a", "b"]], "format": "json"},
                      False, {"refused": "cap", "cap_chars": 400})
     assert rounds.observe([several], RAW_INFO).too_long is None
+
+
+def test_coverage_seeks_what_tells_the_program_apart_from_what_fits_as_well():
+    """Unseen entries: a value moved only where a head selects it; an output value the (label-free)
+    output map lacks; an input on which another MLP input set that fits the observations reaches an
+    entry it never observed, or predicts otherwise."""
+    pick = HeadStep(1, 0, "h", query="qv", key="kv", rule="==", mode="pick", value="mv", vmap={0: 0, 1: 1})
+    prog = Program(steps=[pick], output="h", output_map={0: "x"}, output_open=True)
+    got = {"qv": [0, 1], "kv": [0, 1], "mv": [1, 2], "h": [1, None]}
+    # query 1 selects key 1, where mv holds 2: never seen moved
+    assert (0, ("moved", 2)) in coverage.unseen_keys(prog, got)
+    got = {"qv": [0, 0], "kv": [0, 1], "mv": [1, 2], "h": [1, 1]}  # key 1 (mv = 2) is never selected
+    assert coverage.unseen_keys(prog, got) == {("output", 1)}  # 1 has no column in the output map
+    prog.output_open = False
+    assert coverage.unseen_keys(prog, got) == set()
+    mlp = MlpStep(2, "o", ["a"], table={0: 0, 1: 1}, alternatives=[(["b"], {0: 0, 1: 1})])
+    prog = Program(steps=[mlp], output="o")
+    assert coverage.unseen_keys(prog, {"a": [0, 1], "b": [0, 1], "o": [0, 1]}) == set()
+    # b was never seen at 2; and where a = 0 and b = 1 the two sets predict differently
+    assert coverage.unseen_keys(prog, {"a": [0], "b": [2], "o": [0]}) == {(0, ("alternative", 0, 2, 0))}
+    assert coverage.unseen_keys(prog, {"a": [0], "b": [1], "o": [0]}) == {(0, ("alternative", 0, 1, 0))}
