@@ -316,3 +316,17 @@ def test_coverage_seeks_what_tells_the_program_apart_from_what_fits_as_well():
     # b was never seen at 2; and where a = 0 and b = 1 the two sets predict differently
     assert coverage.unseen_keys(prog, {"a": [0], "b": [2], "o": [0]}) == {(0, ("alternative", 0, 2, 0))}
     assert coverage.unseen_keys(prog, {"a": [0], "b": [1], "o": [0]}) == {(0, ("alternative", 0, 1, 0))}
+
+
+def test_coverage_seeks_inputs_telling_apart_head_rules_that_fit_as_well():
+    """A head whose selections two (query, key) pairs explain on the probes: an input where the other
+    pair meets a (query, key) value pair never observed, or selects otherwise, is sought."""
+    head = HeadStep(1, 0, "h", query="qv", key="kv", rule="==", mode="width",
+                    alternatives=[("qv", "jv", "table", {(0, 0): True, (0, 1): False})])
+    prog = Program(steps=[head], output="h")
+    same = {"qv": [0, 0], "kv": [0, 1], "jv": [0, 1], "h": [0.5, 0.5]}
+    assert coverage.unseen_keys(prog, same) == set()
+    other = {"qv": [0, 0], "kv": [0, 1], "jv": [1, 0], "h": [0.5, 0.5]}  # the two rules select otherwise
+    assert (0, ("alternative", 0, (0, 1), (0, 0))) in coverage.unseen_keys(prog, other)
+    new = {"qv": [0], "kv": [0], "jv": [2], "h": [0.5]}  # (0, 2) never observed by the other rule
+    assert coverage.unseen_keys(prog, new) == {(0, ("alternative", 0, (0, 2), (0, 0)))}

@@ -47,12 +47,21 @@ def unseen_keys(prog: Program, got: dict) -> set:
             moved = got.get(prog.ident(st.value)) if st.vmap else None
             if moved is not None:  # values moved but never seen moved (held at a selected key)
                 keys |= {(i, ("moved", v)) for v in _held(st, got, prog, moved) if v is not None and v not in st.vmap}
-            if st.rule != "table":
-                continue
             qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))
             if qs is None or ks is None:
                 continue
-            keys |= {(i, (q, k)) for q in qs for k in ks if (q, k) not in st.table}
+            if st.rule == "table":
+                keys |= {(i, (q, k)) for q in qs for k in ks if (q, k) not in st.table}
+            for j, (qn, kn, rule, table) in enumerate(st.alternatives):
+                aqs, aks = got.get(prog.ident(qn)), got.get(prog.ident(kn))
+                if aqs is None or aks is None:
+                    continue
+                # a pair the other rule never observed, or one it selects otherwise
+                for q, aq in zip(qs, aqs):
+                    for k, ak in zip(ks, aks):
+                        mine, theirs = _selects(st.rule, st.table, q, k), _selects(rule, table, aq, ak)
+                        if theirs is None or (mine is not None and mine != theirs):
+                            keys.add((i, ("alternative", j, (aq, ak), (q, k))))
         elif st.inputs and st.linear is None:
             cols = [got.get(prog.ident(v)) for v in st.inputs]
             if any(c is None for c in cols):
@@ -69,20 +78,22 @@ def unseen_keys(prog: Program, got: dict) -> set:
     return keys
 
 
+def _selects(rule: str, table: dict, q, k):
+    """Whether a head's rule selects key value k for query value q (None: a table entry never observed)."""
+    if rule == "table":
+        return table.get((q, k))
+    try:
+        return bool(COMPARATORS[rule](k, q))
+    except TypeError:  # a missing value compares to nothing
+        return False
+
+
 def _held(st: HeadStep, got: dict, prog: Program, moved: list) -> set:
     """The values of the moved variable at the keys the head's rule selects for some query."""
     qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))
     if qs is None or ks is None:
         return set(moved)
-
-    def holds(q, k) -> bool:
-        if st.rule == "table":
-            return bool(st.table.get((q, k), False))
-        try:
-            return bool(COMPARATORS[st.rule](k, q))
-        except TypeError:  # a missing value compares to nothing
-            return False
-    return {moved[j] for q in qs for j, k in enumerate(ks) if holds(q, k)}
+    return {moved[j] for q in qs for j, k in enumerate(ks) if _selects(st.rule, st.table, q, k)}
 
 
 def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int) -> list[tuple]:

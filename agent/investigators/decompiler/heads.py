@@ -3,7 +3,8 @@
 From the head's attention pattern on each probe input: the keys each query selects (the keys
 sharing the top weight; BOS alone means none). The rule is a table over (query value, key value)
 — recognized as a comparison when one fits every observation — for the pair of variables that
-explains every selection; the variable it moves is the one whose values, picked (categorical) or
+explains every selection (the other pairs that explain them as well are kept: coverage reads inputs
+that tell them apart); the variable it moves is the one whose values, picked (categorical) or
 averaged (numerical) over the selected keys, give the variable the layer wrote.
 """
 
@@ -58,10 +59,15 @@ def fit_rule(table: dict) -> Optional[str]:
     return None
 
 
+MAX_ALTERNATIVES = 6
+"""Other (query, key) pairs kept for a head whose selections several explain (coverage tells them apart)."""
+
+
 def explain_selection(probes, layer: int, head: int, candidates: list[Variable]):
-    """The (query var, key var, rule, table) explaining the head's selections on every probe, or None.
+    """The (query var, key var, rule, table, alternatives) explaining the head's selections on every
+    probe, or None; alternatives: the other (query var, key var, rule, table) that explain them too.
     probes: [(values {var: [v at pos 0..n]}, selections per query 1..n)]."""
-    best = None
+    fits = []
     sizes = {v.name: _n_values(v, probes) for v in candidates}
     for qv, kv in product(candidates, candidates):
         table: dict = {}
@@ -85,10 +91,11 @@ def explain_selection(probes, layer: int, head: int, candidates: list[Variable])
             continue
         rule = fit_rule(table)
         possible = max(1, sizes[qv.name] * sizes[kv.name])
-        score = (rule is not None, len(table) / possible)
-        if best is None or score > best[0]:
-            best = (score, qv.name, kv.name, rule or "table", table)
-    return None if best is None else best[1:]
+        fits.append(((rule is not None, len(table) / possible), qv.name, kv.name, rule or "table", table))
+    if not fits:
+        return None
+    fits.sort(key=lambda f: f[0], reverse=True)  # stable: the first pair tried wins a tie
+    return (*fits[0][1:], [f[1:] for f in fits[1:MAX_ALTERNATIVES + 1]])
 
 
 def _n_values(v: Variable, probes) -> int:
@@ -192,8 +199,9 @@ def explain_head(probes, layer: int, head: int, written: list[Variable], availab
     found = explain_selection(pr, layer, head, cats)
     if found is None:
         return None, f"head {layer}.{head}: no pair of variables explains its selection", None
-    qn, kn, rule, table = found
+    qn, kn, rule, table, others = found
     mode, vname, vmap, indicator, factor = value
     step = HeadStep(layer=layer, head=head, out=out.name, query=qn, key=kn, rule=rule,
-                    table=table if rule == "table" else {}, mode=mode, value=vname, vmap=vmap, indicator=indicator)
+                    table=table if rule == "table" else {}, mode=mode, value=vname, vmap=vmap, indicator=indicator,
+                    alternatives=others)
     return step, None, factor

@@ -90,6 +90,8 @@ class HeadStep:
     value: Optional[str] = None  # the variable moved (pick/mean)
     vmap: dict = field(default_factory=dict)  # value moved -> value written, when not the identity
     indicator: Any = None  # mean of (value == indicator) instead of the value itself, when set
+    alternatives: list = field(default_factory=list)
+    """Other (query, key, rule, table) that explain every observed selection as well (coverage)."""
 
     @property
     def where(self) -> str:
