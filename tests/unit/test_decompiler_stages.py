@@ -330,3 +330,15 @@ def test_coverage_seeks_inputs_telling_apart_head_rules_that_fit_as_well():
     assert (0, ("alternative", 0, (0, 1), (0, 0))) in coverage.unseen_keys(prog, other)
     new = {"qv": [0], "kv": [0], "jv": [2], "h": [0.5]}  # (0, 2) never observed by the other rule
     assert coverage.unseen_keys(prog, new) == {(0, ("alternative", 0, (0, 2), (0, 0)))}
+
+
+def test_a_selector_width_read_through_soft_attention_is_the_width_the_selection_gives():
+    """Attention leaking a little weight past BOS writes 0.867 where the selection says 1/(0+1): still
+    a selector width (as its MLP reads it, by thresholds half-way); a value nearer another width's
+    fraction is not."""
+    out = Variable("h", "numerical", (), ())
+    sel = [[], [1], [1, 2]]
+    soft = [({"h": [None, 0.8667, 0.5, 1 / 3]}, sel)]
+    assert heads.explain_value(soft, out, [], width_mode=True) == ("width", None, {}, None, 1.0)
+    wrong = [({"h": [None, 0.6, 0.5, 1 / 3]}, sel)]  # 0.6 is nearer 1/2 than 1
+    assert heads.explain_value(wrong, out, [], width_mode=True) is None

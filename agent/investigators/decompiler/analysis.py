@@ -116,6 +116,8 @@ def decompile(info: dict, obs: Observations, reading: Reading) -> Decompilation:
             own = [v for v in written if reading.owners.get(v.name) == (hl, hh)]
             remaining = own or [v for v in written if v.name not in explained and v.name not in reading.owners]
             step, why, factor = explain_head(hp, layer, hh, remaining, available)
+            if step is not None and step.mode == "width":
+                _exact_widths(probes, layer, hh, step.out, factor or 1.0)
             if step is not None and factor not in (None, 1.0):
                 _rescale(values, step.out, factor)
             if step is not None:
@@ -135,6 +137,16 @@ def decompile(info: dict, obs: Observations, reading: Reading) -> Decompilation:
             _record(prog, explained, step, why)
     prog.output = _output(prog, variables, stages, info, probes)
     return Decompilation(prog, variables, stages, values)
+
+
+def _exact_widths(probes, layer: int, head: int, name: str, factor: float) -> None:
+    """A selector width's fraction as the selection gives it (factor / (w + 1)), where the attention
+    leaked a little weight past BOS and the value written is only near it: what the width's MLP
+    reads, and what the program computes."""
+    for _, vals, pats in probes:
+        if layer in pats and name in vals:
+            sel, _ = selections(pats[layer][head])
+            vals[name] = [vals[name][0]] + [factor / (len(keys) + 1) for keys in sel]
 
 
 def _rescale(values: dict, name: str, factor: float) -> None:

@@ -140,6 +140,25 @@ def _factor(pairs: list[tuple], free: bool) -> Optional[float]:
     return f if all(within(w, f * c) for w, c in pairs) else None
 
 
+def _soft_factor(pairs: list[tuple], free: bool) -> Optional[float]:
+    """Selector width's fraction 1/(w+1) written through an attention softer than tracr meant (a
+    little weight leaking past BOS, seen as 0.867 for 1): the factor when every written value is
+    nearer its own fraction than the next one's, as the width's MLP reads it (thresholds half-way
+    between them); None otherwise."""
+    if any(w is None for w, _ in pairs) or not pairs:
+        return None
+    ratios = sorted(w / c for w, c in pairs)
+    f = ratios[len(ratios) // 2] if free else 1.0
+    if f <= 0:
+        return None
+    for w, c in pairs:
+        k = round(1 / c - 1)  # the width
+        gap = min(1 / (k + 1) - 1 / (k + 2), 1 / k - 1 / (k + 1) if k else 1.0) / 2
+        if abs(w / f - c) >= gap:
+            return None
+    return f
+
+
 def explain_value(probes, out: Variable, candidates: list[Variable], width_mode: bool):
     """(mode, value var, vmap, indicator, factor) such that aggregating the value var over the selections
     gives `out` (times factor, for a variable whose scale is free), or None."""
@@ -147,7 +166,7 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
         if out.kind != "numerical":
             return None
         pairs = [(vals[out.name][q], 1.0 / (len(keys) + 1)) for vals, sel in probes for q, keys in enumerate(sel, 1)]
-        f = _factor(pairs, out.free_scale)
+        f = _factor(pairs, out.free_scale) or _soft_factor(pairs, out.free_scale)
         return None if f is None else ("width", None, {}, None, f)
     for v in candidates:
         if out.kind == "numerical":
