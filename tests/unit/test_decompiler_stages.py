@@ -342,3 +342,18 @@ def test_a_selector_width_read_through_soft_attention_is_the_width_the_selection
     assert heads.explain_value(soft, out, [], width_mode=True) == ("width", None, {}, None, 1.0)
     wrong = [({"h": [None, 0.6, 0.5, 1 / 3]}, sel)]  # 0.6 is nearer 1/2 than 1
     assert heads.explain_value(wrong, out, [], width_mode=True) is None
+
+
+def test_an_mlp_never_seen_writing_is_probed_where_its_latest_inputs_meet_anew():
+    """A non-empty MLP that wrote one value on every observation: what it computes was not seen. The
+    two latest variables it may read are kept, and an input where they meet in a combination never
+    observed is sought (a difference of two numbers that were always equal on the probes)."""
+    a, b, c = (Variable(n, "numerical", (), ()) for n in ("a", "b", "c"))
+    out = Variable("o", "numerical", (), ())
+    rows = [{"a": 1.0, "b": x, "c": x, "o": 0.0} for x in (0.0, 1.0)]
+    step, why = mlps.explain_mlp(rows, 3, out, [a, b, c], {"a": 1, "b": 4, "c": 5})
+    assert why is None and step.inputs == [] and step.alternatives == [(["b", "c"], {(0.0, 0.0): 0.0, (1.0, 1.0): 0.0})]
+    prog = Program(steps=[step], output="o")
+    assert coverage.unseen_keys(prog, {"a": [1.0], "b": [1.0], "c": [1.0], "o": [0.0]}) == set()
+    assert coverage.unseen_keys(prog, {"a": [1.0], "b": [1.0], "c": [0.0], "o": [0.0]}) == \
+        {(0, ("alternative", 0, (1.0, 0.0), None))}

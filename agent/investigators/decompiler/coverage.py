@@ -62,12 +62,13 @@ def unseen_keys(prog: Program, got: dict) -> set:
                         mine, theirs = _selects(st.rule, st.table, q, k), _selects(rule, table, aq, ak)
                         if theirs is None or (mine is not None and mine != theirs):
                             keys.add((i, ("alternative", j, (aq, ak), (q, k))))
-        elif st.inputs and st.linear is None:
+        elif st.linear is None:
             cols = [got.get(prog.ident(v)) for v in st.inputs]
             if any(c is None for c in cols):
                 continue
             keys |= {(i, key_of(vals)) for vals in zip(*cols) if key_of(vals) not in st.table}
-            mine = [key_of(vals) for vals in zip(*cols)]
+            n = len(next(iter(got.values()), []))
+            mine = [key_of(vals) for vals in zip(*cols)] if cols else [None] * n  # None: a constant
             for j, (names, table) in enumerate(st.alternatives):
                 alt = [got.get(prog.ident(v)) for v in names]
                 if any(c is None for c in alt):

@@ -54,9 +54,15 @@ def explain_mlp(rows, layer: int, out: Variable, available: list[Variable], orde
     values = [r[out.name] for r in rows]
     if not rows:
         return None, f"MLP {layer}: no observations of {out.name}"
-    if len(set(map(repr, values))) == 1:
-        return MlpStep(layer, out.name, [], default=values[0]), None
     cands = [v for v in available if v.name != "one" and v.name != out.name]
+    if len(set(map(repr, values))) == 1:
+        # one value on every observation: what the MLP computes was not seen (tracr compiles no
+        # constant MLP). The latest variables it may read are kept as the inputs to vary: coverage
+        # seeks their value combinations not observed yet
+        latest = tuple(v.name for v in sorted(cands, key=lambda v: order.get(v.name, 0))[-2:])
+        seen = _table(rows, latest, out.name) if latest else None
+        return MlpStep(layer, out.name, [], default=values[0],
+                       alternatives=[(list(latest), seen)] if seen else []), None
     for size in range(1, MAX_INPUTS + 1):
         fits = []
         for combo in combinations(cands, size):
