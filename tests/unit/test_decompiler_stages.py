@@ -357,3 +357,13 @@ def test_an_mlp_never_seen_writing_is_probed_where_its_latest_inputs_meet_anew()
     assert coverage.unseen_keys(prog, {"a": [1.0], "b": [1.0], "c": [1.0], "o": [0.0]}) == set()
     assert coverage.unseen_keys(prog, {"a": [1.0], "b": [1.0], "c": [0.0], "o": [0.0]}) == \
         {(0, ("alternative", 0, (1.0, 0.0), None))}
+
+
+def test_a_head_moves_the_variable_whose_values_it_keeps():
+    """Two earlier variables, one a renaming of the other (a map (x + 1) % 2 of it): the head's
+    aggregate moves the one whose values it writes as they are, whichever is listed first."""
+    out = Variable("h", "categorical", (), (0, 1))
+    w = Variable("w", "categorical", (), (0, 1))
+    m = Variable("m", "categorical", (), (0, 1))
+    probes_ = [({"w": [None, 0, 1], "m": [None, 1, 0], "h": [None, 1, 0]}, [[1], [2]])]
+    assert heads.explain_value(probes_, out, [w, m], width_mode=False) == ("pick", "m", {}, None, 1.0)

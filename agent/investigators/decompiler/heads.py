@@ -168,6 +168,7 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
         pairs = [(vals[out.name][q], 1.0 / (len(keys) + 1)) for vals, sel in probes for q, keys in enumerate(sel, 1)]
         f = _factor(pairs, out.free_scale) or _soft_factor(pairs, out.free_scale)
         return None if f is None else ("width", None, {}, None, f)
+    picks = []
     for v in candidates:
         if out.kind == "numerical":
             # a numerical value, or (a label-free residual may show numerical 0/1 flags as one block)
@@ -196,8 +197,10 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
                     break
             if ok:
                 ident = all(a == b for a, b in vmap.items())
-                return ("pick", v.name, {} if ident else vmap, None, 1.0)
-    return None
+                picks.append(("pick", v.name, {} if ident else vmap, None, 1.0))
+    # a variable moved as it is before one whose values the head would rename: an aggregate keeps its
+    # values (a renaming is a map, of another variable, that the pick would hide)
+    return next((p for p in picks if not p[2]), picks[0] if picks else None)
 
 
 def explain_head(probes, layer: int, head: int, written: list[Variable], available: list[Variable]):
