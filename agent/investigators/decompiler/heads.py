@@ -154,7 +154,7 @@ def _soft_factor(pairs: list[tuple], free: bool) -> Optional[float]:
     for w, c in pairs:
         k = round(1 / c - 1)  # the width
         gap = min(1 / (k + 1) - 1 / (k + 2), 1 / k - 1 / (k + 1) if k else 1.0) / 2
-        if abs(w / f - c) >= gap:
+        if not within(w / f, c, gap):
             return None
     return f
 
