@@ -17,6 +17,7 @@ import pytest
 from foreign_models import write_foreign
 from tracr_agent.agent.episode.drive import run_episode
 from tracr_agent.agent.investigators.registry import make_backend
+from tracr_agent.agent.records import transcript as tr
 from tracr_agent.agent.records.limits import Limits
 from tracr_agent.tools.subjects.load import load_model_dir
 from tracr_agent.tools.subjects.transforms import apply_transform
@@ -115,3 +116,17 @@ def test_a_wide_rotated_model_is_decompiled_within_the_budget(load, tmp_path):
     result = episode(subject, tmp_path, "full", residual="raw")
     assert result.score.functional.correct and result.score.explained, result.prediction["implementation"]
     assert result.prediction["confidence"] >= 0.9
+
+
+@pytest.mark.slow
+def test_a_wide_rotated_model_is_read_on_inputs_short_enough_to_the_end(load, tmp_path):
+    """sort_freq rotated (d_model 80, dense): one hook on one long input is over the output cap. Every
+    later read, the coverage rounds included, asks only for inputs short enough, and it submits an
+    answer within the budget, unsure (its program is not recovered from inputs that short)."""
+    subject = apply_transform(load("sort_freq"), "rotated:0")
+    result = episode(subject, tmp_path, "whitebox", residual="raw")
+    assert result.status == "prediction", result.error
+    assert result.prediction["confidence"] < 0.9
+    # it submitted by itself: no turn was left without a call for the loop to force a submission
+    events, _ = tr.read_transcript(tmp_path / "whitebox-raw.jsonl")
+    assert not [e for e in events if isinstance(e, tr.PredictionEvent) and e.forced]

@@ -264,10 +264,21 @@ def test_round_one_scans_every_stage_first():
     [(x, hooks)] = r1.requests
     assert x in r1.scan and hooks == (resid(0, "pre"), mlp_out(0), final_resid(1))
     raw = rounds.round1(RAW_INFO, [])
-    # without labels: every component's writes (the token and position embeddings apart) and the
-    # MLP's hidden activations
+    # without labels: the final residual stream alone first (how dense it is bounds every component's
+    # writes in the same basis) ...
     [(x, hooks)] = raw.requests
-    assert x in raw.scan and {EMBED, POS_EMBED, mlp_out(0), post_hook(0)} <= set(hooks)
+    assert x in raw.scan and hooks == (final_resid(1),)
+    # ... then every component's writes (the token and position embeddings apart) and the MLP's hidden
+    # activations, in calls sized from it (the final residual stream is not read again)
+    data = {"hooks": [final_resid(1)], "residual_labels": [f"d{i}" for i in range(8)],
+            "inputs": [{"input": list(x), "acts": {final_resid(1): activations.sparse(_tensor(resid_of(x)))}}]}
+    first = Result("get_activations", {"hook": final_resid(1), "input": [list(x)], "format": "json"}, True, data)
+    raw = rounds.round1(RAW_INFO, [first])
+    read = rounds.observe([first], RAW_INFO)
+    hooks = {h for again, hs in rounds.missing(read, raw.requests) if again == x for h in hs}
+    assert {EMBED, POS_EMBED, mlp_out(0), post_hook(0)} <= hooks and final_resid(1) not in hooks
+    # what the scan still asks for on that input fits one call (each input read once)
+    assert len(rounds.plan(RAW_INFO, read, raw.requests)) == 1
 
 
 def test_inputs_too_long_to_read_at_all_are_left_out_after_a_refusal():
@@ -284,3 +295,75 @@ def test_inputs_too_long_to_read_at_all_are_left_out_after_a_refusal():
     several = Result("get_activations", {"hook": f"{mlp_out(0)},{EMBED}", "input": [["a", "b"]], "format": "json"},
                      False, {"refused": "cap", "cap_chars": 400})
     assert rounds.observe([several], RAW_INFO).too_long is None
+
+
+def test_coverage_seeks_what_tells_the_program_apart_from_what_fits_as_well():
+    """Unseen entries: a value moved only where a head selects it; an output value the (label-free)
+    output map lacks; an input on which another MLP input set that fits the observations reaches an
+    entry it never observed, or predicts otherwise."""
+    pick = HeadStep(1, 0, "h", query="qv", key="kv", rule="==", mode="pick", value="mv", vmap={0: 0, 1: 1})
+    prog = Program(steps=[pick], output="h", output_map={0: "x"}, output_open=True)
+    got = {"qv": [0, 1], "kv": [0, 1], "mv": [1, 2], "h": [1, None]}
+    # query 1 selects key 1, where mv holds 2: never seen moved
+    assert (0, ("moved", 2)) in coverage.unseen_keys(prog, got)
+    got = {"qv": [0, 0], "kv": [0, 1], "mv": [1, 2], "h": [1, 1]}  # key 1 (mv = 2) is never selected
+    assert coverage.unseen_keys(prog, got) == {("output", 1)}  # 1 has no column in the output map
+    prog.output_open = False
+    assert coverage.unseen_keys(prog, got) == set()
+    mlp = MlpStep(2, "o", ["a"], table={0: 0, 1: 1}, alternatives=[(["b"], {0: 0, 1: 1})])
+    prog = Program(steps=[mlp], output="o")
+    assert coverage.unseen_keys(prog, {"a": [0, 1], "b": [0, 1], "o": [0, 1]}) == set()
+    # b was never seen at 2; and where a = 0 and b = 1 the two sets predict differently
+    assert coverage.unseen_keys(prog, {"a": [0], "b": [2], "o": [0]}) == {(0, ("alternative", 0, 2, 0))}
+    assert coverage.unseen_keys(prog, {"a": [0], "b": [1], "o": [0]}) == {(0, ("alternative", 0, 1, 0))}
+
+
+def test_coverage_seeks_inputs_telling_apart_head_rules_that_fit_as_well():
+    """A head whose selections two (query, key) pairs explain on the probes: an input where the other
+    pair meets a (query, key) value pair never observed, or selects otherwise, is sought."""
+    head = HeadStep(1, 0, "h", query="qv", key="kv", rule="==", mode="width",
+                    alternatives=[("qv", "jv", "table", {(0, 0): True, (0, 1): False})])
+    prog = Program(steps=[head], output="h")
+    same = {"qv": [0, 0], "kv": [0, 1], "jv": [0, 1], "h": [0.5, 0.5]}
+    assert coverage.unseen_keys(prog, same) == set()
+    other = {"qv": [0, 0], "kv": [0, 1], "jv": [1, 0], "h": [0.5, 0.5]}  # the two rules select otherwise
+    assert (0, ("alternative", 0, (0, 1), (0, 0))) in coverage.unseen_keys(prog, other)
+    new = {"qv": [0], "kv": [0], "jv": [2], "h": [0.5]}  # (0, 2) never observed by the other rule
+    assert coverage.unseen_keys(prog, new) == {(0, ("alternative", 0, (0, 2), (0, 0)))}
+
+
+def test_a_selector_width_read_through_soft_attention_is_the_width_the_selection_gives():
+    """Attention leaking a little weight past BOS writes 0.867 where the selection says 1/(0+1): still
+    a selector width (as its MLP reads it, by thresholds half-way); a value nearer another width's
+    fraction is not."""
+    out = Variable("h", "numerical", (), ())
+    sel = [[], [1], [1, 2]]
+    soft = [({"h": [None, 0.8667, 0.5, 1 / 3]}, sel)]
+    assert heads.explain_value(soft, out, [], width_mode=True) == ("width", None, {}, None, 1.0)
+    wrong = [({"h": [None, 0.6, 0.5, 1 / 3]}, sel)]  # 0.6 is nearer 1/2 than 1
+    assert heads.explain_value(wrong, out, [], width_mode=True) is None
+
+
+def test_an_mlp_never_seen_writing_is_probed_where_its_latest_inputs_meet_anew():
+    """A non-empty MLP that wrote one value on every observation: what it computes was not seen. The
+    two latest variables it may read are kept, and an input where they meet in a combination never
+    observed is sought (a difference of two numbers that were always equal on the probes)."""
+    a, b, c = (Variable(n, "numerical", (), ()) for n in ("a", "b", "c"))
+    out = Variable("o", "numerical", (), ())
+    rows = [{"a": 1.0, "b": x, "c": x, "o": 0.0} for x in (0.0, 1.0)]
+    step, why = mlps.explain_mlp(rows, 3, out, [a, b, c], {"a": 1, "b": 4, "c": 5})
+    assert why is None and step.inputs == [] and step.alternatives == [(["b", "c"], {(0.0, 0.0): 0.0, (1.0, 1.0): 0.0})]
+    prog = Program(steps=[step], output="o")
+    assert coverage.unseen_keys(prog, {"a": [1.0], "b": [1.0], "c": [1.0], "o": [0.0]}) == set()
+    assert coverage.unseen_keys(prog, {"a": [1.0], "b": [1.0], "c": [0.0], "o": [0.0]}) == \
+        {(0, ("alternative", 0, (1.0, 0.0), None))}
+
+
+def test_a_head_moves_the_variable_whose_values_it_keeps():
+    """Two earlier variables, one a renaming of the other (a map (x + 1) % 2 of it): the head's
+    aggregate moves the one whose values it writes as they are, whichever is listed first."""
+    out = Variable("h", "categorical", (), (0, 1))
+    w = Variable("w", "categorical", (), (0, 1))
+    m = Variable("m", "categorical", (), (0, 1))
+    probes_ = [({"w": [None, 0, 1], "m": [None, 1, 0], "h": [None, 1, 0]}, [[1], [2]])]
+    assert heads.explain_value(probes_, out, [w, m], width_mode=False) == ("pick", "m", {}, None, 1.0)

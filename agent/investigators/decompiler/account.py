@@ -115,10 +115,16 @@ def grounded(prog: Program, inputs: Iterable[tuple]) -> list[tuple]:
             got = trace(src, list(x))
         except Exception:  # noqa: BLE001 - the recovered program fails here: _differs skips it too
             continue
-        if not any(isinstance(prog.steps[i], HeadStep) and not (isinstance(k, tuple) and k[:1] == ("moved",))
-                   for i, k in unseen_keys(prog, got)):
+        if not any(_rule_pair(prog, key) for key in unseen_keys(prog, got)):
             out.append(x)
     return out
+
+
+def _rule_pair(prog: Program, key) -> bool:
+    """Whether an unseen entry (coverage.unseen_keys) is a (query, key) pair of a head's rule table."""
+    i, entry = key
+    return isinstance(i, int) and isinstance(prog.steps[i], HeadStep) and prog.steps[i].rule == "table" \
+        and isinstance(entry, tuple) and len(entry) == 2 and entry[0] not in ("moved", "alternative")
 
 
 def account(prog: Program, inputs: Iterable[tuple]) -> Account:

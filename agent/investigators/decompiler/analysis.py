@@ -122,8 +122,11 @@ def decompile(info: dict, obs: Observations, reading: Reading) -> Decompilation:
                     exact = computed(step, vals, selections(pats[layer][hh], True)[0])
                     if exact is not None:
                         vals[step.out] = exact
-            elif step is not None and factor not in (None, 1.0):
-                _rescale(values, step.out, factor)
+            elif step is not None:
+                if step.mode == "width":
+                    _exact_widths(probes, layer, hh, step.out, factor or 1.0)
+                if factor not in (None, 1.0):
+                    _rescale(values, step.out, factor)
             if step is not None:
                 _fix_scale(step, variables)
             _record(prog, explained, step, why)
@@ -141,6 +144,16 @@ def decompile(info: dict, obs: Observations, reading: Reading) -> Decompilation:
             _record(prog, explained, step, why)
     prog.output = _output(prog, variables, stages, info, probes)
     return Decompilation(prog, variables, stages, values)
+
+
+def _exact_widths(probes, layer: int, head: int, name: str, factor: float) -> None:
+    """A selector width's fraction as the selection gives it (factor / (w + 1)), where the attention
+    leaked a little weight past BOS and the value written is only near it: what the width's MLP
+    reads, and what the program computes."""
+    for _, vals, pats in probes:
+        if layer in pats and name in vals:
+            sel, _ = selections(pats[layer][head])
+            vals[name] = [vals[name][0]] + [factor / (len(keys) + 1) for keys in sel]
 
 
 def _rescale(values: dict, name: str, factor: float) -> None:

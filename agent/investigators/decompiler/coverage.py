@@ -9,7 +9,7 @@ inputs reaching most of them are chosen for a further round of reading the model
 from __future__ import annotations
 
 from tracr_agent.agent.investigators.decompiler.mlps import key_of
-from tracr_agent.agent.investigators.decompiler.program import HeadStep, Program, trace
+from tracr_agent.agent.investigators.decompiler.program import COMPARATORS, HeadStep, Program, trace
 from tracr_agent.tools.subjects.compare import held_equal
 
 
@@ -35,23 +35,66 @@ def agreement(prog: Program, src: str, observed: dict[tuple, dict[str, list]]) -
 
 
 def unseen_keys(prog: Program, got: dict) -> set:
+    """The table entries (MLP keys, head-rule pairs, values moved) the program reaches on one input
+    without having observed them, and the output variable's values its output map lacks (an aggregate
+    of a value never seen aggregated: which output it decodes as is unknown until one is read)."""
     keys = set()
+    held = got.get(prog.ident(prog.output)) if prog.output_open and prog.output else None
+    if held is not None:
+        keys |= {("output", v) for v in held if v is not None and v not in prog.output_map}
     for i, st in enumerate(prog.steps):
         if isinstance(st, HeadStep):
-            if st.vmap and got.get(prog.ident(st.value)) is not None:  # values moved but never seen moved
-                keys |= {(i, ("moved", v)) for v in got[prog.ident(st.value)] if v is not None and v not in st.vmap}
-            if st.rule != "table":
-                continue
+            moved = got.get(prog.ident(st.value)) if st.vmap else None
+            if moved is not None:  # values moved but never seen moved (held at a selected key)
+                keys |= {(i, ("moved", v)) for v in _held(st, got, prog, moved) if v is not None and v not in st.vmap}
             qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))
             if qs is None or ks is None:
                 continue
-            keys |= {(i, (q, k)) for q in qs for k in ks if (q, k) not in st.table}
-        elif st.inputs and st.linear is None:
+            if st.rule == "table":
+                keys |= {(i, (q, k)) for q in qs for k in ks if (q, k) not in st.table}
+            for j, (qn, kn, rule, table) in enumerate(st.alternatives):
+                aqs, aks = got.get(prog.ident(qn)), got.get(prog.ident(kn))
+                if aqs is None or aks is None:
+                    continue
+                # a pair the other rule never observed, or one it selects otherwise
+                for q, aq in zip(qs, aqs):
+                    for k, ak in zip(ks, aks):
+                        mine, theirs = _selects(st.rule, st.table, q, k), _selects(rule, table, aq, ak)
+                        if theirs is None or (mine is not None and mine != theirs):
+                            keys.add((i, ("alternative", j, (aq, ak), (q, k))))
+        elif st.linear is None:
             cols = [got.get(prog.ident(v)) for v in st.inputs]
             if any(c is None for c in cols):
                 continue
             keys |= {(i, key_of(vals)) for vals in zip(*cols) if key_of(vals) not in st.table}
+            n = len(next(iter(got.values()), []))
+            mine = [key_of(vals) for vals in zip(*cols)] if cols else [None] * n  # None: a constant
+            for j, (names, table) in enumerate(st.alternatives):
+                alt = [got.get(prog.ident(v)) for v in names]
+                if any(c is None for c in alt):
+                    continue
+                # an entry the other input set never observed, or one where it predicts another value
+                keys |= {(i, ("alternative", j, a, m)) for a, m in zip(map(key_of, zip(*alt)), mine)
+                         if a not in table or (m in st.table and repr(table[a]) != repr(st.table[m]))}
     return keys
+
+
+def _selects(rule: str, table: dict, q, k):
+    """Whether a head's rule selects key value k for query value q (None: a table entry never observed)."""
+    if rule == "table":
+        return table.get((q, k))
+    try:
+        return bool(COMPARATORS[rule](k, q))
+    except TypeError:  # a missing value compares to nothing
+        return False
+
+
+def _held(st: HeadStep, got: dict, prog: Program, moved: list) -> set:
+    """The values of the moved variable at the keys the head's rule selects for some query."""
+    qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))
+    if qs is None or ks is None:
+        return set(moved)
+    return {moved[j] for q in qs for j, k in enumerate(ks) if _selects(st.rule, st.table, q, k)}
 
 
 def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int, by_length: bool = False) -> list[tuple]:

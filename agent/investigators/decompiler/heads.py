@@ -3,7 +3,8 @@
 From the head's attention pattern on each probe input: the keys each query selects (the keys
 sharing the top weight; BOS alone means none). The rule is a table over (query value, key value)
 — recognized as a comparison when one fits every observation — for the pair of variables that
-explains every selection; the variable it moves is the one whose values, picked (categorical) or
+explains every selection (the other pairs that explain them as well are kept: coverage reads inputs
+that tell them apart); the variable it moves is the one whose values, picked (categorical) or
 averaged (numerical) over the selected keys, give the variable the layer wrote.
 """
 
@@ -63,10 +64,15 @@ def fit_rule(table: dict) -> Optional[str]:
     return None
 
 
+MAX_ALTERNATIVES = 6
+"""Other (query, key) pairs kept for a head whose selections several explain (coverage tells them apart)."""
+
+
 def explain_selection(probes, layer: int, head: int, candidates: list[Variable]):
-    """The (query var, key var, rule, table) explaining the head's selections on every probe, or None.
+    """The (query var, key var, rule, table, alternatives) explaining the head's selections on every
+    probe, or None; alternatives: the other (query var, key var, rule, table) that explain them too.
     probes: [(values {var: [v at pos 0..n]}, selections per query 1..n)]."""
-    best = None
+    fits = []
     sizes = {v.name: _n_values(v, probes) for v in candidates}
     for qv, kv in product(candidates, candidates):
         table: dict = {}
@@ -93,9 +99,11 @@ def explain_selection(probes, layer: int, head: int, candidates: list[Variable])
         # a table pairing a variable one to one with the token or position names that variable's values
         # (decompiler/output.py), after which the rule is `==` or `!=`: as good as a rule found
         score = (rule is not None or _matches_known(qv.name, kv.name, table), len(table) / possible)
-        if best is None or score > best[0]:
-            best = (score, qv.name, kv.name, rule or "table", table)
-    return None if best is None else best[1:]
+        fits.append((score, qv.name, kv.name, rule or "table", table))
+    if not fits:
+        return None
+    fits.sort(key=lambda f: f[0], reverse=True)  # stable: the first pair tried wins a tie
+    return (*fits[0][1:], [f[1:] for f in fits[1:MAX_ALTERNATIVES + 1]])
 
 
 def _matches_known(q: str, k: str, table: dict) -> bool:
@@ -156,6 +164,25 @@ def _factor(pairs: list[tuple], free: bool, noisy: bool = False) -> Optional[flo
     return f if all(within(w, f * c) for w, c in pairs) else None
 
 
+def _soft_factor(pairs: list[tuple], free: bool) -> Optional[float]:
+    """Selector width's fraction 1/(w+1) written through an attention softer than tracr meant (a
+    little weight leaking past BOS, seen as 0.867 for 1): the factor when every written value is
+    nearer its own fraction than the next one's, as the width's MLP reads it (thresholds half-way
+    between them); None otherwise."""
+    if any(w is None for w, _ in pairs) or not pairs:
+        return None
+    ratios = sorted(w / c for w, c in pairs)
+    f = ratios[len(ratios) // 2] if free else 1.0
+    if f <= 0:
+        return None
+    for w, c in pairs:
+        k = round(1 / c - 1)  # the width
+        gap = min(1 / (k + 1) - 1 / (k + 2), 1 / k - 1 / (k + 1) if k else 1.0) / 2
+        if not within(w / f, c, gap):
+            return None
+    return f
+
+
 def explain_value(probes, out: Variable, candidates: list[Variable], width_mode: bool, noisy: bool = False):
     """(mode, value var, vmap, indicator, factor) such that aggregating the value var over the selections
     gives `out` (times factor, for a variable whose scale is free), or None."""
@@ -163,8 +190,9 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
         if out.kind != "numerical":
             return None
         pairs = [(vals[out.name][q], 1.0 / (len(keys) + 1)) for vals, sel in probes for q, keys in enumerate(sel, 1)]
-        f = _factor(pairs, out.free_scale, noisy)
+        f = _factor(pairs, out.free_scale, noisy) or _soft_factor(pairs, out.free_scale)
         return None if f is None else ("width", None, {}, None, f)
+    picks = []
     for v in candidates:
         if out.kind == "numerical":
             # a numerical value, or (a label-free residual may show numerical 0/1 flags as one block)
@@ -193,8 +221,10 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
                     break
             if ok:
                 ident = all(a == b for a, b in vmap.items())
-                return ("pick", v.name, {} if ident else vmap, None, 1.0)
-    return None
+                picks.append(("pick", v.name, {} if ident else vmap, None, 1.0))
+    # a variable moved as it is before one whose values the head would rename: an aggregate keeps its
+    # values (a renaming is a map, of another variable, that the pick would hide)
+    return next((p for p in picks if not p[2]), picks[0] if picks else None)
 
 
 def explain_head(probes, layer: int, head: int, written: list[Variable], available: list[Variable],
@@ -217,10 +247,11 @@ def explain_head(probes, layer: int, head: int, written: list[Variable], availab
     found = explain_selection(pr, layer, head, cats)
     if found is None:
         return None, f"head {layer}.{head}: no pair of variables explains its selection", None
-    qn, kn, rule, table = found
+    qn, kn, rule, table, others = found
     mode, vname, vmap, indicator, factor = value
     step = HeadStep(layer=layer, head=head, out=out.name, query=qn, key=kn, rule=rule,
-                    table=table if rule == "table" else {}, mode=mode, value=vname, vmap=vmap, indicator=indicator)
+                    table=table if rule == "table" else {}, mode=mode, value=vname, vmap=vmap, indicator=indicator,
+                    alternatives=others)
     return step, None, factor
 
 

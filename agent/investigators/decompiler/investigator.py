@@ -132,6 +132,8 @@ class DecompilerInvestigator(DeterministicInvestigator):
         prog, src = dec.program, source(dec.program)
         if calls_in.get("cover", 0) < COVER_CALLS and can_read and _phase_list(messages).count("cover") < COVER_ROUNDS:
             cands = probes.candidates(info["vocab"], info["max_seq_len"])
+            # inputs too long to be read at all (a wide model in a dense basis) are not candidates
+            cands = [x for x in cands if obs.too_long is None or len(x) < obs.too_long]
             new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER, rounds.dense_reads(info, obs))
                    if x not in obs.acts]
             while new:
@@ -202,6 +204,7 @@ def _read_out(dec, outputs: dict, info: dict) -> None:
     dec.program.steps.append(step)
     dec.program.output = OUTPUT
     dec.program.output_map = {}
+    dec.program.output_open = False
     dec.output_guess = ""
     for x, vals in dec.values.items():
         if x in outputs:

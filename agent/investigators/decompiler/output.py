@@ -53,6 +53,7 @@ def decompile_internals(info: dict, obs: Observations, scan: Optional[list[tuple
     dec.found = found.found
     dec.writes = writes
     dec.program.output_map, dec.output_guess = whitebox_map(dec, info, obs)
+    dec.program.output_open = bool(dec.program.output_map)
     return dec
 
 

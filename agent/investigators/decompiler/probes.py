@@ -102,6 +102,9 @@ def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Option
     the residual stream is sparse — a label-free model may be in any basis)."""
     n_pos = len(x) + 1
     seen = (sizes or {}).get(hook_kind(hook))
+    if not seen and dense and hook_kind(hook) in ("component", "embedding"):
+        # a component's writes are no denser than the residual stream they add to (the same basis)
+        seen = (sizes or {}).get("resid")
     if seen and seen[1]:
         return int(20 + n_pos * seen[0] / seen[1] * 1.1)
     if dense and not hook.endswith("hook_pattern") and hook_kind(hook) != "neurons":

@@ -90,6 +90,8 @@ class HeadStep:
     value: Optional[str] = None  # the variable moved (pick/mean)
     vmap: dict = field(default_factory=dict)  # value moved -> value written, when not the identity
     indicator: Any = None  # mean of (value == indicator) instead of the value itself, when set
+    alternatives: list = field(default_factory=list)
+    """Other (query, key, rule, table) that explain every observed selection as well (coverage)."""
 
     @property
     def where(self) -> str:
@@ -104,6 +106,9 @@ class MlpStep:
     table: dict = field(default_factory=dict)  # key (value, or tuple of values) -> value
     default: Any = None
     linear: Optional[list[float]] = None  # coefficients per input, then the constant
+    alternatives: list = field(default_factory=list)
+    """Other input sets (names, table) that explain every observation as well: inputs on which one of
+    them reaches an entry never observed, or predicts otherwise, tell them apart (decompiler/coverage.py)."""
 
     @property
     def where(self) -> str:
@@ -119,6 +124,9 @@ class Program:
     numerical_output: bool = False
     unexplained: list[str] = field(default_factory=list)  # what could not be decompiled, in words
     output_map: dict = field(default_factory=dict)  # raw residual: output dim ordinal -> output value
+    output_open: bool = False
+    """The output map names only the output variable's values observed (found without labels): a value
+    the program reaches that it lacks was never seen, and which column it has is not known."""
 
     def ident(self, name: str) -> str:
         return self.idents.get(name) or python_name(name)

@@ -112,10 +112,11 @@ def whitebox_map(dec, info: dict, obs) -> tuple[dict, str]:
                       key=repr)
     named = names_of(prog, var.name, dec)
     listed = {repr(v): v for v in values}
+    columns: dict = {}
     if named and all(v in named for v in observed):
         # a named value with no listed column decodes as no value (`.get` gives None), as with labels
         columns = {v: listed[repr(named[v])] for v in observed if repr(named[v]) in listed}
-        if len(columns) * 2 > len(observed):
+        if len(columns) == len(observed):
             return columns, ""
     found = next((f for f in getattr(dec, "found", None) or [] if f.var.name == var.name), None)
     dims = _dims(found)
@@ -124,7 +125,13 @@ def whitebox_map(dec, info: dict, obs) -> tuple[dict, str]:
         keys = [found.names[i] for i in range(len(dims))] if var.kind == "categorical" else \
             [v for v in observed if v not in (0, 0.0)][:1]
         if len(keys) == len(dims):
-            return _by_dims(dims, keys, _sorted(values), obs, info)
+            by_dims = _by_dims(dims, keys, _sorted(values), obs, info)
+            # names only partly listed (a width carried through a map the program folded away) are
+            # weaker evidence than tracr's sorted dimensions, when those place the values in one way
+            if not columns or (by_dims[0] and not by_dims[1]):
+                return by_dims
+    if len(columns) * 2 > len(observed):
+        return columns, ""
     order = _sorted(values)
     if var.kind == "categorical" and len(var.values) == len(order):
         return dict(zip(var.values, order)), "the output's values were matched to its clusters in no known order"

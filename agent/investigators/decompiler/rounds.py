@@ -94,7 +94,10 @@ def plan(info: dict, obs: Observations, reqs: list[Request]) -> list[dict]:
     """get_activations json arguments covering the requests, each reply within the output cap (as
     learned from a refusal, halved again after each further refusal); inputs too long to be read at
     all are left out (`missing` leaves them out too)."""
-    reqs = missing(obs, reqs)
+    merged: dict[tuple, tuple[str, ...]] = {}
+    for x, hooks in missing(obs, reqs):  # one input asked for in several requests is read once
+        merged[x] = tuple(dict.fromkeys(merged.get(x, ()) + hooks))
+    reqs = list(merged.items())
     budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 2)))
     calls = probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, _sizes(info, obs),
                               dense=0 if labelled(info) else info["d_model"])
@@ -184,9 +187,12 @@ def round1(info: dict, results) -> Round1:
     if not labelled(info):  # the embedding of each token the scan lacks, on that token alone (cheap)
         scan_reqs += [((t,), (EMBED,)) for t in probes.sorted_vocab(info["vocab"]) if not any(t in x for x in scan)]
     if missing(obs, scan_reqs):
-        # the first read is one input: its reply measures every hook's size for the rest
+        # the first read is one input: its reply measures every hook's size for the rest. Without labels
+        # that is its final residual stream alone: how dense it is bounds every component's writes in
+        # the same basis, so the scan's hooks are then packed into few calls, not one dense guess each
         answered = any(r.name == "get_activations" and r.ok for r in results)
-        return Round1(scan, [], scan_reqs if answered else scan_reqs[:1], False)
+        first = scan_reqs[:1] if labelled(info) else [(scan[0], (final_resid(info["n_layers"]),))]
+        return Round1(scan, [], scan_reqs if answered else first, False)
     scan_obs = observe([r for r in results if _reads_only(r, [x for x, _ in scan_reqs])], info)
     scan_obs.failed = 0
     split = read_writes(info, scan_obs, scan)
@@ -205,14 +211,17 @@ def dense_reads(info: dict, obs: Observations) -> bool:
 
 
 def _cheap(info: dict, obs: Observations) -> bool:
-    """Whether reading every component's writes costs no more than the final residual stream (in
-    tracr's sparse basis they hold its non-zero entries between them; in a rotated one each is dense)."""
+    """Whether reading every component's writes costs no more than what splitting the final residual
+    stream reads (in tracr's sparse basis they hold its non-zero entries between them; in a rotated
+    one each is dense)."""
     sizes = _sizes(info, obs)
-    comp, resid = sizes.get("component"), sizes.get("resid")
+    comp, resid, neurons = sizes.get("component"), sizes.get("resid"), sizes.get("neurons")
     if not comp or not resid or not comp[1] or not resid[1]:
         return False
     n_comp = sum(1 for _, stage in stage_hooks(info) if stage > 0)
-    return n_comp * comp[0] / comp[1] <= 1.2 * resid[0] / resid[1]
+    # split, the final residual stream comes with every MLP's hidden activations (neuron_hooks)
+    split = resid[0] / resid[1] + (len(info["mlps"]) * neurons[0] / neurons[1] if neurons and neurons[1] else 0)
+    return n_comp * comp[0] / comp[1] <= 1.2 * split
 
 
 def split_requests(info: dict, writes, dense: bool = False) -> list[Request]:
