@@ -110,12 +110,8 @@ def test_decompiles_a_label_free_model_fast(load, tmp_path):
 # Without labels a variable is what one component writes; shuffle_dyck's layer-1 MLP is several of
 # tracr's MLPs combined (six numerical variables in one write subspace), read as one variable: its
 # program is not recovered in raw mode (answered at confidence 0.2). Strict: a fix makes it pass.
-RAW_KNOWN_MISS = {"shuffle_dyck": "a layer's MLP that combines several MLPs is read as one variable"}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("task", [pytest.param(t, marks=pytest.mark.xfail(reason=RAW_KNOWN_MISS[t], strict=True))
-                                  if t in RAW_KNOWN_MISS else t for t in ZOO_TEN])
+@pytest.mark.parametrize("task", ZOO_TEN)
 def test_decompiles_zoo_task_in_whitebox_raw(load, tmp_path, task):
     subject = load(task)
     assert_explained(decompile_episode(subject, tmp_path, residual="raw"), subject)

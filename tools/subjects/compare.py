@@ -90,6 +90,17 @@ CLUSTER_TOL = 0.15
 """Relative to the largest write: two points of a categorical variable closer than this are one
 value. tracr's values are one-hot (√2 apart); a compressed model's are only close to its points."""
 
+NOISY_CLUSTER_TOL = 0.3
+"""Relative to the largest write, in a compressed model (the decompiler's discovery): points of one value chained closer than this are
+that value. Each component reads its inputs through the compression's overlapping directions, so one
+value's writes spread (up to ~0.28 of the largest write seen on the zoo) where tracr's distinct values
+lie ≥ 0.6 apart."""
+
+NOISY_NUM_TOL = 0.08
+"""Relative to the largest value written: in a compressed model a number a head computes is written only
+near its value, because the head's attention is read through the compression's overlaps (a selector
+width's 1/3 is seen as 0.30–0.37, its 1/2 as 0.47–0.52, on the zoo)."""
+
 LINE_TOL = 0.05
 """Relative: a component's distinct writes lie on one line (a numerical variable) when the second
 singular value of the points is below this fraction of the first."""

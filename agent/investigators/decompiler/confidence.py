@@ -64,15 +64,15 @@ def assess(dec, src: str, info: dict, ok: int, total: int, checks: list[dict], o
         if wrong:
             return Verdict(WRONG, f" Unsure: the program's output differs from the model's on {len(wrong)} of "
                                   f"{len(outputs)} inputs run.")
-        unseen = _unseen(prog, src, info)
+        unseen = _unseen(prog, src, info, checked=outputs)
         if unseen:
             return Verdict(UNCOVERED, f" Its output equals the model's on all {len(outputs)} inputs run, but {unseen} "
-                                      "input(s) of a domain sample reach table entries never observed.")
+                                      "input(s) of a domain sample reach table entries never observed (nor run).")
         if checks:
             fresh = len(checks[-1])
             return Verdict(VERIFIED, f" Verified: its output equals the model's on all {len(outputs)} inputs run, "
                                      f"the last {fresh} of them fresh, and every table entry a domain sample reaches "
-                                     "was observed.")
+                                     "was observed, or run on an input whose output it reproduces.")
         return Verdict(UNCHECKED, f" Its output equals the model's on all {len(outputs)} inputs run (none fresh).")
     if ok < total:
         return Verdict(MISMATCH, " Unsure: some decompiled variables differ from the model's internals.")
@@ -89,8 +89,13 @@ def assess(dec, src: str, info: dict, ok: int, total: int, checks: list[dict], o
     return Verdict(CONSISTENT, "")
 
 
-def _unseen(prog, src: str, info: dict) -> int:
-    cands = probes.candidates(info["vocab"], info["max_seq_len"])
+def _unseen(prog, src: str, info: dict, checked=()) -> int:
+    """How many inputs of a domain sample (up to 50) reach table entries never observed; with `checked`
+    (inputs whose decoded outputs the program reproduces), an entry reached on one of them counts as
+    observed through the output."""
+    cands = [x for x in probes.candidates(info["vocab"], info["max_seq_len"]) if x not in checked]
+    if checked:
+        cands = coverage.beyond(prog, src, cands, checked)
     return len(coverage.covering_inputs(prog, src, cands, 50))
 
 

@@ -119,3 +119,21 @@ def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int
         covered |= k
         reach = [e for e in reach if e[0] != x]
     return chosen
+
+
+def beyond(prog: Program, src: str, candidates: list[tuple], checked) -> list[tuple]:
+    """The candidates that reach some entry never observed that no input of `checked` reaches either."""
+    known: set = set()
+    for x in checked:
+        try:
+            known |= unseen_keys(prog, trace(src, list(x)))
+        except Exception:  # noqa: BLE001 - the program fails there: it reaches nothing we can count
+            continue
+    out = []
+    for x in candidates:
+        try:
+            if unseen_keys(prog, trace(src, list(x))) - known:
+                out.append(x)
+        except Exception:  # noqa: BLE001
+            continue
+    return out

@@ -29,7 +29,7 @@ from tracr_agent.agent.investigators.decompiler.observations import Observations
 from tracr_agent.agent.investigators.decompiler.variables import Variable
 from tracr_agent.agent.investigators.decompiler.writes import Writes
 from tracr_agent.tools.protocol.hooks import attn_pattern, attn_z
-from tracr_agent.tools.subjects.compare import CLUSTER_TOL, LINE_TOL, WRITE_ZERO_TOL, within
+from tracr_agent.tools.subjects.compare import CLUSTER_TOL, LINE_TOL, NOISY_CLUSTER_TOL, WRITE_ZERO_TOL, within
 
 SAME_POINT = 0.02
 """Two writes closer than this (relative to the largest write) are the same point, up to the json's
@@ -270,13 +270,6 @@ def _distinct(rows: np.ndarray, tol: float) -> np.ndarray:
             centres.append(r)
             members.append([r])
     return np.array([np.mean(m, axis=0) for m in members])
-
-
-NOISY_CLUSTER_TOL = 0.3
-"""Relative to the largest write, in a compressed model: points of one value chained closer than this are
-that value. Each component reads its inputs through the compression's overlapping directions, so one
-value's writes spread (up to ~0.28 of the largest write seen on the zoo) where tracr's distinct values
-lie ≥ 0.6 apart."""
 
 
 def _linked(points: np.ndarray, tol: float) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 from tracr_agent.agent.investigators.decompiler.orders import names_from_match
 from tracr_agent.agent.investigators.decompiler.program import COMPARATORS, HeadStep
 from tracr_agent.agent.investigators.decompiler.variables import Variable
-from tracr_agent.tools.subjects.compare import ATTENTION_SHARE_TOL, nonzero, within
+from tracr_agent.tools.subjects.compare import ATTENTION_SHARE_TOL, NOISY_NUM_TOL, nonzero, within
 
 
 def selections(pattern: np.ndarray, noisy: bool = False) -> tuple[list[list[int]], bool]:
@@ -140,12 +140,6 @@ def _means(probes, out: str, value: str, indicator) -> Optional[list[tuple[float
     return pairs
 
 
-NOISY_NUM_TOL = 0.08
-"""Relative to the largest value written: in a compressed model a number a head computes is written only
-near its value, because the head's attention is read through the compression's overlaps (a selector
-width's 1/3 is seen as 0.30–0.37, its 1/2 as 0.47–0.52, on the zoo)."""
-
-
 def _factor(pairs: list[tuple], free: bool, noisy: bool = False) -> Optional[float]:
     """The factor f with written == f * computed at every pair (1 unless the written variable's scale is
     free), or None when no factor fits; `noisy`: within NOISY_NUM_TOL of the largest written value."""
@@ -160,7 +154,7 @@ def _factor(pairs: list[tuple], free: bool, noisy: bool = False) -> Optional[flo
         f = num / den
     if noisy:
         tol = NOISY_NUM_TOL * max((abs(w) for w, _ in pairs), default=0.0)
-        return f if all(abs(w - f * c) <= tol for w, c in pairs) else None
+        return f if all(within(w, f * c, tol) for w, c in pairs) else None
     return f if all(within(w, f * c) for w, c in pairs) else None
 
 

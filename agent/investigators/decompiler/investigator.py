@@ -157,7 +157,11 @@ class DecompilerInvestigator(DeterministicInvestigator):
             if len(checks) < MAX_CHECKS and (not checks or wrong):
                 seen = set(obs.acts) | {x for c in checks for x in c} | set(outputs)
                 n_calls = max(1, min(CHECK_CALLS, limit - 1 - used))
-                fresh = _fresh(info, len(checks), seen, n_calls * CHECK_INPUTS)
+                # first the inputs reaching entries no read observed: their outputs check those entries
+                open_ = [x for x in coverage.covering_inputs(prog, src, probes.candidates(info["vocab"], info["max_seq_len"]),
+                                                             CHECK_INPUTS) if x not in seen]
+                fresh = (open_ + [x for x in _fresh(info, len(checks), seen, n_calls * CHECK_INPUTS) if x not in open_])
+                fresh = fresh[:n_calls * CHECK_INPUTS]
                 if fresh:
                     batches = [fresh[i:i + CHECK_INPUTS] for i in range(0, len(fresh), CHECK_INPUTS)]
                     return phase_message("check", f"Checking the program against the model on {len(fresh)} fresh "
