@@ -129,6 +129,11 @@ def whitebox_map(dec, info: dict, obs) -> tuple[dict, str]:
             # names only partly listed (a width carried through a map the program folded away) are
             # weaker evidence than tracr's sorted dimensions, when those place the values in one way
             if not columns or (by_dims[0] and not by_dims[1]):
+                if named and any(repr(by_dims[0][v]) != repr(named[v]) for v in observed
+                                 if v in by_dims[0] and v in named):
+                    # the two disagree: whichever is right, which value each column decodes is not known
+                    return by_dims[0], ("the output's values as the program names them and as the residual's "
+                                        "dimensions place them disagree")
                 return by_dims
     if len(columns) * 2 > len(observed):
         return columns, ""
