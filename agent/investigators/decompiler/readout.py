@@ -129,11 +129,6 @@ def whitebox_map(dec, info: dict, obs) -> tuple[dict, str]:
             # names only partly listed (a width carried through a map the program folded away) are
             # weaker evidence than tracr's sorted dimensions, when those place the values in one way
             if not columns or (by_dims[0] and not by_dims[1]):
-                if named and any(repr(by_dims[0][v]) != repr(named[v]) for v in observed
-                                 if v in by_dims[0] and v in named):
-                    # the two disagree: whichever is right, which value each column decodes is not known
-                    return by_dims[0], ("the output's values as the program names them and as the residual's "
-                                        "dimensions place them disagree")
                 return by_dims
     if len(columns) * 2 > len(observed):
         return columns, ""
@@ -174,6 +169,13 @@ def readout_unseen(dec, info: dict) -> str:
         observed = {v for vals in dec.values.values() for v in vals.get(var.name, [])[1:] if v is not None}
         if prog.output_map and not observed <= set(prog.output_map):
             return "some of the output variable's values have no listed column: they are taken to decode as no value"
+        named = names_of(prog, var.name, dec)
+        if prog.output_map and any(repr(prog.output_map[v]) != repr(named[v]) for v in observed
+                                   if v in named and v in prog.output_map):
+            # tracr's sorted dims placed them; the values the program computes say otherwise (a map folded
+            # away, or a column the unembedding dropped): only decoded outputs tell which
+            return ("the output's values are placed by the residual's dimensions, where the values the program "
+                    "computes would name them otherwise")
         every = {"tokens": info.get("vocab"), "indices": range(info.get("max_seq_len", 0))}.get(_carries(prog, var.name))
         listed = {repr(v) for v in info.get("output_values") or []}
         if every is not None and listed and {repr(v) for v in every} != listed:
