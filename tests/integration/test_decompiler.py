@@ -219,13 +219,15 @@ def test_reads_are_planned_within_the_episodes_tool_call_limit(load, tmp_path, l
 # gen-11-4-7: an MLP (x == y over two earlier variables) that another input set explains as well on
 # the first probes (answered wrong at confidence 0.9 until inputs telling the two apart were read);
 # gen-5-4-7: an aggregate whose rarest value is never moved on the first probes (its output column
-# unknown: the output was None there).
-DEEP_RAW = ["gen-11-4-7", "gen-5-4-7"]
+# unknown: the output was None there). Its output's values are placed by tracr's sorted dims while the
+# widths the program computes (a +2 map folded away) would name them otherwise: only decoded outputs
+# could tell which, so it is answered at 0.8, not 0.9.
+DEEP_RAW = {"gen-11-4-7": 0.9, "gen-5-4-7": 0.8}
 
 
-@pytest.mark.parametrize("task", DEEP_RAW)
+@pytest.mark.parametrize("task", sorted(DEEP_RAW))
 def test_decompiles_deep_generated_programs_without_labels(load, tmp_path, task):
     subject = load(task)
     result = decompile_episode(subject, tmp_path, residual="raw")
     assert_explained(result, subject)
-    assert result.prediction["confidence"] >= 0.9
+    assert result.prediction["confidence"] >= DEEP_RAW[task]

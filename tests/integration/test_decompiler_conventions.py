@@ -130,3 +130,14 @@ def test_a_wide_rotated_model_is_read_on_inputs_short_enough_to_the_end(load, tm
     # it submitted by itself: no turn was left without a call for the loop to force a submission
     events, _ = tr.read_transcript(tmp_path / "whitebox-raw.jsonl")
     assert not [e for e in events if isinstance(e, tr.PredictionEvent) and e.forced]
+
+
+def test_label_free_whitebox_is_unsure_when_names_and_dims_disagree(load, tmp_path):
+    """hist whose unembedding dropped the column of count 1: without labels the selector width names the
+    counts (1 has no column: it decodes as no value), while tracr's sorted dims give the count-1 value
+    the first column. The two disagree, so which column each count decodes is assumed: the answer is
+    not given at 0.9 (it was, and wrong)."""
+    subject = foreign(load, tmp_path, "hist", "fewer_columns")
+    result = episode(subject, tmp_path, "whitebox", residual="raw")
+    assert result.prediction["confidence"] < 0.9
+    assert "would name them otherwise" in result.prediction["description"]

@@ -169,6 +169,13 @@ def readout_unseen(dec, info: dict) -> str:
         observed = {v for vals in dec.values.values() for v in vals.get(var.name, [])[1:] if v is not None}
         if prog.output_map and not observed <= set(prog.output_map):
             return "some of the output variable's values have no listed column: they are taken to decode as no value"
+        named = names_of(prog, var.name, dec)
+        if prog.output_map and any(repr(prog.output_map[v]) != repr(named[v]) for v in observed
+                                   if v in named and v in prog.output_map):
+            # tracr's sorted dims placed them; the values the program computes say otherwise (a map folded
+            # away, or a column the unembedding dropped): only decoded outputs tell which
+            return ("the output's values are placed by the residual's dimensions, where the values the program "
+                    "computes would name them otherwise")
         every = {"tokens": info.get("vocab"), "indices": range(info.get("max_seq_len", 0))}.get(_carries(prog, var.name))
         listed = {repr(v) for v in info.get("output_values") or []}
         if every is not None and listed and {repr(v) for v in every} != listed:
