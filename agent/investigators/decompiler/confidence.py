@@ -94,9 +94,7 @@ def _unseen(prog, src: str, info: dict, checked=()) -> int:
     (inputs whose decoded outputs the program reproduces), an entry reached on one of them counts as
     observed through the output."""
     cands = [x for x in probes.candidates(info["vocab"], info["max_seq_len"]) if x not in checked]
-    if checked:
-        cands = coverage.beyond(prog, src, cands, checked)
-    return len(coverage.covering_inputs(prog, src, cands, 50))
+    return len(coverage.covering_inputs(prog, src, cands, 50, known=tuple(checked)))
 
 
 def same_output(prog, src: str, x: tuple, y: list, info: dict) -> bool:

@@ -97,9 +97,11 @@ def _held(st: HeadStep, got: dict, prog: Program, moved: list) -> set:
     return {moved[j] for q in qs for j, k in enumerate(ks) if _selects(st.rule, st.table, q, k)}
 
 
-def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int, by_length: bool = False) -> list[tuple]:
+def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int, by_length: bool = False,
+                    known: tuple = ()) -> list[tuple]:
     """Up to `limit` inputs reaching table entries not yet observed, greedily most new entries first
-    (`by_length`: most new entries per position, where every position read costs a dense vector)."""
+    (`by_length`: most new entries per position, where every position read costs a dense vector); an
+    entry reached on an input of `known` (one whose output was checked) counts as observed."""
     reach = []
     for x in candidates:
         try:
@@ -111,6 +113,11 @@ def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int
             reach.append((x, k))
     chosen: list[tuple] = []
     covered: set = set()
+    for x in known:
+        try:
+            covered |= unseen_keys(prog, trace(src, list(x)))
+        except Exception:  # noqa: BLE001 - the program fails there: it reaches nothing to count
+            continue
     while reach and len(chosen) < limit:
         x, k = max(reach, key=lambda e: (len(e[1] - covered) / ((len(e[0]) + 1) if by_length else 1), -len(e[0])))
         if not k - covered:
@@ -120,20 +127,3 @@ def covering_inputs(prog: Program, src: str, candidates: list[tuple], limit: int
         reach = [e for e in reach if e[0] != x]
     return chosen
 
-
-def beyond(prog: Program, src: str, candidates: list[tuple], checked) -> list[tuple]:
-    """The candidates that reach some entry never observed that no input of `checked` reaches either."""
-    known: set = set()
-    for x in checked:
-        try:
-            known |= unseen_keys(prog, trace(src, list(x)))
-        except Exception:  # noqa: BLE001 - the program fails there: it reaches nothing we can count
-            continue
-    out = []
-    for x in candidates:
-        try:
-            if unseen_keys(prog, trace(src, list(x))) - known:
-                out.append(x)
-        except Exception:  # noqa: BLE001
-            continue
-    return out
