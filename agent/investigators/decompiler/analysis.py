@@ -59,6 +59,11 @@ class Decompilation:
     order_guess: str = ""
     """Why the order of some variable's values (found without a basis) is only one of several the
     heads' observed comparisons allow, or "" when none is."""
+    filled: list = field(default_factory=list)
+    """Entries no read observed, filled from decoded outputs (decompiler/fill.py), one phrase each."""
+    fitted: int = 0
+    """How many of them are only a fit: filled from the last check's outputs (no fresh evidence then), or
+    given one of several values that fit as well."""
 
 
 def _scanned(obs: Observations, info: dict):

@@ -25,6 +25,9 @@ VERIFIED = 0.95
 """Every output observed, fresh ones included, is right."""
 UNCHECKED = 0.6
 """Every output observed is right, but no fresh input was checked."""
+FITTED = 0.6
+"""Every output observed is right, but table entries were filled from the last outputs run (no fresh
+input checked them)."""
 WRONG = 0.1
 """Some output observed is wrong."""
 CONSISTENT = 0.9
@@ -64,6 +67,10 @@ def assess(dec, src: str, info: dict, ok: int, total: int, checks: list[dict], o
         if wrong:
             return Verdict(WRONG, f" Unsure: the program's output differs from the model's on {len(wrong)} of "
                                   f"{len(outputs)} inputs run.")
+        if dec.fitted:
+            return Verdict(FITTED, f" Its output equals the model's on all {len(outputs)} inputs run, but "
+                                   f"{dec.fitted} table entries filled from them are a fit, not a finding (filled "
+                                   "from the last outputs run, or one of several values that fit as well).")
         unseen = _unseen(prog, src, info, checked=outputs)
         if unseen:
             return Verdict(UNCOVERED, f" Its output equals the model's on all {len(outputs)} inputs run, but {unseen} "

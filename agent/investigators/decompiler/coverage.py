@@ -46,7 +46,8 @@ def unseen_keys(prog: Program, got: dict) -> set:
         if isinstance(st, HeadStep):
             moved = got.get(prog.ident(st.value)) if st.vmap else None
             if moved is not None:  # values moved but never seen moved (held at a selected key)
-                keys |= {(i, ("moved", v)) for v in _held(st, got, prog, moved) if v is not None and v not in st.vmap}
+                keys |= {(i, ("moved", v)) for v in moved_at_selected(st, got, prog, moved)
+                         if v is not None and v not in st.vmap}
             qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))
             if qs is None or ks is None:
                 continue
@@ -89,7 +90,7 @@ def _selects(rule: str, table: dict, q, k):
         return False
 
 
-def _held(st: HeadStep, got: dict, prog: Program, moved: list) -> set:
+def moved_at_selected(st: HeadStep, got: dict, prog: Program, moved: list) -> set:
     """The values of the moved variable at the keys the head's rule selects for some query."""
     qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))
     if qs is None or ks is None:

@@ -21,6 +21,26 @@ from tracr_agent.agent.investigators.decompiler.variables import Variable
 from tracr_agent.tools.subjects.compare import ATTENTION_SHARE_TOL, NOISY_NUM_TOL, nonzero, within
 
 
+NOISY_SELECT = 0.25
+"""In a compressed model, no key below this share of the query's top weight is selected."""
+
+
+def _noisy_keys(row: np.ndarray) -> list[int]:
+    """The keys a compressed model's query selects. Its scores drift: a selected key is seen at 0.16
+    beside 0.32 (half the top weight would drop it), while a query selecting nothing leaks 0.27 beside
+    BOS's 0.73. So from the top down, each next key is selected while it holds at least half the weight
+    of the last one selected (and NOISY_SELECT of the top): a step down by half ends the selection."""
+    order = sorted(range(len(row)), key=lambda k: -row[k])
+    top = row[order[0]]
+    keys, last = [order[0]], top
+    for k in order[1:]:
+        if row[k] < 0.5 * last or row[k] < NOISY_SELECT * top or not nonzero(row[k]):
+            break
+        keys.append(k)
+        last = row[k]
+    return sorted(keys)
+
+
 def selections(pattern: np.ndarray, noisy: bool = False) -> tuple[list[list[int]], bool]:
     """(selected keys ≥ 1 per query 1..n, whether BOS shares every query's weight equally). `noisy` (a
     compressed model): a selector width's head gives BOS and the selected keys only roughly equal shares
@@ -32,7 +52,7 @@ def selections(pattern: np.ndarray, noisy: bool = False) -> tuple[list[list[int]
     for q in range(1, n_pos):
         row = pattern[q]
         top = row.max()
-        keys = [k for k in range(n_pos) if row[k] >= 0.5 * top and nonzero(row[k])]
+        keys = _noisy_keys(row) if noisy else [k for k in range(n_pos) if row[k] >= 0.5 * top and nonzero(row[k])]
         if 0 not in keys or (len(keys) > 1 and not within(row[0], top, share * top)):
             bos_always = False
         sel.append([k for k in keys if k != 0])
@@ -177,6 +197,28 @@ def _soft_factor(pairs: list[tuple], free: bool) -> Optional[float]:
     return f
 
 
+def _separated_factor(pairs: list[tuple], free: bool) -> Optional[float]:
+    """A compressed model's selector width: BOS's share drifts with the compression (0.62 and 0.42 are
+    seen for 1/2, 0.417 for 1/3), but the MLP after it still reads the width, so the shares written at
+    each width lie in their own interval, in the width's order (a larger width, a smaller share). The
+    factor (the median ratio where the scale is free) when the intervals are disjoint and ordered and at
+    least two widths were seen; None otherwise."""
+    if any(w is None for w, _ in pairs) or not pairs:
+        return None
+    ratios = sorted(w / c for w, c in pairs)
+    f = ratios[len(ratios) // 2] if free else 1.0
+    if f <= 0:
+        return None
+    by_width: dict[int, list[float]] = {}
+    for w, c in pairs:
+        by_width.setdefault(round(1 / c - 1), []).append(w / f)
+    widths = sorted(by_width)
+    if len(widths) < 2:
+        return None
+    ok = all(max(by_width[b]) < min(by_width[a]) for a, b in zip(widths, widths[1:]))
+    return f if ok else None
+
+
 def explain_value(probes, out: Variable, candidates: list[Variable], width_mode: bool, noisy: bool = False):
     """(mode, value var, vmap, indicator, factor) such that aggregating the value var over the selections
     gives `out` (times factor, for a variable whose scale is free), or None."""
@@ -184,7 +226,8 @@ def explain_value(probes, out: Variable, candidates: list[Variable], width_mode:
         if out.kind != "numerical":
             return None
         pairs = [(vals[out.name][q], 1.0 / (len(keys) + 1)) for vals, sel in probes for q, keys in enumerate(sel, 1)]
-        f = _factor(pairs, out.free_scale, noisy) or _soft_factor(pairs, out.free_scale)
+        f = _factor(pairs, out.free_scale, noisy) or _soft_factor(pairs, out.free_scale) \
+            or (_separated_factor(pairs, out.free_scale) if noisy else None)
         return None if f is None else ("width", None, {}, None, f)
     picks = []
     for v in candidates:

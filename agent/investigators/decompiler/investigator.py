@@ -10,7 +10,9 @@ each turn marks its phase:
    components' write subspaces do not explain, read component by component;
 3. `outputs` (where run_model is offered): the decoded outputs of every input read, from which the
    readout (what the unembedding reads) is found (decompiler/readout.py);
-4. `cover`: inputs reaching table entries the program has not observed yet;
+4. `cover`: inputs reaching table entries the program has not observed yet; then, where every read
+   costs a dense vector and outputs can be decoded, `cover-out`: the inputs reaching the entries still
+   open are run (32 a call), and their outputs fill what they decide (decompiler/fill.py);
 5. `check` (where run_model is offered): the program against the model on fresh inputs; the inputs it
    gets wrong are read (`fix`) and the program decompiled again, until a check passes or the budget
    is spent;
@@ -29,7 +31,7 @@ from typing import Optional
 
 from langchain_core.messages import AIMessage, ToolMessage
 
-from tracr_agent.agent.investigators.decompiler import confidence, coverage, probes, rounds
+from tracr_agent.agent.investigators.decompiler import confidence, coverage, fill, probes, rounds
 from tracr_agent.agent.investigators.decompiler.output import decompile_internals
 from tracr_agent.agent.investigators.decompiler.account import account
 from tracr_agent.agent.investigators.decompiler.program import source
@@ -47,7 +49,12 @@ from tracr_agent.tools.protocol.run_model import observations as run_observation
 COVER_MARK = "Coverage round"
 FULL_RESERVE = 3
 """Calls kept from reading internals where outputs can be decoded: reading them, a check, a repair."""
-MAX_TURNS = 14
+OUT_COVER_CALLS = 2
+"""run_model calls running inputs that reach entries no read observed, where reads are dense."""
+OUT_COVER_RESERVE = 1
+"""…of which this many are kept from reading internals."""
+MAX_TURNS = 20
+"""Every turn recomputes the whole decompilation from the history (the LLM-turn limit is 40 by default)."""
 COVER_CALLS = 12
 COVER_ROUNDS = 4
 CHECK_INPUTS = 32
@@ -86,15 +93,18 @@ class DecompilerInvestigator(DeterministicInvestigator):
                              tool_calls=[call("model_info", {})])
         used = sum(1 for m in messages if isinstance(m, AIMessage) for _ in m.tool_calls)
         limit = self.limits.max_tool_calls
+        obs = rounds.observe(results, info)
         # reading internals leaves room for the submission and, where outputs can be decoded, for reading
-        # them and one check against the model
-        budget = limit - (FULL_RESERVE if "run_model" in self.available else 0)
+        # them and one check against the model (and, where every read costs a dense vector, for running
+        # the inputs that reach table entries no read observed)
+        dense = rounds.dense_reads(info, obs)
+        runs = "run_model" in self.available
+        budget = limit - ((FULL_RESERVE + (OUT_COVER_RESERVE if dense else 0)) if runs else 0)
         can_read = "get_activations" in self.available and not forced and turn < MAX_TURNS and used < budget - 1
         if "get_activations" not in self.available and not forced:
             return _submit(call, None, "activations cannot be read in this session (no get_activations)")
         by_phase = _results_by_phase(messages, results)
         calls_in = {p: len(rs) for p, rs in by_phase.items()}
-        obs = rounds.observe(results, info)
         # first the scan (every component, a few long inputs): its replies also size the later calls
         r1 = rounds.round1(info, results)
         if can_read and not r1.scan_done:
@@ -144,7 +154,25 @@ class DecompilerInvestigator(DeterministicInvestigator):
                                                f"{COVER_MARK}: {len(new)} inputs reach table entries not yet observed",
                                                used, budget, phase="cover")
                 new = new[: len(new) * 2 // 3]
+        if runs and dense and can_run and calls_in.get("cover-out", 0) < OUT_COVER_CALLS:
+            # a read costs a call per input here, a run 32 inputs: the entries the reads left unobserved are
+            # run (their outputs fill them at the end, decompiler/fill.py)
+            right = tuple(x for x, y in outputs.items() if confidence.same_output(prog, src, x, y, info))
+            seen = set(outputs) | set(obs.acts)
+            cands = [x for x in probes.candidates(info["vocab"], info["max_seq_len"]) if x not in seen]
+            n_calls = min(OUT_COVER_CALLS - calls_in.get("cover-out", 0), limit - 4 - used)
+            new = coverage.covering_inputs(prog, src, cands, max(0, n_calls) * CHECK_INPUTS, known=right)
+            if new:
+                batches = [new[i:i + CHECK_INPUTS] for i in range(0, len(new), CHECK_INPUTS)]
+                return phase_message("cover-out", f"{COVER_MARK}: running {len(new)} inputs that reach table entries "
+                                                  "no read observed (their outputs say what the entries hold).",
+                                     [call("run_model", {"inputs": [list(x) for x in b]}, i) for i, b in enumerate(batches)])
         checks = _check_turns(messages, results)
+        if outputs:
+            # from here on the program holds what the outputs decide of the entries no read observed (the reads
+            # above chose their inputs without it: a read shows what an entry holds, a fill only what fits)
+            _fill(dec, outputs, checks, info)
+            prog, src = dec.program, source(dec.program)
         if can_run and "run_model" in self.available:
             wrong = _wrong(prog, src, checks[-1], info) if checks else []
             fixed = [x for x in wrong if x in obs.acts]
@@ -154,7 +182,8 @@ class DecompilerInvestigator(DeterministicInvestigator):
                 return rounds.read_message(call, info, obs, reqs, f"The program disagrees with the model on "
                                            f"{len(wrong)} fresh inputs: reading them to repair it", used, limit - 2,
                                            phase="fix")
-            if len(checks) < MAX_CHECKS and (not checks or wrong):
+            # entries filled from the last check's outputs are checked on fresh inputs before they count
+            if len(checks) < MAX_CHECKS and (not checks or wrong or dec.fitted):
                 seen = set(obs.acts) | {x for c in checks for x in c} | set(outputs)
                 n_calls = max(1, min(CHECK_CALLS, limit - 1 - used))
                 # first the inputs reaching entries no read observed: their outputs check those entries
@@ -215,6 +244,26 @@ def _read_out(dec, outputs: dict, info: dict) -> None:
             vals[OUTPUT] = [None, *outputs[x]]
 
 
+def _fill(dec, outputs: dict, checks: list[dict], info: dict) -> None:
+    """Entries no read observed, filled from the decoded outputs (decompiler/fill.py). `dec.fitted` counts
+    the entries that are no more than a fit: ones only the last check's inputs reach (that check is then
+    no evidence for them), or given one of several values that fit as well."""
+    if not outputs or dec.program.unexplained or not dec.program.output:
+        return
+    last = checks[-1] if checks else {}
+    found = fill.search(dec.program, outputs, bool(info.get("numerical")))
+    dec.fitted = sum(not unique or not (inputs - set(last)) for _, _, unique, inputs in found)
+    dec.filled = fill.apply(dec.program, found)
+
+
+def _filled_words(dec) -> str:
+    if not dec.filled:
+        return ""
+    shown = "; ".join(dec.filled[:8]) + (f"; and {len(dec.filled) - 8} more" if len(dec.filled) > 8 else "")
+    return (f" {len(dec.filled)} table entries no read observed were filled from the decoded outputs that need "
+            f"them: {shown}.")
+
+
 def _fresh(info: dict, k: int, seen: set, n: int = 0) -> list[tuple]:
     """n (default CHECK_INPUTS) inputs not read or run before, from a seeded sample of the domain (longer
     ones first: they exercise more)."""
@@ -254,7 +303,8 @@ def _submit(call, dec, failure: Optional[str], info=None, checks=(), outputs=Non
     told = account(prog, list(dec.values) + probes.domain_sample(info["vocab"], info["max_seq_len"], k=CHECK_SAMPLE))
     verdict = confidence.assess(dec, src, info, ok, total, list(checks), outputs or {}, told.implementation)
     desc = told.description + f" Checked on {total} probe inputs: every decompiled variable matches the model's " \
-                              f"internals on {ok}." + (f" Mismatching: {', '.join(bad)}." if bad else "") + verdict.words
+                              f"internals on {ok}." + (f" Mismatching: {', '.join(bad)}." if bad else "") + _filled_words(dec) \
+        + verdict.words
     return AIMessage(content=f"Decompiled {len(prog.steps)} steps; output variable {prog.output}; reproduces the "
                              f"internals on {ok}/{total} probes.{verdict.words}",
                      tool_calls=[call("submit_prediction", {"label": told.label, "description": desc,
