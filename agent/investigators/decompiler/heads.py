@@ -178,16 +178,23 @@ def _factor(pairs: list[tuple], free: bool, noisy: bool = False) -> Optional[flo
     return f if all(within(w, f * c) for w, c in pairs) else None
 
 
+def _median_factor(pairs: list[tuple], free: bool) -> Optional[float]:
+    """The median of written / computed where the written variable's scale is free (else 1); None when
+    a value is missing or the factor is not positive."""
+    if any(w is None for w, _ in pairs) or not pairs:
+        return None
+    ratios = sorted(w / c for w, c in pairs)
+    f = ratios[len(ratios) // 2] if free else 1.0
+    return f if f > 0 else None
+
+
 def _soft_factor(pairs: list[tuple], free: bool) -> Optional[float]:
     """Selector width's fraction 1/(w+1) written through an attention softer than tracr meant (a
     little weight leaking past BOS, seen as 0.867 for 1): the factor when every written value is
     nearer its own fraction than the next one's, as the width's MLP reads it (thresholds half-way
     between them); None otherwise."""
-    if any(w is None for w, _ in pairs) or not pairs:
-        return None
-    ratios = sorted(w / c for w, c in pairs)
-    f = ratios[len(ratios) // 2] if free else 1.0
-    if f <= 0:
+    f = _median_factor(pairs, free)
+    if f is None:
         return None
     for w, c in pairs:
         k = round(1 / c - 1)  # the width
@@ -203,11 +210,8 @@ def _separated_factor(pairs: list[tuple], free: bool) -> Optional[float]:
     each width lie in their own interval, in the width's order (a larger width, a smaller share). The
     factor (the median ratio where the scale is free) when the intervals are disjoint and ordered and at
     least two widths were seen; None otherwise."""
-    if any(w is None for w, _ in pairs) or not pairs:
-        return None
-    ratios = sorted(w / c for w, c in pairs)
-    f = ratios[len(ratios) // 2] if free else 1.0
-    if f <= 0:
+    f = _median_factor(pairs, free)
+    if f is None:
         return None
     by_width: dict[int, list[float]] = {}
     for w, c in pairs:
