@@ -80,3 +80,19 @@ def test_a_compressed_aggregate_whose_attention_leaks_still_selects_nothing(tmp_
     result = episode(subject, tmp_path, "full")
     assert result.score.functional.correct, (result.score.functional, result.prediction["implementation"])
     assert result.score.explained and result.prediction["confidence"] >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("condition", ["whitebox", "full"])
+def test_a_compressed_width_whose_shares_drift_is_read_not_tabulated(tmp_path, condition):
+    """rank_smaller (d_model 19 -> 14): a selector width over `<` whose BOS share drifts far from 1/(w+1)
+    (0.62 and 0.45 both seen for 1/2) and whose selected keys get unequal weight (0.16 beside 0.32). The
+    shares still lie in one interval per width, in the width's order, and each step down in weight is
+    less than half: the head is the width, and the answer is the count, not a table of the shares."""
+    from tracr_agent.tools.subjects.tasks import load_task
+
+    subject = apply_transform(load_task("rank_smaller"), "compressed:14")
+    result = episode(subject, tmp_path, condition)
+    assert not result.score.explanation.tabulated, result.prediction["implementation"]
+    assert result.score.functional.correct, (result.score.functional, result.prediction["implementation"])
+    assert "selectorwidth" in result.prediction["implementation"].lower()
