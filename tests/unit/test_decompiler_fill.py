@@ -95,3 +95,29 @@ def test_two_entries_read_in_turn_are_filled_together():
     fill.apply(prog, found)
     assert prog.steps[0].table["c"] == 3 and prog.steps[1].table[3] == "w"
     assert all(run(prog, x) == y for x, y in outs.items())
+
+
+def verdict(last_check: list[tuple], earlier: list[tuple]):
+    """The decompiler's confidence in the shift program recovered without token c, after filling it from
+    the outputs of `earlier` inputs and of a last check on `last_check`."""
+    from tracr_agent.agent.investigators.decompiler import confidence
+    from tracr_agent.agent.investigators.decompiler.analysis import Decompilation
+    from tracr_agent.agent.investigators.decompiler.investigator import _fill
+
+    dec = Decompilation(shift_program({k: v for k, v in TRUE.items() if k != "c"}), [])
+    last = outputs_of(TRUE, last_check)
+    outs = {**outputs_of(TRUE, earlier), **last}
+    info = {"vocab": list(VOCAB), "max_seq_len": 3, "numerical": False}
+    _fill(dec, outs, [last], info)
+    assert dec.program.steps[0].table.get("c") == 1
+    src = source(dec.program)
+    return confidence.assess(dec, src, info, 0, 0, [last], outs, src)
+
+
+def test_an_entry_only_the_last_check_decided_is_a_fit_not_a_verification():
+    with_c = [x for x in domain() if "c" in x]
+    without_c = [x for x in domain() if "c" not in x]
+    fitted = verdict(last_check=with_c, earlier=without_c)
+    assert fitted.confidence <= 0.6 and "a fit, not a finding" in fitted.words
+    checked = verdict(last_check=with_c[::2], earlier=without_c + with_c[1::2])
+    assert checked.confidence >= 0.9, checked.words
