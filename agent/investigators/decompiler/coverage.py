@@ -9,7 +9,7 @@ inputs reaching most of them are chosen for a further round of reading the model
 from __future__ import annotations
 
 from tracr_agent.agent.investigators.decompiler.mlps import key_of
-from tracr_agent.agent.investigators.decompiler.program import COMPARATORS, HeadStep, Program, trace
+from tracr_agent.agent.investigators.decompiler.program import COMPARATORS, HeadStep, MlpStep, Program, trace
 from tracr_agent.tools.subjects.compare import held_equal
 
 
@@ -44,10 +44,7 @@ def unseen_keys(prog: Program, got: dict) -> set:
         keys |= {("output", v) for v in held if v is not None and v not in prog.output_map}
     for i, st in enumerate(prog.steps):
         if isinstance(st, HeadStep):
-            moved = got.get(prog.ident(st.value)) if st.vmap else None
-            if moved is not None:  # values moved but never seen moved (held at a selected key)
-                keys |= {(i, ("moved", v)) for v in moved_at_selected(st, got, prog, moved)
-                         if v is not None and v not in st.vmap}
+            keys |= moved_keys(prog, i, st, got)
             qs, ks = got.get(prog.ident(st.query)), got.get(prog.ident(st.key))
             if qs is None or ks is None:
                 continue
@@ -67,7 +64,7 @@ def unseen_keys(prog: Program, got: dict) -> set:
             cols = [got.get(prog.ident(v)) for v in st.inputs]
             if any(c is None for c in cols):
                 continue
-            keys |= {(i, key_of(vals)) for vals in zip(*cols) if key_of(vals) not in st.table}
+            keys |= mlp_keys(i, st, cols)
             n = len(next(iter(got.values()), []))
             mine = [key_of(vals) for vals in zip(*cols)] if cols else [None] * n  # None: a constant
             for j, (names, table) in enumerate(st.alternatives):
@@ -78,6 +75,20 @@ def unseen_keys(prog: Program, got: dict) -> set:
                 keys |= {(i, ("alternative", j, a, m)) for a, m in zip(map(key_of, zip(*alt)), mine)
                          if a not in table or (m in st.table and repr(table[a]) != repr(st.table[m]))}
     return keys
+
+
+def mlp_keys(i: int, st: MlpStep, cols: list) -> set:
+    """(i, key) for the keys of MLP step i that its input columns reach and its table lacks."""
+    return {(i, k) for k in map(key_of, zip(*cols)) if k not in st.table}
+
+
+def moved_keys(prog: Program, i: int, st: HeadStep, got: dict) -> set:
+    """(i, ("moved", v)) for the values head step i moves from a key its rule selects and was never
+    seen moving (only where it renames what it moves)."""
+    moved = got.get(prog.ident(st.value)) if st.vmap else None
+    if moved is None:
+        return set()
+    return {(i, ("moved", v)) for v in moved_at_selected(st, got, prog, moved) if v is not None and v not in st.vmap}
 
 
 def _selects(rule: str, table: dict, q, k):

@@ -15,8 +15,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 
-from tracr_agent.agent.investigators.decompiler.coverage import moved_at_selected
-from tracr_agent.agent.investigators.decompiler.mlps import key_of
+from tracr_agent.agent.investigators.decompiler.coverage import mlp_keys, moved_keys
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep, Program, source
 from tracr_agent.tools.subjects.compare import outputs_equal
 
@@ -58,8 +57,8 @@ class _Runner:
     """The program compiled once; an entry is set by changing its table in the compiled namespace (a
     value moved, written inline, recompiles)."""
 
-    def __init__(self, prog: Program, outputs: dict, numerical: bool):
-        self.prog, self.outputs, self.numerical = prog, outputs, numerical
+    def __init__(self, prog: Program, numerical: bool):
+        self.prog, self.numerical = prog, numerical
         self.orig = copy.deepcopy(prog)  # what was observed: an entry is open when this program lacks it
         self.work = 0
         self.filled: dict = {}
@@ -145,7 +144,7 @@ def _search(prog: Program, outputs: dict[tuple, list], numerical: bool) -> list:
     first, from the runs reaching it then, is revised when later fills lead more runs to it) the value
     that makes most of the runs reaching it right; it is taken only when that is more than before, so
     every step makes more runs right in all, and the search ends."""
-    run = _Runner(prog, outputs, numerical)
+    run = _Runner(prog, numerical)
     filled = run.filled
     tried: set = set()
     while len(filled) < MAX_FILLS and run.work < MAX_WORK:
@@ -242,12 +241,9 @@ def _open_entries(prog: Program, got: dict) -> set:
         if isinstance(st, MlpStep) and st.linear is None and st.inputs:
             cols = [got.get(prog.ident(v)) for v in st.inputs]
             if all(c is not None for c in cols):
-                out |= {(i, k) for k in map(key_of, zip(*cols)) if k not in st.table}
-        elif isinstance(st, HeadStep) and st.vmap:
-            moved = got.get(prog.ident(st.value))
-            if moved is not None:
-                out |= {(i, ("moved", v)) for v in moved_at_selected(st, got, prog, moved)
-                        if v is not None and v not in st.vmap}
+                out |= mlp_keys(i, st, cols)
+        elif isinstance(st, HeadStep):
+            out |= moved_keys(prog, i, st, got)
     return out
 
 
@@ -257,34 +253,29 @@ def _options(prog: Program, entry) -> list:
 
 
 def _held_values(prog: Program, entry) -> list:
-    st = prog.steps[entry[0]]
-    return list(st.table.values()) if isinstance(st, MlpStep) else list(st.vmap.values())
+    return list(_table(prog, entry)[0].values())
+
+
+def _table(prog: Program, entry) -> tuple[dict, object]:
+    """(the dict an entry lives in, its key there): a head's moves, or an MLP's table."""
+    i, key = entry
+    st = prog.steps[i]
+    return (st.vmap, key[1]) if isinstance(st, HeadStep) else (st.table, key)
 
 
 def _get(prog: Program, entry):
-    i, key = entry
-    st = prog.steps[i]
-    table = st.vmap if isinstance(st, HeadStep) and key[:1] == ("moved",) else st.table
-    k = key[1] if isinstance(st, HeadStep) and key[:1] == ("moved",) else key
+    table, k = _table(prog, entry)
     return table.get(k, _NONE)
 
 
 def _set(prog: Program, entry, value) -> None:
-    i, key = entry
-    st = prog.steps[i]
-    if isinstance(st, HeadStep) and key[:1] == ("moved",):
-        st.vmap[key[1]] = value
-    else:
-        st.table[key] = value
+    table, k = _table(prog, entry)
+    table[k] = value
 
 
 def _unset(prog: Program, entry) -> None:
-    i, key = entry
-    st = prog.steps[i]
-    if isinstance(st, HeadStep) and key[:1] == ("moved",):
-        st.vmap.pop(key[1], None)
-    else:
-        st.table.pop(key, None)
+    table, k = _table(prog, entry)
+    table.pop(k, None)
 
 
 def _phrase(prog: Program, entry, value) -> str:

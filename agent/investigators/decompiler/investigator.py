@@ -121,7 +121,7 @@ class DecompilerInvestigator(DeterministicInvestigator):
         if dec.writes is not None and (dec.writes.dependent or dec.writes.noisy) and not r1.direct:
             # the subspaces overlap after all (a compressed model): later inputs are read component by component
             every = rounds.value_hooks(info, True) + rounds.pattern_hooks(info)
-        reqs = rounds.split_requests(info, dec.writes, rounds.dense_reads(info, obs)) if dec.writes is not None else []
+        reqs = rounds.split_requests(info, dec.writes, dense) if dec.writes is not None else []
         if reqs and can_read and calls_in.get("split", 0) < rounds.SPLIT_CALLS:
             room = min(rounds.SPLIT_TURN, rounds.SPLIT_CALLS - calls_in.get("split", 0), budget - 1 - used)
             args = rounds.plan(info, obs, reqs)[: max(1, room)]
@@ -144,7 +144,7 @@ class DecompilerInvestigator(DeterministicInvestigator):
             cands = probes.candidates(info["vocab"], info["max_seq_len"])
             # inputs too long to be read at all (a wide model in a dense basis) are not candidates
             cands = [x for x in cands if obs.too_long is None or len(x) < obs.too_long]
-            new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER, rounds.dense_reads(info, obs))
+            new = [x for x in coverage.covering_inputs(prog, src, cands, probes.N_COVER, dense)
                    if x not in obs.acts]
             while new:
                 reqs = [(x, every) for x in new]
