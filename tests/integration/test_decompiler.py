@@ -184,6 +184,43 @@ def test_get_activations_json_batches_inputs_and_hooks(load):
     assert len(pattern) == subject.n_heads and len(pattern[0]) == 2  # [heads][queries] for an input of 1 token
 
 
+def test_get_activations_json_reads_the_positions_asked_for_each_input(load):
+    """positions in json form: one list for every input, or one list per input; the rows read are the full
+    read's rows at those positions (an attention table's queries), and the reply says which they are."""
+    from tracr_agent.tools.protocol.activations import dense, dense_at
+
+    subject = load("hist")
+    ctx = ToolContext(condition="whitebox")
+    hooks = "blocks.0.hook_resid_post,blocks.0.attn.hook_pattern,blocks.0.attn.hook_z"
+    xs = [["a", "b", "c"], ["c"]]
+    whole = json.loads(call_tool(subject, "get_activations", {"hook": hooks, "input": xs, "format": "json"}, ctx).text)
+    for positions in ([[0, 2], [1]], [1]):
+        res = call_tool(subject, "get_activations", {"hook": hooks, "input": xs, "positions": positions,
+                                                     "format": "json"}, ctx)
+        assert not res.is_error, res.text
+        data = json.loads(res.text)
+        for i, (part, full) in enumerate(zip(data["inputs"], whole["inputs"])):
+            rows = positions[i] if isinstance(positions[0], list) else positions
+            assert part["positions"] == rows and "positions" not in full
+            n_pos = len(xs[i]) + 1
+            for hook in hooks.split(","):
+                got = dense_at(part["acts"][hook], hook, rows, n_pos, subject.d_model, subject.d_head)
+                want = dense(full["acts"][hook], hook, n_pos, subject.d_model, subject.d_head)
+                if hook.endswith("hook_pattern"):
+                    got, want = got[:, rows], want[:, rows]
+                else:
+                    got, want = got[rows], want[rows]
+                assert got.tolist() == want.tolist()
+    for positions, message in (([[0], [0], [0]], "positions has 3 lists for 2 inputs"),
+                               ([[0], [2]], "input ['c']: position 2 is out of range"),
+                               ([0, [1]], "bad arguments")):
+        res = call_tool(subject, "get_activations", {"hook": hooks, "input": xs, "positions": positions,
+                                                     "format": "json"}, ctx)
+        assert res.is_error and message in res.text and "\n" not in res.text.strip(), res.text
+    res = call_tool(subject, "get_activations", {"hook": "hook_embed", "input": ["a"], "positions": [[0]]}, ctx)
+    assert res.is_error and "for format 'json'" in res.text
+
+
 def test_get_activations_json_is_refused_not_cut_when_over_the_cap(load):
     subject = load("hist")
     ctx = ToolContext(condition="whitebox", cap_tokens=200)

@@ -23,11 +23,34 @@ def test_a_refused_call_is_halved_and_read_hooks_are_not_asked_again():
     assert rounds.missing(obs, reqs) == [(x, ("h2", "h3")), (y, ("h2", "h3"))]
     calls = rounds.plan(INFO, obs, reqs)
     assert sorted(c["hook"] for c in calls) == ["h2,h3"] and calls[0]["input"] == [["a", "b"], ["b"]]
-    obs.refused.add((("h2", "h3"), (x, y)))  # that call came back over the cap
+    obs.refused.add((("h2", "h3"), (x, y), None))  # that call came back over the cap (all positions)
     halves = rounds.plan(INFO, obs, reqs)
     assert [(c["hook"], c["input"]) for c in halves] == [("h2", [["a", "b"], ["b"]]), ("h3", [["a", "b"], ["b"]])]
-    obs.refused.add((("h2",), (x, y)))
+    obs.refused.add((("h2",), (x, y), None))
     assert [(c["hook"], c["input"]) for c in rounds.plan(INFO, obs, reqs)][:2] == [("h2", [["a", "b"]]), ("h2", [["b"]])]
+
+
+def test_a_refused_read_of_one_hook_on_one_input_is_halved_by_positions():
+    obs = Observations(cap_chars=20000)
+    x = ("a", "b", "a")
+    call = {"hook": "h1", "input": [list(x)], "positions": [[0, 1, 2, 3]], "format": "json"}
+    obs.refused.add((("h1",), (x,), ((0, 1, 2, 3),)))
+    assert rounds._split_refused([call], obs.refused) == [{**call, "positions": [[0, 1]]},
+                                                          {**call, "positions": [[2, 3]]}]
+
+
+def test_unexplained_positions_alone_are_read_where_every_position_is_dense():
+    """Where the final residual stream leaves writes unknown at some positions only, the components' hooks
+    are read at those positions (and not again once read)."""
+    from tracr_agent.agent.investigators.decompiler.writes import Writes
+
+    obs = Observations(cap_chars=20000)
+    x = ("a", "b", "a")
+    w = Writes(comps=[], need_rows={x: {2}})
+    rows = rounds.split_rows(w, obs)
+    assert rows(x, "blocks.0.hook_mlp_out") == [2] and rows(("b",), "blocks.0.hook_mlp_out") == [0, 1]
+    obs.partial[(x, "blocks.0.hook_mlp_out")] = (np.zeros((4, 40)), {2})
+    assert rows(x, "blocks.0.hook_mlp_out") == []
 
 
 def test_an_mlp_write_is_known_in_the_span_of_hidden_activations_seen():

@@ -3,6 +3,8 @@ no forward pass. The end-to-end decompiler on real compiled models is tests/inte
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,53 @@ def test_planned_calls_cover_every_request_within_the_budget():
         assert covered == {(x, h) for x, hooks in reqs for h in hooks}
         assert all(c["format"] == "json" for c in calls)
     assert len(probes.plan_calls(reqs, 400, 5, 1)) > len(probes.plan_calls(reqs, 100_000, 5, 1)) == 1
+
+
+def test_calls_filled_to_the_cap_read_every_position_once_and_need_fewer_calls():
+    """Dense reads (every position a vector of d_model numbers): an input whose positions do not all fit in
+    what is left of a call is read there at some and at the rest in the next; each call within the
+    budget, every (input, hook, position) read exactly once, and fewer calls than whole inputs need."""
+    hooks = (final_resid(2), mlp_out(0), attn_pattern(0))
+    reqs = [(x, hooks) for x in [("a",) * n for n in range(1, 7)] + [("b", "a") * 3, ("b",)]]
+    sizes = {final_resid(2): [1200, 2], mlp_out(0): [1200, 2], attn_pattern(0): [60, 2]}
+    budget = 5000
+    filled = probes.fill_calls(reqs, budget, 5, 1, sizes, dense=66)
+    read = [(tuple(x), h, p) for c in filled for i, x in enumerate(c["input"]) for h in c["hook"].split(",")
+            for p in (c["positions"][i] if "positions" in c else range(len(x) + 1))]
+    assert sorted(read) == sorted((x, h, p) for x, hs in reqs for h in hs for p in range(len(x) + 1))
+    assert any("positions" in c for c in filled)
+    for c in filled:  # what each call was planned to take, as the planner sizes it
+        size = 200 + len(json.dumps([f"d{j}" for j in range(66)])) + len(c["hook"])
+        for i, x in enumerate(c["input"]):
+            rows = c["positions"][i] if "positions" in c else range(len(x) + 1)
+            costs = [probes.row_chars(tuple(x), h, 5, 1, sizes, 66) for h in c["hook"].split(",")]
+            size += 60 + 20 * len(x) + sum(f + len(h) + 6 for (f, _), h in zip(costs, c["hook"].split(",")))
+            size += len(rows) * sum(r for _, r in costs)
+        assert size <= budget
+    kinds = {"resid": [1200, 2], "component": [1200, 2], "pattern": [60, 2]}  # the same sizes, by hook kind
+    for b in (budget, 8000):
+        assert len(probes.fill_calls(reqs, b, 5, 1, sizes, dense=66)) < len(probes.plan_calls(reqs, b, 5, 1, kinds,
+                                                                                              dense=66))
+    # positions already read are not read again
+    again = probes.fill_calls(reqs, budget, 5, 1, sizes, dense=66, rows=lambda x, h: [0] if len(x) == 6 else [])
+    assert [(c["input"], c["positions"]) for c in again] == [([["a"] * 6, ["b", "a"] * 3], [[0], [0]])]
+
+
+def test_observations_merge_an_activation_read_at_some_positions_in_two_calls():
+    x = ("a", "b")
+    full = resid_of(x)
+
+    def part(rows):
+        entry = {"input": list(x), "positions": rows,
+                 "acts": {final_resid(1): activations.sparse(_tensor(full[rows]))}}
+        return Result("get_activations", {"format": "json"}, True,
+                      {"hooks": [final_resid(1)], "residual_labels": LABELS, "inputs": [entry]})
+
+    obs = read_results([part([0, 2])], 8)
+    assert not obs.has(x, final_resid(1)) and obs.rows_left(x, final_resid(1)) == [1]
+    obs = read_results([part([0, 2]), part([1])], 8)
+    assert obs.has(x, final_resid(1)) and np.array_equal(obs.get(x, final_resid(1)), full)
+    assert obs.rows_left(x, final_resid(1)) == [] and not obs.partial
 
 
 # -- observations: payloads back into arrays ----------------------------------------------------------

@@ -3,8 +3,10 @@
 The reply: `{"hooks": [...], "residual_labels": [...] (when a residual hook is read), "inputs":
 [{"input": [...], "acts": {hook: sparse}}]}`, where `sparse` is the activation as nested lists and,
 at the last axis, only the non-zero entries as [index, value] pairs, or every entry as a plain number
-when that is shorter (4 decimals; whole numbers as ints; `entries` reads either). `dense` turns one back
-into an array.
+when that is shorter (4 decimals; whole numbers as ints; `entries` reads either). An input read at
+some positions only also has `"positions": [...]`: its activations hold those rows (an attention
+table's queries), in that order. `dense` turns one back into an array; `dense_at` places the rows read
+at their positions.
 """
 
 from __future__ import annotations
@@ -76,4 +78,19 @@ def dense(sp, hook: str, n_pos: int, d_model: int, d_head: int = 0, d_mlp: int =
     for p, row in enumerate(sp):
         for j, v in entries(row):
             out[p, j] = v
+    return out
+
+
+def dense_at(sp, hook: str, rows: list[int], n_pos: int, d_model: int, d_head: int = 0, d_mlp: int = 0) -> np.ndarray:
+    """`dense` of an activation read at some positions only (`rows`), with every row at its position and
+    zeros at the positions not read: [positions, ...], or [heads, queries, keys] for a pattern."""
+    import numpy as np
+
+    part = dense(sp, hook, n_pos, d_model, d_head, d_mlp)
+    if hook.endswith("hook_pattern"):
+        out = np.zeros_like(part)
+        out[:, rows] = part[:, : len(rows)]
+        return out
+    out = np.zeros((n_pos, *part.shape[1:]))
+    out[rows] = part
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -116,16 +116,21 @@ class ActArgs(BaseModel):
     input: Tokens = Field(description="One input sequence (tokens from the vocab, BOS excluded); with format 'json', "
                                        "also a list of such sequences.")
     head: Optional[int] = Field(None, description="Only this head (attention hooks with a head dimension).")
-    positions: Optional[list[int]] = Field(
-        None, description="Only these positions (0 is BOS, the input is at 1..n); for attention tables, these queries.")
+    positions: Optional[Union[list[int], list[list[int]]]] = Field(
+        None, description="Only these positions (0 is BOS, the input is at 1..n); for attention tables, these queries. "
+                          "With format 'json' and a list of inputs: one list for every input, or a list of lists, "
+                          "one per input.")
     format: Literal["text", "json"] = Field(
         "text", description="'json': machine-readable sparse numbers; then input may be a list of inputs and hook "
-                            "several hooks separated by commas (positions is ignored).")
+                            "several hooks separated by commas.")
 
 
 def check_positions(positions: Optional[list[int]], n_pos: int) -> list[int]:
     if positions is None:
         return list(range(n_pos))
+    if any(isinstance(p, list) for p in positions):
+        raise ToolError("positions as a list of lists (one per input) is for format 'json' with a list of inputs; "
+                        "here give one list, e.g. [0, 2]")
     if not positions:
         raise ToolError(f"positions is empty: give some of 0..{n_pos - 1} (0 is BOS), or leave it out for all")
     bad = [p for p in positions if not 0 <= p < n_pos]
@@ -152,7 +157,7 @@ def _empty_note(subject, layer: int, head: int) -> str:
 def get_activations(subject, ctx: ToolContext, args: ActArgs) -> str:
     """Read one hook's activation for one input. Rows are positions labelled with their token ('0 BOS', '1 a', …). Residual-stream hooks list their non-zero dimensions by residual variable name; large tensors are summarized (non-zero columns, largest entries per position)."""
     if args.format == "json":
-        return activations_json(subject, ctx, args, resolve_hook, hook_kind)
+        return activations_json(subject, ctx, args, resolve_hook, hook_kind, check_positions)
     hook = resolve_hook(subject, ctx, args.hook)
     tokens = subject.check_input(args.input)
     kind = hook_kind(hook)

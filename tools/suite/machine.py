@@ -3,7 +3,10 @@
 A program reading tool results (the `decompiler` investigator) needs numbers, not prose: this
 form gives each requested hook's activation for each input as sparse nested lists (the format:
 tools/protocol/activations.py), and the residual basis' column labels once (whatever labels the
-session shows: neutral names, or raw d0…dN). It obeys
+session shows: neutral names, or raw d0…dN). `positions` picks rows (an attention table's queries),
+the same for every input or one list per input, so a reply can be filled to the cap: a wide model's
+dense residual stream fits one long input per call, and the rest of that call can hold some
+positions of another. It obeys
 the same output cap as every tool: a reply that would not fit is refused with the way to split it,
 never cut (a cut JSON text could not be parsed).
 """
@@ -27,7 +30,21 @@ def batch_inputs(subject, raw) -> list[list]:
     return [subject.check_input(raw)]
 
 
-def activations_json(subject, ctx: ToolContext, args, resolve, kind_of) -> str:
+def positions_of(positions, inputs: list[list]) -> list:
+    """Each input's positions: the same list for every input, or (a list of lists) one list per input."""
+    if positions is None:
+        return [None] * len(inputs)
+    if positions and all(isinstance(p, list) for p in positions):
+        if len(positions) != len(inputs):
+            raise ToolError(f"positions has {len(positions)} lists for {len(inputs)} inputs: give one list per "
+                            "input, or one list for all of them")
+        return positions
+    if any(isinstance(p, list) for p in positions):
+        raise ToolError("positions mixes numbers and lists: give one list of positions, or one list per input")
+    return [positions] * len(inputs)
+
+
+def activations_json(subject, ctx: ToolContext, args, resolve, kind_of, check_positions) -> str:
     hooks = [resolve(subject, ctx, h) for h in str(args.hook).split(",") if h.strip()]
     if not hooks:
         raise ToolError("hook is empty: name one hook, or several separated by commas")
@@ -35,15 +52,23 @@ def activations_json(subject, ctx: ToolContext, args, resolve, kind_of) -> str:
     out: dict = {"hooks": hooks, "inputs": []}
     if any(kind_of(h) == "resid" for h in hooks):
         out["residual_labels"] = list(subject.residual_labels)
-    for tokens in inputs:
+    for tokens, wanted in zip(inputs, positions_of(args.positions, inputs)):
         acts = subject.activations(tokens)
         entry = {"input": tokens, "acts": {}}
+        try:
+            rows = None if wanted is None else check_positions(wanted, len(tokens) + 1)
+        except ToolError as e:
+            raise ToolError(f"input {tokens}: {e}" if len(inputs) > 1 else str(e)) from None
+        if rows is not None:
+            entry["positions"] = rows
         for h in hooks:
             x = acts[h]
             if args.head is not None and kind_of(h) == "head_table":
                 x = x[args.head:args.head + 1]
             elif args.head is not None and kind_of(h) == "per_head":
                 x = x[:, args.head:args.head + 1]
+            if rows is not None:  # an attention table's rows are its queries
+                x = x[:, rows] if kind_of(h) == "head_table" else x[rows]
             entry["acts"][h] = sparse(x)
         out["inputs"].append(entry)
     text = reply(out)

@@ -122,9 +122,10 @@ class DecompilerInvestigator(DeterministicInvestigator):
             # the subspaces overlap after all (a compressed model): later inputs are read component by component
             every = rounds.value_hooks(info, True) + rounds.pattern_hooks(info)
         reqs = rounds.split_requests(info, dec.writes, dense) if dec.writes is not None else []
-        if reqs and can_read and calls_in.get("split", 0) < rounds.SPLIT_CALLS:
-            room = min(rounds.SPLIT_TURN, rounds.SPLIT_CALLS - calls_in.get("split", 0), budget - 1 - used)
-            args = rounds.plan(info, obs, reqs)[: max(1, room)]
+        room = min(rounds.SPLIT_TURN, rounds.SPLIT_CALLS - calls_in.get("split", 0), budget - 1 - used)
+        # where reads are dense, only the positions whose writes are unknown
+        args = rounds.plan(info, obs, reqs, rounds.split_rows(dec.writes, obs))[: max(1, room)] if reqs else []
+        if args and can_read and calls_in.get("split", 0) < rounds.SPLIT_CALLS:
             return phase_message("split", f"{len(dec.writes.unexplained)} inputs hold values the components' write "
                                           "subspaces read so far do not explain: reading the components left unknown "
                                           f"({len(args)} get_activations calls).",

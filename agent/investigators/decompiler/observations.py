@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from tracr_agent.tools.protocol.activations import dense
+from tracr_agent.tools.protocol.activations import dense, dense_at
 from tracr_agent.tools.protocol.hooks import EMBED, POS_EMBED, resid
 
 
@@ -28,6 +28,8 @@ class Observations:
     """Calls refused since the last answered one (each answer measures the sizes again)."""
     sizes: dict = field(default_factory=dict)
     """hook kind -> [characters, positions] summed over every activation read: to size later calls."""
+    hook_sizes: dict = field(default_factory=dict)
+    """…and the same per hook (one MLP's hidden units may be far sparser than another's)."""
     too_long: Optional[int] = None
     """The shortest input whose read of one hook alone was refused as over the cap (a dense basis on a
     wide model): inputs this long cannot be read at all."""
@@ -35,7 +37,11 @@ class Observations:
     """MLP hidden-activation hook -> the shortest input on which it alone was refused as over the cap
     (a wide MLP, dense in its neurons): it is not read on inputs this long, which can still be read."""
     refused: set = field(default_factory=set)
-    """The calls refused as over the cap, as (hooks, inputs): planned again, they would be refused again."""
+    """The calls refused as over the cap, as (hooks, inputs, positions): planned again, they would be
+    refused again."""
+    partial: dict = field(default_factory=dict)
+    """(input, hook) -> (array, rows read) for an activation read at some positions only so far (a call
+    filled to the cap ends part way through an input); it moves to `acts` once every row is read."""
 
     def has(self, x, hook: str) -> bool:
         return hook in self.acts.get(tuple(x), {})
@@ -45,6 +51,13 @@ class Observations:
 
     def inputs_with(self, hook: str) -> list[tuple]:
         return [x for x, a in self.acts.items() if hook in a]
+
+    def rows_left(self, x, hook: str) -> list[int]:
+        """The positions of x (0 is BOS) at which `hook` is still to be read."""
+        if self.has(x, hook):
+            return []
+        got = self.partial.get((tuple(x), hook))
+        return [p for p in range(len(x) + 1) if got is None or p not in got[1]]
 
 
 def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Observations:
@@ -60,7 +73,7 @@ def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Obse
                 xs = r.args.get("input") or []
                 obs.refused.add(call_key(r.args))
                 hook = str(r.args.get("hook", ""))
-                if len(xs) == 1 and isinstance(xs[0], list) and "," not in hook:
+                if len(xs) == 1 and isinstance(xs[0], list) and "," not in hook and r.args.get("positions") is None:
                     if hook_kind(hook) == "neurons":  # an MLP's hidden units: a shortcut, done without
                         obs.too_wide[hook] = min(len(xs[0]), obs.too_wide.get(hook, len(xs[0])))
                     else:
@@ -73,20 +86,43 @@ def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Obse
         for entry in data.get("inputs", []):
             x = tuple(entry["input"])
             n_pos = len(x) + 1
+            rows = entry.get("positions")
             slot = obs.acts.setdefault(x, {})
             for hook, sp in entry["acts"].items():
-                slot[hook] = dense(sp, hook, n_pos, d_model, d_head, d_mlp)
-                size = obs.sizes.setdefault(hook_kind(hook), [0, 0])
-                size[0] += len(json.dumps(sp, separators=(",", ":"))) + len(hook) + 4
-                size[1] += n_pos
+                if rows is None:
+                    slot[hook] = dense(sp, hook, n_pos, d_model, d_head, d_mlp)
+                elif hook not in slot:
+                    _add_rows(obs, x, hook, rows, dense_at(sp, hook, rows, n_pos, d_model, d_head, d_mlp))
+                for size in (obs.sizes.setdefault(hook_kind(hook), [0, 0]), obs.hook_sizes.setdefault(hook, [0, 0])):
+                    size[0] += len(json.dumps(sp, separators=(",", ":"))) + len(hook) + 4
+                    size[1] += len(rows) if rows is not None else n_pos
+    obs.acts = {x: a for x, a in obs.acts.items() if a}
     return obs
 
 
+def _add_rows(obs: Observations, x: tuple, hook: str, rows: list[int], a: np.ndarray) -> None:
+    """Rows of an activation read at some positions, added to what was read of it before; once every
+    position is read it is an activation like any other."""
+    have, got = obs.partial.get((x, hook), (np.zeros_like(a), set()))
+    if hook.endswith("hook_pattern"):
+        have[:, rows] = a[:, rows]
+    else:
+        have[rows] = a[rows]
+    got = got | set(rows)
+    if len(got) == len(x) + 1:
+        obs.acts[x][hook] = have
+        obs.partial.pop((x, hook), None)
+    else:
+        obs.partial[(x, hook)] = (have, got)
+
+
 def call_key(args: dict) -> tuple:
-    """A get_activations call's (hooks, inputs), to recognise the same call planned again."""
+    """A get_activations call's (hooks, inputs, positions), to recognise the same call planned again."""
     hooks = tuple(h.strip() for h in str(args.get("hook", "")).split(","))
     xs = args.get("input") or []
-    return hooks, tuple(tuple(x) if isinstance(x, list) else x for x in xs)
+    rows = args.get("positions")
+    rows = None if rows is None else tuple(tuple(p) if isinstance(p, list) else p for p in rows)
+    return hooks, tuple(tuple(x) if isinstance(x, list) else x for x in xs), rows
 
 
 def hook_kind(hook: str) -> str:

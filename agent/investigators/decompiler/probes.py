@@ -100,27 +100,36 @@ def estimate_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Option
     """One (input, hook)'s share of a json reply: measured characters per position for this kind of
     hook when some were read already, else a first guess (`dense`: the residual width, when nothing says
     the residual stream is sparse — a label-free model may be in any basis)."""
+    fixed, per_row = row_chars(x, hook, n_vars, n_heads, sizes, dense)
+    return int(fixed + (len(x) + 1) * per_row)
+
+
+def row_chars(x: tuple, hook: str, n_vars: int, n_heads: int, sizes: Optional[dict] = None,
+              dense: int = 0) -> tuple[int, float]:
+    """(characters an (input, hook) costs however few positions are read, characters per position)."""
     n_pos = len(x) + 1
+    if (sizes or {}).get(hook) and sizes[hook][1]:  # this hook measured: its size per position barely varies
+        return 20, sizes[hook][0] / sizes[hook][1] * 1.05
     seen = (sizes or {}).get(hook_kind(hook))
     if not seen and dense and hook_kind(hook) in ("component", "embedding"):
         # a component's writes are no denser than the residual stream they add to (the same basis)
         seen = (sizes or {}).get("resid")
     if seen and seen[1]:
-        return int(20 + n_pos * seen[0] / seen[1] * 1.1)
+        return 20, seen[0] / seen[1] * 1.1
     if dense and not hook.endswith("hook_pattern") and hook_kind(hook) != "neurons":
         width = n_heads * 16 if hook_kind(hook) == "head" else dense
-        return 40 + n_pos * (4 + DENSE_CHARS * width)
+        return 40, 4 + DENSE_CHARS * width
     if hook.endswith("hook_pattern"):
-        return 40 + n_heads * n_pos * (4 + 5 * n_pos)
+        return 40, n_heads * (4 + 5 * n_pos)
     if hook_kind(hook) == "head":  # every head's output, dense in its own basis
-        return 40 + n_pos * n_heads * (4 + 13 * 8)
+        return 40, n_heads * (4 + 13 * 8)
     if hook_kind(hook) == "neurons":  # tracr's MLP units: a few active per position
-        return 40 + n_pos * (4 + 12 * 6)
+        return 40, 4 + 12 * 6
     if hook.endswith(("hook_attn_out", "hook_mlp_out")):  # one component writes a variable or two
-        return 40 + n_pos * (4 + 10 * 3)
+        return 40, 4 + 10 * 3
     if hook_kind(hook) == "embedding":  # tokens, indices, one
-        return 40 + n_pos * (4 + 10 * 3)
-    return 40 + n_pos * (4 + 9 * max(n_vars, 4))
+        return 40, 4 + 10 * 3
+    return 40, 4 + 9 * max(n_vars, 4)
 
 
 def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_vars: int, n_heads: int,
@@ -154,3 +163,63 @@ def plan_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_var
         if batch:
             calls.append({"hook": ",".join(hooks), "input": [list(b) for b in batch], "format": "json"})
     return calls
+
+
+def fill_calls(requests: list[tuple[tuple, tuple[str, ...]]], budget: int, n_vars: int, n_heads: int,
+               sizes: Optional[dict] = None, dense: int = 0, rows=None) -> list[dict]:
+    """Like `plan_calls`, but every call filled to the budget: an input whose rows do not all fit in what
+    is left of a call is read there at as many positions as fit, and at the rest in the next call (calls
+    share their hooks; each input has its own positions). Where every position costs a dense vector one
+    long input may fill most of a call, and a call holding whole inputs only would leave the rest empty.
+    An input's hooks are read in chunks of a size chosen to need the fewest calls (all together, one
+    position of them may not fit). `rows(x, hook)`: the positions still to read (default every one)."""
+    best: list[dict] = []
+    for per_chunk in range(max((len(h) for _, h in requests), default=0), 0, -1):
+        calls = _fill(requests, per_chunk, budget, n_vars, n_heads, sizes, dense, rows)
+        if calls is not None and (not best or len(calls) < len(best)):
+            best = calls
+    return best
+
+
+def _fill(requests, per_chunk: int, budget: int, n_vars: int, n_heads: int, sizes, dense: int, rows):
+    """fill_calls with each input's hooks read `per_chunk` at a time (None: one position of a chunk
+    does not fit a call)."""
+    groups: dict[tuple, list[tuple]] = {}
+    for x, hooks in requests:
+        for i in range(0, len(hooks), per_chunk):
+            groups.setdefault(tuple(hooks[i:i + per_chunk]), []).append(x)
+    # the reply's own characters: its hooks, and the residual basis' labels (d0… without labels)
+    labels = len(json.dumps([f"d{j}" for j in range(dense)])) if dense else 40 * n_vars
+    calls: list[dict] = []
+    for hooks, xs in groups.items():
+        batch: list[tuple[tuple, list[int]]] = []
+        start = 200 + labels + len(",".join(hooks))
+        size = start
+        for x in xs:
+            left = sorted({p for h in hooks for p in (rows(x, h) if rows else range(len(x) + 1))})
+            costs = [row_chars(x, h, n_vars, n_heads, sizes, dense) for h in hooks]
+            over = 60 + 20 * len(x) + sum(f + len(h) + 6 for (f, _), h in zip(costs, hooks))
+            per_row = sum(r for _, r in costs)
+            if per_chunk > 1 and start + over + per_row > budget:
+                return None
+            while left:
+                k = int((budget - size - over) // per_row) if per_row else len(left)
+                if k < 1 and batch:
+                    calls.append(_call(hooks, batch))
+                    batch, size = [], start
+                    continue
+                take = left[:max(1, k)]
+                batch.append((x, take))
+                size += over + len(take) * per_row
+                left = left[len(take):]
+        if batch:
+            calls.append(_call(hooks, batch))
+    return calls
+
+
+def _call(hooks: tuple, batch: list[tuple[tuple, list[int]]]) -> dict:
+    """A get_activations json call reading `hooks` on each (input, positions) of the batch."""
+    call = {"hook": ",".join(hooks), "input": [list(x) for x, _ in batch], "format": "json"}
+    if any(len(rows) < len(x) + 1 for x, rows in batch):
+        call["positions"] = [list(rows) for _, rows in batch]
+    return call

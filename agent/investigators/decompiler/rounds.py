@@ -29,6 +29,8 @@ ROUND1_SPLIT_CALLS = 18
 SPLIT_CALLS = 8
 """At most this many calls read unexplained inputs component by component."""
 SPLIT_TURN = 2
+FILL_MARGIN = 0.95
+"""The share of the output cap a call filled to it is planned to take (probes.fill_calls)."""
 """…at most this many in one turn (what they show may explain the rest)."""
 
 Request = tuple[tuple, tuple[str, ...]]
@@ -90,17 +92,26 @@ def read_len(info: dict, obs: Observations) -> int:
     return max(1, min(n, obs.too_long - 1, fits))
 
 
-def plan(info: dict, obs: Observations, reqs: list[Request]) -> list[dict]:
+def plan(info: dict, obs: Observations, reqs: list[Request], rows=None) -> list[dict]:
     """get_activations json arguments covering the requests, each reply within the output cap (as
     learned from a refusal, halved again after each further refusal); inputs too long to be read at
-    all are left out (`missing` leaves them out too)."""
+    all are left out (`missing` leaves them out too). `rows(x, hook)`: the positions to read (default
+    every one not read yet; calls filled to the cap read only these)."""
     merged: dict[tuple, tuple[str, ...]] = {}
     for x, hooks in missing(obs, reqs):  # one input asked for in several requests is read once
         merged[x] = tuple(dict.fromkeys(merged.get(x, ()) + hooks))
     reqs = list(merged.items())
-    budget = int((obs.cap_chars or probes.DEFAULT_CAP_CHARS) * 0.85 / (2 ** min(obs.failed, 2)))
-    calls = probes.plan_calls(reqs, budget, info["n_vars"], info["heads_per_layer"] or 1, _sizes(info, obs),
-                              dense=0 if labelled(info) else info["d_model"])
+    cap = (obs.cap_chars or probes.DEFAULT_CAP_CHARS) / (2 ** min(obs.failed, 2))
+    width = 0 if labelled(info) else info["d_model"]
+    if dense_reads(info, obs) or obs.partial:
+        # every position a dense vector: calls are filled to the cap, an input's positions split between two
+        # (sized by what each hook measured, which leaves a smaller margin: one MLP's hidden units may be
+        # far sparser than another's, and a dense vector's characters per position barely vary)
+        calls = probes.fill_calls(reqs, int(cap * FILL_MARGIN), info["n_vars"], info["heads_per_layer"] or 1,
+                                  {**_sizes(info, obs), **obs.hook_sizes}, dense=width, rows=rows or obs.rows_left)
+    else:
+        calls = probes.plan_calls(reqs, int(cap * 0.85), info["n_vars"], info["heads_per_layer"] or 1,
+                                  _sizes(info, obs), dense=width)
     return _split_refused(calls, obs.refused)
 
 
@@ -112,15 +123,21 @@ def _split_refused(calls: list[dict], refused: set) -> list[dict]:
     todo = list(calls)
     while todo:
         c = todo.pop(0)
-        hooks, xs = call_key(c)
-        if (hooks, xs) not in refused or (len(hooks) == 1 and len(xs) == 1):
+        hooks, xs, rows = call_key(c)
+        one_row = rows is not None and len(rows) == 1 and len(rows[0]) == 1
+        if (hooks, xs, rows) not in refused or (len(hooks) == 1 and len(xs) == 1 and (rows is None or one_row)):
             out.append(c)
         elif len(hooks) > 1:
             half = len(hooks) // 2
             todo[:0] = [{**c, "hook": ",".join(hooks[:half])}, {**c, "hook": ",".join(hooks[half:])}]
-        else:
+        elif len(xs) > 1:
             half = len(xs) // 2
-            todo[:0] = [{**c, "input": c["input"][:half]}, {**c, "input": c["input"][half:]}]
+            pos = c.get("positions")
+            todo[:0] = [{**c, "input": c["input"][:half], **({"positions": pos[:half]} if pos else {})},
+                        {**c, "input": c["input"][half:], **({"positions": pos[half:]} if pos else {})}]
+        else:  # one hook on one input: its positions, halved
+            half = len(rows[0]) // 2
+            todo[:0] = [{**c, "positions": [list(rows[0][:half])]}, {**c, "positions": [list(rows[0][half:])]}]
     return out
 
 
@@ -235,6 +252,16 @@ def split_requests(info: dict, writes, dense: bool = False) -> list[Request]:
     hook = {c.name: c.hook for c in writes.comps}
     order = sorted(writes.unexplained, key=lambda x: (len(x) if dense else -len(x), x))
     return [(tuple(x), tuple(hook[n] for n in sorted(writes.needs.get(x, ())))) for x in order if writes.needs.get(x)]
+
+
+def split_rows(writes, obs: Observations):
+    """The positions to read a component's hook at on an unexplained input: where its writes are unknown
+    (a call filled to the cap reads those alone), but those read already."""
+    def rows(x, hook):
+        want = writes.need_rows.get(tuple(x))
+        left = obs.rows_left(x, hook)
+        return [p for p in left if p in want] if want else left
+    return rows
 
 
 def _probe_set(info: dict, scan_obs: Observations, direct: bool, longest: int) -> list[tuple]:

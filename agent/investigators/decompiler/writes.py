@@ -95,6 +95,8 @@ class Writes:
     """Inputs whose final residual stream the known subspaces do not explain."""
     needs: dict[tuple, set[str]] = field(default_factory=dict)
     """Unexplained input -> the components whose writes there are not known (their hooks to read)."""
+    need_rows: dict[tuple, set[int]] = field(default_factory=dict)
+    """…and the positions where they are not (reading the hooks there alone explains the input)."""
 
     def of(self, x: tuple) -> Optional[dict[str, np.ndarray]]:
         return self.by_input.get(tuple(x))
@@ -123,17 +125,23 @@ def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = Non
     w = Writes(comps)
     rows: dict[str, list[np.ndarray]] = {c.name: [obs.get(x, c.hook)[1:] for x in obs.acts if obs.has(x, c.hook)]
                                          for c in comps}
+    for (x, hook), (a, read) in obs.partial.items():  # a component's hook read at some positions only
+        for c in comps:
+            if c.hook == hook and read - {0}:
+                rows[c.name].append(a[sorted(read - {0})])
     posts = {c.name: post_hook((c.stage - 2) // 2) for c in own if c.hook.endswith("hook_mlp_out")}
     memo: dict[tuple[str, tuple], np.ndarray] = {}  # (MLP, hidden activations) -> its write
     seen: dict[str, tuple[list, list]] = {name: ([], []) for name in posts}  # MLP -> (hidden rows, writes)
     for x, acts in obs.acts.items():
         for name, ph in posts.items():
             c = next(c for c in comps if c.name == name)
-            if ph in acts and c.hook in acts:
-                for p in range(1, acts[ph].shape[0]):
-                    memo.setdefault((name, _key(acts[ph][p])), acts[c.hook][p])
-                    seen[name][0].append(acts[ph][p])
-                    seen[name][1].append(acts[c.hook][p])
+            if ph not in acts:
+                continue
+            written = _own_rows(obs, x, c.hook)
+            for p in sorted(set(written) - {0}):
+                memo.setdefault((name, _key(acts[ph][p])), written[p])
+                seen[name][0].append(acts[ph][p])
+                seen[name][1].append(written[p])
     linear = {name: OutMap(np.array(h), np.array(v)) for name, (h, v) in seen.items() if h}
     if scan is not None:
         scanned = [x for x in scan if all(obs.has(x, c.hook) for c in comps)]
@@ -152,13 +160,16 @@ def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = Non
             break
         grown = 0
         found, w.needs = {}, {}
+        w.need_rows = {}
         for x in pending:
-            parts, needs, new_rows = _split(obs.acts[x], comps, posts, memo, w.bases, fh, linear)
+            read = {c.hook: _own_rows(obs, x, c.hook) for c in comps if (x, c.hook) in obs.partial}
+            parts, needs, new_rows, at = _split(obs.acts[x], comps, posts, memo, w.bases, fh, linear, read)
             for name, vecs in new_rows.items():
                 rows[name] += vecs
                 grown += len(vecs)
             if needs:
                 w.needs[x] = needs
+                w.need_rows[x] = at
             else:
                 found[x] = parts
         if not grown:
@@ -172,6 +183,15 @@ def read_writes(info: dict, obs: Observations, scan: Optional[list[tuple]] = Non
             w.unexplained.append(x)
             w.needs.setdefault(x, {c.name for c in own})
     return w
+
+
+def _own_rows(obs: Observations, x: tuple, hook: str) -> dict[int, np.ndarray]:
+    """position -> the row of `hook` read there on x (every position when it was read whole)."""
+    if obs.has(x, hook):
+        a = obs.get(x, hook)
+        return {p: a[p] for p in range(a.shape[0])}
+    a, read = obs.partial.get((tuple(x), hook), (None, set()))
+    return {p: a[p] for p in read}
 
 
 ATTRIBUTION_ROUNDS = 6
@@ -198,9 +218,10 @@ class OutMap:
 
 
 def _split(acts: dict, comps: list[Component], posts: dict, memo: dict, bases: dict, fh: str,
-           linear: Optional[dict] = None):
+           linear: Optional[dict] = None, read: Optional[dict] = None):
     """(each component's writes on one input, the components whose writes some position leaves unknown,
-    {component: new points found}).
+    {component: new points found}, the positions where they are unknown). `read`: hook -> {position:
+    row} of a component's hook read at some positions only.
 
     At each position: the writes read directly, and an MLP's write when its hidden activations were
     seen with a known write (or lying in the span of hidden activations seen with theirs: `OutMap`), are
@@ -212,12 +233,15 @@ def _split(acts: dict, comps: list[Component], posts: dict, memo: dict, bases: d
     n = r.shape[0]
     parts = {c.name: np.zeros_like(r) for c in comps}
     needs: set[str] = set()
+    unknown_at: set[int] = set()
     new_rows: dict[str, list[np.ndarray]] = {}
     for p in range(1, n):
         fixed, keys = {}, {}
         for c in comps:
             if c.hook in acts:
                 fixed[c.name] = acts[c.hook][p]
+            elif read and p in read.get(c.hook, {}):
+                fixed[c.name] = read[c.hook][p]
             elif c.name in posts and posts[c.name] in acts:
                 keys[c.name] = _key(acts[posts[c.name]][p])
                 if (c.name, keys[c.name]) in memo:
@@ -246,6 +270,7 @@ def _split(acts: dict, comps: list[Component], posts: dict, memo: dict, bases: d
                       (c.name in keys or (c.name not in posts and np.linalg.norm(got[c.name]) <= EXPLAINED_TOL))]
             if len(owners) != 1:
                 needs |= {c.name for c in (owners or [c for c in todo if c.stage > 0])}
+                unknown_at.add(p)
                 continue
             got[owners[0].name] = got[owners[0].name] + rest
             new_rows.setdefault(owners[0].name, []).append(rest)
@@ -254,4 +279,4 @@ def _split(acts: dict, comps: list[Component], posts: dict, memo: dict, bases: d
                 memo.setdefault((c.name, keys[c.name]), got[c.name])
         for name, v in {**fixed, **got}.items():
             parts[name][p] = v
-    return parts, needs, new_rows
+    return parts, needs, new_rows, unknown_at
