@@ -119,6 +119,32 @@ def test_a_wide_rotated_model_is_decompiled_within_the_budget(load, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_wide_rotated_model_is_read_in_calls_filled_to_the_cap(load, tmp_path):
+    """running_max rotated (d_model 66, a layer of three heads): every position read is 66 numbers and
+    more for the heads, so a call holding whole inputs leaves a third of the cap empty. Filled to the
+    cap (an input's positions split between calls, unexplained ones read only where writes are unknown),
+    the reads reach what the program needs within 40 calls."""
+    subject = apply_transform(load("running_max"), "rotated:0")
+    result = episode(subject, tmp_path, "full", residual="raw")
+    assert result.score.functional.correct and result.score.explained, result.prediction["implementation"]
+    assert result.prediction["confidence"] >= 0.9
+    events, _ = tr.read_transcript(tmp_path / "full-raw.jsonl")
+    split = [e for e in events if isinstance(e, tr.ToolCallEvent) and e.name == "get_activations"
+             and "positions" in e.args]
+    assert split, "no call read an input at some positions"
+
+
+def test_an_order_left_open_by_the_comparisons_read_is_settled_by_inputs_holding_both(load, tmp_path):
+    """sort_descending rotated in whitebox: the values the sort compares are ordered from the head's
+    comparisons alone, and after round 1 some pairs were never compared. Coverage reads inputs holding
+    both values of such a pair, until the order is settled: right, and sure of it."""
+    subject = apply_transform(load("sort_descending"), "rotated:0")
+    result = episode(subject, tmp_path, "whitebox", residual="raw")
+    assert result.score.functional.correct and result.score.explained, result.prediction["implementation"]
+    assert result.prediction["confidence"] >= 0.9 and "leave some pairs open" not in result.prediction["description"]
+
+
+@pytest.mark.slow
 def test_a_wide_rotated_model_is_read_on_inputs_short_enough_to_the_end(load, tmp_path):
     """sort_freq rotated (d_model 80, dense): one hook on one long input is over the output cap. Every
     later read, the coverage rounds included, asks only for inputs short enough, and it submits an

@@ -8,7 +8,7 @@ import numpy as np
 
 from tracr_agent.agent.investigators.decompiler import rounds
 from tracr_agent.agent.investigators.decompiler.observations import Observations
-from tracr_agent.agent.investigators.decompiler.orders import names_from_match
+from tracr_agent.agent.investigators.decompiler.orders import names_from_match, open_pairs, order_of
 from tracr_agent.agent.investigators.decompiler.output import _complete
 from tracr_agent.agent.investigators.decompiler.writes import OutMap
 
@@ -71,3 +71,15 @@ def test_values_are_named_from_a_head_selecting_all_but_a_matching():
     # value 3 matches no token: it gets a name no token has, so `!=` holds for it against every token
     assert _complete(names, range(4)) == {0: 1, 1: 2, 2: 3, 3: 4}
     assert names_from_match({(t, v): True for t in (1, 2) for v in range(2)}, True) is None  # selects all
+
+
+def test_pairs_no_chain_of_comparisons_orders_are_left_open():
+    """w < x < y < z, of which w-y, x-y and y-z were compared (selected: k < q): w and x are in some
+    order, but no comparison says which; every other pair follows by a chain."""
+    table = {("y", "w"): True, ("w", "y"): False, ("y", "x"): True, ("z", "y"): True, ("y", "z"): False}
+    order, unique = order_of(table)
+    assert not unique and order[2:] == ["y", "z"] and set(order[:2]) == {"w", "x"}
+    assert open_pairs(table, order) == {(order[0], order[1])}
+    table[("x", "w")] = True  # now compared
+    order, unique = order_of(table)
+    assert unique and order == ["w", "x", "y", "z"] and open_pairs(table, order) == set()

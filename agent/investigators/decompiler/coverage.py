@@ -50,6 +50,10 @@ def unseen_keys(prog: Program, got: dict) -> set:
                 continue
             if st.rule == "table":
                 keys |= {(i, (q, k)) for q in qs for k in ks if (q, k) not in st.table}
+            elif st.query == st.key and prog.open_orders.get(st.query):
+                # values ordered from comparisons that leave this pair open: an input holding both orders it
+                pairs = prog.open_orders[st.query]
+                keys |= {(i, ("order", a, b)) for a in set(qs) for b in set(ks) if (a, b) in pairs}
             for j, (qn, kn, rule, table) in enumerate(st.alternatives):
                 aqs, aks = got.get(prog.ident(qn)), got.get(prog.ident(kn))
                 if aqs is None or aks is None:

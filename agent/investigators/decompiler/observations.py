@@ -73,7 +73,10 @@ def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Obse
                 xs = r.args.get("input") or []
                 obs.refused.add(call_key(r.args))
                 hook = str(r.args.get("hook", ""))
-                if len(xs) == 1 and isinstance(xs[0], list) and "," not in hook and r.args.get("positions") is None:
+                rows = r.args.get("positions")
+                # one hook on one input (at one position, where positions were asked for) is over the cap
+                whole = rows is None or (len(rows) == 1 and isinstance(rows[0], list) and len(rows[0]) == 1)
+                if len(xs) == 1 and isinstance(xs[0], list) and "," not in hook and whole:
                     if hook_kind(hook) == "neurons":  # an MLP's hidden units: a shortcut, done without
                         obs.too_wide[hook] = min(len(xs[0]), obs.too_wide.get(hook, len(xs[0])))
                     else:

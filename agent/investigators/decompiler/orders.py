@@ -74,3 +74,20 @@ def _matching(table: dict, known_is_query: bool) -> Optional[dict]:
         if not s and pairs.get(unknown) == known:
             return None
     return pairs
+
+
+def open_pairs(table: dict, order: list) -> set:
+    """The pairs of values (a, b), a before b in `order`, that no chain of observed comparisons in `table`
+    orders: the order read from it could have them the other way round, and an input holding both at
+    once shows which comes first."""
+    after: dict = {v: set() for v in order}
+    for (q, k), s in table.items():
+        if q != k and q in after and k in after:
+            first, second = (k, q) if s else (q, k)
+            after[first].add(second)
+    reach: dict = {}
+    for v in reversed(order):  # what follows v, directly or through others (the order is a topological one)
+        reach[v] = set(after[v])
+        for w in after[v]:
+            reach[v] |= reach.get(w, set())
+    return {(a, b) for i, a in enumerate(order) for b in order[i + 1:] if b not in reach[a]}

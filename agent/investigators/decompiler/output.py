@@ -17,7 +17,7 @@ from tracr_agent.agent.investigators.decompiler.analysis import Decompilation, R
 from tracr_agent.agent.investigators.decompiler.discovery import discover
 from tracr_agent.agent.investigators.decompiler.mlps import key_of
 from tracr_agent.agent.investigators.decompiler.observations import Observations
-from tracr_agent.agent.investigators.decompiler.orders import names_from_match, order_of
+from tracr_agent.agent.investigators.decompiler.orders import names_from_match, open_pairs, order_of
 from tracr_agent.agent.investigators.decompiler.program import HeadStep, MlpStep
 from tracr_agent.agent.investigators.decompiler.readout import labelled_map, whitebox_map, widths as width_names
 from tracr_agent.agent.investigators.decompiler.variables import from_labels
@@ -41,11 +41,12 @@ def decompile_internals(info: dict, obs: Observations, scan: Optional[list[tuple
     found = discover(info, obs, writes)
     owners = {f.var.name: (f.stage // 2, int(f.var.name.split("_")[1])) for f in found.found if f.var.name.startswith("h")}
     named: set[str] = set()
-    unsure: set[str] = set()
+    unsure: dict[str, set] = {}
     for _ in range(RENAMING_ROUNDS):
         dec = decompile(info, obs, Reading(found.variables, found.stages, found.values, owners))
         if not _name_values(dec, found, named, unsure):
             break
+    dec.program.open_orders = {v: pairs for v, pairs in unsure.items() if pairs}
     if unsure:
         dec.order_guess = (f"the order of the values of {', '.join(sorted(unsure))} was read from comparisons that "
                            "leave some pairs open")
@@ -61,11 +62,12 @@ RENAMING_ROUNDS = 8
 """Decompiling again after values were named from a head's comparisons (each naming may reveal more)."""
 
 
-def _name_values(dec: Decompilation, found, named: set[str], unsure: set[str]) -> bool:
+def _name_values(dec: Decompilation, found, named: set[str], unsure: dict[str, set]) -> bool:
     """Names or orders the values of variables found without a basis from the heads that read them with
     a rule that is a table (decompiler/orders.py), or, for the MLP completing a selector width, by the
     widths they stand for; whether anything was renamed. A variable whose order
-    the observed comparisons leave open (some pair never compared) is added to `unsure`."""
+    the observed comparisons leave open (some pair never compared) is added to `unsure`, with the pairs
+    of its new names that no observed comparison orders."""
     free = {f.var.name: f.var for f in found.found if f.var.kind == "categorical"}
     for st in dec.program.steps:
         if isinstance(st, MlpStep) and st.out in free and st.out not in named and st.out != dec.program.output:
@@ -85,7 +87,7 @@ def _name_values(dec: Decompilation, found, named: set[str], unsure: set[str]) -
                 _rename(found, free[st.query], {v: i for i, v in enumerate(order)})
                 named.add(st.query)
                 if not unique:
-                    unsure.add(st.query)
+                    unsure[st.query] = {(order.index(a), order.index(b)) for a, b in open_pairs(st.table, order)}
                 return True
         for known, other, known_is_query in ((st.query, st.key, True), (st.key, st.query, False)):
             if known in ("tokens", "indices") and other in free and other not in named:

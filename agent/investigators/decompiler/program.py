@@ -124,6 +124,9 @@ class Program:
     numerical_output: bool = False
     unexplained: list[str] = field(default_factory=list)  # what could not be decompiled, in words
     output_map: dict = field(default_factory=dict)  # raw residual: output dim ordinal -> output value
+    open_orders: dict = field(default_factory=dict)
+    """variable -> pairs of its values (a, b) whose order no observed comparison settles (named by
+    decompiler/orders.py from comparisons that leave them open): inputs holding both would settle it."""
     output_open: bool = False
     """The output map names only the output variable's values observed (found without labels): a value
     the program reaches that it lacks was never seen, and which column it has is not known."""
