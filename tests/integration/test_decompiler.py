@@ -185,8 +185,9 @@ def test_get_activations_json_batches_inputs_and_hooks(load):
 
 
 def test_get_activations_json_reads_the_positions_asked_for_each_input(load):
-    """positions in json form: one list for every input, or one list per input; the rows read are the full
-    read's rows at those positions (an attention table's queries), and the reply says which they are."""
+    """positions in json form: `positions` for every input, or `positions_per_input`, one list each; the
+    rows read are the full read's rows at those positions (an attention table's queries), and the reply
+    says which they are."""
     from tracr_agent.tools.protocol.activations import dense, dense_at
 
     subject = load("hist")
@@ -194,15 +195,13 @@ def test_get_activations_json_reads_the_positions_asked_for_each_input(load):
     hooks = "blocks.0.hook_resid_post,blocks.0.attn.hook_pattern,blocks.0.attn.hook_z"
     xs = [["a", "b", "c"], ["c"]]
     whole = json.loads(call_tool(subject, "get_activations", {"hook": hooks, "input": xs, "format": "json"}, ctx).text)
-    for positions in ([[0, 2], [1]], [1]):
-        res = call_tool(subject, "get_activations", {"hook": hooks, "input": xs, "positions": positions,
-                                                     "format": "json"}, ctx)
+    for asked, rows_of in (({"positions_per_input": [[0, 2], [1]]}, [[0, 2], [1]]), ({"positions": [1]}, [[1], [1]])):
+        res = call_tool(subject, "get_activations", {"hook": hooks, "input": xs, **asked, "format": "json"}, ctx)
         assert not res.is_error, res.text
         data = json.loads(res.text)
-        for i, (part, full) in enumerate(zip(data["inputs"], whole["inputs"])):
-            rows = positions[i] if isinstance(positions[0], list) else positions
+        for part, full, x, rows in zip(data["inputs"], whole["inputs"], xs, rows_of):
             assert part["positions"] == rows and "positions" not in full
-            n_pos = len(xs[i]) + 1
+            n_pos = len(x) + 1
             for hook in hooks.split(","):
                 got = dense_at(part["acts"][hook], hook, rows, n_pos, subject.d_model, subject.d_head)
                 want = dense(full["acts"][hook], hook, n_pos, subject.d_model, subject.d_head)
@@ -211,13 +210,13 @@ def test_get_activations_json_reads_the_positions_asked_for_each_input(load):
                 else:
                     got, want = got[rows], want[rows]
                 assert got.tolist() == want.tolist()
-    for positions, message in (([[0], [0], [0]], "positions has 3 lists for 2 inputs"),
-                               ([[0], [2]], "input ['c']: position 2 is out of range"),
-                               ([0, [1]], "bad arguments")):
-        res = call_tool(subject, "get_activations", {"hook": hooks, "input": xs, "positions": positions,
-                                                     "format": "json"}, ctx)
+    for asked, message in (({"positions_per_input": [[0], [0], [0]]}, "positions_per_input has 3 lists for 2 inputs"),
+                           ({"positions_per_input": [[0], [2]]}, "input ['c']: position 2 is out of range"),
+                           ({"positions_per_input": [[0], [1]], "positions": [0]}, "not both")):
+        res = call_tool(subject, "get_activations", {"hook": hooks, "input": xs, **asked, "format": "json"}, ctx)
         assert res.is_error and message in res.text and "\n" not in res.text.strip(), res.text
-    res = call_tool(subject, "get_activations", {"hook": "hook_embed", "input": ["a"], "positions": [[0]]}, ctx)
+    res = call_tool(subject, "get_activations", {"hook": "hook_embed", "input": ["a"], "positions_per_input": [[0]]},
+                    ctx)
     assert res.is_error and "for format 'json'" in res.text
 
 

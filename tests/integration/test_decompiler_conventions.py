@@ -130,7 +130,7 @@ def test_a_wide_rotated_model_is_read_in_calls_filled_to_the_cap(load, tmp_path)
     assert result.prediction["confidence"] >= 0.9
     events, _ = tr.read_transcript(tmp_path / "full-raw.jsonl")
     split = [e for e in events if isinstance(e, tr.ToolCallEvent) and e.name == "get_activations"
-             and "positions" in e.args]
+             and "positions_per_input" in e.args]
     assert split, "no call read an input at some positions"
 
 

@@ -33,10 +33,10 @@ def test_a_refused_call_is_halved_and_read_hooks_are_not_asked_again():
 def test_a_refused_read_of_one_hook_on_one_input_is_halved_by_positions():
     obs = Observations(cap_chars=20000)
     x = ("a", "b", "a")
-    call = {"hook": "h1", "input": [list(x)], "positions": [[0, 1, 2, 3]], "format": "json"}
+    call = {"hook": "h1", "input": [list(x)], "positions_per_input": [[0, 1, 2, 3]], "format": "json"}
     obs.refused.add((("h1",), (x,), ((0, 1, 2, 3),)))
-    assert rounds._split_refused([call], obs.refused) == [{**call, "positions": [[0, 1]]},
-                                                          {**call, "positions": [[2, 3]]}]
+    assert rounds._split_refused([call], obs.refused) == [{**call, "positions_per_input": [[0, 1]]},
+                                                          {**call, "positions_per_input": [[2, 3]]}]
 
 
 def test_unexplained_positions_alone_are_read_where_every_position_is_dense():

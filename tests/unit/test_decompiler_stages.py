@@ -80,13 +80,13 @@ def test_calls_filled_to_the_cap_read_every_position_once_and_need_fewer_calls()
     budget = 5000
     filled = probes.fill_calls(reqs, budget, 5, 1, sizes, dense=66)
     read = [(tuple(x), h, p) for c in filled for i, x in enumerate(c["input"]) for h in c["hook"].split(",")
-            for p in (c["positions"][i] if "positions" in c else range(len(x) + 1))]
+            for p in (c["positions_per_input"][i] if "positions_per_input" in c else range(len(x) + 1))]
     assert sorted(read) == sorted((x, h, p) for x, hs in reqs for h in hs for p in range(len(x) + 1))
-    assert any("positions" in c for c in filled)
+    assert any("positions_per_input" in c for c in filled)
     for c in filled:  # what each call was planned to take, as the planner sizes it
         size = 200 + len(json.dumps([f"d{j}" for j in range(66)])) + len(c["hook"])
         for i, x in enumerate(c["input"]):
-            rows = c["positions"][i] if "positions" in c else range(len(x) + 1)
+            rows = c["positions_per_input"][i] if "positions_per_input" in c else range(len(x) + 1)
             costs = [probes.row_chars(tuple(x), h, 5, 1, sizes, 66) for h in c["hook"].split(",")]
             size += 60 + 20 * len(x) + sum(f + len(h) + 6 for (f, _), h in zip(costs, c["hook"].split(",")))
             size += len(rows) * sum(r for _, r in costs)
@@ -97,7 +97,7 @@ def test_calls_filled_to_the_cap_read_every_position_once_and_need_fewer_calls()
                                                                                               dense=66))
     # positions already read are not read again
     again = probes.fill_calls(reqs, budget, 5, 1, sizes, dense=66, rows=lambda x, h: [0] if len(x) == 6 else [])
-    assert [(c["input"], c["positions"]) for c in again] == [([["a"] * 6, ["b", "a"] * 3], [[0], [0]])]
+    assert [(c["input"], c["positions_per_input"]) for c in again] == [([["a"] * 6, ["b", "a"] * 3], [[0], [0]])]
 
 
 def test_observations_merge_an_activation_read_at_some_positions_in_two_calls():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Literal, Optional, Union
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -116,10 +116,11 @@ class ActArgs(BaseModel):
     input: Tokens = Field(description="One input sequence (tokens from the vocab, BOS excluded); with format 'json', "
                                        "also a list of such sequences.")
     head: Optional[int] = Field(None, description="Only this head (attention hooks with a head dimension).")
-    positions: Optional[Union[list[int], list[list[int]]]] = Field(
-        None, description="Only these positions (0 is BOS, the input is at 1..n); for attention tables, these queries. "
-                          "With format 'json' and a list of inputs: one list for every input, or a list of lists, "
-                          "one per input.")
+    positions: Optional[list[int]] = Field(
+        None, description="Only these positions (0 is BOS, the input is at 1..n); for attention tables, these queries.")
+    positions_per_input: Optional[list[list[int]]] = Field(
+        None, description="With format 'json' and a list of inputs, instead of positions: one list of positions "
+                          "for each input, in order.")
     format: Literal["text", "json"] = Field(
         "text", description="'json': machine-readable sparse numbers; then input may be a list of inputs and hook "
                             "several hooks separated by commas.")
@@ -128,9 +129,6 @@ class ActArgs(BaseModel):
 def check_positions(positions: Optional[list[int]], n_pos: int) -> list[int]:
     if positions is None:
         return list(range(n_pos))
-    if any(isinstance(p, list) for p in positions):
-        raise ToolError("positions as a list of lists (one per input) is for format 'json' with a list of inputs; "
-                        "here give one list, e.g. [0, 2]")
     if not positions:
         raise ToolError(f"positions is empty: give some of 0..{n_pos - 1} (0 is BOS), or leave it out for all")
     bad = [p for p in positions if not 0 <= p < n_pos]
@@ -158,6 +156,9 @@ def get_activations(subject, ctx: ToolContext, args: ActArgs) -> str:
     """Read one hook's activation for one input. Rows are positions labelled with their token ('0 BOS', '1 a', …). Residual-stream hooks list their non-zero dimensions by residual variable name; large tensors are summarized (non-zero columns, largest entries per position)."""
     if args.format == "json":
         return activations_json(subject, ctx, args, resolve_hook, hook_kind, check_positions)
+    if args.positions_per_input is not None:
+        raise ToolError("positions_per_input is for format 'json' with a list of inputs; here give positions, "
+                        "e.g. [0, 2]")
     hook = resolve_hook(subject, ctx, args.hook)
     tokens = subject.check_input(args.input)
     kind = hook_kind(hook)

@@ -3,8 +3,8 @@
 A program reading tool results (the `decompiler` investigator) needs numbers, not prose: this
 form gives each requested hook's activation for each input as sparse nested lists (the format:
 tools/protocol/activations.py), and the residual basis' column labels once (whatever labels the
-session shows: neutral names, or raw d0…dN). `positions` picks rows (an attention table's queries),
-the same for every input or one list per input, so a reply can be filled to the cap: a wide model's
+session shows: neutral names, or raw d0…dN). `positions` picks rows (an attention table's queries)
+of every input, `positions_per_input` those of each input, so a reply can be filled to the cap: a wide model's
 dense residual stream fits one long input per call, and the rest of that call can hold some
 positions of another. It obeys
 the same output cap as every tool: a reply that would not fit is refused with the way to split it,
@@ -30,18 +30,17 @@ def batch_inputs(subject, raw) -> list[list]:
     return [subject.check_input(raw)]
 
 
-def positions_of(positions, inputs: list[list]) -> list:
-    """Each input's positions: the same list for every input, or (a list of lists) one list per input."""
-    if positions is None:
-        return [None] * len(inputs)
-    if positions and all(isinstance(p, list) for p in positions):
-        if len(positions) != len(inputs):
-            raise ToolError(f"positions has {len(positions)} lists for {len(inputs)} inputs: give one list per "
-                            "input, or one list for all of them")
-        return positions
-    if any(isinstance(p, list) for p in positions):
-        raise ToolError("positions mixes numbers and lists: give one list of positions, or one list per input")
-    return [positions] * len(inputs)
+def positions_of(args, inputs: list[list]) -> list:
+    """Each input's positions: `positions` for every input, or `positions_per_input`, one list each."""
+    if args.positions_per_input is None:
+        return [args.positions] * len(inputs)
+    if args.positions is not None:
+        raise ToolError("give positions (the same for every input) or positions_per_input (one list per input), "
+                        "not both")
+    if len(args.positions_per_input) != len(inputs):
+        raise ToolError(f"positions_per_input has {len(args.positions_per_input)} lists for {len(inputs)} inputs: "
+                        "give one list per input")
+    return args.positions_per_input
 
 
 def activations_json(subject, ctx: ToolContext, args, resolve, kind_of, check_positions) -> str:
@@ -52,7 +51,7 @@ def activations_json(subject, ctx: ToolContext, args, resolve, kind_of, check_po
     out: dict = {"hooks": hooks, "inputs": []}
     if any(kind_of(h) == "resid" for h in hooks):
         out["residual_labels"] = list(subject.residual_labels)
-    for tokens, wanted in zip(inputs, positions_of(args.positions, inputs)):
+    for tokens, wanted in zip(inputs, positions_of(args, inputs)):
         acts = subject.activations(tokens)
         entry = {"input": tokens, "acts": {}}
         try:

@@ -73,9 +73,9 @@ def read_results(results, d_model: int, d_head: int = 0, d_mlp: int = 0) -> Obse
                 xs = r.args.get("input") or []
                 obs.refused.add(call_key(r.args))
                 hook = str(r.args.get("hook", ""))
-                rows = r.args.get("positions")
+                rows = r.args.get("positions_per_input")
                 # one hook on one input (at one position, where positions were asked for) is over the cap
-                whole = rows is None or (len(rows) == 1 and isinstance(rows[0], list) and len(rows[0]) == 1)
+                whole = rows is None or (len(rows) == 1 and len(rows[0]) == 1)
                 if len(xs) == 1 and isinstance(xs[0], list) and "," not in hook and whole:
                     if hook_kind(hook) == "neurons":  # an MLP's hidden units: a shortcut, done without
                         obs.too_wide[hook] = min(len(xs[0]), obs.too_wide.get(hook, len(xs[0])))
@@ -123,8 +123,8 @@ def call_key(args: dict) -> tuple:
     """A get_activations call's (hooks, inputs, positions), to recognise the same call planned again."""
     hooks = tuple(h.strip() for h in str(args.get("hook", "")).split(","))
     xs = args.get("input") or []
-    rows = args.get("positions")
-    rows = None if rows is None else tuple(tuple(p) if isinstance(p, list) else p for p in rows)
+    rows = args.get("positions_per_input")
+    rows = None if rows is None else tuple(tuple(p) for p in rows)
     return hooks, tuple(tuple(x) if isinstance(x, list) else x for x in xs), rows
 
 

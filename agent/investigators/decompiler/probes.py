@@ -221,5 +221,5 @@ def _call(hooks: tuple, batch: list[tuple[tuple, list[int]]]) -> dict:
     """A get_activations json call reading `hooks` on each (input, positions) of the batch."""
     call = {"hook": ",".join(hooks), "input": [list(x) for x, _ in batch], "format": "json"}
     if any(len(rows) < len(x) + 1 for x, rows in batch):
-        call["positions"] = [list(rows) for _, rows in batch]
+        call["positions_per_input"] = [list(rows) for _, rows in batch]
     return call

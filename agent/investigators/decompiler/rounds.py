@@ -132,12 +132,13 @@ def _split_refused(calls: list[dict], refused: set) -> list[dict]:
             todo[:0] = [{**c, "hook": ",".join(hooks[:half])}, {**c, "hook": ",".join(hooks[half:])}]
         elif len(xs) > 1:
             half = len(xs) // 2
-            pos = c.get("positions")
-            todo[:0] = [{**c, "input": c["input"][:half], **({"positions": pos[:half]} if pos else {})},
-                        {**c, "input": c["input"][half:], **({"positions": pos[half:]} if pos else {})}]
+            pos = c.get("positions_per_input")
+            todo[:0] = [{**c, "input": c["input"][:half], **({"positions_per_input": pos[:half]} if pos else {})},
+                        {**c, "input": c["input"][half:], **({"positions_per_input": pos[half:]} if pos else {})}]
         else:  # one hook on one input: its positions, halved
             half = len(rows[0]) // 2
-            todo[:0] = [{**c, "positions": [list(rows[0][:half])]}, {**c, "positions": [list(rows[0][half:])]}]
+            todo[:0] = [{**c, "positions_per_input": [list(rows[0][:half])]},
+                        {**c, "positions_per_input": [list(rows[0][half:])]}]
     return out
 
 
