@@ -230,3 +230,27 @@ def test_open_world_whitebox_on_rotated_subjects_says_what_it_could_not_read(loa
     mapped = run_open_world(apply_transform(load("identity_map"), "rotated:0"), "whitebox", tmp_path, "map", "raw")
     assert mapped.status == "prediction", mapped.error
     assert mapped.prediction["confidence"] <= 0.4 and "Unsure" in mapped.prediction["description"]
+
+
+def test_open_world_whitebox_is_not_sure_of_a_fit_to_the_inputs_its_reading_could_place(load, tmp_path):
+    """last_token rotated: the write subspaces read place only inputs of the scanned length (a shorter
+    one holds a length never seen), so every input fitted has five tokens, and "the token at index 4"
+    fits them all. The answer is wrong on shorter inputs; it says the sample was not fair, below 0.9."""
+    from tracr_agent.tools.subjects.transforms import apply_transform
+
+    res = run_open_world(apply_transform(load("last_token"), "rotated:0"), "whitebox", tmp_path, "last", "raw")
+    assert res.status == "prediction", res.error
+    assert not res.score.functional.correct  # the premise: a fit to a biased sample
+    assert res.prediction["confidence"] < 0.9 and "not a fair sample" in res.prediction["description"]
+
+
+def test_open_world_whitebox_is_not_sure_of_a_program_tested_on_few_fresh_inputs(load, tmp_path):
+    """hist rotated on a 20-call budget: dense reads leave room to test the program on three fresh inputs,
+    which would pass one wrong on a tenth of the domain three times in four. Right, but not sure."""
+    from tracr_agent.agent.records.limits import Limits
+    from tracr_agent.tools.subjects.transforms import apply_transform
+
+    res = run_episode(apply_transform(load("hist"), "rotated:0"), make_backend("baseline"), condition="whitebox",
+                      transcript_path=tmp_path / "hist.jsonl", residual="raw", limits=Limits(max_tool_calls=20))
+    assert res.score.functional.correct, res.prediction
+    assert res.prediction["confidence"] < 0.9 and "fresh input" in res.prediction["description"]

@@ -39,6 +39,9 @@ RANDOM_BATCHES = 1
 """Random batches after the designed probes, before the first synthesis."""
 MAX_CHECKS = 4
 """Verification batches (each may refute the candidate and trigger a new synthesis)."""
+MIN_FRESH = 16
+"""Fewest fresh inputs read off the internals for a whitebox answer to be sure: a program wrong on 10% of
+the domain passes 16 one time in five (it is then held at ASSUMED)."""
 CHECK_MARK = "Testing the program on fresh inputs"
 MORE_MARK = "More evidence"
 """How its whitebox test turns begin (for people: the turns are counted by their phase marks, "check"
@@ -162,7 +165,9 @@ class OpenWorldInvestigator(RuleInvestigator):
         checks = sum(1 for phase in t.phases if phase in ("check", "more"))
         result = refit({x: y for x, y in outs.items() if x in set(r1.probes)}, outs, info)
         values = r1.value_hooks(wb)
-        if result.best is not None and checks < 1 and can_read:
+        fresh = sum(1 for x in outs if x not in set(r1.probes))
+        # tested again while the fresh inputs read are too few to be sure and the budget allows
+        if result.best is not None and (checks < 1 or (fresh < MIN_FRESH and checks < MAX_CHECKS)) and can_read:
             probes = self._checks(info, result, outs, used)
             return rounds.read_message(t.call, wb, obs, [(tuple(x), values) for x in probes],
                                        f"{CHECK_MARK} (random ones, and inputs on which the runners-up disagree): "
@@ -178,8 +183,19 @@ class OpenWorldInvestigator(RuleInvestigator):
               "names them)" if all_raw(obs.residual_labels) else ""
         note = (f" (Inferred without decoded outputs: the output was read off residual variable {var}{raw}, the "
                 f"variable no decompiled step reads, on {len(outs)} inputs; the program reproduces it on all of them.)")
-        # the observations are only as sure as the reading that named them
+        # the observations are only as sure as the reading that named them, and a test is only as sure as the
+        # fresh inputs it read (where every position read is a dense vector, few fit the budget)
         doubt = dec.output_guess or readout_unseen(dec, wb)
+        skipped = len(dec.writes.unexplained) if dec.writes is not None else 0
+        if not doubt and skipped:
+            # the reading chose the sample: inputs holding values it cannot place (another length, a count never
+            # seen) are left out, and a program fitted to the rest may hold only there
+            doubt = (f"the output was read on {len(outs)} of the {len(outs) + skipped} inputs read; the others hold "
+                     "values the components' write subspaces do not explain, so the inputs fitted are not a fair "
+                     "sample of the domain")
+        if not doubt and fresh < MIN_FRESH:
+            doubt = (f"the program was tested on only {fresh} fresh input{'s' if fresh != 1 else ''} (no more fit "
+                     f"the budget), too few to rule out one it gets wrong on part of the domain")
         if doubt:
             note += f" Unsure: {doubt}."
         return self._submit(result, len(outs), t, f"Output variable {var} read on {len(outs)} inputs "
