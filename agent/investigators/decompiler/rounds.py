@@ -29,9 +29,9 @@ ROUND1_SPLIT_CALLS = 18
 SPLIT_CALLS = 8
 """At most this many calls read unexplained inputs component by component."""
 SPLIT_TURN = 2
+"""…at most this many in one turn (what they show may explain the rest)."""
 FILL_MARGIN = 0.95
 """The share of the output cap a call filled to it is planned to take (probes.fill_calls)."""
-"""…at most this many in one turn (what they show may explain the rest)."""
 
 Request = tuple[tuple, tuple[str, ...]]
 """(input, hooks to read on it)."""
