@@ -95,15 +95,18 @@ def residual_table(title: str, rows: list[str], sparse_rows: list, basis: Basis)
     return P.VarTable(title, rows, written, cells)
 
 
-def _hook_pictures(hook: str, act: list, tokens: list, basis: Basis, head: Optional[int]) -> Iterator[P.Part]:
-    rows = _positions(tokens)
+def _hook_pictures(hook: str, act: list, tokens: list, basis: Basis, head: Optional[int],
+                   positions: Optional[list[int]] = None) -> Iterator[P.Part]:
+    """`positions`: the rows read (an attention table's queries), when not every position was."""
+    keys = _positions(tokens)
+    rows = keys if positions is None else [keys[p] for p in positions]
     on = f"on {' '.join(map(str, tokens))}"
     kind = hook_kind(hook)
     if kind == "head_table":  # [heads][queries] of sparse keys
         weights = hook.endswith("hook_pattern")
         for h, queries in enumerate(act):
-            yield P.Matrix(f"{hook} · head {head if head is not None else h} {on}", "query\\key", rows, rows,
-                           _dense_rows(queries, len(rows))[1], scale=1.0 if weights else None)
+            yield P.Matrix(f"{hook} · head {head if head is not None else h} {on}", "query\\key", rows, keys,
+                           _dense_rows(queries, len(keys))[1], scale=1.0 if weights else None)
     elif kind == "resid":
         yield residual_table(f"{hook} {on}", rows, act, basis)
     elif kind == "per_head":  # [positions][heads] of sparse dims
@@ -136,7 +139,8 @@ def activation_pictures(args: Any, text: str, limit: Optional[int] = None) -> Op
     basis = Basis(data.get("residual_labels") or [])
     head = args.get("head") if isinstance(args.get("head"), int) else None
     every = ((entry, hook, act) for entry in data["inputs"] for hook, act in entry["acts"].items())
-    pictures = itertools.chain.from_iterable(_hook_pictures(hook, act, entry["input"], basis, head)
+    pictures = itertools.chain.from_iterable(_hook_pictures(hook, act, entry["input"], basis, head,
+                                                            entry.get("positions"))
                                              for entry, hook, act in every)
     parts = list(itertools.islice(pictures, limit))
     if limit is not None and len(parts) == limit:

@@ -59,6 +59,19 @@ def test_a_json_residual_read_is_a_table_of_variables():
     assert t.cells[2][3] == "a:1 b:-1"                        # not one-hot: its numbers, not a guess
 
 
+def test_a_json_read_at_some_positions_labels_the_rows_it_holds():
+    """positions_per_input: each input's reply holds the rows read (an attention table's queries), and
+    says which; the pictures label those rows, and a pattern keeps every key."""
+    out = {"hooks": ["blocks.0.hook_resid_post", "blocks.1.attn.hook_pattern"], "residual_labels": LABELS,
+           "inputs": [{"input": ["a", "b"], "positions": [0, 2],
+                       "acts": {"blocks.0.hook_resid_post": [RESID[0], RESID[2]],
+                                "blocks.1.attn.hook_pattern": [[PATTERN[0][0], PATTERN[0][2]]]}}]}
+    t, m = result_parts("get_activations", {"format": "json"}, reply(out))
+    assert isinstance(t, P.VarTable) and t.rows == ["0 BOS", "2 b"] and t.cells[1][3] == "a:1 b:-1"
+    assert isinstance(m, P.Matrix) and m.rows == ["0 BOS", "2 b"] and m.cols == ["0 BOS", "1 a", "2 b"]
+    assert m.values == [[1, 0, 0], [0, 1, 0]]
+
+
 def test_raw_dimensions_are_a_heatmap_of_the_non_zero_ones():
     raw = [f"d{j}" for j in range(10)]
     text = activations({("a", "b"): {"blocks.0.hook_resid_post": RESID}}, labels=raw)
