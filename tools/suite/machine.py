@@ -4,9 +4,9 @@ A program reading tool results (the `decompiler` investigator) needs numbers, no
 form gives each requested hook's activation for each input as sparse nested lists (the format:
 tools/protocol/activations.py), and the residual basis' column labels once (whatever labels the
 session shows: neutral names, or raw d0…dN). `positions` picks rows (an attention table's queries)
-of every input, `positions_per_input` those of each input, so a reply can be filled to the cap: a wide model's
-dense residual stream fits one long input per call, and the rest of that call can hold some
-positions of another. It obeys
+of every input, `positions_per_input` those of each input, so a reply can be filled to the cap: a
+wide model's dense residual stream fits one long input per call, and the rest of that call can hold
+some positions of another. It obeys
 the same output cap as every tool: a reply that would not fit is refused with the way to split it,
 never cut (a cut JSON text could not be parsed).
 """

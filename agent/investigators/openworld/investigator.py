@@ -163,9 +163,10 @@ class OpenWorldInvestigator(RuleInvestigator):
             return self._submit(Fit([]), 0, t, "The output variable could not be found in the residual stream")
         var = dec.program.output
         checks = sum(1 for phase in t.phases if phase in ("check", "more"))
-        result = refit({x: y for x, y in outs.items() if x in set(r1.probes)}, outs, info)
+        probed = set(r1.probes)
+        result = refit({x: y for x, y in outs.items() if x in probed}, outs, info)
         values = r1.value_hooks(wb)
-        fresh = sum(1 for x in outs if x not in set(r1.probes))
+        fresh = sum(1 for x in outs if x not in probed)
         # tested again while the fresh inputs read are too few to be sure and the budget allows
         if result.best is not None and (checks < 1 or (fresh < MIN_FRESH and checks < MAX_CHECKS)) and can_read:
             probes = self._checks(info, result, outs, used)
