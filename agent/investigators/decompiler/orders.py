@@ -24,12 +24,7 @@ def order_of(table: dict) -> Optional[tuple[list, bool]]:
     if diag and len(set(diag.values())) != 1:
         return None
     values = sorted({v for pair in table for v in pair}, key=repr)
-    after: dict = {v: set() for v in values}  # v -> the values that come after v
-    for (q, k), s in table.items():
-        if q == k:
-            continue
-        first, second = (k, q) if s else (q, k)  # selected: k < q; not selected: k > q
-        after[first].add(second)
+    after = _after(table, values)
     order, unique = [], True
     indegree = {v: 0 for v in values}
     for v in values:
@@ -49,6 +44,17 @@ def order_of(table: dict) -> Optional[tuple[list, bool]]:
     if len(order) < 3:  # two values always have an order: it says nothing
         return None
     return order, unique
+
+
+def _after(table: dict, values) -> dict:
+    """value -> the values each observed comparison in `table` puts after it (selected: k < q; not
+    selected: k > q)."""
+    after: dict = {v: set() for v in values}
+    for (q, k), s in table.items():
+        if q != k and q in after and k in after:
+            first, second = (k, q) if s else (q, k)
+            after[first].add(second)
+    return after
 
 
 def names_from_match(table: dict, known_is_query: bool) -> Optional[dict]:
@@ -80,11 +86,7 @@ def open_pairs(table: dict, order: list) -> set:
     """The pairs of values (a, b), a before b in `order`, that no chain of observed comparisons in `table`
     orders: the order read from it could have them the other way round, and an input holding both at
     once shows which comes first."""
-    after: dict = {v: set() for v in order}
-    for (q, k), s in table.items():
-        if q != k and q in after and k in after:
-            first, second = (k, q) if s else (q, k)
-            after[first].add(second)
+    after = _after(table, order)
     reach: dict = {}
     for v in reversed(order):  # what follows v, directly or through others (the order is a topological one)
         reach[v] = set(after[v])
